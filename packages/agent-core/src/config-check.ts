@@ -1,0 +1,99 @@
+/**
+ * Config validation helpers: numbers are clamped to named bounds (with the clamp reported),
+ * every bad key is collected, and the result is frozen. A module never reads process.env on
+ * its own; main.ts loads, checks, freezes, and passes config down.
+ */
+export interface Bound {
+  min: number;
+  max: number;
+  default: number;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'ECONFIG';
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export class ConfigChecker {
+  readonly problems: string[] = [];
+  readonly notes: string[] = [];
+
+  constructor(
+    private readonly raw: Record<string, unknown>,
+    private readonly known: readonly string[],
+  ) {
+    for (const key of Object.keys(raw)) {
+      if (!known.includes(key)) this.problems.push(`${key}: unknown key`);
+    }
+  }
+
+  number(key: string, bound: Bound): number {
+    const v = this.raw[key];
+    if (v === undefined) return bound.default;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      this.problems.push(`${key}: must be a number, got ${JSON.stringify(v)}`);
+      return bound.default;
+    }
+    if (v < bound.min || v > bound.max) {
+      const c = Math.min(bound.max, Math.max(bound.min, v));
+      this.notes.push(`${key}: ${v} clamped to ${c} (allowed ${bound.min}..${bound.max})`);
+      return c;
+    }
+    return v;
+  }
+
+  string(key: string, def: string, check?: (v: string) => string | undefined): string {
+    const v = this.raw[key];
+    if (v === undefined) return def;
+    if (typeof v !== 'string') {
+      this.problems.push(`${key}: must be a string, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    const err = check?.(v);
+    if (err) this.problems.push(`${key}: ${err}`);
+    return v;
+  }
+
+  optionalString(key: string): string | undefined {
+    const v = this.raw[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') {
+      this.problems.push(`${key}: must be a string, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  boolean(key: string, def: boolean): boolean {
+    const v = this.raw[key];
+    if (v === undefined) return def;
+    if (typeof v !== 'boolean') {
+      this.problems.push(`${key}: must be true or false, got ${JSON.stringify(v)}`);
+      return def;
+    }
+    return v;
+  }
+
+  raw_(key: string): unknown {
+    return this.raw[key];
+  }
+
+  /** Throw listing every problem, or return the frozen value. */
+  finish<T extends object>(source: string, value: T): Readonly<T> {
+    if (this.problems.length > 0) throw new ConfigError(source, this.problems);
+    return deepFreeze(value);
+  }
+}
+
+export function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}

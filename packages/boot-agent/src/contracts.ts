@@ -1,0 +1,63 @@
+/**
+ * The seam between the BootAgent's control loop (registration, status push, job journal,
+ * config job) and its sub-agent manager (install/upgrade/uninstall/start/stop/restart,
+ * supervision, limits). The loop owns the wire; the manager owns the processes.
+ */
+import type { AgentEvent, AgentReport, EventKind, SubAgentJob } from '@aspire/protocol';
+import type { Clock } from '@aspire/agent-core';
+import type { Logger } from 'pino';
+
+/** Supervision numbers (DESIGN.md "Supervision"); every one configurable in boot.json. */
+export interface SupervisionConfig {
+  /** How often each sub-agent is checked (pid alive, `check` command). Default 60 s. */
+  checkIntervalSec: number;
+  /** An abnormal exit is restarted no sooner than this after the previous start. Default 180 s. */
+  restartHoldSec: number;
+  /** An abnormal exit within this long of a start is a strike; a run this long clears them. Default 900 s. */
+  strikeWindowSec: number;
+  /** Consecutive strikes that make a sub-agent fatal. Default 3. */
+  maxStrikes: number;
+  /** Default stop timeout before SIGKILL when the run spec has none. Default 10 s. */
+  stopTimeoutSec: number;
+  /** An upgraded sub-agent must stay up this long or the upgrade is rolled back. Default 30 s. */
+  upgradeHealthySec: number;
+  /** Largest package download accepted. Default 512 MiB. */
+  downloadMaxBytes: number;
+  /** Watchdog sampling interval when cgroups cannot be written. Default 5 s. */
+  watchdogIntervalSec: number;
+  /** Where cgroups are created: a v2 mount or a v1 root holding cpu/ and memory/. Default /sys/fs/cgroup. */
+  cgroupRoot: string;
+}
+
+/** Where the manager emits events; the loop journals them and sends them on the next push. */
+export interface EventSink {
+  emit(kind: EventKind, message: string, opts?: { agent?: string; data?: Record<string, unknown> }): void;
+}
+
+export interface JobOutcome {
+  errcode: number;
+  message: string;
+}
+
+/** What the control loop needs from the sub-agent side. */
+export interface SubAgentManager {
+  /** Re-adopt running sub-agents from state and pidfiles; start those that should run. */
+  start(): Promise<void>;
+  /** Stop supervising. Sub-agents keep running (they survive a BootAgent restart). */
+  stop(): Promise<void>;
+  /** Run one sub-agent job to completion. Never throws: failures are outcomes with codes. */
+  handleJob(job: SubAgentJob, signal: AbortSignal): Promise<JobOutcome>;
+  /** The `agents[]` of the next status push. */
+  reports(): AgentReport[];
+}
+
+export interface SubAgentManagerDeps {
+  clock: Clock;
+  logger: Logger;
+  events: EventSink;
+  /** State dir for sub-agents: versions side by side, run state, pidfiles. */
+  stateDir: string;
+  config: SupervisionConfig;
+}
+
+export type { AgentEvent };

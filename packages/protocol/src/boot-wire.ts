@@ -1,0 +1,179 @@
+/**
+ * BootAgent <-> server wire format (seed 002, extended per DESIGN.md with events[], os, arch,
+ * tags and the per-host credential).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { AGENT_STATUS_WORDS, EVENT_KINDS } from './status-words.ts';
+import { validator } from './validate.ts';
+
+const Str = (max = 256) => Type.String({ maxLength: max });
+
+export const RegisterRequest = Type.Object(
+  {
+    hostname: Type.String({ minLength: 1, maxLength: 255 }),
+    agentsn: Type.String({ minLength: 1, maxLength: 64 }),
+    version: Type.Optional(Str(64)),
+    os: Type.Optional(Str(64)),
+    arch: Type.Optional(Str(16)),
+  },
+  { additionalProperties: true },
+);
+export type RegisterRequest = Static<typeof RegisterRequest>;
+
+export const RegisterReply = Type.Object(
+  {
+    status: Type.Integer(),
+    agentsn: Type.String({ minLength: 1, maxLength: 64 }),
+    tags: Type.Optional(Type.String({ maxLength: 4096 })),
+    /** Per-host credential, sent back on every status push. */
+    credential: Type.Optional(Type.String({ maxLength: 256 })),
+    message: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+export type RegisterReply = Static<typeof RegisterReply>;
+
+export const AgentReport = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+    version: Str(64),
+    status: Type.Union(AGENT_STATUS_WORDS.map((w) => Type.Literal(w))),
+    uptime: Type.Integer({ minimum: 0 }),
+    prevers: Type.Optional(Str(64)),
+    pid: Type.Optional(Type.Integer()),
+    strikes: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: true },
+);
+export type AgentReport = Static<typeof AgentReport>;
+
+export const JobResult = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    errcode: Type.Integer({ minimum: 0, maximum: 65535 }),
+    message: Type.String({ maxLength: 4096 }),
+  },
+  { additionalProperties: true },
+);
+export type JobResult = Static<typeof JobResult>;
+
+export const AgentEvent = Type.Object(
+  {
+    /** Per-host monotonic id; (agentsn, localid, occurred) identifies the event. */
+    localid: Type.Integer({ minimum: 1 }),
+    /** Unix seconds. */
+    occurred: Type.Integer({ minimum: 0 }),
+    kind: Type.Union(EVENT_KINDS.map((k) => Type.Literal(k))),
+    agent: Type.Optional(Str(64)),
+    message: Type.String({ maxLength: 4096 }),
+    data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: true },
+);
+export type AgentEvent = Static<typeof AgentEvent>;
+
+export const StatusRequest = Type.Object(
+  {
+    hostname: Type.String({ minLength: 1, maxLength: 255 }),
+    agentsn: Type.String({ minLength: 1, maxLength: 64 }),
+    version: Str(64),
+    uptime: Type.Integer({ minimum: 0 }),
+    timestamp: Type.Integer({ minimum: 0 }),
+    step: Type.Integer({ minimum: 1 }),
+    agents: Type.Array(AgentReport, { maxItems: 256 }),
+    jobs: Type.Array(JobResult, { maxItems: 4096 }),
+    events: Type.Array(AgentEvent, { maxItems: 4096 }),
+    /** Events dropped from the bounded queue since the last acknowledged push. */
+    eventsDropped: Type.Optional(Type.Integer({ minimum: 0 })),
+    os: Str(64),
+    arch: Str(16),
+    tags: Type.Optional(Type.String({ maxLength: 4096 })),
+  },
+  { additionalProperties: true },
+);
+export type StatusRequest = Static<typeof StatusRequest>;
+
+/** Sub-agent resource limits (seed 002 `limits`, seed 004 adds `hits`). */
+export const Limits = Type.Object(
+  {
+    cpu: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?%$' })),
+    CPU: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?%$' })),
+    memory: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?[KkMmGg]?$' })),
+    hits: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
+export type Limits = Static<typeof Limits>;
+
+/**
+ * A job in a status reply. Deliberately loose: an unknown action must still reach the agent so
+ * it can answer "unsupported action" instead of the whole reply being rejected. Per-action
+ * checks are in `checkJob`.
+ */
+export const Job = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    action: Type.String({ minLength: 1, maxLength: 32 }),
+  },
+  { additionalProperties: true },
+);
+export type Job = Static<typeof Job>;
+
+export const StatusReply = Type.Object(
+  {
+    status: Type.Integer(),
+    jobs: Type.Optional(Type.Array(Job, { maxItems: 1024 })),
+    message: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+export type StatusReply = Static<typeof StatusReply>;
+
+export const SubAgentJob = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    action: Type.Union(
+      ['install', 'upgrade', 'uninstall', 'restart', 'stop', 'start'].map((a) => Type.Literal(a)),
+    ),
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    version: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._+~-]*$' })),
+    url: Type.Optional(Type.String({ maxLength: 2048 })),
+    checksum: Type.Optional(Type.String({ pattern: '^SHA256:[0-9a-fA-F]{64}$' })),
+    envs: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String())),
+    limits: Type.Optional(Limits),
+  },
+  { additionalProperties: true },
+);
+export type SubAgentJob = Static<typeof SubAgentJob>;
+
+export const ConfigJob = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    action: Type.Literal('config'),
+    svrlist: Type.Optional(Type.String({ maxLength: 4096 })),
+    step: Type.Optional(Type.Integer({ minimum: 1 })),
+    tags: Type.Optional(Type.String({ maxLength: 4096 })),
+  },
+  { additionalProperties: true },
+);
+export type ConfigJob = Static<typeof ConfigJob>;
+
+export const registerRequest = validator(RegisterRequest);
+export const registerReply = validator(RegisterReply);
+export const statusRequest = validator(StatusRequest);
+export const statusReply = validator(StatusReply);
+export const subAgentJob = validator(SubAgentJob);
+export const configJob = validator(ConfigJob);
+export const agentEvent = validator(AgentEvent);
+
+/**
+ * Parse `svr1:port,svr2` (seed 002's server-list syntax). Empty entries (a trailing comma, as
+ * in the seed's example) are skipped; duplicates are kept on purpose (seed: "不会去重").
+ */
+export function parseServerList(text: string, defaultPort = 8180): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => (/^https?:\/\//.test(s) ? s : /:\d+$/.test(s) || s.startsWith('[') ? s : `${s}:${defaultPort}`));
+}

@@ -1,0 +1,156 @@
+/**
+ * BasicAgent command channel frames (seed 003): newline-delimited JSON over TLS.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { validator } from './validate.ts';
+
+export const InitFrame = Type.Object(
+  {
+    method: Type.Literal('init'),
+    hostname: Type.String({ minLength: 1, maxLength: 255 }),
+    agentsn: Type.Optional(Type.String({ maxLength: 64 })),
+    version: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: true },
+);
+export type InitFrame = Static<typeof InitFrame>;
+
+export const AcceptFrame = Type.Object({ method: Type.Literal('accept') }, { additionalProperties: true });
+export const RedirectFrame = Type.Object(
+  { method: Type.Literal('redirect'), server: Type.String({ minLength: 1, maxLength: 4096 }) },
+  { additionalProperties: true },
+);
+export type RedirectFrame = Static<typeof RedirectFrame>;
+export const HandshakeReply = Type.Union([AcceptFrame, RedirectFrame]);
+export type HandshakeReply = Static<typeof HandshakeReply>;
+
+export const PingFrame = Type.Object({ method: Type.Literal('ping'), ts: Type.Optional(Type.Number()) });
+export const PongFrame = Type.Object({ method: Type.Literal('pong'), ts: Type.Optional(Type.Number()) });
+
+export const SYNC_BASH_DEFAULT_TIMEOUT_S = 120;
+export const SYNC_BASH_MIN_TIMEOUT_S = 1;
+export const SYNC_BASH_MAX_TIMEOUT_S = 24 * 3600;
+export const OUTPUT_CAP_BYTES = 64 * 1024;
+
+export const SyncBashRequest = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    method: Type.Literal('sync.bash'),
+    cmd: Type.String({ minLength: 1, maxLength: 65536 }),
+    timeout: Type.Optional(Type.Number()),
+    user: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    group: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: true },
+);
+export type SyncBashRequest = Static<typeof SyncBashRequest>;
+
+export const GetinfoRequest = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    method: Type.String({ pattern: '^getinfo\\.[a-z0-9_]+$' }),
+    args: Type.Optional(Type.String({ maxLength: 4096 })),
+  },
+  { additionalProperties: true },
+);
+export type GetinfoRequest = Static<typeof GetinfoRequest>;
+
+/** Periodic-task management from the server (seed 003 "周期任务"). */
+export const TaskAddRequest = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    method: Type.Literal('task.add'),
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' }),
+    line: Type.String({ minLength: 1, maxLength: 8192 }),
+  },
+  { additionalProperties: true },
+);
+export type TaskAddRequest = Static<typeof TaskAddRequest>;
+export const TaskRemoveRequest = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    method: Type.Literal('task.remove'),
+    name: Type.String({ minLength: 1, maxLength: 64 }),
+  },
+  { additionalProperties: true },
+);
+export type TaskRemoveRequest = Static<typeof TaskRemoveRequest>;
+export const TaskListRequest = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 128 }), method: Type.Literal('task.list') },
+  { additionalProperties: true },
+);
+
+/** Any request frame: at least an id and a method. Per-method checks follow. */
+export const RequestFrame = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 128 }), method: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: true },
+);
+export type RequestFrame = Static<typeof RequestFrame>;
+
+export const ReplyFrame = Type.Object(
+  {
+    id: Type.String({ maxLength: 128 }),
+    resp: Type.Union([Type.Literal('success'), Type.Literal('failed')]),
+    retcode: Type.Integer(),
+    message: Type.String(),
+    data: Type.Optional(Type.Unknown()),
+    truncated: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: true },
+);
+export type ReplyFrame = Static<typeof ReplyFrame>;
+
+/** A periodic task's run result, pushed by the agent unprompted. */
+export const TaskResultFrame = Type.Object(
+  {
+    method: Type.Literal('task.result'),
+    name: Type.String(),
+    started: Type.Integer(),
+    duration_ms: Type.Integer({ minimum: 0 }),
+    retcode: Type.Integer(),
+    output: Type.String(),
+    truncated: Type.Boolean(),
+    skipped: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: true },
+);
+export type TaskResultFrame = Static<typeof TaskResultFrame>;
+
+export const initFrame = validator(InitFrame);
+export const handshakeReply = validator(HandshakeReply);
+export const syncBashRequest = validator(SyncBashRequest);
+export const getinfoRequest = validator(GetinfoRequest);
+export const taskAddRequest = validator(TaskAddRequest);
+export const taskRemoveRequest = validator(TaskRemoveRequest);
+export const requestFrame = validator(RequestFrame);
+export const replyFrame = validator(ReplyFrame);
+export const taskResultFrame = validator(TaskResultFrame);
+
+/** Largest frame either side accepts; a longer line is a protocol error. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+/** Polaris fan-out request (seed 001). */
+export const PolarisRequest = Type.Object(
+  {
+    id: Type.Optional(Type.String({ maxLength: 128 })),
+    hosts: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1, maxItems: 10000 }),
+    method: Type.String({ minLength: 1, maxLength: 64 }),
+    cmd: Type.Optional(Type.String({ maxLength: 65536 })),
+    args: Type.Optional(Type.String({ maxLength: 4096 })),
+    timeout: Type.Optional(Type.Number()),
+    user: Type.Optional(Type.String({ maxLength: 64 })),
+    group: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: true },
+);
+export type PolarisRequest = Static<typeof PolarisRequest>;
+export const polarisRequest = validator(PolarisRequest);
+
+export type PolarisHostReply = {
+  host: string;
+  resp: 'success' | 'failed';
+  retcode: number;
+  message: string;
+  data?: unknown;
+  truncated?: boolean;
+};

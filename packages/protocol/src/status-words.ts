@@ -1,0 +1,56 @@
+/** Sub-agent status words on the wire, spelled as seed 002 spells them ("stoped"). */
+export const AgentStatus = {
+  STOPPED: 'stoped',
+  RUNNING: 'running',
+  FATAL: 'fatal',
+  KILLED: 'killed',
+} as const;
+export type AgentStatusWord = (typeof AgentStatus)[keyof typeof AgentStatus];
+export const AGENT_STATUS_WORDS: readonly AgentStatusWord[] = Object.values(AgentStatus);
+
+/** Host status as the server keeps it (seed 000 hosts.status, console 3.2). */
+export const HostStatus = {
+  UNKNOWN: 'unknown',
+  REGISTERED: 'registered',
+  ONLINE: 'online',
+  OFFLINE: 'offline',
+  DELETED: 'deleted',
+} as const;
+export type HostStatusWord = (typeof HostStatus)[keyof typeof HostStatus];
+
+/** Subtask states of seed 001's task queue (beanstalk-like). */
+export const SubtaskState = {
+  PENDING: 'PENDING',
+  DELAYED: 'DELAYED',
+  READY: 'READY',
+  RESERVED: 'RESERVED',
+  SUCCESS: 'SUCCESS',
+  FAILED: 'FAILED',
+  BURIED: 'BURIED',
+  REVOKED: 'REVOKED',
+} as const;
+export type SubtaskStateWord = (typeof SubtaskState)[keyof typeof SubtaskState];
+export const FINAL_SUBTASK_STATES: readonly SubtaskStateWord[] = ['SUCCESS', 'FAILED', 'REVOKED'];
+
+/** Job actions a status reply may carry (seed 002). */
+export const JOB_ACTIONS = ['install', 'upgrade', 'uninstall', 'restart', 'stop', 'start', 'config'] as const;
+export type JobAction = (typeof JOB_ACTIONS)[number];
+export const SUB_AGENT_ACTIONS = ['install', 'upgrade', 'uninstall', 'restart', 'stop', 'start'] as const;
+export type SubAgentAction = (typeof SUB_AGENT_ACTIONS)[number];
+
+/** Event kinds a BootAgent reports (seed 002 "事件上报机制"). */
+export const EVENT_KINDS = [
+  'exit',
+  'strike',
+  'fatal',
+  'killed',
+  'rollback',
+  'started',
+  'stopped',
+  'installed',
+  'upgraded',
+  'uninstalled',
+  'adopted',
+  'events_dropped',
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];

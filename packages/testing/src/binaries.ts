@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/**
+ * How a test runs each binary. By default the esbuild bundles in build/ on the pinned Node
+ * (process.execPath: npm puts node@24.21.0 first on the PATH). With ASPIRE_BIN_DIR set (the
+ * packaging e2e run) the single executables in that directory are run instead, so the same
+ * suites prove the shipped binaries.
+ */
+export type BinaryName = 'boot' | 'BasicAgent' | 'BasicAgentCtl' | 'aspire';
+
+const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+const BUNDLE: Record<BinaryName, string> = {
+  boot: 'boot.cjs',
+  BasicAgent: 'basic-agent.cjs',
+  BasicAgentCtl: 'basic-agent.cjs',
+  aspire: 'aspire.cjs',
+};
+
+export function repoRoot(): string {
+  return REPO_ROOT;
+}
+
+export function binary(name: BinaryName): { cmd: string; args: string[] } {
+  const binDir = process.env.ASPIRE_BIN_DIR;
+  if (binDir) {
+    const p = join(binDir, name);
+    if (!existsSync(p)) throw new Error(`ASPIRE_BIN_DIR=${binDir} has no ${name}`);
+    return { cmd: p, args: [] };
+  }
+  const bundle = join(process.env.ASPIRE_BUILD_DIR ?? join(REPO_ROOT, 'build'), BUNDLE[name]);
+  // The BasicAgent bundle dispatches on its program name: argv[1] tells it to act as the Ctl.
+  const extra = name === 'BasicAgentCtl' ? ['--as', 'BasicAgentCtl'] : [];
+  return { cmd: process.execPath, args: [bundle, ...extra] };
+}

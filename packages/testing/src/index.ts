@@ -1,0 +1,3 @@
+export * from './manual-clock.ts';
+export * from './child.ts';
+export * from './binaries.ts';

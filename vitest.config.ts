@@ -1,0 +1,27 @@
+import { defineConfig } from 'vitest/config';
+
+// Three layers (see test/README.md): unit tests live beside their package
+// (packages/*/test), integration and end-to-end suites under test/.
+export default defineConfig({
+  test: {
+    globalSetup: ['./test/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['packages/*/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], maxWorkers: 1 },
+      },
+    ],
+  },
+});
