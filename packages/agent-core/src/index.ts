@@ -5,3 +5,4 @@ export * from './proc.ts';
 export * from './pidfile.ts';
 export * from './logger.ts';
 export * from './config-check.ts';
+export * from './build-info.ts';
