@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepare this machine for Aspire development: the Debian packages the tests use (rpm tooling,
+# qemu for the aarch64 binaries, Chromium for the console tests) and the npm dependencies,
+# including the pinned Node 24.21.0 runtime. Safe to run again; installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(rpm rpmlint cpio qemu-user-static binutils-aarch64-linux-gnu libc6-arm64-cross
+  libstdc++6-arm64-cross chromium openssl iproute2 procps)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-fund --no-audit
+fi
+echo "setup: ready ($(node_modules/.bin/node --version) pinned runtime)"
