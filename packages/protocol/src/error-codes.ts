@@ -67,6 +67,7 @@ export const ErrorCode = {
   TASK_REVOKED: code(ErrorType.TASK, 0x02),
   TASK_RETRIES_EXHAUSTED: code(ErrorType.TASK, 0x03),
   TASK_HOST_UNKNOWN: code(ErrorType.TASK, 0x04),
+  TASK_NO_PACKAGE: code(ErrorType.TASK, 0x05),
 
   // type 0x05: getinfo collectors.
   COLLECTOR_UNKNOWN: code(ErrorType.COLLECTOR, 0x01),
@@ -113,6 +114,7 @@ export const ErrorMessage: Record<ErrorCodeName, string> = {
   TASK_REVOKED: 'Task revoked',
   TASK_RETRIES_EXHAUSTED: 'Task failed after all retries',
   TASK_HOST_UNKNOWN: 'Unknown host',
+  TASK_NO_PACKAGE: 'No package for this host',
   COLLECTOR_UNKNOWN: 'Unknown collector',
   COLLECTOR_BAD_ARGUMENT: 'Bad collector argument',
   COLLECTOR_FAILED: 'Collector failed',
