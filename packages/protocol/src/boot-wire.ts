@@ -177,3 +177,21 @@ export function parseServerList(text: string, defaultPort = 8180): string[] {
     .filter((s) => s.length > 0)
     .map((s) => (/^https?:\/\//.test(s) ? s : /:\d+$/.test(s) || s.startsWith('[') ? s : `${s}:${defaultPort}`));
 }
+
+/**
+ * A status reply checked only as far as its envelope. The BootAgent then checks each job on its
+ * own (`job`, `configJob`, `subAgentJob`), so one malformed job is answered JOB_INVALID (or
+ * logged, when it has no id to answer under) instead of the whole reply being refused and its
+ * good jobs lost.
+ */
+export const StatusReplyEnvelope = Type.Object(
+  {
+    status: Type.Optional(Type.Integer()),
+    jobs: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1024 })),
+    message: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+export type StatusReplyEnvelope = Static<typeof StatusReplyEnvelope>;
+export const statusReplyEnvelope = validator(StatusReplyEnvelope);
+export const job = validator(Job);
