@@ -95,6 +95,8 @@ export const ReplyFrame = Type.Object(
     message: Type.String(),
     data: Type.Optional(Type.Unknown()),
     truncated: Type.Optional(Type.Boolean()),
+    /** Output bytes dropped past the 64 KiB cap (present when truncated). */
+    dropped: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: true },
 );
@@ -111,6 +113,13 @@ export const TaskResultFrame = Type.Object(
     output: Type.String(),
     truncated: Type.Boolean(),
     skipped: Type.Optional(Type.Boolean()),
+    /** Scheduled fire time in epoch milliseconds (`started` is unix seconds). */
+    started_ms: Type.Optional(Type.Integer()),
+    /** Output bytes dropped past the cap. */
+    dropped: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Execution error code when the run did not exit by itself (timeout, unknown user). */
+    errcode: Type.Optional(Type.Integer()),
+    message: Type.Optional(Type.String()),
   },
   { additionalProperties: true },
 );
@@ -154,3 +163,15 @@ export type PolarisHostReply = {
   data?: unknown;
   truncated?: boolean;
 };
+
+export type TaskListRequest = Static<typeof TaskListRequest>;
+export const taskListRequest = validator(TaskListRequest);
+export type PingFrame = Static<typeof PingFrame>;
+export const pingFrame = validator(PingFrame);
+export const pongFrame = validator(PongFrame);
+
+/** Polaris methods the hub relays as they are; anything else is refused before any agent sees it. */
+export const POLARIS_METHOD_PATTERN = /^(sync\.bash|getinfo\.[a-z0-9_]+|task\.(add|remove|list))$/;
+
+/** Extra wait the hub allows beyond a command's own timeout before answering CHANNEL_TIMEOUT. */
+export const HUB_REPLY_GRACE_S = 15;

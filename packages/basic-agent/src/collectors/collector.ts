@@ -1,0 +1,41 @@
+import { ErrorCode, errorMessage } from '@aspire/protocol';
+
+/** A getinfo collector: parses its own args, returns plain JSON data. */
+export interface Collector {
+  /** The part after `getinfo.`. */
+  name: string;
+  /** One line for --help. */
+  summary: string;
+  run(args: string[]): Promise<unknown>;
+}
+
+/** A collector failure with its unified code (COLLECTOR_*). */
+export class CollectorError extends Error {
+  constructor(
+    readonly code: number,
+    detail?: string,
+  ) {
+    super(detail ? `${errorMessage(code)}: ${detail}` : errorMessage(code));
+  }
+}
+
+export function badArgument(detail: string): CollectorError {
+  return new CollectorError(ErrorCode.COLLECTOR_BAD_ARGUMENT, detail);
+}
+
+export function noArgs(name: string, args: string[]): void {
+  if (args.length > 0) throw badArgument(`getinfo.${name} takes no arguments, got ${JSON.stringify(args.join(' '))}`);
+}
+
+/**
+ * Split an args string the way a shell would for simple cases (`-U root`, `-U "a b"`), without
+ * running a shell: the string comes from the network.
+ */
+export function splitArgs(text: string | undefined): string[] {
+  if (!text) return [];
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
+  return out;
+}

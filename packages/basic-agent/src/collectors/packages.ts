@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { ErrorCode } from '@aspire/protocol';
+import { CollectorError, noArgs, type Collector } from './collector.ts';
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: 256 * 1024 * 1024, timeout: 120_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' } }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    );
+  });
+}
+
+/**
+ * Installed packages from the host's own package database: dpkg when /var/lib/dpkg/status
+ * exists (a Debian host may have rpm installed with an empty database), else rpm.
+ */
+export const packagesCollector: Collector = {
+  name: 'packages',
+  summary: 'installed packages (dpkg-query or rpm -qa)',
+  async run(args) {
+    noArgs('packages', args);
+    try {
+      if (existsSync('/var/lib/dpkg/status')) {
+        const out = await run('dpkg-query', ['-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n']);
+        return {
+          manager: 'dpkg',
+          packages: out
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.split('\t'))
+            .filter((f) => f[3]?.startsWith('ii'))
+            .map(([name, version, arch]) => ({ name, version, arch })),
+        };
+      }
+      const out = await run('rpm', ['-qa', '--qf', '%{NAME}\\t%{EPOCH}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n']);
+      return {
+        manager: 'rpm',
+        packages: out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.split('\t'))
+          .map(([name, version, arch]) => ({ name, version: version?.replace(/^\(none\):/, ''), arch })),
+      };
+    } catch (err) {
+      throw new CollectorError(ErrorCode.COLLECTOR_FAILED, (err as Error).message);
+    }
+  },
+};

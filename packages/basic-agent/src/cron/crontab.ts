@@ -1,0 +1,65 @@
+import { Schedule } from './schedule.ts';
+
+/** A parsed periodic task: when, as whom, what. */
+export interface CronTask {
+  /** Stable name: `crontab:LINE` for file lines, the server's name for server tasks. */
+  name: string;
+  source: 'crontab' | 'server';
+  line: string;
+  schedule: Schedule;
+  user: string;
+  command: string;
+}
+
+export type LineParse = { ok: true; schedule: Schedule; user: string; command: string } | { ok: false; error: string };
+
+/** A day-of-week field, as opposed to a user name in the sixth position of a 5-field line. */
+const DOW_FIELD = /^(\*|\?|([0-7]|sun|mon|tue|wed|thu|fri|sat)(L|#[1-5])?(-([0-7]|sun|mon|tue|wed|thu|fri|sat))?(\/\d+)?)(,(\*|([0-7]|sun|mon|tue|wed|thu|fri|sat)(L|#[1-5])?(-([0-7]|sun|mon|tue|wed|thu|fri|sat))?(\/\d+)?))*$|^(\*|\?)\/\d+$|^L$/i;
+
+const USER_NAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/;
+
+/**
+ * One task line: `S M H DoM Mon DoW user command...` (seed 003), or the classic
+ * `M H DoM Mon DoW user command...` (seconds taken as 0). The two are told apart by the sixth
+ * token: a day-of-week field means six schedule fields.
+ */
+export function parseTaskLine(line: string, tz = 'UTC'): LineParse {
+  const tokens = line.trim().split(/\s+/);
+  const six = tokens.length >= 8 && DOW_FIELD.test(tokens[5]!);
+  const n = six ? 6 : 5;
+  if (tokens.length < n + 2) {
+    return { ok: false, error: `expected ${n} schedule fields, a user and a command, got ${tokens.length} fields` };
+  }
+  const fields = six ? tokens.slice(0, 6) : ['0', ...tokens.slice(0, 5)];
+  const user = tokens[n]!;
+  if (!USER_NAME.test(user)) return { ok: false, error: `bad user name ${JSON.stringify(user)}` };
+  // The command is the rest of the line as written (spacing inside it is kept).
+  const command = line.trim().replace(new RegExp(`^(\\S+\\s+){${n + 1}}`), '');
+  let schedule: Schedule;
+  try {
+    schedule = Schedule.parse(fields, tz);
+  } catch (err) {
+    return { ok: false, error: `bad schedule ${JSON.stringify(fields.join(' '))}: ${(err as Error).message}` };
+  }
+  return { ok: true, schedule, user, command };
+}
+
+export interface CrontabError {
+  line: number;
+  text: string;
+  error: string;
+}
+
+/** A whole crontab file: every valid line a task, every invalid one an error with its line number. */
+export function parseCrontab(text: string, tz = 'UTC'): { tasks: CronTask[]; errors: CrontabError[] } {
+  const tasks: CronTask[] = [];
+  const errors: CrontabError[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const p = parseTaskLine(line, tz);
+    if (p.ok) tasks.push({ name: `crontab:${i + 1}`, source: 'crontab', line, schedule: p.schedule, user: p.user, command: p.command });
+    else errors.push({ line: i + 1, text: line, error: p.error });
+  });
+  return { tasks, errors };
+}

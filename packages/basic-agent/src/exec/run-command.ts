@@ -1,0 +1,170 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Clock } from '@aspire/agent-core';
+import { ErrorCode, OUTPUT_CAP_BYTES } from '@aspire/protocol';
+import { lookupGroup, lookupUser } from '../host/accounts.ts';
+import { CappedOutput } from './capped-output.ts';
+import { DEFAULT_KILL_ESCALATION, escalateKill, signalGroup, type KillEscalationOptions } from './kill-escalation.ts';
+
+export interface RunCommandOptions {
+  /** Shell command line: the feature is "run this shell command", so it goes to bash -c. */
+  cmd: string;
+  timeoutMs: number;
+  user?: string;
+  group?: string;
+  capBytes?: number;
+  kill?: KillEscalationOptions;
+  shell?: string;
+  /** Aborting (agent shutdown) kills the command the same way a timeout does. */
+  signal?: AbortSignal;
+}
+
+export type CommandOutcome =
+  | {
+      kind: 'exited';
+      exitCode: number;
+      output: string;
+      truncated: boolean;
+      droppedBytes: number;
+      durationMs: number;
+    }
+  | {
+      kind: 'timeout' | 'killed' | 'aborted';
+      signal?: string;
+      output: string;
+      truncated: boolean;
+      droppedBytes: number;
+      durationMs: number;
+    }
+  | { kind: 'refused'; code: number; message: string };
+
+/** After the leader exits, how long to wait for children still holding the output pipes. */
+const DRAIN_MS = 200;
+
+const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * Run one shell command in its own process group as the requested user/group, with output
+ * capped and a timeout enforced by killing the whole group (see kill-escalation.ts).
+ * Never throws: every way it can go wrong is an outcome.
+ */
+export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise<CommandOutcome> {
+  let uid: number | undefined;
+  let gid: number | undefined;
+  let home = '/';
+  let userName: string | undefined;
+  if (opts.user !== undefined) {
+    const u = lookupUser(opts.user);
+    if (!u) return { kind: 'refused', code: ErrorCode.EXEC_UNKNOWN_USER, message: `Unknown user: ${opts.user}` };
+    uid = u.uid;
+    gid = u.gid;
+    home = u.home;
+    userName = u.name;
+  }
+  if (opts.group !== undefined) {
+    const g = lookupGroup(opts.group);
+    if (!g) return { kind: 'refused', code: ErrorCode.EXEC_UNKNOWN_GROUP, message: `Unknown group: ${opts.group}` };
+    gid = g.gid;
+  }
+  // Only switch identity when it differs from ours: a non-root agent can still run its own
+  // commands, and asking a non-root agent for another user is a clear spawn error.
+  const myUid = process.getuid?.() ?? 0;
+  const myGid = process.getgid?.() ?? 0;
+  const env: NodeJS.ProcessEnv = {
+    PATH: SAFE_PATH,
+    LANG: 'C',
+    HOME: home,
+    SHELL: opts.shell ?? '/bin/bash',
+  };
+  if (userName) {
+    env.USER = userName;
+    env.LOGNAME = userName;
+  }
+
+  const started = clock.monotonic();
+  const output = new CappedOutput(opts.capBytes ?? OUTPUT_CAP_BYTES);
+  let child;
+  try {
+    child = spawn(opts.shell ?? '/bin/bash', ['-c', opts.cmd], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: existsSync(home) ? home : '/',
+      env,
+      ...(uid !== undefined && uid !== myUid ? { uid } : {}),
+      ...(gid !== undefined && (gid !== myGid || (uid !== undefined && uid !== myUid)) ? { gid } : {}),
+    });
+  } catch (err) {
+    return { kind: 'refused', code: ErrorCode.EXEC_ERROR, message: `spawn failed: ${(err as Error).message}` };
+  }
+
+  return new Promise<CommandOutcome>((resolve) => {
+    let settled = false;
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let reason: 'timeout' | 'aborted' | undefined;
+    let escalation: ReturnType<typeof escalateKill> | undefined;
+    let openStreams = 2;
+    let drainTimer: { cancel(): void } | undefined;
+
+    const finish = (): void => {
+      if (settled || !exit) return;
+      settled = true;
+      timeoutTimer.cancel();
+      drainTimer?.cancel();
+      opts.signal?.removeEventListener('abort', onAbort);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      const durationMs = Math.round(clock.monotonic() - started);
+      const common = { output: output.text(), truncated: output.truncated, droppedBytes: output.droppedBytes, durationMs };
+      if (reason) {
+        resolve({ kind: reason, ...(exit.signal ? { signal: exit.signal } : {}), ...common });
+      } else if (exit.code !== null) {
+        resolve({ kind: 'exited', exitCode: exit.code, ...common });
+      } else {
+        resolve({ kind: 'killed', signal: exit.signal ?? 'unknown', ...common });
+      }
+    };
+
+    const maybeFinish = (): void => {
+      if (!exit) return;
+      if (escalation) {
+        // Killed: answer once the whole group is gone, so nothing outlives the reply.
+        void escalation.gone.then(finish);
+        return;
+      }
+      if (openStreams === 0) return finish();
+      // The leader is gone but a background child keeps the pipe open: do not wait for it.
+      drainTimer ??= clock.setTimeout(finish, DRAIN_MS);
+    };
+
+    const kill = (why: 'timeout' | 'aborted'): void => {
+      if (reason || settled || child.pid === undefined) return;
+      reason = why;
+      escalation = escalateKill(child.pid, clock, opts.kill ?? DEFAULT_KILL_ESCALATION, signalGroup);
+      maybeFinish();
+    };
+    const onAbort = () => kill('aborted');
+    const timeoutTimer = clock.setTimeout(() => kill('timeout'), opts.timeoutMs);
+    if (opts.signal?.aborted) kill('aborted');
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    for (const s of [child.stdout, child.stderr]) {
+      s?.on('data', (b: Buffer) => output.push(b));
+      s?.on('close', () => {
+        openStreams--;
+        maybeFinish();
+      });
+      s?.on('error', () => {});
+    }
+    child.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      timeoutTimer.cancel();
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve({ kind: 'refused', code: ErrorCode.EXEC_ERROR, message: `spawn failed: ${err.message}` });
+    });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      maybeFinish();
+    });
+  });
+}

@@ -1,0 +1,80 @@
+import type { Clock } from '@aspire/agent-core';
+import {
+  ErrorCode,
+  SYNC_BASH_DEFAULT_TIMEOUT_S,
+  SYNC_BASH_MAX_TIMEOUT_S,
+  SYNC_BASH_MIN_TIMEOUT_S,
+  errorMessage,
+  type ReplyFrame,
+  type SyncBashRequest,
+} from '@aspire/protocol';
+import type { KillEscalationOptions } from './kill-escalation.ts';
+import type { Limiter } from './limiter.ts';
+import { runCommand, type CommandOutcome } from './run-command.ts';
+
+export interface SyncBashDeps {
+  clock: Clock;
+  limiter: Limiter;
+  kill?: KillEscalationOptions;
+  capBytes?: number;
+  signal?: AbortSignal;
+}
+
+/** Timeout in seconds as DESIGN.md fixes it: default 120, at least 1, at most a day. */
+export function effectiveTimeoutSec(requested: number | undefined): number {
+  if (requested === undefined || !Number.isFinite(requested)) return SYNC_BASH_DEFAULT_TIMEOUT_S;
+  return Math.min(SYNC_BASH_MAX_TIMEOUT_S, Math.max(SYNC_BASH_MIN_TIMEOUT_S, requested));
+}
+
+/** One sync.bash request to its reply frame (seed 003). */
+export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promise<ReplyFrame> {
+  const timeoutSec = effectiveTimeoutSec(req.timeout);
+  const ran = await deps.limiter.run(() =>
+    runCommand(
+      {
+        cmd: req.cmd,
+        timeoutMs: timeoutSec * 1000,
+        ...(req.user !== undefined ? { user: req.user } : {}),
+        ...(req.group !== undefined ? { group: req.group } : {}),
+        ...(deps.kill ? { kill: deps.kill } : {}),
+        ...(deps.capBytes ? { capBytes: deps.capBytes } : {}),
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      },
+      deps.clock,
+    ),
+  );
+  if (!ran.ok) return failed(req.id, ErrorCode.EXEC_BUSY);
+  return outcomeToReply(req.id, ran.value, timeoutSec);
+}
+
+export function outcomeToReply(id: string, o: CommandOutcome, timeoutSec?: number): ReplyFrame {
+  if (o.kind === 'refused') return { id, resp: 'failed', retcode: o.code, message: o.message };
+  const extra = o.truncated ? { truncated: true, dropped: o.droppedBytes } : {};
+  const note = o.truncated ? ` (output truncated: ${o.droppedBytes} bytes dropped)` : '';
+  if (o.kind === 'exited') {
+    // The seed's success message verbatim; truncation is said by `truncated` and `dropped`.
+    return { id, resp: 'success', retcode: o.exitCode, message: 'Normal termination', data: o.output, ...extra };
+  }
+  if (o.kind === 'timeout') {
+    return {
+      id,
+      resp: 'failed',
+      retcode: ErrorCode.EXEC_TIMEOUT,
+      message: `${errorMessage(ErrorCode.EXEC_TIMEOUT)} after ${timeoutSec ?? '?'} s; process group killed${note}`,
+      data: o.output,
+      ...extra,
+    };
+  }
+  return {
+    id,
+    resp: 'failed',
+    retcode: o.kind === 'aborted' ? ErrorCode.EXEC_ERROR : ErrorCode.EXEC_KILLED,
+    message: o.kind === 'aborted' ? 'Agent shutting down; command killed' : `${errorMessage(ErrorCode.EXEC_KILLED)} ${o.signal ?? ''}${note}`.trim(),
+    data: o.output,
+    ...extra,
+  };
+}
+
+export function failed(id: string, code: number, message = errorMessage(code)): ReplyFrame {
+  return { id, resp: 'failed', retcode: code, message };
+}
