@@ -1,3 +1,4 @@
 export * from './manual-clock.ts';
 export * from './child.ts';
 export * from './binaries.ts';
+export * from './boot-agent.ts';

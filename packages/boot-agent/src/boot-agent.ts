@@ -1,0 +1,209 @@
+/**
+ * createBootAgent: the BootAgent's control loop, apart from main.ts (which only parses flags,
+ * loads config, makes the logger and wires signals). Lifecycle: run(signal) resolves after a
+ * clean stop once the signal aborts. States (docs/boot-agent.md):
+ *   loading -> registering (first start, or agentsn not yet trusted) -> running -> stopping -> stopped
+ */
+import { randomUUID } from 'node:crypto';
+import { renameSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { BUILD_SERVER_ADDR, unixSeconds, type Clock } from '@aspire/agent-core';
+import { AgentPath, CREDENTIAL_HEADER, MAX_STATUS_BODY_BYTES, statusReplyEnvelope } from '@aspire/protocol';
+import type { Logger } from 'pino';
+import type { BootConfig } from './config/boot-config.ts';
+import type { SubAgentManager, SubAgentManagerDeps } from './contracts.ts';
+import { applyConfigJob } from './jobs/config-job.ts';
+import { JobRunner } from './jobs/job-runner.ts';
+import { PushLoop, type RoundResult } from './loop/push-loop.ts';
+import { registerUntilDone } from './loop/registrar.ts';
+import { bootVersionString, machineArch, osString, statusBody } from './loop/status-body.ts';
+import { tryServers } from './loop/try-servers.ts';
+import { createHttpTransport, type Transport } from './net/http-transport.ts';
+import { checkServerList, serverUrls } from './net/server-list.ts';
+import { JobJournal } from './state/job-journal.ts';
+import { MetaStore, metaPath, readMeta, type MetaFile } from './state/meta-store.ts';
+
+export type BootAgentState = 'idle' | 'loading' | 'registering' | 'running' | 'stopping' | 'stopped';
+
+export interface BootAgentDeps {
+  config: Readonly<BootConfig>;
+  stateDir: string;
+  clock: Clock;
+  logger: Logger;
+  /** -S as given (used on first start only). */
+  serverFlag?: string;
+  /** Compiled-in server list; default BUILD_SERVER_ADDR. */
+  buildServers?: string;
+  /** Default: HTTP(S) with the configured CA and the protocol's reply cap. */
+  transport?: Transport;
+  /** The supervision side; without it sub-agent jobs are answered JOB_UNSUPPORTED_ACTION. */
+  createManager?: (deps: SubAgentManagerDeps) => SubAgentManager;
+  /** Called on every state change (logs, tests). */
+  onState?: (state: BootAgentState) => void;
+}
+
+export interface BootAgent {
+  readonly state: BootAgentState;
+  /** Runs until the signal aborts, then stops cleanly (journal flushed, sub-agents left running). */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export function createBootAgent(deps: BootAgentDeps): BootAgent {
+  const { config, clock, stateDir } = deps;
+  const log = deps.logger.child({ component: 'boot' });
+  let state: BootAgentState = 'idle';
+  const setState = (s: BootAgentState) => {
+    state = s;
+    log.info({ state: s }, `state ${s}`);
+    deps.onState?.(s);
+  };
+  const hostname = config.hostname ?? osHostname();
+  const buildServers = deps.buildServers ?? BUILD_SERVER_ADDR;
+
+  async function run(signal: AbortSignal): Promise<void> {
+    setState('loading');
+    const startMono = clock.monotonic();
+    const transport =
+      deps.transport ??
+      createHttpTransport({ clock, timeoutMs: config.httpTimeoutSec * 1000, maxBodyBytes: MAX_STATUS_BODY_BYTES, ...(config.ca ? { caFile: config.ca } : {}) });
+    const { journal, corrupt } = await JobJournal.open({ stateDir, clock, eventQueueMax: config.eventQueueMax });
+    if (corrupt) log.error({ error: corrupt }, 'job journal was unreadable and has been started afresh');
+    for (const id of journal.interrupted) log.warn({ jobId: id }, 'job was running when the agent last stopped: reported JOB_INTERRUPTED, not run again');
+
+    // Sub-agents are supervised from the start, even while the server cannot be reached.
+    const manager = deps.createManager?.({ clock, logger: deps.logger.child({ component: 'subagents' }), events: journal, stateDir: join(stateDir, 'agents'), config: config.supervision });
+    let pushLoop: PushLoop | undefined;
+    let runner: JobRunner | undefined;
+    try {
+      if (manager) await manager.start();
+      const meta = await loadOrRegister(signal, transport);
+      if (!meta) return;
+      const servers = () => serverUrls({ build: buildServers, servers: meta.meta.servers, pushed: meta.meta.pushedServers });
+      const stepSec = () => meta.meta.step ?? config.step;
+      const loop = new PushLoop({ clock, logger: log, stepSec, round: (s) => statusRound(s) });
+      pushLoop = loop;
+      const jobs = new JobRunner({
+        logger: log,
+        journal,
+        ...(manager ? { manager } : {}),
+        config: (job) => applyConfigJob(job, meta, () => loop.stepChanged()),
+      });
+      runner = jobs;
+
+      const statusRound = async (s: AbortSignal): Promise<RoundResult> => {
+        const payload = journal.payload();
+        const body = statusBody({
+          hostname,
+          agentsn: meta.meta.agentsn,
+          uptimeSec: (clock.monotonic() - startMono) / 1000,
+          nowSec: unixSeconds(clock),
+          step: stepSec(),
+          agents: manager?.reports() ?? [],
+          payload,
+          ...((meta.meta.tags ?? config.tags) !== undefined ? { tags: (meta.meta.tags ?? config.tags) as string } : {}),
+        });
+        const headers: Record<string, string> = meta.meta.credential ? { [CREDENTIAL_HEADER]: meta.meta.credential } : {};
+        const r = await tryServers(servers(), 'status push', log, (srv) => transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, s), s);
+        if (!r.ok) return { kind: 'failed', ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}), slowDown: r.refused };
+        const reply = r.ok.value;
+        log.debug({ server: r.ok.server, sentJobs: payload.jobs.length, sentEvents: payload.events.length, gotJobs: reply.jobs?.length ?? 0 }, 'status push answered');
+        if (!meta.meta.trusted) {
+          await meta.update({ trusted: true });
+          log.info({ agentsn: meta.meta.agentsn, server: r.ok.server }, 'first status push answered: agentsn trusted');
+        }
+        await journal.acknowledge(payload);
+        if (reply.jobs && reply.jobs.length > 0) await jobs.accept(reply.jobs);
+        return { kind: 'ok' };
+      };
+
+      setState('running');
+      loop.start();
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await meta.flush();
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      setState('stopping');
+      await pushLoop?.stop();
+      await runner?.stop();
+      // Sub-agents keep running: a BootAgent restart or upgrade must not take them down.
+      await manager?.stop().catch((err: unknown) => log.error({ err }, 'sub-agent manager did not stop cleanly'));
+      await journal.flush();
+      await transport.close().catch(() => undefined);
+      setState('stopped');
+    }
+  }
+
+  /** Metafile present and trusted: use it. Otherwise register (seed: trusted only after a push is answered). */
+  async function loadOrRegister(signal: AbortSignal, transport: Transport): Promise<MetaStore | undefined> {
+    const read = readMeta(stateDir);
+    let base: MetaFile | undefined;
+    if (read.kind === 'ok') {
+      base = read.meta;
+      if (deps.serverFlag !== undefined) log.info({ ignored: deps.serverFlag }, '-S is used on first start only; the metafile\'s server list is kept');
+      if (base.trusted) return new MetaStore(stateDir, base);
+      log.info({ agentsn: base.agentsn }, 'agentsn not yet confirmed by a status push: registering again');
+    } else if (read.kind === 'corrupt') {
+      const aside = `${metaPath(stateDir)}.corrupt-${Date.now()}`;
+      try {
+        renameSync(metaPath(stateDir), aside);
+      } catch {
+        /* best effort: it is rewritten below either way */
+      }
+      log.error({ error: read.error, movedTo: aside }, 'metafile unreadable: treating this as a first start');
+    }
+    let servers: string[] = base?.servers ?? [];
+    if (!base && deps.serverFlag !== undefined) {
+      const parsed = checkServerList(deps.serverFlag);
+      // main.ts rejects a bad -S before we get here; this is the factory's own guard.
+      if (!parsed.ok) throw new Error(`-S: ${parsed.error}`);
+      servers = parsed.entries;
+    }
+    const proposed = base?.agentsn ?? randomUUID();
+    setState('registering');
+    const list = () => serverUrls({ build: buildServers, servers, pushed: base?.pushedServers ?? [] });
+    const reg = await registerUntilDone({
+      clock,
+      logger: log,
+      transport,
+      servers: list,
+      request: { hostname, agentsn: proposed, version: bootVersionString(), os: osString(), arch: machineArch() },
+      ...(config.enrollSecret ? { enrollSecret: config.enrollSecret } : {}),
+      signal,
+    }).catch((err: unknown) => {
+      if (signal.aborted) return undefined;
+      throw err;
+    });
+    if (!reg) return undefined;
+    const { reply } = reg;
+    if (reply.agentsn !== proposed) log.warn({ proposed, adopted: reply.agentsn }, 'server answered another agentsn (conflict): adopted');
+    const meta: MetaFile = {
+      version: 1,
+      agentsn: reply.agentsn,
+      servers,
+      pushedServers: base?.pushedServers ?? [],
+      trusted: false,
+      registeredAt: unixSeconds(clock),
+    };
+    if (reply.credential !== undefined) meta.credential = reply.credential;
+    else if (base?.credential !== undefined) meta.credential = base.credential;
+    if (base?.step !== undefined) meta.step = base.step;
+    const tags = reply.tags ?? base?.tags;
+    if (tags !== undefined && tags !== '') meta.tags = tags;
+    const store = new MetaStore(stateDir, meta);
+    await store.update({});
+    log.info({ agentsn: meta.agentsn, server: reg.server }, 'registered');
+    return store;
+  }
+
+  return {
+    get state() {
+      return state;
+    },
+    run,
+  };
+}

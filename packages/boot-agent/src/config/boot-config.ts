@@ -1,0 +1,137 @@
+/**
+ * boot.json: loaded and checked once at the edge (main.ts), every bad key listed, numbers
+ * clamped to the named bounds below, frozen, then passed down. Nothing else reads the file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { type Bound, ConfigChecker, ConfigError } from '@aspire/agent-core';
+import type { SupervisionConfig } from '../contracts.ts';
+
+export interface BootConfig {
+  /** Seconds between status pushes until a `config` job sets another. */
+  step: number;
+  /** Sent as x-aspire-enroll on registration when set. */
+  enrollSecret?: string;
+  /** PEM file of the CA that https servers are verified against (system CAs when absent). */
+  ca?: string;
+  /** Host tags `k=v,k2=v2`, reported until the server sets its own. */
+  tags?: string;
+  /** Hostname reported to the server (default: the kernel's hostname). */
+  hostname?: string;
+  logLevel: string;
+  /** Events kept while the server is away; the oldest go first beyond this. */
+  eventQueueMax: number;
+  /** Whole-request timeout of one HTTP exchange. */
+  httpTimeoutSec: number;
+  supervision: SupervisionConfig;
+}
+
+/** Named bounds: a value outside is clamped (and the clamp reported), never rejected. */
+export const BOOT_BOUNDS = {
+  step: { min: 1, max: 86_400, default: 600 },
+  eventQueueMax: { min: 1, max: 100_000, default: 1000 },
+  httpTimeoutSec: { min: 1, max: 600, default: 30 },
+} as const satisfies Record<string, Bound>;
+
+/** Small minimums on purpose: integration tests shrink every interval to fractions of a second. */
+export const SUPERVISION_BOUNDS = {
+  checkIntervalSec: { min: 0.05, max: 86_400, default: 60 },
+  restartHoldSec: { min: 0, max: 86_400, default: 180 },
+  strikeWindowSec: { min: 0.05, max: 7 * 86_400, default: 900 },
+  maxStrikes: { min: 1, max: 1000, default: 3 },
+  stopTimeoutSec: { min: 0.05, max: 3600, default: 10 },
+  upgradeHealthySec: { min: 0.05, max: 86_400, default: 30 },
+  downloadMaxBytes: { min: 1024, max: 64 * 1024 ** 3, default: 512 * 1024 ** 2 },
+  watchdogIntervalSec: { min: 0.05, max: 3600, default: 5 },
+} as const satisfies Record<string, Bound>;
+
+export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const KEYS = ['step', 'enrollSecret', 'ca', 'tags', 'hostname', 'logLevel', 'eventQueueMax', 'httpTimeoutSec', 'supervision'];
+const SUPERVISION_KEYS = [...Object.keys(SUPERVISION_BOUNDS), 'cgroupRoot'];
+
+export interface CheckedConfig {
+  config: Readonly<BootConfig>;
+  /** Clamps and defaults worth a log line (not errors). */
+  notes: string[];
+}
+
+/** Check a parsed boot.json. Throws ConfigError naming every bad key. */
+export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(source, ['(top level): must be a JSON object']);
+  }
+  const c = new ConfigChecker(raw as Record<string, unknown>, KEYS);
+  const step = Math.round(c.number('step', BOOT_BOUNDS.step));
+  const eventQueueMax = Math.round(c.number('eventQueueMax', BOOT_BOUNDS.eventQueueMax));
+  const httpTimeoutSec = c.number('httpTimeoutSec', BOOT_BOUNDS.httpTimeoutSec);
+  const logLevel = c.string('logLevel', 'info', (v) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(' ')}`));
+  const enrollSecret = c.optionalString('enrollSecret');
+  const ca = c.optionalString('ca');
+  if (ca !== undefined) {
+    if (!isAbsolute(ca)) c.problems.push(`ca: must be an absolute path, got ${JSON.stringify(ca)}`);
+    else if (!existsSync(ca)) c.problems.push(`ca: file ${ca} does not exist`);
+  }
+  const tags = c.optionalString('tags');
+  if (tags !== undefined && tags.length > 4096) c.problems.push('tags: longer than 4096 characters');
+  const hostname = c.optionalString('hostname');
+  if (hostname !== undefined && (hostname.length === 0 || hostname.length > 255)) c.problems.push('hostname: must be 1..255 characters');
+
+  const supervision = checkSupervision(c.raw_('supervision'), c);
+  const config: BootConfig = { step, logLevel, eventQueueMax, httpTimeoutSec, supervision };
+  if (enrollSecret !== undefined) config.enrollSecret = enrollSecret;
+  if (ca !== undefined) config.ca = ca;
+  if (tags !== undefined) config.tags = tags;
+  if (hostname !== undefined) config.hostname = hostname;
+  return { config: c.finish(source, config), notes: c.notes };
+}
+
+function checkSupervision(raw: unknown, parent: ConfigChecker): SupervisionConfig {
+  let obj: Record<string, unknown> = {};
+  if (raw !== undefined) {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) parent.problems.push('supervision: must be an object');
+    else obj = raw as Record<string, unknown>;
+  }
+  const s = new ConfigChecker(obj, SUPERVISION_KEYS);
+  const n = (k: keyof typeof SUPERVISION_BOUNDS) => s.number(k, SUPERVISION_BOUNDS[k]);
+  const cgroupRoot = s.string('cgroupRoot', DEFAULT_CGROUP_ROOT, (v) => (isAbsolute(v) ? undefined : 'must be an absolute path'));
+  const out: SupervisionConfig = {
+    checkIntervalSec: n('checkIntervalSec'),
+    restartHoldSec: n('restartHoldSec'),
+    strikeWindowSec: n('strikeWindowSec'),
+    maxStrikes: Math.round(n('maxStrikes')),
+    stopTimeoutSec: n('stopTimeoutSec'),
+    upgradeHealthySec: n('upgradeHealthySec'),
+    downloadMaxBytes: Math.round(n('downloadMaxBytes')),
+    watchdogIntervalSec: n('watchdogIntervalSec'),
+    cgroupRoot,
+  };
+  parent.problems.push(...s.problems.map((p) => `supervision.${p}`));
+  parent.notes.push(...s.notes.map((p) => `supervision.${p}`));
+  return out;
+}
+
+/**
+ * Read and check boot.json. A missing file is an error when the operator named it (-c), and
+ * means "all defaults" when it is the packaged default path that is absent.
+ */
+export function loadBootConfig(path: string, opts: { required: boolean }): CheckedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !opts.required) {
+      const checked = checkBootConfig({}, path);
+      return { config: checked.config, notes: [`${path} not found: using defaults`, ...checked.notes] };
+    }
+    throw new ConfigError(path, [`cannot read file: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
+  }
+  return checkBootConfig(raw, path);
+}

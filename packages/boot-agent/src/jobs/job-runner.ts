@@ -1,0 +1,127 @@
+/**
+ * Jobs from status replies. Each one is journaled before anything else happens to it (on disk:
+ * at most once per host), then run one at a time in arrival order, off the push loop so status
+ * keeps flowing while an install downloads. Nothing is silently dropped: malformed jobs are
+ * answered JOB_INVALID, unknown actions and sub-agent actions without a manager
+ * JOB_UNSUPPORTED_ACTION; only a job with no usable id (nothing to answer under) is just logged.
+ */
+import { ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
+import type { Logger } from 'pino';
+import type { JobOutcome, SubAgentManager } from '../contracts.ts';
+import type { JobJournal } from '../state/job-journal.ts';
+
+export interface JobRunnerDeps {
+  logger: Logger;
+  journal: JobJournal;
+  manager?: SubAgentManager;
+  config: (job: unknown) => Promise<JobOutcome>;
+}
+
+type Queued = { id: string; action: string; run: (signal: AbortSignal) => Promise<JobOutcome> };
+
+export class JobRunner {
+  private queue: Queued[] = [];
+  private running: Promise<void> | undefined;
+  private readonly ac = new AbortController();
+
+  constructor(private readonly d: JobRunnerDeps) {}
+
+  /** Journal every job of a reply, then queue those that are to run. Resolves once on disk. */
+  async accept(raw: readonly unknown[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    const toRun: Queued[] = [];
+    for (const item of raw) {
+      const id = (item as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string' || id.length === 0 || id.length > 64) {
+        this.d.logger.error({ job: preview(item) }, 'job without a usable id (string of 1..64 chars): cannot be answered, ignored');
+        continue;
+      }
+      const seen = this.d.journal.lookup(id);
+      if (seen.kind === 'pending') {
+        this.d.logger.info({ jobId: id }, 'job delivered again while its result is pending: not run again');
+        continue;
+      }
+      if (seen.kind === 'acked') {
+        this.d.logger.warn({ jobId: id }, 'job delivered again after its result was acknowledged: re-reporting the recorded result, not running it');
+        writes.push(this.d.journal.reReport(seen.result));
+        continue;
+      }
+      const answer = (action: string, errcode: number, message: string) => {
+        this.d.logger.warn({ jobId: id, action, errcode }, `job answered without running: ${message}`);
+        writes.push(this.d.journal.answer(id, action, { errcode, message }));
+      };
+      const v = jobCheck.validate(item);
+      if (!v.ok) {
+        answer(String((item as { action?: unknown }).action ?? '?').slice(0, 32), ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${v.errors.join('; ')}`);
+        continue;
+      }
+      const action = v.value.action;
+      if (action === 'config') {
+        toRun.push({ id, action, run: () => this.d.config(item) });
+      } else if ((SUB_AGENT_ACTIONS as readonly string[]).includes(action)) {
+        const sv = subAgentJob.validate(item);
+        const manager = this.d.manager;
+        if (!sv.ok) answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${sv.errors.join('; ')}`);
+        else if (!manager) answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`);
+        else {
+          const job: SubAgentJob = sv.value;
+          toRun.push({ id, action, run: (signal) => manager.handleJob(job, signal) });
+        }
+      } else {
+        answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${JSON.stringify(action)}`);
+      }
+    }
+    for (const q of toRun) writes.push(this.d.journal.begin(q.id, q.action));
+    // Started records must be on disk before any of these jobs runs.
+    await Promise.all(writes);
+    for (const q of toRun) this.d.logger.info({ jobId: q.id, action: q.action }, 'job received and journaled');
+    this.queue.push(...toRun);
+    this.pump();
+  }
+
+  /** Abort the job running now, drop the queue (those stay journaled as started: reported interrupted on restart), wait. */
+  async stop(): Promise<void> {
+    this.ac.abort(new Error('BootAgent stopping'));
+    this.queue = [];
+    await this.running;
+  }
+
+  get idle(): boolean {
+    return this.running === undefined && this.queue.length === 0;
+  }
+
+  private pump(): void {
+    if (this.running || this.ac.signal.aborted) return;
+    const next = this.queue.shift();
+    if (!next) return;
+    this.running = this.execute(next).finally(() => {
+      this.running = undefined;
+      this.pump();
+    });
+  }
+
+  private async execute(q: Queued): Promise<void> {
+    this.d.logger.info({ jobId: q.id, action: q.action }, 'job running');
+    let outcome: JobOutcome;
+    try {
+      outcome = await q.run(this.ac.signal);
+    } catch (err) {
+      outcome = { errcode: ErrorCode.EXEC_ERROR, message: `${q.action} failed: ${(err as Error).message}` };
+    }
+    try {
+      await this.d.journal.finish(q.id, outcome);
+      this.d.logger.info({ jobId: q.id, action: q.action, errcode: outcome.errcode }, `job finished: ${outcome.message}`);
+    } catch (err) {
+      this.d.logger.error({ err, jobId: q.id }, 'job finished but its result could not be journaled; it is kept in memory and sent with the next push');
+    }
+  }
+}
+
+function preview(item: unknown): string {
+  try {
+    const s = JSON.stringify(item);
+    return s.length > 200 ? `${s.slice(0, 200)}...` : s;
+  } catch {
+    return String(item);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The status push schedule: first round at once, then every `step` seconds; at most one round
+ * in flight (a tick that finds one running is skipped); when a round fails on every server,
+ * jittered backoff capped at the step, stretched to honour Retry-After; a round never rejects.
+ * Time comes from the injected Clock, so unit tests drive it with ManualClock.
+ */
+import { Backoff, type Clock, type TimerHandle } from '@aspire/agent-core';
+import type { Logger } from 'pino';
+
+export type RoundResult =
+  | { kind: 'ok' }
+  /** retryAfterMs: the longest Retry-After any server asked for; slowDown: a server refused (4xx). */
+  | { kind: 'failed'; retryAfterMs?: number; slowDown?: boolean };
+
+export interface PushLoopDeps {
+  clock: Clock;
+  logger: Logger;
+  /** Current step in seconds (a config job may change it between rounds). */
+  stepSec: () => number;
+  /** One round: build the body, try the servers in order, handle the reply. */
+  round: (signal: AbortSignal) => Promise<RoundResult>;
+  backoff?: Backoff;
+}
+
+/** Longest Retry-After honoured; a server asking for more is waited on for this long. */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
+export const BACKOFF_BASE_MS = 1000;
+
+export class PushLoop {
+  private timer: TimerHandle | undefined;
+  private inFlight: Promise<void> | undefined;
+  private readonly ac = new AbortController();
+  private stopped = true;
+  private readonly backoff: Backoff;
+  /** Monotonic ms when the next round is due (for step changes). */
+  private dueAt = 0;
+  private lastRoundEnd = 0;
+  rounds = 0;
+  failures = 0;
+
+  constructor(private readonly deps: PushLoopDeps) {
+    this.backoff = deps.backoff ?? new Backoff({ baseMs: BACKOFF_BASE_MS, maxMs: 24 * 3600_000 });
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Cancel the timer, abort the round in flight and wait for it to settle. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.ac.abort(new Error('push loop stopped'));
+    await this.inFlight;
+  }
+
+  get busy(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  /** The step changed: the next round is due one new step after the last one ended, if sooner. */
+  stepChanged(): void {
+    if (this.stopped || this.inFlight || this.backoff.attempts > 0) return;
+    const due = this.lastRoundEnd + this.deps.stepSec() * 1000;
+    if (due < this.dueAt) this.schedule(Math.max(0, due - this.deps.clock.monotonic()));
+  }
+
+  private schedule(ms: number): void {
+    this.timer?.cancel();
+    this.dueAt = this.deps.clock.monotonic() + ms;
+    this.timer = this.deps.clock.setTimeout(() => this.tick(), ms);
+  }
+
+  private tick(): void {
+    if (this.stopped || this.inFlight) return;
+    this.inFlight = this.runRound().finally(() => {
+      this.inFlight = undefined;
+    });
+  }
+
+  private async runRound(): Promise<void> {
+    let r: RoundResult;
+    try {
+      r = await this.deps.round(this.ac.signal);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'status round failed unexpectedly');
+      r = { kind: 'failed' };
+    }
+    this.rounds++;
+    this.lastRoundEnd = this.deps.clock.monotonic();
+    if (this.stopped) return;
+    const stepMs = this.deps.stepSec() * 1000;
+    if (r.kind === 'ok') {
+      this.backoff.reset();
+      this.schedule(stepMs);
+      return;
+    }
+    this.failures++;
+    let delay = Math.min(this.backoff.next(), stepMs);
+    if (r.slowDown) delay = Math.max(delay, stepMs);
+    if (r.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(r.retryAfterMs, MAX_RETRY_AFTER_MS));
+    this.deps.logger.warn({ retryInMs: delay, failures: this.backoff.attempts }, 'status push failed on every server; retrying');
+    this.schedule(delay);
+  }
+}

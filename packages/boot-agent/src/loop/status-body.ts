@@ -1,0 +1,52 @@
+/**
+ * The status push body: exactly seed 002's fields (hostname, agentsn, version, uptime,
+ * timestamp, step, agents, jobs), extended per DESIGN.md with events, eventsDropped, os, arch, tags.
+ */
+import { arch as nodeArch, release, type as osType } from 'node:os';
+import { VERSION } from '@aspire/agent-core';
+import type { AgentReport, StatusRequest } from '@aspire/protocol';
+import type { PushPayload } from '../state/job-journal.ts';
+
+/** Machine names as RPM and the seed's version string spell them. */
+export function machineArch(a: string = nodeArch()): string {
+  return a === 'x64' ? 'x86_64' : a === 'arm64' ? 'aarch64' : a;
+}
+
+/** Seed 002's example: "bootagent-1.2.4-x86_64". */
+export function bootVersionString(): string {
+  return `bootagent-${VERSION}-${machineArch()}`.slice(0, 64);
+}
+
+export function osString(): string {
+  return `${osType()} ${release()}`.slice(0, 64);
+}
+
+export interface StatusFields {
+  hostname: string;
+  agentsn: string;
+  uptimeSec: number;
+  nowSec: number;
+  step: number;
+  agents: AgentReport[];
+  payload: PushPayload;
+  tags?: string;
+}
+
+export function statusBody(f: StatusFields): StatusRequest {
+  const body: StatusRequest = {
+    hostname: f.hostname,
+    agentsn: f.agentsn,
+    version: bootVersionString(),
+    uptime: Math.max(0, Math.floor(f.uptimeSec)),
+    timestamp: f.nowSec,
+    step: f.step,
+    agents: f.agents,
+    jobs: f.payload.jobs,
+    events: f.payload.events,
+    eventsDropped: f.payload.eventsDropped,
+    os: osString(),
+    arch: machineArch(),
+  };
+  if (f.tags !== undefined) body.tags = f.tags;
+  return body;
+}

@@ -1,0 +1,151 @@
+/**
+ * `boot` (seed 002 / DESIGN.md "BootAgent CLI"). This file only parses flags, loads and checks
+ * the config, creates the root logger, takes the pidfile, wires signals, and hands over to
+ * createBootAgent. Exit codes: 0 ok, 1 runtime failure, 2 bad config or flags, 3 pidfile held.
+ */
+import { Command } from 'commander';
+import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, realClock } from '@aspire/agent-core';
+import { createBootAgent } from './boot-agent.ts';
+import { daemonize, DAEMON_NOTIFY_ENV, notifyParent } from './cli/daemonize.ts';
+import { resolvePaths } from './cli/paths.ts';
+import { loadBootConfig, type CheckedConfig } from './config/boot-config.ts';
+import { checkServerList } from './net/server-list.ts';
+
+export const EXIT = { OK: 0, FAILURE: 1, CONFIG: 2, LOCKED: 3 } as const;
+/** A stop that takes longer than this is cut short (the journal is written atomically anyway). */
+const STOP_GRACE_MS = 20_000;
+
+interface Flags {
+  foreground?: boolean;
+  log?: string;
+  pidfile?: string;
+  servers?: string;
+  test?: boolean;
+  config?: string;
+  stateDir?: string;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('boot')
+    .description('Aspire BootAgent: registers this host, pushes its status, runs jobs, supervises sub-agents')
+    .version(VERSION, '-V, --version')
+    .option('-f, --foreground', 'stay in the foreground (systemd runs it so); without it, daemonize')
+    .option('-L, --log <file>', 'log file (default /var/log/bootagent/boot.log, env BOOT_LOG)')
+    .option('-P, --pidfile <file>', 'pidfile, locked while running (default /run/bootagent/boot.pid, env BOOT_PIDFILE)')
+    .option('-S, --servers <list>', 'server list svr1:port,svr2 or http(s) URLs; first start only, then kept in the metafile')
+    .option('-T, --test', 'check the config and exit 0, or non-zero naming each bad key; never touches the live log')
+    .option('-c, --config <file>', 'config file (default /etc/bootagent/boot.json, env BOOT_CONFIG)')
+    .option('-d, --state-dir <dir>', 'state directory: metafile, job journal, sub-agents (default /var/lib/bootagent, env BOOT_STATE_DIR)')
+    .showHelpAfterError()
+    .exitOverride();
+  try {
+    program.parse(argv);
+  } catch (err) {
+    const code = (err as { code?: string; exitCode?: number }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.OK;
+    return EXIT.CONFIG;
+  }
+  const flags = program.opts<Flags>();
+  const env = process.env;
+  const paths = resolvePaths(flags, env);
+
+  let checked: CheckedConfig;
+  try {
+    checked = loadBootConfig(paths.config, { required: paths.configExplicit });
+    if (flags.servers !== undefined) {
+      const s = checkServerList(flags.servers);
+      if (!s.ok) throw new ConfigError('-S', [`-S: ${s.error}`]);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`boot: ${err.message}\n`);
+      if (env[DAEMON_NOTIFY_ENV] === '1') notifyParent(env, { ok: false, error: err.message });
+      return EXIT.CONFIG;
+    }
+    throw err;
+  }
+  if (flags.test) {
+    // -T: report on stdout, exit; the live log is never opened.
+    for (const n of checked.notes) process.stdout.write(`boot: note: ${n}\n`);
+    process.stdout.write(`boot: config ${paths.config} is valid\n`);
+    return EXIT.OK;
+  }
+
+  if (!flags.foreground) {
+    return daemonize(argv.slice(2));
+  }
+
+  const root = createRootLogger({ name: 'boot', file: paths.log, level: checked.config.logLevel });
+  const log = root.logger;
+  let release: () => void;
+  try {
+    release = acquirePidfile(paths.pidfile);
+  } catch (err) {
+    const msg = err instanceof PidfileLockedError ? err.message : `cannot take pidfile ${paths.pidfile}: ${(err as Error).message}`;
+    process.stderr.write(`boot: ${msg}\n`);
+    log.error(msg);
+    notifyParent(env, { ok: false, error: msg });
+    root.flush();
+    return err instanceof PidfileLockedError ? EXIT.LOCKED : EXIT.FAILURE;
+  }
+  notifyParent(env, { ok: true, pid: process.pid });
+  delete process.env[DAEMON_NOTIFY_ENV];
+
+  log.info({ version: VERSION, paths, config: checked.config }, 'boot starting');
+  for (const n of checked.notes) log.warn(`config: ${n}`);
+
+  const ac = new AbortController();
+  const onStop = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) return;
+    log.info({ signal: sig }, 'stopping');
+    ac.abort(new Error(`received ${sig}`));
+    setTimeout(() => {
+      log.error(`stop took longer than ${STOP_GRACE_MS} ms; exiting anyway`);
+      root.flush();
+      release();
+      process.exit(EXIT.FAILURE);
+    }, STOP_GRACE_MS).unref();
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', () => {
+    root.reopen();
+    log.info({ file: paths.log }, 'log file reopened (SIGHUP)');
+  });
+
+  const agent = createBootAgent({
+    config: checked.config,
+    stateDir: paths.stateDir,
+    clock: realClock,
+    logger: log,
+    ...(flags.servers !== undefined ? { serverFlag: flags.servers } : {}),
+  });
+  // The clock's timers are unref'd (they must not keep a test process alive); the daemon itself
+  // lives until it is told to stop.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  process.stdout.write(`boot: running pid ${process.pid} state ${paths.stateDir} log ${paths.log}\n`);
+  try {
+    await agent.run(ac.signal);
+    log.info('stopped');
+    return EXIT.OK;
+  } catch (err) {
+    log.fatal({ err }, 'boot failed');
+    return EXIT.FAILURE;
+  } finally {
+    clearInterval(keepAlive);
+    release();
+    root.flush();
+  }
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+    // Nothing left should hold the loop open, but never hang on a forgotten handle either.
+    setTimeout(() => process.exit(code), 1000).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`boot: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(EXIT.FAILURE);
+  },
+);

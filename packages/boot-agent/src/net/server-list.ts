@@ -1,0 +1,40 @@
+/**
+ * The server list (seed 002 "服务器地址"): build-time default, then -S/metafile, then the list
+ * pushed by the last `config` job. All kept, in that order, no de-duplication (seed: "不会去重").
+ */
+import { DEFAULT_AGENT_PORT, parseServerList } from '@aspire/protocol';
+
+export interface ServerSources {
+  /** Compiled-in BOOT_SERVER_ADDR (may be empty). */
+  build: string;
+  /** From -S on first start, as persisted in the metafile. */
+  servers: readonly string[];
+  /** From the last `config` job. */
+  pushed: readonly string[];
+}
+
+/** Entries of a server list as base URLs: `host:port` means http://host:port. */
+export function serverUrls(src: ServerSources): string[] {
+  const entries = [...parseServerList(src.build, DEFAULT_AGENT_PORT), ...src.servers, ...src.pushed];
+  return entries.map(toBaseUrl);
+}
+
+export function toBaseUrl(entry: string): string {
+  return /^https?:\/\//i.test(entry) ? entry : `http://${entry}`;
+}
+
+/** Parse a list given by -S or a config job; each entry must make a usable http(s) URL. */
+export function checkServerList(text: string): { ok: true; entries: string[] } | { ok: false; error: string } {
+  const entries = parseServerList(text, DEFAULT_AGENT_PORT);
+  for (const e of entries) {
+    let u: URL;
+    try {
+      u = new URL(toBaseUrl(e));
+    } catch {
+      return { ok: false, error: `server ${JSON.stringify(e)} is not host:port or an http(s) URL` };
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return { ok: false, error: `server ${JSON.stringify(e)}: only http and https are supported` };
+    if (u.username || u.password) return { ok: false, error: `server ${JSON.stringify(e)}: credentials in the address are not allowed` };
+  }
+  return { ok: true, entries };
+}

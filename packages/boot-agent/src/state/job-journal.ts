@@ -1,0 +1,204 @@
+/**
+ * The job journal and event queue, on disk (journal.json in the state dir, written atomically).
+ *
+ * At most once: a job is recorded `started` (and that write is on disk) before it runs. A job
+ * found `started` at load time was cut short by a crash or kill -9; it is not run again but
+ * reported failed with JOB_INTERRUPTED. Ids whose results the server acknowledged are kept as
+ * tombstones (bounded), so a job delivered again is answered from the record, never re-run.
+ *
+ * At least once: finished results stay until a push carrying them is answered 2xx.
+ * Events: per-host monotonic localid (persisted), bounded queue, oldest dropped first and the
+ * number dropped reported with the next push.
+ */
+import { join } from 'node:path';
+import { readJsonFile, unixSeconds, type Clock } from '@aspire/agent-core';
+import { ErrorCode, ErrorMessage, type AgentEvent, type EventKind, type JobResult } from '@aspire/protocol';
+import type { EventSink, JobOutcome } from '../contracts.ts';
+import { SerialWriter } from './serial-writer.ts';
+
+export const JOURNAL_FILE = 'journal.json';
+/** Acknowledged job ids remembered so a re-delivered job is not run again. */
+export const TOMBSTONES_MAX = 4096;
+/** Most results and most events one push carries (the wire allows 4096 of each); the rest wait. */
+export const PUSH_BATCH_MAX = 1000;
+
+export interface JobEntry {
+  id: string;
+  action: string;
+  state: 'started' | 'finished';
+  /** Unix seconds the job was received. */
+  received: number;
+  errcode?: number;
+  message?: string;
+}
+
+interface JournalFile {
+  version: 1;
+  jobs: JobEntry[];
+  acked: JobResult[];
+  events: AgentEvent[];
+  eventsDropped: number;
+  nextLocalId: number;
+}
+
+/** What one push carried; acknowledged as a whole when the push is answered 2xx. */
+export interface PushPayload {
+  jobs: JobResult[];
+  events: AgentEvent[];
+  eventsDropped: number;
+}
+
+export type JobLookup = { kind: 'new' } | { kind: 'pending'; entry: JobEntry } | { kind: 'acked'; result: JobResult };
+
+export class JobJournal implements EventSink {
+  private readonly writer: SerialWriter;
+  private jobs = new Map<string, JobEntry>();
+  private acked = new Map<string, JobResult>();
+  private events: AgentEvent[] = [];
+  private eventsDropped = 0;
+  private nextLocalId = 1;
+  /** Jobs found interrupted at load, for the caller to log. */
+  readonly interrupted: string[] = [];
+
+  private constructor(
+    stateDir: string,
+    private readonly clock: Clock,
+    private readonly eventQueueMax: number,
+  ) {
+    this.writer = new SerialWriter(join(stateDir, JOURNAL_FILE));
+  }
+
+  /** Load the journal (a corrupt one is reported and replaced: the error says what was lost). */
+  static async open(opts: { stateDir: string; clock: Clock; eventQueueMax: number }): Promise<{ journal: JobJournal; corrupt?: string }> {
+    const j = new JobJournal(opts.stateDir, opts.clock, opts.eventQueueMax);
+    const r = readJsonFile<Partial<JournalFile>>(join(opts.stateDir, JOURNAL_FILE));
+    let corrupt: string | undefined;
+    if (r.kind === 'corrupt') corrupt = r.error;
+    if (r.kind === 'ok' && r.value && typeof r.value === 'object') {
+      const f = r.value;
+      for (const e of Array.isArray(f.jobs) ? f.jobs : []) {
+        if (e && typeof e.id === 'string') j.jobs.set(e.id, e);
+      }
+      for (const a of Array.isArray(f.acked) ? f.acked : []) {
+        if (a && typeof a.id === 'string') j.acked.set(a.id, a);
+      }
+      j.events = Array.isArray(f.events) ? f.events.filter((e) => e && typeof e.localid === 'number') : [];
+      j.eventsDropped = typeof f.eventsDropped === 'number' ? f.eventsDropped : 0;
+      j.nextLocalId = typeof f.nextLocalId === 'number' ? f.nextLocalId : 1;
+      // Never reuse a localid, even if the counter was lost.
+      for (const e of j.events) j.nextLocalId = Math.max(j.nextLocalId, e.localid + 1);
+    }
+    for (const e of j.jobs.values()) {
+      if (e.state === 'started') {
+        e.state = 'finished';
+        e.errcode = ErrorCode.JOB_INTERRUPTED;
+        e.message = `${ErrorMessage.JOB_INTERRUPTED}: job ${e.action} was running when the agent stopped; not run again`;
+        j.interrupted.push(e.id);
+      }
+    }
+    j.trimEvents();
+    await j.persist();
+    return corrupt === undefined ? { journal: j } : { journal: j, corrupt };
+  }
+
+  lookup(id: string): JobLookup {
+    const entry = this.jobs.get(id);
+    if (entry) return { kind: 'pending', entry };
+    const result = this.acked.get(id);
+    if (result) return { kind: 'acked', result };
+    return { kind: 'new' };
+  }
+
+  /** Record the job as started; resolves once that is on disk. Only then may it run. */
+  begin(id: string, action: string): Promise<void> {
+    this.jobs.set(id, { id, action, state: 'started', received: unixSeconds(this.clock) });
+    return this.persist();
+  }
+
+  finish(id: string, outcome: JobOutcome): Promise<void> {
+    const e = this.jobs.get(id);
+    const action = e?.action ?? 'unknown';
+    const received = e?.received ?? unixSeconds(this.clock);
+    this.jobs.set(id, { id, action, state: 'finished', received, errcode: outcome.errcode, message: outcome.message });
+    return this.persist();
+  }
+
+  /** A job answered without running (invalid, unsupported): journaled finished right away. */
+  answer(id: string, action: string, outcome: JobOutcome): Promise<void> {
+    this.jobs.set(id, { id, action, state: 'finished', received: unixSeconds(this.clock), errcode: outcome.errcode, message: outcome.message });
+    return this.persist();
+  }
+
+  /** Re-report an acknowledged job's recorded result (the server delivered it again). */
+  reReport(result: JobResult): Promise<void> {
+    this.acked.delete(result.id);
+    this.jobs.set(result.id, { id: result.id, action: 'redelivered', state: 'finished', received: unixSeconds(this.clock), errcode: result.errcode, message: result.message });
+    return this.persist();
+  }
+
+  emit(kind: EventKind, message: string, opts: { agent?: string; data?: Record<string, unknown> } = {}): void {
+    const ev: AgentEvent = { localid: this.nextLocalId++, occurred: unixSeconds(this.clock), kind, message: message.slice(0, 4096) };
+    if (opts.agent !== undefined) ev.agent = opts.agent;
+    if (opts.data !== undefined) ev.data = opts.data;
+    this.events.push(ev);
+    this.trimEvents();
+    // Fire and forget: an event must not make its emitter wait; a failed write is retried by the next one.
+    this.persist().catch(() => undefined);
+  }
+
+  /** What the next push carries: the oldest results and events, at most `max` of each. */
+  payload(max = PUSH_BATCH_MAX): PushPayload {
+    const jobs: JobResult[] = [];
+    for (const e of this.jobs.values()) {
+      if (jobs.length >= max) break;
+      if (e.state === 'finished') jobs.push({ id: e.id, errcode: e.errcode ?? 0, message: (e.message ?? '').slice(0, 4096) });
+    }
+    return { jobs, events: this.events.slice(0, max), eventsDropped: this.eventsDropped };
+  }
+
+  /** A push carrying `sent` was answered 2xx: drop what it carried from the journal. */
+  acknowledge(sent: PushPayload): Promise<void> {
+    for (const r of sent.jobs) {
+      this.jobs.delete(r.id);
+      this.acked.set(r.id, r);
+    }
+    while (this.acked.size > TOMBSTONES_MAX) {
+      const oldest = this.acked.keys().next().value as string;
+      this.acked.delete(oldest);
+    }
+    const sentIds = new Set(sent.events.map((e) => e.localid));
+    this.events = this.events.filter((e) => !sentIds.has(e.localid));
+    this.eventsDropped = Math.max(0, this.eventsDropped - sent.eventsDropped);
+    return this.persist();
+  }
+
+  /** Counts for logs and the benchmark. */
+  get sizes(): { pendingJobs: number; events: number; eventsDropped: number; tombstones: number } {
+    return { pendingJobs: this.jobs.size, events: this.events.length, eventsDropped: this.eventsDropped, tombstones: this.acked.size };
+  }
+
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  private trimEvents(): void {
+    const over = this.events.length - this.eventQueueMax;
+    if (over > 0) {
+      this.events.splice(0, over);
+      this.eventsDropped += over;
+    }
+  }
+
+  private persist(): Promise<void> {
+    return this.writer.write(
+      (): JournalFile => ({
+        version: 1,
+        jobs: [...this.jobs.values()],
+        acked: [...this.acked.values()],
+        events: this.events,
+        eventsDropped: this.eventsDropped,
+        nextLocalId: this.nextLocalId,
+      }),
+    );
+  }
+}
