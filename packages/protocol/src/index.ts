@@ -5,3 +5,4 @@ export * from './validate.ts';
 export * from './boot-wire.ts';
 export * from './channel-wire.ts';
 export * from './envelope.ts';
+export * from './frame-decoder.ts';

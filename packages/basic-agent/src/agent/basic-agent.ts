@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { VERSION, type Clock, type Logger } from '@aspire/agent-core';
+import { ChannelClient } from '../channel/channel-client.ts';
+import type { BasicConfig } from '../config.ts';
+import { PeriodicTasks } from '../cron/periodic-tasks.ts';
+import { Limiter } from '../exec/limiter.ts';
+import { handleRequest } from './request-handler.ts';
+
+export interface BasicAgentDeps {
+  config: Readonly<BasicConfig>;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface BasicAgent {
+  /** Runs until the signal aborts; running commands are killed then. */
+  run(signal: AbortSignal): Promise<void>;
+  /** SIGHUP: re-read the crontab. */
+  reload(): void;
+}
+
+/** Wires channel, command executor and periodic tasks (main.ts only parses flags). */
+export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
+  const { config, clock, logger } = deps;
+  const ca = readFileSync(config.ca, 'utf8');
+  const limiter = new Limiter(config.concurrency, config.queueMax);
+  const kill = { intervalMs: config.killIntervalMs, terms: 3 };
+  const stop = new AbortController();
+  let client: ChannelClient | undefined;
+  const tasks = new PeriodicTasks({
+    clock,
+    logger: logger.child({ component: 'cron' }),
+    crontabPath: config.crontab,
+    storePath: join(config.stateDir, 'tasks.json'),
+    timezone: config.timezone,
+    taskTimeoutSec: config.taskTimeoutSec,
+    kill,
+    onResult: (r) => client?.sendResult(r),
+  });
+  client = new ChannelClient(
+    {
+      serverHost: config.serverHost,
+      serverPort: config.serverPort,
+      ca,
+      hostname: config.hostname ?? os.hostname(),
+      ...(config.agentsn ? { agentsn: config.agentsn } : {}),
+      version: VERSION,
+      heartbeatMs: config.heartbeatSec * 1000,
+      connectTimeoutMs: config.connectTimeoutSec * 1000,
+      backoffBaseMs: config.backoffBaseMs,
+      backoffMaxMs: config.backoffMaxMs,
+      resultQueueMax: config.resultQueueMax,
+    },
+    {
+      clock,
+      logger: logger.child({ component: 'channel' }),
+      handle: (frame) => handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal }),
+    },
+  );
+  return {
+    async run(signal) {
+      tasks.start();
+      const onAbort = () => stop.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        await client.run(signal);
+      } finally {
+        tasks.stop();
+        stop.abort();
+      }
+    },
+    reload() {
+      const errors = tasks.reloadCrontab();
+      logger.info({ invalid: errors.length }, 'crontab reloaded');
+    },
+  };
+}

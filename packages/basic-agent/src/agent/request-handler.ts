@@ -1,0 +1,75 @@
+import type { Clock, Logger } from '@aspire/agent-core';
+import {
+  ErrorCode,
+  requestFrame,
+  syncBashRequest,
+  taskAddRequest,
+  taskListRequest,
+  taskRemoveRequest,
+  type ReplyFrame,
+} from '@aspire/protocol';
+import { collect, collectReply } from '../collectors/registry.ts';
+import type { PeriodicTasks } from '../cron/periodic-tasks.ts';
+import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
+import type { Limiter } from '../exec/limiter.ts';
+import { failed, syncBash } from '../exec/sync-bash.ts';
+
+export interface RequestHandlerDeps {
+  clock: Clock;
+  logger: Logger;
+  limiter: Limiter;
+  tasks: PeriodicTasks;
+  kill?: KillEscalationOptions;
+  signal?: AbortSignal;
+}
+
+function invalid(id: string, errors: string[]): ReplyFrame {
+  return { id, resp: 'failed', retcode: ErrorCode.INVALID_PARAMS, message: `Invalid params: ${errors.slice(0, 3).join('; ')}` };
+}
+
+/**
+ * One request frame to its reply. Every frame gets exactly one reply; a frame that is not a
+ * valid request gets `failed`/3021 (Invalid params, seed 003), never an exception.
+ */
+export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): Promise<ReplyFrame> {
+  const base = requestFrame.validate(frame);
+  if (!base.ok) {
+    const id = typeof (frame as { id?: unknown })?.id === 'string' ? ((frame as { id: string }).id.slice(0, 128)) : '';
+    return invalid(id, base.errors);
+  }
+  const { id, method } = base.value;
+  try {
+    if (method === 'sync.bash') {
+      const v = syncBashRequest.validate(frame);
+      if (!v.ok) return invalid(id, v.errors);
+      if (v.value.timeout !== undefined && !Number.isFinite(v.value.timeout)) return invalid(id, ['/timeout: must be a number']);
+      return await syncBash(v.value, {
+        clock: deps.clock,
+        limiter: deps.limiter,
+        ...(deps.kill ? { kill: deps.kill } : {}),
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      });
+    }
+    if (method.startsWith('getinfo.')) {
+      const args = (frame as { args?: unknown }).args;
+      if (args !== undefined && typeof args !== 'string') return invalid(id, ['/args: must be a string']);
+      return collectReply(id, await collect(method, args as string | undefined));
+    }
+    if (method === 'task.add') {
+      const v = taskAddRequest.validate(frame);
+      return v.ok ? await deps.tasks.add(v.value) : invalid(id, v.errors);
+    }
+    if (method === 'task.remove') {
+      const v = taskRemoveRequest.validate(frame);
+      return v.ok ? await deps.tasks.remove(v.value) : invalid(id, v.errors);
+    }
+    if (method === 'task.list') {
+      const v = taskListRequest.validate(frame);
+      return v.ok ? deps.tasks.list(id) : invalid(id, v.errors);
+    }
+    return failed(id, ErrorCode.CHANNEL_UNKNOWN_METHOD, `Unknown method: ${method}`);
+  } catch (err) {
+    deps.logger.error({ err, id, method }, 'request failed unexpectedly');
+    return failed(id, ErrorCode.EXEC_ERROR, `internal error: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,114 @@
+import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, realClock } from '@aspire/agent-core';
+import { createBasicAgent } from '../agent/basic-agent.ts';
+import { CONFIG_DEFAULT_PATH, loadConfig } from '../config.ts';
+import { respawnDetached } from './daemonize.ts';
+
+const USAGE = `Usage: BasicAgent [-f] [-L logfile] [-P pidfile] [-c config] [-T]
+
+BasicAgent: the TLS command channel (sync.bash, getinfo.*) and periodic tasks.
+  -f           stay in the foreground (systemd and BootAgent run it so)
+  -L logfile   log to this file (SIGHUP reopens it); default stderr
+  -P pidfile   take this pidfile as a lock (a second instance exits non-zero)
+  -c config    config file (default ${CONFIG_DEFAULT_PATH})
+  -T           check the config and exit
+  --help, --version
+`;
+
+interface Flags {
+  foreground: boolean;
+  log?: string;
+  pidfile?: string;
+  config: string;
+  check: boolean;
+}
+
+function parseFlags(args: string[]): Flags | { exit: number; out?: string; err?: string } {
+  const f: Flags = { foreground: false, config: CONFIG_DEFAULT_PATH, check: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const value = () => {
+      const v = args[++i];
+      if (v === undefined || v.startsWith('-')) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    try {
+      if (a === '--help' || a === '-h') return { exit: 0, out: USAGE };
+      if (a === '--version' || a === '-V') return { exit: 0, out: `BasicAgent ${VERSION}\n` };
+      if (a === '-f') f.foreground = true;
+      else if (a === '-T') f.check = true;
+      else if (a === '-L') f.log = value();
+      else if (a === '-P') f.pidfile = value();
+      else if (a === '-c') f.config = value();
+      else return { exit: 2, err: `BasicAgent: unknown option ${JSON.stringify(a)}\n${USAGE}` };
+    } catch (err) {
+      return { exit: 2, err: `BasicAgent: ${(err as Error).message}\n${USAGE}` };
+    }
+  }
+  return f;
+}
+
+export async function agentMain(argv: readonly string[], args: string[]): Promise<number> {
+  const f = parseFlags(args);
+  if ('exit' in f) {
+    if (f.out) process.stdout.write(f.out);
+    if (f.err) process.stderr.write(f.err);
+    return f.exit;
+  }
+  let config;
+  try {
+    config = loadConfig(f.config);
+  } catch (err) {
+    process.stderr.write(`BasicAgent: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+    return 1;
+  }
+  if (f.check) {
+    process.stdout.write(`BasicAgent: config ${f.config} is valid\n`);
+    return 0;
+  }
+  if (!f.foreground) {
+    const pid = respawnDetached(argv, ['-f']);
+    process.stdout.write(`BasicAgent: started in the background, pid ${pid}\n`);
+    return 0;
+  }
+  let release: (() => void) | undefined;
+  if (f.pidfile) {
+    try {
+      release = acquirePidfile(f.pidfile);
+    } catch (err) {
+      process.stderr.write(`BasicAgent: ${err instanceof PidfileLockedError ? err.message : (err as Error).message}\n`);
+      return 1;
+    }
+  }
+  const root = createRootLogger({ name: 'BasicAgent', ...(f.log ? { file: f.log } : {}), level: config.logLevel });
+  const logger = root.logger;
+  const stop = new AbortController();
+  let agent;
+  try {
+    agent = createBasicAgent({ config, clock: realClock, logger });
+  } catch (err) {
+    process.stderr.write(`BasicAgent: ${(err as Error).message}\n`);
+    release?.();
+    return 1;
+  }
+  const onStop = (sig: string) => {
+    logger.info({ signal: sig }, 'stopping');
+    stop.abort(new Error(sig));
+  };
+  process.on('SIGTERM', () => onStop('SIGTERM'));
+  process.on('SIGINT', () => onStop('SIGINT'));
+  process.on('SIGHUP', () => {
+    root.reopen();
+    agent.reload();
+  });
+  logger.info({ version: VERSION, server: `${config.serverHost}:${config.serverPort}`, pid: process.pid }, 'BasicAgent started');
+  // A line on stdout tells a supervisor or a test that the agent is up.
+  process.stdout.write(`BasicAgent: running pid ${process.pid}\n`);
+  try {
+    await agent.run(stop.signal);
+  } finally {
+    logger.info('stopped');
+    root.flush();
+    release?.();
+  }
+  return 0;
+}

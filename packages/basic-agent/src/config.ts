@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { ConfigChecker, ConfigError } from '@aspire/agent-core';
+import { DEFAULT_CHANNEL_PORT } from '@aspire/protocol';
+
+/** /etc/basicagent/basic.json, validated once at the edge and frozen. */
+export interface BasicConfig {
+  /** Channel server host name: resolved to every address (seed 003 step 1). */
+  serverHost: string;
+  serverPort: number;
+  /** PEM file of the CA the server certificate must chain to. */
+  ca: string;
+  /** Sent in `init`; default os.hostname(). */
+  hostname?: string;
+  /** Sent in `init` when known, so the hub can address the host by AgentSN too. */
+  agentsn?: string;
+  /** Commands (sync.bash) running at once, and how many more may wait. */
+  concurrency: number;
+  queueMax: number;
+  crontab: string;
+  stateDir: string;
+  logLevel: string;
+  heartbeatSec: number;
+  connectTimeoutSec: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Periodic task runs are killed after this long. */
+  taskTimeoutSec: number;
+  /** Time between the SIGTERMs of the kill escalation. */
+  killIntervalMs: number;
+  /** Time zone of crontab schedules (IANA name); default the host's. */
+  timezone: string;
+  /** task.result frames held while the server is away; the oldest go first. */
+  resultQueueMax: number;
+}
+
+export const CONFIG_DEFAULT_PATH = '/etc/basicagent/basic.json';
+
+const KNOWN = [
+  'serverHost', 'serverPort', 'ca', 'hostname', 'agentsn', 'concurrency', 'queueMax', 'crontab',
+  'stateDir', 'logLevel', 'heartbeatSec', 'connectTimeoutSec', 'backoffBaseMs', 'backoffMaxMs',
+  'taskTimeoutSec', 'killIntervalMs', 'timezone', 'resultQueueMax',
+];
+
+const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9a-fA-F:.]+\]?$/;
+
+export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig> {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['must be a JSON object']);
+  const c = new ConfigChecker(raw as Record<string, unknown>, KNOWN);
+  const serverHost = c.string('serverHost', '', (v) => (HOST.test(v) ? undefined : 'not a host name or address'));
+  if (!serverHost) c.problems.push('serverHost: required');
+  const ca = c.string('ca', '');
+  if (!ca) c.problems.push('ca: required (PEM file of the CA that signed the server certificate)');
+  const logLevel = c.string('logLevel', 'info', (v) =>
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v) ? undefined : 'one of fatal error warn info debug trace silent',
+  );
+  const timezone = c.string('timezone', Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', (v) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: v });
+      return undefined;
+    } catch {
+      return 'unknown time zone';
+    }
+  });
+  const hostname = c.optionalString('hostname');
+  const agentsn = c.optionalString('agentsn');
+  const cfg: BasicConfig = {
+    serverHost,
+    serverPort: c.number('serverPort', { min: 1, max: 65535, default: DEFAULT_CHANNEL_PORT }),
+    ca,
+    ...(hostname ? { hostname } : {}),
+    ...(agentsn ? { agentsn } : {}),
+    concurrency: c.number('concurrency', { min: 1, max: 256, default: 8 }),
+    queueMax: c.number('queueMax', { min: 0, max: 10_000, default: 64 }),
+    crontab: c.string('crontab', '/etc/basicagent/crontab'),
+    stateDir: c.string('stateDir', '/var/lib/basicagent'),
+    logLevel,
+    heartbeatSec: c.number('heartbeatSec', { min: 1, max: 3600, default: 30 }),
+    connectTimeoutSec: c.number('connectTimeoutSec', { min: 1, max: 300, default: 10 }),
+    backoffBaseMs: c.number('backoffBaseMs', { min: 10, max: 600_000, default: 1000 }),
+    backoffMaxMs: c.number('backoffMaxMs', { min: 100, max: 3_600_000, default: 60_000 }),
+    taskTimeoutSec: c.number('taskTimeoutSec', { min: 1, max: 7 * 86_400, default: 3600 }),
+    killIntervalMs: c.number('killIntervalMs', { min: 50, max: 60_000, default: 1000 }),
+    timezone,
+    resultQueueMax: c.number('resultQueueMax', { min: 1, max: 100_000, default: 1000 }),
+  };
+  return c.finish(source, cfg);
+}
+
+export function loadConfig(path: string): Readonly<BasicConfig> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
+  }
+  return checkConfig(raw, path);
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import type { Clock, Logger } from '@aspire/agent-core';
+import { ErrorCode, type ReplyFrame, type TaskAddRequest, type TaskResultFrame, type TaskRemoveRequest } from '@aspire/protocol';
+import { runCommand } from '../exec/run-command.ts';
+import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
+import { parseCrontab, parseTaskLine, type CronTask, type CrontabError } from './crontab.ts';
+import { CronScheduler, type TaskRun } from './scheduler.ts';
+import { TaskStore } from './task-store.ts';
+
+export interface PeriodicTasksDeps {
+  clock: Clock;
+  logger: Logger;
+  crontabPath: string;
+  storePath: string;
+  timezone: string;
+  taskTimeoutSec: number;
+  kill?: KillEscalationOptions;
+  onResult(result: TaskResultFrame): void;
+}
+
+/**
+ * Periodic tasks from both sources (seed 003 "周期任务"): the crontab file and the server
+ * (task.add/remove/list, persisted in the state dir). One scheduler runs them all.
+ */
+export class PeriodicTasks {
+  readonly scheduler: CronScheduler;
+  private crontabErrors: CrontabError[] = [];
+  private serverTasks: { name: string; line: string }[] = [];
+  private readonly store: TaskStore;
+
+  constructor(private readonly deps: PeriodicTasksDeps) {
+    this.store = new TaskStore(deps.storePath);
+    this.scheduler = new CronScheduler({
+      clock: deps.clock,
+      logger: deps.logger,
+      onResult: deps.onResult,
+      run: (task, signal) => this.runTask(task, signal),
+    });
+  }
+
+  start(): void {
+    this.reloadCrontab();
+    const loaded = this.store.load();
+    if (loaded.problem) this.deps.logger.warn({ problem: loaded.problem }, 'server task file damaged');
+    this.serverTasks = [];
+    for (const t of loaded.tasks) {
+      const p = parseTaskLine(t.line, this.deps.timezone);
+      if (p.ok) this.serverTasks.push(t);
+      else this.deps.logger.warn({ task: t.name, error: p.error }, 'stored server task no longer parses; skipped');
+    }
+    this.applyServerTasks();
+    this.scheduler.start();
+  }
+
+  stop(): void {
+    this.scheduler.stop();
+  }
+
+  /** Re-read the crontab file (start and SIGHUP). Invalid lines are reported and skipped. */
+  reloadCrontab(): CrontabError[] {
+    let text = '';
+    try {
+      text = readFileSync(this.deps.crontabPath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.deps.logger.error({ err, path: this.deps.crontabPath }, 'cannot read crontab');
+      }
+    }
+    const { tasks, errors } = parseCrontab(text, this.deps.timezone);
+    for (const e of errors) {
+      this.deps.logger.warn({ path: this.deps.crontabPath, line: e.line, text: e.text, error: e.error }, `crontab line ${e.line} invalid, skipped`);
+    }
+    this.crontabErrors = errors;
+    this.scheduler.setTasks('crontab', tasks);
+    return errors;
+  }
+
+  async add(req: TaskAddRequest): Promise<ReplyFrame> {
+    const p = parseTaskLine(req.line, this.deps.timezone);
+    if (!p.ok) return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_INVALID_CRON, message: `Invalid cron line: ${p.error}` };
+    this.serverTasks = [...this.serverTasks.filter((t) => t.name !== req.name), { name: req.name, line: req.line.trim() }];
+    await this.store.save(this.serverTasks);
+    this.applyServerTasks();
+    return { id: req.id, resp: 'success', retcode: 0, message: 'Normal termination', data: { name: req.name } };
+  }
+
+  async remove(req: TaskRemoveRequest): Promise<ReplyFrame> {
+    if (!this.serverTasks.some((t) => t.name === req.name)) {
+      return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_NO_SUCH_TASK, message: `No such periodic task: ${req.name}` };
+    }
+    this.serverTasks = this.serverTasks.filter((t) => t.name !== req.name);
+    await this.store.save(this.serverTasks);
+    this.applyServerTasks();
+    return { id: req.id, resp: 'success', retcode: 0, message: 'Normal termination', data: { name: req.name } };
+  }
+
+  list(id: string): ReplyFrame {
+    return {
+      id,
+      resp: 'success',
+      retcode: 0,
+      message: 'Normal termination',
+      data: { tasks: this.scheduler.list(), crontab: { path: this.deps.crontabPath, errors: this.crontabErrors } },
+    };
+  }
+
+  private applyServerTasks(): void {
+    const tasks: CronTask[] = [];
+    for (const t of this.serverTasks) {
+      const p = parseTaskLine(t.line, this.deps.timezone);
+      if (p.ok) tasks.push({ name: t.name, source: 'server', line: t.line, schedule: p.schedule, user: p.user, command: p.command });
+    }
+    this.scheduler.setTasks('server', tasks);
+  }
+
+  private async runTask(task: CronTask, signal: AbortSignal): Promise<TaskRun> {
+    const o = await runCommand(
+      { cmd: task.command, user: task.user, timeoutMs: this.deps.taskTimeoutSec * 1000, signal, ...(this.deps.kill ? { kill: this.deps.kill } : {}) },
+      this.deps.clock,
+    );
+    if (o.kind === 'refused') {
+      return { duration_ms: 0, retcode: -1, errcode: o.code, message: o.message, output: '', truncated: false };
+    }
+    const base = { duration_ms: o.durationMs, output: o.output, truncated: o.truncated, ...(o.truncated ? { dropped: o.droppedBytes } : {}) };
+    if (o.kind === 'exited') return { ...base, retcode: o.exitCode };
+    const errcode = o.kind === 'timeout' ? ErrorCode.EXEC_TIMEOUT : o.kind === 'killed' ? ErrorCode.EXEC_KILLED : ErrorCode.EXEC_ERROR;
+    return { ...base, retcode: -1, errcode, message: o.kind === 'timeout' ? `Execution timeout after ${this.deps.taskTimeoutSec} s` : `ended: ${o.kind} ${o.signal ?? ''}`.trim() };
+  }
+}
