@@ -58,6 +58,10 @@ export interface SubAgentManagerDeps {
   /** State dir for sub-agents: versions side by side, run state, pidfiles. */
   stateDir: string;
   config: SupervisionConfig;
+  /** Name of the parent cgroup the per-agent groups go under. Default "aspire"; tests use a unique one. */
+  cgroupParent?: string;
+  /** rpm --root/--dbpath/binary for .rpm sub-agents (tests use a private database). Default: the host's rpm. */
+  rpm?: { root?: string; dbpath?: string; bin?: string };
 }
 
 export type { AgentEvent };

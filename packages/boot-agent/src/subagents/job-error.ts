@@ -1,0 +1,24 @@
+import { ErrorCode, type ErrorCodeName } from '@aspire/protocol';
+
+/**
+ * A job failure with its unified error code. Thrown inside the manager's job steps and turned
+ * into a JobOutcome at the edge (handleJob never throws).
+ */
+export class JobError extends Error {
+  readonly errcode: number;
+  constructor(
+    readonly codeName: ErrorCodeName,
+    message: string,
+  ) {
+    super(message);
+    this.errcode = ErrorCode[codeName];
+  }
+}
+
+/** Map a file-system error while writing to the state dir onto a job error. */
+export function fsJobError(err: unknown, what: string): JobError {
+  if (err instanceof JobError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') return new JobError('JOB_DISK_FULL', `${what}: no space left on device`);
+  return new JobError('JOB_INSTALL_FAILED', `${what}: ${e?.message ?? String(err)}`);
+}

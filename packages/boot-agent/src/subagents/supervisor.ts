@@ -1,0 +1,491 @@
+/**
+ * The supervisor: ONE reconcile loop, ONE writer. Everything that changes a sub-agent's state
+ * (jobs' desired state, child exit events, adoption polls, restart timers, ticks) goes through
+ * `serial()`, so two inputs never interleave. Exit events carry the pid they are about; an
+ * event for a pid that is no longer the agent's is stale and dropped (elastic-agent's rule).
+ *
+ * Time comes from the injected Clock; the restart policy is the pure `decide()`.
+ */
+import type { Clock, TimerHandle } from '@aspire/agent-core';
+import { AgentStatus, type AgentReport, type AgentStatusWord } from '@aspire/protocol';
+import type { Logger } from 'pino';
+import type { EventSink, SupervisionConfig } from '../contracts.ts';
+import { saveState, type AgentState } from './agent-state.ts';
+import { JobError } from './job-error.ts';
+import { noLimits, type LimitHandle, type Limiter } from './limits/limiter.ts';
+import { decide, type PolicyConfig } from './policy.ts';
+import type { ProcessRunner } from './process-runner.ts';
+import { mergeLimits, parseLimits, type RunSpec } from './run-spec.ts';
+import { resolveIds } from './users.ts';
+
+export interface SupervisorDeps {
+  clock: Clock;
+  logger: Logger;
+  events: EventSink;
+  stateDir: string;
+  config: SupervisionConfig;
+  runner: ProcessRunner;
+  limiter: Limiter;
+  /** Where a version's files are (cwd of its processes). */
+  versionDir(name: string, version: string): string;
+  logFile(name: string): string;
+  /** Persist (defaults to the atomic state.json write; unit tests may observe it). */
+  save?: (s: AgentState) => void;
+}
+
+interface Entry {
+  state: AgentState;
+  spec: RunSpec;
+  /** Our own child (exit event) or adopted (polled). */
+  own: boolean;
+  handle: LimitHandle;
+  restartTimer?: TimerHandle;
+  stopping: boolean;
+  lastCheckAt: number;
+  checking: boolean;
+  watch?: { failed: boolean; reason: string; notify: () => void };
+}
+
+/** PATH for sub-agents: the BootAgent's own environment (maybe holding secrets) is not passed on. */
+const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export class Supervisor {
+  private readonly entries = new Map<string, Entry>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private tickTimer?: TimerHandle;
+  private running = false;
+  private readonly policy: PolicyConfig;
+  private readonly save: (s: AgentState) => void;
+
+  constructor(private readonly deps: SupervisorDeps) {
+    const c = deps.config;
+    this.policy = { restartHoldMs: c.restartHoldSec * 1000, strikeWindowMs: c.strikeWindowSec * 1000, maxStrikes: c.maxStrikes };
+    this.save = deps.save ?? ((s) => saveState(deps.stateDir, s));
+  }
+
+  /** Run fn as the single writer; later inputs wait for it. */
+  serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  startLoop(): void {
+    this.running = true;
+    this.scheduleTick();
+  }
+
+  async stopLoop(): Promise<void> {
+    this.running = false;
+    this.tickTimer?.cancel();
+    await this.serial(() => {
+      for (const e of this.entries.values()) {
+        e.restartTimer?.cancel();
+        // Watchdog timers stop; cgroups stay: the agents keep running under their limits.
+        if (e.handle !== noLimits && this.deps.limiter.kind === 'watchdog') e.handle.release();
+      }
+    });
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  get(name: string): Readonly<AgentState> | undefined {
+    return this.entries.get(name)?.state;
+  }
+
+  spec(name: string): RunSpec | undefined {
+    return this.entries.get(name)?.spec;
+  }
+
+  // ---- inputs -------------------------------------------------------------------------
+
+  /**
+   * Take over an agent known from state: adopt its process when the pid still is the very
+   * process we started (start ticks match), else start it when it should run.
+   */
+  adopt(state: AgentState, spec: RunSpec, pidfilePid?: () => number | undefined): Promise<void> {
+    return this.serial(async () => {
+      const e: Entry = { state, spec, own: false, handle: noLimits, stopping: false, lastCheckAt: this.deps.clock.now(), checking: false };
+      this.entries.set(state.name, e);
+      let pid = state.pid;
+      let ticks = state.startTicks;
+      if (!(pid && ticks && this.deps.runner.alive(pid, ticks))) {
+        // A daemonizing agent may have re-forked: its pidfile names the process, which must
+        // have started after our last start of it (else it is a reused pid).
+        const p = pidfilePid?.();
+        const t = p ? this.processTicks(p) : undefined;
+        if (p && t && this.deps.runner.alive(p, t)) {
+          pid = p;
+          ticks = t;
+        } else {
+          pid = undefined;
+        }
+      }
+      if (pid && ticks) {
+        state.pid = pid;
+        state.startTicks = ticks;
+        this.attachLimits(e);
+        this.save(state);
+        this.deps.logger.info({ agent: state.name, pid }, 'adopted running sub-agent');
+        this.deps.events.emit('adopted', `${state.name} ${state.current} adopted (pid ${pid})`, { agent: state.name, data: { pid, version: state.current } });
+        return;
+      }
+      const hadPid = state.pid !== undefined;
+      state.pid = undefined;
+      state.startTicks = undefined;
+      if (hadPid && state.desired === 'running') {
+        this.deps.events.emit('exit', `${state.name} was found gone at BootAgent start`, { agent: state.name, data: { code: null, signal: null } });
+      }
+      this.save(state);
+      if (state.desired === 'running' && !state.fatal) {
+        const at = Math.max(this.deps.clock.now(), state.lastStartAt + this.policy.restartHoldMs);
+        this.scheduleRestart(e, at);
+      }
+    });
+  }
+
+  /** Register a freshly installed agent (stopped until started). */
+  add(state: AgentState, spec: RunSpec): Promise<void> {
+    return this.serial(() => {
+      this.entries.set(state.name, { state, spec, own: false, handle: noLimits, stopping: false, lastCheckAt: this.deps.clock.now(), checking: false });
+      this.save(state);
+    });
+  }
+
+  /** Change persisted fields (current/previous/envs/limits/spec) under the writer. */
+  update(name: string, fn: (s: AgentState) => void, spec?: RunSpec): Promise<void> {
+    return this.serial(() => {
+      const e = this.mustGet(name);
+      fn(e.state);
+      if (spec) e.spec = spec;
+      this.save(e.state);
+    });
+  }
+
+  /**
+   * A job asks the agent to run: clears fatal and strikes (DESIGN.md: fatal until a job resets
+   * it) and starts it when it is not running. Throws JobError when it cannot be started.
+   */
+  start(name: string): Promise<void> {
+    return this.serial(async () => {
+      const e = this.mustGet(name);
+      e.restartTimer?.cancel();
+      e.state.desired = 'running';
+      e.state.fatal = false;
+      e.state.strikes = 0;
+      if (e.state.pid && e.state.startTicks && this.deps.runner.alive(e.state.pid, e.state.startTicks)) {
+        this.save(e.state);
+        return;
+      }
+      await this.spawnNow(e);
+    });
+  }
+
+  /**
+   * Stop: desired state goes to stopped, then the spec's stop (signal to the process group,
+   * or a stop command), then SIGKILL to the group after stop_timeout.
+   */
+  async stop(name: string): Promise<void> {
+    const target = await this.serial(() => {
+      const e = this.mustGet(name);
+      e.restartTimer?.cancel();
+      e.state.desired = 'stopped';
+      e.state.killed = false;
+      const { pid, startTicks } = e.state;
+      if (!pid || !startTicks || !this.deps.runner.alive(pid, startTicks)) {
+        e.state.pid = undefined;
+        e.state.startTicks = undefined;
+        this.save(e.state);
+        return undefined;
+      }
+      e.stopping = true;
+      this.save(e.state);
+      return { e, pid, startTicks };
+    });
+    if (!target) return;
+    const { e, pid, startTicks } = target;
+    const timeoutMs = (e.spec.stopTimeoutSec ?? this.deps.config.stopTimeoutSec) * 1000;
+    const deadline = this.deps.clock.monotonic() + timeoutMs;
+    try {
+      if (e.spec.stop.kind === 'kill') {
+        this.deps.runner.signalGroup(pid, e.spec.stop.signal);
+      } else {
+        await this.deps.runner.run(e.spec.stop.argv, { cwd: this.deps.versionDir(name, e.state.current), env: this.envFor(e), ...this.ids(e), timeoutMs });
+      }
+      if (!(await this.waitGone(pid, startTicks, deadline - this.deps.clock.monotonic()))) {
+        this.deps.logger.warn({ agent: name, pid, timeoutMs }, 'sub-agent ignored its stop; SIGKILL to its process group');
+        this.deps.runner.signalGroup(pid, 'SIGKILL');
+        if (!(await this.waitGone(pid, startTicks, 10_000))) throw new JobError('JOB_STOP_FAILED', `${name} (pid ${pid}) survived SIGKILL`);
+      }
+    } finally {
+      await this.serial(() => {
+        e.stopping = false;
+        if (e.state.pid === pid) this.exitLocked(e, pid, null, null);
+      });
+    }
+  }
+
+  /** Forget an agent (after stop); releases its limits. */
+  remove(name: string): Promise<void> {
+    return this.serial(() => {
+      const e = this.entries.get(name);
+      if (!e) return;
+      e.restartTimer?.cancel();
+      e.handle.release();
+      this.entries.delete(name);
+    });
+  }
+
+  /** Start (reset) and wait healthyMs; false with the reason when it exited or cannot start. */
+  async startWatched(name: string, healthyMs: number): Promise<{ ok: boolean; reason: string }> {
+    let failed: Promise<void> = new Promise(() => {});
+    try {
+      await this.serial(async () => {
+        const e = this.mustGet(name);
+        failed = new Promise<void>((resolve) => {
+          e.watch = { failed: false, reason: '', notify: resolve };
+        });
+      });
+      await this.start(name);
+    } catch (err) {
+      await this.serial(() => {
+        const e = this.entries.get(name);
+        if (e) e.watch = undefined;
+      });
+      return { ok: false, reason: (err as Error).message };
+    }
+    const timer = new AbortController();
+    await Promise.race([this.deps.clock.sleep(healthyMs, timer.signal).catch(() => {}), failed]);
+    timer.abort();
+    return this.serial(() => {
+      const e = this.mustGet(name);
+      const w = e.watch;
+      e.watch = undefined;
+      if (w?.failed) return { ok: false, reason: w.reason };
+      const alive = !!(e.state.pid && e.state.startTicks && this.deps.runner.alive(e.state.pid, e.state.startTicks));
+      return alive ? { ok: true, reason: '' } : { ok: false, reason: 'not running at the end of the health window' };
+    });
+  }
+
+  /** An exit seen for pid (child exit event, or a poll that found it gone). */
+  exited(name: string, pid: number, code: number | null, signal: string | null): Promise<void> {
+    return this.serial(() => {
+      const e = this.entries.get(name);
+      if (!e || e.state.pid !== pid) {
+        this.deps.logger.debug({ agent: name, pid }, 'stale exit event dropped');
+        return;
+      }
+      this.exitLocked(e, pid, code, signal);
+    });
+  }
+
+  /** One tick: poll adopted pids, run due checks, clear strikes after a long run. */
+  tick(): Promise<void> {
+    return this.serial(() => {
+      const now = this.deps.clock.now();
+      for (const e of this.entries.values()) {
+        const { pid, startTicks } = e.state;
+        if (!pid || !startTicks) continue;
+        if (!this.deps.runner.alive(pid, startTicks)) {
+          // Our own child's exit event is on its way with the real code; adopted ones have none.
+          if (!e.own) this.exitLocked(e, pid, null, null);
+          continue;
+        }
+        if (e.state.strikes > 0 && now - e.state.lastStartAt >= this.policy.strikeWindowMs) {
+          e.state.strikes = 0;
+          this.save(e.state);
+        }
+        const every = (e.spec.checkIntervalSec ?? this.deps.config.checkIntervalSec) * 1000;
+        if (Array.isArray(e.spec.check) && !e.checking && now - e.lastCheckAt >= every) {
+          e.lastCheckAt = now;
+          e.checking = true;
+          void this.runCheck(e, pid);
+        }
+      }
+    });
+  }
+
+  reports(): AgentReport[] {
+    const now = this.deps.clock.now();
+    const out: AgentReport[] = [];
+    for (const e of this.entries.values()) {
+      const s = e.state;
+      const alive = !!(s.pid && s.startTicks && this.deps.runner.alive(s.pid, s.startTicks));
+      const status: AgentStatusWord = s.fatal ? AgentStatus.FATAL : alive ? AgentStatus.RUNNING : s.killed ? AgentStatus.KILLED : AgentStatus.STOPPED;
+      const r: AgentReport = { name: s.name, version: s.current, status, uptime: alive ? Math.max(0, Math.floor((now - s.lastStartAt) / 1000)) : 0, strikes: s.strikes };
+      if (s.previous) r.prevers = s.previous;
+      if (alive && s.pid) r.pid = s.pid;
+      out.push(r);
+    }
+    return out;
+  }
+
+  // ---- the writer's private steps (called inside serial) ----------------------------------
+
+  private exitLocked(e: Entry, pid: number, code: number | null, signal: string | null): void {
+    const s = e.state;
+    const now = this.deps.clock.now();
+    const limitKill = e.handle.killedForLimit({ signal });
+    e.handle.release();
+    e.handle = noLimits;
+    s.pid = undefined;
+    s.startTicks = undefined;
+    const how = signal ? `signal ${signal}` : code === null ? 'unknown status' : `code ${code}`;
+    this.deps.events.emit('exit', `${s.name} (pid ${pid}) exited with ${how}`, { agent: s.name, data: { pid, code, signal, ranSec: Math.floor((now - s.lastStartAt) / 1000) } });
+    if (s.desired === 'stopped' || e.stopping) {
+      this.deps.events.emit('stopped', `${s.name} stopped`, { agent: s.name, data: { pid } });
+      this.save(s);
+      return;
+    }
+    if (limitKill) {
+      s.killed = true;
+      this.deps.events.emit('killed', `${s.name} (pid ${pid}) was killed for exceeding its limits`, { agent: s.name, data: { pid, signal, limits: s.limits ?? null } });
+    }
+    if (e.watch) {
+      // An upgrade is watching this start: it decides (rollback), not the restart policy.
+      e.watch.failed = true;
+      e.watch.reason = `exited with ${how} within the health window`;
+      e.watch.notify();
+      this.save(s);
+      return;
+    }
+    const d = decide({ lastStartAt: s.lastStartAt, strikes: s.strikes }, { at: now, code, signal, limitKill }, now, this.policy);
+    s.strikes = d.strikes;
+    if (d.struck) this.deps.events.emit('strike', `${s.name} strike ${d.strikes} of ${this.policy.maxStrikes}`, { agent: s.name, data: { strikes: d.strikes } });
+    if (d.fatal) {
+      s.fatal = true;
+      this.deps.logger.error({ agent: s.name, strikes: d.strikes }, 'sub-agent is fatal: not restarted until a job resets it');
+      this.deps.events.emit('fatal', `${s.name} is fatal after ${d.strikes} strikes`, { agent: s.name, data: { strikes: d.strikes } });
+    } else if (d.restartAt !== undefined) {
+      this.scheduleRestart(e, d.restartAt);
+    }
+    this.save(s);
+  }
+
+  private scheduleRestart(e: Entry, at: number): void {
+    e.restartTimer?.cancel();
+    const name = e.state.name;
+    e.restartTimer = this.deps.clock.setTimeout(() => {
+      void this.serial(async () => {
+        const cur = this.entries.get(name);
+        if (cur !== e || e.state.desired !== 'running' || e.state.fatal || e.state.pid) return;
+        try {
+          await this.spawnNow(e);
+        } catch (err) {
+          this.deps.logger.error({ agent: name, err: (err as Error).message }, 'restart failed');
+        }
+      });
+    }, Math.max(0, at - this.deps.clock.now()));
+  }
+
+  private envFor(e: Entry): Record<string, string> {
+    return { PATH: BASE_PATH, ASPIRE_AGENT_NAME: e.state.name, ASPIRE_AGENT_VERSION: e.state.current, ...e.spec.env, ...e.state.envs };
+  }
+
+  private ids(e: Entry): { uid?: number; gid?: number } {
+    return resolveIds(e.spec.user, e.spec.group);
+  }
+
+  private processTicks(pid: number): string | undefined {
+    return this.deps.runner.startTicks(pid);
+  }
+
+  /** Spawn now (inside serial). A start that fails is an abnormal exit for the policy. */
+  private async spawnNow(e: Entry): Promise<void> {
+    const s = e.state;
+    const now = this.deps.clock.now();
+    let pidBox = 0;
+    try {
+      const ids = this.ids(e);
+      const spawned = await this.deps.runner.spawn(
+        { argv: e.spec.start, cwd: this.deps.versionDir(s.name, s.current), env: this.envFor(e), ...ids, logFile: this.deps.logFile(s.name) },
+        (code, signal) => void this.exited(s.name, pidBox, code, signal),
+      );
+      pidBox = spawned.pid;
+      s.pid = spawned.pid;
+      s.startTicks = spawned.startTicks;
+    } catch (err) {
+      s.lastStartAt = now;
+      const msg = err instanceof JobError ? err.message : `${s.name}: cannot start ${e.spec.start[0]}: ${(err as Error).message}`;
+      this.deps.events.emit('exit', msg, { agent: s.name, data: { code: null, signal: null, spawnError: true } });
+      if (e.watch) {
+        e.watch.failed = true;
+        e.watch.reason = msg;
+        e.watch.notify();
+        this.save(s);
+        throw new JobError('JOB_START_FAILED', msg);
+      }
+      const d = decide({ lastStartAt: now, strikes: s.strikes }, { at: now, code: null, signal: null, limitKill: false }, now, this.policy);
+      s.strikes = d.strikes;
+      if (d.struck) this.deps.events.emit('strike', `${s.name} strike ${d.strikes} of ${this.policy.maxStrikes}`, { agent: s.name, data: { strikes: d.strikes } });
+      if (d.fatal) {
+        s.fatal = true;
+        this.deps.events.emit('fatal', `${s.name} is fatal after ${d.strikes} strikes`, { agent: s.name, data: { strikes: d.strikes } });
+      } else if (d.restartAt !== undefined) this.scheduleRestart(e, d.restartAt);
+      this.save(s);
+      throw new JobError('JOB_START_FAILED', msg);
+    }
+    s.lastStartAt = now;
+    s.killed = false;
+    e.own = true;
+    e.lastCheckAt = now;
+    this.attachLimits(e);
+    this.save(s);
+    this.deps.logger.info({ agent: s.name, version: s.current, pid: s.pid }, 'sub-agent started');
+    this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current } });
+  }
+
+  private attachLimits(e: Entry): void {
+    const limits = mergeLimits(e.spec.limits, e.state.limits ? parseLimits(e.state.limits) : undefined);
+    try {
+      e.handle = this.deps.limiter.attach(e.state.name, e.state.pid!, limits);
+    } catch (err) {
+      // An agent must not run unlimited when limits were asked for: kill it, report why.
+      this.deps.logger.error({ agent: e.state.name, err: (err as Error).message, limiter: this.deps.limiter.kind }, 'cannot apply limits');
+      this.deps.runner.signalGroup(e.state.pid!, 'SIGKILL');
+      throw new JobError('JOB_START_FAILED', `${e.state.name}: cannot apply limits (${this.deps.limiter.kind}): ${(err as Error).message}`);
+    }
+  }
+
+  private async runCheck(e: Entry, pid: number): Promise<void> {
+    if (!Array.isArray(e.spec.check)) return;
+    const timeoutMs = Math.max(1000, (e.spec.checkIntervalSec ?? this.deps.config.checkIntervalSec) * 1000);
+    let code: number | null = null;
+    try {
+      code = await this.deps.runner.run(e.spec.check, { cwd: this.deps.versionDir(e.state.name, e.state.current), env: this.envFor(e), ...this.ids(e), timeoutMs });
+    } finally {
+      e.checking = false;
+    }
+    if (code !== 0) {
+      await this.serial(() => {
+        if (e.state.pid !== pid) return;
+        this.deps.logger.warn({ agent: e.state.name, pid, code }, 'check command failed: killing the sub-agent so the policy restarts it');
+        this.deps.runner.signalGroup(pid, 'SIGKILL');
+      });
+    }
+  }
+
+  private async waitGone(pid: number, startTicks: string, timeoutMs: number): Promise<boolean> {
+    const deadline = this.deps.clock.monotonic() + Math.max(0, timeoutMs);
+    for (;;) {
+      if (!this.deps.runner.alive(pid, startTicks)) return true;
+      if (this.deps.clock.monotonic() >= deadline) return false;
+      await this.deps.clock.sleep(Math.min(50, Math.max(1, deadline - this.deps.clock.monotonic())));
+    }
+  }
+
+  private scheduleTick(): void {
+    if (!this.running) return;
+    this.tickTimer = this.deps.clock.setTimeout(() => {
+      void this.tick().finally(() => this.scheduleTick());
+    }, this.deps.config.checkIntervalSec * 1000);
+  }
+
+  private mustGet(name: string): Entry {
+    const e = this.entries.get(name);
+    if (!e) throw new JobError('JOB_NOT_INSTALLED', `${name} is not installed`);
+    return e;
+  }
+}
