@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildConsoleAssets, consoleAssetsPlugin } from '../packages/server/console/build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const version = process.env.ASPIRE_VERSION || JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
@@ -27,6 +28,8 @@ export async function buildAll({ only, outdir = process.env.ASPIRE_BUILD_DIR || 
       console.warn(`build: ${entry} does not exist yet, skipped`);
       continue;
     }
+    // The web console is built first and compiled into the server bundle (served at /).
+    const plugins = name === 'aspire' ? [consoleAssetsPlugin(await buildConsoleAssets())] : [];
     await build({
       entryPoints: [src],
       outfile: join(outdir, `${name}.cjs`),
@@ -47,6 +50,7 @@ export async function buildAll({ only, outdir = process.env.ASPIRE_BUILD_DIR || 
       },
       banner: { js: "const __aspire_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
       loader: { '.html': 'text', '.css': 'text', '.sql': 'text' },
+      plugins,
     });
     built.push(join(outdir, `${name}.cjs`));
   }

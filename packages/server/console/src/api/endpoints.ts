@@ -1,0 +1,120 @@
+/**
+ * One function per operator route the console uses. Paths and shapes follow the server's
+ * routes (packages/server/src/routes) and its OpenAPI document; this is the only file that
+ * knows them.
+ */
+import { call, type Query } from './client.ts';
+import type { DashboardStats, Host, HostEvent, Package, PageOf, Region, StatsSample, Subtask, Tag, Task } from './types.ts';
+
+export interface Paging {
+  offset: number;
+  limit: number;
+  order?: 'asc' | 'desc';
+  sortby?: string;
+}
+
+/** A cheap authenticated call: does the server accept this token? */
+export async function checkToken(token: string): Promise<void> {
+  await call('GET', '/dashboard', { token });
+}
+
+export function getDashboard(signal?: AbortSignal): Promise<DashboardStats & { history?: StatsSample[] }> {
+  return call('GET', '/dashboard', { signal });
+}
+
+export interface HostQuery extends Paging {
+  status?: string;
+  search?: string;
+  region?: number;
+  tag?: string;
+  os?: string;
+  arch?: string;
+  version?: string;
+}
+
+export function listHosts(q: HostQuery, signal?: AbortSignal): Promise<PageOf & { hosts: Host[] }> {
+  return call('GET', '/host', { query: q as unknown as Query, signal });
+}
+
+export function getHost(agentsn: string, signal?: AbortSignal): Promise<{ agent: Host }> {
+  return call('GET', '/agent', { query: { agentsn }, signal });
+}
+
+export function listEvents(
+  q: Paging & { agentsn?: string },
+  signal?: AbortSignal,
+): Promise<PageOf & { events: HostEvent[] }> {
+  return call('GET', '/event', { query: { order: 'desc', sortby: 'occurred', ...q }, signal });
+}
+
+export function listPackages(
+  q: Paging & { name?: string; os?: string; arch?: string },
+  signal?: AbortSignal,
+): Promise<PageOf & { packages: Package[] }> {
+  return call('GET', '/package', { query: q as unknown as Query, signal });
+}
+
+export interface UploadInput {
+  name: string;
+  version: string;
+  os: string;
+  arch: string;
+  file: File;
+}
+
+export function uploadPackage(u: UploadInput): Promise<{ package: Package }> {
+  const form = new FormData();
+  form.set('name', u.name);
+  form.set('version', u.version);
+  form.set('os', u.os);
+  form.set('arch', u.arch);
+  form.set('file', u.file, u.file.name);
+  return call('POST', '/package', { body: form });
+}
+
+export function deletePackage(id: number): Promise<unknown> {
+  return call('DELETE', '/package', { query: { id } });
+}
+
+export interface TaskInput {
+  command: string;
+  agents?: string[];
+  tags?: string;
+  parameters: Record<string, unknown>;
+  batch?: number;
+}
+
+export function createTask(t: TaskInput): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
+  return call('POST', '/task', { body: t });
+}
+
+export function getTask(id: number, signal?: AbortSignal): Promise<{ task: Task; subtasks: Subtask[] }> {
+  return call('GET', '/task', { query: { id }, signal });
+}
+
+export function listTasks(
+  q: Paging & { status?: string },
+  signal?: AbortSignal,
+): Promise<PageOf & { tasks: Task[] }> {
+  return call('GET', '/task', { query: { order: 'desc', sortby: 'id', ...q }, signal });
+}
+
+export function listTags(q: Paging & { name?: string }, signal?: AbortSignal): Promise<PageOf & { tags: Tag[] }> {
+  return call('GET', '/tag', { query: q as unknown as Query, signal });
+}
+
+export function createTag(name: string, value: string): Promise<{ tag: Tag }> {
+  return call('POST', '/tag', { body: { name, value } });
+}
+
+export function deleteTag(id: number): Promise<unknown> {
+  return call('DELETE', '/tag', { query: { id } });
+}
+
+export function bindTag(id: number, agents: string[], bind: boolean): Promise<{ changed: number; unknown: string[] }> {
+  return call('POST', bind ? '/tag/bind' : '/tag/unbind', { body: { id, agents } });
+}
+
+export function listRegions(signal?: AbortSignal): Promise<PageOf & { regions: Region[] }> {
+  return call('GET', '/region', { query: { offset: 0, limit: 1000 }, signal });
+}

@@ -1,0 +1,66 @@
+import { useState } from 'preact/hooks';
+import { getTask } from '../api/endpoints.ts';
+import { formatLocal, formatUtc } from '../lib/time.ts';
+import { usePoll } from '../lib/use-poll.ts';
+import { ErrorNote } from './notice.tsx';
+import { StatusBadge } from './status-badge.tsx';
+
+/** Poll a task while it runs; a finished task is fetched once more and then left alone. */
+const FOLLOW_MS = 1000;
+const FINAL_TASK = new Set(['COMPLETE', 'REVOKED', 'FAILED', 'SUCCESS']);
+
+export function TaskView({ id }: { id: number }) {
+  const [done, setDone] = useState(false);
+  const t = usePoll((s) => getTask(id, s), [id], done ? 0 : FOLLOW_MS);
+  const task = t.data?.task;
+  const final = task ? FINAL_TASK.has(task.status) && task.id === id : false;
+  if (final !== done) setDone(final);
+  return (
+    <section class="card" aria-labelledby={`h-task-${id}`} aria-live="polite">
+      <h2 id={`h-task-${id}`}>
+        Task #{id} {task && <StatusBadge word={task.status} />}
+      </h2>
+      <ErrorNote error={t.error} />
+      {task && (
+        <p>
+          {task.command} {typeof task.parameters.name === 'string' ? task.parameters.name : ''}{' '}
+          {typeof task.parameters.version === 'string' ? task.parameters.version : ''} —{' '}
+          <span role="status" aria-label="Task progress">
+            {task.complete} of {task.count} complete
+          </span>
+          {!done && <span class="muted"> (following live)</span>}
+        </p>
+      )}
+      <table aria-label={`Subtasks of task ${id}`}>
+        <thead>
+          <tr>
+            <th scope="col">AgentSN</th>
+            <th scope="col">State</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Code</th>
+            <th scope="col">Message</th>
+            <th scope="col">Updated</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(t.data?.subtasks ?? []).map((s) => (
+            <tr>
+              <th scope="row" class="mono">
+                {s.agentsn}
+              </th>
+              <td>
+                <StatusBadge word={s.state} />
+              </td>
+              <td>{s.attempts}</td>
+              <td class="mono">{s.errcode === null ? '—' : `0x${s.errcode.toString(16).padStart(4, '0')}`}</td>
+              <td>{s.message ?? ''}</td>
+              <td>
+                <time title={formatUtc(s.gmt_modify)}>{formatLocal(s.gmt_modify)}</time>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

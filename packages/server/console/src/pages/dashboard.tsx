@@ -1,0 +1,112 @@
+import { getDashboard, listEvents, listTasks } from '../api/endpoints.ts';
+import { EventTable } from '../components/event-table.tsx';
+import { LineChart } from '../components/line-chart.tsx';
+import { ErrorNote } from '../components/notice.tsx';
+import { Stat } from '../components/stat.tsx';
+import { formatLocal, formatUtc } from '../lib/time.ts';
+import { usePoll } from '../lib/use-poll.ts';
+
+/** Refresh period of the dashboard; the figures themselves are computed by the server periodically. */
+const POLL_MS = 5000;
+
+export function Dashboard() {
+  const stats = usePoll((s) => getDashboard(s), [], POLL_MS);
+  const tasks = usePoll((s) => listTasks({ offset: 0, limit: 10, status: 'RUNNING' }, s), [], POLL_MS);
+  const events = usePoll((s) => listEvents({ offset: 0, limit: 10 }, s), [], POLL_MS);
+  const d = stats.data;
+  const history = (d?.history ?? []).map((h) => ({ t: h.t, v: h.online }));
+
+  return (
+    <div class="page">
+      <h1>Dashboard</h1>
+      <ErrorNote error={stats.error} />
+      <div class="stats">
+        <Stat label="Hosts total" value={d ? d.hosts.total : null} />
+        <Stat label="Hosts online" value={d ? d.hosts.online : null} />
+        <Stat label="Hosts offline" value={d ? d.hosts.offline : null} />
+        <Stat label="Tasks in flight" value={tasks.data ? tasks.data.count : null} />
+      </div>
+      {d && (
+        <p class="muted small">
+          Statistics computed at <time title={formatUtc(d.computedAt)}>{formatLocal(d.computedAt)}</time>
+        </p>
+      )}
+
+      <section class="card" aria-labelledby="h-chart">
+        <h2 id="h-chart">Hosts online over time</h2>
+        <LineChart title="Hosts online" points={history} />
+      </section>
+
+      <div class="cols">
+        <section class="card" aria-labelledby="h-agents">
+          <h2 id="h-agents">Agents</h2>
+          <table aria-labelledby="h-agents">
+            <thead>
+              <tr>
+                <th scope="col">Agent</th>
+                <th scope="col">Deployed</th>
+                <th scope="col">Online</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(d?.agents ?? []).map((a) => (
+                <tr>
+                  <th scope="row">{a.name}</th>
+                  <td>{a.deployed}</td>
+                  <td>{a.online}</td>
+                </tr>
+              ))}
+              {d && d.agents.length === 0 && (
+                <tr>
+                  <td colSpan={3} class="muted">
+                    No agents reported yet.
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </section>
+
+        <section class="card" aria-labelledby="h-tasks">
+          <h2 id="h-tasks">Tasks in flight</h2>
+          <ErrorNote error={tasks.error} />
+          <table aria-labelledby="h-tasks">
+            <thead>
+              <tr>
+                <th scope="col">Task</th>
+                <th scope="col">Command</th>
+                <th scope="col">Done</th>
+                <th scope="col">Started</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(tasks.data?.tasks ?? []).map((t) => (
+                <tr>
+                  <th scope="row">#{t.id}</th>
+                  <td>{t.command}</td>
+                  <td>
+                    {t.complete}/{t.count}
+                  </td>
+                  <td>{formatLocal(t.gmt_create)}</td>
+                </tr>
+              ))}
+              {tasks.data && tasks.data.tasks.length === 0 && (
+                <tr>
+                  <td colSpan={4} class="muted">
+                    Nothing running.
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </section>
+      </div>
+
+      <section class="card" aria-labelledby="h-events">
+        <h2 id="h-events">Recent events</h2>
+        <ErrorNote error={events.error} />
+        <EventTable events={events.data?.events ?? []} labelledBy="h-events" showHost />
+      </section>
+    </div>
+  );
+}
