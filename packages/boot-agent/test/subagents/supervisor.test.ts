@@ -1,0 +1,252 @@
+// The reconcile loop on a ManualClock with a fake process runner (unit layer: no real processes).
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@aspire/agent-core';
+import type { EventKind } from '@aspire/protocol';
+import { ManualClock } from '@aspire/testing';
+import type { SupervisionConfig } from '../../src/contracts.ts';
+import type { AgentState } from '../../src/subagents/agent-state.ts';
+import type { LimitHandle, Limiter } from '../../src/subagents/limits/limiter.ts';
+import type { ExitListener, Launch, ProcessRunner } from '../../src/subagents/process-runner.ts';
+import { parseRunSpec } from '../../src/subagents/run-spec.ts';
+import { Supervisor } from '../../src/subagents/supervisor.ts';
+
+const cfg: SupervisionConfig = {
+  checkIntervalSec: 60,
+  restartHoldSec: 180,
+  strikeWindowSec: 900,
+  maxStrikes: 3,
+  stopTimeoutSec: 10,
+  upgradeHealthySec: 30,
+  downloadMaxBytes: 1 << 20,
+  watchdogIntervalSec: 5,
+  cgroupRoot: '/nonexistent',
+};
+
+class FakeRunner implements ProcessRunner {
+  nextPid = 100;
+  live = new Map<number, { ticks: string; onExit: ExitListener; launch: Launch; ignoresTerm: boolean }>();
+  signals: { pid: number; signal: string }[] = [];
+  spawns: Launch[] = [];
+  failSpawn = false;
+  ignoreTerm = false;
+  async spawn(launch: Launch, onExit: ExitListener) {
+    if (this.failSpawn) throw new Error('ENOENT');
+    const pid = this.nextPid++;
+    this.spawns.push(launch);
+    this.live.set(pid, { ticks: `t${pid}`, onExit, launch, ignoresTerm: this.ignoreTerm });
+    return { pid, startTicks: `t${pid}` };
+  }
+  startTicks(pid: number) {
+    return this.live.get(pid)?.ticks;
+  }
+  alive(pid: number, ticks: string) {
+    return this.live.get(pid)?.ticks === ticks;
+  }
+  signalGroup(pid: number, signal: NodeJS.Signals) {
+    this.signals.push({ pid, signal });
+    const p = this.live.get(pid);
+    if (!p) return;
+    if (signal === 'SIGTERM' && p.ignoresTerm) return;
+    this.die(pid, null, signal);
+  }
+  async run() {
+    return 0;
+  }
+  /** The process ends: it is gone at once, the exit event follows (like node's 'exit'). */
+  die(pid: number, code: number | null, signal: string | null) {
+    const p = this.live.get(pid);
+    if (!p) return;
+    this.live.delete(pid);
+    p.onExit(code, signal);
+  }
+  /** An adopted process vanishes: no exit event, only polls notice. */
+  vanish(pid: number) {
+    this.live.delete(pid);
+  }
+}
+
+function setup(over: Partial<SupervisionConfig> = {}, limitKill = false) {
+  const clock = new ManualClock();
+  const runner = new FakeRunner();
+  const events: { kind: EventKind; message: string; agent?: string }[] = [];
+  const saved: AgentState[] = [];
+  const limiter: Limiter = {
+    kind: 'watchdog',
+    attach: (): LimitHandle => ({ killedForLimit: () => limitKill, release: () => {} }),
+  };
+  const sup = new Supervisor({
+    clock,
+    logger: silentLogger(),
+    events: { emit: (kind, message, o) => events.push({ kind, message, agent: o?.agent }) },
+    stateDir: '/unused',
+    config: { ...cfg, ...over },
+    runner,
+    limiter,
+    versionDir: (n, v) => `/agents/${n}/${v}`,
+    logFile: (n) => `/agents/${n}.log`,
+    save: (s) => saved.push(structuredClone(s)),
+  });
+  const state: AgentState = { name: 'A', current: '1.0', kind: 'tar', desired: 'running', fatal: false, killed: false, strikes: 0, lastStartAt: 0, envs: { FROM_JOB: 'yes' }, limits: { memory: '20M' } };
+  const spec = parseRunSpec({ version: '1.0', start: 'bin/agent --run', env: { FROM_SPEC: '1', FROM_JOB: 'spec' } });
+  return { clock, runner, events, saved, sup, state, spec };
+}
+
+const kinds = (ev: { kind: string }[]) => ev.map((e) => e.kind);
+const S = 1000;
+
+describe('Supervisor reconcile loop (ManualClock)', () => {
+  it('crash loop: restarts held 3 min after each start, fatal after the third strike, events for each', async () => {
+    const { clock, runner, events, sup, state, spec } = setup();
+    sup.startLoop();
+    await sup.add(state, spec);
+    await sup.start('A');
+    expect(runner.spawns).toHaveLength(1);
+    expect(runner.spawns[0]!.env).toMatchObject({ FROM_SPEC: '1', FROM_JOB: 'yes', ASPIRE_AGENT_NAME: 'A' });
+    expect(runner.spawns[0]!.argv).toEqual(['bin/agent', '--run']);
+
+    for (let strike = 1; strike <= 2; strike++) {
+      runner.die(runner.nextPid - 1, 1, null); // crash right away
+      await clock.advance(0);
+      expect(sup.reports()[0]).toMatchObject({ status: 'stoped', strikes: strike });
+      await clock.advance(180 * S - 1);
+      expect(runner.spawns).toHaveLength(strike); // hold respected: not yet
+      await clock.advance(1);
+      expect(runner.spawns).toHaveLength(strike + 1);
+      expect(sup.reports()[0]!.status).toBe('running');
+    }
+    runner.die(runner.nextPid - 1, 1, null);
+    await clock.advance(0);
+    expect(sup.reports()[0]).toMatchObject({ status: 'fatal', strikes: 3 });
+    await clock.advance(3600 * S);
+    expect(runner.spawns).toHaveLength(3); // fatal: never restarted by itself
+    expect(kinds(events).filter((k) => k === 'strike')).toHaveLength(3);
+    expect(kinds(events).filter((k) => k === 'fatal')).toHaveLength(1);
+    expect(kinds(events).filter((k) => k === 'exit')).toHaveLength(3);
+
+    await sup.start('A'); // a job resets fatal
+    expect(runner.spawns).toHaveLength(4);
+    expect(sup.reports()[0]).toMatchObject({ status: 'running', strikes: 0 });
+    await sup.stopLoop();
+  });
+
+  it('a run as long as the strike window clears the strikes', async () => {
+    const { clock, runner, sup, state, spec } = setup();
+    sup.startLoop();
+    await sup.add(state, spec);
+    await sup.start('A');
+    runner.die(100, 1, null);
+    await clock.advance(180 * S);
+    expect(sup.reports()[0]!.strikes).toBe(1);
+    await clock.advance(900 * S); // ticks every 60 s notice the long run
+    expect(sup.reports()[0]!.strikes).toBe(0);
+    runner.die(101, 1, null);
+    await clock.advance(0);
+    expect(sup.reports()[0]!.strikes).toBe(0); // exit after a long run is no strike
+    await sup.stopLoop();
+  });
+
+  it('a stale exit event (old pid) is dropped', async () => {
+    const { clock, runner, events, sup, state, spec } = setup();
+    await sup.add(state, spec);
+    await sup.start('A');
+    await sup.exited('A', 99, 1, null);
+    expect(kinds(events)).not.toContain('exit');
+    expect(sup.reports()[0]!.status).toBe('running');
+    await clock.advance(0);
+  });
+
+  it('stop: signal first, SIGKILL to the group after stop_timeout when ignored', async () => {
+    const { clock, runner, events, sup, state, spec } = setup();
+    runner.ignoreTerm = true;
+    await sup.add(state, spec);
+    await sup.start('A');
+    let done = false;
+    const p = sup.stop('A').then(() => (done = true));
+    await clock.advance(9 * S);
+    expect(done).toBe(false);
+    expect(runner.signals).toEqual([{ pid: 100, signal: 'SIGTERM' }]);
+    await clock.advance(1 * S + 100);
+    await p;
+    expect(runner.signals.map((s) => s.signal)).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(sup.reports()[0]!.status).toBe('stoped');
+    expect(kinds(events)).toContain('stopped');
+    await clock.advance(3600 * S);
+    expect(runner.spawns).toHaveLength(1); // desired stopped: no restart
+  });
+
+  it('adopts a live process with matching start ticks; a reused pid is not adopted', async () => {
+    const { clock, runner, events, sup, state, spec } = setup();
+    runner.live.set(500, { ticks: 't500', onExit: () => {}, launch: {} as Launch, ignoresTerm: false });
+    await sup.adopt({ ...state, pid: 500, startTicks: 't500', lastStartAt: clock.now() }, spec);
+    expect(kinds(events)).toEqual(['adopted']);
+    expect(runner.spawns).toHaveLength(0);
+    expect(sup.reports()[0]).toMatchObject({ status: 'running', pid: 500 });
+
+    const b = setup();
+    b.runner.live.set(600, { ticks: 'someone-else', onExit: () => {}, launch: {} as Launch, ignoresTerm: false });
+    await b.sup.adopt({ ...b.state, pid: 600, startTicks: 't600', lastStartAt: b.clock.now() - 3600 * S }, b.spec);
+    expect(kinds(b.events)).not.toContain('adopted');
+    await b.clock.advance(0);
+    expect(b.runner.spawns).toHaveLength(1); // started fresh (hold long past)
+    expect(b.runner.signals).toEqual([]); // the stranger was not touched
+  });
+
+  it('an adopted process that dies is noticed by the tick poll and restarted by policy', async () => {
+    const { clock, runner, events, sup, state, spec } = setup();
+    runner.live.set(500, { ticks: 't500', onExit: () => {}, launch: {} as Launch, ignoresTerm: false });
+    sup.startLoop();
+    await sup.adopt({ ...state, pid: 500, startTicks: 't500', lastStartAt: clock.now() }, spec);
+    runner.vanish(500);
+    await clock.advance(59 * S);
+    expect(kinds(events)).not.toContain('exit');
+    await clock.advance(1 * S);
+    expect(kinds(events)).toContain('exit');
+    expect(kinds(events)).toContain('strike');
+    await clock.advance(120 * S); // hold: 180 s after the adoption
+    expect(runner.spawns).toHaveLength(1);
+    await sup.stopLoop();
+  });
+
+  it('a limit kill is status killed with a killed event, then restarted after the hold', async () => {
+    const { clock, runner, events, sup, state, spec } = setup({}, true);
+    await sup.add(state, spec);
+    await sup.start('A');
+    await clock.advance(30 * S);
+    runner.die(100, null, 'SIGKILL');
+    await clock.advance(0);
+    expect(sup.reports()[0]!.status).toBe('killed');
+    expect(kinds(events)).toContain('killed');
+    await clock.advance(150 * S);
+    expect(runner.spawns).toHaveLength(2);
+    expect(sup.reports()[0]!.status).toBe('running');
+  });
+
+  it('startWatched: an exit in the health window fails it without a policy restart', async () => {
+    const { clock, runner, sup, state, spec } = setup();
+    await sup.add(state, spec);
+    const w = sup.startWatched('A', 30 * S);
+    await clock.advance(1 * S);
+    runner.die(100, 1, null);
+    await clock.advance(0);
+    expect(await w).toMatchObject({ ok: false });
+    await clock.advance(3600 * S);
+    expect(runner.spawns).toHaveLength(1);
+
+    const ok = setup();
+    await ok.sup.add(ok.state, ok.spec);
+    const w2 = ok.sup.startWatched('A', 30 * S);
+    await ok.clock.advance(30 * S);
+    expect(await w2).toEqual({ ok: true, reason: '' });
+  });
+
+  it('a start that cannot spawn counts as a strike and is retried after the hold', async () => {
+    const { clock, runner, events, sup, state, spec } = setup();
+    await sup.add(state, spec);
+    runner.failSpawn = true;
+    await expect(sup.start('A')).rejects.toMatchObject({ codeName: 'JOB_START_FAILED' });
+    expect(kinds(events)).toEqual(['exit', 'strike']);
+    runner.failSpawn = false;
+    await clock.advance(180 * S);
+    expect(runner.spawns).toHaveLength(1);
+  });
+});
