@@ -1,0 +1,152 @@
+/**
+ * One accepted agent on the hub: writes request frames, matches replies by id, enforces each
+ * request's deadline, and passes unprompted frames (task.result) to a sink. Never throws on
+ * what the agent sends: a bad frame is answered `failed`/3021 and counted.
+ */
+import type { TLSSocket } from 'node:tls';
+import type { Clock, TimerHandle } from '@aspire/agent-core';
+import type { Logger } from 'pino';
+import { ErrorCode, FrameDecoder, encodeFrame, errorMessage, replyFrame, taskResultFrame, type ReplyFrame, type TaskResultFrame } from '@aspire/protocol';
+
+interface Pending {
+  resolve(r: ReplyFrame): void;
+  timer: TimerHandle;
+}
+
+export interface ConnectionDeps {
+  clock: Clock;
+  logger: Logger;
+  idleTimeoutMs: number;
+  maxBadFrames: number;
+  onTaskResult(host: AgentConnection, r: TaskResultFrame): void;
+  onClose(host: AgentConnection): void;
+}
+
+let nextConnId = 1;
+
+export class AgentConnection {
+  readonly connId = nextConnId++;
+  readonly connectedAt: number;
+  private readonly pending = new Map<string, Pending>();
+  private seq = 0;
+  private badFrames = 0;
+  private lastSeen: number;
+  private idleTimer: TimerHandle | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly socket: TLSSocket,
+    private readonly decoder: FrameDecoder,
+    readonly hostname: string,
+    readonly agentsn: string | undefined,
+    readonly version: string | undefined,
+    readonly remote: string,
+    private readonly deps: ConnectionDeps,
+  ) {
+    this.connectedAt = deps.clock.now();
+    this.lastSeen = deps.clock.monotonic();
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    socket.on('close', () => this.close('closed by agent'));
+    this.armIdle();
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Frames that arrived with the init, before this object existed. */
+  feed(frames: unknown[]): void {
+    for (const f of frames) this.onFrame(f);
+  }
+
+  /**
+   * Send a request and wait for its reply. The frame's id is replaced by a hub id (callers'
+   * ids are not unique across concurrent requests); the reply carries the caller's id back.
+   */
+  request(frame: Record<string, unknown> & { id: string; method: string }, deadlineMs: number): Promise<ReplyFrame> {
+    const callerId = frame.id;
+    if (this.closed) return Promise.resolve(failure(callerId, ErrorCode.CHANNEL_NOT_CONNECTED));
+    const hubId = `${this.connId}.${++this.seq}`;
+    return new Promise<ReplyFrame>((resolve) => {
+      const timer = this.deps.clock.setTimeout(() => {
+        this.pending.delete(hubId);
+        resolve(failure(callerId, ErrorCode.CHANNEL_TIMEOUT, `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s)`));
+      }, deadlineMs);
+      this.pending.set(hubId, { resolve: (r) => resolve({ ...r, id: callerId }), timer });
+      this.write({ ...frame, id: hubId });
+    });
+  }
+
+  close(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.idleTimer?.cancel();
+    this.socket.destroy();
+    for (const [id, p] of this.pending) {
+      p.timer.cancel();
+      p.resolve(failure(id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: ${why}`));
+    }
+    this.pending.clear();
+    this.deps.logger.info({ hostname: this.hostname, agentsn: this.agentsn, remote: this.remote, why }, 'hub: agent disconnected');
+    this.deps.onClose(this);
+  }
+
+  private armIdle(): void {
+    this.idleTimer?.cancel();
+    const left = this.deps.idleTimeoutMs - (this.deps.clock.monotonic() - this.lastSeen);
+    if (left <= 0) return this.close('idle: no frame within the idle timeout');
+    this.idleTimer = this.deps.clock.setTimeout(() => this.armIdle(), left);
+  }
+
+  private write(frame: unknown): void {
+    if (!this.closed && !this.socket.destroyed) this.socket.write(encodeFrame(frame));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastSeen = this.deps.clock.monotonic();
+    for (const f of this.decoder.push(chunk)) {
+      if (f.kind === 'frame') this.onFrame(f.value);
+      else if (f.kind === 'malformed') this.bad(f.error);
+      else return this.close(`frame over ${f.bytes} bytes`);
+    }
+  }
+
+  private bad(error: string, id = ''): void {
+    this.badFrames++;
+    this.write({ id, resp: 'failed', retcode: ErrorCode.INVALID_PARAMS, message: `Invalid params: ${error}` });
+    if (this.badFrames >= this.deps.maxBadFrames) this.close(`${this.badFrames} invalid frames`);
+  }
+
+  private onFrame(value: unknown): void {
+    const v = value as { method?: unknown; id?: unknown; resp?: unknown } | null;
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      if (v.method === 'ping') return this.write({ method: 'pong', ts: (v as { ts?: unknown }).ts });
+      if (v.method === 'pong') return;
+      if (v.method === 'task.result') {
+        const r = taskResultFrame.validate(value);
+        if (!r.ok) return this.bad(r.errors.join('; '));
+        return this.deps.onTaskResult(this, r.value);
+      }
+      if (v.method === 'task.dropped') {
+        this.deps.logger.warn({ hostname: this.hostname, count: (v as { count?: unknown }).count }, 'hub: agent dropped task results while disconnected');
+        return;
+      }
+      if (v.resp !== undefined) {
+        const r = replyFrame.validate(value);
+        if (!r.ok) return this.bad(r.errors.join('; '), typeof v.id === 'string' ? v.id : '');
+        // A reply to a malformed frame of ours has id ''; anything unknown is a late answer.
+        const p = this.pending.get(r.value.id);
+        if (!p) return;
+        this.pending.delete(r.value.id);
+        p.timer.cancel();
+        return p.resolve(r.value);
+      }
+    }
+    this.bad('expected a reply, task.result or ping frame');
+  }
+}
+
+export function failure(id: string, code: number, message = errorMessage(code)): ReplyFrame {
+  return { id, resp: 'failed', retcode: code, message };
+}

@@ -1,0 +1,141 @@
+/**
+ * The server's command hub for BasicAgents (DESIGN.md "BasicAgent channel"): a TLS listener,
+ * the accept/redirect decision, the registry of connected agents, request/response
+ * correlation with deadlines, and the store of periodic-task results.
+ *
+ * Connection states: tls-handshake -> awaiting-init (deadline) -> accepted (registered) | redirected (closed)
+ * -> closed. Nothing an agent sends can throw out of here: bad frames are answered and counted.
+ */
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import type { Clock } from '@aspire/agent-core';
+import type { Logger } from 'pino';
+import { FrameDecoder, encodeFrame, initFrame } from '@aspire/protocol';
+import { AgentConnection } from './agent-connection.ts';
+import { AgentRegistry } from './agent-registry.ts';
+import type { HubOptions } from './hub-options.ts';
+import type { TaskResultStore } from './task-results.ts';
+
+export interface CommandHubDeps {
+  options: Readonly<HubOptions>;
+  clock: Clock;
+  logger: Logger;
+  results: TaskResultStore;
+}
+
+export interface CommandHub {
+  readonly registry: AgentRegistry;
+  readonly results: TaskResultStore;
+  readonly options: Readonly<HubOptions>;
+  /** Listen; resolves with the bound address. */
+  start(): Promise<{ host: string; port: number }>;
+  /** Stop accepting, close every agent connection (pending requests answer not-connected). */
+  stop(): Promise<void>;
+  /** Counters for logs and benchmarks. */
+  stats(): { connected: number; refusedTls: number; refusedInit: number; redirected: number };
+}
+
+export function createCommandHub(deps: CommandHubDeps): CommandHub {
+  const { options, clock } = deps;
+  const log = deps.logger.child({ component: 'hub' });
+  const registry = new AgentRegistry();
+  const counters = { refusedTls: 0, refusedInit: 0, redirected: 0 };
+  let server: Server | undefined;
+  // Raw sockets, so stop() also ends connections still in the TLS handshake or awaiting init.
+  const sockets = new Set<import('node:net').Socket>();
+
+  const onSocket = (socket: TLSSocket): void => {
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const decoder = new FrameDecoder();
+    let done = false;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    const refuse = (why: string) => {
+      if (done) return;
+      done = true;
+      counters.refusedInit++;
+      timer.cancel();
+      log.warn({ remote, why }, 'hub: connection refused');
+      socket.destroy();
+    };
+    const timer = clock.setTimeout(() => refuse('no init frame in time'), options.handshakeTimeoutMs);
+    socket.on('error', (err) => refuse(`socket error: ${err.message}`));
+    socket.on('close', () => refuse('closed before init'));
+    const onData = (chunk: Buffer) => {
+      const frames = decoder.push(chunk);
+      if (frames.length === 0) return;
+      const first = frames[0]!;
+      if (first.kind !== 'frame') return refuse(`first frame ${first.kind}`);
+      const v = initFrame.validate(first.value);
+      if (!v.ok) {
+        socket.write(encodeFrame({ id: '', resp: 'failed', retcode: 3021, message: `Invalid params: ${v.errors.join('; ')}` }));
+        return refuse(`bad init: ${v.errors.join('; ')}`);
+      }
+      done = true;
+      timer.cancel();
+      socket.removeListener('data', onData);
+      socket.removeAllListeners('close');
+      socket.removeAllListeners('error');
+      const init = v.value;
+      if (options.redirect && registry.size >= options.redirectOver) {
+        counters.redirected++;
+        log.info({ remote, hostname: init.hostname, to: options.redirect }, 'hub: agent redirected');
+        socket.end(encodeFrame({ method: 'redirect', server: options.redirect }));
+        socket.on('error', () => {});
+        return;
+      }
+      const conn = new AgentConnection(socket, decoder, init.hostname, init.agentsn || undefined, init.version, remote, {
+        clock,
+        logger: log,
+        idleTimeoutMs: options.idleTimeoutMs,
+        maxBadFrames: options.maxBadFrames,
+        onTaskResult: (c, r) => {
+          try {
+            deps.results.add(c.agentsn ?? c.hostname, c.agentsn, r, clock.now());
+          } catch (err) {
+            log.error({ err, hostname: c.hostname }, 'hub: cannot store task result');
+          }
+        },
+        onClose: (c) => registry.remove(c),
+      });
+      const old = registry.add(conn);
+      old?.close('replaced by a new connection from the same host');
+      socket.write(encodeFrame({ method: 'accept' }));
+      log.info({ remote, hostname: init.hostname, agentsn: init.agentsn, version: init.version }, 'hub: agent connected');
+      conn.feed(frames.slice(1).flatMap((f) => (f.kind === 'frame' ? [f.value] : [])));
+    };
+    socket.on('data', onData);
+  };
+
+  return {
+    registry,
+    results: deps.results,
+    options,
+    start() {
+      return new Promise((resolve, reject) => {
+        server = createServer({ cert: options.cert, key: options.key, minVersion: 'TLSv1.2' }, onSocket);
+        // Plaintext clients, wrong-CA clients that abort, port scanners: logged, never fatal.
+        server.on('connection', (s: import('node:net').Socket) => {
+          sockets.add(s);
+          s.once('close', () => sockets.delete(s));
+        });
+        server.on('tlsClientError', (err, sock) => {
+          counters.refusedTls++;
+          log.warn({ remote: sock.remoteAddress, err: err.message }, 'hub: TLS handshake failed');
+        });
+        server.once('error', reject);
+        server.listen(options.port, options.host, () => {
+          const a = server!.address();
+          if (a && typeof a === 'object') resolve({ host: a.address, port: a.port });
+          else reject(new Error('hub: no address'));
+        });
+      });
+    },
+    async stop() {
+      for (const c of registry.list()) c.close('server stopping');
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      deps.results.close();
+    },
+    stats: () => ({ connected: registry.size, ...counters }),
+  };
+}
