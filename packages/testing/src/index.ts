@@ -2,3 +2,5 @@ export * from './manual-clock.ts';
 export * from './child.ts';
 export * from './binaries.ts';
 export * from './boot-agent.ts';
+export * from './tls-certs.ts';
+export * from './aspire-server.ts';

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '@aspire/agent-core';
+import { ManualClock } from '@aspire/testing';
+import { CronScheduler, expandWrapRanges, parseCrontab, parseTaskLine, Schedule, type TaskRun } from '../src/index.ts';
+
+const T0 = Date.UTC(2026, 0, 1, 0, 0, 0); // a Thursday
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+const nexts = (fields: string, n: number, from = T0) => {
+  const s = Schedule.parse(fields.split(' '), 'UTC');
+  const out: string[] = [];
+  let t = from;
+  for (let i = 0; i < n; i++) {
+    t = s.next(t)!;
+    out.push(iso(t)!);
+  }
+  return out;
+};
+
+describe('periodic task lines (seed 003)', () => {
+  it('reads six fields with seconds first, then user and command', () => {
+    const p = parseTaskLine('*/10 * * * * * root echo "hi  there" >> /tmp/x');
+    expect(p.ok).toBe(true);
+    if (!p.ok) return;
+    expect(p.user).toBe('root');
+    expect(p.command).toBe('echo "hi  there" >> /tmp/x');
+    expect(p.schedule.next(T0)).toBe(T0 + 10_000);
+  });
+
+  it('accepts the classic five-field line (seconds = 0)', () => {
+    const p = parseTaskLine('*/10 * * * * nobody echo ten');
+    expect(p.ok && p.user).toBe('nobody');
+    if (p.ok) expect(p.schedule.next(T0)).toBe(T0 + 10 * 60_000);
+  });
+
+  it("matches the seed's examples", () => {
+    expect(nexts('0 0 8-10 * * *', 3)).toEqual(['2026-01-01T08:00:00.000Z', '2026-01-01T09:00:00.000Z', '2026-01-01T10:00:00.000Z']);
+    expect(nexts('0 0/30 8-10 * * *', 3)).toEqual(['2026-01-01T08:00:00.000Z', '2026-01-01T08:30:00.000Z', '2026-01-01T09:00:00.000Z']);
+    // 2026-01-02 is a Friday, then Monday the 5th.
+    expect(nexts('0 0 17 * * MON-FRI', 2)).toEqual(['2026-01-01T17:00:00.000Z', '2026-01-02T17:00:00.000Z']);
+    expect(nexts('0 0 0 25 12 ?', 1)).toEqual(['2026-12-25T00:00:00.000Z']);
+    expect(nexts('0 0 0 10 * ?', 2)).toEqual(['2026-01-10T00:00:00.000Z', '2026-02-10T00:00:00.000Z']);
+    expect(nexts('0 45 4 1,10,22 * *', 2)).toEqual(['2026-01-01T04:45:00.000Z', '2026-01-10T04:45:00.000Z']);
+    expect(nexts('0 0 0 * jan,feb sun', 1)).toEqual(['2026-01-04T00:00:00.000Z']);
+    expect(nexts('0 0 0 L * *', 2)).toEqual(['2026-01-31T00:00:00.000Z', '2026-02-28T00:00:00.000Z']);
+  });
+
+  it('expands wrap-around ranges ("0 23-7/2,8 * * *")', () => {
+    expect(expandWrapRanges('23-7/2,8', 0, 23)).toBe('23,1,3,5,7,8');
+    expect(expandWrapRanges('1-5', 0, 23)).toBe('1-5');
+    expect(nexts('0 0 23-7/2,8 * * *', 6)).toEqual([
+      '2026-01-01T01:00:00.000Z', '2026-01-01T03:00:00.000Z', '2026-01-01T05:00:00.000Z',
+      '2026-01-01T07:00:00.000Z', '2026-01-01T08:00:00.000Z', '2026-01-01T23:00:00.000Z',
+    ]);
+  });
+
+  it('W: nearest weekday, LW: last weekday of the month', () => {
+    // 2026-02-15 is a Sunday -> Monday 16th; 2026-01-31 is a Saturday -> Friday 30th.
+    expect(nexts('0 0 0 15W * *', 2)).toEqual(['2026-01-15T00:00:00.000Z', '2026-02-16T00:00:00.000Z']);
+    expect(nexts('0 0 0 LW * *', 2)).toEqual(['2026-01-30T00:00:00.000Z', '2026-02-27T00:00:00.000Z']);
+    // The 1st on a Saturday stays in the month: Monday the 3rd (2026-08-01 is a Saturday).
+    expect(nexts('0 0 0 1W 8 *', 1)).toEqual(['2026-08-03T00:00:00.000Z']);
+  });
+
+  it('reports invalid lines with their line numbers and keeps the rest', () => {
+    const text = ['# comment', '*/2 * * * * * root echo ok', '61 * * * * * root echo bad', '', '* * * * *', '0 0 * * * * r@@t x', '0 6 * * * root echo morning'].join('\n');
+    const { tasks, errors } = parseCrontab(text);
+    expect(tasks.map((t) => t.name)).toEqual(['crontab:2', 'crontab:7']);
+    expect(errors.map((e) => e.line)).toEqual([3, 5, 6]);
+    expect(errors[0]!.error).toMatch(/61/);
+  });
+});
+
+describe('CronScheduler on a ManualClock', () => {
+  it('fires on even seconds and never overlaps a slow run (skipped fires are reported)', async () => {
+    const clock = new ManualClock(T0 + 500);
+    const results: { started: number; skipped?: boolean }[] = [];
+    const finishers: (() => void)[] = [];
+    const s = new CronScheduler({
+      clock,
+      logger: silentLogger(),
+      // Each run takes until the test finishes it: a "slow" task.
+      run: () => new Promise<TaskRun>((resolve) => finishers.push(() => resolve({ duration_ms: 1, retcode: 0, output: 'x', truncated: false }))),
+      onResult: (r) => results.push({ started: r.started_ms!, ...(r.skipped ? { skipped: true } : {}) }),
+    });
+    const p = parseTaskLine('*/2 * * * * * root sleep 3');
+    if (!p.ok) throw new Error(p.error);
+    s.setTasks('crontab', [{ name: 't', source: 'crontab', line: 'x', ...p }]);
+    s.start();
+    await clock.advance(2000); // fires at +2 s: starts run 1
+    expect(finishers).toHaveLength(1);
+    await clock.advance(2000); // +4 s: run 1 still going -> skipped
+    expect(finishers).toHaveLength(1);
+    finishers[0]!();
+    await clock.advance(2000); // +6 s: run 2
+    expect(finishers).toHaveLength(2);
+    finishers[1]!();
+    await clock.advance(10);
+    s.stop();
+    expect(results).toEqual([
+      { started: T0 + 4000, skipped: true },
+      { started: T0 + 2000 },
+      { started: T0 + 6000 },
+    ]);
+    expect(results.every((r) => (r.started / 1000) % 2 === 0)).toBe(true);
+  });
+});
