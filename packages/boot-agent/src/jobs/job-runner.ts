@@ -56,8 +56,12 @@ export class JobRunner {
         continue;
       }
       const action = v.value.action;
+      const queue = (q: Queued) => {
+        toRun.push(q);
+        writes.push(this.d.journal.begin(q.id, q.action));
+      };
       if (action === 'config') {
-        toRun.push({ id, action, run: () => this.d.config(item) });
+        queue({ id, action, run: () => this.d.config(item) });
       } else if ((SUB_AGENT_ACTIONS as readonly string[]).includes(action)) {
         const sv = subAgentJob.validate(item);
         const manager = this.d.manager;
@@ -65,13 +69,12 @@ export class JobRunner {
         else if (!manager) answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`);
         else {
           const job: SubAgentJob = sv.value;
-          toRun.push({ id, action, run: (signal) => manager.handleJob(job, signal) });
+          queue({ id, action, run: (signal) => manager.handleJob(job, signal) });
         }
       } else {
         answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${JSON.stringify(action)}`);
       }
     }
-    for (const q of toRun) writes.push(this.d.journal.begin(q.id, q.action));
     // Started records must be on disk before any of these jobs runs.
     await Promise.all(writes);
     for (const q of toRun) this.d.logger.info({ jobId: q.id, action: q.action }, 'job received and journaled');

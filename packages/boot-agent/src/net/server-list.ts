@@ -27,6 +27,7 @@ export function toBaseUrl(entry: string): string {
 export function checkServerList(text: string): { ok: true; entries: string[] } | { ok: false; error: string } {
   const entries = parseServerList(text, DEFAULT_AGENT_PORT);
   for (const e of entries) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(e) && !/^https?:\/\//i.test(e)) return { ok: false, error: `server ${JSON.stringify(e)}: only http and https are supported` };
     let u: URL;
     try {
       u = new URL(toBaseUrl(e));

@@ -1,0 +1,87 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode } from '@aspire/protocol';
+import { ManualClock } from '@aspire/testing';
+import { describe, expect, it } from 'vitest';
+import { JobJournal, JOURNAL_FILE } from '../src/state/job-journal.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'boot-journal-'));
+const open = (stateDir: string, eventQueueMax = 100) => JobJournal.open({ stateDir, clock: new ManualClock(Date.UTC(2026, 0, 1)), eventQueueMax });
+
+describe('JobJournal', () => {
+  it('writes "started" to disk before begin() resolves', async () => {
+    const dir = tmp();
+    const { journal } = await open(dir);
+    await journal.begin('job-1', 'config');
+    const onDisk = JSON.parse(readFileSync(join(dir, JOURNAL_FILE), 'utf8'));
+    expect(onDisk.jobs).toEqual([expect.objectContaining({ id: 'job-1', state: 'started' })]);
+  });
+
+  it('a job found started at load (kill -9 mid-job) is reported JOB_INTERRUPTED, never run again', async () => {
+    const dir = tmp();
+    const first = (await open(dir)).journal;
+    await first.begin('job-1', 'install');
+    // A new process on the same state dir:
+    const { journal } = await open(dir);
+    expect(journal.interrupted).toEqual(['job-1']);
+    expect(journal.lookup('job-1').kind).toBe('pending');
+    expect(journal.payload().jobs).toEqual([{ id: 'job-1', errcode: ErrorCode.JOB_INTERRUPTED, message: expect.stringContaining('not run again') }]);
+  });
+
+  it('re-sends results until a push carrying them is acknowledged, then remembers the id', async () => {
+    const dir = tmp();
+    const { journal } = await open(dir);
+    await journal.begin('a', 'config');
+    await journal.finish('a', { errcode: 0, message: 'success' });
+    const p1 = journal.payload();
+    expect(p1.jobs).toHaveLength(1);
+    // Push failed: nothing acknowledged, the next push carries it again.
+    expect(journal.payload().jobs).toEqual(p1.jobs);
+    // A result finished after the payload was taken is not acknowledged by it.
+    await journal.begin('b', 'config');
+    await journal.finish('b', { errcode: 0, message: 'success' });
+    await journal.acknowledge(p1);
+    expect(journal.payload().jobs.map((j) => j.id)).toEqual(['b']);
+    expect(journal.lookup('a')).toEqual({ kind: 'acked', result: { id: 'a', errcode: 0, message: 'success' } });
+    // ...and across a restart.
+    const reopened = (await open(dir)).journal;
+    expect(reopened.lookup('a').kind).toBe('acked');
+    expect(reopened.payload().jobs.map((j) => j.id)).toEqual(['b']);
+  });
+
+  it('events: monotonic localid persisted across restarts, bounded queue drops the oldest and counts them', async () => {
+    const dir = tmp();
+    const { journal } = await open(dir, 3);
+    for (let i = 1; i <= 5; i++) journal.emit('exit', `exit ${i}`, { agent: 'BasicAgent' });
+    await journal.flush();
+    const p = journal.payload();
+    expect(p.events.map((e) => e.message)).toEqual(['exit 3', 'exit 4', 'exit 5']);
+    expect(p.events.map((e) => e.localid)).toEqual([3, 4, 5]);
+    expect(p.eventsDropped).toBe(2);
+    expect(p.events[0]!.occurred).toBe(Date.UTC(2026, 0, 1) / 1000);
+    await journal.acknowledge(p);
+    expect(journal.payload()).toEqual({ jobs: [], events: [], eventsDropped: 0 });
+    const reopened = (await open(dir, 3)).journal;
+    reopened.emit('strike', 'again');
+    expect(reopened.payload().events[0]!.localid).toBe(6);
+  });
+
+  it('an acknowledgement only removes the events it carried', async () => {
+    const dir = tmp();
+    const { journal } = await open(dir, 10);
+    journal.emit('exit', 'one');
+    const p = journal.payload();
+    journal.emit('exit', 'two');
+    await journal.acknowledge(p);
+    expect(journal.payload().events.map((e) => e.message)).toEqual(['two']);
+  });
+
+  it('a corrupt journal is reported and replaced, not a crash', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, JOURNAL_FILE), '{"jobs": [');
+    const r = await open(dir);
+    expect(r.corrupt).toMatch(/JSON/);
+    expect(r.journal.payload().jobs).toEqual([]);
+  });
+});

@@ -1,0 +1,110 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '@aspire/agent-core';
+import { ErrorCode, type SubAgentJob } from '@aspire/protocol';
+import { ManualClock, waitUntil } from '@aspire/testing';
+import { describe, expect, it } from 'vitest';
+import type { SubAgentManager } from '../src/contracts.ts';
+import { applyConfigJob } from '../src/jobs/config-job.ts';
+import { JobRunner } from '../src/jobs/job-runner.ts';
+import { JobJournal } from '../src/state/job-journal.ts';
+import { MetaStore, readMeta } from '../src/state/meta-store.ts';
+
+async function setup(manager?: SubAgentManager) {
+  const dir = mkdtempSync(join(tmpdir(), 'boot-jobs-'));
+  const { journal } = await JobJournal.open({ stateDir: dir, clock: new ManualClock(), eventQueueMax: 10 });
+  const meta = new MetaStore(dir, { version: 1, agentsn: 'sn-1', servers: ['127.0.0.1:1'], pushedServers: [], trusted: true, registeredAt: 0 });
+  let stepChanges = 0;
+  const runner = new JobRunner({
+    logger: silentLogger(),
+    journal,
+    ...(manager ? { manager } : {}),
+    config: (job) => applyConfigJob(job, meta, () => stepChanges++),
+  });
+  const results = async () => {
+    await waitUntil(() => runner.idle);
+    return Object.fromEntries(journal.payload().jobs.map((j) => [j.id, j]));
+  };
+  return { dir, journal, meta, runner, results, stepChanges: () => stepChanges };
+}
+
+describe('JobRunner', () => {
+  it('answers every kind of bad job instead of dropping it', async () => {
+    const t = await setup();
+    await t.runner.accept([
+      { id: 'u1', action: 'reboot-the-world' },
+      { id: 'i1' },
+      { id: 'i2', action: 'install', name: '../etc' },
+      { id: 's1', action: 'install', name: 'BasicAgent', url: 'file:///x.rpm' },
+      { id: 'c1', action: 'config', step: 'fast' },
+      { id: 'c2', action: 'config', svrlist: 'ftp://x:1' },
+      { id: 'c3', action: 'config' },
+      { action: 'config', step: 3 },
+      'not an object',
+    ]);
+    const r = await t.results();
+    expect(r.u1!.errcode).toBe(ErrorCode.JOB_UNSUPPORTED_ACTION);
+    expect(r.u1!.message).toContain('reboot-the-world');
+    expect(r.i1!.errcode).toBe(ErrorCode.JOB_INVALID);
+    expect(r.i2!.errcode).toBe(ErrorCode.JOB_INVALID);
+    expect(r.s1!.errcode).toBe(ErrorCode.JOB_UNSUPPORTED_ACTION);
+    expect(r.s1!.message).toMatch(/no sub-agent manager/);
+    expect(r.c1!.errcode).toBe(ErrorCode.JOB_INVALID);
+    expect(r.c2!.errcode).toBe(ErrorCode.JOB_INVALID);
+    expect(r.c3!.errcode).toBe(ErrorCode.JOB_INVALID);
+    expect(Object.keys(r).sort()).toEqual(['c1', 'c2', 'c3', 'i1', 'i2', 's1', 'u1']);
+  });
+
+  it('config job: svrlist becomes the pushed list, step and tags persisted, step change announced', async () => {
+    const t = await setup();
+    await t.runner.accept([{ id: 'c', action: 'config', svrlist: '127.0.0.1:9001,127.0.0.1:9001,http://127.0.0.1:9002,', step: 7, tags: 'svc=ecs' }]);
+    const r = await t.results();
+    expect(r.c).toMatchObject({ errcode: 0, message: expect.stringContaining('step=7') });
+    const onDisk = readMeta(t.dir);
+    expect(onDisk.kind === 'ok' && onDisk.meta).toMatchObject({
+      servers: ['127.0.0.1:1'],
+      pushedServers: ['127.0.0.1:9001', '127.0.0.1:9001', 'http://127.0.0.1:9002'],
+      step: 7,
+      tags: 'svc=ecs',
+    });
+    expect(t.stepChanges()).toBe(1);
+  });
+
+  it('runs a job id at most once: repeats in one reply, re-delivery while pending, re-delivery after ack', async () => {
+    let runs = 0;
+    const manager: SubAgentManager = {
+      start: async () => undefined,
+      stop: async () => undefined,
+      reports: () => [],
+      handleJob: async (job: SubAgentJob) => {
+        runs++;
+        return { errcode: 0, message: `did ${job.action}` };
+      },
+    };
+    const t = await setup(manager);
+    const job = { id: 'j', action: 'restart', name: 'BasicAgent' };
+    await t.runner.accept([job, job]);
+    await t.runner.accept([job]);
+    const r = await t.results();
+    expect(r.j).toEqual({ id: 'j', errcode: 0, message: 'did restart' });
+    await t.journal.acknowledge(t.journal.payload());
+    await t.runner.accept([job]);
+    const again = await t.results();
+    expect(again.j).toEqual({ id: 'j', errcode: 0, message: 'did restart' });
+    expect(runs).toBe(1);
+  });
+
+  it('a manager that throws still yields a result', async () => {
+    const manager: SubAgentManager = {
+      start: async () => undefined,
+      stop: async () => undefined,
+      reports: () => [],
+      handleJob: () => Promise.reject(new Error('kaput')),
+    };
+    const t = await setup(manager);
+    await t.runner.accept([{ id: 'x', action: 'stop', name: 'BasicAgent' }]);
+    const r = await t.results();
+    expect(r.x).toMatchObject({ errcode: ErrorCode.EXEC_ERROR, message: expect.stringContaining('kaput') });
+  });
+});
