@@ -2,7 +2,17 @@ import { defineConfig } from 'vitest/config';
 
 // Three layers (see test/README.md): unit tests live beside their package
 // (packages/*/test), integration and end-to-end suites under test/.
+// The bundles import .sql migrations as text (esbuild's text loader in scripts/build.mjs);
+// this does the same for code run from source under vitest.
+const sqlAsText = {
+  name: 'aspire-sql-as-text',
+  transform(code: string, id: string) {
+    return id.endsWith('.sql') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+  },
+};
+
 export default defineConfig({
+  plugins: [sqlAsText],
   test: {
     globalSetup: ['./test/global-setup.ts'],
     testTimeout: 60_000,

@@ -1,0 +1,18 @@
+/** What every route module gets: the store, the clock, the config and the logger. */
+import type { Clock } from '@aspire/agent-core';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config.ts';
+import type { Dashboard, Store } from './store/store.ts';
+
+export interface AppContext {
+  store: Store;
+  clock: Clock;
+  config: Readonly<ServerConfig>;
+  logger: Logger;
+  /** HMAC key for signed package links. */
+  linkKey: string;
+  /** Latest periodically computed dashboard. */
+  dashboard(): Dashboard | undefined;
+  /** Run the scheduler at once (after a task is created or revoked). */
+  kickScheduler(): void;
+}

@@ -1,0 +1,148 @@
+/**
+ * buildServer(deps): the Aspire server as a fastify instance plus its background jobs
+ * (scheduler, offline sweep, dashboard), apart from listen() so tests can use app.inject().
+ *
+ * Routes: agent endpoints under /agent/ (credential auth), operator REST under /api/v1/server
+ * (Bearer token), the OpenAPI document at /api/v1/server/openapi.json (public: no data).
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import swagger from '@fastify/swagger';
+import { VERSION, type Clock } from '@aspire/agent-core';
+import { API_PREFIX } from '@aspire/protocol';
+import type { Logger } from 'pino';
+import type { AppContext } from './app-context.ts';
+import type { ServerConfig } from './config.ts';
+import { installEnvelopeHandlers, sendError } from './http/envelope.ts';
+import { sha256Hex } from './http/secrets.ts';
+import { Periodic } from './periodic.ts';
+import { agentRoutes } from './routes/agent.ts';
+import { agentPackageRoutes } from './routes/agent-package.ts';
+import { hostRoutes } from './routes/hosts.ts';
+import { inventoryRoutes } from './routes/inventory.ts';
+import { packageRoutes } from './routes/packages.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import type { Dashboard, Store } from './store/store.ts';
+
+export interface ServerDeps {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  config: Readonly<ServerConfig>;
+  version?: string;
+  /**
+   * Extra operator routes (e.g. the command hub's Polaris API), registered under
+   * /api/v1/server behind operator auth. Keep this seam stable: other packages plug in here.
+   */
+  operatorPlugins?: FastifyPluginAsync[];
+}
+
+export interface AspireServer {
+  app: FastifyInstance;
+  ctx: AppContext;
+  /** Start the background jobs (call after listen, or not at all in a unit test). */
+  start(): void;
+  /** Run one scheduler pass and one offline sweep now (tests, and after a restart). */
+  runOnce(): Promise<void>;
+  /** Stop the background jobs and close the fastify instance (the store stays open). */
+  stop(): Promise<void>;
+}
+
+export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
+
+export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
+  const { store, clock, config, logger } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // One line per request would be 10,000 hosts x every step: only errors are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: false,
+    // Operator list queries are small; a bad query is a 400, not a crash.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  });
+  installEnvelopeHandlers(app);
+
+  let dashboard: Dashboard | undefined;
+  const scheduler = new Periodic('scheduler', clock, config.schedulerIntervalMs, async () => {
+    await store.tick(clock.now());
+  }, logger);
+  const sweeper = new Periodic('offline-sweep', clock, config.offlineSweepSec * 1000, async () => {
+    const n = await store.markOffline(clock.now(), config.offlineMissedSteps);
+    if (n > 0) logger.info({ hosts: n }, 'hosts went offline');
+  }, logger);
+  const dashboardJob = new Periodic('dashboard', clock, config.dashboardIntervalSec * 1000, async () => {
+    dashboard = await store.computeDashboard(clock.now());
+  }, logger);
+
+  const ctx: AppContext = {
+    store,
+    clock,
+    config,
+    logger,
+    linkKey: await store.secret('package-links'),
+    dashboard: () => dashboard,
+    kickScheduler: () => scheduler.trigger(),
+  };
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Aspire server',
+        version: deps.version ?? VERSION,
+        description:
+          'Seed 000 REST API. Every answer is the envelope {status, message, cause?} plus its fields; status codes in docs/errors.md. ' +
+          'Operator routes need Authorization: Bearer <token> (aspire token create).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+
+  await app.register(async (agentScope) => {
+    await agentRoutes(agentScope, ctx);
+    await agentPackageRoutes(agentScope, ctx);
+  });
+
+  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRoute', (route) => {
+        route.schema = { ...(route.schema ?? {}), security: [{ bearer: [] }] } as typeof route.schema;
+      });
+      api.addHook('onRequest', async (request, reply) => {
+        const h = request.headers.authorization;
+        const m = typeof h === 'string' ? /^Bearer ([A-Za-z0-9_\-.~+/=]{8,512})$/.exec(h) : null;
+        if (!m || !(await store.tokenExists(sha256Hex(m[1]!), clock.now()))) {
+          return sendError(reply, 'UNAUTHORIZED', 'missing or unknown operator token (Authorization: Bearer <token>)');
+        }
+      });
+      await taskRoutes(api, ctx);
+      await hostRoutes(api, ctx);
+      await inventoryRoutes(api, ctx);
+      await packageRoutes(api, ctx);
+      for (const plugin of deps.operatorPlugins ?? []) await api.register(plugin);
+    },
+    { prefix: API_PREFIX },
+  );
+
+  return {
+    app,
+    ctx,
+    start() {
+      scheduler.start();
+      sweeper.start();
+      dashboardJob.start();
+      dashboardJob.trigger();
+    },
+    async runOnce() {
+      await store.tick(clock.now());
+      await store.markOffline(clock.now(), config.offlineMissedSteps);
+      dashboard = await store.computeDashboard(clock.now());
+    },
+    async stop() {
+      await Promise.all([scheduler.stop(), sweeper.stop(), dashboardJob.stop()]);
+      await app.close();
+    },
+  };
+}

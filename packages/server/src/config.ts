@@ -1,0 +1,157 @@
+/**
+ * Server config: JSON file (--config) plus flags, checked once at the edge (every bad key
+ * listed, numbers clamped to named bounds), frozen and passed down. Nothing reads process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigChecker, ConfigError, type Bound } from '@aspire/agent-core';
+import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
+
+export interface RateLimitConfig {
+  /** Sustained POST /agent/register per second, and the burst allowed above it. */
+  registerPerSec: number;
+  registerBurst: number;
+  /** Sustained POST /agent/status per second, and the burst allowed above it. */
+  statusPerSec: number;
+  statusBurst: number;
+}
+
+export interface ServerConfig {
+  listen: string;
+  dataDir: string;
+  /** Registration needs this in x-aspire-enroll when set. */
+  enrollSecret?: string;
+  /** Base URL agents use to reach this server (package links); default: the Host the agent used. */
+  publicUrl?: string;
+  logLevel: string;
+  logFile?: string;
+  /** A host is offline after this many missed steps (seed: 3). */
+  offlineMissedSteps: number;
+  /** How often hosts are checked for missed steps. */
+  offlineSweepSec: number;
+  /** How often the task scheduler runs (delays, ttl, ttr, batches). */
+  schedulerIntervalMs: number;
+  /** How often dashboard counts are recomputed (seed 000 3.1: not per request). */
+  dashboardIntervalSec: number;
+  /** Default ttr of a task: a RESERVED subtask not reported within it goes back to READY. */
+  taskTtrSec: number;
+  /** Largest JSON body accepted (a 10 MB status push is refused with 413). */
+  bodyLimitBytes: number;
+  /** Largest package upload. */
+  uploadMaxBytes: number;
+  /** Lifetime of a signed package link handed to an agent. */
+  packageLinkSec: number;
+  rateLimit: RateLimitConfig;
+}
+
+export const BOUNDS = {
+  offlineMissedSteps: { min: 1, max: 100, default: 3 },
+  offlineSweepSec: { min: 0.05, max: 3600, default: 10 },
+  schedulerIntervalMs: { min: 10, max: 60_000, default: 1000 },
+  dashboardIntervalSec: { min: 0.05, max: 86_400, default: 30 },
+  taskTtrSec: { min: 0.1, max: 30 * 86_400, default: 3600 },
+  bodyLimitBytes: { min: 1024, max: 64 * 1024 * 1024, default: MAX_STATUS_BODY_BYTES },
+  uploadMaxBytes: { min: 1, max: 8 * 1024 * 1024 * 1024, default: 512 * 1024 * 1024 },
+  packageLinkSec: { min: 60, max: 30 * 86_400, default: 7 * 86_400 },
+  registerPerSec: { min: 0.1, max: 1e6, default: 50 },
+  registerBurst: { min: 1, max: 1e6, default: 200 },
+  statusPerSec: { min: 1, max: 1e7, default: 5000 },
+  statusBurst: { min: 1, max: 1e7, default: 10_000 },
+} satisfies Record<string, Bound>;
+
+const KEYS = [
+  'listen',
+  'dataDir',
+  'enrollSecret',
+  'publicUrl',
+  'logLevel',
+  'logFile',
+  'offlineMissedSteps',
+  'offlineSweepSec',
+  'schedulerIntervalMs',
+  'dashboardIntervalSec',
+  'taskTtrSec',
+  'bodyLimitBytes',
+  'uploadMaxBytes',
+  'packageLinkSec',
+  'rateLimit',
+] as const;
+const RATE_KEYS = ['registerPerSec', 'registerBurst', 'statusPerSec', 'statusBurst'] as const;
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface ConfigResult {
+  config: Readonly<ServerConfig>;
+  notes: string[];
+}
+
+/** Check a raw config object (file contents merged with flags). */
+export function checkConfig(raw: Record<string, unknown>, source: string): ConfigResult {
+  const c = new ConfigChecker(raw, KEYS);
+  const rateRaw = raw.rateLimit ?? {};
+  let rate: RateLimitConfig = { registerPerSec: 0, registerBurst: 0, statusPerSec: 0, statusBurst: 0 };
+  const notes: string[] = [];
+  if (typeof rateRaw !== 'object' || rateRaw === null || Array.isArray(rateRaw)) {
+    c.problems.push('rateLimit: must be an object');
+  } else {
+    const r = new ConfigChecker(rateRaw as Record<string, unknown>, RATE_KEYS);
+    rate = {
+      registerPerSec: r.number('registerPerSec', BOUNDS.registerPerSec),
+      registerBurst: r.number('registerBurst', BOUNDS.registerBurst),
+      statusPerSec: r.number('statusPerSec', BOUNDS.statusPerSec),
+      statusBurst: r.number('statusBurst', BOUNDS.statusBurst),
+    };
+    c.problems.push(...r.problems.map((p) => `rateLimit.${p}`));
+    notes.push(...r.notes.map((n) => `rateLimit.${n}`));
+  }
+  const config: ServerConfig = {
+    listen: c.string('listen', '127.0.0.1:8180', checkListen),
+    dataDir: c.string('dataDir', '/var/lib/aspire', (v) => (v.length ? undefined : 'must not be empty')),
+    enrollSecret: c.optionalString('enrollSecret'),
+    publicUrl: c.optionalString('publicUrl'),
+    logLevel: c.string('logLevel', 'info', (v) => (LEVELS.includes(v) ? undefined : `must be one of ${LEVELS.join(' ')}`)),
+    logFile: c.optionalString('logFile'),
+    offlineMissedSteps: c.number('offlineMissedSteps', BOUNDS.offlineMissedSteps),
+    offlineSweepSec: c.number('offlineSweepSec', BOUNDS.offlineSweepSec),
+    schedulerIntervalMs: c.number('schedulerIntervalMs', BOUNDS.schedulerIntervalMs),
+    dashboardIntervalSec: c.number('dashboardIntervalSec', BOUNDS.dashboardIntervalSec),
+    taskTtrSec: c.number('taskTtrSec', BOUNDS.taskTtrSec),
+    bodyLimitBytes: c.number('bodyLimitBytes', BOUNDS.bodyLimitBytes),
+    uploadMaxBytes: c.number('uploadMaxBytes', BOUNDS.uploadMaxBytes),
+    packageLinkSec: c.number('packageLinkSec', BOUNDS.packageLinkSec),
+    rateLimit: rate,
+  };
+  if (config.enrollSecret !== undefined && config.enrollSecret.length < 8) c.problems.push('enrollSecret: must be at least 8 characters');
+  if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+$/.test(config.publicUrl)) {
+    c.problems.push('publicUrl: must be http(s)://host[:port] without a path');
+  }
+  notes.push(...c.notes);
+  return { config: c.finish(source, config), notes };
+}
+
+function checkListen(v: string): string | undefined {
+  return parseListen(v) ? undefined : 'must be HOST:PORT (e.g. 127.0.0.1:8180, [::1]:0)';
+}
+
+export function parseListen(v: string): { host: string; port: number } | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Read a JSON config file; a missing or malformed file is a ConfigError naming it. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('top level must be an object');
+    return v as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
+  }
+}

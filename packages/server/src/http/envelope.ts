@@ -1,0 +1,38 @@
+/**
+ * Every answer carries the seed 000 envelope {status, message, cause}: errors from fastify
+ * itself (bad JSON, body too large, schema validation, unknown route) are mapped here too.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { fail, ok, type ApiStatusName } from '@aspire/protocol';
+
+export function sendError(reply: FastifyReply, name: ApiStatusName, cause?: string): FastifyReply {
+  const { http, body } = fail(name, cause);
+  return reply.code(http).send(body);
+}
+
+export { ok };
+
+const BY_HTTP: Record<number, ApiStatusName> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  416: 'RANGE_NOT_SATISFIABLE',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE',
+};
+
+export function installEnvelopeHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err.validation) return sendError(reply, 'BAD_REQUEST', err.message);
+    const code = err.statusCode ?? 500;
+    const name = BY_HTTP[code];
+    if (name) return sendError(reply, name, err.message);
+    request.log.error({ err, url: request.url, method: request.method }, 'request failed');
+    return sendError(reply, 'INTERNAL', 'internal error; see the server log');
+  });
+  app.setNotFoundHandler((request, reply) => sendError(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+}

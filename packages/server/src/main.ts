@@ -1,0 +1,115 @@
+/**
+ * `aspire`: the Aspire server binary. Only flags, config, logger and signals live here; the
+ * server itself is buildServer() in app.ts.
+ *
+ *   aspire serve --listen 127.0.0.1:8180 --data-dir DIR [--config FILE] [--log-level L] [--log-file F]
+ *   aspire token create --data-dir DIR --name NAME     (prints a new operator token on stdout)
+ */
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { ConfigError, createRootLogger, realClock, VERSION } from '@aspire/agent-core';
+import { buildServer } from './app.ts';
+import { checkConfig, parseListen, readConfigFile } from './config.ts';
+import { newOperatorToken, sha256Hex } from './http/secrets.ts';
+import { openSqliteStore } from './store/sqlite-store.ts';
+import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
+
+export const DB_FILE = 'aspire.db';
+
+interface ServeFlags extends HubFlags {
+  listen?: string;
+  dataDir?: string;
+  config?: string;
+  logLevel?: string;
+  logFile?: string;
+}
+
+async function serve(flags: ServeFlags): Promise<void> {
+  const raw: Record<string, unknown> = flags.config ? readConfigFile(flags.config) : {};
+  if (flags.listen !== undefined) raw.listen = flags.listen;
+  if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;
+  if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
+  if (flags.logFile !== undefined) raw.logFile = flags.logFile;
+  const { config, notes } = checkConfig(raw, flags.config ?? 'flags');
+  const root = createRootLogger({ name: 'aspire', file: config.logFile, level: config.logLevel });
+  const logger = root.logger;
+  for (const n of notes) logger.warn(n);
+
+  const store = openSqliteStore(join(config.dataDir, DB_FILE));
+  // ---- Command hub (BasicAgent channel, seed 003; packages/server/src/hub/) -----------------
+  // Created before buildServer so its Polaris routes go into operatorPlugins; started after
+  // the store is open, stopped in `shutdown` before the store closes.
+  const hub = hubFromFlags(flags, { clock: realClock, logger, dataDir: config.dataDir });
+  const server = await buildServer({
+    store,
+    clock: realClock,
+    logger,
+    config,
+    version: VERSION,
+    ...(hub ? { operatorPlugins: [polarisRoutes(hub)] } : {}),
+  });
+  if (hub) process.stdout.write(hubListeningLine(await hub.start()));
+  // -------------------------------------------------------------------------------------------
+
+  const { host, port } = parseListen(config.listen)!;
+  const address = await server.app.listen({ host, port });
+  server.start();
+  const url = new URL(address);
+  const shown = host.includes(':') ? `[${host}]` : host;
+  process.stdout.write(`aspire: listening on http://${shown}:${url.port}\n`);
+  logger.info({ listen: `${shown}:${url.port}`, dataDir: config.dataDir, version: VERSION }, 'aspire server started');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    await hub?.stop();
+    await server.stop();
+    store.close();
+    root.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () => root.reopen());
+}
+
+async function tokenCreate(opts: { dataDir: string; name: string }): Promise<void> {
+  const store = openSqliteStore(join(opts.dataDir, DB_FILE));
+  try {
+    const token = newOperatorToken();
+    await store.createToken(opts.name, sha256Hex(token), Date.now());
+    process.stdout.write(`${token}\n`);
+  } finally {
+    store.close();
+  }
+}
+
+export function program(): Command {
+  const p = new Command('aspire').version(VERSION).description('Aspire management server (REST API, agent endpoints)');
+  addHubFlags(p.command('serve'))
+    .description('run the server')
+    .option('--listen <host:port>', 'address to listen on (port 0: any free port)')
+    .option('--data-dir <dir>', 'where the SQLite database and packages live')
+    .option('-c, --config <file>', 'JSON config file (keys in docs/server.md)')
+    .option('--log-level <level>', 'fatal error warn info debug trace silent')
+    .option('--log-file <file>', 'log to this file instead of stderr')
+    .action(serve);
+  const token = p.command('token').description('operator tokens');
+  token
+    .command('create')
+    .description('create an operator token and print it (stored hashed)')
+    .requiredOption('--data-dir <dir>', 'the server data dir')
+    .requiredOption('--name <name>', 'who or what the token is for')
+    .action(tokenCreate);
+  return p;
+}
+
+program()
+  .parseAsync(process.argv)
+  .catch((err: unknown) => {
+    if (err instanceof ConfigError) process.stderr.write(`aspire: ${err.message}\n`);
+    else process.stderr.write(`aspire: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,61 @@
+/**
+ * A periodic job on an injected Clock: runs fn every intervalMs, never two at once (a slow
+ * run delays the next instead of piling up), never rejects (errors are logged), and can be
+ * run immediately with trigger().
+ */
+import type { Clock, TimerHandle } from '@aspire/agent-core';
+import type { Logger } from 'pino';
+
+export class Periodic {
+  private timer: TimerHandle | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private again = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+    private readonly fn: () => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(this.intervalMs);
+  }
+
+  /** Run now (or right after the run in progress). */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.timer?.cancel();
+    void this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    this.timer?.cancel();
+    this.timer = this.clock.setTimeout(() => void this.run(), ms);
+  }
+
+  private async run(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = this.fn().catch((err: unknown) => this.log.error({ err, job: this.name }, 'periodic job failed'));
+    await this.running;
+    this.running = undefined;
+    if (this.stopped) return;
+    if (this.again) {
+      this.again = false;
+      this.schedule(0);
+    } else this.schedule(this.intervalMs);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * BootAgent endpoints (seed 002): POST /agent/register and POST /agent/status. Bodies are
+ * checked with the protocol package's validators, the same ones the agent uses.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AgentPath, CREDENTIAL_HEADER, ENROLL_HEADER, ErrorCode, ErrorMessage, registerRequest, statusRequest, type Job } from '@aspire/protocol';
+import type { AppContext } from '../app-context.ts';
+import { ok, sendError } from '../http/envelope.ts';
+import { TokenBucket } from '../http/rate-limit.ts';
+import { newCredential, sameSecret, sha256Hex } from '../http/secrets.ts';
+import { packageLink } from './agent-package.ts';
+
+const docOnly = { validatorCompiler: () => () => true };
+
+export function clientIp(request: FastifyRequest): string {
+  const ip = request.socket.remoteAddress ?? '';
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const buckets = {
+    register: new TokenBucket(ctx.config.rateLimit.registerPerSec, ctx.config.rateLimit.registerBurst, ctx.clock),
+    status: new TokenBucket(ctx.config.rateLimit.statusPerSec, ctx.config.rateLimit.statusBurst, ctx.clock),
+  };
+  const limited = (bucket: TokenBucket) => async (_req: FastifyRequest, reply: import('fastify').FastifyReply) => {
+    const wait = bucket.take();
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
+      return sendError(reply, 'RATE_LIMITED', 'server busy; retry after the Retry-After seconds');
+    }
+  };
+
+  app.post(
+    AgentPath.REGISTER,
+    {
+      ...docOnly,
+      onRequest: limited(buckets.register),
+      schema: {
+        tags: ['agent'],
+        summary: 'Register a BootAgent (seed 002); returns the AgentSN to use and a per-host credential',
+        description: `Needs header ${ENROLL_HEADER} when the server has enrollSecret. Body: RegisterRequest of @aspire/protocol.`,
+        body: registerRequest.schema,
+      },
+    },
+    async (request, reply) => {
+      const v = registerRequest.validate(request.body);
+      if (!v.ok) return sendError(reply, 'BAD_REQUEST', v.errors.join('; '));
+      const secret = ctx.config.enrollSecret;
+      if (secret !== undefined) {
+        const given = header(request, ENROLL_HEADER);
+        if (given === undefined || !sameSecret(given, secret)) return sendError(reply, 'UNAUTHORIZED', `missing or wrong ${ENROLL_HEADER}`);
+      }
+      const presented = header(request, CREDENTIAL_HEADER);
+      const credential = newCredential();
+      const out = await ctx.store.register({
+        agentsn: v.value.agentsn,
+        hostname: v.value.hostname,
+        ip: clientIp(request),
+        version: v.value.version,
+        os: v.value.os,
+        arch: v.value.arch,
+        presentedHash: presented === undefined ? undefined : sha256Hex(presented),
+        newHash: sha256Hex(credential),
+        freshAgentsn: randomUUID(),
+        now: ctx.clock.now(),
+      });
+      if (out.conflict) request.log.info({ asked: v.value.agentsn, given: out.agentsn }, 'agentsn taken by another host; issued a fresh one');
+      return reply.send(ok({ agentsn: out.agentsn, tags: out.tags, credential }));
+    },
+  );
+
+  app.post(
+    AgentPath.STATUS,
+    {
+      ...docOnly,
+      onRequest: limited(buckets.status),
+      schema: {
+        tags: ['agent'],
+        summary: 'Status push (seed 002): host state, job results, events; answered with the host\'s pending jobs',
+        description: `Needs header ${CREDENTIAL_HEADER} (from /agent/register). Body: StatusRequest of @aspire/protocol.`,
+        body: statusRequest.schema,
+      },
+    },
+    async (request, reply) => {
+      const v = statusRequest.validate(request.body);
+      if (!v.ok) return sendError(reply, 'BAD_REQUEST', v.errors.join('; '));
+      const body = v.value;
+      const given = header(request, CREDENTIAL_HEADER);
+      const stored = await ctx.store.credentialHash(body.agentsn);
+      if (given === undefined || stored === undefined || !sameSecret(sha256Hex(given), stored)) {
+        return sendError(reply, 'UNAUTHORIZED', `missing or wrong ${CREDENTIAL_HEADER} for this agentsn; register first`);
+      }
+      const now = ctx.clock.now();
+      const out = await ctx.store.ingestStatus({
+        agentsn: body.agentsn,
+        hostname: body.hostname,
+        ip: clientIp(request),
+        version: body.version,
+        os: body.os,
+        arch: body.arch,
+        uptime: body.uptime,
+        step: body.step,
+        agents: body.agents,
+        jobs: body.jobs,
+        events: body.events,
+        eventsDropped: body.eventsDropped,
+        tags: body.tags,
+        now,
+      });
+      const jobs: Job[] = [];
+      for (const r of out.reserved) {
+        const job: Job & Record<string, unknown> = { ...r.parameters, id: r.jobid, action: r.command };
+        const p = r.parameters;
+        if ((r.command === 'install' || r.command === 'upgrade') && p.url === undefined && typeof p.name === 'string' && typeof p.version === 'string') {
+          const pkg = await ctx.store.findPackage(p.name, p.version, out.host.os, out.host.arch);
+          if (!pkg) {
+            await ctx.store.failReserved(r.jobid, ErrorCode.TASK_NO_PACKAGE, `${ErrorMessage.TASK_NO_PACKAGE}: ${p.name} ${p.version} ${out.host.os}/${out.host.arch}`, now);
+            continue;
+          }
+          job.url = packageLink(request, ctx, pkg, body.agentsn, now);
+          job.checksum = `SHA256:${pkg.sha256}`;
+        }
+        jobs.push(job);
+      }
+      return reply.send(ok({ jobs }));
+    },
+  );
+}

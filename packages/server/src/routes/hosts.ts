@@ -1,0 +1,65 @@
+/** Hosts: GET /agent?agentsn= (one host, seed 000), GET /host (filtered page), DELETE /host, PUT /host/region. */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { HostStatus } from '@aspire/protocol';
+import type { AppContext } from '../app-context.ts';
+import { ok, sendError } from '../http/envelope.ts';
+import { pagingQuery, toPaging } from '../http/paging.ts';
+
+const Sn = Type.String({ minLength: 1, maxLength: 64 });
+const HostQuery = pagingQuery('hosts', {
+  status: Type.Optional(Type.String({ enum: Object.values(HostStatus) })),
+  region: Type.Optional(Type.Integer({ minimum: 0 })),
+  tag: Type.Optional(Type.String({ pattern: '^[^=,]+=[^=,]*$', maxLength: 256, description: 'k=v, bound or reported' })),
+  os: Type.Optional(Type.String({ maxLength: 64 })),
+  arch: Type.Optional(Type.String({ maxLength: 16 })),
+  version: Type.Optional(Type.String({ maxLength: 64 })),
+  hostname: Type.Optional(Type.String({ maxLength: 255 })),
+});
+const SnQuery = Type.Object({ agentsn: Sn }, { additionalProperties: false });
+const RegionBody = Type.Object({ agents: Type.Array(Sn, { minItems: 1, maxItems: 100_000 }), region: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+
+export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  app.get<{ Querystring: Static<typeof SnQuery> }>(
+    '/agent',
+    { schema: { tags: ['host'], summary: 'One host by AgentSN, with its reported agents[] (answer: {host})', querystring: SnQuery } },
+    async (request, reply) => {
+      const host = await ctx.store.getHost(request.query.agentsn);
+      if (!host) return sendError(reply, 'NOT_FOUND', `no host ${request.query.agentsn}`);
+      return reply.send(ok({ host }));
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof HostQuery> }>(
+    '/host',
+    { schema: { tags: ['host'], summary: 'Hosts filtered by status, region, tag, os, arch, version; paged', querystring: HostQuery } },
+    async (request, reply) => {
+      const q = request.query;
+      const page = await ctx.store.listHosts(
+        { status: q.status, region: q.region, tag: q.tag, os: q.os, arch: q.arch, version: q.version, hostname: q.hostname },
+        toPaging(q),
+      );
+      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, hosts: page.items }));
+    },
+  );
+
+  app.delete<{ Querystring: Static<typeof SnQuery> }>(
+    '/host',
+    { schema: { tags: ['host'], summary: 'Mark a host deleted (it comes back online if it pushes again)', querystring: SnQuery } },
+    async (request, reply) => {
+      const r = await ctx.store.deleteHost(request.query.agentsn, ctx.clock.now());
+      if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      return reply.send(ok(r.value));
+    },
+  );
+
+  app.put<{ Body: Static<typeof RegionBody> }>(
+    '/host/region',
+    { schema: { tags: ['host'], summary: 'Put hosts into a region', body: RegionBody } },
+    async (request, reply) => {
+      const r = await ctx.store.setHostRegion(request.body.agents, request.body.region, ctx.clock.now());
+      if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      return reply.send(ok(r.value));
+    },
+  );
+}

@@ -1,0 +1,189 @@
+/**
+ * Packages (seed 000 "安装包管理"): POST /package (raw body with ?name&version&os&arch&file, or
+ * multipart/form-data with those fields and one file part), GET /package (filters + paging),
+ * DELETE /package (filters). Uploads stream to a temp file under the data dir while being
+ * hashed and counted; over the limit, refused or failed, the temp file is removed.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import multipart from '@fastify/multipart';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app-context.ts';
+import { ok, sendError } from '../http/envelope.ts';
+import { pagingQuery, toPaging } from '../http/paging.ts';
+import type { PackageFilter } from '../store/store.ts';
+
+const FIELDS = {
+  name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+  version: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._+~-]*$' }),
+  os: Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z0-9_]+$' }),
+  arch: Type.String({ minLength: 1, maxLength: 16, pattern: '^[A-Za-z0-9_]+$' }),
+  // A plain file name: no directories, no leading dot, so the stored path stays inside packages/.
+  file: Type.String({ minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9][A-Za-z0-9._+~-]*$' }),
+};
+const UploadQuery = Type.Object(
+  {
+    name: Type.Optional(FIELDS.name),
+    version: Type.Optional(FIELDS.version),
+    os: Type.Optional(FIELDS.os),
+    arch: Type.Optional(FIELDS.arch),
+    file: Type.Optional(FIELDS.file),
+  },
+  { additionalProperties: false },
+);
+const Meta = Type.Object(FIELDS, { additionalProperties: false });
+type Meta = Static<typeof Meta>;
+const FilterFields = {
+  id: Type.Optional(Type.Integer({ minimum: 1 })),
+  name: Type.Optional(Type.String({ maxLength: 64 })),
+  version: Type.Optional(Type.String({ maxLength: 64 })),
+  os: Type.Optional(Type.String({ maxLength: 32 })),
+  arch: Type.Optional(Type.String({ maxLength: 16 })),
+};
+const ListQuery = pagingQuery('packages', FilterFields);
+
+class TooLarge extends Error {}
+
+/** Counts and hashes what passes through; errors past the limit. */
+function meter(limit: number): Transform & { bytes: number; hash: ReturnType<typeof createHash> } {
+  const hash = createHash('sha256');
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      t.bytes += chunk.length;
+      if (t.bytes > limit) return cb(new TooLarge(`upload exceeds ${limit} bytes`));
+      hash.update(chunk);
+      cb(null, chunk);
+    },
+  }) as Transform & { bytes: number; hash: typeof hash };
+  t.bytes = 0;
+  t.hash = hash;
+  return t;
+}
+
+export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const root = join(ctx.config.dataDir, 'packages');
+  const incoming = join(root, '.incoming');
+  const limit = ctx.config.uploadMaxBytes;
+
+  await app.register(async (scope) => {
+    await scope.register(multipart, { limits: { fileSize: limit, files: 1, fields: 10, fieldSize: 1024, parts: 12 } });
+    scope.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+
+    scope.post<{ Querystring: Static<typeof UploadQuery> }>(
+      '/package',
+      {
+        schema: {
+          tags: ['package'],
+          summary: 'Upload a package: raw application/octet-stream body with ?name&version&os&arch&file, or multipart/form-data (same fields + one file)',
+          querystring: UploadQuery,
+          consumes: ['application/octet-stream', 'multipart/form-data'],
+        },
+      },
+      async (request, reply) => {
+        const declared = Number(request.headers['content-length']);
+        if (Number.isFinite(declared) && declared > limit + (request.isMultipart() ? 64 * 1024 : 0)) {
+          reply.header('connection', 'close');
+          return sendError(reply, 'PAYLOAD_TOO_LARGE', `upload of ${declared} bytes exceeds uploadMaxBytes ${limit}`);
+        }
+        mkdirSync(incoming, { recursive: true });
+        const tmp = join(incoming, randomUUID());
+        try {
+          return await receive(request, reply, tmp);
+        } finally {
+          rmSync(tmp, { force: true });
+        }
+      },
+    );
+  });
+
+  async function receive(request: FastifyRequest<{ Querystring: Static<typeof UploadQuery> }>, reply: FastifyReply, tmp: string): Promise<FastifyReply> {
+    const fields: Record<string, unknown> = { ...request.query };
+    const m = meter(limit);
+    let gotFile = false;
+    try {
+      if (request.isMultipart()) {
+        for await (const part of request.parts()) {
+          if (part.type === 'file') {
+            if (gotFile) return sendError(reply, 'BAD_REQUEST', 'one file per upload');
+            gotFile = true;
+            if (fields.file === undefined && part.filename) fields.file = part.filename;
+            await pipeline(part.file, m, createWriteStream(tmp, { mode: 0o644 }));
+          } else if (typeof part.value === 'string') {
+            fields[part.fieldname] = part.value;
+          }
+        }
+      } else {
+        if (!request.headers['content-type']?.startsWith('application/octet-stream')) {
+          return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'send application/octet-stream or multipart/form-data');
+        }
+        gotFile = true;
+        await pipeline(request.body as Readable, m, createWriteStream(tmp, { mode: 0o644 }));
+      }
+    } catch (err) {
+      const e = err as Error & { statusCode?: number; code?: string };
+      if (err instanceof TooLarge || e.statusCode === 413 || e.code === 'FST_REQ_FILE_TOO_LARGE') {
+        reply.header('connection', 'close');
+        return sendError(reply, 'PAYLOAD_TOO_LARGE', `upload exceeds uploadMaxBytes ${limit}`);
+      }
+      if (e.statusCode && e.statusCode < 500) return sendError(reply, 'BAD_REQUEST', e.message);
+      throw err;
+    }
+    if (!gotFile) return sendError(reply, 'BAD_REQUEST', 'no file in the upload');
+    const meta = validateMeta(fields);
+    if (typeof meta === 'string') return sendError(reply, 'BAD_REQUEST', meta);
+    const rel = `packages/${meta.os}/${meta.arch}/${meta.file}`;
+    const sha256 = m.hash.digest('hex');
+    const r = await ctx.store.insertPackage({ ...meta, path: rel, size: m.bytes, sha256 }, ctx.clock.now());
+    if (!r.ok) return sendError(reply, 'CONFLICT', r.cause);
+    const dest = join(ctx.config.dataDir, rel);
+    try {
+      mkdirSync(dirname(dest), { recursive: true });
+      renameSync(tmp, dest);
+    } catch (err) {
+      await ctx.store.deletePackages({ id: r.value.id });
+      throw err;
+    }
+    request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package uploaded');
+    return reply.send(ok({ package: r.value }));
+  }
+
+  function validateMeta(fields: Record<string, unknown>): Meta | string {
+    const problems: string[] = [];
+    const out: Record<string, string> = {};
+    for (const [k, schema] of Object.entries(FIELDS)) {
+      const v = fields[k];
+      if (typeof v !== 'string' || v.length === 0) problems.push(`${k}: required`);
+      else if (v.length > (schema.maxLength ?? 255) || !new RegExp(schema.pattern!).test(v)) problems.push(`${k}: must match ${schema.pattern}`);
+      else out[k] = v;
+    }
+    return problems.length ? problems.join('; ') : (out as Meta);
+  }
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/package',
+    { schema: { tags: ['package'], summary: 'Packages filtered by id, name, version, os, arch; paged (seed 000)', querystring: ListQuery } },
+    async (request, reply) => {
+      const q = request.query;
+      const page = await ctx.store.listPackages({ id: q.id, name: q.name, version: q.version, os: q.os, arch: q.arch }, toPaging(q));
+      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, packages: page.items }));
+    },
+  );
+
+  app.delete<{ Querystring: Static<typeof ListQuery> }>(
+    '/package',
+    { schema: { tags: ['package'], summary: 'Delete the packages matching the filters (at least one) and their files', querystring: ListQuery } },
+    async (request, reply) => {
+      const q = request.query;
+      const filter: PackageFilter = { id: q.id, name: q.name, version: q.version, os: q.os, arch: q.arch };
+      if (Object.values(filter).every((v) => v === undefined || v === '')) return sendError(reply, 'BAD_REQUEST', 'give at least one of id, name, version, os, arch');
+      const rows = await ctx.store.deletePackages(filter);
+      for (const p of rows) rmSync(join(ctx.config.dataDir, p.path), { force: true });
+      if (rows.length === 0) return sendError(reply, 'NOT_FOUND', 'no package matches');
+      return reply.send(ok({ deleted: rows.length, packages: rows }));
+    },
+  );
+}

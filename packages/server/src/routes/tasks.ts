@@ -1,0 +1,129 @@
+/**
+ * Tasks (seed 000 "任务管理", seed 001): POST /task by AgentSN list or by tags within a
+ * window; GET /task?id= (task + subtasks) or GET /task (list); POST /task/revoke, /task/kick.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { configJob, JOB_ACTIONS, subAgentJob } from '@aspire/protocol';
+import type { AppContext } from '../app-context.ts';
+import { ok, sendError } from '../http/envelope.ts';
+import { pagingQuery, toPaging } from '../http/paging.ts';
+import type { TaskSpec } from '../store/store.ts';
+
+const Time = Type.Union([Type.Number({ minimum: 0, description: 'unix seconds' }), Type.String({ format: 'date-time' })]);
+
+export const TaskBody = Type.Object(
+  {
+    command: Type.Union(JOB_ACTIONS.map((a) => Type.Literal(a))),
+    agents: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100_000 })),
+    tags: Type.Optional(Type.String({ minLength: 3, maxLength: 1024, pattern: '^[^=,]+=[^=,]*(,[^=,]+=[^=,]*)*$', description: 'k=v,k2=v2: hosts reporting all of them' })),
+    window: Type.Optional(Type.Object({ start: Type.Optional(Time), end: Type.Optional(Time) }, { additionalProperties: false })),
+    parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    delay: Type.Optional(Type.Number({ minimum: 0, maximum: 30 * 86_400, description: 'seconds before the first attempt' })),
+    batch: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000, description: 'at most this many hosts in flight; 0 = all' })),
+    retry: Type.Optional(
+      Type.Object(
+        { count: Type.Integer({ minimum: 0, maximum: 100 }), interval: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    ttl: Type.Optional(Type.Number({ minimum: 0, maximum: 365 * 86_400, description: 'seconds; not started by then is FAILED TASK_EXPIRED' })),
+    ttr: Type.Optional(Type.Number({ minimum: 0.1, maximum: 30 * 86_400, description: 'seconds a RESERVED subtask may go unreported before READY again' })),
+    user: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+type TaskBody = Static<typeof TaskBody>;
+
+const IdBody = Type.Object({ id: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
+const TaskQuery = pagingQuery('tasks', {
+  id: Type.Optional(Type.Integer({ minimum: 1 })),
+  status: Type.Optional(Type.String({ enum: ['RUNNING', 'COMPLETE', 'REVOKED'] })),
+  command: Type.Optional(Type.String({ maxLength: 32 })),
+});
+
+function toMs(t: number | string | undefined): number | undefined {
+  if (t === undefined) return undefined;
+  return typeof t === 'number' ? Math.round(t * 1000) : Date.parse(t);
+}
+
+export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  app.post<{ Body: TaskBody }>(
+    '/task',
+    { schema: { tags: ['task'], summary: 'Create a task: one subtask per AgentSN, or per host matching tags in a window', body: TaskBody } },
+    async (request, reply) => {
+      const b = request.body;
+      if ((b.agents === undefined) === (b.tags === undefined)) return sendError(reply, 'BAD_REQUEST', 'give exactly one of agents or tags');
+      if (b.window && !b.tags) return sendError(reply, 'BAD_REQUEST', 'window applies to tag tasks only');
+      const parameters = b.parameters ?? {};
+      if ('id' in parameters || 'action' in parameters) return sendError(reply, 'BAD_REQUEST', 'parameters must not set id or action');
+      const probe = { ...parameters, id: 'probe', action: b.command };
+      const check = b.command === 'config' ? configJob.validate(probe) : subAgentJob.validate(probe);
+      if (!check.ok) return sendError(reply, 'BAD_REQUEST', `parameters: ${check.errors.join('; ')}`);
+      if ((b.command === 'install' || b.command === 'upgrade') && parameters.url === undefined) {
+        if (typeof parameters.version !== 'string') return sendError(reply, 'BAD_REQUEST', 'parameters: give url, or name and version of an uploaded package');
+        const pkg = await ctx.store.findPackage(parameters.name as string, parameters.version);
+        if (!pkg) return sendError(reply, 'NOT_FOUND', `no package ${String(parameters.name)} ${parameters.version} uploaded`);
+      }
+      const now = ctx.clock.now();
+      const windowStart = toMs(b.window?.start);
+      const windowEnd = toMs(b.window?.end);
+      if (Number.isNaN(windowStart) || Number.isNaN(windowEnd)) return sendError(reply, 'BAD_REQUEST', 'window: bad time');
+      if (windowStart !== undefined && windowEnd !== undefined && windowEnd <= windowStart) return sendError(reply, 'BAD_REQUEST', 'window: end must be after start');
+      const spec: TaskSpec = {
+        command: b.command,
+        parameters,
+        user: b.user,
+        agents: b.agents,
+        tags: b.tags,
+        windowStart,
+        windowEnd,
+        delayMs: Math.round((b.delay ?? 0) * 1000),
+        batch: b.batch ?? 0,
+        retryCount: b.retry?.count ?? 0,
+        retryIntervalMs: Math.round((b.retry?.interval ?? 0) * 1000),
+        ttlMs: Math.round((b.ttl ?? 0) * 1000),
+        ttrMs: Math.round((b.ttr ?? ctx.config.taskTtrSec) * 1000),
+      };
+      const { id, results } = await ctx.store.createTask(spec, now);
+      ctx.kickScheduler();
+      return reply.send(ok({ id, results }));
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof TaskQuery> }>(
+    '/task',
+    { schema: { tags: ['task'], summary: 'One task with its subtasks (?id=), or a page of tasks', querystring: TaskQuery } },
+    async (request, reply) => {
+      const q = request.query;
+      if (q.id !== undefined) {
+        const t = await ctx.store.getTask(q.id);
+        if (!t) return sendError(reply, 'NOT_FOUND', `no task ${q.id}`);
+        return reply.send(ok({ task: t.task, subtasks: t.subtasks }));
+      }
+      const page = await ctx.store.listTasks({ status: q.status, command: q.command }, toPaging(q));
+      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, tasks: page.items }));
+    },
+  );
+
+  app.post<{ Body: Static<typeof IdBody> }>(
+    '/task/revoke',
+    { schema: { tags: ['task'], summary: 'Revoke a task: every subtask not RESERVED and not final becomes REVOKED', body: IdBody } },
+    async (request, reply) => {
+      const r = await ctx.store.revokeTask(request.body.id, ctx.clock.now());
+      if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      return reply.send(ok(r.value));
+    },
+  );
+
+  app.post<{ Body: Static<typeof IdBody> }>(
+    '/task/kick',
+    { schema: { tags: ['task'], summary: 'Move BURIED subtasks of a task back to READY', body: IdBody } },
+    async (request, reply) => {
+      const r = await ctx.store.kickTask(request.body.id, ctx.clock.now());
+      if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      ctx.kickScheduler();
+      return reply.send(ok(r.value));
+    },
+  );
+}

@@ -1,0 +1,14 @@
+/**
+ * Versioned schema migrations. The .sql files are embedded in the bundle as text (esbuild's
+ * `.sql` loader in scripts/build.mjs), so the single executable reads nothing from disk.
+ * Add a file NNN-name.sql and a row here; never edit a released one.
+ */
+import m001 from './migrations/001-init.sql';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: '001-init', sql: m001 }];

@@ -1,0 +1,290 @@
+/**
+ * The server's storage seam. Operations are coarse (one transaction each) and async, so a
+ * PostgreSQL implementation can follow the SQLite one without changing a caller. The task
+ * rules live in ../tasks/state-machine.ts and are shared by every implementation.
+ */
+import type { AgentReport, AgentEvent, JobResult, SubtaskStateWord } from '@aspire/protocol';
+
+export interface Paging {
+  offset: number;
+  limit: number;
+  order: 'asc' | 'desc';
+  /** Already checked against the resource's whitelist: a column key, never raw input. */
+  sortby: string;
+}
+
+export interface Page<T> {
+  count: number;
+  offset: number;
+  limit: number;
+  items: T[];
+}
+
+export interface HostRow {
+  id: number;
+  agentsn: string;
+  hostname: string;
+  ipaddr: string | null;
+  region: number;
+  region_name: string | null;
+  status: string;
+  step: number;
+  os: string | null;
+  arch: string | null;
+  curvers: string | null;
+  prevers: string | null;
+  uptime: number | null;
+  agents: AgentReport[];
+  reported_tags: string;
+  tags: string[];
+  last_seen: number | null;
+  gmt_create: number;
+  gmt_modify: number;
+}
+
+export interface HostFilter {
+  status?: string;
+  region?: number;
+  tag?: string;
+  os?: string;
+  arch?: string;
+  version?: string;
+  hostname?: string;
+}
+
+export interface RegisterInput {
+  agentsn: string;
+  hostname: string;
+  ip: string;
+  version?: string;
+  os?: string;
+  arch?: string;
+  /** Hash of the credential the request presented, if any. */
+  presentedHash?: string;
+  /** Hash of a freshly generated credential to store. */
+  newHash: string;
+  /** A fresh AgentSN to use when the asked one belongs to another host. */
+  freshAgentsn: string;
+  now: number;
+}
+
+export interface RegisterOutcome {
+  agentsn: string;
+  conflict: boolean;
+  tags: string;
+}
+
+export interface StatusInput {
+  agentsn: string;
+  hostname: string;
+  ip: string;
+  version: string;
+  os: string;
+  arch: string;
+  uptime: number;
+  step: number;
+  agents: AgentReport[];
+  jobs: JobResult[];
+  events: AgentEvent[];
+  eventsDropped?: number;
+  tags?: string;
+  now: number;
+}
+
+/** A subtask reserved for a host: the route turns it into a job on the wire. */
+export interface ReservedJob {
+  subtaskId: string;
+  jobid: string;
+  taskid: number;
+  command: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface StatusOutcome {
+  reserved: ReservedJob[];
+  host: { os: string; arch: string };
+  eventsStored: number;
+  resultsRecorded: number;
+}
+
+export interface TaskSpec {
+  command: string;
+  parameters: Record<string, unknown>;
+  user?: string;
+  agents?: string[];
+  tags?: string;
+  windowStart?: number;
+  windowEnd?: number;
+  delayMs: number;
+  batch: number;
+  retryCount: number;
+  retryIntervalMs: number;
+  ttlMs: number;
+  ttrMs: number;
+}
+
+export interface TaskRow {
+  id: number;
+  command: string;
+  parameters: Record<string, unknown>;
+  user: string | null;
+  status: string;
+  selector: 'agents' | 'tags';
+  tags: string | null;
+  window_start: number | null;
+  window_end: number | null;
+  delay_ms: number;
+  batch: number;
+  retry_count: number;
+  retry_interval_ms: number;
+  ttl_ms: number;
+  ttr_ms: number;
+  count: number;
+  complete: number;
+  gmt_create: number;
+  gmt_modify: number;
+}
+
+export interface SubtaskRow {
+  id: string;
+  taskid: number;
+  agentsn: string;
+  state: SubtaskStateWord;
+  jobid: string | null;
+  attempts: number;
+  requeues: number;
+  ready_at: number;
+  expires_at: number | null;
+  reserved_at: number | null;
+  errcode: number | null;
+  message: string | null;
+  gmt_create: number;
+  gmt_modify: number;
+}
+
+export interface PackageRow {
+  id: number;
+  name: string;
+  version: string;
+  os: string;
+  arch: string;
+  file: string;
+  path: string;
+  size: number;
+  sha256: string;
+  gmt_create: number;
+  gmt_modify: number;
+}
+
+export interface PackageFilter {
+  id?: number;
+  name?: string;
+  version?: string;
+  os?: string;
+  arch?: string;
+}
+
+export interface TagRow {
+  id: number;
+  name: string;
+  value: string;
+  hosts: number;
+  gmt_create: number;
+  gmt_modify: number;
+}
+
+export interface RegionRow {
+  id: number;
+  name: string;
+  hosts: number;
+  gmt_create: number;
+  gmt_modify: number;
+}
+
+export interface EventRow {
+  id: number;
+  agentsn: string;
+  category: number;
+  localid: number;
+  occurred: number;
+  kind: string;
+  agent: string | null;
+  message: string;
+  data: unknown;
+  gmt_create: number;
+}
+
+export interface EventFilter {
+  agentsn?: string;
+  since?: number;
+  until?: number;
+  kind?: string;
+}
+
+export interface Dashboard {
+  hosts: { total: number; online: number; offline: number; registered: number };
+  agents: { name: string; deployed: number; online: number }[];
+  computedAt: number;
+}
+
+export interface TickOutcome {
+  expired: number;
+  promoted: number;
+  requeued: number;
+  buried: number;
+  admitted: number;
+  completedTasks: number;
+}
+
+export type Mutation<T> = { ok: true; value: T } | { ok: false; reason: 'not_found' | 'conflict' | 'bad_request'; cause: string };
+
+export interface Store {
+  close(): void;
+  /** A server-side secret kept with the data (HMAC key for package links), created once. */
+  secret(key: string): Promise<string>;
+
+  register(input: RegisterInput): Promise<RegisterOutcome>;
+  /** The stored credential hash of a host, or undefined when the AgentSN is unknown. */
+  credentialHash(agentsn: string): Promise<string | undefined>;
+  ingestStatus(input: StatusInput): Promise<StatusOutcome>;
+  /** Record a result decided by the server itself (e.g. a job it could not build). */
+  failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void>;
+  markOffline(now: number, missedSteps: number): Promise<number>;
+
+  createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }>;
+  getTask(id: number): Promise<{ task: TaskRow; subtasks: SubtaskRow[] } | undefined>;
+  listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>>;
+  revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number }>>;
+  kickTask(id: number, now: number): Promise<Mutation<{ kicked: number }>>;
+  tick(now: number): Promise<TickOutcome>;
+
+  getHost(agentsn: string): Promise<HostRow | undefined>;
+  listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>>;
+  setHostRegion(agentsns: string[], region: number, now: number): Promise<Mutation<{ updated: number }>>;
+  deleteHost(agentsn: string, now: number): Promise<Mutation<{ deleted: number }>>;
+
+  listTags(filter: { name?: string }, paging: Paging): Promise<Page<TagRow>>;
+  createTag(name: string, value: string, now: number): Promise<Mutation<TagRow>>;
+  updateTag(id: number, name: string, value: string, now: number): Promise<Mutation<TagRow>>;
+  deleteTag(id: number): Promise<Mutation<{ deleted: number }>>;
+  bindTag(tagid: number, agentsns: string[], bind: boolean, now: number): Promise<Mutation<{ changed: number; unknown: string[] }>>;
+
+  listRegions(paging: Paging): Promise<Page<RegionRow>>;
+  createRegion(name: string, now: number): Promise<Mutation<RegionRow>>;
+  updateRegion(id: number, name: string, now: number): Promise<Mutation<RegionRow>>;
+  deleteRegion(id: number): Promise<Mutation<{ deleted: number }>>;
+
+  listEvents(filter: EventFilter, paging: Paging): Promise<Page<EventRow>>;
+
+  insertPackage(p: Omit<PackageRow, 'id' | 'gmt_create' | 'gmt_modify'>, now: number): Promise<Mutation<PackageRow>>;
+  getPackage(id: number): Promise<PackageRow | undefined>;
+  findPackage(name: string, version: string, os?: string, arch?: string): Promise<PackageRow | undefined>;
+  listPackages(filter: PackageFilter, paging: Paging): Promise<Page<PackageRow>>;
+  /** Delete the matching rows and return them, so the caller removes their files. */
+  deletePackages(filter: PackageFilter): Promise<PackageRow[]>;
+
+  computeDashboard(now: number): Promise<Dashboard>;
+
+  createToken(name: string, hash: string, now: number): Promise<number>;
+  tokenExists(hash: string, now: number): Promise<boolean>;
+}

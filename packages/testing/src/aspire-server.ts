@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { binary } from './binaries.ts';
+import { Child } from './child.ts';
+
+const run = promisify(execFile);
+
+export interface AspireApiAnswer {
+  status: number;
+  // The envelope {status, message, cause?} plus the route's fields.
+  body: any;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface AspireHandle {
+  url: string;
+  token: string;
+  enrollSecret: string;
+  dataDir: string;
+  configFile: string;
+  child: Child;
+  /** The command hub's `host:port` when started with `hub` (BasicAgent channel, TLS). */
+  hubAddress?: { host: string; port: number };
+  /** Operator REST call with the token; path like '/api/v1/server/task?id=1'. */
+  api(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<AspireApiAnswer>;
+  /** Stop the server (SIGTERM) and start it again on the same port and data dir. */
+  restart(): Promise<void>;
+  /** Stop the server; removes the temp data dir unless keepDataDir was given. */
+  stop(): Promise<void>;
+}
+
+export interface StartAspireOptions {
+  /** Extra server config keys (docs/server.md), merged over the test defaults. */
+  config?: Record<string, unknown>;
+  /** Use this data dir instead of a fresh temp one (kept on stop). */
+  dataDir?: string;
+  keepDataDir?: boolean;
+  /** Env for the child (e.g. nothing); the server reads no env itself. */
+  env?: NodeJS.ProcessEnv;
+  /** Start the BasicAgent command hub on 127.0.0.1:0 with this certificate (see makeTestCa). */
+  hub?: { certFile: string; keyFile: string; redirect?: string; redirectOver?: number; idleTimeoutMs?: number };
+}
+
+function hubArgs(hub: StartAspireOptions['hub'], listen: string): string[] {
+  if (!hub) return [];
+  const a = ['--hub-listen', listen, '--hub-cert', hub.certFile, '--hub-key', hub.keyFile];
+  if (hub.redirect !== undefined) a.push('--hub-redirect', hub.redirect);
+  if (hub.redirectOver !== undefined) a.push('--hub-redirect-over', String(hub.redirectOver));
+  if (hub.idleTimeoutMs !== undefined) a.push('--hub-idle-timeout-ms', String(hub.idleTimeoutMs));
+  return a;
+}
+
+/** Defaults that make a test server quick: short sweeps and scheduler passes. */
+export const TEST_SERVER_DEFAULTS = {
+  offlineSweepSec: 0.5,
+  schedulerIntervalMs: 200,
+  dashboardIntervalSec: 0.5,
+  logLevel: 'info',
+} as const;
+
+/**
+ * Start the real `aspire` server (the built bundle, or the single executable under
+ * ASPIRE_BIN_DIR) as a child process on 127.0.0.1:0 in a temp data dir, with a fresh
+ * enrollment secret and operator token.
+ */
+export async function startAspire(opts: StartAspireOptions = {}): Promise<AspireHandle> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'aspire-srv-'));
+  const removeOnStop = !opts.dataDir && !opts.keepDataDir;
+  const enrollSecret = randomBytes(16).toString('hex');
+  const configFile = join(dataDir, 'aspire.json');
+  writeFileSync(configFile, JSON.stringify({ ...TEST_SERVER_DEFAULTS, enrollSecret, ...opts.config }, null, 2));
+  const bin = binary('aspire');
+  const { stdout } = await run(bin.cmd, [...bin.args, 'token', 'create', '--data-dir', dataDir, '--name', 'test'], { env: opts.env ?? process.env });
+  const token = stdout.trim();
+
+  let hubAddress: { host: string; port: number } | undefined;
+  const launch = async (listen: string): Promise<{ child: Child; url: string }> => {
+    // A restart keeps the hub's port too, so connected agents find it again.
+    const hubListen = hubAddress ? `127.0.0.1:${hubAddress.port}` : '127.0.0.1:0';
+    const child = new Child(bin.cmd, [...bin.args, 'serve', '--listen', listen, '--data-dir', dataDir, '--config', configFile, ...hubArgs(opts.hub, hubListen)], {
+      env: opts.env ?? process.env,
+    });
+    const m = await Promise.race([
+      child.waitForLine(/^aspire: listening on (http:\/\/\S+)$/, 30_000),
+      child.exited.then((e) => {
+        throw new Error(`aspire exited (${e.code ?? e.signal}) before listening:\n${child.output.slice(-4000)}`);
+      }),
+    ]);
+    if (opts.hub) {
+      const h = await child.waitForLine(/^aspire: hub listening on tls:\/\/(\S+):(\d+)$/, 30_000);
+      hubAddress = { host: h[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(h[2]) };
+    }
+    return { child, url: m[1]! };
+  };
+
+  let { child, url } = await launch('127.0.0.1:0');
+  const handle: AspireHandle = {
+    get url() {
+      return url;
+    },
+    token,
+    enrollSecret,
+    dataDir,
+    configFile,
+    get child() {
+      return child;
+    },
+    get hubAddress() {
+      return hubAddress;
+    },
+    async api(method, path, body, o = {}) {
+      const headers: Record<string, string> = { ...o.headers };
+      const tok = o.token === undefined ? token : o.token;
+      if (tok !== null) headers.authorization = `Bearer ${tok}`;
+      let payload: string | undefined;
+      if (body !== undefined) {
+        headers['content-type'] ??= 'application/json';
+        payload = typeof body === 'string' ? body : JSON.stringify(body);
+      }
+      const res = await fetch(`${url}${path}`, { method, headers, body: payload });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON: the test sees the text */
+      }
+      return { status: res.status, body: parsed, headers: Object.fromEntries(res.headers.entries()) };
+    },
+    async restart() {
+      const port = new URL(url).port;
+      await child.stop(10_000);
+      ({ child, url } = await launch(`127.0.0.1:${port}`));
+    },
+    async stop() {
+      await child.stop(10_000);
+      if (removeOnStop) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
