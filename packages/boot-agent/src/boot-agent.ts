@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { BUILD_SERVER_ADDR, unixSeconds, type Clock } from '@aspire/agent-core';
+import { BUILD_SERVER_ADDR, VERSION, unixSeconds, type Clock } from '@aspire/agent-core';
 import { AgentPath, CREDENTIAL_HEADER, MAX_STATUS_BODY_BYTES, statusReplyEnvelope } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { BootConfig } from './config/boot-config.ts';
@@ -23,6 +23,9 @@ import { createHttpTransport, type Transport } from './net/http-transport.ts';
 import { checkServerList, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
 import { MetaStore, metaPath, readMeta, type MetaFile } from './state/meta-store.ts';
+
+/** The `agent` of the BootAgent's own events (sub-agents use their names). */
+export const BOOT_AGENT_NAME = 'BootAgent';
 
 export type BootAgentState = 'idle' | 'loading' | 'registering' | 'running' | 'stopping' | 'stopped';
 
@@ -70,6 +73,8 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const { journal, corrupt } = await JobJournal.open({ stateDir, clock, eventQueueMax: config.eventQueueMax });
     if (corrupt) log.error({ error: corrupt }, 'job journal was unreadable and has been started afresh');
     for (const id of journal.interrupted) log.warn({ jobId: id }, 'job was running when the agent last stopped: reported JOB_INTERRUPTED, not run again');
+    // The BootAgent's own restarts are events too: a crash loop shows up on the server.
+    journal.emit('started', `BootAgent ${VERSION} started (pid ${process.pid})`, { agent: BOOT_AGENT_NAME, data: { interruptedJobs: journal.interrupted.length } });
 
     // Sub-agents are supervised from the start, even while the server cannot be reached.
     const manager = deps.createManager?.({ clock, logger: deps.logger.child({ component: 'subagents' }), events: journal, stateDir: join(stateDir, 'agents'), config: config.supervision });
@@ -132,6 +137,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       await runner?.stop();
       // Sub-agents keep running: a BootAgent restart or upgrade must not take them down.
       await manager?.stop().catch((err: unknown) => log.error({ err }, 'sub-agent manager did not stop cleanly'));
+      if (signal.aborted) journal.emit('stopped', `BootAgent ${VERSION} stopped (${String((signal.reason as Error | undefined)?.message ?? 'asked to stop')})`, { agent: BOOT_AGENT_NAME });
       await journal.flush();
       await transport.close().catch(() => undefined);
       setState('stopped');
@@ -173,6 +179,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       servers: list,
       request: { hostname, agentsn: proposed, version: bootVersionString(), os: osString(), arch: machineArch() },
       ...(config.enrollSecret ? { enrollSecret: config.enrollSecret } : {}),
+      ...(base?.credential ? { credential: base.credential } : {}),
       signal,
     }).catch((err: unknown) => {
       if (signal.aborted) return undefined;

@@ -5,7 +5,7 @@
  * when the signal aborts.
  */
 import { Backoff, type Clock } from '@aspire/agent-core';
-import { AgentPath, ENROLL_HEADER, registerReply, type RegisterReply, type RegisterRequest } from '@aspire/protocol';
+import { AgentPath, CREDENTIAL_HEADER, ENROLL_HEADER, registerReply, type RegisterReply, type RegisterRequest } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { Transport } from '../net/http-transport.ts';
 import { tryServers } from './try-servers.ts';
@@ -17,6 +17,8 @@ export interface RegisterDeps {
   servers: () => readonly string[];
   request: RegisterRequest;
   enrollSecret?: string;
+  /** The credential of an earlier registration: lets the server keep this host's agentsn. */
+  credential?: string;
   signal: AbortSignal;
   backoff?: Backoff;
 }
@@ -25,7 +27,9 @@ export const REGISTER_BACKOFF = { baseMs: 1000, maxMs: 60_000 } as const;
 
 export async function registerUntilDone(d: RegisterDeps): Promise<{ server: string; reply: RegisterReply }> {
   const backoff = d.backoff ?? new Backoff(REGISTER_BACKOFF);
-  const headers: Record<string, string> = d.enrollSecret ? { [ENROLL_HEADER]: d.enrollSecret } : {};
+  const headers: Record<string, string> = {};
+  if (d.enrollSecret) headers[ENROLL_HEADER] = d.enrollSecret;
+  if (d.credential) headers[CREDENTIAL_HEADER] = d.credential;
   for (;;) {
     d.signal.throwIfAborted();
     const r = await tryServers(d.servers(), 'register', d.logger, (s) => d.transport.post(s, AgentPath.REGISTER, d.request, headers, registerReply, d.signal), d.signal);

@@ -1,0 +1,74 @@
+// Issue 2, end to end with real processes: the real aspire server on a free port and a real
+// `boot` (step 1 s, temp state dir). The host appears online with the seed fields; a config
+// task changes the step, the next pushes honour it, and the task ends SUCCESS with the agent's result.
+import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let srv: AspireHandle;
+let boot: BootHandle;
+
+beforeAll(async () => {
+  srv = await startAspire();
+  boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, config: { logLevel: 'debug', tags: 'svc=test,cmpt=boot' } });
+});
+
+afterAll(async () => {
+  await boot?.stop();
+  await srv?.stop();
+  boot?.cleanup();
+});
+
+/** Monotonic-ish wall times (ms) of the answered status pushes in the log. */
+const pushTimes = () => boot.logLines().filter((l) => l.msg === 'status push answered').map((l) => Date.parse(String(l.time)));
+
+describe('boot against the real server', () => {
+  it('registers, is trusted after its first push, and the host is online with the seed fields', async () => {
+    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted metafile' });
+    expect(meta.agentsn).toMatch(/^[0-9a-f-]{36}$/);
+    expect(meta.credential).toBeTruthy();
+    expect(meta.servers).toEqual([srv.url]);
+    const host = await waitUntil(
+      async () => {
+        const r = await srv.api('GET', `/api/v1/server/agent?agentsn=${meta.agentsn}`);
+        return r.status === 200 && r.body.host?.status === 'online' ? r.body.host : undefined;
+      },
+      { timeoutMs: 30_000, what: 'host online' },
+    );
+    expect(host).toMatchObject({ agentsn: meta.agentsn, status: 'online' });
+    expect(JSON.stringify(host)).toContain('bootagent-');
+    expect(host.hostname).toBeTruthy();
+    // The credential never reaches the log.
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(boot.logFile, 'utf8')).not.toContain(meta.credential!);
+  });
+
+  it('a config task changes the step; the task ends SUCCESS with the agent result; the next pushes honour the step', async () => {
+    const agentsn = boot.readMeta()!.agentsn;
+    await waitUntil(() => pushTimes().length >= 3, { timeoutMs: 20_000, what: 'a few pushes at step 1' });
+    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { step: 3 } });
+    expect(created.status).toBe(200);
+    const taskId = created.body.id;
+    const sub = await waitUntil(
+      async () => {
+        const r = await srv.api('GET', `/api/v1/server/task?id=${taskId}`);
+        const s = r.body.subtasks?.[0];
+        return s && ['SUCCESS', 'FAILED'].includes(s.state) ? s : undefined;
+      },
+      { timeoutMs: 30_000, what: 'config subtask final' },
+    );
+    expect(sub.state).toBe('SUCCESS');
+    expect(sub.errcode).toBe(0);
+    expect(sub.message).toContain('step=3');
+    expect(boot.readMeta()!.step).toBe(3);
+
+    const finished = boot.logLines().find((l) => l.msg === 'job finished: success: step=3');
+    expect(finished).toBeTruthy();
+    const after = Date.parse(String(finished!.time));
+    await waitUntil(() => pushTimes().filter((t) => t > after).length >= 3, { timeoutMs: 30_000, what: 'three pushes after the config job' });
+    const later = pushTimes().filter((t) => t > after);
+    for (let i = 1; i < later.length; i++) expect(later[i]! - later[i - 1]!).toBeGreaterThanOrEqual(2900);
+    // Before the job the pushes came every second.
+    const before = pushTimes().filter((t) => t < after);
+    expect(before[before.length - 1]! - before[before.length - 2]!).toBeLessThan(2500);
+  });
+});
