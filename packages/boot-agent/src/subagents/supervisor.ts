@@ -54,6 +54,8 @@ export class Supervisor {
   private chain: Promise<unknown> = Promise.resolve();
   private tickTimer?: TimerHandle;
   private running = false;
+  /** After stopLoop: the BootAgent is going away; nothing is (re)started any more. */
+  private halted = false;
   private readonly policy: PolicyConfig;
   private readonly save: (s: AgentState) => void;
 
@@ -77,6 +79,7 @@ export class Supervisor {
 
   async stopLoop(): Promise<void> {
     this.running = false;
+    this.halted = true;
     this.tickTimer?.cancel();
     await this.serial(() => {
       for (const e of this.entries.values()) {
@@ -214,10 +217,10 @@ export class Supervisor {
       } else {
         await this.deps.runner.run(e.spec.stop.argv, { cwd: this.deps.versionDir(name, e.state.current), env: this.envFor(e), ...this.ids(e), timeoutMs });
       }
-      if (!(await this.waitGone(pid, startTicks, deadline - this.deps.clock.monotonic()))) {
+      if (!(await this.waitGone(e, pid, startTicks, deadline - this.deps.clock.monotonic()))) {
         this.deps.logger.warn({ agent: name, pid, timeoutMs }, 'sub-agent ignored its stop; SIGKILL to its process group');
         this.deps.runner.signalGroup(pid, 'SIGKILL');
-        if (!(await this.waitGone(pid, startTicks, 10_000))) throw new JobError('JOB_STOP_FAILED', `${name} (pid ${pid}) survived SIGKILL`);
+        if (!(await this.waitGone(e, pid, startTicks, 10_000))) throw new JobError('JOB_STOP_FAILED', `${name} (pid ${pid}) survived SIGKILL`);
       }
     } finally {
       await this.serial(() => {
@@ -366,11 +369,12 @@ export class Supervisor {
 
   private scheduleRestart(e: Entry, at: number): void {
     e.restartTimer?.cancel();
+    if (this.halted) return;
     const name = e.state.name;
     e.restartTimer = this.deps.clock.setTimeout(() => {
       void this.serial(async () => {
         const cur = this.entries.get(name);
-        if (cur !== e || e.state.desired !== 'running' || e.state.fatal || e.state.pid) return;
+        if (this.halted || cur !== e || e.state.desired !== 'running' || e.state.fatal || e.state.pid) return;
         try {
           await this.spawnNow(e);
         } catch (err) {
@@ -467,12 +471,21 @@ export class Supervisor {
     }
   }
 
-  private async waitGone(pid: number, startTicks: string, timeoutMs: number): Promise<boolean> {
+  /**
+   * Wait for pid to be gone. For our own child, wait for its exit event to be processed (it
+   * carries the real code/signal), but no longer than a second after the pid vanished.
+   */
+  private async waitGone(e: Entry, pid: number, startTicks: string, timeoutMs: number): Promise<boolean> {
     const deadline = this.deps.clock.monotonic() + Math.max(0, timeoutMs);
+    let goneAt: number | undefined;
     for (;;) {
-      if (!this.deps.runner.alive(pid, startTicks)) return true;
-      if (this.deps.clock.monotonic() >= deadline) return false;
-      await this.deps.clock.sleep(Math.min(50, Math.max(1, deadline - this.deps.clock.monotonic())));
+      if (e.state.pid !== pid) return true;
+      if (!this.deps.runner.alive(pid, startTicks)) {
+        goneAt ??= this.deps.clock.monotonic();
+        if (!e.own || this.deps.clock.monotonic() - goneAt >= 1000) return true;
+      }
+      if (goneAt === undefined && this.deps.clock.monotonic() >= deadline) return false;
+      await this.deps.clock.sleep(goneAt === undefined ? Math.min(50, Math.max(1, deadline - this.deps.clock.monotonic())) : 20);
     }
   }
 

@@ -1,0 +1,313 @@
+// The sub-agent manager in-process with REAL child processes, a REAL loopback HTTP server and
+// REAL cgroup v1 hierarchies (root on this machine). The BootAgent-level proofs through the
+// real server and a real boot process are in subagent-boot.test.ts.
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive, realClock, silentLogger } from '@aspire/agent-core';
+import { ErrorCode, type EventKind, type SubAgentJob } from '@aspire/protocol';
+import { waitUntil } from '@aspire/testing';
+import type { SubAgentManager, SupervisionConfig } from '../../packages/boot-agent/src/contracts.ts';
+import { createSubAgentManager } from '../../packages/boot-agent/src/subagents/manager.ts';
+import { removeCgroupParent } from '../../packages/testing/fixtures/cgroup-cleanup.ts';
+import { packFixture, type FixtureName } from '../../packages/testing/fixtures/pack-fixture.ts';
+import { startPackageServer, type PackageServer } from '../../packages/testing/fixtures/package-server.ts';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+const PARENT = `aspire-test-${process.pid}-${randomBytes(3).toString('hex')}`;
+const base: SupervisionConfig = {
+  checkIntervalSec: 0.2,
+  restartHoldSec: 1,
+  strikeWindowSec: 30,
+  maxStrikes: 3,
+  stopTimeoutSec: 2,
+  upgradeHealthySec: 1.5,
+  downloadMaxBytes: 8 * 1024 * 1024,
+  watchdogIntervalSec: 0.5,
+  cgroupRoot: CGROUP_ROOT,
+};
+
+let srv: PackageServer;
+let work: string;
+const managers: SubAgentManager[] = [];
+const mounts: string[] = [];
+
+beforeAll(async () => {
+  srv = await startPackageServer();
+  work = mkdtempSync(join(tmpdir(), 'aspire-subagent-'));
+});
+
+afterEach(async () => {
+  // Kill what the test started: every sub-agent is its own process group.
+  for (const m of managers.splice(0)) {
+    await m.stop();
+    for (const r of m.reports()) if (r.pid) try { process.kill(-r.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+afterAll(async () => {
+  await srv.close();
+  for (const m of mounts) try { execFileSync('umount', [m]); } catch { /* not mounted */ }
+  rmSync(work, { recursive: true, force: true });
+  await waitUntil(() => { removeCgroupParent(CGROUP_ROOT, PARENT); return !existsSync(join(CGROUP_ROOT, 'memory', PARENT)) && !existsSync(join(CGROUP_ROOT, 'cpu', PARENT)); }, { timeoutMs: 10_000, what: 'test cgroups removed' });
+});
+
+function setup(over: Partial<SupervisionConfig> = {}, stateDir?: string) {
+  const dir = stateDir ?? mkdtempSync(join(work, 'state-'));
+  const events: { kind: EventKind; message: string; agent?: string; at: number }[] = [];
+  const m = createSubAgentManager({
+    clock: realClock,
+    logger: silentLogger(),
+    events: { emit: (kind, message, o) => events.push({ kind, message, agent: o?.agent, at: Date.now() }) },
+    stateDir: dir,
+    config: { ...base, ...over },
+    cgroupParent: PARENT,
+  });
+  managers.push(m);
+  return { m, events, dir };
+}
+
+let jobSeq = 0;
+function job(action: SubAgentJob['action'], name: string, extra: Partial<SubAgentJob> = {}): SubAgentJob {
+  return { id: `job-${++jobSeq}`, action, name, ...extra };
+}
+
+async function publish(fixture: FixtureName, name: string, version: string, spec?: Record<string, unknown>) {
+  const outDir = mkdtempSync(join(work, 'pkg-'));
+  const p = await packFixture({ fixture, name, version, outDir, spec });
+  return { ...p, url: srv.put(`/${name}/${name}-${version}.tar.gz`, p.file) };
+}
+
+const signal = () => new AbortController().signal;
+const report = (m: SubAgentManager, name: string) => m.reports().find((r) => r.name === name);
+const kinds = (ev: { kind: string }[]) => ev.map((e) => e.kind);
+
+/** Everything under a state dir except logs, with content hashes: "nothing changed" is this equal. */
+function snapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const f of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, f.name);
+      if (f.isDirectory()) {
+        if (f.name !== 'log') walk(p); // agents write their logs at any time
+      }
+      else out.push(`${p.slice(dir.length)} ${createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 12)}`);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out.sort();
+}
+
+/** utime+stime of a process, in clock ticks. */
+function cpuTicks(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+describe('sub-agent manager with real processes', () => {
+  it('installs a tar.gz over HTTP with the right checksum; it runs with its version; job envs reach it', async () => {
+    const { m, events, dir } = setup();
+    await m.start();
+    const pkg = await publish('idle-agent', 'Idle', '1.0.0');
+    const out = await m.handleJob(job('install', 'Idle', { url: pkg.url, checksum: pkg.checksum, envs: { FIXTURE_ECHO: 'hello' } }), signal());
+    expect(out).toMatchObject({ errcode: 0 });
+    const r = report(m, 'Idle')!;
+    expect(r).toMatchObject({ name: 'Idle', version: '1.0.0', status: 'running' });
+    expect(isAlive(r.pid!)).toBe(true);
+    const logFile = join(dir, 'agents', 'Idle', 'log', 'Idle.log');
+    await waitUntil(() => existsSync(logFile) && /idle-agent ready .*version=1\.0\.0 env="hello"/.test(readFileSync(logFile, 'utf8')), { what: 'agent log line' });
+    expect(kinds(events)).toEqual(['installed', 'started']);
+    // Detached in its own process group, stdio to the log file (not pipes).
+    expect(readFileSync(`/proc/${r.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]).toBe(String(r.pid));
+  });
+
+  it('wrong checksum, truncated, oversized, dead URL, 404: each its own code, nothing changed', async () => {
+    const { m, dir } = setup({ downloadMaxBytes: 64 * 1024 });
+    await m.start();
+    const good = await publish('idle-agent', 'Keep', '1.0.0');
+    expect((await m.handleJob(job('install', 'Keep', { url: good.url, checksum: good.checksum }), signal())).errcode).toBe(0);
+    const pid = report(m, 'Keep')!.pid;
+    const before = snapshot(join(dir, 'agents'));
+    const up = await publish('idle-agent', 'Keep', '2.0.0');
+    const wrong = `SHA256:${'0'.repeat(64)}`;
+    const big = randomBytes(100 * 1024);
+    const bigSum = `SHA256:${createHash('sha256').update(big).digest('hex')}`;
+    const closedPort = await new Promise<number>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
+    const cases: [Partial<SubAgentJob>, number][] = [
+      [{ url: up.url, checksum: wrong }, ErrorCode.JOB_CHECKSUM_MISMATCH],
+      [{ url: srv.putTruncated('/cut.tar.gz', readFileSync(up.file), 100), checksum: up.checksum }, ErrorCode.JOB_DOWNLOAD_TRUNCATED],
+      [{ url: srv.put('/big.tar.gz', big), checksum: bigSum }, ErrorCode.JOB_DOWNLOAD_TOO_LARGE],
+      [{ url: `http://127.0.0.1:${closedPort}/x.tar.gz`, checksum: up.checksum }, ErrorCode.JOB_DOWNLOAD_FAILED],
+      [{ url: `${srv.url}/nope.tar.gz`, checksum: up.checksum }, ErrorCode.JOB_DOWNLOAD_FAILED],
+      [{ url: up.url }, ErrorCode.JOB_INVALID],
+      [{ url: 'gopher://127.0.0.1/x', checksum: up.checksum }, ErrorCode.JOB_DOWNLOAD_FAILED],
+    ];
+    for (const [extra, code] of cases) {
+      const out = await m.handleJob(job('upgrade', 'Keep', extra), signal());
+      expect(out.errcode, `${JSON.stringify(extra)} -> ${out.message}`).toBe(code);
+      expect(snapshot(join(dir, 'agents'))).toEqual(before);
+      expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+      expect(report(m, 'Keep')).toMatchObject({ status: 'running', version: '1.0.0', pid });
+    }
+    // A wrong checksum on a first install leaves no trace of the agent at all.
+    const fresh = await publish('idle-agent', 'Fresh', '1.0.0');
+    expect((await m.handleJob(job('install', 'Fresh', { url: fresh.url, checksum: wrong }), signal())).errcode).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
+    expect(existsSync(join(dir, 'agents', 'Fresh'))).toBe(false);
+    expect(report(m, 'Fresh')).toBeUndefined();
+  });
+
+  it('a full disk fails the job with JOB_DISK_FULL and leaves no temp file', async () => {
+    const mnt = mkdtempSync(join(work, 'small-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
+    mounts.push(mnt);
+    const { m } = setup({}, mnt);
+    await m.start();
+    const big = randomBytes(1024 * 1024);
+    const out = await m.handleJob(job('install', 'Huge', { url: srv.put('/huge.tar.gz', big), checksum: `SHA256:${createHash('sha256').update(big).digest('hex')}` }), signal());
+    expect(out).toMatchObject({ errcode: ErrorCode.JOB_DISK_FULL });
+    expect(readdirSync(join(mnt, 'tmp'))).toEqual([]);
+    expect(existsSync(join(mnt, 'agents', 'Huge'))).toBe(false);
+  });
+
+  it('crash at once: restarted with the hold respected, fatal after the third strike, a restart job brings it back', async () => {
+    const { m, events } = setup({ restartHoldSec: 1, strikeWindowSec: 30, maxStrikes: 3 });
+    await m.start();
+    const pkg = await publish('crash-agent', 'Crashy', '1.0.0', { env: { FIXTURE_CRASH: '1' } });
+    await m.handleJob(job('install', 'Crashy', { url: pkg.url, checksum: pkg.checksum }), signal());
+    await waitUntil(() => report(m, 'Crashy')?.status === 'fatal', { timeoutMs: 20_000, what: 'fatal' });
+    const starts = events.filter((e) => e.kind === 'started').map((e) => e.at);
+    expect(starts).toHaveLength(3);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(1000 - 20);
+    expect(kinds(events).filter((k) => k === 'strike')).toHaveLength(3);
+    expect(kinds(events).filter((k) => k === 'fatal')).toHaveLength(1);
+    // Fatal means no more restarts.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(kinds(events).filter((k) => k === 'started')).toHaveLength(3);
+    // A restart job resets it; its envs apply at start and are kept.
+    const out = await m.handleJob(job('restart', 'Crashy', { envs: { FIXTURE_CRASH: '0' } }), signal());
+    expect(out.errcode).toBe(0);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(report(m, 'Crashy')).toMatchObject({ status: 'running', strikes: 0 });
+  });
+
+  it('a fixture that ignores SIGTERM is killed after stop_timeout', async () => {
+    const { m, events } = setup();
+    await m.start();
+    const pkg = await publish('no-sigterm-agent', 'Stubborn', '1.0.0', { stop_timeout: 1 });
+    await m.handleJob(job('install', 'Stubborn', { url: pkg.url, checksum: pkg.checksum }), signal());
+    const pid = report(m, 'Stubborn')!.pid!;
+    await new Promise((r) => setTimeout(r, 300)); // let it install its handler
+    const t0 = Date.now();
+    const out = await m.handleJob(job('stop', 'Stubborn'), signal());
+    const took = Date.now() - t0;
+    expect(out.errcode).toBe(0);
+    expect(took).toBeGreaterThanOrEqual(950);
+    expect(isAlive(pid)).toBe(false);
+    expect(report(m, 'Stubborn')).toMatchObject({ status: 'stoped' });
+    const exit = events.find((e) => e.kind === 'exit');
+    expect(exit?.message).toMatch(/SIGKILL/);
+  });
+
+  it('allocating past a 50M memory limit: killed by the cgroup (v1), reported killed with an event', async () => {
+    const { m, events } = setup({ restartHoldSec: 60 });
+    await m.start();
+    const pkg = await publish('alloc-agent', 'Hog', '1.0.0', { env: { FIXTURE_ALLOC_MB: '200' } });
+    const out = await m.handleJob(job('install', 'Hog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M' } }), signal());
+    expect(out.errcode).toBe(0);
+    expect(readFileSync(join(CGROUP_ROOT, 'memory', PARENT, 'Hog', 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(50 * 1024 * 1024));
+    await waitUntil(() => report(m, 'Hog')?.status === 'killed', { timeoutMs: 20_000, what: 'killed status' });
+    expect(kinds(events)).toContain('killed');
+    expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGKILL/);
+  });
+
+  it('a spinner is held to its CPU quota (measured from /proc)', async () => {
+    const { m } = setup();
+    await m.start();
+    const pkg = await publish('spin-agent', 'Spin', '1.0.0');
+    await m.handleJob(job('install', 'Spin', { url: pkg.url, checksum: pkg.checksum, limits: { CPU: '20%' } }), signal());
+    const pid = report(m, 'Spin')!.pid!;
+    expect(readFileSync(join(CGROUP_ROOT, 'cpu', PARENT, 'Spin', 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('20000');
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    const c0 = cpuTicks(pid);
+    await new Promise((r) => setTimeout(r, 3000));
+    const share = (cpuTicks(pid) - c0) / 100 / ((Date.now() - t0) / 1000);
+    console.log(`spinner CPU share under a 20% quota: ${(share * 100).toFixed(1)}%`);
+    expect(share).toBeLessThan(0.27);
+    expect(share).toBeGreaterThan(0.05);
+    const throttled = readFileSync(join(CGROUP_ROOT, 'cpu', PARENT, 'Spin', 'cpu.stat'), 'utf8');
+    expect(Number(/nr_throttled (\d+)/.exec(throttled)![1])).toBeGreaterThan(0);
+  });
+
+  it('upgrade to a version that crashes on start is rolled back; the old version runs again', async () => {
+    const { m, events, dir } = setup({ upgradeHealthySec: 1.5 });
+    await m.start();
+    const v1 = await publish('idle-agent', 'Up', '1.0.0');
+    await m.handleJob(job('install', 'Up', { url: v1.url, checksum: v1.checksum }), signal());
+    const v2 = await publish('crash-agent', 'Up', '2.0.0');
+    const out = await m.handleJob(job('upgrade', 'Up', { url: v2.url, checksum: v2.checksum }), signal());
+    expect(out.errcode).toBe(ErrorCode.JOB_ROLLED_BACK);
+    expect(out.message).toMatch(/rolled back to 1\.0\.0/);
+    const r = report(m, 'Up')!;
+    expect(r).toMatchObject({ version: '1.0.0', status: 'running' });
+    expect(isAlive(r.pid!)).toBe(true);
+    expect(kinds(events)).toContain('rollback');
+    expect(existsSync(join(dir, 'agents', 'Up', 'versions', '2.0.0'))).toBe(false);
+    // A good upgrade keeps the old version beside the new one and reports prevers.
+    const v3 = await publish('idle-agent', 'Up', '3.0.0');
+    expect((await m.handleJob(job('upgrade', 'Up', { url: v3.url, checksum: v3.checksum }), signal())).errcode).toBe(0);
+    expect(report(m, 'Up')).toMatchObject({ version: '3.0.0', prevers: '1.0.0', status: 'running' });
+    expect(readdirSync(join(dir, 'agents', 'Up', 'versions')).sort()).toEqual(['1.0.0', '3.0.0']);
+    expect(kinds(events)).toContain('upgraded');
+  });
+
+  it('a new manager on the same state adopts the running processes: same pids, no restart', async () => {
+    const a = setup();
+    await a.m.start();
+    const pkg = await publish('idle-agent', 'Stay', '1.0.0');
+    await a.m.handleJob(job('install', 'Stay', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '64M' } }), signal());
+    const pid = report(a.m, 'Stay')!.pid!;
+    await a.m.stop();
+    managers.splice(managers.indexOf(a.m), 1);
+    expect(isAlive(pid)).toBe(true); // stopping the manager leaves sub-agents running
+    const b = setup({}, a.dir);
+    await b.m.start();
+    expect(report(b.m, 'Stay')).toMatchObject({ status: 'running', pid });
+    expect(kinds(b.events)).toEqual(['adopted']);
+    // The adopted process is watched by polling: kill it, the manager notices and restarts it.
+    process.kill(pid, 'SIGKILL');
+    await waitUntil(() => { const r = report(b.m, 'Stay'); return r?.status === 'running' && r.pid !== pid; }, { timeoutMs: 15_000, what: 'restart after adopted exit' });
+    expect(kinds(b.events)).toEqual(expect.arrayContaining(['exit', 'strike', 'started']));
+  });
+
+  it('uninstall removes files and process; the agent is no longer listed', async () => {
+    const { m, dir, events } = setup();
+    await m.start();
+    const pkg = await publish('idle-agent', 'Gone', '1.0.0');
+    await m.handleJob(job('install', 'Gone', { url: pkg.url, checksum: pkg.checksum }), signal());
+    const pid = report(m, 'Gone')!.pid!;
+    expect((await m.handleJob(job('uninstall', 'Gone'), signal())).errcode).toBe(0);
+    expect(isAlive(pid)).toBe(false);
+    expect(existsSync(join(dir, 'agents', 'Gone'))).toBe(false);
+    expect(report(m, 'Gone')).toBeUndefined();
+    expect(kinds(events)).toContain('uninstalled');
+    expect((await m.handleJob(job('uninstall', 'Gone'), signal())).errcode).toBe(ErrorCode.JOB_NOT_INSTALLED);
+    expect((await m.handleJob({ id: 'bad', action: 'start', name: '../etc' } as SubAgentJob, signal())).errcode).toBe(ErrorCode.JOB_INVALID);
+  });
+
+  it('file:// source works and is verified the same way', async () => {
+    const { m } = setup();
+    await m.start();
+    const outDir = mkdtempSync(join(work, 'pkg-'));
+    const p = await packFixture({ fixture: 'idle-agent', name: 'Local', version: '0.1.0', outDir });
+    expect((await m.handleJob(job('install', 'Local', { url: `file://${p.file}`, checksum: `SHA256:${'1'.repeat(64)}` }), signal())).errcode).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
+    expect((await m.handleJob(job('install', 'Local', { url: `file://${p.file}`, checksum: p.checksum }), signal())).errcode).toBe(0);
+    expect(report(m, 'Local')).toMatchObject({ status: 'running', version: '0.1.0' });
+    mkdirSync(join(work, 'unused'), { recursive: true });
+    writeFileSync(join(work, 'unused', 'x'), '');
+  });
+});
