@@ -4,3 +4,4 @@ export * from './binaries.ts';
 export * from './boot-agent.ts';
 export * from './tls-certs.ts';
 export * from './aspire-server.ts';
+export * from './basic-agent.ts';

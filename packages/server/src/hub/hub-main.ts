@@ -1,0 +1,52 @@
+/**
+ * The hub's part of `aspire serve`: flags in, a CommandHub out (or none when --hub-listen is
+ * not given). main.ts calls this before buildServer (the Polaris routes go into
+ * operatorPlugins) and starts/stops the hub around the HTTP listener.
+ */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Clock } from '@aspire/agent-core';
+import type { Logger } from 'pino';
+import { createCommandHub, type CommandHub } from './command-hub.ts';
+import { checkHubOptions } from './hub-options.ts';
+import { openTaskResultStore } from './task-results.ts';
+
+export const HUB_DB_FILE = 'hub.sqlite';
+
+export interface HubFlags {
+  hubListen?: string;
+  hubCert?: string;
+  hubKey?: string;
+  hubRedirect?: string;
+  hubRedirectOver?: string;
+  hubIdleTimeoutMs?: string;
+}
+
+/** Add the hub's flags to the `serve` command. */
+export function addHubFlags(cmd: Command): Command {
+  return cmd
+    .option('--hub-listen <host:port>', 'start the BasicAgent command hub (TLS) on this address (port 0: any free port)')
+    .option('--hub-cert <file>', 'PEM certificate (chain) the agents verify against their CA')
+    .option('--hub-key <file>', 'PEM private key of --hub-cert')
+    .option('--hub-redirect <servers>', 'redirect connecting agents to these servers ("ip1,ip2:port")')
+    .option('--hub-redirect-over <n>', 'with --hub-redirect: redirect only beyond n connected agents (default 0: all)')
+    .option('--hub-idle-timeout-ms <ms>', 'close an agent connection silent for this long (default 120000)');
+}
+
+export function hubFromFlags(flags: HubFlags, deps: { clock: Clock; logger: Logger; dataDir: string }): CommandHub | undefined {
+  if (!flags.hubListen) return undefined;
+  const raw: Record<string, unknown> = { listen: flags.hubListen, cert: flags.hubCert, key: flags.hubKey };
+  if (flags.hubRedirect !== undefined) raw.redirect = flags.hubRedirect;
+  if (flags.hubRedirectOver !== undefined) raw.redirectOver = Number(flags.hubRedirectOver);
+  if (flags.hubIdleTimeoutMs !== undefined) raw.idleTimeoutMs = Number(flags.hubIdleTimeoutMs);
+  for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
+  const options = checkHubOptions(raw, 'hub flags');
+  const results = openTaskResultStore(join(deps.dataDir, HUB_DB_FILE), options.keepResults);
+  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, results });
+}
+
+/** The line tests and operators wait for. */
+export function hubListeningLine(a: { host: string; port: number }): string {
+  const shown = a.host.includes(':') ? `[${a.host}]` : a.host;
+  return `aspire: hub listening on tls://${shown}:${a.port}\n`;
+}
