@@ -118,7 +118,7 @@ describe('sub-agent manager with real processes', () => {
     const r = report(m, 'Idle')!;
     expect(r).toMatchObject({ name: 'Idle', version: '1.0.0', status: 'running' });
     expect(isAlive(r.pid!)).toBe(true);
-    const logFile = join(dir, 'agents', 'Idle', 'log', 'Idle.log');
+    const logFile = join(dir, 'Idle', 'log', 'Idle.log');
     await waitUntil(() => existsSync(logFile) && /idle-agent ready .*version=1\.0\.0 env="hello"/.test(readFileSync(logFile, 'utf8')), { what: 'agent log line' });
     expect(kinds(events)).toEqual(['installed', 'started']);
     // Detached in its own process group, stdio to the log file (not pipes).
@@ -131,7 +131,7 @@ describe('sub-agent manager with real processes', () => {
     const good = await publish('idle-agent', 'Keep', '1.0.0');
     expect((await m.handleJob(job('install', 'Keep', { url: good.url, checksum: good.checksum }), signal())).errcode).toBe(0);
     const pid = report(m, 'Keep')!.pid;
-    const before = snapshot(join(dir, 'agents'));
+    const before = snapshot(dir);
     const up = await publish('idle-agent', 'Keep', '2.0.0');
     const wrong = `SHA256:${'0'.repeat(64)}`;
     const big = randomBytes(100 * 1024);
@@ -149,14 +149,14 @@ describe('sub-agent manager with real processes', () => {
     for (const [extra, code] of cases) {
       const out = await m.handleJob(job('upgrade', 'Keep', extra), signal());
       expect(out.errcode, `${JSON.stringify(extra)} -> ${out.message}`).toBe(code);
-      expect(snapshot(join(dir, 'agents'))).toEqual(before);
-      expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
+      expect(snapshot(dir)).toEqual(before);
+      expect(readdirSync(join(dir, '.tmp'))).toEqual([]);
       expect(report(m, 'Keep')).toMatchObject({ status: 'running', version: '1.0.0', pid });
     }
     // A wrong checksum on a first install leaves no trace of the agent at all.
     const fresh = await publish('idle-agent', 'Fresh', '1.0.0');
     expect((await m.handleJob(job('install', 'Fresh', { url: fresh.url, checksum: wrong }), signal())).errcode).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
-    expect(existsSync(join(dir, 'agents', 'Fresh'))).toBe(false);
+    expect(existsSync(join(dir, 'Fresh'))).toBe(false);
     expect(report(m, 'Fresh')).toBeUndefined();
   });
 
@@ -169,8 +169,8 @@ describe('sub-agent manager with real processes', () => {
     const big = randomBytes(1024 * 1024);
     const out = await m.handleJob(job('install', 'Huge', { url: srv.put('/huge.tar.gz', big), checksum: `SHA256:${createHash('sha256').update(big).digest('hex')}` }), signal());
     expect(out).toMatchObject({ errcode: ErrorCode.JOB_DISK_FULL });
-    expect(readdirSync(join(mnt, 'tmp'))).toEqual([]);
-    expect(existsSync(join(mnt, 'agents', 'Huge'))).toBe(false);
+    expect(readdirSync(join(mnt, '.tmp'))).toEqual([]);
+    expect(existsSync(join(mnt, 'Huge'))).toBe(false);
   });
 
   it('crash at once: restarted with the hold respected, fatal after the third strike, a restart job brings it back', async () => {
@@ -256,12 +256,12 @@ describe('sub-agent manager with real processes', () => {
     expect(r).toMatchObject({ version: '1.0.0', status: 'running' });
     expect(isAlive(r.pid!)).toBe(true);
     expect(kinds(events)).toContain('rollback');
-    expect(existsSync(join(dir, 'agents', 'Up', 'versions', '2.0.0'))).toBe(false);
+    expect(existsSync(join(dir, 'Up', 'versions', '2.0.0'))).toBe(false);
     // A good upgrade keeps the old version beside the new one and reports prevers.
     const v3 = await publish('idle-agent', 'Up', '3.0.0');
     expect((await m.handleJob(job('upgrade', 'Up', { url: v3.url, checksum: v3.checksum }), signal())).errcode).toBe(0);
     expect(report(m, 'Up')).toMatchObject({ version: '3.0.0', prevers: '1.0.0', status: 'running' });
-    expect(readdirSync(join(dir, 'agents', 'Up', 'versions')).sort()).toEqual(['1.0.0', '3.0.0']);
+    expect(readdirSync(join(dir, 'Up', 'versions')).sort()).toEqual(['1.0.0', '3.0.0']);
     expect(kinds(events)).toContain('upgraded');
   });
 
@@ -292,7 +292,7 @@ describe('sub-agent manager with real processes', () => {
     const pid = report(m, 'Gone')!.pid!;
     expect((await m.handleJob(job('uninstall', 'Gone'), signal())).errcode).toBe(0);
     expect(isAlive(pid)).toBe(false);
-    expect(existsSync(join(dir, 'agents', 'Gone'))).toBe(false);
+    expect(existsSync(join(dir, 'Gone'))).toBe(false);
     expect(report(m, 'Gone')).toBeUndefined();
     expect(kinds(events)).toContain('uninstalled');
     expect((await m.handleJob(job('uninstall', 'Gone'), signal())).errcode).toBe(ErrorCode.JOB_NOT_INSTALLED);

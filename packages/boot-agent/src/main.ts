@@ -10,6 +10,7 @@ import { daemonize, DAEMON_NOTIFY_ENV, notifyParent } from './cli/daemonize.ts';
 import { resolvePaths } from './cli/paths.ts';
 import { loadBootConfig, type CheckedConfig } from './config/boot-config.ts';
 import { checkServerList } from './net/server-list.ts';
+import { createSubAgentManager } from './subagents/index.ts';
 
 export const EXIT = { OK: 0, FAILURE: 1, CONFIG: 2, LOCKED: 3 } as const;
 /** A stop that takes longer than this is cut short (the journal is written atomically anyway). */
@@ -118,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
     stateDir: paths.stateDir,
     clock: realClock,
     logger: log,
+    createManager: createSubAgentManager,
     ...(flags.servers !== undefined ? { serverFlag: flags.servers } : {}),
   });
   // The clock's timers are unref'd (they must not keep a test process alive); the daemon itself

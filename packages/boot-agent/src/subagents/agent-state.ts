@@ -1,7 +1,9 @@
 /**
- * What survives a BootAgent restart, per sub-agent: STATE/agents/NAME/state.json, written
- * atomically (temp file + rename in the same directory). `current` in it is the marker of the
- * version that runs; the versions themselves sit side by side in STATE/agents/NAME/versions/.
+ * What survives a BootAgent restart, per sub-agent: DIR/NAME/state.json, written atomically
+ * (temp file + rename in the same directory). DIR is the manager's stateDir (the BootAgent
+ * passes STATE/agents). `current` in it is the marker of the version that runs; the versions
+ * sit side by side in DIR/NAME/versions/VERSION/. Downloads land in DIR/.tmp (agent names
+ * cannot start with a dot, so it never collides with one).
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,7 +43,7 @@ export interface AgentLayout {
 }
 
 export function layout(stateDir: string, name: string): AgentLayout {
-  const root = join(stateDir, 'agents', name);
+  const root = join(stateDir, name);
   return {
     root,
     stateFile: join(root, 'state.json'),
@@ -58,7 +60,7 @@ export function saveState(stateDir: string, s: AgentState): void {
 export function loadAllStates(stateDir: string, onCorrupt: (name: string, error: string) => void): AgentState[] {
   let names: string[];
   try {
-    names = readdirSync(join(stateDir, 'agents'));
+    names = readdirSync(stateDir).filter((n) => !n.startsWith('.'));
   } catch {
     return [];
   }

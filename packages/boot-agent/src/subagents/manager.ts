@@ -30,7 +30,7 @@ export interface ManagerExtras {
 export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras): SubAgentManager {
   const log = deps.logger.child({ component: 'subagents' });
   const rpm: RpmOptions = deps.rpm ?? {};
-  const tmpDir = join(deps.stateDir, 'tmp');
+  const tmpDir = join(deps.stateDir, '.tmp');
   let sup: Supervisor | undefined;
   let jobChain: Promise<unknown> = Promise.resolve();
 
@@ -302,7 +302,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
 
   return {
     async start() {
-      mkdirSync(join(deps.stateDir, 'agents'), { recursive: true });
+      mkdirSync(deps.stateDir, { recursive: true });
       sweepTmp();
       const s = supervisor();
       for (const st of loadAllStates(deps.stateDir, (name, error) => log.error({ agent: name, error }, 'corrupt sub-agent state; left alone'))) {
