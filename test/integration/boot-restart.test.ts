@@ -1,0 +1,80 @@
+// Issue 2: kill -9 the agent right after it received a job and start it again: same AgentSN,
+// the job is not run twice, its result still arrives. And the second boot on a pidfile.
+import { readFileSync } from 'node:fs';
+import { ErrorCode } from '@aspire/protocol';
+import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+let srv: AspireHandle;
+const boots: BootHandle[] = [];
+
+beforeAll(async () => {
+  srv = await startAspire();
+});
+
+afterAll(async () => {
+  for (const b of boots) await b.stop();
+  await srv?.stop();
+  for (const b of boots) b.cleanup();
+});
+
+async function finalSubtask(taskId: number) {
+  return waitUntil(
+    async () => {
+      const r = await srv.api('GET', `/api/v1/server/task?id=${taskId}`);
+      const s = r.body.subtasks?.[0];
+      return s && ['SUCCESS', 'FAILED'].includes(s.state) ? s : undefined;
+    },
+    { timeoutMs: 40_000, what: `task ${taskId} final` },
+  );
+}
+
+describe('boot restarts', () => {
+  it('kill -9 right after a job arrived: same AgentSN after restart, job run at most once, result arrives', async () => {
+    const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+    boots.push(first);
+    const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
+    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [meta.agentsn], parameters: { tags: 'phase=after-kill' } });
+    expect(created.status).toBe(200);
+    // The "received" line is written only once the job is journaled on disk.
+    const received = await first.waitForLog(/^job received and journaled$/, { timeoutMs: 30_000 });
+    await first.kill9();
+    const jobId = String(received.jobId);
+
+    const second = await startBoot({ serverUrl: 'http://127.0.0.1:9', enrollSecret: srv.enrollSecret, step: 1, stateDir: first.stateDir, logFile: first.logFile });
+    boots.push(second);
+    const sub = await finalSubtask(created.body.id);
+    // Same identity: no new registration, -S of the second start ignored.
+    expect(second.readMeta()!.agentsn).toBe(meta.agentsn);
+    expect(second.readMeta()!.servers).toEqual([srv.url]);
+    const lines = second.logLines();
+    expect(lines.filter((l) => l.msg === 'registered')).toHaveLength(1);
+    // At most once: the job ran in the first process or was reported interrupted, never ran again.
+    expect(lines.filter((l) => l.msg === 'job running' && l.jobId === jobId).length).toBeLessThanOrEqual(1);
+    if (sub.errcode === 0) expect(sub.state).toBe('SUCCESS');
+    else expect(sub.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
+    // The result is dropped from the journal once a push carrying it was answered.
+    await waitUntil(() => second.readJournal()?.jobs.every((j) => j.id !== jobId), { timeoutMs: 20_000, what: 'journal entry dropped' });
+    expect(second.readJournal()!.acked.map((a) => a.id)).toContain(jobId);
+    // The server still knows exactly one host under this AgentSN, online.
+    const host = await srv.api('GET', `/api/v1/server/agent?agentsn=${meta.agentsn}`);
+    expect(host.body.host.status).toBe('online');
+  });
+
+  it('a second boot on the same pidfile exits non-zero and says why; the first keeps running', async () => {
+    const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+    boots.push(first);
+    const { Child, binary } = await import('@aspire/testing');
+    const bin = binary('boot');
+    const other = new Child(bin.cmd, [...bin.args, '-f', '-P', first.pidfile, '-c', first.configFile, '-d', `${first.dir}/state2`, '-L', `${first.dir}/second.log`]);
+    const exit = await other.exited;
+    expect(exit.code).toBe(3);
+    expect(other.output).toMatch(new RegExp(`pidfile ${first.pidfile} is held by running process ${first.child.pid}`));
+    expect(readFileSync(first.pidfile, 'utf8').trim()).toBe(String(first.child.pid));
+    expect(first.child.proc.exitCode).toBeNull();
+    // A clean stop releases the pidfile.
+    const stopped = await first.stop();
+    expect(stopped.code).toBe(0);
+    expect(() => readFileSync(first.pidfile)).toThrow();
+  });
+});
