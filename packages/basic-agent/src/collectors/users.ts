@@ -68,7 +68,7 @@ export function passwordState(fields: string[]): PasswordState {
   const inactive = num(fields[6]);
   const expire = num(fields[7]);
   const locked = hash.startsWith('!');
-  const status = locked ? 'L' : hash === '' ? 'NP' : /^[*!]/.test(hash) || hash.length < 13 ? 'L' : 'P';
+  const status = locked || hash.startsWith('*') ? 'L' : hash === '' ? 'NP' : 'P';
   const lastChange = lastchg === null ? 'never' : lastchg === 0 ? 'password must be changed' : day(lastchg);
   const expires =
     lastchg === null || lastchg === 0 || max === null || max >= 10000 || max < 0

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { passwordState } from '../src/collectors/users.ts';
+import { splitArgs } from '../src/collectors/collector.ts';
+import { parseRedirect } from '../src/channel/resolve.ts';
+
+// The rules of shadow-utils chage.c list_fields, one /etc/shadow line at a time.
+describe('password state (/etc/shadow as chage -l shows it)', () => {
+  it('a usable password with aging', () => {
+    expect(passwordState('alice:$6$salt$hash:20000:1:90:7:14:20500:'.split(':'))).toEqual({
+      status: 'P',
+      locked: false,
+      last_change: '2024-10-04',
+      password_expires: '2025-01-02',
+      password_inactive: '2025-01-16',
+      account_expires: '2026-02-16',
+      min_days: 1,
+      max_days: 90,
+      warn_days: 7,
+      inactive_days: 14,
+    });
+  });
+
+  it('locked, never expiring (max 99999), empty fields', () => {
+    const s = passwordState('bob:!$6$x$y:19000:0:99999:7:::'.split(':'));
+    expect(s).toMatchObject({ status: 'L', locked: true, password_expires: 'never', password_inactive: 'never', account_expires: 'never', inactive_days: null });
+  });
+
+  it('last change 0 forces a change; no password is NP', () => {
+    expect(passwordState('c::0:0:90:7:::'.split(':'))).toMatchObject({
+      status: 'NP',
+      last_change: 'password must be changed',
+      password_expires: 'password must be changed',
+      password_inactive: 'password must be changed',
+    });
+    expect(passwordState('d:*:::::::'.split(':'))).toMatchObject({ status: 'L', last_change: 'never' });
+  });
+});
+
+describe('argument and address parsing', () => {
+  it('splits collector args without a shell', () => {
+    expect(splitArgs('-U root')).toEqual(['-U', 'root']);
+    expect(splitArgs(' -U  "a b" ')).toEqual(['-U', 'a b']);
+    expect(splitArgs("-U '$(reboot)'")).toEqual(['-U', '$(reboot)']);
+    expect(splitArgs(undefined)).toEqual([]);
+  });
+
+  it('reads a redirect server list (seed 003 "127.0.10.1,10.92.1.130")', () => {
+    expect(parseRedirect('127.0.10.1,10.92.1.130', 8443)).toEqual([
+      { address: '127.0.10.1', port: 8443 },
+      { address: '10.92.1.130', port: 8443 },
+    ]);
+    expect(parseRedirect(' 127.0.0.2:9000 , [::1]:9001, ::1 ,,bad:port:x', 1)).toEqual([
+      { address: '127.0.0.2', port: 9000 },
+      { address: '::1', port: 9001 },
+      { address: '::1', port: 1 },
+    ]);
+  });
+});
