@@ -39,6 +39,8 @@ export interface ServerDeps {
 export interface AspireServer {
   app: FastifyInstance;
   ctx: AppContext;
+  /** Every route registered (method, full url), for tests that iterate them. */
+  routes: readonly { method: string; url: string }[];
   /** Start the background jobs (call after listen, or not at all in a unit test). */
   start(): void;
   /** Run one scheduler pass and one offline sweep now (tests, and after a restart). */
@@ -61,6 +63,10 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
   installEnvelopeHandlers(app);
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });
+  });
 
   let dashboard: Dashboard | undefined;
   const scheduler = new Periodic('scheduler', clock, config.schedulerIntervalMs, async () => {
@@ -129,6 +135,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   return {
     app,
     ctx,
+    routes,
     start() {
       scheduler.start();
       sweeper.start();

@@ -93,12 +93,12 @@ export async function agentPackageRoutes(app: FastifyInstance, ctx: AppContext):
       }
       const range = parseRange(request.headers.range, size);
       reply.header('accept-ranges', 'bytes');
-      reply.header('content-type', 'application/octet-stream');
-      reply.header('x-checksum-sha256', pkg.sha256);
       if (range === undefined) {
         reply.header('content-range', `bytes */${size}`);
         return sendError(reply, 'RANGE_NOT_SATISFIABLE', `range ${request.headers.range} outside 0..${size - 1}`);
       }
+      reply.header('content-type', 'application/octet-stream');
+      reply.header('x-checksum-sha256', pkg.sha256);
       if (range === 'all') {
         reply.header('content-length', String(size));
         return reply.send(createReadStream(path));

@@ -48,6 +48,30 @@ const ListQuery = pagingQuery('packages', FilterFields);
 
 class TooLarge extends Error {}
 
+/** Read and drop what a refused client still sends, up to a cap; past it, cut the connection. */
+const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
+function drain(src: Readable, cap: number): Promise<void> {
+  return new Promise((resolve) => {
+    let n = 0;
+    const done = () => {
+      src.removeAllListeners('data');
+      resolve();
+    };
+    if (src.readableEnded || src.destroyed) return resolve();
+    src.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > cap) {
+        src.destroy();
+        done();
+      }
+    });
+    src.once('end', done);
+    src.once('error', done);
+    src.once('close', done);
+    src.resume();
+  });
+}
+
 /** Counts and hashes what passes through; errors past the limit. */
 function meter(limit: number): Transform & { bytes: number; hash: ReturnType<typeof createHash> } {
   const hash = createHash('sha256');
@@ -121,7 +145,18 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
           return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'send application/octet-stream or multipart/form-data');
         }
         gotFile = true;
-        await pipeline(request.body as Readable, m, createWriteStream(tmp, { mode: 0o644 }));
+        // pipeline() would destroy the request (and the socket) on error; piping the source by
+        // hand lets us read the rest and answer 413 to a client that is still sending.
+        const src = request.body as Readable;
+        const written = pipeline(m, createWriteStream(tmp, { mode: 0o644 }));
+        src.pipe(m);
+        try {
+          await written;
+        } catch (err) {
+          src.unpipe(m);
+          await drain(src, DRAIN_CAP_BYTES);
+          throw err;
+        }
       }
     } catch (err) {
       const e = err as Error & { statusCode?: number; code?: string };

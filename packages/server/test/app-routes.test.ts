@@ -1,0 +1,93 @@
+// buildServer() with app.inject(): the OpenAPI document lists every route (kept in sync), and
+// every operator route refuses a request without a valid token with 401 and changes nothing.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyPluginAsync } from 'fastify';
+import { silentLogger } from '@aspire/agent-core';
+import { ApiStatus } from '@aspire/protocol';
+import { ManualClock } from '@aspire/testing';
+import { buildServer, OPENAPI_PATH, type AspireServer } from '../src/app.ts';
+import { checkConfig } from '../src/config.ts';
+import { sha256Hex } from '../src/http/secrets.ts';
+import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.ts';
+
+let dir: string;
+let store: SqliteStore;
+let server: AspireServer;
+const TOKEN = 'asp_unit-test-token-000000000000';
+
+const extraPlugin: FastifyPluginAsync = async (app) => {
+  app.get('/extension/ping', { schema: { summary: 'test extension' } }, async () => ({ status: 0, message: 'success', pong: true }));
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'aspire-unit-'));
+  store = openSqliteStore(join(dir, 'aspire.db'));
+  await store.createToken('unit', sha256Hex(TOKEN), 0);
+  const { config } = checkConfig({ dataDir: dir, enrollSecret: 'enroll-secret-1' }, 'test');
+  server = await buildServer({ store, clock: new ManualClock(), logger: silentLogger(), config, operatorPlugins: [extraPlugin] });
+  await server.app.ready();
+});
+afterAll(async () => {
+  await server?.stop();
+  store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('operator routes and OpenAPI', () => {
+  it('every registered route is in the OpenAPI document', async () => {
+    const res = await server.app.inject({ method: 'GET', url: OPENAPI_PATH });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json() as { paths: Record<string, Record<string, unknown>> };
+    const listed = new Set(Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)));
+    const missing: string[] = [];
+    for (const r of allRoutes()) {
+      if (r.method === 'HEAD' || r.url === OPENAPI_PATH) continue;
+      const key = `${r.method} ${r.url.replace(/:(\w+)/g, '{$1}')}`;
+      if (!listed.has(key)) missing.push(key);
+    }
+    expect(missing).toEqual([]);
+    expect(listed.has('GET /api/v1/server/extension/ping')).toBe(true);
+  });
+
+  it('every operator route answers 401 with the envelope without a valid token, and nothing changes', async () => {
+    const before = await snapshot();
+    const ops = allRoutes().filter((r) => r.url.startsWith('/api/v1/server/') && r.url !== OPENAPI_PATH && r.method !== 'HEAD');
+    expect(ops.length).toBeGreaterThan(15);
+    for (const r of ops) {
+      for (const auth of [undefined, 'Bearer wrong-token-123456', 'Basic abc']) {
+        const res = await server.app.inject({
+          method: r.method as 'GET',
+          url: r.url.replace(/:(\w+)/g, '1') + '?id=1&agentsn=x&name=x',
+          headers: auth ? { authorization: auth, 'content-type': 'application/json' } : { 'content-type': 'application/json' },
+          payload: r.method === 'GET' || r.method === 'DELETE' ? undefined : JSON.stringify({ id: 1, name: 'x', value: 'y', command: 'config', agents: ['x'], region: 0 }),
+        });
+        expect(res.statusCode, `${r.method} ${r.url} auth=${auth}`).toBe(401);
+        expect(res.json()).toMatchObject({ status: ApiStatus.UNAUTHORIZED, message: 'unauthorized' });
+      }
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a valid token reaches the route, including an extension plugin', async () => {
+    const res = await server.app.inject({ method: 'GET', url: '/api/v1/server/extension/ping', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.json()).toMatchObject({ pong: true });
+  });
+});
+
+function allRoutes(): readonly { method: string; url: string }[] {
+  return server.routes;
+}
+
+async function snapshot() {
+  const p = { offset: 0, limit: 1000, order: 'asc' as const, sortby: 'id' };
+  return {
+    tasks: (await store.listTasks({}, p)).count,
+    hosts: (await store.listHosts({}, p)).count,
+    tags: (await store.listTags({}, p)).count,
+    regions: (await store.listRegions(p)).count,
+    packages: (await store.listPackages({}, p)).count,
+  };
+}
