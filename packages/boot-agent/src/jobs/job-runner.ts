@@ -5,7 +5,7 @@
  * answered JOB_INVALID, unknown actions and sub-agent actions without a manager
  * JOB_UNSUPPORTED_ACTION; only a job with no usable id (nothing to answer under) is just logged.
  */
-import { ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
+import { ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { JobJournal } from '../state/job-journal.ts';
@@ -61,7 +61,9 @@ export class JobRunner {
         writes.push(this.d.journal.begin(q.id, q.action));
       };
       if (action === 'config') {
-        queue({ id, action, run: () => this.d.config(item) });
+        const cv = configJob.validate(item);
+        if (!cv.ok) answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${cv.errors.join('; ')}`);
+        else queue({ id, action, run: () => this.d.config(item) });
       } else if ((SUB_AGENT_ACTIONS as readonly string[]).includes(action)) {
         const sv = subAgentJob.validate(item);
         const manager = this.d.manager;
