@@ -1,4 +1,5 @@
-import { connect, type TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
+import { checkServerIdentity, connect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { Backoff, type Clock, type Logger, type TimerHandle } from '@aspire/agent-core';
 import {
   ErrorCode,
@@ -137,12 +138,14 @@ export class ChannelClient {
     return new Promise<Attempt>((resolve) => {
       let done = false;
       const decoder = new FrameDecoder();
+      const name = this.opts.serverHost.replace(/^\[(.*)\]$/, '$1');
       const socket = connect({
         host: ep.address,
         port: ep.port,
         ca: this.opts.ca,
-        // Verify the certificate against the configured name, whatever address it came from.
-        servername: this.opts.serverHost.replace(/^\[(.*)\]$/, '$1'),
+        // Verify the certificate against the configured name, whatever address it came from
+        // (an IP literal has no SNI; it is checked against the certificate's IP entries).
+        ...(isIP(name) ? { checkServerIdentity: (_h: string, cert: PeerCertificate) => checkServerIdentity(name, cert) } : { servername: name }),
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
       });

@@ -103,9 +103,13 @@ export async function agentMain(argv: readonly string[], args: string[]): Promis
   logger.info({ version: VERSION, server: `${config.serverHost}:${config.serverPort}`, pid: process.pid }, 'BasicAgent started');
   // A line on stdout tells a supervisor or a test that the agent is up.
   process.stdout.write(`BasicAgent: running pid ${process.pid}\n`);
+  // Every agent timer is unref'd (Clock contract); this handle keeps the daemon alive while it
+  // waits out a backoff with no socket open.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   try {
     await agent.run(stop.signal);
   } finally {
+    clearInterval(keepAlive);
     logger.info('stopped');
     root.flush();
     release?.();
