@@ -10,6 +10,7 @@ import { ok, sendError } from '../http/envelope.ts';
 import { TokenBucket } from '../http/rate-limit.ts';
 import { newCredential, sameSecret, sha256Hex } from '../http/secrets.ts';
 import { packageLink } from './agent-package.ts';
+import { packageArch, packageOs } from '../packages-match.ts';
 
 const docOnly = { validatorCompiler: () => () => true };
 
@@ -118,9 +119,11 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         const job: Job & Record<string, unknown> = { ...r.parameters, id: r.jobid, action: r.command };
         const p = r.parameters;
         if ((r.command === 'install' || r.command === 'upgrade') && p.url === undefined && typeof p.name === 'string' && typeof p.version === 'string') {
-          const pkg = await ctx.store.findPackage(p.name, p.version, out.host.os, out.host.arch);
+          const os = packageOs(out.host.os);
+          const arch = packageArch(out.host.arch);
+          const pkg = await ctx.store.findPackage(p.name, p.version, os, arch);
           if (!pkg) {
-            await ctx.store.failReserved(r.jobid, ErrorCode.TASK_NO_PACKAGE, `${ErrorMessage.TASK_NO_PACKAGE}: ${p.name} ${p.version} ${out.host.os}/${out.host.arch}`, now);
+            await ctx.store.failReserved(r.jobid, ErrorCode.TASK_NO_PACKAGE, `${ErrorMessage.TASK_NO_PACKAGE}: ${p.name} ${p.version} ${os}/${arch}`, now);
             continue;
           }
           job.url = packageLink(request, ctx, pkg, body.agentsn, now);
