@@ -31,6 +31,8 @@ export interface ServerDeps {
   version?: string;
   /**
    * Extra operator routes (e.g. the command hub's Polaris API), registered under
+  /** PEM key and certificate: serve HTTPS (main.ts reads the files named by tlsKey/tlsCert). */
+  https?: { key: Buffer; cert: Buffer };
    * /api/v1/server behind operator auth. Keep this seam stable: other packages plug in here.
    */
   operatorPlugins?: FastifyPluginAsync[];
@@ -56,6 +58,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request would be 10,000 hosts x every step: only errors are logged.
+    ...(deps.https ? { https: deps.https } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: false,

@@ -24,6 +24,9 @@ export interface ServerConfig {
   publicUrl?: string;
   logLevel: string;
   logFile?: string;
+  /** PEM files: when both are set the server speaks HTTPS only. */
+  tlsCert?: string;
+  tlsKey?: string;
   /** A host is offline after this many missed steps (seed: 3). */
   offlineMissedSteps: number;
   /** How often hosts are checked for missed steps. */
@@ -65,6 +68,8 @@ const KEYS = [
   'publicUrl',
   'logLevel',
   'logFile',
+  'tlsCert',
+  'tlsKey',
   'offlineMissedSteps',
   'offlineSweepSec',
   'schedulerIntervalMs',
@@ -109,6 +114,8 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     publicUrl: c.optionalString('publicUrl'),
     logLevel: c.string('logLevel', 'info', (v) => (LEVELS.includes(v) ? undefined : `must be one of ${LEVELS.join(' ')}`)),
     logFile: c.optionalString('logFile'),
+    tlsCert: c.optionalString('tlsCert'),
+    tlsKey: c.optionalString('tlsKey'),
     offlineMissedSteps: c.number('offlineMissedSteps', BOUNDS.offlineMissedSteps),
     offlineSweepSec: c.number('offlineSweepSec', BOUNDS.offlineSweepSec),
     schedulerIntervalMs: c.number('schedulerIntervalMs', BOUNDS.schedulerIntervalMs),
@@ -119,6 +126,7 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     packageLinkSec: c.number('packageLinkSec', BOUNDS.packageLinkSec),
     rateLimit: rate,
   };
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) c.problems.push('tlsCert, tlsKey: give both or neither');
   if (config.enrollSecret !== undefined && config.enrollSecret.length < 8) c.problems.push('enrollSecret: must be at least 8 characters');
   if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+$/.test(config.publicUrl)) {
     c.problems.push('publicUrl: must be http(s)://host[:port] without a path');
