@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Benchmark (not a test): BasicAgentCtl start-to-exit for getinfo.kernel and getinfo.users -A,
+// beside a bare `node -e 0` on the same runtime in the same run (and, with ASPIRE_BIN_DIR set,
+// the single executable's `--version` as its own bare start).
+//
+//   npx node bench/basic-ctl.mjs [--runs 15]
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { fmt, setup, stats } from './basic-helpers.mjs';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
+const runs = Number(values.runs);
+if (!(runs >= 1)) {
+  console.error('usage: basic-ctl.mjs [--runs N>=1]');
+  process.exit(2);
+}
+const { helpers, cleanup } = await setup();
+const ctl = helpers.binary('BasicAgentCtl');
+
+function time(cmd, args) {
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+    samples.push(ms);
+  }
+  return stats(samples);
+}
+
+const rows = [
+  ['bare node -e 0 (baseline)', time(process.execPath, ['-e', '0'])],
+  ['BasicAgentCtl --version', time(ctl.cmd, [...ctl.args, '--version'])],
+  ['BasicAgentCtl -c getinfo.kernel', time(ctl.cmd, [...ctl.args, '-c', 'getinfo.kernel'])],
+  ['BasicAgentCtl -c getinfo.users -a -A', time(ctl.cmd, [...ctl.args, '-c', 'getinfo.users', '-a', '-A'])],
+];
+const base = rows[0][1].median;
+console.log(`BasicAgentCtl start-to-exit, ${runs} runs each (${process.env.ASPIRE_BIN_DIR ? 'single executable' : 'bundle on node ' + process.version})`);
+for (const [name, s] of rows) {
+  console.log(`  ${name.padEnd(40)} median ${fmt(s.median).padStart(9)}  p90 ${fmt(s.p90).padStart(9)}  min ${fmt(s.min).padStart(9)}  x${(s.median / base).toFixed(2)} of baseline`);
+}
+cleanup();
