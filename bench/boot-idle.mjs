@@ -4,16 +4,12 @@
 // `node -e "setInterval(()=>{},1e9)"` started in the same run on the same runtime. Prints RSS and
 // CPU of both and the ratios boot / baseline.
 //
-//   npm run build && node bench/boot-idle.mjs [--duration 60] [--step 5]
-//   (run it with the pinned node: `npx node bench/boot-idle.mjs`, or through npm scripts)
+//   npx node bench/boot-idle.mjs [--duration 60] [--step 5] [--sample-ms 1000]
+//   (the pinned node; builds the bundles into a temp dir unless ASPIRE_BUILD_DIR is set)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { buildAll } from '../scripts/build.mjs';
+import { setup } from './basic-helpers.mjs';
+import { ProcMeter } from './boot-meter.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -30,74 +26,9 @@ if (!(durationSec > 0) || !(step >= 1) || !(sampleMs >= 100)) {
   process.exit(2);
 }
 
-// Build the bundles into a temp dir unless the caller points at existing ones.
-let buildDir = process.env.ASPIRE_BUILD_DIR;
-let ownBuild = false;
-if (!buildDir && !process.env.ASPIRE_BIN_DIR) {
-  buildDir = mkdtempSync(join(tmpdir(), 'aspire-bench-build-'));
-  ownBuild = true;
-  await buildAll({ outdir: buildDir });
-  process.env.ASPIRE_BUILD_DIR = buildDir;
-}
-// The test helpers (startAspire, startBoot) are TypeScript with parameter properties, which
-// Node's type stripping does not run: bundle them once with esbuild into the temp dir.
-const helpersDir = mkdtempSync(join(tmpdir(), 'aspire-bench-helpers-'));
-const helpersFile = join(helpersDir, 'testing.mjs');
-await build({
-  entryPoints: [fileURLToPath(new URL('../packages/testing/src/index.ts', import.meta.url))],
-  outfile: helpersFile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node24',
-  logLevel: 'warning',
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-});
-const { startAspire, startBoot } = await import(pathToFileURL(helpersFile).href);
-
-const CLK_TCK = 100;
-const PAGE_KB = 4;
-
-function sample(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpuTicks = Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
-    const rssKb = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_KB;
-    return { cpuTicks, rssKb };
-  } catch {
-    return undefined;
-  }
-}
-
-class Meter {
-  constructor(name, pid) {
-    this.name = name;
-    this.pid = pid;
-    this.rss = [];
-    this.first = undefined;
-    this.last = undefined;
-  }
-  tick() {
-    const s = sample(this.pid);
-    if (!s) return;
-    this.first ??= { ...s, at: performance.now() };
-    this.last = { ...s, at: performance.now() };
-    this.rss.push(s.rssKb);
-  }
-  summary() {
-    const cpuSec = (this.last.cpuTicks - this.first.cpuTicks) / CLK_TCK;
-    const wallSec = (this.last.at - this.first.at) / 1000;
-    const sorted = [...this.rss].sort((a, b) => a - b);
-    return {
-      name: this.name,
-      rssAvgMb: sorted.reduce((a, b) => a + b, 0) / sorted.length / 1024,
-      rssMaxMb: sorted[sorted.length - 1] / 1024,
-      cpuSec,
-      cpuPct: wallSec > 0 ? (100 * cpuSec) / wallSec : 0,
-    };
-  }
-}
+// Bundles into a temp dir (unless given) and the TypeScript test helpers through esbuild.
+const { helpers, cleanup } = await setup();
+const { startAspire, startBoot } = helpers;
 
 const srv = await startAspire();
 const boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step });
@@ -109,7 +40,7 @@ try {
     if (Date.now() - t0 > 30_000) throw new Error('boot did not register within 30 s');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const meters = [new Meter('boot', boot.child.pid), new Meter('baseline node', baseline.pid)];
+  const meters = [new ProcMeter('boot', boot.child.pid), new ProcMeter('baseline node', baseline.pid)];
   const end = Date.now() + durationSec * 1000;
   for (const m of meters) m.tick();
   while (Date.now() < end) {
@@ -131,6 +62,5 @@ try {
   await boot.stop();
   boot.cleanup();
   await srv.stop();
-  if (ownBuild) rmSync(buildDir, { recursive: true, force: true });
-  rmSync(helpersDir, { recursive: true, force: true });
+  cleanup();
 }
