@@ -52,7 +52,7 @@ describe('BasicAgent daemon', () => {
     const pidfile = join(dir, 'b.pid');
     const started = await agentCmd('-c', cfg, '-P', pidfile, '-L', join(dir, 'b.log'));
     expect(started.code).toBe(0);
-    const pid = await waitUntil(() => existsSync(pidfile) && Number(readFileSync(pidfile, 'utf8')), { what: 'pidfile' });
+    const pid: number = await waitUntil(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0), { what: 'pidfile' });
     cleanup.push(async () => {
       try {
         process.kill(pid, 'SIGKILL');
