@@ -15,6 +15,8 @@ import type { ServerConfig } from './config.ts';
 import { installEnvelopeHandlers, sendError } from './http/envelope.ts';
 import { sha256Hex } from './http/secrets.ts';
 import { Periodic } from './periodic.ts';
+import { registerConsole } from './console/route.ts';
+import { consoleApiRoutes } from './console-api/routes.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { agentPackageRoutes } from './routes/agent-package.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -29,10 +31,10 @@ export interface ServerDeps {
   logger: Logger;
   config: Readonly<ServerConfig>;
   version?: string;
-  /**
-   * Extra operator routes (e.g. the command hub's Polaris API), registered under
   /** PEM key and certificate: serve HTTPS (main.ts reads the files named by tlsKey/tlsCert). */
   https?: { key: Buffer; cert: Buffer };
+  /**
+   * Extra operator routes (e.g. the command hub's Polaris API), registered under
    * /api/v1/server behind operator auth. Keep this seam stable: other packages plug in here.
    */
   operatorPlugins?: FastifyPluginAsync[];
@@ -56,9 +58,9 @@ export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   const { store, clock, config, logger } = deps;
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request would be 10,000 hosts x every step: only errors are logged.
-    ...(deps.https ? { https: deps.https } : {}),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: false,
@@ -113,6 +115,8 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   });
 
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
+  // The web console at / (public page; packages/server/src/console).
+  registerConsole(app);
 
   await app.register(
     async (api) => {
@@ -130,6 +134,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
       await hostRoutes(api, ctx);
       await inventoryRoutes(api, ctx);
       await packageRoutes(api, ctx);
+      await consoleApiRoutes(api, ctx);
       for (const plugin of deps.operatorPlugins ?? []) await api.register(plugin);
     },
     { prefix: API_PREFIX },

@@ -42,20 +42,21 @@ function sendAsset(req: FastifyRequest, reply: FastifyReply, type: string, body:
 }
 
 export function registerConsole(app: FastifyInstance, assets: ConsoleAssets | null = CONSOLE_ASSETS): void {
-  const hide = { hide: true } as Record<string, unknown>;
-  app.get('/', { schema: hide }, (req, reply) => {
+  // Documented in the OpenAPI document like every route (public: no security).
+  const doc = (summary: string) => ({ schema: { tags: ['console'], summary } });
+  app.get('/', doc('The web console page (public; its data calls use the operator API)'), (req, reply) => {
     common(reply).header('content-security-policy', CSP);
     return sendAsset(req, reply, 'text/html; charset=utf-8', assets?.html ?? NOT_BUILT, assets ? `h-${assets.etag}` : null);
   });
-  app.get('/console/app.js', { schema: hide }, (req, reply) => {
+  app.get('/console/app.js', doc('The console script'), (req, reply) => {
     if (!assets) return reply.code(404).send();
     return sendAsset(req, reply, 'text/javascript; charset=utf-8', assets.js, `j-${assets.etag}`);
   });
-  app.get('/console/app.css', { schema: hide }, (req, reply) => {
+  app.get('/console/app.css', doc('The console stylesheet'), (req, reply) => {
     if (!assets) return reply.code(404).send();
     return sendAsset(req, reply, 'text/css; charset=utf-8', assets.css, `c-${assets.etag}`);
   });
-  app.get('/console/ping', { schema: hide }, (_req, reply) => {
+  app.get('/console/ping', doc('204 while the server is up: what the console probes after losing it'), (_req, reply) => {
     common(reply).header('cache-control', 'no-store');
     return reply.code(204).send();
   });

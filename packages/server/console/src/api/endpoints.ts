@@ -4,6 +4,7 @@
  * knows them.
  */
 import { call, type Query } from './client.ts';
+import { ApiError } from './errors.ts';
 import type { DashboardStats, Host, HostEvent, Package, PageOf, Region, StatsSample, Subtask, Tag, Task } from './types.ts';
 
 export interface Paging {
@@ -15,16 +16,23 @@ export interface Paging {
 
 /** A cheap authenticated call: does the server accept this token? */
 export async function checkToken(token: string): Promise<void> {
-  await call('GET', '/dashboard', { token });
+  await call('GET', '/region', { token, query: { offset: 0, limit: 1 } });
 }
 
-export function getDashboard(signal?: AbortSignal): Promise<DashboardStats & { history?: StatsSample[] }> {
+/** The server's periodic statistics; 503 until the first computation. */
+export function getDashboard(signal?: AbortSignal): Promise<{ dashboard: DashboardStats }> {
   return call('GET', '/dashboard', { signal });
+}
+
+/** Samples of the periodic statistics since the server started (console-api route). */
+export function getDashboardHistory(signal?: AbortSignal): Promise<{ samples: StatsSample[] }> {
+  return call('GET', '/dashboard/history', { signal });
 }
 
 export interface HostQuery extends Paging {
   status?: string;
-  search?: string;
+  /** Exact hostname. */
+  hostname?: string;
   region?: number;
   tag?: string;
   os?: string;
@@ -36,7 +44,46 @@ export function listHosts(q: HostQuery, signal?: AbortSignal): Promise<PageOf & 
   return call('GET', '/host', { query: q as unknown as Query, signal });
 }
 
-export function getHost(agentsn: string, signal?: AbortSignal): Promise<{ agent: Host }> {
+/**
+ * Hosts matching the filters; `search` is an exact hostname or AgentSN (the server indexes
+ * both): the hostname filter pages as usual, and a host whose AgentSN is the search text is
+ * put first.
+ */
+export async function searchHosts(
+  q: HostQuery,
+  search: string | undefined,
+  signal?: AbortSignal,
+): Promise<PageOf & { hosts: Host[] }> {
+  if (!search) return listHosts(q, signal);
+  const [byName, bySn] = await Promise.all([
+    listHosts({ ...q, hostname: search }, signal),
+    q.offset === 0
+      ? getHost(search, signal).then(
+          (r) => r.host,
+          (err: unknown) => {
+            if (err instanceof ApiError && err.http === 404) return undefined;
+            throw err;
+          },
+        )
+      : Promise.resolve(undefined),
+  ]);
+  const extra = bySn && !byName.hosts.some((h) => h.agentsn === bySn.agentsn) && matches(bySn, q) ? bySn : undefined;
+  if (!extra) return byName;
+  return { ...byName, count: byName.count + 1, hosts: [extra, ...byName.hosts] };
+}
+
+/** Whether a host fetched by AgentSN also passes the other filters of the list. */
+function matches(h: Host, q: HostQuery): boolean {
+  if (q.status ? h.status !== q.status : h.status === 'deleted') return false;
+  if (q.region !== undefined && h.region !== q.region) return false;
+  if (q.os && h.os !== q.os) return false;
+  if (q.arch && h.arch !== q.arch) return false;
+  if (q.version && h.curvers !== q.version) return false;
+  if (q.tag && !h.tags.includes(q.tag)) return false;
+  return true;
+}
+
+export function getHost(agentsn: string, signal?: AbortSignal): Promise<{ host: Host }> {
   return call('GET', '/agent', { query: { agentsn }, signal });
 }
 
@@ -44,7 +91,7 @@ export function listEvents(
   q: Paging & { agentsn?: string },
   signal?: AbortSignal,
 ): Promise<PageOf & { events: HostEvent[] }> {
-  return call('GET', '/event', { query: { order: 'desc', sortby: 'occurred', ...q }, signal });
+  return call('GET', '/event', { query: { order: 'desc', sortby: 'id', ...q }, signal });
 }
 
 export function listPackages(

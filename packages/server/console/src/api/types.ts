@@ -28,7 +28,10 @@ export interface Host {
   arch: string | null;
   curvers: string | null;
   agents: AgentReport[];
+  /** Bound tags, k=v */
   tags: string[];
+  /** Tags the agent reports itself, "k=v,k2=v2" */
+  reported_tags: string;
   last_seen: number | null;
   gmt_create: number;
   gmt_modify: number;

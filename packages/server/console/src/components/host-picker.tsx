@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { listHosts } from '../api/endpoints.ts';
+import { searchHosts } from '../api/endpoints.ts';
 import { useDebounced } from '../lib/use-debounced.ts';
 import { usePoll } from '../lib/use-poll.ts';
 
@@ -18,7 +18,7 @@ export function HostPicker({
 }) {
   const [search, setSearch] = useState('');
   const q = useDebounced(search.trim(), 250);
-  const found = usePoll((s) => listHosts({ offset: 0, limit: 10, order: 'asc', sortby: 'id', search: q || undefined }, s), [q]);
+  const found = usePoll((s) => searchHosts({ offset: 0, limit: 10, order: 'asc', sortby: 'id' }, q || undefined, s), [q]);
   const toggle = (sn: string, on: boolean) =>
     onChange(on ? [...selected.filter((x) => x !== sn), sn] : selected.filter((x) => x !== sn));
   return (
@@ -26,7 +26,7 @@ export function HostPicker({
       <legend>{label}</legend>
       <label>
         Find hosts
-        <input type="search" placeholder="hostname or AgentSN" value={search} onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)} />
+        <input type="search" placeholder="exact hostname or AgentSN" value={search} onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)} />
       </label>
       <ul class="picker-list" aria-label="Matching hosts">
         {(found.data?.hosts ?? []).map((h) => (

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { getTask } from '../api/endpoints.ts';
 import { formatLocal, formatUtc } from '../lib/time.ts';
 import { usePoll } from '../lib/use-poll.ts';
@@ -9,12 +9,15 @@ import { StatusBadge } from './status-badge.tsx';
 const FOLLOW_MS = 1000;
 const FINAL_TASK = new Set(['COMPLETE', 'REVOKED', 'FAILED', 'SUCCESS']);
 
-export function TaskView({ id }: { id: number }) {
+export function TaskView({ id, onFinished }: { id: number; onFinished?: () => void }) {
   const [done, setDone] = useState(false);
   const t = usePoll((s) => getTask(id, s), [id], done ? 0 : FOLLOW_MS);
   const task = t.data?.task;
   const final = task ? FINAL_TASK.has(task.status) && task.id === id : false;
-  if (final !== done) setDone(final);
+  useEffect(() => {
+    setDone(final);
+    if (final) onFinished?.();
+  }, [final]);
   return (
     <section class="card" aria-labelledby={`h-task-${id}`} aria-live="polite">
       <h2 id={`h-task-${id}`}>

@@ -1,4 +1,4 @@
-import { getDashboard, listEvents, listTasks } from '../api/endpoints.ts';
+import { getDashboard, getDashboardHistory, listEvents, listTasks } from '../api/endpoints.ts';
 import { EventTable } from '../components/event-table.tsx';
 import { LineChart } from '../components/line-chart.tsx';
 import { ErrorNote } from '../components/notice.tsx';
@@ -10,11 +10,12 @@ import { usePoll } from '../lib/use-poll.ts';
 const POLL_MS = 5000;
 
 export function Dashboard() {
-  const stats = usePoll((s) => getDashboard(s), [], POLL_MS);
+  const stats = usePoll((s) => getDashboard(s).then((r) => r.dashboard), [], POLL_MS);
+  const history = usePoll((s) => getDashboardHistory(s).then((r) => r.samples), [], POLL_MS);
   const tasks = usePoll((s) => listTasks({ offset: 0, limit: 10, status: 'RUNNING' }, s), [], POLL_MS);
   const events = usePoll((s) => listEvents({ offset: 0, limit: 10 }, s), [], POLL_MS);
   const d = stats.data;
-  const history = (d?.history ?? []).map((h) => ({ t: h.t, v: h.online }));
+  const points = (history.data ?? []).map((h) => ({ t: h.t, v: h.online }));
 
   return (
     <div class="page">
@@ -34,7 +35,8 @@ export function Dashboard() {
 
       <section class="card" aria-labelledby="h-chart">
         <h2 id="h-chart">Hosts online over time</h2>
-        <LineChart title="Hosts online" points={history} />
+        <ErrorNote error={history.error} />
+        <LineChart title="Hosts online" points={points} />
       </section>
 
       <div class="cols">

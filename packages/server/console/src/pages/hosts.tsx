@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { listEvents, listHosts, listRegions, type HostQuery } from '../api/endpoints.ts';
+import { listEvents, listRegions, searchHosts, type HostQuery } from '../api/endpoints.ts';
 import type { Host } from '../api/types.ts';
 import { EventTable } from '../components/event-table.tsx';
 import { ErrorNote } from '../components/notice.tsx';
@@ -40,7 +40,6 @@ export function Hosts() {
     limit: paging.limit,
     order: 'asc',
     sortby: 'id',
-    search: f.search.trim() || undefined,
     status: f.status || undefined,
     region: f.region === '' ? undefined : Number(f.region),
     tag: f.tag.trim() || undefined,
@@ -48,7 +47,8 @@ export function Hosts() {
     arch: f.arch.trim() || undefined,
     version: f.version.trim() || undefined,
   };
-  const hosts = usePoll((s) => listHosts(query, s), [JSON.stringify(query)], POLL_MS);
+  const search = f.search.trim() || undefined;
+  const hosts = usePoll((s) => searchHosts(query, search, s), [JSON.stringify(query), search], POLL_MS);
 
   const set = (k: keyof Filters) => (e: Event) => {
     setFilters({ ...filters, [k]: (e.currentTarget as HTMLInputElement | HTMLSelectElement).value });
@@ -62,7 +62,7 @@ export function Hosts() {
       <form class="filters card" role="search" aria-label="Filter hosts" onSubmit={(e) => e.preventDefault()}>
         <label>
           Search
-          <input type="search" placeholder="hostname or AgentSN" value={filters.search} onInput={set('search')} />
+          <input type="search" placeholder="exact hostname or AgentSN" value={filters.search} onInput={set('search')} />
         </label>
         <label>
           Status
@@ -203,13 +203,23 @@ function HostDetails({ host: h }: { host: Host }) {
       <div>
         <h3>Tags</h3>
         {h.tags.length === 0 ? (
-          <p class="muted">No tags.</p>
+          <p class="muted">No bound tags.</p>
         ) : (
           <ul class="chips" aria-label={`Tags of ${h.hostname}`}>
             {h.tags.map((t) => (
               <li class="chip">{t}</li>
             ))}
           </ul>
+        )}
+        {h.reported_tags && (
+          <>
+            <h3>Reported by the agent</h3>
+            <ul class="chips" aria-label={`Tags reported by ${h.hostname}`}>
+              {h.reported_tags.split(',').filter(Boolean).map((t) => (
+                <li class="chip">{t}</li>
+              ))}
+            </ul>
+          </>
         )}
         <p class="muted small">
           Last seen <time title={formatUtc(h.last_seen)}>{formatLocal(h.last_seen)}</time>, registered{' '}
