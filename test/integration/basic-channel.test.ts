@@ -26,7 +26,7 @@ beforeAll(async () => {
   srv = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile } });
   const port = srv.hubAddress!.port;
   agents.push(await startBasicAgent({ port, caFile: ca.caCertFile, hostname: 'host-a', agentsn: 'eccb24a7-fe55-4d84-9c40-6a9192419ae9' }));
-  agents.push(await startBasicAgent({ port, caFile: ca.caCertFile, hostname: 'host-b' }));
+  agents.push(await startBasicAgent({ port, caFile: ca.caCertFile, hostname: 'host-b', config: { concurrency: 2, queueMax: 1 } }));
 });
 
 afterAll(async () => {
@@ -86,6 +86,18 @@ describe('Polaris sync.bash through the command hub', () => {
       data: `${nobody}\n${execFileSync('getent', ['group', 'nogroup'], { encoding: 'utf8' }).split(':')[2]}\n`,
     });
     expect(await bash('host-a', 'id -u', { user: 'no-such-user-xyz' })).toMatchObject({ resp: 'failed', retcode: ErrorCode.EXEC_UNKNOWN_USER });
+  });
+
+  it('runs commands concurrently up to the limit, queues one, refuses the rest with EXEC_BUSY', async () => {
+    // host-b: concurrency 2, queueMax 1. Four 1 s sleeps at once: 2 run, 1 waits, 1 is refused.
+    const t0 = Date.now();
+    const r = await Promise.all([1, 2, 3, 4].map(() => bash('host-b', 'sleep 1; echo ok')));
+    const busy = r.filter((e) => e.retcode === ErrorCode.EXEC_BUSY);
+    const ok = r.filter((e) => e.resp === 'success');
+    expect(busy).toHaveLength(1);
+    expect(ok).toHaveLength(3);
+    // The queued one ran after a slot freed: about 2 s in all, not 1 s and not 3 s.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
   });
 
   it('getinfo.kernel through the channel answers what uname says', async () => {
