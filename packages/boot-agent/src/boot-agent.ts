@@ -27,6 +27,9 @@ import { MetaStore, metaPath, readMeta, type MetaFile } from './state/meta-store
 /** The `agent` of the BootAgent's own events (sub-agents use their names). */
 export const BOOT_AGENT_NAME = 'BootAgent';
 
+/** Consecutive rounds refused 401 by every answering server before the agent registers again. */
+export const REREGISTER_AFTER_401_ROUNDS = 3;
+
 export type BootAgentState = 'idle' | 'loading' | 'registering' | 'running' | 'stopping' | 'stopped';
 
 export interface BootAgentDeps {
@@ -96,6 +99,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       });
       runner = jobs;
 
+      let unauthorizedRounds = 0;
       const statusRound = async (s: AbortSignal): Promise<RoundResult> => {
         const payload = journal.payload();
         const body = statusBody({
@@ -110,7 +114,30 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         });
         const headers: Record<string, string> = meta.meta.credential ? { [CREDENTIAL_HEADER]: meta.meta.credential } : {};
         const r = await tryServers(servers(), 'status push', log, (srv) => transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, s), s);
-        if (!r.ok) return { kind: 'failed', ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}), slowDown: r.refused };
+        if (!r.ok) {
+          // Every server that answered says it does not know this credential (its database was
+          // restored or the host deleted): after a few such rounds, register again.
+          unauthorizedRounds = r.refusedWith.length > 0 && r.refusedWith.every((st) => st === 401) ? unauthorizedRounds + 1 : 0;
+          if (unauthorizedRounds >= REREGISTER_AFTER_401_ROUNDS) {
+            unauthorizedRounds = 0;
+            log.warn({ agentsn: meta.meta.agentsn }, `status refused with 401 ${REREGISTER_AFTER_401_ROUNDS} rounds in a row: registering again`);
+            setState('registering');
+            const reg = await register(s, transport, servers, meta.meta.agentsn, meta.meta.credential);
+            if (reg) {
+              await meta.update({
+                agentsn: reg.reply.agentsn,
+                trusted: false,
+                registeredAt: unixSeconds(clock),
+                ...(reg.reply.credential !== undefined ? { credential: reg.reply.credential } : {}),
+                ...(reg.reply.tags ? { tags: reg.reply.tags } : {}),
+              });
+              log.info({ agentsn: meta.meta.agentsn, server: reg.server }, 'registered');
+              setState('running');
+            }
+          }
+          return { kind: 'failed', ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}), slowDown: r.refused };
+        }
+        unauthorizedRounds = 0;
         const reply = r.ok.value;
         log.debug({ server: r.ok.server, sentJobs: payload.jobs.length, sentEvents: payload.events.length, gotJobs: reply.jobs?.length ?? 0 }, 'status push answered');
         if (!meta.meta.trusted) {
@@ -172,22 +199,9 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const proposed = base?.agentsn ?? randomUUID();
     setState('registering');
     const list = () => serverUrls({ build: buildServers, servers, pushed: base?.pushedServers ?? [] });
-    const reg = await registerUntilDone({
-      clock,
-      logger: log,
-      transport,
-      servers: list,
-      request: { hostname, agentsn: proposed, version: bootVersionString(), os: osString(), arch: machineArch() },
-      ...(config.enrollSecret ? { enrollSecret: config.enrollSecret } : {}),
-      ...(base?.credential ? { credential: base.credential } : {}),
-      signal,
-    }).catch((err: unknown) => {
-      if (signal.aborted) return undefined;
-      throw err;
-    });
+    const reg = await register(signal, transport, list, proposed, base?.credential);
     if (!reg) return undefined;
     const { reply } = reg;
-    if (reply.agentsn !== proposed) log.warn({ proposed, adopted: reply.agentsn }, 'server answered another agentsn (conflict): adopted');
     const meta: MetaFile = {
       version: 1,
       agentsn: reply.agentsn,
@@ -205,6 +219,25 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     await store.update({});
     log.info({ agentsn: meta.agentsn, server: reg.server }, 'registered');
     return store;
+  }
+
+  /** POST /agent/register until a server answers (undefined when the signal aborts first). */
+  async function register(signal: AbortSignal, transport: Transport, servers: () => string[], proposed: string, credential: string | undefined) {
+    const reg = await registerUntilDone({
+      clock,
+      logger: log,
+      transport,
+      servers,
+      request: { hostname, agentsn: proposed, version: bootVersionString(), os: osString(), arch: machineArch() },
+      ...(config.enrollSecret ? { enrollSecret: config.enrollSecret } : {}),
+      ...(credential ? { credential } : {}),
+      signal,
+    }).catch((err: unknown) => {
+      if (signal.aborted) return undefined;
+      throw err;
+    });
+    if (reg && reg.reply.agentsn !== proposed) log.warn({ proposed, adopted: reg.reply.agentsn }, 'server answered another agentsn (conflict): adopted');
+    return reg;
   }
 
   return {

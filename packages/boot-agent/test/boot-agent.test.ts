@@ -144,4 +144,41 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     ac2.abort();
     await done2;
   });
+
+  it('registers again after repeated 401s (the server lost this host), presenting the old credential', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const dir = mkdtempSync(join(tmpdir(), 'boot-agent-'));
+    let known = true;
+    let registrations = 0;
+    const t = fakeTransport(clock, (c) => {
+      if (c.server !== 'http://127.0.0.1:2') return down(c.server);
+      if (c.path === '/agent/register') {
+        registrations++;
+        known = true;
+        return ok({ status: 0, agentsn: registrations === 1 ? 'sn-1' : 'sn-2', credential: `cred-${registrations}` });
+      }
+      return known ? ok({ status: 0 }) : { kind: 'fatal', status: 401, reason: 'HTTP 401 from http://127.0.0.1:2' };
+    });
+    const ac = new AbortController();
+    const done = boot(dir, clock, t, '127.0.0.1:2').run(ac.signal);
+    await advanceUntil(clock, () => {
+      const m = readMeta(dir);
+      return m.kind === 'ok' && m.meta.trusted;
+    });
+    known = false;
+    await advanceUntil(clock, () => registrations === 2);
+    const again = t.calls.filter((c) => c.path === '/agent/register' && c.server === 'http://127.0.0.1:2')[1]!;
+    expect(again.body.agentsn).toBe('sn-1');
+    expect(again.headers['x-aspire-credential']).toBe('cred-1');
+    // Exactly three refused rounds (each spaced by a full step: slow down on 4xx) before it.
+    const refused = t.calls.filter((c) => c.path === '/agent/status' && c.server === 'http://127.0.0.1:2' && c.at > 0).slice(-3);
+    expect(refused[2]!.at - refused[1]!.at).toBeGreaterThanOrEqual(10_000);
+    await advanceUntil(clock, () => {
+      const m = readMeta(dir);
+      return m.kind === 'ok' && m.meta.trusted && m.meta.agentsn === 'sn-2';
+    });
+    expect(readMeta(dir).kind === 'ok' && (readMeta(dir) as { meta: { credential?: string } }).meta.credential).toBe('cred-2');
+    ac.abort();
+    await done;
+  });
 });

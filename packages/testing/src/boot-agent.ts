@@ -3,19 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binary } from './binaries.ts';
 import { Child, waitUntil } from './child.ts';
+import type { MetaFile } from '@aspire/boot-agent';
 
-/** The metafile as boot writes it (packages/boot-agent/src/state/meta-store.ts). */
-export interface BootMeta {
-  version: number;
-  agentsn: string;
-  credential?: string;
-  servers: string[];
-  pushedServers: string[];
-  step?: number;
-  tags?: string;
-  trusted: boolean;
-  registeredAt: number;
-}
+/** The metafile as boot writes it (type only: no run-time dependency on the agent's code). */
+export type BootMeta = MetaFile;
 
 export interface StartBootOptions {
   /** Server URL or list (`-S`), e.g. startAspire().url. */

@@ -7,6 +7,8 @@ export interface ServersResult<T> {
   retryAfterMs?: number;
   /** Some server refused the request outright (4xx): slow down instead of hammering. */
   refused: boolean;
+  /** HTTP statuses of the refusals, in list order. */
+  refusedWith: number[];
 }
 
 /**
@@ -20,7 +22,7 @@ export async function tryServers<T>(
   attempt: (server: string) => Promise<Outcome<T>>,
   signal: AbortSignal,
 ): Promise<ServersResult<T>> {
-  const res: ServersResult<T> = { refused: false };
+  const res: ServersResult<T> = { refused: false, refusedWith: [] };
   if (servers.length === 0) {
     logger.error(`${what}: the server list is empty (no build-time default, no -S, nothing pushed)`);
     return res;
@@ -33,7 +35,10 @@ export async function tryServers<T>(
       return res;
     }
     if (signal.aborted) break;
-    if (o.kind === 'fatal') res.refused = true;
+    if (o.kind === 'fatal') {
+      res.refused = true;
+      if (o.status !== undefined) res.refusedWith.push(o.status);
+    }
     if (o.kind === 'retry' && o.retryAfterMs !== undefined) res.retryAfterMs = Math.max(res.retryAfterMs ?? 0, o.retryAfterMs);
     logger.warn({ server, outcome: o.kind, retryAfterMs: o.kind === 'retry' ? o.retryAfterMs : undefined }, `${what} to ${server} failed: ${o.reason}`);
   }
