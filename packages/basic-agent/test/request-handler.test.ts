@@ -37,3 +37,12 @@ describe('request handler', () => {
     expect(await handleRequest({ id: 'z', method: 'task.list' }, deps)).toMatchObject({ id: 'z', resp: 'success' });
   });
 });
+
+describe('frame size', () => {
+  it('a reply over the frame limit becomes a failed reply, not a dead session', async () => {
+    const { fitFrame } = await import('../src/channel/channel-client.ts');
+    const big = { id: 'p', resp: 'success' as const, retcode: 0, message: 'Normal termination', data: 'x'.repeat(2000) };
+    expect(fitFrame(big, 1000)).toMatchObject({ id: 'p', resp: 'failed', retcode: ErrorCode.COLLECTOR_FAILED });
+    expect(fitFrame(big, 10_000)).toBe(big);
+  });
+});

@@ -4,6 +4,7 @@ import { Backoff, type Clock, type Logger, type TimerHandle } from '@aspire/agen
 import {
   ErrorCode,
   FrameDecoder,
+  MAX_FRAME_BYTES,
   encodeFrame,
   handshakeReply,
   type ReplyFrame,
@@ -33,6 +34,8 @@ export interface ChannelClientDeps {
   logger: Logger;
   /** Answers one request frame; never rejects. */
   handle(frame: unknown): Promise<ReplyFrame>;
+  /** Name to addresses; default every address dns.lookup gives (tests pass a fixed list). */
+  resolve?: (host: string, port: number) => Promise<Endpoint[]>;
 }
 
 type Attempt = { kind: 'accepted'; socket: TLSSocket; decoder: FrameDecoder; early: unknown[] } | { kind: 'redirect'; to: Endpoint[] } | { kind: 'failed'; error: string };
@@ -104,7 +107,7 @@ export class ChannelClient {
     const log = this.deps.logger;
     let targets: Endpoint[];
     try {
-      targets = await resolveAll(this.opts.serverHost, this.opts.serverPort);
+      targets = await (this.deps.resolve ?? resolveAll)(this.opts.serverHost, this.opts.serverPort);
     } catch (err) {
       log.warn({ host: this.opts.serverHost, err: (err as Error).message }, 'channel: cannot resolve server host');
       return false;
@@ -220,7 +223,7 @@ export class ChannelClient {
         if (method === 'pong') return;
         if ((value as { resp?: unknown })?.resp !== undefined) return; // server acks are not requests
         void this.deps.handle(value).then((reply) => {
-          if (!closed) this.write(socket, reply);
+          if (!closed) this.write(socket, fitFrame(reply));
         });
       };
       socket.on('data', (chunk: Buffer) => {
@@ -247,4 +250,15 @@ export class ChannelClient {
   private write(socket: TLSSocket, frame: unknown): void {
     if (!socket.destroyed) socket.write(encodeFrame(frame));
   }
+}
+
+/**
+ * A reply the server could not read (over MAX_FRAME_BYTES, e.g. getinfo.processes on a host
+ * with huge command lines) would cost the whole session; it becomes a failed reply instead.
+ */
+export function fitFrame(reply: ReplyFrame, max = MAX_FRAME_BYTES): ReplyFrame {
+  const size = Buffer.byteLength(JSON.stringify(reply));
+  if (size < max) return reply;
+  // Only collector data can get this big (sync.bash output is capped at 64 KiB).
+  return { id: reply.id, resp: 'failed', retcode: ErrorCode.COLLECTOR_FAILED, message: `Reply of ${size} bytes exceeds the ${max}-byte frame limit` };
 }

@@ -1,0 +1,69 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { realClock, silentLogger } from '@aspire/agent-core';
+import { ChannelClient, resolveAll } from '@aspire/basic-agent';
+import { createCommandHub, openTaskResultStore, type CommandHub } from '../../packages/server/src/hub/index.ts';
+import { checkHubOptions } from '../../packages/server/src/hub/hub-options.ts';
+import { makeTestCa, waitUntil, type TestCa } from '@aspire/testing';
+
+// Seed 003 step 1: one name, several addresses, tried in turn. The hub (real TLS, in-process)
+// listens on 127.0.0.1 only; the name's first addresses (127.0.0.2, 127.0.0.3) refuse.
+let ca: TestCa;
+let hub: CommandHub;
+let port: number;
+
+beforeAll(async () => {
+  ca = makeTestCa({ names: ['config.example.test', 'localhost'] });
+  const options = checkHubOptions({ listen: '127.0.0.1:0', cert: ca.serverCertFile, key: ca.serverKeyFile });
+  hub = createCommandHub({ options, clock: realClock, logger: silentLogger(), results: openTaskResultStore(':memory:', 10) });
+  ({ port } = await hub.start());
+});
+afterAll(async () => {
+  await hub?.stop();
+  ca?.cleanup();
+});
+
+describe('channel client address list', () => {
+  it('resolves a name to every address', async () => {
+    const all = await resolveAll('localhost', 1);
+    expect(all.length).toBeGreaterThanOrEqual(1);
+    expect(all.every((e) => e.port === 1)).toBe(true);
+    expect(await resolveAll('127.0.0.9', 5)).toEqual([{ address: '127.0.0.9', port: 5 }]);
+  });
+
+  it('tries each address in turn and connects to the one that answers, checking the name', async () => {
+    // The client's own log says which addresses it tried.
+    const lines: { msg: string; address?: string }[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const stop = new AbortController();
+    const client = new ChannelClient(
+      {
+        serverHost: 'config.example.test',
+        serverPort: port,
+        ca: ca.caCert,
+        hostname: 'multi-addr',
+        version: 'test',
+        heartbeatMs: 1000,
+        connectTimeoutMs: 2000,
+        backoffBaseMs: 50,
+        backoffMaxMs: 200,
+        resultQueueMax: 10,
+      },
+      {
+        clock: realClock,
+        logger,
+        handle: async (f) => ({ id: (f as { id: string }).id, resp: 'success', retcode: 0, message: 'Normal termination', data: 'pong' }),
+        resolve: async (_h, p) => ['127.0.0.2', '127.0.0.3', '127.0.0.1'].map((address) => ({ address, port: p })),
+      },
+    );
+    const running = client.run(stop.signal);
+    await waitUntil(() => hub.registry.find('multi-addr'), { what: 'agent registered' });
+    const refused = lines.filter((l) => /trying next address/.test(l.msg)).map((l) => l.address);
+    expect(refused.slice(0, 2)).toEqual(['127.0.0.2', '127.0.0.3']);
+    expect(lines.some((l) => l.msg === 'channel: connected')).toBe(true);
+    const r = await hub.registry.find('multi-addr')!.request({ id: 'q1', method: 'sync.bash', cmd: 'x' }, 5000);
+    expect(r).toMatchObject({ id: 'q1', resp: 'success', data: 'pong' });
+    stop.abort();
+    await running;
+  });
+});
