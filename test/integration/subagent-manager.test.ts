@@ -3,7 +3,7 @@
 // real server and a real boot process are in subagent-boot.test.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -299,6 +299,53 @@ describe('sub-agent manager with real processes', () => {
     expect((await m.handleJob({ id: 'bad', action: 'start', name: '../etc' } as SubAgentJob, signal())).errcode).toBe(ErrorCode.JOB_INVALID);
   });
 
+  it('runs the agent as the spec user and group; an unknown user fails the start', async () => {
+    // A run-as user must be able to reach its version dir (the real state dir is 0755).
+    chmodSync(work, 0o755);
+    const { m, dir } = setup();
+    chmodSync(dir, 0o755);
+    await m.start();
+    const pkg = await publish('idle-agent', 'AsNobody', '1.0.0', { user: 'nobody', group: 'daemon' });
+    const out = await m.handleJob(job('install', 'AsNobody', { url: pkg.url, checksum: pkg.checksum }), signal());
+    expect(out, out.message).toMatchObject({ errcode: 0 });
+    const status = readFileSync(`/proc/${report(m, 'AsNobody')!.pid}/status`, 'utf8');
+    const gid = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith('daemon:'))!.split(':')[2];
+    expect(/^Uid:\s+(\d+)/m.exec(status)![1]).toBe('65534');
+    expect(/^Gid:\s+(\d+)/m.exec(status)![1]).toBe(gid);
+    const ghost = await publish('idle-agent', 'Ghost', '1.0.0', { user: 'no-such-user-here' });
+    const bad = await m.handleJob(job('install', 'Ghost', { url: ghost.url, checksum: ghost.checksum }), signal());
+    expect(bad.errcode).toBe(ErrorCode.JOB_START_FAILED);
+    expect(bad.message).toMatch(/no-such-user-here/);
+  });
+
+  it('a failing check command kills the agent; the policy counts it and restarts it', async () => {
+    const { m, events } = setup({ restartHoldSec: 0.5 });
+    await m.start();
+    const pkg = await publish('idle-agent', 'Checked', '1.0.0', { check: ['/bin/false'], check_interval: 0.3 });
+    await m.handleJob(job('install', 'Checked', { url: pkg.url, checksum: pkg.checksum }), signal());
+    await waitUntil(() => events.filter((e) => e.kind === 'started').length >= 2, { timeoutMs: 15_000, what: 'restart after failed check' });
+    expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGKILL/);
+    expect(kinds(events)).toContain('strike');
+  });
+
+  it('start() sweeps what a kill -9 mid-job left: temp downloads, staging dirs, an install without state', async () => {
+    const a = setup();
+    await a.m.start();
+    const pkg = await publish('idle-agent', 'Kept', '1.0.0');
+    await a.m.handleJob(job('install', 'Kept', { url: pkg.url, checksum: pkg.checksum }), signal());
+    await a.m.stop();
+    mkdirSync(join(a.dir, '.tmp'), { recursive: true });
+    writeFileSync(join(a.dir, '.tmp', 'dl-dead.part'), 'half');
+    mkdirSync(join(a.dir, 'Kept', 'versions', '.staging-dead'), { recursive: true });
+    mkdirSync(join(a.dir, 'HalfInstalled', 'versions', '9.9.9'), { recursive: true });
+    const b = setup({}, a.dir);
+    await b.m.start();
+    expect(readdirSync(join(a.dir, '.tmp'))).toEqual([]);
+    expect(readdirSync(join(a.dir, 'Kept', 'versions'))).toEqual(['1.0.0']);
+    expect(existsSync(join(a.dir, 'HalfInstalled'))).toBe(false);
+    expect(report(b.m, 'Kept')).toMatchObject({ status: 'running' });
+  });
+
   it('file:// source works and is verified the same way', async () => {
     const { m } = setup();
     await m.start();
@@ -307,7 +354,5 @@ describe('sub-agent manager with real processes', () => {
     expect((await m.handleJob(job('install', 'Local', { url: `file://${p.file}`, checksum: `SHA256:${'1'.repeat(64)}` }), signal())).errcode).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
     expect((await m.handleJob(job('install', 'Local', { url: `file://${p.file}`, checksum: p.checksum }), signal())).errcode).toBe(0);
     expect(report(m, 'Local')).toMatchObject({ status: 'running', version: '0.1.0' });
-    mkdirSync(join(work, 'unused'), { recursive: true });
-    writeFileSync(join(work, 'unused', 'x'), '');
   });
 });

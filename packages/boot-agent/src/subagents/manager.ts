@@ -4,7 +4,7 @@
  * (download -> verify -> stage -> activate -> start/watch -> commit or roll back). Process
  * state changes go through the Supervisor, the single writer.
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { processStartUnix } from '@aspire/agent-core';
 import { ErrorCode, subAgentJob, type AgentReport, type SubAgentJob } from '@aspire/protocol';
@@ -73,12 +73,28 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     };
   }
 
-  /** Clean temp downloads left by a BootAgent killed mid-job. */
-  function sweepTmp(): void {
-    try {
-      for (const f of readdirSync(tmpDir)) rmSync(join(tmpDir, f), { recursive: true, force: true });
-    } catch {
-      /* none */
+  /**
+   * Clean what a BootAgent killed mid-job left: temp downloads, half-extracted staging dirs,
+   * and an agent dir whose install never reached its state.json.
+   */
+  function sweepLeftovers(): void {
+    const ls = (dir: string): string[] => {
+      try {
+        return readdirSync(dir);
+      } catch {
+        return [];
+      }
+    };
+    for (const f of ls(tmpDir)) rmSync(join(tmpDir, f), { recursive: true, force: true });
+    for (const name of ls(deps.stateDir)) {
+      if (name.startsWith('.')) continue;
+      const l = layout(deps.stateDir, name);
+      if (!existsSync(l.stateFile)) {
+        log.warn({ agent: name }, 'removing a sub-agent dir left by an interrupted install');
+        rmSync(l.root, { recursive: true, force: true });
+        continue;
+      }
+      for (const v of ls(l.versionsDir)) if (v.startsWith('.staging-')) rmSync(join(l.versionsDir, v), { recursive: true, force: true });
     }
   }
 
@@ -215,7 +231,10 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
       },
       newSpec,
     );
-    const watched = await s.startWatched(job.name, deps.config.upgradeHealthySec * 1000);
+    const watched = await s.startWatched(job.name, deps.config.upgradeHealthySec * 1000, signal);
+    if (watched.interrupted) {
+      throw new JobError('JOB_INTERRUPTED', `${job.name} upgrade ${snapshot.current} -> ${version}: BootAgent stopping before the health window ended; ${version} left running`);
+    }
     if (watched.ok) {
       pruneVersions(job.name, [version, snapshot.current]);
       deps.events.emit('upgraded', `${job.name} upgraded ${snapshot.current} -> ${version}`, { agent: job.name, data: { from: snapshot.current, to: version } });
@@ -303,7 +322,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
   return {
     async start() {
       mkdirSync(deps.stateDir, { recursive: true });
-      sweepTmp();
+      sweepLeftovers();
       const s = supervisor();
       for (const st of loadAllStates(deps.stateDir, (name, error) => log.error({ agent: name, error }, 'corrupt sub-agent state; left alone'))) {
         let spec: RunSpec;

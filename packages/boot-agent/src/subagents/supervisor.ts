@@ -242,7 +242,7 @@ export class Supervisor {
   }
 
   /** Start (reset) and wait healthyMs; false with the reason when it exited or cannot start. */
-  async startWatched(name: string, healthyMs: number): Promise<{ ok: boolean; reason: string }> {
+  async startWatched(name: string, healthyMs: number, signal?: AbortSignal): Promise<{ ok: boolean; reason: string; interrupted?: boolean }> {
     let failed: Promise<void> = new Promise(() => {});
     try {
       await this.serial(async () => {
@@ -260,13 +260,19 @@ export class Supervisor {
       return { ok: false, reason: (err as Error).message };
     }
     const timer = new AbortController();
-    await Promise.race([this.deps.clock.sleep(healthyMs, timer.signal).catch(() => {}), failed]);
+    const aborted = new Promise<void>((resolve) => {
+      if (signal?.aborted) resolve();
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([this.deps.clock.sleep(healthyMs, timer.signal).catch(() => {}), failed, aborted]);
     timer.abort();
     return this.serial(() => {
       const e = this.mustGet(name);
       const w = e.watch;
       e.watch = undefined;
       if (w?.failed) return { ok: false, reason: w.reason };
+      // The BootAgent is stopping: leave the new version running; the job reports the interruption.
+      if (signal?.aborted) return { ok: false, reason: 'interrupted before the health window ended', interrupted: true };
       const alive = !!(e.state.pid && e.state.startTicks && this.deps.runner.alive(e.state.pid, e.state.startTicks));
       return alive ? { ok: true, reason: '' } : { ok: false, reason: 'not running at the end of the health window' };
     });
