@@ -41,9 +41,10 @@ esac
 [[ "$VERSION" =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || { echo "package: bad version '$VERSION' in '$FULLVER'" >&2; usage; }
 [[ "$RELEASE" =~ ^[0-9][0-9A-Za-z.]*$ ]] || { echo "package: bad release '$RELEASE' in '$FULLVER'" >&2; usage; }
 SERVER_ADDR=${BOOT_SERVER_ADDR-}
-# host[:port] items separated by commas; a trailing comma is allowed (seed 002 writes one).
-if [ -n "$SERVER_ADDR" ] && ! [[ "$SERVER_ADDR" =~ ^([A-Za-z0-9.:_\[\]-]+,?)+$ ]]; then
-  echo "package: BOOT_SERVER_ADDR '$SERVER_ADDR' is not a list like 'svr1:8080,svr2'" >&2
+# Items "host[:port]" or "http(s)://host:port", comma separated (seed 002 writes a trailing comma).
+# It is compiled in as a JSON string, so quoting is safe; whitespace is always a mistake.
+if [[ "$SERVER_ADDR" =~ [[:space:]\"\'] ]]; then
+  echo "package: BOOT_SERVER_ADDR '$SERVER_ADDR' has whitespace or quotes; want 'svr1:8080,svr2'" >&2
   exit 2
 fi
 

@@ -112,24 +112,24 @@ export function strippedRuntime(arch) {
 }
 
 /** The SEA config. execArgvExtension "none": NODE_OPTIONS on a host cannot change a root daemon. */
-export function seaConfig(main, output) {
+export function seaConfig(main, output, { codeCache = false } = {}) {
   return {
     main,
     output,
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
-    useCodeCache: false,
+    useCodeCache: codeCache,
     execArgv: ['--disable-warning=ExperimentalWarning'],
     execArgvExtension: 'none',
   };
 }
 
 /** Make the preparation blob for bundle with the pinned Node. Returns the blob's path. */
-export function makeBlob(bundle, workDir, name) {
+export function makeBlob(bundle, workDir, name, { codeCache = false } = {}) {
   mkdirSync(workDir, { recursive: true });
   // The blob records the main script's path as given: a fixed relative name keeps it reproducible.
   copyFileSync(bundle, join(workDir, `${name}.cjs`));
-  writeFileSync(join(workDir, 'sea-config.json'), JSON.stringify(seaConfig(`${name}.cjs`, `${name}.blob`), null, 2));
+  writeFileSync(join(workDir, 'sea-config.json'), JSON.stringify(seaConfig(`${name}.cjs`, `${name}.blob`, { codeCache }), null, 2));
   // Node reports "Wrote single executable preparation blob" on success: keep output for failures.
   try {
     execFileSync(pinnedNode(), ['--experimental-sea-config', 'sea-config.json'], { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -160,10 +160,13 @@ export function inject(arch, blob, out) {
 }
 
 /** Build the single executable `name` for each arch from bundle into outDir/<arch>/<name>. */
-export function buildSea({ bundle, name, outDir, arches = ARCHES, workDir }) {
+export function buildSea({ bundle, name, outDir, arches = ARCHES, workDir, codeCache = false }) {
+  // A code cache is made for the host's V8 and CPU: only meaningful for the host's own arch.
+  if (codeCache && arches.some((a) => RUNTIMES[a].nodeArch !== process.arch)) throw new Error('codeCache only for the host architecture');
+  mkdirSync(join(root, '.cache'), { recursive: true });
   const work = workDir ?? mkdtempSync(join(root, '.cache', `sea-${name}-`));
   try {
-    const blob = makeBlob(bundle, work, name);
+    const blob = makeBlob(bundle, work, name, { codeCache });
     return arches.map((arch) => {
       const out = inject(arch, blob, join(outDir, arch, name));
       return { arch, path: out, sha256: sha256(out) };

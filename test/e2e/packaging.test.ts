@@ -1,0 +1,351 @@
+// The shipped artefacts: scripts/package.sh builds the single executables and RPMs into this
+// test's temp dir, and everything below runs on them: the RPM layout, rpm -K, rpmlint, an install
+// into a scratch root (rpm -V clean, upgrade keeps an edited config), byte-identical rebuilds, the
+// compiled-in BOOT_SERVER_ADDR, the aarch64 binaries under qemu, and the foundation's end-to-end
+// flows (register, status, config job, kill -9 recovery) with boot and aspire taken from the RPM
+// payload (ASPIRE_BIN_DIR). Needs root (rpm --root, mknod) and the tools scripts/setup.sh installs.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Child, repoRoot, startAspire, startBoot, waitUntil } from '@aspire/testing';
+
+const exec = promisify(execFile);
+const ROOT = repoRoot();
+const V1 = '1.0.0';
+const V2 = '1.0.1';
+
+let work: string;
+let dist: string;
+let distUpgrade: string;
+/** usr/bin of the extracted x86_64 RPM payloads: what ASPIRE_BIN_DIR points at. */
+let payloadBin: string;
+let payloadRoot: string;
+/** Registrations seen by the stand-in server that BOOT_SERVER_ADDR was compiled to point at. */
+const compiledInHits: { path: string; body: string }[] = [];
+let compiledIn: Server;
+let compiledInAddr: string;
+const timings: Record<string, number> = {};
+
+async function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
+  return exec(cmd, args, {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: opts.timeoutMs ?? 600_000,
+    encoding: 'utf8',
+  });
+}
+
+/** Run, never throw: for commands whose exit status is part of the assertion. */
+async function shTry(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  try {
+    const r = await sh(cmd, args, opts);
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const rpmFile = (dir: string, name: string, ver: string, arch = 'x86_64') => join(dir, `${name}-${ver}-1.${arch}.rpm`);
+
+async function extract(rpm: string, into: string) {
+  mkdirSync(into, { recursive: true });
+  // rpm2cpio | cpio: the payload exactly as rpm would install it (argv, no interpolation).
+  await sh('sh', ['-c', 'rpm2cpio "$1" | cpio -idm --quiet', 'sh', rpm], { cwd: into });
+}
+
+async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  try {
+    return await fn();
+  } finally {
+    timings[label] = (Date.now() - t0) / 1000;
+  }
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'aspire-pkg-'));
+  dist = join(work, 'dist');
+  distUpgrade = join(work, 'dist-upgrade');
+  // The stand-in server exists before the build so its address can be compiled in.
+  compiledIn = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      compiledInHits.push({ path: req.url ?? '', body });
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":1,"message":"stand-in"}');
+    });
+  });
+  await new Promise<void>((r) => compiledIn.listen(0, '127.0.0.1', r));
+  compiledInAddr = `http://127.0.0.1:${(compiledIn.address() as AddressInfo).port}`;
+
+  // x86_64 RPMs of all three; aarch64 single executables (their RPMs are the same spec with
+  // --target aarch64, built by CI's package step; here only the binaries are run under qemu).
+  const env = { DIST: dist, ARCHES: 'x86_64 aarch64', RPM_ARCHES: 'x86_64', BOOT_SERVER_ADDR: compiledInAddr };
+  await timed('package.sh all (x86_64 rpms, both arches binaries)', () => sh('bash', ['scripts/package.sh', 'all', `${V1}-1`], { env }));
+  await timed('package.sh BootAgent upgrade (x86_64)', () =>
+    sh('bash', ['scripts/package.sh', 'BootAgent', `${V2}-1`], { env: { ...env, DIST: distUpgrade, ARCHES: 'x86_64' } }),
+  );
+  payloadRoot = join(work, 'payload');
+  for (const [name, ver] of [['BootAgent', V1], ['BasicAgent', V1], ['aspire-server', V1]] as const) {
+    await extract(rpmFile(dist, name, ver), payloadRoot);
+  }
+  payloadBin = join(payloadRoot, 'usr', 'bin');
+}, 1_200_000);
+
+afterAll(async () => {
+  await new Promise((r) => compiledIn?.close(r));
+  console.log(`packaging timings (s): ${JSON.stringify(timings)}`);
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const LAYOUT: Record<string, string[]> = {
+  BootAgent: [
+    '/etc/bootagent',
+    '/etc/bootagent/boot.json',
+    '/etc/logrotate.d/BootAgent',
+    '/usr/bin/boot',
+    '/usr/lib/systemd/system/bootagent.service',
+    '/usr/share/licenses/BootAgent/LICENSE',
+    '/usr/share/licenses/BootAgent/LICENSE.node',
+    '/var/lib/bootagent',
+    '/var/log/bootagent',
+  ],
+  BasicAgent: [
+    '/etc/basicagent',
+    '/etc/basicagent/basic.json',
+    '/etc/basicagent/crontab',
+    '/etc/logrotate.d/BasicAgent',
+    '/usr/bin/BasicAgent',
+    '/usr/bin/BasicAgentCtl',
+    '/usr/lib/systemd/system/basicagent.service',
+    '/usr/share/licenses/BasicAgent/LICENSE',
+    '/usr/share/licenses/BasicAgent/LICENSE.node',
+    '/var/lib/basicagent',
+    '/var/log/basicagent',
+  ],
+  'aspire-server': [
+    '/etc/aspire',
+    '/etc/aspire/aspire.json',
+    '/etc/sysconfig/aspire-server',
+    '/usr/bin/aspire',
+    '/usr/lib/systemd/system/aspire.service',
+    '/usr/share/licenses/aspire-server/LICENSE',
+    '/usr/share/licenses/aspire-server/LICENSE.node',
+    '/var/lib/aspire',
+  ],
+};
+
+describe('RPMs', () => {
+  it('rpm -qpl shows the DESIGN.md host layout; configs are %config(noreplace)', async () => {
+    for (const [name, files] of Object.entries(LAYOUT)) {
+      const rpm = rpmFile(dist, name, V1);
+      expect((await sh('rpm', ['-qpl', rpm])).stdout.trim().split('\n'), name).toEqual(files);
+      // Every file under /etc is %config(noreplace): %{FILEFLAGS} has 1 (config) and 16 (noreplace).
+      const flags = (await sh('rpm', ['-qp', '--qf', '[%{FILENAMES} %{FILEFLAGS} %{FILEMODES:perms}\n]', rpm])).stdout.trim().split('\n');
+      const etcFiles = flags.map((l) => l.split(' ')).filter(([p, , m]) => p!.startsWith('/etc/') && !m!.startsWith('d'));
+      expect(etcFiles.length, name).toBeGreaterThan(0);
+      for (const [path, f] of etcFiles) expect(Number(f) & 17, `${path} is %config(noreplace)`).toBe(17);
+    }
+    const bootUnit = readFileSync(join(payloadRoot, 'usr/lib/systemd/system/bootagent.service'), 'utf8');
+    expect(bootUnit).toMatch(/^ExecStart=\/usr\/bin\/boot -f .*-L \/var\/log\/bootagent\/boot\.log -P \/run\/bootagent\.pid$/m);
+    expect(bootUnit).toMatch(/^Restart=always$/m);
+    expect(bootUnit).toMatch(/^KillMode=process$/m);
+    // BasicAgentCtl is a link to the one executable.
+    const ls = (await sh('rpm', ['-qp', '--qf', '[%{FILENAMES} %{FILELINKTOS}\n]', rpmFile(dist, 'BasicAgent', V1)])).stdout;
+    expect(ls).toContain('/usr/bin/BasicAgentCtl BasicAgent');
+  });
+
+  it('rpm -K passes; payload is xz (EL8 reads it); no strip, the payload binary is the built one', async () => {
+    for (const name of Object.keys(LAYOUT)) {
+      const rpm = rpmFile(dist, name, V1);
+      expect((await sh('rpm', ['-K', rpm])).stdout).toMatch(/digests OK/);
+      expect((await sh('rpm', ['-qp', '--qf', '%{PAYLOADCOMPRESSOR} %{ARCH}', rpm])).stdout).toBe('xz x86_64');
+    }
+    expect(sha256(join(payloadBin, 'boot'))).toBe(sha256(join(dist, 'bin/x86_64/boot')));
+    expect(sha256(join(payloadBin, 'BasicAgent'))).toBe(sha256(join(dist, 'bin/x86_64/BasicAgent')));
+    expect(sha256(join(payloadBin, 'aspire'))).toBe(sha256(join(dist, 'bin/x86_64/aspire')));
+    const req = (await sh('rpm', ['-qp', '--requires', rpmFile(dist, 'BootAgent', V1)])).stdout;
+    expect(req).toContain('libc.so.6(GLIBC_2.28)(64bit)');
+    expect(req).not.toMatch(/GLIBC_2\.(29|[3-9]\d)/);
+  });
+
+  it('rpmlint (with rpm/aspire.rpmlintrc) reports no errors', async () => {
+    const rpms = Object.keys(LAYOUT).map((n) => rpmFile(dist, n, V1));
+    const r = await shTry('rpmlint', ['-r', 'rpm/aspire.rpmlintrc', ...rpms]);
+    expect(r.stdout, r.stdout).toMatch(/ 0 errors, /);
+    expect(r.stdout).not.toMatch(/: E: /);
+  });
+});
+
+describe('single executables', () => {
+  it('the same inputs give byte-identical binaries', async () => {
+    const again = join(work, 'again');
+    await sh(join(ROOT, 'node_modules/node/bin/node'), ['scripts/build.mjs', 'boot'], {
+      env: { ASPIRE_BUILD_DIR: join(again, 'bundle'), ASPIRE_VERSION: V1, BOOT_SERVER_ADDR: compiledInAddr },
+    });
+    await sh(join(ROOT, 'node_modules/node/bin/node'), ['scripts/sea.mjs', '--bundle', join(again, 'bundle/boot.cjs'), '--name', 'boot', '--out', join(again, 'sea')]);
+    for (const arch of ['x86_64', 'aarch64']) {
+      expect(sha256(join(again, 'sea', arch, 'boot')), arch).toBe(sha256(join(dist, 'bin', arch, 'boot')));
+    }
+  });
+
+  it('NODE_OPTIONS cannot change them (execArgvExtension none)', async () => {
+    const inject = join(work, 'inject.cjs');
+    writeFileSync(inject, 'console.log("INJECTED"); process.exit(0);\n');
+    const r = await sh(join(payloadBin, 'boot'), ['--version'], { env: { NODE_OPTIONS: `--require ${inject}` } });
+    expect(r.stdout.trim()).toBe(V1);
+  });
+
+  it('BasicAgentCtl (the link) runs the collector; BasicAgent refuses the unconfigured packaged basic.json', async () => {
+    const kernel = JSON.parse((await sh(join(payloadBin, 'BasicAgentCtl'), ['-c', 'getinfo.kernel'])).stdout);
+    expect(kernel).toMatchObject({ arch: 'x86_64', release: expect.any(String) });
+    expect((await sh(join(payloadBin, 'BasicAgent'), ['--version'])).stdout.trim()).toBe(`BasicAgent ${V1}`);
+    const t = await shTry(join(payloadBin, 'BasicAgent'), ['-T', '-c', join(payloadRoot, 'etc/basicagent/basic.json')]);
+    expect(t.code).not.toBe(0);
+    expect(t.stderr).toMatch(/serverHost: required/);
+  });
+
+  it('aarch64 binaries under qemu print what the x86_64 ones print', async () => {
+    const qemu = (bin: string, args: string[]) => sh('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(dist, 'bin/aarch64', bin), ...args]);
+    const native = (bin: string, args: string[]) => sh(join(dist, 'bin/x86_64', bin), args);
+    const sample = join(payloadRoot, 'etc/bootagent/boot.json');
+    for (const [bin, args] of [['boot', ['--version']], ['boot', ['-T', '-c', sample]], ['BasicAgent', ['--version']]] as const) {
+      expect((await qemu(bin, [...args])).stdout, `${bin} ${args.join(' ')}`).toBe((await native(bin, [...args])).stdout);
+    }
+    const arm = JSON.parse((await qemu('BasicAgentCtl', ['-c', 'getinfo.kernel'])).stdout);
+    const x86 = JSON.parse((await native('BasicAgentCtl', ['-c', 'getinfo.kernel'])).stdout);
+    expect(arm.arch).toBe('aarch64');
+    expect({ ...arm, arch: 'x' }).toEqual({ ...x86, arch: 'x' });
+  });
+
+  it('boot without -S and without a metafile registers with the compiled-in BOOT_SERVER_ADDR', async () => {
+    const dir = mkdtempSync(join(work, 'compiled-'));
+    writeFileSync(join(dir, 'boot.json'), JSON.stringify({ step: 1, httpTimeoutSec: 2 }));
+    const boot = new Child(join(payloadBin, 'boot'), ['-f', '-c', join(dir, 'boot.json'), '-d', join(dir, 'state'), '-L', join(dir, 'boot.log'), '-P', join(dir, 'boot.pid')]);
+    try {
+      const hit = await waitUntil(() => compiledInHits.find((h) => h.path === '/agent/register'), { timeoutMs: 30_000, what: 'a registration at the compiled-in address' });
+      expect(JSON.parse(hit.body)).toMatchObject({ agentsn: expect.any(String), hostname: expect.any(String) });
+    } finally {
+      await boot.stop();
+    }
+  });
+});
+
+describe('install into a scratch root', () => {
+  let root: string;
+  const rpmArgs = () => ['--root', root, '--dbpath', '/var/lib/rpm'];
+
+  beforeAll(() => {
+    root = join(work, 'root');
+    // A minimal root: /bin/sh (the scriptlets' interpreter) and its libc, /dev/null, and the
+    // aspire user. No systemctl: the scriptlets' "no systemd" path runs for real.
+    for (const d of ['bin', 'lib/x86_64-linux-gnu', 'lib64', 'dev', 'etc', 'tmp', 'var/tmp']) mkdirSync(join(root, d), { recursive: true });
+    copyFileSync('/bin/dash', join(root, 'bin/sh'));
+    chmodSync(join(root, 'bin/sh'), 0o755);
+    copyFileSync('/lib/x86_64-linux-gnu/libc.so.6', join(root, 'lib/x86_64-linux-gnu/libc.so.6'));
+    copyFileSync('/lib64/ld-linux-x86-64.so.2', join(root, 'lib64/ld-linux-x86-64.so.2'));
+    writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\naspire:x:990:990:Aspire server:/var/lib/aspire:/sbin/nologin\n');
+    writeFileSync(join(root, 'etc/group'), 'root:x:0:\naspire:x:990:\n');
+    return exec('mknod', ['-m', '666', join(root, 'dev/null'), 'c', '1', '3']).then(() => undefined);
+  });
+
+  it('installs, the installed boot runs, rpm -V is clean', async () => {
+    const pkgs = Object.keys(LAYOUT).map((n) => rpmFile(dist, n, V1));
+    const r = await shTry('rpm', [...rpmArgs(), '-i', '--nodeps', ...pkgs]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/scriptlet failed|error:/);
+    const boot = join(root, 'usr/bin/boot');
+    expect((await sh(boot, ['--version'])).stdout.trim()).toBe(V1);
+    expect((await sh(boot, ['-T', '-c', join(root, 'etc/bootagent/boot.json')])).stdout).toMatch(/is valid/);
+    const v = await shTry('rpm', [...rpmArgs(), '-V', '--nodeps', '-a']);
+    expect(v.stdout).toBe('');
+    expect(v.code).toBe(0);
+  });
+
+  it('an upgrade keeps an edited config and installs the new binary; erase keeps it as .rpmsave', async () => {
+    const conf = join(root, 'etc/bootagent/boot.json');
+    const edited = JSON.stringify({ step: 300, logLevel: 'debug', tags: 'svc=edited' }, null, 2);
+    writeFileSync(conf, edited);
+    const r = await shTry('rpm', [...rpmArgs(), '-U', '--nodeps', rpmFile(distUpgrade, 'BootAgent', V2)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(conf, 'utf8')).toBe(edited);
+    expect(existsSync(`${conf}.rpmnew`)).toBe(false);
+    expect((await sh('rpm', [...rpmArgs(), '-q', 'BootAgent'])).stdout.trim()).toBe(`BootAgent-${V2}-1.x86_64`);
+    expect((await sh(join(root, 'usr/bin/boot'), ['--version'])).stdout.trim()).toBe(V2);
+    expect((await sh(join(root, 'usr/bin/boot'), ['-T', '-c', conf])).stdout).toMatch(/is valid/);
+    // Only the edited config differs from the package, and rpm knows it is a config file.
+    const v = await shTry('rpm', [...rpmArgs(), '-V', '--nodeps', 'BootAgent']);
+    expect(v.stdout.trim()).toMatch(/^S\.5\.\.\.\.T\.? +c \/etc\/bootagent\/boot\.json$/);
+    const e = await shTry('rpm', [...rpmArgs(), '-e', '--nodeps', 'BootAgent']);
+    expect(e.code, e.stderr).toBe(0);
+    expect(existsSync(join(root, 'usr/bin/boot'))).toBe(false);
+    expect(readFileSync(`${conf}.rpmsave`, 'utf8')).toBe(edited);
+  });
+});
+
+describe('end-to-end flows on the binaries from the RPM payload', () => {
+  let saved: string | undefined;
+  beforeAll(() => {
+    saved = process.env.ASPIRE_BIN_DIR;
+    process.env.ASPIRE_BIN_DIR = payloadBin;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.ASPIRE_BIN_DIR;
+    else process.env.ASPIRE_BIN_DIR = saved;
+  });
+
+  it('register, status, config job, kill -9 recovery', async () => {
+    const srv = await startAspire();
+    let boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+    try {
+      expect(boot.child.proc.spawnfile).toBe(join(payloadBin, 'boot'));
+      const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'agentsn trusted' });
+      const sn = meta.agentsn;
+      const host = await waitUntil(
+        async () => {
+          const h = (await srv.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).body.host;
+          return h?.status === 'online' ? h : undefined;
+        },
+        { timeoutMs: 30_000, what: 'host online' },
+      );
+      expect(host).toMatchObject({ agentsn: sn, arch: 'x86_64' });
+      expect(String(host.curvers)).toContain(V1);
+
+      const configTask = async (step: number) => {
+        const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [sn], parameters: { step } });
+        expect(created.status).toBe(200);
+        const id = created.body.id as number;
+        return waitUntil(
+          async () => {
+            const t = (await srv.api('GET', `/api/v1/server/task?id=${id}`)).body;
+            const sub = t.subtasks?.[0];
+            return sub && ['SUCCESS', 'FAILED'].includes(sub.state) ? sub : undefined;
+          },
+          { timeoutMs: 30_000, what: `config task ${id} done` },
+        );
+      };
+      expect(await configTask(2)).toMatchObject({ state: 'SUCCESS', errcode: 0 });
+
+      // kill -9, start again on the same state dir: same AgentSN, pushes resume, jobs still run.
+      await boot.kill9();
+      boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: boot.stateDir, logFile: boot.logFile });
+      await waitUntil(() => boot.readMeta()?.agentsn === sn && boot.readMeta()?.trusted, { timeoutMs: 30_000, what: 'same agentsn after kill -9' });
+      expect(await configTask(1)).toMatchObject({ state: 'SUCCESS', errcode: 0 });
+      const hosts = (await srv.api('GET', '/api/v1/server/host')).body;
+      expect(JSON.stringify(hosts)).toContain(sn);
+    } finally {
+      await boot.stop().catch(() => undefined);
+      boot.cleanup();
+      await srv.stop();
+    }
+  });
+});
