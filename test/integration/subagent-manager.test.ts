@@ -16,6 +16,7 @@ import { createSubAgentManager } from '../../packages/boot-agent/src/subagents/m
 import { removeCgroupParent } from '../../packages/testing/fixtures/cgroup-cleanup.ts';
 import { packFixture, type FixtureName } from '../../packages/testing/fixtures/pack-fixture.ts';
 import { startPackageServer, type PackageServer } from '../../packages/testing/fixtures/package-server.ts';
+import { startFtpServer } from '../../packages/testing/fixtures/ftp-server.ts';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const PARENT = `aspire-test-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -344,6 +345,29 @@ describe('sub-agent manager with real processes', () => {
     expect(readdirSync(join(a.dir, 'Kept', 'versions'))).toEqual(['1.0.0']);
     expect(existsSync(join(a.dir, 'HalfInstalled'))).toBe(false);
     expect(report(b.m, 'Kept')).toMatchObject({ status: 'running' });
+  });
+
+  it('ftp:// (passive RETR): installs with the right checksum; a short transfer and a wrong checksum fail with their codes', async () => {
+    const ftp = await startFtpServer();
+    try {
+      const { m, dir } = setup();
+      await m.start();
+      const outDir = mkdtempSync(join(work, 'pkg-'));
+      const p = await packFixture({ fixture: 'idle-agent', name: 'Ftp', version: '1.0.0', outDir });
+      const body = readFileSync(p.file);
+      const short = await m.handleJob(job('install', 'Ftp', { url: ftp.put('/short.tar.gz', body, { sendBytes: 50 }), checksum: p.checksum }), signal());
+      expect(short.errcode, short.message).toBe(ErrorCode.JOB_DOWNLOAD_TRUNCATED);
+      const wrong = await m.handleJob(job('install', 'Ftp', { url: ftp.put('/Ftp-1.0.0.tar.gz', body), checksum: `SHA256:${'2'.repeat(64)}` }), signal());
+      expect(wrong.errcode).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
+      expect(existsSync(join(dir, 'Ftp'))).toBe(false);
+      const out = await m.handleJob(job('install', 'Ftp', { url: `${ftp.url.replace('ftp://', 'ftp://deploy:s3cret@')}/Ftp-1.0.0.tar.gz`, checksum: p.checksum }), signal());
+      expect(out, out.message).toMatchObject({ errcode: 0 });
+      expect(report(m, 'Ftp')).toMatchObject({ status: 'running', version: '1.0.0' });
+      expect(ftp.logins).toContain('deploy');
+      expect(ftp.logins).toContain('anonymous');
+    } finally {
+      await ftp.close();
+    }
   });
 
   it('file:// source works and is verified the same way', async () => {
