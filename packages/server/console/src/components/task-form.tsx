@@ -87,6 +87,7 @@ export function TaskForm({ pkg, onStarted }: { pkg: Package | null; onStarted: (
               </option>
             ))}
           </select>
+          <span class="muted small">Hosts reporting this tag get the job once, for 24 h (the server's default window).</span>
         </label>
       )}
       <label>

@@ -54,8 +54,8 @@ export function Dashboard() {
               {(d?.agents ?? []).map((a) => (
                 <tr>
                   <th scope="row">{a.name}</th>
-                  <td>{a.deployed}</td>
-                  <td>{a.online}</td>
+                  <td>{a.deployed.toLocaleString()}</td>
+                  <td>{a.online.toLocaleString()}</td>
                 </tr>
               ))}
               {d && d.agents.length === 0 && (
