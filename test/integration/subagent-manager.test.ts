@@ -213,6 +213,21 @@ describe('sub-agent manager with real processes', () => {
     expect(exit?.message).toMatch(/SIGKILL/);
   });
 
+  it('stop with process:COMMAND runs the command (it gets ASPIRE_AGENT_PID) and the agent ends by itself', async () => {
+    const { m, events } = setup();
+    await m.start();
+    const stopCmd = `process:${process.execPath} -e "process.kill(Number(process.env.ASPIRE_AGENT_PID), 'SIGUSR2')"`;
+    const pkg = await publish('idle-agent', 'Polite', '1.0.0', { stop: stopCmd, stop_timeout: 10 });
+    await m.handleJob(job('install', 'Polite', { url: pkg.url, checksum: pkg.checksum }), signal());
+    const pid = report(m, 'Polite')!.pid!;
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    expect((await m.handleJob(job('stop', 'Polite'), signal())).errcode).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000); // no stop_timeout wait: the command did it
+    expect(isAlive(pid)).toBe(false);
+    expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGUSR2/);
+  });
+
   it('allocating past a 50M memory limit: killed by the cgroup (v1), reported killed with an event', async () => {
     const { m, events } = setup({ restartHoldSec: 60 });
     await m.start();

@@ -215,7 +215,8 @@ export class Supervisor {
       if (e.spec.stop.kind === 'kill') {
         this.deps.runner.signalGroup(pid, e.spec.stop.signal);
       } else {
-        await this.deps.runner.run(e.spec.stop.argv, { cwd: this.deps.versionDir(name, e.state.current), env: this.envFor(e), ...this.ids(e), timeoutMs });
+        // The stop command learns whom to stop from ASPIRE_AGENT_PID (no shell to expand $PID).
+        await this.deps.runner.run(e.spec.stop.argv, { cwd: this.deps.versionDir(name, e.state.current), env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) }, ...this.ids(e), timeoutMs });
       }
       if (!(await this.waitGone(e, pid, startTicks, deadline - this.deps.clock.monotonic()))) {
         this.deps.logger.warn({ agent: name, pid, timeoutMs }, 'sub-agent ignored its stop; SIGKILL to its process group');
@@ -464,7 +465,7 @@ export class Supervisor {
     const timeoutMs = Math.max(1000, (e.spec.checkIntervalSec ?? this.deps.config.checkIntervalSec) * 1000);
     let code: number | null = null;
     try {
-      code = await this.deps.runner.run(e.spec.check, { cwd: this.deps.versionDir(e.state.name, e.state.current), env: this.envFor(e), ...this.ids(e), timeoutMs });
+      code = await this.deps.runner.run(e.spec.check, { cwd: this.deps.versionDir(e.state.name, e.state.current), env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) }, ...this.ids(e), timeoutMs });
     } finally {
       e.checking = false;
     }
