@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '@aspire/protocol';
 import { binary, makeTestCa, startAspire, startBasicAgent, waitUntil, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
 
 // The daemon's life: flags, config check, pidfile lock, background start, reconnect, redirect.
@@ -93,5 +94,19 @@ describe('channel lifecycle against real servers', () => {
     await b.restart();
     await waitUntil(() => agent.child.output.match(/channel: connected/g)!.length > sessions, { timeoutMs: 30_000, what: 'reconnect' });
     await waitUntil(async () => (await ask(b)).body.response[0].resp === 'success', { timeoutMs: 15_000, what: 'answer after restart' });
+
+    // The agent dies in the middle of a command: the caller gets "not connected" at once, not
+    // a wait for the command's timeout, and the server keeps serving.
+    const orphanPid = join(dir, 'orphan.pid');
+    const pending = b.api('POST', '/api/v1/server/polaris', { hosts: ['roamer'], method: 'sync.bash', cmd: `echo $$ > ${orphanPid}; exec sleep 30`, timeout: 60 });
+    await waitUntil(async () => (await b.api('GET', '/api/v1/server/polaris/agents')).body.agents[0]?.inflight === 1, { what: 'command in flight' });
+    const t0 = Date.now();
+    agent.child.killGroup('SIGKILL');
+    const r = await pending;
+    expect(r.body.response[0]).toMatchObject({ host: 'roamer', resp: 'failed', retcode: ErrorCode.CHANNEL_NOT_CONNECTED });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect((await ask(b)).body.response[0]).toMatchObject({ retcode: ErrorCode.NO_SUCH_HOST });
+    // The command outlived its kill -9'd agent (its own process group): clean it up.
+    process.kill(Number(readFileSync(orphanPid, 'utf8')), 'SIGKILL');
   });
 });
