@@ -47,7 +47,11 @@ describe('server away', () => {
 
     const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [meta.agentsn], parameters: { tags: 'during=outage' } });
     const finished = await boot.waitForLog(/^job finished: success/, { timeoutMs: 30_000 });
-    await srv.child.stop(10_000); // the server goes away before the next push (step 3 s) carries the result
+    // Freeze the agent before its next push (at least 1 s after the last one) can carry the
+    // result, take the server away, then let the agent go on: the result is pending.
+    process.kill(boot.child.pid, 'SIGSTOP');
+    await srv.child.stop(10_000);
+    process.kill(boot.child.pid, 'SIGCONT');
     const jobId = String(finished.jobId);
     const rss0 = rssKb(boot.child.pid);
     const outageStart = Date.now();

@@ -96,6 +96,8 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         journal,
         ...(manager ? { manager } : {}),
         config: (job) => applyConfigJob(job, meta, () => loop.stepChanged()),
+        // Results go out with an early push instead of waiting up to a whole step.
+        onResults: () => loop.pushSoon(),
       });
       runner = jobs;
 

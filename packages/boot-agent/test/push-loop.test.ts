@@ -148,4 +148,51 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
     expect(loop.busy).toBe(false);
     expect(clock.pending).toBe(0);
   });
+
+  it('pushSoon: results go out early (at least a second after the last round), then the step resumes', async () => {
+    const clock = new ManualClock(0);
+    const s = scripted(clock, [{ kind: 'ok' }]);
+    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 60, round: s.round });
+    loop.start();
+    await clock.advance(10_000);
+    loop.pushSoon();
+    await clock.advance(0);
+    expect(s.starts).toEqual([0, 10_000]);
+    // Right after a round: no sooner than the minimum gap.
+    loop.pushSoon();
+    await clock.advance(999);
+    expect(s.starts).toHaveLength(2);
+    await clock.advance(1);
+    expect(s.starts).toEqual([0, 10_000, 11_000]);
+    await clock.advance(60_000);
+    expect(s.starts).toEqual([0, 10_000, 11_000, 71_000]);
+    await loop.stop();
+  });
+
+  it('pushSoon during a round asks for another right after it; while backing off it changes nothing', async () => {
+    const clock = new ManualClock(0);
+    let call = 0;
+    let loop: PushLoop;
+    const s = scripted(clock, [
+      async () => {
+        if (call++ === 0) loop.pushSoon();
+        return { kind: 'ok' };
+      },
+    ]);
+    loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 60, round: s.round });
+    loop.start();
+    await clock.advance(1000);
+    expect(s.starts).toEqual([0, 1000]);
+    await loop.stop();
+
+    const c2 = new ManualClock(0);
+    const s2 = scripted(c2, [{ kind: 'failed' }]);
+    const l2 = new PushLoop({ clock: c2, logger: silentLogger(), stepSec: () => 60, round: s2.round, backoff: new Backoff({ baseMs: 10_000, maxMs: 60_000, random: () => 1 }) });
+    l2.start();
+    await c2.advance(1);
+    l2.pushSoon();
+    await c2.advance(5000);
+    expect(s2.starts).toEqual([0]);
+    await l2.stop();
+  });
 });

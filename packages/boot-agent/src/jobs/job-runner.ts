@@ -15,6 +15,8 @@ export interface JobRunnerDeps {
   journal: JobJournal;
   manager?: SubAgentManager;
   config: (job: unknown) => Promise<JobOutcome>;
+  /** Called when the queue has drained after running jobs: their results are ready to send. */
+  onResults?: () => void;
 }
 
 type Queued = { id: string; action: string; run: (signal: AbortSignal) => Promise<JobOutcome> };
@@ -30,6 +32,7 @@ export class JobRunner {
   async accept(raw: readonly unknown[]): Promise<void> {
     const writes: Promise<void>[] = [];
     const toRun: Queued[] = [];
+    let answered = 0;
     for (const item of raw) {
       const id = (item as { id?: unknown } | null)?.id;
       if (typeof id !== 'string' || id.length === 0 || id.length > 64) {
@@ -49,6 +52,7 @@ export class JobRunner {
       const answer = (action: string, errcode: number, message: string) => {
         this.d.logger.warn({ jobId: id, action, errcode }, `job answered without running: ${message}`);
         writes.push(this.d.journal.answer(id, action, { errcode, message }));
+        answered++;
       };
       const v = jobCheck.validate(item);
       if (!v.ok) {
@@ -81,7 +85,9 @@ export class JobRunner {
     await Promise.all(writes);
     for (const q of toRun) this.d.logger.info({ jobId: q.id, action: q.action }, 'job received and journaled');
     this.queue.push(...toRun);
-    this.pump();
+    if (toRun.length > 0) this.pump();
+    // New answers (not re-reports of old results: a server re-delivering must not set off a push storm).
+    else if (answered > 0 && this.idle) this.d.onResults?.();
   }
 
   /** Abort the job running now, drop the queue (those stay journaled as started: reported interrupted on restart), wait. */
@@ -98,7 +104,10 @@ export class JobRunner {
   private pump(): void {
     if (this.running || this.ac.signal.aborted) return;
     const next = this.queue.shift();
-    if (!next) return;
+    if (!next) {
+      this.d.onResults?.();
+      return;
+    }
     this.running = this.execute(next).finally(() => {
       this.running = undefined;
       this.pump();

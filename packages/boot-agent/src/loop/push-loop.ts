@@ -25,6 +25,8 @@ export interface PushLoopDeps {
 /** Longest Retry-After honoured; a server asking for more is waited on for this long. */
 export const MAX_RETRY_AFTER_MS = 3_600_000;
 export const BACKOFF_BASE_MS = 1000;
+/** An early push (results ready) comes at least this long after the previous round ended. */
+export const EARLY_PUSH_MIN_GAP_MS = 1000;
 
 export class PushLoop {
   private timer: TimerHandle | undefined;
@@ -35,6 +37,9 @@ export class PushLoop {
   /** Monotonic ms when the next round is due (for step changes). */
   private dueAt = 0;
   private lastRoundEnd = 0;
+  private soon = false;
+  /** Set synchronously when a round starts (inFlight is assigned only after its first await). */
+  private roundActive = false;
   rounds = 0;
   failures = 0;
 
@@ -60,9 +65,25 @@ export class PushLoop {
     return this.inFlight !== undefined;
   }
 
+  /**
+   * Something worth telling the server is ready (job results): push now rather than at the end
+   * of the step. A round in flight is followed at once by another; while backing off (servers
+   * away) nothing changes: the backoff decides.
+   */
+  pushSoon(): void {
+    if (this.stopped || this.backoff.attempts > 0) return;
+    if (this.roundActive) {
+      this.soon = true;
+      return;
+    }
+    const sinceLast = this.deps.clock.monotonic() - this.lastRoundEnd;
+    const wait = this.rounds === 0 ? 0 : Math.max(0, EARLY_PUSH_MIN_GAP_MS - sinceLast);
+    if (this.deps.clock.monotonic() + wait < this.dueAt) this.schedule(wait);
+  }
+
   /** The step changed: the next round is due one new step after the last one ended, if sooner. */
   stepChanged(): void {
-    if (this.stopped || this.inFlight || this.backoff.attempts > 0) return;
+    if (this.stopped || this.roundActive || this.backoff.attempts > 0) return;
     const due = this.lastRoundEnd + this.deps.stepSec() * 1000;
     if (due < this.dueAt) this.schedule(Math.max(0, due - this.deps.clock.monotonic()));
   }
@@ -74,7 +95,8 @@ export class PushLoop {
   }
 
   private tick(): void {
-    if (this.stopped || this.inFlight) return;
+    if (this.stopped || this.roundActive) return;
+    this.roundActive = true;
     this.inFlight = this.runRound().finally(() => {
       this.inFlight = undefined;
     });
@@ -89,12 +111,15 @@ export class PushLoop {
       r = { kind: 'failed' };
     }
     this.rounds++;
+    this.roundActive = false;
     this.lastRoundEnd = this.deps.clock.monotonic();
     if (this.stopped) return;
     const stepMs = this.deps.stepSec() * 1000;
+    const soon = this.soon;
+    this.soon = false;
     if (r.kind === 'ok') {
       this.backoff.reset();
-      this.schedule(stepMs);
+      this.schedule(soon ? Math.min(stepMs, EARLY_PUSH_MIN_GAP_MS) : stepMs);
       return;
     }
     this.failures++;
