@@ -96,6 +96,7 @@ describe('web console', () => {
     await alert.waitFor();
     expect(await text(alert)).toMatch(/Wrong token.*401/);
     expect(await page.getByRole('tablist').count()).toBe(0);
+    await shot('login-wrong-token');
   });
 
   it('logs in and shows the host online on the Dashboard, with the chart', async () => {
@@ -169,6 +170,11 @@ describe('web console', () => {
       return agents.some((a) => a.name === AGENT && a.status === 'running');
     }, { timeoutMs: 20_000, what: `${AGENT} running on the host` });
     await shot('versions');
+
+    // The same package again is refused, and says why.
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await waitText(page.getByRole('form', { name: 'Upload a package' }).getByRole('alert'), (t) => t.startsWith('Upload failed: conflict'), 'duplicate upload refused');
+    expect((await srv.api('GET', '/api/v1/server/package')).body.count).toBe(1);
   });
 
   it('Tags: create a tag, bind it to the host, and the count changes', async () => {
@@ -200,6 +206,9 @@ describe('web console', () => {
   it('shows a banner while the server is away and recovers when it returns', async () => {
     await page.getByRole('tab', { name: 'Dashboard' }).click();
     await waitText(page.getByRole('group', { name: 'Hosts total' }), (t) => t.startsWith('1'), 'dashboard loaded');
+    // The installed sub-agent is counted: deployed 1, online 1.
+    const agentRow = page.getByRole('table', { name: 'Agents' }).getByRole('row', { name: new RegExp(AGENT) });
+    await waitUntil(async () => (await agentRow.getByRole('cell').allTextContents()).join(' ') === '1 1', { timeoutMs: 20_000, what: 'agent deployed 1 online 1' });
     await srv.child.stop();
     const banner = page.getByRole('alert', { name: 'Server unreachable' });
     await banner.waitFor({ timeout: 20_000 });
