@@ -1,6 +1,6 @@
 // buildServer() with app.inject(): the OpenAPI document lists every route (kept in sync), and
 // every operator route refuses a request without a valid token with 401 and changes nothing.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,24 @@ describe('operator routes and OpenAPI', () => {
       }
     }
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('docs/server.md has a row for every server route (the ones tagged by this package)', async () => {
+    const doc = (await server.app.inject({ method: 'GET', url: OPENAPI_PATH })).json() as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    const md = readFileSync(join(import.meta.dirname, '../../../docs/server.md'), 'utf8');
+    const ours = new Set(['agent', 'task', 'host', 'tag', 'region', 'event', 'dashboard', 'package']);
+    const missing: string[] = [];
+    let n = 0;
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (!op.tags?.some((t) => ours.has(t))) continue;
+        n++;
+        const row = `| ${method.toUpperCase()} | \`${path.replace(/\{(\w+)\}/g, ':$1')}\` |`;
+        if (!md.includes(row)) missing.push(row);
+      }
+    }
+    expect(n).toBeGreaterThan(20);
+    expect(missing).toEqual([]);
   });
 
   it('a valid token reaches the route, including an extension plugin', async () => {
