@@ -5,6 +5,7 @@
  *   aspire serve --listen 127.0.0.1:8180 --data-dir DIR [--config FILE] [--log-level L] [--log-file F]
  *   aspire token create --data-dir DIR --name NAME     (prints a new operator token on stdout)
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { ConfigError, createRootLogger, realClock, VERSION } from '@aspire/agent-core';
@@ -40,12 +41,14 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Created before buildServer so its Polaris routes go into operatorPlugins; started after
   // the store is open, stopped in `shutdown` before the store closes.
   const hub = hubFromFlags(flags, { clock: realClock, logger, dataDir: config.dataDir });
+  const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   const server = await buildServer({
     store,
     clock: realClock,
     logger,
     config,
     version: VERSION,
+    ...(https ? { https } : {}),
     ...(hub ? { operatorPlugins: [polarisRoutes(hub)] } : {}),
   });
   if (hub) process.stdout.write(hubListeningLine(await hub.start()));
@@ -56,7 +59,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   server.start();
   const url = new URL(address);
   const shown = host.includes(':') ? `[${host}]` : host;
-  process.stdout.write(`aspire: listening on http://${shown}:${url.port}\n`);
+  const scheme = https ? 'https' : 'http';
+  process.stdout.write(`aspire: listening on ${scheme}://${shown}:${url.port}\n`);
   logger.info({ listen: `${shown}:${url.port}`, dataDir: config.dataDir, version: VERSION }, 'aspire server started');
 
   let stopping = false;

@@ -85,7 +85,7 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
       env: opts.env ?? process.env,
     });
     const m = await Promise.race([
-      child.waitForLine(/^aspire: listening on (http:\/\/\S+)$/, 30_000),
+      child.waitForLine(/^aspire: listening on (https?:\/\/\S+)$/, 30_000),
       child.exited.then((e) => {
         throw new Error(`aspire exited (${e.code ?? e.signal}) before listening:\n${child.output.slice(-4000)}`);
       }),
