@@ -90,7 +90,7 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
         maxBadFrames: options.maxBadFrames,
         onTaskResult: (c, r) => {
           try {
-            deps.results.add(c.agentsn ?? c.hostname, c.agentsn, r, clock.now());
+            deps.results.add(c.hostname, c.agentsn, r, clock.now());
           } catch (err) {
             log.error({ err, hostname: c.hostname }, 'hub: cannot store task result');
           }

@@ -163,10 +163,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
         const { host, name } = request.query;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
         const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100));
-        // Results are filed under the AgentSN when the agent sent one, else the hostname.
-        const conn = hub.registry.find(host);
-        const key = conn ? (conn.agentsn ?? conn.hostname) : host;
-        const items = hub.results.list({ host: key, ...(name ? { name } : {}), limit });
+        const items = hub.results.list({ host, ...(name ? { name } : {}), limit });
         return ok({ host, count: items.length, items });
       },
     );

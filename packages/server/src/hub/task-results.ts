@@ -2,7 +2,7 @@
  * Periodic-task results the agents push (task.result frames), kept in the hub's own SQLite
  * file beside the server's database (hub.sqlite in the data dir). A separate file keeps the
  * hub's write traffic off the main database's lock; it holds nothing the main schema refers to.
- * Retention: the newest `keep` rows per (host, task).
+ * Filed by hostname with the AgentSN beside it; retention: the newest `keep` rows per (host, task).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS task_results (
   received INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS task_results_host_name ON task_results (host, name, id);
+CREATE INDEX IF NOT EXISTS task_results_agentsn_name ON task_results (agentsn, name, id);
 `;
 
 export function openTaskResultStore(path: string, keep: number): TaskResultStore {
@@ -66,8 +67,9 @@ export function openTaskResultStore(path: string, keep: number): TaskResultStore
     `DELETE FROM task_results WHERE host = ? AND name = ? AND id NOT IN
        (SELECT id FROM task_results WHERE host = ? AND name = ? ORDER BY id DESC LIMIT ?)`,
   );
-  const byHost = db.prepare('SELECT * FROM task_results WHERE host = ? ORDER BY id DESC LIMIT ?');
-  const byHostName = db.prepare('SELECT * FROM task_results WHERE host = ? AND name = ? ORDER BY id DESC LIMIT ?');
+  // A host is asked for by hostname or AgentSN, connected or not.
+  const byHost = db.prepare('SELECT * FROM task_results WHERE host = ? OR agentsn = ? ORDER BY id DESC LIMIT ?');
+  const byHostName = db.prepare('SELECT * FROM task_results WHERE (host = ? OR agentsn = ?) AND name = ? ORDER BY id DESC LIMIT ?');
   const row = (r: Record<string, unknown>): StoredTaskResult => ({
     host: r.host as string,
     agentsn: (r.agentsn as string | null) ?? null,
@@ -103,7 +105,7 @@ export function openTaskResultStore(path: string, keep: number): TaskResultStore
       prune.run(host, r.name, host, r.name, keep);
     },
     list({ host, name, limit }) {
-      const rows = (name === undefined ? byHost.all(host, limit) : byHostName.all(host, name, limit)) as Record<string, unknown>[];
+      const rows = (name === undefined ? byHost.all(host, host, limit) : byHostName.all(host, host, name, limit)) as Record<string, unknown>[];
       return rows.map(row).reverse();
     },
     close() {
