@@ -73,8 +73,9 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const transport =
       deps.transport ??
       createHttpTransport({ clock, timeoutMs: config.httpTimeoutSec * 1000, maxBodyBytes: MAX_STATUS_BODY_BYTES, ...(config.ca ? { caFile: config.ca } : {}) });
-    const { journal, corrupt } = await JobJournal.open({ stateDir, clock, eventQueueMax: config.eventQueueMax });
+    const { journal, corrupt, writeError } = await JobJournal.open({ stateDir, clock, eventQueueMax: config.eventQueueMax });
     if (corrupt) log.error({ error: corrupt }, 'job journal was unreadable and has been started afresh');
+    if (writeError) log.error({ error: writeError }, 'cannot write the job journal; going on from memory');
     for (const id of journal.interrupted) log.warn({ jobId: id }, 'job was running when the agent last stopped: reported JOB_INTERRUPTED, not run again');
     // The BootAgent's own restarts are events too: a crash loop shows up on the server.
     journal.emit('started', `BootAgent ${VERSION} started (pid ${process.pid})`, { agent: BOOT_AGENT_NAME, data: { interruptedJobs: journal.interrupted.length } });
@@ -142,11 +143,13 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         unauthorizedRounds = 0;
         const reply = r.ok.value;
         log.debug({ server: r.ok.server, sentJobs: payload.jobs.length, sentEvents: payload.events.length, gotJobs: reply.jobs?.length ?? 0 }, 'status push answered');
+        // The server has what this push carried: state-file write failures (full disk) are
+        // logged, not turned into a failed round (memory is right; disk catches up on the next write).
         if (!meta.meta.trusted) {
-          await meta.update({ trusted: true });
+          await meta.update({ trusted: true }).catch((err: unknown) => log.error({ err }, 'cannot write the metafile'));
           log.info({ agentsn: meta.meta.agentsn, server: r.ok.server }, 'first status push answered: agentsn trusted');
         }
-        await journal.acknowledge(payload);
+        await journal.acknowledge(payload).catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
         if (reply.jobs && reply.jobs.length > 0) await jobs.accept(reply.jobs);
         return { kind: 'ok' };
       };
@@ -218,7 +221,8 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const tags = reply.tags ?? base?.tags;
     if (tags !== undefined && tags !== '') meta.tags = tags;
     const store = new MetaStore(stateDir, meta);
-    await store.update({});
+    // Unwritten (full disk), the registration is repeated on the next start; the agent goes on meanwhile.
+    await store.update({}).catch((err: unknown) => log.error({ err }, 'cannot write the metafile'));
     log.info({ agentsn: meta.agentsn, server: reg.server }, 'registered');
     return store;
   }

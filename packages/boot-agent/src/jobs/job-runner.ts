@@ -5,7 +5,7 @@
  * answered JOB_INVALID, unknown actions and sub-agent actions without a manager
  * JOB_UNSUPPORTED_ACTION; only a job with no usable id (nothing to answer under) is just logged.
  */
-import { ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
+import { ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, errorMessage, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { JobJournal } from '../state/job-journal.ts';
@@ -81,8 +81,20 @@ export class JobRunner {
         answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${JSON.stringify(action)}`);
       }
     }
-    // Started records must be on disk before any of these jobs runs.
-    await Promise.all(writes);
+    // Started records must be on disk before any of these jobs runs. When they cannot be written
+    // (full disk), the jobs are not run: each is answered from memory with the reason.
+    try {
+      await Promise.all(writes);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      const errcode = e.code === 'ENOSPC' ? ErrorCode.JOB_DISK_FULL : ErrorCode.EXEC_ERROR;
+      this.d.logger.error({ err, jobs: toRun.map((q) => q.id) }, 'cannot write the job journal: jobs answered without running');
+      for (const q of toRun) {
+        this.d.journal.answer(q.id, q.action, { errcode, message: `${errorMessage(errcode)}: cannot journal the job before running it (${e.message}); not run` }).catch(() => undefined);
+      }
+      this.d.onResults?.();
+      return;
+    }
     for (const q of toRun) this.d.logger.info({ jobId: q.id, action: q.action }, 'job received and journaled');
     this.queue.push(...toRun);
     if (toRun.length > 0) this.pump();

@@ -69,7 +69,7 @@ export class JobJournal implements EventSink {
   }
 
   /** Load the journal (a corrupt one is reported and replaced: the error says what was lost). */
-  static async open(opts: { stateDir: string; clock: Clock; eventQueueMax: number }): Promise<{ journal: JobJournal; corrupt?: string }> {
+  static async open(opts: { stateDir: string; clock: Clock; eventQueueMax: number }): Promise<{ journal: JobJournal; corrupt?: string; writeError?: string }> {
     const j = new JobJournal(opts.stateDir, opts.clock, opts.eventQueueMax);
     const r = readJsonFile<Partial<JournalFile>>(join(opts.stateDir, JOURNAL_FILE));
     let corrupt: string | undefined;
@@ -97,8 +97,12 @@ export class JobJournal implements EventSink {
       }
     }
     j.trimEvents();
-    await j.persist();
-    return corrupt === undefined ? { journal: j } : { journal: j, corrupt };
+    let writeError: string | undefined;
+    // A full disk must not keep the agent from starting: it runs from memory and retries on the next write.
+    await j.persist().catch((err: Error) => {
+      writeError = err.message;
+    });
+    return { journal: j, ...(corrupt !== undefined ? { corrupt } : {}), ...(writeError !== undefined ? { writeError } : {}) };
   }
 
   lookup(id: string): JobLookup {
