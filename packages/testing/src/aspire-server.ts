@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { binary } from './binaries.ts';
 import { Child } from './child.ts';
 
@@ -39,6 +40,8 @@ export interface StartAspireOptions {
   /** Use this data dir instead of a fresh temp one (kept on stop). */
   dataDir?: string;
   keepDataDir?: boolean;
+  /** PEM of the CA that signed the server's tlsCert: api() verifies the server against it. */
+  caCert?: string;
   /** Env for the child (e.g. nothing); the server reads no env itself. */
   env?: NodeJS.ProcessEnv;
   /** Start the BasicAgent command hub on 127.0.0.1:0 with this certificate (see makeTestCa). */
@@ -77,6 +80,8 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
   const { stdout } = await run(bin.cmd, [...bin.args, 'token', 'create', '--data-dir', dataDir, '--name', 'test'], { env: opts.env ?? process.env });
   const token = stdout.trim();
 
+  // TLS verification stays on: the test's CA is added, nothing is skipped.
+  const dispatcher = opts.caCert ? new Agent({ connect: { ca: opts.caCert } }) : undefined;
   let hubAddress: { host: string; port: number } | undefined;
   const launch = async (listen: string): Promise<{ child: Child; url: string }> => {
     // A restart keeps the hub's port too, so connected agents find it again.
@@ -121,7 +126,9 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
         headers['content-type'] ??= 'application/json';
         payload = typeof body === 'string' ? body : JSON.stringify(body);
       }
-      const res = await fetch(`${url}${path}`, { method, headers, body: payload });
+      const res = dispatcher
+        ? await undiciFetch(`${url}${path}`, { method, headers, body: payload, dispatcher })
+        : await fetch(`${url}${path}`, { method, headers, body: payload });
       const text = await res.text();
       let parsed: unknown = text;
       try {
