@@ -11,9 +11,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
-import { buildAll } from '../scripts/build.mjs';
+import { setup } from './basic-helpers.mjs';
+import { ProcMeter } from './boot-meter.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -34,58 +33,9 @@ if (!(durationSec > 0) || !(count >= 1 && count <= 256) || !(checkIntervalSec >=
   process.exit(2);
 }
 
-let buildDir = process.env.ASPIRE_BUILD_DIR;
-let ownBuild = false;
-if (!buildDir && !process.env.ASPIRE_BIN_DIR) {
-  buildDir = mkdtempSync(join(tmpdir(), 'aspire-bench-build-'));
-  ownBuild = true;
-  await buildAll({ outdir: buildDir });
-  process.env.ASPIRE_BUILD_DIR = buildDir;
-}
-// The test helpers are TypeScript with parameter properties (no type stripping): bundle them.
-const helpersDir = mkdtempSync(join(tmpdir(), 'aspire-bench-helpers-'));
-const helpersFile = join(helpersDir, 'testing.mjs');
-await build({
-  entryPoints: [fileURLToPath(new URL('../packages/testing/src/index.ts', import.meta.url))],
-  outfile: helpersFile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node24',
-  logLevel: 'warning',
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-});
-const { startAspire, startBoot } = await import(pathToFileURL(helpersFile).href);
-
-const CLK_TCK = 100;
-const PAGE_KB = 4;
-function sample(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { cpuTicks: Number(f[11]) + Number(f[12]), rssKb: Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_KB };
-  } catch {
-    return undefined;
-  }
-}
-class Meter {
-  constructor(name, pid) {
-    Object.assign(this, { name, pid, rss: [], first: undefined, last: undefined });
-  }
-  tick() {
-    const s = sample(this.pid);
-    if (!s) return;
-    this.first ??= { ...s, at: performance.now() };
-    this.last = { ...s, at: performance.now() };
-    this.rss.push(s.rssKb);
-  }
-  summary() {
-    const cpuSec = (this.last.cpuTicks - this.first.cpuTicks) / CLK_TCK;
-    const wallSec = (this.last.at - this.first.at) / 1000;
-    const sorted = [...this.rss].sort((a, b) => a - b);
-    return { name: this.name, rssAvgMb: sorted.reduce((a, b) => a + b, 0) / sorted.length / 1024, rssMaxMb: sorted.at(-1) / 1024, cpuSec, cpuPct: wallSec > 0 ? (100 * cpuSec) / wallSec : 0 };
-  }
-}
+// Bundles + test helpers (startAspire, startBoot) as the other benches load them; /proc meter shared too.
+const { helpers, cleanup } = await setup();
+const { startAspire, startBoot } = helpers;
 
 /** Pre-seed a boot state dir with N installed sub-agents that should run (as an install job leaves them). */
 function seedAgents(stateDir, n) {
@@ -128,7 +78,7 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   const startupSec = (Date.now() - t0) / 1000;
-  const meters = [new Meter(`boot + ${count} agents`, withAgents.child.pid), new Meter('boot, no agents', none.child.pid)];
+  const meters = [new ProcMeter(`boot + ${count} agents`, withAgents.child.pid), new ProcMeter('boot, no agents', none.child.pid)];
   const end = Date.now() + durationSec * 1000;
   for (const m of meters) m.tick();
   while (Date.now() < end) {
@@ -153,6 +103,5 @@ try {
   for (const pid of agentPids(withDir, count)) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
   await srv.stop();
   rmSync(work, { recursive: true, force: true });
-  if (ownBuild) rmSync(buildDir, { recursive: true, force: true });
-  rmSync(helpersDir, { recursive: true, force: true });
+  cleanup();
 }

@@ -1,7 +1,7 @@
 // Issue 4 through the REAL server and a REAL boot process: packages uploaded to `aspire`,
 // install/upgrade/stop/restart/uninstall tasks delivered in status replies, sub-agents run by
 // `boot` as real processes under real cgroup v1 limits, results and events back on the server.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +11,9 @@ import { ErrorCode } from '@aspire/protocol';
 import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
 import { packFixture, type FixtureName } from '../../packages/testing/fixtures/pack-fixture.ts';
 import { startPackageServer, type PackageServer } from '../../packages/testing/fixtures/package-server.ts';
+import { measureCpuShare, QUICK_SUPERVISION, snapshotTree } from '../../packages/testing/fixtures/subagent-test-kit.ts';
 
-const SUPERVISION = { checkIntervalSec: 0.2, restartHoldSec: 1, strikeWindowSec: 30, maxStrikes: 3, stopTimeoutSec: 2, upgradeHealthySec: 1.5, watchdogIntervalSec: 0.5 };
+const SUPERVISION = QUICK_SUPERVISION;
 // boot puts cgroups under the fixed parent "aspire"; the agent names are unique per run.
 const SUFFIX = randomBytes(3).toString('hex');
 const N = (base: string) => `${base}-${SUFFIX}`;
@@ -90,20 +91,6 @@ async function serverEvents(kind: string, agent: string) {
   return ((r.body.events ?? []) as { agent?: string; kind: string; message: string }[]).filter((e) => e.agent === agent);
 }
 
-function snapshot(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const f of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, f.name);
-      if (f.isDirectory()) {
-        if (f.name !== 'log') walk(p);
-      } else out.push(`${p.slice(dir.length)} ${createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 12)}`);
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out.sort();
-}
-
 describe('sub-agents through the real server and a real boot', () => {
   it('install a tar.gz from the server over HTTP: running with its version; a wrong checksum changes nothing', async () => {
     const name = N('Idle');
@@ -116,11 +103,11 @@ describe('sub-agents through the real server and a real boot', () => {
     expect(isAlive(a.pid!)).toBe(true);
 
     const agentsDir = join(stateDir, 'agents');
-    const before = snapshot(agentsDir);
+    const before = snapshotTree(agentsDir);
     const v2 = await packFixture({ fixture: 'idle-agent', name, version: '2.0.0', outDir: work });
     const bad = await task('upgrade', { name, url: pkgs.put(`/${name}-2.0.0.tar.gz`, v2.file), checksum: `SHA256:${'ab'.repeat(32)}` });
     expect(bad).toMatchObject({ state: 'FAILED', errcode: ErrorCode.JOB_CHECKSUM_MISMATCH });
-    expect(snapshot(agentsDir)).toEqual(before);
+    expect(snapshotTree(agentsDir)).toEqual(before);
     expect(await listed(name)).toMatchObject({ version: '1.0.0', status: 'running', pid: a.pid });
   });
 
@@ -168,12 +155,8 @@ describe('sub-agents through the real server and a real boot', () => {
 
     expect((await task('install', { ...spinPkg.params, limits: { cpu: '15%' } })).state).toBe('SUCCESS');
     const pid = (await waitUntil(async () => { const x = await listed(spin); return x?.pid ? x : undefined; }, { what: 'spin pid' })).pid!;
-    const ticks = () => { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); const f = s.slice(s.lastIndexOf(')') + 2).split(' '); return Number(f[11]) + Number(f[12]); };
     await new Promise((r) => setTimeout(r, 500));
-    const t0 = Date.now();
-    const c0 = ticks();
-    await new Promise((r) => setTimeout(r, 3000));
-    const share = (ticks() - c0) / 100 / ((Date.now() - t0) / 1000);
+    const share = await measureCpuShare(pid, 3000);
     console.log(`spinner under boot, 15% quota: measured ${(share * 100).toFixed(1)}% of a CPU`);
     expect(share).toBeLessThan(0.22);
     expect(share).toBeGreaterThan(0.03);

@@ -17,20 +17,11 @@ import { removeCgroupParent } from '../../packages/testing/fixtures/cgroup-clean
 import { packFixture, type FixtureName } from '../../packages/testing/fixtures/pack-fixture.ts';
 import { startPackageServer, type PackageServer } from '../../packages/testing/fixtures/package-server.ts';
 import { startFtpServer } from '../../packages/testing/fixtures/ftp-server.ts';
+import { measureCpuShare, QUICK_SUPERVISION, snapshotTree } from '../../packages/testing/fixtures/subagent-test-kit.ts';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const PARENT = `aspire-test-${process.pid}-${randomBytes(3).toString('hex')}`;
-const base: SupervisionConfig = {
-  checkIntervalSec: 0.2,
-  restartHoldSec: 1,
-  strikeWindowSec: 30,
-  maxStrikes: 3,
-  stopTimeoutSec: 2,
-  upgradeHealthySec: 1.5,
-  downloadMaxBytes: 8 * 1024 * 1024,
-  watchdogIntervalSec: 0.5,
-  cgroupRoot: CGROUP_ROOT,
-};
+const base: SupervisionConfig = { ...QUICK_SUPERVISION, cgroupRoot: CGROUP_ROOT };
 
 let srv: PackageServer;
 let work: string;
@@ -87,28 +78,6 @@ const signal = () => new AbortController().signal;
 const report = (m: SubAgentManager, name: string) => m.reports().find((r) => r.name === name);
 const kinds = (ev: { kind: string }[]) => ev.map((e) => e.kind);
 
-/** Everything under a state dir except logs, with content hashes: "nothing changed" is this equal. */
-function snapshot(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const f of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, f.name);
-      if (f.isDirectory()) {
-        if (f.name !== 'log') walk(p); // agents write their logs at any time
-      }
-      else out.push(`${p.slice(dir.length)} ${createHash('sha256').update(readFileSync(p)).digest('hex').slice(0, 12)}`);
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out.sort();
-}
-
-/** utime+stime of a process, in clock ticks. */
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-
 describe('sub-agent manager with real processes', () => {
   it('installs a tar.gz over HTTP with the right checksum; it runs with its version; job envs reach it', async () => {
     const { m, events, dir } = setup();
@@ -132,7 +101,7 @@ describe('sub-agent manager with real processes', () => {
     const good = await publish('idle-agent', 'Keep', '1.0.0');
     expect((await m.handleJob(job('install', 'Keep', { url: good.url, checksum: good.checksum }), signal())).errcode).toBe(0);
     const pid = report(m, 'Keep')!.pid;
-    const before = snapshot(dir);
+    const before = snapshotTree(dir);
     const up = await publish('idle-agent', 'Keep', '2.0.0');
     const wrong = `SHA256:${'0'.repeat(64)}`;
     const big = randomBytes(100 * 1024);
@@ -150,7 +119,7 @@ describe('sub-agent manager with real processes', () => {
     for (const [extra, code] of cases) {
       const out = await m.handleJob(job('upgrade', 'Keep', extra), signal());
       expect(out.errcode, `${JSON.stringify(extra)} -> ${out.message}`).toBe(code);
-      expect(snapshot(dir)).toEqual(before);
+      expect(snapshotTree(dir)).toEqual(before);
       expect(readdirSync(join(dir, '.tmp'))).toEqual([]);
       expect(report(m, 'Keep')).toMatchObject({ status: 'running', version: '1.0.0', pid });
     }
@@ -248,10 +217,7 @@ describe('sub-agent manager with real processes', () => {
     const pid = report(m, 'Spin')!.pid!;
     expect(readFileSync(join(CGROUP_ROOT, 'cpu', PARENT, 'Spin', 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('20000');
     await new Promise((r) => setTimeout(r, 500));
-    const t0 = Date.now();
-    const c0 = cpuTicks(pid);
-    await new Promise((r) => setTimeout(r, 3000));
-    const share = (cpuTicks(pid) - c0) / 100 / ((Date.now() - t0) / 1000);
+    const share = await measureCpuShare(pid, 3000);
     console.log(`spinner CPU share under a 20% quota: ${(share * 100).toFixed(1)}%`);
     expect(share).toBeLessThan(0.27);
     expect(share).toBeGreaterThan(0.05);

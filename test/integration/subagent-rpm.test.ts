@@ -11,18 +11,10 @@ import type { SubAgentManager, SupervisionConfig } from '../../packages/boot-age
 import { createSubAgentManager } from '../../packages/boot-agent/src/subagents/manager.ts';
 import { packFixtureRpm } from '../../packages/testing/fixtures/pack-fixture-rpm.ts';
 import { startPackageServer, type PackageServer } from '../../packages/testing/fixtures/package-server.ts';
+import { QUICK_SUPERVISION } from '../../packages/testing/fixtures/subagent-test-kit.ts';
 
-const cfg: SupervisionConfig = {
-  checkIntervalSec: 0.2,
-  restartHoldSec: 1,
-  strikeWindowSec: 30,
-  maxStrikes: 3,
-  stopTimeoutSec: 2,
-  upgradeHealthySec: 1.5,
-  downloadMaxBytes: 8 * 1024 * 1024,
-  watchdogIntervalSec: 0.5,
-  cgroupRoot: '/nonexistent-no-limits-needed',
-};
+// No cgroup root here: these agents have no limits (the watchdog is picked and stays idle).
+const cfg: SupervisionConfig = { ...QUICK_SUPERVISION, cgroupRoot: '/nonexistent-no-limits-needed' };
 
 let work: string;
 let dbpath: string;
