@@ -1,13 +1,13 @@
-import { agentMain } from './cli/agent-main.ts';
 import { detectProgram } from './cli/program-name.ts';
-import { ctlMain } from './ctl/ctl-main.ts';
 
-// One bundle, two programs (see docs/basic-agent.md "One binary, two names").
+// One bundle, two programs (see docs/basic-agent.md "One binary, two names"). Each side is
+// loaded only when it runs: the Ctl is started often and should not pay for the daemon's
+// TLS, logger and scheduler modules.
 const { program, args } = detectProgram(process.argv, process.argv0);
 const done =
   program === 'BasicAgentCtl'
-    ? ctlMain(args, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) })
-    : agentMain(process.argv, args);
+    ? import('./ctl/ctl-main.ts').then((m) => m.ctlMain(args, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }))
+    : import('./cli/agent-main.ts').then((m) => m.agentMain(process.argv, args));
 done.then(
   (code) => {
     // Let stdout drain (a pipe to `python -m json.tool`) before exiting.
