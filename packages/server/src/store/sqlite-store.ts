@@ -244,6 +244,19 @@ export class SqliteStore implements Store {
         ).changes;
       }
 
+      if (input.eventsDropped) {
+        // The agent's bounded queue overflowed: keep that fact as a server-side event (category 0).
+        eventsStored += this.run(
+          `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create)
+           VALUES (?, 0, 0, ?, 'events_dropped', ?, ?, ?)`,
+          input.agentsn,
+          Math.floor(now / 1000),
+          `agent dropped ${input.eventsDropped} events (queue full)`,
+          JSON.stringify({ dropped: input.eventsDropped }),
+          now,
+        ).changes;
+      }
+
       const touched = new Set<number>();
       let resultsRecorded = 0;
       for (const r of input.jobs) {
