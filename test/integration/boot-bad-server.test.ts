@@ -1,13 +1,14 @@
 // Issue 2, bad input from a server: malformed JSON, a 500, an unknown action, a malformed job,
-// a 10 MB body (streamed and declared), Retry-After. A small misbehaving HTTP server on loopback
+// a 10 MB body (streamed and declared), Retry-After, a server that never answers and one that
+// vanishes mid-reply. A small misbehaving HTTP server on loopback
 // plays the server; the agent is the real `boot`. It logs a clear error each time and goes on.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ErrorCode } from '@aspire/protocol';
 import { startBoot, waitUntil, type BootHandle } from '@aspire/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-type Mode = 'jobs' | 'malformed' | '500' | 'huge-streamed' | 'huge-declared' | 'retry-after' | 'ok';
-const script: Mode[] = ['jobs', 'malformed', '500', 'huge-streamed', 'huge-declared', 'retry-after'];
+type Mode = 'jobs' | 'malformed' | '500' | 'huge-streamed' | 'huge-declared' | 'retry-after' | 'hang' | 'cut' | 'ok';
+const script: Mode[] = ['jobs', 'malformed', '500', 'huge-streamed', 'huge-declared', 'retry-after', 'hang', 'cut'];
 
 interface Seen {
   mode: Mode;
@@ -57,6 +58,13 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       return json(200, '{"status": 0, "jobs": [');
     case '500':
       return json(500, 'internal error');
+    case 'hang':
+      return; // never answers: the agent's request timeout (httpTimeoutSec 1) ends it
+    case 'cut':
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1000 });
+      res.write('{"status": 0, "jobs": [{"id": "x"');
+      setTimeout(() => res.socket?.destroy(), 50);
+      return;
     case 'retry-after':
       res.writeHead(503, { 'retry-after': '2' });
       res.end('busy');
@@ -97,7 +105,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  boot = await startBoot({ serverUrl: url, step: 1 });
+  boot = await startBoot({ serverUrl: url, step: 1, config: { httpTimeoutSec: 1 } });
 });
 
 afterAll(async () => {
@@ -118,6 +126,8 @@ describe('bad input from a server', () => {
     has(/^status push to .* failed: reply from .* exceeds the 1048576-byte limit; discarded after \d+ bytes/);
     has(/^status push to .* failed: reply of 10485760 bytes from .* exceeds the 1048576-byte limit; discarded/);
     has(/^status push to .* failed: HTTP 503 from/);
+    has(/^status push to .* failed: http:\/\/127\.0\.0\.1:\d+: timed out after 1000 ms/);
+    has(/^status push to .* failed: http:\/\/127\.0\.0\.1:\d+: server closed the connection before the reply was complete/);
     has(/^job answered without running: Unsupported action: "teleport"/);
     has(/^job answered without running: Invalid job/);
     has(/^job without a usable id/);
@@ -133,7 +143,7 @@ describe('bad input from a server', () => {
 
     // The answers to the bad jobs went out in every push until one was answered 2xx with a good body.
     const carried = seen.filter((s) => s.body.jobs.length > 0);
-    expect(carried.map((s) => s.mode)).toEqual(['malformed', '500', 'huge-streamed', 'huge-declared', 'retry-after', 'ok']);
+    expect(carried.map((s) => s.mode)).toEqual(['malformed', '500', 'huge-streamed', 'huge-declared', 'retry-after', 'hang', 'cut', 'ok']);
     const results = Object.fromEntries(carried[0]!.body.jobs.map((j) => [j.id, j]));
     expect(results['u-1']!.errcode).toBe(ErrorCode.JOB_UNSUPPORTED_ACTION);
     expect(results['bad-1']!.errcode).toBe(ErrorCode.JOB_INVALID);

@@ -102,6 +102,9 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
   return { post, close: () => dispatcher.close() };
 }
 
+/** undici codes meaning the server went away in the middle of an exchange. */
+const MID_REPLY_CODES = new Set(['UND_ERR_SOCKET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ECONNRESET', 'EPIPE']);
+
 function snippet(text: string): string {
   const t = text.trim();
   return t ? `: ${JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}...` : t)}` : '';
@@ -111,5 +114,6 @@ function describe(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.cause?.code ?? e.code;
   const msg = e.cause?.message ?? e.message ?? String(err);
-  return code && !msg.includes(code) ? `${code} ${msg}` : msg;
+  const text = code && !msg.includes(code) ? `${code} ${msg}` : msg;
+  return code !== undefined && MID_REPLY_CODES.has(code) ? `server closed the connection before the reply was complete (${text})` : text;
 }
