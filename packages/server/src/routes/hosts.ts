@@ -15,6 +15,7 @@ const HostQuery = pagingQuery('hosts', {
   arch: Type.Optional(Type.String({ maxLength: 16 })),
   version: Type.Optional(Type.String({ maxLength: 64 })),
   hostname: Type.Optional(Type.String({ maxLength: 255 })),
+  search: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'case-insensitive prefix of hostname or AgentSN' })),
 });
 const SnQuery = Type.Object({ agentsn: Sn }, { additionalProperties: false });
 const RegionBody = Type.Object({ agents: Type.Array(Sn, { minItems: 1, maxItems: 100_000 }), region: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
@@ -36,7 +37,7 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
     async (request, reply) => {
       const q = request.query;
       const page = await ctx.store.listHosts(
-        { status: q.status, region: q.region, tag: q.tag, os: q.os, arch: q.arch, version: q.version, hostname: q.hostname },
+        { status: q.status, region: q.region, tag: q.tag, os: q.os, arch: q.arch, version: q.version, hostname: q.hostname, search: q.search },
         toPaging(q),
       );
       return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, hosts: page.items }));

@@ -625,6 +625,12 @@ export class SqliteStore implements Store {
     if (filter.arch) (where.push('h.arch = ?'), params.push(filter.arch));
     if (filter.version) (where.push('h.curvers = ?'), params.push(filter.version));
     if (filter.hostname) (where.push('h.hostname = ?'), params.push(filter.hostname));
+    if (filter.search) {
+      // A prefix match; LIKE wildcards in the input are literal.
+      const p = `${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      where.push(`(h.hostname LIKE ? ESCAPE '\\' OR h.agentsn LIKE ? ESCAPE '\\')`);
+      params.push(p, p);
+    }
     if (filter.tag) {
       const [pair] = parseTags(filter.tag);
       const i = pair!.indexOf('=');

@@ -50,6 +50,8 @@ export interface HostFilter {
   arch?: string;
   version?: string;
   hostname?: string;
+  /** Case-insensitive prefix of the hostname or the AgentSN (the console's search box). */
+  search?: string;
 }
 
 export interface RegisterInput {

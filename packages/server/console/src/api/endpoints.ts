@@ -4,7 +4,6 @@
  * knows them.
  */
 import { call, type Query } from './client.ts';
-import { ApiError } from './errors.ts';
 import type { DashboardStats, Host, HostEvent, Package, PageOf, Region, StatsSample, Subtask, Tag, Task } from './types.ts';
 
 export interface Paging {
@@ -33,6 +32,8 @@ export interface HostQuery extends Paging {
   status?: string;
   /** Exact hostname. */
   hostname?: string;
+  /** Case-insensitive prefix of the hostname or the AgentSN. */
+  search?: string;
   region?: number;
   tag?: string;
   os?: string;
@@ -44,43 +45,9 @@ export function listHosts(q: HostQuery, signal?: AbortSignal): Promise<PageOf & 
   return call('GET', '/host', { query: q as unknown as Query, signal });
 }
 
-/**
- * Hosts matching the filters; `search` is an exact hostname or AgentSN (the server indexes
- * both): the hostname filter pages as usual, and a host whose AgentSN is the search text is
- * put first.
- */
-export async function searchHosts(
-  q: HostQuery,
-  search: string | undefined,
-  signal?: AbortSignal,
-): Promise<PageOf & { hosts: Host[] }> {
-  if (!search) return listHosts(q, signal);
-  const [byName, bySn] = await Promise.all([
-    listHosts({ ...q, hostname: search }, signal),
-    q.offset === 0
-      ? getHost(search, signal).then(
-          (r) => r.host,
-          (err: unknown) => {
-            if (err instanceof ApiError && err.http === 404) return undefined;
-            throw err;
-          },
-        )
-      : Promise.resolve(undefined),
-  ]);
-  const extra = bySn && !byName.hosts.some((h) => h.agentsn === bySn.agentsn) && matches(bySn, q) ? bySn : undefined;
-  if (!extra) return byName;
-  return { ...byName, count: byName.count + 1, hosts: [extra, ...byName.hosts] };
-}
-
-/** Whether a host fetched by AgentSN also passes the other filters of the list. */
-function matches(h: Host, q: HostQuery): boolean {
-  if (q.status ? h.status !== q.status : h.status === 'deleted') return false;
-  if (q.region !== undefined && h.region !== q.region) return false;
-  if (q.os && h.os !== q.os) return false;
-  if (q.arch && h.arch !== q.arch) return false;
-  if (q.version && h.curvers !== q.version) return false;
-  if (q.tag && !h.tags.includes(q.tag)) return false;
-  return true;
+/** Hosts matching the filters; `search` is a case-insensitive prefix of the hostname or AgentSN. */
+export function searchHosts(q: HostQuery, search: string | undefined, signal?: AbortSignal): Promise<PageOf & { hosts: Host[] }> {
+  return listHosts(search ? { ...q, search } : q, signal);
 }
 
 export function getHost(agentsn: string, signal?: AbortSignal): Promise<{ host: Host }> {

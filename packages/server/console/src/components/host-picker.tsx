@@ -26,7 +26,7 @@ export function HostPicker({
       <legend>{label}</legend>
       <label>
         Find hosts
-        <input type="search" placeholder="exact hostname or AgentSN" value={search} onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)} />
+        <input type="search" placeholder="hostname or AgentSN prefix" value={search} onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)} />
       </label>
       <ul class="picker-list" aria-label="Matching hosts">
         {(found.data?.hosts ?? []).map((h) => (

@@ -62,7 +62,7 @@ export function Hosts() {
       <form class="filters card" role="search" aria-label="Filter hosts" onSubmit={(e) => e.preventDefault()}>
         <label>
           Search
-          <input type="search" placeholder="exact hostname or AgentSN" size={30} value={filters.search} onInput={set('search')} />
+          <input type="search" placeholder="hostname or AgentSN prefix" size={30} value={filters.search} onInput={set('search')} />
         </label>
         <label>
           Status
