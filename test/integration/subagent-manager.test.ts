@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, realClock, silentLogger } from '@aspire/agent-core';
 import { ErrorCode, type EventKind, type SubAgentJob } from '@aspire/protocol';
-import { waitUntil } from '@aspire/testing';
+import { makeTestCa, waitUntil } from '@aspire/testing';
+import { createServer as createHttpsServer } from 'node:https';
+import * as tar from 'tar';
+import { symlinkSync } from 'node:fs';
 import type { SubAgentManager, SupervisionConfig } from '../../packages/boot-agent/src/contracts.ts';
 import { createSubAgentManager } from '../../packages/boot-agent/src/subagents/manager.ts';
 import { removeCgroupParent } from '../../packages/testing/fixtures/cgroup-cleanup.ts';
@@ -349,6 +352,64 @@ describe('sub-agent manager with real processes', () => {
     } finally {
       await ftp.close();
     }
+  });
+
+  it('https:// with the configured CA (verification on): an untrusted server certificate fails the download', async () => {
+    const ca = makeTestCa({ names: ['127.0.0.1'] });
+    const outDir = mkdtempSync(join(work, 'pkg-'));
+    const p = await packFixture({ fixture: 'idle-agent', name: 'Tls', version: '1.0.0', outDir });
+    const body = readFileSync(p.file);
+    const server = createHttpsServer({ cert: ca.serverCert, key: ca.serverKey }, (_req, res) => res.writeHead(200, { 'content-length': body.length }).end(body));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/Tls-1.0.0.tar.gz`;
+    try {
+      const untrusted = setup();
+      await untrusted.m.start();
+      const bad = await untrusted.m.handleJob(job('install', 'Tls', { url, checksum: p.checksum }), signal());
+      expect(bad.errcode).toBe(ErrorCode.JOB_DOWNLOAD_FAILED);
+      const dir = mkdtempSync(join(work, 'state-'));
+      const m = createSubAgentManager({ clock: realClock, logger: silentLogger(), events: { emit: () => {} }, stateDir: dir, config: base, cgroupParent: PARENT, caFile: ca.caCertFile });
+      managers.push(m);
+      await m.start();
+      const out = await m.handleJob(job('install', 'Tls', { url, checksum: p.checksum }), signal());
+      expect(out, out.message).toMatchObject({ errcode: 0 });
+      expect(report(m, 'Tls')).toMatchObject({ status: 'running' });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      ca.cleanup();
+    }
+  });
+
+  it('bad packages are refused with JOB_BAD_PACKAGE and leave nothing: no agent.json, invalid spec, symlinked agent.json, not a package', async () => {
+    const { m, dir } = setup();
+    await m.start();
+    const mk = async (label: string, files: Record<string, string>, link?: [string, string]) => {
+      const stage = mkdtempSync(join(work, 'bad-'));
+      for (const [f, c] of Object.entries(files)) writeFileSync(join(stage, f), c);
+      if (link) symlinkSync(link[1], join(stage, link[0]));
+      const file = join(work, `${label}.tar.gz`);
+      await tar.c({ gzip: true, file, cwd: stage, portable: true }, readdirSync(stage));
+      const data = readFileSync(file);
+      return { url: srv.put(`/${label}.tar.gz`, data), checksum: `SHA256:${createHash('sha256').update(data).digest('hex')}` };
+    };
+    const cases = [
+      await mk('nospec', { 'run.sh': 'x' }),
+      await mk('badspec', { 'agent.json': JSON.stringify({ version: '1.0', start: '', stop: 'nuke:it', limits: { cpu: 'all' } }) }),
+      await mk('notjson', { 'agent.json': '{ not json' }),
+      await mk('linkspec', {}, ['agent.json', '/etc/passwd']),
+      await mk('othername', { 'agent.json': JSON.stringify({ name: 'SomeoneElse', version: '1.0', start: 'x' }) }),
+    ];
+    const plain = Buffer.from('just some text, neither gzip nor rpm');
+    cases.push({ url: srv.put('/plain.bin', plain), checksum: `SHA256:${createHash('sha256').update(plain).digest('hex')}` });
+    for (const c of cases) {
+      const out = await m.handleJob(job('install', 'Bad', c), signal());
+      expect(out.errcode, `${c.url}: ${out.message}`).toBe(ErrorCode.JOB_BAD_PACKAGE);
+      expect(out.message).not.toContain('root:');
+      expect(existsSync(join(dir, 'Bad'))).toBe(false);
+      expect(readdirSync(join(dir, '.tmp'))).toEqual([]);
+    }
+    expect(report(m, 'Bad')).toBeUndefined();
   });
 
   it('file:// source works and is verified the same way', async () => {

@@ -62,6 +62,8 @@ export interface SubAgentManagerDeps {
   cgroupParent?: string;
   /** rpm --root/--dbpath/binary for .rpm sub-agents (tests use a private database). Default: the host's rpm. */
   rpm?: { root?: string; dbpath?: string; bin?: string };
+  /** CA file (PEM) trusted for https package downloads besides the system CAs (boot.json `ca`). */
+  caFile?: string;
 }
 
 export type { AgentEvent };

@@ -6,12 +6,14 @@
  * JOB_DISK_FULL. On any failure the temp file is removed: the host is left as it was.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Client as FtpClient } from 'basic-ftp';
+import { Agent, fetch } from 'undici';
 import { JobError } from './job-error.ts';
 
 export interface DownloadOptions {
@@ -20,6 +22,20 @@ export interface DownloadOptions {
   signal: AbortSignal;
   /** Give up on a silent server after this long. */
   timeoutMs?: number;
+  /** Extra CA (PEM file) trusted for https downloads, e.g. the BootAgent's `ca`. Verification stays on. */
+  caFile?: string;
+}
+
+const agents = new Map<string, Agent>();
+function dispatcherFor(caFile: string | undefined): Agent | undefined {
+  if (!caFile) return undefined;
+  let a = agents.get(caFile);
+  if (!a) {
+    // `ca` replaces Node's default list: keep the system roots and add the configured one.
+    a = new Agent({ connect: { ca: [...rootCertificates, readFileSync(caFile, 'utf8')] } });
+    agents.set(caFile, a);
+  }
+  return a;
 }
 
 export interface Downloaded {
@@ -112,7 +128,8 @@ export function redact(url: string): string {
 
 async function fetchHttp(url: URL, path: string, hash: ReturnType<typeof createHash>, counter: { n: number }, opts: DownloadOptions): Promise<void> {
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs ?? 300_000)]);
-  const res = await fetch(url, { signal, redirect: 'follow' });
+  const dispatcher = dispatcherFor(opts.caFile);
+  const res = await fetch(url, { signal, redirect: 'follow', ...(dispatcher ? { dispatcher } : {}) });
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
     throw new JobError('JOB_DOWNLOAD_FAILED', `download of ${redact(url.toString())} failed: HTTP ${res.status}`);
@@ -123,7 +140,7 @@ async function fetchHttp(url: URL, path: string, hash: ReturnType<typeof createH
     await res.body.cancel().catch(() => {});
     throw new TooLarge();
   }
-  const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+  const body = Readable.fromWeb(res.body as unknown as import('node:stream/web').ReadableStream);
   try {
     await pipeline(body, meter(opts.maxBytes, hash, counter), createWriteStream(path, { mode: 0o600 }));
   } catch (err) {

@@ -102,7 +102,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
 
   async function fetchAndStage(job: SubAgentJob, signal: AbortSignal, protect: string[]): Promise<Staged> {
     if (!job.url) throw new JobError('JOB_INVALID', `${job.action}: url is required`);
-    const dl = await download(job.url, job.checksum, { tmpDir, maxBytes: deps.config.downloadMaxBytes, signal });
+    const dl = await download(job.url, job.checksum, { tmpDir, maxBytes: deps.config.downloadMaxBytes, signal, ...(deps.caFile ? { caFile: deps.caFile } : {}) });
     try {
       log.info({ agent: job.name, url: redact(job.url), bytes: dl.size }, 'package downloaded and verified');
       return await stagePackage({ file: dl.path, name: job.name, jobVersion: job.version, versionsDir: layout(deps.stateDir, job.name).versionsDir, rpm, protect });
@@ -153,19 +153,25 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     let spec: RunSpec;
     let kind: AgentState['kind'] = 'tar';
     let staged: Staged | undefined;
-    if (job.url.startsWith('command://')) {
-      ({ version, spec } = await runCommandSource(job, signal));
-      kind = 'rpm';
-    } else {
-      staged = await fetchAndStage(job, signal, []);
-      try {
-        spec = await activate(staged, signal);
-      } catch (err) {
-        staged.discard();
-        throw err;
+    try {
+      if (job.url.startsWith('command://')) {
+        ({ version, spec } = await runCommandSource(job, signal));
+        kind = 'rpm';
+      } else {
+        staged = await fetchAndStage(job, signal, []);
+        try {
+          spec = await activate(staged, signal);
+        } catch (err) {
+          staged.discard();
+          throw err;
+        }
+        version = staged.version;
+        kind = staged.type;
       }
-      version = staged.version;
-      kind = staged.type;
+    } catch (err) {
+      // A failed first install leaves no trace of the agent (its dir only held staging).
+      removeAgentDir(deps.stateDir, job.name);
+      throw err;
     }
     const state: AgentState = {
       name: job.name,

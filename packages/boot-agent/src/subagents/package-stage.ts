@@ -4,7 +4,7 @@
  * its agent.json parses (so a bad package leaves nothing behind). An .rpm is only inspected
  * here; `rpm -U` runs when the manager activates it.
  */
-import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as tar from 'tar';
@@ -30,9 +30,13 @@ export function sniff(path: string): PackageType | undefined {
 export function readSpecFile(path: string, what: string): RunSpec {
   let raw: unknown;
   try {
+    // A regular file only: a package's agent.json symlinked to a host file must not be read
+    // (the parse error would echo its content into the job result).
+    if (!lstatSync(path).isFile()) throw new Error('not a regular file');
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new JobError('JOB_BAD_PACKAGE', `${what}: ${RUN_SPEC_FILE} is missing or not JSON: ${(err as Error).message}`);
+    const reason = err instanceof SyntaxError ? 'not valid JSON' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    throw new JobError('JOB_BAD_PACKAGE', `${what}: ${RUN_SPEC_FILE} is missing or unreadable (${reason})`);
   }
   try {
     return parseRunSpec(raw);
