@@ -74,7 +74,8 @@ export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig>
     crontab: c.string('crontab', '/etc/basicagent/crontab'),
     stateDir: c.string('stateDir', '/var/lib/basicagent'),
     logLevel,
-    heartbeatSec: c.number('heartbeatSec', { min: 1, max: 3600, default: 30 }),
+    // At most 60 s: the hub closes a connection silent for 120 s (--hub-idle-timeout-ms).
+    heartbeatSec: c.number('heartbeatSec', { min: 1, max: 60, default: 30 }),
     connectTimeoutSec: c.number('connectTimeoutSec', { min: 1, max: 300, default: 10 }),
     backoffBaseMs: c.number('backoffBaseMs', { min: 10, max: 600_000, default: 1000 }),
     backoffMaxMs: c.number('backoffMaxMs', { min: 100, max: 3_600_000, default: 60_000 }),

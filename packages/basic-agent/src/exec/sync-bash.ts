@@ -29,11 +29,16 @@ export function effectiveTimeoutSec(requested: number | undefined): number {
 /** One sync.bash request to its reply frame (seed 003). */
 export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promise<ReplyFrame> {
   const timeoutSec = effectiveTimeoutSec(req.timeout);
-  const ran = await deps.limiter.run(() =>
-    runCommand(
+  // The timeout covers the wait for a slot too: the caller (and the hub's deadline) counts
+  // from when the request arrived, not from when the command started.
+  const arrived = deps.clock.monotonic();
+  const ran = await deps.limiter.run(async () => {
+    const left = timeoutSec * 1000 - (deps.clock.monotonic() - arrived);
+    if (left <= 0) return { kind: 'refused', code: ErrorCode.EXEC_TIMEOUT, message: `${errorMessage(ErrorCode.EXEC_TIMEOUT)}: waited ${timeoutSec} s for a free slot` } as const;
+    return runCommand(
       {
         cmd: req.cmd,
-        timeoutMs: timeoutSec * 1000,
+        timeoutMs: left,
         ...(req.user !== undefined ? { user: req.user } : {}),
         ...(req.group !== undefined ? { group: req.group } : {}),
         ...(deps.kill ? { kill: deps.kill } : {}),
@@ -41,8 +46,8 @@ export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promis
         ...(deps.signal ? { signal: deps.signal } : {}),
       },
       deps.clock,
-    ),
-  );
+    );
+  });
   if (!ran.ok) return failed(req.id, ErrorCode.EXEC_BUSY);
   return outcomeToReply(req.id, ran.value, timeoutSec);
 }
