@@ -1,6 +1,7 @@
 // Issue 2: kill -9 the agent right after it received a job and start it again: same AgentSN,
 // the job is not run twice, its result still arrives. And the second boot on a pidfile.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ErrorCode } from '@aspire/protocol';
 import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,5 +77,26 @@ describe('boot restarts', () => {
     const stopped = await first.stop();
     expect(stopped.code).toBe(0);
     expect(() => readFileSync(first.pidfile)).toThrow();
+  });
+
+  it('an agentsn the server already gave another host: the server answers a fresh one and the agent adopts it', async () => {
+    const owner = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+    boots.push(owner);
+    const taken = await waitUntil(() => (owner.readMeta()?.trusted ? owner.readMeta()!.agentsn : undefined), { timeoutMs: 30_000, what: 'owner trusted' });
+    // A host whose metafile names that agentsn but never got it confirmed (no credential): it registers again.
+    const stateDir = join(owner.dir, 'clash-state');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'meta.json'), JSON.stringify({ version: 1, agentsn: taken, servers: [srv.url], pushedServers: [], trusted: false, registeredAt: 0 }));
+    const clash = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir });
+    boots.push(clash);
+    const adopted = await waitUntil(() => (clash.readMeta()?.trusted ? clash.readMeta()!.agentsn : undefined), { timeoutMs: 30_000, what: 'clash trusted' });
+    expect(adopted).not.toBe(taken);
+    await clash.waitForLog(/^server answered another agentsn \(conflict\): adopted$/);
+    // Both hosts online under their own agentsn; the owner keeps its own.
+    for (const sn of [taken, adopted]) {
+      const h = await waitUntil(async () => ((await srv.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).body.host?.status === 'online' ? true : undefined), { timeoutMs: 20_000, what: `${sn} online` });
+      expect(h).toBe(true);
+    }
+    expect(owner.readMeta()!.agentsn).toBe(taken);
   });
 });
