@@ -106,6 +106,10 @@ export function getTask(id: number, signal?: AbortSignal): Promise<{ task: Task;
   return call('GET', '/task', { query: { id }, signal });
 }
 
+export function revokeTask(id: number): Promise<{ revoked: number }> {
+  return call('POST', '/task/revoke', { body: { id } });
+}
+
 export function listTasks(
   q: Paging & { status?: string },
   signal?: AbortSignal,

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { getTask } from '../api/endpoints.ts';
+import { getTask, revokeTask } from '../api/endpoints.ts';
+import { errorText } from '../api/errors.ts';
 import { formatLocal, formatUtc } from '../lib/time.ts';
 import { usePoll } from '../lib/use-poll.ts';
 import { ErrorNote } from './notice.tsx';
@@ -13,6 +14,17 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
   const [done, setDone] = useState(false);
   const t = usePoll((s) => getTask(id, s), [id], done ? 0 : FOLLOW_MS);
   const task = t.data?.task;
+  const [revokeNote, setRevokeNote] = useState<string | null>(null);
+  const revoke = async () => {
+    if (!confirm(`Revoke task #${id}? Subtasks not yet handed to an agent stop; those in flight finish.`)) return;
+    try {
+      const r = await revokeTask(id);
+      setRevokeNote(`Revoked ${r.revoked} subtask(s).`);
+      t.reload();
+    } catch (err) {
+      setRevokeNote(`Revoke failed: ${errorText(err)}`);
+    }
+  };
   const final = task ? FINAL_TASK.has(task.status) && task.id === id : false;
   useEffect(() => {
     setDone(final);
@@ -31,9 +43,15 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
           <span role="status" aria-label="Task progress">
             {task.complete} of {task.count} complete
           </span>
-          {!done && <span class="muted"> (following live)</span>}
+          {!done && <span class="muted"> (following live)</span>}{' '}
+          {!done && (
+            <button type="button" class="danger" onClick={() => void revoke()} aria-label={`Revoke task ${id}`}>
+              Revoke
+            </button>
+          )}
         </p>
       )}
+      {revokeNote && <p role="status">{revokeNote}</p>}
       <table aria-label={`Subtasks of task ${id}`}>
         <thead>
           <tr>

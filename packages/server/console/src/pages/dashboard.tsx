@@ -1,3 +1,4 @@
+import { ApiError } from '../api/errors.ts';
 import { getDashboard, getDashboardHistory, listEvents, listTasks } from '../api/endpoints.ts';
 import { EventTable } from '../components/event-table.tsx';
 import { LineChart } from '../components/line-chart.tsx';
@@ -10,7 +11,19 @@ import { usePoll } from '../lib/use-poll.ts';
 const POLL_MS = 5000;
 
 export function Dashboard() {
-  const stats = usePoll((s) => getDashboard(s).then((r) => r.dashboard), [], POLL_MS);
+  // 503 until the server's first statistics run: not an error, just not there yet.
+  const stats = usePoll(
+    (s) =>
+      getDashboard(s).then(
+        (r) => r.dashboard,
+        (err: unknown) => {
+          if (err instanceof ApiError && err.http === 503) return null;
+          throw err;
+        },
+      ),
+    [],
+    POLL_MS,
+  );
   const history = usePoll((s) => getDashboardHistory(s).then((r) => r.samples), [], POLL_MS);
   const tasks = usePoll((s) => listTasks({ offset: 0, limit: 10, status: 'RUNNING' }, s), [], POLL_MS);
   const events = usePoll((s) => listEvents({ offset: 0, limit: 10 }, s), [], POLL_MS);
@@ -27,6 +40,11 @@ export function Dashboard() {
         <Stat label="Hosts offline" value={d ? d.hosts.offline : null} />
         <Stat label="Tasks in flight" value={tasks.data ? tasks.data.count : null} />
       </div>
+      {stats.data === null && !stats.loading && !stats.error && (
+        <p class="muted small" role="status">
+          The server has not computed its statistics yet.
+        </p>
+      )}
       {d && (
         <p class="muted small">
           Statistics computed at <time title={formatUtc(d.computedAt)}>{formatLocal(d.computedAt)}</time>
