@@ -119,7 +119,8 @@ async function main(argv: string[]): Promise<number> {
     stateDir: paths.stateDir,
     clock: realClock,
     logger: log,
-    createManager: createSubAgentManager,
+    // Package downloads over https trust the same extra CA as the status channel.
+    createManager: (d) => createSubAgentManager({ ...d, ...(checked.config.ca ? { caFile: checked.config.ca } : {}) }),
     ...(flags.servers !== undefined ? { serverFlag: flags.servers } : {}),
   });
   // The clock's timers are unref'd (they must not keep a test process alive); the daemon itself
