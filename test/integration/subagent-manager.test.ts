@@ -212,6 +212,16 @@ describe('sub-agent manager with real processes', () => {
     expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGKILL/);
   });
 
+  it('without a writable cgroup the watchdog samples usage and kills after `hits` violations: killed', async () => {
+    const { m, events } = setup({ cgroupRoot: join(work, 'no-cgroups-here'), watchdogIntervalSec: 0.2, restartHoldSec: 60 });
+    await m.start();
+    const pkg = await publish('alloc-agent', 'WatchedHog', '1.0.0', { env: { FIXTURE_ALLOC_MB: '300' } });
+    await m.handleJob(job('install', 'WatchedHog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '150M', hits: 2 } }), signal());
+    await waitUntil(() => report(m, 'WatchedHog')?.status === 'killed', { timeoutMs: 20_000, what: 'watchdog kill' });
+    expect(kinds(events)).toContain('killed');
+    expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGKILL/);
+  });
+
   it('a spinner is held to its CPU quota (measured from /proc)', async () => {
     const { m } = setup();
     await m.start();
