@@ -12,8 +12,9 @@ export const DAEMON_NOTIFY_ENV = 'BOOT_DAEMON_NOTIFY';
 export type DaemonMessage = { ok: true; pid: number } | { ok: false; error: string };
 
 export function daemonize(args: readonly string[]): Promise<number> {
-  const entry = isSea() ? [] : [process.argv[1] as string];
-  const child = spawn(process.execPath, [...process.execArgv, ...entry, ...args, '-f'], {
+  // A single executable re-applies its own execArgv; argv[1] is the executable again there.
+  const pre = isSea() ? [] : [...process.execArgv, process.argv[1] as string];
+  const child = spawn(process.execPath, [...pre, ...args, '-f'], {
     detached: true,
     cwd: '/',
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
