@@ -206,6 +206,36 @@ describe('web console', () => {
     await page.getByRole('list', { name: `Tags of ${hostname}` }).getByText('role=web').waitFor();
   });
 
+  it('Agent versions: upgrade every host with a tag, then revoke the still-open tag task', async () => {
+    const v2 = await packFixture({ fixture: 'idle-agent', name: AGENT, version: '1.0.1', outDir: work });
+    await page.getByRole('tab', { name: 'Agent versions' }).click();
+    await page.getByLabel('Package file').setInputFiles(v2.file);
+    expect(await page.getByRole('textbox', { name: 'Version' }).inputValue()).toBe('1.0.1');
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await waitText(page.getByRole('form', { name: 'Upload a package' }).getByRole('status'), (t) => t.startsWith(`Uploaded ${AGENT} 1.0.1`), 'upload 1.0.1');
+
+    const form = page.getByRole('form', { name: 'Install or upgrade' });
+    expect(await text(form)).toContain(`${AGENT} 1.0.1 (linux/x86_64)`);
+    await form.getByRole('radio', { name: 'upgrade' }).check();
+    await form.getByRole('radio', { name: 'hosts with a tag' }).check();
+    await form.getByRole('combobox', { name: 'Tag' }).selectOption('role=web');
+    await form.getByRole('button', { name: 'Start task' }).click();
+
+    const subRow = page.getByRole('table', { name: /^Subtasks of task \d+$/ }).getByRole('row').filter({ hasText: agentsn });
+    await waitText(subRow, (t) => /SUCCESS|FAILED|BURIED/.test(t), 'tag subtask final', 45_000);
+    expect(await text(subRow)).toContain('SUCCESS');
+    await waitUntil(async () => {
+      const agents = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host.agents as { name: string; version: string; status: string }[];
+      return agents.some((a) => a.name === AGENT && a.version === '1.0.1' && a.status === 'running');
+    }, { timeoutMs: 20_000, what: `${AGENT} 1.0.1 running` });
+
+    // A tag task stays open for its window; revoke it from the console.
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: /^Revoke task \d+$/ }).click();
+    await page.getByRole('heading', { name: /^Task #\d+ REVOKED$/ }).waitFor({ timeout: 20_000 });
+    await shot('versions-tag-upgrade');
+  });
+
   it('shows a banner while the server is away and recovers when it returns', async () => {
     await page.getByRole('tab', { name: 'Dashboard' }).click();
     await waitText(page.getByRole('group', { name: 'Hosts total' }), (t) => t.startsWith('1'), 'dashboard loaded');

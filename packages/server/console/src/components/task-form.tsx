@@ -77,18 +77,20 @@ export function TaskForm({ pkg, onStarted }: { pkg: Package | null; onStarted: (
       {target === 'hosts' ? (
         <HostPicker label="Hosts" selected={hosts} onChange={setHosts} />
       ) : (
-        <label>
+        <>
+          <label>
           Tag
           <select value={tag} onChange={(e) => setTag((e.currentTarget as HTMLSelectElement).value)}>
             <option value="">choose…</option>
             {(tags.data?.tags ?? []).map((t) => (
               <option value={`${t.name}=${t.value}`}>
-                {t.name}={t.value} ({t.hosts} hosts)
+                {t.name}={t.value} ({t.hosts} {t.hosts === 1 ? 'host' : 'hosts'})
               </option>
             ))}
           </select>
-          <span class="muted small">Hosts reporting this tag get the job once, for 24 h (the server's default window).</span>
-        </label>
+          </label>
+          <p class="muted small">Hosts with this tag get the job once, for 24 h (the server's default window).</p>
+        </>
       )}
       <label>
         Batch size (optional)

@@ -20,9 +20,10 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
     setFile(f);
     setDone(null);
     if (!f) return;
+    // A new file brings its own name and version: the guess replaces what the last file left.
     const g = guessFromFile(f.name);
-    if (g.name && !name) setName(g.name);
-    if (g.version && !version) setVersion(g.version);
+    if (g.name) setName(g.name);
+    if (g.version) setVersion(g.version);
     if (g.arch && g.arch !== 'noarch') setArch(g.arch);
   };
 
