@@ -82,12 +82,18 @@ describe('channel lifecycle against real servers', () => {
     cleanup.push(() => b.stop());
     a = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile, redirect: `127.0.0.1:${b.hubAddress!.port}` } });
     cleanup.push(() => a.stop());
-    agent = await startBasicAgent({ port: a.hubAddress!.port, caFile: ca.caCertFile, hostname: 'roamer' });
+    // The AgentSN comes from BootAgent's metafile (only its agentsn is read).
+    const meta = join(dir, 'meta.json');
+    writeFileSync(meta, JSON.stringify({ version: 1, agentsn: 'b19ffa7e-712e-46d4-b328-2d2892c96076', credential: 'secret' }));
+    agent = await startBasicAgent({ port: a.hubAddress!.port, caFile: ca.caCertFile, hostname: 'roamer', config: { bootMetafile: meta } });
     cleanup.push(() => agent.stop());
     expect(agent.child.output).toMatch(/channel: redirected/);
     const ask = (srv: AspireHandle) => srv.api('POST', '/api/v1/server/polaris', { hosts: ['roamer'], method: 'sync.bash', cmd: 'echo hi' });
     expect((await ask(b)).body.response[0]).toMatchObject({ resp: 'success', data: 'hi\n' });
     expect((await ask(a)).body.response[0]).toMatchObject({ resp: 'failed', retcode: 203 });
+    const bySn = await b.api('POST', '/api/v1/server/polaris', { hosts: ['b19ffa7e-712e-46d4-b328-2d2892c96076'], method: 'sync.bash', cmd: 'hostname >/dev/null; echo sn' });
+    expect(bySn.body.response[0]).toMatchObject({ resp: 'success', data: 'sn\n' });
+    expect(agent.child.output).not.toContain('secret');
 
     // The server goes away and comes back on the same ports: the agent finds it again.
     const sessions = agent.child.output.match(/channel: connected/g)!.length;

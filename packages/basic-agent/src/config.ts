@@ -13,6 +13,11 @@ export interface BasicConfig {
   hostname?: string;
   /** Sent in `init` when known, so the hub can address the host by AgentSN too. */
   agentsn?: string;
+  /**
+   * BootAgent's metafile: without `agentsn`, the AgentSN it registered is read from here at each
+   * connection (only that field). "" turns it off.
+   */
+  bootMetafile: string;
   /** Commands (sync.bash) running at once, and how many more may wait. */
   concurrency: number;
   queueMax: number;
@@ -38,7 +43,7 @@ export const CONFIG_DEFAULT_PATH = '/etc/basicagent/basic.json';
 const KNOWN = [
   'serverHost', 'serverPort', 'ca', 'hostname', 'agentsn', 'concurrency', 'queueMax', 'crontab',
   'stateDir', 'logLevel', 'heartbeatSec', 'connectTimeoutSec', 'backoffBaseMs', 'backoffMaxMs',
-  'taskTimeoutSec', 'killIntervalMs', 'timezone', 'resultQueueMax',
+  'taskTimeoutSec', 'killIntervalMs', 'timezone', 'resultQueueMax', 'bootMetafile',
 ];
 
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9a-fA-F:.]+\]?$/;
@@ -69,6 +74,7 @@ export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig>
     ca,
     ...(hostname ? { hostname } : {}),
     ...(agentsn ? { agentsn } : {}),
+    bootMetafile: c.string('bootMetafile', '/var/lib/bootagent/meta.json'),
     concurrency: c.number('concurrency', { min: 1, max: 256, default: 8 }),
     queueMax: c.number('queueMax', { min: 0, max: 10_000, default: 64 }),
     crontab: c.string('crontab', '/etc/basicagent/crontab'),

@@ -57,6 +57,8 @@ export async function startBasicAgent(opts: StartBasicAgentOptions): Promise<Bas
         killIntervalMs: 300,
         timezone: 'UTC',
         logLevel: 'info',
+        // Never the host's real BootAgent state.
+        bootMetafile: '',
         ...opts.config,
       },
       null,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { VERSION, type Clock, type Logger } from '@aspire/agent-core';
+import { VERSION, readJsonFile, type Clock, type Logger } from '@aspire/agent-core';
 import { ChannelClient } from '../channel/channel-client.ts';
 import type { BasicConfig } from '../config.ts';
 import { PeriodicTasks } from '../cron/periodic-tasks.ts';
@@ -45,7 +45,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
       serverPort: config.serverPort,
       ca,
       hostname: config.hostname ?? os.hostname(),
-      ...(config.agentsn ? { agentsn: config.agentsn } : {}),
+      agentsn: () => config.agentsn ?? bootAgentsn(config.bootMetafile),
       version: VERSION,
       heartbeatMs: config.heartbeatSec * 1000,
       connectTimeoutMs: config.connectTimeoutSec * 1000,
@@ -76,4 +76,13 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
       logger.info({ invalid: errors.length }, 'crontab reloaded');
     },
   };
+}
+
+/** The AgentSN BootAgent registered (its metafile's `agentsn`; nothing else is read). */
+export function bootAgentsn(metafile: string): string | undefined {
+  if (!metafile) return undefined;
+  const r = readJsonFile<{ agentsn?: unknown }>(metafile);
+  if (r.kind !== 'ok') return undefined;
+  const sn = r.value?.agentsn;
+  return typeof sn === 'string' && sn.length > 0 && sn.length <= 64 ? sn : undefined;
 }

@@ -18,7 +18,8 @@ export interface ChannelClientOptions {
   /** PEM text of the CA; the server certificate must chain to it and match serverHost. */
   ca: string;
   hostname: string;
-  agentsn?: string;
+  /** AgentSN for init, asked at each connection (BootAgent may register meanwhile). */
+  agentsn?: () => string | undefined;
   version: string;
   heartbeatMs: number;
   connectTimeoutMs: number;
@@ -168,7 +169,8 @@ export class ChannelClient {
       socket.on('close', () => finish({ kind: 'failed', error: 'closed before accept' }));
       socket.once('secureConnect', () => {
         const init: Record<string, unknown> = { method: 'init', hostname: this.opts.hostname, version: this.opts.version };
-        if (this.opts.agentsn) init.agentsn = this.opts.agentsn;
+        const agentsn = this.opts.agentsn?.();
+        if (agentsn) init.agentsn = agentsn;
         this.write(socket, init);
       });
       socket.on('data', (chunk: Buffer) => {
