@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { fail, ok, type ApiStatusName } from '@aspire/protocol';
+import { drain } from './drain.ts';
 
 export function sendError(reply: FastifyReply, name: ApiStatusName, cause?: string): FastifyReply {
   const { http, body } = fail(name, cause);
@@ -26,9 +27,14 @@ const BY_HTTP: Record<number, ApiStatusName> = {
 };
 
 export function installEnvelopeHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
+  app.setErrorHandler(async (err: FastifyError, request, reply) => {
     if (err.validation) return sendError(reply, 'BAD_REQUEST', err.message);
     const code = err.statusCode ?? 500;
+    if (code === 413) {
+      // Body over the limit, refused before it was read: read the rest so the client sees 413.
+      await drain(request.raw);
+      reply.header('connection', 'close');
+    }
     const name = BY_HTTP[code];
     if (name) return sendError(reply, name, err.message);
     request.log.error({ err, url: request.url, method: request.method }, 'request failed');

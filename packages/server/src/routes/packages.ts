@@ -13,6 +13,7 @@ import multipart from '@fastify/multipart';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.ts';
+import { drain, DRAIN_CAP_BYTES } from '../http/drain.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import type { PackageFilter } from '../store/store.ts';
@@ -47,30 +48,6 @@ const FilterFields = {
 const ListQuery = pagingQuery('packages', FilterFields);
 
 class TooLarge extends Error {}
-
-/** Read and drop what a refused client still sends, up to a cap; past it, cut the connection. */
-const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
-function drain(src: Readable, cap: number): Promise<void> {
-  return new Promise((resolve) => {
-    let n = 0;
-    const done = () => {
-      src.removeAllListeners('data');
-      resolve();
-    };
-    if (src.readableEnded || src.destroyed) return resolve();
-    src.on('data', (c: Buffer) => {
-      n += c.length;
-      if (n > cap) {
-        src.destroy();
-        done();
-      }
-    });
-    src.once('end', done);
-    src.once('error', done);
-    src.once('close', done);
-    src.resume();
-  });
-}
 
 /** Counts and hashes what passes through; errors past the limit. */
 function meter(limit: number): Transform & { bytes: number; hash: ReturnType<typeof createHash> } {
@@ -110,6 +87,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
       async (request, reply) => {
         const declared = Number(request.headers['content-length']);
         if (Number.isFinite(declared) && declared > limit + (request.isMultipart() ? 64 * 1024 : 0)) {
+          await drain(request.raw, DRAIN_CAP_BYTES);
           reply.header('connection', 'close');
           return sendError(reply, 'PAYLOAD_TOO_LARGE', `upload of ${declared} bytes exceeds uploadMaxBytes ${limit}`);
         }
