@@ -32,6 +32,13 @@ describe('periodic task lines (seed 003)', () => {
     if (p.ok) expect(p.schedule.next(T0)).toBe(T0 + 10 * 60_000);
   });
 
+  it('accepts the cron macros except @reboot', () => {
+    const p = parseTaskLine('@hourly root /usr/bin/true');
+    expect(p.ok && p.command).toBe('/usr/bin/true');
+    if (p.ok) expect(p.schedule.next(T0)).toBe(T0 + 3600_000);
+    expect(parseTaskLine('@reboot root x')).toMatchObject({ ok: false });
+  });
+
   it("matches the seed's examples", () => {
     expect(nexts('0 0 8-10 * * *', 3)).toEqual(['2026-01-01T08:00:00.000Z', '2026-01-01T09:00:00.000Z', '2026-01-01T10:00:00.000Z']);
     expect(nexts('0 0/30 8-10 * * *', 3)).toEqual(['2026-01-01T08:00:00.000Z', '2026-01-01T08:30:00.000Z', '2026-01-01T09:00:00.000Z']);

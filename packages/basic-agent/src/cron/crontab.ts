@@ -16,6 +16,17 @@ export type LineParse = { ok: true; schedule: Schedule; user: string; command: s
 /** A day-of-week field, as opposed to a user name in the sixth position of a 5-field line. */
 const DOW_FIELD = /^(\*|\?|([0-7]|sun|mon|tue|wed|thu|fri|sat)(L|#[1-5])?(-([0-7]|sun|mon|tue|wed|thu|fri|sat))?(\/\d+)?)(,(\*|([0-7]|sun|mon|tue|wed|thu|fri|sat)(L|#[1-5])?(-([0-7]|sun|mon|tue|wed|thu|fri|sat))?(\/\d+)?))*$|^(\*|\?)\/\d+$|^L$/i;
 
+/** Six-field forms of the cron macros. */
+const MACROS: Record<string, string> = {
+  '@yearly': '0 0 0 1 1 *',
+  '@annually': '0 0 0 1 1 *',
+  '@monthly': '0 0 0 1 * *',
+  '@weekly': '0 0 0 * * 0',
+  '@daily': '0 0 0 * * *',
+  '@midnight': '0 0 0 * * *',
+  '@hourly': '0 0 * * * *',
+};
+
 const USER_NAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/;
 
 /**
@@ -25,6 +36,12 @@ const USER_NAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/;
  */
 export function parseTaskLine(line: string, tz = 'UTC'): LineParse {
   const tokens = line.trim().split(/\s+/);
+  // `@hourly user cmd` and the other cron macros (not @reboot: there is no "boot" for a task).
+  if (tokens[0]?.startsWith('@')) {
+    const fields = MACROS[tokens[0].toLowerCase()];
+    if (!fields) return { ok: false, error: `unknown macro ${JSON.stringify(tokens[0])} (known: ${Object.keys(MACROS).join(' ')})` };
+    return parseTaskLine(`${fields} ${line.trim().slice(tokens[0].length).trim()}`, tz);
+  }
   const six = tokens.length >= 8 && DOW_FIELD.test(tokens[5]!);
   const n = six ? 6 : 5;
   if (tokens.length < n + 2) {
