@@ -279,6 +279,29 @@ describe('sub-agent manager with real processes', () => {
     expect(kinds(b.events)).toEqual(expect.arrayContaining(['exit', 'strike', 'started']));
   });
 
+  it('a start command that daemonizes: the pidfile process is supervised (no strike), adopted later, stopped by job', async () => {
+    const a = setup();
+    await a.m.start();
+    const pidfile = join(mkdtempSync(join(work, 'run-')), 'daemon.pid');
+    const pkg = await publish('daemon-agent', 'Daemon', '1.0.0', { pidfile, env: { FIXTURE_PIDFILE: pidfile } });
+    expect((await a.m.handleJob(job('install', 'Daemon', { url: pkg.url, checksum: pkg.checksum }), signal())).errcode).toBe(0);
+    const daemonPid = await waitUntil(() => {
+      const r = report(a.m, 'Daemon');
+      const p = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
+      return r?.status === 'running' && r.pid === p ? p : undefined;
+    }, { what: 'following the daemon pid' });
+    await new Promise((r) => setTimeout(r, 600)); // a few ticks
+    expect(kinds(a.events)).not.toContain('strike');
+    expect(report(a.m, 'Daemon')).toMatchObject({ status: 'running', pid: daemonPid });
+    await a.m.stop();
+    managers.splice(managers.indexOf(a.m), 1);
+    const b = setup({}, a.dir);
+    await b.m.start();
+    expect(report(b.m, 'Daemon')).toMatchObject({ status: 'running', pid: daemonPid });
+    expect((await b.m.handleJob(job('stop', 'Daemon'), signal())).errcode).toBe(0);
+    expect(isAlive(daemonPid)).toBe(false);
+  });
+
   it('uninstall removes files and process; the agent is no longer listed', async () => {
     const { m, dir, events } = setup();
     await m.start();

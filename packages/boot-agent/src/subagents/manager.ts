@@ -6,7 +6,6 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { processStartUnix } from '@aspire/agent-core';
 import { ErrorCode, subAgentJob, type AgentReport, type SubAgentJob } from '@aspire/protocol';
 import type { JobOutcome, SubAgentManager, SubAgentManagerDeps } from '../contracts.ts';
 import { layout, loadAllStates, removeAgentDir, type AgentState } from './agent-state.ts';
@@ -57,20 +56,6 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
 
   function specOf(name: string, version: string): RunSpec {
     return readSpecFile(join(layout(deps.stateDir, name).versionDir(version), RUN_SPEC_FILE), `${name} ${version}`);
-  }
-
-  function pidfileReader(state: AgentState, spec: RunSpec): () => number | undefined {
-    return () => {
-      if (!spec.pidfile) return undefined;
-      try {
-        const pid = Number.parseInt(readFileSync(spec.pidfile, 'utf8').trim(), 10);
-        const started = processStartUnix(pid);
-        // Only a process started after our last start of the agent can be it (pid reuse).
-        return started !== undefined && started * 1000 >= state.lastStartAt - 2000 ? pid : undefined;
-      } catch {
-        return undefined;
-      }
-    };
   }
 
   /**
@@ -338,7 +323,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
           log.error({ agent: st.name, err: (err as Error).message }, 'sub-agent run spec unreadable; not supervised');
           continue;
         }
-        await s.adopt(st, spec, pidfileReader(st, spec));
+        await s.adopt(st, spec);
       }
       s.startLoop();
     },

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isAlive, isSameProcess, processStartTicks } from '@aspire/agent-core';
+import { isAlive, isSameProcess, processStartTicks, processStartUnix } from '@aspire/agent-core';
 
 export interface Launch {
   argv: string[];
@@ -32,6 +32,8 @@ export interface ProcessRunner {
   spawn(launch: Launch, onExit: ExitListener): Promise<Spawned>;
   /** Start ticks of a live pid (identity with the pid), undefined when gone. */
   startTicks(pid: number): string | undefined;
+  /** Wall ms when a live pid started (to refuse pids older than our start: reuse). */
+  startedAtMs(pid: number): number | undefined;
   /** The very process (pid + start ticks) still lives. */
   alive(pid: number, startTicks: string): boolean;
   /** Signal the process group led by pid (falls back to the pid alone). */
@@ -77,6 +79,10 @@ export function createProcessRunner(): ProcessRunner {
       });
     },
     startTicks: (pid) => (isAlive(pid) ? processStartTicks(pid) : undefined),
+    startedAtMs: (pid) => {
+      const s = isAlive(pid) ? processStartUnix(pid) : undefined;
+      return s === undefined ? undefined : s * 1000;
+    },
     alive: (pid, startTicks) => isSameProcess(pid, startTicks),
     signalGroup(pid, signal) {
       try {

@@ -6,6 +6,7 @@
  *
  * Time comes from the injected Clock; the restart policy is the pure `decide()`.
  */
+import { readFileSync } from 'node:fs';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import { AgentStatus, type AgentReport, type AgentStatusWord } from '@aspire/protocol';
 import type { Logger } from 'pino';
@@ -108,7 +109,7 @@ export class Supervisor {
    * Take over an agent known from state: adopt its process when the pid still is the very
    * process we started (start ticks match), else start it when it should run.
    */
-  adopt(state: AgentState, spec: RunSpec, pidfilePid?: () => number | undefined): Promise<void> {
+  adopt(state: AgentState, spec: RunSpec): Promise<void> {
     return this.serial(async () => {
       const e: Entry = { state, spec, own: false, handle: noLimits, stopping: false, lastCheckAt: this.deps.clock.now(), checking: false };
       this.entries.set(state.name, e);
@@ -117,14 +118,9 @@ export class Supervisor {
       if (!(pid && ticks && this.deps.runner.alive(pid, ticks))) {
         // A daemonizing agent may have re-forked: its pidfile names the process, which must
         // have started after our last start of it (else it is a reused pid).
-        const p = pidfilePid?.();
-        const t = p ? this.processTicks(p) : undefined;
-        if (p && t && this.deps.runner.alive(p, t)) {
-          pid = p;
-          ticks = t;
-        } else {
-          pid = undefined;
-        }
+        const p = this.pidfileProcess(e, state.lastStartAt);
+        pid = p?.pid;
+        ticks = p?.ticks;
       }
       if (pid && ticks) {
         state.pid = pid;
@@ -337,6 +333,18 @@ export class Supervisor {
   private exitLocked(e: Entry, pid: number, code: number | null, signal: string | null): void {
     const s = e.state;
     const now = this.deps.clock.now();
+    // seed 004 `pidfile`: a start command that daemonizes exits 0 after forking; the process
+    // its pidfile names (started since our start) is the agent from now on, watched by polling.
+    const daemon = code === 0 && !e.stopping && s.desired === 'running' ? this.pidfileProcess(e, s.lastStartAt, pid) : undefined;
+    if (daemon) {
+      s.pid = daemon.pid;
+      s.startTicks = daemon.ticks;
+      e.own = false;
+      this.attachLimits(e);
+      this.save(s);
+      this.deps.logger.info({ agent: s.name, launcher: pid, pid: daemon.pid }, 'following the daemonized sub-agent named by its pidfile');
+      return;
+    }
     const limitKill = e.handle.killedForLimit({ signal });
     e.handle.release();
     e.handle = noLimits;
@@ -399,8 +407,23 @@ export class Supervisor {
     return resolveIds(e.spec.user, e.spec.group);
   }
 
-  private processTicks(pid: number): string | undefined {
-    return this.deps.runner.startTicks(pid);
+  /**
+   * The process named by the spec's pidfile, when it is alive and started no earlier than
+   * `since` (wall ms): an older process holding that pid is someone else (pid reuse).
+   */
+  private pidfileProcess(e: Entry, since: number, not?: number): { pid: number; ticks: string } | undefined {
+    if (!e.spec.pidfile) return undefined;
+    let pid: number;
+    try {
+      pid = Number.parseInt(readFileSync(e.spec.pidfile, 'utf8').trim(), 10);
+    } catch {
+      return undefined;
+    }
+    if (!Number.isInteger(pid) || pid <= 1 || pid === not || pid === process.pid) return undefined;
+    const ticks = this.deps.runner.startTicks(pid);
+    const at = this.deps.runner.startedAtMs(pid);
+    if (!ticks || at === undefined || at < since - 2000) return undefined;
+    return { pid, ticks };
   }
 
   /** Spawn now (inside serial). A start that fails is an abnormal exit for the policy. */

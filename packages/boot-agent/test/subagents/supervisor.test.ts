@@ -39,6 +39,9 @@ class FakeRunner implements ProcessRunner {
   startTicks(pid: number) {
     return this.live.get(pid)?.ticks;
   }
+  startedAtMs() {
+    return undefined;
+  }
   alive(pid: number, ticks: string) {
     return this.live.get(pid)?.ticks === ticks;
   }
