@@ -132,7 +132,8 @@ describe('aspire server: agent endpoints', () => {
     // Re-sent result (at-least-once) changes nothing.
     await post('/agent/status', statusBody('sn-task', { jobs: [{ id: job.id, errcode: 0, message: 'step set to 7' }] }), cred);
     t = (await srv.api('GET', `/api/v1/server/task?id=${id}`)).body;
-    expect(t.task).toMatchObject({ count: 2, complete: 2, status: 'COMPLETE' });
+    // The issuing operator is the token's name (startAspire creates it as "test").
+    expect(t.task).toMatchObject({ count: 2, complete: 2, status: 'COMPLETE', user: 'test' });
     expect(t.subtasks.find((s: any) => s.agentsn === 'sn-task')).toMatchObject({ state: 'SUCCESS', errcode: 0, message: 'step set to 7' });
     expect(t.subtasks.find((s: any) => s.agentsn === 'sn-unknown')).toMatchObject({ state: 'FAILED', errcode: ErrorCode.TASK_HOST_UNKNOWN });
   });

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { AppContext } from './app-context.ts';
 import type { ServerConfig } from './config.ts';
 import { installEnvelopeHandlers, sendError } from './http/envelope.ts';
+import { setOperator } from './http/operator.ts';
 import { sha256Hex } from './http/secrets.ts';
 import { Periodic } from './periodic.ts';
 import { registerConsole } from './console/route.ts';
@@ -126,9 +127,11 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
       api.addHook('onRequest', async (request, reply) => {
         const h = request.headers.authorization;
         const m = typeof h === 'string' ? /^Bearer ([A-Za-z0-9_\-.~+/=]{8,512})$/.exec(h) : null;
-        if (!m || !(await store.tokenExists(sha256Hex(m[1]!), clock.now()))) {
+        const name = m ? await store.tokenName(sha256Hex(m[1]!), clock.now()) : undefined;
+        if (name === undefined) {
           return sendError(reply, 'UNAUTHORIZED', 'missing or unknown operator token (Authorization: Bearer <token>)');
         }
+        setOperator(request, name);
       });
       await taskRoutes(api, ctx);
       await hostRoutes(api, ctx);

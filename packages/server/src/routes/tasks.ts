@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { configJob, JOB_ACTIONS, subAgentJob } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
+import { operatorOf } from '../http/operator.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import type { TaskSpec } from '../store/store.ts';
@@ -73,7 +74,8 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const spec: TaskSpec = {
         command: b.command,
         parameters,
-        user: b.user,
+        // Who issued it (seed 000 tasks.user): the token's name unless the caller names someone.
+        user: b.user ?? operatorOf(request),
         agents: b.agents,
         tags: b.tags,
         windowStart,

@@ -860,9 +860,11 @@ export class SqliteStore implements Store {
     return this.run('INSERT INTO tokens(name, hash, gmt_create) VALUES (?, ?, ?)', name, hash, now).lastId;
   }
 
-  async tokenExists(hash: string, now: number): Promise<boolean> {
-    return this.run('UPDATE tokens SET last_used = ? WHERE hash = ?', now, hash).changes > 0;
+  async tokenName(hash: string, now: number): Promise<string | undefined> {
+    const row = this.get<{ name: string }>('UPDATE tokens SET last_used = ? WHERE hash = ? RETURNING name', now, hash);
+    return row?.name;
   }
+
 
   // ---------------------------------------------------------------- paging
 

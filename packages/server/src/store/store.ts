@@ -288,5 +288,6 @@ export interface Store {
   computeDashboard(now: number): Promise<Dashboard>;
 
   createToken(name: string, hash: string, now: number): Promise<number>;
-  tokenExists(hash: string, now: number): Promise<boolean>;
+  /** The name of the token with this hash (and mark it used), or undefined. */
+  tokenName(hash: string, now: number): Promise<string | undefined>;
 }
