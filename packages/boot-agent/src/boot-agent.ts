@@ -9,16 +9,16 @@ import { renameSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { BUILD_SERVER_ADDR, VERSION, unixSeconds, type Clock } from '@aspire/agent-core';
-import { AgentPath, CREDENTIAL_HEADER, MAX_STATUS_BODY_BYTES, statusReplyEnvelope } from '@aspire/protocol';
+import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { BootConfig } from './config/boot-config.ts';
 import type { SubAgentManager, SubAgentManagerDeps } from './contracts.ts';
 import { applyConfigJob } from './jobs/config-job.ts';
 import { JobRunner } from './jobs/job-runner.ts';
-import { PushLoop, type RoundResult } from './loop/push-loop.ts';
+import { PushLoop } from './loop/push-loop.ts';
 import { registerUntilDone } from './loop/registrar.ts';
-import { bootVersionString, machineArch, osString, statusBody } from './loop/status-body.ts';
-import { tryServers } from './loop/try-servers.ts';
+import { bootVersionString, machineArch, osString } from './loop/status-body.ts';
+import { createStatusRound } from './loop/status-round.ts';
 import { createHttpTransport, type Transport } from './net/http-transport.ts';
 import { checkServerList, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
@@ -26,9 +26,6 @@ import { MetaStore, metaPath, readMeta, type MetaFile } from './state/meta-store
 
 /** The `agent` of the BootAgent's own events (sub-agents use their names). */
 export const BOOT_AGENT_NAME = 'BootAgent';
-
-/** Consecutive rounds refused 401 by every answering server before the agent registers again. */
-export const REREGISTER_AFTER_401_ROUNDS = 3;
 
 export type BootAgentState = 'idle' | 'loading' | 'registering' | 'running' | 'stopping' | 'stopped';
 
@@ -90,69 +87,35 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       if (!meta) return;
       const servers = () => serverUrls({ build: buildServers, servers: meta.meta.servers, pushed: meta.meta.pushedServers });
       const stepSec = () => meta.meta.step ?? config.step;
-      const loop = new PushLoop({ clock, logger: log, stepSec, round: (s) => statusRound(s) });
-      pushLoop = loop;
+      // The runner tells the loop about step changes and fresh results; the loop runs rounds
+      // that feed the runner: the runner is made first and reaches the loop through pushLoop.
       const jobs = new JobRunner({
         logger: log,
         journal,
         ...(manager ? { manager } : {}),
-        config: (job) => applyConfigJob(job, meta, () => loop.stepChanged()),
+        config: (job) => applyConfigJob(job, meta, () => pushLoop?.stepChanged()),
         // Results go out with an early push instead of waiting up to a whole step.
-        onResults: () => loop.pushSoon(),
+        onResults: () => pushLoop?.pushSoon(),
       });
       runner = jobs;
-
-      let unauthorizedRounds = 0;
-      const statusRound = async (s: AbortSignal): Promise<RoundResult> => {
-        const payload = journal.payload();
-        const body = statusBody({
-          hostname,
-          agentsn: meta.meta.agentsn,
-          uptimeSec: (clock.monotonic() - startMono) / 1000,
-          nowSec: unixSeconds(clock),
-          step: stepSec(),
-          agents: manager?.reports() ?? [],
-          payload,
-          ...((meta.meta.tags ?? config.tags) !== undefined ? { tags: (meta.meta.tags ?? config.tags) as string } : {}),
-        });
-        const headers: Record<string, string> = meta.meta.credential ? { [CREDENTIAL_HEADER]: meta.meta.credential } : {};
-        const r = await tryServers(servers(), 'status push', log, (srv) => transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, s), s);
-        if (!r.ok) {
-          // Every server that answered says it does not know this credential (its database was
-          // restored or the host deleted): after a few such rounds, register again.
-          unauthorizedRounds = r.refusedWith.length > 0 && r.refusedWith.every((st) => st === 401) ? unauthorizedRounds + 1 : 0;
-          if (unauthorizedRounds >= REREGISTER_AFTER_401_ROUNDS) {
-            unauthorizedRounds = 0;
-            log.warn({ agentsn: meta.meta.agentsn }, `status refused with 401 ${REREGISTER_AFTER_401_ROUNDS} rounds in a row: registering again`);
-            setState('registering');
-            const reg = await register(s, transport, servers, meta.meta.agentsn, meta.meta.credential);
-            if (reg) {
-              await meta.update({
-                agentsn: reg.reply.agentsn,
-                trusted: false,
-                registeredAt: unixSeconds(clock),
-                ...(reg.reply.credential !== undefined ? { credential: reg.reply.credential } : {}),
-                ...(reg.reply.tags ? { tags: reg.reply.tags } : {}),
-              });
-              log.info({ agentsn: meta.meta.agentsn, server: reg.server }, 'registered');
-              setState('running');
-            }
-          }
-          return { kind: 'failed', ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}), slowDown: r.refused };
-        }
-        unauthorizedRounds = 0;
-        const reply = r.ok.value;
-        log.debug({ server: r.ok.server, sentJobs: payload.jobs.length, sentEvents: payload.events.length, gotJobs: reply.jobs?.length ?? 0 }, 'status push answered');
-        // The server has what this push carried: state-file write failures (full disk) are
-        // logged, not turned into a failed round (memory is right; disk catches up on the next write).
-        if (!meta.meta.trusted) {
-          await meta.update({ trusted: true }).catch((err: unknown) => log.error({ err }, 'cannot write the metafile'));
-          log.info({ agentsn: meta.meta.agentsn, server: r.ok.server }, 'first status push answered: agentsn trusted');
-        }
-        await journal.acknowledge(payload).catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
-        if (reply.jobs && reply.jobs.length > 0) await jobs.accept(reply.jobs);
-        return { kind: 'ok' };
-      };
+      const round = createStatusRound({
+        clock,
+        logger: log,
+        transport,
+        meta,
+        journal,
+        jobs,
+        ...(manager ? { manager } : {}),
+        hostname,
+        startMono,
+        servers,
+        stepSec,
+        ...(config.tags !== undefined ? { configTags: config.tags } : {}),
+        reRegister: (s) => register(s, transport, servers, meta.meta.agentsn, meta.meta.credential),
+        onState: setState,
+      });
+      const loop = new PushLoop({ clock, logger: log, stepSec, round });
+      pushLoop = loop;
 
       setState('running');
       loop.start();

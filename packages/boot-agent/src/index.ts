@@ -10,3 +10,4 @@ export * from './loop/push-loop.ts';
 export * from './loop/status-body.ts';
 export * from './jobs/job-runner.ts';
 export * from './jobs/config-job.ts';
+export * from './loop/status-round.ts';

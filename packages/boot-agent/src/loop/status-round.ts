@@ -1,0 +1,98 @@
+/**
+ * One status round: build the body from the journal and the manager, try the servers in list
+ * order, and on an answered push trust the agentsn, acknowledge what the push carried and hand
+ * the reply's jobs to the runner. Three rounds in a row refused 401 by every answering server
+ * mean the server lost this host: register again.
+ */
+import { unixSeconds, type Clock } from '@aspire/agent-core';
+import { AgentPath, CREDENTIAL_HEADER, statusReplyEnvelope, type RegisterReply } from '@aspire/protocol';
+import type { Logger } from 'pino';
+import type { SubAgentManager } from '../contracts.ts';
+import type { JobRunner } from '../jobs/job-runner.ts';
+import type { Transport } from '../net/http-transport.ts';
+import type { JobJournal } from '../state/job-journal.ts';
+import type { MetaStore } from '../state/meta-store.ts';
+import type { RoundResult } from './push-loop.ts';
+import { statusBody } from './status-body.ts';
+import { tryServers } from './try-servers.ts';
+
+/** Consecutive rounds refused 401 by every answering server before the agent registers again. */
+export const REREGISTER_AFTER_401_ROUNDS = 3;
+
+export interface StatusRoundDeps {
+  clock: Clock;
+  logger: Logger;
+  transport: Transport;
+  meta: MetaStore;
+  journal: JobJournal;
+  jobs: JobRunner;
+  manager?: SubAgentManager;
+  hostname: string;
+  /** Monotonic ms of the agent's start (uptime). */
+  startMono: number;
+  servers: () => string[];
+  stepSec: () => number;
+  /** boot.json tags, used until the server sets some. */
+  configTags?: string;
+  /** Register again (agentsn and credential of the metafile); undefined when aborted. */
+  reRegister: (signal: AbortSignal) => Promise<{ server: string; reply: RegisterReply } | undefined>;
+  onState: (s: 'registering' | 'running') => void;
+}
+
+export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => Promise<RoundResult> {
+  const { meta, journal, logger: log } = d;
+  let unauthorizedRounds = 0;
+
+  return async (signal) => {
+    const payload = journal.payload();
+    const tags = meta.meta.tags ?? d.configTags;
+    const body = statusBody({
+      hostname: d.hostname,
+      agentsn: meta.meta.agentsn,
+      uptimeSec: (d.clock.monotonic() - d.startMono) / 1000,
+      nowSec: unixSeconds(d.clock),
+      step: d.stepSec(),
+      agents: d.manager?.reports() ?? [],
+      payload,
+      ...(tags !== undefined ? { tags } : {}),
+    });
+    const headers: Record<string, string> = meta.meta.credential ? { [CREDENTIAL_HEADER]: meta.meta.credential } : {};
+    const r = await tryServers(d.servers(), 'status push', log, (srv) => d.transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, signal), signal);
+    if (!r.ok) {
+      unauthorizedRounds = r.refusedWith.length > 0 && r.refusedWith.every((st) => st === 401) ? unauthorizedRounds + 1 : 0;
+      if (unauthorizedRounds >= REREGISTER_AFTER_401_ROUNDS) {
+        unauthorizedRounds = 0;
+        await reRegister(signal);
+      }
+      return { kind: 'failed', ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}), slowDown: r.refused };
+    }
+    unauthorizedRounds = 0;
+    const reply = r.ok.value;
+    log.debug({ server: r.ok.server, sentJobs: payload.jobs.length, sentEvents: payload.events.length, gotJobs: reply.jobs?.length ?? 0 }, 'status push answered');
+    // The server has what this push carried: state-file write failures (full disk) are logged,
+    // not turned into a failed round (memory is right; the disk catches up on the next write).
+    if (!meta.meta.trusted) {
+      await meta.update({ trusted: true }).catch((err: unknown) => log.error({ err }, 'cannot write the metafile'));
+      log.info({ agentsn: meta.meta.agentsn, server: r.ok.server }, 'first status push answered: agentsn trusted');
+    }
+    await journal.acknowledge(payload).catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
+    if (reply.jobs && reply.jobs.length > 0) await d.jobs.accept(reply.jobs);
+    return { kind: 'ok' };
+  };
+
+  async function reRegister(signal: AbortSignal): Promise<void> {
+    log.warn({ agentsn: meta.meta.agentsn }, `status refused with 401 ${REREGISTER_AFTER_401_ROUNDS} rounds in a row (the server lost this host): registering again`);
+    d.onState('registering');
+    const reg = await d.reRegister(signal);
+    if (!reg) return;
+    await meta.update({
+      agentsn: reg.reply.agentsn,
+      trusted: false,
+      registeredAt: unixSeconds(d.clock),
+      ...(reg.reply.credential !== undefined ? { credential: reg.reply.credential } : {}),
+      ...(reg.reply.tags ? { tags: reg.reply.tags } : {}),
+    });
+    log.info({ agentsn: meta.meta.agentsn, server: reg.server }, 'registered');
+    d.onState('running');
+  }
+}
