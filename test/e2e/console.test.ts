@@ -140,6 +140,13 @@ describe('web console', () => {
     await waitText(row, (t) => t.includes('online'), 'host row back');
     // The expanded row stays expanded across filtering.
     await details.waitFor();
+    // Columns sort on the server (sortby/order), both ways.
+    const lastChange = page.getByRole('columnheader', { name: 'Sort by Last change' });
+    await page.getByRole('button', { name: 'Sort by Last change' }).click();
+    await waitUntil(async () => (await lastChange.getAttribute('aria-sort')) === 'ascending', { what: 'sorted ascending' });
+    await page.getByRole('button', { name: 'Sort by Last change' }).click();
+    await waitUntil(async () => (await lastChange.getAttribute('aria-sort')) === 'descending', { what: 'sorted descending' });
+    await waitText(row, (t) => t.includes('online'), 'host row after sorting');
     await shot('hosts');
   });
 

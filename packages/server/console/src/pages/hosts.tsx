@@ -4,6 +4,7 @@ import type { Host } from '../api/types.ts';
 import { EventTable } from '../components/event-table.tsx';
 import { ErrorNote } from '../components/notice.tsx';
 import { Pager } from '../components/pager.tsx';
+import { SortHeader, type Sort } from '../components/sort-header.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { formatLocal, formatUtc } from '../lib/time.ts';
 import { useDebounced } from '../lib/use-debounced.ts';
@@ -31,6 +32,7 @@ const EMPTY: Filters = { search: '', status: '', region: '', tag: '', os: '', ar
 export function Hosts() {
   const [filters, setFilters] = useState<Filters>(EMPTY);
   const [paging, setPaging] = useState({ offset: 0, limit: 50 });
+  const [sort, setSort] = useState<Sort>({ sortby: 'id', order: 'asc' });
   const [open, setOpen] = useState<string | null>(null);
   const f = useDebounced(filters, 250);
   const regions = usePoll((s) => listRegions(s), []);
@@ -38,8 +40,8 @@ export function Hosts() {
   const query: HostQuery = {
     offset: paging.offset,
     limit: paging.limit,
-    order: 'asc',
-    sortby: 'id',
+    order: sort.order,
+    sortby: sort.sortby,
     status: f.status || undefined,
     region: f.region === '' ? undefined : Number(f.region),
     tag: f.tag.trim() || undefined,
@@ -55,6 +57,10 @@ export function Hosts() {
     setPaging({ ...paging, offset: 0 });
   };
   const rows = hosts.data?.hosts ?? [];
+  const onSort = (next: Sort) => {
+    setSort(next);
+    setPaging({ ...paging, offset: 0 });
+  };
 
   return (
     <div class="page">
@@ -92,7 +98,11 @@ export function Hosts() {
         </label>
         <label>
           Arch
-          <input value={filters.arch} onInput={set('arch')} size={8} />
+          <select value={filters.arch} onChange={set('arch')}>
+            <option value="">any</option>
+            <option value="x86_64">x86_64</option>
+            <option value="aarch64">aarch64</option>
+          </select>
         </label>
         <label>
           Version
@@ -116,15 +126,15 @@ export function Hosts() {
               <th scope="col">
                 <span class="sr-only">Details</span>
               </th>
-              <th scope="col">AgentSN</th>
-              <th scope="col">Region</th>
-              <th scope="col">Hostname</th>
-              <th scope="col">Management IP</th>
-              <th scope="col">OS</th>
-              <th scope="col">Arch</th>
-              <th scope="col">Version</th>
-              <th scope="col">Status</th>
-              <th scope="col">Last change</th>
+              <SortHeader label="AgentSN" column="agentsn" sort={sort} onSort={onSort} />
+              <SortHeader label="Region" column="region" sort={sort} onSort={onSort} />
+              <SortHeader label="Hostname" column="hostname" sort={sort} onSort={onSort} />
+              <SortHeader label="Management IP" column="ipaddr" sort={sort} onSort={onSort} />
+              <SortHeader label="OS" column="os" sort={sort} onSort={onSort} />
+              <SortHeader label="Arch" column="arch" sort={sort} onSort={onSort} />
+              <SortHeader label="Version" column="version" sort={sort} onSort={onSort} />
+              <SortHeader label="Status" column="status" sort={sort} onSort={onSort} />
+              <SortHeader label="Last change" column="gmt_modify" sort={sort} onSort={onSort} />
             </tr>
           </thead>
           <tbody>
