@@ -302,6 +302,27 @@ describe('sub-agent manager with real processes', () => {
     expect(isAlive(daemonPid)).toBe(false);
   });
 
+  it('seed 004 precheck and start_delay: a failing precheck or an agent that dies within start_delay fails the job', async () => {
+    const { m } = setup({ restartHoldSec: 30 });
+    await m.start();
+    const pre = await publish('idle-agent', 'Prechecked', '1.0.0', { precheck: '/bin/false', precheck_retries: 2 });
+    const t0 = Date.now();
+    const out = await m.handleJob(job('install', 'Prechecked', { url: pre.url, checksum: pre.checksum }), signal());
+    expect(out.errcode).toBe(ErrorCode.JOB_START_FAILED);
+    expect(out.message).toMatch(/precheck \/bin\/false failed \(exit 1\) 2 time/);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900); // 1 s between the two attempts
+    expect(report(m, 'Prechecked')).toMatchObject({ status: 'stoped', strikes: 1 });
+
+    const okPre = await publish('idle-agent', 'PrecheckOk', '1.0.0', { precheck: ['/bin/true'], start_delay: 0.5 });
+    expect((await m.handleJob(job('install', 'PrecheckOk', { url: okPre.url, checksum: okPre.checksum }), signal())).errcode).toBe(0);
+    expect(report(m, 'PrecheckOk')).toMatchObject({ status: 'running' });
+
+    const dies = await publish('crash-agent', 'DiesEarly', '1.0.0', { start_delay: 0.5 });
+    const died = await m.handleJob(job('install', 'DiesEarly', { url: dies.url, checksum: dies.checksum }), signal());
+    expect(died.errcode).toBe(ErrorCode.JOB_START_FAILED);
+    expect(died.message).toMatch(/start_delay/);
+  });
+
   it('uninstall removes files and process; the agent is no longer listed', async () => {
     const { m, dir, events } = setup();
     await m.start();

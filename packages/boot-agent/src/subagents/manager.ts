@@ -119,6 +119,17 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     return { version: info.version, spec: specOf(job.name, info.version) };
   }
 
+  /** Start, then honour the spec's start_delay: the job fails if the agent did not stay up. */
+  async function startAndSettle(name: string, signal: AbortSignal): Promise<void> {
+    const s = supervisor();
+    await s.start(name);
+    const delay = s.spec(name)?.startDelaySec;
+    if (!delay) return;
+    await deps.clock.sleep(delay * 1000, signal).catch(() => {});
+    const r = s.reports().find((x) => x.name === name);
+    if (r?.status !== 'running') throw new JobError('JOB_START_FAILED', `${name} did not stay up for its start_delay of ${delay} s (status ${r?.status ?? 'unknown'})`);
+  }
+
   function applyJobSettings(s: AgentState, job: SubAgentJob): void {
     if (job.envs) s.envs = { ...job.envs };
     if (job.limits) s.limits = { ...job.limits };
@@ -173,7 +184,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     applyJobSettings(state, job);
     await s.add(state, spec);
     deps.events.emit('installed', `${job.name} ${version} installed`, { agent: job.name, data: { version } });
-    await s.start(job.name);
+    await startAndSettle(job.name, signal);
     return `${job.name} ${version} installed and running`;
   }
 
@@ -293,7 +304,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
       case 'start':
         if (!s.has(job.name)) throw new JobError('JOB_NOT_INSTALLED', `${job.name} is not installed`);
         await s.update(job.name, (st) => applyJobSettings(st, job));
-        await s.start(job.name);
+        await startAndSettle(job.name, signal);
         return `${job.name} running`;
       case 'stop':
         if (!s.has(job.name)) throw new JobError('JOB_NOT_INSTALLED', `${job.name} is not installed`);
@@ -303,7 +314,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
         if (!s.has(job.name)) throw new JobError('JOB_NOT_INSTALLED', `${job.name} is not installed`);
         await s.update(job.name, (st) => applyJobSettings(st, job));
         await s.stop(job.name);
-        await s.start(job.name);
+        await startAndSettle(job.name, signal);
         return `${job.name} restarted`;
       default:
         throw new JobError('JOB_UNSUPPORTED_ACTION', `unsupported action ${String(job.action)}`);

@@ -57,8 +57,8 @@ export interface Staged {
   discard(): void;
 }
 
-function checkIdentity(name: string, jobVersion: string | undefined, spec: RunSpec, version: string): void {
-  if (spec.name && spec.name !== name) throw new JobError('JOB_BAD_PACKAGE', `package is for ${spec.name}, the job names ${name}`);
+function checkIdentity(name: string, jobVersion: string | undefined, specName: string | undefined, version: string): void {
+  if (specName && specName !== name) throw new JobError('JOB_BAD_PACKAGE', `package is for ${specName}, the job names ${name}`);
   if (jobVersion && jobVersion !== version) throw new JobError('JOB_BAD_PACKAGE', `package has version ${version}, the job asks for ${jobVersion}`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/.test(version)) throw new JobError('JOB_BAD_PACKAGE', `version ${JSON.stringify(version)} is not a valid version`);
 }
@@ -80,7 +80,7 @@ export async function stagePackage(opts: { file: string; name: string; jobVersio
       throw fsJobError(err, 'staging rpm');
     }
     const dir = join(opts.versionsDir, info.version);
-    checkIdentity(opts.name, opts.jobVersion, { env: {}, start: [], stop: { kind: 'kill', signal: 'SIGTERM' }, check: 'process', version: info.version, limits: { hits: 5 } }, info.version);
+    checkIdentity(opts.name, opts.jobVersion, info.name, info.version);
     const existed = existsSync(dir);
     if (existed && !opts.protect.includes(info.version)) rmSync(dir, { recursive: true, force: true });
     if (!existsSync(dir)) renameSync(staging, dir);
@@ -104,7 +104,7 @@ export async function stagePackage(opts: { file: string; name: string; jobVersio
   try {
     await tar.x({ file: opts.file, cwd: staging, strict: true, preservePaths: false, preserveOwner: false });
     const spec = readSpecFile(join(staging, RUN_SPEC_FILE), 'package');
-    checkIdentity(opts.name, opts.jobVersion, spec, spec.version);
+    checkIdentity(opts.name, opts.jobVersion, spec.name, spec.version);
     const dir = join(opts.versionsDir, spec.version);
     if (opts.protect.includes(spec.version)) {
       // Re-installing the running version: keep its files, the processes use them.

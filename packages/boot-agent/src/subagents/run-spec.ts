@@ -25,6 +25,12 @@ export interface RunSpec {
   pidfile?: string;
   env: Record<string, string>;
   limits: ParsedLimits;
+  /** seed 004 `precheck`: run before every start; non-zero = the start fails. */
+  precheck?: string[];
+  /** seed 004 `precheck_retries`: attempts of the precheck before giving up (default 1). */
+  precheckAttempts: number;
+  /** seed 004 `start_delay`: a start/install/restart job waits this long and fails if the agent died meanwhile. */
+  startDelaySec?: number;
 }
 
 export interface ParsedLimits {
@@ -221,7 +227,15 @@ export function parseRunSpec(raw: unknown): RunSpec {
     pidfile: typeof r.pidfile === 'string' ? r.pidfile : undefined,
     env,
     limits: parseLimits(r.limits as Record<string, unknown> | undefined, problems),
+    precheck: r.precheck !== undefined && r.precheck !== '' ? commandField(r.precheck, 'precheck', problems) : undefined,
+    precheckAttempts: 1,
+    startDelaySec: optPositive(r, 'start_delay', problems, 3600),
   };
+  if (r.precheck_retries !== undefined) {
+    const n = r.precheck_retries;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 100) problems.push('precheck_retries: must be an integer 0..100');
+    else spec.precheckAttempts = Math.max(1, n);
+  }
   if (problems.length > 0) throw new RunSpecError(problems);
   return spec;
 }

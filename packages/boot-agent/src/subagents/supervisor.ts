@@ -49,6 +49,8 @@ interface Entry {
 
 /** PATH for sub-agents: the BootAgent's own environment (maybe holding secrets) is not passed on. */
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** A precheck runs inside the single writer: keep it short. */
+const PRECHECK_TIMEOUT_MS = 30_000;
 
 export class Supervisor {
   private readonly entries = new Map<string, Entry>();
@@ -433,6 +435,7 @@ export class Supervisor {
     let pidBox = 0;
     try {
       const ids = this.ids(e);
+      if (e.spec.precheck) await this.precheck(e, ids);
       const spawned = await this.deps.runner.spawn(
         { argv: e.spec.start, cwd: this.deps.versionDir(s.name, s.current), env: this.envFor(e), ...ids, logFile: this.deps.logFile(s.name) },
         (code, signal) => void this.exited(s.name, pidBox, code, signal),
@@ -469,6 +472,18 @@ export class Supervisor {
     this.save(s);
     this.deps.logger.info({ agent: s.name, version: s.current, pid: s.pid }, 'sub-agent started');
     this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current } });
+  }
+
+  /** seed 004 precheck: up to precheckAttempts runs, 1 s apart; all failing fails the start. */
+  private async precheck(e: Entry, ids: { uid?: number; gid?: number }): Promise<void> {
+    const argv = e.spec.precheck!;
+    let code: number | null = null;
+    for (let attempt = 1; attempt <= e.spec.precheckAttempts; attempt++) {
+      code = await this.deps.runner.run(argv, { cwd: this.deps.versionDir(e.state.name, e.state.current), env: this.envFor(e), ...ids, timeoutMs: PRECHECK_TIMEOUT_MS });
+      if (code === 0) return;
+      if (attempt < e.spec.precheckAttempts) await this.deps.clock.sleep(1000);
+    }
+    throw new JobError('JOB_START_FAILED', `${e.state.name}: precheck ${argv.join(' ')} failed (${code === null ? 'killed or timed out' : `exit ${code}`}) ${e.spec.precheckAttempts} time(s)`);
   }
 
   private attachLimits(e: Entry): void {

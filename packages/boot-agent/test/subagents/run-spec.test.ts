@@ -25,6 +25,11 @@ describe('run spec (agent.json, seed 004 fields)', () => {
     expect(s.check).toBe('process');
     expect(s.limits).toEqual({ hits: 5, cpuPercent: 5, memoryBytes: 100 * 1024 * 1024 });
     expect(s.env).toEqual({ PATH: '/usr/bin:/usr/sbin' });
+    expect(s.precheck).toEqual(['/x']);
+    expect(s.precheckAttempts).toBe(1);
+    expect(s.startDelaySec).toBe(10);
+    expect(parseRunSpec({ version: '1', start: 'a', precheck: ['/bin/check', '--deep'], precheck_retries: 3 })).toMatchObject({ precheck: ['/bin/check', '--deep'], precheckAttempts: 3 });
+    expect(() => parseRunSpec({ version: '1', start: 'a', precheck_retries: -1 })).toThrow(/precheck_retries/);
   });
 
   it('kill:SIGNAL by name, short name or number; default kill:SIGTERM', () => {
