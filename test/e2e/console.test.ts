@@ -211,6 +211,8 @@ describe('web console', () => {
     await waitText(page.getByRole('navigation', { name: 'Hosts pages' }).getByRole('status'), (t) => t.startsWith('1–1 of 1'), 'tag filter');
     await page.getByRole('button', { name: `Details of ${hostname}` }).click();
     await page.getByRole('list', { name: `Tags of ${hostname}` }).getByText('role=web').waitFor();
+    await page.getByRole('table', { name: 'Agents' }).getByRole('row', { name: new RegExp(AGENT) }).waitFor();
+    await shot('hosts-expanded');
   });
 
   it('Agent versions: upgrade every host with a tag, then revoke the still-open tag task', async () => {
@@ -241,6 +243,16 @@ describe('web console', () => {
     await page.getByRole('button', { name: /^Revoke task \d+$/ }).click();
     await page.getByRole('heading', { name: /^Task #\d+ REVOKED$/ }).waitFor({ timeout: 20_000 });
     await shot('versions-tag-upgrade');
+
+    // Unbind: the tag's count goes back to 0.
+    await page.getByRole('tab', { name: 'Tags' }).click();
+    await page.getByRole('button', { name: 'Bind or unbind hosts for role=web' }).click();
+    const bind = page.getByRole('form', { name: 'Hosts for role=web' });
+    await bind.getByRole('searchbox', { name: 'Find hosts' }).fill(hostname);
+    await bind.getByRole('checkbox', { name: new RegExp(agentsn) }).check();
+    await bind.getByRole('button', { name: 'Unbind' }).click();
+    await waitText(bind.getByRole('status'), (t) => t.startsWith('Unbound 1 host'), 'unbound');
+    await waitText(page.getByRole('cell', { name: 'Hosts bound to role=web' }), (t) => t === '0', 'tag count back to 0');
   });
 
   it('shows a banner while the server is away and recovers when it returns', async () => {
