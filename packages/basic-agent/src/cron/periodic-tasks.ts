@@ -78,20 +78,30 @@ export class PeriodicTasks {
   async add(req: TaskAddRequest): Promise<ReplyFrame> {
     const p = parseTaskLine(req.line, this.deps.timezone);
     if (!p.ok) return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_INVALID_CRON, message: `Invalid cron line: ${p.error}` };
-    this.serverTasks = [...this.serverTasks.filter((t) => t.name !== req.name), { name: req.name, line: req.line.trim() }];
-    await this.store.save(this.serverTasks);
-    this.applyServerTasks();
-    return { id: req.id, resp: 'success', retcode: 0, message: 'Normal termination', data: { name: req.name } };
+    return this.commit(req.id, req.name, [...this.serverTasks.filter((t) => t.name !== req.name), { name: req.name, line: req.line.trim() }]);
   }
 
   async remove(req: TaskRemoveRequest): Promise<ReplyFrame> {
     if (!this.serverTasks.some((t) => t.name === req.name)) {
       return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_NO_SUCH_TASK, message: `No such periodic task: ${req.name}` };
     }
-    this.serverTasks = this.serverTasks.filter((t) => t.name !== req.name);
-    await this.store.save(this.serverTasks);
+    return this.commit(req.id, req.name, this.serverTasks.filter((t) => t.name !== req.name));
+  }
+
+  /**
+   * Persist the new set first and only then make it live: a write that fails (full disk) leaves
+   * the old set both on disk and in the scheduler, and the server is told.
+   */
+  private async commit(id: string, name: string, next: { name: string; line: string }[]): Promise<ReplyFrame> {
+    try {
+      await this.store.save(next);
+    } catch (err) {
+      this.deps.logger.error({ err, path: this.deps.storePath }, 'cannot save server tasks');
+      return { id, resp: 'failed', retcode: ErrorCode.EXEC_ERROR, message: `cannot save ${this.deps.storePath}: ${(err as Error).message}; tasks unchanged` };
+    }
+    this.serverTasks = next;
     this.applyServerTasks();
-    return { id: req.id, resp: 'success', retcode: 0, message: 'Normal termination', data: { name: req.name } };
+    return { id, resp: 'success', retcode: 0, message: 'Normal termination', data: { name } };
   }
 
   list(id: string): ReplyFrame {

@@ -1,0 +1,57 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '@aspire/agent-core';
+import { ErrorCode } from '@aspire/protocol';
+import { ManualClock } from '@aspire/testing';
+import { PeriodicTasks } from '../src/cron/periodic-tasks.ts';
+
+// Server-added tasks: persisted before they go live; a failed write changes nothing.
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function make() {
+  const dir = mkdtempSync(join(tmpdir(), 'aspire-tasks-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'crontab'), '* * * * * * root true\nbad line\n');
+  const t = new PeriodicTasks({
+    clock: new ManualClock(),
+    logger: silentLogger(),
+    crontabPath: join(dir, 'crontab'),
+    storePath: join(dir, 'state', 'tasks.json'),
+    timezone: 'UTC',
+    taskTimeoutSec: 10,
+    onResult: () => {},
+  });
+  t.start();
+  return { t, dir };
+}
+
+describe('periodic tasks from the server', () => {
+  it('add, list, remove; the file holds the set', async () => {
+    const { t, dir } = make();
+    expect(await t.add({ id: '1', method: 'task.add', name: 'a', line: '0 * * * * * root echo a' })).toMatchObject({ resp: 'success' });
+    expect(JSON.parse(readFileSync(join(dir, 'state', 'tasks.json'), 'utf8')).tasks).toEqual([{ name: 'a', line: '0 * * * * * root echo a' }]);
+    const list = t.list('2').data as { tasks: { name: string }[]; crontab: { errors: { line: number }[] } };
+    expect(list.tasks.map((x) => x.name).sort()).toEqual(['a', 'crontab:1']);
+    expect(list.crontab.errors.map((e) => e.line)).toEqual([2]);
+    expect(await t.remove({ id: '3', method: 'task.remove', name: 'a' })).toMatchObject({ resp: 'success' });
+    expect(await t.remove({ id: '4', method: 'task.remove', name: 'a' })).toMatchObject({ retcode: ErrorCode.CHANNEL_NO_SUCH_TASK });
+    t.stop();
+  });
+
+  it('a write that fails leaves the old set live and says so', async () => {
+    const { t, dir } = make();
+    await t.add({ id: '1', method: 'task.add', name: 'a', line: '0 * * * * * root echo a' });
+    // The state dir becomes read-only (root ignores mode bits, so replace it with a file).
+    rmSync(join(dir, 'state'), { recursive: true });
+    writeFileSync(join(dir, 'state'), 'not a dir');
+    chmodSync(join(dir, 'state'), 0o400);
+    const r = await t.add({ id: '2', method: 'task.add', name: 'b', line: '0 * * * * * root echo b' });
+    expect(r).toMatchObject({ resp: 'failed', retcode: ErrorCode.EXEC_ERROR });
+    expect(r.message).toMatch(/tasks unchanged/);
+    expect((t.list('3').data as { tasks: { name: string }[] }).tasks.map((x) => x.name).sort()).toEqual(['a', 'crontab:1']);
+    t.stop();
+  });
+});
