@@ -18,7 +18,7 @@ export function sampleProc(pid) {
   }
 }
 
-/** Samples one process on tick(); summary() gives RSS avg/max (MB) and CPU s and % over the window. */
+/** Samples one process on tick(); summary() gives RSS avg/max (MB), CPU s and % over the window, and CPU s since process start. */
 export class ProcMeter {
   constructor(name, pid) {
     this.name = name;
@@ -37,7 +37,7 @@ export class ProcMeter {
   }
 
   summary() {
-    if (!this.first || !this.last) return { name: this.name, rssAvgMb: 0, rssMaxMb: 0, cpuSec: 0, cpuPct: 0 };
+    if (!this.first || !this.last) return { name: this.name, rssAvgMb: 0, rssMaxMb: 0, cpuSec: 0, cpuPct: 0, cpuTotalSec: 0 };
     const cpuSec = (this.last.cpuTicks - this.first.cpuTicks) / CLK_TCK;
     const wallSec = (this.last.at - this.first.at) / 1000;
     return {
@@ -46,6 +46,8 @@ export class ProcMeter {
       rssMaxMb: Math.max(...this.rss) / 1024,
       cpuSec,
       cpuPct: wallSec > 0 ? (100 * cpuSec) / wallSec : 0,
+      /** CPU since the process started, start-up included. */
+      cpuTotalSec: this.last.cpuTicks / CLK_TCK,
     };
   }
 }
