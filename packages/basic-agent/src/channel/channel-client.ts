@@ -161,7 +161,7 @@ export class ChannelClient {
         done = true;
         timer.cancel();
         signal.removeEventListener('abort', onAbort);
-        socket.removeAllListeners('data');
+        socket.removeListener('data', onData);
         if (a.kind !== 'accepted') socket.destroy();
         resolve(a);
       };
@@ -173,7 +173,7 @@ export class ChannelClient {
         if (agentsn) init.agentsn = agentsn;
         this.write(socket, init);
       });
-      socket.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         const frames = decoder.push(chunk);
         for (let k = 0; k < frames.length; k++) {
           const f = frames[k]!;
@@ -185,7 +185,8 @@ export class ChannelClient {
           const early = frames.slice(k + 1).flatMap((x) => (x.kind === 'frame' ? [x.value] : []));
           return finish({ kind: 'accepted', socket, decoder, early });
         }
-      });
+      };
+      socket.on('data', onData);
     });
   }
 

@@ -58,8 +58,10 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       socket.destroy();
     };
     const timer = clock.setTimeout(() => refuse('no init frame in time'), options.handshakeTimeoutMs);
-    socket.on('error', (err) => refuse(`socket error: ${err.message}`));
-    socket.on('close', () => refuse('closed before init'));
+    const onError = (err: Error) => refuse(`socket error: ${err.message}`);
+    const onClose = () => refuse('closed before init');
+    socket.on('error', onError);
+    socket.on('close', onClose);
     const onData = (chunk: Buffer) => {
       const frames = decoder.push(chunk);
       if (frames.length === 0) return;
@@ -72,9 +74,10 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       }
       done = true;
       timer.cancel();
+      // Only our own listeners: node's TLSSocket has its own 'close' handler (frees the SSL).
       socket.removeListener('data', onData);
-      socket.removeAllListeners('close');
-      socket.removeAllListeners('error');
+      socket.removeListener('close', onClose);
+      socket.removeListener('error', onError);
       const init = v.value;
       if (options.redirect && registry.size >= options.redirectOver) {
         counters.redirected++;
