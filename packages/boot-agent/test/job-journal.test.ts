@@ -84,4 +84,37 @@ describe('JobJournal', () => {
     expect(r.corrupt).toMatch(/JSON/);
     expect(r.journal.payload().jobs).toEqual([]);
   });
+
+  it('a backlog larger than one push goes out over several, each under the byte cap; big event data is replaced by a note', async () => {
+    const dir = tmp();
+    const { journal } = await open(dir, 100);
+    for (let i = 0; i < 40; i++) {
+      await journal.begin(`job-${i}`, 'install');
+      await journal.finish(`job-${i}`, { errcode: 0, message: 'x'.repeat(4000) });
+    }
+    journal.emit('exit', 'big', { data: { blob: 'y'.repeat(10_000) } });
+    expect(journal.payload().events[0]!.data).toEqual({ truncated: true, bytes: expect.any(Number) });
+    const seen = new Set<string>();
+    for (let round = 0; round < 10 && journal.payload().jobs.length > 0; round++) {
+      const p = journal.payload(1000, 64 * 1024);
+      expect(JSON.stringify(p).length).toBeLessThan(64 * 1024 + 1024);
+      expect(p.jobs.length).toBeGreaterThan(0);
+      for (const j of p.jobs) seen.add(j.id);
+      await journal.acknowledge(p);
+    }
+    expect(seen.size).toBe(40);
+    // Tombstones keep a short message only.
+    const a = journal.lookup('job-0');
+    expect(a.kind === 'acked' && a.result.message.length).toBe(512);
+  });
+
+  it('an idle acknowledgement writes nothing', async () => {
+    const dir = tmp();
+    const { journal } = await open(dir);
+    const file = join(dir, JOURNAL_FILE);
+    const before = readFileSync(file, 'utf8');
+    writeFileSync(file, before.replace('"version": 1', '"version": 1 '));
+    await journal.acknowledge(journal.payload());
+    expect(readFileSync(file, 'utf8')).toContain('"version": 1 ');
+  });
 });

@@ -18,9 +18,18 @@ import { SerialWriter } from './serial-writer.ts';
 
 export const JOURNAL_FILE = 'journal.json';
 /** Acknowledged job ids remembered so a re-delivered job is not run again. */
-export const TOMBSTONES_MAX = 4096;
+export const TOMBSTONES_MAX = 1024;
+/** A remembered result keeps this much of its message. */
+export const TOMBSTONE_MESSAGE_MAX = 512;
 /** Most results and most events one push carries (the wire allows 4096 of each); the rest wait. */
 export const PUSH_BATCH_MAX = 1000;
+/**
+ * Most bytes of results plus events one push carries: well under the server's body limit
+ * (MAX_STATUS_BODY_BYTES), so a backlog goes out over several pushes instead of never.
+ */
+export const PUSH_PAYLOAD_MAX_BYTES = 512 * 1024;
+/** An event's `data` larger than this (as JSON) is replaced by a note saying so. */
+export const EVENT_DATA_MAX_BYTES = 2048;
 
 export interface JobEntry {
   id: string;
@@ -143,7 +152,10 @@ export class JobJournal implements EventSink {
   emit(kind: EventKind, message: string, opts: { agent?: string; data?: Record<string, unknown> } = {}): void {
     const ev: AgentEvent = { localid: this.nextLocalId++, occurred: unixSeconds(this.clock), kind, message: message.slice(0, 4096) };
     if (opts.agent !== undefined) ev.agent = opts.agent;
-    if (opts.data !== undefined) ev.data = opts.data;
+    if (opts.data !== undefined) {
+      const size = JSON.stringify(opts.data).length;
+      ev.data = size <= EVENT_DATA_MAX_BYTES ? opts.data : { truncated: true, bytes: size };
+    }
     this.events.push(ev);
     this.trimEvents();
     // Fire and forget: an event must not make its emitter wait; a failed write is retried by the next one.
@@ -151,20 +163,37 @@ export class JobJournal implements EventSink {
   }
 
   /** What the next push carries: the oldest results and events, at most `max` of each. */
-  payload(max = PUSH_BATCH_MAX): PushPayload {
+  payload(max = PUSH_BATCH_MAX, maxBytes = PUSH_PAYLOAD_MAX_BYTES): PushPayload {
+    let bytes = 0;
+    const fits = (item: unknown) => {
+      const n = JSON.stringify(item).length + 1;
+      if (bytes + n > maxBytes) return false;
+      bytes += n;
+      return true;
+    };
     const jobs: JobResult[] = [];
     for (const e of this.jobs.values()) {
       if (jobs.length >= max) break;
-      if (e.state === 'finished') jobs.push({ id: e.id, errcode: e.errcode ?? 0, message: (e.message ?? '').slice(0, 4096) });
+      if (e.state !== 'finished') continue;
+      const r = { id: e.id, errcode: e.errcode ?? 0, message: (e.message ?? '').slice(0, 4096) };
+      if (!fits(r)) break;
+      jobs.push(r);
     }
-    return { jobs, events: this.events.slice(0, max), eventsDropped: this.eventsDropped };
+    const events: AgentEvent[] = [];
+    for (const ev of this.events) {
+      if (events.length >= max || !fits(ev)) break;
+      events.push(ev);
+    }
+    return { jobs, events, eventsDropped: this.eventsDropped };
   }
 
   /** A push carrying `sent` was answered 2xx: drop what it carried from the journal. */
   acknowledge(sent: PushPayload): Promise<void> {
+    // An idle push carried nothing: no write (no disk traffic every step on an idle host).
+    if (sent.jobs.length === 0 && sent.events.length === 0 && sent.eventsDropped === 0) return Promise.resolve();
     for (const r of sent.jobs) {
       this.jobs.delete(r.id);
-      this.acked.set(r.id, r);
+      this.acked.set(r.id, { id: r.id, errcode: r.errcode, message: r.message.slice(0, TOMBSTONE_MESSAGE_MAX) });
     }
     while (this.acked.size > TOMBSTONES_MAX) {
       const oldest = this.acked.keys().next().value as string;
