@@ -14,7 +14,11 @@ export interface CallOptions {
   /** Use this token instead of the session's (the login form checks a token before keeping it). */
   token?: string;
   signal?: AbortSignal;
+  /** Give up after this long (a server that hangs counts as away); 0: never. Default 15 s, uploads never. */
+  timeoutMs?: number;
 }
+
+const DEFAULT_TIMEOUT_MS = 15_000;
 
 export function queryString(query: Query | undefined): string {
   if (!query) return '';
@@ -49,23 +53,35 @@ export async function call<T>(method: string, path: string, opts: CallOptions = 
     headers['content-type'] = 'application/json';
     body = JSON.stringify(opts.body);
   }
+  const timeoutMs = opts.timeoutMs ?? (body instanceof FormData || body instanceof Blob ? 0 : DEFAULT_TIMEOUT_MS);
+  const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
   let res: Response;
   try {
     res = await fetch(`${API_PREFIX}${path}${queryString(opts.query)}`, {
       method,
       headers,
       body,
-      signal: opts.signal,
+      signal: signals.length ? AbortSignal.any(signals) : undefined,
       cache: 'no-store',
     });
   } catch (err) {
-    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    // The caller gave up (a newer request replaced this one): not the server's fault.
+    if (opts.signal?.aborted) throw err;
+    const e = new NetworkError(err);
+    markUnreachable(e.message);
+    throw e;
+  }
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    // The server went away in the middle of its answer.
+    if (opts.signal?.aborted) throw err;
     const e = new NetworkError(err);
     markUnreachable(e.message);
     throw e;
   }
   markReachable();
-  const text = await res.text();
   let json: unknown = null;
   if (text) {
     try {
