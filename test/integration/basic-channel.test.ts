@@ -86,6 +86,17 @@ describe('Polaris sync.bash through the command hub', () => {
       data: `${nobody}\n${execFileSync('getent', ['group', 'nogroup'], { encoding: 'utf8' }).split(':')[2]}\n`,
     });
     expect(await bash('host-a', 'id -u', { user: 'no-such-user-xyz' })).toMatchObject({ resp: 'failed', retcode: ErrorCode.EXEC_UNKNOWN_USER });
+    expect(await bash('host-a', 'id -u', { group: 'no-such-group-xyz' })).toMatchObject({ resp: 'failed', retcode: ErrorCode.EXEC_UNKNOWN_GROUP });
+    // Supplementary groups are the user's, as after a login (`id -Gn USER` from the group file).
+    const member = execFileSync('getent', ['group'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(':'))
+      .find((f) => f[3] && f[3].split(',')[0] !== 'root')?.[3]?.split(',')[0];
+    if (member) {
+      const want = execFileSync('id', ['-Gn', member], { encoding: 'utf8' }).trim().split(/\s+/).sort();
+      const got = await bash('host-a', 'id -Gn', { user: member });
+      expect(got.data.trim().split(/\s+/).sort()).toEqual(want);
+    }
   });
 
   it('runs commands concurrently up to the limit, queues one, refuses the rest with EXEC_BUSY', async () => {

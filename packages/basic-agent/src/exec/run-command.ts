@@ -43,6 +43,9 @@ const DRAIN_MS = 200;
 
 const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** util-linux setpriv (EL8+, Debian), found once. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv'].find((p) => existsSync(p));
+
 /**
  * Run one shell command in its own process group as the requested user/group, with output
  * capped and a timeout enforced by killing the whole group (see kill-escalation.ts).
@@ -85,13 +88,26 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
   const output = new CappedOutput(opts.capBytes ?? OUTPUT_CAP_BYTES);
   let child;
   try {
-    child = spawn(opts.shell ?? '/bin/bash', ['-c', opts.cmd], {
+    const shell = opts.shell ?? '/bin/bash';
+    const switchUser = uid !== undefined && uid !== myUid;
+    if (switchUser && myUid !== 0) {
+      return { kind: 'refused', code: ErrorCode.EXEC_ERROR, message: `the agent does not run as root and cannot run commands as ${opts.user}` };
+    }
+    const switchGroup = gid !== undefined && (gid !== myGid || switchUser);
+    // As another user, the command gets that user's supplementary groups too (as after a login),
+    // through setpriv --init-groups, which then execs the shell: same pid, same process group.
+    // Without setpriv, spawn's uid/gid (libuv drops all supplementary groups).
+    const viaSetpriv = switchUser && userName !== undefined && SETPRIV !== undefined;
+    const [file, args] = viaSetpriv
+      ? [SETPRIV!, [`--reuid=${uid}`, `--regid=${gid}`, '--init-groups', '--', shell, '-c', opts.cmd]]
+      : [shell, ['-c', opts.cmd]];
+    child = spawn(file, args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       cwd: existsSync(home) ? home : '/',
       env,
-      ...(uid !== undefined && uid !== myUid ? { uid } : {}),
-      ...(gid !== undefined && (gid !== myGid || (uid !== undefined && uid !== myUid)) ? { gid } : {}),
+      ...(!viaSetpriv && switchUser ? { uid } : {}),
+      ...(!viaSetpriv && switchGroup ? { gid } : {}),
     });
   } catch (err) {
     return { kind: 'refused', code: ErrorCode.EXEC_ERROR, message: `spawn failed: ${(err as Error).message}` };
