@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     .version(VERSION, '-V, --version')
     .option('-f, --foreground', 'stay in the foreground (systemd runs it so); without it, daemonize')
     .option('-L, --log <file>', 'log file (default /var/log/bootagent/boot.log, env BOOT_LOG)')
-    .option('-P, --pidfile <file>', 'pidfile, locked while running (default /run/bootagent/boot.pid, env BOOT_PIDFILE)')
+    .option('-P, --pidfile <file>', 'pidfile, locked while running (default /run/bootagent.pid, env BOOT_PIDFILE)')
     .option('-S, --servers <list>', 'server list svr1:port,svr2 or http(s) URLs; first start only, then kept in the metafile')
     .option('-T, --test', 'check the config and exit 0, or non-zero naming each bad key; never touches the live log')
     .option('-c, --config <file>', 'config file (default /etc/bootagent/boot.json, env BOOT_CONFIG)')

@@ -9,7 +9,7 @@ export const DEFAULT_PATHS = {
   config: '/etc/bootagent/boot.json',
   stateDir: '/var/lib/bootagent',
   log: '/var/log/bootagent/boot.log',
-  pidfile: '/run/bootagent/boot.pid',
+  pidfile: '/run/bootagent.pid',
 } as const;
 
 /** Environment overrides (for tests and unusual installs); flags win over them. */
