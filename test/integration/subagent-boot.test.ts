@@ -13,7 +13,8 @@ import { packFixture, type FixtureName } from '../../packages/testing/fixtures/p
 import { startPackageServer, type PackageServer } from '../../packages/testing/fixtures/package-server.ts';
 import { measureCpuShare, QUICK_SUPERVISION, snapshotTree } from '../../packages/testing/fixtures/subagent-test-kit.ts';
 
-const SUPERVISION = QUICK_SUPERVISION;
+// A 2 s hold keeps a limit-killed agent visibly `killed` across several status pushes.
+const SUPERVISION = { ...QUICK_SUPERVISION, restartHoldSec: 2 };
 // boot puts cgroups under the fixed parent "aspire"; the agent names are unique per run.
 const SUFFIX = randomBytes(3).toString('hex');
 const N = (base: string) => `${base}-${SUFFIX}`;
@@ -123,7 +124,7 @@ describe('sub-agents through the real server and a real boot', () => {
     // Hold respected: the three starts are >= restartHoldSec apart (started events' occurred are whole seconds, use the boot log).
     const starts = boot.logLines().filter((l) => l.msg === 'sub-agent started' && l.agent === name).map((l) => Date.parse(String(l.time)));
     expect(starts).toHaveLength(3);
-    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(980);
+    for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(1980);
     const back = await task('restart', { name, envs: { FIXTURE_CRASH: '0' } });
     expect(back.state).toBe('SUCCESS');
     await waitUntil(async () => (await listed(name))?.status === 'running', { what: 'running again' });
@@ -135,6 +136,8 @@ describe('sub-agents through the real server and a real boot', () => {
     const pkg = await upload('no-sigterm-agent', name, '1.0.0', { stop_timeout: 1 });
     expect((await task('install', pkg.params)).state).toBe('SUCCESS');
     const a = await waitUntil(async () => { const x = await listed(name); return x?.status === 'running' ? x : undefined; }, { what: 'running' });
+    const log = join(stateDir, 'agents', name, 'log', `${name}.log`);
+    await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('no-sigterm-agent ready'), { what: 'SIGTERM handler installed' });
     const stop = await task('stop', { name });
     expect(stop).toMatchObject({ state: 'SUCCESS', errcode: 0 });
     expect(isAlive(a.pid!)).toBe(false);
@@ -159,7 +162,7 @@ describe('sub-agents through the real server and a real boot', () => {
     const share = await measureCpuShare(pid, 3000);
     console.log(`spinner under boot, 15% quota: measured ${(share * 100).toFixed(1)}% of a CPU`);
     expect(share).toBeLessThan(0.22);
-    expect(share).toBeGreaterThan(0.03);
+    expect(share).toBeGreaterThan(0.02);
     expect((await task('uninstall', { name: spin })).state).toBe('SUCCESS');
   });
 

@@ -168,12 +168,14 @@ describe('sub-agent manager with real processes', () => {
   });
 
   it('a fixture that ignores SIGTERM is killed after stop_timeout', async () => {
-    const { m, events } = setup();
+    const { m, events, dir } = setup();
     await m.start();
     const pkg = await publish('no-sigterm-agent', 'Stubborn', '1.0.0', { stop_timeout: 1 });
     await m.handleJob(job('install', 'Stubborn', { url: pkg.url, checksum: pkg.checksum }), signal());
     const pid = report(m, 'Stubborn')!.pid!;
-    await new Promise((r) => setTimeout(r, 300)); // let it install its handler
+    // Its SIGTERM handler is installed once it says ready (a loaded machine starts node slowly).
+    const log = join(dir, 'Stubborn', 'log', 'Stubborn.log');
+    await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('no-sigterm-agent ready'), { what: 'stubborn agent ready' });
     const t0 = Date.now();
     const out = await m.handleJob(job('stop', 'Stubborn'), signal());
     const took = Date.now() - t0;
@@ -233,7 +235,7 @@ describe('sub-agent manager with real processes', () => {
     const share = await measureCpuShare(pid, 3000);
     console.log(`spinner CPU share under a 20% quota: ${(share * 100).toFixed(1)}%`);
     expect(share).toBeLessThan(0.27);
-    expect(share).toBeGreaterThan(0.05);
+    expect(share).toBeGreaterThan(0.02); // it did run (a loaded machine may give it less than its quota)
     const throttled = readFileSync(join(CGROUP_ROOT, 'cpu', PARENT, 'Spin', 'cpu.stat'), 'utf8');
     expect(Number(/nr_throttled (\d+)/.exec(throttled)![1])).toBeGreaterThan(0);
   });
