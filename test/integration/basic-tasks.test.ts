@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aspire/protocol';
@@ -92,6 +92,14 @@ describe('periodic tasks', () => {
     agent = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: HOST, dir: agent.dir, crontab: '' });
     const list = await srv.api('GET', `/api/v1/server/polaris/tasks?host=${HOST}`);
     expect(list.body.data.tasks.map((t: { name: string }) => t.name)).toEqual(['hello']);
+
+    // SIGHUP re-reads the crontab.
+    writeFileSync(agent.crontabFile, '0 0 * * * * root echo hourly\n');
+    agent.child.kill('SIGHUP');
+    await waitUntil(
+      async () => (await srv.api('GET', `/api/v1/server/polaris/tasks?host=${HOST}`)).body.data.tasks.some((t: { name: string }) => t.name === 'crontab:1'),
+      { what: 'crontab reloaded' },
+    );
 
     const rm = await srv.api('DELETE', `/api/v1/server/polaris/tasks?host=${HOST}&name=hello`);
     expect(rm.body).toMatchObject({ resp: 'success' });
