@@ -99,4 +99,45 @@ describe('boot restarts', () => {
     }
     expect(owner.readMeta()!.agentsn).toBe(taken);
   });
+
+  it('kill -9 in the middle of a job (a download that never finishes): reported JOB_INTERRUPTED after restart, never run again', async () => {
+    const { createServer } = await import('node:http');
+    let requests = 0;
+    // A package server that starts answering and then stalls forever.
+    const pkg = createServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1024 * 1024 });
+      res.write(Buffer.alloc(1024));
+    });
+    await new Promise<void>((r) => pkg.listen(0, '127.0.0.1', r));
+    try {
+      const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+      boots.push(first);
+      const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
+      const url = `http://127.0.0.1:${(pkg.address() as { port: number }).port}/stall-1.0.0.tar.gz`;
+      const created = await srv.api('POST', '/api/v1/server/task', {
+        command: 'install',
+        agents: [meta.agentsn],
+        parameters: { name: 'stall', version: '1.0.0', url, checksum: `SHA256:${'0'.repeat(64)}` },
+      });
+      expect(created.status).toBe(200);
+      await waitUntil(() => requests === 1, { timeoutMs: 30_000, what: 'download started' });
+      const running = first.logLines().find((l) => l.msg === 'job running' && l.action === 'install');
+      expect(running).toBeTruthy();
+      await first.kill9();
+
+      const second = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: first.stateDir, logFile: first.logFile });
+      boots.push(second);
+      const sub = await finalSubtask(created.body.id);
+      expect(sub.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
+      expect(sub.message).toMatch(/not run again/);
+      expect(second.readMeta()!.agentsn).toBe(meta.agentsn);
+      // Never re-run: one download request in all, one "job running" line for it.
+      expect(requests).toBe(1);
+      expect(second.logLines().filter((l) => l.msg === 'job running' && l.jobId === running!.jobId)).toHaveLength(1);
+    } finally {
+      pkg.closeAllConnections();
+      await new Promise<void>((r) => pkg.close(() => r()));
+    }
+  });
 });
