@@ -82,6 +82,10 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     const n = await store.markOffline(clock.now(), config.offlineMissedSteps);
     if (n > 0) logger.info({ hosts: n }, 'hosts went offline');
   }, logger);
+  const retention = new Periodic('event-retention', clock, 3600_000, async () => {
+    const pruned = await store.pruneEvents(clock.now() - config.eventRetentionDays * 86_400_000);
+    if (pruned > 0) logger.info({ events: pruned, days: config.eventRetentionDays }, 'old events deleted');
+  }, logger);
   const dashboardJob = new Periodic('dashboard', clock, config.dashboardIntervalSec * 1000, async () => {
     dashboard = await store.computeDashboard(clock.now());
   }, logger);
@@ -150,6 +154,8 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     start() {
       scheduler.start();
       sweeper.start();
+      retention.start();
+      retention.trigger();
       dashboardJob.start();
       dashboardJob.trigger();
     },
@@ -159,7 +165,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
       dashboard = await store.computeDashboard(clock.now());
     },
     async stop() {
-      await Promise.all([scheduler.stop(), sweeper.stop(), dashboardJob.stop()]);
+      await Promise.all([scheduler.stop(), sweeper.stop(), retention.stop(), dashboardJob.stop()]);
       await app.close();
     },
   };

@@ -43,6 +43,8 @@ export interface ServerConfig {
   uploadMaxBytes: number;
   /** Lifetime of a signed package link handed to an agent. */
   packageLinkSec: number;
+  /** Events older than this (by arrival) are deleted by the sweep. */
+  eventRetentionDays: number;
   rateLimit: RateLimitConfig;
 }
 
@@ -55,6 +57,7 @@ export const BOUNDS = {
   bodyLimitBytes: { min: 1024, max: 64 * 1024 * 1024, default: MAX_STATUS_BODY_BYTES },
   uploadMaxBytes: { min: 1, max: 8 * 1024 * 1024 * 1024, default: 512 * 1024 * 1024 },
   packageLinkSec: { min: 60, max: 30 * 86_400, default: 7 * 86_400 },
+  eventRetentionDays: { min: 1, max: 3650, default: 90 },
   registerPerSec: { min: 0.1, max: 1e6, default: 50 },
   registerBurst: { min: 1, max: 1e6, default: 200 },
   statusPerSec: { min: 1, max: 1e7, default: 5000 },
@@ -78,6 +81,7 @@ const KEYS = [
   'bodyLimitBytes',
   'uploadMaxBytes',
   'packageLinkSec',
+  'eventRetentionDays',
   'rateLimit',
 ] as const;
 const RATE_KEYS = ['registerPerSec', 'registerBurst', 'statusPerSec', 'statusBurst'] as const;
@@ -124,6 +128,7 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     bodyLimitBytes: c.number('bodyLimitBytes', BOUNDS.bodyLimitBytes),
     uploadMaxBytes: c.number('uploadMaxBytes', BOUNDS.uploadMaxBytes),
     packageLinkSec: c.number('packageLinkSec', BOUNDS.packageLinkSec),
+    eventRetentionDays: c.number('eventRetentionDays', BOUNDS.eventRetentionDays),
     rateLimit: rate,
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) c.problems.push('tlsCert, tlsKey: give both or neither');

@@ -186,6 +186,10 @@ describe('task engine on a ManualClock', () => {
     }
     const page = await store.listEvents({ agentsn: 'a' }, { offset: 0, limit: 10, order: 'asc', sortby: 'id' });
     expect(page.count).toBe(1);
+    // Retention: events are deleted by arrival time.
+    expect(await store.pruneEvents(clock.now())).toBe(0);
+    expect(await store.pruneEvents(clock.now() + 1)).toBe(1);
+    expect((await store.listEvents({ agentsn: 'a' }, { offset: 0, limit: 10, order: 'asc', sortby: 'id' })).count).toBe(0);
   });
 
   it('hosts go offline after the missed steps', async () => {

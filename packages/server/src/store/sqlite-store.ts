@@ -376,6 +376,9 @@ export class SqliteStore extends SqlitePart implements Store {
   listEvents(filter: EventFilter, paging: Paging): Promise<Page<EventRow>> {
     return this.inventory.listEvents(filter, paging);
   }
+  pruneEvents(before: number): Promise<number> {
+    return this.inventory.pruneEvents(before);
+  }
   computeDashboard(now: number): Promise<Dashboard> {
     return this.inventory.computeDashboard(now);
   }

@@ -277,6 +277,8 @@ export interface Store {
   deleteRegion(id: number): Promise<Mutation<{ deleted: number }>>;
 
   listEvents(filter: EventFilter, paging: Paging): Promise<Page<EventRow>>;
+  /** Delete events that arrived before `before` (ms); returns how many. */
+  pruneEvents(before: number): Promise<number>;
 
   insertPackage(p: Omit<PackageRow, 'id' | 'gmt_create' | 'gmt_modify'>, now: number): Promise<Mutation<PackageRow>>;
   getPackage(id: number): Promise<PackageRow | undefined>;

@@ -126,6 +126,10 @@ export class SqliteInventory extends SqlitePart {
   }
 
 
+  async pruneEvents(before: number): Promise<number> {
+    return this.run('DELETE FROM events WHERE gmt_create < ?', before).changes;
+  }
+
   async computeDashboard(now: number): Promise<Dashboard> {
     const h = this.get<{ total: number; online: number; offline: number; registered: number }>(
       `SELECT COUNT(*) AS total, COALESCE(SUM(status = 'online'), 0) AS online, COALESCE(SUM(status = 'offline'), 0) AS offline,
