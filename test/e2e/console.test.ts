@@ -3,8 +3,9 @@
 // sub-agent package and install it from Agent versions until the subtask is SUCCESS, create and
 // bind a tag and see its count change, and the banner while the server is away. Controls are
 // found by role and accessible name. Screenshots of each tab go to test-artifacts/console/.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { DatabaseSync } from 'node:sqlite';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,22 +45,38 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  // Sub-agents outlive boot by design: kill what this suite installed.
-  const agents = srv ? ((await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`).catch(() => undefined))?.body?.host?.agents ?? []) : [];
-  for (const a of agents as { pid?: number }[]) {
-    if (a.pid) {
-      try {
-        process.kill(-a.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
   await boot?.stop();
+  // Sub-agents outlive boot by design: kill every process this suite's boot left running in its
+  // state dir (an upgrade's old version included).
+  if (boot) for (const pid of processesUnder(boot.stateDir)) killGroup(pid);
   boot?.cleanup();
   await srv?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
+
+/** Pids whose working directory is inside dir (sub-agents run in their version dir). */
+function processesUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/cwd`).startsWith(`${dir}/`)) out.push(Number(name));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return out;
+}
+
+function killGroup(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      /* gone, or not a group leader */
+    }
+  }
+}
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 const text = async (loc: ReturnType<Page['locator']>) => ((await loc.textContent()) ?? '').trim();
@@ -271,5 +288,19 @@ describe('web console', () => {
     await srv.restart();
     await banner.waitFor({ state: 'detached', timeout: 20_000 });
     await waitText(page.getByRole('group', { name: 'Hosts total' }), (t) => t.startsWith('1'), 'dashboard after recovery');
+  });
+
+  it('a token revoked during the session ends it with a note on the login form', async () => {
+    // Revoke every operator token the way an administrator would, straight in the server's database.
+    const db = new DatabaseSync(join(srv.dataDir, 'aspire.db'));
+    try {
+      db.exec('DELETE FROM tokens');
+    } finally {
+      db.close();
+    }
+    await page.getByRole('tab', { name: 'Hosts' }).click();
+    await page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: 20_000 });
+    expect(await text(page.getByRole('status'))).toMatch(/no longer accepts this token \(401\)/);
+    await shot('login-token-revoked');
   });
 });
