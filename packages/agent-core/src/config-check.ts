@@ -3,6 +3,8 @@
  * every bad key is collected, and the result is frozen. A module never reads process.env on
  * its own; main.ts loads, checks, freezes, and passes config down.
  */
+import { readFileSync } from 'node:fs';
+
 export interface Bound {
   min: number;
   max: number;
@@ -96,4 +98,24 @@ export function deepFreeze<T>(value: T): Readonly<T> {
     for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
   }
   return value;
+}
+
+/**
+ * Read a JSON config file for a checker: `missing` when it does not exist (the caller decides
+ * whether defaults will do), the parsed value otherwise; unreadable or malformed JSON is a
+ * ConfigError naming the file.
+ */
+export function readConfigJson(path: string): { kind: 'missing' } | { kind: 'ok'; raw: unknown } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    throw new ConfigError(path, [`cannot read file: ${(err as Error).message}`]);
+  }
+  try {
+    return { kind: 'ok', raw: JSON.parse(text) as unknown };
+  } catch (err) {
+    throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
+  }
 }

@@ -2,9 +2,9 @@
  * boot.json: loaded and checked once at the edge (main.ts), every bad key listed, numbers
  * clamped to the named bounds below, frozen, then passed down. Nothing else reads the file.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { type Bound, ConfigChecker, ConfigError } from '@aspire/agent-core';
+import { type Bound, ConfigChecker, ConfigError, readConfigJson } from '@aspire/agent-core';
 import type { SupervisionConfig } from '../contracts.ts';
 
 export interface BootConfig {
@@ -116,22 +116,11 @@ function checkSupervision(raw: unknown, parent: ConfigChecker): SupervisionConfi
  * means "all defaults" when it is the packaged default path that is absent.
  */
 export function loadBootConfig(path: string, opts: { required: boolean }): CheckedConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !opts.required) {
-      const checked = checkBootConfig({}, path);
-      return { config: checked.config, notes: [`${path} not found: using defaults`, ...checked.notes] };
-    }
-    throw new ConfigError(path, [`cannot read file: ${(err as Error).message}`]);
+  const file = readConfigJson(path);
+  if (file.kind === 'missing') {
+    if (opts.required) throw new ConfigError(path, ['cannot read file: it does not exist']);
+    const checked = checkBootConfig({}, path);
+    return { config: checked.config, notes: [`${path} not found: using defaults`, ...checked.notes] };
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
-  }
-  return checkBootConfig(raw, path);
+  return checkBootConfig(file.raw, path);
 }
