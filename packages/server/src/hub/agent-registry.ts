@@ -1,38 +1,48 @@
 /**
- * Connected agents by hostname and by AgentSN. A host that connects again replaces its
- * previous connection (the old one is closed): there is one live channel per host.
+ * Connected agents. A host's identity is its AgentSN when it sent one, else its hostname: a
+ * host that connects again under the same identity replaces its previous connection (the old
+ * one is closed), so there is one live channel per host. Two hosts with the same hostname
+ * but different AgentSNs (cloned VMs named localhost.localdomain) both stay connected; looking
+ * them up by that hostname finds the one that connected last, by AgentSN finds each.
  */
 import type { AgentConnection } from './agent-connection.ts';
 
+function identity(c: AgentConnection): string {
+  return c.agentsn ? `sn:${c.agentsn}` : `host:${c.hostname}`;
+}
+
 export class AgentRegistry {
-  private readonly byHostname = new Map<string, AgentConnection>();
-  private readonly byAgentsn = new Map<string, AgentConnection>();
+  private readonly byIdentity = new Map<string, AgentConnection>();
+  /** Connections per hostname, oldest first. */
+  private readonly byHostname = new Map<string, AgentConnection[]>();
 
   get size(): number {
-    return this.byHostname.size;
+    return this.byIdentity.size;
   }
 
   /** Add a connection; returns the one it replaces, if any. */
   add(c: AgentConnection): AgentConnection | undefined {
-    const old = this.byHostname.get(c.hostname) ?? (c.agentsn ? this.byAgentsn.get(c.agentsn) : undefined);
+    const old = this.byIdentity.get(identity(c));
     if (old) this.remove(old);
-    this.byHostname.set(c.hostname, c);
-    if (c.agentsn) this.byAgentsn.set(c.agentsn, c);
+    this.byIdentity.set(identity(c), c);
+    this.byHostname.set(c.hostname, [...(this.byHostname.get(c.hostname) ?? []), c]);
     return old;
   }
 
-  /** Remove a connection if it is still the registered one for its host. */
+  /** Remove a connection if it is still registered (a replaced one leaving changes nothing). */
   remove(c: AgentConnection): void {
-    if (this.byHostname.get(c.hostname) === c) this.byHostname.delete(c.hostname);
-    if (c.agentsn && this.byAgentsn.get(c.agentsn) === c) this.byAgentsn.delete(c.agentsn);
+    if (this.byIdentity.get(identity(c)) === c) this.byIdentity.delete(identity(c));
+    const list = this.byHostname.get(c.hostname)?.filter((x) => x !== c) ?? [];
+    if (list.length) this.byHostname.set(c.hostname, list);
+    else this.byHostname.delete(c.hostname);
   }
 
   /** A host named by AgentSN or hostname (seed 001 hosts[] entries may be either). */
   find(host: string): AgentConnection | undefined {
-    return this.byAgentsn.get(host) ?? this.byHostname.get(host);
+    return this.byIdentity.get(`sn:${host}`) ?? this.byHostname.get(host)?.at(-1);
   }
 
   list(): AgentConnection[] {
-    return [...this.byHostname.values()];
+    return [...this.byIdentity.values()];
   }
 }

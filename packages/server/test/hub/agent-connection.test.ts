@@ -25,12 +25,12 @@ class FakeSocket extends EventEmitter {
   }
 }
 
-function setup(opts: { idleTimeoutMs?: number; maxBadFrames?: number } = {}) {
+function setup(opts: { idleTimeoutMs?: number; maxBadFrames?: number; hostname?: string; agentsn?: string } = {}) {
   const clock = new ManualClock();
   const socket = new FakeSocket();
   const results: unknown[] = [];
   let closed = 0;
-  const conn = new AgentConnection(socket as unknown as TLSSocket, new FrameDecoder(), 'h1', 'sn1', '1.0', 'test', {
+  const conn = new AgentConnection(socket as unknown as TLSSocket, new FrameDecoder(), opts.hostname ?? 'h1', 'agentsn' in opts ? opts.agentsn : 'sn1', '1.0', 'test', {
     clock,
     logger: silentLogger(),
     idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
@@ -106,5 +106,23 @@ describe('hub agent connection', () => {
     expect(r.size).toBe(1);
     r.remove(b);
     expect(r.find('sn1')).toBeUndefined();
+  });
+
+  it('registry: same hostname, different AgentSNs (cloned VMs) both stay; no AgentSN means hostname identity', () => {
+    const r = new AgentRegistry();
+    const a = setup({ hostname: 'localhost.localdomain', agentsn: 'sn-a' }).conn;
+    const b = setup({ hostname: 'localhost.localdomain', agentsn: 'sn-b' }).conn;
+    expect(r.add(a)).toBeUndefined();
+    expect(r.add(b)).toBeUndefined();
+    expect(r.size).toBe(2);
+    expect(r.find('sn-a')).toBe(a);
+    expect(r.find('localhost.localdomain')).toBe(b);
+    r.remove(b);
+    expect(r.find('localhost.localdomain')).toBe(a);
+    const c = setup({ hostname: 'plain', agentsn: undefined }).conn;
+    const d = setup({ hostname: 'plain', agentsn: undefined }).conn;
+    r.add(c);
+    expect(r.add(d)).toBe(c);
+    expect(r.find('plain')).toBe(d);
   });
 });
