@@ -200,6 +200,12 @@ describe('sub-agents through the real server and a real boot', () => {
       const cwdPids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('agent.mjs') && readFileSync(`/proc/${p}/environ`, 'utf8').includes(`ASPIRE_AGENT_NAME=${a.name}\0`); } catch { return false; } });
       expect(cwdPids).toEqual([String(a.pid)]);
     }
+    // A clean stop (SIGTERM, what systemd does for a restart or an rpm upgrade) leaves them too.
+    expect((await boot.stop()).code).toBe(0);
+    for (const a of identity) expect(processStartTicks(a.pid)).toBe(a.ticks);
+    boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, stateDir, logFile: boot.logFile, config: { supervision: SUPERVISION, logLevel: 'debug' } });
+    await waitUntil(() => boot.logLines().filter((x) => x.msg === 'adopted running sub-agent').length >= 2 * identity.length, { what: 'adopted again after a clean stop' });
+    expect(boot.logLines().filter((l) => l.msg === 'sub-agent started').length).toBe(startedBefore);
   });
 
   it('uninstall removes the files and the process; the host no longer lists it', async () => {
