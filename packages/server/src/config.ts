@@ -60,8 +60,8 @@ export const BOUNDS = {
   eventRetentionDays: { min: 1, max: 3650, default: 90 },
   registerPerSec: { min: 0.1, max: 1e6, default: 50 },
   registerBurst: { min: 1, max: 1e6, default: 200 },
-  statusPerSec: { min: 1, max: 1e7, default: 5000 },
-  statusBurst: { min: 1, max: 1e7, default: 10_000 },
+  statusPerSec: { min: 1, max: 1e7, default: 2000 },
+  statusBurst: { min: 1, max: 1e7, default: 4000 },
 } satisfies Record<string, Bound>;
 
 const KEYS = [
