@@ -53,6 +53,12 @@ describe('boot.json check', () => {
     expect(Object.isFrozen(config.supervision)).toBe(true);
   });
 
+  it('tags must be key=value pairs (a trailing comma is fine, as in seed 002)', () => {
+    expect(checkBootConfig({ tags: 'svc=ecs,cmpt=DB,' }, 't').config.tags).toBe('svc=ecs,cmpt=DB,');
+    expect(() => checkBootConfig({ tags: 'svc=ecs,oops' }, 't')).toThrow(/tags: "oops" is not key=value/);
+    expect(() => checkBootConfig({ tags: 'a=b=c' }, 't')).toThrow(/more than one/);
+  });
+
   it('a missing CA file is a bad key', () => {
     expect(() => checkBootConfig({ ca: '/nonexistent/ca.pem' }, 't')).toThrow(/ca: file \/nonexistent\/ca.pem does not exist/);
   });

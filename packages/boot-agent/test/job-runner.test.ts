@@ -40,6 +40,7 @@ describe('JobRunner', () => {
       { id: 'c1', action: 'config', step: 'fast' },
       { id: 'c2', action: 'config', svrlist: 'ftp://x:1' },
       { id: 'c3', action: 'config' },
+      { id: 'c4', action: 'config', tags: 'novalue' },
       { action: 'config', step: 3 },
       'not an object',
     ]);
@@ -53,7 +54,8 @@ describe('JobRunner', () => {
     expect(r.c1!.errcode).toBe(ErrorCode.JOB_INVALID);
     expect(r.c2!.errcode).toBe(ErrorCode.JOB_INVALID);
     expect(r.c3!.errcode).toBe(ErrorCode.JOB_INVALID);
-    expect(Object.keys(r).sort()).toEqual(['c1', 'c2', 'c3', 'i1', 'i2', 's1', 'u1']);
+    expect(r.c4).toMatchObject({ errcode: ErrorCode.JOB_INVALID, message: expect.stringContaining('not key=value') });
+    expect(Object.keys(r).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'i1', 'i2', 's1', 'u1']);
   });
 
   it('config job: svrlist becomes the pushed list, step and tags persisted, step change announced', async () => {

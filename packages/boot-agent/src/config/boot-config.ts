@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { type Bound, ConfigChecker, ConfigError, readConfigJson } from '@aspire/agent-core';
 import type { SupervisionConfig } from '../contracts.ts';
+import { checkTags } from './tags.ts';
 
 export interface BootConfig {
   /** Seconds between status pushes until a `config` job sets another. */
@@ -73,7 +74,8 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
     else if (!existsSync(ca)) c.problems.push(`ca: file ${ca} does not exist`);
   }
   const tags = c.optionalString('tags');
-  if (tags !== undefined && tags.length > 4096) c.problems.push('tags: longer than 4096 characters');
+  const tagsProblem = tags === undefined ? undefined : checkTags(tags);
+  if (tagsProblem) c.problems.push(`tags: ${tagsProblem}`);
   const hostname = c.optionalString('hostname');
   if (hostname !== undefined && (hostname.length === 0 || hostname.length > 255)) c.problems.push('hostname: must be 1..255 characters');
 

@@ -6,6 +6,7 @@
 import { ErrorCode, configJob } from '@aspire/protocol';
 import type { JobOutcome } from '../contracts.ts';
 import { BOOT_BOUNDS } from '../config/boot-config.ts';
+import { checkTags } from '../config/tags.ts';
 import { checkServerList } from '../net/server-list.ts';
 import type { MetaFile, MetaStore } from '../state/meta-store.ts';
 
@@ -28,6 +29,8 @@ export async function applyConfigJob(raw: unknown, meta: MetaStore, onStepChange
     done.push(step === job.step ? `step=${step}` : `step=${step} (clamped from ${job.step}, allowed ${b.min}..${b.max})`);
   }
   if (job.tags !== undefined) {
+    const problem = checkTags(job.tags);
+    if (problem) return { errcode: ErrorCode.JOB_INVALID, message: `Invalid job: tags: ${problem}` };
     patch.tags = job.tags;
     done.push(`tags=${job.tags}`);
   }
