@@ -78,6 +78,15 @@ async function main(argv: string[]): Promise<number> {
 
   const root = createRootLogger({ name: 'boot', file: paths.log, level: checked.config.logLevel });
   const log = root.logger;
+  // A daemon's stderr goes nowhere: a crash must reach the log before the process exits
+  // (systemd restarts it; the journal on disk makes the restart lose nothing).
+  const crash = (what: string) => (err: unknown) => {
+    log.fatal({ err }, `${what}: exiting`);
+    root.flush();
+    process.exit(EXIT.FAILURE);
+  };
+  process.on('uncaughtException', crash('uncaught exception'));
+  process.on('unhandledRejection', crash('unhandled promise rejection'));
   let release: () => void;
   try {
     release = acquirePidfile(paths.pidfile);
