@@ -3,12 +3,18 @@
 // beside a bare `node -e 0` on the same runtime in the same run (and, with ASPIRE_BIN_DIR set,
 // the single executable's `--version` as its own bare start).
 //
-//   npx node bench/basic-ctl.mjs [--runs 15]
+// With --sea, single executables for this host's arch are built in a temp dir (scripts/sea.mjs):
+// a bare one (a bundle that only exits) as the baseline, and BasicAgent with its BasicAgentCtl link.
+//
+//   npx node bench/basic-ctl.mjs [--runs 15] [--sea]
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, setup, stats } from './basic-helpers.mjs';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, sea: { type: 'boolean', default: false } } });
 const runs = Number(values.runs);
 if (!(runs >= 1)) {
   console.error('usage: basic-ctl.mjs [--runs N>=1]');
@@ -29,15 +35,38 @@ function time(cmd, args) {
   return stats(samples);
 }
 
-const rows = [
+function table(title, rows) {
+  const base = rows[0][1].median;
+  console.log(title);
+  for (const [name, s] of rows) {
+    console.log(`  ${name.padEnd(40)} median ${fmt(s.median).padStart(9)}  p90 ${fmt(s.p90).padStart(9)}  min ${fmt(s.min).padStart(9)}  x${(s.median / base).toFixed(2)} of baseline`);
+  }
+}
+
+table(`BasicAgentCtl start-to-exit, ${runs} runs each (${process.env.ASPIRE_BIN_DIR ? 'single executable' : 'bundle on node ' + process.version})`, [
   ['bare node -e 0 (baseline)', time(process.execPath, ['-e', '0'])],
   ['BasicAgentCtl --version', time(ctl.cmd, [...ctl.args, '--version'])],
   ['BasicAgentCtl -c getinfo.kernel', time(ctl.cmd, [...ctl.args, '-c', 'getinfo.kernel'])],
   ['BasicAgentCtl -c getinfo.users -a -A', time(ctl.cmd, [...ctl.args, '-c', 'getinfo.users', '-a', '-A'])],
-];
-const base = rows[0][1].median;
-console.log(`BasicAgentCtl start-to-exit, ${runs} runs each (${process.env.ASPIRE_BIN_DIR ? 'single executable' : 'bundle on node ' + process.version})`);
-for (const [name, s] of rows) {
-  console.log(`  ${name.padEnd(40)} median ${fmt(s.median).padStart(9)}  p90 ${fmt(s.p90).padStart(9)}  min ${fmt(s.min).padStart(9)}  x${(s.median / base).toFixed(2)} of baseline`);
+]);
+
+if (values.sea) {
+  const { buildSea } = await import('../scripts/sea.mjs');
+  const arch = { x64: 'x86_64', arm64: 'aarch64' }[process.arch];
+  const dir = mkdtempSync(join(tmpdir(), 'aspire-bench-sea-'));
+  try {
+    writeFileSync(join(dir, 'bare.cjs'), 'process.exit(0);\n');
+    const [bare] = buildSea({ bundle: join(dir, 'bare.cjs'), name: 'bare', outDir: dir, arches: [arch] });
+    const [agent] = buildSea({ bundle: join(process.env.ASPIRE_BUILD_DIR, 'basic-agent.cjs'), name: 'BasicAgent', outDir: dir, arches: [arch] });
+    const seaCtl = join(dir, arch, 'BasicAgentCtl');
+    symlinkSync('BasicAgent', seaCtl);
+    table(`single executables (${arch}), ${runs} runs each`, [
+      ['bare SEA (baseline)', time(bare.path, [])],
+      ['BasicAgentCtl -c getinfo.kernel', time(seaCtl, ['-c', 'getinfo.kernel'])],
+      ['BasicAgentCtl -c getinfo.users -a -A', time(seaCtl, ['-c', 'getinfo.users', '-a', '-A'])],
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 cleanup();
