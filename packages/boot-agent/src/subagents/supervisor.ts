@@ -45,6 +45,8 @@ interface Entry {
   lastCheckAt: number;
   checking: boolean;
   watch?: { failed: boolean; reason: string; notify: () => void };
+  /** Tick time an own child was first found gone without its exit event. */
+  goneSeenAt?: number;
 }
 
 /** PATH for sub-agents: the BootAgent's own environment (maybe holding secrets) is not passed on. */
@@ -224,7 +226,7 @@ export class Supervisor {
     } finally {
       await this.serial(() => {
         e.stopping = false;
-        if (e.state.pid === pid) this.exitLocked(e, pid, null, null);
+        if (e.state.pid === pid && !this.deps.runner.alive(pid, startTicks)) this.exitLocked(e, pid, null, null);
       });
     }
   }
@@ -298,9 +300,12 @@ export class Supervisor {
         if (!pid || !startTicks) continue;
         if (!this.deps.runner.alive(pid, startTicks)) {
           // Our own child's exit event is on its way with the real code; adopted ones have none.
-          if (!e.own) this.exitLocked(e, pid, null, null);
+          // Should an event never come, the second tick that finds it gone counts the exit.
+          if (!e.own || (e.goneSeenAt !== undefined && e.goneSeenAt !== now)) this.exitLocked(e, pid, null, null);
+          else e.goneSeenAt = now;
           continue;
         }
+        e.goneSeenAt = undefined;
         if (e.state.strikes > 0 && now - e.state.lastStartAt >= this.policy.strikeWindowMs) {
           e.state.strikes = 0;
           this.save(e.state);
@@ -334,6 +339,7 @@ export class Supervisor {
 
   private exitLocked(e: Entry, pid: number, code: number | null, signal: string | null): void {
     const s = e.state;
+    e.goneSeenAt = undefined;
     const now = this.deps.clock.now();
     // seed 004 `pidfile`: a start command that daemonizes exits 0 after forking; the process
     // its pidfile names (started since our start) is the agent from now on, watched by polling.

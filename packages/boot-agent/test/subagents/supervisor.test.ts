@@ -210,6 +210,20 @@ describe('Supervisor reconcile loop (ManualClock)', () => {
     await sup.stopLoop();
   });
 
+  it('an own child gone without an exit event is counted on the second tick that finds it gone', async () => {
+    const { clock, runner, events, sup, state, spec } = setup();
+    sup.startLoop();
+    await sup.add(state, spec);
+    await sup.start('A');
+    runner.vanish(100); // e.g. an event lost: the pid is gone, no 'exit' fired
+    await clock.advance(60 * S);
+    expect(kinds(events)).not.toContain('exit');
+    await clock.advance(60 * S);
+    expect(kinds(events)).toContain('exit');
+    expect(kinds(events)).toContain('strike');
+    await sup.stopLoop();
+  });
+
   it('a limit kill is status killed with a killed event, then restarted after the hold', async () => {
     const { clock, runner, events, sup, state, spec } = setup({}, true);
     await sup.add(state, spec);
