@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aspire/protocol';
@@ -43,6 +43,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop();
+  // The restarted agent reused the first one's dir, which its stop() leaves alone.
+  if (agent) rmSync(agent.dir, { recursive: true, force: true });
   await srv?.stop();
   ca?.cleanup();
 });
