@@ -136,6 +136,10 @@ describe('aspire server: agent endpoints', () => {
     expect(t.task).toMatchObject({ count: 2, complete: 2, status: 'COMPLETE', user: 'test' });
     expect(t.subtasks.find((s: any) => s.agentsn === 'sn-task')).toMatchObject({ state: 'SUCCESS', errcode: 0, message: 'step set to 7' });
     expect(t.subtasks.find((s: any) => s.agentsn === 'sn-unknown')).toMatchObject({ state: 'FAILED', errcode: ErrorCode.TASK_HOST_UNKNOWN });
+    expect(t.states).toEqual({ SUCCESS: 1, FAILED: 1 });
+    const failed = (await srv.api('GET', `/api/v1/server/task?id=${id}&state=FAILED`)).body;
+    expect(failed.subtasks.map((s: any) => s.agentsn)).toEqual(['sn-unknown']);
+    expect((await srv.api('GET', `/api/v1/server/task?id=${id}&state=DONE`)).status).toBe(400);
   });
 
   it('a host that misses 3 steps goes offline', async () => {

@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { configJob, JOB_ACTIONS, subAgentJob } from '@aspire/protocol';
+import { configJob, JOB_ACTIONS, SubtaskState, subAgentJob } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
 import { operatorOf } from '../http/operator.ts';
 import { ok, sendError } from '../http/envelope.ts';
@@ -41,6 +41,7 @@ const TaskQuery = pagingQuery('tasks', {
   id: Type.Optional(Type.Integer({ minimum: 1 })),
   status: Type.Optional(Type.String({ enum: ['RUNNING', 'COMPLETE', 'REVOKED'] })),
   command: Type.Optional(Type.String({ maxLength: 32 })),
+  state: Type.Optional(Type.String({ enum: Object.values(SubtaskState), description: 'with id: only the subtasks in this state' })),
 });
 
 function toMs(t: number | string | undefined): number | undefined {
@@ -95,13 +96,13 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
 
   app.get<{ Querystring: Static<typeof TaskQuery> }>(
     '/task',
-    { schema: { tags: ['task'], summary: 'One task with its subtasks (?id=), or a page of tasks', querystring: TaskQuery } },
+    { schema: { tags: ['task'], summary: 'One task with its subtasks and per-state counts (?id=[&state=]), or a page of tasks', querystring: TaskQuery } },
     async (request, reply) => {
       const q = request.query;
       if (q.id !== undefined) {
-        const t = await ctx.store.getTask(q.id);
+        const t = await ctx.store.getTask(q.id, { state: q.state });
         if (!t) return sendError(reply, 'NOT_FOUND', `no task ${q.id}`);
-        return reply.send(ok({ task: t.task, subtasks: t.subtasks }));
+        return reply.send(ok({ task: t.task, states: t.states, subtasks: t.subtasks }));
       }
       const page = await ctx.store.listTasks({ status: q.status, command: q.command }, toPaging(q));
       return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, tasks: page.items }));

@@ -331,8 +331,8 @@ export class SqliteStore extends SqlitePart implements Store {
   createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tasks.createTask(spec, now);
   }
-  getTask(id: number): Promise<{ task: TaskRow; subtasks: SubtaskRow[] } | undefined> {
-    return this.tasks.getTask(id);
+  getTask(id: number, filter?: { state?: string }): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
+    return this.tasks.getTask(id, filter);
   }
   listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
     return this.tasks.listTasks(filter, paging);

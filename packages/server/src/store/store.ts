@@ -254,7 +254,8 @@ export interface Store {
   markOffline(now: number, missedSteps: number): Promise<number>;
 
   createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }>;
-  getTask(id: number): Promise<{ task: TaskRow; subtasks: SubtaskRow[] } | undefined>;
+  /** A task, its subtasks (optionally only those in one state) and how many are in each state. */
+  getTask(id: number, filter?: { state?: string }): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined>;
   listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>>;
   revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number }>>;
   kickTask(id: number, now: number): Promise<Mutation<{ kicked: number }>>;

@@ -206,12 +206,18 @@ export class SqliteTaskQueue extends SqlitePart {
     });
   }
 
-  async getTask(id: number): Promise<{ task: TaskRow; subtasks: SubtaskRow[] } | undefined> {
+  async getTask(id: number, filter: { state?: string } = {}): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
     const task = this.taskRow(id);
     if (!task) return undefined;
-    const subtasks = this.all<SubtaskRow>('SELECT * FROM subtasks WHERE taskid = ? ORDER BY gmt_create, rowid', id);
-    return { task, subtasks };
+    const subtasks = filter.state
+      ? this.all<SubtaskRow>('SELECT * FROM subtasks WHERE taskid = ? AND state = ? ORDER BY gmt_create, rowid', id, filter.state)
+      : this.all<SubtaskRow>('SELECT * FROM subtasks WHERE taskid = ? ORDER BY gmt_create, rowid', id);
+    const states = Object.fromEntries(
+      this.all<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM subtasks WHERE taskid = ? GROUP BY state', id).map((r) => [r.state, r.n]),
+    );
+    return { task, subtasks, states };
   }
+
 
   async listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
     const where: string[] = [];
