@@ -229,6 +229,9 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
       (st) => {
         st.previous = snapshot.current;
         st.current = version;
+        // The new version may come as the other package type (tar.gz <-> rpm, or command://).
+        st.kind = staged ? staged.type : 'rpm';
+        st.rpmName = st.kind === 'rpm' ? job.name : undefined;
         applyJobSettings(st, job);
       },
       newSpec,
