@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@aspire/agent-core';
 import type { EventKind } from '@aspire/protocol';
 import { ManualClock } from '@aspire/testing';
+import { checkBootConfig } from '../../src/config/boot-config.ts';
 import type { SupervisionConfig } from '../../src/contracts.ts';
 import type { AgentState } from '../../src/subagents/agent-state.ts';
 import type { LimitHandle, Limiter } from '../../src/subagents/limits/limiter.ts';
@@ -10,17 +11,8 @@ import type { ExitListener, Launch, ProcessRunner } from '../../src/subagents/pr
 import { parseRunSpec } from '../../src/subagents/run-spec.ts';
 import { Supervisor } from '../../src/subagents/supervisor.ts';
 
-const cfg: SupervisionConfig = {
-  checkIntervalSec: 60,
-  restartHoldSec: 180,
-  strikeWindowSec: 900,
-  maxStrikes: 3,
-  stopTimeoutSec: 10,
-  upgradeHealthySec: 30,
-  downloadMaxBytes: 1 << 20,
-  watchdogIntervalSec: 5,
-  cgroupRoot: '/nonexistent',
-};
+// The BootAgent's own defaults (DESIGN.md: 60 s check, 3 min hold, 15 min window, 3 strikes).
+const cfg: SupervisionConfig = { ...checkBootConfig({}, 'defaults').config.supervision, cgroupRoot: '/nonexistent' };
 
 class FakeRunner implements ProcessRunner {
   nextPid = 100;
