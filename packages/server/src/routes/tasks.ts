@@ -89,6 +89,8 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         ttrMs: Math.round((b.ttr ?? ctx.config.taskTtrSec) * 1000),
       };
       const { id, results } = await ctx.store.createTask(spec, now);
+      // Audit: who asked for what, on how many hosts (the parameters may hold secrets: not logged).
+      request.log.info({ task: id, command: spec.command, user: spec.user, hosts: results.length, tags: spec.tags }, 'task created');
       ctx.kickScheduler();
       return reply.send(ok({ id, results }));
     },
@@ -115,6 +117,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
     async (request, reply) => {
       const r = await ctx.store.revokeTask(request.body.id, ctx.clock.now());
       if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      request.log.info({ task: request.body.id, user: operatorOf(request), revoked: r.value.revoked }, 'task revoked');
       return reply.send(ok(r.value));
     },
   );
