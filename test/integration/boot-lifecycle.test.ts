@@ -71,4 +71,38 @@ describe('boot against the real server', () => {
     const before = pushTimes().filter((t) => t < after);
     expect(before[before.length - 1]! - before[before.length - 2]!).toBeLessThan(2500);
   });
+
+  it('a config task with svrlist: the pushed list is kept after -S, persisted, and used when the servers before it fail', async () => {
+    const { createServer } = await import('node:http');
+    const seen: string[] = [];
+    const spare = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        if (req.url === '/agent/status') seen.push(JSON.parse(body).agentsn);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ status: 0, jobs: [] }));
+      });
+    });
+    await new Promise<void>((r) => spare.listen(0, '127.0.0.1', r));
+    try {
+      const spareAddr = `127.0.0.1:${(spare.address() as { port: number }).port}`;
+      const agentsn = boot.readMeta()!.agentsn;
+      const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { svrlist: `${spareAddr},`, step: 1 } });
+      expect(created.status).toBe(200);
+      await waitUntil(
+        async () => (await srv.api('GET', `/api/v1/server/task?id=${created.body.id}`)).body.subtasks?.[0]?.state === 'SUCCESS',
+        { timeoutMs: 30_000, what: 'svrlist task SUCCESS' },
+      );
+      expect(boot.readMeta()).toMatchObject({ servers: [srv.url], pushedServers: [spareAddr], step: 1 });
+      expect(seen).toHaveLength(0);
+      // The real server goes away: the agent falls through to the pushed server.
+      await srv.child.stop(10_000);
+      await waitUntil(() => seen.length >= 2, { timeoutMs: 30_000, what: 'pushes to the pushed server' });
+      expect(new Set(seen)).toEqual(new Set([agentsn]));
+    } finally {
+      spare.closeAllConnections();
+      await new Promise<void>((r) => spare.close(() => r()));
+    }
+  });
 });
