@@ -28,6 +28,7 @@ let work: string;
 let agentsn: string;
 let hostname: string;
 let pkg: Packed;
+const pageErrors: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -41,6 +42,11 @@ beforeAll(async () => {
   browser = await launching;
   context = await browser.newContext({ timezoneId: TIME_ZONE, locale: 'en-US', viewport: { width: 1360, height: 900 } });
   page = await context.newPage();
+  // Script errors and CSP refusals would show here; failed loads (401, server away) are expected.
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(m.text())) pageErrors.push(m.text());
+  });
 });
 
 afterAll(async () => {
@@ -298,9 +304,13 @@ describe('web console', () => {
     } finally {
       db.close();
     }
-    await page.getByRole('tab', { name: 'Hosts' }).click();
+    // The dashboard's next poll (every 5 s) meets the 401.
     await page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: 20_000 });
     expect(await text(page.getByRole('status'))).toMatch(/no longer accepts this token \(401\)/);
     await shot('login-token-revoked');
+  });
+
+  it('ran without a script error or a Content-Security-Policy refusal', () => {
+    expect(pageErrors).toEqual([]);
   });
 });
