@@ -37,6 +37,11 @@ export function installEnvelopeHandlers(app: FastifyInstance): void {
     }
     const name = BY_HTTP[code];
     if (name) return sendError(reply, name, err.message);
+    // A full disk (files or SQLite) is the operator's to fix, not a bug: say so, keep serving.
+    if (err.code === 'ENOSPC' || /database or disk is full|SQLITE_FULL/i.test(err.message)) {
+      request.log.error({ err }, 'disk full');
+      return sendError(reply, 'UNAVAILABLE', 'the server is out of disk space');
+    }
     request.log.error({ err, url: request.url, method: request.method }, 'request failed');
     return sendError(reply, 'INTERNAL', 'internal error; see the server log');
   });

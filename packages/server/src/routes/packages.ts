@@ -143,6 +143,10 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
         return sendError(reply, 'PAYLOAD_TOO_LARGE', `upload exceeds uploadMaxBytes ${limit}`);
       }
       if (e.statusCode && e.statusCode < 500) return sendError(reply, 'BAD_REQUEST', e.message);
+      if (e.code === 'ENOSPC') {
+        request.log.error({ dataDir: ctx.config.dataDir }, 'package upload failed: no space left on the data disk');
+        return sendError(reply, 'UNAVAILABLE', 'no space left on the server\'s data disk; the upload was discarded');
+      }
       throw err;
     }
     if (!gotFile) return sendError(reply, 'BAD_REQUEST', 'no file in the upload');
