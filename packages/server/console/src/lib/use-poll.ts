@@ -12,8 +12,8 @@ export interface Polled<T> {
 }
 
 /**
- * Load `fn` now, whenever `deps` change, and every `intervalMs` (0: once). A call still in
- * flight is aborted when a newer one starts, so a slow answer never overwrites a newer one.
+ * Load `fn` now, whenever `deps` change, and `intervalMs` after each answer (0: once). A call
+ * still in flight is aborted when a newer one starts, so a slow answer never overwrites a newer one.
  * A network failure keeps the last data on screen (the banner says the server is away).
  */
 export function usePoll<T>(fn: (signal: AbortSignal) => Promise<T>, deps: unknown[], intervalMs = 0): Polled<T> {
@@ -27,6 +27,7 @@ export function usePoll<T>(fn: (signal: AbortSignal) => Promise<T>, deps: unknow
 
   useEffect(() => {
     const ctl = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
     setLoading(true);
     fnRef
       .current(ctl.signal)
@@ -41,10 +42,11 @@ export function usePoll<T>(fn: (signal: AbortSignal) => Promise<T>, deps: unknow
         setError(errorText(err));
       })
       .finally(() => {
-        if (!ctl.signal.aborted) setLoading(false);
+        if (ctl.signal.aborted) return;
+        setLoading(false);
+        // The next poll is counted from this answer, so a slow server is never asked twice at once.
+        if (intervalMs > 0) timer = setTimeout(() => setTick((t) => t + 1), intervalMs);
       });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (intervalMs > 0) timer = setTimeout(() => setTick((t) => t + 1), intervalMs);
     return () => {
       ctl.abort();
       if (timer !== undefined) clearTimeout(timer);

@@ -124,7 +124,7 @@ export function Versions() {
         />
       </div>
 
-      {followed !== null && <TaskView id={followed} onFinished={tasks.reload} />}
+      {followed !== null && <TaskView key={followed} id={followed} onFinished={tasks.reload} />}
 
       <section class="card" aria-labelledby="h-recent-tasks">
         <h2 id="h-recent-tasks">Recent tasks</h2>
