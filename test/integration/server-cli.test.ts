@@ -39,7 +39,7 @@ describe('aspire CLI', () => {
     expect(missing.stderr).toMatch(/cannot read/);
   });
 
-  it('token create prints a token the server accepts; SIGTERM stops the server cleanly', async () => {
+  it('token create prints a token the server accepts, list shows it, revoke refuses it at once; SIGTERM stops cleanly', async () => {
     const data = join(dir, 'tok');
     const t = await aspire(['token', 'create', '--data-dir', data, '--name', 'ops']);
     expect(t.code).toBe(0);
@@ -52,6 +52,14 @@ describe('aspire CLI', () => {
       const m = await child.waitForLine(/^aspire: listening on (http:\/\/\S+)$/, 30_000);
       const ok = await fetch(`${m[1]}/api/v1/server/host`, { headers: { authorization: `Bearer ${token}` } });
       expect(ok.status).toBe(200);
+      const list = await aspire(['token', 'list', '--data-dir', data]);
+      expect(list.stdout).toMatch(/^ops\tcreated \S+\tlast used /m);
+      expect(list.stdout).not.toContain(token);
+      // Revoked while the server runs: refused at once.
+      expect((await aspire(['token', 'revoke', '--data-dir', data, '--name', 'ops'])).stdout).toMatch(/revoked 1 token/);
+      const gone = await fetch(`${m[1]}/api/v1/server/host`, { headers: { authorization: `Bearer ${token}` } });
+      expect(gone.status).toBe(401);
+      expect((await aspire(['token', 'revoke', '--data-dir', data, '--name', 'ops'])).code).toBe(1);
       child.kill('SIGTERM');
       expect(await child.exited).toEqual({ code: 0, signal: null });
     } finally {

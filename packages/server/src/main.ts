@@ -4,6 +4,7 @@
  *
  *   aspire serve --listen 127.0.0.1:8180 --data-dir DIR [--config FILE] [--log-level L] [--log-file F]
  *   aspire token create --data-dir DIR --name NAME     (prints a new operator token on stdout)
+ *   aspire token list --data-dir DIR | aspire token revoke --data-dir DIR --name NAME
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,6 +91,29 @@ async function tokenCreate(opts: { dataDir: string; name: string }): Promise<voi
   }
 }
 
+async function tokenList(opts: { dataDir: string }): Promise<void> {
+  const store = openSqliteStore(join(opts.dataDir, DB_FILE));
+  try {
+    for (const t of await store.listTokens()) {
+      const used = t.last_used === null ? 'never used' : `last used ${new Date(t.last_used).toISOString()}`;
+      process.stdout.write(`${t.name}\tcreated ${new Date(t.gmt_create).toISOString()}\t${used}\n`);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+async function tokenRevoke(opts: { dataDir: string; name: string }): Promise<void> {
+  const store = openSqliteStore(join(opts.dataDir, DB_FILE));
+  try {
+    const n = await store.deleteTokens(opts.name);
+    process.stdout.write(`revoked ${n} token(s) named ${opts.name}\n`);
+    if (n === 0) process.exitCode = 1;
+  } finally {
+    store.close();
+  }
+}
+
 export function program(): Command {
   const p = new Command('aspire').version(VERSION).description('Aspire management server (REST API, agent endpoints)');
   addHubFlags(p.command('serve'))
@@ -107,6 +131,17 @@ export function program(): Command {
     .requiredOption('--data-dir <dir>', 'the server data dir')
     .requiredOption('--name <name>', 'who or what the token is for')
     .action(tokenCreate);
+  token
+    .command('list')
+    .description('list operator tokens (names and use, never the tokens)')
+    .requiredOption('--data-dir <dir>', 'the server data dir')
+    .action(tokenList);
+  token
+    .command('revoke')
+    .description('delete every operator token with this name; takes effect at once, also on a running server')
+    .requiredOption('--data-dir <dir>', 'the server data dir')
+    .requiredOption('--name <name>', 'the token name given at create')
+    .action(tokenRevoke);
   return p;
 }
 

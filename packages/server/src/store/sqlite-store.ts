@@ -385,6 +385,12 @@ export class SqliteStore extends SqlitePart implements Store {
   createToken(name: string, hash: string, now: number): Promise<number> {
     return this.inventory.createToken(name, hash, now);
   }
+  listTokens(): Promise<{ id: number; name: string; gmt_create: number; last_used: number | null }[]> {
+    return this.inventory.listTokens();
+  }
+  deleteTokens(name: string): Promise<number> {
+    return this.inventory.deleteTokens(name);
+  }
   tokenName(hash: string, now: number): Promise<string | undefined> {
     return this.inventory.tokenName(hash, now);
   }

@@ -291,6 +291,9 @@ export interface Store {
   computeDashboard(now: number): Promise<Dashboard>;
 
   createToken(name: string, hash: string, now: number): Promise<number>;
+  listTokens(): Promise<{ id: number; name: string; gmt_create: number; last_used: number | null }[]>;
+  /** Delete every token with this name; returns how many. */
+  deleteTokens(name: string): Promise<number>;
   /** The name of the token with this hash (and mark it used), or undefined. */
   tokenName(hash: string, now: number): Promise<string | undefined>;
 }

@@ -148,6 +148,14 @@ export class SqliteInventory extends SqlitePart {
     return this.run('INSERT INTO tokens(name, hash, gmt_create) VALUES (?, ?, ?)', name, hash, now).lastId;
   }
 
+  async listTokens(): Promise<{ id: number; name: string; gmt_create: number; last_used: number | null }[]> {
+    return this.all('SELECT id, name, gmt_create, last_used FROM tokens ORDER BY id');
+  }
+
+  async deleteTokens(name: string): Promise<number> {
+    return this.run('DELETE FROM tokens WHERE name = ?', name).changes;
+  }
+
   async tokenName(hash: string, now: number): Promise<string | undefined> {
     const row = this.get<{ name: string }>('UPDATE tokens SET last_used = ? WHERE hash = ? RETURNING name', now, hash);
     return row?.name;
