@@ -22,7 +22,7 @@ import { createStatusRound } from './loop/status-round.ts';
 import { createHttpTransport, type Transport } from './net/http-transport.ts';
 import { checkServerList, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
-import { MetaStore, metaPath, readMeta, type MetaFile } from './state/meta-store.ts';
+import { MetaStore, metaPath, readMeta, settleWithConfig, type MetaFile } from './state/meta-store.ts';
 
 /** The `agent` of the BootAgent's own events (sub-agents use their names). */
 export const BOOT_AGENT_NAME = 'BootAgent';
@@ -86,7 +86,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       const meta = await loadOrRegister(signal, transport);
       if (!meta) return;
       const servers = () => serverUrls({ build: buildServers, servers: meta.meta.servers, pushed: meta.meta.pushedServers });
-      const stepSec = () => meta.meta.step ?? config.step;
+      const stepSec = () => meta.meta.step;
       // The runner tells the loop about step changes and fresh results; the loop runs rounds
       // that feed the runner: the runner is made first and reaches the loop through pushLoop.
       const jobs = new JobRunner({
@@ -110,7 +110,6 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         startMono,
         servers,
         stepSec,
-        ...(config.tags !== undefined ? { configTags: config.tags } : {}),
         reRegister: (s) => register(s, transport, servers, meta.meta.agentsn, meta.meta.credential),
         onState: setState,
       });
@@ -146,7 +145,14 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     if (read.kind === 'ok') {
       base = read.meta;
       if (deps.serverFlag !== undefined) log.info({ ignored: deps.serverFlag }, '-S is used on first start only; the metafile\'s server list is kept');
-      if (base.trusted) return new MetaStore(stateDir, base);
+      base = settleWithConfig(base, config);
+      if (base.trusted) {
+        const store = new MetaStore(stateDir, base);
+        if (JSON.stringify(base) !== JSON.stringify(read.meta)) {
+          await store.update({}).catch((err: unknown) => log.error({ err }, 'cannot write the metafile'));
+        }
+        return store;
+      }
       log.info({ agentsn: base.agentsn }, 'agentsn not yet confirmed by a status push: registering again');
     } else if (read.kind === 'corrupt') {
       const aside = `${metaPath(stateDir)}.corrupt-${Date.now()}`;
@@ -170,19 +176,24 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const reg = await register(signal, transport, list, proposed, base?.credential);
     if (!reg) return undefined;
     const { reply } = reg;
-    const meta: MetaFile = {
-      version: 1,
-      agentsn: reply.agentsn,
-      servers,
-      pushedServers: base?.pushedServers ?? [],
-      trusted: false,
-      registeredAt: unixSeconds(clock),
-    };
+    let meta: MetaFile = settleWithConfig(
+      {
+        version: 1,
+        agentsn: reply.agentsn,
+        servers,
+        pushedServers: base?.pushedServers ?? [],
+        trusted: false,
+        registeredAt: unixSeconds(clock),
+        step: base?.step ?? config.step,
+        stepFrom: base?.stepFrom ?? 'config',
+        ...(base?.tags !== undefined ? { tags: base.tags, tagsFrom: base.tagsFrom ?? 'server' } : {}),
+      },
+      config,
+    );
     if (reply.credential !== undefined) meta.credential = reply.credential;
     else if (base?.credential !== undefined) meta.credential = base.credential;
-    if (base?.step !== undefined) meta.step = base.step;
-    const tags = reply.tags ?? base?.tags;
-    if (tags !== undefined && tags !== '') meta.tags = tags;
+    // Tags the server hands out at registration (seed 002) are the server's.
+    if (reply.tags) meta = { ...meta, tags: reply.tags, tagsFrom: 'server' };
     const store = new MetaStore(stateDir, meta);
     // Unwritten (full disk), the registration is repeated on the next start; the agent goes on meanwhile.
     await store.update({}).catch((err: unknown) => log.error({ err }, 'cannot write the metafile'));

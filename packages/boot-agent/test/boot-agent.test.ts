@@ -85,7 +85,16 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
       return m.kind === 'ok' && m.meta.trusted;
     });
     const meta = readMeta(dir);
-    expect(meta.kind === 'ok' && meta.meta).toMatchObject({ agentsn: 'server-chosen', credential: 'cred-1', servers: ['127.0.0.1:1', '127.0.0.1:2'], tags: 'svc=ecs', trusted: true });
+    expect(meta.kind === 'ok' && meta.meta).toMatchObject({
+      agentsn: 'server-chosen',
+      credential: 'cred-1',
+      servers: ['127.0.0.1:1', '127.0.0.1:2'],
+      step: 10,
+      stepFrom: 'config',
+      tags: 'svc=ecs',
+      tagsFrom: 'server',
+      trusted: true,
+    });
     const push = t.calls.find((c) => c.path === '/agent/status')!;
     expect(push.headers['x-aspire-credential']).toBe('cred-1');
     expect(Object.keys(push.body).sort()).toEqual(
@@ -180,5 +189,39 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     expect(readMeta(dir).kind === 'ok' && (readMeta(dir) as { meta: { credential?: string } }).meta.credential).toBe('cred-2');
     ac.abort();
     await done;
+  });
+
+  it('values from boot.json follow the file across restarts; values a config job set stay', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const dir = mkdtempSync(join(tmpdir(), 'boot-agent-'));
+    const start = async (cfg: Record<string, unknown>, answer: (c: Call) => Outcome<unknown>) => {
+      const t = fakeTransport(clock, answer);
+      const { config } = checkBootConfig(cfg, 'test');
+      const ac = new AbortController();
+      const done = createBootAgent({ config, stateDir: dir, clock, logger: silentLogger(), transport: t, buildServers: '', serverFlag: '127.0.0.1:2' }).run(ac.signal);
+      await advanceUntil(clock, () => {
+        const m = readMeta(dir);
+        return m.kind === 'ok' && m.meta.trusted && t.calls.some((c) => c.path === '/agent/status');
+      });
+      return { t, stop: async () => (ac.abort(), await done) };
+    };
+    const plain = (c: Call) => (c.path === '/agent/register' ? ok({ status: 0, agentsn: 'sn', credential: 'c' }) : ok({ status: 0 }));
+    const a = await start({ step: 10, tags: 'a=1' }, plain);
+    await a.stop();
+    expect(readMeta(dir)).toMatchObject({ meta: { step: 10, stepFrom: 'config', tags: 'a=1', tagsFrom: 'config' } });
+    // The operator edits boot.json: the next start follows it.
+    let delivered = false;
+    const b = await start({ step: 20, tags: 'a=2' }, (c) => {
+      if (c.path !== '/agent/status' || delivered) return plain(c);
+      delivered = true;
+      return ok({ status: 0, jobs: [{ id: 'cfg', action: 'config', step: 30 }] });
+    });
+    expect(b.t.calls.find((c) => c.path === '/agent/status')!.body).toMatchObject({ step: 20, tags: 'a=2' });
+    await advanceUntil(clock, () => readMeta(dir).kind === 'ok' && (readMeta(dir) as { meta: { step: number } }).meta.step === 30);
+    await b.stop();
+    // The server's step outlives a boot.json edit; boot.json's tags still follow the file.
+    const c = await start({ step: 40, tags: 'a=3' }, plain);
+    expect(c.t.calls.find((x) => x.path === '/agent/status')!.body).toMatchObject({ step: 30, tags: 'a=3' });
+    await c.stop();
   });
 });

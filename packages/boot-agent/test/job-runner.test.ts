@@ -14,7 +14,7 @@ import { MetaStore, readMeta } from '../src/state/meta-store.ts';
 async function setup(manager?: SubAgentManager) {
   const dir = mkdtempSync(join(tmpdir(), 'boot-jobs-'));
   const { journal } = await JobJournal.open({ stateDir: dir, clock: new ManualClock(), eventQueueMax: 10 });
-  const meta = new MetaStore(dir, { version: 1, agentsn: 'sn-1', servers: ['127.0.0.1:1'], pushedServers: [], trusted: true, registeredAt: 0 });
+  const meta = new MetaStore(dir, { version: 1, agentsn: 'sn-1', servers: ['127.0.0.1:1'], pushedServers: [], trusted: true, registeredAt: 0, step: 600, stepFrom: 'config' });
   let stepChanges = 0;
   const runner = new JobRunner({
     logger: silentLogger(),
@@ -68,7 +68,9 @@ describe('JobRunner', () => {
       servers: ['127.0.0.1:1'],
       pushedServers: ['127.0.0.1:9001', '127.0.0.1:9001', 'http://127.0.0.1:9002'],
       step: 7,
+      stepFrom: 'server',
       tags: 'svc=ecs',
+      tagsFrom: 'server',
     });
     expect(t.stepChanges()).toBe(1);
   });

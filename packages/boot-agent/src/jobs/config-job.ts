@@ -26,12 +26,14 @@ export async function applyConfigJob(raw: unknown, meta: MetaStore, onStepChange
     const b = BOOT_BOUNDS.step;
     const step = Math.min(b.max, Math.max(b.min, job.step));
     patch.step = step;
+    patch.stepFrom = 'server';
     done.push(step === job.step ? `step=${step}` : `step=${step} (clamped from ${job.step}, allowed ${b.min}..${b.max})`);
   }
   if (job.tags !== undefined) {
     const problem = checkTags(job.tags);
     if (problem) return { errcode: ErrorCode.JOB_INVALID, message: `Invalid job: tags: ${problem}` };
     patch.tags = job.tags;
+    patch.tagsFrom = 'server';
     done.push(`tags=${job.tags}`);
   }
   if (done.length === 0) return { errcode: ErrorCode.JOB_INVALID, message: 'Invalid job: config job sets none of svrlist, step, tags' };

@@ -32,8 +32,6 @@ export interface StatusRoundDeps {
   startMono: number;
   servers: () => string[];
   stepSec: () => number;
-  /** boot.json tags, used until the server sets some. */
-  configTags?: string;
   /** Register again (agentsn and credential of the metafile); undefined when aborted. */
   reRegister: (signal: AbortSignal) => Promise<{ server: string; reply: RegisterReply } | undefined>;
   onState: (s: 'registering' | 'running') => void;
@@ -45,7 +43,7 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
 
   return async (signal) => {
     const payload = journal.payload();
-    const tags = meta.meta.tags ?? d.configTags;
+    const tags = meta.meta.tags;
     const body = statusBody({
       hostname: d.hostname,
       agentsn: meta.meta.agentsn,
@@ -90,7 +88,7 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
       trusted: false,
       registeredAt: unixSeconds(d.clock),
       ...(reg.reply.credential !== undefined ? { credential: reg.reply.credential } : {}),
-      ...(reg.reply.tags ? { tags: reg.reply.tags } : {}),
+      ...(reg.reply.tags ? { tags: reg.reply.tags, tagsFrom: 'server' as const } : {}),
     });
     log.info({ agentsn: meta.meta.agentsn, server: reg.server }, 'registered');
     d.onState('running');

@@ -17,15 +17,24 @@ export interface MetaFile {
   servers: string[];
   /** Servers pushed by the last `config` job with a svrlist (replaces the previous pushed list). */
   pushedServers: string[];
-  /** Step set by a `config` job; absent means boot.json's step. */
-  step?: number;
-  /** Tags from registration or a `config` job; absent means boot.json's tags. */
+  /** The push step in force (seconds). */
+  step: number;
+  /**
+   * Who set `step`: `server` (a config job: it stays) or `config` (boot.json: it follows the
+   * file, so an operator's edit takes effect on the next start).
+   */
+  stepFrom: ValueSource;
+  /** Host tags in force (absent: none). */
   tags?: string;
+  /** Who set `tags`: `server` (registration reply or config job) or `config` (boot.json). */
+  tagsFrom?: ValueSource;
   /** True once a status push under this agentsn was answered 2xx (seed: only then is it trusted). */
   trusted: boolean;
   /** Unix seconds of the registration that produced this agentsn. */
   registeredAt: number;
 }
+
+export type ValueSource = 'config' | 'server';
 
 export const META_FILE = 'meta.json';
 
@@ -50,11 +59,34 @@ export function readMeta(stateDir: string): MetaRead {
     pushedServers: strings(m.pushedServers),
     trusted: m.trusted === true,
     registeredAt: typeof m.registeredAt === 'number' ? m.registeredAt : 0,
+    // Unknown or bad: follow boot.json (settleWithConfig fills the value in).
+    step: typeof m.step === 'number' && Number.isInteger(m.step) && m.step >= 1 ? m.step : 0,
+    stepFrom: m.stepFrom === 'server' && typeof m.step === 'number' && m.step >= 1 ? 'server' : 'config',
   };
   if (typeof m.credential === 'string') meta.credential = m.credential;
-  if (typeof m.step === 'number' && Number.isInteger(m.step) && m.step >= 1) meta.step = m.step;
-  if (typeof m.tags === 'string') meta.tags = m.tags;
+  if (typeof m.tags === 'string') {
+    meta.tags = m.tags;
+    meta.tagsFrom = m.tagsFrom === 'config' ? 'config' : 'server';
+  }
   return { kind: 'ok', meta };
+}
+
+/** Values that came from boot.json follow boot.json as it is now; server-set values stay. */
+export function settleWithConfig(meta: MetaFile, config: { step: number; tags?: string }): MetaFile {
+  const out: MetaFile = { ...meta };
+  if (out.stepFrom !== 'server') {
+    out.step = config.step;
+    out.stepFrom = 'config';
+  }
+  if (out.tagsFrom !== 'server') {
+    delete out.tags;
+    delete out.tagsFrom;
+    if (config.tags !== undefined) {
+      out.tags = config.tags;
+      out.tagsFrom = 'config';
+    }
+  }
+  return out;
 }
 
 /** Serialises writes: the last state asked for is the one that ends up on disk. */
