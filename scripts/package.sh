@@ -16,7 +16,8 @@
 #   RPM_PAYLOAD       rpm payload compressor, default w2.xzdio (EL8 reads xz and gzip, not zstd)
 #   BUNDLE_DIR        take <entry>.cjs from here instead of bundling (made with the same version/env)
 #
-# Output: $DIST/bin/<arch>/<binary>, $DIST/<Name>-<version>-<release>.<arch>.rpm and
+# Output: $DIST/bin/<arch>/<binary>, $DIST/bundle/<entry>.cjs (what the binaries embed),
+# $DIST/<Name>-<version>-<release>.<arch>.rpm and
 # $DIST/<Name>-<version>-<release>.buildinfo (commit, inputs, sha256 of every binary and rpm).
 set -euo pipefail
 
@@ -103,6 +104,10 @@ package_one() {
   echo "package: $name: single executables for $arch_csv"
   "$NODE" scripts/sea.mjs --bundle "$w/bundle/$ENTRY.cjs" --name "$BINS" --out "$w/sea" --arch "$arch_csv" >/dev/null
 
+  # Keep the exact bundle the binaries embed (rebuilding the SEA from it must give the same bytes).
+  mkdir -p "$DIST/bundle"
+  cp "$w/bundle/$ENTRY.cjs" "$DIST/bundle/$ENTRY.cjs.tmp"
+  mv -f "$DIST/bundle/$ENTRY.cjs.tmp" "$DIST/bundle/$ENTRY.cjs"
   local arch
   for arch in $ARCHES; do
     mkdir -p "$DIST/bin/$arch"
@@ -142,6 +147,7 @@ package_one() {
     echo "boot_server_addr=$SERVER_ADDR"
     echo "node=$("$NODE" --version)"
     echo "payload=$PAYLOAD"
+    echo "sha256.bundle.$ENTRY=$(sha256sum "$DIST/bundle/$ENTRY.cjs" | cut -d' ' -f1)"
     for arch in $ARCHES; do
       echo "sha256.bin.$arch.$BINS=$(sha256sum "$DIST/bin/$arch/$BINS" | cut -d' ' -f1)"
     done
