@@ -37,9 +37,12 @@ describe('boot against the real server', () => {
     expect(host).toMatchObject({ agentsn: meta.agentsn, status: 'online' });
     expect(JSON.stringify(host)).toContain('bootagent-');
     expect(host.hostname).toBeTruthy();
-    // The credential never reaches the log.
+    // Neither the credential nor the enrollment secret reaches the log (the config is logged at start).
     const { readFileSync } = await import('node:fs');
-    expect(readFileSync(boot.logFile, 'utf8')).not.toContain(meta.credential!);
+    const log = readFileSync(boot.logFile, 'utf8');
+    expect(log).toContain('"enrollSecret":"[redacted]"');
+    expect(log).not.toContain(meta.credential!);
+    expect(log).not.toContain(srv.enrollSecret);
   });
 
   it('a config task changes the step; the task ends SUCCESS with the agent result; the next pushes honour the step', async () => {
