@@ -5,13 +5,15 @@
 // found by role and accessible name. Screenshots of each tab go to test-artifacts/console/.
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { DatabaseSync } from 'node:sqlite';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import { binary, repoRoot, startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
 import { packFixture, type Packed } from '../../packages/testing/fixtures/pack-fixture.ts';
 
+const run = promisify(execFile);
 const ARTIFACTS = join(repoRoot(), 'test-artifacts', 'console');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 /** The browser runs in another zone than the server's UTC, to see local times. */
@@ -297,13 +299,10 @@ describe('web console', () => {
   });
 
   it('a token revoked during the session ends it with a note on the login form', async () => {
-    // Revoke every operator token the way an administrator would, straight in the server's database.
-    const db = new DatabaseSync(join(srv.dataDir, 'aspire.db'));
-    try {
-      db.exec('DELETE FROM tokens');
-    } finally {
-      db.close();
-    }
+    // The administrator revokes the token (startAspire names it "test") with the CLI.
+    const bin = binary('aspire');
+    const { stdout } = await run(bin.cmd, [...bin.args, 'token', 'revoke', '--data-dir', srv.dataDir, '--name', 'test']);
+    expect(stdout).toMatch(/revoked 1 token/);
     // The dashboard's next poll (every 5 s) meets the 401.
     await page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: 20_000 });
     expect(await text(page.getByRole('status'))).toMatch(/no longer accepts this token \(401\)/);
