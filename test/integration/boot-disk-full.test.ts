@@ -6,7 +6,7 @@ import { closeSync, mkdtempSync, openSync, rmdirSync, unlinkSync, writeSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '@aspire/protocol';
-import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import { startAspire, startBoot, waitForSubtask, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const mnt = mkdtempSync(join(tmpdir(), 'boot-full-'));
@@ -51,14 +51,7 @@ function fill(path: string): void {
 async function runTask(agentsn: string, tags: string) {
   const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { tags } });
   expect(created.status).toBe(200);
-  return waitUntil(
-    async () => {
-      const r = await srv.api('GET', `/api/v1/server/task?id=${created.body.id}`);
-      const s = r.body.subtasks?.[0];
-      return s && ['SUCCESS', 'FAILED', 'BURIED'].includes(s.state) ? s : undefined;
-    },
-    { timeoutMs: 30_000, what: 'subtask final' },
-  );
+  return waitForSubtask(srv, created.body.id);
 }
 
 describe.skipIf(!mounted)('full disk (tmpfs, root only)', () => {

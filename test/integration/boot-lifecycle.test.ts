@@ -1,7 +1,7 @@
 // Issue 2, end to end with real processes: the real aspire server on a free port and a real
 // `boot` (step 1 s, temp state dir). The host appears online with the seed fields; a config
 // task changes the step, the next pushes honour it, and the task ends SUCCESS with the agent's result.
-import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import { startAspire, startBoot, waitForSubtask, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let srv: AspireHandle;
@@ -51,14 +51,7 @@ describe('boot against the real server', () => {
     const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { step: 3 } });
     expect(created.status).toBe(200);
     const taskId = created.body.id;
-    const sub = await waitUntil(
-      async () => {
-        const r = await srv.api('GET', `/api/v1/server/task?id=${taskId}`);
-        const s = r.body.subtasks?.[0];
-        return s && ['SUCCESS', 'FAILED'].includes(s.state) ? s : undefined;
-      },
-      { timeoutMs: 30_000, what: 'config subtask final' },
-    );
+    const sub = await waitForSubtask(srv, taskId);
     expect(sub.state).toBe('SUCCESS');
     expect(sub.errcode).toBe(0);
     expect(sub.message).toContain('step=3');
@@ -93,10 +86,7 @@ describe('boot against the real server', () => {
       const agentsn = boot.readMeta()!.agentsn;
       const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { svrlist: `${spareAddr},`, step: 1 } });
       expect(created.status).toBe(200);
-      await waitUntil(
-        async () => (await srv.api('GET', `/api/v1/server/task?id=${created.body.id}`)).body.subtasks?.[0]?.state === 'SUCCESS',
-        { timeoutMs: 30_000, what: 'svrlist task SUCCESS' },
-      );
+      expect((await waitForSubtask(srv, created.body.id)).state).toBe('SUCCESS');
       expect(boot.readMeta()).toMatchObject({ servers: [srv.url], pushedServers: [spareAddr], step: 1 });
       expect(seen).toHaveLength(0);
       // The real server goes away: the agent falls through to the pushed server.

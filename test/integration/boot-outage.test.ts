@@ -3,7 +3,7 @@
 // server is back, the pending job result and the queued events arrive.
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import { startAspire, startBoot, waitForSubtask, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let srv: AspireHandle;
@@ -80,14 +80,7 @@ describe('server away', () => {
     expect(rssKb(boot.child.pid)).toBeLessThan(Math.max(rss0 * 2, 150_000));
 
     await srv.restart();
-    const sub = await waitUntil(
-      async () => {
-        const r = await srv.api('GET', `/api/v1/server/task?id=${created.body.id}`);
-        const s = r.body.subtasks?.[0];
-        return s && ['SUCCESS', 'FAILED'].includes(s.state) ? s : undefined;
-      },
-      { timeoutMs: 40_000, what: 'result after the server came back' },
-    );
+    const sub = await waitForSubtask(srv, created.body.id);
     expect(sub).toMatchObject({ state: 'SUCCESS', errcode: 0 });
     await waitUntil(() => boot.readJournal()?.events.length === 0 && boot.readJournal()?.eventsDropped === 0, { timeoutMs: 20_000, what: 'events acknowledged' });
     const ev = await srv.api('GET', `/api/v1/server/event?agentsn=${meta.agentsn}&limit=100`);

@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode } from '@aspire/protocol';
-import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import { startAspire, startBoot, waitForSubtask, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 let srv: AspireHandle;
@@ -19,17 +19,6 @@ afterAll(async () => {
   for (const b of boots) b.cleanup();
 });
 
-async function finalSubtask(taskId: number) {
-  return waitUntil(
-    async () => {
-      const r = await srv.api('GET', `/api/v1/server/task?id=${taskId}`);
-      const s = r.body.subtasks?.[0];
-      return s && ['SUCCESS', 'FAILED'].includes(s.state) ? s : undefined;
-    },
-    { timeoutMs: 40_000, what: `task ${taskId} final` },
-  );
-}
-
 describe('boot restarts', () => {
   it('kill -9 right after a job arrived: same AgentSN after restart, job run at most once, result arrives', async () => {
     const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
@@ -44,7 +33,7 @@ describe('boot restarts', () => {
 
     const second = await startBoot({ serverUrl: 'http://127.0.0.1:9', enrollSecret: srv.enrollSecret, step: 1, stateDir: first.stateDir, logFile: first.logFile });
     boots.push(second);
-    const sub = await finalSubtask(created.body.id);
+    const sub = await waitForSubtask(srv, created.body.id);
     // Same identity: no new registration, -S of the second start ignored.
     expect(second.readMeta()!.agentsn).toBe(meta.agentsn);
     expect(second.readMeta()!.servers).toEqual([srv.url]);
@@ -128,7 +117,7 @@ describe('boot restarts', () => {
 
       const second = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: first.stateDir, logFile: first.logFile });
       boots.push(second);
-      const sub = await finalSubtask(created.body.id);
+      const sub = await waitForSubtask(srv, created.body.id);
       expect(sub.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
       expect(sub.message).toMatch(/not run again/);
       expect(second.readMeta()!.agentsn).toBe(meta.agentsn);

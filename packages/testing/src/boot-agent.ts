@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { binary } from './binaries.ts';
 import { Child, waitUntil } from './child.ts';
 import type { MetaFile } from '@aspire/boot-agent';
+import type { AspireHandle } from './aspire-server.ts';
 
 /** The metafile as boot writes it (type only: no run-time dependency on the agent's code). */
 export type BootMeta = MetaFile;
@@ -129,4 +130,27 @@ export async function startBoot(opts: StartBootOptions): Promise<BootHandle> {
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A subtask as GET /api/v1/server/task?id= lists it (the fields boot tests look at). */
+export interface SubtaskView {
+  state: string;
+  errcode: number | null;
+  message: string | null;
+  [field: string]: unknown;
+}
+
+/**
+ * Wait until the first subtask of a task reaches a final state (SUCCESS, FAILED, or BURIED for a
+ * requeue-exhausted one) and return it.
+ */
+export function waitForSubtask(srv: Pick<AspireHandle, 'api'>, taskId: number, timeoutMs = 40_000): Promise<SubtaskView> {
+  return waitUntil(
+    async () => {
+      const r = await srv.api('GET', `/api/v1/server/task?id=${taskId}`);
+      const s = (r.body as { subtasks?: SubtaskView[] }).subtasks?.[0];
+      return s && ['SUCCESS', 'FAILED', 'BURIED'].includes(s.state) ? s : undefined;
+    },
+    { timeoutMs, what: `task ${taskId} final` },
+  );
 }
