@@ -4,7 +4,10 @@
 // and a realistic seed 002 body, at 10,000 and 100,000 known hosts (seeded directly into the
 // database), beside a bare fastify route answering {} to the same requests in the same run.
 //
-//   npx node bench/server-status.mjs [--seconds 5] [--connections 32] [--hosts 10000,100000]
+// Per size: the first push of each of --agents simulated agents (each a full write), then
+// steady pushes for --seconds (nothing new: what a fleet sends every step).
+//
+//   npx node bench/server-status.mjs [--seconds 5] [--connections 32] [--hosts 10000,100000] [--agents 5000]
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,13 +20,19 @@ import { Pool } from 'undici';
 import { fmt, setup, stats } from './basic-helpers.mjs';
 
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '5' }, connections: { type: 'string', default: '32' }, hosts: { type: 'string', default: '10000,100000' } },
+  options: {
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '32' },
+    hosts: { type: 'string', default: '10000,100000' },
+    agents: { type: 'string', default: '5000' },
+  },
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const sizes = values.hosts.split(',').map(Number);
-if (!(seconds > 0) || !(connections >= 1) || sizes.some((n) => !(n >= 1))) {
-  console.error('usage: server-status.mjs [--seconds S] [--connections C] [--hosts N1,N2]');
+const AGENTS = Number(values.agents);
+if (!(seconds > 0) || !(connections >= 1) || sizes.some((n) => !(n >= 1)) || !(AGENTS >= 1)) {
+  console.error('usage: server-status.mjs [--seconds S] [--connections C] [--hosts N1,N2] [--agents A]');
   process.exit(2);
 }
 
@@ -68,19 +77,24 @@ function seed(from, to) {
   db.close();
 }
 
-async function load(url, hosts) {
+/** Bodies of `agents` simulated agents spread over the `hosts` known hosts. */
+function agentsOver(hosts, agents) {
+  const n = Math.min(hosts, agents);
+  const stride = Math.max(1, Math.floor(hosts / n));
+  return Array.from({ length: n }, (_, k) => ({ i: k * stride, text: body(k * stride) }));
+}
+
+/** Send bodies with `connections` in flight: each once (`once`), or round-robin for `seconds`. */
+async function load(url, bodies, once = false) {
   const pool = new Pool(url, { connections, pipelining: 1 });
-  const end = performance.now() + seconds * 1000;
+  const t0all = performance.now();
+  const end = t0all + seconds * 1000;
   const lat = [];
   let errors = 0;
   let next = 0;
-  // Pre-render a set of bodies: the client should not be the bottleneck.
-  const n = Math.min(hosts, 20_000);
-  const stride = Math.max(1, Math.floor(hosts / n));
-  const bodies = Array.from({ length: n }, (_, k) => ({ i: k * stride, text: body(k * stride) }));
   await Promise.all(
     Array.from({ length: connections }, async () => {
-      while (performance.now() < end) {
+      while (once ? next < bodies.length : performance.now() < end) {
         const b = bodies[next++ % bodies.length];
         const t0 = performance.now();
         const res = await pool.request({
@@ -96,8 +110,9 @@ async function load(url, hosts) {
     }),
   );
   await pool.close();
+  const elapsed = (performance.now() - t0all) / 1000;
   const s = stats(lat);
-  return { rate: lat.length / seconds, p50: s.median, p99: [...lat].sort((a, b) => a - b)[Math.floor(lat.length * 0.99)] ?? 0, errors, n: lat.length };
+  return { rate: lat.length / elapsed, p50: s.median, p99: [...lat].sort((a, b) => a - b)[Math.floor(lat.length * 0.99)] ?? 0, errors, n: lat.length };
 }
 
 async function bareFastify() {
@@ -124,8 +139,9 @@ async function bareFastify() {
 const rows = [];
 try {
   const bare = await bareFastify();
-  await load(bare.url, 1000); // warm-up
-  rows.push({ what: 'bare fastify POST -> {}', ...(await load(bare.url, sizes[0])) });
+  const bareBodies = agentsOver(sizes[0], AGENTS);
+  await load(bare.url, bareBodies, true); // warm-up
+  rows.push({ what: 'bare fastify POST -> {}', ...(await load(bare.url, bareBodies)) });
   await bare.stop();
 
   const config = { logLevel: 'warn', offlineSweepSec: 30, dashboardIntervalSec: 30, rateLimit: { statusPerSec: 1e7, statusBurst: 1e7 } };
@@ -139,8 +155,11 @@ try {
     const seedMs = performance.now() - t0;
     seeded = size;
     srv = await helpers.startAspire({ dataDir, config });
-    await load(srv.url, Math.min(size, 1000)); // warm-up: JIT, statement cache
-    rows.push({ what: `aspire /agent/status, ${size.toLocaleString('en')} hosts (seeded in ${(seedMs / 1000).toFixed(1)} s)`, ...(await load(srv.url, size)) });
+    const bodies = agentsOver(size, AGENTS);
+    // First push of each agent after a (re)start: every one is a full write transaction.
+    rows.push({ what: `aspire, ${size.toLocaleString('en')} hosts, first push each (seeded in ${(seedMs / 1000).toFixed(1)} s)`, ...(await load(srv.url, bodies, true)) });
+    // Steady state: the same agents again with nothing new, as a fleet pushes every step.
+    rows.push({ what: `aspire, ${size.toLocaleString('en')} hosts, steady pushes`, ...(await load(srv.url, bodies)) });
     await srv.stop();
   }
 } finally {
@@ -148,9 +167,9 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`POST /agent/status, ${connections} connections, ${seconds} s per phase, realistic seed 002 bodies, one AgentSN per simulated agent`);
+console.log(`POST /agent/status, ${connections} connections, ${AGENTS} simulated agents (own AgentSN each), realistic seed 002 bodies, ${seconds} s steady phases`);
 const base = rows[0];
 for (const r of rows) {
   const ratio = r === base ? '' : `  (${((r.rate / base.rate) * 100).toFixed(0)}% of bare, p99 x${(r.p99 / base.p99).toFixed(1)})`;
-  console.log(`  ${r.what.padEnd(58)} ${r.rate.toFixed(0).padStart(7)} req/s  p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  non-200 ${r.errors}${ratio}`);
+  console.log(`  ${r.what.padEnd(62)} ${r.rate.toFixed(0).padStart(7)} req/s  p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  non-200 ${r.errors}${ratio}`);
 }

@@ -201,6 +201,25 @@ describe('task engine on a ManualClock', () => {
     expect((await store.getHost('a'))!.status).toBe('offline');
   });
 
+  it('quiet pushes (nothing new) still move last_seen and uptime, and status transitions still happen', async () => {
+    await host('q');
+    const t0 = clock.now();
+    await clock.advance(1000);
+    await store.ingestStatus({ agentsn: 'q', hostname: 'q', ip: '127.0.0.1', version: '1', os: 'linux', arch: 'x86_64', uptime: 99, step: 1, agents: [], jobs: [], events: [], tags: '', now: clock.now() });
+    expect(await store.getHost('q')).toMatchObject({ last_seen: t0 + 1000, uptime: 99, status: 'online' });
+    await clock.advance(3001);
+    expect(await store.markOffline(clock.now(), 3)).toBe(1);
+    await push('q');
+    expect((await store.getHost('q'))!.status).toBe('online');
+    // A changed field is written at once.
+    await store.ingestStatus({ agentsn: 'q', hostname: 'q2', ip: '127.0.0.1', version: '2', os: 'linux', arch: 'x86_64', uptime: 5, step: 1, agents: [], jobs: [], events: [], tags: '', now: clock.now() });
+    expect(await store.getHost('q')).toMatchObject({ hostname: 'q2', curvers: '2', prevers: '1' });
+    // A job for a quiet host is still handed out on its next push.
+    const { id } = await store.createTask(spec({ agents: ['q'] }), clock.now());
+    await store.ingestStatus({ agentsn: 'q', hostname: 'q2', ip: '127.0.0.1', version: '2', os: 'linux', arch: 'x86_64', uptime: 6, step: 1, agents: [], jobs: [], events: [], tags: '', now: clock.now() }).then((o) => expect(o.reserved).toHaveLength(1));
+    expect(await states(id)).toEqual({ q: 'RESERVED' });
+  });
+
   it('migrations are versioned and applied once', () => {
     expect(store.appliedMigrations()).toEqual([1]);
   });

@@ -5,7 +5,7 @@
  * (registration, the status transaction, hosts); the task queue, inventory and packages are
  * parts in ./sqlite/ over the same connection.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -40,6 +40,10 @@ import type {
   TickOutcome,
 } from './store.ts';
 
+/** A quiet push's last_seen reaches the database at most this late (or after this many hosts). */
+const QUIET_FLUSH_MS = 1000;
+const QUIET_FLUSH_MAX = 1000;
+
 export function openSqliteStore(path: string): SqliteStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   return new SqliteStore(new DatabaseSync(path));
@@ -49,6 +53,15 @@ export class SqliteStore extends SqlitePart implements Store {
   private readonly tasks: SqliteTaskQueue;
   private readonly inventory: SqliteInventory;
   private readonly packages: SqlitePackages;
+  /**
+   * Fingerprint of what each host's row holds since its last full write, so a push that only
+   * says "still here" (same fields, no results, no events, nothing to hand out) costs a read
+   * and a buffered last_seen instead of a write transaction. Most pushes of a fleet are those.
+   */
+  private readonly written = new Map<string, string>();
+  /** last_seen and uptime of quiet pushes, written together (at most QUIET_FLUSH_MS late). */
+  private readonly seen = new Map<string, { lastSeen: number; uptime: number }>();
+  private seenSince = 0;
 
   constructor(db: DatabaseSync) {
     super(new SqliteDb(db));
@@ -58,6 +71,7 @@ export class SqliteStore extends SqlitePart implements Store {
   }
 
   close(): void {
+    if (this.sql.db.isOpen) this.flushSeen();
     this.sql.close();
   }
 
@@ -135,9 +149,49 @@ export class SqliteStore extends SqlitePart implements Store {
   }
 
   async ingestStatus(input: StatusInput): Promise<StatusOutcome> {
+    const reportedTags = parseTags(input.tags).join(',');
+    const fp = createHash('sha1')
+      .update(JSON.stringify([input.hostname, input.ip, input.step, input.os, input.arch, input.version, input.agents, reportedTags]))
+      .digest('base64');
+    if (this.isQuiet(input, fp)) {
+      if (this.seen.size === 0) this.seenSince = input.now;
+      this.seen.set(input.agentsn, { lastSeen: input.now, uptime: input.uptime });
+      if (input.now - this.seenSince >= QUIET_FLUSH_MS || this.seen.size >= QUIET_FLUSH_MAX) this.flushSeen();
+      return { reserved: [], host: { os: input.os, arch: input.arch }, eventsStored: 0, resultsRecorded: 0 };
+    }
+    this.seen.delete(input.agentsn);
+    const out = this.writeStatus(input, reportedTags);
+    this.written.set(input.agentsn, fp);
+    return out;
+  }
+
+  /** Nothing to record and nothing to hand out: only last_seen and uptime change. */
+  private isQuiet(input: StatusInput, fp: string): boolean {
+    if (input.jobs.length > 0 || input.events.length > 0 || input.eventsDropped) return false;
+    if (this.written.get(input.agentsn) !== fp) return false;
+    if (this.tasks.activeTagTasks(input.now).length > 0) return false;
+    return !this.get(
+      `SELECT 1 AS x FROM subtasks WHERE agentsn = ? AND (state = 'READY' OR (state = 'DELAYED' AND ready_at <= ?)) LIMIT 1`,
+      input.agentsn,
+      input.now,
+    );
+  }
+
+  /** Write the buffered last_seen/uptime of quiet pushes in one transaction. */
+  flushSeen(): void {
+    if (this.seen.size === 0) return;
+    const entries = [...this.seen];
+    this.seen.clear();
+    this.tx(() => {
+      for (const [sn, v] of entries) {
+        this.run('UPDATE hosts SET last_seen = ?, uptime = ? WHERE agentsn = ? AND last_seen < ?', v.lastSeen, v.uptime, sn, v.lastSeen);
+      }
+    });
+  }
+
+  private writeStatus(input: StatusInput, reportedTags: string): StatusOutcome {
     return this.tx(() => {
       const now = input.now;
-      const reportedTags = parseTags(input.tags).join(',');
       this.run(
         `UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
            prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
@@ -258,13 +312,18 @@ export class SqliteStore extends SqlitePart implements Store {
 
   /** Apply one reported job result; returns the task id when it changed a subtask. */
   async markOffline(now: number, missedSteps: number): Promise<number> {
-    return this.run(
-      `UPDATE hosts SET status = 'offline', gmt_modify = ? WHERE status = 'online' AND last_seen + step * 1000 * ? < ?`,
+    this.flushSeen();
+    const gone = this.all<{ agentsn: string }>(
+      `UPDATE hosts SET status = 'offline', gmt_modify = ? WHERE status = 'online' AND last_seen + step * 1000 * ? < ? RETURNING agentsn`,
       now,
       missedSteps,
       now,
-    ).changes;
+    );
+    // Their next push must go through the full write (status back to online).
+    for (const g of gone) this.written.delete(g.agentsn);
+    return gone.length;
   }
+
 
   // ---------------------------------------------------------------- hosts
 
@@ -273,11 +332,13 @@ export class SqliteStore extends SqlitePart implements Store {
     FROM hosts h LEFT JOIN regions r ON r.id = h.region`;
 
   async getHost(agentsn: string): Promise<HostRow | undefined> {
+    this.flushSeen();
     const r = this.get<Row>(`${this.hostSelect} WHERE h.agentsn = ?`, agentsn);
     return r ? toHost(r) : undefined;
   }
 
   async listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>> {
+    this.flushSeen();
     const where: string[] = [];
     const params: Param[] = [];
     if (filter.status) (where.push('h.status = ?'), params.push(filter.status));
@@ -318,6 +379,7 @@ export class SqliteStore extends SqlitePart implements Store {
   }
 
   async deleteHost(agentsn: string, now: number): Promise<Mutation<{ deleted: number }>> {
+    this.written.delete(agentsn);
     const { changes } = this.run(`UPDATE hosts SET status = 'deleted', gmt_modify = ? WHERE agentsn = ? AND status != 'deleted'`, now, agentsn);
     if (!changes && !this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', agentsn)) return notFound(`no host ${agentsn}`);
     return { ok: true, value: { deleted: changes } };
