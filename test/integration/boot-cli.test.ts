@@ -19,9 +19,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function runBoot(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> {
+async function runBoot(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ code: number | null; output: string }> {
   const bin = binary('boot');
-  const child = new Child(bin.cmd, [...bin.args, ...args], { env: { ...process.env, ...env } });
+  const child = new Child(bin.cmd, [...bin.args, ...args], { env: { ...process.env, ...env }, ...(cwd ? { cwd } : {}) });
   const exit = await child.exited;
   // Let the last output lines arrive.
   await new Promise((r) => setImmediate(r));
@@ -72,12 +72,13 @@ describe('boot CLI', () => {
     for (const f of ['-f', '-L', '-P', '-S', '-T', '-c', '-d']) expect(h.output).toContain(`${f}, --`);
   });
 
-  it('without -f it daemonizes: the parent exits 0 once the child holds the pidfile; SIGTERM stops the daemon and frees it', async () => {
+  it('without -f it daemonizes (relative paths resolved): the parent exits 0 once the child holds the pidfile; SIGTERM stops it and frees it', async () => {
     const d = mkdtempSync(join(dir, 'daemon-'));
     const cfg = join(d, 'boot.json');
     writeFileSync(cfg, JSON.stringify({ step: 1 }));
     const pidfile = join(d, 'boot.pid');
-    const r = await runBoot(['-c', cfg, '-d', join(d, 'state'), '-L', join(d, 'boot.log'), '-P', pidfile, '-S', 'http://127.0.0.1:9']);
+    // Relative paths: the daemon runs in / and must still find them.
+    const r = await runBoot(['-c', 'boot.json', '-d', 'state', '-L', 'boot.log', '-P', 'boot.pid', '-S', 'http://127.0.0.1:9'], {}, d);
     expect(r.code).toBe(0);
     expect(r.output).toMatch(/daemon started, pid (\d+)/);
     const pid = Number(/pid (\d+)/.exec(r.output)![1]);
@@ -89,6 +90,7 @@ describe('boot CLI', () => {
       }
     });
     expect(readFileSync(pidfile, 'utf8').trim()).toBe(String(pid));
+    await waitUntil(() => existsSync(join(d, 'state', 'journal.json')), { timeoutMs: 20_000, what: 'state dir used' });
     // A second daemon on the same pidfile: the parent reports the child's reason and fails.
     const again = await runBoot(['-c', cfg, '-d', join(d, 'state2'), '-L', join(d, 'boot2.log'), '-P', pidfile]);
     expect(again.code).not.toBe(0);

@@ -73,7 +73,11 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (!flags.foreground) {
-    return daemonize(argv.slice(2));
+    // The daemon runs in / : hand it the resolved absolute paths, not the relative ones given.
+    const childArgs = ['-L', paths.log, '-P', paths.pidfile, '-d', paths.stateDir];
+    if (paths.configExplicit) childArgs.push('-c', paths.config);
+    if (flags.servers !== undefined) childArgs.push('-S', flags.servers);
+    return daemonize(childArgs);
   }
 
   const root = createRootLogger({ name: 'boot', file: paths.log, level: checked.config.logLevel });
