@@ -1,3 +1,4 @@
+// Pure (no DOM): unit-tested under Node in packages/server/test/console-lib.test.ts.
 /**
  * Guess name, version and arch from a package file name such as
  * `FoobarAgent-1.2.3-rc1.x86_64.rpm` or `MiniAgent-0.1.0.tar.gz`, to prefill the upload form.

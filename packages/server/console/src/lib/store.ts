@@ -1,3 +1,4 @@
+// Pure (no DOM): unit-tested under Node in packages/server/test/console-lib.test.ts.
 /** A tiny observable value: enough shared state for the console without another dependency. */
 export interface Store<T> {
   get(): T;

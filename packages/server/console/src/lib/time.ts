@@ -1,3 +1,4 @@
+// Pure (no DOM): unit-tested under Node in packages/server/test/console-lib.test.ts.
 /**
  * The server stores and sends UTC (unix milliseconds or ISO 8601); the console shows the
  * browser's local zone. The UTC value stays available as a tooltip.
