@@ -129,4 +129,44 @@ describe('boot restarts', () => {
       await new Promise<void>((r) => pkg.close(() => r()));
     }
   });
+
+  it('SIGTERM while a job runs: boot aborts it, exits 0 promptly; JOB_INTERRUPTED arrives after the restart, the job is not re-run', async () => {
+    const { createServer } = await import('node:http');
+    let requests = 0;
+    const pkg = createServer((_req, res) => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1024 * 1024 });
+      res.write(Buffer.alloc(1024));
+    });
+    await new Promise<void>((r) => pkg.listen(0, '127.0.0.1', r));
+    try {
+      const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+      boots.push(first);
+      const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
+      const url = `http://127.0.0.1:${(pkg.address() as { port: number }).port}/slow-1.0.0.tar.gz`;
+      const created = await srv.api('POST', '/api/v1/server/task', {
+        command: 'install',
+        agents: [meta.agentsn],
+        parameters: { name: 'slow', version: '1.0.0', url, checksum: `SHA256:${'0'.repeat(64)}` },
+      });
+      await waitUntil(() => requests === 1, { timeoutMs: 30_000, what: 'download started' });
+      const t0 = Date.now();
+      const exit = await first.stop();
+      expect(exit.code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      const finished = first.logLines().find((l) => /^job finished: /.test(String(l.msg)));
+      expect(finished).toBeTruthy();
+      expect(finished!.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
+
+      const second = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: first.stateDir, logFile: first.logFile });
+      boots.push(second);
+      const sub = await waitForSubtask(srv, created.body.id);
+      expect(sub.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
+      expect(sub.message).toMatch(/stopped while install ran/);
+      expect(requests).toBe(1);
+    } finally {
+      pkg.closeAllConnections();
+      await new Promise<void>((r) => pkg.close(() => r()));
+    }
+  });
 });

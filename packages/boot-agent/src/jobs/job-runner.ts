@@ -134,6 +134,11 @@ export class JobRunner {
     } catch (err) {
       outcome = { errcode: ErrorCode.EXEC_ERROR, message: `${q.action} failed: ${(err as Error).message}` };
     }
+    // Cut short by the BootAgent's own stop: the same answer as after a kill -9, whatever the
+    // aborted step made of it (a cut download looks truncated, a killed child failed).
+    if (this.ac.signal.aborted && outcome.errcode !== ErrorCode.OK) {
+      outcome = { errcode: ErrorCode.JOB_INTERRUPTED, message: `${ErrorMessage.JOB_INTERRUPTED}: the BootAgent stopped while ${q.action} ran (${outcome.message}); not run again` };
+    }
     try {
       await this.d.journal.finish(q.id, outcome);
       this.d.logger.info({ jobId: q.id, action: q.action, errcode: outcome.errcode }, `job finished: ${outcome.message}`);
