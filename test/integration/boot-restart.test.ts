@@ -1,6 +1,7 @@
 // Issue 2: kill -9 the agent right after it received a job and start it again: same AgentSN,
 // the job is not run twice, its result still arrives. And the second boot on a pidfile.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { ErrorCode } from '@aspire/protocol';
 import { startAspire, startBoot, waitForSubtask, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
@@ -18,6 +19,48 @@ afterAll(async () => {
   await srv?.stop();
   for (const b of boots) b.cleanup();
 });
+
+/** A boot restarted on the state dir and log of an earlier one. */
+async function restartOn(prev: BootHandle): Promise<BootHandle> {
+  const b = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: prev.stateDir, logFile: prev.logFile });
+  boots.push(b);
+  return b;
+}
+
+/**
+ * A trusted boot running an install job whose download stalls forever (the package server sends
+ * 1 KiB of a declared 1 MiB and then nothing): the job is mid-run when this resolves.
+ */
+async function stalledInstall(name: string) {
+  let requests = 0;
+  const pkg = createServer((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1024 * 1024 });
+    res.write(Buffer.alloc(1024));
+  });
+  await new Promise<void>((r) => pkg.listen(0, '127.0.0.1', r));
+  const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+  boots.push(first);
+  const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
+  const url = `http://127.0.0.1:${(pkg.address() as { port: number }).port}/${name}-1.0.0.tar.gz`;
+  const created = await srv.api('POST', '/api/v1/server/task', {
+    command: 'install',
+    agents: [meta.agentsn],
+    parameters: { name, version: '1.0.0', url, checksum: `SHA256:${'0'.repeat(64)}` },
+  });
+  expect(created.status).toBe(200);
+  await waitUntil(() => requests === 1, { timeoutMs: 30_000, what: 'download started' });
+  return {
+    first,
+    agentsn: meta.agentsn,
+    taskId: created.body.id as number,
+    requests: () => requests,
+    close: async () => {
+      pkg.closeAllConnections();
+      await new Promise<void>((r) => pkg.close(() => r()));
+    },
+  };
+}
 
 describe('boot restarts', () => {
   it('kill -9 right after a job arrived: same AgentSN after restart, job run at most once, result arrives', async () => {
@@ -90,83 +133,42 @@ describe('boot restarts', () => {
   });
 
   it('kill -9 in the middle of a job (a download that never finishes): reported JOB_INTERRUPTED after restart, never run again', async () => {
-    const { createServer } = await import('node:http');
-    let requests = 0;
-    // A package server that starts answering and then stalls forever.
-    const pkg = createServer((_req, res) => {
-      requests++;
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1024 * 1024 });
-      res.write(Buffer.alloc(1024));
-    });
-    await new Promise<void>((r) => pkg.listen(0, '127.0.0.1', r));
+    const t = await stalledInstall('stall');
     try {
-      const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
-      boots.push(first);
-      const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
-      const url = `http://127.0.0.1:${(pkg.address() as { port: number }).port}/stall-1.0.0.tar.gz`;
-      const created = await srv.api('POST', '/api/v1/server/task', {
-        command: 'install',
-        agents: [meta.agentsn],
-        parameters: { name: 'stall', version: '1.0.0', url, checksum: `SHA256:${'0'.repeat(64)}` },
-      });
-      expect(created.status).toBe(200);
-      await waitUntil(() => requests === 1, { timeoutMs: 30_000, what: 'download started' });
-      const running = first.logLines().find((l) => l.msg === 'job running' && l.action === 'install');
+      const running = t.first.logLines().find((l) => l.msg === 'job running' && l.action === 'install');
       expect(running).toBeTruthy();
-      await first.kill9();
+      await t.first.kill9();
 
-      const second = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: first.stateDir, logFile: first.logFile });
-      boots.push(second);
-      const sub = await waitForSubtask(srv, created.body.id);
+      const second = await restartOn(t.first);
+      const sub = await waitForSubtask(srv, t.taskId);
       expect(sub.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
       expect(sub.message).toMatch(/not run again/);
-      expect(second.readMeta()!.agentsn).toBe(meta.agentsn);
+      expect(second.readMeta()!.agentsn).toBe(t.agentsn);
       // Never re-run: one download request in all, one "job running" line for it.
-      expect(requests).toBe(1);
+      expect(t.requests()).toBe(1);
       expect(second.logLines().filter((l) => l.msg === 'job running' && l.jobId === running!.jobId)).toHaveLength(1);
     } finally {
-      pkg.closeAllConnections();
-      await new Promise<void>((r) => pkg.close(() => r()));
+      await t.close();
     }
   });
 
   it('SIGTERM while a job runs: boot aborts it, exits 0 promptly; JOB_INTERRUPTED arrives after the restart, the job is not re-run', async () => {
-    const { createServer } = await import('node:http');
-    let requests = 0;
-    const pkg = createServer((_req, res) => {
-      requests++;
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1024 * 1024 });
-      res.write(Buffer.alloc(1024));
-    });
-    await new Promise<void>((r) => pkg.listen(0, '127.0.0.1', r));
+    const t = await stalledInstall('slow');
     try {
-      const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
-      boots.push(first);
-      const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
-      const url = `http://127.0.0.1:${(pkg.address() as { port: number }).port}/slow-1.0.0.tar.gz`;
-      const created = await srv.api('POST', '/api/v1/server/task', {
-        command: 'install',
-        agents: [meta.agentsn],
-        parameters: { name: 'slow', version: '1.0.0', url, checksum: `SHA256:${'0'.repeat(64)}` },
-      });
-      await waitUntil(() => requests === 1, { timeoutMs: 30_000, what: 'download started' });
       const t0 = Date.now();
-      const exit = await first.stop();
+      const exit = await t.first.stop();
       expect(exit.code).toBe(0);
       expect(Date.now() - t0).toBeLessThan(15_000);
-      const finished = first.logLines().find((l) => /^job finished: /.test(String(l.msg)));
-      expect(finished).toBeTruthy();
-      expect(finished!.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
+      const finished = t.first.logLines().find((l) => /^job finished: /.test(String(l.msg)));
+      expect(finished?.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
 
-      const second = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: first.stateDir, logFile: first.logFile });
-      boots.push(second);
-      const sub = await waitForSubtask(srv, created.body.id);
+      await restartOn(t.first);
+      const sub = await waitForSubtask(srv, t.taskId);
       expect(sub.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
       expect(sub.message).toMatch(/stopped while install ran/);
-      expect(requests).toBe(1);
+      expect(t.requests()).toBe(1);
     } finally {
-      pkg.closeAllConnections();
-      await new Promise<void>((r) => pkg.close(() => r()));
+      await t.close();
     }
   });
 });
