@@ -52,6 +52,10 @@ describe('aspire CLI', () => {
       const m = await child.waitForLine(/^aspire: listening on (http:\/\/\S+)$/, 30_000);
       const ok = await fetch(`${m[1]}/api/v1/server/host`, { headers: { authorization: `Bearer ${token}` } });
       expect(ok.status).toBe(200);
+      // A second server on the same data dir refuses to start and says why.
+      const second = await aspire(['serve', '--listen', '127.0.0.1:0', '--data-dir', data]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(/aspire\.pid is held by running process \d+/);
       const list = await aspire(['token', 'list', '--data-dir', data]);
       expect(list.stdout).toMatch(/^ops\tcreated \S+\tlast used /m);
       expect(list.stdout).not.toContain(token);

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { ConfigError, createRootLogger, realClock, VERSION } from '@aspire/agent-core';
+import { acquirePidfile, ConfigError, createRootLogger, PidfileLockedError, realClock, VERSION } from '@aspire/agent-core';
 import { buildServer } from './app.ts';
 import { checkConfig, parseListen, readConfigFile } from './config.ts';
 import { newOperatorToken, sha256Hex } from './http/secrets.ts';
@@ -37,6 +37,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   const logger = root.logger;
   for (const n of notes) logger.warn(n);
 
+  // One server per data dir: its caches (quiet-push fingerprints, tag tasks) assume it is the
+  // only writer. `token create/list/revoke` only touch the tokens table and need no lock.
+  const releaseLock = acquirePidfile(join(config.dataDir, 'aspire.pid'));
   const store = openSqliteStore(join(config.dataDir, DB_FILE));
   // ---- Command hub (BasicAgent channel, seed 003; packages/server/src/hub/) -----------------
   // Created before buildServer so its Polaris routes go into operatorPlugins; started after
@@ -72,6 +75,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     await hub?.stop();
     await server.stop();
     store.close();
+    releaseLock();
     root.flush();
     process.exit(0);
   };
@@ -148,7 +152,7 @@ export function program(): Command {
 program()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    if (err instanceof ConfigError) process.stderr.write(`aspire: ${err.message}\n`);
+    if (err instanceof ConfigError || err instanceof PidfileLockedError) process.stderr.write(`aspire: ${err.message}\n`);
     else process.stderr.write(`aspire: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   });
