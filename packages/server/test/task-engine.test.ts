@@ -218,6 +218,13 @@ describe('task engine on a ManualClock', () => {
     const { id } = await store.createTask(spec({ agents: ['q'] }), clock.now());
     await store.ingestStatus({ agentsn: 'q', hostname: 'q2', ip: '127.0.0.1', version: '2', os: 'linux', arch: 'x86_64', uptime: 6, step: 1, agents: [], jobs: [], events: [], tags: '', now: clock.now() }).then((o) => expect(o.reserved).toHaveLength(1));
     expect(await states(id)).toEqual({ q: 'RESERVED' });
+    // A tag task opened while the host pushes quietly still reaches it.
+    const quiet = { agentsn: 'q', hostname: 'q2', ip: '127.0.0.1', version: '2', os: 'linux', arch: 'x86_64', uptime: 7, step: 1, agents: [], jobs: [], events: [], tags: 'svc=ecs', now: clock.now() };
+    await store.ingestStatus(quiet); // written with its tags; from now on identical pushes are quiet
+    expect((await store.ingestStatus({ ...quiet, uptime: 8 })).reserved).toEqual([]);
+    const tagged = await store.createTask(spec({ tags: 'svc=ecs' }), clock.now());
+    expect((await store.ingestStatus({ ...quiet, uptime: 9 })).reserved.map((r) => r.taskid)).toEqual([tagged.id]);
+    expect((await store.ingestStatus({ ...quiet, uptime: 10 })).reserved).toEqual([]);
   });
 
   it('migrations are versioned and applied once', () => {

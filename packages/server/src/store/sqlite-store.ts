@@ -169,7 +169,14 @@ export class SqliteStore extends SqlitePart implements Store {
   private isQuiet(input: StatusInput, fp: string): boolean {
     if (input.jobs.length > 0 || input.events.length > 0 || input.eventsDropped) return false;
     if (this.written.get(input.agentsn) !== fp) return false;
-    if (this.tasks.activeTagTasks(input.now).length > 0) return false;
+    const active = this.tasks.activeTagTasks(input.now);
+    if (active.length > 0) {
+      // A tag task this host matches and has no subtask of yet needs the full transaction.
+      const hostTags = new Set([...parseTags(input.tags), ...this.boundTags(input.agentsn)]);
+      for (const t of active) {
+        if (tagsMatch(t.selector, hostTags) && !this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND agentsn = ?', t.id, input.agentsn)) return false;
+      }
+    }
     return !this.get(
       `SELECT 1 AS x FROM subtasks WHERE agentsn = ? AND (state = 'READY' OR (state = 'DELAYED' AND ready_at <= ?)) LIMIT 1`,
       input.agentsn,
