@@ -92,4 +92,17 @@ describe('console with 100,000 hosts', () => {
     await page.getByRole('combobox', { name: 'Status' }).selectOption('offline');
     await waitText(pagerStatus(), (t) => t === `1–50 of ${OFFLINE.toLocaleString('en-US')}`, 'offline filter');
   });
+
+  it('a host marked deleted leaves the list and shows under status deleted', async () => {
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.getByRole('searchbox', { name: 'Search' }).fill('host-99999');
+    await waitText(pagerStatus(), (t) => t === '1–1 of 1', 'the one host');
+    await page.getByRole('button', { name: 'Details of host-99999' }).click();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Mark host-99999 deleted' }).click();
+    await waitText(pagerStatus(), (t) => t === '0–0 of 0', 'gone from the list');
+    await page.getByRole('combobox', { name: 'Status' }).selectOption('deleted');
+    await waitText(pagerStatus(), (t) => t === '1–1 of 1', 'listed as deleted');
+    expect(await page.getByRole('table', { name: 'Hosts' }).getByRole('row').filter({ hasText: 'host-99999' }).textContent()).toContain('deleted');
+  });
 });

@@ -50,6 +50,11 @@ export function searchHosts(q: HostQuery, search: string | undefined, signal?: A
   return listHosts(search ? { ...q, search } : q, signal);
 }
 
+/** Mark a host deleted (it comes back if its agent pushes again). */
+export function deleteHost(agentsn: string): Promise<{ deleted: number }> {
+  return call('DELETE', '/host', { query: { agentsn } });
+}
+
 export function getHost(agentsn: string, signal?: AbortSignal): Promise<{ host: Host }> {
   return call('GET', '/agent', { query: { agentsn }, signal });
 }

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { listEvents, listRegions, searchHosts, type HostQuery } from '../api/endpoints.ts';
+import { deleteHost, listEvents, listRegions, searchHosts, type HostQuery } from '../api/endpoints.ts';
+import { errorText } from '../api/errors.ts';
 import type { Host } from '../api/types.ts';
 import { EventTable } from '../components/event-table.tsx';
 import { ErrorNote } from '../components/notice.tsx';
@@ -139,7 +140,7 @@ export function Hosts() {
           </thead>
           <tbody>
             {rows.map((h) => (
-              <HostRow host={h} open={open === h.agentsn} onToggle={() => setOpen(open === h.agentsn ? null : h.agentsn)} />
+              <HostRow host={h} open={open === h.agentsn} onToggle={() => setOpen(open === h.agentsn ? null : h.agentsn)} onChanged={hosts.reload} />
             ))}
             {hosts.data && rows.length === 0 && (
               <tr>
@@ -162,7 +163,7 @@ export function Hosts() {
   );
 }
 
-function HostRow({ host: h, open, onToggle }: { host: Host; open: boolean; onToggle: () => void }) {
+function HostRow({ host: h, open, onToggle, onChanged }: { host: Host; open: boolean; onToggle: () => void; onChanged: () => void }) {
   const detailsId = `host-${h.id}-details`;
   return (
     <>
@@ -196,7 +197,7 @@ function HostRow({ host: h, open, onToggle }: { host: Host; open: boolean; onTog
       {open && (
         <tr id={detailsId} class="details">
           <td colSpan={10}>
-            <HostDetails host={h} />
+            <HostDetails host={h} onChanged={onChanged} />
           </td>
         </tr>
       )}
@@ -204,7 +205,18 @@ function HostRow({ host: h, open, onToggle }: { host: Host; open: boolean; onTog
   );
 }
 
-function HostDetails({ host: h }: { host: Host }) {
+function HostDetails({ host: h, onChanged }: { host: Host; onChanged: () => void }) {
+  const [note, setNote] = useState<string | null>(null);
+  const remove = async () => {
+    if (!confirm(`Mark ${h.hostname} (${h.agentsn}) deleted? It comes back if its agent pushes again.`)) return;
+    try {
+      await deleteHost(h.agentsn);
+      setNote(null);
+      onChanged();
+    } catch (err) {
+      setNote(`Delete failed: ${errorText(err)}`);
+    }
+  };
   const events = usePoll((s) => listEvents({ offset: 0, limit: 10, agentsn: h.agentsn }, s), [h.agentsn], POLL_MS);
   const agentsId = `host-${h.id}-agents`;
   const eventsId = `host-${h.id}-events`;
@@ -235,6 +247,12 @@ function HostDetails({ host: h }: { host: Host }) {
           Last seen <time title={formatUtc(h.last_seen)}>{formatLocal(h.last_seen)}</time>, registered{' '}
           <time title={formatUtc(h.gmt_create)}>{formatLocal(h.gmt_create)}</time>
         </p>
+        {h.status !== 'deleted' && (
+          <button type="button" class="danger" onClick={() => void remove()} aria-label={`Mark ${h.hostname} deleted`}>
+            Mark deleted
+          </button>
+        )}
+        <ErrorNote error={note} />
       </div>
       <div>
         <h3 id={agentsId}>Agents</h3>
