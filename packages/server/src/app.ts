@@ -65,7 +65,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: false,
-    // Operator list queries are small; a bad query is a 400, not a crash.
+    // Unknown fields are refused (additionalProperties: false answers 400), never silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
   installEnvelopeHandlers(app);
