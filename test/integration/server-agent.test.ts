@@ -177,6 +177,9 @@ describe('aspire server: bad input answers the envelope and stores nothing', () 
     expect(task.body.status).toBe(ApiStatus.BAD_REQUEST);
     const nocmd = await srv.api('POST', '/api/v1/server/task', { agents: ['sn-bad'] });
     expect(nocmd.status).toBe(400);
+    const unknownField = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: ['sn-bad'], parameters: { step: 1 }, priority: 1 });
+    expect(unknownField.status).toBe(400);
+    expect(unknownField.body.cause).toMatch(/additional/);
     expect((await srv.api('GET', '/api/v1/server/task')).body.tasks.every((t: any) => t.command !== 'install')).toBe(true);
   });
 
