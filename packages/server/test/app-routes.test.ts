@@ -50,6 +50,11 @@ describe('operator routes and OpenAPI', () => {
     }
     expect(missing).toEqual([]);
     expect(listed.has('GET /api/v1/server/extension/ping')).toBe(true);
+    // Operator routes declare the bearer scheme; agent routes do not.
+    const ops = doc.paths as Record<string, Record<string, { security?: unknown }>>;
+    expect(ops['/api/v1/server/task']!.post!.security).toEqual([{ bearer: [] }]);
+    expect(ops['/api/v1/server/extension/ping']!.get!.security).toEqual([{ bearer: [] }]);
+    expect(ops['/agent/status']!.post!.security).toBeUndefined();
   });
 
   it('every operator route answers 401 with the envelope without a valid token, and nothing changes', async () => {
