@@ -27,6 +27,9 @@ import { MetaStore, metaPath, readMeta, settleWithConfig, type MetaFile } from '
 /** The `agent` of the BootAgent's own events (sub-agents use their names). */
 export const BOOT_AGENT_NAME = 'BootAgent';
 
+/** Events that make the next push come early (at most one per second, never while backing off). */
+export const URGENT_EVENT_KINDS = ['fatal', 'killed', 'rollback'] as const;
+
 export type BootAgentState = 'idle' | 'loading' | 'registering' | 'running' | 'stopping' | 'stopped';
 
 export interface BootAgentDeps {
@@ -115,6 +118,10 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       });
       const loop = new PushLoop({ clock, logger: log, stepSec, round });
       pushLoop = loop;
+      // A sub-agent given up on, killed for its limits or rolled back should not wait a whole step.
+      journal.onEmit = (ev) => {
+        if ((URGENT_EVENT_KINDS as readonly string[]).includes(ev.kind)) loop.pushSoon();
+      };
 
       setState('running');
       loop.start();

@@ -6,6 +6,7 @@ import type { Validator } from '@aspire/protocol';
 import { ManualClock } from '@aspire/testing';
 import { describe, expect, it } from 'vitest';
 import { createBootAgent } from '../src/boot-agent.ts';
+import type { EventSink } from '../src/contracts.ts';
 import { checkBootConfig } from '../src/config/boot-config.ts';
 import type { Transport } from '../src/net/http-transport.ts';
 import type { Outcome } from '../src/net/outcome.ts';
@@ -223,5 +224,39 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     const c = await start({ step: 40, tags: 'a=3' }, plain);
     expect(c.t.calls.find((x) => x.path === '/agent/status')!.body).toMatchObject({ step: 30, tags: 'a=3' });
     await c.stop();
+  });
+
+  it('an urgent sub-agent event (fatal) is pushed early, not a whole step later', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const dir = mkdtempSync(join(tmpdir(), 'boot-agent-'));
+    const t = fakeTransport(clock, (c) => (c.path === '/agent/register' ? ok({ status: 0, agentsn: 'sn', credential: 'c' }) : ok({ status: 0 })));
+    let sink: EventSink | undefined;
+    const { config } = checkBootConfig({ step: 600 }, 'test');
+    const ac = new AbortController();
+    const done = createBootAgent({
+      config,
+      stateDir: dir,
+      clock,
+      logger: silentLogger(),
+      transport: t,
+      buildServers: '',
+      serverFlag: '127.0.0.1:2',
+      createManager: (d) => {
+        sink = d.events;
+        return { start: async () => undefined, stop: async () => undefined, reports: () => [], handleJob: async () => ({ errcode: 0, message: 'ok' }) };
+      },
+    }).run(ac.signal);
+    const pushes = () => t.calls.filter((c) => c.path === '/agent/status');
+    await advanceUntil(clock, () => pushes().length === 1);
+    await clock.advance(5000);
+    sink!.emit('strike', 'not urgent', { agent: 'A' });
+    await clock.advance(5000);
+    expect(pushes()).toHaveLength(1);
+    sink!.emit('fatal', 'gave up after 3 strikes', { agent: 'A' });
+    await advanceUntil(clock, () => pushes().length === 2, 10, 5000);
+    const events = pushes()[1]!.body.events as { kind: string }[];
+    expect(events.map((e) => e.kind)).toEqual(['strike', 'fatal']);
+    ac.abort();
+    await done;
   });
 });

@@ -68,6 +68,8 @@ export class JobJournal implements EventSink {
   private nextLocalId = 1;
   /** Jobs found interrupted at load, for the caller to log. */
   readonly interrupted: string[] = [];
+  /** Called after each event is queued (the agent pushes urgent ones early). */
+  onEmit: ((ev: AgentEvent) => void) | undefined;
 
   private constructor(
     stateDir: string,
@@ -158,6 +160,7 @@ export class JobJournal implements EventSink {
     }
     this.events.push(ev);
     this.trimEvents();
+    this.onEmit?.(ev);
     // Fire and forget: an event must not make its emitter wait; a failed write is retried by the next one.
     this.persist().catch(() => undefined);
   }
