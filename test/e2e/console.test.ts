@@ -3,7 +3,8 @@
 // sub-agent package and install it from Agent versions until the subtask is SUCCESS, create and
 // bind a tag and see its count change, and the banner while the server is away. Controls are
 // found by role and accessible name. Screenshots of each tab go to test-artifacts/console/.
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -282,6 +283,31 @@ describe('web console', () => {
     await bind.getByRole('button', { name: 'Unbind' }).click();
     await waitText(bind.getByRole('status'), (t) => t.startsWith('Unbound 1 host'), 'unbound');
     await waitText(page.getByRole('cell', { name: 'Hosts bound to role=web' }), (t) => t === '0', 'tag count back to 0');
+  });
+
+  it('an upload on a slow link shows its progress', async () => {
+    await page.getByRole('tab', { name: 'Agent versions' }).click();
+    const big = join(work, 'BigAgent-0.0.1.tar.gz');
+    writeFileSync(big, randomBytes(600 * 1024));
+    // Chromium's own throttling: about 3 s for 600 KiB.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 200 * 1024 });
+    try {
+      await page.getByLabel('Package file').setInputFiles(big);
+      await page.getByRole('button', { name: 'Upload' }).click();
+      const bar = page.getByRole('progressbar', { name: 'Upload progress' });
+      const seen = await waitUntil(async () => {
+        const now = Number(await bar.getAttribute('value', { timeout: 1000 }).catch(() => 0));
+        return now > 0 && now < 600 * 1024 ? now : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 50, what: 'upload progress between 0 and the whole file' });
+      expect(seen).toBeGreaterThan(0);
+      await waitText(page.getByRole('form', { name: 'Upload a package' }).getByRole('status'), (t) => t.startsWith('Uploaded BigAgent 0.0.1'), 'slow upload done', 60_000);
+      expect(await bar.count()).toBe(0);
+    } finally {
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await cdp.detach();
+    }
   });
 
   it('shows a banner while the server is away and recovers when it returns', async () => {

@@ -82,6 +82,14 @@ export async function call<T>(method: string, path: string, opts: CallOptions = 
     throw e;
   }
   markReachable();
+  return interpret<T>(res.status, res.statusText, text, opts.token === undefined && token !== null);
+}
+
+/**
+ * Turn an answer into the body or the right error. `sessionToken`: the call used the session's
+ * token, so a 401 ends the session (the token was revoked).
+ */
+function interpret<T>(http: number, statusText: string, text: string, sessionToken: boolean): T {
   let json: unknown = null;
   if (text) {
     try {
@@ -90,15 +98,48 @@ export async function call<T>(method: string, path: string, opts: CallOptions = 
       json = null;
     }
   }
+  const ok = http >= 200 && http < 300;
   const env = (json ?? {}) as EnvelopeLike;
-  const status = typeof env.status === 'number' ? env.status : res.ok ? 0 : res.status;
-  const message = typeof env.message === 'string' ? env.message : res.statusText || `HTTP ${res.status}`;
+  const status = typeof env.status === 'number' ? env.status : ok ? 0 : http;
+  const message = typeof env.message === 'string' ? env.message : statusText || `HTTP ${http}`;
   const detail = typeof env.cause === 'string' ? env.cause : undefined;
-  if (res.status === 401) {
-    const err = new UnauthorizedError(status, message, detail);
-    if (opts.token === undefined && token) signOut('The server no longer accepts this token (401). Log in again.');
-    throw err;
+  if (http === 401) {
+    if (sessionToken) signOut('The server no longer accepts this token (401). Log in again.');
+    throw new UnauthorizedError(status, message, detail);
   }
-  if (!res.ok || status !== 0) throw new ApiError(res.status, status, message, detail);
+  if (!ok || status !== 0) throw new ApiError(http, status, message, detail);
   return json as T;
+}
+
+/**
+ * POST a form with upload progress (fetch cannot report it): `onProgress(sent, total)`. Same
+ * answers and errors as call(); no timeout, a big package takes what it takes.
+ */
+export function upload<T>(path: string, form: FormData, onProgress: (sent: number, total: number) => void): Promise<T> {
+  const token = session.get();
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `${API_PREFIX}${path}`);
+    xhr.setRequestHeader('accept', 'application/json');
+    if (token) xhr.setRequestHeader('authorization', `Bearer ${token}`);
+    xhr.upload.onprogress = (ev) => {
+      if (ev.lengthComputable) onProgress(ev.loaded, ev.total);
+    };
+    const away = () => {
+      const e = new NetworkError(new Error('the upload did not reach the server'));
+      markUnreachable(e.message);
+      reject(e);
+    };
+    xhr.onerror = away;
+    xhr.onabort = away;
+    xhr.onload = () => {
+      markReachable();
+      try {
+        resolve(interpret<T>(xhr.status, xhr.statusText, xhr.responseText, token !== null));
+      } catch (err) {
+        reject(err);
+      }
+    };
+    xhr.send(form);
+  });
 }

@@ -3,7 +3,7 @@
  * routes (packages/server/src/routes) and its OpenAPI document; this is the only file that
  * knows them.
  */
-import { call, type Query } from './client.ts';
+import { call, upload, type Query } from './client.ts';
 import type { DashboardStats, Host, HostEvent, Package, PageOf, Region, StatsSample, Subtask, Tag, Task } from './types.ts';
 
 export interface Paging {
@@ -81,14 +81,14 @@ export interface UploadInput {
   file: File;
 }
 
-export function uploadPackage(u: UploadInput): Promise<{ package: Package }> {
+export function uploadPackage(u: UploadInput, onProgress: (sent: number, total: number) => void = () => {}): Promise<{ package: Package }> {
   const form = new FormData();
   form.set('name', u.name);
   form.set('version', u.version);
   form.set('os', u.os);
   form.set('arch', u.arch);
   form.set('file', u.file, u.file.name);
-  return call('POST', '/package', { body: form });
+  return upload('/package', form, onProgress);
 }
 
 export function deletePackage(id: number): Promise<unknown> {

@@ -14,6 +14,7 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
+  const [progress, setProgress] = useState<{ sent: number; total: number } | null>(null);
 
   const pick = (e: Event) => {
     const f = (e.currentTarget as HTMLInputElement).files?.[0] ?? null;
@@ -38,13 +39,15 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
     }
     setBusy(true);
     try {
-      const res = await uploadPackage({ name: name.trim(), version: version.trim(), os, arch, file: file! });
+      setProgress({ sent: 0, total: file!.size });
+      const res = await uploadPackage({ name: name.trim(), version: version.trim(), os, arch, file: file! }, (sent, total) => setProgress({ sent, total }));
       setDone(`Uploaded ${res.package.name} ${res.package.version} (SHA256 ${res.package.sha256.slice(0, 12)}…).`);
       onUploaded(res.package);
     } catch (err) {
       setError(`Upload failed: ${errorText(err)}`);
     } finally {
       setBusy(false);
+      setProgress(null);
     }
   };
 
@@ -77,6 +80,14 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
           <option value="noarch">noarch</option>
         </select>
       </label>
+      {progress && (
+        <label>
+          Upload progress
+          <progress max={progress.total || 1} value={progress.sent}>
+            {Math.round((100 * progress.sent) / (progress.total || 1))}%
+          </progress>
+        </label>
+      )}
       {error && (
         <p class="error" role="alert">
           {error}
