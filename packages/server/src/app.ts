@@ -56,6 +56,18 @@ export interface AspireServer {
 
 export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 
+/**
+ * The envelope as the OpenAPI response of every JSON route: the three fields every answer has,
+ * plus whatever the route adds (additionalProperties, so serialization drops nothing).
+ */
+const ENVELOPE = {
+  type: 'object',
+  description: 'seed 000 envelope: status 0 = success, else a status of docs/errors.md; the route adds its fields',
+  properties: { status: { type: 'integer' }, message: { type: 'string' }, cause: { type: 'string' } },
+  additionalProperties: true,
+} as const;
+const ENVELOPE_RESPONSES = { 200: ENVELOPE, '4xx': ENVELOPE, '5xx': ENVELOPE };
+
 export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   const { store, clock, config, logger } = deps;
   const app = Fastify({
@@ -115,6 +127,9 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   });
 
   await app.register(async (agentScope) => {
+    agentScope.addHook('onRoute', (route) => {
+      if (route.method !== 'GET') route.schema = { response: ENVELOPE_RESPONSES, ...(route.schema ?? {}) } as typeof route.schema;
+    });
     await agentRoutes(agentScope, ctx);
     await agentPackageRoutes(agentScope, ctx);
   });
@@ -126,7 +141,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   await app.register(
     async (api) => {
       api.addHook('onRoute', (route) => {
-        route.schema = { ...(route.schema ?? {}), security: [{ bearer: [] }] } as typeof route.schema;
+        route.schema = { response: ENVELOPE_RESPONSES, ...(route.schema ?? {}), security: [{ bearer: [] }] } as typeof route.schema;
       });
       api.addHook('onRequest', async (request, reply) => {
         const h = request.headers.authorization;
