@@ -44,6 +44,7 @@ function seedHosts(dbFile: string, n: number): void {
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const launching = chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  launching.catch(() => {}); // awaited below; no unhandled rejection while the server starts
   // No agents here: a long offline sweep so the seeded "online" hosts stay as written; the
   // statistics over 100,000 hosts every 2 s rather than the test default's 0.5 s.
   srv = await startAspire({ config: { offlineSweepSec: 3600, dashboardIntervalSec: 2 } });

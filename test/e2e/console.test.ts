@@ -1,8 +1,9 @@
 // The web console in Debian's Chromium (playwright-core), against the real `aspire` server and a
 // real `boot`: log in (a wrong token first), the host online on Dashboard and Hosts, upload a
 // sub-agent package and install it from Agent versions until the subtask is SUCCESS, create and
-// bind a tag and see its count change, and the banner while the server is away. Controls are
-// found by role and accessible name. Screenshots of each tab go to test-artifacts/console/.
+// bind a tag and see its count change, upgrade by tag and revoke, upload progress, the banner
+// while the server is away, a token revoked mid-session. Controls are found by role and
+// accessible name. Screenshots of each tab go to test-artifacts/console/.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,7 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   work = mkdtempSync(join(tmpdir(), 'aspire-console-'));
   const launching = chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  launching.catch(() => {}); // awaited below; no unhandled rejection while the server starts
   srv = await startAspire();
   boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.5, config: { supervision: SUPERVISION } });
   agentsn = (await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'boot trusted' })).agentsn;
