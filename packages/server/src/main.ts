@@ -24,6 +24,8 @@ interface ServeFlags extends HubFlags {
   config?: string;
   logLevel?: string;
   logFile?: string;
+  /** Alias of logFile (`--log`). */
+  log?: string;
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
@@ -31,7 +33,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.listen !== undefined) raw.listen = flags.listen;
   if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
-  if (flags.logFile !== undefined) raw.logFile = flags.logFile;
+  if ((flags.logFile ?? flags.log) !== undefined) raw.logFile = flags.logFile ?? flags.log;
   const { config, notes } = checkConfig(raw, flags.config ?? 'flags');
   const root = createRootLogger({ name: 'aspire', file: config.logFile, level: config.logLevel });
   const logger = root.logger;
@@ -84,8 +86,20 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGHUP', () => root.reopen());
 }
 
-async function tokenCreate(opts: { dataDir: string; name: string }): Promise<void> {
-  const store = openSqliteStore(join(opts.dataDir, DB_FILE));
+interface TokenFlags {
+  dataDir?: string;
+  config?: string;
+}
+
+/** The data dir of a token command: --data-dir, else the config file's dataDir. */
+function tokenDataDir(opts: TokenFlags): string {
+  if (opts.dataDir) return opts.dataDir;
+  if (opts.config) return checkConfig(readConfigFile(opts.config), opts.config).config.dataDir;
+  throw new ConfigError('flags', ['--data-dir: required (or --config naming a file with dataDir)']);
+}
+
+async function tokenCreate(opts: TokenFlags & { name: string }): Promise<void> {
+  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
   try {
     const token = newOperatorToken();
     await store.createToken(opts.name, sha256Hex(token), Date.now());
@@ -95,8 +109,8 @@ async function tokenCreate(opts: { dataDir: string; name: string }): Promise<voi
   }
 }
 
-async function tokenList(opts: { dataDir: string }): Promise<void> {
-  const store = openSqliteStore(join(opts.dataDir, DB_FILE));
+async function tokenList(opts: TokenFlags): Promise<void> {
+  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
   try {
     for (const t of await store.listTokens()) {
       const used = t.last_used === null ? 'never used' : `last used ${new Date(t.last_used).toISOString()}`;
@@ -107,8 +121,8 @@ async function tokenList(opts: { dataDir: string }): Promise<void> {
   }
 }
 
-async function tokenRevoke(opts: { dataDir: string; name: string }): Promise<void> {
-  const store = openSqliteStore(join(opts.dataDir, DB_FILE));
+async function tokenRevoke(opts: TokenFlags & { name: string }): Promise<void> {
+  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
   try {
     const n = await store.deleteTokens(opts.name);
     process.stdout.write(`revoked ${n} token(s) named ${opts.name}\n`);
@@ -127,23 +141,27 @@ export function program(): Command {
     .option('-c, --config <file>', 'JSON config file (keys in docs/server.md)')
     .option('--log-level <level>', 'fatal error warn info debug trace silent')
     .option('--log-file <file>', 'log to this file instead of stderr')
+    .option('--log <file>', 'same as --log-file')
     .action(serve);
   const token = p.command('token').description('operator tokens');
   token
     .command('create')
     .description('create an operator token and print it (stored hashed)')
-    .requiredOption('--data-dir <dir>', 'the server data dir')
+    .option('--data-dir <dir>', 'the server data dir')
+    .option('-c, --config <file>', 'take the data dir from this server config file')
     .requiredOption('--name <name>', 'who or what the token is for')
     .action(tokenCreate);
   token
     .command('list')
     .description('list operator tokens (names and use, never the tokens)')
-    .requiredOption('--data-dir <dir>', 'the server data dir')
+    .option('--data-dir <dir>', 'the server data dir')
+    .option('-c, --config <file>', 'take the data dir from this server config file')
     .action(tokenList);
   token
     .command('revoke')
     .description('delete every operator token with this name; takes effect at once, also on a running server')
-    .requiredOption('--data-dir <dir>', 'the server data dir')
+    .option('--data-dir <dir>', 'the server data dir')
+    .option('-c, --config <file>', 'take the data dir from this server config file')
     .requiredOption('--name <name>', 'the token name given at create')
     .action(tokenRevoke);
   return p;
