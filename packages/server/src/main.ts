@@ -38,6 +38,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const root = createRootLogger({ name: 'aspire', file: config.logFile, level: config.logLevel });
   const logger = root.logger;
   for (const n of notes) logger.warn(n);
+  if (config.enrollSecret === undefined) logger.warn('no enrollSecret configured: any host that reaches this server can register');
 
   // One server per data dir: its caches (quiet-push fingerprints, tag tasks) assume it is the
   // only writer. `token create/list/revoke` only touch the tokens table and need no lock.
