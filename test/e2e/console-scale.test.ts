@@ -106,4 +106,21 @@ describe('console with 100,000 hosts', () => {
     await waitText(pagerStatus(), (t) => t === '1–1 of 1', 'listed as deleted');
     expect(await page.getByRole('table', { name: 'Hosts' }).getByRole('row').filter({ hasText: 'host-99999' }).textContent()).toContain('deleted');
   });
+
+  it('a task over 600 hosts lists one state at a time, with the count of each', async () => {
+    const agents = Array.from({ length: 600 }, (_, i) => `scale-${String(i + 1).padStart(6, '0')}`);
+    const created = await srv.api('POST', '/api/v1/server/task', { command: 'restart', agents, parameters: { name: 'BasicAgent' } });
+    expect(created.body.status, JSON.stringify(created.body)).toBe(0);
+    await page.getByRole('tab', { name: 'Agent versions' }).click();
+    await page.getByRole('button', { name: `Follow task ${created.body.id}` }).click();
+    const show = page.getByRole('combobox', { name: 'Show subtasks' });
+    await waitUntil(async () => (await show.inputValue()) === 'FAILED', { timeoutMs: 20_000, what: 'large task lists FAILED first' });
+    // None of these hosts pushes, so nothing failed yet and every subtask waits for its host.
+    const states = page.getByRole('list', { name: `Subtask states of task ${created.body.id}` });
+    await waitText(states, (t) => /600/.test(t.replace(/,/g, '')), 'per-state counts add up to 600');
+    const rows = page.getByRole('table', { name: `Subtasks of task ${created.body.id}` }).getByRole('row');
+    await waitUntil(async () => (await rows.count()) === 1, { timeoutMs: 20_000, what: 'only the header row (no FAILED subtask)' });
+    await show.selectOption('');
+    await waitUntil(async () => (await rows.count()) === 601, { timeoutMs: 20_000, what: 'all 600 listed on demand' });
+  });
 });

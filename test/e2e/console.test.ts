@@ -206,6 +206,7 @@ describe('web console', () => {
     await waitText(subRow, (t) => /SUCCESS|FAILED|BURIED/.test(t), 'subtask final', 45_000);
     expect(await text(subRow)).toContain('SUCCESS');
     await waitText(page.getByRole('status', { name: 'Task progress' }), (t) => t === '1 of 1 complete', 'task complete');
+    await waitText(page.getByRole('list', { name: /^Subtask states of task \d+$/ }), (t) => t.replace(/\s+/g, ' ') === 'SUCCESS 1', 'per-state counts');
     // The host really runs it.
     await waitUntil(async () => {
       const agents = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host.agents as { name: string; status: string }[];

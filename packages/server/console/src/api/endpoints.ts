@@ -107,8 +107,13 @@ export function createTask(t: TaskInput): Promise<{ id: number; results: { Agent
   return call('POST', '/task', { body: t });
 }
 
-export function getTask(id: number, signal?: AbortSignal): Promise<{ task: Task; subtasks: Subtask[] }> {
-  return call('GET', '/task', { query: { id }, signal });
+/** A task with its subtasks (only those in `state`, when given) and per-state subtask counts. */
+export function getTask(
+  id: number,
+  state: string | undefined,
+  signal?: AbortSignal,
+): Promise<{ task: Task; subtasks: Subtask[]; states?: Record<string, number> }> {
+  return call('GET', '/task', { query: { id, state }, signal });
 }
 
 export function revokeTask(id: number): Promise<{ revoked: number }> {

@@ -9,11 +9,20 @@ import { StatusBadge } from './status-badge.tsx';
 /** Poll a task while it runs; a finished task is fetched once more and then left alone. */
 const FOLLOW_MS = 1000;
 const FINAL_TASK = new Set(['COMPLETE', 'REVOKED', 'FAILED', 'SUCCESS']);
+/** Past this many subtasks, list one state at a time (FAILED first) instead of all every second. */
+const LIST_ALL_MAX = 500;
+const STATE_ORDER = ['PENDING', 'DELAYED', 'READY', 'RESERVED', 'SUCCESS', 'FAILED', 'BURIED', 'REVOKED'];
 
 export function TaskView({ id, onFinished }: { id: number; onFinished?: () => void }) {
   const [done, setDone] = useState(false);
-  const t = usePoll((s) => getTask(id, s), [id], done ? 0 : FOLLOW_MS);
+  // undefined: every subtask; a state word: only those (a large task picks FAILED by itself).
+  const [only, setOnly] = useState<string | undefined>(undefined);
+  const t = usePoll((s) => getTask(id, only, s), [id, only], done ? 0 : FOLLOW_MS);
   const task = t.data?.task;
+  const states = t.data?.states ?? {};
+  useEffect(() => {
+    if (only === undefined && task && task.count > LIST_ALL_MAX) setOnly('FAILED');
+  }, [task?.count]);
   const [revokeNote, setRevokeNote] = useState<string | null>(null);
   const revoke = async () => {
     if (!confirm(`Revoke task #${id}? Subtasks not yet handed to an agent stop; those in flight finish.`)) return;
@@ -52,6 +61,28 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
         </p>
       )}
       {revokeNote && <p role="status">{revokeNote}</p>}
+      {task && (
+        <div class="row-between">
+          <ul class="chips" aria-label={`Subtask states of task ${id}`}>
+            {STATE_ORDER.filter((w) => states[w]).map((w) => (
+              <li class="chip">
+                <StatusBadge word={w} /> {states[w]!.toLocaleString()}
+              </li>
+            ))}
+          </ul>
+          <label>
+            Show subtasks{' '}
+            <select value={only ?? ''} onChange={(e) => setOnly((e.currentTarget as HTMLSelectElement).value || undefined)}>
+              <option value="">all{task.count > LIST_ALL_MAX ? ` (${task.count.toLocaleString()})` : ''}</option>
+              {STATE_ORDER.map((w) => (
+                <option value={w}>
+                  {w} ({(states[w] ?? 0).toLocaleString()})
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+      )}
       <table aria-label={`Subtasks of task ${id}`}>
         <thead>
           <tr>
