@@ -96,7 +96,11 @@ beforeAll(async () => {
   await timed('package.sh BootAgent upgrade (x86_64)', () =>
     sh('bash', ['scripts/package.sh', 'BootAgent', `${V2}-1`], { env: { ...env, DIST: distUpgrade, ARCHES: 'x86_64' } }),
   );
-  await timed('package.sh BootAgent (aarch64 rpm)', () => sh('bash', ['scripts/package.sh', 'BootAgent', `${V1}-1`], { env: { ...env, DIST: distArm, ARCHES: 'aarch64', RPM_ARCHES: 'aarch64' } }));
+  // Second run from the bundle the first embedded: the aarch64 RPM, and an x86_64 one to
+  // compare byte for byte with the first run's.
+  await timed('package.sh BootAgent again (both arches rpms)', () =>
+    sh('bash', ['scripts/package.sh', 'BootAgent', `${V1}-1`], { env: { ...env, DIST: distArm, BUNDLE_DIR: join(dist, 'bundle'), ARCHES: 'x86_64 aarch64', RPM_ARCHES: 'x86_64 aarch64' } }),
+  );
   payloadRoot = join(work, 'payload');
   for (const [name, ver] of [['BootAgent', V1], ['BasicAgent', V1], ['aspire-server', V1]] as const) {
     await extract(rpmFile(dist, name, ver), payloadRoot);
@@ -205,6 +209,11 @@ describe('single executables', () => {
     for (const arch of ['x86_64', 'aarch64']) {
       expect(sha256(join(again, 'sea', arch, 'boot')), arch).toBe(sha256(join(dist, 'bin', arch, 'boot')));
     }
+  });
+
+  it('a second package.sh run from the same bundle gives byte-identical RPMs and binaries', () => {
+    expect(sha256(rpmFile(distArm, 'BootAgent', V1))).toBe(sha256(rpmFile(dist, 'BootAgent', V1)));
+    for (const arch of ['x86_64', 'aarch64']) expect(sha256(join(distArm, 'bin', arch, 'boot')), arch).toBe(sha256(join(dist, 'bin', arch, 'boot')));
   });
 
   it('NODE_OPTIONS cannot change them (execArgvExtension none)', async () => {
