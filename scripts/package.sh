@@ -11,7 +11,7 @@
 # Environment:
 #   BOOT_SERVER_ADDR  compiled-in default server list, "svr1:port,svr2" (seed 002's -DBOOT_SERVER_ADDR)
 #   ARCHES            single executables for these, space separated, default "x86_64 aarch64"
-#   RPM_ARCHES        RPMs for these (a subset of ARCHES), default: ARCHES
+#   RPM_ARCHES        RPMs for these (a subset of ARCHES), default: ARCHES; "" = binaries only
 #   DIST              output directory, default ./dist
 #   RPM_PAYLOAD       rpm payload compressor, default w2.xzdio (EL8 reads xz and gzip, not zstd)
 #   BUNDLE_DIR        take <entry>.cjs from here instead of bundling (made with the same version/env)
@@ -50,7 +50,7 @@ if [[ "$SERVER_ADDR" =~ [[:space:]\"\'] ]]; then
 fi
 
 ARCHES=${ARCHES:-x86_64 aarch64}
-RPM_ARCHES=${RPM_ARCHES:-$ARCHES}
+RPM_ARCHES=${RPM_ARCHES-$ARCHES}
 for a in $RPM_ARCHES; do
   case " $ARCHES " in *" $a "*) ;; *) echo "package: RPM_ARCHES '$a' is not in ARCHES '$ARCHES'" >&2; exit 2 ;; esac
 done
