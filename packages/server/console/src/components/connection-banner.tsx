@@ -19,7 +19,7 @@ export function ConnectionBanner() {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const probe = async () => {
       try {
-        const res = await fetch('/console/ping', { cache: 'no-store' });
+        const res = await fetch('/console/ping', { cache: 'no-store', signal: AbortSignal.timeout(PROBE_MS * 2) });
         if (stopped) return;
         if (res.ok) {
           markReachable();
