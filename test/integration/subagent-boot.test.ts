@@ -53,10 +53,10 @@ afterAll(async () => {
 });
 
 /**
- * Pack a fixture and make it downloadable. Uploaded to the real server too (package store), but
- * the job carries an explicit url on the loopback package server: the server's install-by-name
- * matches the host's reported `os` ("Linux 6.x ...") against the package's (`linux`), which
- * never match today (reported to the server/boot helpers).
+ * Pack a fixture and upload it to the real server. Jobs name the package by name and version:
+ * the server fills in its own download link and the SHA256 it computed at upload, so the agent
+ * downloads from the real server over HTTP. The loopback package server is kept for jobs that
+ * carry an explicit url (the wrong-checksum case).
  */
 async function upload(fixture: FixtureName, name: string, version: string, spec?: Record<string, unknown>) {
   const p = await packFixture({ fixture, name, version, outDir: work, spec });
@@ -65,7 +65,7 @@ async function upload(fixture: FixtureName, name: string, version: string, spec?
   const body = (await res.json()) as { status: number; message?: string };
   expect(body.status, JSON.stringify(body)).toBe(0);
   const url = pkgs.put(`/${name}/${name}-${version}.tar.gz`, p.file);
-  return { ...p, url, params: { name, version, url, checksum: p.checksum } };
+  return { ...p, url, params: { name, version } };
 }
 
 async function task(command: string, parameters: Record<string, unknown>, timeoutMs = 30_000) {

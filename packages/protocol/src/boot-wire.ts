@@ -85,7 +85,10 @@ export const StatusRequest = Type.Object(
     events: Type.Array(AgentEvent, { maxItems: 4096 }),
     /** Events dropped from the bounded queue since the last acknowledged push. */
     eventsDropped: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** OS type as packages name it ("linux"). */
     os: Str(64),
+    /** Kernel release (`uname -r`), an extension beside `os`. */
+    kernel: Type.Optional(Str(128)),
     arch: Str(16),
     tags: Type.Optional(Type.String({ maxLength: 4096 })),
   },

@@ -2,7 +2,7 @@
  * The status push body: exactly seed 002's fields (hostname, agentsn, version, uptime,
  * timestamp, step, agents, jobs), extended per DESIGN.md with events, eventsDropped, os, arch, tags.
  */
-import { arch as nodeArch, release, type as osType } from 'node:os';
+import { arch as nodeArch, platform, release } from 'node:os';
 import { VERSION } from '@aspire/agent-core';
 import type { AgentReport, StatusRequest } from '@aspire/protocol';
 import type { PushPayload } from '../state/job-journal.ts';
@@ -17,8 +17,16 @@ export function bootVersionString(): string {
   return `bootagent-${VERSION}-${machineArch()}`.slice(0, 64);
 }
 
+/**
+ * The OS type as packages are published for it (seed 000 agents.os: "linux"), so the server can
+ * match a host to a package; the kernel release travels separately in `kernel`.
+ */
 export function osString(): string {
-  return `${osType()} ${release()}`.slice(0, 64);
+  return platform();
+}
+
+export function kernelRelease(): string {
+  return release().slice(0, 128);
 }
 
 export interface StatusFields {
@@ -45,6 +53,7 @@ export function statusBody(f: StatusFields): StatusRequest {
     events: f.payload.events,
     eventsDropped: f.payload.eventsDropped,
     os: osString(),
+    kernel: kernelRelease(),
     arch: machineArch(),
   };
   if (f.tags !== undefined) body.tags = f.tags;
