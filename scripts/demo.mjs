@@ -1,130 +1,200 @@
 #!/usr/bin/env node
-// The main job on one machine: the Aspire server on its embedded SQLite plus one BootAgent
-// registered to it, state in ./.demo. Runs until Ctrl-C, then stops both (sub-agents the
-// BootAgent started keep running, as on a real host; `npm run demo -- --clean` removes them
-// along with the state). Everything listens on loopback only.
-import { spawn, execFileSync } from 'node:child_process';
+// The main job on one machine, on the embedded defaults: the Aspire server (SQLite, REST API,
+// console, TLS command hub), one BootAgent registered to it, and a BasicAgent that the BootAgent
+// installs from the server and supervises, exactly as on a fleet host. State lives in ./.demo;
+// everything listens on loopback only. Runs until Ctrl-C, then stops all three.
+//
+//   npm run demo             start (re-uses ./.demo: same AgentSN, same database)
+//   npm run demo -- --clean  forget ./.demo first
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAll } from './build.mjs';
+import { makeTestCa } from '../packages/testing/src/tls-certs.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const demo = join(root, '.demo');
+const demo = process.env.ASPIRE_DEMO_DIR ?? join(root, '.demo');
 const args = process.argv.slice(2);
 const port = Number(process.env.ASPIRE_DEMO_PORT ?? 8180);
+const hubListenPort = Number(process.env.ASPIRE_DEMO_HUB_PORT ?? 8443);
+const exitAfterReady = args.includes('--check'); // used by the test of this script
 
-if (args.includes('--clean')) {
-  rmSync(demo, { recursive: true, force: true });
-  console.log(`removed ${demo}`);
-}
-mkdirSync(demo, { recursive: true });
+if (args.includes('--clean')) rmSync(demo, { recursive: true, force: true });
+mkdirSync(demo, { recursive: true, mode: 0o700 });
+const at = (...p) => join(demo, ...p);
 
-const buildDir = join(demo, 'build');
+console.log('demo: bundling the binaries ...');
+const buildDir = at('build');
 await buildAll({ outdir: buildDir });
-const bin = (name) => [process.execPath, join(buildDir, name)];
+const node = process.execPath; // the pinned Node 24.21.0 (npm puts it first on PATH)
+const bundle = (name) => join(buildDir, name);
 
-// Secrets are made once and kept in .demo (mode 0600); nothing prints them but this summary.
-const secretFile = join(demo, 'enroll-secret');
+// --- secrets and certificates (made once, kept in .demo with mode 0600) -------------------
+const secretFile = at('enroll-secret');
 if (!existsSync(secretFile)) writeFileSync(secretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
 const enrollSecret = readFileSync(secretFile, 'utf8').trim();
+if (!existsSync(at('tls', 'ca.crt'))) {
+  mkdirSync(at('tls'), { recursive: true, mode: 0o700 });
+  makeTestCa({ dir: at('tls'), names: ['localhost', '127.0.0.1'], cn: 'Aspire demo CA', days: 365 });
+}
 
-const serverConfig = join(demo, 'aspire.json');
-writeFileSync(serverConfig, JSON.stringify({ enrollSecret }, null, 2), { mode: 0o600 });
-const dataDir = join(demo, 'server');
+const dataDir = at('server');
 mkdirSync(dataDir, { recursive: true });
-
-const tokenFile = join(demo, 'operator-token');
+const serverConfig = at('aspire.json');
+writeFileSync(serverConfig, `${JSON.stringify({ enrollSecret, dataDir }, null, 2)}\n`, { mode: 0o600 });
+const tokenFile = at('operator-token');
 if (!existsSync(tokenFile)) {
-  const [cmd, script] = bin('aspire.cjs');
-  const token = execFileSync(cmd, [script, 'token', 'create', '--data-dir', dataDir, '--config', serverConfig, '--name', 'demo'], {
-    encoding: 'utf8',
-  }).trim();
+  const token = execFileSync(node, [bundle('aspire.cjs'), 'token', 'create', '--config', serverConfig, '--name', 'demo'], { encoding: 'utf8' }).trim();
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
 }
 const token = readFileSync(tokenFile, 'utf8').trim();
 
+// --- processes ------------------------------------------------------------------------------
 const children = [];
-function start(name, argv, logFile) {
+let stopping = false;
+function start(name, argv, { echo = false } = {}) {
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
-  const out = [];
-  const onData = (chunk) => {
-    out.push(String(chunk));
-    if (logFile === undefined) process.stdout.write(`[${name}] ${chunk}`);
-  };
-  child.stdout.on('data', onData);
+  let out = '';
+  child.stdout.on('data', (c) => {
+    out += c;
+    if (echo) process.stdout.write(`[${name}] ${c}`);
+  });
   child.stderr.on('data', (c) => process.stderr.write(`[${name}] ${c}`));
   child.on('exit', (code, signal) => {
     if (!stopping) {
-      console.error(`${name} exited (${signal ?? code}); see ${logFile ?? 'the output above'}`);
+      console.error(`demo: ${name} exited (${signal ?? code}); see its log in ${demo}`);
       shutdown(1);
     }
   });
-  return { child, out };
+  return { child, output: () => out };
 }
 
-let stopping = false;
-function shutdown(code = 0) {
+const basicPidfile = at('basic', 'basic.pid');
+async function shutdown(code = 0) {
   if (stopping) return;
   stopping = true;
-  for (const c of children.reverse()) c.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 1500).unref();
+  const exited = children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))));
+  for (const c of [...children].reverse()) c.kill('SIGTERM');
+  await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 5000))]);
+  // The BasicAgent is the BootAgent's sub-agent and outlives it by design (it survives BootAgent
+  // restarts on a real host); the demo owns this machine's copy, so it stops it too, after the
+  // BootAgent is gone so nothing restarts it. The next run starts it again from the BootAgent's state.
+  try {
+    process.kill(Number(readFileSync(basicPidfile, 'utf8').trim()), 'SIGTERM');
+  } catch {
+    /* not running */
+  }
+  process.exit(code);
 }
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
-const serverLog = join(demo, 'aspire.log');
-const server = start(
-  'aspire',
-  [...bin('aspire.cjs'), 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--config', serverConfig, '--log', serverLog],
-  undefined,
-);
-const url = await new Promise((resolve, reject) => {
-  const t = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
-  const check = () => {
-    const m = server.out.join('').match(/listening on (http\S+)/);
-    if (m) {
-      clearTimeout(t);
-      resolve(m[1]);
-    } else setTimeout(check, 100);
-  };
-  check();
-});
+const server = start('aspire', [
+  node, bundle('aspire.cjs'), 'serve', '--config', serverConfig, '--listen', `127.0.0.1:${port}`, '--log-file', at('aspire.log'),
+  '--hub-listen', `127.0.0.1:${hubListenPort}`, '--hub-cert', at('tls', 'server.crt'), '--hub-key', at('tls', 'server.key'),
+]);
+const url = await until(() => server.output().match(/listening on (http\S+)/)?.[1], 30_000, 'the server to listen');
+const hubPort = Number(await until(() => server.output().match(/hub listening on tls:\/\/\S+:(\d+)/)?.[1], 30_000, 'the command hub to listen'));
 
-const bootState = join(demo, 'boot');
-const bootConfig = join(demo, 'boot.json');
-writeFileSync(bootConfig, JSON.stringify({ step: 10, enrollSecret, hostname: undefined }, null, 2), { mode: 0o600 });
-const bootLog = join(demo, 'boot.log');
-start('boot', [...bin('boot.cjs'), '-f', '-L', bootLog, '-P', join(demo, 'boot.pid'), '-c', bootConfig, '-d', bootState, '-S', url.replace(/^http:\/\//, '')], bootLog);
+const bootState = at('boot');
+const bootConfig = at('boot.json');
+// Supervision numbers shrunk from the fleet defaults (60 s checks, 3 min restart hold) so a
+// BasicAgent that the previous demo run stopped comes back within seconds.
+writeFileSync(bootConfig, `${JSON.stringify({ step: 5, enrollSecret, supervision: { checkIntervalSec: 5, restartHoldSec: 5 } }, null, 2)}\n`, { mode: 0o600 });
+start('boot', [node, bundle('boot.cjs'), '-f', '-L', at('boot.log'), '-P', at('boot.pid'), '-c', bootConfig, '-d', bootState, '-S', new URL(url).host]);
 
-// Wait for the host to come online through the operator API, then say where to look.
-const api = (path) => fetch(`${url}/api/v1/server${path}`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json());
-let host;
-for (let i = 0; i < 100 && !host; i++) {
-  await new Promise((r) => setTimeout(r, 300));
+const api = async (method, path, body, headers = {}) => {
+  const res = await fetch(`${url}/api/v1/server${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body && !(body instanceof Uint8Array) ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body instanceof Uint8Array ? body : body ? JSON.stringify(body) : undefined,
+  });
+  return res.json();
+};
+
+const agentsn = await until(() => {
   const meta = existsSync(join(bootState, 'meta.json')) ? JSON.parse(readFileSync(join(bootState, 'meta.json'), 'utf8')) : undefined;
-  if (meta?.agentsn) {
-    const res = await api(`/agent?agentsn=${encodeURIComponent(meta.agentsn)}`).catch(() => undefined);
-    if (res?.status === 0 && (res.host?.status ?? res.status_word) !== undefined) host = res.host ?? res;
-  }
+  return meta?.trusted ? meta.agentsn : undefined;
+}, 30_000, 'the BootAgent to register');
+await until(async () => (await api('GET', `/agent?agentsn=${agentsn}`)).host?.status === 'online', 30_000, 'the host to be online');
+
+// --- the BasicAgent, published on the server and installed by the BootAgent --------------
+const basicVersion = '1.0.0';
+const basicDir = at('basic');
+mkdirSync(basicDir, { recursive: true });
+writeFileSync(at('basic', 'crontab'), '# sec min hour dom mon dow user command\n0 * * * * * root uptime\n');
+writeFileSync(at('basic', 'basic.json'), `${JSON.stringify({
+  serverHost: 'localhost', serverPort: hubPort, ca: at('tls', 'ca.crt'),
+  crontab: at('basic', 'crontab'), stateDir: at('basic', 'state'), bootMetafile: join(bootState, 'meta.json'),
+}, null, 2)}\n`);
+const host = (await api('GET', `/agent?agentsn=${agentsn}`)).host;
+const installed = (host.agents ?? []).some((a) => a.name === 'BasicAgent');
+if (!installed) {
+  const pkgDir = at('basic', 'package');
+  mkdirSync(pkgDir, { recursive: true });
+  execFileSync('cp', [bundle('basic-agent.cjs'), join(pkgDir, 'basic-agent.cjs')]);
+  // The run spec (docs/supervision.md): a fleet RPM runs /usr/bin/BasicAgent; here the bundle on the pinned Node.
+  writeFileSync(join(pkgDir, 'agent.json'), `${JSON.stringify({
+    name: 'BasicAgent', version: basicVersion,
+    start: [node, 'basic-agent.cjs', '-f', '-c', at('basic', 'basic.json'), '-L', at('basic', 'basic.log'), '-P', basicPidfile],
+    stop: 'kill:SIGTERM', stop_timeout: 15, check: 'process',
+  }, null, 2)}\n`);
+  const tgz = at('basic', `BasicAgent-${basicVersion}.tar.gz`);
+  execFileSync('tar', ['-czf', tgz, '-C', pkgDir, 'agent.json', 'basic-agent.cjs']);
+  const q = new URLSearchParams({ name: 'BasicAgent', version: basicVersion, os: 'linux', arch: host.arch, file: `BasicAgent-${basicVersion}.tar.gz` });
+  const up = await api('POST', `/package?${q}`, new Uint8Array(readFileSync(tgz)), { 'content-type': 'application/octet-stream' });
+  if (up.status !== 0 && up.status !== 130011) throw new Error(`upload failed: ${JSON.stringify(up)}`);
+  const task = await api('POST', '/task', { command: 'install', agents: [agentsn], parameters: { name: 'BasicAgent', version: basicVersion } });
+  if (task.status !== 0) throw new Error(`install task refused: ${JSON.stringify(task)}`);
+  console.log(`demo: install task ${task.id} sent; the BootAgent picks it up on its next push ...`);
+  const done = await until(async () => {
+    const t = await api('GET', `/task?id=${task.id}`);
+    const s = t.subtasks?.[0];
+    return s && ['SUCCESS', 'FAILED', 'REVOKED'].includes(s.state) ? s : undefined;
+  }, 60_000, 'the install task');
+  if (done.state !== 'SUCCESS') throw new Error(`install failed: ${JSON.stringify(done)}`);
 }
+await until(async () => (await api('GET', '/polaris/agents')).agents?.some((a) => a.agentsn === agentsn), 60_000, 'the BasicAgent to join the command hub');
+const probe = await api('POST', '/polaris', { hosts: [agentsn], method: 'sync.bash', cmd: 'uname -sr; id -un' });
+const answer = probe.response?.[0];
 
 console.log(`
 Aspire is running on this machine (Ctrl-C stops it).
 
-  console      ${url}/            (log in with the operator token below)
-  REST API     ${url}/api/v1/server/   (Authorization: Bearer <token>)
-  OpenAPI      ${url}/api/v1/server/openapi.json
-  token        ${tokenFile}
-  server log   ${serverLog}
-  server data  ${dataDir}  (SQLite)
-  boot log     ${bootLog}
-  boot state   ${bootState}
+  console       ${url}/    log in with the operator token in ${tokenFile}
+  REST API      ${url}/api/v1/server/...   (Authorization: Bearer <token>; OpenAPI at /api/v1/server/openapi.json)
+  command hub   tls://127.0.0.1:${hubPort}   (CA ${at('tls', 'ca.crt')})
+  host          ${agentsn} online, BootAgent step 5 s, BasicAgent supervised and connected
+  sync.bash     "uname -sr; id -un" -> ${answer?.resp} ${JSON.stringify(answer?.data ?? answer?.message)}
 
-  host         ${host ? `${host.hostname ?? ''} ${host.agentsn ?? ''} ${host.status ?? ''}` : 'not online yet: see the boot log'}
+  logs          ${at('aspire.log')}
+                ${at('boot.log')}
+                ${at('basic', 'basic.log')}
+  state         ${dataDir} (SQLite), ${bootState}, ${at('basic', 'state')}
 
 Try:
-  curl -s -H "Authorization: Bearer $(cat ${tokenFile})" '${url}/api/v1/server/host' | python3 -m json.tool
+  T=$(cat ${tokenFile})
+  curl -s -H "Authorization: Bearer $T" ${url}/api/v1/server/host | python3 -m json.tool
+  curl -s -H "Authorization: Bearer $T" -H 'content-type: application/json' \\
+       -d '{"hosts":["${agentsn}"],"method":"getinfo.kernel"}' ${url}/api/v1/server/polaris
 `);
+if (exitAfterReady) shutdown(0);
+
+async function until(fn, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await Promise.resolve()
+      .then(fn)
+      .catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) {
+      console.error(`demo: timed out waiting for ${what}; logs are in ${demo}`);
+      shutdown(1);
+      return new Promise(() => {});
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -24,16 +24,17 @@ function openssl(args: string[], cwd: string): void {
  * test time (EC P-256: fast), so no key material is ever committed. `names` become the
  * subjectAltName (DNS names and IP addresses).
  */
-export function makeTestCa(opts: { names?: string[]; dir?: string; cn?: string } = {}): TestCa {
+export function makeTestCa(opts: { names?: string[]; dir?: string; cn?: string; days?: number } = {}): TestCa {
+  const days = String(opts.days ?? 2);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'aspire-tls-'));
   const names = opts.names ?? ['localhost', '127.0.0.1', '::1'];
   const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', `/CN=${opts.cn ?? 'Aspire test CA'}`,
+  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', days, '-subj', `/CN=${opts.cn ?? 'Aspire test CA'}`,
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
   openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${names[0] ?? 'localhost'}`], dir);
   writeFileSync(join(dir, 'server.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext'], dir);
+  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', days, '-extfile', 'server.ext'], dir);
   const file = (f: string) => join(dir, f);
   return {
     dir,
