@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { searchHosts } from '../api/endpoints.ts';
 import { useDebounced } from '../lib/use-debounced.ts';
 import { usePoll } from '../lib/use-poll.ts';
+import { TextField } from './fields.tsx';
 
 /**
  * Choose hosts by searching (server-side, ten at a time) and ticking them. The chosen AgentSNs
@@ -24,10 +25,7 @@ export function HostPicker({
   return (
     <fieldset class="picker">
       <legend>{label}</legend>
-      <label>
-        Find hosts
-        <input type="search" placeholder="hostname or AgentSN prefix" value={search} onInput={(e) => setSearch((e.currentTarget as HTMLInputElement).value)} />
-      </label>
+      <TextField label="Find hosts" type="search" placeholder="hostname or AgentSN prefix" value={search} onValue={setSearch} />
       <ul class="picker-list" aria-label="Matching hosts">
         {(found.data?.hosts ?? []).map((h) => (
           <li>

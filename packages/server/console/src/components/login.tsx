@@ -2,38 +2,32 @@ import { useState } from 'preact/hooks';
 import { NetworkError, UnauthorizedError, errorText } from '../api/errors.ts';
 import { checkToken } from '../api/endpoints.ts';
 import { loginNotice, signIn } from '../api/session.ts';
+import { useAction } from '../lib/use-action.ts';
 import { useStore } from '../lib/use-store.ts';
 
 /** Log in with an operator token (made by `aspire token create`); checked against the server first. */
 export function Login() {
   const notice = useStore(loginNotice);
   const [token, setToken] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const check = useAction();
+  const error = check.error;
 
-  const submit = async (ev: Event) => {
+  const submit = (ev: Event) => {
     ev.preventDefault();
     const t = token.trim();
-    if (!t) {
-      setError('Enter an operator token.');
-      return;
-    }
-    setBusy(true);
-    setError(null);
-    try {
-      await checkToken(t);
-      signIn(t);
-    } catch (err) {
-      if (err instanceof UnauthorizedError) {
-        setError('Wrong token: the server refused it (401). Create one with `aspire token create`.');
-      } else if (err instanceof NetworkError) {
-        setError('Cannot reach the Aspire server. Check that it is running and try again.');
-      } else {
-        setError(`Login failed: ${errorText(err)}`);
-      }
-    } finally {
-      setBusy(false);
-    }
+    if (!t) return check.fail('Enter an operator token.');
+    void check.run(
+      async () => {
+        await checkToken(t);
+        signIn(t);
+      },
+      (err) =>
+        err instanceof UnauthorizedError
+          ? 'Wrong token: the server refused it (401). Create one with `aspire token create`.'
+          : err instanceof NetworkError
+            ? 'Cannot reach the Aspire server. Check that it is running and try again.'
+            : `Login failed: ${errorText(err)}`,
+    );
   };
 
   return (
@@ -62,8 +56,8 @@ export function Login() {
             {error}
           </p>
         )}
-        <button type="submit" disabled={busy}>
-          {busy ? 'Checking…' : 'Log in'}
+        <button type="submit" disabled={check.busy}>
+          {check.busy ? 'Checking…' : 'Log in'}
         </button>
       </form>
     </main>

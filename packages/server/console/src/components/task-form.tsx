@@ -1,9 +1,11 @@
 import { useState } from 'preact/hooks';
 import { createTask, listTags } from '../api/endpoints.ts';
 import type { Package } from '../api/types.ts';
-import { errorText } from '../api/errors.ts';
+import { useAction } from '../lib/use-action.ts';
 import { usePoll } from '../lib/use-poll.ts';
+import { SelectField, TextField } from './fields.tsx';
 import { HostPicker } from './host-picker.tsx';
+import { ErrorNote } from './notice.tsx';
 
 /**
  * Start an install or upgrade of the chosen package on chosen hosts (one subtask per host) or
@@ -15,20 +17,17 @@ export function TaskForm({ pkg, onStarted }: { pkg: Package | null; onStarted: (
   const [hosts, setHosts] = useState<string[]>([]);
   const [tag, setTag] = useState('');
   const [batch, setBatch] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const start = useAction();
   const tags = usePoll((s) => listTags({ offset: 0, limit: 200, order: 'asc', sortby: 'name' }, s), [target]);
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setError(null);
-    if (!pkg) return setError('Choose a package first (Deploy on its row, or upload one).');
-    if (target === 'hosts' && hosts.length === 0) return setError('Choose at least one host.');
-    if (target === 'tag' && !tag) return setError('Choose a tag.');
+    if (!pkg) return start.fail('Choose a package first (Deploy on its row, or upload one).');
+    if (target === 'hosts' && hosts.length === 0) return start.fail('Choose at least one host.');
+    if (target === 'tag' && !tag) return start.fail('Choose a tag.');
     const b = batch.trim() === '' ? undefined : Number(batch);
-    if (b !== undefined && (!Number.isInteger(b) || b < 1)) return setError('Batch size must be a whole number of at least 1.');
-    setBusy(true);
-    try {
+    if (b !== undefined && (!Number.isInteger(b) || b < 1)) return start.fail('Batch size must be a whole number of at least 1.');
+    void start.run(async () => {
       const res = await createTask({
         command,
         ...(target === 'hosts' ? { agents: hosts } : { tags: tag }),
@@ -36,11 +35,7 @@ export function TaskForm({ pkg, onStarted }: { pkg: Package | null; onStarted: (
         ...(b !== undefined ? { batch: b } : {}),
       });
       onStarted(res.id);
-    } catch (err) {
-      setError(`Could not start the task: ${errorText(err)}`);
-    } finally {
-      setBusy(false);
-    }
+    }, 'Could not start the task');
   };
 
   return (
@@ -78,31 +73,21 @@ export function TaskForm({ pkg, onStarted }: { pkg: Package | null; onStarted: (
         <HostPicker label="Hosts" selected={hosts} onChange={setHosts} />
       ) : (
         <>
-          <label>
-          Tag
-          <select value={tag} onChange={(e) => setTag((e.currentTarget as HTMLSelectElement).value)}>
+          <SelectField label="Tag" value={tag} onValue={setTag}>
             <option value="">choose…</option>
             {(tags.data?.tags ?? []).map((t) => (
               <option value={`${t.name}=${t.value}`}>
                 {t.name}={t.value} ({t.hosts} {t.hosts === 1 ? 'host' : 'hosts'})
               </option>
             ))}
-          </select>
-          </label>
+          </SelectField>
           <p class="muted small">Hosts with this tag get the job once, for 24 h (the server's default window).</p>
         </>
       )}
-      <label>
-        Batch size (optional)
-        <input inputMode="numeric" value={batch} onInput={(e) => setBatch((e.currentTarget as HTMLInputElement).value)} size={6} />
-      </label>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      <button type="submit" disabled={busy}>
-        {busy ? 'Starting…' : 'Start task'}
+      <TextField label="Batch size (optional)" inputMode="numeric" value={batch} onValue={setBatch} size={6} />
+      <ErrorNote error={start.error} />
+      <button type="submit" disabled={start.busy}>
+        {start.busy ? 'Starting…' : 'Start task'}
       </button>
     </form>
   );

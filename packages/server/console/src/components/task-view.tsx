@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { getTask, revokeTask } from '../api/endpoints.ts';
-import { errorText } from '../api/errors.ts';
-import { formatLocal, formatUtc } from '../lib/time.ts';
+import { taskSummary } from '../lib/task-text.ts';
+import { useAction } from '../lib/use-action.ts';
 import { usePoll } from '../lib/use-poll.ts';
+import { DataTable } from './data-table.tsx';
+import { LocalTime } from './local-time.tsx';
 import { ErrorNote } from './notice.tsx';
 import { StatusBadge } from './status-badge.tsx';
 
@@ -23,17 +25,17 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
   useEffect(() => {
     if (only === undefined && task && task.count > LIST_ALL_MAX) setOnly('FAILED');
   }, [task?.count]);
-  const [revokeNote, setRevokeNote] = useState<string | null>(null);
-  const revoke = async () => {
+  const revoker = useAction();
+  const revoke = () => {
     if (!confirm(`Revoke task #${id}? Subtasks not yet handed to an agent stop; those in flight finish.`)) return;
-    try {
+    void revoker.run(async () => {
       const r = await revokeTask(id);
-      setRevokeNote(`Revoked ${r.revoked} subtask(s).`);
       t.reload();
-    } catch (err) {
-      setRevokeNote(`Revoke failed: ${errorText(err)}`);
-    }
+      return `Revoked ${r.revoked} subtask(s).`;
+    }, 'Revoke failed');
   };
+  // One note for the last revoke, whichever way it went.
+  const revokeNote = revoker.done ?? revoker.error;
   const final = task ? FINAL_TASK.has(task.status) && task.id === id : false;
   useEffect(() => {
     setDone(final);
@@ -47,14 +49,13 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
       <ErrorNote error={t.error} />
       {task && (
         <p>
-          {task.command} {typeof task.parameters.name === 'string' ? task.parameters.name : ''}{' '}
-          {typeof task.parameters.version === 'string' ? task.parameters.version : ''} —{' '}
+          {taskSummary(task)} —{' '}
           <span role="status" aria-label="Task progress">
             {task.complete} of {task.count} complete
           </span>
           {!done && <span class="muted"> (following live)</span>}{' '}
           {!done && (
-            <button type="button" class="danger" onClick={() => void revoke()} aria-label={`Revoke task ${id}`}>
+            <button type="button" class="danger" onClick={revoke} aria-label={`Revoke task ${id}`}>
               Revoke
             </button>
           )}
@@ -83,36 +84,27 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
           </label>
         </div>
       )}
-      <table aria-label={`Subtasks of task ${id}`}>
-        <thead>
+      <DataTable
+        label={`Subtasks of task ${id}`}
+        columns={['AgentSN', 'State', 'Attempts', 'Code', 'Message', 'Updated']}
+        rows={t.data?.subtasks}
+        row={(s) => (
           <tr>
-            <th scope="col">AgentSN</th>
-            <th scope="col">State</th>
-            <th scope="col">Attempts</th>
-            <th scope="col">Code</th>
-            <th scope="col">Message</th>
-            <th scope="col">Updated</th>
+            <th scope="row" class="mono">
+              {s.agentsn}
+            </th>
+            <td>
+              <StatusBadge word={s.state} />
+            </td>
+            <td>{s.attempts}</td>
+            <td class="mono">{s.errcode === null ? '—' : `0x${s.errcode.toString(16).padStart(4, '0')}`}</td>
+            <td>{s.message ?? ''}</td>
+            <td>
+              <LocalTime value={s.gmt_modify} />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {(t.data?.subtasks ?? []).map((s) => (
-            <tr>
-              <th scope="row" class="mono">
-                {s.agentsn}
-              </th>
-              <td>
-                <StatusBadge word={s.state} />
-              </td>
-              <td>{s.attempts}</td>
-              <td class="mono">{s.errcode === null ? '—' : `0x${s.errcode.toString(16).padStart(4, '0')}`}</td>
-              <td>{s.message ?? ''}</td>
-              <td>
-                <time title={formatUtc(s.gmt_modify)}>{formatLocal(s.gmt_modify)}</time>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        )}
+      />
     </section>
   );
 }

@@ -1,8 +1,10 @@
 import { useState } from 'preact/hooks';
 import { uploadPackage } from '../api/endpoints.ts';
 import type { Package } from '../api/types.ts';
-import { errorText } from '../api/errors.ts';
 import { guessFromFile } from '../lib/package-name.ts';
+import { useAction } from '../lib/use-action.ts';
+import { SelectField, TextField } from './fields.tsx';
+import { ErrorNote, OkNote } from './notice.tsx';
 
 /** Upload a package file with its name, version, OS and arch; the server computes the SHA256. */
 export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void }) {
@@ -11,15 +13,13 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
   const [version, setVersion] = useState('');
   const [os, setOs] = useState('linux');
   const [arch, setArch] = useState('x86_64');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const send = useAction();
   const [progress, setProgress] = useState<{ sent: number; total: number } | null>(null);
 
   const pick = (e: Event) => {
     const f = (e.currentTarget as HTMLInputElement).files?.[0] ?? null;
     setFile(f);
-    setDone(null);
+    send.clear();
     if (!f) return;
     // A new file brings its own name and version: the guess replaces what the last file left.
     const g = guessFromFile(f.name);
@@ -28,27 +28,20 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
     if (g.arch && g.arch !== 'noarch') setArch(g.arch);
   };
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setError(null);
-    setDone(null);
     const missing = [!file && 'file', !name.trim() && 'name', !version.trim() && 'version'].filter(Boolean);
-    if (missing.length) {
-      setError(`Missing: ${missing.join(', ')}.`);
-      return;
-    }
-    setBusy(true);
-    try {
-      setProgress({ sent: 0, total: file!.size });
-      const res = await uploadPackage({ name: name.trim(), version: version.trim(), os, arch, file: file! }, (sent, total) => setProgress({ sent, total }));
-      setDone(`Uploaded ${res.package.name} ${res.package.version} (SHA256 ${res.package.sha256.slice(0, 12)}…).`);
-      onUploaded(res.package);
-    } catch (err) {
-      setError(`Upload failed: ${errorText(err)}`);
-    } finally {
-      setBusy(false);
-      setProgress(null);
-    }
+    if (!file || missing.length) return send.fail(`Missing: ${missing.join(', ')}.`);
+    void send.run(async () => {
+      try {
+        setProgress({ sent: 0, total: file.size });
+        const res = await uploadPackage({ name: name.trim(), version: version.trim(), os, arch, file }, (sent, total) => setProgress({ sent, total }));
+        onUploaded(res.package);
+        return `Uploaded ${res.package.name} ${res.package.version} (SHA256 ${res.package.sha256.slice(0, 12)}…).`;
+      } finally {
+        setProgress(null);
+      }
+    }, 'Upload failed');
   };
 
   return (
@@ -58,28 +51,16 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
         Package file
         <input type="file" accept=".tar.gz,.tgz,.rpm" onChange={pick} />
       </label>
-      <label>
-        Name
-        <input value={name} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
-      </label>
-      <label>
-        Version
-        <input value={version} onInput={(e) => setVersion((e.currentTarget as HTMLInputElement).value)} />
-      </label>
-      <label>
-        OS
-        <select value={os} onChange={(e) => setOs((e.currentTarget as HTMLSelectElement).value)}>
-          <option value="linux">linux</option>
-        </select>
-      </label>
-      <label>
-        Arch
-        <select value={arch} onChange={(e) => setArch((e.currentTarget as HTMLSelectElement).value)}>
-          <option value="x86_64">x86_64</option>
-          <option value="aarch64">aarch64</option>
-          <option value="noarch">noarch</option>
-        </select>
-      </label>
+      <TextField label="Name" value={name} onValue={setName} />
+      <TextField label="Version" value={version} onValue={setVersion} />
+      <SelectField label="OS" value={os} onValue={setOs}>
+        <option value="linux">linux</option>
+      </SelectField>
+      <SelectField label="Arch" value={arch} onValue={setArch}>
+        <option value="x86_64">x86_64</option>
+        <option value="aarch64">aarch64</option>
+        <option value="noarch">noarch</option>
+      </SelectField>
       {progress && (
         <label>
           Upload progress
@@ -88,18 +69,10 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
           </progress>
         </label>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {done && (
-        <p class="ok" role="status">
-          {done}
-        </p>
-      )}
-      <button type="submit" disabled={busy}>
-        {busy ? 'Uploading…' : 'Upload'}
+      <ErrorNote error={send.error} />
+      <OkNote text={send.done} />
+      <button type="submit" disabled={send.busy}>
+        {send.busy ? 'Uploading…' : 'Upload'}
       </button>
     </form>
   );

@@ -1,10 +1,12 @@
 import { ApiError } from '../api/errors.ts';
 import { getDashboard, getDashboardHistory, listEvents, listTasks } from '../api/endpoints.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { EventTable } from '../components/event-table.tsx';
 import { LineChart } from '../components/line-chart.tsx';
+import { LocalTime } from '../components/local-time.tsx';
 import { ErrorNote } from '../components/notice.tsx';
 import { Stat } from '../components/stat.tsx';
-import { formatLocal, formatUtc } from '../lib/time.ts';
+import { formatLocal } from '../lib/time.ts';
 import { usePoll } from '../lib/use-poll.ts';
 
 /** Refresh period of the dashboard; the figures themselves are computed by the server periodically. */
@@ -47,7 +49,7 @@ export function Dashboard() {
       )}
       {d && (
         <p class="muted small">
-          Statistics computed at <time title={formatUtc(d.computedAt)}>{formatLocal(d.computedAt)}</time>
+          Statistics computed at <LocalTime value={d.computedAt} />
         </p>
       )}
 
@@ -60,65 +62,40 @@ export function Dashboard() {
       <div class="cols">
         <section class="card" aria-labelledby="h-agents">
           <h2 id="h-agents">Agents</h2>
-          <table aria-labelledby="h-agents">
-            <thead>
+          <DataTable
+            labelledBy="h-agents"
+            columns={['Agent', 'Deployed', 'Online']}
+            rows={d?.agents}
+            empty="No agents reported yet."
+            row={(a) => (
               <tr>
-                <th scope="col">Agent</th>
-                <th scope="col">Deployed</th>
-                <th scope="col">Online</th>
+                <th scope="row">{a.name}</th>
+                <td>{a.deployed.toLocaleString()}</td>
+                <td>{a.online.toLocaleString()}</td>
               </tr>
-            </thead>
-            <tbody>
-              {(d?.agents ?? []).map((a) => (
-                <tr>
-                  <th scope="row">{a.name}</th>
-                  <td>{a.deployed.toLocaleString()}</td>
-                  <td>{a.online.toLocaleString()}</td>
-                </tr>
-              ))}
-              {d && d.agents.length === 0 && (
-                <tr>
-                  <td colSpan={3} class="muted">
-                    No agents reported yet.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
+            )}
+          />
         </section>
 
         <section class="card" aria-labelledby="h-tasks">
           <h2 id="h-tasks">Tasks in flight</h2>
           <ErrorNote error={tasks.error} />
-          <table aria-labelledby="h-tasks">
-            <thead>
+          <DataTable
+            labelledBy="h-tasks"
+            columns={['Task', 'Command', 'Done', 'Started']}
+            rows={tasks.data?.tasks}
+            empty="Nothing running."
+            row={(t) => (
               <tr>
-                <th scope="col">Task</th>
-                <th scope="col">Command</th>
-                <th scope="col">Done</th>
-                <th scope="col">Started</th>
+                <th scope="row">#{t.id}</th>
+                <td>{t.command}</td>
+                <td>
+                  {t.complete}/{t.count}
+                </td>
+                <td>{formatLocal(t.gmt_create)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {(tasks.data?.tasks ?? []).map((t) => (
-                <tr>
-                  <th scope="row">#{t.id}</th>
-                  <td>{t.command}</td>
-                  <td>
-                    {t.complete}/{t.count}
-                  </td>
-                  <td>{formatLocal(t.gmt_create)}</td>
-                </tr>
-              ))}
-              {tasks.data && tasks.data.tasks.length === 0 && (
-                <tr>
-                  <td colSpan={4} class="muted">
-                    Nothing running.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
+            )}
+          />
         </section>
       </div>
 

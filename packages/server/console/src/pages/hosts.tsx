@@ -1,13 +1,15 @@
 import { useState } from 'preact/hooks';
 import { deleteHost, listEvents, listRegions, searchHosts, type HostQuery } from '../api/endpoints.ts';
-import { errorText } from '../api/errors.ts';
 import type { Host } from '../api/types.ts';
+import { DataTable } from '../components/data-table.tsx';
 import { EventTable } from '../components/event-table.tsx';
+import { SelectField, TextField } from '../components/fields.tsx';
+import { LocalTime } from '../components/local-time.tsx';
 import { ErrorNote } from '../components/notice.tsx';
 import { Pager } from '../components/pager.tsx';
 import { SortHeader, type Sort } from '../components/sort-header.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
-import { formatLocal, formatUtc } from '../lib/time.ts';
+import { useAction } from '../lib/use-action.ts';
 import { useDebounced } from '../lib/use-debounced.ts';
 import { usePoll } from '../lib/use-poll.ts';
 
@@ -53,62 +55,41 @@ export function Hosts() {
   const search = f.search.trim() || undefined;
   const hosts = usePoll((s) => searchHosts(query, search, s), [JSON.stringify(query), search], POLL_MS);
 
-  const set = (k: keyof Filters) => (e: Event) => {
-    setFilters({ ...filters, [k]: (e.currentTarget as HTMLInputElement | HTMLSelectElement).value });
+  const set = (k: keyof Filters) => (value: string) => {
+    setFilters({ ...filters, [k]: value });
     setPaging({ ...paging, offset: 0 });
   };
-  const rows = hosts.data?.hosts ?? [];
   const onSort = (next: Sort) => {
     setSort(next);
     setPaging({ ...paging, offset: 0 });
   };
+  const sortable = (label: string, column: string) => <SortHeader label={label} column={column} sort={sort} onSort={onSort} />;
 
   return (
     <div class="page">
       <h1>Hosts</h1>
       <form class="filters card" role="search" aria-label="Filter hosts" onSubmit={(e) => e.preventDefault()}>
-        <label>
-          Search
-          <input type="search" placeholder="hostname or AgentSN prefix" size={30} value={filters.search} onInput={set('search')} />
-        </label>
-        <label>
-          Status
-          <select value={filters.status} onChange={set('status')}>
-            <option value="">any</option>
-            {STATUSES.map((s) => (
-              <option value={s}>{s}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Region
-          <select value={filters.region} onChange={set('region')}>
-            <option value="">any</option>
-            {(regions.data?.regions ?? []).map((r) => (
-              <option value={String(r.id)}>{r.name}</option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Tag
-          <input placeholder="key=value" value={filters.tag} onInput={set('tag')} />
-        </label>
-        <label>
-          OS
-          <input value={filters.os} onInput={set('os')} size={8} />
-        </label>
-        <label>
-          Arch
-          <select value={filters.arch} onChange={set('arch')}>
-            <option value="">any</option>
-            <option value="x86_64">x86_64</option>
-            <option value="aarch64">aarch64</option>
-          </select>
-        </label>
-        <label>
-          Version
-          <input value={filters.version} onInput={set('version')} size={8} />
-        </label>
+        <TextField label="Search" type="search" placeholder="hostname or AgentSN prefix" size={30} value={filters.search} onValue={set('search')} />
+        <SelectField label="Status" value={filters.status} onValue={set('status')}>
+          <option value="">any</option>
+          {STATUSES.map((s) => (
+            <option value={s}>{s}</option>
+          ))}
+        </SelectField>
+        <SelectField label="Region" value={filters.region} onValue={set('region')}>
+          <option value="">any</option>
+          {(regions.data?.regions ?? []).map((r) => (
+            <option value={String(r.id)}>{r.name}</option>
+          ))}
+        </SelectField>
+        <TextField label="Tag" placeholder="key=value" value={filters.tag} onValue={set('tag')} />
+        <TextField label="OS" value={filters.os} onValue={set('os')} size={8} />
+        <SelectField label="Arch" value={filters.arch} onValue={set('arch')}>
+          <option value="">any</option>
+          <option value="x86_64">x86_64</option>
+          <option value="aarch64">aarch64</option>
+        </SelectField>
+        <TextField label="Version" value={filters.version} onValue={set('version')} size={8} />
         <button
           type="button"
           onClick={() => {
@@ -121,36 +102,27 @@ export function Hosts() {
       </form>
       <ErrorNote error={hosts.error} />
       <div class="card">
-        <table aria-label="Hosts" aria-busy={hosts.loading ? 'true' : 'false'}>
-          <thead>
-            <tr>
-              <th scope="col">
-                <span class="sr-only">Details</span>
-              </th>
-              <SortHeader label="AgentSN" column="agentsn" sort={sort} onSort={onSort} />
-              <SortHeader label="Region" column="region" sort={sort} onSort={onSort} />
-              <SortHeader label="Hostname" column="hostname" sort={sort} onSort={onSort} />
-              <SortHeader label="Management IP" column="ipaddr" sort={sort} onSort={onSort} />
-              <SortHeader label="OS" column="os" sort={sort} onSort={onSort} />
-              <SortHeader label="Arch" column="arch" sort={sort} onSort={onSort} />
-              <SortHeader label="Version" column="version" sort={sort} onSort={onSort} />
-              <SortHeader label="Status" column="status" sort={sort} onSort={onSort} />
-              <SortHeader label="Last change" column="gmt_modify" sort={sort} onSort={onSort} />
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((h) => (
-              <HostRow host={h} open={open === h.agentsn} onToggle={() => setOpen(open === h.agentsn ? null : h.agentsn)} onChanged={hosts.reload} />
-            ))}
-            {hosts.data && rows.length === 0 && (
-              <tr>
-                <td colSpan={10} class="muted">
-                  No hosts match.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
+        <DataTable
+          label="Hosts"
+          busy={hosts.loading}
+          columns={[
+            { hidden: 'Details' },
+            sortable('AgentSN', 'agentsn'),
+            sortable('Region', 'region'),
+            sortable('Hostname', 'hostname'),
+            sortable('Management IP', 'ipaddr'),
+            sortable('OS', 'os'),
+            sortable('Arch', 'arch'),
+            sortable('Version', 'version'),
+            sortable('Status', 'status'),
+            sortable('Last change', 'gmt_modify'),
+          ]}
+          rows={hosts.data?.hosts}
+          empty="No hosts match."
+          row={(h) => (
+            <HostRow host={h} open={open === h.agentsn} onToggle={() => setOpen(open === h.agentsn ? null : h.agentsn)} onChanged={hosts.reload} />
+          )}
+        />
         <Pager
           label="Hosts"
           offset={paging.offset}
@@ -191,7 +163,7 @@ function HostRow({ host: h, open, onToggle, onChanged }: { host: Host; open: boo
           <StatusBadge word={h.status} />
         </td>
         <td>
-          <time title={formatUtc(h.gmt_modify)}>{formatLocal(h.gmt_modify)}</time>
+          <LocalTime value={h.gmt_modify} />
         </td>
       </tr>
       {open && (
@@ -206,16 +178,13 @@ function HostRow({ host: h, open, onToggle, onChanged }: { host: Host; open: boo
 }
 
 function HostDetails({ host: h, onChanged }: { host: Host; onChanged: () => void }) {
-  const [note, setNote] = useState<string | null>(null);
-  const remove = async () => {
+  const del = useAction();
+  const remove = () => {
     if (!confirm(`Mark ${h.hostname} (${h.agentsn}) deleted? It comes back if its agent pushes again.`)) return;
-    try {
+    void del.run(async () => {
       await deleteHost(h.agentsn);
-      setNote(null);
       onChanged();
-    } catch (err) {
-      setNote(`Delete failed: ${errorText(err)}`);
-    }
+    }, 'Delete failed');
   };
   const events = usePoll((s) => listEvents({ offset: 0, limit: 10, agentsn: h.agentsn }, s), [h.agentsn], POLL_MS);
   const agentsId = `host-${h.id}-agents`;
@@ -244,43 +213,35 @@ function HostDetails({ host: h, onChanged }: { host: Host; onChanged: () => void
           </>
         )}
         <p class="muted small">
-          Last seen <time title={formatUtc(h.last_seen)}>{formatLocal(h.last_seen)}</time>, registered{' '}
-          <time title={formatUtc(h.gmt_create)}>{formatLocal(h.gmt_create)}</time>
+          Last seen <LocalTime value={h.last_seen} />, registered <LocalTime value={h.gmt_create} />
         </p>
         {h.status !== 'deleted' && (
-          <button type="button" class="danger" onClick={() => void remove()} aria-label={`Mark ${h.hostname} deleted`}>
+          <button type="button" class="danger" onClick={remove} aria-label={`Mark ${h.hostname} deleted`}>
             Mark deleted
           </button>
         )}
-        <ErrorNote error={note} />
+        <ErrorNote error={del.error} />
       </div>
       <div>
         <h3 id={agentsId}>Agents</h3>
         {h.agents.length === 0 ? (
           <p class="muted">No sub-agents reported.</p>
         ) : (
-          <table aria-labelledby={agentsId}>
-            <thead>
+          <DataTable
+            labelledBy={agentsId}
+            columns={['Agent', 'Version', 'Status', 'PID']}
+            rows={h.agents}
+            row={(a) => (
               <tr>
-                <th scope="col">Agent</th>
-                <th scope="col">Version</th>
-                <th scope="col">Status</th>
-                <th scope="col">PID</th>
+                <th scope="row">{a.name}</th>
+                <td>{a.version ?? '—'}</td>
+                <td>
+                  <StatusBadge word={a.status} />
+                </td>
+                <td>{a.pid ?? '—'}</td>
               </tr>
-            </thead>
-            <tbody>
-              {h.agents.map((a) => (
-                <tr>
-                  <th scope="row">{a.name}</th>
-                  <td>{a.version ?? '—'}</td>
-                  <td>
-                    <StatusBadge word={a.status} />
-                  </td>
-                  <td>{a.pid ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            )}
+          />
         )}
       </div>
       <div class="wide">

@@ -1,33 +1,32 @@
 import { useState } from 'preact/hooks';
 import { bindTag, createTag, deleteTag, listTags } from '../api/endpoints.ts';
 import type { Tag } from '../api/types.ts';
-import { errorText } from '../api/errors.ts';
+import { DataTable } from '../components/data-table.tsx';
+import { TextField } from '../components/fields.tsx';
 import { HostPicker } from '../components/host-picker.tsx';
-import { ErrorNote } from '../components/notice.tsx';
+import { LocalTime } from '../components/local-time.tsx';
+import { ErrorNote, OkNote } from '../components/notice.tsx';
 import { Pager } from '../components/pager.tsx';
-import { formatLocal, formatUtc } from '../lib/time.ts';
+import { useAction } from '../lib/use-action.ts';
 import { usePoll } from '../lib/use-poll.ts';
 
 export function Tags() {
   const [paging, setPaging] = useState({ offset: 0, limit: 50 });
   const [filter, setFilter] = useState('');
   const [editing, setEditing] = useState<Tag | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const del = useAction();
   const tags = usePoll(
     (s) => listTags({ ...paging, order: 'asc', sortby: 'name', name: filter.trim() || undefined }, s),
     [paging.offset, paging.limit, filter],
   );
 
-  const remove = async (t: Tag) => {
+  const remove = (t: Tag) => {
     if (!confirm(`Delete tag ${t.name}=${t.value}? It is unbound from ${t.hosts} host(s).`)) return;
-    setError(null);
-    try {
+    void del.run(async () => {
       await deleteTag(t.id);
       if (editing?.id === t.id) setEditing(null);
       tags.reload();
-    } catch (err) {
-      setError(`Delete failed: ${errorText(err)}`);
-    }
+    }, 'Delete failed');
   };
 
   return (
@@ -36,52 +35,41 @@ export function Tags() {
       <section class="card" aria-labelledby="h-tags">
         <div class="row-between">
           <h2 id="h-tags">Tags</h2>
-          <label>
-            Filter by key{' '}
-            <input type="search" value={filter} onInput={(e) => { setFilter((e.currentTarget as HTMLInputElement).value); setPaging({ ...paging, offset: 0 }); }} />
-          </label>
+          <TextField
+            label="Filter by key"
+            type="search"
+            value={filter}
+            onValue={(v) => {
+              setFilter(v);
+              setPaging({ ...paging, offset: 0 });
+            }}
+          />
         </div>
-        <ErrorNote error={tags.error ?? error} />
-        <table aria-labelledby="h-tags">
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Value</th>
-              <th scope="col">Bound hosts</th>
-              <th scope="col">Updated</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+        <ErrorNote error={tags.error ?? del.error} />
+        <DataTable
+          labelledBy="h-tags"
+          columns={['Key', 'Value', 'Bound hosts', 'Updated', { hidden: 'Actions' }]}
+          rows={tags.data?.tags}
+          empty="No tags yet."
+          row={(t) => (
+            <tr class={editing?.id === t.id ? 'row-open' : undefined}>
+              <th scope="row">{t.name}</th>
+              <td>{t.value}</td>
+              <td aria-label={`Hosts bound to ${t.name}=${t.value}`}>{t.hosts}</td>
+              <td>
+                <LocalTime value={t.gmt_modify} />
+              </td>
+              <td class="actions">
+                <button type="button" onClick={() => setEditing(t)} aria-label={`Bind or unbind hosts for ${t.name}=${t.value}`}>
+                  Hosts…
+                </button>
+                <button type="button" class="danger" onClick={() => remove(t)} aria-label={`Delete tag ${t.name}=${t.value}`}>
+                  Delete
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {(tags.data?.tags ?? []).map((t) => (
-              <tr class={editing?.id === t.id ? 'row-open' : undefined}>
-                <th scope="row">{t.name}</th>
-                <td>{t.value}</td>
-                <td aria-label={`Hosts bound to ${t.name}=${t.value}`}>{t.hosts}</td>
-                <td>
-                  <time title={formatUtc(t.gmt_modify)}>{formatLocal(t.gmt_modify)}</time>
-                </td>
-                <td class="actions">
-                  <button type="button" onClick={() => setEditing(t)} aria-label={`Bind or unbind hosts for ${t.name}=${t.value}`}>
-                    Hosts…
-                  </button>
-                  <button type="button" class="danger" onClick={() => void remove(t)} aria-label={`Delete tag ${t.name}=${t.value}`}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {tags.data && tags.data.tags.length === 0 && (
-              <tr>
-                <td colSpan={5} class="muted">
-                  No tags yet.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
+          )}
+        />
         <Pager label="Tags" offset={paging.offset} limit={paging.limit} count={tags.data?.count ?? 0} onChange={(offset, limit) => setPaging({ offset, limit })} />
       </section>
       <div class="cols">
@@ -95,41 +83,24 @@ export function Tags() {
 function CreateTag({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState('');
   const [value, setValue] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
+  const create = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setError(null);
-    if (!name.trim() || !value.trim()) return setError('Key and value are both required.');
-    setBusy(true);
-    try {
+    if (!name.trim() || !value.trim()) return create.fail('Key and value are both required.');
+    void create.run(async () => {
       await createTag(name.trim(), value.trim());
       setName('');
       setValue('');
       onCreated();
-    } catch (err) {
-      setError(`Could not create the tag: ${errorText(err)}`);
-    } finally {
-      setBusy(false);
-    }
+    }, 'Could not create the tag');
   };
   return (
     <form class="card form" onSubmit={submit} aria-labelledby="h-create-tag">
       <h2 id="h-create-tag">Create a tag</h2>
-      <label>
-        Key
-        <input value={name} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} />
-      </label>
-      <label>
-        Value
-        <input value={value} onInput={(e) => setValue((e.currentTarget as HTMLInputElement).value)} />
-      </label>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      <button type="submit" disabled={busy}>
+      <TextField label="Key" value={name} onValue={setName} />
+      <TextField label="Value" value={value} onValue={setValue} />
+      <ErrorNote error={create.error} />
+      <button type="submit" disabled={create.busy}>
         Create tag
       </button>
     </form>
@@ -138,26 +109,17 @@ function CreateTag({ onCreated }: { onCreated: () => void }) {
 
 function BindForm({ tag, onChanged, onClose }: { tag: Tag; onChanged: () => void; onClose: () => void }) {
   const [hosts, setHosts] = useState<string[]>([]);
-  const [error, setError] = useState<string | null>(null);
-  const [result, setResult] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const bind = useAction();
   const label = `${tag.name}=${tag.value}`;
-  const run = async (bind: boolean) => {
-    setError(null);
-    setResult(null);
-    if (hosts.length === 0) return setError('Choose at least one host.');
-    setBusy(true);
-    try {
-      const r = await bindTag(tag.id, hosts, bind);
+  const run = (on: boolean) => {
+    if (hosts.length === 0) return bind.fail('Choose at least one host.');
+    void bind.run(async () => {
+      const r = await bindTag(tag.id, hosts, on);
       const unknown = r.unknown?.length ? ` Unknown: ${r.unknown.join(', ')}.` : '';
-      setResult(`${bind ? 'Bound' : 'Unbound'} ${r.changed} host(s).${unknown}`);
       setHosts([]);
       onChanged();
-    } catch (err) {
-      setError(`Could not ${bind ? 'bind' : 'unbind'}: ${errorText(err)}`);
-    } finally {
-      setBusy(false);
-    }
+      return `${on ? 'Bound' : 'Unbound'} ${r.changed} host(s).${unknown}`;
+    }, `Could not ${on ? 'bind' : 'unbind'}`);
   };
   return (
     <form class="card form" onSubmit={(e) => e.preventDefault()} aria-labelledby="h-bind">
@@ -168,21 +130,13 @@ function BindForm({ tag, onChanged, onClose }: { tag: Tag; onChanged: () => void
         </button>
       </div>
       <HostPicker label={`Hosts to bind or unbind`} selected={hosts} onChange={setHosts} />
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {result && (
-        <p class="ok" role="status">
-          {result}
-        </p>
-      )}
+      <ErrorNote error={bind.error} />
+      <OkNote text={bind.done} />
       <div class="buttons">
-        <button type="button" disabled={busy} onClick={() => void run(true)}>
+        <button type="button" disabled={bind.busy} onClick={() => run(true)}>
           Bind
         </button>
-        <button type="button" disabled={busy} onClick={() => void run(false)}>
+        <button type="button" disabled={bind.busy} onClick={() => run(false)}>
           Unbind
         </button>
       </div>

@@ -1,14 +1,17 @@
 import { useState } from 'preact/hooks';
 import { deletePackage, listPackages, listTasks } from '../api/endpoints.ts';
 import type { Package } from '../api/types.ts';
-import { errorText } from '../api/errors.ts';
+import { DataTable } from '../components/data-table.tsx';
+import { TextField } from '../components/fields.tsx';
+import { LocalTime } from '../components/local-time.tsx';
 import { ErrorNote } from '../components/notice.tsx';
 import { Pager } from '../components/pager.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { TaskForm } from '../components/task-form.tsx';
 import { TaskView } from '../components/task-view.tsx';
 import { UploadForm } from '../components/upload-form.tsx';
-import { formatLocal, formatUtc } from '../lib/time.ts';
+import { taskSummary } from '../lib/task-text.ts';
+import { useAction } from '../lib/use-action.ts';
 import { usePoll } from '../lib/use-poll.ts';
 
 /** The task body that installs this package by name and version (what "Install" sends). */
@@ -21,23 +24,20 @@ export function Versions() {
   const [name, setName] = useState('');
   const [chosen, setChosen] = useState<Package | null>(null);
   const [followed, setFollowed] = useState<number | null>(null);
-  const [actionError, setActionError] = useState<string | null>(null);
+  const del = useAction();
   const pkgs = usePoll(
     (s) => listPackages({ ...paging, order: 'desc', sortby: 'id', name: name.trim() || undefined }, s),
     [paging.offset, paging.limit, name],
   );
   const tasks = usePoll((s) => listTasks({ offset: 0, limit: 10 }, s), [followed], 5000);
 
-  const remove = async (p: Package) => {
+  const remove = (p: Package) => {
     if (!confirm(`Delete ${p.name} ${p.version} (${p.os}/${p.arch})? Hosts that run it keep it.`)) return;
-    setActionError(null);
-    try {
+    void del.run(async () => {
       await deletePackage(p.id);
       if (chosen?.id === p.id) setChosen(null);
       pkgs.reload();
-    } catch (err) {
-      setActionError(`Delete failed: ${errorText(err)}`);
-    }
+    }, 'Delete failed');
   };
 
   return (
@@ -46,64 +46,50 @@ export function Versions() {
       <section class="card" aria-labelledby="h-packages">
         <div class="row-between">
           <h2 id="h-packages">Packages</h2>
-          <label>
-            Filter by name <input type="search" value={name} onInput={(e) => { setName((e.currentTarget as HTMLInputElement).value); setPaging({ ...paging, offset: 0 }); }} />
-          </label>
+          <TextField
+            label="Filter by name"
+            type="search"
+            value={name}
+            onValue={(v) => {
+              setName(v);
+              setPaging({ ...paging, offset: 0 });
+            }}
+          />
         </div>
-        <ErrorNote error={pkgs.error ?? actionError} />
+        <ErrorNote error={pkgs.error ?? del.error} />
         <div class="scroll-x">
-          <table aria-labelledby="h-packages">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Version</th>
-                <th scope="col">OS</th>
-                <th scope="col">Arch</th>
-                <th scope="col">File path</th>
-                <th scope="col">Install command</th>
-                <th scope="col">SHA256</th>
-                <th scope="col">Uploaded</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
+          <DataTable
+            labelledBy="h-packages"
+            columns={['Name', 'Version', 'OS', 'Arch', 'File path', 'Install command', 'SHA256', 'Uploaded', { hidden: 'Actions' }]}
+            rows={pkgs.data?.packages}
+            empty="No packages yet: upload one below."
+            row={(p) => (
+              <tr class={chosen?.id === p.id ? 'row-open' : undefined}>
+                <th scope="row">{p.name}</th>
+                <td>{p.version}</td>
+                <td>{p.os}</td>
+                <td>{p.arch}</td>
+                <td class="mono">{p.path}</td>
+                <td>
+                  <code class="wrap">{installCommand(p)}</code>
+                </td>
+                <td class="mono hash" title={p.sha256}>
+                  {p.sha256}
+                </td>
+                <td>
+                  <LocalTime value={p.gmt_create} />
+                </td>
+                <td class="actions">
+                  <button type="button" onClick={() => setChosen(p)} aria-label={`Deploy ${p.name} ${p.version}`}>
+                    Deploy
+                  </button>
+                  <button type="button" class="danger" onClick={() => remove(p)} aria-label={`Delete ${p.name} ${p.version}`}>
+                    Delete
+                  </button>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {(pkgs.data?.packages ?? []).map((p) => (
-                <tr class={chosen?.id === p.id ? 'row-open' : undefined}>
-                  <th scope="row">{p.name}</th>
-                  <td>{p.version}</td>
-                  <td>{p.os}</td>
-                  <td>{p.arch}</td>
-                  <td class="mono">{p.path}</td>
-                  <td>
-                    <code class="wrap">{installCommand(p)}</code>
-                  </td>
-                  <td class="mono hash" title={p.sha256}>
-                    {p.sha256}
-                  </td>
-                  <td>
-                    <time title={formatUtc(p.gmt_create)}>{formatLocal(p.gmt_create)}</time>
-                  </td>
-                  <td class="actions">
-                    <button type="button" onClick={() => setChosen(p)} aria-label={`Deploy ${p.name} ${p.version}`}>
-                      Deploy
-                    </button>
-                    <button type="button" class="danger" onClick={() => void remove(p)} aria-label={`Delete ${p.name} ${p.version}`}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-              {pkgs.data && pkgs.data.packages.length === 0 && (
-                <tr>
-                  <td colSpan={9} class="muted">
-                    No packages yet: upload one below.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
+            )}
+          />
         </div>
         <Pager label="Packages" offset={paging.offset} limit={paging.limit} count={pkgs.data?.count ?? 0} onChange={(offset, limit) => setPaging({ offset, limit })} />
       </section>
@@ -129,54 +115,33 @@ export function Versions() {
       <section class="card" aria-labelledby="h-recent-tasks">
         <h2 id="h-recent-tasks">Recent tasks</h2>
         <ErrorNote error={tasks.error} />
-        <table aria-labelledby="h-recent-tasks">
-          <thead>
+        <DataTable
+          labelledBy="h-recent-tasks"
+          columns={['Task', 'Command', 'Target', 'Status', 'Done', 'Created', { hidden: 'Actions' }]}
+          rows={tasks.data?.tasks}
+          empty="No tasks yet."
+          row={(t) => (
             <tr>
-              <th scope="col">Task</th>
-              <th scope="col">Command</th>
-              <th scope="col">Target</th>
-              <th scope="col">Status</th>
-              <th scope="col">Done</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
+              <th scope="row">#{t.id}</th>
+              <td>{taskSummary(t)}</td>
+              <td>{t.selector === 'tags' ? `tag ${t.tags ?? ''}` : `${t.count} host(s)`}</td>
+              <td>
+                <StatusBadge word={t.status} />
+              </td>
+              <td>
+                {t.complete}/{t.count}
+              </td>
+              <td>
+                <LocalTime value={t.gmt_create} />
+              </td>
+              <td>
+                <button type="button" onClick={() => setFollowed(t.id)} aria-label={`Follow task ${t.id}`}>
+                  Follow
+                </button>
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {(tasks.data?.tasks ?? []).map((t) => (
-              <tr>
-                <th scope="row">#{t.id}</th>
-                <td>
-                  {t.command} {typeof t.parameters.name === 'string' ? t.parameters.name : ''}{' '}
-                  {typeof t.parameters.version === 'string' ? t.parameters.version : ''}
-                </td>
-                <td>{t.selector === 'tags' ? `tag ${t.tags ?? ''}` : `${t.count} host(s)`}</td>
-                <td>
-                  <StatusBadge word={t.status} />
-                </td>
-                <td>
-                  {t.complete}/{t.count}
-                </td>
-                <td>
-                  <time title={formatUtc(t.gmt_create)}>{formatLocal(t.gmt_create)}</time>
-                </td>
-                <td>
-                  <button type="button" onClick={() => setFollowed(t.id)} aria-label={`Follow task ${t.id}`}>
-                    Follow
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {tasks.data && tasks.data.tasks.length === 0 && (
-              <tr>
-                <td colSpan={7} class="muted">
-                  No tasks yet.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
+          )}
+        />
       </section>
     </div>
   );
