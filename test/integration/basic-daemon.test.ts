@@ -52,8 +52,11 @@ describe('BasicAgent daemon', () => {
     writeFileSync(cfg, JSON.stringify({ serverHost: '127.0.0.1', serverPort: 1, ca: ca.caCertFile, crontab: join(dir, 'none'), stateDir: join(dir, 'st'), backoffBaseMs: 200 }));
     const pidfile = join(dir, 'b.pid');
     const started = await agentCmd('-c', cfg, '-P', pidfile, '-L', join(dir, 'b.log'));
-    expect(started.code).toBe(0);
+    // The parent returns only once the daemon holds its pidfile, and names its pid.
+    expect(started.code, started.err).toBe(0);
+    const announced = Number(started.out.match(/daemon started, pid (\d+)/)?.[1]);
     const pid: number = await waitUntil(() => (existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0), { what: 'pidfile' });
+    expect(pid).toBe(announced);
     cleanup.push(async () => {
       try {
         process.kill(pid, 'SIGKILL');
@@ -67,6 +70,10 @@ describe('BasicAgent daemon', () => {
     const second = await agentCmd('-f', '-c', cfg, '-P', pidfile);
     expect(second.code).not.toBe(0);
     expect(second.err).toMatch(/held by running process/);
+    // In the background too: the parent reports the daemon's refusal and exits non-zero.
+    const third = await agentCmd('-c', cfg, '-P', pidfile);
+    expect(third.code).not.toBe(0);
+    expect(third.err).toMatch(/daemon failed to start: .*held by running process/);
     process.kill(pid, 'SIGTERM');
     await waitUntil(() => !existsSync(pidfile), { what: 'pidfile removed on stop' });
   });

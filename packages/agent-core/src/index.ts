@@ -6,3 +6,4 @@ export * from './pidfile.ts';
 export * from './logger.ts';
 export * from './config-check.ts';
 export * from './build-info.ts';
+export * from './daemonize.ts';

@@ -7,7 +7,7 @@ const { program, args } = detectProgram(process.argv, process.argv0);
 const done =
   program === 'BasicAgentCtl'
     ? import('./ctl/ctl-main.ts').then((m) => m.ctlMain(args, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }))
-    : import('./cli/agent-main.ts').then((m) => m.agentMain(process.argv, args));
+    : import('./cli/agent-main.ts').then((m) => m.agentMain(args));
 done.then(
   (code) => {
     // Let stdout drain (a pipe to `python -m json.tool`) before exiting.

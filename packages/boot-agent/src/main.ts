@@ -4,9 +4,8 @@
  * createBootAgent. Exit codes: 0 ok, 1 runtime failure, 2 bad config or flags, 3 pidfile held.
  */
 import { Command } from 'commander';
-import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, realClock } from '@aspire/agent-core';
+import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, daemonize, notifyParent, realClock } from '@aspire/agent-core';
 import { createBootAgent } from './boot-agent.ts';
-import { daemonize, DAEMON_NOTIFY_ENV, notifyParent } from './cli/daemonize.ts';
 import { resolvePaths } from './cli/paths.ts';
 import { loadBootConfig, type CheckedConfig } from './config/boot-config.ts';
 import { checkServerList } from './net/server-list.ts';
@@ -60,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`boot: ${err.message}\n`);
-      if (env[DAEMON_NOTIFY_ENV] === '1') notifyParent(env, { ok: false, error: err.message });
+      notifyParent({ ok: false, error: err.message });
       return EXIT.CONFIG;
     }
     throw err;
@@ -77,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     const childArgs = ['-L', paths.log, '-P', paths.pidfile, '-d', paths.stateDir];
     if (paths.configExplicit) childArgs.push('-c', paths.config);
     if (flags.servers !== undefined) childArgs.push('-S', flags.servers);
-    return daemonize(childArgs);
+    return daemonize('boot', childArgs);
   }
 
   const root = createRootLogger({ name: 'boot', file: paths.log, level: checked.config.logLevel });
@@ -98,12 +97,11 @@ async function main(argv: string[]): Promise<number> {
     const msg = err instanceof PidfileLockedError ? err.message : `cannot take pidfile ${paths.pidfile}: ${(err as Error).message}`;
     process.stderr.write(`boot: ${msg}\n`);
     log.error(msg);
-    notifyParent(env, { ok: false, error: msg });
+    notifyParent({ ok: false, error: msg });
     root.flush();
     return err instanceof PidfileLockedError ? EXIT.LOCKED : EXIT.FAILURE;
   }
-  notifyParent(env, { ok: true, pid: process.pid });
-  delete process.env[DAEMON_NOTIFY_ENV];
+  notifyParent({ ok: true, pid: process.pid });
 
   log.info({ version: VERSION, paths, config: checked.config }, 'boot starting');
   for (const n of checked.notes) log.warn(`config: ${n}`);

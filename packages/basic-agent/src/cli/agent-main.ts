@@ -1,7 +1,7 @@
-import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, realClock } from '@aspire/agent-core';
+import { resolve } from 'node:path';
+import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, daemonize, notifyParent, realClock } from '@aspire/agent-core';
 import { createBasicAgent } from '../agent/basic-agent.ts';
 import { CONFIG_DEFAULT_PATH, loadConfig } from '../config.ts';
-import { respawnDetached } from './daemonize.ts';
 
 const USAGE = `Usage: BasicAgent [-f] [-L logfile] [-P pidfile] [-c config] [-T]
 
@@ -47,7 +47,7 @@ function parseFlags(args: string[]): Flags | { exit: number; out?: string; err?:
   return f;
 }
 
-export async function agentMain(argv: readonly string[], args: string[]): Promise<number> {
+export async function agentMain(args: string[]): Promise<number> {
   const f = parseFlags(args);
   if ('exit' in f) {
     if (f.out) process.stdout.write(f.out);
@@ -58,7 +58,9 @@ export async function agentMain(argv: readonly string[], args: string[]): Promis
   try {
     config = loadConfig(f.config);
   } catch (err) {
-    process.stderr.write(`BasicAgent: ${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+    const msg = err instanceof ConfigError ? err.message : (err as Error).message;
+    process.stderr.write(`BasicAgent: ${msg}\n`);
+    notifyParent({ ok: false, error: msg });
     return 1;
   }
   if (f.check) {
@@ -66,19 +68,24 @@ export async function agentMain(argv: readonly string[], args: string[]): Promis
     return 0;
   }
   if (!f.foreground) {
-    const pid = respawnDetached(argv, ['-f']);
-    process.stdout.write(`BasicAgent: started in the background, pid ${pid}\n`);
-    return 0;
+    // The daemon runs in /: hand it absolute paths.
+    const childArgs = ['-c', resolve(f.config)];
+    if (f.log) childArgs.push('-L', resolve(f.log));
+    if (f.pidfile) childArgs.push('-P', resolve(f.pidfile));
+    return daemonize('BasicAgent', childArgs);
   }
   let release: (() => void) | undefined;
   if (f.pidfile) {
     try {
       release = acquirePidfile(f.pidfile);
     } catch (err) {
-      process.stderr.write(`BasicAgent: ${err instanceof PidfileLockedError ? err.message : (err as Error).message}\n`);
+      const msg = err instanceof PidfileLockedError ? err.message : (err as Error).message;
+      process.stderr.write(`BasicAgent: ${msg}\n`);
+      notifyParent({ ok: false, error: msg });
       return 1;
     }
   }
+  notifyParent({ ok: true, pid: process.pid });
   const root = createRootLogger({ name: 'BasicAgent', ...(f.log ? { file: f.log } : {}), level: config.logLevel });
   const logger = root.logger;
   const stop = new AbortController();
