@@ -27,8 +27,7 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
   }, [task?.count]);
   const revoker = useAction();
   const revoke = () => {
-    if (!confirm(`Revoke task #${id}? Subtasks not yet handed to an agent stop; those in flight finish.`)) return;
-    void revoker.run(async () => {
+    revoker.confirmThenRun(`Revoke task #${id}? Subtasks not yet handed to an agent stop; those in flight finish.`, async () => {
       const r = await revokeTask(id);
       t.reload();
       return `Revoked ${r.revoked} subtask(s).`;

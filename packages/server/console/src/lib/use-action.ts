@@ -13,6 +13,8 @@ export interface Action {
    * `failure` is a string, or whatever `failure(err)` says.
    */
   run(fn: () => Promise<string | void>, failure: string | ((err: unknown) => string)): Promise<void>;
+  /** Ask the operator first (a destructive action: delete, revoke); run only if they agree. */
+  confirmThenRun(question: string, fn: () => Promise<string | void>, failure: string): void;
   /** Refuse before running (a missing field): shows `message` as the error. */
   fail(message: string): void;
   /** Forget the last outcome (the form's input changed). */
@@ -31,6 +33,17 @@ export function useAction(): Action {
     setError(null);
     setDone(null);
   };
+  const run: Action['run'] = async (fn, failure) => {
+    clear();
+    setBusy(true);
+    try {
+      setDone((await fn()) ?? null);
+    } catch (err) {
+      setError(typeof failure === 'string' ? `${failure}: ${errorText(err)}` : failure(err));
+    } finally {
+      setBusy(false);
+    }
+  };
   return {
     busy,
     error,
@@ -40,16 +53,9 @@ export function useAction(): Action {
       setDone(null);
       setError(message);
     },
-    async run(fn, failure) {
-      clear();
-      setBusy(true);
-      try {
-        setDone((await fn()) ?? null);
-      } catch (err) {
-        setError(typeof failure === 'string' ? `${failure}: ${errorText(err)}` : failure(err));
-      } finally {
-        setBusy(false);
-      }
+    run,
+    confirmThenRun(question, fn, failure) {
+      if (confirm(question)) void run(fn, failure);
     },
   };
 }

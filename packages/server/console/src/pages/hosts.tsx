@@ -180,8 +180,7 @@ function HostRow({ host: h, open, onToggle, onChanged }: { host: Host; open: boo
 function HostDetails({ host: h, onChanged }: { host: Host; onChanged: () => void }) {
   const del = useAction();
   const remove = () => {
-    if (!confirm(`Mark ${h.hostname} (${h.agentsn}) deleted? It comes back if its agent pushes again.`)) return;
-    void del.run(async () => {
+    del.confirmThenRun(`Mark ${h.hostname} (${h.agentsn}) deleted? It comes back if its agent pushes again.`, async () => {
       await deleteHost(h.agentsn);
       onChanged();
     }, 'Delete failed');

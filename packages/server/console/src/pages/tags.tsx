@@ -4,25 +4,24 @@ import type { Tag } from '../api/types.ts';
 import { DataTable } from '../components/data-table.tsx';
 import { TextField } from '../components/fields.tsx';
 import { HostPicker } from '../components/host-picker.tsx';
+import { ListCard } from '../components/list-card.tsx';
 import { LocalTime } from '../components/local-time.tsx';
 import { ErrorNote, OkNote } from '../components/notice.tsx';
-import { Pager } from '../components/pager.tsx';
 import { useAction } from '../lib/use-action.ts';
+import { useListView } from '../lib/use-list-view.ts';
 import { usePoll } from '../lib/use-poll.ts';
 
 export function Tags() {
-  const [paging, setPaging] = useState({ offset: 0, limit: 50 });
-  const [filter, setFilter] = useState('');
+  const view = useListView(50);
   const [editing, setEditing] = useState<Tag | null>(null);
   const del = useAction();
   const tags = usePoll(
-    (s) => listTags({ ...paging, order: 'asc', sortby: 'name', name: filter.trim() || undefined }, s),
-    [paging.offset, paging.limit, filter],
+    (s) => listTags({ offset: view.offset, limit: view.limit, order: 'asc', sortby: 'name', name: view.filter.trim() || undefined }, s),
+    [view.offset, view.limit, view.filter],
   );
 
   const remove = (t: Tag) => {
-    if (!confirm(`Delete tag ${t.name}=${t.value}? It is unbound from ${t.hosts} host(s).`)) return;
-    void del.run(async () => {
+    del.confirmThenRun(`Delete tag ${t.name}=${t.value}? It is unbound from ${t.hosts} host(s).`, async () => {
       await deleteTag(t.id);
       if (editing?.id === t.id) setEditing(null);
       tags.reload();
@@ -32,20 +31,7 @@ export function Tags() {
   return (
     <div class="page">
       <h1>Tags</h1>
-      <section class="card" aria-labelledby="h-tags">
-        <div class="row-between">
-          <h2 id="h-tags">Tags</h2>
-          <TextField
-            label="Filter by key"
-            type="search"
-            value={filter}
-            onValue={(v) => {
-              setFilter(v);
-              setPaging({ ...paging, offset: 0 });
-            }}
-          />
-        </div>
-        <ErrorNote error={tags.error ?? del.error} />
+      <ListCard headingId="h-tags" title="Tags" filterLabel="Filter by key" view={view} count={tags.data?.count ?? 0} error={tags.error ?? del.error}>
         <DataTable
           labelledBy="h-tags"
           columns={['Key', 'Value', 'Bound hosts', 'Updated', { hidden: 'Actions' }]}
@@ -70,8 +56,7 @@ export function Tags() {
             </tr>
           )}
         />
-        <Pager label="Tags" offset={paging.offset} limit={paging.limit} count={tags.data?.count ?? 0} onChange={(offset, limit) => setPaging({ offset, limit })} />
-      </section>
+      </ListCard>
       <div class="cols">
         <CreateTag onCreated={() => tags.reload()} />
         {editing && <BindForm tag={editing} onChanged={() => tags.reload()} onClose={() => setEditing(null)} />}

@@ -2,16 +2,16 @@ import { useState } from 'preact/hooks';
 import { deletePackage, listPackages, listTasks } from '../api/endpoints.ts';
 import type { Package } from '../api/types.ts';
 import { DataTable } from '../components/data-table.tsx';
-import { TextField } from '../components/fields.tsx';
+import { ListCard } from '../components/list-card.tsx';
 import { LocalTime } from '../components/local-time.tsx';
 import { ErrorNote } from '../components/notice.tsx';
-import { Pager } from '../components/pager.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { TaskForm } from '../components/task-form.tsx';
 import { TaskView } from '../components/task-view.tsx';
 import { UploadForm } from '../components/upload-form.tsx';
 import { taskSummary } from '../lib/task-text.ts';
 import { useAction } from '../lib/use-action.ts';
+import { useListView } from '../lib/use-list-view.ts';
 import { usePoll } from '../lib/use-poll.ts';
 
 /** The task body that installs this package by name and version (what "Install" sends). */
@@ -20,20 +20,18 @@ export function installCommand(p: Package): string {
 }
 
 export function Versions() {
-  const [paging, setPaging] = useState({ offset: 0, limit: 20 });
-  const [name, setName] = useState('');
+  const view = useListView(20);
   const [chosen, setChosen] = useState<Package | null>(null);
   const [followed, setFollowed] = useState<number | null>(null);
   const del = useAction();
   const pkgs = usePoll(
-    (s) => listPackages({ ...paging, order: 'desc', sortby: 'id', name: name.trim() || undefined }, s),
-    [paging.offset, paging.limit, name],
+    (s) => listPackages({ offset: view.offset, limit: view.limit, order: 'desc', sortby: 'id', name: view.filter.trim() || undefined }, s),
+    [view.offset, view.limit, view.filter],
   );
   const tasks = usePoll((s) => listTasks({ offset: 0, limit: 10 }, s), [followed], 5000);
 
   const remove = (p: Package) => {
-    if (!confirm(`Delete ${p.name} ${p.version} (${p.os}/${p.arch})? Hosts that run it keep it.`)) return;
-    void del.run(async () => {
+    del.confirmThenRun(`Delete ${p.name} ${p.version} (${p.os}/${p.arch})? Hosts that run it keep it.`, async () => {
       await deletePackage(p.id);
       if (chosen?.id === p.id) setChosen(null);
       pkgs.reload();
@@ -43,20 +41,7 @@ export function Versions() {
   return (
     <div class="page">
       <h1>Agent versions</h1>
-      <section class="card" aria-labelledby="h-packages">
-        <div class="row-between">
-          <h2 id="h-packages">Packages</h2>
-          <TextField
-            label="Filter by name"
-            type="search"
-            value={name}
-            onValue={(v) => {
-              setName(v);
-              setPaging({ ...paging, offset: 0 });
-            }}
-          />
-        </div>
-        <ErrorNote error={pkgs.error ?? del.error} />
+      <ListCard headingId="h-packages" title="Packages" filterLabel="Filter by name" view={view} count={pkgs.data?.count ?? 0} error={pkgs.error ?? del.error}>
         <div class="scroll-x">
           <DataTable
             labelledBy="h-packages"
@@ -91,8 +76,7 @@ export function Versions() {
             )}
           />
         </div>
-        <Pager label="Packages" offset={paging.offset} limit={paging.limit} count={pkgs.data?.count ?? 0} onChange={(offset, limit) => setPaging({ offset, limit })} />
-      </section>
+      </ListCard>
 
       <div class="cols">
         <UploadForm
