@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(rpm rpmlint cpio binutils systemd qemu-user-static binutils-aarch64-linux-gnu libc6-arm64-cross
+APT_PACKAGES=(rpm rpmlint cpio binutils systemd logrotate qemu-user-static binutils-aarch64-linux-gnu libc6-arm64-cross
   libstdc++6-arm64-cross chromium openssl iproute2 procps)
 
 missing=()

@@ -273,6 +273,36 @@ async function makeScratchRoot(root: string): Promise<void> {
   await exec('mknod', ['-m', '666', join(root, 'dev/null'), 'c', '1', '3']);
 }
 
+describe('logrotate snippet', () => {
+  it("BootAgent's snippet rotates boot.log and boot reopens it on the SIGHUP it sends", async () => {
+    const dir = mkdtempSync(join(work, 'logrotate-'));
+    const logDir = join(dir, 'log');
+    mkdirSync(logDir, { mode: 0o750 });
+    const pidfile = join(dir, 'bootagent.pid');
+    // The packaged snippet with its two host paths pointed into the temp dir, nothing else changed.
+    const snippet = readFileSync(join(payloadRoot, 'etc/logrotate.d/BootAgent'), 'utf8');
+    expect(snippet).toContain('/var/log/bootagent/*.log');
+    expect(snippet).toContain('/run/bootagent.pid');
+    const conf = join(dir, 'logrotate.conf');
+    writeFileSync(conf, snippet.replaceAll('/var/log/bootagent/', `${logDir}/`).replaceAll('/run/bootagent.pid', pidfile), { mode: 0o644 });
+    writeFileSync(join(dir, 'boot.json'), JSON.stringify({ step: 1, httpTimeoutSec: 2 }));
+    const log = join(logDir, 'boot.log');
+    const boot = new Child(join(payloadBin, 'boot'), ['-f', '-c', join(dir, 'boot.json'), '-d', join(dir, 'state'), '-L', log, '-P', pidfile, '-S', compiledInAddr]);
+    try {
+      await boot.waitForLine(/^boot: running pid/, 30_000);
+      await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').length > 0, { what: 'boot.log written' });
+      const r = await shTry('logrotate', ['-f', '-s', join(dir, 'state.logrotate'), conf]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(`${log}.1`, 'utf8')).toMatch(/"msg"/);
+      // boot got the HUP from postrotate: its reopen line lands in the new file, and it keeps going.
+      await waitUntil(() => existsSync(log) && /log file reopened/.test(readFileSync(log, 'utf8')), { timeoutMs: 15_000, what: 'reopen line in the new boot.log' });
+      expect(boot.proc.exitCode).toBeNull();
+    } finally {
+      await boot.stop();
+    }
+  });
+});
+
 describe('install into a scratch root', () => {
   let root: string;
   const rpmArgs = () => ['--root', root, '--dbpath', '/var/lib/rpm'];
@@ -373,7 +403,8 @@ describe('end-to-end flows on the binaries from the RPM payload', () => {
 
   it('register, status, config job, kill -9 recovery', async () => {
     const srv = await startAspire();
-    let boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+    const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
+    let boot = first;
     try {
       expect(boot.child.proc.spawnfile).toBe(join(payloadBin, 'boot'));
       const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'agentsn trusted' });
@@ -413,6 +444,7 @@ describe('end-to-end flows on the binaries from the RPM payload', () => {
     } finally {
       await boot.stop().catch(() => undefined);
       boot.cleanup();
+      first.cleanup();
       await srv.stop();
     }
   });
