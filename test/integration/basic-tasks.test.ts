@@ -37,6 +37,8 @@ beforeAll(async () => {
       '*/2 * * * * root-but-bad-schedule',
       '99 * * * * * root echo never',
       '* * * * * * nobody id -u',
+      'GREETING="hello from cron"',
+      '* * * * * * nobody echo "$GREETING as $(id -un)"',
     ].join('\n'),
   });
 });
@@ -76,7 +78,10 @@ describe('periodic tasks', () => {
     const list = await srv.api('GET', `/api/v1/server/polaris/tasks?host=${HOST}`);
     expect(list.status).toBe(200);
     expect(list.body.data.crontab.errors.map((e: { line: number }) => e.line)).toEqual([3, 4]);
-    expect(list.body.data.tasks.map((t: { name: string }) => t.name).sort()).toEqual(['crontab:2', 'crontab:5']);
+    expect(list.body.data.tasks.map((t: { name: string }) => t.name).sort()).toEqual(['crontab:2', 'crontab:5', 'crontab:7']);
+    // A NAME=value line sets the environment of the task lines below it.
+    const greeting = await waitUntil(async () => (await results('crontab:7'))[0], { what: 'the crontab:7 run' });
+    expect(greeting.output).toBe('hello from cron as nobody\n');
     expect(agent.child.output).toMatch(/crontab line 3 invalid/);
   });
 

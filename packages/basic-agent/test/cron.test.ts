@@ -75,6 +75,17 @@ describe('periodic task lines (seed 003)', () => {
     expect(errors.map((e) => e.line)).toEqual([3, 5, 6]);
     expect(errors[0]!.error).toMatch(/61/);
   });
+
+  it('NAME=value lines set the environment of the task lines below them', () => {
+    const text = ['* * * * * * root echo none', 'MAILTO=""', 'GREETING = "hello world"', '*/5 * * * * * root echo $GREETING', "GREETING='bye'", 'PATH=/opt/x/bin:/usr/bin', '0 6 * * * root run'].join('\n');
+    const { tasks, errors } = parseCrontab(text);
+    expect(errors).toEqual([]);
+    expect(tasks.map((t) => t.env)).toEqual([
+      undefined,
+      { MAILTO: '', GREETING: 'hello world' },
+      { MAILTO: '', GREETING: 'bye', PATH: '/opt/x/bin:/usr/bin' },
+    ]);
+  });
 });
 
 describe('CronScheduler on a ManualClock', () => {

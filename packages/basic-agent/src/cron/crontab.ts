@@ -9,6 +9,8 @@ export interface CronTask {
   schedule: Schedule;
   user: string;
   command: string;
+  /** Variables set by `NAME=value` lines above this task in its crontab (Vixie cron style). */
+  env?: Record<string, string>;
 }
 
 export type LineParse = { ok: true; schedule: Schedule; user: string; command: string } | { ok: false; error: string };
@@ -67,16 +69,38 @@ export interface CrontabError {
   error: string;
 }
 
-/** A whole crontab file: every valid line a task, every invalid one an error with its line number. */
+/** `NAME=value`, `NAME = value`, `NAME="quoted value"`: an environment line, not a task. */
+const ENV_LINE = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/;
+
+/** The value of an environment line: surrounding quotes (single or double) are removed, as cron does. */
+function envValue(raw: string): string {
+  const v = raw.trim();
+  const q = v[0];
+  return (q === '"' || q === "'") && v.length >= 2 && v.endsWith(q) ? v.slice(1, -1) : v;
+}
+
+/**
+ * A whole crontab file: every valid line a task, every invalid one an error with its line number.
+ * `NAME=value` lines set a variable for the task lines below them (later lines override).
+ */
 export function parseCrontab(text: string, tz = 'UTC'): { tasks: CronTask[]; errors: CrontabError[] } {
   const tasks: CronTask[] = [];
   const errors: CrontabError[] = [];
+  let env: Record<string, string> = {};
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
+    const assignment = ENV_LINE.exec(line);
+    if (assignment) {
+      env = { ...env, [assignment[1]!]: envValue(assignment[2]!) };
+      return;
+    }
     const p = parseTaskLine(line, tz);
-    if (p.ok) tasks.push({ name: `crontab:${i + 1}`, source: 'crontab', line, schedule: p.schedule, user: p.user, command: p.command });
-    else errors.push({ line: i + 1, text: line, error: p.error });
+    if (p.ok) {
+      const task: CronTask = { name: `crontab:${i + 1}`, source: 'crontab', line, schedule: p.schedule, user: p.user, command: p.command };
+      if (Object.keys(env).length > 0) task.env = env;
+      tasks.push(task);
+    } else errors.push({ line: i + 1, text: line, error: p.error });
   });
   return { tasks, errors };
 }

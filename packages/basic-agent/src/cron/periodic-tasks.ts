@@ -125,7 +125,7 @@ export class PeriodicTasks {
 
   private async runTask(task: CronTask, signal: AbortSignal): Promise<TaskRun> {
     const o = await runCommand(
-      { cmd: task.command, user: task.user, timeoutMs: this.deps.taskTimeoutSec * 1000, signal, ...(this.deps.kill ? { kill: this.deps.kill } : {}) },
+      { cmd: task.command, user: task.user, ...(task.env ? { env: task.env } : {}), timeoutMs: this.deps.taskTimeoutSec * 1000, signal, ...(this.deps.kill ? { kill: this.deps.kill } : {}) },
       this.deps.clock,
     );
     if (o.kind === 'refused') {

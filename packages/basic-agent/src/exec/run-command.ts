@@ -15,6 +15,8 @@ export interface RunCommandOptions {
   capBytes?: number;
   kill?: KillEscalationOptions;
   shell?: string;
+  /** Extra environment (crontab `NAME=value` lines); set over the base environment. */
+  env?: Record<string, string>;
   /** Aborting (agent shutdown) kills the command the same way a timeout does. */
   signal?: AbortSignal;
 }
@@ -83,6 +85,7 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
     env.USER = userName;
     env.LOGNAME = userName;
   }
+  Object.assign(env, opts.env);
 
   const started = clock.monotonic();
   const output = new CappedOutput(opts.capBytes ?? OUTPUT_CAP_BYTES);
