@@ -119,3 +119,16 @@ export function readConfigJson(path: string): { kind: 'missing' } | { kind: 'ok'
     throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
   }
 }
+
+/**
+ * Read a JSON config file that must exist and hold a JSON object: the loaders of files an
+ * operator named (-c, --config). A missing or unreadable file, malformed JSON, and any other
+ * top-level value are a ConfigError naming the file, worded the same for every binary.
+ */
+export function readConfigObject(path: string): Record<string, unknown> {
+  const file = readConfigJson(path);
+  if (file.kind === 'missing') throw new ConfigError(path, ['cannot read file: it does not exist']);
+  const raw = file.raw;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(path, ['(top level): must be a JSON object']);
+  return raw as Record<string, unknown>;
+}

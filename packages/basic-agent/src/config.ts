@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { ConfigChecker, ConfigError } from '@aspire/agent-core';
+import { ConfigChecker, ConfigError, readConfigObject } from '@aspire/agent-core';
 import { DEFAULT_CHANNEL_PORT } from '@aspire/protocol';
 
 /** /etc/basicagent/basic.json, validated once at the edge and frozen. */
@@ -93,18 +92,7 @@ export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig>
   return c.finish(source, cfg);
 }
 
+/** Read and check basic.json; a missing, malformed or non-object file is a ConfigError naming it. */
 export function loadConfig(path: string): Readonly<BasicConfig> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
-  }
-  return checkConfig(raw, path);
+  return checkConfig(readConfigObject(path), path);
 }

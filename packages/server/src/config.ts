@@ -2,8 +2,7 @@
  * Server config: JSON file (--config) plus flags, checked once at the edge (every bad key
  * listed, numbers clamped to named bounds), frozen and passed down. Nothing reads process.env.
  */
-import { readFileSync } from 'node:fs';
-import { ConfigChecker, ConfigError, type Bound } from '@aspire/agent-core';
+import { ConfigChecker, ConfigError, readConfigObject, type Bound } from '@aspire/agent-core';
 import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
 
 export interface RateLimitConfig {
@@ -152,19 +151,7 @@ export function parseListen(v: string): { host: string; port: number } | undefin
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-/** Read a JSON config file; a missing or malformed file is a ConfigError naming it. */
+/** Read the --config file: agent-core's readConfigObject (missing, malformed or not an object is a ConfigError naming it). */
 export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
-  }
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('top level must be an object');
-    return v as Record<string, unknown>;
-  } catch (err) {
-    throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
-  }
+  return readConfigObject(path);
 }
