@@ -2,7 +2,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock, silentLogger } from '@aspire/agent-core';
 import { ChannelClient, resolveAll } from '@aspire/basic-agent';
-import { createCommandHub, openTaskResultStore, type CommandHub } from '../../packages/server/src/hub/index.ts';
+import { createCommandHub, type CommandHub } from '../../packages/server/src/hub/index.ts';
+import { openSqliteStore, type SqliteStore } from '../../packages/server/src/store/sqlite-store.ts';
 import { checkHubOptions } from '../../packages/server/src/hub/hub-options.ts';
 import { makeTestCa, waitUntil, type TestCa } from '@aspire/testing';
 
@@ -10,16 +11,19 @@ import { makeTestCa, waitUntil, type TestCa } from '@aspire/testing';
 // listens on 127.0.0.1 only; the name's first addresses (127.0.0.2, 127.0.0.3) refuse.
 let ca: TestCa;
 let hub: CommandHub;
+let store: SqliteStore;
 let port: number;
 
 beforeAll(async () => {
   ca = makeTestCa({ names: ['config.example.test', 'localhost'] });
   const options = checkHubOptions({ listen: '127.0.0.1:0', cert: ca.serverCertFile, key: ca.serverKeyFile });
-  hub = createCommandHub({ options, clock: realClock, logger: silentLogger(), results: openTaskResultStore(':memory:', 10) });
+  store = openSqliteStore(':memory:');
+  hub = createCommandHub({ options, clock: realClock, logger: silentLogger(), store, keepResults: 10 });
   ({ port } = await hub.start());
 });
 afterAll(async () => {
   await hub?.stop();
+  store?.close();
   ca?.cleanup();
 });
 

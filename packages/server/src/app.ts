@@ -94,9 +94,11 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     const n = await store.markOffline(clock.now(), config.offlineMissedSteps);
     if (n > 0) logger.info({ hosts: n }, 'hosts went offline');
   }, logger);
-  const retention = new Periodic('event-retention', clock, 3600_000, async () => {
+  const retention = new Periodic('retention', clock, 3600_000, async () => {
     const pruned = await store.pruneEvents(clock.now() - config.eventRetentionDays * 86_400_000);
     if (pruned > 0) logger.info({ events: pruned, days: config.eventRetentionDays }, 'old events deleted');
+    const results = await store.pruneTaskResults(clock.now() - config.taskResultRetentionDays * 86_400_000);
+    if (results > 0) logger.info({ taskResults: results, days: config.taskResultRetentionDays }, 'old task results deleted');
   }, logger);
   const dashboardJob = new Periodic('dashboard', clock, config.dashboardIntervalSec * 1000, async () => {
     dashboard = await store.computeDashboard(clock.now());

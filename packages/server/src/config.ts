@@ -44,6 +44,10 @@ export interface ServerConfig {
   packageLinkSec: number;
   /** Events older than this (by arrival) are deleted by the sweep. */
   eventRetentionDays: number;
+  /** Periodic-task results (command hub) kept per host and task: the newest this many. */
+  taskResultsKeep: number;
+  /** Periodic-task results older than this (by arrival) are deleted by the sweep. */
+  taskResultRetentionDays: number;
   rateLimit: RateLimitConfig;
 }
 
@@ -57,6 +61,8 @@ export const BOUNDS = {
   uploadMaxBytes: { min: 1, max: 8 * 1024 * 1024 * 1024, default: 512 * 1024 * 1024 },
   packageLinkSec: { min: 60, max: 30 * 86_400, default: 7 * 86_400 },
   eventRetentionDays: { min: 1, max: 3650, default: 90 },
+  taskResultsKeep: { min: 1, max: 100_000, default: 100 },
+  taskResultRetentionDays: { min: 1, max: 3650, default: 30 },
   registerPerSec: { min: 0.1, max: 1e6, default: 50 },
   registerBurst: { min: 1, max: 1e6, default: 200 },
   statusPerSec: { min: 1, max: 1e7, default: 2000 },
@@ -81,6 +87,8 @@ const KEYS = [
   'uploadMaxBytes',
   'packageLinkSec',
   'eventRetentionDays',
+  'taskResultsKeep',
+  'taskResultRetentionDays',
   'rateLimit',
 ] as const;
 const RATE_KEYS = ['registerPerSec', 'registerBurst', 'statusPerSec', 'statusBurst'] as const;
@@ -128,6 +136,8 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     uploadMaxBytes: c.number('uploadMaxBytes', BOUNDS.uploadMaxBytes),
     packageLinkSec: c.number('packageLinkSec', BOUNDS.packageLinkSec),
     eventRetentionDays: c.number('eventRetentionDays', BOUNDS.eventRetentionDays),
+    taskResultsKeep: c.number('taskResultsKeep', BOUNDS.taskResultsKeep),
+    taskResultRetentionDays: c.number('taskResultRetentionDays', BOUNDS.taskResultRetentionDays),
     rateLimit: rate,
   };
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) c.problems.push('tlsCert, tlsKey: give both or neither');

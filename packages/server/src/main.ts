@@ -46,8 +46,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   const store = openSqliteStore(join(config.dataDir, DB_FILE));
   // ---- Command hub (BasicAgent channel, seed 003; packages/server/src/hub/) -----------------
   // Created before buildServer so its Polaris routes go into operatorPlugins; started after
-  // the store is open, stopped in `shutdown` before the store closes.
-  const hub = hubFromFlags(flags, { clock: realClock, logger, dataDir: config.dataDir });
+  // the store is open, stopped in `shutdown` before the store closes. Its task results go into
+  // the same store (one database per server).
+  const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep });
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   const server = await buildServer({
     store,

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, type JobResult } from '@aspire/protocol';
 import { ManualClock } from '@aspire/testing';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.ts';
+import { MIGRATIONS } from '../src/store/migrations.ts';
 import type { TaskSpec } from '../src/store/store.ts';
 import { decideResult, parseTags, tagsMatch } from '../src/tasks/state-machine.ts';
 
@@ -228,6 +229,8 @@ describe('task engine on a ManualClock', () => {
   });
 
   it('migrations are versioned and applied once', () => {
-    expect(store.appliedMigrations()).toEqual([1]);
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    expect(MIGRATIONS.map((m) => m.name.slice(0, 3))).toEqual(MIGRATIONS.map((_, i) => String(i + 1).padStart(3, '0')));
+    expect(store.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
   });
 });

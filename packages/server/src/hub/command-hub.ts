@@ -1,7 +1,7 @@
 /**
  * The server's command hub for BasicAgents (DESIGN.md "BasicAgent channel"): a TLS listener,
  * the accept/redirect decision, the registry of connected agents, request/response
- * correlation with deadlines, and the store of periodic-task results.
+ * correlation with deadlines. Periodic-task results go into the server's store (one database).
  *
  * Connection states: tls-handshake -> awaiting-init (deadline) -> accepted (registered) | redirected (closed)
  * -> closed. Nothing an agent sends can throw out of here: bad frames are answered and counted.
@@ -13,18 +13,22 @@ import { FrameDecoder, encodeFrame, initFrame } from '@aspire/protocol';
 import { AgentConnection } from './agent-connection.ts';
 import { AgentRegistry } from './agent-registry.ts';
 import type { HubOptions } from './hub-options.ts';
-import type { TaskResultStore } from './task-results.ts';
+import type { Store } from '../store/store.ts';
 
 export interface CommandHubDeps {
   options: Readonly<HubOptions>;
   clock: Clock;
   logger: Logger;
-  results: TaskResultStore;
+  /** The server's store: task.result frames are kept there (addTaskResult, listTaskResults). */
+  store: Pick<Store, 'addTaskResult' | 'listTaskResults'>;
+  /** Results kept per host and task (server config taskResultsKeep). */
+  keepResults: number;
 }
 
 export interface CommandHub {
   readonly registry: AgentRegistry;
-  readonly results: TaskResultStore;
+  /** Where the Polaris routes read stored task results. */
+  readonly store: Pick<Store, 'listTaskResults'>;
   readonly options: Readonly<HubOptions>;
   /** Listen; resolves with the bound address. */
   start(): Promise<{ host: string; port: number }>;
@@ -92,11 +96,10 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
         idleTimeoutMs: options.idleTimeoutMs,
         maxBadFrames: options.maxBadFrames,
         onTaskResult: (c, r) => {
-          try {
-            deps.results.add(c.hostname, c.agentsn, r, clock.now());
-          } catch (err) {
+          const row = { ...r, host: c.hostname, ...(c.agentsn ? { agentsn: c.agentsn } : {}), received: clock.now() };
+          deps.store.addTaskResult(row, deps.keepResults).catch((err: unknown) => {
             log.error({ err, hostname: c.hostname }, 'hub: cannot store task result');
-          }
+          });
         },
         onClose: (c) => registry.remove(c),
       });
@@ -111,7 +114,7 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
 
   return {
     registry,
-    results: deps.results,
+    store: deps.store,
     options,
     start() {
       return new Promise((resolve, reject) => {
@@ -136,8 +139,8 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     async stop() {
       for (const c of registry.list()) c.close('server stopping');
       for (const s of sockets) s.destroy();
+      // The store belongs to the server (main.ts closes it after the hub has stopped).
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-      deps.results.close();
     },
     stats: () => ({ connected: registry.size, ...counters }),
   };

@@ -3,15 +3,12 @@
  * not given). main.ts calls this before buildServer (the Polaris routes go into
  * operatorPlugins) and starts/stops the hub around the HTTP listener.
  */
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Clock } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import { createCommandHub, type CommandHub } from './command-hub.ts';
 import { checkHubOptions } from './hub-options.ts';
-import { openTaskResultStore } from './task-results.ts';
-
-export const HUB_DB_FILE = 'hub.sqlite';
+import type { Store } from '../store/store.ts';
 
 export interface HubFlags {
   hubListen?: string;
@@ -33,7 +30,11 @@ export function addHubFlags(cmd: Command): Command {
     .option('--hub-idle-timeout-ms <ms>', 'close an agent connection silent for this long (default 120000)');
 }
 
-export function hubFromFlags(flags: HubFlags, deps: { clock: Clock; logger: Logger; dataDir: string }): CommandHub | undefined {
+/** The hub keeps task results in the server's store (one database per server), `keepResults` per host and task. */
+export function hubFromFlags(
+  flags: HubFlags,
+  deps: { clock: Clock; logger: Logger; store: Pick<Store, 'addTaskResult' | 'listTaskResults'>; keepResults: number },
+): CommandHub | undefined {
   if (!flags.hubListen) return undefined;
   const raw: Record<string, unknown> = { listen: flags.hubListen, cert: flags.hubCert, key: flags.hubKey };
   if (flags.hubRedirect !== undefined) raw.redirect = flags.hubRedirect;
@@ -41,8 +42,7 @@ export function hubFromFlags(flags: HubFlags, deps: { clock: Clock; logger: Logg
   if (flags.hubIdleTimeoutMs !== undefined) raw.idleTimeoutMs = Number(flags.hubIdleTimeoutMs);
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   const options = checkHubOptions(raw, 'hub flags');
-  const results = openTaskResultStore(join(deps.dataDir, HUB_DB_FILE), options.keepResults);
-  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, results });
+  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults });
 }
 
 /** The line tests and operators wait for. */

@@ -26,8 +26,6 @@ export interface HubOptions {
   replyGraceMs: number;
   /** Deadline of requests without their own timeout (getinfo, task.*). */
   defaultDeadlineMs: number;
-  /** Task results kept per host and task. */
-  keepResults: number;
 }
 
 export const HUB_BOUNDS = {
@@ -36,7 +34,6 @@ export const HUB_BOUNDS = {
   maxBadFrames: { min: 1, max: 10_000, default: 10 },
   replyGraceMs: { min: 0, max: 600_000, default: 15_000 },
   defaultDeadlineMs: { min: 100, max: 3_600_000, default: 60_000 },
-  keepResults: { min: 1, max: 100_000, default: 100 },
   redirectOver: { min: 0, max: 10_000_000, default: 0 },
 } satisfies Record<string, Bound>;
 
@@ -86,6 +83,5 @@ export function checkHubOptions(raw: Record<string, unknown>, source = 'hub'): R
     maxBadFrames: n('maxBadFrames'),
     replyGraceMs: n('replyGraceMs'),
     defaultDeadlineMs: n('defaultDeadlineMs'),
-    keepResults: n('keepResults'),
   });
 }

@@ -1,5 +1,4 @@
 export * from './command-hub.ts';
 export * from './hub-options.ts';
 export * from './polaris-routes.ts';
-export * from './task-results.ts';
 export * from './hub-main.ts';

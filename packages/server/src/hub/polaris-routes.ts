@@ -163,7 +163,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
         const { host, name } = request.query;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
         const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100));
-        const items = hub.results.list({ host, ...(name ? { name } : {}), limit });
+        const items = await hub.store.listTaskResults({ host, ...(name ? { name } : {}), limit });
         return ok({ host, count: items.length, items });
       },
     );

@@ -4,6 +4,7 @@
  * Add a file NNN-name.sql and a row here; never edit a released one.
  */
 import m001 from './migrations/001-init.sql';
+import m002 from './migrations/002-task-results.sql';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: '001-init', sql: m001 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: '001-init', sql: m001 },
+  { version: 2, name: '002-task-results', sql: m002 },
+];

@@ -15,6 +15,7 @@ import { notFound, SqliteDb, SqlitePart, type Param, type Row } from './sqlite/b
 import { SqliteInventory } from './sqlite/inventory.ts';
 import { SqlitePackages } from './sqlite/packages.ts';
 import { SqliteTaskQueue } from './sqlite/task-queue.ts';
+import { SqliteTaskResults } from './sqlite/task-results.ts';
 import type {
   Dashboard,
   EventFilter,
@@ -35,6 +36,9 @@ import type {
   Store,
   SubtaskRow,
   TagRow,
+  TaskResultFilter,
+  TaskResultInput,
+  TaskResultRow,
   TaskRow,
   TaskSpec,
   TickOutcome,
@@ -53,6 +57,7 @@ export class SqliteStore extends SqlitePart implements Store {
   private readonly tasks: SqliteTaskQueue;
   private readonly inventory: SqliteInventory;
   private readonly packages: SqlitePackages;
+  private readonly taskResults: SqliteTaskResults;
   /**
    * Fingerprint of what each host's row holds since its last full write, so a push that only
    * says "still here" (same fields, no results, no events, nothing to hand out) costs a read
@@ -68,6 +73,7 @@ export class SqliteStore extends SqlitePart implements Store {
     this.tasks = new SqliteTaskQueue(this.sql);
     this.inventory = new SqliteInventory(this.sql);
     this.packages = new SqlitePackages(this.sql);
+    this.taskResults = new SqliteTaskResults(this.sql);
   }
 
   close(): void {
@@ -462,6 +468,15 @@ export class SqliteStore extends SqlitePart implements Store {
   }
   tokenName(hash: string, now: number): Promise<string | undefined> {
     return this.inventory.tokenName(hash, now);
+  }
+  addTaskResult(r: TaskResultInput, keep: number): Promise<void> {
+    return this.taskResults.addTaskResult(r, keep);
+  }
+  listTaskResults(filter: TaskResultFilter): Promise<TaskResultRow[]> {
+    return this.taskResults.listTaskResults(filter);
+  }
+  pruneTaskResults(before: number): Promise<number> {
+    return this.taskResults.pruneTaskResults(before);
   }
   insertPackage(p: Omit<PackageRow, 'id' | 'gmt_create' | 'gmt_modify'>, now: number): Promise<Mutation<PackageRow>> {
     return this.packages.insertPackage(p, now);
