@@ -112,6 +112,40 @@ describe('aspire server: agent endpoints', () => {
     expect(events.body.events[0]).toMatchObject({ localid: 1, occurred: 1_700_000_000, kind: 'started', message: 'started pid 42' });
   });
 
+  it('eventsDropped of a push is counted on the host and shown as a server event', async () => {
+    const r = await register('sn-drops', 'h-drops');
+    const cred = { 'x-aspire-credential': r.body.credential as string };
+    const fresh = (await srv.api('GET', '/api/v1/server/agent?agentsn=sn-drops')).body.host;
+    expect(fresh).toMatchObject({ events_dropped: 0, events_dropped_at: null });
+    const before = Date.now();
+    expect((await post('/agent/status', statusBody('sn-drops', { hostname: 'h-drops', eventsDropped: 5 }), cred)).status).toBe(200);
+    const host = (await srv.api('GET', '/api/v1/server/agent?agentsn=sn-drops')).body.host;
+    expect(host.events_dropped).toBe(5);
+    expect(host.events_dropped_at).toBeGreaterThanOrEqual(before);
+    expect(host.events_dropped_at).toBeLessThanOrEqual(Date.now());
+    const listed = (await srv.api('GET', '/api/v1/server/host?hostname=h-drops')).body.hosts;
+    expect(listed).toMatchObject([{ agentsn: 'sn-drops', events_dropped: 5, events_dropped_at: host.events_dropped_at }]);
+    const events = (await srv.api('GET', '/api/v1/server/event?agentsn=sn-drops&kind=events_dropped')).body;
+    expect(events.count).toBe(1);
+    expect(events.events[0]).toMatchObject({ category: 0, kind: 'events_dropped', data: { dropped: 5, total: 5 } });
+    expect(events.events[0].message).toMatch(/dropped 5 events/);
+
+    // A later push in the same second adds up and gets its own event; pushes without drops change neither.
+    expect((await post('/agent/status', statusBody('sn-drops', { hostname: 'h-drops', eventsDropped: 2 }), cred)).status).toBe(200);
+    expect((await post('/agent/status', statusBody('sn-drops', { hostname: 'h-drops', eventsDropped: 0 }), cred)).status).toBe(200);
+    expect((await post('/agent/status', statusBody('sn-drops', { hostname: 'h-drops' }), cred)).status).toBe(200);
+    expect((await srv.api('GET', '/api/v1/server/agent?agentsn=sn-drops')).body.host.events_dropped).toBe(7);
+    const all = (await srv.api('GET', '/api/v1/server/event?agentsn=sn-drops&kind=events_dropped&sortby=id&order=asc')).body;
+    expect(all.events.map((e: any) => e.data)).toEqual([{ dropped: 5, total: 5 }, { dropped: 2, total: 7 }]);
+
+    // A negative or non-integer count is refused and changes nothing.
+    for (const bad of [-1, 1.5, 'many']) {
+      const res = await post('/agent/status', statusBody('sn-drops', { hostname: 'h-drops', eventsDropped: bad }), cred);
+      expect(res.status, String(bad)).toBe(400);
+    }
+    expect((await srv.api('GET', '/api/v1/server/agent?agentsn=sn-drops')).body.host.events_dropped).toBe(7);
+  });
+
   it('a task by AgentSN is delivered in the next status reply and the reported result recorded', async () => {
     const r = await register('sn-task', 'h-task');
     const cred = { 'x-aspire-credential': r.body.credential as string };

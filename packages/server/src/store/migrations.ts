@@ -5,6 +5,7 @@
  */
 import m001 from './migrations/001-init.sql';
 import m002 from './migrations/002-task-results.sql';
+import m003 from './migrations/003-host-events-dropped.sql';
 
 export interface Migration {
   version: number;
@@ -15,4 +16,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: '001-init', sql: m001 },
   { version: 2, name: '002-task-results', sql: m002 },
+  { version: 3, name: '003-host-events-dropped', sql: m003 },
 ];

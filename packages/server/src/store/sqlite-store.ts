@@ -243,16 +243,27 @@ export class SqliteStore extends SqlitePart implements Store {
       }
 
       if (input.eventsDropped) {
-        // The agent's bounded queue overflowed: keep that fact as a server-side event (category 0).
-        eventsStored += this.run(
-          `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create)
-           VALUES (?, 0, 0, ?, 'events_dropped', ?, ?, ?)`,
-          input.agentsn,
-          Math.floor(now / 1000),
-          `agent dropped ${input.eventsDropped} events (queue full)`,
-          JSON.stringify({ dropped: input.eventsDropped }),
+        // The agent's bounded queue overflowed: count it on the host and keep the fact as a
+        // server-side event (category 0). Agent events have localid >= 1, so the negated running
+        // total is a localid no agent event can take, and unique for every such push of the host.
+        const total = this.get<{ events_dropped: number }>(
+          'UPDATE hosts SET events_dropped = events_dropped + ?, events_dropped_at = ? WHERE agentsn = ? RETURNING events_dropped',
+          input.eventsDropped,
           now,
-        ).changes;
+          input.agentsn,
+        )?.events_dropped;
+        if (total !== undefined) {
+          eventsStored += this.run(
+            `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create)
+             VALUES (?, 0, ?, ?, 'events_dropped', ?, ?, ?)`,
+            input.agentsn,
+            -total,
+            Math.floor(now / 1000),
+            `agent dropped ${input.eventsDropped} events (queue full); ${total} in total`,
+            JSON.stringify({ dropped: input.eventsDropped, total }),
+            now,
+          ).changes;
+        }
       }
 
       const touched = new Set<number>();

@@ -38,6 +38,10 @@ export interface HostRow {
   reported_tags: string;
   tags: string[];
   last_seen: number | null;
+  /** Events the host's BootAgent dropped from its full queue, summed over every push that said so. */
+  events_dropped: number;
+  /** When a push last reported dropped events (unix ms), or null when none ever did. */
+  events_dropped_at: number | null;
   gmt_create: number;
   gmt_modify: number;
 }
