@@ -1,33 +1,72 @@
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import type { Systeminformation } from 'systeminformation';
 import { noArgs, type Collector } from './collector.ts';
+import { siCpu, withDeadline } from './si.ts';
 
+/** Length of the utilisation sample (`usage`), what `mpstat` would call its interval. */
+export const CPU_SAMPLE_MS = 500;
+
+let primed = false;
+
+/**
+ * CPU busy share over the last CPU_SAMPLE_MS. systeminformation's currentLoad() answers the
+ * average since its previous call (its first call samples 0.5 s itself), which in a long-running
+ * agent would be "since the last getinfo.cpu, hours ago"; so later calls re-base first, then sample.
+ */
+async function sampleLoad(si: Awaited<ReturnType<typeof siCpu>>): Promise<Systeminformation.CurrentLoadData> {
+  if (!primed) {
+    primed = true;
+    return si.currentLoad();
+  }
+  await si.currentLoad();
+  await new Promise((r) => setTimeout(r, CPU_SAMPLE_MS));
+  return si.currentLoad();
+}
+
+const pct = (n: number) => Math.round(n * 100) / 100;
+
+/** systeminformation's cpu() (lscpu, dmidecode) and currentLoad(), with the kernel's model name and load average. */
 export const cpuCollector: Collector = {
   name: 'cpu',
-  summary: 'model, logical CPUs, load average',
+  summary: 'model, sockets, cores, logical CPUs, speed, cache, flags, load average, utilisation',
   async run(args) {
     noArgs('cpu', args);
+    const si = await siCpu();
+    const [c, load] = await withDeadline('systeminformation cpu()', Promise.all([si.cpu(), sampleLoad(si)]));
     const cpus = os.cpus();
-    let physical: number | null = null;
-    try {
-      const ids = new Set(
-        readFileSync('/proc/cpuinfo', 'utf8')
-          .split('\n\n')
-          .map((b) => `${/physical id\s*:\s*(\d+)/.exec(b)?.[1]}:${/core id\s*:\s*(\d+)/.exec(b)?.[1]}`)
-          .filter((k) => !k.includes('undefined')),
-      );
-      physical = ids.size || null;
-    } catch {
-      /* left null */
-    }
     const [l1, l5, l15] = os.loadavg();
     return {
       model: cpus[0]?.model ?? null,
       mhz: cpus[0]?.speed ?? null,
       logical: cpus.length,
-      cores: physical,
+      cores: c.physicalCores || null,
       arch: os.machine(),
       loadavg: { '1m': l1, '5m': l5, '15m': l15 },
+      sockets: c.processors || null,
+      manufacturer: c.manufacturer,
+      brand: c.brand,
+      vendor: c.vendor,
+      family: c.family,
+      model_id: c.model,
+      stepping: c.stepping,
+      speed_ghz: c.speed || null,
+      speed_min_ghz: c.speedMin || null,
+      speed_max_ghz: c.speedMax || null,
+      governor: c.governor || null,
+      virtualization: c.virtualization,
+      cache: c.cache,
+      flags: c.flags.split(/\s+/).filter(Boolean),
+      usage: {
+        sample_ms: CPU_SAMPLE_MS,
+        busy: pct(load.currentLoad),
+        user: pct(load.currentLoadUser),
+        system: pct(load.currentLoadSystem),
+        nice: pct(load.currentLoadNice),
+        irq: pct(load.currentLoadIrq),
+        steal: pct(load.currentLoadSteal),
+        idle: pct(load.currentLoadIdle),
+        per_cpu: load.cpus.map((x) => pct(x.load)),
+      },
     };
   },
 };

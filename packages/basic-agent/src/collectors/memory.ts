@@ -1,36 +1,33 @@
-import { readFileSync } from 'node:fs';
-import { CollectorError, noArgs, type Collector } from './collector.ts';
 import { ErrorCode } from '@aspire/protocol';
+import { CollectorError, noArgs, type Collector } from './collector.ts';
+import { siMemory, withDeadline } from './si.ts';
 
-export function parseMeminfo(text: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(\w+(?:\(\w+\))?):\s+(\d+)(?:\s+kB)?/.exec(line);
-    if (m) out[m[1]!] = Number(m[2]) * (line.includes('kB') ? 1024 : 1);
-  }
-  return out;
-}
-
-/** /proc/meminfo, in bytes. */
+/** RAM and swap in bytes: systeminformation's mem() (it reads /proc/meminfo). */
 export const memoryCollector: Collector = {
   name: 'memory',
   summary: 'RAM and swap in bytes (/proc/meminfo)',
   async run(args) {
     noArgs('memory', args);
-    let m: Record<string, number>;
-    try {
-      m = parseMeminfo(readFileSync('/proc/meminfo', 'utf8'));
-    } catch (err) {
-      throw new CollectorError(ErrorCode.COLLECTOR_FAILED, (err as Error).message);
-    }
+    const si = await siMemory();
+    const m = await withDeadline('systeminformation mem()', si.mem());
+    // The library answers zeros when /proc/meminfo cannot be read: that is a failure, not a host with no RAM.
+    if (!m.total) throw new CollectorError(ErrorCode.COLLECTOR_FAILED, 'cannot read /proc/meminfo');
     return {
-      total: m.MemTotal ?? null,
-      free: m.MemFree ?? null,
-      available: m.MemAvailable ?? null,
-      buffers: m.Buffers ?? null,
-      cached: m.Cached ?? null,
-      swap_total: m.SwapTotal ?? null,
-      swap_free: m.SwapFree ?? null,
+      total: m.total,
+      free: m.free,
+      available: m.available,
+      buffers: m.buffers,
+      cached: m.cached,
+      swap_total: m.swaptotal,
+      swap_free: m.swapfree,
+      used: m.used,
+      active: m.active,
+      slab: m.slab,
+      buffcache: m.buffcache,
+      reclaimable: m.reclaimable,
+      swap_used: m.swapused,
+      writeback: m.writeback,
+      dirty: m.dirty,
     };
   },
 };

@@ -1,27 +1,34 @@
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { noArgs, type Collector } from './collector.ts';
+import { siNetwork, withDeadline } from './si.ts';
 
-function sysfs(iface: string, file: string): string | null {
-  try {
-    return readFileSync(`/sys/class/net/${iface}/${file}`, 'utf8').trim();
-  } catch {
-    return null;
-  }
-}
-
-/** Interfaces with addresses, MAC, MTU and state. */
+/**
+ * Interfaces: systeminformation's networkInterfaces() for the link (sysfs, default route, type,
+ * speed, duplex, DHCP), with every address from node's os.networkInterfaces(): the library keeps
+ * only the first IPv4 and IPv6 address of each.
+ */
 export const networkCollector: Collector = {
   name: 'network',
-  summary: 'interfaces: addresses, MAC, MTU, link state',
+  summary: 'interfaces: addresses, MAC, MTU, link state, speed, default route',
   async run(args) {
     noArgs('network', args);
-    return Object.entries(os.networkInterfaces()).map(([name, addrs]) => ({
-      name,
-      mac: addrs?.[0]?.mac ?? null,
-      mtu: Number(sysfs(name, 'mtu')) || null,
-      state: sysfs(name, 'operstate'),
-      addresses: (addrs ?? []).map((a) => ({ family: a.family, address: a.address, cidr: a.cidr, internal: a.internal })),
+    const si = await siNetwork();
+    const ifaces = await withDeadline('systeminformation networkInterfaces()', si.networkInterfaces());
+    const addrs = os.networkInterfaces();
+    return ifaces.map((i) => ({
+      name: i.ifaceName,
+      mac: i.mac || null,
+      mtu: i.mtu || null,
+      state: i.operstate || null,
+      addresses: (addrs[i.ifaceName] ?? []).map((a) => ({ family: a.family, address: a.address, cidr: a.cidr, internal: a.internal })),
+      default: i.default,
+      type: i.type || null,
+      internal: i.internal,
+      virtual: i.virtual,
+      speed_mbps: i.speed !== null && i.speed > 0 ? i.speed : null,
+      duplex: i.duplex || null,
+      dhcp: i.dhcp,
+      carrier_changes: Number.isFinite(i.carrierChanges) ? i.carrierChanges : null,
     }));
   },
 };

@@ -1,5 +1,6 @@
 import { ErrorCode, type ReplyFrame } from '@aspire/protocol';
 import { CollectorError, splitArgs, type Collector } from './collector.ts';
+import { blockDevicesCollector } from './block-devices.ts';
 import { cpuCollector } from './cpu.ts';
 import { disksCollector } from './disks.ts';
 import { kernelCollector } from './kernel.ts';
@@ -20,6 +21,7 @@ export const COLLECTORS: ReadonlyMap<string, Collector> = new Map(
     cpuCollector,
     memoryCollector,
     disksCollector,
+    blockDevicesCollector,
     networkCollector,
     uptimeCollector,
     processesCollector,

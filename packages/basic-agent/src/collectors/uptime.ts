@@ -1,22 +1,32 @@
-import { readFileSync } from 'node:fs';
-import { ErrorCode } from '@aspire/protocol';
-import { CollectorError, noArgs, type Collector } from './collector.ts';
+import { readFile } from 'node:fs/promises';
+import { noArgs, type Collector } from './collector.ts';
+import { siOsInfo } from './si.ts';
 
+/**
+ * systeminformation's time(): uptime, the clock, and the system time zone (`date`, the
+ * /etc/localtime link). Idle seconds are not in it: they come from /proc/uptime.
+ */
 export const uptimeCollector: Collector = {
   name: 'uptime',
-  summary: 'seconds since boot, boot time',
+  summary: 'seconds since boot, boot time, clock, time zone',
   async run(args) {
     noArgs('uptime', args);
+    const si = await siOsInfo();
+    const t = si.time();
+    let idle: number | null = null;
     try {
-      const [up, idle] = readFileSync('/proc/uptime', 'utf8').trim().split(/\s+/).map(Number);
-      const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1];
-      return {
-        uptime_seconds: up ?? null,
-        idle_seconds: idle ?? null,
-        boot_time: btime ? new Date(Number(btime) * 1000).toISOString() : null,
-      };
-    } catch (err) {
-      throw new CollectorError(ErrorCode.COLLECTOR_FAILED, (err as Error).message);
+      idle = Number((await readFile('/proc/uptime', 'utf8')).trim().split(/\s+/)[1]) || null;
+    } catch {
+      /* not Linux /proc: left null */
     }
+    return {
+      uptime_seconds: t.uptime,
+      idle_seconds: idle,
+      // Whole seconds, as the kernel keeps it (/proc/stat btime).
+      boot_time: new Date(Math.floor((t.current - t.uptime * 1000) / 1000) * 1000).toISOString(),
+      now: new Date(t.current).toISOString(),
+      timezone: t.timezone || null,
+      timezone_name: t.timezoneName || null,
+    };
   },
 };

@@ -1,0 +1,29 @@
+import { noArgs, type Collector } from './collector.ts';
+import { siFilesystem, withDeadline } from './si.ts';
+
+/** Disks, partitions, md arrays and LVM volumes: systeminformation's blockDevices() (`lsblk`). */
+export const blockDevicesCollector: Collector = {
+  name: 'blockdevices',
+  summary: 'block devices (lsblk): disks, partitions, RAID, LVM; size, file system, model, serial',
+  async run(args) {
+    noArgs('blockdevices', args);
+    const si = await siFilesystem();
+    const list = await withDeadline('systeminformation blockDevices()', si.blockDevices());
+    return list.map((d) => ({
+      name: d.name,
+      device: d.device ?? `/dev/${d.name}`,
+      type: d.type,
+      size: d.size,
+      fstype: d.fsType || null,
+      mount: d.mount || null,
+      uuid: d.uuid || null,
+      label: d.label || null,
+      model: d.model || null,
+      serial: d.serial || null,
+      removable: d.removable,
+      physical: d.physical || null,
+      protocol: d.protocol || null,
+      group: d.group || null,
+    }));
+  },
+};

@@ -1,0 +1,59 @@
+/**
+ * systeminformation, loaded on first use: its modules take milliseconds to evaluate, so only
+ * the collectors that need one pay for it (getinfo.kernel and getinfo.users load none). esbuild
+ * bundles them like any other dependency; they read nothing from the package directory at run
+ * time (the index's require('../package.json') is not among them).
+ *
+ * What it runs on Linux (all fixed command strings through /bin/sh, nothing from a request's
+ * args reaches them: these collectors take no arguments): mem reads /proc/meminfo; cpu runs
+ * `lscpu` and `dmidecode -t 4`; currentLoad reads `cat /proc/stat`; fsSize runs `cat
+ * /proc/mounts` and `df -kPTx squashfs` (`zfs list` when a zfs mount is present); blockDevices
+ * runs `lsblk -bPo ...` (`mdadm --export --detail` per md array); networkInterfaces runs one
+ * shell of `cat /sys/class/net/IFACE/...` and `iw dev IFACE link` per interface (the name
+ * stripped of shell characters by the library) plus `ip route`, `ip a` and `nmcli` where present;
+ * time runs `date` and `ls -l /etc/localtime`.
+ */
+import { ErrorCode } from '@aspire/protocol';
+import { CollectorError } from './collector.ts';
+
+/**
+ * One loader per library module, not the package index: the index evaluates all 20 modules
+ * (graphics, bluetooth vendor tables, docker...) and the bundle would carry all 700 KB of them,
+ * which every start of the Ctl then parses. The lib/ paths are the package's own files (it has
+ * no "exports" map); the integration tests run every collector through the bundle, so a
+ * release that moved them fails there.
+ */
+const once = <T>(load: () => Promise<{ default: T }>): (() => Promise<T>) => {
+  let p: Promise<T> | undefined;
+  return () => (p ??= load().then((m) => m.default));
+};
+
+export const siMemory = once(() => import('systeminformation/lib/memory.js'));
+export const siCpu = once(() => import('systeminformation/lib/cpu.js'));
+export const siFilesystem = once(() => import('systeminformation/lib/filesystem.js'));
+export const siNetwork = once(() => import('systeminformation/lib/network.js'));
+export const siOsInfo = once(() => import('systeminformation/lib/osinfo.js'));
+
+/**
+ * The library runs its commands without a timeout (`df` on a hung NFS mount never returns):
+ * a collector gives up after this and answers COLLECTOR_FAILED instead of leaving the request
+ * to the hub's deadline. The library's child is left to finish on its own.
+ */
+export const SI_DEADLINE_MS = 30_000;
+
+export function withDeadline<T>(what: string, work: Promise<T>, ms = SI_DEADLINE_MS): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CollectorError(ErrorCode.COLLECTOR_FAILED, `${what} did not answer within ${ms / 1000} s`)), ms);
+    timer.unref();
+    work.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
