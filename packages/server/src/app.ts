@@ -5,7 +5,7 @@
  * Routes: agent endpoints under /agent/ (credential auth), operator REST under /api/v1/server
  * (Bearer token), the OpenAPI document at /api/v1/server/openapi.json (public: no data).
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifySchema } from 'fastify';
 import swagger from '@fastify/swagger';
 import { VERSION, type Clock } from '@aspire/agent-core';
 import { API_PREFIX } from '@aspire/protocol';
@@ -67,6 +67,12 @@ const ENVELOPE = {
   additionalProperties: true,
 } as const;
 const ENVELOPE_RESPONSES = { 200: ENVELOPE, '4xx': ENVELOPE, '5xx': ENVELOPE };
+
+/** A route's schema with the envelope as every response it does not describe itself (http/response-schemas.ts). */
+function withEnvelope(schema: FastifySchema | undefined): FastifySchema {
+  const own = (schema?.response ?? {}) as Record<string, unknown>;
+  return { ...(schema ?? {}), response: { ...ENVELOPE_RESPONSES, ...own } };
+}
 
 export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   const { store, clock, config, logger } = deps;
@@ -130,7 +136,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
 
   await app.register(async (agentScope) => {
     agentScope.addHook('onRoute', (route) => {
-      if (route.method !== 'GET') route.schema = { response: ENVELOPE_RESPONSES, ...(route.schema ?? {}) } as typeof route.schema;
+      if (route.method !== 'GET') route.schema = withEnvelope(route.schema) as typeof route.schema;
     });
     await agentRoutes(agentScope, ctx);
     await agentPackageRoutes(agentScope, ctx);
@@ -143,7 +149,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   await app.register(
     async (api) => {
       api.addHook('onRoute', (route) => {
-        route.schema = { response: ENVELOPE_RESPONSES, ...(route.schema ?? {}), security: [{ bearer: [] }] } as typeof route.schema;
+        route.schema = { ...withEnvelope(route.schema), security: [{ bearer: [] }] } as typeof route.schema;
       });
       api.addHook('onRequest', async (request, reply) => {
         const h = request.headers.authorization;

@@ -94,6 +94,51 @@ describe('operator routes and OpenAPI', () => {
     expect(missing).toEqual([]);
   });
 
+  it('the main operator routes describe their answer fields, and the serializer passes store rows through unchanged', async () => {
+    const doc = (await server.app.inject({ method: 'GET', url: OPENAPI_PATH })).json() as { paths: Record<string, Record<string, any>> };
+    const ok200 = (path: string, method: string) => doc.paths[path]![method]!.responses['200'].content['application/json'].schema;
+    const host = ok200('/api/v1/server/host', 'get').properties.hosts.items;
+    for (const k of ['agentsn', 'hostname', 'status', 'agents', 'tags', 'last_seen', 'events_dropped', 'events_dropped_at']) expect(host.properties, k).toHaveProperty(k);
+    expect(host.properties.last_seen.nullable).toBe(true);
+    expect(ok200('/api/v1/server/agent', 'get').properties.host.properties).toHaveProperty('events_dropped');
+    expect(ok200('/api/v1/server/task', 'post').properties.results.items.properties).toHaveProperty('AgentSN');
+    const task = ok200('/api/v1/server/task', 'get').properties;
+    expect(task.task.properties).toHaveProperty('status');
+    expect(task.subtasks.items.properties).toHaveProperty('state');
+    expect(task.tasks.items.properties).toHaveProperty('complete');
+    expect(ok200('/api/v1/server/package', 'get').properties.packages.items.properties).toHaveProperty('sha256');
+    // Errors keep the envelope as their schema.
+    expect(doc.paths['/api/v1/server/host']!.get!.responses['4XX'].content['application/json'].schema.properties).toHaveProperty('cause');
+
+    // Real rows through the real routes: the answer is exactly what the store holds.
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const now = 1_700_000_000_000;
+    const reg = await store.register({ agentsn: 'sn-schema', hostname: 'h-schema', ip: '127.0.0.1', newHash: 'h', freshAgentsn: 'x', now });
+    await store.ingestStatus({
+      agentsn: reg.agentsn, hostname: 'h-schema', ip: '127.0.0.1', version: '1.0', os: 'linux', arch: 'x86_64', uptime: 12.5, step: 1.5,
+      agents: [{ name: 'BasicAgent', version: '2', status: 'running', uptime: 3, extra: { nested: true } } as never],
+      jobs: [], events: [], eventsDropped: 3, tags: 'a=b', now,
+    });
+    const hostRow = await store.getHost('sn-schema');
+    expect((await server.app.inject({ method: 'GET', url: '/api/v1/server/agent?agentsn=sn-schema', headers: auth })).json().host).toEqual(hostRow);
+    const listed = (await server.app.inject({ method: 'GET', url: '/api/v1/server/host?hostname=h-schema', headers: auth })).json();
+    expect(listed).toEqual({ status: 0, message: 'success', count: 1, offset: 0, limit: 20, hosts: [hostRow] });
+    const created = await server.app.inject({
+      method: 'POST', url: '/api/v1/server/task', headers: auth,
+      payload: { command: 'config', agents: ['sn-schema', 'sn-nobody'], parameters: { step: 30 } },
+    });
+    expect(created.json()).toMatchObject({ status: 0, results: [{ AgentSN: 'sn-schema' }, { AgentSN: 'sn-nobody', errcode: expect.any(Number) }] });
+    const id = created.json().id as number;
+    const one = (await server.app.inject({ method: 'GET', url: `/api/v1/server/task?id=${id}`, headers: auth })).json();
+    const stored = (await store.getTask(id))!;
+    expect(one).toEqual({ status: 0, message: 'success', task: stored.task, states: stored.states, subtasks: stored.subtasks });
+    const page = (await server.app.inject({ method: 'GET', url: '/api/v1/server/task?limit=1000', headers: auth })).json();
+    expect(page.tasks).toContainEqual(stored.task);
+    await store.insertPackage({ name: 'FooAgent', version: '1.0', os: 'linux', arch: 'x86_64', file: 'f.tgz', path: 'packages/linux/x86_64/f.tgz', size: 3, sha256: 'ab' }, now);
+    const pkgs = (await server.app.inject({ method: 'GET', url: '/api/v1/server/package?name=FooAgent', headers: auth })).json();
+    expect(pkgs.packages).toEqual((await store.listPackages({ name: 'FooAgent' }, { offset: 0, limit: 20, order: 'asc', sortby: 'id' })).items);
+  });
+
   it('a valid token reaches the route, including an extension plugin', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/api/v1/server/extension/ping', headers: { authorization: `Bearer ${TOKEN}` } });
     expect(res.json()).toMatchObject({ pong: true });

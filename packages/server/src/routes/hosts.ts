@@ -5,6 +5,7 @@ import { HostStatus } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
+import { HostAnswer, HostPage } from '../http/response-schemas.ts';
 
 const Sn = Type.String({ minLength: 1, maxLength: 64 });
 const HostQuery = pagingQuery('hosts', {
@@ -23,7 +24,7 @@ const RegionBody = Type.Object({ agents: Type.Array(Sn, { minItems: 1, maxItems:
 export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Querystring: Static<typeof SnQuery> }>(
     '/agent',
-    { schema: { tags: ['host'], summary: 'One host by AgentSN, with its reported agents[] (answer: {host})', querystring: SnQuery } },
+    { schema: { tags: ['host'], summary: 'One host by AgentSN, with its reported agents[] (answer: {host})', querystring: SnQuery, response: { 200: HostAnswer } } },
     async (request, reply) => {
       const host = await ctx.store.getHost(request.query.agentsn);
       if (!host) return sendError(reply, 'NOT_FOUND', `no host ${request.query.agentsn}`);
@@ -33,7 +34,7 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
 
   app.get<{ Querystring: Static<typeof HostQuery> }>(
     '/host',
-    { schema: { tags: ['host'], summary: 'Hosts filtered by status, region, tag, os, arch, version; paged', querystring: HostQuery } },
+    { schema: { tags: ['host'], summary: 'Hosts filtered by status, region, tag, os, arch, version; paged', querystring: HostQuery, response: { 200: HostPage } } },
     async (request, reply) => {
       const q = request.query;
       const page = await ctx.store.listHosts(

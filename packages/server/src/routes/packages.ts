@@ -16,6 +16,7 @@ import type { AppContext } from '../app-context.ts';
 import { drain, DRAIN_CAP_BYTES } from '../http/drain.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
+import { PackagePage } from '../http/response-schemas.ts';
 import type { PackageFilter } from '../store/store.ts';
 
 const FIELDS = {
@@ -182,7 +183,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/package',
-    { schema: { tags: ['package'], summary: 'Packages filtered by id, name, version, os, arch; paged (seed 000)', querystring: ListQuery } },
+    { schema: { tags: ['package'], summary: 'Packages filtered by id, name, version, os, arch; paged (seed 000)', querystring: ListQuery, response: { 200: PackagePage } } },
     async (request, reply) => {
       const q = request.query;
       const page = await ctx.store.listPackages({ id: q.id, name: q.name, version: q.version, os: q.os, arch: q.arch }, toPaging(q));

@@ -9,6 +9,7 @@ import type { AppContext } from '../app-context.ts';
 import { operatorOf } from '../http/operator.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
+import { TaskAnswer, TaskCreated } from '../http/response-schemas.ts';
 import type { TaskSpec } from '../store/store.ts';
 
 const Time = Type.Union([Type.Number({ minimum: 0, description: 'unix seconds' }), Type.String({ format: 'date-time' })]);
@@ -52,7 +53,7 @@ function toMs(t: number | string | undefined): number | undefined {
 export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.post<{ Body: TaskBody }>(
     '/task',
-    { schema: { tags: ['task'], summary: 'Create a task: one subtask per AgentSN, or per host matching tags in a window', body: TaskBody } },
+    { schema: { tags: ['task'], summary: 'Create a task: one subtask per AgentSN, or per host matching tags in a window', body: TaskBody, response: { 200: TaskCreated } } },
     async (request, reply) => {
       const b = request.body;
       if ((b.agents === undefined) === (b.tags === undefined)) return sendError(reply, 'BAD_REQUEST', 'give exactly one of agents or tags');
@@ -98,7 +99,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
 
   app.get<{ Querystring: Static<typeof TaskQuery> }>(
     '/task',
-    { schema: { tags: ['task'], summary: 'One task with its subtasks and per-state counts (?id=[&state=]), or a page of tasks', querystring: TaskQuery } },
+    { schema: { tags: ['task'], summary: 'One task with its subtasks and per-state counts (?id=[&state=]), or a page of tasks', querystring: TaskQuery, response: { 200: TaskAnswer } } },
     async (request, reply) => {
       const q = request.query;
       if (q.id !== undefined) {
