@@ -1,15 +1,14 @@
-import { noArgs, type Collector } from './collector.ts';
-import { siFilesystem, withDeadline } from './si.ts';
+import { siCollector, siFilesystem } from './si.ts';
 
 /** Disks, partitions, md arrays and LVM volumes: systeminformation's blockDevices() (`lsblk`). */
-export const blockDevicesCollector: Collector = {
+export const blockDevicesCollector = siCollector({
   name: 'blockdevices',
   summary: 'block devices (lsblk): disks, partitions, RAID, LVM; size, file system, model, serial',
-  async run(args) {
-    noArgs('blockdevices', args);
-    const si = await siFilesystem();
-    const list = await withDeadline('systeminformation blockDevices()', si.blockDevices());
-    return list.map((d) => ({
+  load: siFilesystem,
+  what: 'systeminformation blockDevices()',
+  call: (si) => si.blockDevices(),
+  shape: (list) =>
+    list.map((d) => ({
       name: d.name,
       device: d.device ?? `/dev/${d.name}`,
       type: d.type,
@@ -24,6 +23,5 @@ export const blockDevicesCollector: Collector = {
       physical: d.physical || null,
       protocol: d.protocol || null,
       group: d.group || null,
-    }));
-  },
-};
+    })),
+});

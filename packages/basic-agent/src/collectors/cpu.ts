@@ -1,7 +1,6 @@
 import os from 'node:os';
 import type { Systeminformation } from 'systeminformation';
-import { noArgs, type Collector } from './collector.ts';
-import { siCpu, withDeadline } from './si.ts';
+import { siCollector, siCpu } from './si.ts';
 
 /** Length of the utilisation sample (`usage`), what `mpstat` would call its interval. */
 export const CPU_SAMPLE_MS = 500;
@@ -26,13 +25,13 @@ async function sampleLoad(si: Awaited<ReturnType<typeof siCpu>>): Promise<System
 const pct = (n: number) => Math.round(n * 100) / 100;
 
 /** systeminformation's cpu() (lscpu, dmidecode) and currentLoad(), with the kernel's model name and load average. */
-export const cpuCollector: Collector = {
+export const cpuCollector = siCollector({
   name: 'cpu',
   summary: 'model, sockets, cores, logical CPUs, speed, cache, flags, load average, utilisation',
-  async run(args) {
-    noArgs('cpu', args);
-    const si = await siCpu();
-    const [c, load] = await withDeadline('systeminformation cpu()', Promise.all([si.cpu(), sampleLoad(si)]));
+  load: siCpu,
+  what: 'systeminformation cpu() and currentLoad()',
+  call: (si) => Promise.all([si.cpu(), sampleLoad(si)]),
+  shape: ([c, load]) => {
     const cpus = os.cpus();
     const [l1, l5, l15] = os.loadavg();
     return {
@@ -69,4 +68,4 @@ export const cpuCollector: Collector = {
       },
     };
   },
-};
+});

@@ -1,7 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { ErrorCode } from '@aspire/protocol';
-import { CollectorError, noArgs, type Collector } from './collector.ts';
-import { siFilesystem, withDeadline } from './si.ts';
+import { CollectorError } from './collector.ts';
+import { siCollector, siFilesystem, withDeadline } from './si.ts';
 
 /**
  * Mounted file systems with size and use: systeminformation's fsSize() (`df`, with ZFS datasets
@@ -9,13 +9,13 @@ import { siFilesystem, withDeadline } from './si.ts';
  * counts from statfs, which df -k does not print. statfs is the async one: a mount that does
  * not answer holds a thread-pool thread, never the agent's event loop.
  */
-export const disksCollector: Collector = {
+export const disksCollector = siCollector({
   name: 'disks',
   summary: 'mounted file systems: size, used, free, inodes',
-  async run(args) {
-    noArgs('disks', args);
-    const si = await siFilesystem();
-    const list = await withDeadline('systeminformation fsSize()', si.fsSize());
+  load: siFilesystem,
+  what: 'systeminformation fsSize()',
+  call: (si) => si.fsSize(),
+  shape: (list) => {
     if (list.length === 0) throw new CollectorError(ErrorCode.COLLECTOR_FAILED, 'df listed no file systems');
     return Promise.all(
       list.map(async (f) => {
@@ -35,4 +35,4 @@ export const disksCollector: Collector = {
       }),
     );
   },
-};
+});

@@ -1,15 +1,15 @@
 import { ErrorCode } from '@aspire/protocol';
-import { CollectorError, noArgs, type Collector } from './collector.ts';
-import { siMemory, withDeadline } from './si.ts';
+import { CollectorError } from './collector.ts';
+import { siCollector, siMemory } from './si.ts';
 
 /** RAM and swap in bytes: systeminformation's mem() (it reads /proc/meminfo). */
-export const memoryCollector: Collector = {
+export const memoryCollector = siCollector({
   name: 'memory',
   summary: 'RAM and swap in bytes (/proc/meminfo)',
-  async run(args) {
-    noArgs('memory', args);
-    const si = await siMemory();
-    const m = await withDeadline('systeminformation mem()', si.mem());
+  load: siMemory,
+  what: 'systeminformation mem()',
+  call: (si) => si.mem(),
+  shape: (m) => {
     // The library answers zeros when /proc/meminfo cannot be read: that is a failure, not a host with no RAM.
     if (!m.total) throw new CollectorError(ErrorCode.COLLECTOR_FAILED, 'cannot read /proc/meminfo');
     return {
@@ -30,4 +30,4 @@ export const memoryCollector: Collector = {
       dirty: m.dirty,
     };
   },
-};
+});

@@ -1,19 +1,18 @@
 import os from 'node:os';
-import { noArgs, type Collector } from './collector.ts';
-import { siNetwork, withDeadline } from './si.ts';
+import { siCollector, siNetwork } from './si.ts';
 
 /**
  * Interfaces: systeminformation's networkInterfaces() for the link (sysfs, default route, type,
  * speed, duplex, DHCP), with every address from node's os.networkInterfaces(): the library keeps
  * only the first IPv4 and IPv6 address of each.
  */
-export const networkCollector: Collector = {
+export const networkCollector = siCollector({
   name: 'network',
   summary: 'interfaces: addresses, MAC, MTU, link state, speed, default route',
-  async run(args) {
-    noArgs('network', args);
-    const si = await siNetwork();
-    const ifaces = await withDeadline('systeminformation networkInterfaces()', si.networkInterfaces());
+  load: siNetwork,
+  what: 'systeminformation networkInterfaces()',
+  call: (si) => si.networkInterfaces(),
+  shape: (ifaces) => {
     const addrs = os.networkInterfaces();
     return ifaces.map((i) => ({
       name: i.ifaceName,
@@ -31,4 +30,4 @@ export const networkCollector: Collector = {
       carrier_changes: Number.isFinite(i.carrierChanges) ? i.carrierChanges : null,
     }));
   },
-};
+});

@@ -14,7 +14,7 @@
  * time runs `date` and `ls -l /etc/localtime`.
  */
 import { ErrorCode } from '@aspire/protocol';
-import { CollectorError } from './collector.ts';
+import { CollectorError, noArgs, type Collector } from './collector.ts';
 
 /**
  * One loader per library module, not the package index: the index evaluates all 20 modules
@@ -56,4 +56,28 @@ export function withDeadline<T>(what: string, work: Promise<T>, ms = SI_DEADLINE
       },
     );
   });
+}
+
+/**
+ * A collector over systeminformation: no arguments, the library module loaded on first use, its
+ * call under the deadline, the answer shaped into this collector's JSON.
+ */
+export function siCollector<M, T>(spec: {
+  name: string;
+  summary: string;
+  load: () => Promise<M>;
+  /** Named in the deadline message. */
+  what: string;
+  call: (lib: M) => Promise<T>;
+  shape: (data: T) => unknown;
+}): Collector {
+  return {
+    name: spec.name,
+    summary: spec.summary,
+    async run(args) {
+      noArgs(spec.name, args);
+      const lib = await spec.load();
+      return spec.shape(await withDeadline(spec.what, spec.call(lib)));
+    },
+  };
 }
