@@ -214,6 +214,39 @@ describe('sub-agent manager with real processes', () => {
     expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGKILL/);
   });
 
+  // Weakness 1: the process used to join its groups after it had started, so what it forked or
+  // allocated in its first milliseconds was charged to the BootAgent's groups (v1 never moves it).
+  const groupsOf = (pid: number) => Object.fromEntries(readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':')).map(([, h, path]) => [h!, path!]));
+
+  it('a fresh sub-agent is in its own cpu and memory groups from its first instruction: so is a child it forks at once', async () => {
+    const { m, dir } = setup({ restartHoldSec: 60 });
+    await m.start();
+    const pkg = await publish('instant-alloc-agent', 'Instant', '1.0.0', { env: { FIXTURE_ALLOC_MB: '1' } });
+    expect((await m.handleJob(job('install', 'Instant', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M', CPU: '50%' } }), signal())).errcode).toBe(0);
+    const pid = report(m, 'Instant')!.pid!;
+    const own = `/${PARENT}/Instant`;
+    expect(groupsOf(pid)).toMatchObject({ cpu: own, memory: own });
+    const logFile = join(dir, 'Instant', 'log', 'Instant.log');
+    const ready = await waitUntil(() => (existsSync(logFile) ? /allocator=(\d+)[\s\S]*cgroup-at-start \d+:memory:/.exec(readFileSync(logFile, 'utf8')) : null), { what: 'fixture log lines' });
+    // The child forked by the very first instruction, and the fixture's own first look.
+    expect(groupsOf(Number(ready[1]))).toMatchObject({ cpu: own, memory: own });
+    const atStart = Object.fromEntries([...readFileSync(logFile, 'utf8').matchAll(/^cgroup-at-start \d+:([^:]*):(.*)$/gm)].map((x) => [x[1]!, x[2]!]));
+    expect(atStart).toMatchObject({ cpu: own, memory: own });
+  });
+
+  it('allocating past its limit in its very first instruction: still OOM-killed inside its own cgroup', async () => {
+    const { m, events } = setup({ restartHoldSec: 60 });
+    await m.start();
+    const pkg = await publish('instant-alloc-agent', 'InstantHog', '1.0.0', { env: { FIXTURE_ALLOC_MB: '200' } });
+    expect((await m.handleJob(job('install', 'InstantHog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M' } }), signal())).errcode).toBe(0);
+    expect(readFileSync(join(CGROUP_ROOT, 'memory', PARENT, 'memory.oom_control'), 'utf8')).toMatch(/oom_kill \d+/); // this kernel counts OOM kills per group
+    // `killed` on cgroup v1 means: memory.oom_control `oom_kill` of the agent's OWN group grew.
+    await waitUntil(() => report(m, 'InstantHog')?.status === 'killed', { timeoutMs: 20_000, what: 'killed status' });
+    expect(kinds(events)).toContain('killed');
+    // The allocator (forked first thing) was the one killed: the shell reports its SIGKILL as 137.
+    expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/code 137/);
+  });
+
   it('without a writable cgroup the watchdog samples usage and kills after `hits` violations: killed', async () => {
     const { m, events } = setup({ cgroupRoot: join(work, 'no-cgroups-here'), watchdogIntervalSec: 0.2, restartHoldSec: 60 });
     await m.start();

@@ -5,6 +5,11 @@
  * event for a pid that is no longer the agent's is stale and dropped (elastic-agent's rule).
  *
  * Time comes from the injected Clock; the restart policy is the pure `decide()`.
+ *
+ * A start with a seed 004 precheck (up to 30 s per attempt) does not hold the loop: the loop
+ * records the pending start and launches the precheck outside it; the result comes back as
+ * an input through `serial()`, which then spawns (or counts the failure). Other agents' exits,
+ * ticks and restarts are handled meanwhile.
  */
 import { readFileSync } from 'node:fs';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
@@ -13,7 +18,7 @@ import type { Logger } from 'pino';
 import type { EventSink, SupervisionConfig } from '../contracts.ts';
 import { saveState, type AgentState } from './agent-state.ts';
 import { JobError } from './job-error.ts';
-import { noLimits, type LimitHandle, type Limiter } from './limits/limiter.ts';
+import { noLimits, type LimitHandle, type Limiter, type Placement } from './limits/limiter.ts';
 import { decide, type PolicyConfig } from './policy.ts';
 import type { ProcessRunner } from './process-runner.ts';
 import { mergeLimits, parseLimits, type RunSpec } from './run-spec.ts';
@@ -47,11 +52,26 @@ interface Entry {
   watch?: { failed: boolean; reason: string; notify: () => void };
   /** Tick time an own child was first found gone without its exit event. */
   goneSeenAt?: number;
+  /** A start in progress (its precheck running off the loop, or its spawn queued). */
+  starting?: PendingStart;
 }
+
+interface PendingStart {
+  /** Which start this is: a result for an older (cancelled) start is dropped. */
+  token: number;
+  /** When the attempt began (a failed attempt counts as a start at this time for the policy). */
+  attemptAt: number;
+  /** Settles when the agent runs or the start failed; awaited by jobs, never inside serial. */
+  done: Promise<void>;
+  resolve(): void;
+  reject(err: JobError): void;
+}
+
+type PrecheckResult = { ok: true } | { ok: false; message: string };
 
 /** PATH for sub-agents: the BootAgent's own environment (maybe holding secrets) is not passed on. */
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-/** A precheck runs inside the single writer: keep it short. */
+/** One precheck attempt (it runs off the loop, but a start waits for it). */
 const PRECHECK_TIMEOUT_MS = 30_000;
 
 export class Supervisor {
@@ -63,6 +83,7 @@ export class Supervisor {
   private halted = false;
   private readonly policy: PolicyConfig;
   private readonly save: (s: AgentState) => void;
+  private startSeq = 0;
 
   constructor(private readonly deps: SupervisorDeps) {
     const c = deps.config;
@@ -89,6 +110,7 @@ export class Supervisor {
     await this.serial(() => {
       for (const e of this.entries.values()) {
         e.restartTimer?.cancel();
+        this.cancelStart(e, 'the BootAgent is stopping');
         // Watchdog timers stop; cgroups stay: the agents keep running under their limits.
         if (e.handle !== noLimits && this.deps.limiter.kind === 'watchdog') e.handle.release();
       }
@@ -171,8 +193,10 @@ export class Supervisor {
    * A job asks the agent to run: clears fatal and strikes (DESIGN.md: fatal until a job resets
    * it) and starts it when it is not running. Throws JobError when it cannot be started.
    */
-  start(name: string): Promise<void> {
-    return this.serial(async () => {
+  async start(name: string): Promise<void> {
+    // The loop hands back the pending start in a box: awaiting it inside serial would hold the
+    // loop for the precheck (and deadlock: its result comes back through serial).
+    const box = await this.serial(async () => {
       const e = this.mustGet(name);
       e.restartTimer?.cancel();
       e.state.desired = 'running';
@@ -180,10 +204,11 @@ export class Supervisor {
       e.state.strikes = 0;
       if (e.state.pid && e.state.startTicks && this.deps.runner.alive(e.state.pid, e.state.startTicks)) {
         this.save(e.state);
-        return;
+        return undefined;
       }
-      await this.spawnNow(e);
+      return this.beginStart(e);
     });
+    if (box) await box.done;
   }
 
   /**
@@ -194,6 +219,7 @@ export class Supervisor {
     const target = await this.serial(() => {
       const e = this.mustGet(name);
       e.restartTimer?.cancel();
+      this.cancelStart(e, 'stopped before it started');
       e.state.desired = 'stopped';
       e.state.killed = false;
       const { pid, startTicks } = e.state;
@@ -237,6 +263,7 @@ export class Supervisor {
       const e = this.entries.get(name);
       if (!e) return;
       e.restartTimer?.cancel();
+      this.cancelStart(e, 'removed before it started');
       e.handle.release();
       this.entries.delete(name);
     });
@@ -397,12 +424,10 @@ export class Supervisor {
     e.restartTimer = this.deps.clock.setTimeout(() => {
       void this.serial(async () => {
         const cur = this.entries.get(name);
-        if (this.halted || cur !== e || e.state.desired !== 'running' || e.state.fatal || e.state.pid) return;
-        try {
-          await this.spawnNow(e);
-        } catch (err) {
-          this.deps.logger.error({ agent: name, err: (err as Error).message }, 'restart failed');
-        }
+        if (this.halted || cur !== e || e.state.desired !== 'running' || e.state.fatal || e.state.pid || e.starting) return;
+        const { done } = await this.beginStart(e);
+        // Not awaited here: the loop goes on while a precheck runs.
+        done.catch((err: unknown) => this.deps.logger.error({ agent: name, err: (err as Error).message }, 'restart failed'));
       });
     }, Math.max(0, at - this.deps.clock.now()));
   }
@@ -434,62 +459,142 @@ export class Supervisor {
     return { pid, ticks };
   }
 
-  /** Spawn now (inside serial). A start that fails is an abnormal exit for the policy. */
-  private async spawnNow(e: Entry): Promise<void> {
+  /**
+   * Begin a start (inside serial). Without a precheck the spawn happens now; with one, the
+   * precheck runs off the loop and its result re-enters through serial (precheckDone). The
+   * returned box holds the promise that settles when the agent runs (or the start failed).
+   */
+  private async beginStart(e: Entry): Promise<{ done: Promise<void> }> {
+    if (e.starting) return { done: e.starting.done };
+    let resolve!: () => void;
+    let reject!: (err: JobError) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    done.catch(() => {}); // a restart timer's start may have no waiter
+    const p: PendingStart = { token: ++this.startSeq, attemptAt: this.deps.clock.now(), done, resolve, reject };
+    e.starting = p;
+    if (!e.spec.precheck) {
+      await this.spawnStep(e, p);
+      return { done };
+    }
+    let ids: { uid?: number; gid?: number };
+    try {
+      ids = this.ids(e);
+    } catch (err) {
+      this.startFailed(e, p, `${e.state.name}: cannot start ${e.spec.start[0]}: ${(err as Error).message}`);
+      return { done };
+    }
+    const name = e.state.name;
+    void this.precheck(e, ids).then((result) =>
+      this.serial(async () => {
+        if (e.starting !== p) return; // cancelled (stop, remove, shutdown): the result is moot
+        if (!result.ok) this.startFailed(e, p, result.message);
+        else await this.spawnStep(e, p);
+      }).catch((err: unknown) => this.deps.logger.error({ agent: name, err: (err as Error).message }, 'start after precheck failed')),
+    );
+    return { done };
+  }
+
+  /** Drop a pending start: its waiters get JOB_START_FAILED; a late precheck result is ignored. */
+  private cancelStart(e: Entry, why: string): void {
+    const p = e.starting;
+    if (!p) return;
+    e.starting = undefined;
+    p.reject(new JobError('JOB_START_FAILED', `${e.state.name}: ${why}`));
+  }
+
+  /** Spawn (inside serial), the agent's process joining its limits before its program runs. */
+  private async spawnStep(e: Entry, p: PendingStart): Promise<void> {
     const s = e.state;
-    const now = this.deps.clock.now();
+    if (this.halted || this.entries.get(s.name) !== e || s.desired !== 'running') {
+      this.cancelStart(e, 'no longer wanted running');
+      return;
+    }
     let pidBox = 0;
+    let placement: Placement | undefined;
     try {
       const ids = this.ids(e);
-      if (e.spec.precheck) await this.precheck(e, ids);
+      placement = this.prepareLimits(e);
       const spawned = await this.deps.runner.spawn(
-        { argv: e.spec.start, cwd: this.deps.versionDir(s.name, s.current), env: this.envFor(e), ...ids, logFile: this.deps.logFile(s.name) },
+        { argv: e.spec.start, cwd: this.deps.versionDir(s.name, s.current), env: this.envFor(e), ...ids, logFile: this.deps.logFile(s.name), cgroupProcs: placement.procsFiles },
         (code, signal) => void this.exited(s.name, pidBox, code, signal),
       );
       pidBox = spawned.pid;
       s.pid = spawned.pid;
       s.startTicks = spawned.startTicks;
+      e.handle = placement.bind(spawned.pid);
     } catch (err) {
-      s.lastStartAt = now;
+      placement?.cancel();
       const msg = err instanceof JobError ? err.message : `${s.name}: cannot start ${e.spec.start[0]}: ${(err as Error).message}`;
-      this.deps.events.emit('exit', msg, { agent: s.name, data: { code: null, signal: null, spawnError: true } });
-      if (e.watch) {
-        e.watch.failed = true;
-        e.watch.reason = msg;
-        e.watch.notify();
-        this.save(s);
-        throw new JobError('JOB_START_FAILED', msg);
-      }
-      const d = decide({ lastStartAt: now, strikes: s.strikes }, { at: now, code: null, signal: null, limitKill: false }, now, this.policy);
+      this.startFailed(e, p, msg);
+      return;
+    }
+    const now = this.deps.clock.now();
+    e.starting = undefined;
+    s.lastStartAt = now;
+    s.killed = false;
+    e.own = true;
+    e.lastCheckAt = now;
+    this.save(s);
+    this.deps.logger.info({ agent: s.name, version: s.current, pid: s.pid }, 'sub-agent started');
+    this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current } });
+    p.resolve();
+  }
+
+  /** A start that failed (inside serial) is an abnormal exit for the policy, unless an upgrade watches it. */
+  private startFailed(e: Entry, p: PendingStart, msg: string): void {
+    const s = e.state;
+    const at = p.attemptAt;
+    if (e.starting === p) e.starting = undefined;
+    s.lastStartAt = at;
+    this.deps.events.emit('exit', msg, { agent: s.name, data: { code: null, signal: null, spawnError: true } });
+    if (e.watch) {
+      e.watch.failed = true;
+      e.watch.reason = msg;
+      e.watch.notify();
+    } else {
+      const now = this.deps.clock.now();
+      const d = decide({ lastStartAt: at, strikes: s.strikes }, { at: now, code: null, signal: null, limitKill: false }, now, this.policy);
       s.strikes = d.strikes;
       if (d.struck) this.deps.events.emit('strike', `${s.name} strike ${d.strikes} of ${this.policy.maxStrikes}`, { agent: s.name, data: { strikes: d.strikes } });
       if (d.fatal) {
         s.fatal = true;
         this.deps.events.emit('fatal', `${s.name} is fatal after ${d.strikes} strikes`, { agent: s.name, data: { strikes: d.strikes } });
       } else if (d.restartAt !== undefined) this.scheduleRestart(e, d.restartAt);
-      this.save(s);
-      throw new JobError('JOB_START_FAILED', msg);
     }
-    s.lastStartAt = now;
-    s.killed = false;
-    e.own = true;
-    e.lastCheckAt = now;
-    this.attachLimits(e);
     this.save(s);
-    this.deps.logger.info({ agent: s.name, version: s.current, pid: s.pid }, 'sub-agent started');
-    this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current } });
+    p.reject(new JobError('JOB_START_FAILED', msg));
   }
 
-  /** seed 004 precheck: up to precheckAttempts runs, 1 s apart; all failing fails the start. */
-  private async precheck(e: Entry, ids: { uid?: number; gid?: number }): Promise<void> {
+  /**
+   * seed 004 precheck, OFF the loop: up to precheckAttempts runs, 1 s apart. Reads nothing the
+   * loop writes after the call (argv, cwd and env are taken now).
+   */
+  private async precheck(e: Entry, ids: { uid?: number; gid?: number }): Promise<PrecheckResult> {
     const argv = e.spec.precheck!;
+    const attempts = e.spec.precheckAttempts;
+    const opts = { cwd: this.deps.versionDir(e.state.name, e.state.current), env: this.envFor(e), ...ids, timeoutMs: PRECHECK_TIMEOUT_MS };
+    const name = e.state.name;
     let code: number | null = null;
-    for (let attempt = 1; attempt <= e.spec.precheckAttempts; attempt++) {
-      code = await this.deps.runner.run(argv, { cwd: this.deps.versionDir(e.state.name, e.state.current), env: this.envFor(e), ...ids, timeoutMs: PRECHECK_TIMEOUT_MS });
-      if (code === 0) return;
-      if (attempt < e.spec.precheckAttempts) await this.deps.clock.sleep(1000);
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      code = await this.deps.runner.run(argv, opts).catch(() => null);
+      if (code === 0) return { ok: true };
+      if (attempt < attempts) await this.deps.clock.sleep(1000);
     }
-    throw new JobError('JOB_START_FAILED', `${e.state.name}: precheck ${argv.join(' ')} failed (${code === null ? 'killed or timed out' : `exit ${code}`}) ${e.spec.precheckAttempts} time(s)`);
+    return { ok: false, message: `${name}: precheck ${argv.join(' ')} failed (${code === null ? 'killed or timed out' : `exit ${code}`}) ${attempts} time(s)` };
+  }
+
+  private prepareLimits(e: Entry): Placement {
+    const limits = mergeLimits(e.spec.limits, e.state.limits ? parseLimits(e.state.limits) : undefined);
+    try {
+      return this.deps.limiter.prepare(e.state.name, limits);
+    } catch (err) {
+      // An agent must not run unlimited when limits were asked for: the start fails.
+      this.deps.logger.error({ agent: e.state.name, err: (err as Error).message, limiter: this.deps.limiter.kind }, 'cannot apply limits');
+      throw new JobError('JOB_START_FAILED', `${e.state.name}: cannot apply limits (${this.deps.limiter.kind}): ${(err as Error).message}`);
+    }
   }
 
   private attachLimits(e: Entry): void {

@@ -44,8 +44,12 @@ class FakeRunner implements ProcessRunner {
     if (signal === 'SIGTERM' && p.ignoresTerm) return;
     this.die(pid, null, signal);
   }
-  async run() {
-    return 0;
+  /** Short commands (precheck, check): answered 0 at once unless held for the test to answer. */
+  holdRuns = false;
+  runs: { argv: string[]; answer: (code: number | null) => void }[] = [];
+  async run(argv: string[]) {
+    if (!this.holdRuns) return 0;
+    return new Promise<number | null>((answer) => this.runs.push({ argv, answer }));
   }
   /** The process ends: it is gone at once, the exit event follows (like node's 'exit'). */
   die(pid: number, code: number | null, signal: string | null) {
@@ -68,6 +72,7 @@ function setup(over: Partial<SupervisionConfig> = {}, limitKill = false) {
   const limiter: Limiter = {
     kind: 'watchdog',
     attach: (): LimitHandle => ({ killedForLimit: () => limitKill, release: () => {} }),
+    prepare: () => ({ procsFiles: [], bind: (): LimitHandle => ({ killedForLimit: () => limitKill, release: () => {} }), cancel: () => {} }),
   };
   const sup = new Supervisor({
     clock,
@@ -257,5 +262,68 @@ describe('Supervisor reconcile loop (ManualClock)', () => {
     runner.failSpawn = false;
     await clock.advance(180 * S);
     expect(runner.spawns).toHaveLength(1);
+  });
+
+  it('a pending precheck does not hold the loop: another agent\'s exit is handled and it is restarted on time', async () => {
+    const { clock, runner, events, sup, state } = setup();
+    runner.holdRuns = true;
+    sup.startLoop();
+    const specA = parseRunSpec({ version: '1.0', start: 'bin/a', precheck: ['/bin/check-a'] });
+    const specB = parseRunSpec({ version: '1.0', start: 'bin/b' });
+    await sup.add({ ...state, name: 'A' }, specA);
+    await sup.add({ ...state, name: 'B' }, specB);
+    await sup.start('B');
+    const pidB = runner.nextPid - 1;
+    let aDone = false;
+    const aStart = sup.start('A').then(() => (aDone = true));
+    await clock.advance(0);
+    expect(runner.runs.map((r) => r.argv)).toEqual([['/bin/check-a']]); // A's precheck runs (and hangs)
+
+    runner.die(pidB, 1, null); // B crashes while A's precheck is pending
+    await clock.advance(0);
+    expect(events.filter((e) => e.agent === 'B').map((e) => e.kind)).toEqual(['started', 'exit', 'strike']);
+    expect(sup.reports().find((r) => r.name === 'B')).toMatchObject({ status: 'stoped', strikes: 1 });
+    await clock.advance(180 * S - 1);
+    expect(runner.spawns.map((l) => l.argv[0])).toEqual(['bin/b']);
+    await clock.advance(1); // B's hold is over: restarted on time, A still waiting
+    expect(runner.spawns.map((l) => l.argv[0])).toEqual(['bin/b', 'bin/b']);
+    expect(sup.reports().find((r) => r.name === 'B')!.status).toBe('running');
+    expect(sup.reports().find((r) => r.name === 'A')!.status).toBe('stoped');
+    expect(aDone).toBe(false);
+
+    runner.runs[0]!.answer(0); // the precheck passes: its result comes back through the loop
+    await clock.advance(0);
+    await aStart;
+    expect(runner.spawns.map((l) => l.argv[0])).toEqual(['bin/b', 'bin/b', 'bin/a']);
+    expect(sup.reports().find((r) => r.name === 'A')!.status).toBe('running');
+    await sup.stopLoop();
+  });
+
+  it('a failing precheck (off the loop) is a strike; a stop while it runs cancels the start', async () => {
+    const { clock, runner, events, sup, state } = setup();
+    runner.holdRuns = true;
+    const spec = parseRunSpec({ version: '1.0', start: 'bin/a', precheck: ['/bin/check'], precheck_retries: 2 });
+    await sup.add(state, spec);
+    const failing = sup.start('A');
+    const failed = expect(failing).rejects.toMatchObject({ codeName: 'JOB_START_FAILED', message: expect.stringMatching(/precheck \/bin\/check failed \(exit 3\) 2 time/) });
+    await clock.advance(0);
+    runner.runs[0]!.answer(3);
+    await clock.advance(999);
+    expect(runner.runs).toHaveLength(1); // retries are 1 s apart
+    await clock.advance(1);
+    runner.runs[1]!.answer(3);
+    await clock.advance(0);
+    await failed;
+    expect(kinds(events)).toEqual(['exit', 'strike']);
+    expect(runner.spawns).toHaveLength(0);
+
+    // The policy retries after the hold; a stop job while that precheck runs cancels the start.
+    await clock.advance(180 * S);
+    expect(runner.runs).toHaveLength(3);
+    await sup.stop('A');
+    runner.runs[2]!.answer(0); // a late pass is dropped: the agent stays stopped
+    await clock.advance(3600 * S);
+    expect(runner.spawns).toHaveLength(0);
+    expect(sup.reports()[0]!.status).toBe('stoped');
   });
 });

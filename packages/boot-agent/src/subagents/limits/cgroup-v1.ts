@@ -4,51 +4,71 @@
  * accounting is on). The pid goes into each hierarchy's cgroup.procs (whole thread group).
  * An OOM kill is read from memory.oom_control `oom_kill` (kernel >= 4.13); on older kernels a
  * SIGKILL after memory.failcnt moved counts as one.
+ *
+ * v1 does not move memory already charged when a task changes group
+ * (memory.move_charge_at_immigrate is 0), and children forked before the move stay behind:
+ * that is why a new sub-agent joins both groups before its program runs (`prepare`).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedLimits } from '../run-spec.ts';
 import { ensureDir, readControl, readKeyed, removeGroup, writeControl } from './cgroup-fs.ts';
-import { CPU_PERIOD_US, cpuQuotaUs, hasLimits, noLimits, type LimitHandle, type Limiter } from './limiter.ts';
+import { CPU_PERIOD_US, cpuQuotaUs, hasLimits, noLimits, placeAfterStart, type LimitHandle, type Limiter, type Placement } from './limiter.ts';
 
 export function createCgroupV1(root: string, parent: string): Limiter {
-  return {
-    kind: 'cgroup-v1',
-    attach(agent: string, pid: number, limits: ParsedLimits): LimitHandle {
-      if (!hasLimits(limits)) return noLimits;
-      const dirs: string[] = [];
-      let memDir: string | undefined;
+  function prepare(agent: string, limits: ParsedLimits): Placement {
+    if (!hasLimits(limits)) return placeAfterStart(() => noLimits);
+    const dirs: string[] = [];
+    let memDir: string | undefined;
+    try {
       if (limits.cpuPercent !== undefined) {
         const dir = join(root, 'cpu', parent, agent);
         ensureDir(dir);
+        dirs.push(dir);
         writeControl(join(dir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
         writeControl(join(dir, 'cpu.cfs_quota_us'), String(cpuQuotaUs(limits.cpuPercent)));
-        writeControl(join(dir, 'cgroup.procs'), String(pid));
-        dirs.push(dir);
       }
       if (limits.memoryBytes !== undefined) {
         const dir = join(root, 'memory', parent, agent);
         ensureDir(dir);
+        dirs.push(dir);
         // memsw must stay >= limit_in_bytes: lift it first, then set both.
         const memsw = join(dir, 'memory.memsw.limit_in_bytes');
         if (existsSync(memsw)) writeControl(memsw, '-1');
         writeControl(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
         if (existsSync(memsw)) writeControl(memsw, String(limits.memoryBytes));
-        writeControl(join(dir, 'cgroup.procs'), String(pid));
         memDir = dir;
-        dirs.push(dir);
       }
-      const oomBefore = memDir ? readKeyed(join(memDir, 'memory.oom_control')).oom_kill ?? 0 : 0;
-      const failBefore = memDir ? Number(readControl(join(memDir, 'memory.failcnt')) ?? 0) : 0;
-      return {
-        killedForLimit: (exit) => {
-          if (!memDir) return false;
-          const oc = readKeyed(join(memDir, 'memory.oom_control'));
-          if (oc.oom_kill !== undefined) return oc.oom_kill > oomBefore;
-          return exit.signal === 'SIGKILL' && Number(readControl(join(memDir, 'memory.failcnt')) ?? 0) > failBefore;
-        },
-        release: () => dirs.forEach(removeGroup),
-      };
+    } catch (err) {
+      dirs.forEach(removeGroup);
+      throw err;
+    }
+    const oomBefore = memDir ? readKeyed(join(memDir, 'memory.oom_control')).oom_kill ?? 0 : 0;
+    const failBefore = memDir ? Number(readControl(join(memDir, 'memory.failcnt')) ?? 0) : 0;
+    const handle: LimitHandle = {
+      killedForLimit: (exit) => {
+        if (!memDir) return false;
+        const oc = readKeyed(join(memDir, 'memory.oom_control'));
+        if (oc.oom_kill !== undefined) return oc.oom_kill > oomBefore;
+        return exit.signal === 'SIGKILL' && Number(readControl(join(memDir, 'memory.failcnt')) ?? 0) > failBefore;
+      },
+      release: () => dirs.forEach(removeGroup),
+    };
+    return { procsFiles: dirs.map((d) => join(d, 'cgroup.procs')), bind: () => handle, cancel: handle.release };
+  }
+
+  return {
+    kind: 'cgroup-v1',
+    prepare,
+    attach(agent, pid, limits) {
+      const p = prepare(agent, limits);
+      try {
+        for (const f of p.procsFiles) writeControl(f, String(pid));
+      } catch (err) {
+        p.cancel();
+        throw err;
+      }
+      return p.bind(pid);
     },
   };
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedLimits } from '../run-spec.ts';
 import { ensureDir, readControl, readKeyed, removeGroup, writeControl } from './cgroup-fs.ts';
-import { CPU_PERIOD_US, cpuQuotaUs, hasLimits, noLimits, type LimitHandle, type Limiter } from './limiter.ts';
+import { CPU_PERIOD_US, cpuQuotaUs, hasLimits, noLimits, placeAfterStart, type LimitHandle, type Limiter, type Placement } from './limiter.ts';
 
 export function createCgroupV2(root: string, parent: string): Limiter {
   const parentDir = join(root, parent);
@@ -18,16 +18,15 @@ export function createCgroupV2(root: string, parent: string): Limiter {
     if (enable.length > 0) writeControl(join(dir, 'cgroup.subtree_control'), enable.join(' '));
   }
 
-  return {
-    kind: 'cgroup-v2',
-    attach(agent: string, pid: number, limits: ParsedLimits): LimitHandle {
-      if (!hasLimits(limits)) return noLimits;
-      const wanted = [limits.cpuPercent !== undefined ? 'cpu' : '', limits.memoryBytes !== undefined ? 'memory' : ''].filter(Boolean);
-      enableControllers(root, wanted);
-      ensureDir(parentDir);
-      enableControllers(parentDir, wanted);
-      const dir = join(parentDir, agent);
-      ensureDir(dir);
+  function prepare(agent: string, limits: ParsedLimits): Placement {
+    if (!hasLimits(limits)) return placeAfterStart(() => noLimits);
+    const wanted = [limits.cpuPercent !== undefined ? 'cpu' : '', limits.memoryBytes !== undefined ? 'memory' : ''].filter(Boolean);
+    enableControllers(root, wanted);
+    ensureDir(parentDir);
+    enableControllers(parentDir, wanted);
+    const dir = join(parentDir, agent);
+    ensureDir(dir);
+    try {
       writeControl(join(dir, 'cpu.max'), limits.cpuPercent !== undefined ? `${cpuQuotaUs(limits.cpuPercent)} ${CPU_PERIOD_US}` : `max ${CPU_PERIOD_US}`);
       if (limits.memoryBytes !== undefined) {
         writeControl(join(dir, 'memory.max'), String(limits.memoryBytes));
@@ -36,15 +35,33 @@ export function createCgroupV2(root: string, parent: string): Limiter {
       } else {
         writeControl(join(dir, 'memory.max'), 'max');
       }
-      const oomBefore = readKeyed(join(dir, 'memory.events')).oom_kill ?? 0;
-      writeControl(join(dir, 'cgroup.procs'), String(pid));
-      return {
-        killedForLimit: (exit) => {
-          const oom = readKeyed(join(dir, 'memory.events')).oom_kill ?? 0;
-          return oom > oomBefore || (exit.signal === 'SIGKILL' && limits.memoryBytes !== undefined && (readKeyed(join(dir, 'memory.events')).max ?? 0) > 0);
-        },
-        release: () => removeGroup(dir),
-      };
+    } catch (err) {
+      removeGroup(dir);
+      throw err;
+    }
+    const oomBefore = readKeyed(join(dir, 'memory.events')).oom_kill ?? 0;
+    const handle: LimitHandle = {
+      killedForLimit: (exit) => {
+        const oom = readKeyed(join(dir, 'memory.events')).oom_kill ?? 0;
+        return oom > oomBefore || (exit.signal === 'SIGKILL' && limits.memoryBytes !== undefined && (readKeyed(join(dir, 'memory.events')).max ?? 0) > 0);
+      },
+      release: () => removeGroup(dir),
+    };
+    return { procsFiles: [join(dir, 'cgroup.procs')], bind: () => handle, cancel: handle.release };
+  }
+
+  return {
+    kind: 'cgroup-v2',
+    prepare,
+    attach(agent, pid, limits) {
+      const p = prepare(agent, limits);
+      try {
+        for (const f of p.procsFiles) writeControl(f, String(pid));
+      } catch (err) {
+        p.cancel();
+        throw err;
+      }
+      return p.bind(pid);
     },
   };
 }

@@ -17,13 +17,37 @@ export interface LimitHandle {
   release(): void;
 }
 
+/**
+ * Limits made ready for a process that does not exist yet. A new sub-agent joins its groups
+ * BEFORE its program runs (the runner writes its pid to every `procsFiles` entry while the
+ * launcher is held), so nothing it allocates or forks is ever charged outside its group.
+ */
+export interface Placement {
+  /** cgroup.procs files the new process must join before exec (empty: nothing to join). */
+  readonly procsFiles: readonly string[];
+  /** The process started and joined `procsFiles`: its handle. */
+  bind(pid: number): LimitHandle;
+  /** The start failed before bind: remove what prepare created. */
+  cancel(): void;
+}
+
 export interface Limiter {
   readonly kind: LimiterKind;
-  /** Put pid under the limits (a no-op handle when there are none). Throws with a reason. */
+  /** Create and configure the groups for a process about to start. Throws with a reason. */
+  prepare(agent: string, limits: ParsedLimits): Placement;
+  /**
+   * Put an already running pid under the limits (adoption, a followed daemon); a no-op handle
+   * when there are none. Throws with a reason.
+   */
   attach(agent: string, pid: number, limits: ParsedLimits): LimitHandle;
 }
 
 export const noLimits: LimitHandle = { killedForLimit: () => false, release: () => {} };
+
+/** Nothing to join before exec: the handle is made after the start (watchdog, no limits). */
+export function placeAfterStart(attach: (pid: number) => LimitHandle): Placement {
+  return { procsFiles: [], bind: attach, cancel: () => {} };
+}
 
 export function hasLimits(l: ParsedLimits): boolean {
   return l.cpuPercent !== undefined || l.memoryBytes !== undefined;

@@ -7,7 +7,7 @@ import pidusage from 'pidusage';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import type { ParsedLimits } from '../run-spec.ts';
-import { hasLimits, noLimits, type LimitHandle, type Limiter } from './limiter.ts';
+import { hasLimits, noLimits, placeAfterStart, type LimitHandle, type Limiter } from './limiter.ts';
 
 export interface Sampler {
   (pid: number): Promise<{ cpu: number; memory: number }>;
@@ -22,8 +22,10 @@ export function createWatchdog(opts: { clock: Clock; intervalMs: number; logger:
       /* gone */
     }
   });
-  return {
+  const limiter: Limiter = {
     kind: 'watchdog',
+    // Nothing to join: sampling starts once the process exists.
+    prepare: (agent, limits) => placeAfterStart((pid) => limiter.attach(agent, pid, limits)),
     attach(agent: string, pid: number, limits: ParsedLimits): LimitHandle {
       if (!hasLimits(limits)) return noLimits;
       let hits = 0;
@@ -58,4 +60,5 @@ export function createWatchdog(opts: { clock: Clock; intervalMs: number; logger:
       };
     },
   };
+  return limiter;
 }
