@@ -2,13 +2,14 @@
 // install/upgrade/stop/restart/uninstall tasks delivered in status replies, sub-agents run by
 // `boot` as real processes under real cgroup v1 limits, results and events back on the server.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, processStartTicks } from '@aspire/agent-core';
 import { ErrorCode } from '@aspire/protocol';
 import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import { cgroupParentCleanup } from '../../packages/testing/fixtures/cgroup-cleanup.ts';
 import { packFixture, type FixtureName } from '../../packages/testing/fixtures/pack-fixture.ts';
 import { startPackageServer, type PackageServer } from '../../packages/testing/fixtures/package-server.ts';
 import { measureCpuShare, QUICK_SUPERVISION, snapshotTree } from '../../packages/testing/fixtures/subagent-test-kit.ts';
@@ -26,6 +27,8 @@ let stateDir: string;
 let agentsn: string;
 let work: string;
 const started: string[] = [];
+// Taken before boot starts: the `aspire` parent is removed at the end if this suite made it.
+const removeCgroups = cgroupParentCleanup('/sys/fs/cgroup', 'aspire');
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aspire-subboot-'));
@@ -40,12 +43,7 @@ afterAll(async () => {
   // Sub-agents outlive boot by design: kill what this suite started, then remove its cgroups.
   for (const a of (await hostAgents().catch(() => [])) as { pid?: number }[]) if (a.pid) try { process.kill(-a.pid, 'SIGKILL'); } catch { /* gone */ }
   await boot?.stop();
-  for (const name of started) {
-    for (const h of ['cpu', 'memory']) {
-      const d = join('/sys/fs/cgroup', h, 'aspire', name);
-      if (existsSync(d)) await waitUntil(() => { try { rmdirSync(d); } catch { /* tasks left */ } return !existsSync(d); }, { timeoutMs: 10_000, what: `remove ${d}` });
-    }
-  }
+  await removeCgroups(started);
   await pkgs?.close();
   await srv?.stop();
   boot?.cleanup();

@@ -358,14 +358,17 @@ describe('sub-agent manager with real processes', () => {
     expect(died.message).toMatch(/start_delay/);
   });
 
-  it('uninstall removes files and process; the agent is no longer listed', async () => {
+  it('uninstall removes files, process and its cgroups; the agent is no longer listed', async () => {
     const { m, dir, events } = setup();
     await m.start();
     const pkg = await publish('idle-agent', 'Gone', '1.0.0');
-    await m.handleJob(job('install', 'Gone', { url: pkg.url, checksum: pkg.checksum }), signal());
+    await m.handleJob(job('install', 'Gone', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '100M', CPU: '50%' } }), signal());
     const pid = report(m, 'Gone')!.pid!;
+    const groups = ['cpu', 'memory'].map((h) => join(CGROUP_ROOT, h, PARENT, 'Gone'));
+    for (const g of groups) expect(readFileSync(join(g, 'cgroup.procs'), 'utf8').trim()).toBe(String(pid));
     expect((await m.handleJob(job('uninstall', 'Gone'), signal())).errcode).toBe(0);
     expect(isAlive(pid)).toBe(false);
+    for (const g of groups) expect(existsSync(g)).toBe(false);
     expect(existsSync(join(dir, 'Gone'))).toBe(false);
     expect(report(m, 'Gone')).toBeUndefined();
     expect(kinds(events)).toContain('uninstalled');

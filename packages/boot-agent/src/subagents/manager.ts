@@ -281,6 +281,19 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     }
   }
 
+  /**
+   * Remove an uninstalled agent's cgroups. The exit handling already tried; a group whose
+   * last task is still being torn down refuses rmdir for a moment, so retry briefly.
+   */
+  async function forgetGroups(name: string): Promise<void> {
+    const limiter = supervisor().limiter;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (limiter.forget(name)) return;
+      await deps.clock.sleep(100);
+    }
+    log.warn({ agent: name, limiter: limiter.kind }, 'uninstalled, but a cgroup of it still has tasks: left in place');
+  }
+
   async function uninstall(job: SubAgentJob): Promise<string> {
     const s = supervisor();
     const st = s.get(job.name);
@@ -288,6 +301,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     const { kind, rpmName, current } = st;
     await s.stop(job.name);
     await s.remove(job.name);
+    await forgetGroups(job.name);
     if (kind === 'rpm') await rpmErase(rpm, rpmName ?? job.name);
     removeAgentDir(deps.stateDir, job.name);
     deps.events.emit('uninstalled', `${job.name} ${current} uninstalled`, { agent: job.name, data: { version: current } });

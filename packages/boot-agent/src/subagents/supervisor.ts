@@ -117,6 +117,10 @@ export class Supervisor {
     });
   }
 
+  get limiter(): Limiter {
+    return this.deps.limiter;
+  }
+
   has(name: string): boolean {
     return this.entries.has(name);
   }

@@ -67,6 +67,29 @@ describe('cgroup v2 layout (fake sysfs)', () => {
     expect(probeLimiter({ cgroupRoot: join(v1, 'nothing-here', 'x'), parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).not.toBe('cgroup-v2');
   });
 
+  it('the probe leaves no parent group it created; one that existed stays', () => {
+    const logger = silentLogger();
+    const clock = new ManualClock();
+    const v1 = mkdtempSync(join(tmpdir(), 'fake-cg1-'));
+    dirs.push(v1);
+    mkdirSync(join(v1, 'cpu'));
+    mkdirSync(join(v1, 'memory'));
+    expect(probeLimiter({ cgroupRoot: v1, parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe('cgroup-v1');
+    expect(existsSync(join(v1, 'cpu', 'p'))).toBe(false);
+    expect(existsSync(join(v1, 'memory', 'p'))).toBe(false);
+    mkdirSync(join(v1, 'cpu', 'q'));
+    probeLimiter({ cgroupRoot: v1, parent: 'q', clock, watchdogIntervalMs: 1000, logger });
+    expect(existsSync(join(v1, 'cpu', 'q'))).toBe(true);
+    expect(existsSync(join(v1, 'memory', 'q'))).toBe(false);
+    const v2 = fakeV2();
+    expect(probeLimiter({ cgroupRoot: v2, parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe('cgroup-v2');
+    expect(existsSync(join(v2, 'p'))).toBe(false);
+    // The limiter creates the parent again when an agent needs a group.
+    const lim = createCgroupV1(v1, 'p');
+    lim.attach('a', 7, { cpuPercent: 10, memoryBytes: 1 << 20, hits: 5 });
+    expect(existsSync(join(v1, 'cpu', 'p', 'a'))).toBe(true);
+  });
+
   it('v1 layout writes quota/period and limit_in_bytes; oom_control oom_kill marks a limit kill', () => {
     const root = mkdtempSync(join(tmpdir(), 'fake-cg1-'));
     dirs.push(root);

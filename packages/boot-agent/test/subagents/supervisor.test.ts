@@ -73,6 +73,7 @@ function setup(over: Partial<SupervisionConfig> = {}, limitKill = false) {
     kind: 'watchdog',
     attach: (): LimitHandle => ({ killedForLimit: () => limitKill, release: () => {} }),
     prepare: () => ({ procsFiles: [], bind: (): LimitHandle => ({ killedForLimit: () => limitKill, release: () => {} }), cancel: () => {} }),
+    forget: () => true,
   };
   const sup = new Supervisor({
     clock,

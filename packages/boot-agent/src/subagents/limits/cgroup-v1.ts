@@ -60,6 +60,11 @@ export function createCgroupV1(root: string, parent: string): Limiter {
   return {
     kind: 'cgroup-v1',
     prepare,
+    forget(agent) {
+      const dirs = ['cpu', 'memory'].map((h) => join(root, h, parent, agent));
+      dirs.forEach(removeGroup);
+      return dirs.every((d) => !existsSync(d));
+    },
     attach(agent, pid, limits) {
       const p = prepare(agent, limits);
       try {

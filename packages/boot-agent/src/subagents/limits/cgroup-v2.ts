@@ -53,6 +53,11 @@ export function createCgroupV2(root: string, parent: string): Limiter {
   return {
     kind: 'cgroup-v2',
     prepare,
+    forget(agent) {
+      const dir = join(parentDir, agent);
+      removeGroup(dir);
+      return !existsSync(dir);
+    },
     attach(agent, pid, limits) {
       const p = prepare(agent, limits);
       try {

@@ -40,6 +40,11 @@ export interface Limiter {
    * when there are none. Throws with a reason.
    */
   attach(agent: string, pid: number, limits: ParsedLimits): LimitHandle;
+  /**
+   * The agent is uninstalled: remove its groups (kept when a task is still in one). True when
+   * none is left.
+   */
+  forget(agent: string): boolean;
 }
 
 export const noLimits: LimitHandle = { killedForLimit: () => false, release: () => {} };

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '@aspire/agent-core';
 import type { Logger } from 'pino';
-import { canCreateUnder, ensureDir } from './cgroup-fs.ts';
+import { canCreateUnder, ensureDir, removeGroup } from './cgroup-fs.ts';
 import { createCgroupV1 } from './cgroup-v1.ts';
 import { createCgroupV2 } from './cgroup-v2.ts';
 import type { Limiter } from './limiter.ts';
@@ -10,16 +10,22 @@ import { createWatchdog } from './watchdog.ts';
 
 /**
  * Pick the limiter this host supports: v2 when cgroupRoot is a unified mount we can create
- * groups in, v1 when ROOT/cpu and ROOT/memory both are, else the watchdog.
+ * groups in, v1 when ROOT/cpu and ROOT/memory both are, else the watchdog. A parent group the
+ * probe had to create is removed again (the limiters create it when an agent needs it), so a
+ * BootAgent without limited agents leaves no empty `aspire` groups behind.
  */
 export function probeLimiter(opts: { cgroupRoot: string; parent: string; clock: Clock; watchdogIntervalMs: number; logger: Logger }): Limiter {
   const { cgroupRoot: root, parent } = opts;
   const tryParent = (dir: string) => {
+    const p = join(dir, parent);
+    const existed = existsSync(p);
     try {
-      ensureDir(join(dir, parent));
-      return canCreateUnder(join(dir, parent));
+      ensureDir(p);
+      return canCreateUnder(p);
     } catch {
       return false;
+    } finally {
+      if (!existed) removeGroup(p);
     }
   };
   if (existsSync(join(root, 'cgroup.controllers')) && tryParent(root)) {

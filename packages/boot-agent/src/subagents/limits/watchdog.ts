@@ -26,6 +26,7 @@ export function createWatchdog(opts: { clock: Clock; intervalMs: number; logger:
     kind: 'watchdog',
     // Nothing to join: sampling starts once the process exists.
     prepare: (agent, limits) => placeAfterStart((pid) => limiter.attach(agent, pid, limits)),
+    forget: () => true,
     attach(agent: string, pid: number, limits: ParsedLimits): LimitHandle {
       if (!hasLimits(limits)) return noLimits;
       let hits = 0;
