@@ -383,8 +383,10 @@ describe('sub-agent manager with real processes', () => {
     chmodSync(dir, 0o755);
     await m.start();
     const pkg = await publish('idle-agent', 'AsNobody', '1.0.0', { user: 'nobody', group: 'daemon' });
-    const out = await m.handleJob(job('install', 'AsNobody', { url: pkg.url, checksum: pkg.checksum }), signal());
+    // With limits: the held launcher runs as nobody too; the BootAgent (root) writes cgroup.procs.
+    const out = await m.handleJob(job('install', 'AsNobody', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '200M', CPU: '50%' } }), signal());
     expect(out, out.message).toMatchObject({ errcode: 0 });
+    expect(groupsOf(report(m, 'AsNobody')!.pid!)).toMatchObject({ cpu: `/${PARENT}/AsNobody`, memory: `/${PARENT}/AsNobody` });
     const status = readFileSync(`/proc/${report(m, 'AsNobody')!.pid}/status`, 'utf8');
     const gid = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith('daemon:'))!.split(':')[2];
     expect(/^Uid:\s+(\d+)/m.exec(status)![1]).toBe('65534');
