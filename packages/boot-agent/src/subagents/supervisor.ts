@@ -56,9 +56,8 @@ interface Entry {
   starting?: PendingStart;
 }
 
+/** Compared by identity: a precheck result for a start that is no longer `starting` is dropped. */
 interface PendingStart {
-  /** Which start this is: a result for an older (cancelled) start is dropped. */
-  token: number;
   /** When the attempt began (a failed attempt counts as a start at this time for the policy). */
   attemptAt: number;
   /** Settles when the agent runs or the start failed; awaited by jobs, never inside serial. */
@@ -83,7 +82,6 @@ export class Supervisor {
   private halted = false;
   private readonly policy: PolicyConfig;
   private readonly save: (s: AgentState) => void;
-  private startSeq = 0;
 
   constructor(private readonly deps: SupervisorDeps) {
     const c = deps.config;
@@ -477,7 +475,7 @@ export class Supervisor {
       reject = rej;
     });
     done.catch(() => {}); // a restart timer's start may have no waiter
-    const p: PendingStart = { token: ++this.startSeq, attemptAt: this.deps.clock.now(), done, resolve, reject };
+    const p: PendingStart = { attemptAt: this.deps.clock.now(), done, resolve, reject };
     e.starting = p;
     if (!e.spec.precheck) {
       await this.spawnStep(e, p);
@@ -491,7 +489,8 @@ export class Supervisor {
       return { done };
     }
     const name = e.state.name;
-    void this.precheck(e, ids).then((result) =>
+    const checked = this.precheck(e, ids).catch((err: unknown): PrecheckResult => ({ ok: false, message: `${name}: precheck could not run: ${(err as Error).message}` }));
+    void checked.then((result) =>
       this.serial(async () => {
         if (e.starting !== p) return; // cancelled (stop, remove, shutdown): the result is moot
         if (!result.ok) this.startFailed(e, p, result.message);
