@@ -427,6 +427,12 @@ export class Supervisor {
       void this.serial(async () => {
         const cur = this.entries.get(name);
         if (this.halted || cur !== e || e.state.desired !== 'running' || e.state.fatal || e.state.pid || e.starting) return;
+        // Timers run on the monotonic clock and may fire a hair before the wall-clock instant
+        // the hold is written in: never start early, wait out the remainder.
+        if (this.deps.clock.now() < at) {
+          this.scheduleRestart(e, at);
+          return;
+        }
         const { done } = await this.beginStart(e);
         // Not awaited here: the loop goes on while a precheck runs.
         done.catch((err: unknown) => this.deps.logger.error({ agent: name, err: (err as Error).message }, 'restart failed'));
@@ -541,7 +547,8 @@ export class Supervisor {
     e.own = true;
     e.lastCheckAt = now;
     this.save(s);
-    this.deps.logger.info({ agent: s.name, version: s.current, pid: s.pid }, 'sub-agent started');
+    // startedAt is the instant the restart hold counts from (the log line's own time comes after the state fsync).
+    this.deps.logger.info({ agent: s.name, version: s.current, pid: s.pid, startedAt: now }, 'sub-agent started');
     this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current } });
     p.resolve();
   }
