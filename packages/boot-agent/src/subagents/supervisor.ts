@@ -549,7 +549,7 @@ export class Supervisor {
     this.save(s);
     // startedAt is the instant the restart hold counts from (the log line's own time comes after the state fsync).
     this.deps.logger.info({ agent: s.name, version: s.current, pid: s.pid, startedAt: now }, 'sub-agent started');
-    this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current } });
+    this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current, startedAt: now } });
     p.resolve();
   }
 
