@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import type { LimitHandle, Placement } from './limiter.ts';
 
 /** Small helpers over cgroupfs files: every write is one write(2) of the whole value. */
 export function writeControl(path: string, value: string): void {
@@ -46,4 +47,19 @@ export function canCreateUnder(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Move an already running process into the groups a placement prepared (adoption after a
+ * BootAgent restart): the same for v1 and v2, only the procs files differ. A failed write
+ * undoes the placement.
+ */
+export function attachPlaced(p: Placement, pid: number): LimitHandle {
+  try {
+    for (const f of p.procsFiles) writeControl(f, String(pid));
+  } catch (err) {
+    p.cancel();
+    throw err;
+  }
+  return p.bind(pid);
 }

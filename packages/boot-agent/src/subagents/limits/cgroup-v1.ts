@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedLimits } from '../run-spec.ts';
-import { ensureDir, readControl, readKeyed, removeGroup, writeControl } from './cgroup-fs.ts';
+import { attachPlaced, ensureDir, readControl, readKeyed, removeGroup, writeControl } from './cgroup-fs.ts';
 import { CPU_PERIOD_US, cpuQuotaUs, hasLimits, noLimits, placeAfterStart, type LimitHandle, type Limiter, type Placement } from './limiter.ts';
 
 export function createCgroupV1(root: string, parent: string): Limiter {
@@ -66,14 +66,7 @@ export function createCgroupV1(root: string, parent: string): Limiter {
       return dirs.every((d) => !existsSync(d));
     },
     attach(agent, pid, limits) {
-      const p = prepare(agent, limits);
-      try {
-        for (const f of p.procsFiles) writeControl(f, String(pid));
-      } catch (err) {
-        p.cancel();
-        throw err;
-      }
-      return p.bind(pid);
+      return attachPlaced(prepare(agent, limits), pid);
     },
   };
 }
