@@ -37,6 +37,7 @@ describe('JobRunner', () => {
       { id: 'i1' },
       { id: 'i2', action: 'install', name: '../etc' },
       { id: 's1', action: 'install', name: 'BasicAgent', url: 'file:///x.rpm' },
+      { id: 'b1', action: 'upgrade', name: 'BootAgent', url: 'file:///boot.rpm' },
       { id: 'c1', action: 'config', step: 'fast' },
       { id: 'c2', action: 'config', svrlist: 'ftp://x:1' },
       { id: 'c3', action: 'config' },
@@ -51,11 +52,12 @@ describe('JobRunner', () => {
     expect(r.i2!.errcode).toBe(ErrorCode.JOB_INVALID);
     expect(r.s1!.errcode).toBe(ErrorCode.JOB_UNSUPPORTED_ACTION);
     expect(r.s1!.message).toMatch(/no sub-agent manager/);
+    expect(r.b1).toMatchObject({ errcode: ErrorCode.JOB_INVALID, message: expect.stringContaining('not a sub-agent') });
     expect(r.c1!.errcode).toBe(ErrorCode.JOB_INVALID);
     expect(r.c2!.errcode).toBe(ErrorCode.JOB_INVALID);
     expect(r.c3!.errcode).toBe(ErrorCode.JOB_INVALID);
     expect(r.c4).toMatchObject({ errcode: ErrorCode.JOB_INVALID, message: expect.stringContaining('not key=value') });
-    expect(Object.keys(r).sort()).toEqual(['c1', 'c2', 'c3', 'c4', 'i1', 'i2', 's1', 'u1']);
+    expect(Object.keys(r).sort()).toEqual(['b1', 'c1', 'c2', 'c3', 'c4', 'i1', 'i2', 's1', 'u1']);
   });
 
   it('config job: svrlist becomes the pushed list, step and tags persisted, step change announced', async () => {

@@ -38,6 +38,12 @@ export type JobAction = (typeof JOB_ACTIONS)[number];
 export const SUB_AGENT_ACTIONS = ['install', 'upgrade', 'uninstall', 'restart', 'stop', 'start'] as const;
 export type SubAgentAction = (typeof SUB_AGENT_ACTIONS)[number];
 
+/**
+ * The BootAgent's own name in agents[] and package names. It is not a sub-agent: a job that
+ * names it as one is refused (it upgrades through its own package, and its unit restarts it).
+ */
+export const BOOT_AGENT_NAME = 'BootAgent';
+
 /** Event kinds a BootAgent reports (seed 002 "事件上报机制"). */
 export const EVENT_KINDS = [
   'exit',

@@ -5,7 +5,7 @@
  * answered JOB_INVALID, unknown actions and sub-agent actions without a manager
  * JOB_UNSUPPORTED_ACTION; only a job with no usable id (nothing to answer under) is just logged.
  */
-import { ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, errorMessage, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
+import { BOOT_AGENT_NAME, ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, errorMessage, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { JobJournal } from '../state/job-journal.ts';
@@ -72,7 +72,10 @@ export class JobRunner {
         const sv = subAgentJob.validate(item);
         const manager = this.d.manager;
         if (!sv.ok) answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${sv.errors.join('; ')}`);
-        else if (!manager) answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`);
+        else if (sv.value.name.toLowerCase() === BOOT_AGENT_NAME.toLowerCase()) {
+          // Installed as a "sub-agent" it would run a second BootAgent under the first.
+          answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${BOOT_AGENT_NAME} is this agent, not a sub-agent; upgrade it with its own package (rpm -U), which restarts it and leaves sub-agents running`);
+        } else if (!manager) answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`);
         else {
           const job: SubAgentJob = sv.value;
           queue({ id, action, run: (signal) => manager.handleJob(job, signal) });
