@@ -1,6 +1,7 @@
 // The shipped artefacts: scripts/package.sh builds the single executables and RPMs into this
 // test's temp dir, and everything below runs on them: the RPM layout, rpm -K, rpmlint, an install
-// into a scratch root (rpm -V clean, upgrade keeps an edited config), byte-identical rebuilds, the
+// into a scratch root (rpm -V clean, upgrade keeps an edited config), the systemd scriptlets
+// against a recording systemctl stand-in (running, offline, failing), byte-identical rebuilds, the
 // compiled-in BOOT_SERVER_ADDR, the aarch64 binaries under qemu, and the foundation's end-to-end
 // flows (register, status, config job, kill -9 recovery) with boot and aspire taken from the RPM
 // payload (ASPIRE_BIN_DIR). Needs root (rpm --root, mknod) and the tools scripts/setup.sh installs.
@@ -260,7 +261,8 @@ describe('single executables', () => {
 
 /**
  * A minimal root for rpm --root: /bin/sh (the scriptlets' interpreter) and its libc, /dev/null,
- * and the aspire user. No systemctl: the scriptlets' "no systemd" path runs for real.
+ * and the aspire user. No systemctl: the scriptlets' "no systemd" path runs for real
+ * (installSystemctlStandIn adds a recording one for the systemd paths).
  */
 async function makeScratchRoot(root: string): Promise<void> {
   for (const d of ['bin', 'lib/x86_64-linux-gnu', 'lib64', 'dev', 'etc', 'tmp', 'var/tmp']) mkdirSync(join(root, d), { recursive: true });
@@ -271,6 +273,43 @@ async function makeScratchRoot(root: string): Promise<void> {
   writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\naspire:x:990:990:Aspire server:/var/lib/aspire:/sbin/nologin\n');
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\naspire:x:990:\n');
   await exec('mknod', ['-m', '666', join(root, 'dev/null'), 'c', '1', '3']);
+}
+
+/**
+ * A recording stand-in for systemctl, put at /usr/bin/systemctl in a scratch root: rpm --root
+ * chroots the scriptlets, whose PATH (/sbin:/bin:/usr/sbin:/usr/bin) then finds it. It appends
+ * every call's arguments to /var/log/systemctl.calls and answers `is-system-running` with the
+ * state in /etc/systemctl.state ("STATE" or "STATE fail"; like the real one it exits 0 only for
+ * "running"); with "fail" every call exits 1. Shell builtins only: the root has just /bin/sh.
+ */
+const SYSTEMCTL_STAND_IN = `#!/bin/sh
+echo "$*" >> /var/log/systemctl.calls
+read -r state mode < /etc/systemctl.state
+if [ "$1" = is-system-running ]; then
+  echo "$state"
+  [ "$state" = running ] || exit 1
+fi
+[ "$mode" = fail ] && exit 1
+exit 0
+`;
+
+function installSystemctlStandIn(root: string): void {
+  mkdirSync(join(root, 'usr/bin'), { recursive: true });
+  mkdirSync(join(root, 'var/log'), { recursive: true });
+  writeFileSync(join(root, 'usr/bin/systemctl'), SYSTEMCTL_STAND_IN, { mode: 0o755 });
+  writeFileSync(join(root, 'var/log/systemctl.calls'), '');
+}
+
+function setSystemdState(root: string, state: 'running' | 'offline', opts: { fail?: boolean } = {}): void {
+  writeFileSync(join(root, 'etc/systemctl.state'), `${state}${opts.fail ? ' fail' : ''}\n`);
+}
+
+/** The calls the stand-in recorded since the last takeCalls, one string per call. */
+function takeCalls(root: string): string[] {
+  const log = join(root, 'var/log/systemctl.calls');
+  const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  writeFileSync(log, '');
+  return calls;
 }
 
 describe('logrotate snippet', () => {
@@ -366,6 +405,85 @@ describe('install into a scratch root', () => {
     expect(e.code, e.stderr).toBe(0);
     expect(existsSync(join(root, 'usr/bin/boot'))).toBe(false);
     expect(readFileSync(`${conf}.rpmsave`, 'utf8')).toBe(edited);
+  });
+});
+
+describe('scriptlets against a recording systemctl (rpm/aspire-common.inc)', () => {
+  const UNIT: Record<string, string> = { BootAgent: 'bootagent.service', BasicAgent: 'basicagent.service', 'aspire-server': 'aspire.service' };
+  const NAMES = Object.keys(UNIT);
+  /**
+   * Upgrade transaction per package: BootAgent 1.0.0-1 -> 1.0.1-1 (the upgrade build). For the
+   * other two, rpm -U --replacepkgs of 1.0.0-1 over itself: rpm installs the new instance and
+   * erases the old one, running the same scriptlets with the same $1 as an upgrade (%post 2,
+   * %preun/%postun 1), without building two more RPMs for the test.
+   */
+  const upgradeArgs = (name: string) => (name === 'BootAgent' ? [rpmFile(distUpgrade, name, V2)] : ['--replacepkgs', rpmFile(dist, name, V1)]);
+  /** Only BootAgent is enabled on install (BootAgent supervises BasicAgent; the server waits for its config). */
+  const enables = (name: string) => name === 'BootAgent';
+
+  const rpmIn = async (root: string, args: string[]) => {
+    const r = await shTry('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '--nodeps', ...args]);
+    // A scriptlet failure is only a warning (rpm still exits 0): the output must not have one.
+    expect(r.stderr, r.stderr).not.toMatch(/scriptlet failed|error:|warning:/);
+    expect(r.code, r.stderr).toBe(0);
+    return r;
+  };
+  const installed = async (root: string) => (await shTry('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-qa', '--qf', '%{NAME}-%{VERSION}\n'])).stdout.trim().split('\n').filter(Boolean).sort();
+
+  it('systemd running: install daemon-reloads (BootAgent: enable --now), upgrade try-restarts, erase disables --now', async () => {
+    await timed('scriptlets: running (install, upgrade, erase per package)', async () => {
+      const root = join(work, 'root-systemd');
+      await makeScratchRoot(root);
+      installSystemctlStandIn(root);
+      setSystemdState(root, 'running');
+      for (const name of NAMES) {
+        const unit = UNIT[name]!;
+        await rpmIn(root, ['-i', rpmFile(dist, name, V1)]);
+        expect(takeCalls(root), `${name} first install`).toEqual(['is-system-running', 'daemon-reload', ...(enables(name) ? [`enable --now ${unit}`] : [])]);
+
+        await rpmIn(root, ['-U', ...upgradeArgs(name)]);
+        // New %post ($1 2): reload, no enable; old %preun ($1 1): nothing; old %postun ($1 1): reload, try-restart.
+        const up = takeCalls(root);
+        expect(up, `${name} upgrade`).toEqual(['is-system-running', 'daemon-reload', 'is-system-running', 'daemon-reload', `try-restart ${unit}`]);
+        expect(up.filter((c) => c.startsWith('enable') || c.includes('disable')), `${name} upgrade`).toEqual([]);
+
+        await rpmIn(root, ['-e', name]);
+        expect(takeCalls(root), `${name} erase`).toEqual([`--no-reload disable --now ${unit}`, 'is-system-running', 'daemon-reload']);
+      }
+      expect(await installed(root)).toEqual([]);
+    });
+  });
+
+  it('systemd offline: first install only enables BootAgent (no --now, no daemon-reload); a systemctl failing every call fails no transaction', async () => {
+    await timed('scriptlets: offline install, failing systemctl (install, upgrade, erase)', async () => {
+      const root = join(work, 'root-systemd-offline');
+      await makeScratchRoot(root);
+      installSystemctlStandIn(root);
+      setSystemdState(root, 'offline');
+      for (const name of NAMES) {
+        await rpmIn(root, ['-i', rpmFile(dist, name, V1)]);
+        expect(takeCalls(root), `${name} first install, offline`).toEqual(['is-system-running', ...(enables(name) ? [`enable ${UNIT[name]}`] : [])]);
+      }
+
+      // Every call exits 1, while is-system-running still says "running": each scriptlet takes
+      // its running branch and every systemctl call in it fails. rpm must still exit 0.
+      setSystemdState(root, 'running', { fail: true });
+      await rpmIn(root, ['-U', ...NAMES.flatMap(upgradeArgs)]);
+      expect(await installed(root)).toEqual([`BasicAgent-${V1}`, `BootAgent-${V2}`, `aspire-server-${V1}`]);
+      const up = takeCalls(root);
+      for (const unit of Object.values(UNIT)) expect(up, 'upgrade with failing systemctl').toContain(`try-restart ${unit}`);
+
+      await rpmIn(root, ['-e', ...NAMES]);
+      expect(await installed(root)).toEqual([]);
+      const erased = takeCalls(root);
+      for (const unit of Object.values(UNIT)) expect(erased, 'erase with failing systemctl').toContain(`--no-reload disable --now ${unit}`);
+
+      await rpmIn(root, ['-i', ...NAMES.map((n) => rpmFile(dist, n, V1))]);
+      expect(await installed(root)).toEqual([`BasicAgent-${V1}`, `BootAgent-${V1}`, `aspire-server-${V1}`]);
+      const fresh = takeCalls(root);
+      expect(fresh, 'first install with failing systemctl').toContain('enable --now bootagent.service');
+      expect(fresh.filter((c) => c === 'daemon-reload'), 'first install with failing systemctl').toHaveLength(3);
+    });
   });
 });
 
