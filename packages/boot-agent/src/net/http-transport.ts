@@ -3,9 +3,14 @@
  * https is verified against the configured CA file (or the system CAs); verification is never
  * turned off. Replies are capped: a body over the limit is cut off while streaming, never
  * buffered whole. Whole-request timeout from the injected clock.
+ *
+ * node:http / node:https, not undici: the push is one short JSON POST per step, and loading
+ * undici (its WASM HTTP parser) costs the idle daemon about 28 MB of RSS on every host
+ * (docs/boot-agent.md "Footprint"). undici stays for package downloads, loaded only then.
  */
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
 import type { Clock } from '@aspire/agent-core';
 import { parseJson, type Validator } from '@aspire/protocol';
 import { parseRetryAfter, type Outcome } from './outcome.ts';
@@ -25,13 +30,14 @@ export interface Transport {
 
 export function createHttpTransport(opts: HttpTransportOptions): Transport {
   const ca = opts.caFile ? readFileSync(opts.caFile) : undefined;
-  const dispatcher = new Agent({
-    connect: ca ? { ca, rejectUnauthorized: true } : { rejectUnauthorized: true },
-    // Short connections: one exchange per connection, nothing kept open between pushes.
-    pipelining: 0,
-    keepAliveTimeout: 1,
-    keepAliveMaxTimeout: 1,
-  });
+  // Our own agents with keep-alive off (Node's global agent keeps sockets alive since Node 19):
+  // one exchange per step, minutes apart, so an idle socket would only hold memory and a file
+  // descriptor and race the server's keep-alive timeout on the next push. `ca` replaces the
+  // default list, as before: with a CA file only that CA is trusted; without it, Node's roots.
+  const agents = {
+    'http:': new HttpAgent({ keepAlive: false }),
+    'https:': new HttpsAgent({ keepAlive: false, rejectUnauthorized: true, ...(ca ? { ca } : {}) }),
+  };
 
   async function post<T>(
     baseUrl: string,
@@ -51,32 +57,44 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
     const onAbort = () => ac.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     const timer = opts.clock.setTimeout(() => ac.abort(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    let req: ClientRequest | undefined;
     try {
-      const res = await request(url, {
-        method: 'POST',
-        dispatcher,
-        signal: ac.signal,
-        headers: { 'content-type': 'application/json', connection: 'close', ...headers },
-        body: JSON.stringify(body),
+      const scheme = url.protocol;
+      if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`unsupported scheme ${scheme}`);
+      const payload = Buffer.from(JSON.stringify(body), 'utf8');
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const send = scheme === 'https:' ? httpsRequest : httpRequest;
+        // `signal` destroys the request (and the reply being read) on timeout or SIGTERM.
+        req = send(url, {
+          method: 'POST',
+          agent: agents[scheme],
+          signal: ac.signal,
+          headers: { 'content-type': 'application/json', 'content-length': String(payload.length), connection: 'close', ...headers },
+        }, resolve);
+        req.on('error', reject);
+        req.end(payload);
       });
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], opts.clock.now());
       const declared = Number(res.headers['content-length']);
       if (Number.isFinite(declared) && declared > opts.maxBodyBytes) {
-        res.body.destroy();
+        // Destroying the request closes the socket: the server stops sending.
+        req?.destroy();
         return { kind: 'retry', reason: `reply of ${declared} bytes from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded` };
       }
       const chunks: Buffer[] = [];
       let size = 0;
-      for await (const chunk of res.body) {
+      for await (const chunk of res) {
         size += (chunk as Buffer).length;
         if (size > opts.maxBodyBytes) {
-          res.body.destroy();
+          req?.destroy();
           return { kind: 'retry', reason: `reply from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded after ${size} bytes` };
         }
         chunks.push(chunk as Buffer);
       }
+      // The stream can end early when the socket is torn down under it: never parse a partial reply.
+      if (ac.signal.aborted || !res.complete) throw ac.signal.reason ?? Object.assign(new Error('reply cut short'), { code: 'ECONNRESET' });
       const text = Buffer.concat(chunks).toString('utf8');
-      const status = res.statusCode;
+      const status = res.statusCode ?? 0;
       if (status === 429 || status === 408 || status >= 500) {
         const o: Outcome<T> = { kind: 'retry', reason: `HTTP ${status} from ${url.origin}${snippet(text)}` };
         if (retryAfterMs !== undefined) o.retryAfterMs = retryAfterMs;
@@ -96,14 +114,22 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
     } finally {
       timer.cancel();
       signal?.removeEventListener('abort', onAbort);
+      // Nothing outlives the exchange, whatever path left it (no-op once the reply is complete).
+      req?.destroy();
     }
   }
 
-  return { post, close: () => dispatcher.close() };
+  return {
+    post,
+    close: async () => {
+      agents['http:'].destroy();
+      agents['https:'].destroy();
+    },
+  };
 }
 
-/** undici codes meaning the server went away in the middle of an exchange. */
-const MID_REPLY_CODES = new Set(['UND_ERR_SOCKET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ECONNRESET', 'EPIPE']);
+/** Error codes meaning the server went away in the middle of an exchange. */
+const MID_REPLY_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 function snippet(text: string): string {
   const t = text.trim();
