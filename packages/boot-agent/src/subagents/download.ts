@@ -13,7 +13,9 @@ import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Client as FtpClient } from 'basic-ftp';
-import { Agent, fetch } from 'undici';
+// Type only: undici itself is loaded on the first http(s) download (fetchHttp), so an idle boot
+// never pays for it (about 28 MB of RSS; docs/boot-agent.md "Footprint").
+import type { Agent } from 'undici';
 import { JobError } from './job-error.ts';
 
 export interface DownloadOptions {
@@ -27,12 +29,12 @@ export interface DownloadOptions {
 }
 
 const agents = new Map<string, Agent>();
-function dispatcherFor(caFile: string | undefined): Agent | undefined {
+function dispatcherFor(undici: typeof import('undici'), caFile: string | undefined): Agent | undefined {
   if (!caFile) return undefined;
   let a = agents.get(caFile);
   if (!a) {
     // `ca` replaces Node's default list: keep the system roots and add the configured one.
-    a = new Agent({ connect: { ca: [...rootCertificates, readFileSync(caFile, 'utf8')] } });
+    a = new undici.Agent({ connect: { ca: [...rootCertificates, readFileSync(caFile, 'utf8')] } });
     agents.set(caFile, a);
   }
   return a;
@@ -128,8 +130,9 @@ export function redact(url: string): string {
 
 async function fetchHttp(url: URL, path: string, hash: ReturnType<typeof createHash>, counter: { n: number }, opts: DownloadOptions): Promise<void> {
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs ?? 300_000)]);
-  const dispatcher = dispatcherFor(opts.caFile);
-  const res = await fetch(url, { signal, redirect: 'follow', ...(dispatcher ? { dispatcher } : {}) });
+  const undici = await import('undici');
+  const dispatcher = dispatcherFor(undici, opts.caFile);
+  const res = await undici.fetch(url, { signal, redirect: 'follow', ...(dispatcher ? { dispatcher } : {}) });
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
     throw new JobError('JOB_DOWNLOAD_FAILED', `download of ${redact(url.toString())} failed: HTTP ${res.status}`);
