@@ -71,7 +71,9 @@ describe('periodic tasks', () => {
       expect(runs[i]!.started_ms).toBeGreaterThanOrEqual(runs[i - 1]!.started_ms + runs[i - 1]!.duration_ms);
     }
     // The every-second task as nobody ran too, despite the bad lines around it.
-    const nobody = await results('crontab:5');
+    // (An every-second task's fire that lands while its previous run is still going on a loaded
+    // machine is reported skipped, with no output: look at runs only.)
+    const nobody = (await results('crontab:5')).filter((x) => !x.skipped);
     expect(nobody.length).toBeGreaterThan(0);
     expect(nobody[0]!.output.trim()).toBe(readFileSync('/etc/passwd', 'utf8').match(/^nobody:[^:]*:(\d+):/m)![1]);
 
@@ -80,8 +82,8 @@ describe('periodic tasks', () => {
     expect(list.body.data.crontab.errors.map((e: { line: number }) => e.line)).toEqual([3, 4]);
     expect(list.body.data.tasks.map((t: { name: string }) => t.name).sort()).toEqual(['crontab:2', 'crontab:5', 'crontab:7']);
     // A NAME=value line sets the environment of the task lines below it.
-    const greeting = await waitUntil(async () => (await results('crontab:7'))[0], { what: 'the crontab:7 run' });
-    expect(greeting.output).toBe('hello from cron as nobody\n');
+    const greeting = await waitUntil(async () => (await results('crontab:7')).find((x) => !x.skipped), { what: 'a crontab:7 run' });
+    expect(greeting).toMatchObject({ retcode: 0, output: 'hello from cron as nobody\n' });
     expect(agent.child.output).toMatch(/crontab line 3 invalid/);
   });
 
