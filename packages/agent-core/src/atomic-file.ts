@@ -20,7 +20,8 @@ export function writeJsonAtomicSync(path: string, value: unknown, mode = 0o600):
 export type ReadJson<T> =
   | { kind: 'missing' }
   | { kind: 'ok'; value: T }
-  | { kind: 'corrupt'; error: string };
+  /** `stage` tells a file that could not be read from one that is not valid JSON. */
+  | { kind: 'corrupt'; error: string; stage: 'read' | 'parse' };
 
 /** Read a JSON state file; a missing file and a corrupt one are different answers. */
 export function readJsonFile<T = unknown>(path: string): ReadJson<T> {
@@ -29,11 +30,11 @@ export function readJsonFile<T = unknown>(path: string): ReadJson<T> {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'corrupt', error: (err as Error).message };
+    return { kind: 'corrupt', error: (err as Error).message, stage: 'read' };
   }
   try {
     return { kind: 'ok', value: JSON.parse(text) as T };
   } catch (err) {
-    return { kind: 'corrupt', error: (err as Error).message };
+    return { kind: 'corrupt', error: (err as Error).message, stage: 'parse' };
   }
 }

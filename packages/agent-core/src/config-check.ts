@@ -3,7 +3,7 @@
  * every bad key is collected, and the result is frozen. A module never reads process.env on
  * its own; main.ts loads, checks, freezes, and passes config down.
  */
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from './atomic-file.ts';
 
 export interface Bound {
   min: number;
@@ -81,7 +81,8 @@ export class ConfigChecker {
     return v;
   }
 
-  raw_(key: string): unknown {
+  /** The unchecked value of a key, for a nested object that has its own checker. */
+  rawValue(key: string): unknown {
     return this.raw[key];
   }
 
@@ -106,18 +107,10 @@ export function deepFreeze<T>(value: T): Readonly<T> {
  * ConfigError naming the file.
  */
 export function readConfigJson(path: string): { kind: 'missing' } | { kind: 'ok'; raw: unknown } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    throw new ConfigError(path, [`cannot read file: ${(err as Error).message}`]);
-  }
-  try {
-    return { kind: 'ok', raw: JSON.parse(text) as unknown };
-  } catch (err) {
-    throw new ConfigError(path, [`malformed JSON: ${(err as Error).message}`]);
-  }
+  const r = readJsonFile(path);
+  if (r.kind === 'missing') return r;
+  if (r.kind === 'corrupt') throw new ConfigError(path, [r.stage === 'read' ? `cannot read file: ${r.error}` : `malformed JSON: ${r.error}`]);
+  return { kind: 'ok', raw: r.value };
 }
 
 /**

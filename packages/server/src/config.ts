@@ -2,7 +2,7 @@
  * Server config: JSON file (--config) plus flags, checked once at the edge (every bad key
  * listed, numbers clamped to named bounds), frozen and passed down. Nothing reads process.env.
  */
-import { ConfigChecker, ConfigError, readConfigObject, type Bound } from '@aspire/agent-core';
+import { ConfigChecker, type Bound } from '@aspire/agent-core';
 import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
 
 export interface RateLimitConfig {
@@ -159,9 +159,4 @@ export function parseListen(v: string): { host: string; port: number } | undefin
   const port = Number(m[2]);
   if (port > 65535) return undefined;
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-}
-
-/** Read the --config file: agent-core's readConfigObject (missing, malformed or not an object is a ConfigError naming it). */
-export function readConfigFile(path: string): Record<string, unknown> {
-  return readConfigObject(path);
 }

@@ -9,9 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { acquirePidfile, ConfigError, createRootLogger, PidfileLockedError, realClock, VERSION } from '@aspire/agent-core';
+import { acquirePidfile, ConfigError, createRootLogger, PidfileLockedError, readConfigObject, realClock, VERSION } from '@aspire/agent-core';
 import { buildServer } from './app.ts';
-import { checkConfig, parseListen, readConfigFile } from './config.ts';
+import { checkConfig, parseListen } from './config.ts';
 import { newOperatorToken, sha256Hex } from './http/secrets.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
@@ -29,7 +29,7 @@ interface ServeFlags extends HubFlags {
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const raw: Record<string, unknown> = flags.config ? readConfigFile(flags.config) : {};
+  const raw: Record<string, unknown> = flags.config ? readConfigObject(flags.config) : {};
   if (flags.listen !== undefined) raw.listen = flags.listen;
   if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
@@ -96,7 +96,7 @@ interface TokenFlags {
 /** The data dir of a token command: --data-dir, else the config file's dataDir. */
 function tokenDataDir(opts: TokenFlags): string {
   if (opts.dataDir) return opts.dataDir;
-  if (opts.config) return checkConfig(readConfigFile(opts.config), opts.config).config.dataDir;
+  if (opts.config) return checkConfig(readConfigObject(opts.config), opts.config).config.dataDir;
   throw new ConfigError('flags', ['--data-dir: required (or --config naming a file with dataDir)']);
 }
 

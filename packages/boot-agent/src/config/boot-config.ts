@@ -79,7 +79,7 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
   const hostname = c.optionalString('hostname');
   if (hostname !== undefined && (hostname.length === 0 || hostname.length > 255)) c.problems.push('hostname: must be 1..255 characters');
 
-  const supervision = checkSupervision(c.raw_('supervision'), c);
+  const supervision = checkSupervision(c.rawValue('supervision'), c);
   const config: BootConfig = { step, logLevel, eventQueueMax, httpTimeoutSec, supervision };
   if (enrollSecret !== undefined) config.enrollSecret = enrollSecret;
   if (ca !== undefined) config.ca = ca;
