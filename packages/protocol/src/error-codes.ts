@@ -16,6 +16,8 @@ export const ErrorType = {
   CHANNEL: 0x03,
   TASK: 0x04,
   COLLECTOR: 0x05,
+  /** The host's own policy file refused what the server asked (docs/security.md). */
+  POLICY: 0x06,
 } as const;
 
 function code(type: number, low: number): number {
@@ -74,6 +76,10 @@ export const ErrorCode = {
   COLLECTOR_BAD_ARGUMENT: code(ErrorType.COLLECTOR, 0x02),
   COLLECTOR_FAILED: code(ErrorType.COLLECTOR, 0x03),
   COLLECTOR_NOT_FOUND: code(ErrorType.COLLECTOR, 0x04),
+
+  // type 0x06: the host policy file (packages/agent-core/src/host-policy.ts).
+  POLICY_REFUSED: code(ErrorType.POLICY, 0x01),
+  POLICY_OPERATOR_SIGNATURE: code(ErrorType.POLICY, 0x02),
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;
@@ -119,6 +125,8 @@ export const ErrorMessage: Record<ErrorCodeName, string> = {
   COLLECTOR_BAD_ARGUMENT: 'Bad collector argument',
   COLLECTOR_FAILED: 'Collector failed',
   COLLECTOR_NOT_FOUND: 'Not found',
+  POLICY_REFUSED: 'Refused by host policy',
+  POLICY_OPERATOR_SIGNATURE: 'Operator signature required',
 };
 
 const byValue = new Map<number, ErrorCodeName>(

@@ -58,5 +58,7 @@ export const EVENT_KINDS = [
   'uninstalled',
   'adopted',
   'events_dropped',
+  /** A job the host policy file refused (data: errcode, rule). */
+  'refused',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
