@@ -18,6 +18,8 @@ export const ErrorType = {
   COLLECTOR: 0x05,
   /** The host's own policy file refused what the server asked (docs/security.md). */
   POLICY: 0x06,
+  /** Host identity on the command channel: client certificates of the host CA (docs/security.md). */
+  IDENTITY: 0x07,
 } as const;
 
 function code(type: number, low: number): number {
@@ -80,6 +82,11 @@ export const ErrorCode = {
   // type 0x06: the host policy file (packages/agent-core/src/host-policy.ts).
   POLICY_REFUSED: code(ErrorType.POLICY, 0x01),
   POLICY_OPERATOR_SIGNATURE: code(ErrorType.POLICY, 0x02),
+
+  // type 0x07: host identity on the command channel (packages/server/src/hub/init-identity.ts).
+  IDENTITY_NO_CERTIFICATE: code(ErrorType.IDENTITY, 0x01),
+  IDENTITY_MISMATCH: code(ErrorType.IDENTITY, 0x02),
+  IDENTITY_HOST_UNKNOWN: code(ErrorType.IDENTITY, 0x03),
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;
@@ -127,6 +134,9 @@ export const ErrorMessage: Record<ErrorCodeName, string> = {
   COLLECTOR_NOT_FOUND: 'Not found',
   POLICY_REFUSED: 'Refused by host policy',
   POLICY_OPERATOR_SIGNATURE: 'Operator signature required',
+  IDENTITY_NO_CERTIFICATE: 'No host certificate',
+  IDENTITY_MISMATCH: 'Certificate is for another host',
+  IDENTITY_HOST_UNKNOWN: 'Host deleted or unknown',
 };
 
 const byValue = new Map<number, ErrorCodeName>(
