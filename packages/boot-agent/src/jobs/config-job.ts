@@ -3,6 +3,7 @@
  * -S lists, which it never changes), step the push interval, tags the host tags. Persisted to the
  * metafile before the job reports success. Idempotent: it sets values, it does not add to them.
  */
+import { isDiskFull } from '@aspire/agent-core';
 import { ErrorCode, configJob } from '@aspire/protocol';
 import type { JobOutcome } from '../contracts.ts';
 import { BOOT_BOUNDS } from '../config/boot-config.ts';
@@ -41,7 +42,7 @@ export async function applyConfigJob(raw: unknown, meta: MetaStore, onStepChange
     await meta.update(patch);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const code = e.code === 'ENOSPC' ? ErrorCode.JOB_DISK_FULL : ErrorCode.EXEC_ERROR;
+    const code = isDiskFull(e) ? ErrorCode.JOB_DISK_FULL : ErrorCode.EXEC_ERROR;
     return { errcode: code, message: `cannot persist config to the metafile: ${e.message}` };
   }
   if (patch.step !== undefined) onStepChanged();

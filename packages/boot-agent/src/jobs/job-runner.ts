@@ -6,6 +6,7 @@
  * JOB_UNSUPPORTED_ACTION; only a job with no usable id (nothing to answer under) is just logged.
  */
 import { BOOT_AGENT_NAME, ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, errorMessage, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
+import { isDiskFull } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { JobJournal } from '../state/job-journal.ts';
@@ -90,7 +91,7 @@ export class JobRunner {
       await Promise.all(writes);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      const errcode = e.code === 'ENOSPC' ? ErrorCode.JOB_DISK_FULL : ErrorCode.EXEC_ERROR;
+      const errcode = isDiskFull(e) ? ErrorCode.JOB_DISK_FULL : ErrorCode.EXEC_ERROR;
       this.d.logger.error({ err, jobs: toRun.map((q) => q.id) }, 'cannot write the job journal: jobs answered without running');
       for (const q of toRun) {
         this.d.journal.answer(q.id, q.action, { errcode, message: `${errorMessage(errcode)}: cannot journal the job before running it (${e.message}); not run` }).catch(() => undefined);

@@ -12,6 +12,7 @@ import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { isDiskFull } from '@aspire/agent-core';
 import { Client as FtpClient } from 'basic-ftp';
 // Type only: undici itself is loaded on the first http(s) download (fetchHttp), so an idle boot
 // never pays for it (about 28 MB of RSS; docs/boot-agent.md "Footprint").
@@ -110,8 +111,7 @@ function classify(err: unknown, url: string, opts: DownloadOptions): JobError {
   if (err instanceof JobError) return err;
   if (err instanceof TooLarge) return new JobError('JOB_DOWNLOAD_TOO_LARGE', `download of ${redact(url)} exceeds ${opts.maxBytes} bytes`);
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-  const code = e?.code ?? e?.cause?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new JobError('JOB_DISK_FULL', `download of ${redact(url)}: no space left on device`);
+  if (isDiskFull(e) || isDiskFull(e?.cause)) return new JobError('JOB_DISK_FULL', `download of ${redact(url)}: no space left on device`);
   if (opts.signal.aborted) return new JobError('JOB_INTERRUPTED', `download of ${redact(url)} aborted`);
   const detail = e?.cause?.message ?? e?.message ?? String(err);
   return new JobError('JOB_DOWNLOAD_FAILED', `download of ${redact(url)} failed: ${detail}`);
@@ -155,11 +155,6 @@ async function fetchHttp(url: URL, path: string, hash: ReturnType<typeof createH
   if (expected !== undefined && counter.n < expected) {
     throw new JobError('JOB_DOWNLOAD_TRUNCATED', `download of ${redact(url.toString())} truncated: ${counter.n} of ${expected} bytes`);
   }
-}
-
-function isDiskFull(err: unknown): boolean {
-  const c = (err as NodeJS.ErrnoException)?.code;
-  return c === 'ENOSPC' || c === 'EDQUOT';
 }
 
 async function fetchFile(url: URL, path: string, hash: ReturnType<typeof createHash>, counter: { n: number }, opts: DownloadOptions): Promise<void> {

@@ -1,3 +1,4 @@
+import { isDiskFull } from '@aspire/agent-core';
 import { ErrorCode, type ErrorCodeName } from '@aspire/protocol';
 
 /**
@@ -19,6 +20,6 @@ export class JobError extends Error {
 export function fsJobError(err: unknown, what: string): JobError {
   if (err instanceof JobError) return err;
   const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') return new JobError('JOB_DISK_FULL', `${what}: no space left on device`);
+  if (isDiskFull(e)) return new JobError('JOB_DISK_FULL', `${what}: no space left on device`);
   return new JobError('JOB_INSTALL_FAILED', `${what}: ${e?.message ?? String(err)}`);
 }

@@ -6,6 +6,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDiskFull } from '@aspire/agent-core';
 import { ErrorCode, subAgentJob, type AgentReport, type SubAgentJob } from '@aspire/protocol';
 import type { JobOutcome, SubAgentManager, SubAgentManagerDeps } from '../contracts.ts';
 import { layout, loadAllStates, removeAgentDir, type AgentState } from './agent-state.ts';
@@ -373,7 +374,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
           }
           log.error({ job: job.id, err }, 'sub-agent job failed unexpectedly');
           const e = err as NodeJS.ErrnoException;
-          if (e?.code === 'ENOSPC') return { errcode: ErrorCode.JOB_DISK_FULL, message: e.message };
+          if (isDiskFull(e)) return { errcode: ErrorCode.JOB_DISK_FULL, message: e.message };
           return { errcode: ErrorCode.JOB_INSTALL_FAILED, message: `${job.action} ${job.name}: ${e?.message ?? String(err)}` };
         }
       };

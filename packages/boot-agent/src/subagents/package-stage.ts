@@ -7,6 +7,7 @@
 import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { isDiskFull } from '@aspire/agent-core';
 import * as tar from 'tar';
 import { fsJobError, JobError } from './job-error.ts';
 import { rpmQuery, type RpmOptions, type RpmInfo } from './rpm.ts';
@@ -117,8 +118,7 @@ export async function stagePackage(opts: { file: string; name: string; jobVersio
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     if (err instanceof JobError) throw err;
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOSPC' || e.code === 'EDQUOT') throw fsJobError(err, 'extracting package');
-    throw new JobError('JOB_BAD_PACKAGE', `cannot extract package: ${e.message}`);
+    if (isDiskFull(err)) throw fsJobError(err, 'extracting package');
+    throw new JobError('JOB_BAD_PACKAGE', `cannot extract package: ${(err as Error).message}`);
   }
 }

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
+import { isDiskFull } from '@aspire/agent-core';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.ts';
@@ -144,7 +145,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
         return sendError(reply, 'PAYLOAD_TOO_LARGE', `upload exceeds uploadMaxBytes ${limit}`);
       }
       if (e.statusCode && e.statusCode < 500) return sendError(reply, 'BAD_REQUEST', e.message);
-      if (e.code === 'ENOSPC') {
+      if (isDiskFull(e)) {
         request.log.error({ dataDir: ctx.config.dataDir }, 'package upload failed: no space left on the data disk');
         return sendError(reply, 'UNAVAILABLE', 'no space left on the server\'s data disk; the upload was discarded');
       }
