@@ -8,6 +8,21 @@ import { validator } from './validate.ts';
 
 const Str = (max = 256) => Type.String({ maxLength: max });
 
+/** The server's signing keys as announced in register and status replies (signing.ts). */
+const SigningKeyFields = {
+  signingKey: Type.Optional(Type.String({ maxLength: 512 })),
+  nextSigningKey: Type.Optional(Type.String({ maxLength: 512 })),
+  nextSigningKeySig: Type.Optional(Type.String({ maxLength: 512 })),
+};
+
+/** The server's Ed25519 signature on a job or command frame (signing.ts): target, expiry, key id, signature. */
+export const SignatureFieldsSchema = {
+  agentsn: Type.Optional(Type.String({ maxLength: 255 })),
+  expires: Type.Optional(Type.Number()),
+  kid: Type.Optional(Type.String({ maxLength: 64 })),
+  sig: Type.Optional(Type.String({ maxLength: 256 })),
+};
+
 export const RegisterRequest = Type.Object(
   {
     hostname: Type.String({ minLength: 1, maxLength: 255 }),
@@ -15,6 +30,8 @@ export const RegisterRequest = Type.Object(
     version: Type.Optional(Str(64)),
     os: Type.Optional(Str(64)),
     arch: Type.Optional(Str(16)),
+    /** PEM PKCS#10 request of the host's key: the reply carries a client certificate for it (docs/security.md). */
+    csr: Type.Optional(Type.String({ minLength: 1, maxLength: 16_384 })),
   },
   { additionalProperties: true },
 );
@@ -27,6 +44,10 @@ export const RegisterReply = Type.Object(
     tags: Type.Optional(Type.String({ maxLength: 4096 })),
     /** Per-host credential, sent back on every status push. */
     credential: Type.Optional(Type.String({ maxLength: 256 })),
+    /** PEM client certificate issued for the request's `csr`, bound to `agentsn`. */
+    cert: Type.Optional(Type.String({ maxLength: 16_384 })),
+    /** PEM certificate of the host CA that issued `cert` (what the hub verifies client certificates against). */
+    caCert: Type.Optional(Type.String({ maxLength: 16_384 })),
     message: Type.Optional(Type.String()),
   },
   { additionalProperties: true },
@@ -91,6 +112,8 @@ export const StatusRequest = Type.Object(
     kernel: Type.Optional(Str(128)),
     arch: Str(16),
     tags: Type.Optional(Type.String({ maxLength: 4096 })),
+    /** Certificate renewal: PEM PKCS#10 request of the host's key; the reply carries `cert` and `caCert`. */
+    csr: Type.Optional(Type.String({ minLength: 1, maxLength: 16_384 })),
   },
   { additionalProperties: true },
 );
@@ -117,6 +140,7 @@ export const Job = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 64 }),
     action: Type.String({ minLength: 1, maxLength: 32 }),
+    ...SignatureFieldsSchema,
   },
   { additionalProperties: true },
 );
@@ -126,6 +150,9 @@ export const StatusReply = Type.Object(
   {
     status: Type.Integer(),
     jobs: Type.Optional(Type.Array(Job, { maxItems: 1024 })),
+    /** A renewed client certificate, when the push carried a `csr`. */
+    cert: Type.Optional(Type.String({ maxLength: 16_384 })),
+    caCert: Type.Optional(Type.String({ maxLength: 16_384 })),
     message: Type.Optional(Type.String()),
   },
   { additionalProperties: true },
@@ -191,6 +218,9 @@ export const StatusReplyEnvelope = Type.Object(
   {
     status: Type.Optional(Type.Integer()),
     jobs: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1024 })),
+    /** A renewed client certificate, when the push carried a `csr`. */
+    cert: Type.Optional(Type.String({ maxLength: 16_384 })),
+    caCert: Type.Optional(Type.String({ maxLength: 16_384 })),
     message: Type.Optional(Type.String()),
   },
   { additionalProperties: true },

@@ -20,6 +20,8 @@ export const ErrorType = {
   POLICY: 0x06,
   /** Host identity on the command channel: client certificates of the host CA (docs/security.md). */
   IDENTITY: 0x07,
+  /** Signed jobs and command frames: the agent refused what did not verify (docs/security.md). */
+  SIGNATURE: 0x08,
 } as const;
 
 function code(type: number, low: number): number {
@@ -87,6 +89,15 @@ export const ErrorCode = {
   IDENTITY_NO_CERTIFICATE: code(ErrorType.IDENTITY, 0x01),
   IDENTITY_MISMATCH: code(ErrorType.IDENTITY, 0x02),
   IDENTITY_HOST_UNKNOWN: code(ErrorType.IDENTITY, 0x03),
+
+  // type 0x08: signed jobs and command frames (packages/protocol/src/signing.ts).
+  SIGNATURE_MISSING: code(ErrorType.SIGNATURE, 0x01),
+  SIGNATURE_INVALID: code(ErrorType.SIGNATURE, 0x02),
+  SIGNATURE_EXPIRED: code(ErrorType.SIGNATURE, 0x03),
+  SIGNATURE_REPLAYED: code(ErrorType.SIGNATURE, 0x04),
+  SIGNATURE_WRONG_TARGET: code(ErrorType.SIGNATURE, 0x05),
+  SIGNATURE_NO_PINNED_KEY: code(ErrorType.SIGNATURE, 0x06),
+  SIGNATURE_KEY_CHANGED: code(ErrorType.SIGNATURE, 0x07),
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;
@@ -137,6 +148,13 @@ export const ErrorMessage: Record<ErrorCodeName, string> = {
   IDENTITY_NO_CERTIFICATE: 'No host certificate',
   IDENTITY_MISMATCH: 'Certificate is for another host',
   IDENTITY_HOST_UNKNOWN: 'Host deleted or unknown',
+  SIGNATURE_MISSING: 'Not signed by the server',
+  SIGNATURE_INVALID: 'Bad server signature',
+  SIGNATURE_EXPIRED: 'Signature expired',
+  SIGNATURE_REPLAYED: 'Replayed',
+  SIGNATURE_WRONG_TARGET: 'Addressed to another host',
+  SIGNATURE_NO_PINNED_KEY: 'No pinned server key',
+  SIGNATURE_KEY_CHANGED: 'Server signing key changed',
 };
 
 const byValue = new Map<number, ErrorCodeName>(
