@@ -6,3 +6,6 @@ export * from './boot-wire.ts';
 export * from './channel-wire.ts';
 export * from './envelope.ts';
 export * from './frame-decoder.ts';
+export * from './operator-signature.ts';
+export * from './signing.ts';
+export * from './host-identity.ts';
