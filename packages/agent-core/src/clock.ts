@@ -12,7 +12,10 @@ export interface Clock {
   now(): number;
   /** Milliseconds from an arbitrary origin that never goes backwards. */
   monotonic(): number;
-  /** Run fn after ms; the timer never keeps the process alive on its own. */
+  /**
+   * Run fn after ms (any length: a delay beyond what the platform timer holds is re-armed in
+   * steps and never fires early); the timer never keeps the process alive on its own.
+   */
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Resolves after ms, or rejects with the signal's reason when aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
@@ -21,13 +24,43 @@ export interface Clock {
 export const realClock: Clock = {
   now: () => Date.now(),
   monotonic: () => performance.now(),
-  setTimeout(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
-    return { cancel: () => clearTimeout(t) };
-  },
+  setTimeout: (fn, ms) => longTimeout(fn, ms, () => performance.now()),
   sleep: (ms, signal) => sleepOn(realClock, ms, signal),
 };
+
+/**
+ * The longest delay Node's setTimeout holds (2^31-1 ms, 24.8 days). A longer one is not kept:
+ * Node fires it after 1 ms with a TimeoutOverflowWarning.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * A real timer for any delay: armed in steps of at most MAX_TIMER_DELAY_MS, and at each wake-up
+ * the remaining time is measured again on the monotonic clock, so fn runs only once the full
+ * delay has passed, however long it is and however early a platform timer wakes.
+ */
+export function longTimeout(fn: () => void, ms: number, monotonic: () => number): TimerHandle {
+  const target = monotonic() + (Number.isNaN(ms) ? 0 : Math.max(0, ms));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelled = false;
+  const arm = (delay: number) => {
+    timer = setTimeout(wake, Math.min(Math.ceil(delay), MAX_TIMER_DELAY_MS));
+    timer.unref();
+  };
+  const wake = () => {
+    if (cancelled) return;
+    const left = target - monotonic();
+    if (left > 0) arm(left);
+    else fn();
+  };
+  arm(target - monotonic());
+  return {
+    cancel: () => {
+      cancelled = true;
+      clearTimeout(timer);
+    },
+  };
+}
 
 /** Sleep expressed with a clock's own setTimeout, so it works for any Clock implementation. */
 export function sleepOn(clock: Pick<Clock, 'setTimeout'>, ms: number, signal?: AbortSignal): Promise<void> {

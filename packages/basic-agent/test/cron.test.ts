@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '@aspire/agent-core';
+import { MAX_TIMER_DELAY_MS, silentLogger, type Clock } from '@aspire/agent-core';
 import { ManualClock } from '@aspire/testing';
 import { CronScheduler, expandWrapRanges, parseCrontab, parseTaskLine, Schedule, type TaskRun } from '../src/index.ts';
 
@@ -120,5 +120,64 @@ describe('CronScheduler on a ManualClock', () => {
       { started: T0 + 6000 },
     ]);
     expect(results.every((r) => (r.started / 1000) % 2 === 0)).toBe(true);
+  });
+});
+
+describe('CronScheduler: fires far in the future (issue 16 item 1)', () => {
+  /** A clock whose timers cannot hold more than 2^31-1 ms: a longer one wakes at the cap (early). */
+  const cappedClock = (clock: ManualClock): Clock => ({
+    now: () => clock.now(),
+    monotonic: () => clock.monotonic(),
+    setTimeout: (fn, ms) => clock.setTimeout(fn, Math.min(ms, MAX_TIMER_DELAY_MS)),
+    sleep: (ms, signal) => clock.sleep(ms, signal),
+  });
+  const DAY = 86_400_000;
+
+  const start = (clock: Clock, lines: string[]) => {
+    const runs: { name: string; at: number; started: number }[] = [];
+    const s = new CronScheduler({
+      clock,
+      logger: silentLogger(),
+      run: async () => ({ duration_ms: 1, retcode: 0, output: '', truncated: false }),
+      onResult: (r) => runs.push({ name: r.name, at: clock.now(), started: r.started_ms! }),
+    });
+    s.setTasks(
+      'crontab',
+      lines.map((line, i) => {
+        const p = parseTaskLine(line);
+        if (!p.ok) throw new Error(p.error);
+        return { name: `crontab:${i + 1}`, source: 'crontab' as const, line, ...p };
+      }),
+    );
+    s.start();
+    return { s, runs };
+  };
+
+  it('a last-day-of-month line and a yearly line never run before their time on a timer that wakes early', async () => {
+    const manual = new ManualClock(T0 + 1000);
+    const { s, runs } = start(cappedClock(manual), ['0 0 12 L * ? root echo x', '0 0 0 1 1 * root echo yearly']);
+    await manual.advance(30 * DAY); // 2026-01-31T00:00:01: the timers woke at 24.8 days and were re-armed
+    expect(runs).toEqual([]);
+    expect(s.list().map((t) => t.next)).toEqual(['2026-01-31T12:00:00.000Z', '2027-01-01T00:00:00.000Z']);
+    await manual.advance(DAY);
+    expect(runs.map((r) => [r.name, new Date(r.at).toISOString()])).toEqual([['crontab:1', '2026-01-31T12:00:00.000Z']]);
+    await manual.advance(333 * DAY); // 2026-12-31T00:00:01
+    expect(runs.map((r) => r.name)).toEqual(Array<string>(11).fill('crontab:1'));
+    await manual.advance(DAY);
+    const yearly = runs.filter((r) => r.name === 'crontab:2');
+    expect(yearly.map((r) => new Date(r.at).toISOString())).toEqual(['2027-01-01T00:00:00.000Z']);
+    expect(runs.every((r) => r.at === r.started)).toBe(true);
+    s.stop();
+  });
+
+  it('re-arms a fire whose timer wakes early, then runs it once at its time', async () => {
+    const manual = new ManualClock(T0);
+    const early: Clock = { ...cappedClock(manual), setTimeout: (fn, ms) => manual.setTimeout(fn, Math.ceil(ms / 2)) };
+    const { s, runs } = start(early, ['0 0 0 2 1 * root echo once']);
+    await manual.advance(DAY - 1);
+    expect(runs).toEqual([]);
+    await manual.advance(1);
+    expect(runs.map((r) => r.at)).toEqual([T0 + DAY]);
+    s.stop();
   });
 });

@@ -87,17 +87,22 @@ export class CronScheduler {
     return [...(this.entries.get(name)?.lastResults ?? [])];
   }
 
-  private arm(e: Entry): void {
+  /** Arm the task's next fire after now, or re-arm for `at` when a wake-up came before it. */
+  private arm(e: Entry, at = e.task.schedule.next(this.deps.clock.now())): void {
     e.timer?.cancel();
-    const now = this.deps.clock.now();
-    const at = e.task.schedule.next(now);
     e.nextAt = at;
     if (at === undefined) return;
-    e.timer = this.deps.clock.setTimeout(() => this.fire(e, at), at - now);
+    e.timer = this.deps.clock.setTimeout(() => this.fire(e, at), at - this.deps.clock.now());
   }
 
   private fire(e: Entry, at: number): void {
     if (!this.started || this.entries.get(e.task.name) !== e) return;
+    // A task runs only once its time has come: a timer that wakes early (a platform timer that
+    // cannot hold the delay, the wall clock stepped back) waits out the rest.
+    if (this.deps.clock.now() < at) {
+      this.arm(e, at);
+      return;
+    }
     // Arm the next fire first, so a long run never delays the schedule.
     this.arm(e);
     if (e.running) {
