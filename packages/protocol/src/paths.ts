@@ -3,6 +3,8 @@ export const AgentPath = {
   REGISTER: '/agent/register',
   STATUS: '/agent/status',
   PACKAGE: '/agent/package',
+  /** The server's signing key(s), as the register reply announces them (docs/security.md). */
+  SIGNING_KEY: '/agent/signing-key',
 } as const;
 
 export const API_PREFIX = '/api/v1/server';

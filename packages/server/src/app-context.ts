@@ -3,6 +3,7 @@ import type { Clock } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.ts';
 import type { Dashboard, Store } from './store/store.ts';
+import type { ServerSigning } from './trust/signing-key.ts';
 
 export interface AppContext {
   store: Store;
@@ -11,6 +12,8 @@ export interface AppContext {
   logger: Logger;
   /** HMAC key for signed package links. */
   linkKey: string;
+  /** Signs jobs of status replies; its announcement goes into register and status replies. */
+  signing: ServerSigning;
   /** Latest periodically computed dashboard. */
   dashboard(): Dashboard | undefined;
   /** Run the scheduler at once (after a task is created or revoked). */

@@ -25,6 +25,7 @@ import { inventoryRoutes } from './routes/inventory.ts';
 import { packageRoutes } from './routes/packages.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import type { Dashboard, Store } from './store/store.ts';
+import { loadServerSigning, type ServerSigning } from './trust/signing-key.ts';
 
 export interface ServerDeps {
   store: Store;
@@ -39,6 +40,8 @@ export interface ServerDeps {
    * /api/v1/server behind operator auth. Keep this seam stable: other packages plug in here.
    */
   operatorPlugins?: FastifyPluginAsync[];
+  /** The job/frame signing key; default loaded (or made) from config.signingKeys / the data dir. */
+  signing?: ServerSigning;
 }
 
 export interface AspireServer {
@@ -116,6 +119,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     config,
     logger,
     linkKey: await store.secret('package-links'),
+    signing: deps.signing ?? loadServerSigning({ dataDir: config.dataDir, ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}) }),
     dashboard: () => dashboard,
     kickScheduler: () => scheduler.trigger(),
   };

@@ -49,6 +49,14 @@ export interface ServerConfig {
   /** Periodic-task results older than this (by arrival) are deleted by the sweep. */
   taskResultRetentionDays: number;
   rateLimit: RateLimitConfig;
+  /**
+   * Ed25519 private keys (PKCS#8 PEM files) that sign jobs and command frames: the current key,
+   * then during a rotation the next one (announced to agents, signed by the current one).
+   * Default: `<dataDir>/signing-key.pem`, made on first start (docs/security.md).
+   */
+  signingKeys?: string[];
+  /** Validity of a signed job in a status reply. */
+  signedJobSec: number;
 }
 
 export const BOUNDS = {
@@ -63,6 +71,7 @@ export const BOUNDS = {
   eventRetentionDays: { min: 1, max: 3650, default: 90 },
   taskResultsKeep: { min: 1, max: 100_000, default: 100 },
   taskResultRetentionDays: { min: 1, max: 3650, default: 30 },
+  signedJobSec: { min: 10, max: 86_400, default: 600 },
   registerPerSec: { min: 0.1, max: 1e6, default: 50 },
   registerBurst: { min: 1, max: 1e6, default: 200 },
   statusPerSec: { min: 1, max: 1e7, default: 2000 },
@@ -90,6 +99,8 @@ const KEYS = [
   'taskResultsKeep',
   'taskResultRetentionDays',
   'rateLimit',
+  'signingKeys',
+  'signedJobSec',
 ] as const;
 const RATE_KEYS = ['registerPerSec', 'registerBurst', 'statusPerSec', 'statusBurst'] as const;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -139,7 +150,14 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     taskResultsKeep: c.number('taskResultsKeep', BOUNDS.taskResultsKeep),
     taskResultRetentionDays: c.number('taskResultRetentionDays', BOUNDS.taskResultRetentionDays),
     rateLimit: rate,
+    signedJobSec: c.number('signedJobSec', BOUNDS.signedJobSec),
   };
+  const signingKeys = c.rawValue('signingKeys');
+  if (signingKeys !== undefined) {
+    if (!Array.isArray(signingKeys) || signingKeys.length < 1 || signingKeys.length > 2 || !signingKeys.every((k) => typeof k === 'string' && k.length > 0)) {
+      c.problems.push('signingKeys: must be a list of one or two PEM file paths (current, then next during a rotation)');
+    } else config.signingKeys = signingKeys as string[];
+  }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) c.problems.push('tlsCert, tlsKey: give both or neither');
   if (config.enrollSecret !== undefined && config.enrollSecret.length < 8) c.problems.push('enrollSecret: must be at least 8 characters');
   if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+$/.test(config.publicUrl)) {

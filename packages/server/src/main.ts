@@ -15,6 +15,7 @@ import { checkConfig, parseListen } from './config.ts';
 import { newOperatorToken, sha256Hex } from './http/secrets.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
+import { loadServerSigning } from './trust/signing-key.ts';
 
 export const DB_FILE = 'aspire.db';
 
@@ -48,7 +49,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Created before buildServer so its Polaris routes go into operatorPlugins; started after
   // the store is open, stopped in `shutdown` before the store closes. Its task results go into
   // the same store (one database per server).
-  const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep });
+  // One signing key for status-reply jobs and hub frames (docs/security.md).
+  const signing = loadServerSigning({ dataDir: config.dataDir, ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}) });
+  logger.info({ kid: signing.signer.kid, rotatingTo: signing.announcement.nextSigningKey !== undefined }, 'signing key loaded');
+  const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer });
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   const server = await buildServer({
     store,
@@ -56,6 +60,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     logger,
     config,
     version: VERSION,
+    signing,
     ...(https ? { https } : {}),
     ...(hub ? { operatorPlugins: [polarisRoutes(hub)] } : {}),
   });

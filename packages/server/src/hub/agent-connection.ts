@@ -3,10 +3,11 @@
  * request's deadline, and passes unprompted frames (task.result) to a sink. Never throws on
  * what the agent sends: a bad frame is answered `failed`/3021 and counted.
  */
+import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
-import { ErrorCode, FrameDecoder, encodeFrame, errorMessage, replyFrame, taskResultFrame, type ReplyFrame, type TaskResultFrame } from '@aspire/protocol';
+import { ErrorCode, FrameDecoder, SIGNED_FRAME_MARGIN_MS, encodeFrame, errorMessage, replyFrame, taskResultFrame, type ReplyFrame, type Signer, type TaskResultFrame } from '@aspire/protocol';
 
 interface Pending {
   resolve(r: ReplyFrame): void;
@@ -20,9 +21,16 @@ export interface ConnectionDeps {
   maxBadFrames: number;
   onTaskResult(host: AgentConnection, r: TaskResultFrame): void;
   onClose(host: AgentConnection): void;
+  /**
+   * Signs every request frame for this agent (target, id, expiry: docs/security.md). Agents
+   * refuse unsigned frames; only tests of the channel itself leave it out.
+   */
+  signer?: Signer;
 }
 
 let nextConnId = 1;
+/** Frame ids must not repeat across server restarts: agents refuse an id seen before (replay). */
+const PROCESS_NONCE = randomBytes(6).toString('hex');
 
 export class AgentConnection {
   readonly connId = nextConnId++;
@@ -51,6 +59,11 @@ export class AgentConnection {
     this.armIdle();
   }
 
+  /** Whom signed frames are addressed to: the agentsn the agent sent in init, else its hostname. */
+  get target(): string {
+    return this.agentsn ?? this.hostname;
+  }
+
   get inFlight(): number {
     return this.pending.size;
   }
@@ -67,14 +80,17 @@ export class AgentConnection {
   request(frame: Record<string, unknown> & { id: string; method: string }, deadlineMs: number): Promise<ReplyFrame> {
     const callerId = frame.id;
     if (this.closed) return Promise.resolve(failure(callerId, ErrorCode.CHANNEL_NOT_CONNECTED));
-    const hubId = `${this.connId}.${++this.seq}`;
+    const hubId = `${PROCESS_NONCE}.${this.connId}.${++this.seq}`;
     return new Promise<ReplyFrame>((resolve) => {
       const timer = this.deps.clock.setTimeout(() => {
         this.pending.delete(hubId);
         resolve(failure(callerId, ErrorCode.CHANNEL_TIMEOUT, `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s)`));
       }, deadlineMs);
       this.pending.set(hubId, { resolve: (r) => resolve({ ...r, id: callerId }), timer });
-      this.write({ ...frame, id: hubId });
+      const out = { ...frame, id: hubId };
+      // The frame may start until its deadline has passed plus a margin for clock differences.
+      const expires = this.deps.clock.now() + deadlineMs + SIGNED_FRAME_MARGIN_MS;
+      this.write(this.deps.signer ? this.deps.signer.sign('frame', out, this.target, expires) : out);
     });
   }
 

@@ -9,7 +9,7 @@
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Clock } from '@aspire/agent-core';
 import type { Logger } from 'pino';
-import { FrameDecoder, encodeFrame, initFrame } from '@aspire/protocol';
+import { FrameDecoder, encodeFrame, initFrame, type Signer } from '@aspire/protocol';
 import { AgentConnection } from './agent-connection.ts';
 import { AgentRegistry } from './agent-registry.ts';
 import type { HubOptions } from './hub-options.ts';
@@ -23,6 +23,8 @@ export interface CommandHubDeps {
   store: Pick<Store, 'addTaskResult' | 'listTaskResults'>;
   /** Results kept per host and task (server config taskResultsKeep). */
   keepResults: number;
+  /** Signs every command frame (the server's signing key, trust/signing-key.ts). */
+  signer?: Signer;
 }
 
 export interface CommandHub {
@@ -102,6 +104,7 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
           });
         },
         onClose: (c) => registry.remove(c),
+        ...(deps.signer ? { signer: deps.signer } : {}),
       });
       const old = registry.add(conn);
       old?.close('replaced by a new connection from the same host');

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Clock } from '@aspire/agent-core';
 import type { Logger } from 'pino';
+import type { Signer } from '@aspire/protocol';
 import { createCommandHub, type CommandHub } from './command-hub.ts';
 import { checkHubOptions } from './hub-options.ts';
 import type { Store } from '../store/store.ts';
@@ -33,7 +34,7 @@ export function addHubFlags(cmd: Command): Command {
 /** The hub keeps task results in the server's store (one database per server), `keepResults` per host and task. */
 export function hubFromFlags(
   flags: HubFlags,
-  deps: { clock: Clock; logger: Logger; store: Pick<Store, 'addTaskResult' | 'listTaskResults'>; keepResults: number },
+  deps: { clock: Clock; logger: Logger; store: Pick<Store, 'addTaskResult' | 'listTaskResults'>; keepResults: number; signer: Signer },
 ): CommandHub | undefined {
   if (!flags.hubListen) return undefined;
   const raw: Record<string, unknown> = { listen: flags.hubListen, cert: flags.hubCert, key: flags.hubKey };
@@ -42,7 +43,7 @@ export function hubFromFlags(
   if (flags.hubIdleTimeoutMs !== undefined) raw.idleTimeoutMs = Number(flags.hubIdleTimeoutMs);
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   const options = checkHubOptions(raw, 'hub flags');
-  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults });
+  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults, signer: deps.signer });
 }
 
 /** The line tests and operators wait for. */

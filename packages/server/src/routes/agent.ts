@@ -72,8 +72,14 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         now: ctx.clock.now(),
       });
       if (out.conflict) request.log.info({ asked: v.value.agentsn, given: out.agentsn }, 'agentsn taken by another host; issued a fresh one');
-      return reply.send(ok({ agentsn: out.agentsn, tags: out.tags, credential }));
+      return reply.send(ok({ agentsn: out.agentsn, tags: out.tags, credential, ...ctx.signing.announcement }));
     },
+  );
+
+  app.get(
+    AgentPath.SIGNING_KEY,
+    { schema: { tags: ['agent'], summary: 'The server\'s Ed25519 signing key (base64 SPKI DER) and, during a rotation, the next key endorsed by it' } },
+    async () => ok({ kid: ctx.signing.signer.kid, ...ctx.signing.announcement }),
   );
 
   app.post(
@@ -129,9 +135,10 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
           job.url = packageLink(request, ctx, pkg, body.agentsn, now);
           job.checksum = `SHA256:${pkg.sha256}`;
         }
-        jobs.push(job);
+        // Signed for this host, valid signedJobSec (docs/security.md "Signed jobs and command frames").
+        jobs.push(ctx.signing.signer.sign('job', job, body.agentsn, now + ctx.config.signedJobSec * 1000));
       }
-      return reply.send(ok({ jobs }));
+      return reply.send(ok({ jobs, ...ctx.signing.announcement }));
     },
   );
 }
