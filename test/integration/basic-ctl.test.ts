@@ -24,7 +24,9 @@ const ctlFails = async (...args: string[]) => {
   }
 };
 
-const uidMin = Number(/^\s*UID_MIN\s+(\d+)/m.exec(readFileSync('/etc/login.defs', 'utf8'))?.[1] ?? 1000);
+const loginDefs = readFileSync('/etc/login.defs', 'utf8');
+const uidMin = Number(/^\s*UID_MIN\s+(\d+)/m.exec(loginDefs)?.[1] ?? 1000);
+const uidMax = Number(/^\s*UID_MAX\s+(\d+)/m.exec(loginDefs)?.[1] ?? 60000);
 
 describe('BasicAgentCtl getinfo', () => {
   it('getinfo.users -A matches getent passwd for every account', async () => {
@@ -58,13 +60,18 @@ describe('BasicAgentCtl getinfo', () => {
     }
   });
 
-  it('-u and -S split the accounts at UID_MIN; -U picks one', async () => {
+  it('-u is UID_MIN..UID_MAX of login.defs, -S the rest (root, nobody); -U picks one', async () => {
     const all = await ctl('-c', 'getinfo.users', '-a', '-A');
     const normal = await ctl('-c', 'getinfo.users', '-a', '-u');
     const system = await ctl('-c', 'getinfo.users', '-a', '-S');
-    expect(normal.every((u: { uid: number }) => u.uid >= uidMin)).toBe(true);
-    expect(system.every((u: { uid: number }) => u.uid < uidMin)).toBe(true);
+    expect(normal.every((u: { uid: number; system: boolean }) => u.uid >= uidMin && u.uid <= uidMax && !u.system)).toBe(true);
+    expect(system.every((u: { uid: number; system: boolean }) => (u.uid < uidMin || u.uid > uidMax) && u.system)).toBe(true);
     expect(normal.length + system.length).toBe(all.length);
+    // nobody (65534 here, above UID_MAX) is a system account, as useradd classes it.
+    const nobodyUid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+    expect(nobodyUid).toBeGreaterThan(uidMax);
+    expect(normal.map((u: { name: string }) => u.name)).not.toContain('nobody');
+    expect(system.find((u: { name: string }) => u.name === 'nobody')).toMatchObject({ uid: nobodyUid, system: true });
     const [root] = await ctl('-c', 'getinfo.users', '-a', '-U root');
     expect(root).toMatchObject({ name: 'root', uid: 0, system: true });
   });

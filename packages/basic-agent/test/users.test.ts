@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { passwordState } from '../src/collectors/users.ts';
+import { passwordState, selectUsers } from '../src/collectors/users.ts';
+import { DEFAULT_UID_RANGE, isSystemUid, parsePasswd, parseUidRange } from '../src/host/accounts.ts';
 import { splitArgs } from '../src/collectors/collector.ts';
 import { parseRedirect } from '../src/channel/resolve.ts';
 
@@ -33,6 +34,45 @@ describe('password state (/etc/shadow as chage -l shows it)', () => {
       password_inactive: 'password must be changed',
     });
     expect(passwordState('d:*:::::::'.split(':'))).toMatchObject({ status: 'L', last_change: 'never' });
+  });
+});
+
+// useradd's classes: normal = UID_MIN..UID_MAX of login.defs; everything else (root, nobody) is system.
+describe('normal and system accounts (-u, -S)', () => {
+  const loginDefs = [
+    '# /etc/login.defs (Debian excerpt)',
+    'UID_MIN\t\t\t 1000',
+    'UID_MAX\t\t\t60000',
+    '#SYS_UID_MIN\t\t  100',
+    'SUB_UID_MIN\t\t   100000',
+    'SUB_UID_MAX\t\t600100000',
+  ].join('\n');
+  const passwd = [
+    'root:x:0:0:root:/root:/bin/bash',
+    'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin',
+    'sshd:x:999:65534::/run/sshd:/usr/sbin/nologin',
+    'alice:x:1000:1000:Alice:/home/alice:/bin/bash',
+    'bob:x:60000:60000:Bob:/home/bob:/bin/bash',
+    'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+  ].join('\n');
+  const names = (xs: { name: string }[]) => xs.map((x) => x.name);
+
+  it('reads UID_MIN and UID_MAX (not SUB_UID_*, not commented), defaults for what is missing', () => {
+    expect(parseUidRange(loginDefs)).toEqual({ min: 1000, max: 60000 });
+    expect(parseUidRange('UID_MIN 500\n')).toEqual({ min: 500, max: DEFAULT_UID_RANGE.max });
+    expect(parseUidRange('')).toEqual(DEFAULT_UID_RANGE);
+    expect(parseUidRange('UID_MAX 2000\nUID_MAX 3000\n')).toEqual({ min: 1000, max: 3000 });
+  });
+
+  it('nobody (65534, above UID_MAX) and root are system; UID_MIN and UID_MAX themselves are normal', () => {
+    const range = parseUidRange(loginDefs);
+    const users = parsePasswd(passwd);
+    expect(names(selectUsers(users, 'normal', range))).toEqual(['alice', 'bob']);
+    expect(names(selectUsers(users, 'system', range))).toEqual(['root', 'daemon', 'sshd', 'nobody']);
+    expect(isSystemUid(65534, range)).toBe(true);
+    expect(isSystemUid(0, range)).toBe(true);
+    // A narrower range from login.defs moves bob to the system class.
+    expect(names(selectUsers(users, 'system', parseUidRange('UID_MIN 1000\nUID_MAX 59999\n')))).toContain('bob');
   });
 });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ErrorCode } from '@aspire/protocol';
-import { allGroups, allUsers, uidMin, type PasswdEntry } from '../host/accounts.ts';
+import { allGroups, allUsers, isSystemUid, uidRange, type PasswdEntry, type UidRange } from '../host/accounts.ts';
 import { CollectorError, badArgument, type Collector } from './collector.ts';
 
 export interface PasswordState {
@@ -111,9 +111,14 @@ function readShadow(): Map<string, string[]> | undefined {
   }
 }
 
+/** -u, -S: the classes of useradd and login.defs (normal = UID_MIN..UID_MAX, everything else system). */
+export function selectUsers<T extends { uid: number }>(users: T[], kind: 'normal' | 'system', range: UidRange): T[] {
+  return users.filter((u) => isSystemUid(u.uid, range) === (kind === 'system'));
+}
+
 export function collectUsers(args: string[]): UserInfo[] {
   const mode = parseMode(args);
-  const min = uidMin();
+  const range = uidRange();
   const groups = allGroups();
   const groupName = new Map(groups.map((g) => [g.gid, g.name]));
   const shadow = readShadow();
@@ -131,7 +136,7 @@ export function collectUsers(args: string[]): UserInfo[] {
       home: u.home,
       shell: u.shell,
       gecos: u.gecos,
-      system: u.uid < min,
+      system: isSystemUid(u.uid, range),
       ...(sh ? { password: passwordState(sh) } : {}),
     };
   };
@@ -145,16 +150,14 @@ export function collectUsers(args: string[]): UserInfo[] {
     case 'all':
       return users.map(info);
     case 'normal':
-      // The rule as the seed states it: uid >= UID_MIN (so nobody, 65534, counts as normal);
-      // -u and -S together are exactly -A.
-      return users.filter((u) => u.uid >= min).map(info);
     case 'system':
-      return users.filter((u) => u.uid < min).map(info);
+      // -u and -S together are exactly -A.
+      return selectUsers(users, mode.kind, range).map(info);
   }
 }
 
 export const usersCollector: Collector = {
   name: 'users',
-  summary: 'accounts: -U NAME one user, -A all, -u normal (uid >= UID_MIN), -S system',
+  summary: 'accounts: -U NAME one user, -A all, -u normal (UID_MIN <= uid <= UID_MAX), -S system (the rest: root, nobody)',
   run: async (args) => collectUsers(args),
 };

@@ -91,13 +91,37 @@ export function lookupGroup(nameOrGid: string): GroupEntry | undefined {
   return parseGroup(nss('group', nameOrGid) ?? '')[0];
 }
 
-/** UID_MIN of /etc/login.defs (default 1000, as shadow-utils assumes). */
-export function uidMin(loginDefs = '/etc/login.defs'): number {
+/** The range of normal (login) accounts: UID_MIN..UID_MAX of login.defs, bounds included. */
+export interface UidRange {
+  min: number;
+  max: number;
+}
+
+/** shadow-utils' compiled-in defaults, used for a key login.defs does not set. */
+export const DEFAULT_UID_RANGE: Readonly<UidRange> = { min: 1000, max: 60000 };
+
+/** UID_MIN and UID_MAX from login.defs text (the last setting of a key wins, as in shadow-utils). */
+export function parseUidRange(loginDefs: string): UidRange {
+  const last = (key: string): number | undefined => {
+    const all = [...loginDefs.matchAll(new RegExp(`^\\s*${key}\\s+(\\d+)(?!\\S)`, 'gm'))];
+    return all.length ? Number(all[all.length - 1]![1]) : undefined;
+  };
+  return { min: last('UID_MIN') ?? DEFAULT_UID_RANGE.min, max: last('UID_MAX') ?? DEFAULT_UID_RANGE.max };
+}
+
+/** The host's normal-account range (/etc/login.defs; the defaults when it is missing). */
+export function uidRange(loginDefs = '/etc/login.defs'): UidRange {
   try {
-    const m = /^\s*UID_MIN\s+(\d+)/m.exec(readFileSync(loginDefs, 'utf8'));
-    if (m) return Number(m[1]);
+    return parseUidRange(readFileSync(loginDefs, 'utf8'));
   } catch {
-    /* no login.defs: shadow-utils' compiled-in default */
+    return { ...DEFAULT_UID_RANGE };
   }
-  return 1000;
+}
+
+/**
+ * A system account, as useradd and login.defs define the classes: everything outside
+ * UID_MIN..UID_MAX, so root (0) and nobody (65534, above UID_MAX) are system accounts.
+ */
+export function isSystemUid(uid: number, range: UidRange): boolean {
+  return uid < range.min || uid > range.max;
 }
