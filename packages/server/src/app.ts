@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { AppContext } from './app-context.ts';
 import type { ServerConfig } from './config.ts';
 import { installEnvelopeHandlers, sendError } from './http/envelope.ts';
+import { installJsonBodyParser } from './http/json-body.ts';
 import { setOperator } from './http/operator.ts';
 import { sha256Hex } from './http/secrets.ts';
 import { Periodic } from './periodic.ts';
@@ -90,6 +91,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
   installEnvelopeHandlers(app);
+  installJsonBodyParser(app);
   const routes: { method: string; url: string }[] = [];
   app.addHook('onRoute', (r) => {
     for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });

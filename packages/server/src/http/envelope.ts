@@ -3,9 +3,9 @@
  * itself (bad JSON, body too large, schema validation, unknown route) are mapped here too.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { isDiskFull } from '@aspire/agent-core';
 import { fail, ok, type ApiStatusName } from '@aspire/protocol';
 import { drain } from './drain.ts';
+import { isStorageFull } from '../store/storage-full.ts';
 
 export function sendError(reply: FastifyReply, name: ApiStatusName, cause?: string): FastifyReply {
   const { http, body } = fail(name, cause);
@@ -39,7 +39,7 @@ export function installEnvelopeHandlers(app: FastifyInstance): void {
     const name = BY_HTTP[code];
     if (name) return sendError(reply, name, err.message);
     // A full disk (files or SQLite) is the operator's to fix, not a bug: say so, keep serving.
-    if (isDiskFull(err) || /database or disk is full|SQLITE_FULL/i.test(err.message)) {
+    if (isStorageFull(err)) {
       request.log.error({ err }, 'disk full');
       return sendError(reply, 'UNAVAILABLE', 'the server is out of disk space');
     }
