@@ -1,3 +1,5 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import pino, { type Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -31,6 +33,12 @@ export interface RootLogger {
   reopen(): void;
   /** Flush buffered lines; call before exit. */
   flush(): void;
+  /**
+   * Resolves once the destination is open. A log file opens asynchronously, and pino flushes
+   * it synchronously at process exit, which throws ("sonic boom is not ready yet") if the file
+   * is not open yet: a binary that may exit early awaits this first.
+   */
+  ready(): Promise<void>;
 }
 
 /**
@@ -38,9 +46,25 @@ export interface RootLogger {
  * files on disk, which a single executable does not have).
  */
 export function createRootLogger(opts: { name: string; file?: string; level?: string }): RootLogger {
+  // A log file that cannot be opened (no such directory allowed, full disk, no permission) is
+  // an ordinary error here, thrown before any asynchronous open that would fail later.
+  if (opts.file) {
+    mkdirSync(dirname(opts.file), { recursive: true });
+    closeSync(openSync(opts.file, 'a'));
+  }
   const dest = opts.file
     ? pino.destination({ dest: opts.file, mkdir: true, sync: false })
     : pino.destination({ dest: 2, sync: true });
+  const opened = opts.file
+    ? new Promise<void>((resolve, reject) => {
+        dest.once('error', reject);
+        dest.once('ready', () => {
+          dest.removeListener('error', reject);
+          resolve();
+        });
+      })
+    : Promise.resolve();
+  opened.catch(() => undefined); // awaited by ready(), if at all
   const logger = pino(
     {
       name: opts.name,
@@ -63,6 +87,7 @@ export function createRootLogger(opts: { name: string; file?: string; level?: st
         /* not ready yet (async destination still opening) */
       }
     },
+    ready: () => opened,
   };
 }
 

@@ -21,10 +21,15 @@ export class PidfileLockedError extends Error {
 export function acquirePidfile(path: string, pid = process.pid): () => void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
-  writeSync(fd, `${pid}\n`);
-  closeSync(fd);
+  // The temporary file goes in every case, also when writing it fails (a full disk creates
+  // the file and then refuses its bytes).
   try {
+    const fd = openSync(tmp, 'w', 0o644);
+    try {
+      writeSync(fd, `${pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         linkSync(tmp, path);

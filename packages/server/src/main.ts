@@ -12,6 +12,7 @@ import { Command } from 'commander';
 import { acquirePidfile, ConfigError, createRootLogger, PidfileLockedError, readConfigObject, realClock, VERSION } from '@aspire/agent-core';
 import { buildServer } from './app.ts';
 import { checkConfig, parseListen } from './config.ts';
+import { listenFailure, startupFailureLine } from './startup-failure.ts';
 import { newOperatorToken, sha256Hex } from './http/secrets.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
@@ -29,6 +30,22 @@ interface ServeFlags extends HubFlags {
   log?: string;
 }
 
+/**
+ * What a start that fails must undo (last taken, first undone) so nothing is left behind: the
+ * pidfile lock, the store, the hub. Emptied once the server listens.
+ */
+const starting: { dataDir?: string; undo: (() => unknown)[] } = { undo: [] };
+
+async function undoStart(): Promise<void> {
+  for (const undo of starting.undo.splice(0).reverse()) {
+    try {
+      await undo();
+    } catch {
+      /* undo what else can be undone */
+    }
+  }
+}
+
 async function serve(flags: ServeFlags): Promise<void> {
   const raw: Record<string, unknown> = flags.config ? readConfigObject(flags.config) : {};
   if (flags.listen !== undefined) raw.listen = flags.listen;
@@ -36,7 +53,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
   if ((flags.logFile ?? flags.log) !== undefined) raw.logFile = flags.logFile ?? flags.log;
   const { config, notes } = checkConfig(raw, flags.config ?? 'flags');
+  starting.dataDir = config.dataDir;
   const root = createRootLogger({ name: 'aspire', file: config.logFile, level: config.logLevel });
+  // Open before anything can fail: pino flushes the file at exit and throws if it is not open.
+  await root.ready();
+  starting.undo.push(() => root.flush());
   const logger = root.logger;
   for (const n of notes) logger.warn(n);
   if (config.enrollSecret === undefined) logger.warn('no enrollSecret configured: any host that reaches this server can register');
@@ -44,7 +65,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   // One server per data dir: its caches (quiet-push fingerprints, tag tasks) assume it is the
   // only writer. `token create/list/revoke` only touch the tokens table and need no lock.
   const releaseLock = acquirePidfile(join(config.dataDir, 'aspire.pid'));
+  starting.undo.push(releaseLock);
   const store = openSqliteStore(join(config.dataDir, DB_FILE));
+  starting.undo.push(() => store.close());
   // ---- Command hub (BasicAgent channel, seed 003; packages/server/src/hub/) -----------------
   // Created before buildServer so its Polaris routes go into operatorPlugins; started after
   // the store is open, stopped in `shutdown` before the store closes. Its task results go into
@@ -64,11 +87,15 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(https ? { https } : {}),
     ...(hub ? { operatorPlugins: [polarisRoutes(hub)] } : {}),
   });
-  if (hub) process.stdout.write(hubListeningLine(await hub.start()));
+  starting.undo.push(() => server.app.close(), () => hub?.stop());
+  if (hub) process.stdout.write(hubListeningLine(await hub.start().catch((err: unknown) => Promise.reject(listenFailure(err, flags.hubListen ?? '', '--hub-listen HOST:PORT')))));
   // -------------------------------------------------------------------------------------------
 
   const { host, port } = parseListen(config.listen)!;
-  const address = await server.app.listen({ host, port });
+  const address = await server.app
+    .listen({ host, port })
+    .catch((err: unknown) => Promise.reject(listenFailure(err, config.listen, '--listen HOST:PORT (config key "listen")')));
+  starting.undo.length = 0;
   server.start();
   const url = new URL(address);
   const shown = host.includes(':') ? `[${host}]` : host;
@@ -176,8 +203,9 @@ export function program(): Command {
 
 program()
   .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    if (err instanceof ConfigError || err instanceof PidfileLockedError) process.stderr.write(`aspire: ${err.message}\n`);
-    else process.stderr.write(`aspire: ${(err as Error).stack ?? String(err)}\n`);
+  .catch(async (err: unknown) => {
+    await undoStart();
+    const line = err instanceof ConfigError || err instanceof PidfileLockedError ? err.message : startupFailureLine(err, starting.dataDir);
+    process.stderr.write(`aspire: ${line ?? (err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   });

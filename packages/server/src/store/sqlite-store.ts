@@ -16,6 +16,7 @@ import { SqliteInventory } from './sqlite/inventory.ts';
 import { SqlitePackages } from './sqlite/packages.ts';
 import { SqliteTaskQueue } from './sqlite/task-queue.ts';
 import { SqliteTaskResults } from './sqlite/task-results.ts';
+import { isStorageFull } from './storage-full.ts';
 import type {
   Dashboard,
   EventFilter,
@@ -64,7 +65,12 @@ export class SqliteStore extends SqlitePart implements Store {
    * and a buffered last_seen instead of a write transaction. Most pushes of a fleet are those.
    */
   private readonly written = new Map<string, string>();
-  /** last_seen and uptime of quiet pushes, written together (at most QUIET_FLUSH_MS late). */
+  /**
+   * last_seen and uptime of quiet pushes, written together (at most QUIET_FLUSH_MS late). Each
+   * was answered 200, so an entry leaves only once it is written: on a full disk it stays (the
+   * newest push of a host replacing the older one), reads and the offline sweep see it, and the
+   * first write that succeeds after space returns stores it.
+   */
   private readonly seen = new Map<string, { lastSeen: number; uptime: number }>();
   private seenSince = 0;
 
@@ -77,7 +83,7 @@ export class SqliteStore extends SqlitePart implements Store {
   }
 
   close(): void {
-    if (this.sql.db.isOpen) this.flushSeen();
+    if (this.sql.db.isOpen) this.flushSeenIfRoom();
     this.sql.close();
   }
 
@@ -162,11 +168,12 @@ export class SqliteStore extends SqlitePart implements Store {
     if (this.isQuiet(input, fp)) {
       if (this.seen.size === 0) this.seenSince = input.now;
       this.seen.set(input.agentsn, { lastSeen: input.now, uptime: input.uptime });
-      if (input.now - this.seenSince >= QUIET_FLUSH_MS || this.seen.size >= QUIET_FLUSH_MAX) this.flushSeen();
+      if (input.now - this.seenSince >= QUIET_FLUSH_MS || this.seen.size >= QUIET_FLUSH_MAX) this.flushSeenIfRoom(input.now);
       return { reserved: [], host: { os: input.os, arch: input.arch }, eventsStored: 0, resultsRecorded: 0 };
     }
-    this.seen.delete(input.agentsn);
     const out = this.writeStatus(input, reportedTags);
+    // Only now: had the write failed, the buffered (answered) values of this host stay held.
+    this.seen.delete(input.agentsn);
     this.written.set(input.agentsn, fp);
     return out;
   }
@@ -190,16 +197,41 @@ export class SqliteStore extends SqlitePart implements Store {
     );
   }
 
-  /** Write the buffered last_seen/uptime of quiet pushes in one transaction. */
+  /**
+   * Write the buffered last_seen/uptime of quiet pushes in one transaction. The buffer is
+   * emptied only after the commit (the transaction is synchronous: no push lands in between),
+   * so a failed write loses nothing that was answered.
+   */
   flushSeen(): void {
     if (this.seen.size === 0) return;
-    const entries = [...this.seen];
-    this.seen.clear();
     this.tx(() => {
-      for (const [sn, v] of entries) {
+      for (const [sn, v] of this.seen) {
         this.run('UPDATE hosts SET last_seen = ?, uptime = ? WHERE agentsn = ? AND last_seen < ?', v.lastSeen, v.uptime, sn, v.lastSeen);
       }
     });
+    this.seen.clear();
+  }
+
+  /**
+   * flushSeen(), but a full disk is no failure of the caller: the values stay buffered (and
+   * are retried QUIET_FLUSH_MS later). False when they could not be written.
+   */
+  private flushSeenIfRoom(now?: number): boolean {
+    try {
+      this.flushSeen();
+      return true;
+    } catch (err) {
+      if (!isStorageFull(err)) throw err;
+      if (now !== undefined) this.seenSince = now;
+      return false;
+    }
+  }
+
+  /** A host row as answered: with its buffered last_seen/uptime when those are not written yet. */
+  private withSeen(host: HostRow): HostRow {
+    const held = this.seen.get(host.agentsn);
+    if (held === undefined || (host.last_seen !== null && host.last_seen >= held.lastSeen)) return host;
+    return { ...host, last_seen: held.lastSeen, uptime: held.uptime };
   }
 
   private writeStatus(input: StatusInput, reportedTags: string): StatusOutcome {
@@ -336,18 +368,35 @@ export class SqliteStore extends SqlitePart implements Store {
 
   /** Apply one reported job result; returns the task id when it changed a subtask. */
   async markOffline(now: number, missedSteps: number): Promise<number> {
-    this.flushSeen();
-    const gone = this.all<{ agentsn: string }>(
-      `UPDATE hosts SET status = 'offline', gmt_modify = ? WHERE status = 'online' AND last_seen + step * 1000 * ? < ? RETURNING agentsn`,
-      now,
-      missedSteps,
-      now,
-    );
+    const gone = this.flushSeenIfRoom()
+      ? this.all<{ agentsn: string }>(
+          `UPDATE hosts SET status = 'offline', gmt_modify = ? WHERE status = 'online' AND last_seen + step * 1000 * ? < ? RETURNING agentsn`,
+          now,
+          missedSteps,
+          now,
+        )
+      : this.markOfflineByHeld(now, missedSteps);
     // Their next push must go through the full write (status back to online).
     for (const g of gone) this.written.delete(g.agentsn);
     return gone.length;
   }
 
+
+  /** The sweep while answered pushes are only buffered (full disk): judge those hosts by them. */
+  private markOfflineByHeld(now: number, missedSteps: number): { agentsn: string }[] {
+    const late = this.all<{ agentsn: string; step: number }>(
+      `SELECT agentsn, step FROM hosts WHERE status = 'online' AND last_seen + step * 1000 * ? < ?`,
+      missedSteps,
+      now,
+    ).filter((h) => {
+      const held = this.seen.get(h.agentsn);
+      return held === undefined || held.lastSeen + h.step * 1000 * missedSteps < now;
+    });
+    if (late.length === 0) return [];
+    return this.tx(() =>
+      late.filter((h) => this.run(`UPDATE hosts SET status = 'offline', gmt_modify = ? WHERE agentsn = ? AND status = 'online'`, now, h.agentsn).changes > 0),
+    );
+  }
 
   // ---------------------------------------------------------------- hosts
 
@@ -356,13 +405,13 @@ export class SqliteStore extends SqlitePart implements Store {
     FROM hosts h LEFT JOIN regions r ON r.id = h.region`;
 
   async getHost(agentsn: string): Promise<HostRow | undefined> {
-    this.flushSeen();
+    this.flushSeenIfRoom();
     const r = this.get<Row>(`${this.hostSelect} WHERE h.agentsn = ?`, agentsn);
-    return r ? toHost(r) : undefined;
+    return r ? this.withSeen(toHost(r)) : undefined;
   }
 
   async listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>> {
-    this.flushSeen();
+    this.flushSeenIfRoom();
     const where: string[] = [];
     const params: Param[] = [];
     if (filter.status) (where.push('h.status = ?'), params.push(filter.status));
@@ -389,7 +438,7 @@ export class SqliteStore extends SqlitePart implements Store {
       );
       params.push(name, value, `,${pair},`);
     }
-    return this.page('hosts', this.hostSelect, where, params, paging, toHost);
+    return this.page('hosts', this.hostSelect, where, params, paging, (r) => this.withSeen(toHost(r)));
   }
 
   async setHostRegion(agentsns: string[], region: number, now: number): Promise<Mutation<{ updated: number }>> {
