@@ -4,6 +4,7 @@ import { operatorPublicKeyBase64 } from '@aspire/protocol';
 import {
   ALLOW_ALL_POLICY,
   ConfigError,
+  jsonErrorOffset,
   lineColumnAt,
   loadHostPolicy,
   parseHostPolicy,
@@ -115,6 +116,25 @@ describe('host policy: bad files', () => {
     expect(p).toHaveLength(1);
     expect(p[0]).toMatch(/^line 4 column 3: malformed JSON/);
     expect(problems('{\n"users": [\n')[0]).toMatch(/^line 3 column 1: malformed JSON/);
+    // V8 gives no position for this one ("Unexpected token ']', ... is not valid JSON").
+    expect(problems('{\n  "actions": ["install",]\n}\n')[0]).toBe("line 2 column 25: malformed JSON: Unexpected token ']'");
+  });
+
+  it('jsonErrorOffset finds where the text stops being JSON (where V8 says, it agrees)', () => {
+    for (const bad of ['{"a":1,}', '[1,2', '{"a" 1}', '{"a":tru}', '{"a":"\\x"}', '{"a":01}', '{} x', '', '{"a":-}']) {
+      let v8: number | undefined;
+      try {
+        JSON.parse(bad);
+      } catch (err) {
+        const m = /position (\d+)/.exec((err as Error).message);
+        v8 = m ? Number(m[1]) : undefined;
+      }
+      const ours = jsonErrorOffset(bad);
+      if (v8 !== undefined) expect(ours, bad).toBe(v8);
+      expect(ours, bad).toBeLessThanOrEqual(bad.length);
+    }
+    expect(jsonErrorOffset('{"a":[1,2,]}')).toBe(10);
+    expect(jsonErrorOffset(' {"a": [true, false, null, -1.5e3, "\\u00e9"]} ')).toBe(46);
   });
 
   it('every bad key is named', () => {

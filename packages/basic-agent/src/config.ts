@@ -1,4 +1,4 @@
-import { ConfigChecker, ConfigError, readConfigObject } from '@aspire/agent-core';
+import { BASIC_POLICY_DEFAULT_PATH, ConfigChecker, ConfigError, readConfigObject } from '@aspire/agent-core';
 import { DEFAULT_CHANNEL_PORT } from '@aspire/protocol';
 
 /** /etc/basicagent/basic.json, validated once at the edge and frozen. */
@@ -35,6 +35,8 @@ export interface BasicConfig {
   timezone: string;
   /** task.result frames held while the server is away; the oldest go first. */
   resultQueueMax: number;
+  /** The host policy file (docs/security.md); absent file: allow all. */
+  policy: string;
 }
 
 export const CONFIG_DEFAULT_PATH = '/etc/basicagent/basic.json';
@@ -42,7 +44,7 @@ export const CONFIG_DEFAULT_PATH = '/etc/basicagent/basic.json';
 const KNOWN = [
   'serverHost', 'serverPort', 'ca', 'hostname', 'agentsn', 'concurrency', 'queueMax', 'crontab',
   'stateDir', 'logLevel', 'heartbeatSec', 'connectTimeoutSec', 'backoffBaseMs', 'backoffMaxMs',
-  'taskTimeoutSec', 'killIntervalMs', 'timezone', 'resultQueueMax', 'bootMetafile',
+  'taskTimeoutSec', 'killIntervalMs', 'timezone', 'resultQueueMax', 'bootMetafile', 'policy',
 ];
 
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9a-fA-F:.]+\]?$/;
@@ -88,6 +90,7 @@ export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig>
     killIntervalMs: c.number('killIntervalMs', { min: 50, max: 60_000, default: 1000 }),
     timezone,
     resultQueueMax: c.number('resultQueueMax', { min: 1, max: 100_000, default: 1000 }),
+    policy: c.string('policy', BASIC_POLICY_DEFAULT_PATH, (v) => (v.startsWith('/') ? undefined : 'must be an absolute path')),
   };
   return c.finish(source, cfg);
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { VERSION, readJsonFile, type Clock, type Logger } from '@aspire/agent-core';
+import { ALLOW_ALL_POLICY, VERSION, readJsonFile, type Clock, type HostPolicy, type Logger } from '@aspire/agent-core';
 import { ChannelClient } from '../channel/channel-client.ts';
 import type { BasicConfig } from '../config.ts';
 import { PeriodicTasks } from '../cron/periodic-tasks.ts';
@@ -12,6 +12,8 @@ export interface BasicAgentDeps {
   config: Readonly<BasicConfig>;
   clock: Clock;
   logger: Logger;
+  /** The host policy, loaded at the edge (main); default allow all. */
+  policy?: Readonly<HostPolicy>;
 }
 
 export interface BasicAgent {
@@ -24,6 +26,8 @@ export interface BasicAgent {
 /** Wires channel, command executor and periodic tasks (main.ts only parses flags). */
 export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
   const { config, clock, logger } = deps;
+  const policy = deps.policy ?? ALLOW_ALL_POLICY;
+  const agentsn = () => config.agentsn ?? bootAgentsn(config.bootMetafile);
   const ca = readFileSync(config.ca, 'utf8');
   const limiter = new Limiter(config.concurrency, config.queueMax);
   const kill = { intervalMs: config.killIntervalMs, terms: 3 };
@@ -37,6 +41,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
     timezone: config.timezone,
     taskTimeoutSec: config.taskTimeoutSec,
     kill,
+    policy,
     onResult: (r) => client?.sendResult(r),
   });
   client = new ChannelClient(
@@ -45,7 +50,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
       serverPort: config.serverPort,
       ca,
       hostname: config.hostname ?? os.hostname(),
-      agentsn: () => config.agentsn ?? bootAgentsn(config.bootMetafile),
+      agentsn,
       version: VERSION,
       heartbeatMs: config.heartbeatSec * 1000,
       connectTimeoutMs: config.connectTimeoutSec * 1000,
@@ -56,7 +61,8 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
     {
       clock,
       logger: logger.child({ component: 'channel' }),
-      handle: (frame) => handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal }),
+      handle: (frame) =>
+        handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal, policy: { policy, clock, logger, agentsn } }),
     },
   );
   return {

@@ -13,6 +13,7 @@ import type { PeriodicTasks } from '../cron/periodic-tasks.ts';
 import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
 import type { Limiter } from '../exec/limiter.ts';
 import { failed, syncBash } from '../exec/sync-bash.ts';
+import { checkCollectorPolicy, checkSyncBashPolicy, checkTaskAddSignature, type PolicyGateDeps } from './policy-gate.ts';
 
 export interface RequestHandlerDeps {
   clock: Clock;
@@ -21,6 +22,8 @@ export interface RequestHandlerDeps {
   tasks: PeriodicTasks;
   kill?: KillEscalationOptions;
   signal?: AbortSignal;
+  /** The host policy step (policy-gate.ts); absent: no policy file, everything allowed. */
+  policy?: PolicyGateDeps;
 }
 
 function invalid(id: string, errors: string[]): ReplyFrame {
@@ -43,6 +46,8 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
       const v = syncBashRequest.validate(frame);
       if (!v.ok) return invalid(id, v.errors);
       if (v.value.timeout !== undefined && !Number.isFinite(v.value.timeout)) return invalid(id, ['/timeout: must be a number']);
+      const refusedByPolicy = deps.policy && checkSyncBashPolicy(frame, v.value, deps.policy);
+      if (refusedByPolicy) return refusedByPolicy;
       return await syncBash(v.value, {
         clock: deps.clock,
         limiter: deps.limiter,
@@ -53,11 +58,16 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
     if (method.startsWith('getinfo.')) {
       const args = (frame as { args?: unknown }).args;
       if (args !== undefined && typeof args !== 'string') return invalid(id, ['/args: must be a string']);
+      const refusedByPolicy = deps.policy && checkCollectorPolicy(id, method, deps.policy);
+      if (refusedByPolicy) return refusedByPolicy;
       return collectReply(id, await collect(method, args as string | undefined));
     }
     if (method === 'task.add') {
       const v = taskAddRequest.validate(frame);
-      return v.ok ? await deps.tasks.add(v.value) : invalid(id, v.errors);
+      if (!v.ok) return invalid(id, v.errors);
+      const refusedByPolicy = deps.policy && checkTaskAddSignature(frame, v.value, deps.policy);
+      if (refusedByPolicy) return refusedByPolicy;
+      return await deps.tasks.add(v.value);
     }
     if (method === 'task.remove') {
       const v = taskRemoveRequest.validate(frame);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, daemonize, notifyParent, realClock } from '@aspire/agent-core';
+import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, daemonize, loadHostPolicy, notifyParent, realClock } from '@aspire/agent-core';
 import { createBasicAgent } from '../agent/basic-agent.ts';
 import { CONFIG_DEFAULT_PATH, loadConfig } from '../config.ts';
 
@@ -63,8 +63,19 @@ export async function agentMain(args: string[]): Promise<number> {
     notifyParent({ ok: false, error: msg });
     return 1;
   }
+  // The host policy file: one that does not parse, has a bad key or a wrong owner stops the
+  // agent with exit 2 (configuration error), naming the file and the line or key.
+  let policy;
+  try {
+    policy = loadHostPolicy(config.policy);
+  } catch (err) {
+    const msg = err instanceof ConfigError ? `host policy: ${err.message}` : (err as Error).message;
+    process.stderr.write(`BasicAgent: ${msg}\n`);
+    notifyParent({ ok: false, error: msg });
+    return 2;
+  }
   if (f.check) {
-    process.stdout.write(`BasicAgent: config ${f.config} is valid\n`);
+    process.stdout.write(`BasicAgent: config ${f.config} is valid (host policy: ${policy.source})\n`);
     return 0;
   }
   if (!f.foreground) {
@@ -91,7 +102,7 @@ export async function agentMain(args: string[]): Promise<number> {
   const stop = new AbortController();
   let agent;
   try {
-    agent = createBasicAgent({ config, clock: realClock, logger });
+    agent = createBasicAgent({ config, clock: realClock, logger, policy });
   } catch (err) {
     process.stderr.write(`BasicAgent: ${(err as Error).message}\n`);
     release?.();
@@ -107,7 +118,7 @@ export async function agentMain(args: string[]): Promise<number> {
     root.reopen();
     agent.reload();
   });
-  logger.info({ version: VERSION, server: `${config.serverHost}:${config.serverPort}`, pid: process.pid }, 'BasicAgent started');
+  logger.info({ version: VERSION, server: `${config.serverHost}:${config.serverPort}`, pid: process.pid, policy: policy.source }, 'BasicAgent started');
   // A line on stdout tells a supervisor or a test that the agent is up.
   process.stdout.write(`BasicAgent: running pid ${process.pid}\n`);
   // Every agent timer is unref'd (Clock contract); this handle keeps the daemon alive while it

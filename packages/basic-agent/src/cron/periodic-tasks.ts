@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Clock, Logger } from '@aspire/agent-core';
+import { policyAllowsCommand, type Clock, type HostPolicy, type Logger } from '@aspire/agent-core';
 import { ErrorCode, type ReplyFrame, type TaskAddRequest, type TaskResultFrame, type TaskRemoveRequest } from '@aspire/protocol';
 import { runCommand } from '../exec/run-command.ts';
 import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
@@ -15,6 +15,11 @@ export interface PeriodicTasksDeps {
   timezone: string;
   taskTimeoutSec: number;
   kill?: KillEscalationOptions;
+  /**
+   * The host policy: a server task (task.add) is checked when added and again before each run
+   * (the file may have been tightened since). Crontab lines are the host's own and not checked.
+   */
+  policy?: Readonly<HostPolicy>;
   onResult(result: TaskResultFrame): void;
 }
 
@@ -78,6 +83,11 @@ export class PeriodicTasks {
   async add(req: TaskAddRequest): Promise<ReplyFrame> {
     const p = parseTaskLine(req.line, this.deps.timezone);
     if (!p.ok) return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_INVALID_CRON, message: `Invalid cron line: ${p.error}` };
+    const allowed = this.deps.policy ? policyAllowsCommand(this.deps.policy, p.command, p.user) : undefined;
+    if (allowed && !allowed.ok) {
+      this.deps.logger.warn({ task: req.name, rule: allowed.rule }, 'task.add refused by host policy');
+      return { id: req.id, resp: 'failed', retcode: ErrorCode.POLICY_REFUSED, message: allowed.message };
+    }
     return this.commit(req.id, req.name, [...this.serverTasks.filter((t) => t.name !== req.name), { name: req.name, line: req.line.trim() }]);
   }
 
@@ -124,6 +134,10 @@ export class PeriodicTasks {
   }
 
   private async runTask(task: CronTask, signal: AbortSignal): Promise<TaskRun> {
+    const allowed = task.source === 'server' && this.deps.policy ? policyAllowsCommand(this.deps.policy, task.command, task.user) : undefined;
+    if (allowed && !allowed.ok) {
+      return { duration_ms: 0, retcode: -1, errcode: ErrorCode.POLICY_REFUSED, message: allowed.message, output: '', truncated: false };
+    }
     const o = await runCommand(
       { cmd: task.command, user: task.user, ...(task.env ? { env: task.env } : {}), timeoutMs: this.deps.taskTimeoutSec * 1000, signal, ...(this.deps.kill ? { kill: this.deps.kill } : {}) },
       this.deps.clock,

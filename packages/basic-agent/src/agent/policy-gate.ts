@@ -1,0 +1,58 @@
+/**
+ * The host-policy step of a channel request (docs/security.md "The host policy file"): asked
+ * after the frame is validated (and after its server signature is verified), before anything
+ * runs. A refusal is `resp: failed` with POLICY_REFUSED or POLICY_OPERATOR_SIGNATURE and a
+ * message naming the rule; the caller returns it and runs nothing.
+ */
+import type { Clock, HostPolicy, Logger, PolicyVerdict } from '@aspire/agent-core';
+import { policyAllowsCollector, policyAllowsCommand } from '@aspire/agent-core';
+import { ErrorCode, verifyOperatorSignature, type ReplyFrame, type SignedCommand } from '@aspire/protocol';
+
+export interface PolicyGateDeps {
+  policy: Readonly<HostPolicy>;
+  clock: Clock;
+  logger: Logger;
+  /** This host's agentsn (an operator signature must name it). */
+  agentsn: () => string | undefined;
+}
+
+function refused(id: string, method: string, v: Extract<PolicyVerdict, { ok: false }>, deps: PolicyGateDeps): ReplyFrame {
+  deps.logger.warn({ id, method, rule: v.rule, policy: deps.policy.source }, 'request refused by host policy');
+  return { id, resp: 'failed', retcode: ErrorCode.POLICY_REFUSED, message: v.message };
+}
+
+function operatorSignature(id: string, method: string, frame: unknown, signed: SignedCommand, deps: PolicyGateDeps): ReplyFrame | undefined {
+  if (!deps.policy.requireOperatorSignature) return undefined;
+  const opsig = (frame as { opsig?: unknown }).opsig;
+  const check = verifyOperatorSignature(opsig, signed, deps.agentsn(), Math.floor(deps.clock.now() / 1000), deps.policy.operatorKeys);
+  if (check.ok) return undefined;
+  deps.logger.warn({ id, method, reason: check.reason, policy: deps.policy.source }, 'request refused: operator signature required');
+  return {
+    id,
+    resp: 'failed',
+    retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE,
+    message: `refused by host policy ${deps.policy.source}: requireOperatorSignature is set and ${check.reason}`,
+  };
+}
+
+/** sync.bash: run-as user, command, then the operator signature when the policy asks for one. */
+export function checkSyncBashPolicy(frame: unknown, req: { id: string; cmd: string; user?: string; group?: string }, deps: PolicyGateDeps): ReplyFrame | undefined {
+  const v = policyAllowsCommand(deps.policy, req.cmd, req.user);
+  if (!v.ok) return refused(req.id, 'sync.bash', v, deps);
+  const signed: SignedCommand = { cmd: req.cmd, ...(req.user !== undefined ? { user: req.user } : {}), ...(req.group !== undefined ? { group: req.group } : {}) };
+  return operatorSignature(req.id, 'sync.bash', frame, signed, deps);
+}
+
+/** getinfo.NAME: the collector must be listed. */
+export function checkCollectorPolicy(id: string, method: string, deps: PolicyGateDeps): ReplyFrame | undefined {
+  const v = policyAllowsCollector(deps.policy, method);
+  return v.ok ? undefined : refused(id, method, v, deps);
+}
+
+/**
+ * task.add: the command and user of the line are checked by PeriodicTasks (it parses the line);
+ * here only the operator signature, over the whole line as `cmd`.
+ */
+export function checkTaskAddSignature(frame: unknown, req: { id: string; line: string }, deps: PolicyGateDeps): ReplyFrame | undefined {
+  return operatorSignature(req.id, 'task.add', frame, { cmd: req.line }, deps);
+}
