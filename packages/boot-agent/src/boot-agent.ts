@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { BUILD_SERVER_ADDR, VERSION, unixSeconds, type Clock } from '@aspire/agent-core';
+import { BUILD_SERVER_ADDR, VERSION, unixSeconds, type Clock, type HostPolicy } from '@aspire/agent-core';
 import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { BootConfig } from './config/boot-config.ts';
@@ -47,6 +47,8 @@ export interface BootAgentDeps {
   createManager?: (deps: SubAgentManagerDeps) => SubAgentManager;
   /** Called on every state change (logs, tests). */
   onState?: (state: BootAgentState) => void;
+  /** The host policy, loaded at the edge (main.ts); absent: every job allowed. */
+  policy?: Readonly<HostPolicy>;
 }
 
 export interface BootAgent {
@@ -99,6 +101,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         config: (job) => applyConfigJob(job, meta, () => pushLoop?.stepChanged()),
         // Results go out with an early push instead of waiting up to a whole step.
         onResults: () => pushLoop?.pushSoon(),
+        ...(deps.policy ? { policy: deps.policy } : {}),
       });
       runner = jobs;
       const round = createStatusRound({

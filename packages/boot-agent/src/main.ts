@@ -4,7 +4,7 @@
  * createBootAgent. Exit codes: 0 ok, 1 runtime failure, 2 bad config or flags, 3 pidfile held.
  */
 import { Command } from 'commander';
-import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, daemonize, notifyParent, realClock } from '@aspire/agent-core';
+import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, daemonize, loadHostPolicy, notifyParent, realClock, type HostPolicy } from '@aspire/agent-core';
 import { createBootAgent } from './boot-agent.ts';
 import { resolvePaths } from './cli/paths.ts';
 import { loadBootConfig, type CheckedConfig } from './config/boot-config.ts';
@@ -50,8 +50,16 @@ async function main(argv: string[]): Promise<number> {
   const paths = resolvePaths(flags, env);
 
   let checked: CheckedConfig;
+  let policy: Readonly<HostPolicy>;
   try {
     checked = loadBootConfig(paths.config, { required: paths.configExplicit });
+    // A policy file that does not parse, has a bad key or a wrong owner: exit 2 naming it.
+    try {
+      policy = loadHostPolicy(checked.config.policy);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(err.source, err.problems.map((p) => `host policy: ${p}`));
+      throw err;
+    }
     if (flags.servers !== undefined) {
       const s = checkServerList(flags.servers);
       if (!s.ok) throw new ConfigError('-S', [`-S: ${s.error}`]);
@@ -67,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   if (flags.test) {
     // -T: report on stdout, exit; the live log is never opened.
     for (const n of checked.notes) process.stdout.write(`boot: note: ${n}\n`);
-    process.stdout.write(`boot: config ${paths.config} is valid\n`);
+    process.stdout.write(`boot: config ${paths.config} is valid (host policy: ${policy.source})\n`);
     return EXIT.OK;
   }
 
@@ -103,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
   }
   notifyParent({ ok: true, pid: process.pid });
 
-  log.info({ version: VERSION, paths, config: checked.config }, 'boot starting');
+  log.info({ version: VERSION, paths, config: checked.config, policy: policy.source }, 'boot starting');
   for (const n of checked.notes) log.warn(`config: ${n}`);
 
   const ac = new AbortController();
@@ -130,6 +138,7 @@ async function main(argv: string[]): Promise<number> {
     stateDir: paths.stateDir,
     clock: realClock,
     logger: log,
+    policy,
     // Package downloads over https trust the same extra CA as the status channel.
     createManager: (d) => createSubAgentManager({ ...d, ...(checked.config.ca ? { caFile: checked.config.ca } : {}) }),
     ...(flags.servers !== undefined ? { serverFlag: flags.servers } : {}),

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '@aspire/agent-core';
+import { parseHostPolicy, silentLogger, type HostPolicy } from '@aspire/agent-core';
 import { ErrorCode, type SubAgentJob } from '@aspire/protocol';
 import { ManualClock, waitUntil } from '@aspire/testing';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { JobRunner } from '../src/jobs/job-runner.ts';
 import { JobJournal } from '../src/state/job-journal.ts';
 import { MetaStore, readMeta } from '../src/state/meta-store.ts';
 
-async function setup(manager?: SubAgentManager) {
+async function setup(manager?: SubAgentManager, policy?: Readonly<HostPolicy>) {
   const dir = mkdtempSync(join(tmpdir(), 'boot-jobs-'));
   const { journal } = await JobJournal.open({ stateDir: dir, clock: new ManualClock(), eventQueueMax: 10 });
   const meta = new MetaStore(dir, { version: 1, agentsn: 'sn-1', servers: ['127.0.0.1:1'], pushedServers: [], trusted: true, registeredAt: 0, step: 600, stepFrom: 'config' });
@@ -21,6 +21,7 @@ async function setup(manager?: SubAgentManager) {
     journal,
     ...(manager ? { manager } : {}),
     config: (job) => applyConfigJob(job, meta, () => stepChanges++),
+    ...(policy ? { policy } : {}),
   });
   const results = async () => {
     await waitUntil(() => runner.idle);
@@ -112,5 +113,37 @@ describe('JobRunner', () => {
     await t.runner.accept([{ id: 'x', action: 'stop', name: 'BasicAgent' }]);
     const r = await t.results();
     expect(r.x).toMatchObject({ errcode: ErrorCode.EXEC_ERROR, message: expect.stringContaining('kaput') });
+  });
+
+  it('host policy: a forbidden action or source is answered POLICY_REFUSED with a refused event, and never reaches the manager', async () => {
+    const ran: string[] = [];
+    const manager: SubAgentManager = {
+      start: async () => undefined,
+      stop: async () => undefined,
+      reports: () => [],
+      handleJob: async (job: SubAgentJob) => {
+        ran.push(job.id);
+        return { errcode: 0, message: 'done' };
+      },
+    };
+    const policy = parseHostPolicy(JSON.stringify({ actions: ['install', 'restart'], sources: ['https://repo.example/'] }), '/etc/bootagent/policy.json');
+    const t = await setup(manager, policy);
+    await t.runner.accept([
+      { id: 'a', action: 'uninstall', name: 'BasicAgent' },
+      { id: 'c', action: 'config', step: 5 },
+      { id: 's', action: 'install', name: 'BasicAgent', url: 'command://rpm -i /tmp/x.rpm' },
+      { id: 'ok1', action: 'install', name: 'BasicAgent', url: 'https://repo.example/BasicAgent.rpm' },
+      { id: 'ok2', action: 'restart', name: 'BasicAgent' },
+    ]);
+    const r = await t.results();
+    expect(r.a).toMatchObject({ errcode: ErrorCode.POLICY_REFUSED, message: expect.stringContaining('action "uninstall" is not allowed') });
+    expect(r.c).toMatchObject({ errcode: ErrorCode.POLICY_REFUSED, message: expect.stringContaining('action "config"') });
+    expect(r.s).toMatchObject({ errcode: ErrorCode.POLICY_REFUSED, message: expect.stringContaining('source "command://') });
+    expect(r.ok1).toMatchObject({ errcode: 0 });
+    expect(r.ok2).toMatchObject({ errcode: 0 });
+    expect(ran.sort()).toEqual(['ok1', 'ok2']);
+    expect(t.meta.meta.step).toBe(600);
+    const refused = t.journal.payload().events.filter((e) => e.kind === 'refused');
+    expect(refused.map((e) => (e.data as { jobId: string }).jobId).sort()).toEqual(['a', 'c', 's']);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { type Bound, ConfigChecker, ConfigError, readConfigJson } from '@aspire/agent-core';
+import { BOOT_POLICY_DEFAULT_PATH, type Bound, ConfigChecker, ConfigError, readConfigJson } from '@aspire/agent-core';
 import type { SupervisionConfig } from '../contracts.ts';
 import { checkTags } from './tags.ts';
 
@@ -25,6 +25,8 @@ export interface BootConfig {
   /** Whole-request timeout of one HTTP exchange. */
   httpTimeoutSec: number;
   supervision: SupervisionConfig;
+  /** The host policy file (docs/security.md): job actions and package sources; absent file: allow all. */
+  policy: string;
 }
 
 /** Named bounds: a value outside is clamped (and the clamp reported), never rejected. */
@@ -48,7 +50,7 @@ export const SUPERVISION_BOUNDS = {
 
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const KEYS = ['step', 'enrollSecret', 'ca', 'tags', 'hostname', 'logLevel', 'eventQueueMax', 'httpTimeoutSec', 'supervision'];
+const KEYS = ['step', 'enrollSecret', 'ca', 'tags', 'hostname', 'logLevel', 'eventQueueMax', 'httpTimeoutSec', 'supervision', 'policy'];
 const SUPERVISION_KEYS = [...Object.keys(SUPERVISION_BOUNDS), 'cgroupRoot'];
 
 export interface CheckedConfig {
@@ -80,7 +82,8 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
   if (hostname !== undefined && (hostname.length === 0 || hostname.length > 255)) c.problems.push('hostname: must be 1..255 characters');
 
   const supervision = checkSupervision(c.rawValue('supervision'), c);
-  const config: BootConfig = { step, logLevel, eventQueueMax, httpTimeoutSec, supervision };
+  const policy = c.string('policy', BOOT_POLICY_DEFAULT_PATH, (v) => (isAbsolute(v) ? undefined : 'must be an absolute path'));
+  const config: BootConfig = { step, logLevel, eventQueueMax, httpTimeoutSec, supervision, policy };
   if (enrollSecret !== undefined) config.enrollSecret = enrollSecret;
   if (ca !== undefined) config.ca = ca;
   if (tags !== undefined) config.tags = tags;

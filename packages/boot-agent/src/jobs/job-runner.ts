@@ -7,6 +7,7 @@
  */
 import { BOOT_AGENT_NAME, ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, errorMessage, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
 import { isDiskFull } from '@aspire/agent-core';
+import { policyAllowsJob, type HostPolicy } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { JobJournal } from '../state/job-journal.ts';
@@ -18,6 +19,8 @@ export interface JobRunnerDeps {
   config: (job: unknown) => Promise<JobOutcome>;
   /** Called when the queue has drained after running jobs: their results are ready to send. */
   onResults?: () => void;
+  /** The host policy file (docs/security.md): jobs outside it are answered POLICY_REFUSED. */
+  policy?: Readonly<HostPolicy>;
 }
 
 type Queued = { id: string; action: string; run: (signal: AbortSignal) => Promise<JobOutcome> };
@@ -61,7 +64,14 @@ export class JobRunner {
         continue;
       }
       const action = v.value.action;
-      const queue = (q: Queued) => {
+      const queue = (q: Queued, url?: string) => {
+        // The host policy step, last before a job is journaled to run: a refused job gets a
+        // failed result and a `refused` event, and nothing of it runs.
+        const refusal = this.policyRefusal(q.id, q.action, url);
+        if (refusal) {
+          answer(q.action, ErrorCode.POLICY_REFUSED, refusal);
+          return;
+        }
         toRun.push(q);
         writes.push(this.d.journal.begin(q.id, q.action));
       };
@@ -79,7 +89,7 @@ export class JobRunner {
         } else if (!manager) answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`);
         else {
           const job: SubAgentJob = sv.value;
-          queue({ id, action, run: (signal) => manager.handleJob(job, signal) });
+          queue({ id, action, run: (signal) => manager.handleJob(job, signal) }, job.url);
         }
       } else {
         answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${JSON.stringify(action)}`);
@@ -104,6 +114,15 @@ export class JobRunner {
     if (toRun.length > 0) this.pump();
     // New answers (not re-reports of old results: a server re-delivering must not set off a push storm).
     else if (answered > 0 && this.idle) this.d.onResults?.();
+  }
+
+  /** The message of a host-policy refusal (action, package source), or undefined when allowed. */
+  private policyRefusal(id: string, action: string, url: string | undefined): string | undefined {
+    if (!this.d.policy) return undefined;
+    const v = policyAllowsJob(this.d.policy, action, url);
+    if (v.ok) return undefined;
+    this.d.journal.emit('refused', `job ${id} (${action}) ${v.message}`, { agent: BOOT_AGENT_NAME, data: { jobId: id, action, errcode: ErrorCode.POLICY_REFUSED, rule: v.rule } });
+    return v.message;
   }
 
   /** Abort the job running now, drop the queue (those stay journaled as started: reported interrupted on restart), wait. */
