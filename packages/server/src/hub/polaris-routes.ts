@@ -47,13 +47,14 @@ function agentFrame(req: PolarisRequest, id: string): { frame: Record<string, un
     const frame: Record<string, unknown> & { id: string; method: string } = { id, method, cmd: req.cmd, timeout: timeoutS };
     if (req.user) frame.user = req.user;
     if (req.group) frame.group = req.group;
+    withOperatorSignature(req, frame);
     return { frame, timeoutS };
   }
   if (method.startsWith('getinfo.')) return { frame: { id, method, ...(req.args !== undefined ? { args: req.args } : {}) } };
   if (method === 'task.add') {
     const r = req as PolarisRequest & { name?: unknown; line?: unknown };
     if (typeof r.name !== 'string' || typeof r.line !== 'string') return { error: 'task.add needs name and line' };
-    return { frame: { id, method, name: r.name, line: r.line } };
+    return { frame: withOperatorSignature(req, { id, method, name: r.name, line: r.line }) };
   }
   if (method === 'task.remove') {
     const r = req as PolarisRequest & { name?: unknown };
@@ -61,6 +62,16 @@ function agentFrame(req: PolarisRequest, id: string): { frame: Record<string, un
     return { frame: { id, method, name: r.name } };
   }
   return { frame: { id, method } };
+}
+
+/**
+ * An operator signature (`opsig`, docs/security.md "The host policy file") goes to the agent
+ * untouched: the server cannot make one, only carry what the operator signed with their own key.
+ */
+function withOperatorSignature<F extends Record<string, unknown>>(req: PolarisRequest, frame: F): F {
+  const opsig = (req as { opsig?: unknown }).opsig;
+  if (opsig !== undefined) (frame as Record<string, unknown>).opsig = opsig;
+  return frame;
 }
 
 /** Fan one request out to every named host; one answer per host, in the order asked. */
@@ -144,7 +155,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
         if (typeof b.host !== 'string' || typeof b.name !== 'string' || typeof b.line !== 'string') {
           return sendFail(reply, 'BAD_REQUEST', 'host, name and line are required strings');
         }
-        return one(b.host, { method: 'task.add', name: b.name, line: b.line }, reply);
+        return one(b.host, { method: 'task.add', name: b.name, line: b.line, ...((b as { opsig?: unknown }).opsig !== undefined ? { opsig: (b as { opsig?: unknown }).opsig } : {}) }, reply);
       },
     );
     app.delete<{ Querystring: { host?: string; name?: string } }>(
