@@ -188,7 +188,7 @@ describe('sub-agents through the real server and a real boot', () => {
     for (const a of identity) expect(isAlive(a.pid)).toBe(true); // sub-agents survive their supervisor
     boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, stateDir, logFile: boot.logFile, config: { supervision: SUPERVISION, logLevel: 'debug' } });
     const adopted = await waitUntil(() => { const l = boot.logLines().filter((x) => x.msg === 'adopted running sub-agent'); return l.length >= identity.length ? l : undefined; }, { what: 'adoption log lines' });
-    expect(adopted.map((l) => l.pid).sort()).toEqual(identity.map((a) => a.pid).sort());
+    expect(adopted.map((l) => l.agentPid).sort()).toEqual(identity.map((a) => a.pid).sort());
     await new Promise((r) => setTimeout(r, 1500)); // a few supervision ticks
     expect(boot.logLines().filter((l) => l.msg === 'sub-agent started').length).toBe(startedBefore);
     for (const a of identity) expect(processStartTicks(a.pid)).toBe(a.ticks);

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { operatorPublicKeyBase64 } from '@aspire/protocol';
 import {
@@ -177,5 +178,30 @@ describe('host policy: bad files', () => {
   it('lineColumnAt counts from 1', () => {
     expect(lineColumnAt('ab\ncd', 0)).toEqual({ line: 1, column: 1 });
     expect(lineColumnAt('ab\ncd', 4)).toEqual({ line: 2, column: 2 });
+  });
+});
+
+describe('the packaged policy files (rpm/)', () => {
+  const shipped = (p: string) => parseHostPolicy(readFileSync(new URL(`../../../rpm/${p}`, import.meta.url), 'utf8'), p);
+
+  it('the defaults allow everything (today\'s behaviour)', () => {
+    for (const p of [shipped('basicagent/policy.json'), shipped('bootagent/policy.json')]) {
+      expect(policyAllowsCommand(p, 'anything at all; id', 'daemon').ok).toBe(true);
+      expect(policyAllowsCollector(p, 'getinfo.users').ok).toBe(true);
+      expect(policyAllowsJob(p, 'config', 'command://rpm -i x.rpm').ok).toBe(true);
+      expect(p.requireOperatorSignature).toBe(false);
+    }
+  });
+
+  it('the strict examples parse and are strict', () => {
+    const basic = shipped('basicagent/policy.strict.example.json');
+    expect(policyAllowsCommand(basic, 'systemctl status sshd', 'root').ok).toBe(true);
+    expect(policyAllowsCommand(basic, 'rm -rf /', 'root').ok).toBe(false);
+    expect(policyAllowsCollector(basic, 'getinfo.users').ok).toBe(false);
+    expect(basic.requireOperatorSignature).toBe(true);
+    const boot = shipped('bootagent/policy.strict.example.json');
+    expect(policyAllowsJob(boot, 'install', 'command://touch /x').ok).toBe(false);
+    expect(policyAllowsJob(boot, 'config', undefined).ok).toBe(false);
+    expect(policyAllowsJob(boot, 'install', 'https://aspire.example.internal/agent/package/1/a.rpm').ok).toBe(true);
   });
 });

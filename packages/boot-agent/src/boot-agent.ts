@@ -22,6 +22,7 @@ import { createStatusRound } from './loop/status-round.ts';
 import { createHttpTransport, type Transport } from './net/http-transport.ts';
 import { checkServerList, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
+import { pendingUpgradeJobIds } from './subagents/upgrade-marker.ts';
 import { MetaStore, metaPath, readMeta, settleWithConfig, type MetaFile } from './state/meta-store.ts';
 
 /** The `agent` of the BootAgent's own events (sub-agents use their names). */
@@ -75,7 +76,10 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const transport =
       deps.transport ??
       createHttpTransport({ clock, timeoutMs: config.httpTimeoutSec * 1000, maxBodyBytes: MAX_STATUS_BODY_BYTES, ...(config.ca ? { caFile: config.ca } : {}) });
-    const { journal, corrupt, writeError } = await JobJournal.open({ stateDir, clock, eventQueueMax: config.eventQueueMax });
+    const agentsDir = join(stateDir, 'agents');
+    // Upgrades cut short (marker on disk) are finished by the manager, not reported interrupted.
+    const resumable = deps.createManager ? pendingUpgradeJobIds(agentsDir) : new Set<string>();
+    const { journal, corrupt, writeError } = await JobJournal.open({ stateDir, clock, eventQueueMax: config.eventQueueMax, resumable });
     if (corrupt) log.error({ error: corrupt }, 'job journal was unreadable and has been started afresh');
     if (writeError) log.error({ error: writeError }, 'cannot write the job journal; going on from memory');
     for (const id of journal.interrupted) log.warn({ jobId: id }, 'job was running when the agent last stopped: reported JOB_INTERRUPTED, not run again');
@@ -83,11 +87,28 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     journal.emit('started', `BootAgent ${VERSION} started (pid ${process.pid})`, { agent: BOOT_AGENT_NAME, data: { interruptedJobs: journal.interrupted.length } });
 
     // Sub-agents are supervised from the start, even while the server cannot be reached.
-    const manager = deps.createManager?.({ clock, logger: deps.logger.child({ component: 'subagents' }), events: journal, stateDir: join(stateDir, 'agents'), config: config.supervision });
+    const manager = deps.createManager?.({ clock, logger: deps.logger, events: journal, stateDir: agentsDir, config: config.supervision });
     let pushLoop: PushLoop | undefined;
     let runner: JobRunner | undefined;
+    const resumedResults: Promise<void>[] = [];
     try {
       if (manager) await manager.start();
+      const resumed = manager?.resumeInterrupted?.(signal) ?? [];
+      for (const r of resumed) {
+        log.info({ jobId: r.jobId }, 'job cut short by the last stop: finishing it');
+        resumedResults.push(
+          r.outcome
+            .then(async (outcome) => {
+              if (signal.aborted && outcome.resumeLater) return;
+              await journal.finish(r.jobId, outcome);
+              log.info({ jobId: r.jobId, errcode: outcome.errcode }, `job finished: ${outcome.message}`);
+              pushLoop?.pushSoon();
+            })
+            .catch((err: unknown) => log.error({ err, jobId: r.jobId }, 'resumed job finished but its result could not be journaled; it is kept in memory and sent with the next push')),
+        );
+      }
+      const taken = new Set(resumed.map((r) => r.jobId));
+      await journal.interrupt([...resumable].filter((id) => !taken.has(id))).catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
       const meta = await loadOrRegister(signal, transport);
       if (!meta) return;
       const servers = () => serverUrls({ build: buildServers, servers: meta.meta.servers, pushed: meta.meta.pushedServers });
@@ -141,6 +162,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       await runner?.stop();
       // Sub-agents keep running: a BootAgent restart or upgrade must not take them down.
       await manager?.stop().catch((err: unknown) => log.error({ err }, 'sub-agent manager did not stop cleanly'));
+      await Promise.all(resumedResults);
       if (signal.aborted) journal.emit('stopped', `BootAgent ${VERSION} stopped (${String((signal.reason as Error | undefined)?.message ?? 'asked to stop')})`, { agent: BOOT_AGENT_NAME });
       await journal.flush();
       await transport.close().catch(() => undefined);

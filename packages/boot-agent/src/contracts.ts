@@ -37,12 +37,28 @@ export interface EventSink {
 export interface JobOutcome {
   errcode: number;
   message: string;
+  /**
+   * The BootAgent is stopping and the job is left for its next start to finish (an upgrade in
+   * its health window): the journal keeps it `started` instead of recording this outcome.
+   */
+  resumeLater?: boolean;
+}
+
+/** A job cut short by a BootAgent restart that the manager finishes now (an upgrade marker). */
+export interface ResumedJob {
+  jobId: string;
+  outcome: Promise<JobOutcome>;
 }
 
 /** What the control loop needs from the sub-agent side. */
 export interface SubAgentManager {
   /** Re-adopt running sub-agents from state and pidfiles; start those that should run. */
   start(): Promise<void>;
+  /**
+   * Finish the jobs a BootAgent restart cut short (upgrades, from their markers), one at a time
+   * before any new job; after start(). Each outcome is the job's result.
+   */
+  resumeInterrupted?(signal: AbortSignal): ResumedJob[];
   /** Stop supervising. Sub-agents keep running (they survive a BootAgent restart). */
   stop(): Promise<void>;
   /** Run one sub-agent job to completion. Never throws: failures are outcomes with codes. */
@@ -53,6 +69,7 @@ export interface SubAgentManager {
 
 export interface SubAgentManagerDeps {
   clock: Clock;
+  /** The root logger: the manager adds its own `component` binding (binding it here too would log the key twice). */
   logger: Logger;
   events: EventSink;
   /** State dir for sub-agents: versions side by side, run state, pidfiles. */

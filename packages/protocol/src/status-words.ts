@@ -60,5 +60,9 @@ export const EVENT_KINDS = [
   'events_dropped',
   /** A job the host policy file refused (data: errcode, rule). */
   'refused',
+  /** The state disk is full (ENOSPC/EDQUOT): state is kept in memory and saved again later (data: what, error). */
+  'disk_full',
+  /** Space returned: what was kept in memory is on disk again (data: what, fullForSec). */
+  'disk_recovered',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];

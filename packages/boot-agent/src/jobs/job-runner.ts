@@ -157,6 +157,11 @@ export class JobRunner {
     } catch (err) {
       outcome = { errcode: ErrorCode.EXEC_ERROR, message: `${q.action} failed: ${(err as Error).message}` };
     }
+    // Left for the next start to finish (an upgrade's health window): stays journaled `started`.
+    if (this.ac.signal.aborted && outcome.resumeLater) {
+      this.d.logger.info({ jobId: q.id, action: q.action }, `job left for the next start to finish: ${outcome.message}`);
+      return;
+    }
     // Cut short by the BootAgent's own stop: the same answer as after a kill -9, whatever the
     // aborted step made of it (a cut download looks truncated, a killed child failed).
     if (this.ac.signal.aborted && outcome.errcode !== ErrorCode.OK) {

@@ -80,7 +80,16 @@ export class JobJournal implements EventSink {
   }
 
   /** Load the journal (a corrupt one is reported and replaced: the error says what was lost). */
-  static async open(opts: { stateDir: string; clock: Clock; eventQueueMax: number }): Promise<{ journal: JobJournal; corrupt?: string; writeError?: string }> {
+  static async open(opts: {
+    stateDir: string;
+    clock: Clock;
+    eventQueueMax: number;
+    /**
+     * Ids of jobs the sub-agent manager finishes itself (upgrades with a marker on disk): found
+     * `started`, they stay so (not JOB_INTERRUPTED) until finish(), or interrupt() if not resumed.
+     */
+    resumable?: ReadonlySet<string>;
+  }): Promise<{ journal: JobJournal; corrupt?: string; writeError?: string }> {
     const j = new JobJournal(opts.stateDir, opts.clock, opts.eventQueueMax);
     const r = readJsonFile<Partial<JournalFile>>(join(opts.stateDir, JOURNAL_FILE));
     let corrupt: string | undefined;
@@ -100,12 +109,7 @@ export class JobJournal implements EventSink {
       for (const e of j.events) j.nextLocalId = Math.max(j.nextLocalId, e.localid + 1);
     }
     for (const e of j.jobs.values()) {
-      if (e.state === 'started') {
-        e.state = 'finished';
-        e.errcode = ErrorCode.JOB_INTERRUPTED;
-        e.message = `${ErrorMessage.JOB_INTERRUPTED}: job ${e.action} was running when the agent stopped; not run again`;
-        j.interrupted.push(e.id);
-      }
+      if (e.state === 'started' && !opts.resumable?.has(e.id)) j.markInterrupted(e);
     }
     j.trimEvents();
     let writeError: string | undefined;
@@ -114,6 +118,26 @@ export class JobJournal implements EventSink {
       writeError = err.message;
     });
     return { journal: j, ...(corrupt !== undefined ? { corrupt } : {}), ...(writeError !== undefined ? { writeError } : {}) };
+  }
+
+  /** Jobs kept `started` at open for the manager to finish that it did not take up: interrupted after all. */
+  interrupt(ids: Iterable<string>): Promise<void> {
+    let changed = false;
+    for (const id of ids) {
+      const e = this.jobs.get(id);
+      if (e?.state === 'started') {
+        this.markInterrupted(e);
+        changed = true;
+      }
+    }
+    return changed ? this.persist() : Promise.resolve();
+  }
+
+  private markInterrupted(e: JobEntry): void {
+    e.state = 'finished';
+    e.errcode = ErrorCode.JOB_INTERRUPTED;
+    e.message = `${ErrorMessage.JOB_INTERRUPTED}: job ${e.action} was running when the agent stopped; not run again`;
+    this.interrupted.push(e.id);
   }
 
   lookup(id: string): JobLookup {

@@ -10,6 +10,8 @@ export class JobError extends Error {
   constructor(
     readonly codeName: ErrorCodeName,
     message: string,
+    /** The BootAgent stopped mid-job and its next start finishes the job (upgrade marker): not a result yet. */
+    readonly resumeLater = false,
   ) {
     super(message);
     this.errcode = ErrorCode[codeName];

@@ -11,7 +11,7 @@ import { ErrorCode, subAgentJob, type AgentReport, type SubAgentJob } from '@asp
 import type { JobOutcome, SubAgentManager, SubAgentManagerDeps } from '../contracts.ts';
 import { layout, loadAllStates, removeAgentDir, type AgentState } from './agent-state.ts';
 import { download, redact } from './download.ts';
-import { JobError } from './job-error.ts';
+import { fsJobError, JobError } from './job-error.ts';
 import type { Limiter } from './limits/limiter.ts';
 import { probeLimiter } from './limits/probe.ts';
 import { readSpecFile, stagePackage, type Staged } from './package-stage.ts';
@@ -19,6 +19,7 @@ import { createProcessRunner, type ProcessRunner } from './process-runner.ts';
 import { execFileText, rpmErase, rpmInstall, rpmQuery, type RpmOptions } from './rpm.ts';
 import { parseLimits, RUN_SPEC_FILE, splitCommand, type RunSpec } from './run-spec.ts';
 import { Supervisor } from './supervisor.ts';
+import { readUpgradeMarkers, removeUpgradeMarker, writeUpgradeMarker, type UpgradeMarker, type UpgradeStep } from './upgrade-marker.ts';
 
 export interface ManagerExtras {
   /** Override process control (unit tests). */
@@ -33,6 +34,8 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
   const tmpDir = join(deps.stateDir, '.tmp');
   let sup: Supervisor | undefined;
   let jobChain: Promise<unknown> = Promise.resolve();
+  /** Upgrade markers found at start, finished by resumeInterrupted(). */
+  let unfinished: UpgradeMarker[] = [];
 
   function supervisor(): Supervisor {
     if (!sup) {
@@ -189,88 +192,197 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     return `${job.name} ${version} installed and running`;
   }
 
+  /** Record the step an upgrade is about to take; a marker that cannot be written stops it there. */
+  function mark(m: UpgradeMarker): void {
+    try {
+      writeUpgradeMarker(deps.stateDir, m);
+    } catch (err) {
+      throw fsJobError(err, `${m.name} upgrade: recording step ${m.step}`);
+    }
+  }
+
+  /** Best effort: a rollback goes on even when its marker cannot be written. */
+  function tryMark(m: UpgradeMarker): void {
+    try {
+      writeUpgradeMarker(deps.stateDir, m);
+    } catch (err) {
+      log.error({ agent: m.name, step: m.step, err: (err as Error).message }, 'cannot record the upgrade step; going on');
+    }
+  }
+
   async function upgrade(job: SubAgentJob, signal: AbortSignal, viaInstall = false): Promise<string> {
     const s = supervisor();
     const old = s.get(job.name);
     if (!old) throw new JobError('JOB_NOT_INSTALLED', `${job.name} is not installed`);
     if (!job.url) throw new JobError('JOB_INVALID', `${job.action}: url is required`);
     const snapshot: AgentState = structuredClone(old as AgentState);
-    const oldSpec = s.spec(job.name)!;
     if (job.version && job.version === snapshot.current) {
       await s.update(job.name, (st) => applyJobSettings(st, job));
       await s.start(job.name);
       return `${job.name} ${snapshot.current} already installed${viaInstall ? '' : '; nothing to upgrade'}`;
     }
+    const marker = (step: UpgradeStep, to: string | undefined, extra: Partial<UpgradeMarker> = {}): UpgradeMarker => ({
+      version: 1,
+      jobId: job.id,
+      name: job.name,
+      step,
+      from: snapshot.current,
+      ...(to !== undefined ? { to } : {}),
+      snapshot,
+      at: deps.clock.now(),
+      ...extra,
+    });
     let staged: Staged | undefined;
     let version: string;
     let newSpec: RunSpec;
     const protect = [snapshot.current, ...(snapshot.previous ? [snapshot.previous] : [])];
-    if (job.url.startsWith('command://')) {
-      await s.stop(job.name);
-      ({ version, spec: newSpec } = await runCommandSource(job, signal));
-    } else {
-      staged = await fetchAndStage(job, signal, protect);
-      version = staged.version;
-      if (version === snapshot.current) {
-        await s.update(job.name, (st) => applyJobSettings(st, job));
-        await s.start(job.name);
-        return `${job.name} ${version} already installed`;
+    mark(marker('fetch', job.version));
+    try {
+      if (job.url.startsWith('command://')) {
+        mark(marker('activate', job.version));
+        await s.stop(job.name);
+        ({ version, spec: newSpec } = await runCommandSource(job, signal));
+      } else {
+        staged = await fetchAndStage(job, signal, protect);
+        version = staged.version;
+        if (version === snapshot.current) {
+          removeUpgradeMarker(deps.stateDir, job.name);
+          await s.update(job.name, (st) => applyJobSettings(st, job));
+          await s.start(job.name);
+          return `${job.name} ${version} already installed`;
+        }
+        mark(marker('activate', version));
+        await s.stop(job.name);
+        try {
+          newSpec = await activate(staged, signal);
+        } catch (err) {
+          staged.discard();
+          await s.start(job.name);
+          throw err;
+        }
       }
-      await s.stop(job.name);
-      try {
-        newSpec = await activate(staged, signal);
-      } catch (err) {
-        staged.discard();
-        await s.start(job.name);
-        throw err;
-      }
+    } catch (err) {
+      // Before the switch the old version is (again) what runs: the failure is the result.
+      removeUpgradeMarker(deps.stateDir, job.name);
+      throw err;
     }
-    await s.update(
-      job.name,
-      (st) => {
-        st.previous = snapshot.current;
-        st.current = version;
-        // The new version may come as the other package type (tar.gz <-> rpm, or command://).
-        st.kind = staged ? staged.type : 'rpm';
-        st.rpmName = st.kind === 'rpm' ? job.name : undefined;
-        applyJobSettings(st, job);
-      },
-      newSpec,
-    );
+    const watchUntil = deps.clock.now() + deps.config.upgradeHealthySec * 1000;
+    mark(marker('watch', version, { watchUntil }));
+    try {
+      await s.update(
+        job.name,
+        (st) => {
+          st.previous = snapshot.current;
+          st.current = version;
+          // The new version may come as the other package type (tar.gz <-> rpm, or command://).
+          st.kind = staged ? staged.type : 'rpm';
+          st.rpmName = st.kind === 'rpm' ? job.name : undefined;
+          applyJobSettings(st, job);
+        },
+        newSpec,
+      );
+    } catch (err) {
+      return rollBack(marker('rollback', version, { reason: `cannot record ${version} as current: ${(err as Error).message}` }));
+    }
     const watched = await s.startWatched(job.name, deps.config.upgradeHealthySec * 1000, signal);
     if (watched.interrupted) {
-      throw new JobError('JOB_INTERRUPTED', `${job.name} upgrade ${snapshot.current} -> ${version}: BootAgent stopping before the health window ended; ${version} left running`);
+      // The marker stays at `watch`: the next start of the BootAgent finishes the health window.
+      throw new JobError('JOB_INTERRUPTED', `${job.name} upgrade ${snapshot.current} -> ${version}: BootAgent stopping in the health window; its next start finishes it`, true);
     }
-    if (watched.ok) {
-      pruneVersions(job.name, [version, snapshot.current]);
-      deps.events.emit('upgraded', `${job.name} upgraded ${snapshot.current} -> ${version}`, { agent: job.name, data: { from: snapshot.current, to: version } });
-      return `${job.name} upgraded ${snapshot.current} -> ${version}`;
-    }
-    // Roll back: previous version's files and state back in place, started again.
-    log.warn({ agent: job.name, from: snapshot.current, to: version, reason: watched.reason }, 'upgrade failed its health window: rolling back');
-    await s.stop(job.name);
+    if (watched.ok) return commitUpgrade(marker('commit', version));
+    return rollBack(marker('rollback', version, { reason: watched.reason }));
+  }
+
+  /** The new version passed its health window: prune, report. */
+  function commitUpgrade(m: UpgradeMarker): string {
+    tryMark(m);
+    const to = m.to!;
+    pruneVersions(m.name, [to, m.from]);
+    deps.events.emit('upgraded', `${m.name} upgraded ${m.from} -> ${to}`, { agent: m.name, data: { from: m.from, to } });
+    removeUpgradeMarker(deps.stateDir, m.name);
+    return `${m.name} upgraded ${m.from} -> ${to}`;
+  }
+
+  /** Roll back: the old version's files (rpm) and state back in place, started again. Always throws JOB_ROLLED_BACK. */
+  async function rollBack(m: UpgradeMarker): Promise<never> {
+    const s = supervisor();
+    const { snapshot, name } = m;
+    const to = m.to ?? '?';
+    const reason = m.reason ?? 'rolled back';
+    tryMark(m);
+    log.warn({ agent: name, from: m.from, to, reason }, 'upgrade failed its health window: rolling back');
+    await s.stop(name);
     let restoreNote = '';
     if (snapshot.kind === 'rpm') {
-      const oldRpm = join(layout(deps.stateDir, job.name).versionDir(snapshot.current), 'package.rpm');
+      const oldRpm = join(layout(deps.stateDir, name).versionDir(snapshot.current), 'package.rpm');
       try {
         await rpmInstall(rpm, oldRpm, { oldpackage: true });
       } catch (err) {
         restoreNote = `; restoring the old rpm failed: ${(err as Error).message}`;
       }
     }
-    await s.update(job.name, (st) => Object.assign(st, { ...snapshot, pid: undefined, startTicks: undefined }), oldSpec);
-    staged?.discard();
+    await s.update(name, (st) => Object.assign(st, { ...snapshot, pid: undefined, startTicks: undefined }), specOf(name, snapshot.current));
+    if (m.to !== undefined && m.to !== snapshot.current && m.to !== snapshot.previous) rmSync(layout(deps.stateDir, name).versionDir(m.to), { recursive: true, force: true });
     let running = 'and running';
     try {
-      await s.start(job.name);
+      await s.start(name);
     } catch (err) {
       running = `but it did not start: ${(err as Error).message}`;
     }
-    deps.events.emit('rollback', `${job.name} upgrade to ${version} rolled back to ${snapshot.current}: ${watched.reason}`, {
-      agent: job.name,
-      data: { from: snapshot.current, to: version, reason: watched.reason },
+    deps.events.emit('rollback', `${name} upgrade to ${to} rolled back to ${snapshot.current}: ${reason}`, {
+      agent: name,
+      data: { from: snapshot.current, to, reason },
     });
-    throw new JobError('JOB_ROLLED_BACK', `${job.name} ${version} ${watched.reason}; rolled back to ${snapshot.current} ${running}${restoreNote}`);
+    removeUpgradeMarker(deps.stateDir, name);
+    throw new JobError('JOB_ROLLED_BACK', `${name} ${to} ${reason}; rolled back to ${snapshot.current} ${running}${restoreNote}`);
+  }
+
+  /**
+   * Finish an upgrade a BootAgent restart cut short, from the step its marker names: the
+   * reported result then matches what runs (docs/supervision.md "Upgrades cut short").
+   */
+  async function resumeUpgrade(m: UpgradeMarker, signal: AbortSignal): Promise<string> {
+    const s = supervisor();
+    const cur = s.get(m.name);
+    const what = `${m.name} upgrade ${m.from} -> ${m.to ?? '?'}`;
+    log.warn({ agent: m.name, jobId: m.jobId, step: m.step, from: m.from, to: m.to }, 'finishing an upgrade cut short by a BootAgent restart');
+    if (!cur) {
+      removeUpgradeMarker(deps.stateDir, m.name);
+      throw new JobError('JOB_INTERRUPTED', `${what}: cut short in step ${m.step}; ${m.name} is no longer installed`);
+    }
+    switch (m.step) {
+      case 'fetch':
+        // Nothing was switched: drop what was staged, the old version runs on.
+        pruneVersions(m.name, [cur.current, ...(cur.previous ? [cur.previous] : [])]);
+        removeUpgradeMarker(deps.stateDir, m.name);
+        throw new JobError('JOB_INTERRUPTED', `${what}: the BootAgent stopped while the package was fetched; nothing changed, ${cur.current} is still current`);
+      case 'commit':
+        return commitUpgrade(m);
+      case 'watch': {
+        if (cur.current !== m.to) return rollBack({ ...m, step: 'rollback', reason: 'the BootAgent stopped before the new version was recorded' });
+        const remaining = Math.max(0, (m.watchUntil ?? 0) - deps.clock.now());
+        const w = await s.watchRunning(m.name, remaining, signal);
+        if (w.interrupted) throw new JobError('JOB_INTERRUPTED', `${what}: BootAgent stopping in the health window; its next start finishes it`, true);
+        if (w.ok) return commitUpgrade({ ...m, step: 'commit' });
+        return rollBack({ ...m, step: 'rollback', reason: `${w.reason} (health window resumed after a BootAgent restart)` });
+      }
+      case 'activate':
+        return rollBack({ ...m, step: 'rollback', reason: 'the BootAgent stopped while the new version was put in place' });
+      case 'rollback':
+        return rollBack({ ...m, reason: m.reason ?? 'rollback cut short by a BootAgent restart' });
+    }
+  }
+
+  /** A failed job step as its result (handleJob never throws). */
+  function outcomeOf(err: unknown, job: Pick<SubAgentJob, 'id' | 'action' | 'name'>): JobOutcome {
+    if (err instanceof JobError) {
+      log.warn({ job: job.id, action: job.action, agent: job.name, errcode: err.errcode, err: err.message }, 'sub-agent job failed');
+      return { errcode: err.errcode, message: err.message, ...(err.resumeLater ? { resumeLater: true } : {}) };
+    }
+    log.error({ job: job.id, err }, 'sub-agent job failed unexpectedly');
+    const e = err as NodeJS.ErrnoException;
+    if (isDiskFull(e)) return { errcode: ErrorCode.JOB_DISK_FULL, message: e.message };
+    return { errcode: ErrorCode.JOB_INSTALL_FAILED, message: `${job.action} ${job.name}: ${e?.message ?? String(err)}` };
   }
 
   function pruneVersions(name: string, keep: string[]): void {
@@ -344,6 +456,9 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
       mkdirSync(deps.stateDir, { recursive: true });
       sweepLeftovers();
       const s = supervisor();
+      unfinished = readUpgradeMarkers(deps.stateDir, (name, error) => log.error({ agent: name, error }, 'unreadable upgrade marker; left alone'));
+      // An upgrade cut short after the old version was stopped decides what runs (watch or roll back).
+      const decidesItself = new Set(unfinished.filter((m) => m.step !== 'fetch' && m.step !== 'commit').map((m) => m.name));
       for (const st of loadAllStates(deps.stateDir, (name, error) => log.error({ agent: name, error }, 'corrupt sub-agent state; left alone'))) {
         let spec: RunSpec;
         try {
@@ -352,9 +467,25 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
           log.error({ agent: st.name, err: (err as Error).message }, 'sub-agent run spec unreadable; not supervised');
           continue;
         }
-        await s.adopt(st, spec);
+        await s.adopt(st, spec, { noRestart: decidesItself.has(st.name) });
       }
       s.startLoop();
+    },
+    resumeInterrupted(signal) {
+      const found = unfinished;
+      unfinished = [];
+      return found.map((m) => {
+        const run = async (): Promise<JobOutcome> => {
+          try {
+            return { errcode: ErrorCode.OK, message: await resumeUpgrade(m, signal) };
+          } catch (err) {
+            return outcomeOf(err, { id: m.jobId, action: 'upgrade', name: m.name });
+          }
+        };
+        const p = jobChain.then(run, run);
+        jobChain = p.catch(() => undefined);
+        return { jobId: m.jobId, outcome: p };
+      });
     },
     async stop() {
       await jobChain.catch(() => {});
@@ -368,14 +499,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
           const message = await runJob(v.value, signal);
           return { errcode: ErrorCode.OK, message };
         } catch (err) {
-          if (err instanceof JobError) {
-            log.warn({ job: job.id, action: job.action, agent: job.name, errcode: err.errcode, err: err.message }, 'sub-agent job failed');
-            return { errcode: err.errcode, message: err.message };
-          }
-          log.error({ job: job.id, err }, 'sub-agent job failed unexpectedly');
-          const e = err as NodeJS.ErrnoException;
-          if (isDiskFull(e)) return { errcode: ErrorCode.JOB_DISK_FULL, message: e.message };
-          return { errcode: ErrorCode.JOB_INSTALL_FAILED, message: `${job.action} ${job.name}: ${e?.message ?? String(err)}` };
+          return outcomeOf(err, v.value);
         }
       };
       // One job at a time: two jobs for one agent in a reply must not interleave their steps.

@@ -19,6 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, mkdirSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isAlive, isSameProcess, processStartTicks, processStartUnix } from '@aspire/agent-core';
+import { findGroupLeadersWithEnv } from './process-scan.ts';
 
 export interface Launch {
   argv: string[];
@@ -52,6 +53,11 @@ export interface ProcessRunner {
   alive(pid: number, startTicks: string): boolean;
   /** Signal the process group led by pid (falls back to the pid alone). */
   signalGroup(pid: number, signal: NodeJS.Signals): void;
+  /**
+   * Live sub-agent processes found by the environment entry their spawn carried (process-scan.ts),
+   * oldest first. Optional: a runner without it (unit-test fakes) finds nothing.
+   */
+  findByEnv?(entry: string): { pid: number; startTicks: string }[];
   /** Run a short command (stop `process:`, `check`); resolves with its exit code (null = killed/timeout). */
   run(argv: string[], opts: { cwd: string; env: Record<string, string>; uid?: number; gid?: number; timeoutMs: number }): Promise<number | null>;
 }
@@ -164,6 +170,7 @@ export function createProcessRunner(): ProcessRunner {
       return s === undefined ? undefined : s * 1000;
     },
     alive: (pid, startTicks) => isSameProcess(pid, startTicks),
+    findByEnv: (entry) => findGroupLeadersWithEnv(entry),
     signalGroup(pid, signal) {
       try {
         process.kill(-pid, signal);

@@ -12,15 +12,16 @@
  * ticks and restarts are handled meanwhile.
  */
 import { readFileSync } from 'node:fs';
-import type { Clock, TimerHandle } from '@aspire/agent-core';
+import { DiskFullWatch, isDiskFull, type Clock, type TimerHandle } from '@aspire/agent-core';
 import { AgentStatus, type AgentReport, type AgentStatusWord } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { EventSink, SupervisionConfig } from '../contracts.ts';
-import { saveState, type AgentState } from './agent-state.ts';
+import { layout, saveState, type AgentState } from './agent-state.ts';
 import { JobError } from './job-error.ts';
 import { noLimits, type LimitHandle, type Limiter, type Placement } from './limits/limiter.ts';
 import { decide, type PolicyConfig } from './policy.ts';
 import type { ProcessRunner } from './process-runner.ts';
+import { AGENT_HOME_ENV } from './process-scan.ts';
 import { mergeLimits, parseLimits, type RunSpec } from './run-spec.ts';
 import { resolveIds } from './users.ts';
 
@@ -66,6 +67,13 @@ interface PendingStart {
   reject(err: JobError): void;
 }
 
+export interface WatchResult {
+  ok: boolean;
+  reason: string;
+  /** The BootAgent is stopping: the window did not end. */
+  interrupted?: boolean;
+}
+
 type PrecheckResult = { ok: true } | { ok: false; message: string };
 
 /** PATH for sub-agents: the BootAgent's own environment (maybe holding secrets) is not passed on. */
@@ -82,6 +90,9 @@ export class Supervisor {
   private halted = false;
   private readonly policy: PolicyConfig;
   private readonly save: (s: AgentState) => void;
+  /** Agents whose state in memory is newer than their state.json (a save failed): saved again every tick. */
+  private readonly unsaved = new Set<string>();
+  private readonly disk = new DiskFullWatch();
 
   constructor(private readonly deps: SupervisorDeps) {
     const c = deps.config;
@@ -137,7 +148,7 @@ export class Supervisor {
    * Take over an agent known from state: adopt its process when the pid still is the very
    * process we started (start ticks match), else start it when it should run.
    */
-  adopt(state: AgentState, spec: RunSpec): Promise<void> {
+  adopt(state: AgentState, spec: RunSpec, opts: { noRestart?: boolean } = {}): Promise<void> {
     return this.serial(async () => {
       const e: Entry = { state, spec, own: false, handle: noLimits, stopping: false, lastCheckAt: this.deps.clock.now(), checking: false };
       this.entries.set(state.name, e);
@@ -146,7 +157,7 @@ export class Supervisor {
       if (!(pid && ticks && this.deps.runner.alive(pid, ticks))) {
         // A daemonizing agent may have re-forked: its pidfile names the process, which must
         // have started after our last start of it (else it is a reused pid).
-        const p = this.pidfileProcess(e, state.lastStartAt);
+        const p = this.pidfileProcess(e, state.lastStartAt) ?? this.processByEnv(e);
         pid = p?.pid;
         ticks = p?.ticks;
       }
@@ -154,8 +165,8 @@ export class Supervisor {
         state.pid = pid;
         state.startTicks = ticks;
         this.attachLimits(e);
-        this.save(state);
-        this.deps.logger.info({ agent: state.name, pid }, 'adopted running sub-agent');
+        this.persist(state);
+        this.deps.logger.info({ agent: state.name, agentPid: pid }, 'adopted running sub-agent');
         this.deps.events.emit('adopted', `${state.name} ${state.current} adopted (pid ${pid})`, { agent: state.name, data: { pid, version: state.current } });
         return;
       }
@@ -165,8 +176,9 @@ export class Supervisor {
       if (hadPid && state.desired === 'running') {
         this.deps.events.emit('exit', `${state.name} was found gone at BootAgent start`, { agent: state.name, data: { code: null, signal: null } });
       }
-      this.save(state);
-      if (state.desired === 'running' && !state.fatal) {
+      this.persist(state);
+      // An unfinished upgrade decides itself (roll back or watch): no restart by the policy meanwhile.
+      if (state.desired === 'running' && !state.fatal && !opts.noRestart) {
         const at = Math.max(this.deps.clock.now(), state.lastStartAt + this.policy.restartHoldMs);
         this.scheduleRestart(e, at);
       }
@@ -176,8 +188,9 @@ export class Supervisor {
   /** Register a freshly installed agent (stopped until started). */
   add(state: AgentState, spec: RunSpec): Promise<void> {
     return this.serial(() => {
-      this.entries.set(state.name, { state, spec, own: false, handle: noLimits, stopping: false, lastCheckAt: this.deps.clock.now(), checking: false });
+      // Strict: an install whose state cannot be written fails (JOB_DISK_FULL) and is not supervised.
       this.save(state);
+      this.entries.set(state.name, { state, spec, own: false, handle: noLimits, stopping: false, lastCheckAt: this.deps.clock.now(), checking: false });
     });
   }
 
@@ -185,9 +198,15 @@ export class Supervisor {
   update(name: string, fn: (s: AgentState) => void, spec?: RunSpec): Promise<void> {
     return this.serial(() => {
       const e = this.mustGet(name);
-      fn(e.state);
+      // Strict: a job's change is written first and only then taken in memory, so a full disk
+      // fails the job (JOB_DISK_FULL) and memory and disk still agree.
+      const next = structuredClone(e.state);
+      fn(next);
+      this.save(next);
+      for (const k of Object.keys(e.state) as (keyof AgentState)[]) if (!(k in next)) delete e.state[k];
+      Object.assign(e.state, next);
       if (spec) e.spec = spec;
-      this.save(e.state);
+      this.unsaved.delete(name);
     });
   }
 
@@ -205,7 +224,7 @@ export class Supervisor {
       e.state.fatal = false;
       e.state.strikes = 0;
       if (e.state.pid && e.state.startTicks && this.deps.runner.alive(e.state.pid, e.state.startTicks)) {
-        this.save(e.state);
+        this.persist(e.state);
         return undefined;
       }
       return this.beginStart(e);
@@ -228,11 +247,11 @@ export class Supervisor {
       if (!pid || !startTicks || !this.deps.runner.alive(pid, startTicks)) {
         e.state.pid = undefined;
         e.state.startTicks = undefined;
-        this.save(e.state);
+        this.persist(e.state);
         return undefined;
       }
       e.stopping = true;
-      this.save(e.state);
+      this.persist(e.state);
       return { e, pid, startTicks };
     });
     if (!target) return;
@@ -247,7 +266,7 @@ export class Supervisor {
         await this.deps.runner.run(e.spec.stop.argv, { cwd: this.deps.versionDir(name, e.state.current), env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) }, ...this.ids(e), timeoutMs });
       }
       if (!(await this.waitGone(e, pid, startTicks, deadline - this.deps.clock.monotonic()))) {
-        this.deps.logger.warn({ agent: name, pid, timeoutMs }, 'sub-agent ignored its stop; SIGKILL to its process group');
+        this.deps.logger.warn({ agent: name, agentPid: pid, timeoutMs }, 'sub-agent ignored its stop; SIGKILL to its process group');
         this.deps.runner.signalGroup(pid, 'SIGKILL');
         if (!(await this.waitGone(e, pid, startTicks, 10_000))) throw new JobError('JOB_STOP_FAILED', `${name} (pid ${pid}) survived SIGKILL`);
       }
@@ -268,11 +287,12 @@ export class Supervisor {
       this.cancelStart(e, 'removed before it started');
       e.handle.release();
       this.entries.delete(name);
+      this.unsaved.delete(name);
     });
   }
 
   /** Start (reset) and wait healthyMs; false with the reason when it exited or cannot start. */
-  async startWatched(name: string, healthyMs: number, signal?: AbortSignal): Promise<{ ok: boolean; reason: string; interrupted?: boolean }> {
+  async startWatched(name: string, healthyMs: number, signal?: AbortSignal): Promise<WatchResult> {
     let failed: Promise<void> = new Promise(() => {});
     try {
       await this.serial(async () => {
@@ -289,6 +309,29 @@ export class Supervisor {
       });
       return { ok: false, reason: (err as Error).message };
     }
+    return this.awaitWatch(name, failed, healthyMs, signal);
+  }
+
+  /**
+   * Watch the process that runs now (adopted after a BootAgent restart) for healthyMs, without
+   * starting anything: an upgrade's health window resumed. Not running: false at once.
+   */
+  async watchRunning(name: string, healthyMs: number, signal?: AbortSignal): Promise<WatchResult> {
+    const box = await this.serial(() => {
+      const e = this.mustGet(name);
+      const { pid, startTicks } = e.state;
+      if (!(pid && startTicks && this.deps.runner.alive(pid, startTicks))) return undefined;
+      return {
+        failed: new Promise<void>((resolve) => {
+          e.watch = { failed: false, reason: '', notify: resolve };
+        }),
+      };
+    });
+    if (!box) return { ok: false, reason: 'not running when the BootAgent came back' };
+    return this.awaitWatch(name, box.failed, healthyMs, signal);
+  }
+
+  private async awaitWatch(name: string, failed: Promise<void>, healthyMs: number, signal?: AbortSignal): Promise<WatchResult> {
     const timer = new AbortController();
     const aborted = new Promise<void>((resolve) => {
       if (signal?.aborted) resolve();
@@ -301,7 +344,7 @@ export class Supervisor {
       const w = e.watch;
       e.watch = undefined;
       if (w?.failed) return { ok: false, reason: w.reason };
-      // The BootAgent is stopping: leave the new version running; the job reports the interruption.
+      // The BootAgent is stopping: leave the new version running; the upgrade marker lets the next start finish the watch.
       if (signal?.aborted) return { ok: false, reason: 'interrupted before the health window ended', interrupted: true };
       const alive = !!(e.state.pid && e.state.startTicks && this.deps.runner.alive(e.state.pid, e.state.startTicks));
       return alive ? { ok: true, reason: '' } : { ok: false, reason: 'not running at the end of the health window' };
@@ -313,7 +356,7 @@ export class Supervisor {
     return this.serial(() => {
       const e = this.entries.get(name);
       if (!e || e.state.pid !== pid) {
-        this.deps.logger.debug({ agent: name, pid }, 'stale exit event dropped');
+        this.deps.logger.debug({ agent: name, agentPid: pid }, 'stale exit event dropped');
         return;
       }
       this.exitLocked(e, pid, code, signal);
@@ -324,6 +367,11 @@ export class Supervisor {
   tick(): Promise<void> {
     return this.serial(() => {
       const now = this.deps.clock.now();
+      for (const name of [...this.unsaved]) {
+        const e = this.entries.get(name);
+        if (e) this.persist(e.state);
+        else this.unsaved.delete(name);
+      }
       for (const e of this.entries.values()) {
         const { pid, startTicks } = e.state;
         if (!pid || !startTicks) continue;
@@ -337,7 +385,7 @@ export class Supervisor {
         e.goneSeenAt = undefined;
         if (e.state.strikes > 0 && now - e.state.lastStartAt >= this.policy.strikeWindowMs) {
           e.state.strikes = 0;
-          this.save(e.state);
+          this.persist(e.state);
         }
         const every = (e.spec.checkIntervalSec ?? this.deps.config.checkIntervalSec) * 1000;
         if (Array.isArray(e.spec.check) && !e.checking && now - e.lastCheckAt >= every) {
@@ -364,7 +412,43 @@ export class Supervisor {
     return out;
   }
 
+  /** Agents whose latest state is only in memory (a save failed and waits for the next tick). */
+  get unsavedAgents(): readonly string[] {
+    return [...this.unsaved];
+  }
+
   // ---- the writer's private steps (called inside serial) ----------------------------------
+
+  /**
+   * Save an agent's state.json (inside serial), never throwing: the state in memory is the
+   * truth; a save that fails (full disk) marks the agent unsaved and the next tick saves it
+   * again. The pid and start ticks of a process we started are never lost this way, so the
+   * agent is still supervised, reported, and re-adopted (not started twice) once written.
+   * A full disk is logged and sent as an event once when it begins and once when space returns.
+   */
+  private persist(s: AgentState): void {
+    try {
+      this.save(s);
+    } catch (err) {
+      const first = !this.unsaved.has(s.name);
+      this.unsaved.add(s.name);
+      if (this.disk.failed(err, this.deps.clock.now())) {
+        this.deps.logger.error({ agent: s.name, err: (err as Error).message, stateDir: this.deps.stateDir }, 'state disk full: sub-agent state kept in memory and saved again on every supervision tick');
+        this.deps.events.emit('disk_full', `sub-agent state cannot be saved: ${(err as Error).message}; kept in memory, retried`, { data: { what: 'sub-agent state', agent: s.name, error: (err as Error).message } });
+      } else if (first && !isDiskFull(err)) {
+        this.deps.logger.error({ agent: s.name, err: (err as Error).message }, 'cannot save sub-agent state: kept in memory and saved again on every supervision tick');
+      }
+      return;
+    }
+    this.unsaved.delete(s.name);
+    const since = this.disk.since;
+    if (this.unsaved.size === 0 && this.disk.succeeded()) {
+      const fullForSec = Math.max(0, Math.round((this.deps.clock.now() - (since ?? 0)) / 1000));
+      this.deps.logger.info({ fullForSec }, 'state disk writable again: sub-agent state saved');
+      this.deps.events.emit('disk_recovered', `state disk writable again after ${fullForSec} s: sub-agent state saved`, { data: { what: 'sub-agent state', fullForSec } });
+    }
+  }
+
 
   private exitLocked(e: Entry, pid: number, code: number | null, signal: string | null): void {
     const s = e.state;
@@ -378,8 +462,8 @@ export class Supervisor {
       s.startTicks = daemon.ticks;
       e.own = false;
       this.attachLimits(e);
-      this.save(s);
-      this.deps.logger.info({ agent: s.name, launcher: pid, pid: daemon.pid }, 'following the daemonized sub-agent named by its pidfile');
+      this.persist(s);
+      this.deps.logger.info({ agent: s.name, launcher: pid, agentPid: daemon.pid }, 'following the daemonized sub-agent named by its pidfile');
       return;
     }
     const limitKill = e.handle.killedForLimit({ signal });
@@ -391,7 +475,7 @@ export class Supervisor {
     this.deps.events.emit('exit', `${s.name} (pid ${pid}) exited with ${how}`, { agent: s.name, data: { pid, code, signal, ranSec: Math.floor((now - s.lastStartAt) / 1000) } });
     if (s.desired === 'stopped' || e.stopping) {
       this.deps.events.emit('stopped', `${s.name} stopped`, { agent: s.name, data: { pid } });
-      this.save(s);
+      this.persist(s);
       return;
     }
     if (limitKill) {
@@ -403,7 +487,7 @@ export class Supervisor {
       e.watch.failed = true;
       e.watch.reason = `exited with ${how} within the health window`;
       e.watch.notify();
-      this.save(s);
+      this.persist(s);
       return;
     }
     const d = decide({ lastStartAt: s.lastStartAt, strikes: s.strikes }, { at: now, code, signal, limitKill }, now, this.policy);
@@ -416,7 +500,7 @@ export class Supervisor {
     } else if (d.restartAt !== undefined) {
       this.scheduleRestart(e, d.restartAt);
     }
-    this.save(s);
+    this.persist(s);
   }
 
   private scheduleRestart(e: Entry, at: number): void {
@@ -465,6 +549,23 @@ export class Supervisor {
     const at = this.deps.runner.startedAtMs(pid);
     if (!ticks || at === undefined || at < since - 2000) return undefined;
     return { pid, ticks };
+  }
+
+  /**
+   * The agent's live process found by the ASPIRE_AGENT_HOME entry its spawn carried
+   * (process-scan.ts): a process we started whose pid never reached state.json (full disk, then
+   * the BootAgent died). Adopting it, instead of starting a second copy, keeps one agent running.
+   */
+  private processByEnv(e: Entry): { pid: number; ticks: string } | undefined {
+    const found = this.deps.runner.findByEnv?.(this.homeEnvEntry(e.state.name)) ?? [];
+    const first = found[0];
+    if (!first) return undefined;
+    this.deps.logger.warn({ agent: e.state.name, agentPid: first.pid, recordedPid: e.state.pid ?? null, others: found.slice(1).map((f) => f.pid) }, 'sub-agent process found by its environment (its pid was never saved): adopting it, not starting another');
+    return { pid: first.pid, ticks: first.startTicks };
+  }
+
+  private homeEnvEntry(name: string): string {
+    return `${AGENT_HOME_ENV}=${layout(this.deps.stateDir, name).root}`;
   }
 
   /**
@@ -527,7 +628,7 @@ export class Supervisor {
       const ids = this.ids(e);
       placement = this.prepareLimits(e);
       const spawned = await this.deps.runner.spawn(
-        { argv: e.spec.start, cwd: this.deps.versionDir(s.name, s.current), env: this.envFor(e), ...ids, logFile: this.deps.logFile(s.name), cgroupProcs: placement.procsFiles },
+        { argv: e.spec.start, cwd: this.deps.versionDir(s.name, s.current), env: { ...this.envFor(e), [AGENT_HOME_ENV]: layout(this.deps.stateDir, s.name).root }, ...ids, logFile: this.deps.logFile(s.name), cgroupProcs: placement.procsFiles },
         (code, signal) => void this.exited(s.name, pidBox, code, signal),
       );
       pidBox = spawned.pid;
@@ -546,9 +647,9 @@ export class Supervisor {
     s.killed = false;
     e.own = true;
     e.lastCheckAt = now;
-    this.save(s);
+    this.persist(s);
     // startedAt is the instant the restart hold counts from (the log line's own time comes after the state fsync).
-    this.deps.logger.info({ agent: s.name, version: s.current, pid: s.pid, startedAt: now }, 'sub-agent started');
+    this.deps.logger.info({ agent: s.name, version: s.current, agentPid: s.pid, startedAt: now }, 'sub-agent started');
     this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current, startedAt: now } });
     p.resolve();
   }
@@ -574,7 +675,7 @@ export class Supervisor {
         this.deps.events.emit('fatal', `${s.name} is fatal after ${d.strikes} strikes`, { agent: s.name, data: { strikes: d.strikes } });
       } else if (d.restartAt !== undefined) this.scheduleRestart(e, d.restartAt);
     }
-    this.save(s);
+    this.persist(s);
     p.reject(new JobError('JOB_START_FAILED', msg));
   }
 
@@ -631,7 +732,7 @@ export class Supervisor {
     if (code !== 0) {
       await this.serial(() => {
         if (e.state.pid !== pid) return;
-        this.deps.logger.warn({ agent: e.state.name, pid, code }, 'check command failed: killing the sub-agent so the policy restarts it');
+        this.deps.logger.warn({ agent: e.state.name, agentPid: pid, code }, 'check command failed: killing the sub-agent so the policy restarts it');
         this.deps.runner.signalGroup(pid, 'SIGKILL');
       });
     }

@@ -40,7 +40,7 @@ export function createWatchdog(opts: { clock: Clock; intervalMs: number; logger:
           const over = (limits.cpuPercent !== undefined && u.cpu > limits.cpuPercent) || (limits.memoryBytes !== undefined && u.memory > limits.memoryBytes);
           hits = over ? hits + 1 : 0;
           if (hits >= limits.hits && !released) {
-            opts.logger.warn({ agent, pid, cpu: u.cpu, memory: u.memory, hits }, 'limits exceeded, killing sub-agent');
+            opts.logger.warn({ agent, agentPid: pid, cpu: u.cpu, memory: u.memory, hits }, 'limits exceeded, killing sub-agent');
             killed = true;
             kill(pid);
             return;
