@@ -8,7 +8,7 @@
 //   npm run demo -- --clean  forget ./.demo first
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAll } from './build.mjs';
@@ -101,9 +101,17 @@ const hubPort = Number(await until(() => server.output().match(/hub listening on
 
 const bootState = at('boot');
 const bootConfig = at('boot.json');
+// The host policy files (docs/security.md): permissive, as the packaged defaults, and the demo's
+// own, so a policy installed on this machine in /etc never applies to the demo. 0644: the agents
+// refuse a policy file that group or others may write.
+const writePolicy = (path, policy) => {
+  writeFileSync(path, `${JSON.stringify({ version: 1, comment: 'demo: allow all (docs/security.md "The host policy file")', ...policy }, null, 2)}\n`, { mode: 0o644 });
+  chmodSync(path, 0o644);
+};
+writePolicy(at('boot-policy.json'), { actions: '*', sources: '*' });
 // Supervision numbers shrunk from the fleet defaults (60 s checks, 3 min restart hold) so a
 // BasicAgent that the previous demo run stopped comes back within seconds.
-writeFileSync(bootConfig, `${JSON.stringify({ step: 5, enrollSecret, supervision: { checkIntervalSec: 5, restartHoldSec: 5 } }, null, 2)}\n`, { mode: 0o600 });
+writeFileSync(bootConfig, `${JSON.stringify({ step: 5, enrollSecret, supervision: { checkIntervalSec: 5, restartHoldSec: 5 }, policy: at('boot-policy.json') }, null, 2)}\n`, { mode: 0o600 });
 start('boot', [node, bundle('boot.cjs'), '-f', '-L', at('boot.log'), '-P', at('boot.pid'), '-c', bootConfig, '-d', bootState, '-S', new URL(url).host]);
 
 const api = async (method, path, body, headers = {}) => {
@@ -126,9 +134,11 @@ const basicVersion = '1.0.0';
 const basicDir = at('basic');
 mkdirSync(basicDir, { recursive: true });
 writeFileSync(at('basic', 'crontab'), '# sec min hour dom mon dow user command\n0 * * * * * root uptime\n');
+writePolicy(at('basic', 'policy.json'), { commands: '*', users: '*', collectors: '*' });
 writeFileSync(at('basic', 'basic.json'), `${JSON.stringify({
   serverHost: 'localhost', serverPort: hubPort, ca: at('tls', 'ca.crt'),
   crontab: at('basic', 'crontab'), stateDir: at('basic', 'state'), bootMetafile: join(bootState, 'meta.json'),
+  policy: at('basic', 'policy.json'),
 }, null, 2)}\n`);
 const host = (await api('GET', `/agent?agentsn=${agentsn}`)).host;
 const installed = (host.agents ?? []).some((a) => a.name === 'BasicAgent');
@@ -174,6 +184,7 @@ Aspire is running on this machine (Ctrl-C stops it).
                 ${at('boot.log')}
                 ${at('basic', 'basic.log')}
   state         ${dataDir} (SQLite), ${bootState}, ${at('basic', 'state')}
+  host policy   ${at('boot-policy.json')}, ${at('basic', 'policy.json')} (allow all; docs/security.md)
 
 Try:
   T=$(cat ${tokenFile})
