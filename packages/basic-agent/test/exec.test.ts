@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@aspire/testing';
 import { CappedOutput, Limiter, escalateKill, utf8Boundary } from '../src/index.ts';
-import { effectiveTimeoutSec } from '../src/exec/sync-bash.ts';
+import { checkSyncBashTimeout } from '@aspire/protocol';
 
 describe('output capping', () => {
   it('keeps the first cap bytes and counts the rest', () => {
@@ -60,11 +60,16 @@ describe('kill escalation', () => {
 });
 
 describe('limits', () => {
-  it('timeout: default 120 s, at least 1 s', () => {
-    expect(effectiveTimeoutSec(undefined)).toBe(120);
-    expect(effectiveTimeoutSec(0.1)).toBe(1);
-    expect(effectiveTimeoutSec(-5)).toBe(1);
-    expect(effectiveTimeoutSec(10)).toBe(10);
+  it('timeout: default 120 s; 1 s to a day; anything else refused, not clamped', () => {
+    expect(checkSyncBashTimeout(undefined)).toEqual({ ok: true, seconds: 120 });
+    expect(checkSyncBashTimeout(1)).toEqual({ ok: true, seconds: 1 });
+    expect(checkSyncBashTimeout(10)).toEqual({ ok: true, seconds: 10 });
+    expect(checkSyncBashTimeout(86_400)).toEqual({ ok: true, seconds: 86_400 });
+    for (const bad of [-1, 0, 0.1, 86_401, 1e12, Number.NaN, Number.POSITIVE_INFINITY, '10', null]) {
+      const r = checkSyncBashTimeout(bad);
+      expect(r.ok, String(bad)).toBe(false);
+      if (!r.ok) expect(r.error).toMatch(/^\/timeout: must be a number of seconds from 1 to 86400/);
+    }
   });
 
   it('runs up to the concurrency, queues up to queueMax, refuses beyond', async () => {

@@ -20,6 +20,9 @@ describe('request handler', () => {
     ['no method', { id: 'a' }, 'a'],
     ['sync.bash without cmd', { id: 'b', method: 'sync.bash' }, 'b'],
     ['sync.bash with a string timeout', { id: 'c', method: 'sync.bash', cmd: 'ls', timeout: '10' }, 'c'],
+    ['sync.bash with timeout -1', { id: 'c1', method: 'sync.bash', cmd: 'ls', timeout: -1 }, 'c1'],
+    ['sync.bash with timeout 0', { id: 'c2', method: 'sync.bash', cmd: 'ls', timeout: 0 }, 'c2'],
+    ['sync.bash with timeout 1e12', { id: 'c3', method: 'sync.bash', cmd: 'ls', timeout: 1e12 }, 'c3'],
     ['getinfo with numeric args', { id: 'd', method: 'getinfo.kernel', args: 5 }, 'd'],
     ['task.add with a bad name', { id: 'e', method: 'task.add', name: 'a b', line: '* * * * * * root true' }, 'e'],
   ])('%s -> Invalid params', async (_name, frame, id) => {

@@ -32,6 +32,19 @@ export const SYNC_BASH_MIN_TIMEOUT_S = 1;
 export const SYNC_BASH_MAX_TIMEOUT_S = 24 * 3600;
 export const OUTPUT_CAP_BYTES = 64 * 1024;
 
+/**
+ * The one rule for a sync.bash `timeout` (seconds), used by the hub (Polaris) and the agent:
+ * absent means the default; anything that is not a finite number from the minimum to the
+ * maximum is refused (INVALID_PARAMS on the channel), never silently clamped.
+ */
+export function checkSyncBashTimeout(requested: unknown): { ok: true; seconds: number } | { ok: false; error: string } {
+  if (requested === undefined) return { ok: true, seconds: SYNC_BASH_DEFAULT_TIMEOUT_S };
+  if (typeof requested !== 'number' || !Number.isFinite(requested) || requested < SYNC_BASH_MIN_TIMEOUT_S || requested > SYNC_BASH_MAX_TIMEOUT_S) {
+    return { ok: false, error: `/timeout: must be a number of seconds from ${SYNC_BASH_MIN_TIMEOUT_S} to ${SYNC_BASH_MAX_TIMEOUT_S}, got ${typeof requested === 'number' ? String(requested) : JSON.stringify(requested)}` };
+  }
+  return { ok: true, seconds: requested };
+}
+
 export const SyncBashRequest = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 128 }),

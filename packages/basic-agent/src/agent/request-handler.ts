@@ -45,7 +45,6 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
     if (method === 'sync.bash') {
       const v = syncBashRequest.validate(frame);
       if (!v.ok) return invalid(id, v.errors);
-      if (v.value.timeout !== undefined && !Number.isFinite(v.value.timeout)) return invalid(id, ['/timeout: must be a number']);
       const refusedByPolicy = deps.policy && checkSyncBashPolicy(frame, v.value, deps.policy);
       if (refusedByPolicy) return refusedByPolicy;
       return await syncBash(v.value, {

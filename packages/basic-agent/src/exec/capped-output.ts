@@ -40,10 +40,13 @@ export class CappedOutput {
     return this.kept;
   }
 
-  /** The kept bytes as UTF-8; a multi-byte character cut by the cap is left out, not mangled. */
-  text(): string {
+  /**
+   * The kept bytes as UTF-8; a multi-byte character cut by the cap is left out, not mangled.
+   * `truncated` says the output went on past what was pushed (the capper dropped the rest).
+   */
+  text(opts: { truncated?: boolean } = {}): string {
     let buf = Buffer.concat(this.chunks, this.kept);
-    if (this.truncated) buf = buf.subarray(0, utf8Boundary(buf));
+    if (opts.truncated ?? this.truncated) buf = buf.subarray(0, utf8Boundary(buf));
     return buf.toString('utf8');
   }
 }

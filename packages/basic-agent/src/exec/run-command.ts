@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { Clock } from '@aspire/agent-core';
 import { ErrorCode, OUTPUT_CAP_BYTES } from '@aspire/protocol';
 import { lookupGroup, lookupUser } from '../host/accounts.ts';
-import { CappedOutput } from './capped-output.ts';
+import { startOutputCapper, type OutputCapper } from './output-capper.ts';
 import { DEFAULT_KILL_ESCALATION, escalateKill, signalGroup, type KillEscalationOptions } from './kill-escalation.ts';
 
 export interface RunCommandOptions {
@@ -40,10 +40,26 @@ export type CommandOutcome =
     }
   | { kind: 'refused'; code: number; message: string };
 
-/** After the leader exits, how long to wait for children still holding the output pipes. */
+/** After the leader exits, how long to wait for children of its group still holding the output pipe. */
 const DRAIN_MS = 200;
+/**
+ * With the group gone, how long the capper may take to count what is left in the pipe (at most
+ * a pipe buffer, as the writer blocks on a full pipe). Longer only when a process that left the
+ * group (setsid) still holds the pipe; the reply then comes this much later, without the count.
+ */
+const CAPPER_SETTLE_MS = 1000;
 
 const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** True while any process of the group lives. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** util-linux setpriv (EL8+, Debian), found once. */
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv'].find((p) => existsSync(p));
@@ -88,8 +104,8 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
   Object.assign(env, opts.env);
 
   const started = clock.monotonic();
-  const output = new CappedOutput(opts.capBytes ?? OUTPUT_CAP_BYTES);
   let child;
+  let output: OutputCapper | undefined;
   try {
     const shell = opts.shell ?? '/bin/bash';
     const switchUser = uid !== undefined && uid !== myUid;
@@ -104,24 +120,29 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
     const [file, args] = viaSetpriv
       ? [SETPRIV!, [`--reuid=${uid}`, `--regid=${gid}`, '--init-groups', '--', shell, '-c', opts.cmd]]
       : [shell, ['-c', opts.cmd]];
+    output = startOutputCapper(opts.capBytes ?? OUTPUT_CAP_BYTES);
     child = spawn(file, args, {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdout and stderr into one pipe to the capper, interleaved as written.
+      stdio: ['ignore', output.input, output.input],
       cwd: existsSync(home) ? home : '/',
       env,
       ...(!viaSetpriv && switchUser ? { uid } : {}),
       ...(!viaSetpriv && switchGroup ? { gid } : {}),
     });
   } catch (err) {
+    output?.stop();
     return { kind: 'refused', code: ErrorCode.EXEC_ERROR, message: `spawn failed: ${(err as Error).message}` };
+  } finally {
+    output?.handedOver();
   }
+  const capper = output;
 
   return new Promise<CommandOutcome>((resolve) => {
     let settled = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let reason: 'timeout' | 'aborted' | undefined;
     let escalation: ReturnType<typeof escalateKill> | undefined;
-    let openStreams = 2;
     let drainTimer: { cancel(): void } | undefined;
 
     const finish = (): void => {
@@ -130,10 +151,9 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
       timeoutTimer.cancel();
       drainTimer?.cancel();
       opts.signal?.removeEventListener('abort', onAbort);
-      child.stdout?.destroy();
-      child.stderr?.destroy();
+      capper.stop();
       const durationMs = Math.round(clock.monotonic() - started);
-      const common = { output: output.text(), truncated: output.truncated, droppedBytes: output.droppedBytes, durationMs };
+      const common = { ...capper.result(), durationMs };
       if (reason) {
         resolve({ kind: reason, ...(exit.signal ? { signal: exit.signal } : {}), ...common });
       } else if (exit.code !== null) {
@@ -143,16 +163,18 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
       }
     };
 
+    const afterGroup = (): void => {
+      if (capper.finished) return finish();
+      // A child of the group still alive may hold the pipe open: do not wait for it. With the
+      // group gone, the capper is only counting what is left in the pipe.
+      drainTimer ??= clock.setTimeout(finish, groupAlive(child.pid!) ? DRAIN_MS : CAPPER_SETTLE_MS);
+    };
+
     const maybeFinish = (): void => {
-      if (!exit) return;
-      if (escalation) {
-        // Killed: answer once the whole group is gone, so nothing outlives the reply.
-        void escalation.gone.then(finish);
-        return;
-      }
-      if (openStreams === 0) return finish();
-      // The leader is gone but a background child keeps the pipe open: do not wait for it.
-      drainTimer ??= clock.setTimeout(finish, DRAIN_MS);
+      if (!exit || settled) return;
+      // Killed: answer once the whole group is gone, so nothing outlives the reply.
+      if (escalation) void escalation.gone.then(afterGroup);
+      else afterGroup();
     };
 
     const kill = (why: 'timeout' | 'aborted'): void => {
@@ -166,18 +188,14 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
     if (opts.signal?.aborted) kill('aborted');
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-    for (const s of [child.stdout, child.stderr]) {
-      s?.on('data', (b: Buffer) => output.push(b));
-      s?.on('close', () => {
-        openStreams--;
-        maybeFinish();
-      });
-      s?.on('error', () => {});
-    }
+    void capper.done.then(() => {
+      if (drainTimer) finish();
+    });
     child.on('error', (err) => {
       if (settled) return;
       settled = true;
       timeoutTimer.cancel();
+      capper.stop();
       opts.signal?.removeEventListener('abort', onAbort);
       resolve({ kind: 'refused', code: ErrorCode.EXEC_ERROR, message: `spawn failed: ${err.message}` });
     });

@@ -1,9 +1,7 @@
 import type { Clock } from '@aspire/agent-core';
 import {
   ErrorCode,
-  SYNC_BASH_DEFAULT_TIMEOUT_S,
-  SYNC_BASH_MAX_TIMEOUT_S,
-  SYNC_BASH_MIN_TIMEOUT_S,
+  checkSyncBashTimeout,
   errorMessage,
   type ReplyFrame,
   type SyncBashRequest,
@@ -20,15 +18,14 @@ export interface SyncBashDeps {
   signal?: AbortSignal;
 }
 
-/** Timeout in seconds as DESIGN.md fixes it: default 120, at least 1, at most a day. */
-export function effectiveTimeoutSec(requested: number | undefined): number {
-  if (requested === undefined || !Number.isFinite(requested)) return SYNC_BASH_DEFAULT_TIMEOUT_S;
-  return Math.min(SYNC_BASH_MAX_TIMEOUT_S, Math.max(SYNC_BASH_MIN_TIMEOUT_S, requested));
-}
-
-/** One sync.bash request to its reply frame (seed 003). */
+/**
+ * One sync.bash request to its reply frame (seed 003). A timeout out of range (protocol's
+ * checkSyncBashTimeout: 1 s to a day) is refused with INVALID_PARAMS before anything runs.
+ */
 export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promise<ReplyFrame> {
-  const timeoutSec = effectiveTimeoutSec(req.timeout);
+  const checked = checkSyncBashTimeout(req.timeout);
+  if (!checked.ok) return failed(req.id, ErrorCode.INVALID_PARAMS, `${errorMessage(ErrorCode.INVALID_PARAMS)}: ${checked.error}`);
+  const timeoutSec = checked.seconds;
   // The timeout covers the wait for a slot too: the caller (and the hub's deadline) counts
   // from when the request arrived, not from when the command started.
   const arrived = deps.clock.monotonic();

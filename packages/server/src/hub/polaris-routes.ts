@@ -14,9 +14,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import {
   ErrorCode,
   POLARIS_METHOD_PATTERN,
-  SYNC_BASH_DEFAULT_TIMEOUT_S,
-  SYNC_BASH_MAX_TIMEOUT_S,
-  SYNC_BASH_MIN_TIMEOUT_S,
+  checkSyncBashTimeout,
   errorMessage,
   fail,
   ok,
@@ -42,8 +40,10 @@ function agentFrame(req: PolarisRequest, id: string): { frame: Record<string, un
   const method = req.method;
   if (method === 'sync.bash') {
     if (typeof req.cmd !== 'string' || req.cmd.length === 0) return { error: 'sync.bash needs cmd' };
-    if (req.timeout !== undefined && (typeof req.timeout !== 'number' || !Number.isFinite(req.timeout))) return { error: 'timeout must be a number of seconds' };
-    const timeoutS = Math.min(SYNC_BASH_MAX_TIMEOUT_S, Math.max(SYNC_BASH_MIN_TIMEOUT_S, req.timeout ?? SYNC_BASH_DEFAULT_TIMEOUT_S));
+    // The agent applies the same rule; refusing here keeps a bad timeout off every host.
+    const timeout = checkSyncBashTimeout(req.timeout);
+    if (!timeout.ok) return { error: timeout.error };
+    const timeoutS = timeout.seconds;
     const frame: Record<string, unknown> & { id: string; method: string } = { id, method, cmd: req.cmd, timeout: timeoutS };
     if (req.user) frame.user = req.user;
     if (req.group) frame.group = req.group;
