@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, createServer as tlsCreateServer, type TLSSocket } from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aspire/protocol';
@@ -79,6 +79,32 @@ describe('Polaris sync.bash through the command hub', () => {
     expect(e).toMatchObject({ resp: 'success', retcode: 0, truncated: true, dropped: 1048576 - 65536 });
     expect(e.data).toHaveLength(65536);
   });
+
+  it('refuses a timeout out of 1..86400 s at the Polaris edge, before any host sees it', async () => {
+    for (const timeout of [-1, 0, 0.5, 86_401, 1e12]) {
+      const r = await polaris({ hosts: ['host-a'], method: 'sync.bash', cmd: 'echo ran', timeout });
+      expect(r.status, String(timeout)).toBe(400);
+      expect(r.body.cause).toMatch(/timeout: must be a number of seconds from 1 to 86400/);
+    }
+    expect(await bash('host-a', 'echo ran', { timeout: 1 })).toMatchObject({ resp: 'success', data: 'ran\n' });
+    expect(await bash('host-a', 'echo ran', { timeout: 86_400 })).toMatchObject({ resp: 'success', data: 'ran\n' });
+  });
+
+  it('1 GB of output: 64 KiB kept, the rest counted, quickly, and the agent does not grow', async () => {
+    const agent = agents[1]!;
+    const rssKb = () => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${agent.child.pid}/status`, 'utf8'))![1]);
+    // Warm the path once, then measure around the big one.
+    await bash('host-b', 'head -c 200000 /dev/zero');
+    const before = rssKb();
+    const t0 = Date.now();
+    const e = await bash('host-b', 'head -c 1000000000 /dev/zero');
+    const took = Date.now() - t0;
+    expect(e).toMatchObject({ resp: 'success', retcode: 0, truncated: true, dropped: 1_000_000_000 - 65536 });
+    expect(e.data).toHaveLength(65536);
+    // Writing 1 GB through a pipe takes a few seconds on a loaded machine; generous bound.
+    expect(took).toBeLessThan(90_000);
+    expect(rssKb() - before, `RSS before ${before} kB`).toBeLessThan(10 * 1024);
+  }, 120_000);
 
   it('runs as the requested user; an unknown user is an error code', async () => {
     const nobody = execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim();
@@ -179,4 +205,146 @@ describe('the hub refuses bad clients without disturbing connected agents', () =
     const r = await polaris({ hosts: ['host-a', 'host-b'], method: 'sync.bash', cmd: 'echo still-here' });
     expect(r.body.response.map((e: { data: string }) => e.data)).toEqual(['still-here\n', 'still-here\n']);
   });
+});
+
+// A stand-in hub (real TLS, the test CA's server certificate) that sends a real BasicAgent
+// frames the server's Polaris edge would never let through: the agent's own check answers.
+describe('the BasicAgent refuses a sync.bash timeout out of range itself', () => {
+  it('answers INVALID_PARAMS (3021) for -1, 0 and 1e12 and runs nothing; 1 s runs', async () => {
+    const marker = join(ca.dir, `ran-${process.pid}`);
+    const replies = new Map<string, { resp: string; retcode: number; message: string; data?: string }>();
+    let agentSocket: TLSSocket | undefined;
+    let buf = '';
+    const hub = tlsCreateServer({ cert: readFileSync(ca.serverCertFile), key: readFileSync(ca.serverKeyFile) }, (s) => {
+      s.setEncoding('utf8');
+      s.on('error', () => {});
+      s.on('data', (d: string) => {
+        buf += d;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const f = JSON.parse(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          if (f.method === 'init') {
+            agentSocket = s;
+            s.write(`${JSON.stringify({ method: 'accept' })}\n`);
+          } else if (f.method === 'ping') s.write(`${JSON.stringify({ method: 'pong', ts: f.ts })}\n`);
+          else if (typeof f.id === 'string' && f.resp) replies.set(f.id, f);
+        }
+      });
+    });
+    await new Promise<void>((r) => hub.listen(0, '127.0.0.1', () => r()));
+    const port = (hub.address() as { port: number }).port;
+    const agent = await startBasicAgent({ port, serverHost: '127.0.0.1', caFile: ca.caCertFile, hostname: 'host-direct' });
+    try {
+      await waitUntil(() => agentSocket !== undefined, { timeoutMs: 20_000, what: 'the agent init' });
+      const cases: [string, unknown][] = [
+        ['t-neg', -1],
+        ['t-zero', 0],
+        ['t-huge', 1e12],
+        ['t-ok', 1],
+      ];
+      for (const [id, timeout] of cases) {
+        agentSocket!.write(`${JSON.stringify({ id, method: 'sync.bash', cmd: `echo ${id} >> ${marker}; echo ok`, timeout })}\n`);
+      }
+      await waitUntil(() => replies.size === cases.length, { timeoutMs: 30_000, what: 'four replies' });
+      for (const id of ['t-neg', 't-zero', 't-huge']) {
+        expect(replies.get(id), id).toMatchObject({ resp: 'failed', retcode: ErrorCode.INVALID_PARAMS });
+        expect(replies.get(id)!.message).toMatch(/^Invalid params: \/timeout: must be a number of seconds from 1 to 86400/);
+      }
+      expect(replies.get('t-ok')).toMatchObject({ resp: 'success', retcode: 0, data: 'ok\n' });
+      // Only the valid one ran.
+      expect(readFileSync(marker, 'utf8')).toBe('t-ok\n');
+    } finally {
+      await agent.stop();
+      hub.close();
+    }
+  });
+});
+
+describe('the BasicAgent log', () => {
+  it('has no line with a repeated key (the start line once carried "pid" twice)', () => {
+    const lines = agents[0]!.child.lines.filter((l) => l.startsWith('{'));
+    expect(lines.some((l) => l.includes('"BasicAgent started"'))).toBe(true);
+    for (const line of lines) {
+      expect(JSON.parse(line)).toBeTruthy();
+      expect(duplicateKeys(line), line).toEqual([]);
+      expect(line.match(/"pid":/g)?.length ?? 0, line).toBeLessThanOrEqual(1);
+    }
+  });
+});
+
+/** Keys that occur twice in the same object of a JSON text (JSON.parse keeps only the last). */
+function duplicateKeys(text: string): string[] {
+  const dups: string[] = [];
+  const objects: (Set<string> | null)[] = [];
+  let i = 0;
+  const readString = (): string => {
+    let out = '';
+    i++; // opening quote
+    while (text[i] !== '"') {
+      if (text[i] === '\\') {
+        out += text.slice(i, i + 2);
+        i += 2;
+      } else out += text[i++];
+    }
+    i++;
+    return out;
+  };
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '{') {
+      objects.push(new Set());
+      i++;
+    } else if (c === '[') {
+      objects.push(null);
+      i++;
+    } else if (c === '}' || c === ']') {
+      objects.pop();
+      i++;
+    } else if (c === '"') {
+      const s = readString();
+      let j = i;
+      while (text[j] === ' ') j++;
+      const keys = objects[objects.length - 1];
+      if (text[j] === ':' && keys) {
+        if (keys.has(s)) dups.push(s);
+        keys.add(s);
+      }
+    } else i++;
+  }
+  return dups;
+}
+
+describe('the hub bounds the TLS handshake like the init wait', () => {
+  it('closes a TCP client that never starts TLS at the handshake deadline; an agent still connects', async () => {
+    const quick = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile, handshakeTimeoutMs: 1500 } });
+    let agent: BasicAgentHandle | undefined;
+    try {
+      const port = quick.hubAddress!.port;
+      const silent = (): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const t0 = Date.now();
+          const s = netConnect(port, '127.0.0.1');
+          s.on('error', () => {});
+          s.on('close', () => resolve(Date.now() - t0));
+          // Far beyond the deadline (Node's own default would hold it 120 s): fail, do not hang.
+          setTimeout(() => {
+            s.destroy();
+            reject(new Error('the hub kept a silent TCP connection for 30 s'));
+          }, 30_000).unref();
+        });
+      const [a, b] = await Promise.all([silent(), silent()]);
+      for (const ms of [a, b]) {
+        expect(ms).toBeGreaterThanOrEqual(1400);
+        expect(ms).toBeLessThan(15_000);
+      }
+      await waitUntil(() => /no TLS handshake in time/.test(quick.child.output), { what: 'the refusal in the server log' });
+      agent = await startBasicAgent({ port, caFile: ca.caCertFile, hostname: 'host-quick' });
+      const r = await quick.api('POST', '/api/v1/server/polaris', { hosts: ['host-quick'], method: 'sync.bash', cmd: 'echo here' });
+      expect(r.body.response[0]).toMatchObject({ resp: 'success', data: 'here\n' });
+    } finally {
+      await agent?.stop();
+      await quick.stop();
+    }
+  }, 90_000);
 });

@@ -45,7 +45,7 @@ export interface StartAspireOptions {
   /** Env for the child (e.g. nothing); the server reads no env itself. */
   env?: NodeJS.ProcessEnv;
   /** Start the BasicAgent command hub on 127.0.0.1:0 with this certificate (see makeTestCa). */
-  hub?: { certFile: string; keyFile: string; redirect?: string; redirectOver?: number; idleTimeoutMs?: number };
+  hub?: { certFile: string; keyFile: string; redirect?: string; redirectOver?: number; idleTimeoutMs?: number; handshakeTimeoutMs?: number };
 }
 
 function hubArgs(hub: StartAspireOptions['hub'], listen: string): string[] {
@@ -54,6 +54,7 @@ function hubArgs(hub: StartAspireOptions['hub'], listen: string): string[] {
   if (hub.redirect !== undefined) a.push('--hub-redirect', hub.redirect);
   if (hub.redirectOver !== undefined) a.push('--hub-redirect-over', String(hub.redirectOver));
   if (hub.idleTimeoutMs !== undefined) a.push('--hub-idle-timeout-ms', String(hub.idleTimeoutMs));
+  if (hub.handshakeTimeoutMs !== undefined) a.push('--hub-handshake-timeout-ms', String(hub.handshakeTimeoutMs));
   return a;
 }
 

@@ -118,7 +118,7 @@ export async function agentMain(args: string[]): Promise<number> {
     root.reopen();
     agent.reload();
   });
-  logger.info({ version: VERSION, server: `${config.serverHost}:${config.serverPort}`, pid: process.pid, policy: policy.source }, 'BasicAgent started');
+  logger.info({ version: VERSION, server: `${config.serverHost}:${config.serverPort}`, policy: policy.source }, 'BasicAgent started');
   // A line on stdout tells a supervisor or a test that the agent is up.
   process.stdout.write(`BasicAgent: running pid ${process.pid}\n`);
   // Every agent timer is unref'd (Clock contract); this handle keeps the daemon alive while it

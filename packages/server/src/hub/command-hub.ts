@@ -7,7 +7,8 @@
  * -> closed. Nothing an agent sends can throw out of here: bad frames are answered and counted.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import type { Clock } from '@aspire/agent-core';
+import type { Socket } from 'node:net';
+import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import { FrameDecoder, encodeFrame, initFrame, type Signer } from '@aspire/protocol';
 import { AgentConnection } from './agent-connection.ts';
@@ -47,10 +48,34 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
   const counters = { refusedTls: 0, refusedInit: 0, redirected: 0 };
   let server: Server | undefined;
   // Raw sockets, so stop() also ends connections still in the TLS handshake or awaiting init.
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
+  // The TLS handshake has the init wait's deadline (handshakeTimeoutMs, on the injected clock):
+  // a client that connects and never starts TLS is closed as surely as one that never sends
+  // init. Keyed by peer address: a TLS socket has its raw socket's peer, unique among the
+  // listener's open connections.
+  const tlsDeadlines = new Map<string, TimerHandle>();
+  const peerOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+
+  const onRawConnection = (raw: Socket): void => {
+    sockets.add(raw);
+    const peer = peerOf(raw);
+    const deadline = clock.setTimeout(() => {
+      counters.refusedTls++;
+      log.warn({ remote: peer, why: 'no TLS handshake in time' }, 'hub: connection refused');
+      raw.destroy();
+    }, options.handshakeTimeoutMs);
+    tlsDeadlines.set(peer, deadline);
+    raw.once('close', () => {
+      sockets.delete(raw);
+      deadline.cancel();
+      if (tlsDeadlines.get(peer) === deadline) tlsDeadlines.delete(peer);
+    });
+  };
 
   const onSocket = (socket: TLSSocket): void => {
-    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const remote = peerOf(socket);
+    tlsDeadlines.get(remote)?.cancel();
+    tlsDeadlines.delete(remote);
     const decoder = new FrameDecoder();
     let done = false;
     socket.setNoDelay(true);
@@ -122,11 +147,9 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     start() {
       return new Promise((resolve, reject) => {
         server = createServer({ cert: options.cert, key: options.key, minVersion: 'TLSv1.2' }, onSocket);
-        // Plaintext clients, wrong-CA clients that abort, port scanners: logged, never fatal.
-        server.on('connection', (s: import('node:net').Socket) => {
-          sockets.add(s);
-          s.once('close', () => sockets.delete(s));
-        });
+        // Plaintext clients, wrong-CA clients that abort, port scanners: logged, never fatal;
+        // one that sends nothing is closed at the handshake deadline.
+        server.on('connection', onRawConnection);
         server.on('tlsClientError', (err, sock) => {
           counters.refusedTls++;
           log.warn({ remote: sock.remoteAddress, err: err.message }, 'hub: TLS handshake failed');

@@ -18,6 +18,7 @@ export interface HubFlags {
   hubRedirect?: string;
   hubRedirectOver?: string;
   hubIdleTimeoutMs?: string;
+  hubHandshakeTimeoutMs?: string;
 }
 
 /** Add the hub's flags to the `serve` command. */
@@ -28,7 +29,8 @@ export function addHubFlags(cmd: Command): Command {
     .option('--hub-key <file>', 'PEM private key of --hub-cert')
     .option('--hub-redirect <servers>', 'redirect connecting agents to these servers ("ip1,ip2:port")')
     .option('--hub-redirect-over <n>', 'with --hub-redirect: redirect only beyond n connected agents (default 0: all)')
-    .option('--hub-idle-timeout-ms <ms>', 'close an agent connection silent for this long (default 120000)');
+    .option('--hub-idle-timeout-ms <ms>', 'close an agent connection silent for this long (default 120000)')
+    .option('--hub-handshake-timeout-ms <ms>', 'close a connection that has not finished the TLS handshake, or then sent init, within this (default 10000)');
 }
 
 /** The hub keeps task results in the server's store (one database per server), `keepResults` per host and task. */
@@ -41,6 +43,7 @@ export function hubFromFlags(
   if (flags.hubRedirect !== undefined) raw.redirect = flags.hubRedirect;
   if (flags.hubRedirectOver !== undefined) raw.redirectOver = Number(flags.hubRedirectOver);
   if (flags.hubIdleTimeoutMs !== undefined) raw.idleTimeoutMs = Number(flags.hubIdleTimeoutMs);
+  if (flags.hubHandshakeTimeoutMs !== undefined) raw.handshakeTimeoutMs = Number(flags.hubHandshakeTimeoutMs);
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   const options = checkHubOptions(raw, 'hub flags');
   return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults, signer: deps.signer });

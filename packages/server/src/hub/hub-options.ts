@@ -16,7 +16,7 @@ export interface HubOptions {
   redirect: string;
   /** With `redirect` set: agents beyond this many connected here are redirected (0 = all). */
   redirectOver: number;
-  /** An agent must send init within this. */
+  /** The TLS handshake must finish within this, and then the init frame arrive within this again. */
   handshakeTimeoutMs: number;
   /** A connection that sends nothing (not even a ping) for this long is closed. */
   idleTimeoutMs: number;
