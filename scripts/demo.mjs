@@ -139,6 +139,8 @@ writeFileSync(at('basic', 'basic.json'), `${JSON.stringify({
   serverHost: 'localhost', serverPort: hubPort, ca: at('tls', 'ca.crt'),
   crontab: at('basic', 'crontab'), stateDir: at('basic', 'state'), bootMetafile: join(bootState, 'meta.json'),
   policy: at('basic', 'policy.json'),
+  // The server key the BootAgent pinned at registration: every command frame must be signed with it.
+  serverPublicKey: join(bootState, 'identity', 'server-signing.pub'),
 }, null, 2)}\n`);
 const host = (await api('GET', `/agent?agentsn=${agentsn}`)).host;
 const installed = (host.agents ?? []).some((a) => a.name === 'BasicAgent');
@@ -185,6 +187,8 @@ Aspire is running on this machine (Ctrl-C stops it).
                 ${at('basic', 'basic.log')}
   state         ${dataDir} (SQLite), ${bootState}, ${at('basic', 'state')}
   host policy   ${at('boot-policy.json')}, ${at('basic', 'policy.json')} (allow all; docs/security.md)
+  audit log     GET ${url}/api/v1/server/audit (admin token; table "audit" in ${join(dataDir, 'aspire.db')},
+                one JSON line per row in ${at('aspire.log')} with "component":"audit")
 
 Try:
   T=$(cat ${tokenFile})

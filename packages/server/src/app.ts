@@ -12,15 +12,16 @@ import { API_PREFIX } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { AppContext } from './app-context.ts';
 import type { ServerConfig } from './config.ts';
-import { installEnvelopeHandlers, sendError } from './http/envelope.ts';
+import { installAudit } from './http/audit.ts';
+import { installEnvelopeHandlers } from './http/envelope.ts';
 import { installJsonBodyParser } from './http/json-body.ts';
-import { setOperator } from './http/operator.ts';
-import { sha256Hex } from './http/secrets.ts';
+import { operatorAuth } from './http/operator-auth.ts';
 import { Periodic } from './periodic.ts';
 import { registerConsole } from './console/route.ts';
 import { consoleApiRoutes } from './console-api/routes.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { agentPackageRoutes } from './routes/agent-package.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { inventoryRoutes } from './routes/inventory.ts';
 import { packageRoutes } from './routes/packages.ts';
@@ -110,6 +111,8 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     if (pruned > 0) logger.info({ events: pruned, days: config.eventRetentionDays }, 'old events deleted');
     const results = await store.pruneTaskResults(clock.now() - config.taskResultRetentionDays * 86_400_000);
     if (results > 0) logger.info({ taskResults: results, days: config.taskResultRetentionDays }, 'old task results deleted');
+    const audit = await store.pruneAudit(clock.now() - config.auditRetentionDays * 86_400_000);
+    if (audit > 0) logger.info({ auditRows: audit, days: config.auditRetentionDays }, 'old audit rows deleted');
   }, logger);
   const dashboardJob = new Periodic('dashboard', clock, config.dashboardIntervalSec * 1000, async () => {
     dashboard = await store.computeDashboard(clock.now());
@@ -157,20 +160,16 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
       api.addHook('onRoute', (route) => {
         route.schema = { ...withEnvelope(route.schema), security: [{ bearer: [] }] } as typeof route.schema;
       });
-      api.addHook('onRequest', async (request, reply) => {
-        const h = request.headers.authorization;
-        const m = typeof h === 'string' ? /^Bearer ([A-Za-z0-9_\-.~+/=]{8,512})$/.exec(h) : null;
-        const name = m ? await store.tokenName(sha256Hex(m[1]!), clock.now()) : undefined;
-        if (name === undefined) {
-          return sendError(reply, 'UNAUTHORIZED', 'missing or unknown operator token (Authorization: Bearer <token>)');
-        }
-        setOperator(request, name);
-      });
+      // Audit first (its onRequest makes the record a refusal is written to), then the gate:
+      // address allow lists, token, role (http/operator-auth.ts).
+      installAudit(api, { store, clock, logger });
+      api.addHook('onRequest', operatorAuth({ store, clock, serverCidrs: config.operatorCidrs }));
       await taskRoutes(api, ctx);
       await hostRoutes(api, ctx);
       await inventoryRoutes(api, ctx);
       await packageRoutes(api, ctx);
       await consoleApiRoutes(api, ctx);
+      await auditRoutes(api, ctx);
       for (const plugin of deps.operatorPlugins ?? []) await api.register(plugin);
     },
     { prefix: API_PREFIX },

@@ -4,6 +4,7 @@
  */
 import { ConfigChecker, type Bound } from '@aspire/agent-core';
 import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
+import { checkScope } from './http/operator-scope.ts';
 
 export interface RateLimitConfig {
   /** Sustained POST /agent/register per second, and the burst allowed above it. */
@@ -48,6 +49,10 @@ export interface ServerConfig {
   taskResultsKeep: number;
   /** Periodic-task results older than this (by arrival) are deleted by the sweep. */
   taskResultRetentionDays: number;
+  /** Audit rows older than this are deleted by the sweep (the only deleter of the audit table). */
+  auditRetentionDays: number;
+  /** Server-wide address allow list of the operator API (CIDRs); absent = every address. */
+  operatorCidrs?: string[];
   rateLimit: RateLimitConfig;
   /**
    * Ed25519 private keys (PKCS#8 PEM files) that sign jobs and command frames: the current key,
@@ -71,6 +76,7 @@ export const BOUNDS = {
   eventRetentionDays: { min: 1, max: 3650, default: 90 },
   taskResultsKeep: { min: 1, max: 100_000, default: 100 },
   taskResultRetentionDays: { min: 1, max: 3650, default: 30 },
+  auditRetentionDays: { min: 1, max: 36500, default: 365 },
   signedJobSec: { min: 10, max: 86_400, default: 600 },
   registerPerSec: { min: 0.1, max: 1e6, default: 50 },
   registerBurst: { min: 1, max: 1e6, default: 200 },
@@ -98,6 +104,8 @@ const KEYS = [
   'eventRetentionDays',
   'taskResultsKeep',
   'taskResultRetentionDays',
+  'auditRetentionDays',
+  'operatorCidrs',
   'rateLimit',
   'signingKeys',
   'signedJobSec',
@@ -149,6 +157,8 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     eventRetentionDays: c.number('eventRetentionDays', BOUNDS.eventRetentionDays),
     taskResultsKeep: c.number('taskResultsKeep', BOUNDS.taskResultsKeep),
     taskResultRetentionDays: c.number('taskResultRetentionDays', BOUNDS.taskResultRetentionDays),
+    auditRetentionDays: c.number('auditRetentionDays', BOUNDS.auditRetentionDays),
+    operatorCidrs: operatorCidrs(c.rawValue('operatorCidrs'), c.problems),
     rateLimit: rate,
     signedJobSec: c.number('signedJobSec', BOUNDS.signedJobSec),
   };
@@ -165,6 +175,17 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
   }
   notes.push(...c.notes);
   return { config: c.finish(source, config), notes };
+}
+
+/** operatorCidrs: a non-empty list of addresses or CIDRs (checked like a token's cidrs). */
+function operatorCidrs(raw: unknown, problems: string[]): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const r = checkScope({ cidrs: raw });
+  if (!r.ok) {
+    problems.push(...r.problems.map((p) => `operatorCidrs: ${p.replace(/^cidrs: /, '')}`));
+    return undefined;
+  }
+  return r.scope.cidrs;
 }
 
 function checkListen(v: string): string | undefined {

@@ -3,22 +3,22 @@
  * server itself is buildServer() in app.ts.
  *
  *   aspire serve --listen 127.0.0.1:8180 --data-dir DIR [--config FILE] [--log-level L] [--log-file F]
- *   aspire token create --data-dir DIR --name NAME     (prints a new operator token on stdout)
- *   aspire token list --data-dir DIR | aspire token revoke --data-dir DIR --name NAME
+ *   aspire token create --data-dir DIR --name NAME [--role R --tags --regions --agentsn --commands --users --cidrs]
+ *   aspire token list --data-dir DIR | aspire token revoke --data-dir DIR --name NAME   (token-cli.ts)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { acquirePidfile, ConfigError, createRootLogger, PidfileLockedError, readConfigObject, realClock, VERSION } from '@aspire/agent-core';
 import { buildServer } from './app.ts';
+import { addTokenCommands, DB_FILE } from './token-cli.ts';
 import { checkConfig, parseListen } from './config.ts';
 import { listenFailure, startupFailureLine } from './startup-failure.ts';
-import { newOperatorToken, sha256Hex } from './http/secrets.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
 import { loadServerSigning } from './trust/signing-key.ts';
 
-export const DB_FILE = 'aspire.db';
+export { DB_FILE };
 
 interface ServeFlags extends HubFlags {
   listen?: string;
@@ -120,52 +120,6 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGHUP', () => root.reopen());
 }
 
-interface TokenFlags {
-  dataDir?: string;
-  config?: string;
-}
-
-/** The data dir of a token command: --data-dir, else the config file's dataDir. */
-function tokenDataDir(opts: TokenFlags): string {
-  if (opts.dataDir) return opts.dataDir;
-  if (opts.config) return checkConfig(readConfigObject(opts.config), opts.config).config.dataDir;
-  throw new ConfigError('flags', ['--data-dir: required (or --config naming a file with dataDir)']);
-}
-
-async function tokenCreate(opts: TokenFlags & { name: string }): Promise<void> {
-  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
-  try {
-    const token = newOperatorToken();
-    await store.createToken(opts.name, sha256Hex(token), Date.now());
-    process.stdout.write(`${token}\n`);
-  } finally {
-    store.close();
-  }
-}
-
-async function tokenList(opts: TokenFlags): Promise<void> {
-  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
-  try {
-    for (const t of await store.listTokens()) {
-      const used = t.last_used === null ? 'never used' : `last used ${new Date(t.last_used).toISOString()}`;
-      process.stdout.write(`${t.name}\tcreated ${new Date(t.gmt_create).toISOString()}\t${used}\n`);
-    }
-  } finally {
-    store.close();
-  }
-}
-
-async function tokenRevoke(opts: TokenFlags & { name: string }): Promise<void> {
-  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
-  try {
-    const n = await store.deleteTokens(opts.name);
-    process.stdout.write(`revoked ${n} token(s) named ${opts.name}\n`);
-    if (n === 0) process.exitCode = 1;
-  } finally {
-    store.close();
-  }
-}
-
 export function program(): Command {
   const p = new Command('aspire').version(VERSION).description('Aspire management server (REST API, agent endpoints)');
   addHubFlags(p.command('serve'))
@@ -177,27 +131,7 @@ export function program(): Command {
     .option('--log-file <file>', 'log to this file instead of stderr')
     .option('--log <file>', 'same as --log-file')
     .action(serve);
-  const token = p.command('token').description('operator tokens');
-  token
-    .command('create')
-    .description('create an operator token and print it (stored hashed)')
-    .option('--data-dir <dir>', 'the server data dir')
-    .option('-c, --config <file>', 'take the data dir from this server config file')
-    .requiredOption('--name <name>', 'who or what the token is for')
-    .action(tokenCreate);
-  token
-    .command('list')
-    .description('list operator tokens (names and use, never the tokens)')
-    .option('--data-dir <dir>', 'the server data dir')
-    .option('-c, --config <file>', 'take the data dir from this server config file')
-    .action(tokenList);
-  token
-    .command('revoke')
-    .description('delete every operator token with this name; takes effect at once, also on a running server')
-    .option('--data-dir <dir>', 'the server data dir')
-    .option('-c, --config <file>', 'take the data dir from this server config file')
-    .requiredOption('--name <name>', 'the token name given at create')
-    .action(tokenRevoke);
+  addTokenCommands(p);
   return p;
 }
 

@@ -28,6 +28,13 @@ export interface AspireHandle {
   hubAddress?: { host: string; port: number };
   /** Operator REST call with the token; path like '/api/v1/server/task?id=1'. */
   api(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<AspireApiAnswer>;
+  /**
+   * Create another operator token with the real CLI (`aspire token create --name NAME ...flags`,
+   * e.g. ['--role', 'operator', '--tags', 'role=web']); resolves with the token.
+   */
+  createToken(name: string, flags?: string[]): Promise<string>;
+  /** Revoke every token with this name with the real CLI (`aspire token revoke`). */
+  revokeToken(name: string): Promise<void>;
   /** Stop the server (SIGTERM) and start it again on the same port and data dir. */
   restart(): Promise<void>;
   /** Stop the server; removes the temp data dir unless keepDataDir was given. */
@@ -45,7 +52,7 @@ export interface StartAspireOptions {
   /** Env for the child (e.g. nothing); the server reads no env itself. */
   env?: NodeJS.ProcessEnv;
   /** Start the BasicAgent command hub on 127.0.0.1:0 with this certificate (see makeTestCa). */
-  hub?: { certFile: string; keyFile: string; redirect?: string; redirectOver?: number; idleTimeoutMs?: number; handshakeTimeoutMs?: number };
+  hub?: { certFile: string; keyFile: string; redirect?: string; redirectOver?: number; idleTimeoutMs?: number };
 }
 
 function hubArgs(hub: StartAspireOptions['hub'], listen: string): string[] {
@@ -54,7 +61,6 @@ function hubArgs(hub: StartAspireOptions['hub'], listen: string): string[] {
   if (hub.redirect !== undefined) a.push('--hub-redirect', hub.redirect);
   if (hub.redirectOver !== undefined) a.push('--hub-redirect-over', String(hub.redirectOver));
   if (hub.idleTimeoutMs !== undefined) a.push('--hub-idle-timeout-ms', String(hub.idleTimeoutMs));
-  if (hub.handshakeTimeoutMs !== undefined) a.push('--hub-handshake-timeout-ms', String(hub.handshakeTimeoutMs));
   return a;
 }
 
@@ -138,6 +144,13 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
         /* not JSON: the test sees the text */
       }
       return { status: res.status, body: parsed, headers: Object.fromEntries(res.headers.entries()) };
+    },
+    async createToken(name, flags = []) {
+      const r = await run(bin.cmd, [...bin.args, 'token', 'create', '--data-dir', dataDir, '--name', name, ...flags], { env: opts.env ?? process.env });
+      return r.stdout.trim();
+    },
+    async revokeToken(name) {
+      await run(bin.cmd, [...bin.args, 'token', 'revoke', '--data-dir', dataDir, '--name', name], { env: opts.env ?? process.env });
     },
     async restart() {
       const port = new URL(url).port;

@@ -164,3 +164,24 @@ export const TaskAnswer = envelopeWith(
   },
   'with id: {task, states, subtasks}; without: a page of tasks',
 );
+
+export const AuditSchema = Type.Object(
+  {
+    id: Num(),
+    at: Ms('when'),
+    phase: Type.String({ enum: ['dispatch', 'result'], description: 'dispatch: written before a command went to hosts; result: the answer or refusal' }),
+    request: Type.String({ description: 'the same for the dispatch and result rows of one request' }),
+    token: NullableStr('token name (null: no or unknown token)'),
+    source: Type.String({ description: 'source address' }),
+    method: Type.String(),
+    route: Type.String(),
+    targets: NullableNum('hosts asked for'),
+    selector: NullableStr('hosts=a,b or tags=k=v'),
+    command: NullableStr('command, task action or method'),
+    run_as: NullableStr('run-as user'),
+    code: NullableNum('HTTP status of the answer (result rows)'),
+    outcome: NullableStr('ok, counts, failed: CODE, or refused: why'),
+  },
+  { ...open, description: 'one audit row: never a secret, never command output' },
+);
+export const AuditPage = paged('audit', AuditSchema, 'a page of audit rows');

@@ -10,7 +10,7 @@
  *   GET    /polaris/task-results?host=&name=&limit=   stored task.result frames
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ErrorCode,
   POLARIS_METHOD_PATTERN,
@@ -23,6 +23,9 @@ import {
   type PolarisRequest,
   type ReplyFrame,
 } from '@aspire/protocol';
+import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
+import { operatorOf } from '../http/operator.ts';
+import { scopeRefusal, taskLineReadings } from '../http/scope-gate.ts';
 import { failure } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
 
@@ -33,6 +36,54 @@ const docOnly = { validatorCompiler: () => () => true };
 function sendFail(reply: FastifyReply, name: Parameters<typeof fail>[0], cause: string): FastifyReply {
   const f = fail(name, cause);
   return reply.code(f.http).send(f.body);
+}
+
+/** What a Polaris request asks hosts to do, as the scope check and the audit see it. */
+interface PolarisIntent {
+  hosts: string[];
+  method: string;
+  cmd?: string;
+  user?: string;
+  line?: string;
+  /** The request only reads what the server stored (task results): hosts checked, no command. */
+  storedOnly?: boolean;
+}
+
+/**
+ * Check a Polaris request against the token's scope and note it for the audit; on success the
+ * dispatch row is written (before anything is sent). Answers the 403 when something is outside.
+ */
+async function gate(hub: CommandHub, request: FastifyRequest, reply: FastifyReply, intent: PolarisIntent): Promise<FastifyReply | undefined> {
+  const op = operatorOf(request)!;
+  let readings: { user?: string; command: string }[];
+  if (intent.storedOnly) readings = [];
+  else if (intent.method === 'sync.bash') readings = [{ user: intent.user || 'root', command: intent.cmd ?? '' }];
+  else if (intent.method === 'task.add') readings = taskLineReadings(intent.line ?? '').map((r) => ({ user: r.user, command: r.command }));
+  else readings = [{ command: intent.method }];
+  noteAudit(request, {
+    targets: intent.hosts.length,
+    selector: hostsSelector(intent.hosts),
+    sendsCommand: !intent.storedOnly,
+    ...(readings[0] ? { command: intent.method === 'sync.bash' || intent.method.startsWith('getinfo.') || intent.method === 'task.list' ? readings[0].command : `${intent.method}: ${intent.line ?? readings[0].command}` } : {}),
+    ...(readings[0]?.user !== undefined ? { runAs: readings[0].user } : {}),
+  });
+  const refusal = await scopeRefusal(op, {
+    hosts: intent.hosts.map((name) => {
+      const c = hub.registry.find(name);
+      return { name, ...(c ? { hint: { hostname: c.hostname, ...(c.agentsn ? { agentsn: c.agentsn } : {}) } } : {}) };
+    }),
+    commands: [...new Set(readings.map((r) => r.command))],
+    users: [...new Set(readings.flatMap((r) => (r.user === undefined ? [] : [r.user])))],
+  });
+  if (refusal) return sendFail(reply, 'FORBIDDEN', refusal);
+  if (!intent.storedOnly) await auditDispatch(request);
+  return undefined;
+}
+
+/** "2 hosts: 1 success, 1 failed" for the audit (never the output). */
+function outcomeCounts(response: readonly PolarisHostReply[]): string {
+  const okCount = response.filter((r) => r.resp === 'success').length;
+  return `${response.length} hosts: ${okCount} success, ${response.length - okCount} failed`;
 }
 
 /** The agent frame for one Polaris request (only the fields of its method go out). */
@@ -109,9 +160,19 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
         if (!POLARIS_METHOD_PATTERN.test(v.value.method)) {
           return sendFail(reply, 'BAD_REQUEST', `method ${JSON.stringify(v.value.method)}: use sync.bash, getinfo.NAME, task.add, task.remove or task.list`);
         }
+        const r = v.value as PolarisRequest & { line?: unknown };
+        const refused = await gate(hub, request, reply, {
+          hosts: r.hosts,
+          method: r.method,
+          ...(typeof r.cmd === 'string' ? { cmd: r.cmd } : {}),
+          ...(typeof r.user === 'string' ? { user: r.user } : {}),
+          ...(typeof r.line === 'string' ? { line: r.line } : {}),
+        });
+        if (refused) return refused;
         const id = v.value.id ?? randomUUID();
         const response = await fanOut(hub, v.value, id);
         if ('error' in response) return sendFail(reply, 'BAD_REQUEST', response.error);
+        noteAudit(request, { outcome: outcomeCounts(response) });
         return ok({ id, response });
       },
     );
@@ -130,10 +191,13 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
       }),
     );
 
-    const one = async (host: string, frame: Record<string, unknown> & { method: string }, reply: FastifyReply) => {
+    const one = async (host: string, frame: Record<string, unknown> & { method: string; line?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      const refused = await gate(hub, request, reply, { hosts: [host], method: frame.method, ...(frame.line !== undefined ? { line: frame.line } : {}) });
+      if (refused) return refused;
       const r = await fanOut(hub, { hosts: [host], ...frame } as PolarisRequest, randomUUID());
       if ('error' in r) return sendFail(reply, 'BAD_REQUEST', r.error);
       const answer = r[0]!;
+      noteAudit(request, { outcome: outcomeCounts(r) });
       if (answer.retcode === ErrorCode.NO_SUCH_HOST) return sendFail(reply, 'NOT_FOUND', `${host}: ${answer.message}`);
       return ok({ ...answer });
     };
@@ -144,7 +208,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
       async (request, reply) => {
         const host = request.query.host;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
-        return one(host, { method: 'task.list' }, reply);
+        return one(host, { method: 'task.list' }, request, reply);
       },
     );
     app.post<{ Body: { host?: unknown; name?: unknown; line?: unknown } }>(
@@ -155,7 +219,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
         if (typeof b.host !== 'string' || typeof b.name !== 'string' || typeof b.line !== 'string') {
           return sendFail(reply, 'BAD_REQUEST', 'host, name and line are required strings');
         }
-        return one(b.host, { method: 'task.add', name: b.name, line: b.line, ...((b as { opsig?: unknown }).opsig !== undefined ? { opsig: (b as { opsig?: unknown }).opsig } : {}) }, reply);
+        return one(b.host, { method: 'task.add', name: b.name, line: b.line, ...((b as { opsig?: unknown }).opsig !== undefined ? { opsig: (b as { opsig?: unknown }).opsig } : {}) }, request, reply);
       },
     );
     app.delete<{ Querystring: { host?: string; name?: string } }>(
@@ -164,7 +228,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
       async (request, reply) => {
         const { host, name } = request.query;
         if (!host || !name) return sendFail(reply, 'BAD_REQUEST', 'host and name are required');
-        return one(host, { method: 'task.remove', name }, reply);
+        return one(host, { method: 'task.remove', name }, request, reply);
       },
     );
     app.get<{ Querystring: { host?: string; name?: string; limit?: string } }>(
@@ -173,6 +237,8 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
       async (request, reply) => {
         const { host, name } = request.query;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
+        const refused = await gate(hub, request, reply, { hosts: [host], method: 'task-results', storedOnly: true });
+        if (refused) return refused;
         const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100));
         const items = await hub.store.listTaskResults({ host, ...(name ? { name } : {}), limit });
         return ok({ host, count: items.length, items });

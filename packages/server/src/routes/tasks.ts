@@ -6,7 +6,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { configJob, JOB_ACTIONS, SubtaskState, subAgentJob } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
-import { operatorOf } from '../http/operator.ts';
+import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
+import { operatorOf, type Operator } from '../http/operator.ts';
+import { scopeRefusal } from '../http/scope-gate.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import { TaskAnswer, TaskCreated } from '../http/response-schemas.ts';
@@ -31,7 +33,9 @@ export const TaskBody = Type.Object(
     ),
     ttl: Type.Optional(Type.Number({ minimum: 0, maximum: 365 * 86_400, description: 'seconds; not started by then is FAILED TASK_EXPIRED' })),
     ttr: Type.Optional(Type.Number({ minimum: 0.1, maximum: 30 * 86_400, description: 'seconds a RESERVED subtask may go unreported before READY again' })),
-    user: Type.Optional(Type.String({ maxLength: 64 })),
+    user: Type.Optional(
+      Type.String({ maxLength: 64, description: 'ignored: the author recorded is always the token name (a sub-agent run-as user goes in parameters.user)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -51,6 +55,16 @@ function toMs(t: number | string | undefined): number | undefined {
 }
 
 export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  /** Below admin, a token may revoke or kick only the tasks it created (their scope was checked then). */
+  const notOwnTask = async (id: number, op: Operator): Promise<{ name: 'NOT_FOUND' | 'FORBIDDEN'; cause: string } | undefined> => {
+    if (op.role === 'admin') return undefined;
+    // A state no subtask is in: the task row without loading its subtasks.
+    const t = await ctx.store.getTask(id, { state: 'none' });
+    if (!t) return { name: 'NOT_FOUND', cause: `no task ${id}` };
+    if (t.task.user !== op.name) return { name: 'FORBIDDEN', cause: `task ${id} was created by another token; role ${op.role} may change only its own` };
+    return undefined;
+  };
+
   app.post<{ Body: TaskBody }>(
     '/task',
     { schema: { tags: ['task'], summary: 'Create a task: one subtask per AgentSN, or per host matching tags in a window', body: TaskBody, response: { 200: TaskCreated } } },
@@ -68,6 +82,22 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         const pkg = await ctx.store.findPackage(parameters.name as string, parameters.version);
         if (!pkg) return sendError(reply, 'NOT_FOUND', `no package ${String(parameters.name)} ${parameters.version} uploaded`);
       }
+      // Scope (docs/security.md): hosts, the command (`action name`) and the run-as user, checked
+      // before the task exists; the audit's dispatch row is written before any host can get it.
+      const op = operatorOf(request)!;
+      const runAs = typeof parameters.user === 'string' ? parameters.user : 'root';
+      const command = typeof parameters.name === 'string' ? `${b.command} ${parameters.name}` : b.command;
+      noteAudit(request, {
+        command,
+        runAs,
+        ...(b.agents ? { targets: b.agents.length, selector: hostsSelector(b.agents) } : { selector: `tags=${b.tags}` }),
+      });
+      const refusal = await scopeRefusal(op, {
+        ...(b.agents ? { hosts: b.agents.map((name) => ({ name })) } : { tags: b.tags! }),
+        commands: [command],
+        users: [runAs],
+      });
+      if (refusal) return sendError(reply, 'FORBIDDEN', refusal);
       const now = ctx.clock.now();
       const windowStart = toMs(b.window?.start);
       const windowEnd = toMs(b.window?.end);
@@ -76,8 +106,8 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const spec: TaskSpec = {
         command: b.command,
         parameters,
-        // Who issued it (seed 000 tasks.user): the token's name unless the caller names someone.
-        user: b.user ?? operatorOf(request),
+        // Who issued it (seed 000 tasks.user): always the token's name; a body `user` is ignored.
+        user: op.name,
         agents: b.agents,
         tags: b.tags,
         windowStart,
@@ -89,9 +119,11 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         ttlMs: Math.round((b.ttl ?? 0) * 1000),
         ttrMs: Math.round((b.ttr ?? ctx.config.taskTtrSec) * 1000),
       };
+      await auditDispatch(request);
       const { id, results } = await ctx.store.createTask(spec, now);
-      // Audit: who asked for what, on how many hosts (the parameters may hold secrets: not logged).
-      request.log.info({ task: id, command: spec.command, user: spec.user, hosts: results.length, tags: spec.tags }, 'task created');
+      // The parameters may hold secrets: never audited or logged.
+      const unknown = results.filter((r) => r.errcode !== undefined).length;
+      noteAudit(request, { targets: results.length, outcome: `task ${id}: ${results.length - unknown} subtasks${unknown ? `, ${unknown} hosts refused` : ''}` });
       ctx.kickScheduler();
       return reply.send(ok({ id, results }));
     },
@@ -116,9 +148,11 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
     '/task/revoke',
     { schema: { tags: ['task'], summary: 'Revoke a task: every subtask not RESERVED and not final becomes REVOKED', body: IdBody } },
     async (request, reply) => {
+      const refused = await notOwnTask(request.body.id, operatorOf(request)!);
+      if (refused) return sendError(reply, refused.name, refused.cause);
       const r = await ctx.store.revokeTask(request.body.id, ctx.clock.now());
       if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
-      request.log.info({ task: request.body.id, user: operatorOf(request), revoked: r.value.revoked }, 'task revoked');
+      noteAudit(request, { outcome: `task ${request.body.id}: ${r.value.revoked} revoked` });
       return reply.send(ok(r.value));
     },
   );
@@ -127,8 +161,11 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
     '/task/kick',
     { schema: { tags: ['task'], summary: 'Move BURIED subtasks of a task back to READY', body: IdBody } },
     async (request, reply) => {
+      const refused = await notOwnTask(request.body.id, operatorOf(request)!);
+      if (refused) return sendError(reply, refused.name, refused.cause);
       const r = await ctx.store.kickTask(request.body.id, ctx.clock.now());
       if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      noteAudit(request, { outcome: `task ${request.body.id}: ${r.value.kicked} kicked` });
       ctx.kickScheduler();
       return reply.send(ok(r.value));
     },

@@ -9,6 +9,7 @@ export const SORTABLE = {
   tags: { id: 't.id', name: 't.name', value: 't.value', hosts: 'hosts', gmt_create: 't.gmt_create', gmt_modify: 't.gmt_modify' },
   regions: { id: 'r.id', name: 'r.name', hosts: 'hosts', gmt_create: 'r.gmt_create', gmt_modify: 'r.gmt_modify' },
   events: { id: 'id', occurred: 'occurred', agentsn: 'agentsn', kind: 'kind', gmt_create: 'gmt_create' },
+  audit: { id: 'id', at: 'at', token: 'token', route: 'route', code: 'code' },
 } as const satisfies Record<string, Record<string, string>>;
 
 export type Sortable = keyof typeof SORTABLE;

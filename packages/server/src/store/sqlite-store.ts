@@ -13,11 +13,15 @@ import { HostStatus, type AgentReport } from '@aspire/protocol';
 import { parseTags, tagsMatch } from '../tasks/state-machine.ts';
 import { notFound, SqliteDb, SqlitePart, type Param, type Row } from './sqlite/base.ts';
 import { SqliteInventory } from './sqlite/inventory.ts';
+import { SqliteOperators } from './sqlite/operators.ts';
 import { SqlitePackages } from './sqlite/packages.ts';
 import { SqliteTaskQueue } from './sqlite/task-queue.ts';
 import { SqliteTaskResults } from './sqlite/task-results.ts';
 import { isStorageFull } from './storage-full.ts';
 import type {
+  AuditEntry,
+  AuditFilter,
+  AuditRow,
   Dashboard,
   EventFilter,
   EventRow,
@@ -43,6 +47,8 @@ import type {
   TaskRow,
   TaskSpec,
   TickOutcome,
+  TokenGrant,
+  TokenRow,
 } from './store.ts';
 
 /** A quiet push's last_seen reaches the database at most this late (or after this many hosts). */
@@ -59,6 +65,7 @@ export class SqliteStore extends SqlitePart implements Store {
   private readonly inventory: SqliteInventory;
   private readonly packages: SqlitePackages;
   private readonly taskResults: SqliteTaskResults;
+  private readonly operators: SqliteOperators;
   /**
    * Fingerprint of what each host's row holds since its last full write, so a push that only
    * says "still here" (same fields, no results, no events, nothing to hand out) costs a read
@@ -80,6 +87,7 @@ export class SqliteStore extends SqlitePart implements Store {
     this.inventory = new SqliteInventory(this.sql);
     this.packages = new SqlitePackages(this.sql);
     this.taskResults = new SqliteTaskResults(this.sql);
+    this.operators = new SqliteOperators(this.sql);
   }
 
   close(): void {
@@ -517,17 +525,26 @@ export class SqliteStore extends SqlitePart implements Store {
   computeDashboard(now: number): Promise<Dashboard> {
     return this.inventory.computeDashboard(now);
   }
-  createToken(name: string, hash: string, now: number): Promise<number> {
-    return this.inventory.createToken(name, hash, now);
+  createToken(name: string, hash: string, now: number, grant?: { role: string; scope: string }): Promise<number> {
+    return this.operators.createToken(name, hash, now, grant);
   }
-  listTokens(): Promise<{ id: number; name: string; gmt_create: number; last_used: number | null }[]> {
-    return this.inventory.listTokens();
+  listTokens(): Promise<TokenRow[]> {
+    return this.operators.listTokens();
   }
   deleteTokens(name: string): Promise<number> {
-    return this.inventory.deleteTokens(name);
+    return this.operators.deleteTokens(name);
   }
-  tokenName(hash: string, now: number): Promise<string | undefined> {
-    return this.inventory.tokenName(hash, now);
+  tokenGrant(hash: string, now: number): Promise<TokenGrant | undefined> {
+    return this.operators.tokenGrant(hash, now);
+  }
+  appendAudit(e: AuditEntry): Promise<number> {
+    return this.operators.appendAudit(e);
+  }
+  listAudit(filter: AuditFilter, paging: Paging): Promise<Page<AuditRow>> {
+    return this.operators.listAudit(filter, paging);
+  }
+  pruneAudit(before: number): Promise<number> {
+    return this.operators.pruneAudit(before);
   }
   addTaskResult(r: TaskResultInput, keep: number): Promise<void> {
     return this.taskResults.addTaskResult(r, keep);

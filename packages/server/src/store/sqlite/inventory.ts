@@ -1,4 +1,4 @@
-/** Tags, regions (with bound-host counts), events, dashboard counts and operator tokens on SQLite. */
+/** Tags, regions (with bound-host counts), events and dashboard counts on SQLite (tokens: operators.ts). */
 import type { Dashboard, EventFilter, EventRow, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
 import { conflict, notFound, SqlitePart, type Param } from './base.ts';
 
@@ -142,22 +142,5 @@ export class SqliteInventory extends SqlitePart {
        FROM hosts h, json_each(h.agents) j WHERE h.status != 'deleted' GROUP BY 1 ORDER BY 1`,
     );
     return { hosts: h, agents, computedAt: now };
-  }
-
-  async createToken(name: string, hash: string, now: number): Promise<number> {
-    return this.run('INSERT INTO tokens(name, hash, gmt_create) VALUES (?, ?, ?)', name, hash, now).lastId;
-  }
-
-  async listTokens(): Promise<{ id: number; name: string; gmt_create: number; last_used: number | null }[]> {
-    return this.all('SELECT id, name, gmt_create, last_used FROM tokens ORDER BY id');
-  }
-
-  async deleteTokens(name: string): Promise<number> {
-    return this.run('DELETE FROM tokens WHERE name = ?', name).changes;
-  }
-
-  async tokenName(hash: string, now: number): Promise<string | undefined> {
-    const row = this.get<{ name: string }>('UPDATE tokens SET last_used = ? WHERE hash = ? RETURNING name', now, hash);
-    return row?.name;
   }
 }

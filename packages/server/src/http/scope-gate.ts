@@ -1,0 +1,82 @@
+/**
+ * The scope check of a request that sends commands to hosts (POST /task, Polaris): which hosts,
+ * which command, which run-as user. Answers the refusal's cause, naming everything outside the
+ * token's scope, or undefined when all of it is inside. Nothing is sent before this passes.
+ */
+import type { Operator } from './operator.ts';
+import { commandAllowed, hasHostSelector, hostInScope, userAllowed, type OperatorScope } from './operator-scope.ts';
+
+export interface CommandIntent {
+  /** Hosts named directly (Polaris hosts[] entries, task AgentSNs), with what the hub knows of each. */
+  hosts?: { name: string; hint?: { agentsn?: string; hostname?: string } }[];
+  /** A tag task's selector `k=v,k2=v2` (hosts carrying all of them). */
+  tags?: string;
+  /** The command as the allow list sees it; several when a line can be read more than one way. */
+  commands: string[];
+  /** Run-as users, same. */
+  users: string[];
+}
+
+const MAX_NAMED = 20;
+
+function nameList(xs: readonly string[]): string {
+  const shown = xs.slice(0, MAX_NAMED).map((x) => JSON.stringify(x)).join(', ');
+  return xs.length > MAX_NAMED ? `${shown} and ${xs.length - MAX_NAMED} more` : shown;
+}
+
+async function hostsOutside(op: Operator, hosts: NonNullable<CommandIntent['hosts']>): Promise<string[]> {
+  const scope = op.scope;
+  if (!hasHostSelector(scope)) return [];
+  const outside: string[] = [];
+  for (const h of hosts) {
+    if (scope.agentsn?.includes(h.name) || (h.hint?.agentsn !== undefined && scope.agentsn?.includes(h.hint.agentsn))) continue;
+    // Unknown to the store = cannot be shown inside; a name matching several hosts needs all inside.
+    const facts = await op.hosts(h.name, h.hint);
+    if (facts.length === 0 || !facts.every((f) => hostInScope(scope, f))) outside.push(h.name);
+  }
+  return outside;
+}
+
+/** A tag task reaches only hosts carrying all its tags: inside when one of them is a scope tag. */
+function tagTaskInside(scope: OperatorScope, tags: string): boolean {
+  if (!hasHostSelector(scope)) return true;
+  const asked = tags.split(',').map((t) => t.trim());
+  return Boolean(scope.tags?.some((t) => asked.includes(t)));
+}
+
+export async function scopeRefusal(op: Operator, intent: CommandIntent): Promise<string | undefined> {
+  const why: string[] = [];
+  const outside = await hostsOutside(op, intent.hosts ?? []);
+  if (outside.length) why.push(`hosts outside the scope of token ${JSON.stringify(op.name)}: ${nameList(outside)}`);
+  if (intent.tags !== undefined && !tagTaskInside(op.scope, intent.tags)) {
+    why.push(`tags ${JSON.stringify(intent.tags)} select hosts outside the scope of token ${JSON.stringify(op.name)} (its tags: ${op.scope.tags?.join(',') ?? 'none'})`);
+  }
+  const badCommands = intent.commands.filter((c) => !commandAllowed(op.scope, c));
+  if (badCommands.length) why.push(`command ${nameList(badCommands)} is not in the allow list of token ${JSON.stringify(op.name)}`);
+  const badUsers = intent.users.filter((u) => !userAllowed(op.scope, u));
+  if (badUsers.length) why.push(`run-as user ${nameList(badUsers)} is not allowed for token ${JSON.stringify(op.name)} (allowed: ${op.scope.users?.join(',')})`);
+  return why.length ? why.join('; ') : undefined;
+}
+
+const USER_NAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/;
+
+/**
+ * The (user, command) readings of a periodic-task line (`[S] M H DoM Mon DoW user command`, or
+ * `@macro user command`). The agent decides between five and six schedule fields by the sixth
+ * token; the server does not repeat that rule: it checks every reading with a valid user name,
+ * so the one the agent takes is among them. No reading: the line is checked as a whole.
+ */
+export function taskLineReadings(line: string): { user: string; command: string }[] {
+  const tokens = line.trim().split(/\s+/);
+  const out: { user: string; command: string }[] = [];
+  const reading = (n: number) => {
+    if (tokens.length < n + 2 || !USER_NAME.test(tokens[n]!)) return;
+    out.push({ user: tokens[n]!, command: line.trim().replace(new RegExp(`^(\\S+\\s+){${n + 1}}`), '') });
+  };
+  if (tokens[0]?.startsWith('@')) reading(1);
+  else {
+    reading(5);
+    reading(6);
+  }
+  return out.length ? out : [{ user: '', command: line.trim() }];
+}

@@ -1,0 +1,135 @@
+/**
+ * `aspire token create|list|revoke`: operator tokens with a role and a scope (docs/server.md,
+ * docs/security.md). The token is printed once, at creation; the database keeps its SHA-256.
+ * They work while the server runs (SQLite WAL) and need no lock; the server reads tokens per
+ * request, so a revoke takes effect at once.
+ */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ConfigError, readConfigObject } from '@aspire/agent-core';
+import { checkConfig } from './config.ts';
+import { checkScope, describeScope, isRole, parseCommandRule, ROLES, type OperatorScope } from './http/operator-scope.ts';
+import { newOperatorToken, sha256Hex } from './http/secrets.ts';
+import { openSqliteStore } from './store/sqlite-store.ts';
+
+export const DB_FILE = 'aspire.db';
+
+interface TokenFlags {
+  dataDir?: string;
+  config?: string;
+}
+
+interface CreateFlags extends TokenFlags {
+  name: string;
+  role: string;
+  tags?: string;
+  regions?: string;
+  agentsn?: string;
+  commands?: string[];
+  users?: string;
+  cidrs?: string;
+}
+
+/** The data dir of a token command: --data-dir, else the config file's dataDir. */
+function tokenDataDir(opts: TokenFlags): string {
+  if (opts.dataDir) return opts.dataDir;
+  if (opts.config) return checkConfig(readConfigObject(opts.config), opts.config).config.dataDir;
+  throw new ConfigError('flags', ['--data-dir: required (or --config naming a file with dataDir)']);
+}
+
+const list = (v: string | undefined): string[] | undefined =>
+  v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** The flags of `token create` as a checked scope, every problem listed. */
+export function scopeFromFlags(opts: CreateFlags): OperatorScope {
+  const problems: string[] = [];
+  if (!isRole(opts.role)) problems.push(`--role: must be one of ${ROLES.join(' ')}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(opts.name)) problems.push('--name: letters, digits and . _ @ - (at most 128)');
+  const raw: Record<string, unknown> = {};
+  for (const k of ['tags', 'regions', 'agentsn', 'users', 'cidrs'] as const) {
+    const v = list(opts[k]);
+    if (v !== undefined) raw[k] = v;
+  }
+  if (opts.commands?.length) raw.commands = opts.commands.map(parseCommandRule);
+  const r = checkScope(raw);
+  if (!r.ok) problems.push(...r.problems.map((p) => `--${p}`));
+  if (problems.length || !r.ok) throw new ConfigError('flags', problems);
+  return r.scope;
+}
+
+async function tokenCreate(opts: CreateFlags): Promise<void> {
+  const scope = scopeFromFlags(opts);
+  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
+  try {
+    const token = newOperatorToken();
+    await store.createToken(opts.name, sha256Hex(token), Date.now(), { role: opts.role, scope: JSON.stringify(scope) });
+    // The only time the token is shown: stdout, alone on its line. The rest goes to stderr.
+    process.stdout.write(`${token}\n`);
+    process.stderr.write(`aspire: token ${opts.name}: role ${opts.role}, ${describeScope(scope)}\n`);
+  } finally {
+    store.close();
+  }
+}
+
+async function tokenList(opts: TokenFlags): Promise<void> {
+  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
+  try {
+    for (const t of await store.listTokens()) {
+      const used = t.last_used === null ? 'never used' : `last used ${new Date(t.last_used).toISOString()}`;
+      let scope: string;
+      try {
+        const r = checkScope(JSON.parse(t.scope));
+        scope = r.ok ? describeScope(r.scope) : `unreadable scope (${r.problems.join('; ')})`;
+      } catch {
+        scope = 'unreadable scope';
+      }
+      process.stdout.write(`${t.name}\t${t.role}\tcreated ${new Date(t.gmt_create).toISOString()}\t${used}\t${scope}\n`);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+async function tokenRevoke(opts: TokenFlags & { name: string }): Promise<void> {
+  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
+  try {
+    const n = await store.deleteTokens(opts.name);
+    process.stdout.write(`revoked ${n} token(s) named ${opts.name}\n`);
+    if (n === 0) process.exitCode = 1;
+  } finally {
+    store.close();
+  }
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function addTokenCommands(p: Command): void {
+  const token = p.command('token').description('operator tokens');
+  token
+    .command('create')
+    .description('create an operator token and print it once (stored hashed); flags limit what it may do')
+    .option('--data-dir <dir>', 'the server data dir')
+    .option('-c, --config <file>', 'take the data dir from this server config file')
+    .requiredOption('--name <name>', 'who or what the token is for (recorded as the author of its tasks and in the audit log)')
+    .option('--role <role>', `${ROLES.join(' | ')}: viewer reads, operator runs commands and tasks in scope, admin everything`, 'admin')
+    .option('--tags <k=v,...>', 'hosts: those carrying one of these tags')
+    .option('--regions <id|name,...>', 'hosts: those in one of these regions')
+    .option('--agentsn <sn,...>', 'hosts: these AgentSNs')
+    .option('--commands <rule>', 'allowed command, repeatable: exact:TEXT, prefix:TEXT, regex:RE (whole command); no kind = exact', collect)
+    .option('--users <user,...>', 'allowed run-as users (sync.bash default is root)')
+    .option('--cidrs <cidr,...>', 'allowed source addresses')
+    .action(tokenCreate);
+  token
+    .command('list')
+    .description('list operator tokens: name, role, created, last use, scope (never the tokens)')
+    .option('--data-dir <dir>', 'the server data dir')
+    .option('-c, --config <file>', 'take the data dir from this server config file')
+    .action(tokenList);
+  token
+    .command('revoke')
+    .description('delete every operator token with this name; takes effect at once, also on a running server')
+    .option('--data-dir <dir>', 'the server data dir')
+    .option('-c, --config <file>', 'take the data dir from this server config file')
+    .requiredOption('--name <name>', 'the token name given at create')
+    .action(tokenRevoke);
+}
