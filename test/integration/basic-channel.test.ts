@@ -1,11 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, createServer as tlsCreateServer, type TLSSocket } from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aspire/protocol';
-import { makeTestCa, startAspire, startBasicAgent, waitUntil, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
+import { enrollHost, makeTestCa, startAspire, startBasicAgent, waitUntil, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
 
 // Real server with its TLS command hub, two real BasicAgents, commands through the REST API.
 let ca: TestCa;
@@ -182,10 +183,12 @@ describe('the hub refuses bad clients without disturbing connected agents', () =
     });
     expect(plain).toBe('closed');
 
-    // Garbage as the first frame, and garbage after a valid init.
+    // Garbage as the first frame, and garbage after a valid init (from a host with its certificate).
+    const garbageHost = await enrollHost([srv], { hostname: 'garbage-host', dir: mkdtempSync(join(tmpdir(), 'garbage-host-')) });
+    const identity = { cert: readFileSync(garbageHost.certFile, 'utf8'), key: readFileSync(garbageHost.keyFile, 'utf8') };
     const talk = (lines: string[]) =>
       new Promise<string>((resolve) => {
-        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.caCert }, () => {
+        const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.caCert, ...identity }, () => {
           for (const l of lines) s.write(`${l}\n`);
         });
         let got = '';

@@ -17,6 +17,12 @@ export function writeJsonAtomicSync(path: string, value: unknown, mode = 0o600):
   writeFileAtomic.sync(path, `${JSON.stringify(value, null, 2)}\n`, { mode, fsync: true });
 }
 
+/** Any text (a PEM key or certificate) written the same way: whole or not at all, with this mode. */
+export async function writeTextAtomic(path: string, text: string, mode = 0o600): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  await writeFileAtomic(path, text, { mode, fsync: true });
+}
+
 export type ReadJson<T> =
   | { kind: 'missing' }
   | { kind: 'ok'; value: T }

@@ -17,6 +17,18 @@ export interface BasicConfig {
    * connection (only that field). "" turns it off.
    */
   bootMetafile: string;
+  /**
+   * The pinned server signing key(s): the file the BootAgent writes at registration
+   * (`identity/server-signing.pub` in its state dir). Every command frame must verify against it.
+   */
+  serverPublicKey: string;
+  /**
+   * PEM client certificate and key the hub requires (mutual TLS, docs/security.md "Host
+   * identity"): the BootAgent's, issued by the server's host CA at registration and renewed by
+   * it. Re-read at every (re)connection, so a renewal takes effect. "" sends none.
+   */
+  tlsClientCert: string;
+  tlsClientKey: string;
   /** Commands (sync.bash) running at once, and how many more may wait. */
   concurrency: number;
   queueMax: number;
@@ -44,7 +56,8 @@ export const CONFIG_DEFAULT_PATH = '/etc/basicagent/basic.json';
 const KNOWN = [
   'serverHost', 'serverPort', 'ca', 'hostname', 'agentsn', 'concurrency', 'queueMax', 'crontab',
   'stateDir', 'logLevel', 'heartbeatSec', 'connectTimeoutSec', 'backoffBaseMs', 'backoffMaxMs',
-  'taskTimeoutSec', 'killIntervalMs', 'timezone', 'resultQueueMax', 'bootMetafile', 'policy',
+  'taskTimeoutSec', 'killIntervalMs', 'timezone', 'resultQueueMax', 'bootMetafile', 'serverPublicKey', 'policy',
+  'tlsClientCert', 'tlsClientKey',
 ];
 
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9a-fA-F:.]+\]?$/;
@@ -76,6 +89,9 @@ export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig>
     ...(hostname ? { hostname } : {}),
     ...(agentsn ? { agentsn } : {}),
     bootMetafile: c.string('bootMetafile', '/var/lib/bootagent/meta.json'),
+    serverPublicKey: c.string('serverPublicKey', '/var/lib/bootagent/identity/server-signing.pub'),
+    tlsClientCert: c.string('tlsClientCert', '/var/lib/bootagent/identity/host.crt'),
+    tlsClientKey: c.string('tlsClientKey', '/var/lib/bootagent/identity/host.key'),
     concurrency: c.number('concurrency', { min: 1, max: 256, default: 8 }),
     queueMax: c.number('queueMax', { min: 0, max: 10_000, default: 64 }),
     crontab: c.string('crontab', '/etc/basicagent/crontab'),

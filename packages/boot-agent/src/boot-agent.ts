@@ -9,11 +9,12 @@ import { renameSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { BUILD_SERVER_ADDR, VERSION, unixSeconds, type Clock, type HostPolicy } from '@aspire/agent-core';
-import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
+import { MAX_STATUS_BODY_BYTES, verifySigned, type SigningKeyAnnouncement } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { BootConfig } from './config/boot-config.ts';
 import type { SubAgentManager, SubAgentManagerDeps } from './contracts.ts';
 import { applyConfigJob } from './jobs/config-job.ts';
+import { HostIdentity } from './identity/host-identity.ts';
 import { JobRunner } from './jobs/job-runner.ts';
 import { PushLoop } from './loop/push-loop.ts';
 import { registerUntilDone } from './loop/registrar.ts';
@@ -24,6 +25,7 @@ import { checkServerList, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
 import { pendingUpgradeJobIds } from './subagents/upgrade-marker.ts';
 import { MetaStore, metaPath, readMeta, settleWithConfig, type MetaFile } from './state/meta-store.ts';
+import { ServerKeyPin, readConfiguredKey } from './state/server-key-pin.ts';
 
 /** The `agent` of the BootAgent's own events (sub-agents use their names). */
 export const BOOT_AGENT_NAME = 'BootAgent';
@@ -68,7 +70,11 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     deps.onState?.(s);
   };
   const hostname = config.hostname ?? osHostname();
+  /** Set in run() once the pin is open: register and status replies' key announcements go here. */
+  let onSigningKeys: (a: Partial<SigningKeyAnnouncement>) => void = () => undefined;
   const buildServers = deps.buildServers ?? BUILD_SERVER_ADDR;
+  // Key, client certificate and CA certificate of the command channel (identity/ in the state dir).
+  const identity = new HostIdentity(stateDir);
 
   async function run(signal: AbortSignal): Promise<void> {
     setState('loading');
@@ -85,6 +91,24 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     for (const id of journal.interrupted) log.warn({ jobId: id }, 'job was running when the agent last stopped: reported JOB_INTERRUPTED, not run again');
     // The BootAgent's own restarts are events too: a crash loop shows up on the server.
     journal.emit('started', `BootAgent ${VERSION} started (pid ${process.pid})`, { agent: BOOT_AGENT_NAME, data: { interruptedJobs: journal.interrupted.length } });
+
+    // The server's signing key: jobs that do not verify against it are refused (docs/security.md).
+    const pin = ServerKeyPin.open(stateDir, config.serverPublicKey ? readConfiguredKey(config.serverPublicKey) : undefined);
+    let refusedKid: string | undefined;
+    onSigningKeys = (a) => {
+      try {
+        const out = pin.accept(a);
+        if (out.kind === 'pinned' || out.kind === 'next-recorded' || out.kind === 'rotated') log.info({ kid: out.kid, pin: pin.path }, `server signing key ${out.kind}`);
+        if (out.kind !== 'refused') return;
+        // Once per offered key: a server announcing it on every push must not flood the queue.
+        if (refusedKid === out.offeredKid) return;
+        refusedKid = out.offeredKid;
+        log.error({ offeredKid: out.offeredKid, pinnedKid: pin.currentKid }, out.message);
+        journal.emit('refused', out.message, { agent: BOOT_AGENT_NAME, data: { errcode: out.errcode, offeredKid: out.offeredKid, pinnedKid: pin.currentKid } });
+      } catch (err) {
+        log.error({ err }, 'cannot write the pinned server key');
+      }
+    };
 
     // Sub-agents are supervised from the start, even while the server cannot be reached.
     const manager = deps.createManager?.({ clock, logger: deps.logger, events: journal, stateDir: agentsDir, config: config.supervision });
@@ -122,6 +146,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         config: (job) => applyConfigJob(job, meta, () => pushLoop?.stepChanged()),
         // Results go out with an early push instead of waiting up to a whole step.
         onResults: () => pushLoop?.pushSoon(),
+        verify: (job) => verifySigned('job', job, { keys: pin.keys(), agentsn: meta.meta.agentsn, nowMs: clock.now() }),
         ...(deps.policy ? { policy: deps.policy } : {}),
       });
       runner = jobs;
@@ -138,7 +163,9 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         servers,
         stepSec,
         reRegister: (s) => register(s, transport, servers, meta.meta.agentsn, meta.meta.credential),
+        identity,
         onState: setState,
+        onSigningKeys: (a) => onSigningKeys(a),
       });
       const loop = new PushLoop({ clock, logger: log, stepSec, round });
       pushLoop = loop;
@@ -235,12 +262,17 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
 
   /** POST /agent/register until a server answers (undefined when the signal aborts first). */
   async function register(signal: AbortSignal, transport: Transport, servers: () => string[], proposed: string, credential: string | undefined) {
+    // The server answers a client certificate for this CSR (bound to the agentsn it answers).
+    const csr = await identity.csr(proposed).catch((err: unknown) => {
+      log.error({ err }, 'cannot make the host key or its CSR: registering without a client certificate');
+      return undefined;
+    });
     const reg = await registerUntilDone({
       clock,
       logger: log,
       transport,
       servers,
-      request: { hostname, agentsn: proposed, version: bootVersionString(), os: osString(), arch: machineArch() },
+      request: { hostname, agentsn: proposed, version: bootVersionString(), os: osString(), arch: machineArch(), ...(csr ? { csr } : {}) },
       ...(config.enrollSecret ? { enrollSecret: config.enrollSecret } : {}),
       ...(credential ? { credential } : {}),
       signal,
@@ -249,7 +281,16 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       throw err;
     });
     if (reg && reg.reply.agentsn !== proposed) log.warn({ proposed, adopted: reg.reply.agentsn }, 'server answered another agentsn (conflict): adopted');
+    if (reg) onSigningKeys(reg.reply);
+    if (reg?.reply.cert) await saveCertificate(reg.reply.cert, reg.reply.caCert);
     return reg;
+  }
+
+  async function saveCertificate(cert: string, caCert: string | undefined): Promise<void> {
+    await identity.save(cert, caCert).then(
+      () => log.info({ file: identity.files.cert }, 'host certificate saved'),
+      (err: unknown) => log.error({ err }, 'cannot write the host certificate'),
+    );
   }
 
   return {

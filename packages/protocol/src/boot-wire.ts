@@ -49,6 +49,7 @@ export const RegisterReply = Type.Object(
     /** PEM certificate of the host CA that issued `cert` (what the hub verifies client certificates against). */
     caCert: Type.Optional(Type.String({ maxLength: 16_384 })),
     message: Type.Optional(Type.String()),
+    ...SigningKeyFields,
   },
   { additionalProperties: true },
 );
@@ -154,6 +155,7 @@ export const StatusReply = Type.Object(
     cert: Type.Optional(Type.String({ maxLength: 16_384 })),
     caCert: Type.Optional(Type.String({ maxLength: 16_384 })),
     message: Type.Optional(Type.String()),
+    ...SigningKeyFields,
   },
   { additionalProperties: true },
 );
@@ -222,6 +224,7 @@ export const StatusReplyEnvelope = Type.Object(
     cert: Type.Optional(Type.String({ maxLength: 16_384 })),
     caCert: Type.Optional(Type.String({ maxLength: 16_384 })),
     message: Type.Optional(Type.String()),
+    ...SigningKeyFields,
   },
   { additionalProperties: true },
 );

@@ -9,4 +9,3 @@ export * from './frame-decoder.ts';
 export * from './operator-signature.ts';
 export * from './signing.ts';
 export * from './host-identity.ts';
-export * from './signing.ts';

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from './config.ts';
 import type { Dashboard, Store } from './store/store.ts';
 import type { ServerSigning } from './trust/signing-key.ts';
+import type { HostCa } from './trust/host-ca.ts';
 
 export interface AppContext {
   store: Store;
@@ -14,6 +15,8 @@ export interface AppContext {
   linkKey: string;
   /** Signs jobs of status replies; its announcement goes into register and status replies. */
   signing: ServerSigning;
+  /** The host CA: registration and status pushes with a `csr` get a client certificate (absent: none issued). */
+  hostCa?: HostCa;
   /** Latest periodically computed dashboard. */
   dashboard(): Dashboard | undefined;
   /** Run the scheduler at once (after a task is created or revoked). */

@@ -28,6 +28,7 @@ import { packageRoutes } from './routes/packages.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import type { Dashboard, Store } from './store/store.ts';
 import { loadServerSigning, type ServerSigning } from './trust/signing-key.ts';
+import type { HostCa } from './trust/host-ca.ts';
 
 export interface ServerDeps {
   store: Store;
@@ -44,6 +45,8 @@ export interface ServerDeps {
   operatorPlugins?: FastifyPluginAsync[];
   /** The job/frame signing key; default loaded (or made) from config.signingKeys / the data dir. */
   signing?: ServerSigning;
+  /** The host CA (trust/host-ca.ts): issues hosts' client certificates for the command channel. */
+  hostCa?: HostCa;
 }
 
 export interface AspireServer {
@@ -125,6 +128,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     logger,
     linkKey: await store.secret('package-links'),
     signing: deps.signing ?? loadServerSigning({ dataDir: config.dataDir, ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}) }),
+    ...(deps.hostCa ? { hostCa: deps.hostCa } : {}),
     dashboard: () => dashboard,
     kickScheduler: () => scheduler.trigger(),
   };

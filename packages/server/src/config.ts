@@ -27,6 +27,19 @@ export interface ServerConfig {
   /** PEM files: when both are set the server speaks HTTPS only. */
   tlsCert?: string;
   tlsKey?: string;
+  /**
+   * The host CA (PEM files) that issues hosts' client certificates for the command channel;
+   * default: made on first start in `<dataDir>/host-ca/` (docs/security.md "Host identity").
+   */
+  hostCaCert?: string;
+  hostCaKey?: string;
+  /**
+   * PEM file of the previous host CA, still trusted by the hub during a CA rotation (hosts
+   * holding its certificates keep their channel until their next renewal).
+   */
+  hostCaPreviousCert?: string;
+  /** Lifetime of a host's client certificate; the BootAgent renews it when a third is left. */
+  hostCertLifetimeSec: number;
   /** A host is offline after this many missed steps (seed: 3). */
   offlineMissedSteps: number;
   /** How often hosts are checked for missed steps. */
@@ -78,6 +91,7 @@ export const BOUNDS = {
   taskResultRetentionDays: { min: 1, max: 3650, default: 30 },
   auditRetentionDays: { min: 1, max: 36500, default: 365 },
   signedJobSec: { min: 10, max: 86_400, default: 600 },
+  hostCertLifetimeSec: { min: 10, max: 366 * 86_400, default: 7 * 86_400 },
   registerPerSec: { min: 0.1, max: 1e6, default: 50 },
   registerBurst: { min: 1, max: 1e6, default: 200 },
   statusPerSec: { min: 1, max: 1e7, default: 2000 },
@@ -93,6 +107,10 @@ const KEYS = [
   'logFile',
   'tlsCert',
   'tlsKey',
+  'hostCaCert',
+  'hostCaKey',
+  'hostCaPreviousCert',
+  'hostCertLifetimeSec',
   'offlineMissedSteps',
   'offlineSweepSec',
   'schedulerIntervalMs',
@@ -146,6 +164,10 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     logFile: c.optionalString('logFile'),
     tlsCert: c.optionalString('tlsCert'),
     tlsKey: c.optionalString('tlsKey'),
+    hostCaCert: c.optionalString('hostCaCert'),
+    hostCaKey: c.optionalString('hostCaKey'),
+    hostCaPreviousCert: c.optionalString('hostCaPreviousCert'),
+    hostCertLifetimeSec: c.number('hostCertLifetimeSec', BOUNDS.hostCertLifetimeSec),
     offlineMissedSteps: c.number('offlineMissedSteps', BOUNDS.offlineMissedSteps),
     offlineSweepSec: c.number('offlineSweepSec', BOUNDS.offlineSweepSec),
     schedulerIntervalMs: c.number('schedulerIntervalMs', BOUNDS.schedulerIntervalMs),
@@ -169,6 +191,7 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     } else config.signingKeys = signingKeys as string[];
   }
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) c.problems.push('tlsCert, tlsKey: give both or neither');
+  if ((config.hostCaCert === undefined) !== (config.hostCaKey === undefined)) c.problems.push('hostCaCert, hostCaKey: give both or neither');
   if (config.enrollSecret !== undefined && config.enrollSecret.length < 8) c.problems.push('enrollSecret: must be at least 8 characters');
   if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+$/.test(config.publicUrl)) {
     c.problems.push('publicUrl: must be http(s)://host[:port] without a path');

@@ -15,6 +15,7 @@ import { addTokenCommands, DB_FILE } from './token-cli.ts';
 import { checkConfig, parseListen } from './config.ts';
 import { listenFailure, startupFailureLine } from './startup-failure.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
+import { loadOrCreateHostCa } from './trust/host-ca.ts';
 import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
 import { loadServerSigning } from './trust/signing-key.ts';
 
@@ -75,7 +76,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   // One signing key for status-reply jobs and hub frames (docs/security.md).
   const signing = loadServerSigning({ dataDir: config.dataDir, ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}) });
   logger.info({ kid: signing.signer.kid, rotatingTo: signing.announcement.nextSigningKey !== undefined }, 'signing key loaded');
-  const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer });
+  // The host CA: issues hosts' client certificates; the hub accepts only those (docs/security.md "Host identity").
+  const hostCa = await loadOrCreateHostCa(config, realClock.now());
+  const hostCaCerts = [hostCa.certPem, ...(config.hostCaPreviousCert ? [readFileSync(config.hostCaPreviousCert, 'utf8')] : [])];
+  logger.info({ source: hostCa.source, previousTrusted: config.hostCaPreviousCert !== undefined, certLifetimeSec: config.hostCertLifetimeSec }, 'host CA loaded');
+  const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer, hostCaCerts });
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   const server = await buildServer({
     store,
@@ -84,6 +89,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     config,
     version: VERSION,
     signing,
+    hostCa,
     ...(https ? { https } : {}),
     ...(hub ? { operatorPlugins: [polarisRoutes(hub)] } : {}),
   });

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { binary } from './binaries.ts';
 import { Child } from './child.ts';
+import { sharedTestHostCa } from './tls-certs.ts';
 
 const run = promisify(execFile);
 
@@ -26,6 +27,8 @@ export interface AspireHandle {
   child: Child;
   /** The command hub's `host:port` when started with `hub` (BasicAgent channel, TLS). */
   hubAddress?: { host: string; port: number };
+  /** Base64 SPKI DER of the server's job/frame signing key (GET /agent/signing-key). */
+  signingKey: string;
   /** Operator REST call with the token; path like '/api/v1/server/task?id=1'. */
   api(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<AspireApiAnswer>;
   /**
@@ -51,8 +54,13 @@ export interface StartAspireOptions {
   caCert?: string;
   /** Env for the child (e.g. nothing); the server reads no env itself. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Let the server make its own host CA in its data dir (the product default) instead of the
+   * per-process shared test host CA (sharedTestHostCa).
+   */
+  ownHostCa?: boolean;
   /** Start the BasicAgent command hub on 127.0.0.1:0 with this certificate (see makeTestCa). */
-  hub?: { certFile: string; keyFile: string; redirect?: string; redirectOver?: number; idleTimeoutMs?: number };
+  hub?: { certFile: string; keyFile: string; redirect?: string; redirectOver?: number; idleTimeoutMs?: number; handshakeTimeoutMs?: number };
 }
 
 function hubArgs(hub: StartAspireOptions['hub'], listen: string): string[] {
@@ -61,7 +69,22 @@ function hubArgs(hub: StartAspireOptions['hub'], listen: string): string[] {
   if (hub.redirect !== undefined) a.push('--hub-redirect', hub.redirect);
   if (hub.redirectOver !== undefined) a.push('--hub-redirect-over', String(hub.redirectOver));
   if (hub.idleTimeoutMs !== undefined) a.push('--hub-idle-timeout-ms', String(hub.idleTimeoutMs));
+  if (hub.handshakeTimeoutMs !== undefined) a.push('--hub-handshake-timeout-ms', String(hub.handshakeTimeoutMs));
   return a;
+}
+
+/** Servers started by this process and not stopped: startBasicAgent enrolls its host on each. */
+const liveServers = new Set<AspireHandle>();
+
+export function runningAspireServers(): AspireHandle[] {
+  return [...liveServers];
+}
+
+/** Signing keys of the servers this process started and has not stopped (startBasicAgent pins them). */
+const runningSigningKeys = new Map<object, string>();
+
+export function runningServerSigningKeys(): string[] {
+  return [...new Set(runningSigningKeys.values())];
 }
 
 /** Defaults that make a test server quick: short sweeps and scheduler passes. */
@@ -82,7 +105,8 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
   const removeOnStop = !opts.dataDir && !opts.keepDataDir;
   const enrollSecret = randomBytes(16).toString('hex');
   const configFile = join(dataDir, 'aspire.json');
-  writeFileSync(configFile, JSON.stringify({ ...TEST_SERVER_DEFAULTS, enrollSecret, ...opts.config }, null, 2));
+  const hostCa = opts.ownHostCa ? {} : { hostCaCert: sharedTestHostCa().certFile, hostCaKey: sharedTestHostCa().keyFile };
+  writeFileSync(configFile, JSON.stringify({ ...TEST_SERVER_DEFAULTS, enrollSecret, ...hostCa, ...opts.config }, null, 2));
   const bin = binary('aspire');
   const { stdout } = await run(bin.cmd, [...bin.args, 'token', 'create', '--data-dir', dataDir, '--name', 'test'], { env: opts.env ?? process.env });
   const token = stdout.trim();
@@ -110,12 +134,18 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
   };
 
   let { child, url } = await launch('127.0.0.1:0');
+  const keyAnswer = dispatcher
+    ? await undiciFetch(`${url}/agent/signing-key`, { dispatcher }).then((r) => r.json())
+    : await fetch(`${url}/agent/signing-key`).then((r) => r.json());
+  const signingKey = (keyAnswer as { signingKey?: unknown }).signingKey;
+  if (typeof signingKey !== 'string') throw new Error(`aspire: no signing key at /agent/signing-key: ${JSON.stringify(keyAnswer)}`);
   const handle: AspireHandle = {
     get url() {
       return url;
     },
     token,
     enrollSecret,
+    signingKey,
     dataDir,
     configFile,
     get child() {
@@ -158,9 +188,13 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
       ({ child, url } = await launch(`127.0.0.1:${port}`));
     },
     async stop() {
+      runningSigningKeys.delete(handle);
+      liveServers.delete(handle);
       await child.stop(10_000);
       if (removeOnStop) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  liveServers.add(handle);
+  runningSigningKeys.set(handle, signingKey);
   return handle;
 }

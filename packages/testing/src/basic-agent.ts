@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binary } from './binaries.ts';
+import { runningAspireServers } from './aspire-server.ts';
 import { Child } from './child.ts';
+import { runningServerSigningKeys } from './aspire-server.ts';
+import { enrollHost, metafileAgentsn } from './host-identity.ts';
 
 export interface BasicAgentHandle {
   child: Child;
@@ -25,6 +28,17 @@ export interface StartBasicAgentOptions {
   /** Extra basic.json keys (docs/basic-agent.md), over quick test defaults. */
   config?: Record<string, unknown>;
   dir?: string;
+  /**
+   * Server signing keys (base64 SPKI) the agent pins, as the BootAgent's `identity/server-signing.pub`
+   * would hold them. Default: the keys of every test server running in this process.
+   */
+  signingKeys?: string[];
+  /**
+   * The client certificate and key to present to the hub. Default: the host is enrolled (as a
+   * BootAgent would: /agent/register with a CSR) on every test server running in this process,
+   * under `agentsn` (or the bootMetafile's, or a fresh one) and `hostname`. `null`: none.
+   */
+  identity?: { certFile: string; keyFile: string } | null;
   /** Wait for "channel: connected" (default true). */
   waitConnected?: boolean;
 }
@@ -39,6 +53,16 @@ export async function startBasicAgent(opts: StartBasicAgentOptions): Promise<Bas
   const crontabFile = join(dir, 'crontab');
   const stateDir = join(dir, 'state');
   writeFileSync(crontabFile, opts.crontab ?? '');
+  const pinFile = join(dir, 'server-signing.pub');
+  writeFileSync(pinFile, `${(opts.signingKeys ?? runningServerSigningKeys()).join('\n')}\n`);
+  const servers = runningAspireServers();
+  const sn = opts.agentsn ?? metafileAgentsn(opts.config?.bootMetafile as string | undefined);
+  const identity =
+    opts.identity !== undefined
+      ? opts.identity
+      : servers.length > 0
+        ? await enrollHost(servers, { hostname: opts.hostname, dir, ...(sn ? { agentsn: sn } : {}) })
+        : null;
   writeFileSync(
     configFile,
     JSON.stringify(
@@ -48,6 +72,8 @@ export async function startBasicAgent(opts: StartBasicAgentOptions): Promise<Bas
         ca: opts.caFile,
         hostname: opts.hostname,
         ...(opts.agentsn ? { agentsn: opts.agentsn } : {}),
+        // The agentsn the certificate names, as a BootAgent's metafile would give it.
+        ...(!sn && identity && 'agentsn' in identity ? { agentsn: identity.agentsn } : {}),
         crontab: crontabFile,
         stateDir,
         heartbeatSec: 2,
@@ -59,6 +85,9 @@ export async function startBasicAgent(opts: StartBasicAgentOptions): Promise<Bas
         logLevel: 'info',
         // Never the host's real BootAgent state.
         bootMetafile: '',
+        serverPublicKey: pinFile,
+        tlsClientCert: identity?.certFile ?? '',
+        tlsClientKey: identity?.keyFile ?? '',
         ...opts.config,
       },
       null,

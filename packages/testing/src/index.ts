@@ -5,3 +5,4 @@ export * from './boot-agent.ts';
 export * from './tls-certs.ts';
 export * from './aspire-server.ts';
 export * from './basic-agent.ts';
+export * from './host-identity.ts';

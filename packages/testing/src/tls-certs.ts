@@ -47,3 +47,32 @@ export function makeTestCa(opts: { names?: string[]; dir?: string; cn?: string; 
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+export interface TestHostCa {
+  certFile: string;
+  keyFile: string;
+  cert: string;
+}
+
+let sharedHostCa: TestHostCa | undefined;
+
+/**
+ * One host CA (EC P-256, made with openssl) shared by every test server of this process, given
+ * to them as hostCaCert/hostCaKey: a BasicAgent enrolled on one server is trusted by the others
+ * (a redirect between two test servers, as between the nodes of one deployment).
+ */
+export function sharedTestHostCa(): TestHostCa {
+  if (sharedHostCa) return sharedHostCa;
+  const dir = mkdtempSync(join(tmpdir(), 'aspire-hostca-'));
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Aspire test host CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  sharedHostCa = { certFile: join(dir, 'ca.crt'), keyFile: join(dir, 'ca.key'), cert: readFileSync(join(dir, 'ca.crt'), 'utf8') };
+  return sharedHostCa;
+}
+
+/** A fresh EC P-256 key and a CSR for it (subject CN = cn), as PEM files in `dir`. */
+export function makeHostKeyAndCsr(dir: string, cn: string): { keyFile: string; csr: string } {
+  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'host.key', '-out', 'host.csr', '-subj', `/CN=${cn}`], dir);
+  return { keyFile: join(dir, 'host.key'), csr: readFileSync(join(dir, 'host.csr'), 'utf8') };
+}

@@ -6,6 +6,7 @@ import { ChannelClient } from '../channel/channel-client.ts';
 import type { BasicConfig } from '../config.ts';
 import { PeriodicTasks } from '../cron/periodic-tasks.ts';
 import { Limiter } from '../exec/limiter.ts';
+import { FrameVerifier } from './frame-verifier.ts';
 import { handleRequest } from './request-handler.ts';
 
 export interface BasicAgentDeps {
@@ -30,6 +31,14 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
   const agentsn = () => config.agentsn ?? bootAgentsn(config.bootMetafile);
   const ca = readFileSync(config.ca, 'utf8');
   const limiter = new Limiter(config.concurrency, config.queueMax);
+  const hostname = config.hostname ?? os.hostname();
+  // Frames are signed for what init sent: the agentsn when known, else the hostname.
+  const verifier = new FrameVerifier({
+    keysFile: config.serverPublicKey,
+    identity: () => config.agentsn ?? bootAgentsn(config.bootMetafile) ?? hostname,
+    clock,
+    logger: logger.child({ component: 'verify' }),
+  });
   const kill = { intervalMs: config.killIntervalMs, terms: 3 };
   const stop = new AbortController();
   let client: ChannelClient | undefined;
@@ -51,6 +60,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
       ca,
       hostname: config.hostname ?? os.hostname(),
       agentsn,
+      clientIdentity: () => clientIdentity(config, logger),
       version: VERSION,
       heartbeatMs: config.heartbeatSec * 1000,
       connectTimeoutMs: config.connectTimeoutSec * 1000,
@@ -62,7 +72,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
       clock,
       logger: logger.child({ component: 'channel' }),
       handle: (frame) =>
-        handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal, policy: { policy, clock, logger, agentsn } }),
+        handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal, verify: (f) => verifier.check(f), policy: { policy, clock, logger, agentsn } }),
     },
   );
   return {
@@ -91,4 +101,19 @@ export function bootAgentsn(metafile: string): string | undefined {
   if (r.kind !== 'ok') return undefined;
   const sn = r.value?.agentsn;
   return typeof sn === 'string' && sn.length > 0 && sn.length <= 64 ? sn : undefined;
+}
+
+/**
+ * The client certificate and key the hub requires (the BootAgent's identity files by default),
+ * read at each connection attempt so a renewal takes effect; missing files: none (logged, and the
+ * hub will refuse the connection until the BootAgent has registered).
+ */
+function clientIdentity(config: Readonly<BasicConfig>, logger: Logger): { cert: string; key: string } | undefined {
+  if (!config.tlsClientCert || !config.tlsClientKey) return undefined;
+  try {
+    return { cert: readFileSync(config.tlsClientCert, 'utf8'), key: readFileSync(config.tlsClientKey, 'utf8') };
+  } catch (err) {
+    logger.warn({ cert: config.tlsClientCert, key: config.tlsClientKey, err: (err as Error).message }, 'channel: no client certificate to present (the BootAgent has not registered yet?)');
+    return undefined;
+  }
 }

@@ -18,6 +18,11 @@ export interface ChannelClientOptions {
   /** PEM text of the CA; the server certificate must chain to it and match serverHost. */
   ca: string;
   hostname: string;
+  /**
+   * PEM client certificate and key for the hub (mutual TLS), asked at each connection attempt so
+   * a renewed certificate is used from the next (re)connection on; undefined: none is sent.
+   */
+  clientIdentity?: () => { cert: string; key: string } | undefined;
   /** AgentSN for init, asked at each connection (BootAgent may register meanwhile). */
   agentsn?: () => string | undefined;
   version: string;
@@ -143,10 +148,12 @@ export class ChannelClient {
       let done = false;
       const decoder = new FrameDecoder();
       const name = this.opts.serverHost.replace(/^\[(.*)\]$/, '$1');
+      const identity = this.opts.clientIdentity?.();
       const socket = connect({
         host: ep.address,
         port: ep.port,
         ca: this.opts.ca,
+        ...(identity ? { cert: identity.cert, key: identity.key } : {}),
         // Verify the certificate against the configured name, whatever address it came from
         // (an IP literal has no SNI; it is checked against the certificate's IP entries).
         ...(isIP(name) ? { checkServerIdentity: (_h: string, cert: PeerCertificate) => checkServerIdentity(name, cert) } : { servername: name }),

@@ -5,9 +5,10 @@
  * mean the server lost this host: register again.
  */
 import { unixSeconds, type Clock } from '@aspire/agent-core';
-import { AgentPath, CREDENTIAL_HEADER, statusReplyEnvelope, type RegisterReply } from '@aspire/protocol';
+import { AgentPath, CREDENTIAL_HEADER, statusReplyEnvelope, type RegisterReply, type SigningKeyAnnouncement } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { SubAgentManager } from '../contracts.ts';
+import type { HostIdentity } from '../identity/host-identity.ts';
 import type { JobRunner } from '../jobs/job-runner.ts';
 import type { Transport } from '../net/http-transport.ts';
 import type { JobJournal } from '../state/job-journal.ts';
@@ -35,6 +36,10 @@ export interface StatusRoundDeps {
   /** Register again (agentsn and credential of the metafile); undefined when aborted. */
   reRegister: (signal: AbortSignal) => Promise<{ server: string; reply: RegisterReply } | undefined>;
   onState: (s: 'registering' | 'running') => void;
+  /** The signing key(s) an answered push announced: checked against the pin before its jobs are. */
+  onSigningKeys?: (reply: Partial<SigningKeyAnnouncement>) => void;
+  /** The command channel's identity: renewed through the push (a `csr` in, a `cert` back) when due. */
+  identity?: HostIdentity;
 }
 
 export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => Promise<RoundResult> {
@@ -54,6 +59,8 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
       payload,
       ...(tags !== undefined ? { tags } : {}),
     });
+    const csr = await renewalCsr();
+    if (csr) body.csr = csr;
     const headers: Record<string, string> = meta.meta.credential ? { [CREDENTIAL_HEADER]: meta.meta.credential } : {};
     const r = await tryServers(d.servers(), 'status push', log, (srv) => d.transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, signal), signal);
     if (!r.ok) {
@@ -74,9 +81,26 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
       log.info({ agentsn: meta.meta.agentsn, server: r.ok.server }, 'first status push answered: agentsn trusted');
     }
     await journal.acknowledge(payload).catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
+    if (csr && reply.cert) {
+      await d.identity?.save(reply.cert, reply.caCert).then(
+        () => log.info({ agentsn: meta.meta.agentsn }, 'host certificate renewed'),
+        (err: unknown) => log.error({ err }, 'cannot write the renewed host certificate'),
+      );
+    } else if (csr) log.warn({ agentsn: meta.meta.agentsn }, 'asked for a host certificate; the server issued none');
+    d.onSigningKeys?.(reply);
     if (reply.jobs && reply.jobs.length > 0) await d.jobs.accept(reply.jobs);
     return { kind: 'ok' };
   };
+
+  /** A CSR when the host certificate is missing, for another agentsn, or has a third of its lifetime left. */
+  async function renewalCsr(): Promise<string | undefined> {
+    const id = d.identity;
+    if (!id || !id.needsCertificate(meta.meta.agentsn, d.clock.now())) return undefined;
+    return id.csr(meta.meta.agentsn).catch((err: unknown) => {
+      log.error({ err }, 'cannot make the host CSR; the certificate is not renewed');
+      return undefined;
+    });
+  }
 
   async function reRegister(signal: AbortSignal): Promise<void> {
     log.warn({ agentsn: meta.meta.agentsn }, `status refused with 401 ${REREGISTER_AFTER_401_ROUNDS} rounds in a row (the server lost this host): registering again`);

@@ -3,25 +3,35 @@
  * the accept/redirect decision, the registry of connected agents, request/response
  * correlation with deadlines. Periodic-task results go into the server's store (one database).
  *
- * Connection states: tls-handshake -> awaiting-init (deadline) -> accepted (registered) | redirected (closed)
+ * Connection states: tls-handshake (client certificate of the host CA required) -> awaiting-init
+ * (deadline) -> identity check (init-identity.ts) -> accepted (registered) | redirected | refused (closed)
  * -> closed. Nothing an agent sends can throw out of here: bad frames are answered and counted.
  */
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
-import { FrameDecoder, encodeFrame, initFrame, type Signer } from '@aspire/protocol';
+import { FrameDecoder, encodeFrame, errorMessage, initFrame, type InitFrame, type Signer } from '@aspire/protocol';
 import { AgentConnection } from './agent-connection.ts';
 import { AgentRegistry } from './agent-registry.ts';
 import type { HubOptions } from './hub-options.ts';
+import { checkInitIdentity, type IdentityVerdict } from './init-identity.ts';
 import type { Store } from '../store/store.ts';
 
 export interface CommandHubDeps {
   options: Readonly<HubOptions>;
   clock: Clock;
   logger: Logger;
-  /** The server's store: task.result frames are kept there (addTaskResult, listTaskResults). */
-  store: Pick<Store, 'addTaskResult' | 'listTaskResults'>;
+  /**
+   * The server's store: task.result frames are kept there (addTaskResult, listTaskResults); the
+   * init identity check looks the certificate's host up (hostIdentity) and records refusals on it.
+   */
+  store: Pick<Store, 'addTaskResult' | 'listTaskResults' | 'hostIdentity' | 'addServerEvent'>;
+  /**
+   * PEM of the host CA (and, during a rotation, the previous one): every agent must present a
+   * client certificate it issued (docs/security.md "Host identity").
+   */
+  hostCaCerts: string[];
   /** Results kept per host and task (server config taskResultsKeep). */
   keepResults: number;
   /** Signs every command frame (the server's signing key, trust/signing-key.ts). */
@@ -38,14 +48,14 @@ export interface CommandHub {
   /** Stop accepting, close every agent connection (pending requests answer not-connected). */
   stop(): Promise<void>;
   /** Counters for logs and benchmarks. */
-  stats(): { connected: number; refusedTls: number; refusedInit: number; redirected: number };
+  stats(): { connected: number; refusedTls: number; refusedInit: number; refusedIdentity: number; redirected: number };
 }
 
 export function createCommandHub(deps: CommandHubDeps): CommandHub {
   const { options, clock } = deps;
   const log = deps.logger.child({ component: 'hub' });
   const registry = new AgentRegistry();
-  const counters = { refusedTls: 0, refusedInit: 0, redirected: 0 };
+  const counters = { refusedTls: 0, refusedInit: 0, refusedIdentity: 0, redirected: 0 };
   let server: Server | undefined;
   // Raw sockets, so stop() also ends connections still in the TLS handshake or awaiting init.
   const sockets = new Set<Socket>();
@@ -110,34 +120,67 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       socket.removeListener('close', onClose);
       socket.removeListener('error', onError);
       const init = v.value;
-      if (options.redirect && registry.size >= options.redirectOver) {
-        counters.redirected++;
-        log.info({ remote, hostname: init.hostname, to: options.redirect }, 'hub: agent redirected');
-        socket.end(encodeFrame({ method: 'redirect', server: options.redirect }));
-        socket.on('error', () => {});
-        return;
-      }
-      const conn = new AgentConnection(socket, decoder, init.hostname, init.agentsn || undefined, init.version, remote, {
-        clock,
-        logger: log,
-        idleTimeoutMs: options.idleTimeoutMs,
-        maxBadFrames: options.maxBadFrames,
-        onTaskResult: (c, r) => {
-          const row = { ...r, host: c.hostname, ...(c.agentsn ? { agentsn: c.agentsn } : {}), received: clock.now() };
-          deps.store.addTaskResult(row, deps.keepResults).catch((err: unknown) => {
-            log.error({ err, hostname: c.hostname }, 'hub: cannot store task result');
-          });
+      // The identity check reads the store: hold the agent's next frames (they stay in the
+      // socket) until the connection is accepted or refused.
+      socket.pause();
+      socket.on('error', () => {}); // until accepted (AgentConnection) or refused: a reset must not throw
+      const peer = { authorized: socket.authorized, subjectAltName: socket.getPeerCertificate()?.subjectaltname };
+      checkInitIdentity(peer, init, deps.store).then(
+        (verdict) => {
+          if (socket.destroyed) return;
+          if (!verdict.ok) return refuseIdentity(socket, remote, init, verdict);
+          accept(socket, remote, init, verdict.agentsn, decoder, frames.slice(1));
         },
-        onClose: (c) => registry.remove(c),
-        ...(deps.signer ? { signer: deps.signer } : {}),
-      });
-      const old = registry.add(conn);
-      old?.close('replaced by a new connection from the same host');
-      socket.write(encodeFrame({ method: 'accept' }));
-      log.info({ remote, hostname: init.hostname, agentsn: init.agentsn, version: init.version }, 'hub: agent connected');
-      conn.feed(frames.slice(1).flatMap((f) => (f.kind === 'frame' ? [f.value] : [])));
+        (err: unknown) => {
+          log.error({ err, remote }, 'hub: identity check failed');
+          socket.destroy();
+        },
+      );
     };
     socket.on('data', onData);
+  };
+
+  const refuseIdentity = (socket: TLSSocket, remote: string, init: InitFrame, verdict: Extract<IdentityVerdict, { ok: false }>): void => {
+    counters.refusedIdentity++;
+    const message = `${errorMessage(verdict.code)}: ${verdict.reason}`;
+    log.warn({ remote, hostname: init.hostname, agentsn: init.agentsn, certificate: verdict.host, code: verdict.code, why: verdict.reason }, 'hub: init refused (host identity)');
+    socket.end(encodeFrame({ id: '', resp: 'failed', retcode: verdict.code, message }));
+    socket.on('error', () => {});
+    if (verdict.host) {
+      deps.store
+        .addServerEvent(verdict.host, 'refused', `command channel refused from ${remote}: ${message}`, { errcode: verdict.code, remote, hostname: init.hostname, ...(init.agentsn ? { agentsn: init.agentsn } : {}) }, clock.now())
+        .catch((err: unknown) => log.error({ err }, 'hub: cannot record the refusal event'));
+    }
+  };
+
+  const accept = (socket: TLSSocket, remote: string, init: InitFrame, agentsn: string, decoder: FrameDecoder, rest: ReturnType<FrameDecoder['push']>): void => {
+    if (options.redirect && registry.size >= options.redirectOver) {
+      counters.redirected++;
+      log.info({ remote, hostname: init.hostname, to: options.redirect }, 'hub: agent redirected');
+      socket.end(encodeFrame({ method: 'redirect', server: options.redirect }));
+      socket.on('error', () => {});
+      return;
+    }
+    const conn = new AgentConnection(socket, decoder, init.hostname, agentsn, init.version, remote, {
+      clock,
+      logger: log,
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxBadFrames: options.maxBadFrames,
+      onTaskResult: (c, r) => {
+        const row = { ...r, host: c.hostname, ...(c.agentsn ? { agentsn: c.agentsn } : {}), received: clock.now() };
+        deps.store.addTaskResult(row, deps.keepResults).catch((err: unknown) => {
+          log.error({ err, hostname: c.hostname }, 'hub: cannot store task result');
+        });
+      },
+      onClose: (c) => registry.remove(c),
+      ...(deps.signer ? { signer: deps.signer } : {}),
+    });
+    const old = registry.add(conn);
+    old?.close('replaced by a new connection from the same host');
+    socket.write(encodeFrame({ method: 'accept' }));
+    log.info({ remote, hostname: init.hostname, agentsn, version: init.version }, 'hub: agent connected');
+    conn.feed(rest.flatMap((f) => (f.kind === 'frame' ? [f.value] : [])));
+    socket.resume();
   };
 
   return {
@@ -146,7 +189,11 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     options,
     start() {
       return new Promise((resolve, reject) => {
-        server = createServer({ cert: options.cert, key: options.key, minVersion: 'TLSv1.2' }, onSocket);
+        // Mutual TLS: no client certificate of the host CA, no connection (docs/security.md).
+        server = createServer(
+          { cert: options.cert, key: options.key, minVersion: 'TLSv1.2', ca: deps.hostCaCerts, requestCert: true, rejectUnauthorized: true },
+          onSocket,
+        );
         // Plaintext clients, wrong-CA clients that abort, port scanners: logged, never fatal;
         // one that sends nothing is closed at the handshake deadline.
         server.on('connection', onRawConnection);

@@ -36,7 +36,15 @@ export function addHubFlags(cmd: Command): Command {
 /** The hub keeps task results in the server's store (one database per server), `keepResults` per host and task. */
 export function hubFromFlags(
   flags: HubFlags,
-  deps: { clock: Clock; logger: Logger; store: Pick<Store, 'addTaskResult' | 'listTaskResults'>; keepResults: number; signer: Signer },
+  deps: {
+    clock: Clock;
+    logger: Logger;
+    store: Pick<Store, 'addTaskResult' | 'listTaskResults' | 'hostIdentity' | 'addServerEvent'>;
+    keepResults: number;
+    signer: Signer;
+    /** PEM of the host CA (and the previous one during a rotation): agents' client certificates must chain to it. */
+    hostCaCerts: string[];
+  },
 ): CommandHub | undefined {
   if (!flags.hubListen) return undefined;
   const raw: Record<string, unknown> = { listen: flags.hubListen, cert: flags.hubCert, key: flags.hubKey };
@@ -46,7 +54,7 @@ export function hubFromFlags(
   if (flags.hubHandshakeTimeoutMs !== undefined) raw.handshakeTimeoutMs = Number(flags.hubHandshakeTimeoutMs);
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   const options = checkHubOptions(raw, 'hub flags');
-  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults, signer: deps.signer });
+  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults, signer: deps.signer, hostCaCerts: deps.hostCaCerts });
 }
 
 /** The line tests and operators wait for. */

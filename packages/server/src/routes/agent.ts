@@ -4,13 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AgentPath, CREDENTIAL_HEADER, ENROLL_HEADER, ErrorCode, ErrorMessage, registerRequest, statusRequest, type Job } from '@aspire/protocol';
+import { API_PREFIX, AgentPath, CREDENTIAL_HEADER, HostStatus, ENROLL_HEADER, ErrorCode, ErrorMessage, registerRequest, statusRequest, type Job } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { TokenBucket } from '../http/rate-limit.ts';
 import { newCredential, sameSecret, sha256Hex } from '../http/secrets.ts';
 import { packageLink } from './agent-package.ts';
 import { packageArch, packageOs } from '../packages-match.ts';
+import { CsrError } from '../trust/host-ca.ts';
 
 const docOnly = { validatorCompiler: () => () => true };
 
@@ -57,6 +58,16 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         const given = header(request, ENROLL_HEADER);
         if (given === undefined || !sameSecret(given, secret)) return sendError(reply, 'UNAUTHORIZED', `missing or wrong ${ENROLL_HEADER}`);
       }
+      const csr = v.value.csr;
+      if (csr !== undefined && ctx.hostCa) {
+        // Checked before anything is stored: a refused CSR must not leave a new credential the agent never got.
+        try {
+          await ctx.hostCa.checkCsr(csr);
+        } catch (err) {
+          if (err instanceof CsrError) return sendError(reply, 'BAD_REQUEST', err.message);
+          throw err;
+        }
+      }
       const presented = header(request, CREDENTIAL_HEADER);
       const credential = newCredential();
       const out = await ctx.store.register({
@@ -71,8 +82,22 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         freshAgentsn: randomUUID(),
         now: ctx.clock.now(),
       });
+      if (out.refused === 'deleted') {
+        request.log.warn({ agentsn: v.value.agentsn, hostname: v.value.hostname, ip: clientIp(request) }, 'registration refused: host deleted');
+        return sendError(reply, 'FORBIDDEN', `host ${v.value.agentsn} was deleted; an operator must reset it (POST ${API_PREFIX}/host/<agentsn>/reset) before it can register again`);
+      }
+      if (out.refused === 'takeover') {
+        request.log.warn({ agentsn: v.value.agentsn, hostname: v.value.hostname, ip: clientIp(request) }, 'registration refused: agentsn already registered and the caller did not prove it is that host');
+        return sendError(
+          reply,
+          'CONFLICT',
+          `agentsn ${v.value.agentsn} is already registered to ${v.value.hostname}: registering it again needs that host's ${CREDENTIAL_HEADER} or an operator reset (POST ${API_PREFIX}/host/<agentsn>/reset)`,
+        );
+      }
       if (out.conflict) request.log.info({ asked: v.value.agentsn, given: out.agentsn }, 'agentsn taken by another host; issued a fresh one');
-      return reply.send(ok({ agentsn: out.agentsn, tags: out.tags, credential, ...ctx.signing.announcement }));
+      // A client certificate for the command channel, bound to the agentsn answered (docs/security.md "Host identity").
+      const issued = csr !== undefined && ctx.hostCa ? { cert: await ctx.hostCa.issue(csr, out.agentsn, ctx.clock.now(), ctx.config.hostCertLifetimeSec), caCert: ctx.hostCa.certPem } : {};
+      return reply.send(ok({ agentsn: out.agentsn, tags: out.tags, credential, ...issued, ...ctx.signing.announcement }));
     },
   );
 
@@ -138,7 +163,31 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         // Signed for this host, valid signedJobSec (docs/security.md "Signed jobs and command frames").
         jobs.push(ctx.signing.signer.sign('job', job, body.agentsn, now + ctx.config.signedJobSec * 1000));
       }
-      return reply.send(ok({ jobs, ...ctx.signing.announcement }));
+      const renewed = body.csr !== undefined ? await renewCertificate(request, ctx, body.agentsn, body.csr) : {};
+      return reply.send(ok({ jobs, ...renewed, ...ctx.signing.announcement }));
     },
   );
+}
+
+/**
+ * Certificate renewal through the status push (docs/security.md "Host identity"): the push was
+ * authenticated by the host's credential; a deleted host, or a bad CSR, gets no certificate
+ * (logged), and the push itself is still answered (it carries job results).
+ */
+async function renewCertificate(request: FastifyRequest, ctx: AppContext, agentsn: string, csr: string): Promise<{ cert?: string; caCert?: string }> {
+  if (!ctx.hostCa) return {};
+  const host = await ctx.store.hostIdentity(agentsn);
+  if (!host || host.status === HostStatus.DELETED) {
+    request.log.warn({ agentsn }, 'certificate renewal refused: host deleted');
+    return {};
+  }
+  try {
+    const cert = await ctx.hostCa.issue(csr, agentsn, ctx.clock.now(), ctx.config.hostCertLifetimeSec);
+    request.log.info({ agentsn }, 'host certificate renewed');
+    return { cert, caCert: ctx.hostCa.certPem };
+  } catch (err) {
+    if (!(err instanceof CsrError)) throw err;
+    request.log.warn({ agentsn, err: err.message }, 'certificate renewal refused: bad csr');
+    return {};
+  }
 }

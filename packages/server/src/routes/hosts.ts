@@ -1,4 +1,4 @@
-/** Hosts: GET /agent?agentsn= (one host, seed 000), GET /host (filtered page), DELETE /host, PUT /host/region. */
+/** Hosts: GET /agent?agentsn= (one host, seed 000), GET /host (filtered page), DELETE /host, POST /host/:agentsn/reset, PUT /host/region. */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { HostStatus } from '@aspire/protocol';
@@ -51,6 +51,23 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
     async (request, reply) => {
       const r = await ctx.store.deleteHost(request.query.agentsn, ctx.clock.now());
       if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      return reply.send(ok(r.value));
+    },
+  );
+
+  app.post<{ Params: Static<typeof SnQuery> }>(
+    '/host/:agentsn/reset',
+    {
+      schema: {
+        tags: ['host'],
+        summary: "Reset a host's registration: its credential is cleared (a deleted host is registered again), so the next /agent/register for this AgentSN is accepted without proof and issues a new credential and certificate",
+        params: SnQuery,
+      },
+    },
+    async (request, reply) => {
+      const r = await ctx.store.resetHost(request.params.agentsn, ctx.clock.now());
+      if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      request.log.warn({ agentsn: request.params.agentsn }, 'host registration reset by an operator');
       return reply.send(ok(r.value));
     },
   );

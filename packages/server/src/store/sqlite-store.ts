@@ -35,6 +35,7 @@ import type {
   RegionRow,
   RegisterInput,
   RegisterOutcome,
+  HostIdentityRow,
   ReservedJob,
   StatusInput,
   StatusOutcome,
@@ -123,12 +124,17 @@ export class SqliteStore extends SqlitePart implements Store {
       if (!existing) {
         this.insertHost(agentsn, input);
       } else {
-        // The same host asking again: it proves it with its credential, or it never got the
-        // first answer (never pushed, same hostname). Anyone else gets a fresh AgentSN.
-        const sameHost =
-          (input.presentedHash !== undefined && input.presentedHash === existing.credential_hash) ||
-          (existing.status === HostStatus.REGISTERED && existing.hostname === input.hostname);
-        if (sameHost) {
+        // The same host asking again proves it with its credential, or an operator reset the
+        // host (credential cleared). The same hostname without proof is refused: with the enroll
+        // secret alone it would take the host over (issue 16 item 6). Another hostname gets a
+        // fresh AgentSN (seed conflict rule). A deleted host stays deleted until a reset.
+        const proven =
+          existing.credential_hash === '' || (input.presentedHash !== undefined && input.presentedHash === existing.credential_hash);
+        if (existing.status === HostStatus.DELETED && (proven || existing.hostname === input.hostname)) {
+          return { agentsn, conflict: false, tags: '', refused: 'deleted' as const };
+        }
+        if (!proven && existing.hostname === input.hostname) return { agentsn, conflict: false, tags: '', refused: 'takeover' as const };
+        if (proven) {
           this.run('UPDATE hosts SET credential_hash = ?, ipaddr = ? WHERE id = ?', input.newHash, input.ip, existing.id);
         } else {
           conflict = true;
@@ -162,6 +168,36 @@ export class SqliteStore extends SqlitePart implements Store {
        WHERE h.agentsn = ? ORDER BY t.name, t.value`,
       agentsn,
     ).map((r) => r.t);
+  }
+
+  async hostIdentity(agentsn: string): Promise<HostIdentityRow | undefined> {
+    return this.get<HostIdentityRow>('SELECT hostname, status FROM hosts WHERE agentsn = ?', agentsn);
+  }
+
+  async resetHost(agentsn: string, now: number): Promise<Mutation<{ reset: number }>> {
+    const { changes } = this.run(
+      `UPDATE hosts SET credential_hash = '', status = CASE WHEN status = 'deleted' THEN 'registered' ELSE status END, gmt_modify = ? WHERE agentsn = ?`,
+      now,
+      agentsn,
+    );
+    if (!changes) return notFound(`no host ${agentsn}`);
+    this.written.delete(agentsn);
+    return { ok: true, value: { reset: changes } };
+  }
+
+  async addServerEvent(agentsn: string, kind: string, message: string, data: Record<string, unknown>, now: number): Promise<void> {
+    // Server events use negative localids (agent events start at 1); -now is unique enough per host.
+    this.run(
+      `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create)
+       VALUES (?, 0, ?, ?, ?, ?, ?, ?)`,
+      agentsn,
+      -now,
+      Math.floor(now / 1000),
+      kind,
+      message,
+      JSON.stringify(data),
+      now,
+    );
   }
 
   async credentialHash(agentsn: string): Promise<string | undefined> {

@@ -78,6 +78,18 @@ export interface RegisterOutcome {
   agentsn: string;
   conflict: boolean;
   tags: string;
+  /**
+   * Set when nothing was registered: `takeover` = the agentsn belongs to a host with the same
+   * hostname and the caller did not prove it is that host (issue 16 item 6); `deleted` = the
+   * host was deleted by an operator (a reset brings it back).
+   */
+  refused?: 'takeover' | 'deleted';
+}
+
+/** What the hub checks at init: the host a certificate names, and whether it still exists. */
+export interface HostIdentityRow {
+  hostname: string;
+  status: string;
 }
 
 export interface StatusInput {
@@ -347,6 +359,15 @@ export interface Store {
   register(input: RegisterInput): Promise<RegisterOutcome>;
   /** The stored credential hash of a host, or undefined when the AgentSN is unknown. */
   credentialHash(agentsn: string): Promise<string | undefined>;
+  /** Hostname and status of a host (undefined when the AgentSN is unknown). */
+  hostIdentity(agentsn: string): Promise<HostIdentityRow | undefined>;
+  /**
+   * Operator reset of a host's registration: its credential is cleared (and a deleted host is
+   * registered again), so the next /agent/register for this agentsn is accepted without proof.
+   */
+  resetHost(agentsn: string, now: number): Promise<Mutation<{ reset: number }>>;
+  /** A server-side event (category 0) on a host, e.g. a refused channel identity. */
+  addServerEvent(agentsn: string, kind: string, message: string, data: Record<string, unknown>, now: number): Promise<void>;
   ingestStatus(input: StatusInput): Promise<StatusOutcome>;
   /** Record a result decided by the server itself (e.g. a job it could not build). */
   failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void>;
