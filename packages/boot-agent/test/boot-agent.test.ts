@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@aspire/agent-core';
 import type { Validator } from '@aspire/protocol';
+import { createSigner, generateSigningKeyPem } from '@aspire/protocol';
 import { ManualClock } from '@aspire/testing';
 import { describe, expect, it } from 'vitest';
 import { createBootAgent } from '../src/boot-agent.ts';
@@ -48,6 +49,9 @@ async function advanceUntil(clock: ManualClock, cond: () => boolean, stepMs = 10
 
 const ok = (value: unknown): Outcome<unknown> => ({ kind: 'ok', status: 200, value });
 const down = (server: string): Outcome<unknown> => ({ kind: 'retry', reason: `${server}: connect ECONNREFUSED` });
+/** The fake server's signing key: its register replies announce it, its jobs are signed with it (docs/security.md). */
+const serverKey = createSigner(generateSigningKeyPem());
+const signed = (clock: ManualClock, agentsn: string, jobs: Record<string, unknown>[]) => jobs.map((j) => serverKey.sign('job', j, agentsn, clock.now() + 600_000));
 
 function boot(stateDir: string, clock: ManualClock, transport: Transport, serverFlag?: string) {
   const { config } = checkBootConfig({ step: 10, enrollSecret: 's3cret' }, 'test');
@@ -114,10 +118,10 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     let mode: 'job' | 'down' | 'up' = 'job';
     const t = fakeTransport(clock, (c) => {
       if (c.server !== 'http://127.0.0.1:2') return down(c.server);
-      if (c.path === '/agent/register') return ok({ status: 0, agentsn: c.body.agentsn, credential: 'c' });
+      if (c.path === '/agent/register') return ok({ status: 0, agentsn: c.body.agentsn, credential: 'c', signingKey: serverKey.publicKey });
       if (mode === 'job') {
         mode = 'down';
-        return ok({ status: 0, jobs: [{ id: 'job-1', action: 'config', step: 20 }, { id: 'job-2', action: 'fly' }] });
+        return ok({ status: 0, jobs: signed(clock, c.body.agentsn as string, [{ id: 'job-1', action: 'config', step: 20 }, { id: 'job-2', action: 'fly' }]) });
       }
       if (mode === 'down') return { kind: 'retry', reason: 'HTTP 503', retryAfterMs: 2000 };
       return ok({ status: 0 });
@@ -206,7 +210,7 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
       });
       return { t, stop: async () => (ac.abort(), await done) };
     };
-    const plain = (c: Call) => (c.path === '/agent/register' ? ok({ status: 0, agentsn: 'sn', credential: 'c' }) : ok({ status: 0 }));
+    const plain = (c: Call) => (c.path === '/agent/register' ? ok({ status: 0, agentsn: 'sn', credential: 'c', signingKey: serverKey.publicKey }) : ok({ status: 0 }));
     const a = await start({ step: 10, tags: 'a=1' }, plain);
     await a.stop();
     expect(readMeta(dir)).toMatchObject({ meta: { step: 10, stepFrom: 'config', tags: 'a=1', tagsFrom: 'config' } });
@@ -215,7 +219,7 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     const b = await start({ step: 20, tags: 'a=2' }, (c) => {
       if (c.path !== '/agent/status' || delivered) return plain(c);
       delivered = true;
-      return ok({ status: 0, jobs: [{ id: 'cfg', action: 'config', step: 30 }] });
+      return ok({ status: 0, jobs: signed(clock, 'sn', [{ id: 'cfg', action: 'config', step: 30 }]) });
     });
     expect(b.t.calls.find((c) => c.path === '/agent/status')!.body).toMatchObject({ step: 20, tags: 'a=2' });
     await advanceUntil(clock, () => readMeta(dir).kind === 'ok' && (readMeta(dir) as { meta: { step: number } }).meta.step === 30);

@@ -18,12 +18,12 @@ import { ErrorCode, ErrorMessage, type ErrorCodeName } from './error-codes.ts';
 export type SigningPurpose = 'job' | 'frame' | 'key-rotation';
 
 /** The fields a signed object carries besides its own. */
-export interface SignatureFields {
+export type SignatureFields = {
   agentsn: string;
   expires: number;
   kid: string;
   sig: string;
-}
+};
 
 /** Default validity of a signed job in a status reply. */
 export const SIGNED_JOB_VALIDITY_MS = 10 * 60_000;

@@ -22,6 +22,11 @@ export interface RequestHandlerDeps {
   tasks: PeriodicTasks;
   kill?: KillEscalationOptions;
   signal?: AbortSignal;
+  /**
+   * The server's signature check (frame-verifier.ts), before anything else looks at the frame:
+   * a reply means refused. createBasicAgent always wires it; unit tests of the handler may not.
+   */
+  verify?: (frame: Record<string, unknown> & { id: string }) => ReplyFrame | undefined;
   /** The host policy step (policy-gate.ts); absent: no policy file, everything allowed. */
   policy?: PolicyGateDeps;
 }
@@ -41,6 +46,8 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
     return invalid(id, base.errors);
   }
   const { id, method } = base.value;
+  const refusedBySignature = deps.verify?.(frame as Record<string, unknown> & { id: string });
+  if (refusedBySignature) return refusedBySignature;
   try {
     if (method === 'sync.bash') {
       const v = syncBashRequest.validate(frame);

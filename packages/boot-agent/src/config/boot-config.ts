@@ -7,6 +7,7 @@ import { isAbsolute } from 'node:path';
 import { BOOT_POLICY_DEFAULT_PATH, type Bound, ConfigChecker, ConfigError, readConfigJson } from '@aspire/agent-core';
 import type { SupervisionConfig } from '../contracts.ts';
 import { checkTags } from './tags.ts';
+import { readConfiguredKey } from '../state/server-key-pin.ts';
 
 export interface BootConfig {
   /** Seconds between status pushes until a `config` job sets another. */
@@ -25,6 +26,11 @@ export interface BootConfig {
   /** Whole-request timeout of one HTTP exchange. */
   httpTimeoutSec: number;
   supervision: SupervisionConfig;
+  /**
+   * The server's signing key (base64 SPKI DER or PEM, or an absolute path of a file with one):
+   * pinned at first start instead of the key of the first register reply (docs/security.md).
+   */
+  serverPublicKey?: string;
   /** The host policy file (docs/security.md): job actions and package sources; absent file: allow all. */
   policy: string;
 }
@@ -50,7 +56,7 @@ export const SUPERVISION_BOUNDS = {
 
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const KEYS = ['step', 'enrollSecret', 'ca', 'tags', 'hostname', 'logLevel', 'eventQueueMax', 'httpTimeoutSec', 'supervision', 'policy'];
+const KEYS = ['step', 'enrollSecret', 'ca', 'tags', 'hostname', 'logLevel', 'eventQueueMax', 'httpTimeoutSec', 'supervision', 'serverPublicKey', 'policy'];
 const SUPERVISION_KEYS = [...Object.keys(SUPERVISION_BOUNDS), 'cgroupRoot'];
 
 export interface CheckedConfig {
@@ -88,6 +94,11 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
   if (ca !== undefined) config.ca = ca;
   if (tags !== undefined) config.tags = tags;
   if (hostname !== undefined) config.hostname = hostname;
+  const serverPublicKey = c.optionalString('serverPublicKey');
+  if (serverPublicKey !== undefined) {
+    if (!readConfiguredKey(serverPublicKey)) c.problems.push('serverPublicKey: not an Ed25519 public key (base64 SPKI DER or PEM) nor an absolute path of a file holding one');
+    else config.serverPublicKey = serverPublicKey;
+  }
   return { config: c.finish(source, config), notes: c.notes };
 }
 

@@ -11,6 +11,7 @@ import { policyAllowsJob, type HostPolicy } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { JobJournal } from '../state/job-journal.ts';
+import type { VerifyOutcome } from '@aspire/protocol';
 
 export interface JobRunnerDeps {
   logger: Logger;
@@ -19,6 +20,11 @@ export interface JobRunnerDeps {
   config: (job: unknown) => Promise<JobOutcome>;
   /** Called when the queue has drained after running jobs: their results are ready to send. */
   onResults?: () => void;
+  /**
+   * The server's signature check (docs/security.md "Signed jobs and command frames"), first step
+   * after the journal's replay check. createBootAgent always wires it; unit tests of the runner may not.
+   */
+  verify?: (job: unknown) => VerifyOutcome;
   /** The host policy file (docs/security.md): jobs outside it are answered POLICY_REFUSED. */
   policy?: Readonly<HostPolicy>;
 }
@@ -58,6 +64,15 @@ export class JobRunner {
         writes.push(this.d.journal.answer(id, action, { errcode, message }));
         answered++;
       };
+      // Not signed by the pinned server key, expired or for another host: answered with the code
+      // and a `refused` event, nothing of it runs.
+      const signature = this.d.verify?.(item);
+      if (signature && !signature.ok) {
+        const action = String((item as { action?: unknown }).action ?? '?').slice(0, 32);
+        this.d.journal.emit('refused', `job ${id} (${action}) refused: ${signature.reason}`, { agent: BOOT_AGENT_NAME, data: { jobId: id, action, errcode: signature.errcode, code: signature.code } });
+        answer(action, signature.errcode, signature.reason);
+        continue;
+      }
       const v = jobCheck.validate(item);
       if (!v.ok) {
         answer(String((item as { action?: unknown }).action ?? '?').slice(0, 32), ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${v.errors.join('; ')}`);
