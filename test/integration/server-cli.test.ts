@@ -58,6 +58,7 @@ describe('aspire CLI', () => {
       expect(second.stderr).toMatch(/aspire\.pid is held by running process \d+/);
       const list = await aspire(['token', 'list', '--data-dir', data]);
       expect(list.stdout).toMatch(/^ops\tcreated \S+\tlast used /m);
+      expect(list.stdout).toMatch(/^ops\t.*\trole admin\tno limits$/m);
       expect(list.stdout).not.toContain(token);
       // Revoked while the server runs: refused at once.
       expect((await aspire(['token', 'revoke', '--data-dir', data, '--name', 'ops'])).stdout).toMatch(/revoked 1 token/);

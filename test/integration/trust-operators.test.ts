@@ -2,9 +2,11 @@
 // command hub and two real BasicAgents: web-1 (tag role=web) and db-1 (no tag). Tokens are made
 // with the real `aspire token create`; every refusal names what was outside; GET /audit holds
 // each attempt and never a token or a command's output.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiStatus } from '@aspire/protocol';
-import { makeTestCa, startAspire, startBasicAgent, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
+import { binary, makeTestCa, startAspire, startBasicAgent, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
 
 let ca: TestCa;
 let srv: AspireHandle;
@@ -139,6 +141,24 @@ describe('operator roles and scopes', () => {
     const after = await srv.api('GET', '/api/v1/server/host', undefined, { token: temp });
     expect(after.status).toBe(401);
     expect(after.body.status).toBe(ApiStatus.UNAUTHORIZED);
+  });
+
+  it('token create refuses bad flags naming each; token list shows role and scope, never a token', async () => {
+    const bin = binary('aspire');
+    const cli = (args: string[]) =>
+      promisify(execFile)(bin.cmd, [...bin.args, 'token', ...args, '--data-dir', srv.dataDir]).then(
+        (r) => ({ code: 0, ...r }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const bad = await cli(['create', '--name', 'bad', '--role', 'root', '--tags', 'web', '--cidrs', '10.0.0.0/99', '--commands', 'regex:(']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+    for (const why of ['--role: must be one of viewer operator admin', '"web" is not k=v', '"10.0.0.0/99" is not an address or CIDR', 'regex "("']) expect(bad.stderr).toContain(why);
+    const list = await cli(['list']);
+    expect(list.stdout).toMatch(/^web-ops\tcreated \S+\t.*\trole operator\ttags=role=web$/m);
+    expect(list.stdout).toMatch(/^echo-only\t.*\trole operator\tcommands=prefix:echo  \| exact:uptime$/m);
+    expect(list.stdout).toMatch(/^test\t.*\trole admin\tno limits$/m);
+    for (const t of Object.values(tokens)) expect(list.stdout).not.toContain(t);
   });
 
   it('only admin reads the audit log', async () => {

@@ -83,7 +83,8 @@ async function tokenList(opts: TokenFlags): Promise<void> {
       } catch {
         scope = 'unreadable scope';
       }
-      process.stdout.write(`${t.name}\t${t.role}\tcreated ${new Date(t.gmt_create).toISOString()}\t${used}\t${scope}\n`);
+      // Name, created and use first (as before roles existed), then role and scope.
+      process.stdout.write(`${t.name}\tcreated ${new Date(t.gmt_create).toISOString()}\t${used}\trole ${t.role}\t${scope}\n`);
     }
   } finally {
     store.close();
@@ -121,7 +122,7 @@ export function addTokenCommands(p: Command): void {
     .action(tokenCreate);
   token
     .command('list')
-    .description('list operator tokens: name, role, created, last use, scope (never the tokens)')
+    .description('list operator tokens: name, created, last use, role, scope (never the tokens)')
     .option('--data-dir <dir>', 'the server data dir')
     .option('-c, --config <file>', 'take the data dir from this server config file')
     .action(tokenList);
