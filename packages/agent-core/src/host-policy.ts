@@ -328,8 +328,8 @@ export type PolicyVerdict = { ok: true } | { ok: false; rule: PolicyRule; messag
 
 const ALLOWED: PolicyVerdict = { ok: true };
 
-function refuse(p: HostPolicy, rule: PolicyRule, what: string): PolicyVerdict {
-  return { ok: false, rule, message: `refused by host policy ${p.source}: ${rule} ${what} is not allowed` };
+function refuse(p: HostPolicy, rule: PolicyRule, what: string, detail?: string): PolicyVerdict {
+  return { ok: false, rule, message: `refused by host policy ${p.source}: ${rule} ${what} is not allowed${detail ? ` (${detail})` : ''}` };
 }
 
 export function commandRuleMatches(r: CommandRule, cmd: string): boolean {
@@ -343,7 +343,7 @@ export function policyAllowsCommand(p: HostPolicy, cmd: string, user: string | u
   const u = user ?? 'root';
   if (p.users !== 'all' && !p.users.includes(u)) return refuse(p, 'user', JSON.stringify(u));
   if (p.commands !== 'all' && !p.commands.some((r) => commandRuleMatches(r, cmd))) {
-    return refuse(p, 'command', `${JSON.stringify(cmd.length > 200 ? `${cmd.slice(0, 200)}...` : cmd)} (matches no exact, prefix or pattern rule)`);
+    return refuse(p, 'command', JSON.stringify(cmd.length > 200 ? `${cmd.slice(0, 200)}...` : cmd), 'matches no exact, prefix or pattern rule');
   }
   return ALLOWED;
 }
@@ -359,7 +359,7 @@ export function policyAllowsCollector(p: HostPolicy, method: string): PolicyVerd
 export function policyAllowsJob(p: HostPolicy, action: string, url: string | undefined): PolicyVerdict {
   if (p.actions !== 'all' && !p.actions.includes(action)) return refuse(p, 'action', JSON.stringify(action));
   if (url !== undefined && p.sources !== 'all' && !p.sources.some((s) => url.startsWith(s))) {
-    return refuse(p, 'source', `${JSON.stringify(redactUrl(url))} (allowed: ${p.sources.join(' ') || 'none'})`);
+    return refuse(p, 'source', JSON.stringify(redactUrl(url)), `allowed: ${p.sources.join(' ') || 'none'}`);
   }
   return ALLOWED;
 }

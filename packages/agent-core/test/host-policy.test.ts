@@ -65,7 +65,7 @@ describe('host policy: commands', () => {
   it('the refusal names the rule: command, then user (absent user is root)', () => {
     const c = policyAllowsCommand(strict, 'touch /tmp/x', 'root');
     expect(c).toMatchObject({ ok: false, rule: 'command' });
-    expect(c.ok === false && c.message).toContain(`refused by host policy ${SRC}: command "touch /tmp/x"`);
+    expect(c.ok === false && c.message).toBe(`refused by host policy ${SRC}: command "touch /tmp/x" is not allowed (matches no exact, prefix or pattern rule)`);
     const u = policyAllowsCommand(strict, 'uptime', 'daemon');
     expect(u).toMatchObject({ ok: false, rule: 'user' });
     expect(u.ok === false && u.message).toContain('user "daemon" is not allowed');
