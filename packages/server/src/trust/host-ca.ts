@@ -18,8 +18,14 @@ export const HOST_CA_CERT_FILE = 'ca.crt';
 export const HOST_CA_KEY_FILE = 'ca.key';
 /** Lifetime of a CA made on first start. */
 export const HOST_CA_LIFETIME_DAYS = 3650;
-/** Issued certificates start this much before "now" (clock skew between server and hosts). */
+/**
+ * Issued certificates start this much before "now" (clock skew between server and hosts): 5 min,
+ * or a tenth of a short lifetime, so the agent's renewal point (a third left) stays meaningful.
+ */
 export const BACKDATE_MS = 5 * 60_000;
+export function backdateMs(lifetimeSec: number): number {
+  return Math.min(BACKDATE_MS, lifetimeSec * 100);
+}
 
 export interface HostCa {
   /** PEM of the CA certificate: what the hub verifies client certificates against. */
@@ -124,7 +130,7 @@ export function hostCaFromPem(certPem: string, keyPem: string, source: string): 
         serialNumber: serial(),
         subject: [{ CN: [agentsn] }],
         issuer: caCert.subjectName,
-        notBefore: new Date(now - BACKDATE_MS),
+        notBefore: new Date(now - backdateMs(lifetimeSec)),
         notAfter: new Date(now + lifetimeSec * 1000),
         signingAlgorithm: alg,
         publicKey: csr.publicKey,
