@@ -38,6 +38,7 @@ describe('a BasicAgent with far-away crontab lines', () => {
     '0 0 0 1 1 * root echo yearly',
     `0 0 0 ${ahead.getUTCDate()} ${ahead.getUTCMonth() + 1} ? root echo sixty-days`,
     '* * * * * * root echo every-second',
+    '* * * * * * echo hi',
   ].join('\n');
 
   beforeAll(async () => {
@@ -58,7 +59,7 @@ describe('a BasicAgent with far-away crontab lines', () => {
     return r.body.items;
   };
 
-  it('runs them 0 times over several seconds while an every-second line runs, and logs no TimeoutOverflowWarning', async () => {
+  it('runs them 0 times over several seconds while an every-second line runs, and logs no TimeoutOverflowWarning; a line without a user is refused', async () => {
     // The control line proves the scheduler is live and results reach the server.
     await waitUntil(async () => (await results()).filter((x) => x.name === 'crontab:4').length >= 4, { timeoutMs: 30_000, what: 'four every-second runs' });
     const far = (await results()).filter((x) => x.name !== 'crontab:4');
@@ -71,5 +72,10 @@ describe('a BasicAgent with far-away crontab lines', () => {
     for (const name of ['crontab:1', 'crontab:2', 'crontab:3']) expect(Date.parse(next.get(name)!)).toBeGreaterThan(Date.now());
 
     expect(agent.child.output).not.toMatch(/TimeoutOverflowWarning/);
+    // A line without a user (its command word taken as the user) is refused, naming the line.
+    expect(list.body.data.crontab.errors).toEqual([
+      { line: 5, text: '* * * * * * echo hi', error: 'user "echo" is not an account on this host (a task line is: schedule, user, command)' },
+    ]);
+    expect(tasks.map((t) => t.name).sort()).toEqual(['crontab:1', 'crontab:2', 'crontab:3', 'crontab:4']);
   });
 });

@@ -15,8 +15,14 @@ export interface CronTask {
 
 export type LineParse = { ok: true; schedule: Schedule; user: string; command: string } | { ok: false; error: string };
 
-/** A day-of-week field, as opposed to a user name in the sixth position of a 5-field line. */
-const DOW_FIELD = /^(\*|\?|([0-7]|sun|mon|tue|wed|thu|fri|sat)(L|#[1-5])?(-([0-7]|sun|mon|tue|wed|thu|fri|sat))?(\/\d+)?)(,(\*|([0-7]|sun|mon|tue|wed|thu|fri|sat)(L|#[1-5])?(-([0-7]|sun|mon|tue|wed|thu|fri|sat))?(\/\d+)?))*$|^(\*|\?)\/\d+$|^L$/i;
+/**
+ * Whether the sixth token of a line is a day-of-week field (six schedule fields, seed 003) rather
+ * than the user of a classic five-field line: it starts with a digit, `*` or `?`, holds one of
+ * `* ? / , #`, starts with a day name followed by nothing or a range/list/L/# mark, or is an
+ * `L` form. Written to
+ * also catch a bad day of week (`8`, `FRI-FOO`, `5C`), which is then refused naming the field.
+ */
+const DOW_FIELD = /^[\d*?]|[*?/,#]|^(sun|mon|tue|wed|thu|fri|sat)([-,#/L]|$)|^L([-W]|$)/i;
 
 /** Six-field forms of the cron macros. */
 const MACROS: Record<string, string> = {
@@ -44,7 +50,7 @@ export function parseTaskLine(line: string, tz = 'UTC'): LineParse {
     if (!fields) return { ok: false, error: `unknown macro ${JSON.stringify(tokens[0])} (known: ${Object.keys(MACROS).join(' ')})` };
     return parseTaskLine(`${fields} ${line.trim().slice(tokens[0].length).trim()}`, tz);
   }
-  const six = tokens.length >= 8 && DOW_FIELD.test(tokens[5]!);
+  const six = tokens[5] !== undefined && DOW_FIELD.test(tokens[5]);
   const n = six ? 6 : 5;
   if (tokens.length < n + 2) {
     return { ok: false, error: `expected ${n} schedule fields, a user and a command, got ${tokens.length} fields` };
@@ -63,6 +69,12 @@ export function parseTaskLine(line: string, tz = 'UTC'): LineParse {
   return { ok: true, schedule, user, command };
 }
 
+/** A parsed line whose user is no account on this host becomes a refusal naming the user. */
+export function checkTaskUser(p: LineParse, isAccount: AccountCheck): LineParse {
+  if (!p.ok || isAccount(p.user)) return p;
+  return { ok: false, error: `user ${JSON.stringify(p.user)} is not an account on this host (a task line is: schedule, user, command)` };
+}
+
 export interface CrontabError {
   line: number;
   text: string;
@@ -79,11 +91,16 @@ function envValue(raw: string): string {
   return (q === '"' || q === "'") && v.length >= 2 && v.endsWith(q) ? v.slice(1, -1) : v;
 }
 
+/** Whether a name (or numeric uid) is an account on this host: `(u) => lookupUser(u) !== undefined`. */
+export type AccountCheck = (user: string) => boolean;
+
 /**
  * A whole crontab file: every valid line a task, every invalid one an error with its line number.
  * `NAME=value` lines set a variable for the task lines below them (later lines override).
+ * The user of each line must be an account on this host: a line written without a user (the
+ * seed's `*\/10 * * * * echo ...`) would otherwise run its command's first word as the user.
  */
-export function parseCrontab(text: string, tz = 'UTC'): { tasks: CronTask[]; errors: CrontabError[] } {
+export function parseCrontab(text: string, tz: string, isAccount: AccountCheck): { tasks: CronTask[]; errors: CrontabError[] } {
   const tasks: CronTask[] = [];
   const errors: CrontabError[] = [];
   let env: Record<string, string> = {};
@@ -95,7 +112,7 @@ export function parseCrontab(text: string, tz = 'UTC'): { tasks: CronTask[]; err
       env = { ...env, [assignment[1]!]: envValue(assignment[2]!) };
       return;
     }
-    const p = parseTaskLine(line, tz);
+    const p = checkTaskUser(parseTaskLine(line, tz), isAccount);
     if (p.ok) {
       const task: CronTask = { name: `crontab:${i + 1}`, source: 'crontab', line, schedule: p.schedule, user: p.user, command: p.command };
       if (Object.keys(env).length > 0) task.env = env;

@@ -3,7 +3,8 @@ import { policyAllowsCommand, type Clock, type HostPolicy, type Logger } from '@
 import { ErrorCode, type ReplyFrame, type TaskAddRequest, type TaskResultFrame, type TaskRemoveRequest } from '@aspire/protocol';
 import { runCommand } from '../exec/run-command.ts';
 import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
-import { parseCrontab, parseTaskLine, type CronTask, type CrontabError } from './crontab.ts';
+import { lookupUser } from '../host/accounts.ts';
+import { checkTaskUser, parseCrontab, parseTaskLine, type AccountCheck, type CronTask, type CrontabError } from './crontab.ts';
 import { CronScheduler, type TaskRun } from './scheduler.ts';
 import { TaskStore } from './task-store.ts';
 
@@ -20,8 +21,12 @@ export interface PeriodicTasksDeps {
    * (the file may have been tightened since). Crontab lines are the host's own and not checked.
    */
   policy?: Readonly<HostPolicy>;
+  /** Whether a task's user is an account here (crontab lines and task.add); default: NSS lookup. */
+  isAccount?: AccountCheck;
   onResult(result: TaskResultFrame): void;
 }
+
+const hostAccount: AccountCheck = (user) => lookupUser(user) !== undefined;
 
 /**
  * Periodic tasks from both sources (seed 003 "周期任务"): the crontab file and the server
@@ -71,7 +76,7 @@ export class PeriodicTasks {
         this.deps.logger.error({ err, path: this.deps.crontabPath }, 'cannot read crontab');
       }
     }
-    const { tasks, errors } = parseCrontab(text, this.deps.timezone);
+    const { tasks, errors } = parseCrontab(text, this.deps.timezone, this.deps.isAccount ?? hostAccount);
     for (const e of errors) {
       this.deps.logger.warn({ path: this.deps.crontabPath, line: e.line, text: e.text, error: e.error }, `crontab line ${e.line} invalid, skipped`);
     }
@@ -81,7 +86,7 @@ export class PeriodicTasks {
   }
 
   async add(req: TaskAddRequest): Promise<ReplyFrame> {
-    const p = parseTaskLine(req.line, this.deps.timezone);
+    const p = checkTaskUser(parseTaskLine(req.line, this.deps.timezone), this.deps.isAccount ?? hostAccount);
     if (!p.ok) return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_INVALID_CRON, message: `Invalid cron line: ${p.error}` };
     const allowed = this.deps.policy ? policyAllowsCommand(this.deps.policy, p.command, p.user) : undefined;
     if (allowed && !allowed.ok) {
