@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect, createServer as tlsCreateServer, type TLSSocket } from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '@aspire/protocol';
+import { ErrorCode, createSigner, generateSigningKeyPem } from '@aspire/protocol';
 import { enrollHost, makeTestCa, startAspire, startBasicAgent, waitUntil, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
 
 // Real server with its TLS command hub, two real BasicAgents, commands through the REST API.
@@ -210,13 +210,16 @@ describe('the hub refuses bad clients without disturbing connected agents', () =
   });
 });
 
-// A stand-in hub (real TLS, the test CA's server certificate) that sends a real BasicAgent
-// frames the server's Polaris edge would never let through: the agent's own check answers.
+// A stand-in hub (real TLS, the test CA's server certificate, frames signed with a key the agent
+// pins) that sends a real BasicAgent frames the server's Polaris edge would never let through:
+// the agent's own check answers.
 describe('the BasicAgent refuses a sync.bash timeout out of range itself', () => {
   it('answers INVALID_PARAMS (3021) for -1, 0 and 1e12 and runs nothing; 1 s runs', async () => {
     const marker = join(ca.dir, `ran-${process.pid}`);
     const replies = new Map<string, { resp: string; retcode: number; message: string; data?: string }>();
     let agentSocket: TLSSocket | undefined;
+    let target = '';
+    const signer = createSigner(generateSigningKeyPem());
     let buf = '';
     const hub = tlsCreateServer({ cert: readFileSync(ca.serverCertFile), key: readFileSync(ca.serverKeyFile) }, (s) => {
       s.setEncoding('utf8');
@@ -228,6 +231,7 @@ describe('the BasicAgent refuses a sync.bash timeout out of range itself', () =>
           const f = JSON.parse(buf.slice(0, i));
           buf = buf.slice(i + 1);
           if (f.method === 'init') {
+            target = f.agentsn || f.hostname;
             agentSocket = s;
             s.write(`${JSON.stringify({ method: 'accept' })}\n`);
           } else if (f.method === 'ping') s.write(`${JSON.stringify({ method: 'pong', ts: f.ts })}\n`);
@@ -237,7 +241,7 @@ describe('the BasicAgent refuses a sync.bash timeout out of range itself', () =>
     });
     await new Promise<void>((r) => hub.listen(0, '127.0.0.1', () => r()));
     const port = (hub.address() as { port: number }).port;
-    const agent = await startBasicAgent({ port, serverHost: '127.0.0.1', caFile: ca.caCertFile, hostname: 'host-direct' });
+    const agent = await startBasicAgent({ port, serverHost: '127.0.0.1', caFile: ca.caCertFile, hostname: 'host-direct', signingKeys: [signer.publicKey], identity: null });
     try {
       await waitUntil(() => agentSocket !== undefined, { timeoutMs: 20_000, what: 'the agent init' });
       const cases: [string, unknown][] = [
@@ -247,7 +251,8 @@ describe('the BasicAgent refuses a sync.bash timeout out of range itself', () =>
         ['t-ok', 1],
       ];
       for (const [id, timeout] of cases) {
-        agentSocket!.write(`${JSON.stringify({ id, method: 'sync.bash', cmd: `echo ${id} >> ${marker}; echo ok`, timeout })}\n`);
+        const frame = signer.sign('frame', { id, method: 'sync.bash', cmd: `echo ${id} >> ${marker}; echo ok`, timeout }, target, Date.now() + 60_000);
+        agentSocket!.write(`${JSON.stringify(frame)}\n`);
       }
       await waitUntil(() => replies.size === cases.length, { timeoutMs: 30_000, what: 'four replies' });
       for (const id of ['t-neg', 't-zero', 't-huge']) {
