@@ -29,6 +29,23 @@ describe('JobJournal', () => {
     expect(journal.payload().jobs).toEqual([{ id: 'job-1', errcode: ErrorCode.JOB_INTERRUPTED, message: expect.stringContaining('not run again') }]);
   });
 
+  it('a job the manager resumes (upgrade marker) stays started at load until finished; one not taken up is interrupted', async () => {
+    const dir = tmp();
+    const first = (await open(dir)).journal;
+    await first.begin('up-1', 'upgrade');
+    await first.begin('up-2', 'upgrade');
+    const { journal } = await JobJournal.open({ stateDir: dir, clock: new ManualClock(Date.UTC(2026, 0, 1)), eventQueueMax: 100, resumable: new Set(['up-1', 'up-2']) });
+    expect(journal.interrupted).toEqual([]);
+    expect(journal.payload().jobs).toEqual([]); // no result yet: nothing contradicting the host is sent
+    expect(journal.lookup('up-1').kind).toBe('pending'); // a re-delivery is still not run again
+    await journal.interrupt(['up-2']);
+    await journal.finish('up-1', { errcode: 0, message: 'A upgraded 1 -> 2' });
+    expect(journal.payload().jobs).toEqual([
+      { id: 'up-1', errcode: 0, message: 'A upgraded 1 -> 2' },
+      { id: 'up-2', errcode: ErrorCode.JOB_INTERRUPTED, message: expect.stringContaining('not run again') },
+    ]);
+  });
+
   it('re-sends results until a push carrying them is acknowledged, then remembers the id', async () => {
     const dir = tmp();
     const { journal } = await open(dir);

@@ -58,13 +58,18 @@ class FakeRunner implements ProcessRunner {
     this.live.delete(pid);
     p.onExit(code, signal);
   }
+  /** Processes findByEnv answers, by environment entry. */
+  byEnv = new Map<string, { pid: number; startTicks: string }[]>();
+  findByEnv(entry: string) {
+    return this.byEnv.get(entry) ?? [];
+  }
   /** An adopted process vanishes: no exit event, only polls notice. */
   vanish(pid: number) {
     this.live.delete(pid);
   }
 }
 
-function setup(over: Partial<SupervisionConfig> = {}, limitKill = false) {
+function setup(over: Partial<SupervisionConfig> = {}, limitKill = false, save?: (s: AgentState) => void) {
   const clock = new ManualClock();
   const runner = new FakeRunner();
   const events: { kind: EventKind; message: string; agent?: string }[] = [];
@@ -85,7 +90,7 @@ function setup(over: Partial<SupervisionConfig> = {}, limitKill = false) {
     limiter,
     versionDir: (n, v) => `/agents/${n}/${v}`,
     logFile: (n) => `/agents/${n}.log`,
-    save: (s) => saved.push(structuredClone(s)),
+    save: save ?? ((s) => saved.push(structuredClone(s))),
   });
   const state: AgentState = { name: 'A', current: '1.0', kind: 'tar', desired: 'running', fatal: false, killed: false, strikes: 0, lastStartAt: 0, envs: { FROM_JOB: 'yes' }, limits: { memory: '20M' } };
   const spec = parseRunSpec({ version: '1.0', start: 'bin/agent --run', env: { FROM_SPEC: '1', FROM_JOB: 'spec' } });
@@ -326,5 +331,72 @@ describe('Supervisor reconcile loop (ManualClock)', () => {
     await clock.advance(3600 * S);
     expect(runner.spawns).toHaveLength(0);
     expect(sup.reports()[0]!.status).toBe('stoped');
+  });
+});
+
+describe('Supervisor on a full state disk (ManualClock)', () => {
+  const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+
+  it('a restart while the disk is full: kept in memory, boot goes on, saved on a later tick; disk_full and disk_recovered once each', async () => {
+    let full = false;
+    const saved: AgentState[] = [];
+    const save = (st: AgentState) => {
+      if (full) throw enospc();
+      saved.push(structuredClone(st));
+    };
+    const { clock, runner, events, sup, state, spec } = setup({}, false, save);
+    sup.startLoop();
+    await sup.add(state, spec);
+    await sup.start('A');
+    const pid1 = runner.nextPid - 1;
+    full = true;
+    runner.die(pid1, 1, null);
+    await clock.advance(0);
+    await clock.advance(180 * S);
+    const pid2 = runner.nextPid - 1;
+    expect(pid2).not.toBe(pid1);
+    expect(runner.spawns).toHaveLength(2);
+    expect(sup.reports()[0]).toMatchObject({ status: 'running', pid: pid2 });
+    expect(sup.unsavedAgents).toEqual(['A']);
+    await clock.advance(300 * S); // ticks retry, still full: said once
+    expect(kinds(events).filter((k) => k === 'disk_full')).toHaveLength(1);
+    expect(saved.at(-1)!.pid).toBe(pid1);
+    full = false;
+    await clock.advance(60 * S); // the next tick saves it
+    expect(saved.at(-1)).toMatchObject({ pid: pid2, startTicks: `t${pid2}` });
+    expect(sup.unsavedAgents).toEqual([]);
+    expect(kinds(events).filter((k) => k === 'disk_recovered')).toHaveLength(1);
+    expect(runner.spawns).toHaveLength(2); // never a second copy
+  });
+
+  it("a job's change that cannot be written fails the job and leaves memory as it was", async () => {
+    let full = false;
+    const { sup, state, spec } = setup({}, false, (st) => {
+      if (full) throw enospc();
+      void st;
+    });
+    await sup.add(state, spec);
+    full = true;
+    await expect(sup.update('A', (st) => (st.envs = { CHANGED: '1' }))).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(sup.get('A')!.envs).toEqual({ FROM_JOB: 'yes' });
+  });
+
+  it('adoption finds a running copy whose pid was never saved by its ASPIRE_AGENT_HOME entry and adopts it instead of starting another', async () => {
+    const { runner, sup, state, spec } = setup();
+    await sup.add(state, spec);
+    await sup.start('A');
+    expect(runner.spawns[0]!.env.ASPIRE_AGENT_HOME).toBe('/unused/A');
+    // The state on disk names a process that is gone; the live copy was started after it.
+    const live = runner.nextPid - 1;
+    runner.byEnv.set('ASPIRE_AGENT_HOME=/unused/A', [{ pid: live, startTicks: `t${live}` }]);
+    const fresh = setup();
+    fresh.runner.live = runner.live;
+    fresh.runner.byEnv = runner.byEnv;
+    fresh.sup.startLoop();
+    await fresh.sup.adopt({ ...state, pid: 42, startTicks: 't42', lastStartAt: 0 }, spec);
+    expect(fresh.runner.spawns).toHaveLength(0);
+    expect(fresh.sup.reports()[0]).toMatchObject({ status: 'running', pid: live });
+    expect(kinds(fresh.events)).toContain('adopted');
+    expect(fresh.saved.at(-1)).toMatchObject({ pid: live });
   });
 });
