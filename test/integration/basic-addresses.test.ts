@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock, silentLogger } from '@aspire/agent-core';
@@ -5,7 +6,8 @@ import { ChannelClient, resolveAll } from '@aspire/basic-agent';
 import { createCommandHub, type CommandHub } from '../../packages/server/src/hub/index.ts';
 import { openSqliteStore, type SqliteStore } from '../../packages/server/src/store/sqlite-store.ts';
 import { checkHubOptions } from '../../packages/server/src/hub/hub-options.ts';
-import { makeTestCa, waitUntil, type TestCa } from '@aspire/testing';
+import { makeHostKeyAndCsr, makeTestCa, sharedTestHostCa, waitUntil, type TestCa } from '@aspire/testing';
+import { hostCaFromPem } from '../../packages/server/src/trust/host-ca.ts';
 
 // Seed 003 step 1: one name, several addresses, tried in turn. The hub (real TLS, in-process)
 // listens on 127.0.0.1 only; the name's first addresses (127.0.0.2, 127.0.0.3) refuse.
@@ -13,12 +15,19 @@ let ca: TestCa;
 let hub: CommandHub;
 let store: SqliteStore;
 let port: number;
+let clientIdentity: { cert: string; key: string };
 
 beforeAll(async () => {
   ca = makeTestCa({ names: ['config.example.test', 'localhost'] });
   const options = checkHubOptions({ listen: '127.0.0.1:0', cert: ca.serverCertFile, key: ca.serverKeyFile });
   store = openSqliteStore(':memory:');
-  hub = createCommandHub({ options, clock: realClock, logger: silentLogger(), store, keepResults: 10 });
+  // The hub requires a client certificate of the host CA for a registered host (docs/security.md).
+  const hostCa = sharedTestHostCa();
+  const issuer = hostCaFromPem(hostCa.cert, readFileSync(hostCa.keyFile, 'utf8'), hostCa.certFile);
+  await store.register({ agentsn: 'sn-multi-addr', hostname: 'multi-addr', ip: '127.0.0.1', newHash: 'h', freshAgentsn: 'x', now: Date.now() });
+  const { keyFile, csr } = makeHostKeyAndCsr(ca.dir, 'sn-multi-addr');
+  clientIdentity = { cert: await issuer.issue(csr, 'sn-multi-addr', Date.now(), 3600), key: readFileSync(keyFile, 'utf8') };
+  hub = createCommandHub({ options, clock: realClock, logger: silentLogger(), store, keepResults: 10, hostCaCerts: [hostCa.cert] });
   ({ port } = await hub.start());
 });
 afterAll(async () => {
@@ -46,6 +55,7 @@ describe('channel client address list', () => {
         serverPort: port,
         ca: ca.caCert,
         hostname: 'multi-addr',
+        clientIdentity: () => clientIdentity,
         version: 'test',
         heartbeatMs: 1000,
         connectTimeoutMs: 2000,
