@@ -86,7 +86,7 @@ async function killBootInHealthWindow(name: string, to: string): Promise<{ id: n
   return { id, pid };
 }
 
-describe('an upgrade cut short by kill -9 of boot in its health window', () => {
+describe('an upgrade cut short in its health window (kill -9 or SIGTERM of boot)', () => {
   it('healthy new version: the restarted boot finishes the window and reports success; the new version is current and the same process runs', async () => {
     const name = N('Resume');
     const v1 = await upload('idle-agent', name, '1.0.0');
@@ -124,6 +124,23 @@ describe('an upgrade cut short by kill -9 of boot in its health window', () => {
     expect(a.version).toBe('1.0.0');
     expect(isAlive(a.pid!)).toBe(true);
     expect(existsSync(join(stateDir, 'agents', name, 'versions', '2.0.0'))).toBe(false);
+  });
+
+  it('a clean stop (SIGTERM) in the health window is not reported as an interruption: the next boot finishes the window and reports success', async () => {
+    const name = N('Term');
+    const v1 = await upload('idle-agent', name, '1.0.0');
+    await upload('idle-agent', name, '2.0.0');
+    expect((await finalSubtask(await createTask('install', v1))).state).toBe('SUCCESS');
+    const id = await createTask('upgrade', { name, version: '2.0.0' });
+    const started = await boot.waitForLog(/^sub-agent started$/, { timeoutMs: 30_000, where: (l) => l.agent === name && l.version === '2.0.0' });
+    expect((await boot.stop()).code).toBe(0);
+    // No result recorded: the job stays started for the next start to finish.
+    expect(boot.readJournal()!.jobs.filter((j) => j.state === 'started').map((j) => (j as { action?: string }).action)).toEqual(['upgrade']);
+    boot = await startBoot({ ...bootOpts(), stateDir, logFile: boot.logFile });
+    const sub = await finalSubtask(id);
+    expect(sub, JSON.stringify(sub)).toMatchObject({ state: 'SUCCESS', errcode: 0 });
+    expect(current(name)).toBe('2.0.0');
+    expect(Number(started.agentPid)).toBe((await hostAgents()).find((x) => x.name === name)?.pid);
   });
 
   it('no line of the boot log (both boots, every component) repeats a key', () => {
