@@ -141,6 +141,8 @@ writeFileSync(at('basic', 'basic.json'), `${JSON.stringify({
   policy: at('basic', 'policy.json'),
   // The server key the BootAgent pinned at registration: every command frame must be signed with it.
   serverPublicKey: join(bootState, 'identity', 'server-signing.pub'),
+  // The client certificate the server's host CA issued the BootAgent (the hub requires it).
+  tlsClientCert: join(bootState, 'identity', 'host.crt'), tlsClientKey: join(bootState, 'identity', 'host.key'),
 }, null, 2)}\n`);
 const host = (await api('GET', `/agent?agentsn=${agentsn}`)).host;
 const installed = (host.agents ?? []).some((a) => a.name === 'BasicAgent');

@@ -129,6 +129,8 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         return sendError(reply, 'UNAUTHORIZED', `missing or wrong ${CREDENTIAL_HEADER} for this agentsn; register first`);
       }
       const now = ctx.clock.now();
+      // Looked up before the push is stored: a push brings a deleted host back online, a renewal must not.
+      const deletedBeforePush = body.csr !== undefined && (await ctx.store.hostIdentity(body.agentsn))?.status === HostStatus.DELETED;
       const out = await ctx.store.ingestStatus({
         agentsn: body.agentsn,
         hostname: body.hostname,
@@ -163,7 +165,7 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         // Signed for this host, valid signedJobSec (docs/security.md "Signed jobs and command frames").
         jobs.push(ctx.signing.signer.sign('job', job, body.agentsn, now + ctx.config.signedJobSec * 1000));
       }
-      const renewed = body.csr !== undefined ? await renewCertificate(request, ctx, body.agentsn, body.csr) : {};
+      const renewed = body.csr !== undefined ? await renewCertificate(request, ctx, body.agentsn, body.csr, deletedBeforePush) : {};
       return reply.send(ok({ jobs, ...renewed, ...ctx.signing.announcement }));
     },
   );
@@ -174,10 +176,9 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
  * authenticated by the host's credential; a deleted host, or a bad CSR, gets no certificate
  * (logged), and the push itself is still answered (it carries job results).
  */
-async function renewCertificate(request: FastifyRequest, ctx: AppContext, agentsn: string, csr: string): Promise<{ cert?: string; caCert?: string }> {
+async function renewCertificate(request: FastifyRequest, ctx: AppContext, agentsn: string, csr: string, deleted: boolean): Promise<{ cert?: string; caCert?: string }> {
   if (!ctx.hostCa) return {};
-  const host = await ctx.store.hostIdentity(agentsn);
-  if (!host || host.status === HostStatus.DELETED) {
+  if (deleted) {
     request.log.warn({ agentsn }, 'certificate renewal refused: host deleted');
     return {};
   }
