@@ -83,9 +83,15 @@ async function shutdown(code = 0) {
   // restarts on a real host); the demo owns this machine's copy, so it stops it too, after the
   // BootAgent is gone so nothing restarts it. The next run starts it again from the BootAgent's state.
   try {
-    process.kill(Number(readFileSync(basicPidfile, 'utf8').trim()), 'SIGTERM');
+    const pid = Number(readFileSync(basicPidfile, 'utf8').trim());
+    process.kill(pid, 'SIGTERM');
+    // Gone before the demo says it stopped (a loaded machine takes a moment); at most 10 s.
+    for (let i = 0; i < 100; i++) {
+      process.kill(pid, 0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } catch {
-    /* not running */
+    /* not running (any more) */
   }
   process.exit(code);
 }
