@@ -44,8 +44,9 @@ it('results land in aspire.db, bounded per host and task, and survive a server r
   const starts = kept.map((r) => r.started);
   expect([...starts].sort((a, b) => a - b)).toEqual(starts);
 
-  // Nothing but the one database (and its WAL files), the pidfile, the test's config file and package storage.
-  const files = readdirSync(srv.dataDir).filter((f) => !/^aspire\.(db|db-wal|db-shm|pid|json)$/.test(f) && f !== 'packages');
+  // Nothing but the one database (and its WAL files), the pidfile, the test's config file, package
+  // storage and the job/frame signing key (docs/security.md).
+  const files = readdirSync(srv.dataDir).filter((f) => !/^aspire\.(db|db-wal|db-shm|pid|json)$/.test(f) && f !== 'packages' && f !== 'signing-key.pem');
   expect(files).toEqual([]);
 
   await agent.stop();

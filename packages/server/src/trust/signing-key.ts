@@ -7,7 +7,7 @@
  * rotation the next key is announced to agents, endorsed by the current one, so they can pin it
  * before it signs anything.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSigner, generateSigningKeyPem, type Signer, type SigningKeyAnnouncement } from '@aspire/protocol';
 
@@ -20,20 +20,28 @@ export interface ServerSigning {
   readonly announcement: Readonly<SigningKeyAnnouncement>;
 }
 
-/** Read a PEM private key; a missing default key is created first (0600, exclusive create). */
+/**
+ * Read a PEM private key; a missing default key is created first: written whole to a temp file
+ * (0600, fsync) and linked into place, so a full disk or a crash never leaves a partial key, and
+ * two processes racing both end up reading the one that was linked first.
+ */
 function readOrCreate(path: string, create: boolean): string {
   if (create && !existsSync(path)) {
+    const tmp = `${path}.tmp-${process.pid}`;
     try {
-      const fd = openSync(path, 'wx', 0o600);
+      const fd = openSync(tmp, 'w', 0o600);
       try {
         writeSync(fd, generateSigningKeyPem());
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
+      linkSync(tmp, path);
     } catch (err) {
       // Another process made it meanwhile: read theirs.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      rmSync(tmp, { force: true });
     }
   }
   return readFileSync(path, 'utf8');
