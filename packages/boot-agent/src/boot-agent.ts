@@ -283,6 +283,10 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     if (reg && reg.reply.agentsn !== proposed) log.warn({ proposed, adopted: reg.reply.agentsn }, 'server answered another agentsn (conflict): adopted');
     if (reg) onSigningKeys(reg.reply);
     if (reg?.reply.cert) await saveCertificate(reg.reply.cert, reg.reply.caCert);
+    else if (reg && csr) {
+      identity.declined(clock.now());
+      log.warn({ agentsn: reg.reply.agentsn }, 'the server issued no client certificate (no host CA?): the BasicAgent cannot join its command hub');
+    }
     return reg;
   }
 

@@ -53,17 +53,26 @@ export function needsCertificate(pem: string | undefined, agentsn: string, now: 
   return f.notAfter - now < (f.notAfter - f.notBefore) * RENEW_WHEN_LEFT;
 }
 
+/** After a server answered a CSR without a certificate (no host CA, host deleted), ask again this much later. */
+export const ASK_AGAIN_AFTER_MS = 3600_000;
+
 export class HostIdentity {
   readonly files: IdentityFiles;
   private csrMemo: { agentsn: string; pem: string } | undefined;
+  private askAgainAt = 0;
 
   constructor(stateDir: string) {
     this.files = identityFiles(stateDir);
   }
 
-  /** Whether the agent should send a CSR now (see needsCertificate). */
+  /** Whether the agent should send a CSR now (see needsCertificate; not while a refusal is recent). */
   needsCertificate(agentsn: string, now: number): boolean {
-    return needsCertificate(readText(this.files.cert), agentsn, now);
+    return now >= this.askAgainAt && needsCertificate(readText(this.files.cert), agentsn, now);
+  }
+
+  /** The server answered a CSR without a certificate: do not ask on every push. */
+  declined(now: number): void {
+    this.askAgainAt = now + ASK_AGAIN_AFTER_MS;
   }
 
   /** A PEM CSR for the host key (made now, 0600, when there is none), subject CN = agentsn. */
@@ -86,6 +95,7 @@ export class HostIdentity {
     if (caPem) await writeTextAtomic(this.files.ca, caPem, 0o644);
     await writeTextAtomic(this.files.cert, certPem, 0o644);
     this.csrMemo = undefined;
+    this.askAgainAt = 0;
   }
 
   private async key(): Promise<string> {

@@ -86,7 +86,10 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
         () => log.info({ agentsn: meta.meta.agentsn }, 'host certificate renewed'),
         (err: unknown) => log.error({ err }, 'cannot write the renewed host certificate'),
       );
-    } else if (csr) log.warn({ agentsn: meta.meta.agentsn }, 'asked for a host certificate; the server issued none');
+    } else if (csr) {
+      d.identity?.declined(d.clock.now());
+      log.warn({ agentsn: meta.meta.agentsn }, 'asked for a host certificate; the server issued none (asking again in an hour)');
+    }
     d.onSigningKeys?.(reply);
     if (reply.jobs && reply.jobs.length > 0) await d.jobs.accept(reply.jobs);
     return { kind: 'ok' };
