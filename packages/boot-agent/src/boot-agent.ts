@@ -275,6 +275,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       request: { hostname, agentsn: proposed, version: bootVersionString(), os: osString(), arch: machineArch(), ...(csr ? { csr } : {}) },
       ...(config.enrollSecret ? { enrollSecret: config.enrollSecret } : {}),
       ...(credential ? { credential } : {}),
+      freshAgentsn: () => randomUUID(),
       signal,
     }).catch((err: unknown) => {
       if (signal.aborted) return undefined;

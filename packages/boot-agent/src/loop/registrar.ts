@@ -21,6 +21,12 @@ export interface RegisterDeps {
   credential?: string;
   signal: AbortSignal;
   backoff?: Backoff;
+  /**
+   * A server answered 409: the agentsn is registered to a host of this hostname and this agent
+   * cannot prove it is that host (no credential: the first answer was lost, or the state dir was
+   * wiped). Called for a fresh agentsn to propose instead; without it the agent keeps asking.
+   */
+  freshAgentsn?: () => string;
 }
 
 export const REGISTER_BACKOFF = { baseMs: 1000, maxMs: 60_000 } as const;
@@ -30,10 +36,16 @@ export async function registerUntilDone(d: RegisterDeps): Promise<{ server: stri
   const headers: Record<string, string> = {};
   if (d.enrollSecret) headers[ENROLL_HEADER] = d.enrollSecret;
   if (d.credential) headers[CREDENTIAL_HEADER] = d.credential;
+  let request = d.request;
   for (;;) {
     d.signal.throwIfAborted();
-    const r = await tryServers(d.servers(), 'register', d.logger, (s) => d.transport.post(s, AgentPath.REGISTER, d.request, headers, registerReply, d.signal), d.signal);
+    const body = request;
+    const r = await tryServers(d.servers(), 'register', d.logger, (s) => d.transport.post(s, AgentPath.REGISTER, body, headers, registerReply, d.signal), d.signal);
     if (r.ok) return { server: r.ok.server, reply: r.ok.value };
+    if (r.refusedWith.includes(409) && !d.credential && d.freshAgentsn) {
+      request = { ...request, agentsn: d.freshAgentsn() };
+      d.logger.warn({ taken: body.agentsn, proposed: request.agentsn }, 'agentsn registered to this hostname and no credential to prove it: proposing a fresh one next');
+    }
     d.signal.throwIfAborted();
     let delay = backoff.next();
     if (r.refused) delay = Math.max(delay, REGISTER_BACKOFF.maxMs);
