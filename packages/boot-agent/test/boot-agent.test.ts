@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { silentLogger } from '@aspire/agent-core';
 import type { Validator } from '@aspire/protocol';
 import { createSigner, generateSigningKeyPem } from '@aspire/protocol';
-import { ManualClock } from '@aspire/testing';
+import { ManualClock, realIoSettled } from '@aspire/testing';
 import { describe, expect, it } from 'vitest';
 import { createBootAgent } from '../src/boot-agent.ts';
 import type { EventSink } from '../src/contracts.ts';
@@ -37,12 +37,16 @@ function fakeTransport(clock: ManualClock, answer: (c: Call) => Outcome<unknown>
   };
 }
 
-/** Advance the manual clock in small steps until cond holds (state files are real, so I/O needs real turns). */
+/**
+ * Advance the manual clock in small steps until cond holds. State files are real: before each
+ * step every file write in flight finishes, so the fake clock never moves during real I/O (what
+ * the agent measures on the clock does not depend on the machine's load).
+ */
 async function advanceUntil(clock: ManualClock, cond: () => boolean, stepMs = 100, maxMs = 600_000): Promise<void> {
   for (let t = 0; t < maxMs; t += stepMs) {
+    await realIoSettled();
     if (cond()) return;
     await clock.advance(stepMs);
-    await new Promise((r) => setTimeout(r, 1));
   }
   throw new Error('condition not reached');
 }
@@ -143,7 +147,7 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     expect((after[0]!.body.jobs as unknown[]).length).toBe(2);
     expect((after[1]!.body.jobs as unknown[]).length).toBe(0);
     // The new step (20 s) paces the pushes once the server answers again.
-    // (Measured from the end of the previous round; its journal write takes real I/O turns.)
+    // (Measured from the end of the previous round; the clock stands still during its journal write.)
     expect(after[1]!.at - after[0]!.at).toBeGreaterThanOrEqual(20_000);
     expect(after[1]!.at - after[0]!.at).toBeLessThan(21_000);
     ac.abort();
@@ -252,8 +256,10 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     }).run(ac.signal);
     const pushes = () => t.calls.filter((c) => c.path === '/agent/status');
     await advanceUntil(clock, () => pushes().length === 1);
+    await realIoSettled();
     await clock.advance(5000);
     sink!.emit('strike', 'not urgent', { agent: 'A' });
+    await realIoSettled();
     await clock.advance(5000);
     expect(pushes()).toHaveLength(1);
     sink!.emit('fatal', 'gave up after 3 strikes', { agent: 'A' });

@@ -64,3 +64,22 @@ export async function flushMicrotasks(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
   await new Promise<void>((r) => setImmediate(r));
 }
+
+/** Node's names for file-system requests in flight (process.getActiveResourcesInfo()). */
+const FS_REQUEST = /^(FSReqCallback|FSReqPromise|CloseReq)$/;
+
+/**
+ * Resolves once no file-system request of this process is in flight (checked over two event
+ * loop turns in a row), or after timeoutMs of real time. A test that drives code doing real
+ * file I/O (journal, state files) with a ManualClock awaits this before each advance, so the
+ * fake clock never moves while a write is still finishing: what the code measures on the clock
+ * then does not depend on how fast the disk or the machine is.
+ */
+export async function realIoSettled(timeoutMs = 30_000): Promise<void> {
+  const give = Date.now() + timeoutMs;
+  let quiet = 0;
+  while (quiet < 2 && Date.now() < give) {
+    await flushMicrotasks(5);
+    quiet = process.getActiveResourcesInfo().some((r) => FS_REQUEST.test(r)) ? 0 : quiet + 1;
+  }
+}
