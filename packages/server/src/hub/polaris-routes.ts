@@ -25,11 +25,22 @@ import {
 } from '@aspire/protocol';
 import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
 import { operatorOf } from '../http/operator.ts';
+import { MAX_LIMIT, parseBoundedInt } from '../http/paging.ts';
 import { scopeRefusal, taskLineReadings } from '../http/scope-gate.ts';
 import { failure } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
 
 export const POLARIS_PATH = '/polaris';
+
+/** Query strings of the GET/DELETE routes: one string each (a repeated parameter is a 400, not an array reaching SQL). */
+const HostQuery = {
+  type: 'object',
+  properties: {
+    host: { type: 'string', maxLength: 255 },
+    name: { type: 'string', maxLength: 255 },
+    limit: { type: 'string', maxLength: 64, description: 'task-results: integer 1..1000, default 100' },
+  },
+} as const;
 
 const docOnly = { validatorCompiler: () => () => true };
 
@@ -204,7 +215,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
 
     app.get<{ Querystring: { host?: string } }>(
       POLARIS_PATH + '/tasks',
-      { schema: { tags: ['polaris'], summary: "A host's periodic tasks (crontab and server-added), with invalid crontab lines" } },
+      { schema: { tags: ['polaris'], summary: "A host's periodic tasks (crontab and server-added), with invalid crontab lines", querystring: HostQuery } },
       async (request, reply) => {
         const host = request.query.host;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
@@ -224,7 +235,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
     );
     app.delete<{ Querystring: { host?: string; name?: string } }>(
       POLARIS_PATH + '/tasks',
-      { schema: { tags: ['polaris'], summary: 'Remove a server-added periodic task from a host' } },
+      { schema: { tags: ['polaris'], summary: 'Remove a server-added periodic task from a host', querystring: HostQuery } },
       async (request, reply) => {
         const { host, name } = request.query;
         if (!host || !name) return sendFail(reply, 'BAD_REQUEST', 'host and name are required');
@@ -233,13 +244,14 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
     );
     app.get<{ Querystring: { host?: string; name?: string; limit?: string } }>(
       POLARIS_PATH + '/task-results',
-      { schema: { tags: ['polaris'], summary: 'Stored periodic-task results of a host (oldest first)' } },
+      { schema: { tags: ['polaris'], summary: 'Stored periodic-task results of a host (oldest first)', querystring: HostQuery } },
       async (request, reply) => {
         const { host, name } = request.query;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
         const refused = await gate(hub, request, reply, { hosts: [host], method: 'task-results', storedOnly: true });
         if (refused) return refused;
-        const limit = Math.min(1000, Math.max(1, Number(request.query.limit ?? 100) || 100));
+        // 1.5 or 1e20 would reach SQLite's LIMIT (a 500): the paging parser answers 400 instead.
+        const limit = parseBoundedInt('limit', request.query.limit, 100, 1, MAX_LIMIT);
         const items = await hub.store.listTaskResults({ host, ...(name ? { name } : {}), limit });
         return ok({ host, count: items.length, items });
       },
