@@ -1,13 +1,14 @@
 // `aspire serve` on a port another process holds: one clear stderr line naming the address and
 // the setting to change (--listen / config key "listen"), exit 1 (a runtime failure), no second
-// crash from the logger ("sonic boom is not ready yet") and nothing left in the data dir.
+// crash from the logger ("sonic boom is not ready yet") and nothing left in the data dir. The
+// command hub's port (--hub-listen) likewise.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binary } from '@aspire/testing';
+import { binary, makeTestCa } from '@aspire/testing';
 
 const dir = mkdtempSync(join(tmpdir(), 'aspire-busy-'));
 let holder: Server;
@@ -58,6 +59,18 @@ describe('aspire serve on a busy port', () => {
     expect(plain).toHaveLength(1);
     expect(plain[0]).toMatch(ONE_LINE());
     expect(r.stderr).not.toMatch(/sonic boom|\n\s+at /);
+    expect(existsSync(join(data, 'aspire.pid'))).toBe(false);
+  });
+
+  it('the command hub on a busy port: one line naming --hub-listen, exit 1, nothing left behind', async () => {
+    mkdirSync(join(dir, 'ca'));
+    const ca = makeTestCa({ dir: join(dir, 'ca') });
+    const data = join(dir, 'hub');
+    const r = await serve(['--listen', '127.0.0.1:0', '--data-dir', data, '--log-file', join(dir, 'logs', 'hub.log'), '--hub-listen', `127.0.0.1:${port}`, '--hub-cert', ca.serverCertFile, '--hub-key', ca.serverKeyFile]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual([
+      `aspire: cannot listen on 127.0.0.1:${port}: the address is already in use (another process listens there) (EADDRINUSE); choose another address with --hub-listen HOST:PORT`,
+    ]);
     expect(existsSync(join(data, 'aspire.pid'))).toBe(false);
   });
 });
