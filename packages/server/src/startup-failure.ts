@@ -1,7 +1,8 @@
 /**
  * A failed `aspire serve` start as one line on stderr (exit 1, a runtime failure): a busy or
  * forbidden listen address names the address and the setting to change, a full disk names the
- * data dir. Anything else is a bug and keeps its stack. What the start had taken (pidfile lock,
+ * data dir, a file that cannot be opened names the file. Anything else is a bug and keeps its
+ * stack. What the start had taken (pidfile lock,
  * store, hub, sockets) is undone by the caller first, so nothing is left behind.
  */
 import { isStorageFull } from './store/storage-full.ts';
@@ -31,5 +32,8 @@ export function startupFailureLine(err: unknown, dataDir: string | undefined): s
     const where = e.syscall ? `${e.syscall}${e.path ? ` ${e.path}` : ''}` : (e.message ?? '').split('\n')[0];
     return `cannot start: no space left on the disk of the data dir${dataDir ? ` ${dataDir}` : ''} (${e.code ?? 'SQLITE_FULL'}: ${where}); free space and start again`;
   }
+  // A file the start needs and cannot have (log file, data dir, TLS files: EACCES, ENOENT, EROFS...).
+  const fsErr = err as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown } | null;
+  if (typeof fsErr?.code === 'string' && typeof fsErr.syscall === 'string' && typeof fsErr.path === 'string') return `cannot start: ${String(fsErr.message)}`;
   return undefined;
 }

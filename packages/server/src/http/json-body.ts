@@ -47,7 +47,10 @@ function boundEventData(request: FastifyRequest, body: unknown): void {
     const why = dataTooBig((event as { data: unknown }).data);
     if (why === undefined) continue;
     (event as { data: unknown }).data = { dataDropped: why };
-    request.log.warn({ agentsn: (body as { agentsn?: unknown }).agentsn, localid: (event as { localid?: unknown }).localid, why }, 'event data dropped');
+    const { agentsn } = body as { agentsn?: unknown };
+    const { localid } = event as { localid?: unknown };
+    // What the client sent, cut short: a log line is no place for a megabyte of it.
+    request.log.warn({ agentsn: String(agentsn).slice(0, 64), localid: String(localid).slice(0, 20), why }, 'event data dropped');
   }
 }
 
