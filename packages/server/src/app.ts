@@ -14,6 +14,7 @@ import type { AppContext } from './app-context.ts';
 import type { ServerConfig } from './config.ts';
 import { installAudit } from './http/audit.ts';
 import { installEnvelopeHandlers } from './http/envelope.ts';
+import { installFiniteNumberCheck } from './http/finite-numbers.ts';
 import { installJsonBodyParser } from './http/json-body.ts';
 import { operatorAuth } from './http/operator-auth.ts';
 import { Periodic } from './periodic.ts';
@@ -96,6 +97,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   });
   installEnvelopeHandlers(app);
   installJsonBodyParser(app);
+  installFiniteNumberCheck(app);
   const routes: { method: string; url: string }[] = [];
   app.addHook('onRoute', (r) => {
     for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });

@@ -1,7 +1,8 @@
 // The edge of the server, one module at a time: the paging parser (offset/limit as the query
 // string has them), the JSON depth bound, and through app.inject the JSON body parser: a body
 // nested too deep is refused whole, a status push keeps an event whose data is too deep or too
-// large with the data replaced by a note (so the host's queue moves on).
+// large with the data replaced by a note (so the host's queue moves on); and no number ajv
+// coerced to Infinity gets past validation.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,9 @@ import { buildServer, type AspireServer } from '../src/app.ts';
 import { checkConfig } from '../src/config.ts';
 import { BadRequestError } from '../src/http/bad-request.ts';
 import { MAX_BODY_DEPTH, MAX_EVENT_DATA_BYTES, MAX_EVENT_DATA_DEPTH } from '../src/http/json-body.ts';
+import { nonFiniteAt } from '../src/http/finite-numbers.ts';
 import { jsonDepthExceeds } from '../src/http/json-depth.ts';
+import { sha256Hex } from '../src/http/secrets.ts';
 import { MAX_LIMIT, MAX_OFFSET, toPaging } from '../src/http/paging.ts';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.ts';
 
@@ -57,6 +60,14 @@ describe('jsonDepthExceeds', () => {
   });
 });
 
+describe('nonFiniteAt', () => {
+  it('finds the first non-finite number and says where', () => {
+    expect(nonFiniteAt({ a: [1, 2, { b: 3 }], c: 'Infinity' })).toBeUndefined();
+    expect(nonFiniteAt({ a: [1, Number.POSITIVE_INFINITY] })).toBe('/a/1');
+    expect(nonFiniteAt(Number.NaN)).toBe('');
+  });
+});
+
 describe('JSON bodies through buildServer', () => {
   let dir: string;
   let store: SqliteStore;
@@ -64,6 +75,7 @@ describe('JSON bodies through buildServer', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'aspire-edge-'));
     store = openSqliteStore(join(dir, 'aspire.db'));
+    await store.createToken('edge', sha256Hex(TOKEN), 0);
     const { config } = checkConfig({ dataDir: dir }, 'test');
     server = await buildServer({ store, clock: new ManualClock(Date.UTC(2026, 0, 1)), logger: silentLogger(), config });
     await server.app.ready();
@@ -74,6 +86,7 @@ describe('JSON bodies through buildServer', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const TOKEN = 'asp_edge-test-token-00000000000000';
   const deep = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
   const post = (url: string, payload: string, headers: Record<string, string> = {}) =>
     server.app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json', ...headers } });
@@ -106,5 +119,17 @@ describe('JSON bodies through buildServer', () => {
     // Bad JSON and prototype poisoning are still fastify's refusals.
     expect((await post('/agent/register', '{"hostname":')).statusCode).toBe(400);
     expect((await post('/agent/register', '{"hostname":"h","agentsn":"a","__proto__":{"x":1}}')).statusCode).toBe(400);
+  });
+
+  it('a value ajv coerced to Infinity is a 400 naming where it was', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const q = await server.app.inject({ method: 'GET', url: '/api/v1/server/host?region=Infinity', headers: auth });
+    expect(q.statusCode).toBe(400);
+    expect(q.json()).toMatchObject({ status: ApiStatus.BAD_REQUEST, cause: 'querystring/region must be a finite number' });
+    const b = await post('/api/v1/server/task', JSON.stringify({ command: 'restart', agents: ['edge-1'], parameters: { name: 'x' }, delay: '1e400' }), auth);
+    expect(b.statusCode).toBe(400);
+    expect(b.json()).toMatchObject({ status: ApiStatus.BAD_REQUEST, cause: 'body/delay must be a finite number' });
+    const fine = await server.app.inject({ method: 'GET', url: '/api/v1/server/host?region=0', headers: auth });
+    expect(fine.statusCode).toBe(200);
   });
 });
