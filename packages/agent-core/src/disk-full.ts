@@ -21,6 +21,9 @@ export function isDiskFull(err: unknown): boolean {
 export class DiskFullWatch {
   private fullSince: number | undefined;
 
+  /** isFull: what counts as "no room" (default isDiskFull; the server adds SQLite's SQLITE_FULL). */
+  constructor(private readonly isFull: (err: unknown) => boolean = isDiskFull) {}
+
   /** Unix ms since when writes fail for want of space; undefined while they succeed. */
   get since(): number | undefined {
     return this.fullSince;
@@ -32,7 +35,7 @@ export class DiskFullWatch {
 
   /** A write failed. True when it is a disk-full failure that begins a full period (say so now). */
   failed(err: unknown, nowMs: number): boolean {
-    if (!isDiskFull(err) || this.fullSince !== undefined) return false;
+    if (!this.isFull(err) || this.fullSince !== undefined) return false;
     this.fullSince = nowMs;
     return true;
   }

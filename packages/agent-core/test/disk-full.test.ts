@@ -30,4 +30,11 @@ describe('DiskFullWatch', () => {
     expect(w.full).toBe(false);
     expect(w.failed(errno('ENOSPC'), 30)).toBe(true);
   });
+
+  it('takes what counts as full from the caller', () => {
+    const w = new DiskFullWatch((err) => (err as { errcode?: number }).errcode === 13);
+    expect(w.failed(errno('ENOSPC'), 1)).toBe(false);
+    expect(w.failed(Object.assign(new Error('database or disk is full'), { errcode: 13 }), 2)).toBe(true);
+    expect(w.since).toBe(2);
+  });
 });

@@ -5,15 +5,20 @@
  * also gets a `dispatch` row written before anything goes out (auditDispatch). Rows are only
  * appended; each is logged as one JSON line by the logger child {component: 'audit'}.
  *
+ * A row that cannot be stored (a full disk): a `result` row never replaces the route's answer
+ * (it is logged, marked not stored, and "the disk is full" is said once until space returns);
+ * a `dispatch` row fails closed: the request is answered with the error and nothing is sent.
+ *
  * What a row holds comes from the route (noteAudit): targets, selector, command, run-as user,
  * an outcome summary. Never bodies, tokens, parameters or command output.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Clock } from '@aspire/agent-core';
+import { DiskFullWatch, type Clock } from '@aspire/agent-core';
 import { operatorOf } from './operator.ts';
 import type { AuditEntry, Store } from '../store/store.ts';
+import { isStorageFull } from '../store/storage-full.ts';
 
 export interface AuditNote {
   targets?: number;
@@ -62,6 +67,7 @@ export function noteAuditToken(request: FastifyRequest, token: string): void {
 
 class AuditWriter {
   private readonly log: Logger;
+  private readonly disk = new DiskFullWatch(isStorageFull);
   constructor(
     private readonly store: Pick<Store, 'appendAudit'>,
     private readonly clock: Clock,
@@ -87,10 +93,37 @@ class AuditWriter {
       code,
       outcome: clip(outcome),
     };
-    const id = await this.store.appendAudit(entry);
     // `tokenName`: the logger redacts every key called `token` (it would be a secret).
     const { token, ...rest } = entry;
-    this.log.info({ audit: { id, tokenName: token, ...rest } }, `audit ${phase} ${entry.method} ${entry.route}${code === null ? '' : ` ${code}`}`);
+    const title = `audit ${phase} ${entry.method} ${entry.route}${code === null ? '' : ` ${code}`}`;
+    let id: number;
+    try {
+      id = await this.store.appendAudit(entry);
+    } catch (err) {
+      if (phase === 'dispatch') {
+        // Fail closed: nothing goes out unless its dispatch row is stored (the route answers
+        // 503 on a full disk, 500 otherwise, through the error handler).
+        this.noteFailure(err);
+        throw err;
+      }
+      // The route's answer stands: the row goes to the log only, marked not stored.
+      this.noteFailure(err);
+      this.log.info({ audit: { id: null, stored: false, tokenName: token, ...rest } }, `${title} (not stored)`);
+      return;
+    }
+    if (this.disk.succeeded()) this.log.warn('audit rows are stored again: space returned');
+    this.log.info({ audit: { id, tokenName: token, ...rest } }, title);
+  }
+
+  /** Say once when audit rows stop fitting on the disk; any other failure every time. */
+  private noteFailure(err: unknown): void {
+    if (isStorageFull(err)) {
+      if (this.disk.failed(err, this.clock.now())) {
+        this.log.error('audit rows cannot be stored: the disk is full (result rows are logged only; commands are refused until space returns)');
+      }
+      return;
+    }
+    this.log.error({ err }, 'audit row could not be stored');
   }
 }
 
