@@ -101,7 +101,8 @@ describe('aspire server: agent endpoints', () => {
     for (let i = 0; i < 2; i++) {
       const ok = await post('/agent/status', body, { 'x-aspire-credential': cred });
       expect(ok.status).toBe(200);
-      expect(ok.body).toEqual({ status: 0, message: 'success', jobs: [] });
+      // The reply announces the server's signing key (no rotation under way: no next key).
+      expect(ok.body).toEqual({ status: 0, message: 'success', jobs: [], signingKey: srv.signingKey });
     }
     const host = (await srv.api('GET', '/api/v1/server/agent?agentsn=sn-status')).body.host;
     expect(host).toMatchObject({ agentsn: 'sn-status', hostname: 'h-status', ipaddr: '127.0.0.1', status: 'online', os: 'linux', arch: 'x86_64', curvers: '1.0.0', step: 1, reported_tags: 'svc=ecs,cmpt=DB' });
