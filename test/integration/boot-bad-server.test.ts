@@ -2,8 +2,10 @@
 // a 10 MB body (streamed and declared), Retry-After, a server that never answers and one that
 // vanishes mid-reply. A small misbehaving HTTP server on loopback
 // plays the server; the agent is the real `boot`. It logs a clear error each time and goes on.
+// The stand-in signs its jobs with a test key the boot pins (boot.json `serverPublicKey`), as the
+// real server does, so the bad jobs are refused for what is wrong in them, not for a signature.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ErrorCode } from '@aspire/protocol';
+import { ErrorCode, createSigner, generateSigningKeyPem } from '@aspire/protocol';
 import { startBoot, waitUntil, type BootHandle } from '@aspire/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -24,6 +26,7 @@ let server: Server;
 let url: string;
 let boot: BootHandle;
 const TEN_MB = 10 * 1024 * 1024;
+const serverKey = createSigner(generateSigningKeyPem());
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
@@ -53,7 +56,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   };
   switch (mode) {
     case 'jobs':
-      return json(200, { status: 0, jobs: [{ id: 'u-1', action: 'teleport', name: 'BasicAgent' }, { id: 'bad-1', action: 'config', step: 'often' }, { noid: true }] });
+      return json(200, {
+        status: 0,
+        jobs: [
+          serverKey.sign('job', { id: 'u-1', action: 'teleport', name: 'BasicAgent' }, body.agentsn, Date.now() + 600_000),
+          serverKey.sign('job', { id: 'bad-1', action: 'config', step: 'often' }, body.agentsn, Date.now() + 600_000),
+          { noid: true },
+        ],
+      });
     case 'malformed':
       return json(200, '{"status": 0, "jobs": [');
     case '500':
@@ -105,7 +115,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  boot = await startBoot({ serverUrl: url, step: 1, config: { httpTimeoutSec: 1 } });
+  boot = await startBoot({ serverUrl: url, step: 1, config: { httpTimeoutSec: 1, serverPublicKey: serverKey.publicKey } });
 });
 
 afterAll(async () => {
