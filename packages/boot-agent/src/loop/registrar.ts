@@ -24,7 +24,8 @@ export interface RegisterDeps {
   /**
    * A server answered 409: the agentsn is registered to a host of this hostname and this agent
    * cannot prove it is that host (no credential: the first answer was lost, or the state dir was
-   * wiped). Called for a fresh agentsn to propose instead; without it the agent keeps asking.
+   * wiped). Called for a fresh agentsn to propose instead, after the ordinary backoff (not the
+   * refusal floor); without it the agent keeps asking.
    */
   freshAgentsn?: () => string;
 }
@@ -42,13 +43,18 @@ export async function registerUntilDone(d: RegisterDeps): Promise<{ server: stri
     const body = request;
     const r = await tryServers(d.servers(), 'register', d.logger, (s) => d.transport.post(s, AgentPath.REGISTER, body, headers, registerReply, d.signal), d.signal);
     if (r.ok) return { server: r.ok.server, reply: r.ok.value };
+    let proposingFresh = false;
     if (r.refusedWith.includes(409) && !d.credential && d.freshAgentsn) {
       request = { ...request, agentsn: d.freshAgentsn() };
+      proposingFresh = true;
       d.logger.warn({ taken: body.agentsn, proposed: request.agentsn }, 'agentsn registered to this hostname and no credential to prove it: proposing a fresh one next');
     }
     d.signal.throwIfAborted();
     let delay = backoff.next();
-    if (r.refused) delay = Math.max(delay, REGISTER_BACKOFF.maxMs);
+    // A refusal holds the next round off for the longest backoff, but a 409 answered with a fresh
+    // proposal is progress, not a refusal: that round goes after the ordinary (growing) backoff,
+    // else a host whose agentsn is taken would stay off the fleet for a minute.
+    if (r.refused && !proposingFresh) delay = Math.max(delay, REGISTER_BACKOFF.maxMs);
     if (r.retryAfterMs !== undefined) delay = Math.max(delay, r.retryAfterMs);
     d.logger.warn({ retryInMs: delay, attempts: backoff.attempts }, 'registration failed on every server; retrying');
     await d.clock.sleep(delay, d.signal);
