@@ -53,7 +53,7 @@ describe('boot CLI', () => {
 
   it('-T with a good config exits 0 and reports clamps; a bad -S is named too', async () => {
     const cfg = join(dir, 'good.json');
-    writeFileSync(cfg, JSON.stringify({ step: 0, supervision: { checkIntervalSec: 0.5 } }));
+    writeFileSync(cfg, JSON.stringify({ step: 0, servers: ['127.0.0.1:9'], supervision: { checkIntervalSec: 0.5 } }));
     const r = await runBoot(['-T', '-c', cfg]);
     expect(r.code).toBe(0);
     expect(r.output).toMatch(/step: 0 clamped to 1/);
@@ -66,9 +66,12 @@ describe('boot CLI', () => {
   it('--version and --help', async () => {
     const v = await runBoot(['--version']);
     expect(v.code).toBe(0);
-    expect(v.output.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(v.output.trim()).toMatch(/^boot \d+\.\d+\.\d+\S* \(node 24\.\d+\.\d+, (x86_64|aarch64)\)$/);
     const h = await runBoot(['--help']);
     expect(h.code).toBe(0);
+    expect(h.output).toMatch(/Examples:\n  boot -T/);
+    expect(h.output).toMatch(/Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running/);
+    expect((await runBoot(['--no-such-flag'])).code).toBe(2);
     for (const f of ['-f', '-L', '-P', '-S', '-T', '-c', '-d']) expect(h.output).toContain(`${f}, --`);
   });
 
@@ -93,7 +96,7 @@ describe('boot CLI', () => {
     await waitUntil(() => existsSync(join(d, 'state', 'journal.json')), { timeoutMs: 20_000, what: 'state dir used' });
     // A second daemon on the same pidfile: the parent reports the child's reason and fails.
     const again = await runBoot(['-c', cfg, '-d', join(d, 'state2'), '-L', join(d, 'boot2.log'), '-P', pidfile]);
-    expect(again.code).not.toBe(0);
+    expect(again.code).toBe(3);
     expect(again.output).toMatch(/held by running process/);
     process.kill(pid, 'SIGTERM');
     await waitUntil(() => !existsSync(pidfile), { timeoutMs: 20_000, what: 'pidfile released' });

@@ -1,5 +1,7 @@
-// The aspire binary's command line: bad config files name every bad key and exit non-zero,
-// token create prints a token the server accepts, SIGTERM stops cleanly.
+// The aspire binary's command line: bad config files name every bad key and exit 2 (the exit
+// codes shared by the four programs, docs/cli.md: 0 ok, 1 runtime failure, 2 usage or config
+// error, 3 already running; before issue 15 aspire exited 1 for a config error and for a held
+// pidfile), token create prints a token the server accepts, SIGTERM stops cleanly.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,19 +26,22 @@ async function aspire(args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 describe('aspire CLI', () => {
-  it('a bad config file exits 1 naming every bad key', async () => {
+  it('a bad config file exits 2 naming every bad key; an unknown flag exits 2', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ listen: 'here', offlineMissedSteps: 'three', nonsense: true, rateLimit: { statusPerSec: -1, what: 1 } }));
     const r = await aspire(['serve', '--data-dir', join(dir, 'data'), '--config', file]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     for (const k of ['listen:', 'offlineMissedSteps:', 'nonsense: unknown key', 'rateLimit.what: unknown key']) expect(r.stderr).toContain(k);
     writeFileSync(file, '{"listen": ');
     const m = await aspire(['serve', '--data-dir', join(dir, 'data'), '--config', file]);
-    expect(m.code).toBe(1);
+    expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/malformed JSON/);
     const missing = await aspire(['serve', '--data-dir', join(dir, 'data'), '--config', join(dir, 'nope.json')]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read/);
+    const unknown = await aspire(['serve', '--no-such-flag']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option '--no-such-flag'/);
   });
 
   it('token create prints a token the server accepts, list shows it, revoke refuses it at once; SIGTERM stops cleanly', async () => {
@@ -45,16 +50,17 @@ describe('aspire CLI', () => {
     expect(t.code).toBe(0);
     const token = t.stdout.trim();
     expect(token).toMatch(/^asp_[A-Za-z0-9_-]{40,}$/);
-    expect((await aspire(['token', 'create', '--data-dir', data])).code).not.toBe(0);
+    // --name missing: a usage error.
+    expect((await aspire(['token', 'create', '--data-dir', data])).code).toBe(2);
     const bin = binary('aspire');
     const child = new Child(bin.cmd, [...bin.args, 'serve', '--listen', '127.0.0.1:0', '--data-dir', data]);
     try {
       const m = await child.waitForLine(/^aspire: listening on (http:\/\/\S+)$/, 30_000);
       const ok = await fetch(`${m[1]}/api/v1/server/host`, { headers: { authorization: `Bearer ${token}` } });
       expect(ok.status).toBe(200);
-      // A second server on the same data dir refuses to start and says why.
+      // A second server on the same data dir refuses to start and says why: 3, already running.
       const second = await aspire(['serve', '--listen', '127.0.0.1:0', '--data-dir', data]);
-      expect(second.code).toBe(1);
+      expect(second.code).toBe(3);
       expect(second.stderr).toMatch(/aspire\.pid is held by running process \d+/);
       const list = await aspire(['token', 'list', '--data-dir', data]);
       expect(list.stdout).toMatch(/^ops\tcreated \S+\tlast used /m);
@@ -70,6 +76,12 @@ describe('aspire CLI', () => {
     } finally {
       await child.stop();
     }
-    expect((await aspire(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const version = await aspire(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^aspire \d+\.\d+\.\d+\S* \(node 24\.\d+\.\d+, (x86_64|aarch64)\)$/);
+    const help = await aspire(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Examples:\n  aspire serve/);
+    expect(help.stdout).toMatch(/Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running/);
   });
 });

@@ -1,3 +1,5 @@
+import { machine } from 'node:os';
+
 // Filled in by scripts/build.mjs (esbuild define); running from source gives the dev values.
 declare const __ASPIRE_VERSION__: string | undefined;
 declare const __BOOT_SERVER_ADDR__: string | undefined;
@@ -10,3 +12,14 @@ export const VERSION: string = typeof __ASPIRE_VERSION__ !== 'undefined' ? __ASP
  * example hosts are never a default anything can reach.
  */
 export const BUILD_SERVER_ADDR: string = typeof __BOOT_SERVER_ADDR__ !== 'undefined' ? __BOOT_SERVER_ADDR__ : '';
+
+/**
+ * The one `--version` line of every program (`boot`, `BasicAgent`, `BasicAgentCtl`, `aspire`):
+ * `NAME VERSION (node 24.x.y, ARCH)`, ARCH as the kernel names it (x86_64, aarch64) like the RPMs.
+ */
+export function versionLine(name: string): string {
+  return `${name} ${VERSION} (node ${process.versions.node}, ${machine()})`;
+}
+
+/** Exit codes shared by the four programs (docs/cli.md). */
+export const EXIT_CODES = { OK: 0, FAILURE: 1, USAGE: 2, RUNNING: 3 } as const;

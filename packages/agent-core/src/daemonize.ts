@@ -13,7 +13,8 @@ import { isSea } from 'node:sea';
 
 export const DAEMON_NOTIFY_ENV = 'ASPIRE_DAEMON_NOTIFY';
 
-export type DaemonMessage = { ok: true; pid: number } | { ok: false; error: string };
+/** `exitCode`: what the waiting parent exits with (2 config, 3 already running; default 1). */
+export type DaemonMessage = { ok: true; pid: number } | { ok: false; error: string; exitCode?: number };
 
 export function daemonize(name: string, args: readonly string[]): Promise<number> {
   const pre = isSea() ? [] : [...process.execArgv, process.argv[1] as string];
@@ -38,7 +39,7 @@ export function daemonize(name: string, args: readonly string[]): Promise<number
     };
     child.on('message', (m: DaemonMessage) => {
       if (m.ok) finish(0, `${name}: daemon started, pid ${m.pid}`);
-      else finish(1, `${name}: daemon failed to start: ${m.error}`);
+      else finish(m.exitCode ?? 1, `${name}: daemon failed to start: ${m.error}`);
     });
     child.on('error', (err) => finish(1, `${name}: cannot start the daemon: ${err.message}`));
     child.on('exit', (code, signal) => finish(1, `${name}: daemon exited before it was ready (code ${code}, signal ${signal})`));

@@ -15,6 +15,8 @@ export const REDACT_PATHS = [
   '*.secret',
   'enrollSecret',
   '*.enrollSecret',
+  'metricsToken',
+  '*.metricsToken',
   'token',
   '*.token',
   'password',
@@ -72,6 +74,8 @@ export function createRootLogger(opts: { name: string; file?: string; level?: st
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       base: { pid: process.pid },
+      // Level names ("level":"info"), not pino's numbers: readable with grep and jq alike.
+      formatters: { level: (label) => ({ level: label }) },
     },
     dest,
   );

@@ -44,6 +44,11 @@ export interface BootAgentDeps {
   serverFlag?: string;
   /** Compiled-in server list; default BUILD_SERVER_ADDR. */
   buildServers?: string;
+  /**
+   * Re-reads `servers` of boot.json (undefined when the file does not check now). Asked while
+   * the agent waits for a first server, so an edit of boot.json is picked up without a restart.
+   */
+  reloadConfiguredServers?: () => readonly string[] | undefined;
   /** Default: HTTP(S) with the configured CA and the protocol's reply cap. */
   transport?: Transport;
   /** The supervision side; without it sub-agent jobs are answered JOB_UNSUPPORTED_ACTION. */
@@ -73,6 +78,8 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
   /** Set in run() once the pin is open: register and status replies' key announcements go here. */
   let onSigningKeys: (a: Partial<SigningKeyAnnouncement>) => void = () => undefined;
   const buildServers = deps.buildServers ?? BUILD_SERVER_ADDR;
+  /** `servers` of boot.json: from the checked config, refreshed while no server is known at all. */
+  let configuredServers: readonly string[] = config.servers;
   // Key, client certificate and CA certificate of the command channel (identity/ in the state dir).
   const identity = new HostIdentity(stateDir);
 
@@ -135,7 +142,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       await journal.interrupt([...resumable].filter((id) => !taken.has(id))).catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
       const meta = await loadOrRegister(signal, transport);
       if (!meta) return;
-      const servers = () => serverUrls({ build: buildServers, servers: meta.meta.servers, pushed: meta.meta.pushedServers });
+      const servers = () => serverUrls({ build: buildServers, servers: meta.meta.servers, configured: configuredServers, pushed: meta.meta.pushedServers });
       const stepSec = () => meta.meta.step;
       // The runner tells the loop about step changes and fresh results; the loop runs rounds
       // that feed the runner: the runner is made first and reaches the loop through pushLoop.
@@ -231,7 +238,18 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     }
     const proposed = base?.agentsn ?? randomUUID();
     setState('registering');
-    const list = () => serverUrls({ build: buildServers, servers, pushed: base?.pushedServers ?? [] });
+    const list = () => {
+      const urls = () => serverUrls({ build: buildServers, servers, configured: configuredServers, pushed: base?.pushedServers ?? [] });
+      const now = urls();
+      if (now.length > 0 || !deps.reloadConfiguredServers) return now;
+      // Waiting for a first server: an operator may just have written it into boot.json.
+      const fresh = deps.reloadConfiguredServers();
+      if (fresh && fresh.length > 0) {
+        configuredServers = fresh;
+        log.info({ servers: fresh }, 'boot.json now names a server');
+      }
+      return urls();
+    };
     const reg = await register(signal, transport, list, proposed, base?.credential);
     if (!reg) return undefined;
     const { reply } = reg;

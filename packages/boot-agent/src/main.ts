@@ -4,14 +4,15 @@
  * createBootAgent. Exit codes: 0 ok, 1 runtime failure, 2 bad config or flags, 3 pidfile held.
  */
 import { Command } from 'commander';
-import { ConfigError, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, daemonize, loadHostPolicy, notifyParent, realClock, type HostPolicy } from '@aspire/agent-core';
+import { BUILD_SERVER_ADDR, EXIT_CODES, ConfigError, PidfileLockedError, VERSION, acquirePidfile, versionLine, createRootLogger, daemonize, loadHostPolicy, notifyParent, realClock, type HostPolicy } from '@aspire/agent-core';
 import { createBootAgent } from './boot-agent.ts';
 import { resolvePaths } from './cli/paths.ts';
 import { loadBootConfig, type CheckedConfig } from './config/boot-config.ts';
-import { checkServerList } from './net/server-list.ts';
+import { checkServerList, serverUrls } from './net/server-list.ts';
+import { readMeta } from './state/meta-store.ts';
 import { createSubAgentManager } from './subagents/index.ts';
 
-export const EXIT = { OK: 0, FAILURE: 1, CONFIG: 2, LOCKED: 3 } as const;
+export const EXIT = { OK: 0, FAILURE: 1, CONFIG: 2, LOCKED: 3 } as const satisfies Record<string, (typeof EXIT_CODES)[keyof typeof EXIT_CODES]>;
 /** A stop that takes longer than this is cut short (the journal is written atomically anyway). */
 const STOP_GRACE_MS = 20_000;
 
@@ -21,6 +22,7 @@ interface Flags {
   pidfile?: string;
   servers?: string;
   test?: boolean;
+  allowNoServer?: boolean;
   config?: string;
   stateDir?: string;
 }
@@ -28,14 +30,28 @@ interface Flags {
 async function main(argv: string[]): Promise<number> {
   const program = new Command('boot')
     .description('Aspire BootAgent: registers this host, pushes its status, runs jobs, supervises sub-agents')
-    .version(VERSION, '-V, --version')
+    .version(versionLine('boot'), '-V, --version')
     .option('-f, --foreground', 'stay in the foreground (systemd runs it so); without it, daemonize')
     .option('-L, --log <file>', 'log file (default /var/log/bootagent/boot.log, env BOOT_LOG)')
     .option('-P, --pidfile <file>', 'pidfile, locked while running (default /run/bootagent.pid, env BOOT_PIDFILE)')
     .option('-S, --servers <list>', 'server list svr1:port,svr2 or http(s) URLs; first start only, then kept in the metafile')
-    .option('-T, --test', 'check the config and exit 0, or non-zero naming each bad key; never touches the live log')
+    .option('-T, --test', 'check the config and exit 0, or 2 naming each bad key or saying that no server is known; never touches the live log')
+    .option('--allow-no-server', 'with -T: a config that names no server yet is valid (the packaged unit: the service then waits for one)')
     .option('-c, --config <file>', 'config file (default /etc/bootagent/boot.json, env BOOT_CONFIG)')
     .option('-d, --state-dir <dir>', 'state directory: metafile, job journal, sub-agents (default /var/lib/bootagent, env BOOT_STATE_DIR)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  boot -T                                  check /etc/bootagent/boot.json (exit 2 naming each problem)
+  boot -f -S aspire.example:8080           first start in the foreground against one server
+  boot -c ./boot.json -d ./state -L ./boot.log -P ./boot.pid -f
+
+Server list, in order: the build-time default, -S (first start) or the metafile, "servers" in
+boot.json, lists pushed by config jobs. Without any, boot waits (one log line per backoff).
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running (pidfile held).`,
+    )
     .showHelpAfterError()
     .exitOverride();
   try {
@@ -67,13 +83,20 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`boot: ${err.message}\n`);
-      notifyParent({ ok: false, error: err.message });
+      notifyParent({ ok: false, error: err.message, exitCode: EXIT.CONFIG });
       return EXIT.CONFIG;
     }
     throw err;
   }
   if (flags.test) {
     // -T: report on stdout, exit; the live log is never opened.
+    if (!flags.allowNoServer && knownServers(flags.servers, checked, paths.stateDir).length === 0) {
+      process.stderr.write(
+        `boot: no server known: no build-time default, no -S, no "servers" in ${paths.config}, none in the metafile of ${paths.stateDir}. ` +
+          `Set one, e.g. "servers": ["aspire.example:8080"] in ${paths.config}\n`,
+      );
+      return EXIT.CONFIG;
+    }
     for (const n of checked.notes) process.stdout.write(`boot: note: ${n}\n`);
     process.stdout.write(`boot: config ${paths.config} is valid (host policy: ${policy.source})\n`);
     return EXIT.OK;
@@ -105,9 +128,10 @@ async function main(argv: string[]): Promise<number> {
     const msg = err instanceof PidfileLockedError ? err.message : `cannot take pidfile ${paths.pidfile}: ${(err as Error).message}`;
     process.stderr.write(`boot: ${msg}\n`);
     log.error(msg);
-    notifyParent({ ok: false, error: msg });
+    const code = err instanceof PidfileLockedError ? EXIT.LOCKED : EXIT.FAILURE;
+    notifyParent({ ok: false, error: msg, exitCode: code });
     root.flush();
-    return err instanceof PidfileLockedError ? EXIT.LOCKED : EXIT.FAILURE;
+    return code;
   }
   notifyParent({ ok: true, pid: process.pid });
 
@@ -142,6 +166,13 @@ async function main(argv: string[]): Promise<number> {
     // Package downloads over https trust the same extra CA as the status channel.
     createManager: (d) => createSubAgentManager({ ...d, ...(checked.config.ca ? { caFile: checked.config.ca } : {}) }),
     ...(flags.servers !== undefined ? { serverFlag: flags.servers } : {}),
+    reloadConfiguredServers: () => {
+      try {
+        return loadBootConfig(paths.config, { required: paths.configExplicit }).config.servers;
+      } catch {
+        return undefined;
+      }
+    },
   });
   // The clock's timers are unref'd (they must not keep a test process alive); the daemon itself
   // lives until it is told to stop.
@@ -159,6 +190,19 @@ async function main(argv: string[]): Promise<number> {
     release();
     root.flush();
   }
+}
+
+/** Every server this start would try: build-time default, -S or the metafile's, boot.json's, pushed ones. */
+function knownServers(flag: string | undefined, checked: CheckedConfig, stateDir: string): string[] {
+  const meta = readMeta(stateDir);
+  const fromMeta = meta.kind === 'ok' ? meta.meta : undefined;
+  const flagged = flag !== undefined && !fromMeta ? checkServerList(flag) : undefined;
+  return serverUrls({
+    build: BUILD_SERVER_ADDR,
+    servers: fromMeta?.servers ?? (flagged?.ok ? flagged.entries : []),
+    configured: checked.config.servers,
+    pushed: fromMeta?.pushedServers ?? [],
+  });
 }
 
 main(process.argv).then(

@@ -67,6 +67,8 @@ export const ErrorCode = {
   CHANNEL_TIMEOUT: code(ErrorType.CHANNEL, 0x03),
   CHANNEL_INVALID_CRON: code(ErrorType.CHANNEL, 0x04),
   CHANNEL_NO_SUCH_TASK: code(ErrorType.CHANNEL, 0x05),
+  /** The server node holding the agent's channel was lost (killed, cut off from the database) while a request routed to it was in flight (docs/scale.md). */
+  CHANNEL_NODE_LOST: code(ErrorType.CHANNEL, 0x07),
 
   // type 0x04: server task engine (seed 001 task states).
   TASK_EXPIRED: code(ErrorType.TASK, 0x01),
@@ -134,6 +136,7 @@ export const ErrorMessage: Record<ErrorCodeName, string> = {
   CHANNEL_TIMEOUT: 'Agent did not answer in time',
   CHANNEL_INVALID_CRON: 'Invalid cron line',
   CHANNEL_NO_SUCH_TASK: 'No such periodic task',
+  CHANNEL_NODE_LOST: 'Server node holding the channel was lost',
   TASK_EXPIRED: 'Task expired before it started',
   TASK_REVOKED: 'Task revoked',
   TASK_RETRIES_EXHAUSTED: 'Task failed after all retries',

@@ -48,6 +48,11 @@ export interface ServerDeps {
   signing?: ServerSigning;
   /** The host CA (trust/host-ca.ts): issues hosts' client certificates for the command channel. */
   hostCa?: HostCa;
+  /**
+   * Several nodes (cluster/cluster.ts): true on the one node that runs this period's pass of a
+   * periodic sweep (offline detection, retention). Absent: every pass runs here (one node).
+   */
+  sweepGate?: (name: string, periodMs: number) => Promise<boolean>;
 }
 
 export interface AspireServer {
@@ -107,11 +112,14 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   const scheduler = new Periodic('scheduler', clock, config.schedulerIntervalMs, async () => {
     await store.tick(clock.now());
   }, logger);
+  const claimed = async (name: string, periodMs: number) => (deps.sweepGate ? deps.sweepGate(name, periodMs) : true);
   const sweeper = new Periodic('offline-sweep', clock, config.offlineSweepSec * 1000, async () => {
+    if (!(await claimed('offline-sweep', config.offlineSweepSec * 1000))) return;
     const n = await store.markOffline(clock.now(), config.offlineMissedSteps);
     if (n > 0) logger.info({ hosts: n }, 'hosts went offline');
   }, logger);
   const retention = new Periodic('retention', clock, 3600_000, async () => {
+    if (!(await claimed('retention', 3600_000))) return;
     const pruned = await store.pruneEvents(clock.now() - config.eventRetentionDays * 86_400_000);
     if (pruned > 0) logger.info({ events: pruned, days: config.eventRetentionDays }, 'old events deleted');
     const results = await store.pruneTaskResults(clock.now() - config.taskResultRetentionDays * 86_400_000);

@@ -5,6 +5,7 @@
 import { ConfigChecker, type Bound } from '@aspire/agent-core';
 import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
 import { checkScope } from './http/operator-scope.ts';
+import { checkClusterConfig, type ClusterConfig } from './cluster/cluster-config.ts';
 
 export interface RateLimitConfig {
   /** Sustained POST /agent/register per second, and the burst allowed above it. */
@@ -75,6 +76,8 @@ export interface ServerConfig {
   signingKeys?: string[];
   /** Validity of a signed job in a status reply. */
   signedJobSec: number;
+  /** Several nodes on one PostgreSQL (cluster/cluster-config.ts, docs/scale.md). */
+  cluster?: ClusterConfig;
 }
 
 export const BOUNDS = {
@@ -127,6 +130,7 @@ const KEYS = [
   'rateLimit',
   'signingKeys',
   'signedJobSec',
+  'cluster',
 ] as const;
 const RATE_KEYS = ['registerPerSec', 'registerBurst', 'statusPerSec', 'statusBurst'] as const;
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -184,6 +188,8 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     rateLimit: rate,
     signedJobSec: c.number('signedJobSec', BOUNDS.signedJobSec),
   };
+  const cluster = checkClusterConfig(c.rawValue('cluster'), c.problems);
+  if (cluster) config.cluster = cluster;
   const signingKeys = c.rawValue('signingKeys');
   if (signingKeys !== undefined) {
     if (!Array.isArray(signingKeys) || signingKeys.length < 1 || signingKeys.length > 2 || !signingKeys.every((k) => typeof k === 'string' && k.length > 0)) {

@@ -8,8 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { acquirePidfile, ConfigError, createRootLogger, PidfileLockedError, readConfigObject, realClock, VERSION } from '@aspire/agent-core';
+import { Command, CommanderError } from 'commander';
+import { acquirePidfile, ConfigError, createRootLogger, EXIT_CODES, PidfileLockedError, readConfigObject, realClock, VERSION, versionLine } from '@aspire/agent-core';
 import { buildServer } from './app.ts';
 import { addTokenCommands, DB_FILE } from './token-cli.ts';
 import { checkConfig, parseListen } from './config.ts';
@@ -127,7 +127,21 @@ async function serve(flags: ServeFlags): Promise<void> {
 }
 
 export function program(): Command {
-  const p = new Command('aspire').version(VERSION).description('Aspire management server (REST API, agent endpoints)');
+  const p = new Command('aspire')
+    // Usage errors end in the catch below (exit 2), not in commander's own exit 1.
+    .exitOverride()
+    .version(versionLine('aspire'), '-V, --version')
+    .description('Aspire management server (REST API, agent endpoints)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  aspire serve --listen 127.0.0.1:8180 --data-dir /var/lib/aspire
+  aspire serve -c /etc/aspire/aspire.json
+  aspire token create --data-dir /var/lib/aspire --name alice --role operator --tags svc=web
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running (aspire.pid held).`,
+    );
   addHubFlags(p.command('serve'))
     .description('run the server')
     .option('--listen <host:port>', 'address to listen on (port 0: any free port)')
@@ -145,7 +159,12 @@ program()
   .parseAsync(process.argv)
   .catch(async (err: unknown) => {
     await undoStart();
+    if (err instanceof CommanderError) {
+      // commander has printed the message (or the help / version) already.
+      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+      process.exit(done ? EXIT_CODES.OK : EXIT_CODES.USAGE);
+    }
     const line = err instanceof ConfigError || err instanceof PidfileLockedError ? err.message : startupFailureLine(err, starting.dataDir);
     process.stderr.write(`aspire: ${line ?? (err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
+    process.exit(err instanceof ConfigError ? EXIT_CODES.USAGE : err instanceof PidfileLockedError ? EXIT_CODES.RUNNING : EXIT_CODES.FAILURE);
   });

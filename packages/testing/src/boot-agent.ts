@@ -10,8 +10,8 @@ import type { AspireHandle } from './aspire-server.ts';
 export type BootMeta = MetaFile;
 
 export interface StartBootOptions {
-  /** Server URL or list (`-S`), e.g. startAspire().url. */
-  serverUrl: string;
+  /** Server URL or list (`-S`), e.g. startAspire().url; absent: no -S (boot.json `servers`, or none). */
+  serverUrl?: string;
   enrollSecret?: string;
   /** Status push step in seconds (boot.json `step`); default 1. */
   step?: number;
@@ -68,7 +68,7 @@ export async function startBoot(opts: StartBootOptions): Promise<BootHandle> {
   if (opts.enrollSecret !== undefined) config.enrollSecret = opts.enrollSecret;
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const bin = binary('boot');
-  const args = [...bin.args, '-f', '-L', logFile, '-P', pidfile, '-c', configFile, '-d', stateDir, '-S', opts.serverUrl, ...(opts.args ?? [])];
+  const args = [...bin.args, '-f', '-L', logFile, '-P', pidfile, '-c', configFile, '-d', stateDir, ...(opts.serverUrl !== undefined ? ['-S', opts.serverUrl] : []), ...(opts.args ?? [])];
   const child = new Child(bin.cmd, args, { env: { ...process.env, ...opts.env } });
   if (opts.waitReady !== false) {
     await Promise.race([

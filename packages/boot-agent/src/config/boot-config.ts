@@ -8,10 +8,17 @@ import { BOOT_POLICY_DEFAULT_PATH, type Bound, ConfigChecker, ConfigError, readC
 import type { SupervisionConfig } from '../contracts.ts';
 import { checkTags } from './tags.ts';
 import { readConfiguredKey } from '../state/server-key-pin.ts';
+import { checkServerList } from '../net/server-list.ts';
 
 export interface BootConfig {
   /** Seconds between status pushes until a `config` job sets another. */
   step: number;
+  /**
+   * Server list from the config file (`"servers": ["aspire.example:8080", "https://b"]` or one
+   * string `"a:8080,b"`): after the build-time default and -S/metafile, before pushed lists
+   * (docs/design.md "Server list"). Read at every start, never copied into the metafile.
+   */
+  servers: readonly string[];
   /** Sent as x-aspire-enroll on registration when set. */
   enrollSecret?: string;
   /** PEM file of the CA that https servers are verified against (system CAs when absent). */
@@ -56,7 +63,7 @@ export const SUPERVISION_BOUNDS = {
 
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const KEYS = ['step', 'enrollSecret', 'ca', 'tags', 'hostname', 'logLevel', 'eventQueueMax', 'httpTimeoutSec', 'supervision', 'serverPublicKey', 'policy'];
+const KEYS = ['servers', 'step', 'enrollSecret', 'ca', 'tags', 'hostname', 'logLevel', 'eventQueueMax', 'httpTimeoutSec', 'supervision', 'serverPublicKey', 'policy'];
 const SUPERVISION_KEYS = [...Object.keys(SUPERVISION_BOUNDS), 'cgroupRoot'];
 
 export interface CheckedConfig {
@@ -87,9 +94,10 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
   const hostname = c.optionalString('hostname');
   if (hostname !== undefined && (hostname.length === 0 || hostname.length > 255)) c.problems.push('hostname: must be 1..255 characters');
 
+  const servers = checkServers(c.rawValue('servers'), c.problems);
   const supervision = checkSupervision(c.rawValue('supervision'), c);
   const policy = c.string('policy', BOOT_POLICY_DEFAULT_PATH, (v) => (isAbsolute(v) ? undefined : 'must be an absolute path'));
-  const config: BootConfig = { step, logLevel, eventQueueMax, httpTimeoutSec, supervision, policy };
+  const config: BootConfig = { step, servers, logLevel, eventQueueMax, httpTimeoutSec, supervision, policy };
   if (enrollSecret !== undefined) config.enrollSecret = enrollSecret;
   if (ca !== undefined) config.ca = ca;
   if (tags !== undefined) config.tags = tags;
@@ -100,6 +108,24 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
     else config.serverPublicKey = serverPublicKey;
   }
   return { config: c.finish(source, config), notes: c.notes };
+}
+
+/** `servers`: an array of entries or one comma-separated string, each host[:port] or an http(s) URL. */
+function checkServers(raw: unknown, problems: string[]): readonly string[] {
+  if (raw === undefined) return [];
+  let text: string;
+  if (typeof raw === 'string') text = raw;
+  else if (Array.isArray(raw) && raw.every((e) => typeof e === 'string')) text = raw.join(',');
+  else {
+    problems.push('servers: must be an array of strings like ["aspire.example:8080"] or one string "a:8080,b"');
+    return [];
+  }
+  const checked = checkServerList(text);
+  if (!checked.ok) {
+    problems.push(`servers: ${checked.error}`);
+    return [];
+  }
+  return Object.freeze(checked.entries);
 }
 
 function checkSupervision(raw: unknown, parent: ConfigChecker): SupervisionConfig {

@@ -41,7 +41,15 @@ export async function registerUntilDone(d: RegisterDeps): Promise<{ server: stri
   for (;;) {
     d.signal.throwIfAborted();
     const body = request;
-    const r = await tryServers(d.servers(), 'register', d.logger, (s) => d.transport.post(s, AgentPath.REGISTER, body, headers, registerReply, d.signal), d.signal);
+    const servers = d.servers();
+    if (servers.length === 0) {
+      // No server known from any source: wait quietly, one line per backoff (docs/install.md).
+      const delay = backoff.next();
+      d.logger.warn({ retryInMs: delay }, `no server known yet (no build-time default, no -S, no "servers" in boot.json, nothing pushed): waiting; set "servers" in boot.json`);
+      await d.clock.sleep(delay, d.signal);
+      continue;
+    }
+    const r = await tryServers(servers, 'register', d.logger, (s) => d.transport.post(s, AgentPath.REGISTER, body, headers, registerReply, d.signal), d.signal);
     if (r.ok) return { server: r.ok.server, reply: r.ok.value };
     let proposingFresh = false;
     if (r.refusedWith.includes(409) && !d.credential && d.freshAgentsn) {

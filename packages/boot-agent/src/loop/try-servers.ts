@@ -24,7 +24,7 @@ export async function tryServers<T>(
 ): Promise<ServersResult<T>> {
   const res: ServersResult<T> = { refused: false, refusedWith: [] };
   if (servers.length === 0) {
-    logger.error(`${what}: the server list is empty (no build-time default, no -S, nothing pushed)`);
+    logger.error(`${what}: the server list is empty (no build-time default, no -S, no "servers" in boot.json, nothing pushed)`);
     return res;
   }
   for (const server of servers) {

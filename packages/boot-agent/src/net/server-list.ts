@@ -1,6 +1,6 @@
 /**
- * The server list (seed 002 "服务器地址"): build-time default, then -S/metafile, then the list
- * pushed by the last `config` job. All kept, in that order, no de-duplication (seed: "不会去重").
+ * The server list (seed 002 "服务器地址"): build-time default, then -S/metafile, then `servers`
+ * of boot.json, then the list pushed by the last `config` job. All kept, in that order, no de-duplication (seed: "不会去重").
  */
 import { DEFAULT_AGENT_PORT, parseServerList } from '@aspire/protocol';
 
@@ -9,13 +9,15 @@ export interface ServerSources {
   build: string;
   /** From -S on first start, as persisted in the metafile. */
   servers: readonly string[];
+  /** `servers` of boot.json (read at every start; absent: empty). */
+  configured?: readonly string[];
   /** From the last `config` job. */
   pushed: readonly string[];
 }
 
 /** Entries of a server list as base URLs: `host:port` means http://host:port. */
 export function serverUrls(src: ServerSources): string[] {
-  const entries = [...parseServerList(src.build, DEFAULT_AGENT_PORT), ...src.servers, ...src.pushed];
+  const entries = [...parseServerList(src.build, DEFAULT_AGENT_PORT), ...src.servers, ...(src.configured ?? []), ...src.pushed];
   return entries.map(toBaseUrl);
 }
 

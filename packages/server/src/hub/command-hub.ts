@@ -17,6 +17,7 @@ import { AgentRegistry } from './agent-registry.ts';
 import type { HubOptions } from './hub-options.ts';
 import { checkInitIdentity, type IdentityVerdict } from './init-identity.ts';
 import type { Store } from '../store/store.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 
 export interface CommandHubDeps {
   options: Readonly<HubOptions>;
@@ -36,6 +37,11 @@ export interface CommandHubDeps {
   keepResults: number;
   /** Signs every command frame (the server's signing key, trust/signing-key.ts). */
   signer?: Signer;
+  /**
+   * Several nodes on PostgreSQL (cluster/cluster.ts, docs/scale.md): presence of the agents
+   * connected here, least-loaded redirects, routing to hosts held by other nodes.
+   */
+  cluster?: Cluster;
 }
 
 export interface CommandHub {
@@ -43,6 +49,8 @@ export interface CommandHub {
   /** Where the Polaris routes read stored task results. */
   readonly store: Pick<Store, 'listTaskResults'>;
   readonly options: Readonly<HubOptions>;
+  /** The cluster layer when several nodes share PostgreSQL (absent on SQLite). */
+  readonly cluster?: Cluster;
   /** Listen; resolves with the bound address. */
   start(): Promise<{ host: string; port: number }>;
   /** Stop accepting, close every agent connection (pending requests answer not-connected). */
@@ -154,10 +162,12 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
   };
 
   const accept = (socket: TLSSocket, remote: string, init: InitFrame, agentsn: string, decoder: FrameDecoder, rest: ReturnType<FrameDecoder['push']>): void => {
-    if (options.redirect && registry.size >= options.redirectOver) {
+    // A static --hub-redirect wins; else, in a cluster, the least loaded live node (seed 003 redirect).
+    const redirectTo = options.redirect ? (registry.size >= options.redirectOver ? options.redirect : undefined) : deps.cluster?.redirectFor(registry.size);
+    if (redirectTo) {
       counters.redirected++;
-      log.info({ remote, hostname: init.hostname, to: options.redirect }, 'hub: agent redirected');
-      socket.end(encodeFrame({ method: 'redirect', server: options.redirect }));
+      log.info({ remote, hostname: init.hostname, to: redirectTo }, 'hub: agent redirected');
+      socket.end(encodeFrame({ method: 'redirect', server: redirectTo }));
       socket.on('error', () => {});
       return;
     }
@@ -172,11 +182,15 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
           log.error({ err, hostname: c.hostname }, 'hub: cannot store task result');
         });
       },
-      onClose: (c) => registry.remove(c),
+      onClose: (c) => {
+        registry.remove(c);
+        deps.cluster?.hostDisconnected(c);
+      },
       ...(deps.signer ? { signer: deps.signer } : {}),
     });
     const old = registry.add(conn);
     old?.close('replaced by a new connection from the same host');
+    deps.cluster?.hostConnected(conn);
     socket.write(encodeFrame({ method: 'accept' }));
     log.info({ remote, hostname: init.hostname, agentsn, version: init.version }, 'hub: agent connected');
     conn.feed(rest.flatMap((f) => (f.kind === 'frame' ? [f.value] : [])));
@@ -187,6 +201,7 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     registry,
     store: deps.store,
     options,
+    ...(deps.cluster ? { cluster: deps.cluster } : {}),
     start() {
       return new Promise((resolve, reject) => {
         // Mutual TLS: no client certificate of the host CA, no connection (docs/security.md).

@@ -10,6 +10,7 @@ import type { Signer } from '@aspire/protocol';
 import { createCommandHub, type CommandHub } from './command-hub.ts';
 import { checkHubOptions } from './hub-options.ts';
 import type { Store } from '../store/store.ts';
+import type { Cluster } from '../cluster/cluster.ts';
 
 export interface HubFlags {
   hubListen?: string;
@@ -44,6 +45,8 @@ export function hubFromFlags(
     signer: Signer;
     /** PEM of the host CA (and the previous one during a rotation): agents' client certificates must chain to it. */
     hostCaCerts: string[];
+    /** Several nodes on PostgreSQL (docs/scale.md); absent on SQLite. */
+    cluster?: Cluster;
   },
 ): CommandHub | undefined {
   if (!flags.hubListen) return undefined;
@@ -54,7 +57,7 @@ export function hubFromFlags(
   if (flags.hubHandshakeTimeoutMs !== undefined) raw.handshakeTimeoutMs = Number(flags.hubHandshakeTimeoutMs);
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   const options = checkHubOptions(raw, 'hub flags');
-  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults, signer: deps.signer, hostCaCerts: deps.hostCaCerts });
+  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults, signer: deps.signer, hostCaCerts: deps.hostCaCerts, ...(deps.cluster ? { cluster: deps.cluster } : {}) });
 }
 
 /** The line tests and operators wait for. */

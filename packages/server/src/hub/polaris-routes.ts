@@ -145,7 +145,12 @@ export async function fanOut(hub: CommandHub, req: PolarisRequest, id: string): 
   return Promise.all(
     req.hosts.map(async (host): Promise<PolarisHostReply> => {
       const conn = hub.registry.find(host);
-      const r: ReplyFrame = conn ? await conn.request(built.frame, deadline) : failure(id, ErrorCode.NO_SUCH_HOST);
+      // Not connected here: in a cluster, the node holding it answers (or 203 at once); else 203.
+      const r: ReplyFrame = conn
+        ? await conn.request(built.frame, deadline)
+        : hub.cluster
+          ? await hub.cluster.route(host, built.frame, deadline)
+          : failure(id, ErrorCode.NO_SUCH_HOST);
       const { id: _id, ...rest } = r;
       return { host, ...rest };
     }),

@@ -1,0 +1,205 @@
+/**
+ * Several `aspire` nodes, one fleet (docs/scale.md). Enabled only on PostgreSQL; on SQLite the
+ * server never creates one and nothing changes.
+ *
+ * - presence: each node records the BasicAgents connected to it (presence.ts), renewed every
+ *   heartbeat, so a Polaris request for a host connected nowhere answers 203 at once;
+ * - routing: a request for a host held by another node goes to it over LISTEN/NOTIFY
+ *   (node-bus.ts) and its reply comes back the same way;
+ * - node loss: a request in flight on a node that is seen lost (row expired or its listener
+ *   detached from PostgreSQL) is answered CHANNEL_NODE_LOST; if nothing answers, the
+ *   requesting node's own deadline answers CHANNEL_TIMEOUT; nothing hangs;
+ * - placement: the hub redirects a connecting agent to the least loaded live node;
+ * - sweeps: claimSweep lets one node per period run offline detection, retention, expiry.
+ *
+ * Lifecycle: createCluster() (no I/O) -> start({nodeId, advertise}, registry) -> stop().
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { Clock, TimerHandle } from '@aspire/agent-core';
+import type { Logger } from 'pino';
+import { ErrorCode, errorMessage, type ReplyFrame } from '@aspire/protocol';
+import type { AgentRegistry } from '../hub/agent-registry.ts';
+import type { AgentConnection } from '../hub/agent-connection.ts';
+import { Periodic } from '../periodic.ts';
+import { NodeBus, applicationNameOf, type BusMessage, type ForwardedFrame } from './node-bus.ts';
+import { PresenceTable, claimSweep, type LiveNode } from './presence.ts';
+import { ensureClusterSchema } from './schema.ts';
+
+/** Heartbeats a node may miss before its row expires. */
+export const MISSED_BEATS = 3;
+/** Added to a routed request's deadline on the requesting node (the trip over two NOTIFYs). */
+export const ROUTE_MARGIN_MS = 5000;
+/** Rows of a lost node are kept this long (operators see it in GET /cluster/nodes meanwhile). */
+const KEEP_LOST_MS = 3600_000;
+
+export interface ClusterDeps {
+  url: string;
+  heartbeatMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Cluster {
+  /** Known once started. */
+  readonly nodeId: string;
+  start(node: { nodeId: string; advertise: string }, registry: AgentRegistry | undefined): Promise<void>;
+  stop(): Promise<void>;
+  /** A request for a host not connected here: routed to its node, or 203 at once. */
+  route(host: string, frame: ForwardedFrame, deadlineMs: number): Promise<ReplyFrame>;
+  /** Where to send a connecting agent instead of accepting it here (least loaded), if anywhere. */
+  redirectFor(localAgents: number): string | undefined;
+  hostConnected(c: AgentConnection): void;
+  hostDisconnected(c: AgentConnection): void;
+  /** True on the one node that runs this period's pass of a periodic sweep. */
+  claimSweep(name: string, periodMs: number): Promise<boolean>;
+  /** Live nodes and their agent counts, as last seen (GET /cluster/nodes). */
+  nodes(): Promise<LiveNode[]>;
+}
+
+interface PendingRoute {
+  node: string;
+  resolve(r: ReplyFrame): void;
+  timer: TimerHandle;
+}
+
+function failure(id: string, code: number, message = errorMessage(code)): ReplyFrame {
+  return { id, resp: 'failed', retcode: code, message };
+}
+
+export function createCluster(deps: ClusterDeps): Cluster {
+  const { clock } = deps;
+  let nodeId = '';
+  let log = deps.logger.child({ component: 'cluster' });
+  const ttlMs = deps.heartbeatMs * MISSED_BEATS;
+  const pool = new pg.Pool({ connectionString: deps.url, max: 8, application_name: 'aspire-node-pool' });
+  pool.on('error', (err) => log.warn({ err: err.message }, 'cluster: idle database connection failed'));
+  let presence: PresenceTable;
+  let bus: NodeBus;
+  const pending = new Map<string, PendingRoute>();
+  let registry: AgentRegistry | undefined;
+  let advertised = '';
+  let live: LiveNode[] = [];
+  let started = false;
+
+  const settle = (rid: string, r: ReplyFrame): void => {
+    const p = pending.get(rid);
+    if (!p) return;
+    pending.delete(rid);
+    p.timer.cancel();
+    p.resolve(r);
+  };
+
+  const serveRemote = async (m: Extract<BusMessage, { t: 'req' }>): Promise<void> => {
+    const conn = registry?.find(m.host);
+    const reply = conn ? await conn.request(m.frame, m.deadlineMs) : failure(m.frame.id, ErrorCode.NO_SUCH_HOST);
+    await bus.send(m.from, { t: 'rep', rid: m.rid, reply });
+  };
+
+
+  /** Renew this node and its presence; see who is alive; answer requests stuck on lost nodes. */
+  const beat = async (): Promise<void> => {
+    const now = clock.now();
+    await presence.beat(advertised, now, ttlMs);
+    live = await presence.liveNodes(now);
+    const alive = new Set(live.map((n) => n.nodeId));
+    for (const [rid, p] of pending) {
+      if (alive.has(p.node)) continue;
+      log.warn({ node: p.node }, 'cluster: node lost with a request in flight');
+      settle(rid, failure('', ErrorCode.CHANNEL_NODE_LOST, `${errorMessage(ErrorCode.CHANNEL_NODE_LOST)}: ${p.node}`));
+    }
+  };
+  const housekeepingMs = Math.max(deps.heartbeatMs * 10, 10_000);
+  const heartbeat = new Periodic('cluster-heartbeat', clock, deps.heartbeatMs, () => beat(), deps.logger);
+  const housekeeping = new Periodic('cluster-housekeeping', clock, housekeepingMs, async () => {
+    if (await claimSweep(pool, 'cluster-housekeeping', nodeId, clock.now(), housekeepingMs)) await presence.prune(clock.now(), KEEP_LOST_MS);
+  }, deps.logger);
+
+  const background = (what: string, p: Promise<unknown>): void => {
+    p.catch((err: unknown) => log.warn({ err: (err as Error).message }, `cluster: ${what} failed`));
+  };
+
+  return {
+    get nodeId() {
+      return nodeId;
+    },
+    async start(node, reg) {
+      nodeId = node.nodeId;
+      advertised = node.advertise;
+      registry = reg;
+      log = deps.logger.child({ component: 'cluster', nodeId });
+      presence = new PresenceTable(pool, nodeId);
+      bus = new NodeBus({
+        url: deps.url,
+        pool,
+        nodeId,
+        clock,
+        logger: log,
+        onMessage: (m) => {
+          if (m.t === 'rep') return settle(m.rid, m.reply);
+          serveRemote(m).catch((err: unknown) => log.warn({ err: (err as Error).message, host: m.host }, 'cluster: cannot answer a routed request'));
+        },
+      });
+      await ensureClusterSchema(pool);
+      await bus.start();
+      await beat();
+      heartbeat.start();
+      housekeeping.start();
+      started = true;
+      log.info({ advertise: advertised, heartbeatMs: deps.heartbeatMs, listener: applicationNameOf(nodeId), nodes: live.length }, 'cluster: node joined');
+    },
+    async stop() {
+      await Promise.all([heartbeat.stop(), housekeeping.stop()]);
+      for (const rid of [...pending.keys()]) settle(rid, failure('', ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: server stopping`));
+      if (started) {
+        await presence.leave().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cluster: cannot leave cleanly'));
+        await bus.stop();
+      }
+      await pool.end().catch(() => {});
+    },
+    async route(host, frame, deadlineMs) {
+      let node: string | undefined;
+      try {
+        node = await presence.locate(host, clock.now());
+      } catch (err) {
+        log.warn({ err: (err as Error).message, host }, 'cluster: presence lookup failed');
+        return failure(frame.id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: presence unavailable`);
+      }
+      if (!node) return failure(frame.id, ErrorCode.NO_SUCH_HOST);
+      if (node === nodeId) {
+        // Presence of a channel that has just closed here.
+        const conn = registry?.find(host);
+        return conn ? conn.request(frame, deadlineMs) : failure(frame.id, ErrorCode.NO_SUCH_HOST);
+      }
+      const rid = randomUUID();
+      const answer = new Promise<ReplyFrame>((resolve) => {
+        const timer = clock.setTimeout(
+          () => settle(rid, failure('', ErrorCode.CHANNEL_TIMEOUT, `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s, via ${node})`)),
+          deadlineMs + ROUTE_MARGIN_MS,
+        );
+        pending.set(rid, { node: node!, resolve: (r) => resolve({ ...r, id: frame.id }), timer });
+      });
+      bus.send(node, { t: 'req', rid, from: nodeId, host, frame, deadlineMs }).catch((err: unknown) => {
+        log.warn({ err: (err as Error).message, node }, 'cluster: cannot route a request');
+        settle(rid, failure('', ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: cannot reach ${node}`));
+      });
+      return answer;
+    },
+    redirectFor(localAgents) {
+      let best: LiveNode | undefined;
+      for (const n of live) if (n.nodeId !== nodeId && (!best || n.agents < best.agents)) best = n;
+      if (!best || best.agents >= localAgents) return undefined;
+      // Counted at once, so a burst of connections spreads before the next heartbeat.
+      best.agents++;
+      return best.advertise;
+    },
+    hostConnected(c) {
+      background('presence insert', presence.connected({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` }, clock.now(), ttlMs));
+    },
+    hostDisconnected(c) {
+      background('presence delete', presence.disconnected({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` }));
+    },
+    claimSweep: (name, periodMs) => claimSweep(pool, name, nodeId, clock.now(), periodMs),
+    nodes: () => presence.liveNodes(clock.now()),
+  };
+}

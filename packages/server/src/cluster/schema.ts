@@ -1,0 +1,51 @@
+/**
+ * The cluster layer's tables in the shared PostgreSQL (docs/scale.md "What each engine holds").
+ * Created at start under a transaction-scoped advisory lock, so nodes starting together do not
+ * race; `IF NOT EXISTS` makes it idempotent. Times are epoch milliseconds of the nodes' clocks.
+ */
+import type { Pool } from 'pg';
+
+export const CLUSTER_SCHEMA_LOCK = 'aspire_cluster_schema';
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS aspire_cluster_nodes (
+     node_id   text PRIMARY KEY,
+     advertise text NOT NULL,
+     started   bigint NOT NULL,
+     expires   bigint NOT NULL)`,
+  // One row per connected BasicAgent: which node holds its channel, until when.
+  `CREATE TABLE IF NOT EXISTS aspire_cluster_presence (
+     identity  text PRIMARY KEY,
+     agentsn   text,
+     hostname  text NOT NULL,
+     node_id   text NOT NULL,
+     conn_id   text NOT NULL,
+     expires   bigint NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS aspire_cluster_presence_hostname ON aspire_cluster_presence (hostname)`,
+  `CREATE INDEX IF NOT EXISTS aspire_cluster_presence_node ON aspire_cluster_presence (node_id)`,
+  // NOTIFY payloads are limited to 8000 bytes: larger requests and replies travel by a row.
+  `CREATE TABLE IF NOT EXISTS aspire_cluster_payloads (
+     id      text PRIMARY KEY,
+     body    text NOT NULL,
+     created bigint NOT NULL)`,
+  // Periodic sweeps: whoever moves next_due forward runs this period's pass.
+  `CREATE TABLE IF NOT EXISTS aspire_cluster_sweeps (
+     name     text PRIMARY KEY,
+     node_id  text NOT NULL,
+     next_due bigint NOT NULL)`,
+];
+
+export async function ensureClusterSchema(pool: Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [CLUSTER_SCHEMA_LOCK]);
+    for (const sql of DDL) await client.query(sql);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
