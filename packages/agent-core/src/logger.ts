@@ -17,6 +17,8 @@ export const REDACT_PATHS = [
   '*.enrollSecret',
   'metricsToken',
   '*.metricsToken',
+  'metricsToken',
+  '*.metricsToken',
   'token',
   '*.token',
   'password',

@@ -94,6 +94,27 @@ export const AgentEvent = Type.Object(
 );
 export type AgentEvent = Static<typeof AgentEvent>;
 
+/**
+ * The BootAgent's report on itself (optional in a status push; the server aggregates it for
+ * /metrics): resident memory, CPU time used since it started, and its queues.
+ */
+export const SelfReport = Type.Object(
+  {
+    /** Resident set size, bytes. */
+    rssBytes: Type.Integer({ minimum: 0 }),
+    /** User + system CPU time since the process started, seconds. */
+    cpuSeconds: Type.Number({ minimum: 0 }),
+    /** Jobs received and not yet run (queued plus the one running). */
+    jobQueue: Type.Integer({ minimum: 0 }),
+    /** Job results not yet acknowledged by a server. */
+    resultQueue: Type.Integer({ minimum: 0 }),
+    /** Events waiting to be pushed. */
+    eventQueue: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: true },
+);
+export type SelfReport = Static<typeof SelfReport>;
+
 export const StatusRequest = Type.Object(
   {
     hostname: Type.String({ minLength: 1, maxLength: 255 }),
@@ -115,6 +136,8 @@ export const StatusRequest = Type.Object(
     tags: Type.Optional(Type.String({ maxLength: 4096 })),
     /** Certificate renewal: PEM PKCS#10 request of the host's key; the reply carries `cert` and `caCert`. */
     csr: Type.Optional(Type.String({ minLength: 1, maxLength: 16_384 })),
+    /** The BootAgent's own resource use and queue lengths (SelfReport). */
+    self: Type.Optional(SelfReport),
   },
   { additionalProperties: true },
 );

@@ -5,6 +5,7 @@ import type { ServerConfig } from './config.ts';
 import type { Dashboard, Store } from './store/store.ts';
 import type { ServerSigning } from './trust/signing-key.ts';
 import type { HostCa } from './trust/host-ca.ts';
+import type { ServerMetrics } from './metrics/server-metrics.ts';
 
 export interface AppContext {
   store: Store;
@@ -21,4 +22,6 @@ export interface AppContext {
   dashboard(): Dashboard | undefined;
   /** Run the scheduler at once (after a task is created or revoked). */
   kickScheduler(): void;
+  /** Prometheus metrics (GET /metrics): status pushes and the BootAgents' self-reports are fed here. */
+  metrics: ServerMetrics;
 }

@@ -27,6 +27,9 @@ import { hostRoutes } from './routes/hosts.ts';
 import { inventoryRoutes } from './routes/inventory.ts';
 import { packageRoutes } from './routes/packages.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { metricsRoute } from './routes/metrics.ts';
+import { instrumentStore } from './metrics/instrument-store.ts';
+import { ServerMetrics } from './metrics/server-metrics.ts';
 import type { Dashboard, Store } from './store/store.ts';
 import { loadServerSigning, type ServerSigning } from './trust/signing-key.ts';
 import type { HostCa } from './trust/host-ca.ts';
@@ -53,6 +56,8 @@ export interface ServerDeps {
    * periodic sweep (offline detection, retention). Absent: every pass runs here (one node).
    */
   sweepGate?: (name: string, periodMs: number) => Promise<boolean>;
+  /** Prometheus metrics (GET /metrics); main.ts passes one the command hub feeds too. Default: a fresh one. */
+  metrics?: ServerMetrics;
 }
 
 export interface AspireServer {
@@ -89,7 +94,11 @@ function withEnvelope(schema: FastifySchema | undefined): FastifySchema {
 }
 
 export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
-  const { store, clock, config, logger } = deps;
+  const { clock, config, logger } = deps;
+  const metrics = deps.metrics ?? new ServerMetrics(clock);
+  metrics.countFrom(deps.store);
+  // Every store call is timed for aspire_store_operation_duration_seconds.
+  const store = instrumentStore(deps.store, clock, (op, s) => metrics.storeCall(op, s));
   const app = Fastify({
     ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: logger as FastifyBaseLogger,
@@ -141,6 +150,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     ...(deps.hostCa ? { hostCa: deps.hostCa } : {}),
     dashboard: () => dashboard,
     kickScheduler: () => scheduler.trigger(),
+    metrics,
   };
 
   await app.register(swagger, {
@@ -166,6 +176,8 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   });
 
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
+  // Prometheus text at /metrics: operator token (viewer) or the scrape token (docs/metrics.md).
+  await metricsRoute(app, ctx);
   // The web console at / (public page; packages/server/src/console).
   registerConsole(app);
 

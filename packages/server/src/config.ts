@@ -21,6 +21,8 @@ export interface ServerConfig {
   dataDir: string;
   /** Registration needs this in x-aspire-enroll when set. */
   enrollSecret?: string;
+  /** GET /metrics also accepts `Authorization: Bearer <metricsToken>` (a scraper's token, no operator rights). */
+  metricsToken?: string;
   /** Base URL agents use to reach this server (package links); default: the Host the agent used. */
   publicUrl?: string;
   logLevel: string;
@@ -105,6 +107,7 @@ const KEYS = [
   'listen',
   'dataDir',
   'enrollSecret',
+  'metricsToken',
   'publicUrl',
   'logLevel',
   'logFile',
@@ -163,6 +166,7 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     listen: c.string('listen', '127.0.0.1:8180', checkListen),
     dataDir: c.string('dataDir', '/var/lib/aspire', (v) => (v.length ? undefined : 'must not be empty')),
     enrollSecret: c.optionalString('enrollSecret'),
+    metricsToken: c.optionalString('metricsToken'),
     publicUrl: c.optionalString('publicUrl'),
     logLevel: c.string('logLevel', 'info', (v) => (LEVELS.includes(v) ? undefined : `must be one of ${LEVELS.join(' ')}`)),
     logFile: c.optionalString('logFile'),
@@ -199,6 +203,7 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) c.problems.push('tlsCert, tlsKey: give both or neither');
   if ((config.hostCaCert === undefined) !== (config.hostCaKey === undefined)) c.problems.push('hostCaCert, hostCaKey: give both or neither');
   if (config.enrollSecret !== undefined && config.enrollSecret.length < 8) c.problems.push('enrollSecret: must be at least 8 characters');
+  if (config.metricsToken !== undefined && config.metricsToken.length < 16) c.problems.push('metricsToken: must be at least 16 characters');
   if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+$/.test(config.publicUrl)) {
     c.problems.push('publicUrl: must be http(s)://host[:port] without a path');
   }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { acquirePidfile, ConfigError, createRootLogger, EXIT_CODES, PidfileLockedError, readConfigObject, realClock, VERSION, versionLine } from '@aspire/agent-core';
 import { buildServer } from './app.ts';
+import { ServerMetrics } from './metrics/server-metrics.ts';
 import { addTokenCommands, DB_FILE } from './token-cli.ts';
 import { checkConfig, parseListen } from './config.ts';
 import { listenFailure, startupFailureLine } from './startup-failure.ts';
@@ -82,6 +83,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   logger.info({ source: hostCa.source, previousTrusted: config.hostCaPreviousCert !== undefined, certLifetimeSec: config.hostCertLifetimeSec }, 'host CA loaded');
   const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer, hostCaCerts });
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  // One metrics registry for the REST side and the hub (GET /metrics, docs/metrics.md).
+  const metrics = new ServerMetrics(realClock);
+  if (hub) metrics.hubFrom(() => hub.registry.size);
   const server = await buildServer({
     store,
     clock: realClock,
@@ -91,7 +95,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     signing,
     hostCa,
     ...(https ? { https } : {}),
-    ...(hub ? { operatorPlugins: [polarisRoutes(hub)] } : {}),
+    metrics,
+    ...(hub ? { operatorPlugins: [polarisRoutes(hub, { timeFanOut: (run) => metrics.timeFanOut(run) })] } : {}),
   });
   starting.undo.push(() => server.app.close(), () => hub?.stop());
   if (hub) process.stdout.write(hubListeningLine(await hub.start().catch((err: unknown) => Promise.reject(listenFailure(err, flags.hubListen ?? '', '--hub-listen HOST:PORT')))));

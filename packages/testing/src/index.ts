@@ -6,3 +6,4 @@ export * from './tls-certs.ts';
 export * from './aspire-server.ts';
 export * from './basic-agent.ts';
 export * from './host-identity.ts';
+export * from './prometheus.ts';

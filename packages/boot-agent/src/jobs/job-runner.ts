@@ -147,6 +147,11 @@ export class JobRunner {
     await this.running;
   }
 
+  /** Jobs accepted and not finished: those queued plus the one running. */
+  get pending(): number {
+    return this.queue.length + (this.running === undefined ? 0 : 1);
+  }
+
   get idle(): boolean {
     return this.running === undefined && this.queue.length === 0;
   }

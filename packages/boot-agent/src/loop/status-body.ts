@@ -4,7 +4,7 @@
  */
 import { arch as nodeArch, platform, release } from 'node:os';
 import { VERSION } from '@aspire/agent-core';
-import type { AgentReport, StatusRequest } from '@aspire/protocol';
+import type { AgentReport, SelfReport, StatusRequest } from '@aspire/protocol';
 import type { PushPayload } from '../state/job-journal.ts';
 
 /** Machine names as RPM and the seed's version string spell them. */
@@ -29,6 +29,29 @@ export function kernelRelease(): string {
   return release().slice(0, 128);
 }
 
+/** What the process itself uses (memoryUsage, cpuUsage): the self-report's resource half. */
+export interface ProcessUsage {
+  rssBytes: number;
+  cpuSeconds: number;
+}
+
+export function processUsage(): ProcessUsage {
+  const cpu = process.cpuUsage();
+  return { rssBytes: process.memoryUsage.rss(), cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+/** The self-report of a push: resource use plus queue lengths, every number a whole, non-negative one. */
+export function selfReport(usage: ProcessUsage, queues: { jobs: number; results: number; events: number }): SelfReport {
+  const whole = (n: number) => Math.max(0, Math.floor(n));
+  return {
+    rssBytes: whole(usage.rssBytes),
+    cpuSeconds: Math.max(0, Math.round(usage.cpuSeconds * 1000) / 1000),
+    jobQueue: whole(queues.jobs),
+    resultQueue: whole(queues.results),
+    eventQueue: whole(queues.events),
+  };
+}
+
 export interface StatusFields {
   hostname: string;
   agentsn: string;
@@ -38,6 +61,7 @@ export interface StatusFields {
   agents: AgentReport[];
   payload: PushPayload;
   tags?: string;
+  self?: SelfReport;
 }
 
 export function statusBody(f: StatusFields): StatusRequest {
@@ -57,5 +81,6 @@ export function statusBody(f: StatusFields): StatusRequest {
     arch: machineArch(),
   };
   if (f.tags !== undefined) body.tags = f.tags;
+  if (f.self !== undefined) body.self = f.self;
   return body;
 }

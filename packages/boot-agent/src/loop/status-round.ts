@@ -14,7 +14,7 @@ import type { Transport } from '../net/http-transport.ts';
 import type { JobJournal } from '../state/job-journal.ts';
 import type { MetaStore } from '../state/meta-store.ts';
 import type { RoundResult } from './push-loop.ts';
-import { statusBody } from './status-body.ts';
+import { processUsage, selfReport, statusBody } from './status-body.ts';
 import { tryServers } from './try-servers.ts';
 
 /** Consecutive rounds refused 401 by every answering server before the agent registers again. */
@@ -58,6 +58,7 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
       agents: d.manager?.reports() ?? [],
       payload,
       ...(tags !== undefined ? { tags } : {}),
+      self: selfReport(processUsage(), { jobs: d.jobs.pending, ...journal.backlog() }),
     });
     const csr = await renewalCsr();
     if (csr) body.csr = csr;

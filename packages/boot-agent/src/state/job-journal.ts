@@ -189,6 +189,13 @@ export class JobJournal implements EventSink {
     this.persist().catch(() => undefined);
   }
 
+  /** How much waits to be pushed: finished job results not yet acknowledged, and events. */
+  backlog(): { results: number; events: number } {
+    let results = 0;
+    for (const e of this.jobs.values()) if (e.state === 'finished') results++;
+    return { results, events: this.events.length };
+  }
+
   /** What the next push carries: the oldest results and events, at most `max` of each. */
   payload(max = PUSH_BATCH_MAX, maxBytes = PUSH_PAYLOAD_MAX_BYTES): PushPayload {
     let bytes = 0;

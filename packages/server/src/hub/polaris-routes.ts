@@ -157,7 +157,13 @@ export async function fanOut(hub: CommandHub, req: PolarisRequest, id: string): 
   );
 }
 
-export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
+export interface PolarisRouteOptions {
+  /** Wraps every fan-out (the server's metrics time it: aspire_fanout_duration_seconds). */
+  timeFanOut?: <T>(run: () => Promise<T>) => Promise<T>;
+}
+
+export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): FastifyPluginAsync {
+  const timed = opts.timeFanOut ?? (<T>(run: () => Promise<T>) => run());
   return async (app) => {
     app.post(
       POLARIS_PATH,
@@ -186,7 +192,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
         });
         if (refused) return refused;
         const id = v.value.id ?? randomUUID();
-        const response = await fanOut(hub, v.value, id);
+        const response = await timed(() => fanOut(hub, v.value, id));
         if ('error' in response) return sendFail(reply, 'BAD_REQUEST', response.error);
         noteAudit(request, { outcome: outcomeCounts(response) });
         return ok({ id, response });
@@ -210,7 +216,7 @@ export function polarisRoutes(hub: CommandHub): FastifyPluginAsync {
     const one = async (host: string, frame: Record<string, unknown> & { method: string; line?: string }, request: FastifyRequest, reply: FastifyReply) => {
       const refused = await gate(hub, request, reply, { hosts: [host], method: frame.method, ...(frame.line !== undefined ? { line: frame.line } : {}) });
       if (refused) return refused;
-      const r = await fanOut(hub, { hosts: [host], ...frame } as PolarisRequest, randomUUID());
+      const r = await timed(() => fanOut(hub, { hosts: [host], ...frame } as PolarisRequest, randomUUID()));
       if ('error' in r) return sendFail(reply, 'BAD_REQUEST', r.error);
       const answer = r[0]!;
       noteAudit(request, { outcome: outcomeCounts(r) });

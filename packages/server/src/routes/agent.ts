@@ -129,6 +129,7 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         return sendError(reply, 'UNAUTHORIZED', `missing or wrong ${CREDENTIAL_HEADER} for this agentsn; register first`);
       }
       const now = ctx.clock.now();
+      const started = ctx.clock.monotonic();
       // Looked up before the push is stored: a push brings a deleted host back online, a renewal must not.
       const deletedBeforePush = body.csr !== undefined && (await ctx.store.hostIdentity(body.agentsn))?.status === HostStatus.DELETED;
       const out = await ctx.store.ingestStatus({
@@ -166,6 +167,8 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         jobs.push(ctx.signing.signer.sign('job', job, body.agentsn, now + ctx.config.signedJobSec * 1000));
       }
       const renewed = body.csr !== undefined ? await renewCertificate(request, ctx, body.agentsn, body.csr, deletedBeforePush) : {};
+      // The self-report counts until the host would be offline (its step times the missed steps allowed).
+      ctx.metrics.statusPush((ctx.clock.monotonic() - started) / 1000, body.agentsn, body.self, body.step * ctx.config.offlineMissedSteps * 1000);
       return reply.send(ok({ jobs, ...renewed, ...ctx.signing.announcement }));
     },
   );

@@ -561,6 +561,13 @@ export class SqliteStore extends SqlitePart implements Store {
   computeDashboard(now: number): Promise<Dashboard> {
     return this.inventory.computeDashboard(now);
   }
+  async metricCounts(): Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }> {
+    const count = (sql: string) => Object.fromEntries(this.all<{ k: string; n: number }>(sql).map((r) => [r.k, r.n]));
+    return {
+      hosts: count('SELECT status AS k, COUNT(*) AS n FROM hosts GROUP BY status'),
+      subtasks: count('SELECT state AS k, COUNT(*) AS n FROM subtasks GROUP BY state'),
+    };
+  }
   createToken(name: string, hash: string, now: number, grant?: { role: string; scope: string }): Promise<number> {
     return this.operators.createToken(name, hash, now, grant);
   }

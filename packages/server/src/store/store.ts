@@ -409,6 +409,8 @@ export interface Store {
   deletePackages(filter: PackageFilter): Promise<PackageRow[]>;
 
   computeDashboard(now: number): Promise<Dashboard>;
+  /** Hosts by status and subtasks by state, counted now (GET /metrics; optional for other stores). */
+  metricCounts?(): Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }>;
 
   /** Store one periodic-task result and keep only the newest `keep` of its (host, name). */
   addTaskResult(r: TaskResultInput, keep: number): Promise<void>;
