@@ -154,6 +154,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         // Results go out with an early push instead of waiting up to a whole step.
         onResults: () => pushLoop?.pushSoon(),
         verify: (job) => verifySigned('job', job, { keys: pin.keys(), agentsn: meta.meta.agentsn, nowMs: clock.now() }),
+        verifyRevoke: (notice) => verifySigned('revoke', notice, { keys: pin.keys(), agentsn: meta.meta.agentsn, nowMs: clock.now() }),
         ...(deps.policy ? { policy: deps.policy } : {}),
       });
       runner = jobs;

@@ -61,8 +61,12 @@ export interface SubAgentManager {
   resumeInterrupted?(signal: AbortSignal): ResumedJob[];
   /** Stop supervising. Sub-agents keep running (they survive a BootAgent restart). */
   stop(): Promise<void>;
-  /** Run one sub-agent job to completion. Never throws: failures are outcomes with codes. */
-  handleJob(job: SubAgentJob, signal: AbortSignal): Promise<JobOutcome>;
+  /**
+   * Run one sub-agent job to completion. Never throws: failures are outcomes with codes.
+   * `signal` aborts on the BootAgent's stop or the job's revoke (download, install steps,
+   * commands stop); `stop`, when given, only on the stop (an upgrade's health window heeds only it).
+   */
+  handleJob(job: SubAgentJob, signal: AbortSignal, stop?: AbortSignal): Promise<JobOutcome>;
   /** The `agents[]` of the next status push. */
   reports(): AgentReport[];
 }

@@ -170,10 +170,27 @@ export const Job = Type.Object(
 );
 export type Job = Static<typeof Job>;
 
+/**
+ * One entry of a status reply's `revoke` list: the id of a job the server revoked (its subtask
+ * was RESERVED for this host), signed with purpose `revoke` for this host like a job. The
+ * BootAgent aborts the job if it runs, drops it if queued, and answers an id it never got
+ * JOB_REVOKED so a late delivery cannot run it.
+ */
+export const RevokeNotice = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    ...SignatureFieldsSchema,
+  },
+  { additionalProperties: true },
+);
+export type RevokeNotice = Static<typeof RevokeNotice>;
+
 export const StatusReply = Type.Object(
   {
     status: Type.Integer(),
     jobs: Type.Optional(Type.Array(Job, { maxItems: 1024 })),
+    /** Jobs the server revoked while RESERVED for this host (RevokeNotice, signed). */
+    revoke: Type.Optional(Type.Array(RevokeNotice, { maxItems: 1024 })),
     /** A renewed client certificate, when the push carried a `csr`. */
     cert: Type.Optional(Type.String({ maxLength: 16_384 })),
     caCert: Type.Optional(Type.String({ maxLength: 16_384 })),
@@ -243,6 +260,8 @@ export const StatusReplyEnvelope = Type.Object(
   {
     status: Type.Optional(Type.Integer()),
     jobs: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1024 })),
+    /** Checked one by one (revokeNotice) like jobs: one bad entry does not lose the others. */
+    revoke: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1024 })),
     /** A renewed client certificate, when the push carried a `csr`. */
     cert: Type.Optional(Type.String({ maxLength: 16_384 })),
     caCert: Type.Optional(Type.String({ maxLength: 16_384 })),
@@ -254,3 +273,4 @@ export const StatusReplyEnvelope = Type.Object(
 export type StatusReplyEnvelope = Static<typeof StatusReplyEnvelope>;
 export const statusReplyEnvelope = validator(StatusReplyEnvelope);
 export const job = validator(Job);
+export const revokeNotice = validator(RevokeNotice);

@@ -93,6 +93,46 @@ export const TaskListRequest = Type.Object(
   { additionalProperties: true },
 );
 
+/**
+ * Stop what runs (signed like every frame): `target` names the id of a running request frame
+ * (a sync.bash) on this channel, `name` a periodic task whose run is going. Exactly one of them.
+ * The agent kills the process group as on a timeout; the cancelled request answers
+ * EXEC_CANCELLED, the periodic run's task.result carries errcode EXEC_CANCELLED. The cancel
+ * itself answers success with `data: {cancelled: n}`, or CHANNEL_NOTHING_TO_CANCEL.
+ */
+export const CancelRequest = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    method: Type.Literal('cancel'),
+    target: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  { additionalProperties: true },
+);
+export type CancelRequest = Static<typeof CancelRequest>;
+const cancelShape = validator(CancelRequest);
+/** The cancel frame's check: the schema, then exactly one of `target` and `name`. */
+export const cancelRequest = {
+  schema: CancelRequest,
+  validate(value: unknown): ReturnType<typeof cancelShape.validate> {
+    const v = cancelShape.validate(value);
+    if (v.ok && (v.value.target === undefined) === (v.value.name === undefined)) return { ok: false, errors: ['/: give exactly one of target and name'] };
+    return v;
+  },
+};
+
+/** Polaris cancel (POST /polaris/cancel): stop a running Polaris request (`id`) or periodic run (`name`) on each host. */
+export const PolarisCancelRequest = Type.Object(
+  {
+    hosts: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1, maxItems: 10000 }),
+    id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the id of the running POST /polaris request' })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'a periodic task whose run is to stop' })),
+  },
+  { additionalProperties: false },
+);
+export type PolarisCancelRequest = Static<typeof PolarisCancelRequest>;
+export const polarisCancelRequest = validator(PolarisCancelRequest);
+
 /** Any request frame: at least an id and a method. Per-method checks follow. */
 export const RequestFrame = Type.Object(
   { id: Type.String({ minLength: 1, maxLength: 128 }), method: Type.String({ minLength: 1, maxLength: 64 }) },

@@ -43,6 +43,8 @@ export const ErrorCode = {
   EXEC_UNKNOWN_USER: code(ErrorType.EXECUTION, 0x03),
   EXEC_UNKNOWN_GROUP: code(ErrorType.EXECUTION, 0x04),
   EXEC_BUSY: code(ErrorType.EXECUTION, 0x05),
+  /** The server cancelled the running command or periodic run (a `cancel` frame); its process group was killed. */
+  EXEC_CANCELLED: code(ErrorType.EXECUTION, 0x06),
 
   // type 0x02: BootAgent jobs.
   JOB_UNSUPPORTED_ACTION: code(ErrorType.JOB, 0x01),
@@ -60,6 +62,8 @@ export const ErrorCode = {
   JOB_INTERRUPTED: code(ErrorType.JOB, 0x0d),
   JOB_DISK_FULL: code(ErrorType.JOB, 0x0e),
   JOB_UNINSTALL_FAILED: code(ErrorType.JOB, 0x0f),
+  /** The server revoked the job (a `revoke` of the status reply) while it was queued or running; what ran was aborted. */
+  JOB_REVOKED: code(ErrorType.JOB, 0x10),
 
   // type 0x03: BasicAgent command channel.
   CHANNEL_UNKNOWN_METHOD: code(ErrorType.CHANNEL, 0x01),
@@ -67,6 +71,8 @@ export const ErrorCode = {
   CHANNEL_TIMEOUT: code(ErrorType.CHANNEL, 0x03),
   CHANNEL_INVALID_CRON: code(ErrorType.CHANNEL, 0x04),
   CHANNEL_NO_SUCH_TASK: code(ErrorType.CHANNEL, 0x05),
+  /** A `cancel` frame matched nothing running (finished already, or never here). */
+  CHANNEL_NOTHING_TO_CANCEL: code(ErrorType.CHANNEL, 0x06),
   /** The server node holding the agent's channel was lost (killed, cut off from the database) while a request routed to it was in flight (docs/scale.md). */
   CHANNEL_NODE_LOST: code(ErrorType.CHANNEL, 0x07),
 
@@ -119,6 +125,7 @@ export const ErrorMessage: Record<ErrorCodeName, string> = {
   JOB_UNSUPPORTED_ACTION: 'Unsupported action',
   JOB_INVALID: 'Invalid job',
   JOB_DOWNLOAD_FAILED: 'Download failed',
+  EXEC_CANCELLED: 'Cancelled by the server; process group killed',
   JOB_CHECKSUM_MISMATCH: 'Checksum mismatch',
   JOB_DOWNLOAD_TOO_LARGE: 'Download too large',
   JOB_DOWNLOAD_TRUNCATED: 'Download truncated',
@@ -134,11 +141,13 @@ export const ErrorMessage: Record<ErrorCodeName, string> = {
   CHANNEL_UNKNOWN_METHOD: 'Unknown method',
   CHANNEL_NOT_CONNECTED: 'Agent not connected',
   CHANNEL_TIMEOUT: 'Agent did not answer in time',
+  JOB_REVOKED: 'Job revoked by the server',
   CHANNEL_INVALID_CRON: 'Invalid cron line',
   CHANNEL_NO_SUCH_TASK: 'No such periodic task',
   CHANNEL_NODE_LOST: 'Server node holding the channel was lost',
   TASK_EXPIRED: 'Task expired before it started',
   TASK_REVOKED: 'Task revoked',
+  CHANNEL_NOTHING_TO_CANCEL: 'Nothing running to cancel',
   TASK_RETRIES_EXHAUSTED: 'Task failed after all retries',
   TASK_HOST_UNKNOWN: 'Unknown host',
   TASK_NO_PACKAGE: 'No package for this host',

@@ -15,7 +15,8 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { ErrorCode, ErrorMessage, type ErrorCodeName } from './error-codes.ts';
 
-export type SigningPurpose = 'job' | 'frame' | 'key-rotation';
+/** `revoke`: an entry of a status reply's `revoke` list (a job to abort), never mistaken for a job or a frame. */
+export type SigningPurpose = 'job' | 'frame' | 'key-rotation' | 'revoke';
 
 /** The fields a signed object carries besides its own. */
 export type SignatureFields = {

@@ -64,5 +64,7 @@ export const EVENT_KINDS = [
   'disk_full',
   /** Space returned: what was kept in memory is on disk again (data: what, fullForSec). */
   'disk_recovered',
+  /** A running job the server revoked was aborted (data: jobId, action, errcode JOB_REVOKED). */
+  'revoked',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];

@@ -5,7 +5,7 @@
  * answered JOB_INVALID, unknown actions and sub-agent actions without a manager
  * JOB_UNSUPPORTED_ACTION; only a job with no usable id (nothing to answer under) is just logged.
  */
-import { BOOT_AGENT_NAME, ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, errorMessage, job as jobCheck, subAgentJob, type SubAgentJob } from '@aspire/protocol';
+import { BOOT_AGENT_NAME, ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, errorMessage, job as jobCheck, revokeNotice, subAgentJob, type SubAgentJob } from '@aspire/protocol';
 import { isDiskFull } from '@aspire/agent-core';
 import { policyAllowsJob, type HostPolicy } from '@aspire/agent-core';
 import type { Logger } from 'pino';
@@ -25,16 +25,27 @@ export interface JobRunnerDeps {
    * after the journal's replay check. createBootAgent always wires it; unit tests of the runner may not.
    */
   verify?: (job: unknown) => VerifyOutcome;
+  /**
+   * The signature check of a `revoke` entry (purpose `revoke`). Without it revokes are refused:
+   * an unsigned entry must never stop a job.
+   */
+  verifyRevoke?: (notice: unknown) => VerifyOutcome;
   /** The host policy file (docs/security.md): jobs outside it are answered POLICY_REFUSED. */
   policy?: Readonly<HostPolicy>;
 }
 
-type Queued = { id: string; action: string; run: (signal: AbortSignal) => Promise<JobOutcome> };
+/**
+ * `signal` aborts on the BootAgent's stop or the job's revoke; `stop` only on the BootAgent's
+ * stop (what must not be cut by a revoke: an upgrade's health window).
+ */
+type Queued = { id: string; action: string; run: (signal: AbortSignal, stop: AbortSignal) => Promise<JobOutcome> };
 
 export class JobRunner {
   private queue: Queued[] = [];
   private running: Promise<void> | undefined;
   private readonly ac = new AbortController();
+  /** The job running now and the controller its revoke aborts. */
+  private current: { id: string; action: string; revoke: AbortController } | undefined;
 
   constructor(private readonly d: JobRunnerDeps) {}
 
@@ -104,7 +115,7 @@ export class JobRunner {
         } else if (!manager) answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`);
         else {
           const job: SubAgentJob = sv.value;
-          queue({ id, action, run: (signal) => manager.handleJob(job, signal) }, job.url);
+          queue({ id, action, run: (signal, stop) => manager.handleJob(job, signal, stop) }, job.url);
         }
       } else {
         answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${JSON.stringify(action)}`);
@@ -129,6 +140,53 @@ export class JobRunner {
     if (toRun.length > 0) this.pump();
     // New answers (not re-reports of old results: a server re-delivering must not set off a push storm).
     else if (answered > 0 && this.idle) this.d.onResults?.();
+  }
+
+  /**
+   * The `revoke` list of a status reply (docs/boot-agent.md "Revoked jobs"): each entry signed by
+   * the server for this host. A running job is aborted (download, install step, command: its
+   * signal) and answered JOB_REVOKED unless it finished anyway; a queued one is dropped and
+   * answered; an id never received is answered JOB_REVOKED so a late delivery cannot run it; a
+   * job already finished is left as it is (its result stands). Entries repeat on every reply
+   * until the server has the result, so each is idempotent.
+   */
+  async revoke(raw: readonly unknown[]): Promise<void> {
+    const writes: Promise<void>[] = [];
+    for (const item of raw) {
+      const v = revokeNotice.validate(item);
+      if (!v.ok) {
+        this.d.logger.warn({ notice: preview(item), errors: v.errors }, 'revoke entry malformed: ignored');
+        continue;
+      }
+      const id = v.value.id;
+      const signature = this.d.verifyRevoke?.(item) ?? { ok: false as const, reason: 'no signature check for revokes in this BootAgent' };
+      if (!signature.ok) {
+        this.d.logger.warn({ jobId: id, reason: signature.reason }, 'revoke refused: not a valid server signature for this host; the job is not stopped');
+        continue;
+      }
+      const message = (what: string) => `${ErrorMessage.JOB_REVOKED}: ${what}`;
+      if (this.current?.id === id) {
+        if (!this.current.revoke.signal.aborted) {
+          this.d.logger.warn({ jobId: id, action: this.current.action }, 'job revoked by the server while running: aborting it');
+          this.current.revoke.abort(new Error('revoked by the server'));
+        }
+        continue;
+      }
+      const queued = this.queue.findIndex((q) => q.id === id);
+      if (queued >= 0) {
+        const [q] = this.queue.splice(queued, 1);
+        this.d.logger.warn({ jobId: id, action: q!.action }, 'job revoked by the server before it ran: dropped');
+        writes.push(this.d.journal.finish(id, { errcode: ErrorCode.JOB_REVOKED, message: message(`${q!.action} revoked before it started; not run`) }));
+        continue;
+      }
+      if (this.d.journal.lookup(id).kind === 'new') {
+        this.d.logger.warn({ jobId: id }, 'job revoked by the server before it arrived here: recorded, so it never runs');
+        writes.push(this.d.journal.answer(id, 'revoked', { errcode: ErrorCode.JOB_REVOKED, message: message('revoked before this host received it; not run') }));
+      }
+    }
+    if (writes.length === 0) return;
+    await Promise.all(writes).catch((err: unknown) => this.d.logger.error({ err }, 'cannot write the job journal for a revoke; the result is kept in memory'));
+    if (this.idle) this.d.onResults?.();
   }
 
   /** The message of a host-policy refusal (action, package source), or undefined when allowed. */
@@ -171,11 +229,15 @@ export class JobRunner {
 
   private async execute(q: Queued): Promise<void> {
     this.d.logger.info({ jobId: q.id, action: q.action }, 'job running');
+    const revoke = new AbortController();
+    this.current = { id: q.id, action: q.action, revoke };
     let outcome: JobOutcome;
     try {
-      outcome = await q.run(this.ac.signal);
+      outcome = await q.run(AbortSignal.any([this.ac.signal, revoke.signal]), this.ac.signal);
     } catch (err) {
       outcome = { errcode: ErrorCode.EXEC_ERROR, message: `${q.action} failed: ${(err as Error).message}` };
+    } finally {
+      this.current = undefined;
     }
     // Left for the next start to finish (an upgrade's health window): stays journaled `started`.
     if (this.ac.signal.aborted && outcome.resumeLater) {
@@ -186,6 +248,11 @@ export class JobRunner {
     // aborted step made of it (a cut download looks truncated, a killed child failed).
     if (this.ac.signal.aborted && outcome.errcode !== ErrorCode.OK) {
       outcome = { errcode: ErrorCode.JOB_INTERRUPTED, message: `${ErrorMessage.JOB_INTERRUPTED}: the BootAgent stopped while ${q.action} ran (${outcome.message}); not run again` };
+    } else if (revoke.signal.aborted && outcome.errcode !== ErrorCode.OK) {
+      // Revoked and cut short: whatever the aborted step made of it, the answer is the revoke.
+      // A job that finished anyway keeps its success (the revoke came too late).
+      outcome = { errcode: ErrorCode.JOB_REVOKED, message: `${ErrorMessage.JOB_REVOKED}: ${q.action} aborted (${outcome.message}); not run again` };
+      this.d.journal.emit('revoked', `job ${q.id} (${q.action}) revoked by the server and aborted`, { agent: BOOT_AGENT_NAME, data: { jobId: q.id, action: q.action, errcode: ErrorCode.JOB_REVOKED } });
     }
     try {
       await this.d.journal.finish(q.id, outcome);

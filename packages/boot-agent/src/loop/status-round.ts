@@ -93,6 +93,8 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
     }
     d.onSigningKeys?.(reply);
     if (reply.jobs && reply.jobs.length > 0) await d.jobs.accept(reply.jobs);
+    // After the jobs: a job and its revoke in one reply end revoked, never run.
+    if (reply.revoke && reply.revoke.length > 0) await d.jobs.revoke(reply.revoke);
     return { kind: 'ok' };
   };
 

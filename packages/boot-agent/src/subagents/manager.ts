@@ -145,9 +145,9 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     if (problems.length) throw new JobError('JOB_INVALID', problems.join('; '));
   }
 
-  async function install(job: SubAgentJob, signal: AbortSignal): Promise<string> {
+  async function install(job: SubAgentJob, signal: AbortSignal, stop: AbortSignal = signal): Promise<string> {
     const s = supervisor();
-    if (s.has(job.name)) return upgrade(job, signal, true);
+    if (s.has(job.name)) return upgrade(job, signal, true, stop);
     if (!job.url) throw new JobError('JOB_INVALID', 'install: url is required');
     let version: string;
     let spec: RunSpec;
@@ -210,7 +210,7 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     }
   }
 
-  async function upgrade(job: SubAgentJob, signal: AbortSignal, viaInstall = false): Promise<string> {
+  async function upgrade(job: SubAgentJob, signal: AbortSignal, viaInstall = false, stop: AbortSignal = signal): Promise<string> {
     const s = supervisor();
     const old = s.get(job.name);
     if (!old) throw new JobError('JOB_NOT_INSTALLED', `${job.name} is not installed`);
@@ -284,7 +284,9 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     } catch (err) {
       return rollBack(marker('rollback', version, { reason: `cannot record ${version} as current: ${(err as Error).message}` }));
     }
-    const watched = await s.startWatched(job.name, deps.config.upgradeHealthySec * 1000, signal);
+    // Past the point of no return: only the BootAgent's stop cuts the health window (it resumes
+    // on the next start); a revoke arriving now does not (the new version is in place).
+    const watched = await s.startWatched(job.name, deps.config.upgradeHealthySec * 1000, stop);
     if (watched.interrupted) {
       // The marker stays at `watch`: the next start of the BootAgent finishes the health window.
       throw new JobError('JOB_INTERRUPTED', `${job.name} upgrade ${snapshot.current} -> ${version}: BootAgent stopping in the health window; its next start finishes it`, true);
@@ -421,14 +423,14 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     return `${job.name} uninstalled`;
   }
 
-  async function runJob(job: SubAgentJob, signal: AbortSignal): Promise<string> {
+  async function runJob(job: SubAgentJob, signal: AbortSignal, stop: AbortSignal): Promise<string> {
     checkLimits(job);
     const s = supervisor();
     switch (job.action) {
       case 'install':
-        return install(job, signal);
+        return install(job, signal, stop);
       case 'upgrade':
-        return upgrade(job, signal);
+        return upgrade(job, signal, false, stop);
       case 'uninstall':
         return uninstall(job);
       case 'start':
@@ -491,12 +493,12 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
       await jobChain.catch(() => {});
       await sup?.stopLoop();
     },
-    handleJob(job, signal) {
+    handleJob(job, signal, stop = signal) {
       const run = async (): Promise<JobOutcome> => {
         const v = subAgentJob.validate(job);
         if (!v.ok) return { errcode: ErrorCode.JOB_INVALID, message: `invalid job: ${v.errors.join('; ')}` };
         try {
-          const message = await runJob(v.value, signal);
+          const message = await runJob(v.value, signal, stop);
           return { errcode: ErrorCode.OK, message };
         } catch (err) {
           return outcomeOf(err, v.value);
