@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { acquirePidfile, ConfigError, createRootLogger, EXIT_CODES, PidfileLockedError, readConfigObject, realClock, VERSION, versionLine } from '@aspire/agent-core';
 import { buildServer } from './app.ts';
@@ -19,6 +20,7 @@ import { openSqliteStore } from './store/sqlite-store.ts';
 import { loadOrCreateHostCa } from './trust/host-ca.ts';
 import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
 import { loadServerSigning } from './trust/signing-key.ts';
+import { clusterRoutes, createCluster, derivedNodeId } from './cluster/index.ts';
 
 export { DB_FILE };
 
@@ -81,7 +83,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   const hostCa = await loadOrCreateHostCa(config, realClock.now());
   const hostCaCerts = [hostCa.certPem, ...(config.hostCaPreviousCert ? [readFileSync(config.hostCaPreviousCert, 'utf8')] : [])];
   logger.info({ source: hostCa.source, previousTrusted: config.hostCaPreviousCert !== undefined, certLifetimeSec: config.hostCertLifetimeSec }, 'host CA loaded');
-  const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer, hostCaCerts });
+  // Several nodes (docs/scale.md): only on PostgreSQL; on SQLite there is no cluster layer.
+  const clusterUrl = config.cluster?.url ?? postgresStoreUrl(config);
+  const cluster = clusterUrl ? createCluster({ url: clusterUrl, heartbeatMs: config.cluster?.heartbeatMs ?? 2000, clock: realClock, logger }) : undefined;
+  if (cluster) starting.undo.push(() => cluster.stop());
+  const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer, hostCaCerts, ...(cluster ? { cluster } : {}) });
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
   // One metrics registry for the REST side and the hub (GET /metrics, docs/metrics.md).
   const metrics = new ServerMetrics(realClock);
@@ -95,11 +101,22 @@ async function serve(flags: ServeFlags): Promise<void> {
     signing,
     hostCa,
     ...(https ? { https } : {}),
+    ...(cluster ? { sweepGate: (name: string, periodMs: number) => cluster.claimSweep(name, periodMs) } : {}),
     metrics,
-    ...(hub ? { operatorPlugins: [polarisRoutes(hub, { timeFanOut: (run) => metrics.timeFanOut(run) })] } : {}),
+    ...(hub ? { operatorPlugins: [...(cluster ? [clusterRoutes(cluster)] : []), polarisRoutes(hub, { timeFanOut: (run) => metrics.timeFanOut(run) })] } : {}),
   });
   starting.undo.push(() => server.app.close(), () => hub?.stop());
-  if (hub) process.stdout.write(hubListeningLine(await hub.start().catch((err: unknown) => Promise.reject(listenFailure(err, flags.hubListen ?? '', '--hub-listen HOST:PORT')))));
+  const hubAddress = hub ? await hub.start().catch((err: unknown) => Promise.reject(listenFailure(err, flags.hubListen ?? '', '--hub-listen HOST:PORT'))) : undefined;
+  if (cluster) {
+    // The node id and the address other nodes redirect agents to: configured, else the hub's.
+    const shownHub = hubAddress && (['0.0.0.0', '::'].includes(hubAddress.host) ? hostname() : hubAddress.host.includes(':') ? `[${hubAddress.host}]` : hubAddress.host);
+    const node = {
+      nodeId: config.cluster?.nodeId ?? derivedNodeId(hostname(), hubAddress?.port ?? process.pid),
+      advertise: config.cluster?.advertise ?? (hubAddress ? `${shownHub}:${hubAddress.port}` : ''),
+    };
+    await cluster.start(node, hub?.registry);
+  }
+  if (hubAddress) process.stdout.write(hubListeningLine(hubAddress));
   // -------------------------------------------------------------------------------------------
 
   const { host, port } = parseListen(config.listen)!;
@@ -120,6 +137,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping');
     await hub?.stop();
+    await cluster?.stop();
     await server.stop();
     store.close();
     releaseLock();
@@ -129,6 +147,12 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => root.reopen());
+}
+
+/** The store's URL when the server config selects PostgreSQL (`store: {kind: "postgres", url}`). */
+function postgresStoreUrl(config: object): string | undefined {
+  const store = (config as { store?: { kind?: unknown; url?: unknown } }).store;
+  return store?.kind === 'postgres' && typeof store.url === 'string' ? store.url : undefined;
 }
 
 export function program(): Command {

@@ -53,8 +53,10 @@ export interface Cluster {
   hostDisconnected(c: AgentConnection): void;
   /** True on the one node that runs this period's pass of a periodic sweep. */
   claimSweep(name: string, periodMs: number): Promise<boolean>;
-  /** Live nodes and their agent counts, as last seen (GET /cluster/nodes). */
+  /** Live nodes and their agent counts, read now (GET /cluster/nodes). */
   nodes(): Promise<LiveNode[]>;
+  /** The view the redirects use: live nodes and counts as of the last heartbeat (plus redirects since). */
+  placement(): readonly LiveNode[];
 }
 
 interface PendingRoute {
@@ -201,5 +203,6 @@ export function createCluster(deps: ClusterDeps): Cluster {
     },
     claimSweep: (name, periodMs) => claimSweep(pool, name, nodeId, clock.now(), periodMs),
     nodes: () => presence.liveNodes(clock.now()),
+    placement: () => live.map((n) => ({ ...n })),
   };
 }
