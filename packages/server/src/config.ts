@@ -53,6 +53,8 @@ export interface ServerConfig {
   dashboardIntervalSec: number;
   /** Default ttr of a task: a RESERVED subtask not reported within it goes back to READY. */
   taskTtrSec: number;
+  /** How long a BURIED subtask waits for a kick before it is FAILED (TASK_BURIED_EXPIRED). */
+  taskBuriedTtlSec: number;
   /** Largest JSON body accepted (a 10 MB status push is refused with 413). */
   bodyLimitBytes: number;
   /** Largest package upload. */
@@ -88,6 +90,7 @@ export const BOUNDS = {
   schedulerIntervalMs: { min: 10, max: 60_000, default: 1000 },
   dashboardIntervalSec: { min: 0.05, max: 86_400, default: 30 },
   taskTtrSec: { min: 0.1, max: 30 * 86_400, default: 3600 },
+  taskBuriedTtlSec: { min: 0.1, max: 365 * 86_400, default: 7 * 86_400 },
   bodyLimitBytes: { min: 1024, max: 64 * 1024 * 1024, default: MAX_STATUS_BODY_BYTES },
   uploadMaxBytes: { min: 1, max: 8 * 1024 * 1024 * 1024, default: 512 * 1024 * 1024 },
   packageLinkSec: { min: 60, max: 30 * 86_400, default: 7 * 86_400 },
@@ -122,6 +125,7 @@ const KEYS = [
   'schedulerIntervalMs',
   'dashboardIntervalSec',
   'taskTtrSec',
+  'taskBuriedTtlSec',
   'bodyLimitBytes',
   'uploadMaxBytes',
   'packageLinkSec',
@@ -181,6 +185,7 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     schedulerIntervalMs: c.number('schedulerIntervalMs', BOUNDS.schedulerIntervalMs),
     dashboardIntervalSec: c.number('dashboardIntervalSec', BOUNDS.dashboardIntervalSec),
     taskTtrSec: c.number('taskTtrSec', BOUNDS.taskTtrSec),
+    taskBuriedTtlSec: c.number('taskBuriedTtlSec', BOUNDS.taskBuriedTtlSec),
     bodyLimitBytes: c.number('bodyLimitBytes', BOUNDS.bodyLimitBytes),
     uploadMaxBytes: c.number('uploadMaxBytes', BOUNDS.uploadMaxBytes),
     packageLinkSec: c.number('packageLinkSec', BOUNDS.packageLinkSec),

@@ -43,7 +43,8 @@ describe('state machine rules', () => {
     expect(decideResult(1, { retryCount: 2, retryIntervalMs: 0 }, 0, 'ok', 100).state).toBe('SUCCESS');
     expect(decideResult(1, { retryCount: 2, retryIntervalMs: 0 }, 7, 'x', 100)).toMatchObject({ state: 'READY' });
     expect(decideResult(2, { retryCount: 2, retryIntervalMs: 50 }, 7, 'x', 100)).toMatchObject({ state: 'DELAYED', readyAt: 150 });
-    expect(decideResult(3, { retryCount: 2, retryIntervalMs: 50 }, 7, 'x', 100)).toMatchObject({ state: 'FAILED', errcode: ErrorCode.TASK_RETRIES_EXHAUSTED });
+    // Issue 13: retries exhausted go to BURIED (the design's diagram); a kick revives, the buried ttl fails it.
+    expect(decideResult(3, { retryCount: 2, retryIntervalMs: 50 }, 7, 'x', 100)).toMatchObject({ state: 'BURIED', errcode: ErrorCode.TASK_RETRIES_EXHAUSTED });
     expect(decideResult(1, { retryCount: 0, retryIntervalMs: 0 }, 7, 'x', 100)).toMatchObject({ state: 'FAILED', errcode: 7, message: 'x' });
   });
 
@@ -87,7 +88,7 @@ describe('task engine on a ManualClock', () => {
     expect(order[0]! <= order[1]! && order[1]! <= order[2]!).toBe(true);
   });
 
-  it('retry 2 with an interval: three attempts with fresh job ids, then FAILED', async () => {
+  it('retry 2 with an interval: three attempts with fresh job ids, then BURIED (issue 13: was FAILED)', async () => {
     await host('a');
     const { id } = await store.createTask(spec({ agents: ['a'], retryCount: 2, retryIntervalMs: 5000 }), clock.now());
     const ids: string[] = [];
@@ -104,11 +105,11 @@ describe('task engine on a ManualClock', () => {
     }
     expect(new Set(ids).size).toBe(3);
     const s = (await store.getTask(id))!.subtasks[0]!;
-    expect(s).toMatchObject({ state: 'FAILED', attempts: 3, errcode: ErrorCode.TASK_RETRIES_EXHAUSTED });
+    expect(s).toMatchObject({ state: 'BURIED', attempts: 3, errcode: ErrorCode.TASK_RETRIES_EXHAUSTED });
     expect(s.message).toMatch(/attempt 3 failed/);
     // A late result of an older attempt changes nothing.
     await push('a', [{ id: ids[0]!, errcode: 0, message: 'late' }]);
-    expect((await store.getTask(id))!.subtasks[0]!.state).toBe('FAILED');
+    expect((await store.getTask(id))!.subtasks[0]!.state).toBe('BURIED');
   });
 
   it('ttl: what has not started by then is FAILED with TASK_EXPIRED; what started is not', async () => {

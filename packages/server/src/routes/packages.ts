@@ -1,13 +1,15 @@
 /**
  * Packages (seed 000 "安装包管理"): POST /package (raw body with ?name&version&os&arch&file, or
- * multipart/form-data with those fields and one file part), GET /package (filters + paging),
+ * multipart/form-data with those fields and one file part, or the seed's JSON body
+ * {name,version,arch,os,file[,url]} registering a file already under packages/{os}/{arch}/{file}
+ * or fetched from url, its SHA256 computed), GET /package (filters + paging),
  * DELETE /package (filters). Uploads stream to a temp file under the data dir while being
  * hashed and counted; over the limit, refused or failed, the temp file is removed.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { isDiskFull } from '@aspire/agent-core';
@@ -81,9 +83,10 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
       {
         schema: {
           tags: ['package'],
-          summary: 'Upload a package: raw application/octet-stream body with ?name&version&os&arch&file, or multipart/form-data (same fields + one file)',
+          summary:
+            'Upload a package: raw application/octet-stream body with ?name&version&os&arch&file, or multipart/form-data (same fields + one file), or register one with the JSON body {name,version,arch,os,file[,url]} (seed 000): the file already in packages/{os}/{arch}/{file}, or fetched from url (http/https); its SHA256 is computed',
           querystring: UploadQuery,
-          consumes: ['application/octet-stream', 'multipart/form-data'],
+          consumes: ['application/octet-stream', 'multipart/form-data', 'application/json'],
         },
       },
       async (request, reply) => {
@@ -96,6 +99,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
         mkdirSync(incoming, { recursive: true });
         const tmp = join(incoming, randomUUID());
         try {
+          if (request.headers['content-type']?.startsWith('application/json')) return await registerJson(request, reply, tmp);
           return await receive(request, reply, tmp);
         } finally {
           rmSync(tmp, { force: true });
@@ -167,6 +171,58 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
       throw err;
     }
     request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package uploaded');
+    return reply.send(ok({ package: r.value }));
+  }
+
+  /** The seed's JSON body: register a file already in the package directory, or fetch it from `url`. */
+  async function registerJson(request: FastifyRequest, reply: FastifyReply, tmp: string): Promise<FastifyReply> {
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return sendError(reply, 'BAD_REQUEST', 'body: a JSON object {name,version,arch,os,file[,url]}');
+    const { url, ...fields } = body as Record<string, unknown>;
+    const extra = Object.keys(fields).filter((k) => !(k in FIELDS));
+    if (extra.length) return sendError(reply, 'BAD_REQUEST', `unknown fields: ${extra.join(', ')}`);
+    const meta = validateMeta(fields);
+    if (typeof meta === 'string') return sendError(reply, 'BAD_REQUEST', meta);
+    const rel = `packages/${meta.os}/${meta.arch}/${meta.file}`;
+    const dest = join(ctx.config.dataDir, rel);
+    const m = meter(limit);
+    let fetched = false;
+    if (url === undefined) {
+      if (!existsSync(dest) || !statSync(dest).isFile()) {
+        return sendError(reply, 'BAD_REQUEST', `no file ${rel} under the data dir: put it there first, upload it (octet-stream or multipart), or give url`);
+      }
+      await pipeline(createReadStream(dest), m, new Writable({ write: (_c, _e, cb) => cb() }));
+    } else {
+      if (typeof url !== 'string' || url.length > 2048 || !/^https?:\/\/[^\s]+$/.test(url)) return sendError(reply, 'BAD_REQUEST', 'url: an http:// or https:// URL');
+      if (existsSync(dest)) return sendError(reply, 'CONFLICT', `${rel} exists already: register it without url`);
+      let res: Response;
+      try {
+        res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(300_000) });
+      } catch (err) {
+        return sendError(reply, 'BAD_REQUEST', `url: cannot fetch (${(err as Error).message})`);
+      }
+      if (!res.ok || !res.body) return sendError(reply, 'BAD_REQUEST', `url: answered HTTP ${res.status}`);
+      try {
+        await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), m, createWriteStream(tmp, { mode: 0o644 }));
+      } catch (err) {
+        if (err instanceof TooLarge) return sendError(reply, 'PAYLOAD_TOO_LARGE', `url: file exceeds uploadMaxBytes ${limit}`);
+        return sendError(reply, 'BAD_REQUEST', `url: fetch failed (${(err as Error).message})`);
+      }
+      fetched = true;
+    }
+    const sha256 = m.hash.digest('hex');
+    const r = await ctx.store.insertPackage({ ...meta, path: rel, size: m.bytes, sha256 }, ctx.clock.now());
+    if (!r.ok) return sendError(reply, 'CONFLICT', r.cause);
+    if (fetched) {
+      try {
+        mkdirSync(dirname(dest), { recursive: true });
+        renameSync(tmp, dest);
+      } catch (err) {
+        await ctx.store.deletePackages({ id: r.value.id });
+        throw err;
+      }
+    }
+    request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package registered');
     return reply.send(ok({ package: r.value }));
   }
 

@@ -1,10 +1,11 @@
 /**
- * Tasks (seed 000 "任务管理", seed 001): POST /task by AgentSN list or by tags within a
- * window; GET /task?id= (task + subtasks) or GET /task (list); POST /task/revoke, /task/kick.
+ * Tasks (seed 000 "任务管理", seed 001, issue 13): POST /task by AgentSN list or by tags within a
+ * window; GET /task?id= (task + subtasks) or GET /task (list); POST /task/revoke, /task/kick
+ * (a whole task or one subtask), /task/touch. Times in answers are ISO 8601 UTC strings.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { configJob, JOB_ACTIONS, SubtaskState, subAgentJob } from '@aspire/protocol';
+import { configJob, fail, JOB_ACTIONS, SubtaskState, subAgentJob } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
 import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
 import { operatorOf, type Operator } from '../http/operator.ts';
@@ -12,9 +13,15 @@ import { scopeRefusal } from '../http/scope-gate.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import { TaskAnswer, TaskCreated } from '../http/response-schemas.ts';
-import type { TaskSpec } from '../store/store.ts';
+import { SUBTASK_TIME_FIELDS, TASK_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
+import type { SubtaskRow, TaskRow, TaskSpec } from '../store/store.ts';
+import { HOW_TO_NAME, nameFromUrl } from '../tasks/package-name.ts';
+import { parseCountOrPercent } from '../tasks/state-machine.ts';
 
 const Time = Type.Union([Type.Number({ minimum: 0, description: 'unix seconds' }), Type.String({ format: 'date-time' })]);
+const Percent = Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,2})?%$' });
+/** Largest POST /task body: 100,000 AgentSNs of 64 characters fit (issue 13 B.3). */
+const TASK_BODY_LIMIT = 16 * 1024 * 1024;
 
 export const TaskBody = Type.Object(
   {
@@ -24,7 +31,20 @@ export const TaskBody = Type.Object(
     window: Type.Optional(Type.Object({ start: Type.Optional(Time), end: Type.Optional(Time) }, { additionalProperties: false })),
     parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     delay: Type.Optional(Type.Number({ minimum: 0, maximum: 30 * 86_400, description: 'seconds before the first attempt' })),
-    batch: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000, description: 'at most this many hosts in flight; 0 = all' })),
+    batch: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Percent], { description: 'at most this many hosts in flight, or "10%" of the targets; 0 = all' }),
+    ),
+    max_errors: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Percent], {
+        description: 'failed subtasks allowed (count or "10%" of the targets; default 0): one more halts the task, the rest REVOKED (TASK_HALTED)',
+      }),
+    ),
+    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: 'lower first (default 1024): orders dispatch within and across tasks' })),
+    start_at: Type.Optional(Type.String({ format: 'date-time', description: 'absolute UTC time (ISO 8601) before which no subtask is READY' })),
+    after: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64, description: 'ids of tasks this one runs after: per host, READY only when the same host\'s subtask of each succeeded' }),
+    ),
+    allow_unknown: Type.Optional(Type.Boolean({ description: 'record unknown AgentSNs as FAILED subtasks (TASK_HOST_UNKNOWN) instead of refusing the task with 400' })),
     retry: Type.Optional(
       Type.Object(
         { count: Type.Integer({ minimum: 0, maximum: 100 }), interval: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })) },
@@ -41,10 +61,17 @@ export const TaskBody = Type.Object(
 );
 type TaskBody = Static<typeof TaskBody>;
 
-const IdBody = Type.Object({ id: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
+const IdBody = Type.Object(
+  { id: Type.Integer({ minimum: 1 }), subtask: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'one subtask of the task (its id)' })) },
+  { additionalProperties: false },
+);
+const SubtaskBody = Type.Object({ id: Type.Integer({ minimum: 1 }), subtask: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+
+const taskOut = (t: TaskRow) => withIsoTimes(t, TASK_TIME_FIELDS);
+const subtaskOut = (s: SubtaskRow) => withIsoTimes(s, SUBTASK_TIME_FIELDS);
 const TaskQuery = pagingQuery('tasks', {
   id: Type.Optional(Type.Integer({ minimum: 1 })),
-  status: Type.Optional(Type.String({ enum: ['RUNNING', 'COMPLETE', 'REVOKED'] })),
+  status: Type.Optional(Type.String({ enum: ['RUNNING', 'COMPLETE', 'REVOKED', 'HALTED'] })),
   command: Type.Optional(Type.String({ maxLength: 32 })),
   state: Type.Optional(Type.String({ enum: Object.values(SubtaskState), description: 'with id: only the subtasks in this state' })),
 });
@@ -67,13 +94,27 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
 
   app.post<{ Body: TaskBody }>(
     '/task',
-    { schema: { tags: ['task'], summary: 'Create a task: one subtask per AgentSN, or per host matching tags in a window', body: TaskBody, response: { 200: TaskCreated } } },
+    {
+      bodyLimit: Math.max(TASK_BODY_LIMIT, ctx.config.bodyLimitBytes),
+      schema: { tags: ['task'], summary: 'Create a task: one subtask per AgentSN, or per host matching tags in a window', body: TaskBody, response: { 200: TaskCreated } },
+    },
     async (request, reply) => {
       const b = request.body;
       if ((b.agents === undefined) === (b.tags === undefined)) return sendError(reply, 'BAD_REQUEST', 'give exactly one of agents or tags');
       if (b.window && !b.tags) return sendError(reply, 'BAD_REQUEST', 'window applies to tag tasks only');
-      const parameters = b.parameters ?? {};
+      const parameters = { ...(b.parameters ?? {}) };
       if ('id' in parameters || 'action' in parameters) return sendError(reply, 'BAD_REQUEST', 'parameters must not set id or action');
+      // Seed 000's example names the sub-agent only through its url: derive the name from it.
+      if (b.command !== 'config' && parameters.name === undefined) {
+        const derived = typeof parameters.url === 'string' ? nameFromUrl(parameters.url) : undefined;
+        if (!derived) return sendError(reply, 'BAD_REQUEST', HOW_TO_NAME);
+        parameters.name = derived;
+      }
+      const batch = parseCountOrPercent(b.batch ?? 0);
+      const maxErrors = parseCountOrPercent(b.max_errors ?? 0);
+      if (!batch || !maxErrors) return sendError(reply, 'BAD_REQUEST', 'batch, max_errors: a count or a percentage up to 100%');
+      const startAt = b.start_at === undefined ? undefined : Date.parse(b.start_at);
+      if (startAt !== undefined && !Number.isFinite(startAt)) return sendError(reply, 'BAD_REQUEST', 'start_at: an ISO 8601 UTC time');
       const probe = { ...parameters, id: 'probe', action: b.command };
       const check = b.command === 'config' ? configJob.validate(probe) : subAgentJob.validate(probe);
       if (!check.ok) return sendError(reply, 'BAD_REQUEST', `parameters: ${check.errors.join('; ')}`);
@@ -113,17 +154,32 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         windowStart,
         windowEnd,
         delayMs: Math.round((b.delay ?? 0) * 1000),
-        batch: b.batch ?? 0,
+        batch: batch.count,
+        batchPct: batch.pct,
+        maxErrors: maxErrors.count,
+        maxErrorsPct: maxErrors.pct,
+        priority: b.priority,
+        startAt,
+        after: b.after,
+        buriedTtlMs: Math.round(ctx.config.taskBuriedTtlSec * 1000),
         retryCount: b.retry?.count ?? 0,
         retryIntervalMs: Math.round((b.retry?.interval ?? 0) * 1000),
         ttlMs: Math.round((b.ttl ?? 0) * 1000),
         ttrMs: Math.round((b.ttr ?? ctx.config.taskTtrSec) * 1000),
       };
+      const unknown = await ctx.store.unknownTargets(b.agents ?? [], b.after ?? []);
+      if (unknown.tasks.length) return sendError(reply, 'BAD_REQUEST', `after: unknown task ids ${unknown.tasks.join(', ')}`);
+      if (unknown.hosts.length && b.allow_unknown !== true) {
+        const n = unknown.hosts.length;
+        const cause = `unknown AgentSN (${n}): ${unknown.hosts.slice(0, 100).join(', ')}${n > 100 ? ', ...' : ''}; register them first, or send allow_unknown: true to record them FAILED`;
+        const { http, body } = fail('BAD_REQUEST', cause);
+        return reply.code(http).send({ ...body, unknown: unknown.hosts });
+      }
       await auditDispatch(request);
       const { id, results } = await ctx.store.createTask(spec, now);
       // The parameters may hold secrets: never audited or logged.
-      const unknown = results.filter((r) => r.errcode !== undefined).length;
-      noteAudit(request, { targets: results.length, outcome: `task ${id}: ${results.length - unknown} subtasks${unknown ? `, ${unknown} hosts refused` : ''}` });
+      const failed = results.filter((r) => r.errcode !== undefined).length;
+      noteAudit(request, { targets: results.length, outcome: `task ${id}: ${results.length - failed} subtasks${failed ? `, ${failed} unknown hosts recorded FAILED` : ''}` });
       ctx.kickScheduler();
       return reply.send(ok({ id, results }));
     },
@@ -137,36 +193,62 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       if (q.id !== undefined) {
         const t = await ctx.store.getTask(q.id, { state: q.state });
         if (!t) return sendError(reply, 'NOT_FOUND', `no task ${q.id}`);
-        return reply.send(ok({ task: t.task, states: t.states, subtasks: t.subtasks }));
+        return reply.send(ok({ task: taskOut(t.task), states: t.states, subtasks: t.subtasks.map(subtaskOut) }));
       }
       const page = await ctx.store.listTasks({ status: q.status, command: q.command }, toPaging(q));
-      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, tasks: page.items }));
+      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, tasks: page.items.map(taskOut) }));
     },
   );
 
+  const mutationError = (reason: 'not_found' | 'conflict' | 'bad_request') =>
+    reason === 'not_found' ? ('NOT_FOUND' as const) : reason === 'conflict' ? ('CONFLICT' as const) : ('BAD_REQUEST' as const);
+
   app.post<{ Body: Static<typeof IdBody> }>(
     '/task/revoke',
-    { schema: { tags: ['task'], summary: 'Revoke a task: every subtask not RESERVED and not final becomes REVOKED', body: IdBody } },
+    {
+      schema: {
+        tags: ['task'],
+        summary:
+          'Revoke a task (or one subtask with `subtask`): waiting subtasks become REVOKED; RESERVED ones are marked and their hosts told to cancel (`cancelling`)',
+        body: IdBody,
+      },
+    },
     async (request, reply) => {
-      const refused = await notOwnTask(request.body.id, operatorOf(request)!);
+      const { id, subtask } = request.body;
+      const refused = await notOwnTask(id, operatorOf(request)!);
       if (refused) return sendError(reply, refused.name, refused.cause);
-      const r = await ctx.store.revokeTask(request.body.id, ctx.clock.now());
-      if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
-      noteAudit(request, { outcome: `task ${request.body.id}: ${r.value.revoked} revoked` });
+      const r = subtask === undefined ? await ctx.store.revokeTask(id, ctx.clock.now()) : await ctx.store.revokeSubtask(id, subtask, ctx.clock.now());
+      if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
+      noteAudit(request, { outcome: `task ${id}${subtask ? ` subtask ${subtask}` : ''}: ${r.value.revoked} revoked, ${r.value.cancelling} cancelling` });
       return reply.send(ok(r.value));
     },
   );
 
   app.post<{ Body: Static<typeof IdBody> }>(
     '/task/kick',
-    { schema: { tags: ['task'], summary: 'Move BURIED subtasks of a task back to READY', body: IdBody } },
+    { schema: { tags: ['task'], summary: 'Move BURIED and DELAYED subtasks of a task (or one subtask) to READY now', body: IdBody } },
     async (request, reply) => {
-      const refused = await notOwnTask(request.body.id, operatorOf(request)!);
+      const { id, subtask } = request.body;
+      const refused = await notOwnTask(id, operatorOf(request)!);
       if (refused) return sendError(reply, refused.name, refused.cause);
-      const r = await ctx.store.kickTask(request.body.id, ctx.clock.now());
-      if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
-      noteAudit(request, { outcome: `task ${request.body.id}: ${r.value.kicked} kicked` });
+      const r = await ctx.store.kickTask(id, ctx.clock.now(), subtask);
+      if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
+      noteAudit(request, { outcome: `task ${id}${subtask ? ` subtask ${subtask}` : ''}: ${r.value.kicked} kicked` });
       ctx.kickScheduler();
+      return reply.send(ok(r.value));
+    },
+  );
+
+  app.post<{ Body: Static<typeof SubtaskBody> }>(
+    '/task/touch',
+    { schema: { tags: ['task'], summary: 'Give a RESERVED subtask its full ttr again from now (409 when it is not RESERVED)', body: SubtaskBody } },
+    async (request, reply) => {
+      const { id, subtask } = request.body;
+      const refused = await notOwnTask(id, operatorOf(request)!);
+      if (refused) return sendError(reply, refused.name, refused.cause);
+      const r = await ctx.store.touchSubtask(id, subtask, ctx.clock.now());
+      if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
+      noteAudit(request, { outcome: `task ${id} subtask ${subtask}: touched` });
       return reply.send(ok(r.value));
     },
   );

@@ -7,6 +7,7 @@ import m001 from './migrations/001-init.sql';
 import m002 from './migrations/002-task-results.sql';
 import m003 from './migrations/003-host-events-dropped.sql';
 import m004 from './migrations/004-operator-scopes-audit.sql';
+import m005 from './migrations/005-task-engine.sql';
 
 export interface Migration {
   version: number;
@@ -19,4 +20,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: '002-task-results', sql: m002 },
   { version: 3, name: '003-host-events-dropped', sql: m003 },
   { version: 4, name: '004-operator-scopes-audit', sql: m004 },
+  { version: 5, name: '005-task-engine', sql: m005 },
 ];

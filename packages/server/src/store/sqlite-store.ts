@@ -20,6 +20,8 @@ import { SqliteTaskResults } from './sqlite/task-results.ts';
 import { isStorageFull } from './storage-full.ts';
 import type {
   AuditEntry,
+  UnknownTargets,
+  RevokedReserved,
   AuditFilter,
   AuditRow,
   Dashboard,
@@ -378,7 +380,7 @@ export class SqliteStore extends SqlitePart implements Store {
       const ready = this.all<{ id: string; taskid: number; jobid: string | null; attempts: number; expires_at: number | null; command: string; parameters: string }>(
         `SELECT s.id, s.taskid, s.jobid, s.attempts, s.expires_at, t.command, t.parameters
          FROM subtasks s JOIN tasks t ON t.id = s.taskid
-         WHERE s.agentsn = ? AND s.state = 'READY' ORDER BY s.taskid, s.gmt_create LIMIT 64`,
+         WHERE s.agentsn = ? AND s.state = 'READY' ORDER BY t.priority, s.taskid, s.gmt_create LIMIT 64`,
         input.agentsn,
       );
       for (const s of ready) {
@@ -507,6 +509,9 @@ export class SqliteStore extends SqlitePart implements Store {
   failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void> {
     return this.tasks.failReserved(jobid, errcode, message, now);
   }
+  unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
+    return this.tasks.unknownTargets(agents, taskIds);
+  }
   createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tasks.createTask(spec, now);
   }
@@ -516,11 +521,20 @@ export class SqliteStore extends SqlitePart implements Store {
   listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
     return this.tasks.listTasks(filter, paging);
   }
-  revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number }>> {
+  revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tasks.revokeTask(id, now);
   }
-  kickTask(id: number, now: number): Promise<Mutation<{ kicked: number }>> {
-    return this.tasks.kickTask(id, now);
+  revokeSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
+    return this.tasks.revokeSubtask(taskid, subtaskId, now);
+  }
+  revokedReserved(agentsn: string): Promise<RevokedReserved[]> {
+    return this.tasks.revokedReserved(agentsn);
+  }
+  kickTask(id: number, now: number, subtaskId?: string): Promise<Mutation<{ kicked: number }>> {
+    return this.tasks.kickTask(id, now, subtaskId);
+  }
+  touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>> {
+    return this.tasks.touchSubtask(taskid, subtaskId, now);
   }
   tick(now: number): Promise<TickOutcome> {
     return this.tasks.tick(now);

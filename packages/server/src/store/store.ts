@@ -139,6 +139,19 @@ export interface TaskSpec {
   retryIntervalMs: number;
   ttlMs: number;
   ttrMs: number;
+  /** Lower first (default 1024). */
+  priority?: number;
+  /** Absolute start (unix ms): no subtask is READY before it. */
+  startAt?: number;
+  /** batch as a percentage of the targets (then `batch` is ignored). */
+  batchPct?: number | null;
+  /** Failures allowed before the task halts (default 0); null = no limit. */
+  maxErrors?: number | null;
+  maxErrorsPct?: number | null;
+  /** Ids of tasks this one runs after (per host); the route checks they exist (unknownTargets). */
+  after?: number[];
+  /** How long a BURIED subtask waits for a kick before it is FAILED. */
+  buriedTtlMs?: number;
 }
 
 export interface TaskRow {
@@ -159,6 +172,16 @@ export interface TaskRow {
   ttr_ms: number;
   count: number;
   complete: number;
+  priority: number;
+  start_at: number | null;
+  batch_pct: number | null;
+  max_errors: number | null;
+  max_errors_pct: number | null;
+  /** Why the task halted (max_errors exceeded), or null. */
+  halt_reason: string | null;
+  /** Ids of the tasks it runs after. */
+  after: number[];
+  buried_ttl_ms: number;
   gmt_create: number;
   gmt_modify: number;
 }
@@ -176,8 +199,24 @@ export interface SubtaskRow {
   reserved_at: number | null;
   errcode: number | null;
   message: string | null;
+  buried_at: number | null;
+  /** A revoke asked while RESERVED: the host is told to cancel (docs/server.md). */
+  revoke_requested_at: number | null;
   gmt_create: number;
   gmt_modify: number;
+}
+
+/** A RESERVED subtask whose revoke was asked and whose result has not arrived yet. */
+export interface RevokedReserved {
+  subtaskId: string;
+  jobid: string;
+  taskid: number;
+}
+
+/** AgentSNs and task ids a new task names that do not exist (checked before createTask). */
+export interface UnknownTargets {
+  hosts: string[];
+  tasks: number[];
 }
 
 export interface PackageRow {
@@ -373,12 +412,22 @@ export interface Store {
   failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void>;
   markOffline(now: number, missedSteps: number): Promise<number>;
 
+  /** Which of these AgentSNs and task ids do not exist (POST /task refuses them with 400). */
+  unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets>;
+  /** Unknown AgentSNs get a FAILED subtask (TASK_HOST_UNKNOWN); the route refuses them first unless allowUnknown. */
   createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }>;
   /** A task, its subtasks (optionally only those in one state) and how many are in each state. */
   getTask(id: number, filter?: { state?: string }): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined>;
   listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>>;
-  revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number }>>;
-  kickTask(id: number, now: number): Promise<Mutation<{ kicked: number }>>;
+  /** Not RESERVED and not final -> REVOKED; RESERVED ones are marked (`cancelling`) for the host to cancel. */
+  revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number; cancelling?: number }>>;
+  revokeSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ revoked: number; cancelling?: number }>>;
+  /** RESERVED subtasks of a host that were revoked and whose result has not arrived. */
+  revokedReserved(agentsn: string): Promise<RevokedReserved[]>;
+  /** BURIED and DELAYED subtasks -> READY now (the whole task, or one subtask). */
+  kickTask(id: number, now: number, subtaskId?: string): Promise<Mutation<{ kicked: number }>>;
+  /** Give a RESERVED subtask its full ttr again from now. */
+  touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>>;
   tick(now: number): Promise<TickOutcome>;
 
   getHost(agentsn: string): Promise<HostRow | undefined>;

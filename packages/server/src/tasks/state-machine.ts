@@ -1,12 +1,14 @@
 /**
- * Subtask state machine (seed 001 "任务状态", beanstalk-like). Pure functions: the store applies
- * what they decide, so the SQLite store and a later PostgreSQL store share one set of rules.
+ * Subtask state machine (seed 001 "任务状态", beanstalk-like; issue 13). Pure functions: the
+ * store applies what they decide, so the SQLite store and a later PostgreSQL store share one set
+ * of rules. The full diagram with who triggers each transition is in docs/server.md "Task states".
  *
- *   PENDING --admit--> DELAYED --time--> READY --reserve--> RESERVED --ok--> SUCCESS
- *      |                  ^                ^                   |  |
- *      |                  `---retry--------+-------------------'  `--fail, retries gone--> FAILED
- *      |                                   `--ttr ran out (requeue)   `--ttr ran out too often--> BURIED
- *      `--(anything but RESERVED/final) --revoke--> REVOKED;  not started before ttl --> FAILED
+ *   PENDING --admit (batch slot, dependencies met)--> DELAYED --ready_at/kick--> READY --reserve--> RESERVED --ok--> SUCCESS
+ *      |                                                 ^                           ^                  |  |  `--fail, retries left--> DELAYED/READY
+ *      |                                                 |                           `--ttr ran out----'  `--fail, retries gone--> BURIED
+ *      |                                                                                                   `--ttr ran out too often--> BURIED
+ *      |  BURIED --kick--> READY;  BURIED --buried ttl--> FAILED;  DELAYED/READY --ttl (from READY)--> FAILED
+ *      `--dependency failed--> FAILED;  not RESERVED/final --revoke or halt--> REVOKED;  RESERVED --revoke--> (cancel) REVOKED
  */
 import { ErrorCode, ErrorMessage, SubtaskState, type SubtaskStateWord } from '@aspire/protocol';
 
@@ -31,13 +33,40 @@ export function decideResult(attempts: number, policy: RetryPolicy, errcode: num
     return { state, readyAt: now + policy.retryIntervalMs, errcode, message };
   }
   if (policy.retryCount > 0) {
+    // Retries exhausted: BURIED as in the design's diagram (kick revives, the buried ttl fails it).
     return {
-      state: SubtaskState.FAILED,
+      state: SubtaskState.BURIED,
       errcode: ErrorCode.TASK_RETRIES_EXHAUSTED,
       message: `${ErrorMessage.TASK_RETRIES_EXHAUSTED} (${attempts} attempts); last: ${errcode} ${message}`,
     };
   }
   return { state: SubtaskState.FAILED, errcode, message };
+}
+
+/** The result of a RESERVED subtask whose revoke was asked: it finished (SUCCESS) or was stopped (REVOKED). */
+export function decideRevokedResult(errcode: number, message: string): ResultDecision {
+  if (errcode === ErrorCode.OK) return { state: SubtaskState.SUCCESS, errcode, message };
+  return { state: SubtaskState.REVOKED, errcode, message };
+}
+
+/** A count given as a number or as a percentage of `total` (rounded up, at least 1 when the percentage is above 0). */
+export function resolveCount(count: number, pct: number | null | undefined, total: number): number {
+  if (pct === null || pct === undefined) return count;
+  return pct > 0 ? Math.max(1, Math.ceil((total * pct) / 100)) : 0;
+}
+
+/** True when a task's errors exceed its max_errors (null = no limit). */
+export function exceedsMaxErrors(errors: number, maxErrors: number | null): boolean {
+  return maxErrors !== null && errors > maxErrors;
+}
+
+/** Parse "10%" or 10 into a count or a percentage; undefined for a bad value. */
+export function parseCountOrPercent(v: number | string): { count: number; pct: number | null } | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? { count: v, pct: null } : undefined;
+  const m = /^(\d{1,3}(?:\.\d{1,2})?)%$/.exec(v);
+  if (!m) return undefined;
+  const pct = Number(m[1]);
+  return pct <= 100 ? { count: 0, pct } : undefined;
 }
 
 /** Where an admitted PENDING subtask goes: DELAYED until its ready time, else READY. */
@@ -55,8 +84,12 @@ export function admitSlots(batch: number, inFlight: number, pending: number): nu
 export const IN_FLIGHT_STATES: readonly SubtaskStateWord[] = [SubtaskState.DELAYED, SubtaskState.READY, SubtaskState.RESERVED];
 /** States a revoke moves to REVOKED: everything not RESERVED and not final (seed 001). */
 export const REVOCABLE_STATES: readonly SubtaskStateWord[] = [SubtaskState.PENDING, SubtaskState.DELAYED, SubtaskState.READY, SubtaskState.BURIED];
-/** States a ttl expiry applies to: never started. */
-export const EXPIRABLE_STATES: readonly SubtaskStateWord[] = [SubtaskState.PENDING, SubtaskState.DELAYED, SubtaskState.READY];
+/** States a ttl expiry applies to: admitted, never started (ttl counts from entering READY; PENDING waits for a batch slot or a dependency and never expires). */
+export const EXPIRABLE_STATES: readonly SubtaskStateWord[] = [SubtaskState.DELAYED, SubtaskState.READY];
+/** States counted as errors against max_errors. */
+export const ERROR_STATES: readonly SubtaskStateWord[] = [SubtaskState.FAILED, SubtaskState.BURIED];
+/** Default task priority (beanstalk's): lower runs first. */
+export const DEFAULT_PRIORITY = 1024;
 
 /** A RESERVED subtask whose ttr ran out this many times is BURIED (an operator may kick it). */
 export const MAX_TTR_REQUEUES = 3;

@@ -1,21 +1,26 @@
 /**
- * The task queue of seed 001 on SQLite: tasks, subtasks and their states. The rules are the
- * pure functions of ../../tasks/state-machine.ts; this file applies them in SQL.
+ * The task queue of seed 001 on SQLite: tasks, subtasks and their states (issue 13's full
+ * model). The rules are the pure functions of ../../tasks/state-machine.ts; this file applies
+ * them in SQL. Transitions and who triggers each: docs/server.md "Task states".
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, ErrorMessage, SubtaskState } from '@aspire/protocol';
 import {
   admitSlots,
-  admitState,
   decideResult,
+  decideRevokedResult,
+  DEFAULT_PRIORITY,
+  ERROR_STATES,
   EXPIRABLE_STATES,
+  exceedsMaxErrors,
   IN_FLIGHT_STATES,
   MAX_TTR_REQUEUES,
   parseTags,
+  resolveCount,
   REVOCABLE_STATES,
 } from '../../tasks/state-machine.ts';
-import type { Mutation, Page, Paging, SubtaskRow, TaskRow, TaskSpec, TickOutcome } from '../store.ts';
-import { FINAL_SQL, inList, notFound, SqlitePart, type Param, type Row } from './base.ts';
+import type { Mutation, Page, Paging, RevokedReserved, SubtaskRow, TaskRow, TaskSpec, TickOutcome, UnknownTargets } from '../store.ts';
+import { FINAL_SQL, inList, notFound, conflict, SqlitePart, type Param, type Row } from './base.ts';
 
 export interface ActiveTagTask {
   id: number;
@@ -24,13 +29,17 @@ export interface ActiveTagTask {
   windowEnd: number;
 }
 
+/** Errors that count against max_errors: failed runs of this task (not unknown hosts, failed dependencies or ttl expiry: nothing ran). */
+const COUNTED_ERRORS_SQL = `state IN ${inList(ERROR_STATES)} AND COALESCE(errcode, 0) NOT IN (${ErrorCode.TASK_HOST_UNKNOWN}, ${ErrorCode.TASK_DEPENDENCY_FAILED}, ${ErrorCode.TASK_EXPIRED})`;
+const FAILED_DEPENDENCY_STATES = `('FAILED','REVOKED')`;
+
 export class SqliteTaskQueue extends SqlitePart {
   /** Active tag tasks, read once per change instead of once per status push. */
   private tagTasks: ActiveTagTask[] | undefined;
 
   applyResult(jobid: string, agentsn: string, errcode: number, message: string, now: number): number | undefined {
-    const s = this.get<{ id: string; taskid: number; state: string; attempts: number; retry_count: number; retry_interval_ms: number; task_status: string }>(
-      `SELECT s.id, s.taskid, s.state, s.attempts, t.retry_count, t.retry_interval_ms, t.status AS task_status
+    const s = this.get<{ id: string; taskid: number; state: string; attempts: number; retry_count: number; retry_interval_ms: number; task_status: string; revoke_requested_at: number | null }>(
+      `SELECT s.id, s.taskid, s.state, s.attempts, s.revoke_requested_at, t.retry_count, t.retry_interval_ms, t.status AS task_status
        FROM subtasks s JOIN tasks t ON t.id = s.taskid WHERE s.jobid = ? AND s.agentsn = ?`,
       jobid,
       agentsn,
@@ -38,19 +47,27 @@ export class SqliteTaskQueue extends SqlitePart {
     // Unknown ids, results of older attempts and repeats of recorded results are acknowledged
     // (the agent stops re-sending them) and change nothing.
     if (!s || (s.state !== SubtaskState.RESERVED && s.state !== SubtaskState.READY)) return undefined;
-    const revoked = s.task_status === 'REVOKED';
-    const d = decideResult(s.attempts, { retryCount: revoked ? 0 : s.retry_count, retryIntervalMs: s.retry_interval_ms }, errcode, message, now);
+    // A task that stopped (revoked, halted) retries nothing.
+    const stopped = s.task_status !== 'RUNNING';
+    const d =
+      s.revoke_requested_at !== null
+        ? decideRevokedResult(errcode, message)
+        : decideResult(s.attempts, { retryCount: stopped ? 0 : s.retry_count, retryIntervalMs: s.retry_interval_ms }, errcode, message, now);
     this.run(
       `UPDATE subtasks SET state = ?, errcode = ?, message = ?, ready_at = COALESCE(?, ready_at),
-         jobid = CASE WHEN ? IN ('DELAYED', 'READY') THEN NULL ELSE jobid END, gmt_modify = ? WHERE id = ?`,
+         jobid = CASE WHEN ? IN ('DELAYED', 'READY', 'BURIED') THEN NULL ELSE jobid END,
+         buried_at = CASE WHEN ? = 'BURIED' THEN ? ELSE NULL END, gmt_modify = ? WHERE id = ?`,
       d.state,
       d.errcode,
       d.message,
       d.readyAt ?? null,
       d.state,
+      d.state,
+      now,
       now,
       s.id,
     );
+    if ((ERROR_STATES as readonly string[]).includes(d.state)) this.checkHalt(s.taskid, now);
     return s.taskid;
   }
 
@@ -59,10 +76,10 @@ export class SqliteTaskQueue extends SqlitePart {
       const s = this.get<{ taskid: number }>(`SELECT taskid FROM subtasks WHERE jobid = ? AND state = 'RESERVED'`, jobid);
       if (!s) return;
       this.run(`UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ? WHERE jobid = ?`, errcode, message, now, jobid);
+      this.checkHalt(s.taskid, now);
       this.refreshTask(s.taskid, now);
     });
   }
-
 
   activeTagTasks(now: number): ActiveTagTask[] {
     if (!this.tagTasks) {
@@ -80,40 +97,88 @@ export class SqliteTaskQueue extends SqlitePart {
 
   /** Insert a PENDING subtask for a host; false when the task already has one for it. */
   insertSubtask(task: TaskRow, agentsn: string, now: number): boolean {
-    const readyAt = Math.max(now, task.gmt_create + task.delay_ms);
-    const expiresAt = task.ttl_ms > 0 ? readyAt + task.ttl_ms : null;
     return (
       this.run(
-        `INSERT OR IGNORE INTO subtasks(id, taskid, agentsn, state, ready_at, expires_at, gmt_create, gmt_modify)
-         VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO subtasks(id, taskid, agentsn, state, ready_at, gmt_create, gmt_modify) VALUES (?, ?, ?, 'PENDING', ?, ?, ?)`,
         randomUUID(),
         task.id,
         agentsn,
-        readyAt,
-        expiresAt,
+        firstReadyAt(task, now),
         now,
         now,
       ).changes > 0
     );
   }
 
+  /**
+   * Admit PENDING subtasks into the batch's free slots: DELAYED until their ready time, else
+   * READY; the ttl starts counting at the moment they are (or will be) READY. A subtask of a
+   * task with dependencies is admitted only when the same host's subtask of each dependency
+   * succeeded; it is FAILED (TASK_DEPENDENCY_FAILED) when one failed, was revoked, or is missing.
+   */
   admitTask(taskid: number, now: number): number {
-    const t = this.get<{ batch: number; status: string }>('SELECT batch, status FROM tasks WHERE id = ?', taskid);
+    const t = this.get<{ batch: number; batch_pct: number | null; status: string; count: number; ttl_ms: number; after_ids: string }>(
+      'SELECT batch, batch_pct, status, count, ttl_ms, after_ids FROM tasks WHERE id = ?',
+      taskid,
+    );
     if (!t || t.status !== 'RUNNING') return 0;
     const c = this.get<{ inflight: number; pending: number }>(
       `SELECT COALESCE(SUM(state IN ${inList(IN_FLIGHT_STATES)}), 0) AS inflight, COALESCE(SUM(state = 'PENDING'), 0) AS pending
        FROM subtasks WHERE taskid = ?`,
       taskid,
     )!;
-    const slots = admitSlots(t.batch, c.inflight, c.pending);
+    const slots = admitSlots(resolveCount(t.batch, t.batch_pct, t.count), c.inflight, c.pending);
     if (slots <= 0) return 0;
-    const rows = this.all<{ id: string; ready_at: number }>(
-      `SELECT id, ready_at FROM subtasks WHERE taskid = ? AND state = 'PENDING' ORDER BY gmt_create, rowid LIMIT ?`,
+    const after = JSON.parse(t.after_ids) as number[];
+    if (after.length === 0) {
+      return this.run(
+        `UPDATE subtasks SET state = CASE WHEN ready_at > ? THEN 'DELAYED' ELSE 'READY' END,
+           expires_at = CASE WHEN ? > 0 THEN MAX(ready_at, ?) + ? ELSE NULL END, gmt_modify = ?
+         WHERE id IN (SELECT id FROM subtasks WHERE taskid = ? AND state = 'PENDING' ORDER BY gmt_create, rowid LIMIT ?)`,
+        now,
+        t.ttl_ms,
+        now,
+        t.ttl_ms,
+        now,
+        taskid,
+        slots,
+      ).changes;
+    }
+    let admitted = 0;
+    const deps = inList(after.map(String)).replaceAll("'", '');
+    for (const r of this.all<{ id: string; agentsn: string; ready_at: number }>(
+      `SELECT id, agentsn, ready_at FROM subtasks WHERE taskid = ? AND state = 'PENDING' ORDER BY gmt_create, rowid`,
       taskid,
-      slots,
-    );
-    for (const r of rows) this.run('UPDATE subtasks SET state = ?, gmt_modify = ? WHERE id = ?', admitState(r.ready_at, now), now, r.id);
-    return rows.length;
+    )) {
+      if (admitted >= slots) break;
+      const d = this.get<{ n: number; ok: number; bad: number }>(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(state = 'SUCCESS'), 0) AS ok, COALESCE(SUM(state IN ${FAILED_DEPENDENCY_STATES}), 0) AS bad
+         FROM subtasks WHERE agentsn = ? AND taskid IN ${deps}`,
+        r.agentsn,
+      )!;
+      if (d.bad > 0 || d.n < after.length) {
+        this.run(
+          `UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ? WHERE id = ?`,
+          ErrorCode.TASK_DEPENDENCY_FAILED,
+          d.n < after.length ? `${ErrorMessage.TASK_DEPENDENCY_FAILED}: a task in after has no subtask for this host` : ErrorMessage.TASK_DEPENDENCY_FAILED,
+          now,
+          r.id,
+        );
+        continue;
+      }
+      if (d.ok < after.length) continue;
+      const readyAt = Math.max(r.ready_at, now);
+      this.run(
+        'UPDATE subtasks SET state = ?, ready_at = ?, expires_at = ?, gmt_modify = ? WHERE id = ?',
+        readyAt > now ? SubtaskState.DELAYED : SubtaskState.READY,
+        readyAt,
+        t.ttl_ms > 0 ? readyAt + t.ttl_ms : null,
+        now,
+        r.id,
+      );
+      admitted++;
+    }
+    return admitted;
   }
 
   expireOne(id: string, now: number): void {
@@ -124,6 +189,32 @@ export class SqliteTaskQueue extends SqlitePart {
       now,
       id,
     );
+  }
+
+  /**
+   * max_errors: once a RUNNING task's own failures exceed it, nothing more is dispatched: the
+   * subtasks not yet RESERVED become REVOKED (TASK_HALTED) and the task is HALTED with a reason.
+   */
+  checkHalt(taskid: number, now: number): boolean {
+    const t = this.get<{ status: string; count: number; max_errors: number | null; max_errors_pct: number | null }>(
+      'SELECT status, count, max_errors, max_errors_pct FROM tasks WHERE id = ?',
+      taskid,
+    );
+    if (!t || t.status !== 'RUNNING' || (t.max_errors === null && t.max_errors_pct === null)) return false;
+    const limit = resolveCount(t.max_errors ?? 0, t.max_errors_pct, t.count);
+    const errors = this.get<{ n: number }>(`SELECT COUNT(*) AS n FROM subtasks WHERE taskid = ? AND ${COUNTED_ERRORS_SQL}`, taskid)!.n;
+    if (!exceedsMaxErrors(errors, limit)) return false;
+    const reason = `halted: ${errors} failed subtasks exceed max_errors ${t.max_errors_pct !== null ? `${t.max_errors_pct}% (${limit})` : limit}`;
+    this.run(
+      `UPDATE subtasks SET state = 'REVOKED', errcode = ?, message = ?, gmt_modify = ? WHERE taskid = ? AND state IN ('PENDING', 'DELAYED', 'READY')`,
+      ErrorCode.TASK_HALTED,
+      `${ErrorMessage.TASK_HALTED}: ${reason}`,
+      now,
+      taskid,
+    );
+    this.run(`UPDATE tasks SET status = 'HALTED', halt_reason = ?, gmt_modify = ? WHERE id = ?`, reason, now, taskid);
+    this.tagTasks = undefined;
+    return true;
   }
 
   /** Recount a task's finished subtasks and close it when everything is final. */
@@ -144,15 +235,26 @@ export class SqliteTaskQueue extends SqlitePart {
     if (closed) this.tagTasks = undefined;
   }
 
+  async unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
+    return {
+      hosts: [...new Set(agents)].filter((sn) => !this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', sn)),
+      tasks: [...new Set(taskIds)].filter((id) => !this.get('SELECT 1 AS x FROM tasks WHERE id = ?', id)),
+    };
+  }
+
   async createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tx(() => {
-      const selector = spec.agents ? 'agents' : 'tags';
-      const windowStart = selector === 'tags' ? (spec.windowStart ?? now) : null;
+      const after = [...new Set(spec.after ?? [])];
+      const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
+      const unknownHosts = agents ? agents.filter((sn) => !this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', sn)) : [];
+      const selector = agents ? 'agents' : 'tags';
+      const windowStart = selector === 'tags' ? (spec.windowStart ?? spec.startAt ?? now) : null;
       const windowEnd = selector === 'tags' ? (spec.windowEnd ?? windowStart! + 24 * 3600_000) : null;
       const { lastId: id } = this.run(
         `INSERT INTO tasks(command, parameters, user, status, selector, tags, window_start, window_end, delay_ms, batch,
-           retry_count, retry_interval_ms, ttl_ms, ttr_ms, count, complete, gmt_create, gmt_modify)
-         VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
+           retry_count, retry_interval_ms, ttl_ms, ttr_ms, count, complete, priority, start_at, batch_pct, max_errors, max_errors_pct,
+           after_ids, buried_ttl_ms, gmt_create, gmt_modify)
+         VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         spec.command,
         JSON.stringify(spec.parameters),
         spec.user ?? null,
@@ -166,19 +268,32 @@ export class SqliteTaskQueue extends SqlitePart {
         spec.retryIntervalMs,
         spec.ttlMs,
         spec.ttrMs,
+        spec.priority ?? DEFAULT_PRIORITY,
+        spec.startAt ?? null,
+        spec.batchPct ?? null,
+        spec.maxErrors === undefined ? 0 : spec.maxErrors,
+        spec.maxErrorsPct ?? null,
+        JSON.stringify(after),
+        spec.buriedTtlMs ?? 86_400_000,
         now,
         now,
       );
       const results: { AgentSN: string; errcode?: number }[] = [];
-      if (spec.agents) {
+      if (agents) {
         const task = this.taskRow(id)!;
-        const seen = new Set<string>();
-        for (const sn of spec.agents) {
-          if (seen.has(sn)) continue;
-          seen.add(sn);
-          const known = this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', sn);
-          if (known) {
-            this.insertSubtask(task, sn, now);
+        const unknown = new Set(unknownHosts);
+        const readyAt = firstReadyAt(task, now);
+        for (const sn of agents) {
+          if (!unknown.has(sn)) {
+            this.run(
+              `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, gmt_create, gmt_modify) VALUES (?, ?, ?, 'PENDING', ?, ?, ?)`,
+              randomUUID(),
+              id,
+              sn,
+              readyAt,
+              now,
+              now,
+            );
             results.push({ AgentSN: sn });
           } else {
             this.run(
@@ -196,7 +311,7 @@ export class SqliteTaskQueue extends SqlitePart {
             results.push({ AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN });
           }
         }
-        this.run('UPDATE tasks SET count = ? WHERE id = ?', seen.size, id);
+        this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
         this.admitTask(id, now);
         this.refreshTask(id, now);
       } else {
@@ -218,7 +333,6 @@ export class SqliteTaskQueue extends SqlitePart {
     return { task, subtasks, states };
   }
 
-
   async listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
     const where: string[] = [];
     const params: Param[] = [];
@@ -227,34 +341,98 @@ export class SqliteTaskQueue extends SqlitePart {
     return this.page('tasks', 'SELECT * FROM tasks', where, params, paging, toTask);
   }
 
-  async revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number }>> {
+  /** Revoke subtasks of a task (all, or one): waiting ones at once, RESERVED ones marked for the host to cancel. */
+  private revokeWhere(id: number, subtaskId: string | undefined, now: number): { revoked: number; cancelling: number } {
+    const one = subtaskId === undefined ? '' : ' AND id = ?';
+    const extra: Param[] = subtaskId === undefined ? [] : [subtaskId];
+    const { changes: revoked } = this.run(
+      `UPDATE subtasks SET state = 'REVOKED', errcode = ?, message = ?, gmt_modify = ? WHERE taskid = ? AND state IN ${inList(REVOCABLE_STATES)}${one}`,
+      ErrorCode.TASK_REVOKED,
+      ErrorMessage.TASK_REVOKED,
+      now,
+      id,
+      ...extra,
+    );
+    // RESERVED subtasks are running on their hosts: marked; the host's result records REVOKED
+    // (or SUCCESS when it finished first).
+    const { changes: cancelling } = this.run(
+      `UPDATE subtasks SET revoke_requested_at = ?, gmt_modify = ? WHERE taskid = ? AND state = 'RESERVED' AND revoke_requested_at IS NULL${one}`,
+      now,
+      now,
+      id,
+      ...extra,
+    );
+    return { revoked, cancelling };
+  }
+
+  async revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tx(() => {
       const t = this.taskRow(id);
       if (!t) return notFound(`no task ${id}`);
-      const { changes } = this.run(
-        `UPDATE subtasks SET state = 'REVOKED', errcode = ?, message = ?, gmt_modify = ? WHERE taskid = ? AND state IN ${inList(REVOCABLE_STATES)}`,
-        ErrorCode.TASK_REVOKED,
-        ErrorMessage.TASK_REVOKED,
-        now,
-        id,
-      );
-      // RESERVED subtasks are running on their hosts: their results are still recorded.
-      this.run(`UPDATE tasks SET status = 'REVOKED', gmt_modify = ? WHERE id = ? AND status = 'RUNNING'`, now, id);
+      const value = this.revokeWhere(id, undefined, now);
+      this.run(`UPDATE tasks SET status = 'REVOKED', gmt_modify = ? WHERE id = ? AND status IN ('RUNNING', 'HALTED')`, now, id);
       this.tagTasks = undefined;
       this.refreshTask(id, now);
-      return { ok: true as const, value: { revoked: changes } };
+      return { ok: true as const, value };
     });
   }
 
-  async kickTask(id: number, now: number): Promise<Mutation<{ kicked: number }>> {
+  async revokeSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tx(() => {
-      if (!this.taskRow(id)) return notFound(`no task ${id}`);
-      const { changes } = this.run(
-        `UPDATE subtasks SET state = 'READY', requeues = 0, gmt_modify = ? WHERE taskid = ? AND state = 'BURIED'`,
+      const s = this.get<{ state: string }>('SELECT state FROM subtasks WHERE taskid = ? AND id = ?', taskid, subtaskId);
+      if (!s) return notFound(`no subtask ${subtaskId} in task ${taskid}`);
+      const value = this.revokeWhere(taskid, subtaskId, now);
+      if (value.revoked + value.cancelling === 0) return conflict(`subtask ${subtaskId} is ${s.state}: nothing to revoke`);
+      this.refreshTask(taskid, now);
+      return { ok: true as const, value };
+    });
+  }
+
+  async revokedReserved(agentsn: string): Promise<RevokedReserved[]> {
+    return this.all<RevokedReserved>(
+      `SELECT id AS subtaskId, jobid, taskid FROM subtasks WHERE agentsn = ? AND state = 'RESERVED' AND revoke_requested_at IS NOT NULL ORDER BY reserved_at`,
+      agentsn,
+    );
+  }
+
+  /** BURIED -> READY (a fresh attempt); DELAYED -> READY now (its ttl counts from now). */
+  async kickTask(id: number, now: number, subtaskId?: string): Promise<Mutation<{ kicked: number }>> {
+    return this.tx(() => {
+      const t = this.taskRow(id);
+      if (!t) return notFound(`no task ${id}`);
+      const one = subtaskId === undefined ? '' : ' AND id = ?';
+      const extra: Param[] = subtaskId === undefined ? [] : [subtaskId];
+      if (subtaskId !== undefined && !this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND id = ?', id, subtaskId)) {
+        return notFound(`no subtask ${subtaskId} in task ${id}`);
+      }
+      const buried = this.run(
+        `UPDATE subtasks SET state = 'READY', requeues = 0, buried_at = NULL, gmt_modify = ? WHERE taskid = ? AND state = 'BURIED'${one}`,
         now,
         id,
-      );
-      return { ok: true as const, value: { kicked: changes } };
+        ...extra,
+      ).changes;
+      const delayed = this.run(
+        `UPDATE subtasks SET state = 'READY', ready_at = ?, expires_at = CASE WHEN attempts = 0 AND ? > 0 THEN ? + ? ELSE expires_at END, gmt_modify = ?
+         WHERE taskid = ? AND state = 'DELAYED'${one}`,
+        now,
+        t.ttl_ms,
+        now,
+        t.ttl_ms,
+        now,
+        id,
+        ...extra,
+      ).changes;
+      return { ok: true as const, value: { kicked: buried + delayed } };
+    });
+  }
+
+  async touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>> {
+    return this.tx(() => {
+      const s = this.get<{ state: string }>('SELECT state FROM subtasks WHERE taskid = ? AND id = ?', taskid, subtaskId);
+      if (!s) return notFound(`no subtask ${subtaskId} in task ${taskid}`);
+      if (s.state !== SubtaskState.RESERVED) return conflict(`subtask ${subtaskId} is ${s.state}: only a RESERVED subtask can be touched`);
+      this.run(`UPDATE subtasks SET reserved_at = ?, gmt_modify = ? WHERE id = ?`, now, now, subtaskId);
+      return { ok: true as const, value: { touched: 1 } };
     });
   }
 
@@ -271,28 +449,56 @@ export class SqliteTaskQueue extends SqlitePart {
         now,
       );
       for (const r of expired) touched.add(r.taskid);
-      const promoted = this.run(`UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE state = 'DELAYED' AND ready_at <= ?`, now, now).changes;
-      const ttr = this.all<{ taskid: number; state: string }>(
-        `UPDATE subtasks SET state = CASE WHEN requeues + 1 >= ? THEN 'BURIED' ELSE 'READY' END, requeues = requeues + 1, gmt_modify = ?
-         FROM tasks t WHERE t.id = subtasks.taskid AND subtasks.state = 'RESERVED' AND subtasks.reserved_at + t.ttr_ms <= ?
-         RETURNING subtasks.taskid AS taskid, subtasks.state AS state`,
-        MAX_TTR_REQUEUES,
+      const buriedOut = this.all<{ taskid: number }>(
+        `UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ?
+         FROM tasks t WHERE t.id = subtasks.taskid AND subtasks.state = 'BURIED' AND subtasks.buried_at IS NOT NULL AND subtasks.buried_at + t.buried_ttl_ms <= ?
+         RETURNING subtasks.taskid AS taskid`,
+        ErrorCode.TASK_BURIED_EXPIRED,
+        ErrorMessage.TASK_BURIED_EXPIRED,
         now,
         now,
       );
+      for (const r of buriedOut) touched.add(r.taskid);
+      const promoted = this.run(`UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE state = 'DELAYED' AND ready_at <= ?`, now, now).changes;
+      // A revoked RESERVED subtask whose host never reports: REVOKED when its ttr runs out.
+      const revokedOut = this.all<{ taskid: number }>(
+        `UPDATE subtasks SET state = 'REVOKED', errcode = ?, message = ?, gmt_modify = ?
+         FROM tasks t WHERE t.id = subtasks.taskid AND subtasks.state = 'RESERVED' AND subtasks.revoke_requested_at IS NOT NULL AND subtasks.reserved_at + t.ttr_ms <= ?
+         RETURNING subtasks.taskid AS taskid`,
+        ErrorCode.TASK_REVOKED,
+        `${ErrorMessage.TASK_REVOKED} (no result from the host within ttr)`,
+        now,
+        now,
+      );
+      for (const r of revokedOut) touched.add(r.taskid);
+      const ttr = this.all<{ taskid: number; state: string }>(
+        `UPDATE subtasks SET state = CASE WHEN requeues + 1 >= ? THEN 'BURIED' ELSE 'READY' END,
+           buried_at = CASE WHEN requeues + 1 >= ? THEN ? ELSE NULL END, requeues = requeues + 1, gmt_modify = ?
+         FROM tasks t WHERE t.id = subtasks.taskid AND subtasks.state = 'RESERVED' AND subtasks.reserved_at + t.ttr_ms <= ?
+         RETURNING subtasks.taskid AS taskid, subtasks.state AS state`,
+        MAX_TTR_REQUEUES,
+        MAX_TTR_REQUEUES,
+        now,
+        now,
+        now,
+      );
+      let completedTasks = 0;
+      const running = this.all<{ id: number }>(`SELECT id FROM tasks WHERE status = 'RUNNING'`);
+      for (const r of running) {
+        touched.add(r.id);
+        this.checkHalt(r.id, now);
+      }
       let admitted = 0;
       for (const r of this.all<{ taskid: number }>(`SELECT DISTINCT taskid FROM subtasks WHERE state = 'PENDING'`)) {
         admitted += this.admitTask(r.taskid, now);
       }
-      let completedTasks = 0;
-      for (const r of this.all<{ id: number }>(`SELECT id FROM tasks WHERE status = 'RUNNING'`)) touched.add(r.id);
       for (const id of touched) {
         const before = this.get<{ status: string }>('SELECT status FROM tasks WHERE id = ?', id)?.status;
         this.refreshTask(id, now);
         if (before === 'RUNNING' && this.get<{ status: string }>('SELECT status FROM tasks WHERE id = ?', id)?.status === 'COMPLETE') completedTasks++;
       }
       return {
-        expired: expired.length,
+        expired: expired.length + buriedOut.length,
         promoted,
         requeued: ttr.filter((r) => r.state === 'READY').length,
         buried: ttr.filter((r) => r.state === 'BURIED').length,
@@ -301,9 +507,18 @@ export class SqliteTaskQueue extends SqlitePart {
       };
     });
   }
+}
 
+/** When a task's subtasks may first be READY: after its delay and not before its start_at. */
+function firstReadyAt(task: TaskRow, now: number): number {
+  return Math.max(now, task.gmt_create + task.delay_ms, task.start_at ?? 0);
 }
 
 function toTask(r: Row): TaskRow {
-  return { ...(r as unknown as TaskRow), parameters: JSON.parse(r.parameters as string) as Record<string, unknown> };
+  const { after_ids, ...rest } = r;
+  return {
+    ...(rest as unknown as TaskRow),
+    parameters: JSON.parse(r.parameters as string) as Record<string, unknown>,
+    after: JSON.parse((after_ids as string | undefined) ?? '[]') as number[],
+  };
 }
