@@ -6,6 +6,7 @@ import { ChannelClient } from '../channel/channel-client.ts';
 import type { BasicConfig } from '../config.ts';
 import { PeriodicTasks } from '../cron/periodic-tasks.ts';
 import { Limiter } from '../exec/limiter.ts';
+import { RunningCommands } from '../exec/running-commands.ts';
 import { FrameVerifier } from './frame-verifier.ts';
 import { handleRequest } from './request-handler.ts';
 
@@ -41,6 +42,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
   });
   const kill = { intervalMs: config.killIntervalMs, terms: 3 };
   const stop = new AbortController();
+  const running = new RunningCommands();
   let client: ChannelClient | undefined;
   const tasks = new PeriodicTasks({
     clock,
@@ -72,7 +74,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
       clock,
       logger: logger.child({ component: 'channel' }),
       handle: (frame) =>
-        handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal, verify: (f) => verifier.check(f), policy: { policy, clock, logger, agentsn } }),
+        handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal, running, verify: (f) => verifier.check(f), policy: { policy, clock, logger, agentsn } }),
     },
   );
   return {

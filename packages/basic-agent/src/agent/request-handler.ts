@@ -1,6 +1,8 @@
 import type { Clock, Logger } from '@aspire/agent-core';
 import {
   ErrorCode,
+  cancelRequest,
+  errorMessage,
   requestFrame,
   syncBashRequest,
   taskAddRequest,
@@ -12,6 +14,7 @@ import { collect, collectReply } from '../collectors/registry.ts';
 import type { PeriodicTasks } from '../cron/periodic-tasks.ts';
 import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
 import type { Limiter } from '../exec/limiter.ts';
+import type { RunningCommands } from '../exec/running-commands.ts';
 import { failed, syncBash } from '../exec/sync-bash.ts';
 import { checkCollectorPolicy, checkSyncBashPolicy, checkTaskAddSignature, type PolicyGateDeps } from './policy-gate.ts';
 
@@ -29,6 +32,8 @@ export interface RequestHandlerDeps {
   verify?: (frame: Record<string, unknown> & { id: string }) => ReplyFrame | undefined;
   /** The host policy step (policy-gate.ts); absent: no policy file, everything allowed. */
   policy?: PolicyGateDeps;
+  /** sync.bash requests running, by frame id, for `cancel` frames; absent: cancel finds nothing. */
+  running?: RunningCommands;
 }
 
 function invalid(id: string, errors: string[]): ReplyFrame {
@@ -54,12 +59,29 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
       if (!v.ok) return invalid(id, v.errors);
       const refusedByPolicy = deps.policy && checkSyncBashPolicy(frame, v.value, deps.policy);
       if (refusedByPolicy) return refusedByPolicy;
-      return await syncBash(v.value, {
-        clock: deps.clock,
-        limiter: deps.limiter,
-        ...(deps.kill ? { kill: deps.kill } : {}),
-        ...(deps.signal ? { signal: deps.signal } : {}),
-      });
+      const tracked = deps.running?.track(id, deps.signal);
+      try {
+        const signal = tracked?.signal ?? deps.signal;
+        return await syncBash(v.value, {
+          clock: deps.clock,
+          limiter: deps.limiter,
+          ...(deps.kill ? { kill: deps.kill } : {}),
+          ...(signal ? { signal } : {}),
+        });
+      } finally {
+        tracked?.release();
+      }
+    }
+    if (method === 'cancel') {
+      // Signed like every frame (checked above); stops only what the server itself started here
+      // (a request id of this channel) or a periodic run, never anything else on the host.
+      const v = cancelRequest.validate(frame);
+      if (!v.ok) return invalid(id, v.errors);
+      const what = v.value.target !== undefined ? `request ${v.value.target}` : `periodic task ${v.value.name!}`;
+      const hit = v.value.target !== undefined ? (deps.running?.cancel(v.value.target) ?? false) : deps.tasks.cancelRun(v.value.name!);
+      if (!hit) return failed(id, ErrorCode.CHANNEL_NOTHING_TO_CANCEL, `${errorMessage(ErrorCode.CHANNEL_NOTHING_TO_CANCEL)}: ${what} is not running here`);
+      deps.logger.warn({ id, ...(v.value.target !== undefined ? { target: v.value.target } : { task: v.value.name }) }, `cancel: ${what} cancelled by the server; its process group is being killed`);
+      return { id, resp: 'success', retcode: 0, message: `${what} cancelled; its process group is being killed (the request answers ${ErrorCode.EXEC_CANCELLED} once it is gone)`, data: { cancelled: 1 } };
     }
     if (method.startsWith('getinfo.')) {
       const args = (frame as { args?: unknown }).args;

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { policyAllowsCommand, type Clock, type HostPolicy, type Logger } from '@aspire/agent-core';
-import { ErrorCode, type ReplyFrame, type TaskAddRequest, type TaskResultFrame, type TaskRemoveRequest } from '@aspire/protocol';
+import { ErrorCode, ErrorMessage, type ReplyFrame, type TaskAddRequest, type TaskResultFrame, type TaskRemoveRequest } from '@aspire/protocol';
 import { runCommand } from '../exec/run-command.ts';
+import { cancelledByServer } from '../exec/running-commands.ts';
 import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
 import { lookupUser } from '../host/accounts.ts';
 import { checkTaskUser, parseCrontab, parseTaskLine, type AccountCheck, type CronTask, type CrontabError } from './crontab.ts';
@@ -96,6 +97,11 @@ export class PeriodicTasks {
     return this.commit(req.id, req.name, [...this.serverTasks.filter((t) => t.name !== req.name), { name: req.name, line: req.line.trim() }]);
   }
 
+  /** Cancel the run of a periodic task going now (a `cancel` frame with `name`); false when none runs. */
+  cancelRun(name: string): boolean {
+    return this.scheduler.cancel(name);
+  }
+
   async remove(req: TaskRemoveRequest): Promise<ReplyFrame> {
     if (!this.serverTasks.some((t) => t.name === req.name)) {
       return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_NO_SUCH_TASK, message: `No such periodic task: ${req.name}` };
@@ -152,6 +158,7 @@ export class PeriodicTasks {
     }
     const base = { duration_ms: o.durationMs, output: o.output, truncated: o.truncated, ...(o.truncated ? { dropped: o.droppedBytes } : {}) };
     if (o.kind === 'exited') return { ...base, retcode: o.exitCode };
+    if (o.kind === 'aborted' && cancelledByServer(signal)) return { ...base, retcode: -1, errcode: ErrorCode.EXEC_CANCELLED, message: ErrorMessage.EXEC_CANCELLED };
     const errcode = o.kind === 'timeout' ? ErrorCode.EXEC_TIMEOUT : o.kind === 'killed' ? ErrorCode.EXEC_KILLED : ErrorCode.EXEC_ERROR;
     return { ...base, retcode: -1, errcode, message: o.kind === 'timeout' ? `Execution timeout after ${this.deps.taskTimeoutSec} s` : `ended: ${o.kind} ${o.signal ?? ''}`.trim() };
   }

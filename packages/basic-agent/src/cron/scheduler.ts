@@ -1,6 +1,7 @@
 import type { Clock, Logger, TimerHandle } from '@aspire/agent-core';
 import type { TaskResultFrame } from '@aspire/protocol';
 import type { CronTask } from './crontab.ts';
+import { CancelledByServer } from '../exec/running-commands.ts';
 
 /** What one run of a task produced (TaskResultFrame without the method). */
 export type TaskRun = Omit<TaskResultFrame, 'method' | 'name' | 'started'> & { started_ms?: number };
@@ -20,6 +21,8 @@ interface Entry {
   task: CronTask;
   timer?: TimerHandle;
   running: boolean;
+  /** The run going now: a `cancel` frame aborts it (reason CancelledByServer). */
+  run?: AbortController;
   nextAt?: number;
   lastResults: TaskResultFrame[];
   skipped: number;
@@ -83,6 +86,17 @@ export class CronScheduler {
     }));
   }
 
+  /**
+   * Cancel the run of a task going now (a `cancel` frame): its process group is killed as on a
+   * timeout and its result says EXEC_CANCELLED. The schedule is kept. False when not running.
+   */
+  cancel(name: string): boolean {
+    const e = this.entries.get(name);
+    if (!e?.running || !e.run || e.run.signal.aborted) return false;
+    e.run.abort(new CancelledByServer(`periodic task ${name}`));
+    return true;
+  }
+
   results(name: string): TaskResultFrame[] {
     return [...(this.entries.get(name)?.lastResults ?? [])];
   }
@@ -121,12 +135,15 @@ export class CronScheduler {
       return;
     }
     e.running = true;
+    const run = new AbortController();
+    e.run = run;
     void this.deps
-      .run(e.task, this.abort.signal)
+      .run(e.task, AbortSignal.any([this.abort.signal, run.signal]))
       .then((r) => this.record(e, { method: 'task.result', name: e.task.name, started: Math.floor(at / 1000), started_ms: at, ...r }))
       .catch((err: unknown) => this.deps.logger.error({ err, task: e.task.name }, 'task run failed unexpectedly'))
       .finally(() => {
         e.running = false;
+        if (e.run === run) e.run = undefined;
       });
   }
 

@@ -9,12 +9,14 @@ import {
 import type { KillEscalationOptions } from './kill-escalation.ts';
 import type { Limiter } from './limiter.ts';
 import { runCommand, type CommandOutcome } from './run-command.ts';
+import { cancelledByServer } from './running-commands.ts';
 
 export interface SyncBashDeps {
   clock: Clock;
   limiter: Limiter;
   kill?: KillEscalationOptions;
   capBytes?: number;
+  /** Aborts on the agent's stop, or on a `cancel` frame (reason CancelledByServer: the reply says EXEC_CANCELLED). */
   signal?: AbortSignal;
 }
 
@@ -30,6 +32,8 @@ export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promis
   // from when the request arrived, not from when the command started.
   const arrived = deps.clock.monotonic();
   const ran = await deps.limiter.run(async () => {
+    // Cancelled while it waited for a slot: nothing is started.
+    if (cancelledByServer(deps.signal)) return { kind: 'refused', code: ErrorCode.EXEC_CANCELLED, message: `${errorMessage(ErrorCode.EXEC_CANCELLED)} before it started` } as const;
     const left = timeoutSec * 1000 - (deps.clock.monotonic() - arrived);
     if (left <= 0) return { kind: 'refused', code: ErrorCode.EXEC_TIMEOUT, message: `${errorMessage(ErrorCode.EXEC_TIMEOUT)}: waited ${timeoutSec} s for a free slot` } as const;
     return runCommand(
@@ -46,10 +50,10 @@ export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promis
     );
   });
   if (!ran.ok) return failed(req.id, ErrorCode.EXEC_BUSY);
-  return outcomeToReply(req.id, ran.value, timeoutSec);
+  return outcomeToReply(req.id, ran.value, timeoutSec, cancelledByServer(deps.signal));
 }
 
-export function outcomeToReply(id: string, o: CommandOutcome, timeoutSec?: number): ReplyFrame {
+export function outcomeToReply(id: string, o: CommandOutcome, timeoutSec?: number, cancelled = false): ReplyFrame {
   if (o.kind === 'refused') return { id, resp: 'failed', retcode: o.code, message: o.message };
   const extra = o.truncated ? { truncated: true, dropped: o.droppedBytes } : {};
   const note = o.truncated ? ` (output truncated: ${o.droppedBytes} bytes dropped)` : '';
@@ -66,6 +70,9 @@ export function outcomeToReply(id: string, o: CommandOutcome, timeoutSec?: numbe
       data: o.output,
       ...extra,
     };
+  }
+  if (o.kind === 'aborted' && cancelled) {
+    return { id, resp: 'failed', retcode: ErrorCode.EXEC_CANCELLED, message: `${errorMessage(ErrorCode.EXEC_CANCELLED)}${note}`, data: o.output, ...extra };
   }
   return {
     id,
