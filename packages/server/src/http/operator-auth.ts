@@ -21,6 +21,7 @@ const OPERATOR_ROUTES = new Set([
   'POST /task/kick',
   'POST /package',
   'POST /polaris',
+  'POST /polaris/cancel',
   'POST /polaris/tasks',
   'DELETE /polaris/tasks',
 ]);

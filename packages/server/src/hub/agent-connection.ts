@@ -12,6 +12,8 @@ import { ErrorCode, FrameDecoder, SIGNED_FRAME_MARGIN_MS, encodeFrame, errorMess
 interface Pending {
   resolve(r: ReplyFrame): void;
   timer: TimerHandle;
+  /** The caller's id (a Polaris request id): what a cancel names. */
+  callerId: string;
 }
 
 export interface ConnectionDeps {
@@ -86,12 +88,20 @@ export class AgentConnection {
         this.pending.delete(hubId);
         resolve(failure(callerId, ErrorCode.CHANNEL_TIMEOUT, `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s)`));
       }, deadlineMs);
-      this.pending.set(hubId, { resolve: (r) => resolve({ ...r, id: callerId }), timer });
+      this.pending.set(hubId, { resolve: (r) => resolve({ ...r, id: callerId }), timer, callerId });
       const out = { ...frame, id: hubId };
       // The frame may start until its deadline has passed plus a margin for clock differences.
       const expires = this.deps.clock.now() + deadlineMs + SIGNED_FRAME_MARGIN_MS;
       this.write(this.deps.signer ? this.deps.signer.sign('frame', out, this.target, expires) : out);
     });
+  }
+
+  /**
+   * The hub ids of the requests waiting for a reply under a caller's id (what a `cancel` frame's
+   * `target` names on the agent: it only ever saw the hub id).
+   */
+  pendingIdsOf(callerId: string): string[] {
+    return [...this.pending].filter(([, p]) => p.callerId === callerId).map(([hubId]) => hubId);
   }
 
   close(why: string): void {

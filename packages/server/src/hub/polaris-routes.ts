@@ -8,6 +8,7 @@
  *   POST   /polaris/tasks         {host, name, line} (task.add relayed)
  *   DELETE /polaris/tasks?host=&name=   (task.remove relayed)
  *   GET    /polaris/task-results?host=&name=&limit=   stored task.result frames
+ *   POST   /polaris/cancel        {hosts[], id | name}: stop a running request / periodic run (polaris-cancel.ts)
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -18,6 +19,7 @@ import {
   errorMessage,
   fail,
   ok,
+  polarisCancelRequest,
   polarisRequest,
   type PolarisHostReply,
   type PolarisRequest,
@@ -29,6 +31,7 @@ import { MAX_LIMIT, parseBoundedInt } from '../http/paging.ts';
 import { scopeRefusal, taskLineReadings } from '../http/scope-gate.ts';
 import { failure } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
+import { cancelOnHosts } from './polaris-cancel.ts';
 
 export const POLARIS_PATH = '/polaris';
 
@@ -69,12 +72,15 @@ async function gate(hub: CommandHub, request: FastifyRequest, reply: FastifyRepl
   let readings: { user?: string; command: string }[];
   if (intent.storedOnly) readings = [];
   else if (intent.method === 'sync.bash') readings = [{ user: intent.user || 'root', command: intent.cmd ?? '' }];
+  // A cancel runs nothing: hosts are checked, no command or user.
+  else if (intent.method === 'cancel') readings = [];
   else if (intent.method === 'task.add') readings = taskLineReadings(intent.line ?? '').map((r) => ({ user: r.user, command: r.command }));
   else readings = [{ command: intent.method }];
   noteAudit(request, {
     targets: intent.hosts.length,
     selector: hostsSelector(intent.hosts),
     sendsCommand: !intent.storedOnly,
+    ...(intent.method === 'cancel' ? { command: `cancel ${intent.cmd ?? ''}` } : {}),
     ...(readings[0] ? { command: intent.method === 'sync.bash' || intent.method.startsWith('getinfo.') || intent.method === 'task.list' ? readings[0].command : `${intent.method}: ${intent.line ?? readings[0].command}` } : {}),
     ...(readings[0]?.user !== undefined ? { runAs: readings[0].user } : {}),
   });
@@ -196,6 +202,30 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         if ('error' in response) return sendFail(reply, 'BAD_REQUEST', response.error);
         noteAudit(request, { outcome: outcomeCounts(response) });
         return ok({ id, response });
+      },
+    );
+
+    app.post(
+      POLARIS_PATH + '/cancel',
+      {
+        ...docOnly,
+        schema: {
+          tags: ['polaris'],
+          summary: 'Stop a running Polaris request (id) or periodic run (name) on each host: its process group is killed as on a timeout',
+          description: `One answer per host. The cancelled request answers ${ErrorCode.EXEC_CANCELLED} "${errorMessage(ErrorCode.EXEC_CANCELLED)}"; nothing running under that id or name answers ${ErrorCode.CHANNEL_NOTHING_TO_CANCEL}.`,
+          body: polarisCancelRequest.schema,
+        },
+      },
+      async (request, reply) => {
+        const v = polarisCancelRequest.validate(request.body);
+        if (!v.ok) return sendFail(reply, 'BAD_REQUEST', v.errors.join('; '));
+        if ((v.value.id === undefined) === (v.value.name === undefined)) return sendFail(reply, 'BAD_REQUEST', 'give exactly one of id (a running POST /polaris request) and name (a periodic task)');
+        const what = v.value.id !== undefined ? `id=${v.value.id}` : `name=${v.value.name ?? ''}`;
+        const refused = await gate(hub, request, reply, { hosts: v.value.hosts, method: 'cancel', cmd: what });
+        if (refused) return refused;
+        const response = await cancelOnHosts(hub, v.value);
+        noteAudit(request, { outcome: outcomeCounts(response) });
+        return ok({ response });
       },
     );
 
