@@ -21,5 +21,5 @@ export function versionLine(name: string): string {
   return `${name} ${VERSION} (node ${process.versions.node}, ${machine()})`;
 }
 
-/** Exit codes shared by the four programs (docs/cli.md). */
+/** Exit codes shared by the four programs (README "Command lines", docs/install.md). */
 export const EXIT_CODES = { OK: 0, FAILURE: 1, USAGE: 2, RUNNING: 3 } as const;

@@ -65,8 +65,8 @@ const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9a-fA-F:.]+\]?$/;
 export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig> {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['must be a JSON object']);
   const c = new ConfigChecker(raw as Record<string, unknown>, KNOWN);
-  const serverHost = c.string('serverHost', '', (v) => (HOST.test(v) ? undefined : 'not a host name or address'));
-  if (!serverHost) c.problems.push('serverHost: required');
+  // Empty: no hub yet. `-T` says so (exit 2); the daemon waits for it (cli/wait-for-hub.ts).
+  const serverHost = c.string('serverHost', '', (v) => (v === '' || HOST.test(v) ? undefined : 'not a host name or address'));
   const ca = c.string('ca', '');
   if (!ca) c.problems.push('ca: required (PEM file of the CA that signed the server certificate)');
   const logLevel = c.string('logLevel', 'info', (v) =>
