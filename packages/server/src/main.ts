@@ -85,7 +85,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   logger.info({ source: hostCa.source, previousTrusted: config.hostCaPreviousCert !== undefined, certLifetimeSec: config.hostCertLifetimeSec }, 'host CA loaded');
   // Several nodes (docs/scale.md): only on PostgreSQL; on SQLite there is no cluster layer.
   const clusterUrl = config.cluster?.url ?? postgresStoreUrl(config);
-  const cluster = clusterUrl ? createCluster({ url: clusterUrl, heartbeatMs: config.cluster?.heartbeatMs ?? 2000, clock: realClock, logger }) : undefined;
+  const cluster = clusterUrl ? createCluster({ db: { connectionString: clusterUrl }, heartbeatMs: config.cluster?.heartbeatMs ?? 2000, clock: realClock, logger }) : undefined;
   if (cluster) starting.undo.push(() => cluster.stop());
   const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer, hostCaCerts, ...(cluster ? { cluster } : {}) });
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;

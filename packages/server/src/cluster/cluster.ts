@@ -22,7 +22,7 @@ import { ErrorCode, errorMessage, type ReplyFrame } from '@aspire/protocol';
 import type { AgentRegistry } from '../hub/agent-registry.ts';
 import type { AgentConnection } from '../hub/agent-connection.ts';
 import { Periodic } from '../periodic.ts';
-import { NodeBus, applicationNameOf, type BusMessage, type ForwardedFrame } from './node-bus.ts';
+import { NodeBus, applicationNameOf, type BusMessage, type ClusterDb, type ForwardedFrame } from './node-bus.ts';
 import { PresenceTable, claimSweep, type LiveNode } from './presence.ts';
 import { ensureClusterSchema } from './schema.ts';
 
@@ -34,7 +34,7 @@ export const ROUTE_MARGIN_MS = 5000;
 const KEEP_LOST_MS = 3600_000;
 
 export interface ClusterDeps {
-  url: string;
+  db: ClusterDb;
   heartbeatMs: number;
   clock: Clock;
   logger: Logger;
@@ -74,7 +74,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
   let nodeId = '';
   let log = deps.logger.child({ component: 'cluster' });
   const ttlMs = deps.heartbeatMs * MISSED_BEATS;
-  const pool = new pg.Pool({ connectionString: deps.url, max: 8, application_name: 'aspire-node-pool' });
+  const pool = new pg.Pool({ ...deps.db, max: 8, application_name: 'aspire-node-pool' });
   pool.on('error', (err) => log.warn({ err: err.message }, 'cluster: idle database connection failed'));
   let presence: PresenceTable;
   let bus: NodeBus;
@@ -132,7 +132,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
       log = deps.logger.child({ component: 'cluster', nodeId });
       presence = new PresenceTable(pool, nodeId);
       bus = new NodeBus({
-        url: deps.url,
+        db: deps.db,
         pool,
         nodeId,
         clock,

@@ -53,8 +53,14 @@ export function parseBusMessage(text: string): BusMessage | undefined {
   return undefined;
 }
 
+/**
+ * Where the cluster's PostgreSQL is: a URL (config cluster.url/urlFile) or the store's own
+ * connection settings (password from its file or the environment). Never logged.
+ */
+export type ClusterDb = { connectionString: string } | { host: string; port: number; database: string; user: string; password?: string };
+
 export interface NodeBusDeps {
-  url: string;
+  db: ClusterDb;
   pool: Pool;
   nodeId: string;
   clock: Clock;
@@ -71,7 +77,7 @@ export class NodeBus {
 
   /** Connect and LISTEN; a lost listener connection is made again (1 s apart) until stop(). */
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.deps.url, application_name: applicationNameOf(this.deps.nodeId) });
+    const client = new pg.Client({ ...this.deps.db, application_name: applicationNameOf(this.deps.nodeId) });
     client.on('error', (err) => this.deps.logger.warn({ err: err.message }, 'cluster: listener connection error'));
     client.on('end', () => {
       if (this.stopped || this.listener !== client) return;
