@@ -166,10 +166,16 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         // Signed for this host, valid signedJobSec (docs/security.md "Signed jobs and command frames").
         jobs.push(ctx.signing.signer.sign('job', job, body.agentsn, now + ctx.config.signedJobSec * 1000));
       }
+      // Revoked while RESERVED here (docs/server.md "Revoking RESERVED subtasks"): told on every
+      // reply until the host's result arrives (this push's results are stored above, so a job it
+      // just answered is no longer listed); each entry signed for this host like a job.
+      const revoke = (await ctx.store.revokedReserved(body.agentsn)).map((r) =>
+        ctx.signing.signer.sign('revoke', { id: r.jobid }, body.agentsn, now + ctx.config.signedJobSec * 1000),
+      );
       const renewed = body.csr !== undefined ? await renewCertificate(request, ctx, body.agentsn, body.csr, deletedBeforePush) : {};
       // The self-report counts until the host would be offline (its step times the missed steps allowed).
       ctx.metrics.statusPush((ctx.clock.monotonic() - started) / 1000, body.agentsn, body.self, body.step * ctx.config.offlineMissedSteps * 1000);
-      return reply.send(ok({ jobs, ...renewed, ...ctx.signing.announcement }));
+      return reply.send(ok({ jobs, ...(revoke.length > 0 ? { revoke } : {}), ...renewed, ...ctx.signing.announcement }));
     },
   );
 }
