@@ -159,6 +159,37 @@ describe('revoking a RESERVED install', () => {
   });
 });
 
+describe('revoking one RESERVED subtask', () => {
+  it('a command:// install step mid-run, revoked by subtask id: the command is killed, the subtask REVOKED', async () => {
+    const duration = `297.${Math.floor(Math.random() * 1e6)}`;
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'install',
+      agents: [agentsn],
+      parameters: { name: `Cmd-${SUFFIX}`, version: '1.0.0', url: `command://sleep ${duration}` },
+    });
+    expect(created.body.status, JSON.stringify(created.body)).toBe(0);
+    const id = created.body.id as number;
+    const pids = await waitUntil(() => { const p = pidsWith(duration); return p.length > 0 ? p : undefined; }, { timeoutMs: 30_000, what: 'command running' });
+    const view = await srv.api('GET', `/api/v1/server/task?id=${id}`);
+    const subtask = view.body.subtasks[0] as { id: string; state: string };
+    expect(subtask.state).toBe('RESERVED');
+
+    const revoked = await srv.api('POST', '/api/v1/server/task/revoke', { id, subtask: subtask.id });
+    expect(revoked.body, JSON.stringify(revoked.body)).toMatchObject({ status: 0, cancelling: 1 });
+    const sub = await waitUntil(
+      async () => {
+        const r = await srv.api('GET', `/api/v1/server/task?id=${id}`);
+        const s = r.body.subtasks?.[0];
+        return s && s.state !== 'RESERVED' ? s : undefined;
+      },
+      { timeoutMs: 30_000, what: 'subtask leaves RESERVED' },
+    );
+    expect(sub).toMatchObject({ id: subtask.id, state: 'REVOKED', errcode: ErrorCode.JOB_REVOKED });
+    for (const p of pids) expect(existsSync(`/proc/${p}`)).toBe(false);
+    expect(pidsWith(duration)).toEqual([]);
+  });
+});
+
 describe('cancelling on the command channel', () => {
   it('a long sync.bash mid-run: its process group is gone and the request answers EXEC_CANCELLED', async () => {
     // A sleep with a duration nobody else uses marks the child; the bash line carries the marker too.
