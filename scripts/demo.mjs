@@ -9,6 +9,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAll } from './build.mjs';
@@ -19,7 +20,16 @@ const demo = process.env.ASPIRE_DEMO_DIR ?? join(root, '.demo');
 const args = process.argv.slice(2);
 const port = Number(process.env.ASPIRE_DEMO_PORT ?? 8180);
 const hubListenPort = Number(process.env.ASPIRE_DEMO_HUB_PORT ?? 8443);
-const exitAfterReady = args.includes('--check'); // used by the test of this script
+const exitAfterReady = args.includes('--check'); // exit once everything is up (scripted checks)
+
+// A busy port is one line naming it and the variable that moves it, before anything starts.
+for (const [p, variable] of [[port, 'ASPIRE_DEMO_PORT'], [hubListenPort, 'ASPIRE_DEMO_HUB_PORT']]) {
+  const problem = await portProblem(p);
+  if (problem) {
+    console.error(`demo: port ${p} on 127.0.0.1 is ${problem}; choose another with ${variable}, e.g. ${variable}=${p + 1} npm run demo`);
+    process.exit(1);
+  }
+}
 
 if (args.includes('--clean')) rmSync(demo, { recursive: true, force: true });
 mkdirSync(demo, { recursive: true, mode: 0o700 });
@@ -53,10 +63,13 @@ const token = readFileSync(tokenFile, 'utf8').trim();
 
 // --- processes ------------------------------------------------------------------------------
 const children = [];
+/** What runs, for the line Ctrl-C prints: "aspire (pid 12)". */
+const names = new Map();
 let stopping = false;
 function start(name, argv, { echo = false } = {}) {
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
+  names.set(child, name);
   let out = '';
   child.stdout.on('data', (c) => {
     out += c;
@@ -73,9 +86,10 @@ function start(name, argv, { echo = false } = {}) {
 }
 
 const basicPidfile = at('basic', 'basic.pid');
-async function shutdown(code = 0) {
+async function shutdown(code = 0, reason) {
   if (stopping) return;
   stopping = true;
+  const stopped = children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => `${names.get(c)} (pid ${c.pid})`);
   const exited = children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))));
   for (const c of [...children].reverse()) c.kill('SIGTERM');
   await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 5000))]);
@@ -85,6 +99,7 @@ async function shutdown(code = 0) {
   try {
     const pid = Number(readFileSync(basicPidfile, 'utf8').trim());
     process.kill(pid, 'SIGTERM');
+    stopped.push(`BasicAgent (pid ${pid})`);
     // Gone before the demo says it stopped (a loaded machine takes a moment); at most 10 s.
     for (let i = 0; i < 100; i++) {
       process.kill(pid, 0);
@@ -93,10 +108,11 @@ async function shutdown(code = 0) {
   } catch {
     /* not running (any more) */
   }
+  if (reason) console.log(`\ndemo: ${reason}: stopped ${stopped.length ? stopped.join(', ') : 'nothing (nothing was running)'}; state kept in ${demo} (npm run demo -- --clean forgets it)`);
   process.exit(code);
 }
-process.on('SIGINT', () => shutdown(0));
-process.on('SIGTERM', () => shutdown(0));
+process.on('SIGINT', () => shutdown(0, 'Ctrl-C'));
+process.on('SIGTERM', () => shutdown(0, 'SIGTERM'));
 
 const server = start('aspire', [
   node, bundle('aspire.cjs'), 'serve', '--config', serverConfig, '--listen', `127.0.0.1:${port}`, '--log-file', at('aspire.log'),
@@ -184,7 +200,9 @@ const answer = probe.response?.[0];
 console.log(`
 Aspire is running on this machine (Ctrl-C stops it).
 
-  console       ${url}/    log in with the operator token in ${tokenFile}
+  console       ${url}/    log in with the operator token below
+  token         ${token}
+                (also in ${tokenFile}; admin role)
   REST API      ${url}/api/v1/server/...   (Authorization: Bearer <token>; OpenAPI at /api/v1/server/openapi.json)
   command hub   tls://127.0.0.1:${hubPort}   (CA ${at('tls', 'ca.crt')})
   host          ${agentsn} online, BootAgent step 5 s, BasicAgent supervised and connected
@@ -204,7 +222,17 @@ Try:
   curl -s -H "Authorization: Bearer $T" -H 'content-type: application/json' \\
        -d '{"hosts":["${agentsn}"],"method":"getinfo.kernel"}' ${url}/api/v1/server/polaris
 `);
-if (exitAfterReady) shutdown(0);
+if (exitAfterReady) shutdown(0, '--check');
+
+/** Why 127.0.0.1:port cannot be listened on ("in use", ...), or undefined when it can (0: any port). */
+function portProblem(p) {
+  if (p === 0) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err) => resolve(err.code === 'EADDRINUSE' ? 'in use' : `not available (${err.code})`));
+    probe.listen(p, '127.0.0.1', () => probe.close(() => resolve(undefined)));
+  });
+}
 
 async function until(fn, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;
