@@ -7,4 +7,3 @@ export * from './aspire-server.ts';
 export * from './basic-agent.ts';
 export * from './host-identity.ts';
 export * from './prometheus.ts';
-export * from './postgres.ts';
