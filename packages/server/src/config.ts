@@ -5,6 +5,7 @@
 import { ConfigChecker, type Bound } from '@aspire/agent-core';
 import { MAX_STATUS_BODY_BYTES } from '@aspire/protocol';
 import { checkScope } from './http/operator-scope.ts';
+import { checkStoreConfig, type StoreConfig } from './store/open-store.ts';
 import { checkClusterConfig, type ClusterConfig } from './cluster/cluster-config.ts';
 
 export interface RateLimitConfig {
@@ -19,6 +20,8 @@ export interface RateLimitConfig {
 export interface ServerConfig {
   listen: string;
   dataDir: string;
+  /** SQLite in dataDir (default) or PostgreSQL (store/open-store.ts, docs/scale.md). */
+  store: StoreConfig;
   /** Registration needs this in x-aspire-enroll when set. */
   enrollSecret?: string;
   /** GET /metrics also accepts `Authorization: Bearer <metricsToken>` (a scraper's token, no operator rights). */
@@ -109,6 +112,7 @@ export const BOUNDS = {
 const KEYS = [
   'listen',
   'dataDir',
+  'store',
   'enrollSecret',
   'metricsToken',
   'publicUrl',
@@ -169,6 +173,7 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
   const config: ServerConfig = {
     listen: c.string('listen', '127.0.0.1:8180', checkListen),
     dataDir: c.string('dataDir', '/var/lib/aspire', (v) => (v.length ? undefined : 'must not be empty')),
+    store: checkStoreConfig(c.rawValue('store'), c.problems),
     enrollSecret: c.optionalString('enrollSecret'),
     metricsToken: c.optionalString('metricsToken'),
     publicUrl: c.optionalString('publicUrl'),

@@ -16,7 +16,8 @@ import { ServerMetrics } from './metrics/server-metrics.ts';
 import { addTokenCommands, DB_FILE } from './token-cli.ts';
 import { checkConfig, parseListen } from './config.ts';
 import { listenFailure, startupFailureLine } from './startup-failure.ts';
-import { openSqliteStore } from './store/sqlite-store.ts';
+import { openStore, withStoreEnv, type StoreEnv } from './store/open-store.ts';
+import { addMigrateCommand } from './store/postgres/migrate-cli.ts';
 import { loadOrCreateHostCa } from './trust/host-ca.ts';
 import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
 import { loadServerSigning } from './trust/signing-key.ts';
@@ -56,6 +57,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
   if ((flags.logFile ?? flags.log) !== undefined) raw.logFile = flags.logFile ?? flags.log;
+  // ASPIRE_DATABASE_URL selects PostgreSQL over the file's `store` (docs/scale.md).
+  const storeEnv: StoreEnv = { ASPIRE_DATABASE_URL: process.env.ASPIRE_DATABASE_URL, ASPIRE_DATABASE_PASSWORD: process.env.ASPIRE_DATABASE_PASSWORD };
+  const rawStore = withStoreEnv(raw.store, storeEnv);
+  if (rawStore !== undefined) raw.store = rawStore;
   const { config, notes } = checkConfig(raw, flags.config ?? 'flags');
   starting.dataDir = config.dataDir;
   const root = createRootLogger({ name: 'aspire', file: config.logFile, level: config.logLevel });
@@ -70,8 +75,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   // only writer. `token create/list/revoke` only touch the tokens table and need no lock.
   const releaseLock = acquirePidfile(join(config.dataDir, 'aspire.pid'));
   starting.undo.push(releaseLock);
-  const store = openSqliteStore(join(config.dataDir, DB_FILE));
+  const opened = await openStore(config, storeEnv);
+  const store = opened.store;
   starting.undo.push(() => store.close());
+  logger.info({ store: opened.describe }, 'store opened');
   // ---- Command hub (BasicAgent channel, seed 003; packages/server/src/hub/) -----------------
   // Created before buildServer so its Polaris routes go into operatorPlugins; started after
   // the store is open, stopped in `shutdown` before the store closes. Its task results go into
@@ -84,8 +91,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   const hostCaCerts = [hostCa.certPem, ...(config.hostCaPreviousCert ? [readFileSync(config.hostCaPreviousCert, 'utf8')] : [])];
   logger.info({ source: hostCa.source, previousTrusted: config.hostCaPreviousCert !== undefined, certLifetimeSec: config.hostCertLifetimeSec }, 'host CA loaded');
   // Several nodes (docs/scale.md): only on PostgreSQL; on SQLite there is no cluster layer.
-  const clusterUrl = config.cluster?.url ?? postgresStoreUrl(config);
-  const cluster = clusterUrl ? createCluster({ db: { connectionString: clusterUrl }, heartbeatMs: config.cluster?.heartbeatMs ?? 2000, clock: realClock, logger }) : undefined;
+  // The store's own connection (its password from its file or the environment), or cluster.url.
+  const clusterDb = config.cluster?.url ? { connectionString: config.cluster.url } : opened.postgres;
+  const cluster = clusterDb ? createCluster({ db: clusterDb, heartbeatMs: config.cluster?.heartbeatMs ?? 2000, clock: realClock, logger }) : undefined;
   if (cluster) starting.undo.push(() => cluster.stop());
   const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer, hostCaCerts, ...(cluster ? { cluster } : {}) });
   const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
@@ -139,7 +147,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     await hub?.stop();
     await cluster?.stop();
     await server.stop();
-    store.close();
+    await store.close();
     releaseLock();
     root.flush();
     process.exit(0);
@@ -147,12 +155,6 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => root.reopen());
-}
-
-/** The store's URL when the server config selects PostgreSQL (`store: {kind: "postgres", url}`). */
-function postgresStoreUrl(config: object): string | undefined {
-  const store = (config as { store?: { kind?: unknown; url?: unknown } }).store;
-  return store?.kind === 'postgres' && typeof store.url === 'string' ? store.url : undefined;
 }
 
 export function program(): Command {
@@ -181,6 +183,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     .option('--log <file>', 'same as --log-file')
     .action(serve);
   addTokenCommands(p);
+  addMigrateCommand(p);
   return p;
 }
 

@@ -1,18 +1,18 @@
 /**
  * `aspire token create|list|revoke`: operator tokens with a role and a scope (docs/server.md,
  * docs/security.md). The token is printed once, at creation; the database keeps its SHA-256.
- * They work while the server runs (SQLite WAL) and need no lock; the server reads tokens per
- * request, so a revoke takes effect at once.
+ * They work while the server runs (SQLite WAL, or PostgreSQL when the config file's `store` or
+ * ASPIRE_DATABASE_URL selects it) and need no lock; the server reads tokens per request, so a
+ * revoke takes effect at once.
  */
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, readConfigObject } from '@aspire/agent-core';
 import { checkConfig } from './config.ts';
 import { checkScope, describeScope, isRole, parseCommandRule, ROLES, type OperatorScope } from './http/operator-scope.ts';
 import { newOperatorToken, sha256Hex } from './http/secrets.ts';
-import { openSqliteStore } from './store/sqlite-store.ts';
+import { checkStoreConfig, DB_FILE, openStore, withStoreEnv, type OpenedStore } from './store/open-store.ts';
 
-export const DB_FILE = 'aspire.db';
+export { DB_FILE };
 
 interface TokenFlags {
   dataDir?: string;
@@ -37,6 +37,20 @@ function tokenDataDir(opts: TokenFlags): string {
   throw new ConfigError('flags', ['--data-dir: required (or --config naming a file with dataDir)']);
 }
 
+/**
+ * The store of a token command: the config file's `store` (or ASPIRE_DATABASE_URL) selects
+ * PostgreSQL; otherwise the SQLite file in the data dir.
+ */
+async function tokenStore(opts: TokenFlags): Promise<OpenedStore['store']> {
+  const env = { ASPIRE_DATABASE_URL: process.env.ASPIRE_DATABASE_URL, ASPIRE_DATABASE_PASSWORD: process.env.ASPIRE_DATABASE_PASSWORD };
+  const rawStore = withStoreEnv(opts.config ? readConfigObject(opts.config).store : undefined, env);
+  const problems: string[] = [];
+  const store = checkStoreConfig(rawStore, problems);
+  if (problems.length) throw new ConfigError(opts.config ?? 'ASPIRE_DATABASE_URL', problems);
+  const dataDir = store.kind === 'postgres' && !opts.dataDir && !opts.config ? '' : tokenDataDir(opts);
+  return (await openStore({ dataDir, store }, env)).store;
+}
+
 const list = (v: string | undefined): string[] | undefined =>
   v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -59,7 +73,7 @@ export function scopeFromFlags(opts: CreateFlags): OperatorScope {
 
 async function tokenCreate(opts: CreateFlags): Promise<void> {
   const scope = scopeFromFlags(opts);
-  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
+  const store = await tokenStore(opts);
   try {
     const token = newOperatorToken();
     await store.createToken(opts.name, sha256Hex(token), Date.now(), { role: opts.role, scope: JSON.stringify(scope) });
@@ -67,12 +81,12 @@ async function tokenCreate(opts: CreateFlags): Promise<void> {
     process.stdout.write(`${token}\n`);
     process.stderr.write(`aspire: token ${opts.name}: role ${opts.role}, ${describeScope(scope)}\n`);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 async function tokenList(opts: TokenFlags): Promise<void> {
-  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
+  const store = await tokenStore(opts);
   try {
     for (const t of await store.listTokens()) {
       const used = t.last_used === null ? 'never used' : `last used ${new Date(t.last_used).toISOString()}`;
@@ -87,18 +101,18 @@ async function tokenList(opts: TokenFlags): Promise<void> {
       process.stdout.write(`${t.name}\tcreated ${new Date(t.gmt_create).toISOString()}\t${used}\trole ${t.role}\t${scope}\n`);
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 async function tokenRevoke(opts: TokenFlags & { name: string }): Promise<void> {
-  const store = openSqliteStore(join(tokenDataDir(opts), DB_FILE));
+  const store = await tokenStore(opts);
   try {
     const n = await store.deleteTokens(opts.name);
     process.stdout.write(`revoked ${n} token(s) named ${opts.name}\n`);
     if (n === 0) process.exitCode = 1;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

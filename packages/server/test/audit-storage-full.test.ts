@@ -45,6 +45,9 @@ describe('audit rows on a full disk', () => {
     const { config } = checkConfig({ dataDir: dir }, 'test');
     server = await buildServer({ store, clock: new ManualClock(Date.UTC(2026, 0, 1)), logger: pino({ level: 'info' }, sink), config });
     await server.app.ready();
+    // The task's target must be a known host.
+    const reg = await server.app.inject({ method: 'POST', url: '/agent/register', payload: { hostname: 'h-1', agentsn: 'sn-1' } });
+    expect(reg.statusCode).toBe(200);
   });
   afterAll(async () => {
     await server?.stop();

@@ -7,3 +7,4 @@ export * from './aspire-server.ts';
 export * from './basic-agent.ts';
 export * from './host-identity.ts';
 export * from './prometheus.ts';
+export * from './postgres.ts';

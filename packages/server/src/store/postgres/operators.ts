@@ -1,0 +1,69 @@
+/** Operator tokens (hash, role, scope JSON) and the append-only audit table on PostgreSQL. */
+import type { AuditEntry, AuditFilter, AuditRow, Page, Paging, TokenGrant, TokenRow } from '../store.ts';
+import { PgPart, type Param, type Row } from './db.ts';
+
+export class PgOperators extends PgPart {
+  async createToken(name: string, hash: string, now: number, grant?: { role: string; scope: string }): Promise<number> {
+    const r = await this.get<{ id: number }>(
+      'INSERT INTO tokens(name, hash, gmt_create, role, scope) VALUES (?, ?, ?, ?, ?) RETURNING id',
+      name,
+      hash,
+      now,
+      grant?.role ?? 'admin',
+      grant?.scope ?? '{}',
+    );
+    return r!.id;
+  }
+
+  async listTokens(): Promise<TokenRow[]> {
+    return this.all<TokenRow>('SELECT id, name, role, scope, gmt_create, last_used FROM tokens ORDER BY id');
+  }
+
+  async deleteTokens(name: string): Promise<number> {
+    return (await this.run('DELETE FROM tokens WHERE name = ?', name)).changes;
+  }
+
+  async tokenGrant(hash: string, now: number): Promise<TokenGrant | undefined> {
+    return this.get<TokenGrant>('UPDATE tokens SET last_used = ? WHERE hash = ? RETURNING name, role, scope', now, hash);
+  }
+
+  async appendAudit(e: AuditEntry): Promise<number> {
+    const r = await this.get<{ id: number }>(
+      `INSERT INTO audit(at, phase, request, token, source, method, route, targets, selector, command, run_as, code, outcome)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+      e.at,
+      e.phase,
+      e.request,
+      e.token,
+      e.source,
+      e.method,
+      e.route,
+      e.targets,
+      e.selector,
+      e.command,
+      e.run_as,
+      e.code,
+      e.outcome,
+    );
+    return r!.id;
+  }
+
+  async listAudit(filter: AuditFilter, paging: Paging): Promise<Page<AuditRow>> {
+    const where: string[] = [];
+    const params: Param[] = [];
+    if (filter.token !== undefined) (where.push('token = ?'), params.push(filter.token));
+    if (filter.route !== undefined) (where.push('route = ?'), params.push(filter.route));
+    if (filter.since !== undefined) (where.push('at >= ?'), params.push(filter.since));
+    if (filter.until !== undefined) (where.push('at <= ?'), params.push(filter.until));
+    if (filter.agentsn !== undefined) {
+      where.push(`(selector LIKE 'hosts=%' AND strpos(',' || substr(selector, 7) || ',', ?) > 0)`);
+      params.push(`,${filter.agentsn},`);
+    }
+    return this.page('audit', 'SELECT * FROM audit', where, params, paging, (r: Row) => r as unknown as AuditRow);
+  }
+
+  async pruneAudit(before: number): Promise<number> {
+    // The append-only trigger refuses UPDATE only; the retention sweep deletes.
+    return (await this.run('DELETE FROM audit WHERE at < ?', before)).changes;
+  }
+}

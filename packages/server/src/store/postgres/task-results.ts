@@ -1,0 +1,62 @@
+/**
+ * Periodic-task results of BasicAgents on PostgreSQL: the newest `keep` rows per (host, name)
+ * on every insert, and by age through pruneTaskResults.
+ */
+import type { TaskResultFilter, TaskResultInput, TaskResultRow } from '../store.ts';
+import { PgPart, type Row } from './db.ts';
+
+export class PgTaskResults extends PgPart {
+  async addTaskResult(r: TaskResultInput, keep: number): Promise<void> {
+    await this.tx(async () => {
+      await this.run(
+        `INSERT INTO task_results(host, agentsn, name, started, started_ms, duration_ms, retcode, errcode, message, output, truncated, skipped, received)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        r.host,
+        r.agentsn ?? null,
+        r.name,
+        r.started,
+        r.started_ms ?? null,
+        r.duration_ms,
+        r.retcode,
+        r.errcode ?? null,
+        r.message ?? null,
+        r.output,
+        r.truncated ? 1 : 0,
+        r.skipped ? 1 : 0,
+        r.received,
+      );
+      const cut = await this.get<{ id: number }>('SELECT id FROM task_results WHERE host = ? AND name = ? ORDER BY id DESC LIMIT 1 OFFSET ?', r.host, r.name, keep);
+      if (cut) await this.run('DELETE FROM task_results WHERE host = ? AND name = ? AND id <= ?', r.host, r.name, cut.id);
+    });
+  }
+
+  async listTaskResults(f: TaskResultFilter): Promise<TaskResultRow[]> {
+    const rows =
+      f.name === undefined
+        ? await this.all<Row>('SELECT * FROM task_results WHERE host = ? OR agentsn = ? ORDER BY id DESC LIMIT ?', f.host, f.host, f.limit)
+        : await this.all<Row>('SELECT * FROM task_results WHERE (host = ? OR agentsn = ?) AND name = ? ORDER BY id DESC LIMIT ?', f.host, f.host, f.name, f.limit);
+    return rows.map(toResult).reverse();
+  }
+
+  async pruneTaskResults(before: number): Promise<number> {
+    return (await this.run('DELETE FROM task_results WHERE received < ?', before)).changes;
+  }
+}
+
+function toResult(r: Row): TaskResultRow {
+  return {
+    host: r.host as string,
+    agentsn: (r.agentsn as string | null) ?? null,
+    name: r.name as string,
+    started: Number(r.started),
+    started_ms: r.started_ms === null ? null : Number(r.started_ms),
+    duration_ms: Number(r.duration_ms),
+    retcode: Number(r.retcode),
+    errcode: r.errcode === null ? null : Number(r.errcode),
+    message: (r.message as string | null) ?? null,
+    output: r.output as string,
+    truncated: Number(r.truncated) === 1,
+    skipped: Number(r.skipped) === 1,
+    received: Number(r.received),
+  };
+}
