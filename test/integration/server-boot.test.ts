@@ -127,21 +127,25 @@ describe('server + real boot processes', () => {
   it('batch 1 over three hosts runs them one after another', async () => {
     const id = await create({ command: 'config', agents: sn, batch: 1, parameters: { step: 1 } });
     const t = await waitTask(id, (x) => x.task.status === 'COMPLETE', 'batch task complete', 45_000);
-    const subs = [...t.subtasks].sort((a: any, b: any) => a.reserved_at - b.reserved_at);
+    // Issue 13 item 8: times are ISO 8601 UTC strings.
+    const ms = (iso: string) => Date.parse(iso);
+    const subs = [...t.subtasks].sort((a: any, b: any) => ms(a.reserved_at) - ms(b.reserved_at));
     expect(subs.every((s: any) => s.state === 'SUCCESS')).toBe(true);
     // Each host was handed its job only after the previous one had reported.
-    for (let i = 1; i < subs.length; i++) expect(subs[i].reserved_at).toBeGreaterThanOrEqual(subs[i - 1].gmt_modify);
+    for (let i = 1; i < subs.length; i++) expect(ms(subs[i].reserved_at)).toBeGreaterThanOrEqual(ms(subs[i - 1].gmt_modify));
   });
 
-  it('retry 2 on a failing job: three attempts, then FAILED with TASK_RETRIES_EXHAUSTED', async () => {
+  it('retry 2 on a failing job: three attempts, then BURIED with TASK_RETRIES_EXHAUSTED (issue 13: was FAILED)', async () => {
     const id = await create({
       command: 'install',
       agents: [sn[1]],
       parameters: { name: 'Broken', version: '1', url: 'http://127.0.0.1:1/Broken-1.tar.gz', checksum: `SHA256:${'0'.repeat(64)}` },
       retry: { count: 2, interval: 0.5 },
     });
-    const t = await waitTask(id, (x) => x.task.status === 'COMPLETE', 'retry task failed', 45_000);
-    expect(t.subtasks[0]).toMatchObject({ state: 'FAILED', attempts: 3, errcode: ErrorCode.TASK_RETRIES_EXHAUSTED });
+    // Retries exhausted: BURIED (a kick revives it; taskBuriedTtlSec fails it); max_errors 0 halts the task.
+    const t = await waitTask(id, (x) => x.subtasks[0]?.state === 'BURIED', 'retry task buried', 45_000);
+    expect(t.subtasks[0]).toMatchObject({ state: 'BURIED', attempts: 3, errcode: ErrorCode.TASK_RETRIES_EXHAUSTED });
+    expect(t.task.status).toBe('HALTED');
     expect(t.subtasks[0].message).toMatch(new RegExp(`last: ${ErrorCode.JOB_DOWNLOAD_FAILED} `));
   });
 

@@ -12,6 +12,7 @@ import { buildServer, OPENAPI_PATH, type AspireServer } from '../src/app.ts';
 import { checkConfig } from '../src/config.ts';
 import { sha256Hex } from '../src/http/secrets.ts';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.ts';
+import { PACKAGE_TIME_FIELDS, SUBTASK_TIME_FIELDS, TASK_TIME_FIELDS, withIsoTimes } from '../src/http/iso-time.ts';
 
 let dir: string;
 let store: SqliteStore;
@@ -125,18 +126,24 @@ describe('operator routes and OpenAPI', () => {
     expect(listed).toEqual({ status: 0, message: 'success', count: 1, offset: 0, limit: 20, hosts: [hostRow] });
     const created = await server.app.inject({
       method: 'POST', url: '/api/v1/server/task', headers: auth,
-      payload: { command: 'config', agents: ['sn-schema', 'sn-nobody'], parameters: { step: 30 } },
+      // Issue 13: an unknown AgentSN is refused unless allow_unknown records it FAILED.
+      payload: { command: 'config', agents: ['sn-schema', 'sn-nobody'], parameters: { step: 30 }, allow_unknown: true },
     });
     expect(created.json()).toMatchObject({ status: 0, results: [{ AgentSN: 'sn-schema' }, { AgentSN: 'sn-nobody', errcode: expect.any(Number) }] });
     const id = created.json().id as number;
     const one = (await server.app.inject({ method: 'GET', url: `/api/v1/server/task?id=${id}`, headers: auth })).json();
     const stored = (await store.getTask(id))!;
-    expect(one).toEqual({ status: 0, message: 'success', task: stored.task, states: stored.states, subtasks: stored.subtasks });
+    // Issue 13 item 8: the same rows with every time field as an ISO 8601 UTC string.
+    const taskOut = withIsoTimes(stored.task, TASK_TIME_FIELDS);
+    expect(one).toEqual({ status: 0, message: 'success', task: taskOut, states: stored.states, subtasks: stored.subtasks.map((s) => withIsoTimes(s, SUBTASK_TIME_FIELDS)) });
+    expect(one.task.gmt_create).toBe(new Date(stored.task.gmt_create).toISOString());
     const page = (await server.app.inject({ method: 'GET', url: '/api/v1/server/task?limit=1000', headers: auth })).json();
-    expect(page.tasks).toContainEqual(stored.task);
+    expect(page.tasks).toContainEqual(taskOut);
     await store.insertPackage({ name: 'FooAgent', version: '1.0', os: 'linux', arch: 'x86_64', file: 'f.tgz', path: 'packages/linux/x86_64/f.tgz', size: 3, sha256: 'ab' }, now);
     const pkgs = (await server.app.inject({ method: 'GET', url: '/api/v1/server/package?name=FooAgent', headers: auth })).json();
-    expect(pkgs.packages).toEqual((await store.listPackages({ name: 'FooAgent' }, { offset: 0, limit: 20, order: 'asc', sortby: 'id' })).items);
+    expect(pkgs.packages).toEqual(
+      (await store.listPackages({ name: 'FooAgent' }, { offset: 0, limit: 20, order: 'asc', sortby: 'id' })).items.map((p) => withIsoTimes(p, PACKAGE_TIME_FIELDS)),
+    );
   });
 
   it('a valid token reaches the route, including an extension plugin', async () => {

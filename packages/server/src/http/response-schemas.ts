@@ -12,6 +12,9 @@ const Num = (description?: string) => Type.Number(description ? { description } 
 const NullableNum = (description?: string) => Type.Number({ nullable: true, ...(description ? { description } : {}) });
 const NullableStr = (description?: string) => Type.String({ nullable: true, ...(description ? { description } : {}) });
 const Ms = (what: string) => Num(`${what} (unix ms)`);
+/** Issue 13 item 8: task, subtask and package times are ISO 8601 UTC strings. */
+const Iso = (what: string) => Type.String({ format: 'date-time', description: `${what} (ISO 8601 UTC)` });
+const NullableIso = (what: string) => Type.String({ format: 'date-time', nullable: true, description: `${what} (ISO 8601 UTC)` });
 
 /** The seed 000 envelope plus a route's fields. */
 export function envelopeWith(fields: TProperties, description: string): TObject {
@@ -83,23 +86,31 @@ export const TaskSchema = Type.Object(
     command: Type.String(),
     parameters: Type.Object({}, { ...open, description: 'job fields sent to each host' }),
     user: NullableStr('name of the token that created it'),
-    status: Type.String({ description: 'RUNNING | COMPLETE | REVOKED' }),
+    status: Type.String({ description: 'RUNNING | COMPLETE | REVOKED | HALTED' }),
     selector: Type.String({ description: 'agents | tags' }),
     tags: NullableStr('k=v,... of a tag task'),
-    window_start: NullableNum('tag task window (unix ms)'),
-    window_end: NullableNum('tag task window (unix ms)'),
+    window_start: NullableIso('tag task window'),
+    window_end: NullableIso('tag task window'),
     delay_ms: Num(),
     batch: Num('0 = no limit'),
+    batch_pct: NullableNum('batch as a percentage of the targets (then batch is unused)'),
     retry_count: Num(),
     retry_interval_ms: Num(),
-    ttl_ms: Num('0 = never expires'),
+    ttl_ms: Num('0 = never expires; counts from entering READY'),
     ttr_ms: Num(),
+    priority: Num('lower first (default 1024)'),
+    start_at: NullableIso('no subtask READY before'),
+    max_errors: NullableNum('failed subtasks allowed before the task halts (null: no limit)'),
+    max_errors_pct: NullableNum('max_errors as a percentage of the targets'),
+    halt_reason: NullableStr('set when max_errors halted the task'),
+    after: Type.Array(Num(), { description: 'ids of the tasks it runs after (per host)' }),
+    buried_ttl_ms: Num('a BURIED subtask not kicked within it is FAILED'),
     count: Num('subtasks'),
     complete: Num('subtasks in a final state'),
-    gmt_create: Ms('created'),
-    gmt_modify: Ms('last change'),
+    gmt_create: Iso('created'),
+    gmt_modify: Iso('last change'),
   },
-  { ...open, description: 'a task (seed 001)' },
+  { ...open, description: 'a task (seed 001, issue 13)' },
 );
 
 export const SubtaskSchema = Type.Object(
@@ -111,13 +122,15 @@ export const SubtaskSchema = Type.Object(
     jobid: NullableStr('job id of the current attempt on the wire'),
     attempts: Num(),
     requeues: Num('times its ttr ran out while RESERVED'),
-    ready_at: Ms('not before'),
-    expires_at: NullableNum('not started by then: FAILED (unix ms)'),
-    reserved_at: NullableNum('unix ms'),
+    ready_at: Iso('not before'),
+    expires_at: NullableIso('not started by then: FAILED (set on admission: ttl from entering READY)'),
+    reserved_at: NullableIso('last reserved (or touched)'),
+    buried_at: NullableIso('BURIED since'),
+    revoke_requested_at: NullableIso('revoked while RESERVED: the host is told to cancel'),
     errcode: NullableNum('agent or server code (docs/errors.md)'),
     message: NullableStr(),
-    gmt_create: Ms('created'),
-    gmt_modify: Ms('last change'),
+    gmt_create: Iso('created'),
+    gmt_modify: Iso('last change'),
   },
   { ...open, description: 'one host of a task' },
 );
@@ -133,8 +146,8 @@ export const PackageSchema = Type.Object(
     path: Type.String({ description: 'under the data dir' }),
     size: Num('bytes'),
     sha256: Type.String({ description: 'hex' }),
-    gmt_create: Ms('uploaded'),
-    gmt_modify: Ms('last change'),
+    gmt_create: Iso('uploaded'),
+    gmt_modify: Iso('last change'),
   },
   { ...open, description: 'an uploaded package' },
 );

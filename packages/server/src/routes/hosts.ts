@@ -51,7 +51,8 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
     async (request, reply) => {
       const r = await ctx.store.deleteHost(request.query.agentsn, ctx.clock.now());
       if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
-      return reply.send(ok(r.value));
+      // A second DELETE (issue 13 item 1): success, saying so.
+      return reply.send(r.value.deleted === 0 ? { ...ok(r.value), cause: 'already deleted' } : ok(r.value));
     },
   );
 

@@ -20,7 +20,10 @@ import { drain, DRAIN_CAP_BYTES } from '../http/drain.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import { PackagePage } from '../http/response-schemas.ts';
-import type { PackageFilter } from '../store/store.ts';
+import { PACKAGE_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
+import type { PackageFilter, PackageRow } from '../store/store.ts';
+
+const packageOut = (p: PackageRow) => withIsoTimes(p, PACKAGE_TIME_FIELDS);
 
 const FIELDS = {
   name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
@@ -171,7 +174,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
       throw err;
     }
     request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package uploaded');
-    return reply.send(ok({ package: r.value }));
+    return reply.send(ok({ package: packageOut(r.value) }));
   }
 
   /** The seed's JSON body: register a file already in the package directory, or fetch it from `url`. */
@@ -223,7 +226,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
       }
     }
     request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package registered');
-    return reply.send(ok({ package: r.value }));
+    return reply.send(ok({ package: packageOut(r.value) }));
   }
 
   function validateMeta(fields: Record<string, unknown>): Meta | string {
@@ -244,7 +247,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
     async (request, reply) => {
       const q = request.query;
       const page = await ctx.store.listPackages({ id: q.id, name: q.name, version: q.version, os: q.os, arch: q.arch }, toPaging(q));
-      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, packages: page.items }));
+      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, packages: page.items.map(packageOut) }));
     },
   );
 
@@ -258,7 +261,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
       const rows = await ctx.store.deletePackages(filter);
       for (const p of rows) rmSync(join(ctx.config.dataDir, p.path), { force: true });
       if (rows.length === 0) return sendError(reply, 'NOT_FOUND', 'no package matches');
-      return reply.send(ok({ deleted: rows.length, packages: rows }));
+      return reply.send(ok({ deleted: rows.length, packages: rows.map(packageOut) }));
     },
   );
 }
