@@ -1,0 +1,82 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkClusterConfig, derivedNodeId } from '../../src/cluster/cluster-config.ts';
+import { NOTIFY_MAX_BYTES, applicationNameOf, channelOf, parseBusMessage } from '../../src/cluster/node-bus.ts';
+import { presenceIdentity } from '../../src/cluster/presence.ts';
+
+// What crosses into the cluster layer from outside (config, other nodes' NOTIFY payloads) is
+// checked once at that edge; these are the pure parts (the routing itself: test/integration/cluster.test.ts).
+
+describe('cluster config', () => {
+  it('is absent unless configured, and takes nodeId, advertise, heartbeatMs and a URL from a file', () => {
+    const problems: string[] = [];
+    expect(checkClusterConfig(undefined, problems)).toBeUndefined();
+    const dir = mkdtempSync(join(tmpdir(), 'cluster-cfg-'));
+    writeFileSync(join(dir, 'url'), 'postgres://aspire:secret@db:5432/aspire\n');
+    const c = checkClusterConfig({ urlFile: join(dir, 'url'), nodeId: 'node-1', advertise: '10.0.0.5:7443', heartbeatMs: 500 }, problems);
+    expect(problems).toEqual([]);
+    expect(c).toEqual({ url: 'postgres://aspire:secret@db:5432/aspire', nodeId: 'node-1', advertise: '10.0.0.5:7443', heartbeatMs: 500 });
+  });
+
+  it('lists every bad key, and never the URL (it may carry a password)', () => {
+    const problems: string[] = [];
+    checkClusterConfig({ url: 'mysql://u:hunter2@h/db', nodeId: 'bad id!', advertise: 'nowhere', heartbeatMs: 'x', extra: 1 }, problems);
+    expect(problems.join('\n')).toMatch(/cluster\.url: must be a postgres:\/\/ URL/);
+    expect(problems.join('\n')).toMatch(/cluster\.nodeId/);
+    expect(problems.join('\n')).toMatch(/cluster\.advertise: must be host:port/);
+    expect(problems.join('\n')).toMatch(/cluster\.extra/);
+    expect(problems.join('\n')).not.toContain('hunter2');
+    const more: string[] = [];
+    checkClusterConfig({ url: 'postgres://h/db', urlFile: '/nonexistent/url' }, more);
+    expect(more.join('\n')).toMatch(/give one/);
+    expect(more.join('\n')).toMatch(/cannot read \/nonexistent\/url: ENOENT/);
+  });
+
+  it('derives a node id that fits a PostgreSQL application_name (63 bytes)', () => {
+    expect(derivedNodeId('web-01.example.com', 7443)).toBe('web-01.example.com-7443');
+    const long = derivedNodeId('x'.repeat(200), 65535);
+    expect(applicationNameOf(long).length).toBeLessThanOrEqual(63);
+    expect(derivedNodeId('***', 1)).toBe('node-1');
+  });
+
+  it('names one LISTEN channel per node: a lower-case identifier, distinct per node id', () => {
+    expect(channelOf('node-1')).toMatch(/^aspire_node_[0-9a-f]{24}$/);
+    expect(channelOf('node-1')).not.toBe(channelOf('node-2'));
+    expect(presenceIdentity({ agentsn: 'sn-1', hostname: 'h' })).toBe('sn:sn-1');
+    expect(presenceIdentity({ hostname: 'h' })).toBe('host:h');
+  });
+});
+
+describe('messages between nodes', () => {
+  const req = { t: 'req', rid: 'r1', from: 'node-1', host: 'h1', frame: { id: 'x', method: 'sync.bash', cmd: 'ls' }, deadlineMs: 1000 };
+
+  it('parses a request and a reply', () => {
+    expect(parseBusMessage(JSON.stringify(req))).toEqual(req);
+    const rep = { t: 'rep', rid: 'r1', reply: { id: 'x', resp: 'failed', retcode: 203, message: 'No such host' } };
+    expect(parseBusMessage(JSON.stringify(rep))).toEqual(rep);
+  });
+
+  it('drops anything malformed instead of acting on it', () => {
+    for (const bad of [
+      'not json',
+      'null',
+      '[]',
+      JSON.stringify({ ...req, t: 'other' }),
+      JSON.stringify({ ...req, rid: 1 }),
+      JSON.stringify({ ...req, rid: 'r'.repeat(101) }),
+      JSON.stringify({ ...req, deadlineMs: -1 }),
+      JSON.stringify({ ...req, deadlineMs: 'soon' }),
+      JSON.stringify({ ...req, frame: { id: 'x' } }),
+      JSON.stringify({ ...req, from: undefined }),
+      JSON.stringify({ t: 'rep', rid: 'r1', reply: { id: 'x', resp: 'maybe' } }),
+    ]) {
+      expect(parseBusMessage(bad), bad).toBeUndefined();
+    }
+  });
+
+  it('keeps NOTIFY payloads under PostgreSQL\'s 8000-byte limit', () => {
+    expect(NOTIFY_MAX_BYTES).toBeLessThan(8000);
+  });
+});
