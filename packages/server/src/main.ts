@@ -14,6 +14,7 @@ import { acquirePidfile, ConfigError, createRootLogger, EXIT_CODES, PidfileLocke
 import { buildServer } from './app.ts';
 import { ServerMetrics } from './metrics/server-metrics.ts';
 import { addTokenCommands, DB_FILE } from './token-cli.ts';
+import { addClientCommands } from './cli/index.ts';
 import { checkConfig, parseListen } from './config.ts';
 import { listenFailure, startupFailureLine } from './startup-failure.ts';
 import { openStore, withStoreEnv, type StoreEnv } from './store/open-store.ts';
@@ -183,6 +184,8 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     .option('--log <file>', 'same as --log-file')
     .action(serve);
   addTokenCommands(p);
+  // Operator CLI: client commands against a running server (docs/cli.md).
+  addClientCommands(p);
   addMigrateCommand(p);
   return p;
 }

@@ -21,7 +21,7 @@ interface PackageRow {
 interface FilterFlags extends ClientFlags {
   id?: string;
   name?: string;
-  version?: string;
+  pkgVersion?: string;
   os?: string;
   arch?: string;
 }
@@ -37,13 +37,14 @@ const COLUMNS: Column<PackageRow>[] = [
   { head: 'UPLOADED', cell: (p) => when(p.gmt_create) },
 ];
 
-const filterQuery = (f: FilterFlags) => ({ id: positiveInt('--id', f.id), name: f.name, version: f.version, os: f.os, arch: f.arch });
+const filterQuery = (f: FilterFlags) => ({ id: positiveInt('--id', f.id), name: f.name, version: f.pkgVersion, os: f.os, arch: f.arch });
 
 function withFilters<C extends Command>(cmd: C): C {
   return cmd
     .option('--id <id>', 'package id')
     .option('--name <name>', 'package name')
-    .option('--version <version>', 'package version')
+    // Not --version: commander gives that to the root program wherever it appears.
+    .option('--pkg-version <version>', 'package version')
     .option('--os <os>', 'e.g. linux')
     .option('--arch <arch>', 'e.g. x86_64') as C;
 }
@@ -55,12 +56,12 @@ export function addPackageCommands(program: Command): void {
     .description('upload a package file (the server keeps its SHA-256 and size)')
     .argument('<file>', 'the package file')
     .requiredOption('--name <name>', 'package name, e.g. basic-agent')
-    .requiredOption('--version <version>', 'package version, e.g. 1.2.0')
+    .requiredOption('--pkg-version <version>', 'package version, e.g. 1.2.0')
     .option('--os <os>', 'target OS', 'linux')
     .option('--arch <arch>', 'target architecture', 'x86_64')
     .option('--file-name <name>', 'file name on the server (default: the file\'s own)')
-    .addHelpText('after', '\nExample:\n  aspire package upload ./basic-agent-1.2.0.tar.gz --name basic-agent --version 1.2.0 --arch aarch64')
-    .action((file: string, flags: ClientFlags & { name: string; version: string; os: string; arch: string; fileName?: string }) =>
+    .addHelpText('after', '\nExample:\n  aspire package upload ./basic-agent-1.2.0.tar.gz --name basic-agent --pkg-version 1.2.0 --arch aarch64')
+    .action((file: string, flags: ClientFlags & { name: string; pkgVersion: string; os: string; arch: string; fileName?: string }) =>
       runClient(flags, async ({ client, mode, out }) => {
         let body: Buffer;
         try {
@@ -68,7 +69,7 @@ export function addPackageCommands(program: Command): void {
         } catch (err) {
           throw new UsageError(`${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
         }
-        const query = { name: flags.name, version: flags.version, os: flags.os, arch: flags.arch, file: flags.fileName ?? basename(file) };
+        const query = { name: flags.name, version: flags.pkgVersion, os: flags.os, arch: flags.arch, file: flags.fileName ?? basename(file) };
         const r = await client.request('POST', '/package', { query, raw: { body, contentType: 'application/octet-stream' } });
         const p = r.package as PackageRow;
         out.write(mode === 'json' ? json({ package: p }) : `package ${p.id}: ${p.name} ${p.version} ${p.os}/${p.arch} ${p.file}, ${p.size} bytes, sha256 ${p.sha256}\n`);
@@ -87,11 +88,11 @@ export function addPackageCommands(program: Command): void {
 
   withFilters(withConnection(pkg.command('delete')))
     .description('delete the packages matching the filters (at least one) and their files')
-    .addHelpText('after', '\nExamples:\n  aspire package delete --id 7\n  aspire package delete --name basic-agent --version 1.1.0')
+    .addHelpText('after', '\nExamples:\n  aspire package delete --id 7\n  aspire package delete --name basic-agent --pkg-version 1.1.0')
     .action((flags: FilterFlags) =>
       runClient(flags, async ({ client, mode, out }) => {
         const query = filterQuery(flags);
-        if (Object.values(query).every((v) => v === undefined)) throw new UsageError('give at least one of --id --name --version --os --arch');
+        if (Object.values(query).every((v) => v === undefined)) throw new UsageError('give at least one of --id --name --pkg-version --os --arch');
         const r = await client.request('DELETE', '/package', { query });
         const rows = (r.packages as PackageRow[] | undefined) ?? [];
         out.write(mode === 'json' ? json({ deleted: r.deleted, packages: rows }) : `deleted ${String(r.deleted)}: ${rows.map((p) => `${p.id} ${p.name} ${p.version} ${p.os}/${p.arch}`).join(', ')}\n`);

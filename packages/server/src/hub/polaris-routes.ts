@@ -251,7 +251,9 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       const answer = r[0]!;
       noteAudit(request, { outcome: outcomeCounts(r) });
       if (answer.retcode === ErrorCode.NO_SUCH_HOST) return sendFail(reply, 'NOT_FOUND', `${host}: ${answer.message}`);
-      return ok({ ...answer });
+      // The envelope's message stays "success" (issue 13 item 1); the agent's message is in the per-host entry.
+      const { message: _agentMessage, ...fields } = answer;
+      return ok({ ...fields, response: [answer] });
     };
 
     app.get<{ Querystring: { host?: string } }>(
