@@ -79,6 +79,9 @@ describe('periodic tasks', () => {
 
     const list = await srv.api('GET', `/api/v1/server/polaris/tasks?host=${HOST}`);
     expect(list.status).toBe(200);
+    // Issue 13 item 1: the envelope says success; the agent's own message is in the per-host entry.
+    expect(list.body.message).toBe('success');
+    expect(list.body.response[0]).toMatchObject({ host: HOST, message: expect.any(String) });
     expect(list.body.data.crontab.errors.map((e: { line: number }) => e.line)).toEqual([3, 4]);
     expect(list.body.data.tasks.map((t: { name: string }) => t.name).sort()).toEqual(['crontab:2', 'crontab:5', 'crontab:7']);
     // A NAME=value line sets the environment of the task lines below it.
