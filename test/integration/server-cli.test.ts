@@ -3,7 +3,7 @@
 // error, 3 already running; before issue 15 aspire exited 1 for a config error and for a held
 // pidfile), token create prints a token the server accepts, SIGTERM stops cleanly.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,7 +42,28 @@ describe('aspire CLI', () => {
     const unknown = await aspire(['serve', '--no-such-flag']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown option '--no-such-flag'/);
-  });
+  }, 120_000);
+
+  it.runIf(process.getuid?.() === 0)('token create as root on a data dir owned by the service user leaves nothing root-owned there', async () => {
+    // The packaged server's /var/lib/aspire belongs to the aspire user; nobody (65534) stands in.
+    const data = join(dir, 'owned');
+    mkdirSync(data);
+    // The service user must be able to reach it: search (not read) permission on this run's temp dirs.
+    for (const d of [tmpdir(), dir]) chmodSync(d, statSync(d).mode | 0o111);
+    chownSync(data, 65534, 65534);
+    const t = await aspire(['token', 'create', '--data-dir', data, '--name', 'ops']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(new RegExp(`running as uid 65534 gid 65534, the owner of ${data}`));
+    expect(t.stdout.trim()).toMatch(/^asp_/);
+    const files = readdirSync(data);
+    expect(files).toContain('aspire.db');
+    for (const f of files) expect(statSync(join(data, f)).uid, f).toBe(65534);
+    // A root-owned data dir stays as it was (root's own files).
+    const mine = join(dir, 'root-owned');
+    mkdirSync(mine);
+    expect((await aspire(['token', 'create', '--data-dir', mine, '--name', 'ops'])).stderr).not.toMatch(/running as uid/);
+    expect(statSync(join(mine, 'aspire.db')).uid).toBe(0);
+  }, 120_000);
 
   it('token create prints a token the server accepts, list shows it, revoke refuses it at once; SIGTERM stops cleanly', async () => {
     const data = join(dir, 'tok');
@@ -83,5 +104,6 @@ describe('aspire CLI', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Examples:\n  aspire serve/);
     expect(help.stdout).toMatch(/Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running/);
-  });
+    // A dozen aspire processes, each seconds on a loaded machine.
+  }, 240_000);
 });

@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
       `
 Examples:
   boot -T                                  check /etc/bootagent/boot.json (exit 2 naming each problem)
-  boot -f -S aspire.example:8080           first start in the foreground against one server
+  boot -f -S aspire.example:8180           first start in the foreground against one server
   boot -c ./boot.json -d ./state -L ./boot.log -P ./boot.pid -f
 
 Server list, in order: the build-time default, -S (first start) or the metafile, "servers" in
@@ -93,7 +93,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     if (!flags.allowNoServer && knownServers(flags.servers, checked, paths.stateDir).length === 0) {
       process.stderr.write(
         `boot: no server known: no build-time default, no -S, no "servers" in ${paths.config}, none in the metafile of ${paths.stateDir}. ` +
-          `Set one, e.g. "servers": ["aspire.example:8080"] in ${paths.config}\n`,
+          `Set one, e.g. "servers": ["aspire.example:8180"] in ${paths.config}\n`,
       );
       return EXIT.CONFIG;
     }

@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { acquirePidfile, ConfigError, createRootLogger, EXIT_CODES, PidfileLockedError, readConfigObject, realClock, VERSION, versionLine } from '@aspire/agent-core';
 import { buildServer } from './app.ts';
+import { becomeDataDirOwner } from './data-dir-owner.ts';
 import { ServerMetrics } from './metrics/server-metrics.ts';
 import { addTokenCommands, DB_FILE } from './token-cli.ts';
 import { addClientCommands } from './cli/index.ts';
@@ -184,6 +185,16 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     .option('--log <file>', 'same as --log-file')
     .action(serve);
   addTokenCommands(p);
+  // Token commands run as root on the service's data dir act as its owner (data-dir-owner.ts).
+  p.commands
+    .find((c) => c.name() === 'token')
+    ?.hook('preAction', (_token, action) => {
+      const o = action.opts<{ dataDir?: string; config?: string }>();
+      const dir = o.dataDir ?? (o.config ? (readConfigObject(o.config).dataDir as string | undefined) : undefined);
+      if (typeof dir !== 'string') return;
+      const s = becomeDataDirOwner(dir);
+      if (s.kind === 'switched') process.stderr.write(`aspire: running as uid ${s.uid} gid ${s.gid}, the owner of ${dir}, so the service can still write what this creates\n`);
+    });
   // Operator CLI: client commands against a running server (docs/cli.md).
   addClientCommands(p);
   addMigrateCommand(p);
