@@ -64,6 +64,8 @@ export const AgentReport = Type.Object(
     prevers: Type.Optional(Str(64)),
     pid: Type.Optional(Type.Integer()),
     strikes: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The resource limits the agent runs under (a job's `limits`), when it has any. */
+    limits: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: true },
 );

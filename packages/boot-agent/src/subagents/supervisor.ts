@@ -407,6 +407,7 @@ export class Supervisor {
       const r: AgentReport = { name: s.name, version: s.current, status, uptime: alive ? Math.max(0, Math.floor((now - s.lastStartAt) / 1000)) : 0, strikes: s.strikes };
       if (s.previous) r.prevers = s.previous;
       if (alive && s.pid) r.pid = s.pid;
+      if (s.limits) r.limits = { ...s.limits };
       out.push(r);
     }
     return out;

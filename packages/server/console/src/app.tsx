@@ -5,7 +5,11 @@ import { Dashboard } from './pages/dashboard.tsx';
 import { Hosts } from './pages/hosts.tsx';
 import { Tags } from './pages/tags.tsx';
 import { Versions } from './pages/versions.tsx';
-import { TABS, currentTab, goTo, type TabId } from './lib/route.ts';
+import { Audit } from './pages/audit.tsx';
+import { HostPage } from './pages/host-page.tsx';
+import { Run } from './pages/run.tsx';
+import { Tasks } from './pages/tasks.tsx';
+import { TABS, currentHost, currentTab, goTo, type TabId } from './lib/route.ts';
 import { useStore } from './lib/use-store.ts';
 
 export function App() {
@@ -61,14 +65,21 @@ function Shell() {
 }
 
 function Page({ tab }: { tab: TabId }) {
+  const host = useStore(currentHost);
   switch (tab) {
     case 'dashboard':
       return <Dashboard />;
     case 'hosts':
-      return <Hosts />;
+      return host ? <HostPage agentsn={host} /> : <Hosts />;
     case 'versions':
       return <Versions />;
     case 'tags':
       return <Tags />;
+    case 'run':
+      return <Run />;
+    case 'tasks':
+      return <Tasks />;
+    case 'audit':
+      return <Audit />;
   }
 }

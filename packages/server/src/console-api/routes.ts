@@ -1,16 +1,24 @@
 /**
  * Operator routes the web console needs beyond the seed's REST API (registered in the operator
- * scope, so behind the same Bearer token): GET /dashboard/history.
+ * scope, so behind the same Bearer token): GET /dashboard/history, GET /console/host-tasks.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.ts';
-import { ok } from '../http/envelope.ts';
+import { ok, sendError } from '../http/envelope.ts';
 import { Periodic } from '../periodic.ts';
 import { DashboardHistory } from './dashboard-history.ts';
 
 const HistoryQuery = Type.Object(
   { points: Type.Optional(Type.Integer({ minimum: 2, maximum: 2880, default: 360, description: 'at most this many samples' })) },
+  { additionalProperties: false },
+);
+
+const HostTasksQuery = Type.Object(
+  {
+    agentsn: Type.String({ minLength: 1, maxLength: 64 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 20 })),
+  },
   { additionalProperties: false },
 );
 
@@ -38,6 +46,21 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: AppContext): P
       const d = ctx.dashboard();
       if (d) history.record(d);
       return reply.send(ok({ samples: history.samples(req.query.points ?? 360) }));
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof HostTasksQuery> }>(
+    '/console/host-tasks',
+    {
+      schema: {
+        tags: ['task'],
+        summary: "Tasks that touched one host, newest first: the host's subtasks with their task's command and status (console host page)",
+        querystring: HostTasksQuery,
+      },
+    },
+    async (req, reply) => {
+      if (!ctx.store.hostSubtasks) return sendError(reply, 'UNAVAILABLE', 'this store does not list a host\'s subtasks');
+      return reply.send(ok({ subtasks: await ctx.store.hostSubtasks(req.query.agentsn, req.query.limit ?? 20) }));
     },
   );
 }

@@ -24,6 +24,7 @@ import type {
   RevokedReserved,
   AuditFilter,
   AuditRow,
+  HostSubtaskRow,
   Dashboard,
   EventFilter,
   EventRow,
@@ -581,6 +582,14 @@ export class SqliteStore extends SqlitePart implements Store {
       hosts: count('SELECT status AS k, COUNT(*) AS n FROM hosts GROUP BY status'),
       subtasks: count('SELECT state AS k, COUNT(*) AS n FROM subtasks GROUP BY state'),
     };
+  }
+  async hostSubtasks(agentsn: string, limit: number): Promise<HostSubtaskRow[]> {
+    return this.all<HostSubtaskRow>(
+      `SELECT s.taskid, t.command, t.status AS task_status, s.id AS subtask, s.state, s.errcode, s.message, s.gmt_modify
+         FROM subtasks s JOIN tasks t ON t.id = s.taskid WHERE s.agentsn = ? ORDER BY s.taskid DESC LIMIT ?`,
+      agentsn,
+      limit,
+    );
   }
   createToken(name: string, hash: string, now: number, grant?: { role: string; scope: string }): Promise<number> {
     return this.operators.createToken(name, hash, now, grant);

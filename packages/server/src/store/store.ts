@@ -374,6 +374,18 @@ export interface AuditEntry {
   outcome: string | null;
 }
 
+/** A subtask of one host joined with its task (console host page: tasks that touched it). */
+export interface HostSubtaskRow {
+  taskid: number;
+  command: string;
+  task_status: string;
+  subtask: string;
+  state: string;
+  errcode: number | null;
+  message: string | null;
+  gmt_modify: number;
+}
+
 export interface AuditRow extends AuditEntry {
   id: number;
 }
@@ -460,6 +472,8 @@ export interface Store {
   computeDashboard(now: number): Promise<Dashboard>;
   /** Hosts by status and subtasks by state, counted now (GET /metrics; optional for other stores). */
   metricCounts?(): Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }>;
+  /** The newest subtasks of one host with their task's command and status (console host page; optional for other stores). */
+  hostSubtasks?(agentsn: string, limit: number): Promise<HostSubtaskRow[]>;
 
   /** Store one periodic-task result and keep only the newest `keep` of its (host, name). */
   addTaskResult(r: TaskResultInput, keep: number): Promise<void>;

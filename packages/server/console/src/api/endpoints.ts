@@ -146,3 +146,78 @@ export function bindTag(id: number, agents: string[], bind: boolean): Promise<{ 
 export function listRegions(signal?: AbortSignal): Promise<PageOf & { regions: Region[] }> {
   return call('GET', '/region', { query: { offset: 0, limit: 1000 }, signal });
 }
+
+// ---- Operate: host page, Run, Tasks, Audit ------------------------------------------------
+
+/** One host's answer to a Polaris request (seed 001): retcode 0 = success; data is the command's output. */
+export interface HostReply {
+  host: string;
+  resp: 'success' | 'failed';
+  retcode: number;
+  message: string;
+  data?: unknown;
+  truncated?: boolean;
+}
+
+export interface PolarisInput {
+  hosts: string[];
+  method: string;
+  cmd?: string;
+  args?: string;
+  user?: string;
+  timeout?: number;
+}
+
+/** POST /polaris: run sync.bash or getinfo.* on hosts connected to the command hub; one reply per host. */
+export function polaris(p: PolarisInput, signal?: AbortSignal): Promise<{ id: string; response: HostReply[] }> {
+  // The hub answers by the request's timeout (sync.bash) or its default deadline: wait past it.
+  return call('POST', '/polaris', { body: p, signal, timeoutMs: ((p.timeout ?? 60) + 15) * 1000 });
+}
+
+/** Move BURIED and DELAYED subtasks of a task (or one subtask) to READY now. */
+export function kickTask(id: number, subtask?: string): Promise<{ kicked: number }> {
+  return call('POST', '/task/kick', { body: subtask === undefined ? { id } : { id, subtask } });
+}
+
+/** Tasks, newest first, filtered by status and command (any other filter the route takes passes through). */
+export function findTasks(q: Paging & { status?: string; command?: string }, signal?: AbortSignal): Promise<PageOf & { tasks: Task[] }> {
+  return call('GET', '/task', { query: { order: 'desc', sortby: 'id', ...q } as unknown as Query, signal });
+}
+
+/** One row of the audit log (GET /audit, admin): who did what, where, with what outcome. */
+export interface AuditRow {
+  id: number;
+  at: number;
+  phase: string;
+  request: string;
+  token: string | null;
+  source: string;
+  method: string;
+  route: string;
+  targets: number | null;
+  selector: string | null;
+  command: string | null;
+  run_as: string | null;
+  code: number | null;
+  outcome: string | null;
+}
+
+export function listAudit(q: Paging & { token?: string; route?: string; agentsn?: string }, signal?: AbortSignal): Promise<PageOf & { audit: AuditRow[] }> {
+  return call('GET', '/audit', { query: { order: 'desc', sortby: 'id', ...q } as unknown as Query, signal });
+}
+
+/** A host's subtasks with their task's command and status, newest task first (console-api route). */
+export interface HostSubtask {
+  taskid: number;
+  command: string;
+  task_status: string;
+  subtask: string;
+  state: string;
+  errcode: number | null;
+  message: string | null;
+  gmt_modify: number;
+}
+
+export function hostTasks(agentsn: string, signal?: AbortSignal): Promise<{ subtasks: HostSubtask[] }> {
+  return call('GET', '/console/host-tasks', { query: { agentsn, limit: 20 }, signal });
+}

@@ -12,6 +12,7 @@ import { StatusBadge } from '../components/status-badge.tsx';
 import { useAction } from '../lib/use-action.ts';
 import { useDebounced } from '../lib/use-debounced.ts';
 import { usePoll } from '../lib/use-poll.ts';
+import { hostHref } from '../lib/route.ts';
 
 const POLL_MS = 10_000;
 const STATUSES = ['online', 'offline', 'registered', 'deleted'];
@@ -101,7 +102,7 @@ export function Hosts() {
         </button>
       </form>
       <ErrorNote error={hosts.error} />
-      <div class="card">
+      <div class="card scroll-x hosts-table">
         <DataTable
           label="Hosts"
           busy={hosts.loading}
@@ -154,7 +155,11 @@ function HostRow({ host: h, open, onToggle, onChanged }: { host: Host; open: boo
         </td>
         <td class="mono">{h.agentsn}</td>
         <td>{h.region_name ?? h.region}</td>
-        <td>{h.hostname}</td>
+        <td>
+          <a href={hostHref(h.agentsn)} aria-label={`Open host ${h.hostname}`}>
+            {h.hostname}
+          </a>
+        </td>
         <td class="mono">{h.ipaddr ?? '—'}</td>
         <td>{h.os ?? '—'}</td>
         <td>{h.arch ?? '—'}</td>

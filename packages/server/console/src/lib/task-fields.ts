@@ -1,0 +1,18 @@
+// Pure (no DOM): unit-tested under Node in packages/server/test/console-lib.test.ts.
+/**
+ * A task as the API returns it, shown field by field whatever fields it has (the task routes
+ * grow: priority, dependencies, ISO times...): scalars as they are, objects and arrays as JSON.
+ */
+export interface FieldRow {
+  name: string;
+  value: string;
+}
+
+/** Fields the task list already shows in its columns, left out of the details. */
+const SHOWN = new Set(['id', 'command', 'status', 'complete', 'count']);
+
+export function taskFields(task: Record<string, unknown>): FieldRow[] {
+  return Object.entries(task)
+    .filter(([k]) => !SHOWN.has(k))
+    .map(([name, v]) => ({ name, value: v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v) }));
+}

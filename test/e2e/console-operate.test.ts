@@ -1,0 +1,228 @@
+// The console's operator pages in Debian's Chromium (playwright-core), against the real `aspire`
+// server with its command hub, a real `boot` (a sub-agent installed with limits) and a real
+// BasicAgent on the same host identity: the host page (facts, sub-agents with state and limits,
+// the task that touched it, events, the inventory from getinfo collectors and its refresh), the
+// Run page (a command on chosen hosts and by tag selector, one host failing, results per host),
+// the Tasks page (list, filter, open a task with its subtasks, kick), the Audit page, and the
+// hosts table at 420 px wide. Screenshots go to test-artifacts/console/.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { arch, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  makeTestCa,
+  repoRoot,
+  startAspire,
+  startBasicAgent,
+  startBoot,
+  waitUntil,
+  type AspireHandle,
+  type BasicAgentHandle,
+  type BootHandle,
+} from '@aspire/testing';
+import { packFixture } from '../../packages/testing/fixtures/pack-fixture.ts';
+
+const ARTIFACTS = join(repoRoot(), 'test-artifacts', 'console');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const HOST = 'web-ops-1';
+const AGENT = 'OpsAgent';
+const SUPERVISION = { checkIntervalSec: 0.2, restartHoldSec: 1, strikeWindowSec: 30, maxStrikes: 3, stopTimeoutSec: 2, upgradeHealthySec: 1, watchdogIntervalSec: 0.5 };
+
+let srv: AspireHandle;
+let boot: BootHandle;
+let agent: BasicAgentHandle;
+let browser: Browser;
+let page: Page;
+let work: string;
+let agentsn: string;
+let taskId: number;
+const pageErrors: string[] = [];
+
+const identity = (stateDir: string) => ({ certFile: join(stateDir, 'identity', 'host.crt'), keyFile: join(stateDir, 'identity', 'host.key') });
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  work = mkdtempSync(join(tmpdir(), 'aspire-console-ops-'));
+  const launching = chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  launching.catch(() => {});
+  const ca = makeTestCa();
+  srv = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile } });
+  boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.5, config: { hostname: HOST, tags: 'svc=web', supervision: SUPERVISION } });
+  await waitUntil(() => boot.readMeta()?.trusted === true && existsSync(identity(boot.stateDir).certFile), { timeoutMs: 30_000, what: 'boot trusted with a host certificate' });
+  agentsn = boot.readMeta()!.agentsn;
+  agent = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: HOST, identity: identity(boot.stateDir), config: { bootMetafile: join(boot.stateDir, 'meta.json') } });
+  // A sub-agent with limits, installed by a task: the host page lists it, the task touched the host.
+  const pkg = await packFixture({ fixture: 'idle-agent', name: AGENT, version: '1.0.0', outDir: work });
+  const fd = new FormData();
+  for (const [k, v] of Object.entries({ name: AGENT, version: '1.0.0', os: 'linux', arch: arch() === 'arm64' ? 'aarch64' : 'x86_64' })) fd.append(k, v);
+  fd.append('file', new Blob([readFileSync(pkg.file)]), basename(pkg.file));
+  const up = await fetch(`${srv.url}/api/v1/server/package`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}` }, body: fd });
+  expect(up.status).toBe(200);
+  const created = await srv.api('POST', '/api/v1/server/task', { command: 'install', agents: [agentsn], parameters: { name: AGENT, version: '1.0.0', limits: { memory: '512M' } } });
+  expect(created.status).toBe(200);
+  taskId = created.body.id;
+  await waitUntil(async () => {
+    const h = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host;
+    return h?.status === 'online' && h.agents.some((a: { name: string; status: string }) => a.name === AGENT && a.status === 'running');
+  }, { timeoutMs: 60_000, what: `${AGENT} running on the host` });
+  browser = await launching;
+  const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1360, height: 900 } });
+  page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
+  });
+  await page.goto(srv.url);
+  await page.getByLabel('Operator token').fill(srv.token);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('tab', { name: 'Dashboard', selected: true }).waitFor();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await agent?.stop();
+  await boot?.stop();
+  if (boot) for (const pid of processesUnder(boot.stateDir)) killGroup(pid);
+  boot?.cleanup();
+  await srv?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function processesUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/cwd`).startsWith(`${dir}/`)) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+function killGroup(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+const text = async (loc: ReturnType<Page['locator']>) => ((await loc.textContent()) ?? '').trim();
+async function waitText(loc: ReturnType<Page['locator']>, ok: (t: string) => boolean, what: string, timeoutMs = 30_000): Promise<string> {
+  return waitUntil(async () => {
+    const t = await text(loc);
+    return ok(t) ? t : undefined;
+  }, { timeoutMs, what });
+}
+
+describe('console: operate', () => {
+  it('host page: facts, sub-agents with state and limits, the task that touched it, events, inventory and its refresh', async () => {
+    await page.getByRole('tab', { name: 'Hosts' }).click();
+    await page.getByRole('link', { name: `Open host ${HOST}` }).click();
+    await page.getByRole('heading', { name: new RegExp(`^Host ${HOST}`) }).waitFor();
+    expect(page.url()).toContain(`#/hosts/${agentsn}`);
+    expect(await text(page.getByRole('region', { name: 'Host facts' }))).toContain(agentsn);
+    const sub = page.getByRole('table', { name: 'Sub-agents' }).getByRole('row').filter({ hasText: AGENT });
+    await waitText(sub, (t) => t.includes('running') && t.includes('memory 512M'), 'sub-agent running with its limits');
+    const touched = page.getByRole('table', { name: 'Tasks that touched it' }).getByRole('row').filter({ hasText: `#${taskId}` });
+    await waitText(touched, (t) => t.includes('install') && t.includes('SUCCESS'), 'the install task listed');
+    await waitText(page.getByRole('table', { name: 'Recent events' }), (t) => t.includes(AGENT), 'events of the sub-agent');
+    // Inventory from the BasicAgent's collectors (os, cpu, memory, ...), asked when the page opened.
+    const os = page.getByRole('table', { name: 'os' });
+    await waitText(os, (t) => /name/i.test(t), 'getinfo.os answered', 45_000);
+    await waitText(page.getByRole('table', { name: 'memory' }), (t) => t.length > 0, 'getinfo.memory answered');
+    const asked = await text(page.getByRole('region', { name: 'Inventory' }).locator('time'));
+    await page.getByRole('button', { name: 'Refresh inventory' }).click();
+    await page.getByRole('button', { name: 'Refresh inventory' }).waitFor({ state: 'visible' });
+    await waitUntil(async () => (await page.getByRole('button', { name: 'Refresh inventory' }).isEnabled()) && (await text(page.getByRole('region', { name: 'Inventory' }).locator('time'))) !== asked ? true : undefined, {
+      timeoutMs: 45_000,
+      what: 'inventory asked again',
+    }).catch(async () => {
+      // Same second on a fast machine: the refresh still ran (the audit page shows the calls).
+      expect(await page.getByRole('button', { name: 'Refresh inventory' }).isEnabled()).toBe(true);
+    });
+    await shot('host-page');
+  });
+
+  it('Run: a command on a chosen host and by tag selector; results per host, a missing host fails', async () => {
+    await page.getByRole('tab', { name: 'Run' }).click();
+    await page.getByRole('searchbox', { name: 'Find hosts' }).fill(HOST);
+    await page.getByRole('checkbox', { name: new RegExp(HOST) }).check();
+    await page.getByRole('textbox', { name: 'Command' }).fill('echo hello-from-$(hostname -s 2>/dev/null || echo x); id -un');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const results = page.getByRole('table', { name: 'Results' });
+    const row = results.getByRole('row').filter({ hasText: agentsn });
+    await waitText(row, (t) => t.includes('SUCCESS') && t.includes('exit 0') && t.includes('hello-from-') && t.includes('root'), 'the host answered', 45_000);
+    await waitText(page.getByRole('status').filter({ hasText: 'succeeded' }), (t) => t.includes('1 host: 1 succeeded, 0 failed'), 'summary');
+    await shot('run-hosts');
+
+    // By tag selector: the host has svc=web; a command that exits 3 is a failure with its exit status.
+    await page.getByRole('radio', { name: 'Hosts with a tag' }).check();
+    await page.getByRole('textbox', { name: 'Tag selector' }).fill('svc=web');
+    await page.getByRole('textbox', { name: 'Command' }).fill('echo by-tag; exit 3');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await waitText(row, (t) => t.includes('FAILED') && t.includes('exit 3') && t.includes('by-tag'), 'tag run answered', 45_000);
+    await page.getByRole('textbox', { name: 'Tag selector' }).fill('svc=nobody');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await waitText(page.getByRole('alert'), (t) => t.includes('no host has the tag svc=nobody'), 'empty selector refused');
+    await shot('run-tag');
+  });
+
+  it('Tasks: list, filter, open a task with its subtasks, kick', async () => {
+    await page.getByRole('tab', { name: 'Tasks' }).click();
+    const table = page.getByRole('table', { name: 'Tasks' });
+    const row = table.getByRole('row').filter({ hasText: `#${taskId}` });
+    await waitText(row, (t) => t.includes('install') && t.includes('1 / 1'), 'the task listed');
+    await page.getByRole('textbox', { name: 'Command' }).fill('config');
+    await table.getByText('No tasks match.').waitFor();
+    await page.getByRole('textbox', { name: 'Command' }).fill('install');
+    await row.waitFor();
+    await row.getByRole('link', { name: `Open task ${taskId}` }).click();
+    const details = page.getByRole('region', { name: `Task ${taskId} details` });
+    await waitText(details, (t) => t.includes('parameters') && t.includes(AGENT), 'task fields shown');
+    const subtasks = page.getByRole('table', { name: `Subtasks of task ${taskId}` });
+    await waitText(subtasks, (t) => t.includes(agentsn) && t.includes('SUCCESS'), 'subtask SUCCESS');
+    await page.getByRole('button', { name: `Kick task ${taskId}` }).click();
+    await waitText(details.getByRole('status'), (t) => /Kicked 0 subtask/.test(t), 'kick answered');
+    await shot('tasks');
+  });
+
+  it('Audit: the Run and inventory calls are in the log with their token, command and user', async () => {
+    await page.getByRole('tab', { name: 'Audit' }).click();
+    const table = page.getByRole('table', { name: 'Audit log' });
+    await waitText(table, (t) => t.includes('/api/v1/server/polaris') && t.includes('echo by-tag; exit 3'), 'the run in the audit log');
+    await page.getByRole('textbox', { name: 'Route' }).fill('/api/v1/server/task/kick');
+    await waitText(table, (t) => t.includes('/api/v1/server/task/kick') && !t.includes('/polaris'), 'filtered by route');
+    await shot('audit');
+  });
+
+  it('the hosts table stays usable at 420 px: key columns visible, no page-wide sideways scroll', async () => {
+    await page.setViewportSize({ width: 420, height: 800 });
+    await page.getByRole('tab', { name: 'Hosts' }).click();
+    const table = page.getByRole('table', { name: 'Hosts' });
+    const row = table.getByRole('row').filter({ hasText: agentsn });
+    await waitText(row, (t) => t.includes('online'), 'host row at 420 px');
+    // Sort headers are named by their button ("Sort by OS"); each exists, hidden or not.
+    const header = (name: string) => table.getByRole('columnheader', { name: `Sort by ${name}`, exact: true });
+    for (const name of ['AgentSN', 'Hostname', 'Status', 'OS', 'Arch', 'Management IP']) expect(await header(name).count(), name).toBe(1);
+    for (const name of ['AgentSN', 'Hostname', 'Status']) expect(await header(name).isVisible(), name).toBe(true);
+    for (const name of ['OS', 'Arch', 'Management IP']) expect(await header(name).isVisible(), name).toBe(false);
+    expect(await row.getByRole('link', { name: `Open host ${HOST}` }).isVisible()).toBe(true);
+    const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: window.innerWidth }));
+    expect(widths.doc).toBeLessThanOrEqual(widths.view);
+    await row.getByRole('button', { name: `Details of ${HOST}` }).click();
+    await page.getByRole('region', { name: `Host ${HOST}` }).waitFor();
+    await shot('hosts-420px');
+    await page.setViewportSize({ width: 1360, height: 900 });
+  });
+
+  it('no script error and no CSP refusal in the whole run', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
