@@ -19,8 +19,6 @@ export interface ClientContext {
   mode: OutputMode;
   out: NodeJS.WriteStream;
   err: NodeJS.WriteStream;
-  /** True when stderr is a terminal (progress bar). */
-  errIsTty: boolean;
 }
 
 /** Commander's parse errors (unknown option, missing argument) exit 2 like our usage errors; help and version 0. */
@@ -47,7 +45,7 @@ export async function runClient(flags: ClientFlags, body: (ctx: ClientContext) =
     const config = resolveClientConfig(flags);
     secret = config.token;
     client = new ApiClient(config);
-    const code = await body({ client, mode, out: process.stdout, err: process.stderr, errIsTty: process.stderr.isTTY === true });
+    const code = await body({ client, mode, out: process.stdout, err: process.stderr });
     if (code) process.exitCode = code;
   } catch (err) {
     const { exitCode, line } = describeFailure(err, [secret]);

@@ -1,7 +1,7 @@
 /**
  * `aspire run [--host H]... [--tag k=v] [--user U] [--timeout S] -- COMMAND`: sync.bash through
  * the Polaris API (POST /polaris), one request per host (at most --parallel at once) so each
- * host's result is shown as it arrives; a progress bar on a terminal; a summary; exit 1 when any
+ * host's result is shown as it arrives; a progress bar under them when stdout is a terminal; a summary; exit 1 when any
  * host failed (a refusal, no channel, a timeout, or a non-zero exit status).
  */
 import type { Command } from 'commander';
@@ -121,7 +121,7 @@ export function addRunCommand(program: Command): void {
       "\nExamples:\n  aspire run --tag role=web -- uptime\n  aspire run --host web-1,web-2 --user nobody --timeout 30 -- 'df -h /var'\n  aspire run --tag role=db -o json -- 'systemctl is-active postgresql' | jq '.summary'\n\nExit status: 0 when every host succeeded (exit 0), 1 when any failed or the server refused, 2 on a usage error.",
     )
     .action((words: string[], flags: RunFlags) =>
-      runClient(flags, async ({ client, mode, out, errIsTty }) => {
+      runClient(flags, async ({ client, mode, out }) => {
         const cmd = words.join(' ');
         if (!cmd.trim()) throw new UsageError('give a command to run');
         const timeout = positiveInt('--timeout', flags.timeout, SYNC_BASH_MAX_TIMEOUT_S)!;
@@ -131,7 +131,11 @@ export function addRunCommand(program: Command): void {
         const targets = await runTargets(client, flags.host ?? [], tag);
         const body = { method: 'sync.bash', cmd, timeout, ...(flags.user ? { user: flags.user } : {}), ...(flags.group ? { group: flags.group } : {}) };
 
-        const bars = mode === 'table' && errIsTty ? new cliProgress.MultiBar({ stream: process.stderr, hideCursor: true, clearOnComplete: true, format: ' {bar} {value}/{total} hosts | {failed} failed' }, cliProgress.Presets.shades_classic) : undefined;
+        // On a terminal the bar sits under the results, on stdout with them (log() prints above it).
+        const bars =
+          mode === 'table' && out.isTTY === true
+            ? new cliProgress.MultiBar({ stream: out, hideCursor: true, clearOnComplete: true, format: ' {bar} {value}/{total} hosts | {failed} failed' }, cliProgress.Presets.shades_classic)
+            : undefined;
         const bar = bars?.create(targets.length, 0, { failed: 0 });
         let failedSoFar = 0;
         const show = (r: HostResult) => {
@@ -145,6 +149,8 @@ export function addRunCommand(program: Command): void {
         try {
           results = await pool(targets, parallel, (t) => runOne(client, t, body, timeout, Date.now), show);
         } finally {
+          // update() writes what log() buffered since the last redraw; stop() would drop it.
+          bars?.update();
           bars?.stop();
         }
         const summary = summarize(results);
