@@ -215,6 +215,13 @@ describe('cancelling on the command channel', () => {
     expect(again.body.response[0]).toMatchObject({ resp: 'failed', retcode: ErrorCode.CHANNEL_NOTHING_TO_CANCEL });
     // Neither or both of id and name: refused before any host is asked.
     expect((await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST] })).status).toBe(400);
+    // A viewer may not cancel; an operator only on hosts inside its scope.
+    const viewer = await srv.createToken(`viewer-${SUFFIX}`, ['--role', 'viewer']);
+    expect((await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST], id: requestId }, { token: viewer })).status).toBe(403);
+    const elsewhere = await srv.createToken(`elsewhere-${SUFFIX}`, ['--role', 'operator', '--agentsn', 'some-other-host']);
+    const outside = await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST], id: requestId }, { token: elsewhere });
+    expect(outside.status).toBe(403);
+    expect(outside.body.cause ?? outside.body.message).toMatch(/outside the scope/);
   });
 
   it('a periodic run: cancelled by name, its process is gone, its result says EXEC_CANCELLED, the schedule goes on', async () => {
