@@ -108,8 +108,8 @@ export async function claimSweep(pool: Pool, name: string, nodeId: string, now: 
   // 5% slack: a node whose timer fires a little early still claims the next period.
   const next = now + Math.max(1, Math.floor(periodMs * 0.95));
   const r = await pool.query(
-    `INSERT INTO aspire_cluster_sweeps (name, node_id, next_due) VALUES ($1, $2, $3)
-     ON CONFLICT (name) DO UPDATE SET node_id = EXCLUDED.node_id, next_due = EXCLUDED.next_due
+    `INSERT INTO aspire_cluster_sweeps (name, node_id, next_due, runs) VALUES ($1, $2, $3, 1)
+     ON CONFLICT (name) DO UPDATE SET node_id = EXCLUDED.node_id, next_due = EXCLUDED.next_due, runs = aspire_cluster_sweeps.runs + 1
        WHERE aspire_cluster_sweeps.next_due <= $4
      RETURNING name`,
     [name, nodeId, next, now],

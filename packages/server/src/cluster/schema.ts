@@ -28,11 +28,12 @@ const DDL = [
      id      text PRIMARY KEY,
      body    text NOT NULL,
      created bigint NOT NULL)`,
-  // Periodic sweeps: whoever moves next_due forward runs this period's pass.
+  // Periodic sweeps: whoever moves next_due forward runs this period's pass (runs: passes so far).
   `CREATE TABLE IF NOT EXISTS aspire_cluster_sweeps (
      name     text PRIMARY KEY,
      node_id  text NOT NULL,
-     next_due bigint NOT NULL)`,
+     next_due bigint NOT NULL,
+     runs     bigint NOT NULL DEFAULT 0)`,
 ];
 
 export async function ensureClusterSchema(pool: Pool): Promise<void> {
