@@ -151,7 +151,8 @@ describe('operator roles and scopes', () => {
         (e: { code: number; stdout: string; stderr: string }) => e,
       );
     const bad = await cli(['create', '--name', 'bad', '--role', 'root', '--tags', 'web', '--cidrs', '10.0.0.0/99', '--commands', 'regex:(']);
-    expect(bad.code).toBe(1);
+    // Bad flags are a usage error: exit 2 (docs/install.md "Command lines and exit codes").
+    expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
     for (const why of ['--role: must be one of viewer operator admin', '"web" is not k=v', '"10.0.0.0/99" is not an address or CIDR', 'regex "("']) expect(bad.stderr).toContain(why);
     const list = await cli(['list']);
