@@ -49,7 +49,7 @@ describe('servers in boot.json', () => {
     const allowed = await runBoot(['-T', '--allow-no-server', '-c', cfg, '-d', state]);
     expect(allowed.code).toBe(0);
     expect(allowed.output).toMatch(/is valid/);
-  });
+  }, 180_000);
 
   it('boot -T accepts a config whose servers key names one, and names a bad entry', async () => {
     const good = join(dir, 'good.json');
@@ -63,7 +63,7 @@ describe('servers in boot.json', () => {
     expect(r.output).toMatch(/servers: server "ftp:\/\/127.0.0.1:21": only http and https/);
     writeFileSync(bad, JSON.stringify({ servers: 42 }));
     expect((await runBoot(['-T', '-c', bad, '-d', join(dir, 'state-bad')])).output).toMatch(/servers: must be an array of strings/);
-  });
+  }, 180_000);
 
   it('a boot with servers only in boot.json (no -S) registers and pushes', async () => {
     const boot = await startBoot({ enrollSecret: srv.enrollSecret, config: { servers: [srv.url] } });
@@ -72,7 +72,7 @@ describe('servers in boot.json', () => {
     // The metafile keeps -S only; boot.json's list is read again at every start.
     expect(meta.servers).toEqual([]);
     await waitUntil(() => hostOnline(meta.agentsn), { timeoutMs: 30_000, what: 'host known to the server' });
-  });
+  }, 180_000);
 
   it('without any server boot waits quietly (one line per backoff, no exit), then registers once boot.json names one', async () => {
     const boot = await startBoot({ enrollSecret: srv.enrollSecret, config: { servers: [] } });
@@ -88,5 +88,5 @@ describe('servers in boot.json', () => {
     await boot.waitForLog(/^boot.json now names a server$/, { timeoutMs: 90_000 });
     const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'registered after the edit' });
     await waitUntil(() => hostOnline(meta.agentsn), { timeoutMs: 30_000, what: 'host known to the server' });
-  });
+  }, 180_000);
 });

@@ -53,7 +53,7 @@ describe('one command line for four programs', () => {
       expect(r.code, p).toBe(0);
       expect(r.stdout.trim(), p).toMatch(new RegExp(`^${p} \\d+\\.\\d+\\.\\d+\\S* \\(node 24\\.\\d+\\.\\d+, (x86_64|aarch64)\\)$`));
     }
-  });
+  }, 180_000);
 
   it('--help shows examples and the exit codes; an unknown flag is a usage error (2)', async () => {
     for (const p of ['boot', 'BasicAgent', 'BasicAgentCtl', 'aspire'] as const) {
@@ -63,7 +63,7 @@ describe('one command line for four programs', () => {
       expect(h.stdout, p).toMatch(/Exit codes: 0 ok, 1 /);
       expect((await cmd(p, ['--no-such-flag'])).code, p).toBe(2);
     }
-  });
+  }, 180_000);
 
   it('BasicAgent: a bad config exits 2; a held pidfile exits 3 (foreground and daemonized)', async () => {
     const bad = join(dir, 'bad.json');
@@ -84,7 +84,7 @@ describe('one command line for four programs', () => {
     const daemon = await cmd('BasicAgent', ['-c', cfg, '-P', pidfile]);
     expect(daemon.code).toBe(3);
     expect(daemon.stderr).toMatch(/daemon failed to start: .*held by running process/);
-  });
+  }, 180_000);
 
   it('BasicAgent without serverHost: -T exits 2 saying so; the daemon waits (one line per backoff) and connects once basic.json names the hub', async () => {
     const cfg = join(dir, 'nohub.json');
@@ -107,7 +107,7 @@ describe('one command line for four programs', () => {
     writeFileSync(cfg, JSON.stringify({ ...base, serverHost: '127.0.0.1', serverPort: 1 }));
     await waitUntil(() => readFileSync(log, 'utf8').includes('hub address configured'), { timeoutMs: 30_000, what: 'config picked up' });
     await waitUntil(() => /reconnecting after delay/.test(readFileSync(log, 'utf8')), { timeoutMs: 30_000, what: 'dialling the hub' });
-  });
+  }, 180_000);
 
   it('every JSON log names its level: boot, BasicAgent and aspire', async () => {
     const bootDir = mkdtempSync(join(dir, 'boot-'));
@@ -127,7 +127,7 @@ describe('one command line for four programs', () => {
     const aspireLines = parseLog(srv.child.output);
     expect(aspireLines.some((l) => l.level === 'info' && l.msg === 'aspire server started')).toBe(true);
     for (const l of aspireLines) expect(names, JSON.stringify(l)).toContain(l.level);
-  });
+  }, 180_000);
 });
 
 describe('BasicAgentCtl', () => {
@@ -138,7 +138,7 @@ describe('BasicAgentCtl', () => {
     expect(JSON.parse(loose.stdout)).toEqual(JSON.parse(quoted.stdout));
     const root = await cmd('BasicAgentCtl', ['-c', 'getinfo.users', '-U', 'root']);
     expect(JSON.parse(root.stdout)).toEqual([expect.objectContaining({ name: 'root', uid: 0 })]);
-  });
+  }, 180_000);
 
   it('to a pipe: one JSON document on one line; --format table: aligned columns with a header', async () => {
     const piped = await cmd('BasicAgentCtl', ['-c', 'getinfo.users', '-A']);
@@ -154,5 +154,5 @@ describe('BasicAgentCtl', () => {
     expect(JSON.parse(json.stdout)).toEqual(users);
     const bad = await cmd('BasicAgentCtl', ['-c', 'getinfo.users', '--format', 'yaml']);
     expect(bad.code).toBe(2);
-  });
+  }, 180_000);
 });
