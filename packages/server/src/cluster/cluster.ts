@@ -45,8 +45,11 @@ export interface Cluster {
   readonly nodeId: string;
   start(node: { nodeId: string; advertise: string }, registry: AgentRegistry | undefined): Promise<void>;
   stop(): Promise<void>;
-  /** A request for a host not connected here: routed to its node, or 203 at once. */
-  route(host: string, frame: ForwardedFrame, deadlineMs: number): Promise<ReplyFrame>;
+  /**
+   * Requests for hosts not connected here: one presence lookup, one message per node holding
+   * some of them; each host's answer (its node's reply, 203 at once, or a failure) by host.
+   */
+  routeMany(hosts: readonly string[], frame: ForwardedFrame, deadlineMs: number): Promise<Map<string, Promise<ReplyFrame>>>;
   /** Where to send a connecting agent instead of accepting it here (least loaded), if anywhere. */
   redirectFor(localAgents: number): string | undefined;
   hostConnected(c: AgentConnection): void;
@@ -60,6 +63,7 @@ export interface Cluster {
 }
 
 interface PendingRoute {
+  /** The node the request went to: lost, it answers CHANNEL_NODE_LOST. */
   node: string;
   resolve(r: ReplyFrame): void;
   timer: TimerHandle;
@@ -84,18 +88,23 @@ export function createCluster(deps: ClusterDeps): Cluster {
   let live: LiveNode[] = [];
   let started = false;
 
-  const settle = (rid: string, r: ReplyFrame): void => {
-    const p = pending.get(rid);
+  // Keyed by `<rid> <host>`: one routed request per host, several hosts per message.
+  const settle = (key: string, r: ReplyFrame): void => {
+    const p = pending.get(key);
     if (!p) return;
-    pending.delete(rid);
+    pending.delete(key);
     p.timer.cancel();
     p.resolve(r);
   };
 
-  const serveRemote = async (m: Extract<BusMessage, { t: 'req' }>): Promise<void> => {
-    const conn = registry?.find(m.host);
-    const reply = conn ? await conn.request(m.frame, m.deadlineMs) : failure(m.frame.id, ErrorCode.NO_SUCH_HOST);
-    await bus.send(m.from, { t: 'rep', rid: m.rid, reply });
+  /** Another node's request for hosts it believes are here: each answered on its own as it ends. */
+  const serveRemote = (m: Extract<BusMessage, { t: 'req' }>): void => {
+    for (const host of new Set(m.hosts)) {
+      const conn = registry?.find(host);
+      void (conn ? conn.request(m.frame, m.deadlineMs) : Promise.resolve(failure(m.frame.id, ErrorCode.NO_SUCH_HOST)))
+        .then((reply) => bus.send(m.from, { t: 'rep', rid: m.rid, host, reply }))
+        .catch((err: unknown) => log.warn({ err: (err as Error).message, host }, 'cluster: cannot answer a routed request'));
+    }
   };
 
 
@@ -105,11 +114,13 @@ export function createCluster(deps: ClusterDeps): Cluster {
     await presence.beat(advertised, now, ttlMs);
     live = await presence.liveNodes(now);
     const alive = new Set(live.map((n) => n.nodeId));
-    for (const [rid, p] of pending) {
+    const lost = new Set<string>();
+    for (const [key, p] of pending) {
       if (alive.has(p.node)) continue;
-      log.warn({ node: p.node }, 'cluster: node lost with a request in flight');
-      settle(rid, failure('', ErrorCode.CHANNEL_NODE_LOST, `${errorMessage(ErrorCode.CHANNEL_NODE_LOST)}: ${p.node}`));
+      lost.add(p.node);
+      settle(key, failure('', ErrorCode.CHANNEL_NODE_LOST, `${errorMessage(ErrorCode.CHANNEL_NODE_LOST)}: ${p.node}`));
     }
+    for (const node of lost) log.warn({ node }, 'cluster: node lost with requests in flight');
   };
   const housekeepingMs = Math.max(deps.heartbeatMs * 10, 10_000);
   const heartbeat = new Periodic('cluster-heartbeat', clock, deps.heartbeatMs, () => beat(), deps.logger);
@@ -138,8 +149,8 @@ export function createCluster(deps: ClusterDeps): Cluster {
         clock,
         logger: log,
         onMessage: (m) => {
-          if (m.t === 'rep') return settle(m.rid, m.reply);
-          serveRemote(m).catch((err: unknown) => log.warn({ err: (err as Error).message, host: m.host }, 'cluster: cannot answer a routed request'));
+          if (m.t === 'rep') return settle(`${m.rid} ${m.host}`, m.reply);
+          serveRemote(m);
         },
       });
       await ensureClusterSchema(pool);
@@ -152,40 +163,54 @@ export function createCluster(deps: ClusterDeps): Cluster {
     },
     async stop() {
       await Promise.all([heartbeat.stop(), housekeeping.stop()]);
-      for (const rid of [...pending.keys()]) settle(rid, failure('', ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: server stopping`));
+      for (const key of [...pending.keys()]) settle(key, failure('', ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: server stopping`));
       if (started) {
         await presence.leave().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cluster: cannot leave cleanly'));
         await bus.stop();
       }
       await pool.end().catch(() => {});
     },
-    async route(host, frame, deadlineMs) {
-      let node: string | undefined;
+    async routeMany(hosts, frame, deadlineMs) {
+      const answers = new Map<string, Promise<ReplyFrame>>();
+      let where: Map<string, string>;
       try {
-        node = await presence.locate(host, clock.now());
+        where = await presence.locate(hosts, clock.now());
       } catch (err) {
-        log.warn({ err: (err as Error).message, host }, 'cluster: presence lookup failed');
-        return failure(frame.id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: presence unavailable`);
+        log.warn({ err: (err as Error).message, hosts: hosts.length }, 'cluster: presence lookup failed');
+        for (const h of hosts) answers.set(h, Promise.resolve(failure(frame.id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: presence unavailable`)));
+        return answers;
       }
-      if (!node) return failure(frame.id, ErrorCode.NO_SUCH_HOST);
-      if (node === nodeId) {
-        // Presence of a channel that has just closed here.
-        const conn = registry?.find(host);
-        return conn ? conn.request(frame, deadlineMs) : failure(frame.id, ErrorCode.NO_SUCH_HOST);
+      const byNode = new Map<string, string[]>();
+      for (const h of new Set(hosts)) {
+        const node = where.get(h);
+        if (!node) answers.set(h, Promise.resolve(failure(frame.id, ErrorCode.NO_SUCH_HOST)));
+        else if (node === nodeId) {
+          // Presence of a channel that has just closed here.
+          const conn = registry?.find(h);
+          answers.set(h, conn ? conn.request(frame, deadlineMs) : Promise.resolve(failure(frame.id, ErrorCode.NO_SUCH_HOST)));
+        } else byNode.set(node, [...(byNode.get(node) ?? []), h]);
       }
-      const rid = randomUUID();
-      const answer = new Promise<ReplyFrame>((resolve) => {
-        const timer = clock.setTimeout(
-          () => settle(rid, failure('', ErrorCode.CHANNEL_TIMEOUT, `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s, via ${node})`)),
-          deadlineMs + ROUTE_MARGIN_MS,
-        );
-        pending.set(rid, { node: node!, resolve: (r) => resolve({ ...r, id: frame.id }), timer });
-      });
-      bus.send(node, { t: 'req', rid, from: nodeId, host, frame, deadlineMs }).catch((err: unknown) => {
-        log.warn({ err: (err as Error).message, node }, 'cluster: cannot route a request');
-        settle(rid, failure('', ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: cannot reach ${node}`));
-      });
-      return answer;
+      for (const [node, nodeHosts] of byNode) {
+        const rid = randomUUID();
+        for (const h of nodeHosts) {
+          const key = `${rid} ${h}`;
+          answers.set(
+            h,
+            new Promise<ReplyFrame>((resolve) => {
+              const timer = clock.setTimeout(
+                () => settle(key, failure('', ErrorCode.CHANNEL_TIMEOUT, `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s, via ${node})`)),
+                deadlineMs + ROUTE_MARGIN_MS,
+              );
+              pending.set(key, { node, resolve: (r) => resolve({ ...r, id: frame.id }), timer });
+            }),
+          );
+        }
+        bus.send(node, { t: 'req', rid, from: nodeId, hosts: nodeHosts, frame, deadlineMs }).catch((err: unknown) => {
+          log.warn({ err: (err as Error).message, node }, 'cluster: cannot route a request');
+          for (const h of nodeHosts) settle(`${rid} ${h}`, failure('', ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: cannot reach ${node}`));
+        });
+      }
+      return answers;
     },
     redirectFor(localAgents) {
       let best: LiveNode | undefined;

@@ -17,9 +17,10 @@ export const NOTIFY_MAX_BYTES = 7900;
 
 export type ForwardedFrame = Record<string, unknown> & { id: string; method: string };
 
+/** One request for the hosts a node holds (a fan-out sends one per node), one reply per host. */
 export type BusMessage =
-  | { t: 'req'; rid: string; from: string; host: string; frame: ForwardedFrame; deadlineMs: number }
-  | { t: 'rep'; rid: string; reply: ReplyFrame };
+  | { t: 'req'; rid: string; from: string; hosts: string[]; frame: ForwardedFrame; deadlineMs: number }
+  | { t: 'rep'; rid: string; host: string; reply: ReplyFrame };
 
 export function channelOf(nodeId: string): string {
   return `aspire_node_${createHash('sha256').update(nodeId).digest('hex').slice(0, 24)}`;
@@ -42,13 +43,15 @@ export function parseBusMessage(text: string): BusMessage | undefined {
   if (typeof m.rid !== 'string' || m.rid.length > 100) return undefined;
   if (m.t === 'req') {
     const f = m.frame as Record<string, unknown> | undefined;
-    if (typeof m.from !== 'string' || typeof m.host !== 'string' || typeof m.deadlineMs !== 'number' || !Number.isFinite(m.deadlineMs) || m.deadlineMs <= 0) return undefined;
+    if (typeof m.from !== 'string' || typeof m.deadlineMs !== 'number' || !Number.isFinite(m.deadlineMs) || m.deadlineMs <= 0) return undefined;
+    if (!Array.isArray(m.hosts) || m.hosts.length === 0 || !m.hosts.every((h) => typeof h === 'string')) return undefined;
     if (!f || typeof f !== 'object' || typeof f.id !== 'string' || typeof f.method !== 'string') return undefined;
-    return { t: 'req', rid: m.rid, from: m.from, host: m.host, frame: f as ForwardedFrame, deadlineMs: m.deadlineMs };
+    return { t: 'req', rid: m.rid, from: m.from, hosts: m.hosts as string[], frame: f as ForwardedFrame, deadlineMs: m.deadlineMs };
   }
   if (m.t === 'rep') {
+    if (typeof m.host !== 'string') return undefined;
     const r = replyFrame.validate(m.reply);
-    return r.ok ? { t: 'rep', rid: m.rid, reply: r.value } : undefined;
+    return r.ok ? { t: 'rep', rid: m.rid, host: m.host, reply: r.value } : undefined;
   }
   return undefined;
 }

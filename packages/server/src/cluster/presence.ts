@@ -70,18 +70,25 @@ export class PresenceTable {
   }
 
   /**
-   * The live node holding a host named by agentsn or hostname (seed 001 hosts[] entries may be
-   * either): by agentsn first, then the newest channel of that hostname.
+   * The live node holding each host, named by agentsn or hostname (seed 001 hosts[] entries may
+   * be either), in one query: by agentsn first, then the newest channel of that hostname. Hosts
+   * held nowhere are absent from the map.
    */
-  async locate(host: string, now: number): Promise<string | undefined> {
-    const r = await this.pool.query<{ node_id: string }>(
-      `SELECT p.node_id FROM aspire_cluster_presence p JOIN aspire_cluster_nodes n ON n.node_id = p.node_id
-        WHERE (p.identity = $1 OR p.hostname = $2) AND p.expires > $3 AND n.expires > $3
+  async locate(hosts: readonly string[], now: number): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (hosts.length === 0) return out;
+    const r = await this.pool.query<{ host: string; node_id: string }>(
+      `SELECT DISTINCT ON (q.host) q.host, p.node_id
+         FROM unnest($1::text[]) AS q(host)
+         JOIN aspire_cluster_presence p ON p.identity = 'sn:' || q.host OR p.hostname = q.host
+         JOIN aspire_cluster_nodes n ON n.node_id = p.node_id
+        WHERE p.expires > $2 AND n.expires > $2
           AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'aspire-node:' || n.node_id)
-        ORDER BY (p.identity = $1) DESC, p.expires DESC LIMIT 1`,
-      [`sn:${host}`, host, now],
+        ORDER BY q.host, (p.identity = 'sn:' || q.host) DESC, p.expires DESC`,
+      [[...new Set(hosts)], now],
     );
-    return r.rows[0]?.node_id;
+    for (const row of r.rows) out.set(row.host, row.node_id);
+    return out;
   }
 
   /** Whether a node's listener is still attached (its process is alive). */

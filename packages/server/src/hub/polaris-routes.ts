@@ -148,15 +148,14 @@ export async function fanOut(hub: CommandHub, req: PolarisRequest, id: string): 
   if ('error' in built) return built;
   // The agent kills the command at its timeout; the grace covers the kill escalation and the trip back.
   const deadline = built.timeoutS !== undefined ? built.timeoutS * 1000 + hub.options.replyGraceMs : hub.options.defaultDeadlineMs;
+  // Hosts not connected here: in a cluster the nodes holding them answer (one presence lookup,
+  // one message per node; 203 at once for a host held nowhere); on one node, 203.
+  const elsewhere = hub.cluster ? req.hosts.filter((h) => !hub.registry.find(h)) : [];
+  const routed = hub.cluster && elsewhere.length > 0 ? hub.cluster.routeMany(elsewhere, built.frame, deadline) : undefined;
   return Promise.all(
     req.hosts.map(async (host): Promise<PolarisHostReply> => {
       const conn = hub.registry.find(host);
-      // Not connected here: in a cluster, the node holding it answers (or 203 at once); else 203.
-      const r: ReplyFrame = conn
-        ? await conn.request(built.frame, deadline)
-        : hub.cluster
-          ? await hub.cluster.route(host, built.frame, deadline)
-          : failure(id, ErrorCode.NO_SUCH_HOST);
+      const r: ReplyFrame = conn ? await conn.request(built.frame, deadline) : ((await (await routed)?.get(host)) ?? failure(id, ErrorCode.NO_SUCH_HOST));
       const { id: _id, ...rest } = r;
       return { host, ...rest };
     }),

@@ -50,11 +50,11 @@ describe('cluster config', () => {
 });
 
 describe('messages between nodes', () => {
-  const req = { t: 'req', rid: 'r1', from: 'node-1', host: 'h1', frame: { id: 'x', method: 'sync.bash', cmd: 'ls' }, deadlineMs: 1000 };
+  const req = { t: 'req', rid: 'r1', from: 'node-1', hosts: ['h1', 'h2'], frame: { id: 'x', method: 'sync.bash', cmd: 'ls' }, deadlineMs: 1000 };
 
   it('parses a request and a reply', () => {
     expect(parseBusMessage(JSON.stringify(req))).toEqual(req);
-    const rep = { t: 'rep', rid: 'r1', reply: { id: 'x', resp: 'failed', retcode: 203, message: 'No such host' } };
+    const rep = { t: 'rep', rid: 'r1', host: 'h1', reply: { id: 'x', resp: 'failed', retcode: 203, message: 'No such host' } };
     expect(parseBusMessage(JSON.stringify(rep))).toEqual(rep);
   });
 
@@ -70,7 +70,11 @@ describe('messages between nodes', () => {
       JSON.stringify({ ...req, deadlineMs: 'soon' }),
       JSON.stringify({ ...req, frame: { id: 'x' } }),
       JSON.stringify({ ...req, from: undefined }),
-      JSON.stringify({ t: 'rep', rid: 'r1', reply: { id: 'x', resp: 'maybe' } }),
+      JSON.stringify({ ...req, hosts: [] }),
+      JSON.stringify({ ...req, hosts: 'h1' }),
+      JSON.stringify({ ...req, hosts: ['h1', 2] }),
+      JSON.stringify({ t: 'rep', rid: 'r1', reply: { id: 'x', resp: 'success', retcode: 0, message: 'ok' } }),
+      JSON.stringify({ t: 'rep', rid: 'r1', host: 'h1', reply: { id: 'x', resp: 'maybe' } }),
     ]) {
       expect(parseBusMessage(bad), bad).toBeUndefined();
     }
