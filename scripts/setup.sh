@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Prepare this machine for Aspire development: the Debian packages the tests use (rpm tooling,
-# qemu for the aarch64 binaries, Chromium for the console tests) and the npm dependencies,
+# qemu for the aarch64 binaries, Chromium for the console tests, PostgreSQL for the PostgreSQL
+# store: the tests start their own throwaway instances with its initdb/pg_ctl) and the npm dependencies,
 # including the pinned Node 24.21.0 runtime. Safe to run again; installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(rpm rpmlint cpio binutils systemd logrotate qemu-user-static binutils-aarch64-linux-gnu libc6-arm64-cross
-  libstdc++6-arm64-cross chromium openssl iproute2 procps)
+  libstdc++6-arm64-cross chromium openssl iproute2 procps postgresql)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -20,6 +21,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The PostgreSQL tests need initdb and pg_ctl (never skipped: a missing binary fails them).
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  echo "setup: postgresql is installed but /usr/lib/postgresql/*/bin/initdb is missing" >&2
+  exit 1
 fi
 
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
