@@ -215,7 +215,8 @@ describe('console: operate', () => {
     for (const name of ['AgentSN', 'Hostname', 'Status']) expect(await header(name).isVisible(), name).toBe(true);
     for (const name of ['OS', 'Arch', 'Management IP']) expect(await header(name).isVisible(), name).toBe(false);
     expect(await row.getByRole('link', { name: `Open host ${HOST}` }).isVisible()).toBe(true);
-    const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, view: window.innerWidth }));
+    // Evaluated in the page (a string: this file is checked without the DOM library).
+    const widths = (await page.evaluate('({ doc: document.documentElement.scrollWidth, view: window.innerWidth })')) as { doc: number; view: number };
     expect(widths.doc).toBeLessThanOrEqual(widths.view);
     await row.getByRole('button', { name: `Details of ${HOST}` }).click();
     await page.getByRole('region', { name: `Host ${HOST}` }).waitFor();
