@@ -151,7 +151,8 @@ describe('aspire server: agent endpoints', () => {
     const r = await register('sn-task', 'h-task');
     const cred = { 'x-aspire-credential': r.body.credential as string };
     await post('/agent/status', statusBody('sn-task'), cred);
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: ['sn-task', 'sn-unknown'], parameters: { step: 7 } });
+    // An unknown AgentSN is recorded FAILED only with allow_unknown (else the task is a 400).
+    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: ['sn-task', 'sn-unknown'], parameters: { step: 7 }, allow_unknown: true });
     expect(created.status).toBe(200);
     expect(created.body).toMatchObject({ status: 0, message: 'success', results: [{ AgentSN: 'sn-task' }, { AgentSN: 'sn-unknown', errcode: ErrorCode.TASK_HOST_UNKNOWN }] });
     const id = created.body.id as number;
@@ -212,7 +213,7 @@ describe('aspire server: bad input answers the envelope and stores nothing', () 
     expect(task.body.status).toBe(ApiStatus.BAD_REQUEST);
     const nocmd = await srv.api('POST', '/api/v1/server/task', { agents: ['sn-bad'] });
     expect(nocmd.status).toBe(400);
-    const unknownField = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: ['sn-bad'], parameters: { step: 1 }, priority: 1 });
+    const unknownField = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: ['sn-bad'], parameters: { step: 1 }, urgency: 1 });
     expect(unknownField.status).toBe(400);
     expect(unknownField.body.cause).toMatch(/additional/);
     expect((await srv.api('GET', '/api/v1/server/task')).body.tasks.every((t: any) => t.command !== 'install')).toBe(true);
