@@ -103,6 +103,11 @@ describe('one command line for four programs', () => {
     await waitUntil(() => waits().length >= 3, { timeoutMs: 30_000, what: 'three wait lines' });
     expect(agent.proc.exitCode).toBeNull();
     expect(waits().every((l) => l.level === 'warn' && typeof l.retryInMs === 'number')).toBe(true);
+    // logrotate's SIGHUP during the wait reopens the log; the agent keeps waiting.
+    const before = waits().length;
+    agent.kill('SIGHUP');
+    await waitUntil(() => waits().length > before + 1, { timeoutMs: 30_000, what: 'waiting on after SIGHUP' });
+    expect(agent.proc.exitCode).toBeNull();
     // Now a hub that refuses nothing but is not there either: the agent leaves the wait and dials it.
     writeFileSync(cfg, JSON.stringify({ ...base, serverHost: '127.0.0.1', serverPort: 1 }));
     await waitUntil(() => readFileSync(log, 'utf8').includes('hub address configured'), { timeoutMs: 30_000, what: 'config picked up' });

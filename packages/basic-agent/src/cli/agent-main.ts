@@ -120,14 +120,18 @@ export async function agentMain(args: string[]): Promise<number> {
   if (!config.serverHost) {
     // Packaged, before the hub is configured: wait quietly (no crash loop under systemd).
     const onEarlyStop = () => stop.abort();
+    // logrotate's SIGHUP must not end the wait (its default action would).
+    const onEarlyHup = () => root.reopen();
     process.once('SIGTERM', onEarlyStop);
     process.once('SIGINT', onEarlyStop);
+    process.on('SIGHUP', onEarlyHup);
     process.stdout.write(`BasicAgent: running pid ${process.pid} (waiting for serverHost)\n`);
     const keepWaiting = setInterval(() => {}, 1 << 30);
     const ready = await waitForHubAddress(f.config, config, { clock: realClock, logger, signal: stop.signal });
     clearInterval(keepWaiting);
     process.off('SIGTERM', onEarlyStop);
     process.off('SIGINT', onEarlyStop);
+    process.off('SIGHUP', onEarlyHup);
     if (!ready) {
       logger.info('stopped');
       root.flush();
