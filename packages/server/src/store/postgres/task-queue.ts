@@ -239,18 +239,29 @@ export class PgTaskQueue extends PgPart {
   }
 
   async unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
-    const hosts: string[] = [];
-    for (const sn of new Set(agents)) if (!(await this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', sn))) hosts.push(sn);
     const tasks: number[] = [];
     for (const id of new Set(taskIds)) if (!(await this.get('SELECT 1 AS x FROM tasks WHERE id = ?', id))) tasks.push(id);
-    return { hosts, tasks };
+    return { hosts: agents.length ? await this.unknownHosts([...new Set(agents)]) : [], tasks };
+  }
+
+  /** The AgentSNs of the list no host has, in list order: one query for any number (100,000). */
+  private async unknownHosts(agents: readonly string[]): Promise<string[]> {
+    const known = new Set(
+      (
+        await this.all<{ agentsn: string }>(
+          'SELECT h.agentsn FROM hosts h JOIN json_array_elements_text(?::json) AS j(sn) ON j.sn = h.agentsn',
+          JSON.stringify(agents),
+        )
+      ).map((r) => r.agentsn),
+    );
+    return agents.filter((sn) => !known.has(sn));
   }
 
   async createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tx(async () => {
       const after = [...new Set(spec.after ?? [])];
       const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
-      const unknownHosts = agents ? (await this.unknownTargets(agents, [])).hosts : [];
+      const unknownHosts = agents ? await this.unknownHosts(agents) : [];
       const selector = agents ? 'agents' : 'tags';
       const windowStart = selector === 'tags' ? (spec.windowStart ?? spec.startAt ?? now) : null;
       const windowEnd = selector === 'tags' ? (spec.windowEnd ?? windowStart! + 24 * 3600_000) : null;
@@ -286,35 +297,33 @@ export class PgTaskQueue extends PgPart {
       if (agents) {
         const task = (await this.taskRow(id))!;
         const unknown = new Set(unknownHosts);
-        const readyAt = firstReadyAt(task, now);
-        for (const sn of agents) {
-          if (!unknown.has(sn)) {
-            await this.run(
-              `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, gmt_create, gmt_modify) VALUES (?, ?, ?, 'PENDING', ?, ?, ?)`,
-              randomUUID(),
-              id,
-              sn,
-              readyAt,
-              now,
-              now,
-            );
-            results.push({ AgentSN: sn });
-          } else {
-            await this.run(
-              `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
-               VALUES (?, ?, ?, 'FAILED', ?, ?, ?, ?, ?)`,
-              randomUUID(),
-              id,
-              sn,
-              ErrorCode.TASK_HOST_UNKNOWN,
-              ErrorMessage.TASK_HOST_UNKNOWN,
-              now,
-              now,
-              now,
-            );
-            results.push({ AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN });
-          }
+        // Two statements for any number of AgentSNs (100,000 in one go), in list order (seq).
+        const list = JSON.stringify(agents);
+        await this.run(
+          `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, gmt_create, gmt_modify)
+           SELECT gen_random_uuid()::text, ?, j.sn, 'PENDING', ?, ?, ?
+           FROM json_array_elements_text(?::json) WITH ORDINALITY AS j(sn, ord) JOIN hosts h ON h.agentsn = j.sn ORDER BY j.ord`,
+          id,
+          firstReadyAt(task, now),
+          now,
+          now,
+          list,
+        );
+        if (unknown.size) {
+          await this.run(
+            `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
+             SELECT gen_random_uuid()::text, ?, j.sn, 'FAILED', ?, ?, ?, ?, ?
+             FROM json_array_elements_text(?::json) WITH ORDINALITY AS j(sn, ord) ORDER BY j.ord`,
+            id,
+            ErrorCode.TASK_HOST_UNKNOWN,
+            ErrorMessage.TASK_HOST_UNKNOWN,
+            now,
+            now,
+            now,
+            JSON.stringify(unknownHosts),
+          );
         }
+        for (const sn of agents) results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
         await this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
         await this.admitTask(id, now);
         await this.refreshTask(id, now);
