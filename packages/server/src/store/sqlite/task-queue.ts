@@ -32,6 +32,8 @@ export interface ActiveTagTask {
 /** Errors that count against max_errors: failed runs of this task (not unknown hosts, failed dependencies or ttl expiry: nothing ran). */
 const COUNTED_ERRORS_SQL = `state IN ${inList(ERROR_STATES)} AND COALESCE(errcode, 0) NOT IN (${ErrorCode.TASK_HOST_UNKNOWN}, ${ErrorCode.TASK_DEPENDENCY_FAILED}, ${ErrorCode.TASK_EXPIRED})`;
 const FAILED_DEPENDENCY_STATES = `('FAILED','REVOKED')`;
+/** A random (version 4) UUID made by SQLite, for set-based inserts. */
+const SQL_UUID = `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
 
 export class SqliteTaskQueue extends SqlitePart {
   /** Active tag tasks, read once per change instead of once per status push. */
@@ -237,16 +239,23 @@ export class SqliteTaskQueue extends SqlitePart {
 
   async unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
     return {
-      hosts: [...new Set(agents)].filter((sn) => !this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', sn)),
+      hosts: agents.length ? this.unknownHosts([...new Set(agents)]) : [],
       tasks: [...new Set(taskIds)].filter((id) => !this.get('SELECT 1 AS x FROM tasks WHERE id = ?', id)),
     };
+  }
+
+  /** The AgentSNs of the list no host has, in list order: one query for any number (100,000). */
+  private unknownHosts(agents: readonly string[]): string[] {
+    const known = new Set(
+      this.all<{ agentsn: string }>(`SELECT h.agentsn FROM hosts h JOIN json_each(?) j ON j.value = h.agentsn`, JSON.stringify(agents)).map((r) => r.agentsn),
+    );
+    return agents.filter((sn) => !known.has(sn));
   }
 
   async createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tx(() => {
       const after = [...new Set(spec.after ?? [])];
       const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
-      const unknownHosts = agents ? agents.filter((sn) => !this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', sn)) : [];
       const selector = agents ? 'agents' : 'tags';
       const windowStart = selector === 'tags' ? (spec.windowStart ?? spec.startAt ?? now) : null;
       const windowEnd = selector === 'tags' ? (spec.windowEnd ?? windowStart! + 24 * 3600_000) : null;
@@ -281,36 +290,33 @@ export class SqliteTaskQueue extends SqlitePart {
       const results: { AgentSN: string; errcode?: number }[] = [];
       if (agents) {
         const task = this.taskRow(id)!;
-        const unknown = new Set(unknownHosts);
-        const readyAt = firstReadyAt(task, now);
-        for (const sn of agents) {
-          if (!unknown.has(sn)) {
-            this.run(
-              `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, gmt_create, gmt_modify) VALUES (?, ?, ?, 'PENDING', ?, ?, ?)`,
-              randomUUID(),
-              id,
-              sn,
-              readyAt,
-              now,
-              now,
-            );
-            results.push({ AgentSN: sn });
-          } else {
-            this.run(
-              `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
-               VALUES (?, ?, ?, 'FAILED', ?, ?, ?, ?, ?)`,
-              randomUUID(),
-              id,
-              sn,
-              ErrorCode.TASK_HOST_UNKNOWN,
-              ErrorMessage.TASK_HOST_UNKNOWN,
-              now,
-              now,
-              now,
-            );
-            results.push({ AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN });
-          }
+        // One statement for every known host (100,000 AgentSNs in one go), in list order.
+        const list = JSON.stringify(agents);
+        const inserted = this.run(
+          `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, gmt_create, gmt_modify)
+           SELECT ${SQL_UUID}, ?, j.value, 'PENDING', ?, ?, ? FROM json_each(?) j JOIN hosts h ON h.agentsn = j.value ORDER BY j.key`,
+          id,
+          firstReadyAt(task, now),
+          now,
+          now,
+          list,
+        ).changes;
+        const unknown = new Set(inserted === agents.length ? [] : this.unknownHosts(agents));
+        for (const sn of unknown) {
+          this.run(
+            `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
+             VALUES (?, ?, ?, 'FAILED', ?, ?, ?, ?, ?)`,
+            randomUUID(),
+            id,
+            sn,
+            ErrorCode.TASK_HOST_UNKNOWN,
+            ErrorMessage.TASK_HOST_UNKNOWN,
+            now,
+            now,
+            now,
+          );
         }
+        for (const sn of agents) results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
         this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
         this.admitTask(id, now);
         this.refreshTask(id, now);
