@@ -100,7 +100,11 @@ export interface TaskInput {
   agents?: string[];
   tags?: string;
   parameters: Record<string, unknown>;
-  batch?: number;
+  batch?: number | string;
+  priority?: number;
+  start_at?: string;
+  max_errors?: number | string;
+  after?: number[];
 }
 
 export function createTask(t: TaskInput): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
@@ -116,8 +120,13 @@ export function getTask(
   return call('GET', '/task', { query: { id, state }, signal });
 }
 
-export function revokeTask(id: number): Promise<{ revoked: number }> {
-  return call('POST', '/task/revoke', { body: { id } });
+export function revokeTask(id: number, subtask?: string): Promise<{ revoked: number; cancelling?: number }> {
+  return call('POST', '/task/revoke', { body: subtask === undefined ? { id } : { id, subtask } });
+}
+
+/** A RESERVED subtask gets its full ttr again from now. */
+export function touchSubtask(id: number, subtask: string): Promise<{ touched: number }> {
+  return call('POST', '/task/touch', { body: { id, subtask } });
 }
 
 export function listTasks(

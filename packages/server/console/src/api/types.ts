@@ -2,11 +2,16 @@
  * Shapes of the operator API answers the console reads. The server sends its store rows as they
  * are (packages/server/src/store/store.ts; seed 000 REST-API), so the console names those types
  * rather than keeping copies that could drift. Type-only imports: nothing of the server's
- * runtime reaches the browser bundle. Times are UTC unix milliseconds unless named otherwise.
+ * runtime reaches the browser bundle. Times are UTC unix milliseconds unless named otherwise; task, subtask and package times are
+ * ISO 8601 UTC strings.
  */
 import type { AgentReport } from '@aspire/protocol';
 import type { HistorySample } from '../../../src/console-api/dashboard-history.ts';
 import type { Dashboard, EventRow, HostRow, Page, PackageRow, RegionRow, SubtaskRow, TagRow, TaskRow } from '../../../src/store/store.ts';
+import type { PACKAGE_TIME_FIELDS, SUBTASK_TIME_FIELDS, TASK_TIME_FIELDS } from '../../../src/http/iso-time.ts';
+
+/** A row whose time fields the REST API sends as ISO 8601 UTC strings (issue 13 item 8). */
+type WithIso<T, K extends keyof T> = Omit<T, K> & Record<K, string | null>;
 
 export type { AgentReport };
 
@@ -16,10 +21,10 @@ export type PageOf = Omit<Page<never>, 'items'>;
 export type Host = HostRow;
 /** An event as the agent reported it; `occurred` is unix seconds. */
 export type HostEvent = EventRow;
-export type Package = PackageRow;
+export type Package = WithIso<PackageRow, (typeof PACKAGE_TIME_FIELDS)[number]>;
 export type Tag = TagRow;
 export type Region = RegionRow;
-export type Task = TaskRow;
-export type Subtask = SubtaskRow;
+export type Task = WithIso<TaskRow, (typeof TASK_TIME_FIELDS)[number]>;
+export type Subtask = WithIso<SubtaskRow, (typeof SUBTASK_TIME_FIELDS)[number]>;
 export type DashboardStats = Dashboard;
 export type StatsSample = HistorySample;

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { getTask, revokeTask } from '../api/endpoints.ts';
-import { taskSummary } from '../lib/task-text.ts';
+import { getTask, kickTask, revokeTask, touchSubtask } from '../api/endpoints.ts';
+import { subtaskActions, taskSettings, taskSummary } from '../lib/task-text.ts';
 import { useAction } from '../lib/use-action.ts';
 import { usePoll } from '../lib/use-poll.ts';
 import { DataTable } from './data-table.tsx';
@@ -10,7 +10,7 @@ import { StatusBadge } from './status-badge.tsx';
 
 /** Poll a task while it runs; a finished task is fetched once more and then left alone. */
 const FOLLOW_MS = 1000;
-const FINAL_TASK = new Set(['COMPLETE', 'REVOKED', 'FAILED', 'SUCCESS']);
+const FINAL_TASK = new Set(['COMPLETE', 'REVOKED', 'HALTED', 'FAILED', 'SUCCESS']);
 /** Past this many subtasks, list one state at a time (FAILED first) instead of all every second. */
 const LIST_ALL_MAX = 500;
 const STATE_ORDER = ['PENDING', 'DELAYED', 'READY', 'RESERVED', 'SUCCESS', 'FAILED', 'BURIED', 'REVOKED'];
@@ -33,6 +33,24 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
       return `Revoked ${r.revoked} subtask(s).`;
     }, 'Revoke failed');
   };
+  // Per-subtask actions (issue 13): revoke, kick (BURIED/DELAYED -> READY), touch (RESERVED: ttr from now).
+  const actor = useAction();
+  const act = (what: 'revoke' | 'kick' | 'touch', subtask: string, agentsn: string) =>
+    void actor.run(async () => {
+      if (what === 'revoke') {
+        const r = await revokeTask(id, subtask);
+        t.reload();
+        return r.cancelling ? `Revoke of ${agentsn} sent: it is running, its host is told to cancel.` : `Revoked the subtask of ${agentsn}.`;
+      }
+      if (what === 'kick') {
+        const r = await kickTask(id, subtask);
+        t.reload();
+        return `Kicked ${r.kicked} subtask(s) of ${agentsn} to READY.`;
+      }
+      await touchSubtask(id, subtask);
+      t.reload();
+      return `Touched the subtask of ${agentsn}: its ttr counts from now.`;
+    }, `${what} failed`);
   // One note for the last revoke, whichever way it went.
   const revokeNote = revoker.done ?? revoker.error;
   const final = task ? FINAL_TASK.has(task.status) && task.id === id : false;
@@ -62,6 +80,18 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
       )}
       {revokeNote && <p role="status">{revokeNote}</p>}
       {task && (
+        <p class="muted small" aria-label={`Rollout settings of task ${id}`}>
+          {taskSettings(task).join(' · ')}
+          {task.start_at && (
+            <>
+              {' · starts '}
+              <LocalTime value={task.start_at} />
+            </>
+          )}
+        </p>
+      )}
+      {(actor.done ?? actor.error) && <p role="status">{actor.done ?? actor.error}</p>}
+      {task && (
         <div class="row-between">
           <ul class="chips" aria-label={`Subtask states of task ${id}`}>
             {STATE_ORDER.filter((w) => states[w]).map((w) => (
@@ -85,7 +115,7 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
       )}
       <DataTable
         label={`Subtasks of task ${id}`}
-        columns={['AgentSN', 'State', 'Attempts', 'Code', 'Message', 'Updated']}
+        columns={['AgentSN', 'State', 'Attempts', 'Code', 'Message', 'Updated', 'Actions']}
         rows={t.data?.subtasks}
         row={(s) => (
           <tr>
@@ -100,6 +130,13 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
             <td>{s.message ?? ''}</td>
             <td>
               <LocalTime value={s.gmt_modify} />
+            </td>
+            <td>
+              {subtaskActions(s.state).map((a) => (
+                <button type="button" class={a === 'revoke' ? 'danger small' : 'small'} disabled={actor.busy} onClick={() => act(a, s.id, s.agentsn)} aria-label={`${a} ${s.agentsn}`}>
+                  {a}
+                </button>
+              ))}
             </td>
           </tr>
         )}
