@@ -23,7 +23,7 @@ import type { AgentRegistry } from '../hub/agent-registry.ts';
 import type { AgentConnection } from '../hub/agent-connection.ts';
 import { Periodic } from '../periodic.ts';
 import { NodeBus, applicationNameOf, type BusMessage, type ClusterDb, type ForwardedFrame } from './node-bus.ts';
-import { PresenceTable, claimSweep, type LiveNode } from './presence.ts';
+import { PresenceTable, claimSweep, pickRedirect, type LiveNode } from './presence.ts';
 import { ensureClusterSchema } from './schema.ts';
 
 /** Heartbeats a node may miss before its row expires. */
@@ -213,9 +213,8 @@ export function createCluster(deps: ClusterDeps): Cluster {
       return answers;
     },
     redirectFor(localAgents) {
-      let best: LiveNode | undefined;
-      for (const n of live) if (n.nodeId !== nodeId && (!best || n.agents < best.agents)) best = n;
-      if (!best || best.agents >= localAgents) return undefined;
+      const best = pickRedirect(live, nodeId, localAgents);
+      if (!best) return undefined;
       // Counted at once, so a burst of connections spreads before the next heartbeat.
       best.agents++;
       return best.advertise;

@@ -14,6 +14,17 @@ export interface LiveNode {
   agents: number;
 }
 
+/**
+ * Least loaded placement (seed 003 redirect): the other live node with the fewest agents, when
+ * it holds fewer than this node does now; else none (accept here). Ties keep the agent here, and
+ * among the others the first by node id wins.
+ */
+export function pickRedirect(live: readonly LiveNode[], self: string, localAgents: number): LiveNode | undefined {
+  let best: LiveNode | undefined;
+  for (const n of live) if (n.nodeId !== self && (!best || n.agents < best.agents)) best = n;
+  return best && best.agents < localAgents ? best : undefined;
+}
+
 /** `sn:<agentsn>` or `host:<hostname>`, as the hub's registry keys a host. */
 export function presenceIdentity(c: { agentsn?: string | undefined; hostname: string }): string {
   return c.agentsn ? `sn:${c.agentsn}` : `host:${c.hostname}`;

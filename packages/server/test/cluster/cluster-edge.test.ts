@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkClusterConfig, derivedNodeId } from '../../src/cluster/cluster-config.ts';
 import { NOTIFY_MAX_BYTES, applicationNameOf, channelOf, parseBusMessage } from '../../src/cluster/node-bus.ts';
-import { presenceIdentity } from '../../src/cluster/presence.ts';
+import { pickRedirect, presenceIdentity } from '../../src/cluster/presence.ts';
 
 // What crosses into the cluster layer from outside (config, other nodes' NOTIFY payloads) is
 // checked once at that edge; these are the pure parts (the routing itself: test/integration/cluster.test.ts).
@@ -82,5 +82,23 @@ describe('messages between nodes', () => {
 
   it('keeps NOTIFY payloads under PostgreSQL\'s 8000-byte limit', () => {
     expect(NOTIFY_MAX_BYTES).toBeLessThan(8000);
+  });
+});
+
+describe('least-loaded placement', () => {
+  const node = (nodeId: string, agents: number) => ({ nodeId, advertise: `127.0.0.1:${nodeId.length}`, agents });
+
+  it('accepts here on a tie or when alone, and redirects to the emptiest other node when it holds fewer', () => {
+    expect(pickRedirect([], 'a', 5)).toBeUndefined();
+    expect(pickRedirect([node('a', 0)], 'a', 0)).toBeUndefined();
+    expect(pickRedirect([node('a', 0), node('b', 0), node('c', 0)], 'a', 0)).toBeUndefined();
+    expect(pickRedirect([node('a', 1), node('b', 0), node('c', 0)], 'a', 1)?.nodeId).toBe('b');
+    expect(pickRedirect([node('a', 2), node('b', 1), node('c', 0)], 'a', 2)?.nodeId).toBe('c');
+    expect(pickRedirect([node('a', 2), node('b', 2), node('c', 2)], 'a', 2)).toBeUndefined();
+  });
+
+  it("goes by this node's own count now, not the heartbeat's", () => {
+    // The view says a=0 but three agents have connected here since: send the next one to b.
+    expect(pickRedirect([node('a', 0), node('b', 1)], 'a', 3)?.nodeId).toBe('b');
   });
 });
