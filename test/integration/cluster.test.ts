@@ -97,6 +97,15 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
     }
   });
 
+  it('relays the periodic-task routes to the node holding the host (task.list), 404 for a host connected nowhere', async () => {
+    const [onNode3] = await localAgents(nodes[2]!);
+    const r = await nodes[0]!.api('GET', `/api/v1/server/polaris/tasks?host=${onNode3}`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ host: onNode3, resp: 'success', retcode: 0 });
+    const none = await nodes[0]!.api('GET', '/api/v1/server/polaris/tasks?host=cl-nowhere');
+    expect(none.status).toBe(404);
+  });
+
   it('answers 203 for a host connected nowhere at once (no deadline waited)', async () => {
     const t0 = Date.now();
     const r = await polaris(nodes[2]!, { hosts: ['cl-nowhere-either'], method: 'sync.bash', cmd: 'true', timeout: 120 });
