@@ -19,6 +19,7 @@ const OPERATOR_ROUTES = new Set([
   'POST /task',
   'POST /task/revoke',
   'POST /task/kick',
+  'POST /task/touch',
   'POST /package',
   'POST /polaris',
   'POST /polaris/cancel',
