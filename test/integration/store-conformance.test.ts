@@ -383,6 +383,50 @@ describe('postgres only', () => {
     }
   });
 
+  it('two nodes pushing and ticking at once: no error (deadlocks retried), each subtask reserved once, one scheduler pass at a time', async () => {
+    await pg.createDatabase('busy');
+    const p = parseDatabaseUrl(pg.urlOf('busy'), { env: pg.password });
+    if (!p.ok) throw new Error(p.problem);
+    const [a, b] = await Promise.all([openPostgresStore(p.target.connection, { poolSize: 6 }), openPostgresStore(p.target.connection, { poolSize: 6 })]);
+    try {
+      const hosts = Array.from({ length: 12 }, (_, i) => `b${i}`);
+      for (const sn of hosts) await registered(a, sn);
+      const { id } = (await a.createTask(taskSpec({ agents: hosts, batch: 4, ttrMs: 600_000 }) as never, 1000)) as { id: number };
+      const reserved: string[] = [];
+      for (let round = 0; round < 6; round++) {
+        const now = 2000 + round * 100;
+        const outs = await Promise.all([
+          ...hosts.map((sn, i) => (i % 2 ? a : b).ingestStatus(status(sn, now))),
+          a.tick(now),
+          b.tick(now),
+        ]);
+        for (const o of outs) if ('reserved' in o) for (const r of o.reserved) reserved.push(r.jobid);
+        // Every job handed out finishes in the next round's pushes.
+        const byHost = (await a.getTask(id))!.subtasks.filter((s) => s.state === 'RESERVED');
+        await Promise.all(byHost.map((s, i) => (i % 2 ? b : a).ingestStatus(status(s.agentsn, now + 50, { jobs: [{ id: s.jobid!, errcode: 0, message: 'ok' } as never] }))));
+      }
+      await a.tick(10_000);
+      const t = (await a.getTask(id))!;
+      expect(t.states.SUCCESS).toBe(12);
+      expect(new Set(reserved).size).toBe(reserved.length);
+      expect(reserved).toHaveLength(12);
+      // While one node's pass holds the scheduler lock, the other's pass is skipped.
+      const client = await a.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [0x61737074]);
+        await b.createTask(taskSpec({ agents: ['b0'], delayMs: 0 }) as never, 20_000);
+        expect(await b.tick(30_000)).toEqual({ expired: 0, promoted: 0, requeued: 0, buried: 0, admitted: 0, completedTasks: 0 });
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('a wrong password is refused; the error carries no password', async () => {
     const p = parseDatabaseUrl(pg.url, { env: 'not-the-password' });
     if (!p.ok) throw new Error(p.problem);

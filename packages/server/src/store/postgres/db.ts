@@ -85,9 +85,23 @@ export class PgDb {
     return { changes: (await this.query(sql, params)).rowCount ?? 0 };
   }
 
-  /** One transaction; nested calls join the outer one. */
+  /**
+   * One transaction; nested calls join the outer one. A deadlock or serialization failure
+   * (another node's transaction took the same rows in another order; PostgreSQL aborted ours)
+   * is retried a few times: the work is all in the database, so running it again is safe.
+   */
   async tx<T>(fn: () => Promise<T>): Promise<T> {
     if (this.txClient.getStore()) return fn();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.txOnce(fn);
+      } catch (err) {
+        if (attempt >= TX_ATTEMPTS || !isRetryable(err)) throw err;
+      }
+    }
+  }
+
+  private async txOnce<T>(fn: () => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -162,6 +176,14 @@ export abstract class PgPart {
   protected page<T>(resource: Sortable, select: string, where: string[], params: Param[], paging: Paging, map: (r: Row) => T): Promise<Page<T>> {
     return this.sql.page(resource, select, where, params, paging, map);
   }
+}
+
+const TX_ATTEMPTS = 4;
+
+/** deadlock_detected, serialization_failure: PostgreSQL aborted the transaction; it may run again. */
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
 }
 
 /** PostgreSQL's unique_violation: a concurrent insert of the same key won. */

@@ -33,6 +33,9 @@ export const SUBTASK_COLS =
 const COUNTED_ERRORS_SQL = `state IN ${inList(ERROR_STATES)} AND COALESCE(errcode, 0) NOT IN (${ErrorCode.TASK_HOST_UNKNOWN}, ${ErrorCode.TASK_DEPENDENCY_FAILED}, ${ErrorCode.TASK_EXPIRED})`;
 const FAILED_DEPENDENCY_STATES = `('FAILED','REVOKED')`;
 
+/** Advisory lock key of the scheduler pass (tick). */
+export const TICK_LOCK_KEY = 0x61737074; // "aspt"
+
 export interface ActiveTagTask {
   id: number;
   selector: string[];
@@ -449,6 +452,10 @@ export class PgTaskQueue extends PgPart {
 
   async tick(now: number): Promise<TickOutcome> {
     return this.tx(async () => {
+      // One scheduler pass at a time across the nodes: a node that finds another's pass running
+      // skips this one (the next interval catches up) instead of fighting it for the same rows.
+      const lock = await this.get<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(?) AS ok', TICK_LOCK_KEY);
+      if (!lock?.ok) return { expired: 0, promoted: 0, requeued: 0, buried: 0, admitted: 0, completedTasks: 0 };
       const touched = new Set<number>();
       const expired = await this.all<{ taskid: number }>(
         `UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ?
