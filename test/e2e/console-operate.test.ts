@@ -188,6 +188,9 @@ describe('console: operate', () => {
     await waitText(details, (t) => t.includes('parameters') && t.includes(AGENT), 'task fields shown');
     const subtasks = page.getByRole('table', { name: `Subtasks of task ${taskId}` });
     await waitText(subtasks, (t) => t.includes(agentsn) && t.includes('SUCCESS'), 'subtask SUCCESS');
+    // Issue 13: the task view shows the rollout settings; a final subtask offers no per-subtask action.
+    await waitText(page.getByLabel(`Rollout settings of task ${taskId}`), (t) => t.includes('priority 1024') && t.includes('max_errors 0'), 'rollout settings shown');
+    expect(await subtasks.getByRole('button', { name: `revoke ${agentsn}` }).count()).toBe(0);
     await page.getByRole('button', { name: `Kick task ${taskId}` }).click();
     await waitText(details.getByRole('status'), (t) => /Kicked 0 subtask/.test(t), 'kick answered');
     await shot('tasks');
