@@ -259,6 +259,11 @@ describe.each(engines)('store conformance: $name', (engine) => {
     expect(halted.states.REVOKED).toBe(1);
     const m = await (store as { metricCounts?: () => Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }> }).metricCounts?.();
     expect(m?.hosts.online).toBe(2);
+    const recent = await store.hostSubtasks?.('e1', 2);
+    expect(recent?.map((r) => [r.taskid, r.command, r.task_status])).toEqual([
+      [halting, 'sync.bash', 'HALTED'],
+      [dep, 'sync.bash', 'RUNNING'],
+    ]);
   });
 
   it('tags and regions: create, conflict, update, bind, host filters (tag, case-insensitive search), paging and sorting', async () => {

@@ -18,6 +18,7 @@ import type {
   EventRow,
   HostFilter,
   HostIdentityRow,
+  HostSubtaskRow,
   HostRow,
   Mutation,
   PackageFilter,
@@ -471,6 +472,15 @@ export class PostgresStore extends PgPart implements Store {
   }
   computeDashboard(now: number): Promise<Dashboard> {
     return this.inventory.computeDashboard(now);
+  }
+  /** The newest subtasks of one host with their task's command and status (console host page). */
+  async hostSubtasks(agentsn: string, limit: number): Promise<HostSubtaskRow[]> {
+    return this.all<HostSubtaskRow>(
+      `SELECT s.taskid, t.command, t.status AS task_status, s.id AS subtask, s.state, s.errcode, s.message, s.gmt_modify
+         FROM subtasks s JOIN tasks t ON t.id = s.taskid WHERE s.agentsn = ? ORDER BY s.taskid DESC LIMIT ?`,
+      agentsn,
+      limit,
+    );
   }
   async metricCounts(): Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }> {
     const count = async (sql: string) => Object.fromEntries((await this.all<{ k: string; n: number }>(sql)).map((r) => [r.k, r.n]));
