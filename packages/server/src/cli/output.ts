@@ -41,7 +41,9 @@ export function cellText(v: unknown): string {
 
 /** A unix-ms time as the table shows it (UTC, seconds). */
 export function when(ms: unknown): string {
-  return typeof ms === 'number' && Number.isFinite(ms) ? new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z') : '';
+  // Task, subtask and package times come as ISO 8601 UTC strings (issue 13), host times as unix ms.
+  const t = typeof ms === 'string' && /^\d{4}-\d\d-\d\dT/.test(ms) ? Date.parse(ms) : ms;
+  return typeof t === 'number' && Number.isFinite(t) ? new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') : '';
 }
 
 export function json(value: unknown): string {
