@@ -28,6 +28,9 @@ export const COPIED_TABLES = [
   'audit',
 ] as const;
 
+/** Tables handled apart: meta is merged; each side keeps its own schema_migrations. */
+const NOT_COPIED = ['meta', 'schema_migrations'];
+
 /** Tables that must be empty in the target (regions holds its built-in row 0). */
 const MUST_BE_EMPTY = COPIED_TABLES.filter((t) => t !== 'regions');
 
@@ -59,6 +62,14 @@ export async function copySqliteToPostgres(opts: { fromDataDir: string; to: PgCo
   // Bring the source to the current schema first (what the server itself does at start).
   openSqliteStore(file).close();
   const src = new DatabaseSync(file, { readOnly: true });
+  // A table this copy does not know (a newer migration) would be left behind: refuse instead.
+  const unknown = (src.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as { name: string }[])
+    .map((r) => r.name)
+    .filter((n) => !(COPIED_TABLES as readonly string[]).includes(n) && !NOT_COPIED.includes(n));
+  if (unknown.length) {
+    src.close();
+    throw new Error(`the SQLite database has tables aspire migrate does not copy: ${unknown.join(', ')}`);
+  }
   const db = new PgDb(opts.to, 2);
   try {
     await db.migrate();
