@@ -122,8 +122,9 @@ describe('aspire server: agent endpoints', () => {
     expect((await post('/agent/status', statusBody('sn-drops', { hostname: 'h-drops', eventsDropped: 5 }), cred)).status).toBe(200);
     const host = (await srv.api('GET', '/api/v1/server/agent?agentsn=sn-drops')).body.host;
     expect(host.events_dropped).toBe(5);
-    expect(host.events_dropped_at).toBeGreaterThanOrEqual(before);
-    expect(host.events_dropped_at).toBeLessThanOrEqual(Date.now());
+    // Times are ISO 8601 UTC strings (issue 13 item 8).
+    expect(Date.parse(host.events_dropped_at)).toBeGreaterThanOrEqual(before - 999);
+    expect(Date.parse(host.events_dropped_at)).toBeLessThanOrEqual(Date.now());
     const listed = (await srv.api('GET', '/api/v1/server/host?hostname=h-drops')).body.hosts;
     expect(listed).toMatchObject([{ agentsn: 'sn-drops', events_dropped: 5, events_dropped_at: host.events_dropped_at }]);
     const events = (await srv.api('GET', '/api/v1/server/event?agentsn=sn-drops&kind=events_dropped')).body;
@@ -189,7 +190,8 @@ describe('aspire server: agent endpoints', () => {
       },
       { timeoutMs: 15_000, what: 'host offline' },
     );
-    expect(Date.now() - host.last_seen).toBeGreaterThanOrEqual(3000);
+    // Times are ISO 8601 UTC strings (issue 13 item 8).
+    expect(Date.now() - Date.parse(host.last_seen)).toBeGreaterThanOrEqual(3000);
   });
 });
 

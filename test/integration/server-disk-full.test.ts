@@ -111,7 +111,7 @@ describe('full data disk', () => {
       // Reads answer 200 (not 503) and show what was answered; the sweep kept the host online.
       const h = await host();
       expect(h).toMatchObject({ status: 'online', uptime });
-      expect(h.last_seen).toBeGreaterThanOrEqual(lastAnswered - 1000);
+      expect(Date.parse(h.last_seen)).toBeGreaterThanOrEqual(lastAnswered - 1000); // ISO 8601 (issue 13 item 8)
     } finally {
       rmSync(filler);
     }
@@ -123,7 +123,7 @@ describe('full data disk', () => {
     await srv.restart();
     const after = await host();
     expect(after).toMatchObject({ status: 'online', uptime });
-    expect(after.last_seen).toBeGreaterThanOrEqual(lastAnswered - 1000);
+    expect(Date.parse(after.last_seen)).toBeGreaterThanOrEqual(lastAnswered - 1000);
   });
 
   it('aspire serve on a full data dir: one line, exit 1, no pidfile or temp file left', async () => {

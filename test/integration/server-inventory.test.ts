@@ -105,7 +105,8 @@ describe('hosts, tags, regions, events', () => {
     }, { what: 'dashboard' });
     expect(d.hosts).toMatchObject({ total: 3, online: 3, offline: 0 });
     expect(d.agents).toEqual([{ name: 'BasicAgent', deployed: 3, online: 3 }]);
-    expect(typeof d.computedAt).toBe('number');
+    // Issue 13 item 8: an ISO 8601 UTC string.
+    expect(d.computedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('deleting a host marks it deleted; it leaves lists and counts', async () => {

@@ -12,7 +12,7 @@ import { buildServer, OPENAPI_PATH, type AspireServer } from '../src/app.ts';
 import { checkConfig } from '../src/config.ts';
 import { sha256Hex } from '../src/http/secrets.ts';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.ts';
-import { PACKAGE_TIME_FIELDS, SUBTASK_TIME_FIELDS, TASK_TIME_FIELDS, withIsoTimes } from '../src/http/iso-time.ts';
+import { HOST_TIME_FIELDS, PACKAGE_TIME_FIELDS, SUBTASK_TIME_FIELDS, TASK_TIME_FIELDS, withIsoTimes } from '../src/http/iso-time.ts';
 
 let dir: string;
 let store: SqliteStore;
@@ -121,9 +121,10 @@ describe('operator routes and OpenAPI', () => {
       jobs: [], events: [], eventsDropped: 3, tags: 'a=b', now,
     });
     const hostRow = await store.getHost('sn-schema');
-    expect((await server.app.inject({ method: 'GET', url: '/api/v1/server/agent?agentsn=sn-schema', headers: auth })).json().host).toEqual(hostRow);
+    const hostOut = withIsoTimes(hostRow!, HOST_TIME_FIELDS);
+    expect((await server.app.inject({ method: 'GET', url: '/api/v1/server/agent?agentsn=sn-schema', headers: auth })).json().host).toEqual(hostOut);
     const listed = (await server.app.inject({ method: 'GET', url: '/api/v1/server/host?hostname=h-schema', headers: auth })).json();
-    expect(listed).toEqual({ status: 0, message: 'success', count: 1, offset: 0, limit: 20, hosts: [hostRow] });
+    expect(listed).toEqual({ status: 0, message: 'success', count: 1, offset: 0, limit: 20, hosts: [hostOut] });
     const created = await server.app.inject({
       method: 'POST', url: '/api/v1/server/task', headers: auth,
       // Issue 13: an unknown AgentSN is refused unless allow_unknown records it FAILED.

@@ -17,3 +17,9 @@ export function withIsoTimes<T extends object, K extends keyof T>(row: T, keys: 
 export const TASK_TIME_FIELDS = ['window_start', 'window_end', 'start_at', 'gmt_create', 'gmt_modify'] as const;
 export const SUBTASK_TIME_FIELDS = ['ready_at', 'expires_at', 'reserved_at', 'buried_at', 'revoke_requested_at', 'gmt_create', 'gmt_modify'] as const;
 export const PACKAGE_TIME_FIELDS = ['gmt_create', 'gmt_modify'] as const;
+export const HOST_TIME_FIELDS = ['last_seen', 'events_dropped_at', 'gmt_create', 'gmt_modify'] as const;
+/** Tags and regions. */
+export const ROW_TIME_FIELDS = ['gmt_create', 'gmt_modify'] as const;
+/** Events keep `occurred` as the agent reported it (unix seconds, part of the event's identity). */
+export const EVENT_TIME_FIELDS = ['gmt_create'] as const;
+export const AUDIT_TIME_FIELDS = ['at'] as const;

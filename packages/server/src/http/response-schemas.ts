@@ -11,7 +11,6 @@ const open = { additionalProperties: true } as const;
 const Num = (description?: string) => Type.Number(description ? { description } : {});
 const NullableNum = (description?: string) => Type.Number({ nullable: true, ...(description ? { description } : {}) });
 const NullableStr = (description?: string) => Type.String({ nullable: true, ...(description ? { description } : {}) });
-const Ms = (what: string) => Num(`${what} (unix ms)`);
 /** Issue 13 item 8: task, subtask and package times are ISO 8601 UTC strings. */
 const Iso = (what: string) => Type.String({ format: 'date-time', description: `${what} (ISO 8601 UTC)` });
 const NullableIso = (what: string) => Type.String({ format: 'date-time', nullable: true, description: `${what} (ISO 8601 UTC)` });
@@ -71,11 +70,11 @@ export const HostSchema = Type.Object(
     agents: Type.Array(AgentReportSchema),
     reported_tags: Type.String({ description: 'k=v,... as the host reported them' }),
     tags: Type.Array(Type.String(), { description: 'k=v tags bound on the server' }),
-    last_seen: NullableNum('last status push (unix ms)'),
+    last_seen: NullableIso('last status push'),
     events_dropped: Num("events the host's BootAgent dropped from its full queue, in total"),
-    events_dropped_at: NullableNum('last push that reported dropped events (unix ms)'),
-    gmt_create: Ms('registered'),
-    gmt_modify: Ms('last status change'),
+    events_dropped_at: NullableIso('last push that reported dropped events'),
+    gmt_create: Iso('registered'),
+    gmt_modify: Iso('last status change'),
   },
   { ...open, description: 'a host (BootAgent)' },
 );
@@ -181,7 +180,7 @@ export const TaskAnswer = envelopeWith(
 export const AuditSchema = Type.Object(
   {
     id: Num(),
-    at: Ms('when'),
+    at: Iso('when'),
     phase: Type.String({ enum: ['dispatch', 'result'], description: 'dispatch: written before a command went to hosts; result: the answer or refusal' }),
     request: Type.String({ description: 'the same for the dispatch and result rows of one request' }),
     token: NullableStr('token name (null: no or unknown token)'),

@@ -5,6 +5,7 @@ import type { AppContext } from '../app-context.ts';
 import { ok } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import { AuditPage } from '../http/response-schemas.ts';
+import { AUDIT_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 
 const AuditQuery = pagingQuery('audit', {
   token: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'token name' })),
@@ -30,7 +31,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: AppContext): Promis
         },
         toPaging(q),
       );
-      return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, audit: p.items }));
+      return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, audit: p.items.map((a) => withIsoTimes(a, AUDIT_TIME_FIELDS)) }));
     },
   );
 }

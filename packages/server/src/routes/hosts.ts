@@ -6,6 +6,7 @@ import type { AppContext } from '../app-context.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import { HostAnswer, HostPage } from '../http/response-schemas.ts';
+import { HOST_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 
 const Sn = Type.String({ minLength: 1, maxLength: 64 });
 const HostQuery = pagingQuery('hosts', {
@@ -28,7 +29,7 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
     async (request, reply) => {
       const host = await ctx.store.getHost(request.query.agentsn);
       if (!host) return sendError(reply, 'NOT_FOUND', `no host ${request.query.agentsn}`);
-      return reply.send(ok({ host }));
+      return reply.send(ok({ host: withIsoTimes(host, HOST_TIME_FIELDS) }));
     },
   );
 
@@ -41,7 +42,7 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
         { status: q.status, region: q.region, tag: q.tag, os: q.os, arch: q.arch, version: q.version, hostname: q.hostname, search: q.search },
         toPaging(q),
       );
-      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, hosts: page.items }));
+      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, hosts: page.items.map((h) => withIsoTimes(h, HOST_TIME_FIELDS)) }));
     },
   );
 

@@ -5,6 +5,7 @@ import type { AppContext } from '../app-context.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import type { Mutation } from '../store/store.ts';
+import { EVENT_TIME_FIELDS, ROW_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^=,\\s]([^=,]*[^=,\\s])?$' });
 const Value = Type.String({ maxLength: 64, pattern: '^[^=,]*$' });
@@ -26,7 +27,8 @@ const EventQuery = pagingQuery('events', {
 
 function answer<T extends object>(reply: FastifyReply, r: Mutation<T>, key?: string): FastifyReply {
   if (!r.ok) return sendError(reply, r.reason === 'not_found' ? 'NOT_FOUND' : r.reason === 'conflict' ? 'CONFLICT' : 'BAD_REQUEST', r.cause);
-  return reply.send(ok(key ? { [key]: r.value } : (r.value as Record<string, unknown>)));
+  // A tag or region row: its times as ISO 8601 UTC strings (issue 13 item 8).
+  return reply.send(ok(key ? { [key]: withIsoTimes(r.value, ROW_TIME_FIELDS as unknown as (keyof T)[]) } : (r.value as Record<string, unknown>)));
 }
 
 export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
@@ -34,7 +36,7 @@ export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Pr
 
   app.get<{ Querystring: Static<typeof TagQuery> }>('/tag', { schema: { tags: ['tag'], summary: 'Tags with bound-host counts; paged', querystring: TagQuery } }, async (req, reply) => {
     const p = await ctx.store.listTags({ name: req.query.name }, toPaging(req.query));
-    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, tags: p.items }));
+    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, tags: p.items.map((t) => withIsoTimes(t, ROW_TIME_FIELDS)) }));
   });
   app.post<{ Body: Static<typeof TagBody> }>('/tag', { schema: { tags: ['tag'], summary: 'Create a tag (name=value)', body: TagBody } }, async (req, reply) =>
     answer(reply, await ctx.store.createTag(req.body.name, req.body.value, now()), 'tag'),
@@ -54,7 +56,7 @@ export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Pr
 
   app.get<{ Querystring: Static<typeof RegionQuery> }>('/region', { schema: { tags: ['region'], summary: 'Regions with host counts; paged', querystring: RegionQuery } }, async (req, reply) => {
     const p = await ctx.store.listRegions(toPaging(req.query));
-    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, regions: p.items }));
+    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, regions: p.items.map((r) => withIsoTimes(r, ROW_TIME_FIELDS)) }));
   });
   app.post<{ Body: Static<typeof RegionBody> }>('/region', { schema: { tags: ['region'], summary: 'Create a region', body: RegionBody } }, async (req, reply) =>
     answer(reply, await ctx.store.createRegion(req.body.name, now()), 'region'),
@@ -69,12 +71,12 @@ export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Pr
   app.get<{ Querystring: Static<typeof EventQuery> }>('/event', { schema: { tags: ['event'], summary: 'Events by host, kind and time (occurred, unix s); paged', querystring: EventQuery } }, async (req, reply) => {
     const q = req.query;
     const p = await ctx.store.listEvents({ agentsn: q.agentsn, since: q.since, until: q.until, kind: q.kind }, toPaging(q));
-    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, events: p.items }));
+    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, events: p.items.map((e) => withIsoTimes(e, EVENT_TIME_FIELDS)) }));
   });
 
   app.get('/dashboard', { schema: { tags: ['dashboard'], summary: 'Host and agent counts, computed periodically (dashboardIntervalSec)' } }, async (_req, reply) => {
     const d = ctx.dashboard();
     if (!d) return sendError(reply, 'UNAVAILABLE', 'dashboard not computed yet');
-    return reply.send(ok({ dashboard: d }));
+    return reply.send(ok({ dashboard: withIsoTimes(d, ['computedAt'] as const) }));
   });
 }

@@ -196,7 +196,8 @@ export function findTasks(q: Paging & { status?: string; command?: string }, sig
 /** One row of the audit log (GET /audit, admin): who did what, where, with what outcome. */
 export interface AuditRow {
   id: number;
-  at: number;
+  /** ISO 8601 UTC */
+  at: string;
   phase: string;
   request: string;
   token: string | null;
