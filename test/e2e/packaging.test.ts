@@ -8,12 +8,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Child, makeTestCa, repoRoot, startAspire, startBasicAgent, startBoot, waitUntil } from '@aspire/testing';
 
 const exec = promisify(execFile);
@@ -39,7 +39,8 @@ async function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; 
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     maxBuffer: 64 * 1024 * 1024,
-    timeout: opts.timeoutMs ?? 600_000,
+    // Generous: package.sh takes minutes, and many more on a loaded machine (it was killed at 600 s).
+    timeout: opts.timeoutMs ?? 1_800_000,
     encoding: 'utf8',
   });
 }
@@ -55,6 +56,8 @@ async function shTry(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEn
   }
 }
 
+/** What every program prints for --version (issue 15): NAME VERSION (node VERSION, ARCH). */
+const versionLine = (name: string, v: string, arch = 'x86_64') => `${name} ${v} (node 24.21.0, ${arch})`;
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const rpmFile = (dir: string, name: string, ver: string, arch = 'x86_64') => join(dir, `${name}-${ver}-1.${arch}.rpm`);
 
@@ -64,12 +67,15 @@ async function extract(rpm: string, into: string) {
   await sh('sh', ['-c', 'rpm2cpio "$1" | cpio -idm --quiet', 'sh', rpm], { cwd: into });
 }
 
+/** A phase of this long suite: logged to stderr as it starts and ends, so `npm test` shows progress. */
 async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
   const t0 = Date.now();
+  console.error(`packaging: ${label} ...`);
   try {
     return await fn();
   } finally {
     timings[label] = (Date.now() - t0) / 1000;
+    console.error(`packaging: ${label}: ${timings[label]} s`);
   }
 }
 
@@ -95,7 +101,8 @@ beforeAll(async () => {
   const env = { DIST: dist, ARCHES: 'x86_64 aarch64', RPM_ARCHES: 'x86_64', BOOT_SERVER_ADDR: compiledInAddr };
   await timed('package.sh all (x86_64 rpms, both arches binaries)', () => sh('bash', ['scripts/package.sh', 'all', `${V1}-1`], { env }));
   await timed('package.sh BootAgent upgrade (x86_64)', () =>
-    sh('bash', ['scripts/package.sh', 'BootAgent', `${V2}-1`], { env: { ...env, DIST: distUpgrade, ARCHES: 'x86_64' } }),
+    // No compiled-in server in this one: the day-1 flow (docs/install.md) needs a boot that knows none.
+    sh('bash', ['scripts/package.sh', 'BootAgent', `${V2}-1`], { env: { ...env, DIST: distUpgrade, ARCHES: 'x86_64', BOOT_SERVER_ADDR: '' } }),
   );
   // Second run from the bundle the first embedded: the aarch64 RPM, and an x86_64 one to
   // compare byte for byte with the first run's.
@@ -107,7 +114,11 @@ beforeAll(async () => {
     await extract(rpmFile(dist, name, ver), payloadRoot);
   }
   payloadBin = join(payloadRoot, 'usr', 'bin');
-}, 1_200_000);
+}, 3_600_000);
+
+// Progress for `npm test`: each test of this long suite says when it starts and ends (stderr).
+beforeEach((ctx) => console.error(`packaging: ${ctx.task.name} ...`));
+afterEach((ctx) => console.error(`packaging: ${ctx.task.name}: ${ctx.task.result?.state ?? 'done'}`));
 
 afterAll(async () => {
   await new Promise((r) => compiledIn?.close(r));
@@ -227,16 +238,20 @@ describe('single executables', () => {
     const inject = join(work, 'inject.cjs');
     writeFileSync(inject, 'console.log("INJECTED"); process.exit(0);\n');
     const r = await sh(join(payloadBin, 'boot'), ['--version'], { env: { NODE_OPTIONS: `--require ${inject}` } });
-    expect(r.stdout.trim()).toBe(V1);
+    expect(r.stdout.trim()).toBe(versionLine('boot', V1));
   });
 
   it('BasicAgentCtl (the link) runs the collector; BasicAgent refuses the unconfigured packaged basic.json', async () => {
     const kernel = JSON.parse((await sh(join(payloadBin, 'BasicAgentCtl'), ['-c', 'getinfo.kernel'])).stdout);
     expect(kernel).toMatchObject({ arch: 'x86_64', release: expect.any(String) });
-    expect((await sh(join(payloadBin, 'BasicAgent'), ['--version'])).stdout.trim()).toBe(`BasicAgent ${V1}`);
+    expect((await sh(join(payloadBin, 'BasicAgent'), ['--version'])).stdout.trim()).toBe(versionLine('BasicAgent', V1));
+    expect((await sh(join(payloadBin, 'BasicAgentCtl'), ['--version'])).stdout.trim()).toBe(versionLine('BasicAgentCtl', V1));
+    expect((await sh(join(payloadBin, 'aspire'), ['--version'])).stdout.trim()).toBe(versionLine('aspire', V1));
     const t = await shTry(join(payloadBin, 'BasicAgent'), ['-T', '-c', join(payloadRoot, 'etc/basicagent/basic.json')]);
-    expect(t.code).not.toBe(0);
-    expect(t.stderr).toMatch(/serverHost: required/);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/no hub address: "serverHost" is empty/);
+    // The packaged unit's pre-start check lets the agent start and wait for it.
+    expect((await shTry(join(payloadBin, 'BasicAgent'), ['-T', '--allow-no-server', '-c', join(payloadRoot, 'etc/basicagent/basic.json')])).code).toBe(0);
   });
 
   it('aarch64 binaries under qemu print what the x86_64 ones print', async () => {
@@ -244,7 +259,8 @@ describe('single executables', () => {
     const native = (bin: string, args: string[]) => sh(join(dist, 'bin/x86_64', bin), args);
     const sample = join(payloadRoot, 'etc/bootagent/boot.json');
     for (const [bin, args] of [['boot', ['--version']], ['boot', ['-T', '-c', sample]], ['BasicAgent', ['--version']]] as const) {
-      expect((await qemu(bin, [...args])).stdout, `${bin} ${args.join(' ')}`).toBe((await native(bin, [...args])).stdout);
+      // --version names the machine: aarch64 under qemu, x86_64 natively; the rest is the same.
+      expect((await qemu(bin, [...args])).stdout.replace('aarch64', 'ARCH'), `${bin} ${args.join(' ')}`).toBe((await native(bin, [...args])).stdout.replace('x86_64', 'ARCH'));
     }
     const arm = JSON.parse((await qemu('BasicAgentCtl', ['-c', 'getinfo.kernel'])).stdout);
     const x86 = JSON.parse((await native('BasicAgentCtl', ['-c', 'getinfo.kernel'])).stdout);
@@ -363,7 +379,7 @@ describe('install into a scratch root', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/scriptlet failed|error:/);
     const boot = join(root, 'usr/bin/boot');
-    expect((await sh(boot, ['--version'])).stdout.trim()).toBe(V1);
+    expect((await sh(boot, ['--version'])).stdout.trim()).toBe(versionLine('boot', V1));
     expect((await sh(boot, ['-T', '-c', join(root, 'etc/bootagent/boot.json')])).stdout).toMatch(/is valid/);
     const v = await shTry('rpm', [...rpmArgs(), '-V', '--nodeps', '-a']);
     expect(v.stdout).toBe('');
@@ -395,14 +411,14 @@ describe('install into a scratch root', () => {
 
   it('an upgrade keeps an edited config and installs the new binary; erase keeps it as .rpmsave', async () => {
     const conf = join(root, 'etc/bootagent/boot.json');
-    const edited = JSON.stringify({ step: 300, logLevel: 'debug', tags: 'svc=edited' }, null, 2);
+    const edited = JSON.stringify({ servers: ['aspire.example.test:8180'], step: 300, logLevel: 'debug', tags: 'svc=edited' }, null, 2);
     writeFileSync(conf, edited);
     const r = await shTry('rpm', [...rpmArgs(), '-U', '--nodeps', rpmFile(distUpgrade, 'BootAgent', V2)]);
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(conf, 'utf8')).toBe(edited);
     expect(existsSync(`${conf}.rpmnew`)).toBe(false);
     expect((await sh('rpm', [...rpmArgs(), '-q', 'BootAgent'])).stdout.trim()).toBe(`BootAgent-${V2}-1.x86_64`);
-    expect((await sh(join(root, 'usr/bin/boot'), ['--version'])).stdout.trim()).toBe(V2);
+    expect((await sh(join(root, 'usr/bin/boot'), ['--version'])).stdout.trim()).toBe(versionLine('boot', V2));
     expect((await sh(join(root, 'usr/bin/boot'), ['-T', '-c', conf])).stdout).toMatch(/is valid/);
     // Only the edited config differs from the package, and rpm knows it is a config file.
     const v = await shTry('rpm', [...rpmArgs(), '-V', '--nodeps', 'BootAgent']);
@@ -412,6 +428,70 @@ describe('install into a scratch root', () => {
     expect(existsSync(join(root, 'usr/bin/boot'))).toBe(false);
     expect(readFileSync(`${conf}.rpmsave`, 'utf8')).toBe(edited);
   });
+});
+
+describe('day 1 from the RPMs (docs/install.md)', () => {
+  // The steps of docs/install.md in a scratch root: aspire-server and a BootAgent built without
+  // a compiled-in server (the upgrade build), the service user's data dir, boot waiting for a
+  // server, `servers` set in boot.json, the host online. Paths under / are the scratch root's.
+  it('rpm -i; boot -T exits 2 without a server; token create as root keeps the data dir the service user\'s; servers in boot.json; host online', async () => {
+    const root = join(work, 'root-day1');
+    await makeScratchRoot(root);
+    const r = await shTry('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-i', '--nodeps', rpmFile(dist, 'aspire-server', V1), rpmFile(distUpgrade, 'BootAgent', V2)]);
+    expect(r.code, r.stderr).toBe(0);
+    const boot = join(root, 'usr/bin/boot');
+    const aspire = join(root, 'usr/bin/aspire');
+    const bootJson = join(root, 'etc/bootagent/boot.json');
+    const bootState = join(root, 'var/lib/bootagent');
+    const dataDir = join(root, 'var/lib/aspire');
+    // Step: check the packaged config. No server anywhere: exit 2 and what to do.
+    const t = await shTry(boot, ['-T', '-c', bootJson, '-d', bootState]);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/^boot: no server known: .* Set one, e\.g\. "servers": \["aspire\.example:8180"\] in /m);
+    // The unit's pre-start check accepts it: the service starts and waits instead of looping.
+    expect((await shTry(boot, ['-T', '--allow-no-server', '-c', bootJson, '-d', bootState])).code).toBe(0);
+
+    // Step: the server, as the aspire user (uid 990 in the scratch root), on its packaged config.
+    const uid = statSync(dataDir).uid;
+    expect(uid).toBe(990);
+    // The service user must reach its data dir through this run's temp dirs (search permission only).
+    for (let d = dirname(dataDir); d.startsWith(work); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o011);
+    for (const d of [tmpdir()]) chmodSync(d, statSync(d).mode | 0o011);
+    const tok = await shTry(aspire, ['token', 'create', '--data-dir', dataDir, '--name', 'admin']);
+    expect(tok.code, tok.stderr).toBe(0);
+    const token = tok.stdout.trim();
+    for (const f of readdirSync(dataDir)) expect(statSync(join(dataDir, f)).uid, `${f} belongs to the service user`).toBe(990);
+    const srv = new Child(aspire, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', join(root, 'etc/aspire/aspire.json')], { uid: 990, gid: 990 });
+    const agent = new Child(boot, ['-f', '-c', bootJson, '-d', bootState, '-L', join(root, 'var/log/bootagent/boot.log'), '-P', join(root, 'run/bootagent.pid')]);
+    try {
+      const url = (await srv.waitForLine(/^aspire: listening on (http:\/\/\S+)$/, 30_000))[1]!;
+      // Step: BootAgent runs (rpm -i started it) and waits, one line per backoff.
+      const log = join(root, 'var/log/bootagent/boot.log');
+      await waitUntil(() => existsSync(log) && /no server known yet/.test(readFileSync(log, 'utf8')), { timeoutMs: 30_000, what: 'boot waiting for a server' });
+      expect(agent.proc.exitCode).toBeNull();
+      // Step: name the server in boot.json (the packaged file has "servers": []).
+      const packaged = JSON.parse(readFileSync(bootJson, 'utf8'));
+      expect(packaged.servers).toEqual([]);
+      writeFileSync(bootJson, `${JSON.stringify({ ...packaged, servers: [new URL(url).host] }, null, 2)}\n`);
+      expect((await shTry(boot, ['-T', '-c', bootJson, '-d', bootState])).stdout).toMatch(/is valid/);
+      // Step: the host shows up online (what the console's Hosts tab lists).
+      const host = await waitUntil(
+        async () => {
+          const res = await fetch(`${url}/api/v1/server/host`, { headers: { authorization: `Bearer ${token}` } });
+          const body = (await res.json()) as { hosts?: { status: string; curvers?: string }[]; data?: { status: string }[] };
+          const list = (body.hosts ?? body.data ?? []) as { status: string; curvers?: string }[];
+          return list.find((h) => h.status === 'online');
+        },
+        { timeoutMs: 120_000, what: 'the host online' },
+      );
+      expect(String(host.curvers ?? '')).toContain(V2);
+    } finally {
+      await agent.stop();
+      await srv.stop();
+    }
+    // Nothing in the data dir became root's while the service user ran it.
+    for (const f of readdirSync(dataDir)) expect(statSync(join(dataDir, f)).uid, f).toBe(990);
+  }, 300_000);
 });
 
 describe('scriptlets against a recording systemctl (rpm/aspire-common.inc)', () => {
@@ -509,7 +589,7 @@ describe('aarch64 RPM', () => {
     const v = await shTry('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-V', '--nodeps', 'BootAgent']);
     expect(v.stdout).toBe('');
     const qemu = (args: string[]) => sh('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(root, 'usr/bin/boot'), ...args]);
-    expect((await qemu(['--version'])).stdout.trim()).toBe(V1);
+    expect((await qemu(['--version'])).stdout.trim()).toBe(versionLine('boot', V1, 'aarch64'));
     expect((await qemu(['-T', '-c', join(root, 'etc/bootagent/boot.json')])).stdout).toMatch(/is valid/);
   });
 });
