@@ -17,8 +17,6 @@ export const REDACT_PATHS = [
   '*.enrollSecret',
   'metricsToken',
   '*.metricsToken',
-  'metricsToken',
-  '*.metricsToken',
   'token',
   '*.token',
   'password',
