@@ -96,7 +96,8 @@ describe('BasicAgent with a strict policy file', () => {
   it('a periodic task (task.add) outside the policy is refused and not stored', async () => {
     const r = await srv.api('POST', '/api/v1/server/polaris/tasks', { host: STRICT_SN, name: 'evil', line: `* * * * * * root touch ${join(work, 'task-ran')}` });
     expect(r.body.retcode, JSON.stringify(r.body)).toBe(ErrorCode.POLICY_REFUSED);
-    expect(r.body.message).toContain('command');
+    // The envelope says "success" (the request was carried); the agent's refusal is in the host's entry.
+    expect(r.body.response?.[0]?.message).toContain('command');
     const list = await srv.api('GET', `/api/v1/server/polaris/tasks?host=${STRICT_SN}`);
     expect(JSON.stringify(list.body.data?.tasks ?? [])).not.toContain('evil');
   });

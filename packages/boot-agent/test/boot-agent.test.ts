@@ -107,7 +107,7 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     const push = t.calls.find((c) => c.path === '/agent/status')!;
     expect(push.headers['x-aspire-credential']).toBe('cred-1');
     expect(Object.keys(push.body).sort()).toEqual(
-      ['agents', 'agentsn', 'arch', 'events', 'eventsDropped', 'hostname', 'jobs', 'kernel', 'os', 'step', 'tags', 'timestamp', 'uptime', 'version'].sort(),
+      ['agents', 'agentsn', 'arch', 'events', 'eventsDropped', 'hostname', 'jobs', 'kernel', 'os', 'self', 'step', 'tags', 'timestamp', 'uptime', 'version'].sort(),
     );
     expect(push.body).toMatchObject({ agentsn: 'server-chosen', step: 10, agents: [], jobs: [], tags: 'svc=ecs' });
     expect(push.body.version).toMatch(/^bootagent-.+-(x86_64|aarch64|.+)$/);
