@@ -8,7 +8,8 @@
  */
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
-import { JOB_ACTIONS, operatorPublicKey } from '@aspire/protocol';
+import { JOB_ACTIONS, normalizeSourceUrl, operatorPublicKey, parseSourcePrefix, sourceAllowed, type SourcePrefix } from '@aspire/protocol';
+import { systemPrimaryGroup } from './primary-group.ts';
 import { ConfigError, deepFreeze } from './config-check.ts';
 
 export type CommandRule =
@@ -24,9 +25,12 @@ export interface HostPolicy {
   source: string;
   commands: AllowList<CommandRule>;
   users: AllowList<string>;
+  /** Run-as groups (`sync.bash` `group`). 'all' with a users list: only the user's primary group. */
+  groups: AllowList<string>;
   collectors: AllowList<string>;
   actions: AllowList<string>;
-  sources: AllowList<string>;
+  /** Package source prefixes, checked once into normalised form (see @aspire/protocol source-url.ts). */
+  sources: AllowList<SourcePrefix>;
   requireOperatorSignature: boolean;
   /** Parsed Ed25519 public keys of `operatorKeys`. */
   operatorKeys: readonly KeyObject[];
@@ -39,6 +43,7 @@ export const ALLOW_ALL_POLICY: Readonly<HostPolicy> = deepFreeze({
   source: '(built-in default: allow all)',
   commands: 'all',
   users: 'all',
+  groups: 'all',
   collectors: 'all',
   actions: 'all',
   sources: 'all',
@@ -46,7 +51,7 @@ export const ALLOW_ALL_POLICY: Readonly<HostPolicy> = deepFreeze({
   operatorKeys: [],
 });
 
-const KEYS = ['version', 'comment', 'commands', 'users', 'collectors', 'actions', 'sources', 'requireOperatorSignature', 'operatorKeys'];
+const KEYS = ['version', 'comment', 'commands', 'users', 'groups', 'collectors', 'actions', 'sources', 'requireOperatorSignature', 'operatorKeys'];
 const RULE_KINDS = ['exact', 'prefix', 'pattern'] as const;
 /** After a prefix, the rest of the command may not chain, substitute or redirect (docs/security.md). */
 const SHELL_CONTROL = /[;&|`$<>(){}\\\n\r!*?[\]~#'"]/;
@@ -210,6 +215,7 @@ export function parseHostPolicy(text: string, source: string): Readonly<HostPoli
 
   const commands = list<CommandRule>('commands', (v, where) => commandRule(v, where, problems));
   const users = list('users', name(USER_NAME, 'a user name'));
+  const groups = list('groups', name(USER_NAME, 'a group name'));
   const collectors = list('collectors', (v, where) => {
     const n = typeof v === 'string' ? v.replace(/^getinfo\./, '') : v;
     return name(COLLECTOR_NAME, 'a collector name (users, os, cpu ...)')(n, where);
@@ -224,11 +230,12 @@ export function parseHostPolicy(text: string, source: string): Readonly<HostPoli
   const sources = list('sources', (v, where) => {
     // A prefix ends at a scheme ("https://", "command://") or at a "/": "https://repo.example"
     // would also allow "https://repo.example.evil.net/...".
-    if (typeof v !== 'string' || !/^[a-z][a-z0-9+.-]*:/.test(v) || !(/^[a-z][a-z0-9+.-]*:(\/\/)?$/.test(v) || v.endsWith('/'))) {
-      problems.push(`${where}: must be a URL prefix ending at the scheme ("https://") or at a "/" ("https://repo.example/pkgs/"), got ${JSON.stringify(v)}`);
+    const prefix = typeof v === 'string' ? parseSourcePrefix(v) : undefined;
+    if (!prefix) {
+      problems.push(`${where}: must be a URL prefix ending at the scheme ("https://") or at a "/" ("https://repo.example/pkgs/"), without "." or ".." segments, got ${JSON.stringify(v)}`);
       return undefined;
     }
-    return v;
+    return prefix;
   });
   let requireOperatorSignature = false;
   if (obj.requireOperatorSignature !== undefined) {
@@ -253,9 +260,9 @@ export function parseHostPolicy(text: string, source: string): Readonly<HostPoli
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
   // KeyObjects are not frozen (they are opaque); the arrays holding them are.
-  const policy: HostPolicy = { source, commands, users, collectors, actions, sources, requireOperatorSignature, operatorKeys };
+  const policy: HostPolicy = { source, commands, users, groups, collectors, actions, sources, requireOperatorSignature, operatorKeys };
   Object.freeze(operatorKeys);
-  for (const l of [commands, users, collectors, actions, sources]) if (l !== 'all') deepFreeze(l);
+  for (const l of [commands, users, groups, collectors, actions, sources]) if (l !== 'all') deepFreeze(l);
   return Object.freeze(policy);
 }
 
@@ -323,7 +330,7 @@ export function loadHostPolicy(path: string, euid: number = process.geteuid?.() 
 }
 
 /** Which rule refused, for the reply's message and the event. */
-export type PolicyRule = 'command' | 'user' | 'collector' | 'action' | 'source';
+export type PolicyRule = 'command' | 'user' | 'group' | 'collector' | 'action' | 'source';
 export type PolicyVerdict = { ok: true } | { ok: false; rule: PolicyRule; message: string };
 
 const ALLOWED: PolicyVerdict = { ok: true };
@@ -338,10 +345,31 @@ export function commandRuleMatches(r: CommandRule, cmd: string): boolean {
   return cmd.startsWith(r.value) && !SHELL_CONTROL.test(cmd.slice(r.value.length));
 }
 
-/** A command (sync.bash, a server periodic task) run as `user` (absent: root). */
-export function policyAllowsCommand(p: HostPolicy, cmd: string, user: string | undefined): PolicyVerdict {
+/**
+ * A command (sync.bash, a server periodic task) run as `user` (absent: root) and `group` (absent:
+ * the user's primary group). A `groups` list allows the groups it names; without one, a policy
+ * that lists users allows only the user's primary group (`primaryGroupOf`, default `id -gn`), so
+ * allowing `nobody` does not allow `{user: "nobody", group: "disk"}`.
+ */
+export function policyAllowsCommand(
+  p: HostPolicy,
+  cmd: string,
+  user: string | undefined,
+  group?: string,
+  primaryGroupOf: (user: string) => string | undefined = systemPrimaryGroup,
+): PolicyVerdict {
   const u = user ?? 'root';
   if (p.users !== 'all' && !p.users.includes(u)) return refuse(p, 'user', JSON.stringify(u));
+  if (group !== undefined) {
+    if (p.groups !== 'all') {
+      if (!p.groups.includes(group)) return refuse(p, 'group', JSON.stringify(group), `allowed: ${p.groups.join(' ') || 'none'}`);
+    } else if (p.users !== 'all') {
+      const primary = primaryGroupOf(u);
+      if (primary !== group) {
+        return refuse(p, 'group', JSON.stringify(group), `the policy lists users but no groups: only the primary group of ${JSON.stringify(u)} (${primary ?? 'unknown'})`);
+      }
+    }
+  }
   if (p.commands !== 'all' && !p.commands.some((r) => commandRuleMatches(r, cmd))) {
     return refuse(p, 'command', JSON.stringify(cmd.length > 200 ? `${cmd.slice(0, 200)}...` : cmd), 'matches no exact, prefix or pattern rule');
   }
@@ -358,8 +386,10 @@ export function policyAllowsCollector(p: HostPolicy, method: string): PolicyVerd
 /** A BootAgent job: its action, and its package source when it has one. */
 export function policyAllowsJob(p: HostPolicy, action: string, url: string | undefined): PolicyVerdict {
   if (p.actions !== 'all' && !p.actions.includes(action)) return refuse(p, 'action', JSON.stringify(action));
-  if (url !== undefined && p.sources !== 'all' && !p.sources.some((s) => url.startsWith(s))) {
-    return refuse(p, 'source', JSON.stringify(redactUrl(url)), `allowed: ${p.sources.join(' ') || 'none'}`);
+  if (url !== undefined && p.sources !== 'all' && !sourceAllowed(p.sources, url)) {
+    const n = normalizeSourceUrl(url);
+    const why = n.ok ? `allowed: ${p.sources.map((s) => s.text).join(' ') || 'none'}` : n.reason;
+    return refuse(p, 'source', JSON.stringify(redactUrl(url)), why);
   }
   return ALLOWED;
 }

@@ -9,3 +9,4 @@ export * from './config-check.ts';
 export * from './build-info.ts';
 export * from './daemonize.ts';
 export * from './host-policy.ts';
+export * from './primary-group.ts';

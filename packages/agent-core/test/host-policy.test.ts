@@ -110,6 +110,73 @@ describe('host policy: collectors, actions, sources', () => {
   });
 });
 
+describe('host policy: run-as groups (review finding 3)', () => {
+  const primary = (u: string) => ({ nobody: 'nogroup', root: 'root' })[u];
+
+  it('a groups list allows only the groups it names', () => {
+    const p = parseHostPolicy('{"users":["nobody"],"groups":["nogroup","staff"]}', SRC);
+    expect(policyAllowsCommand(p, 'id', 'nobody', 'staff', primary).ok).toBe(true);
+    const v = policyAllowsCommand(p, 'id', 'nobody', 'disk', primary);
+    expect(v).toMatchObject({ ok: false, rule: 'group' });
+    expect(v.ok === false && v.message).toContain('group "disk" is not allowed (allowed: nogroup staff)');
+    expect(policyAllowsCommand(p, 'id', 'nobody', undefined, primary).ok).toBe(true);
+  });
+
+  it('users listed but no groups list: only the user\'s primary group', () => {
+    const onlyNobody = parseHostPolicy('{"users":["nobody"]}', SRC);
+    expect(policyAllowsCommand(onlyNobody, 'id', 'nobody', 'nogroup', primary).ok).toBe(true);
+    expect(policyAllowsCommand(onlyNobody, 'id', 'nobody', undefined, primary).ok).toBe(true);
+    const v = policyAllowsCommand(onlyNobody, 'id', 'nobody', 'disk', primary);
+    expect(v).toMatchObject({ ok: false, rule: 'group' });
+    expect(v.ok === false && v.message).toContain('only the primary group of "nobody" (nogroup)');
+    // An unknown user has no primary group: any group is refused.
+    expect(policyAllowsCommand(parseHostPolicy('{"users":["ghost"]}', SRC), 'id', 'ghost', 'ghost', primary).ok).toBe(false);
+  });
+
+  it('the default primary group comes from the system (id -gn)', () => {
+    const onlyRoot = parseHostPolicy('{"users":["root"]}', SRC);
+    expect(policyAllowsCommand(onlyRoot, 'id', 'root', 'root').ok).toBe(true);
+    expect(policyAllowsCommand(onlyRoot, 'id', 'root', 'disk').ok).toBe(false);
+  });
+
+  it('no users and no groups list (the default): any group, as before', () => {
+    for (const p of [ALLOW_ALL_POLICY, parseHostPolicy('{"commands":"*"}', SRC)]) expect(policyAllowsCommand(p, 'id', 'nobody', 'disk', primary).ok).toBe(true);
+  });
+
+  it('a bad group name is a problem of the file', () => {
+    expect(problems('{"groups":["bad name"]}')).toEqual([expect.stringMatching(/^groups\[0\]: must be a group name/)]);
+  });
+});
+
+describe('host policy: sources are compared normalised (review finding 7)', () => {
+  const p = parseHostPolicy('{"sources":["https://repo.example/pkgs/","file:///opt/aspire/packages/"]}', SRC);
+
+  it('".." segments and percent-encoded dots cannot leave the allowed directory', () => {
+    for (const url of [
+      'https://repo.example/pkgs/../x.tgz',
+      'file:///opt/aspire/packages/../../tmp/x',
+      'file:///opt/aspire/packages/%2e%2e/%2E%2E/tmp/x',
+      'https://repo.example/pkgs/..%2fx',
+      'https://repo.example/pkgs/..\\x',
+      'https://repo.example/pkgs/./a.tgz',
+    ]) {
+      const v = policyAllowsJob(p, 'install', url);
+      expect(v, url).toMatchObject({ ok: false, rule: 'source' });
+    }
+    const v = policyAllowsJob(p, 'install', 'file:///opt/aspire/packages/../../tmp/x');
+    expect(v.ok === false && v.message).toContain('".." path segment');
+  });
+
+  it('the same URL in another spelling is still allowed (scheme and host case)', () => {
+    expect(policyAllowsJob(p, 'install', 'HTTPS://REPO.example/pkgs/a-1.tgz').ok).toBe(true);
+    expect(policyAllowsJob(p, 'install', 'file:///opt/aspire/packages/a..b.rpm').ok).toBe(true);
+  });
+
+  it('a prefix with a ".." segment is refused when the file is read', () => {
+    expect(problems('{"sources":["https://repo.example/pkgs/../"]}')).toEqual([expect.stringMatching(/^sources\[0\]: must be a URL prefix/)]);
+  });
+});
+
 describe('host policy: bad files', () => {
   it('a syntax error names the line and column', () => {
     const text = '{\n  "users": ["root"],\n  "commands": [ {"exact": "uptime"} ]\n  "collectors": ["os"]\n}\n';

@@ -9,3 +9,4 @@ export * from './frame-decoder.ts';
 export * from './operator-signature.ts';
 export * from './signing.ts';
 export * from './host-identity.ts';
+export * from './source-url.ts';

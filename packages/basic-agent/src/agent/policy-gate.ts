@@ -14,6 +14,8 @@ export interface PolicyGateDeps {
   logger: Logger;
   /** This host's agentsn (an operator signature must name it). */
   agentsn: () => string | undefined;
+  /** A user's primary group (tests); default `id -gn` (agent-core primary-group.ts). */
+  primaryGroupOf?: (user: string) => string | undefined;
 }
 
 function refused(id: string, method: string, v: Extract<PolicyVerdict, { ok: false }>, deps: PolicyGateDeps): ReplyFrame {
@@ -35,9 +37,9 @@ function operatorSignature(id: string, method: string, frame: unknown, signed: S
   };
 }
 
-/** sync.bash: run-as user, command, then the operator signature when the policy asks for one. */
+/** sync.bash: run-as user and group, command, then the operator signature when the policy asks for one. */
 export function checkSyncBashPolicy(frame: unknown, req: { id: string; cmd: string; user?: string; group?: string }, deps: PolicyGateDeps): ReplyFrame | undefined {
-  const v = policyAllowsCommand(deps.policy, req.cmd, req.user);
+  const v = deps.primaryGroupOf ? policyAllowsCommand(deps.policy, req.cmd, req.user, req.group, deps.primaryGroupOf) : policyAllowsCommand(deps.policy, req.cmd, req.user, req.group);
   if (!v.ok) return refused(req.id, 'sync.bash', v, deps);
   const signed: SignedCommand = { cmd: req.cmd, ...(req.user !== undefined ? { user: req.user } : {}), ...(req.group !== undefined ? { group: req.group } : {}) };
   return operatorSignature(req.id, 'sync.bash', frame, signed, deps);
