@@ -3,7 +3,7 @@
  * server itself is buildServer() in app.ts.
  *
  *   aspire serve --listen 127.0.0.1:8180 --data-dir DIR [--config FILE] [--log-level L] [--log-file F]
- *   aspire token create --data-dir DIR --name NAME [--role R --tags --regions --agentsn --commands --users --cidrs]
+ *   aspire token create --data-dir DIR --name NAME [--role R --tags --regions --agentsn --commands --users --groups --sources --allow --cidrs]
  *   aspire token list --data-dir DIR | aspire token revoke --data-dir DIR --name NAME   (token-cli.ts)
  */
 import { readFileSync } from 'node:fs';

@@ -27,6 +27,9 @@ interface CreateFlags extends TokenFlags {
   agentsn?: string;
   commands?: string[];
   users?: string;
+  groups?: string;
+  sources?: string;
+  allow?: string;
   cidrs?: string;
 }
 
@@ -60,7 +63,7 @@ export function scopeFromFlags(opts: CreateFlags): OperatorScope {
   if (!isRole(opts.role)) problems.push(`--role: must be one of ${ROLES.join(' ')}`);
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(opts.name)) problems.push('--name: letters, digits and . _ @ - (at most 128)');
   const raw: Record<string, unknown> = {};
-  for (const k of ['tags', 'regions', 'agentsn', 'users', 'cidrs'] as const) {
+  for (const k of ['tags', 'regions', 'agentsn', 'users', 'groups', 'sources', 'allow', 'cidrs'] as const) {
     const v = list(opts[k]);
     if (v !== undefined) raw[k] = v;
   }
@@ -132,6 +135,9 @@ export function addTokenCommands(p: Command): void {
     .option('--agentsn <sn,...>', 'hosts: these AgentSNs')
     .option('--commands <rule>', 'allowed command, repeatable: exact:TEXT, prefix:TEXT, regex:RE (whole command); no kind = exact', collect)
     .option('--users <user,...>', 'allowed run-as users (sync.bash default is root)')
+    .option('--groups <group,...>', 'allowed run-as groups (sync.bash group); without it, --users allows no explicit group')
+    .option('--sources <prefix,...>', 'allowed package sources of install/upgrade tasks: URL prefixes ending at "/" or schemes (command:// only when listed)')
+    .option('--allow <part,...>', 'with --commands or --sources: task parts allowed explicitly: envs, config')
     .option('--cidrs <cidr,...>', 'allowed source addresses')
     .action(tokenCreate);
   token

@@ -9,7 +9,7 @@ import { ManualClock } from '@aspire/testing';
 import { buildServer } from '../src/app.ts';
 import { checkConfig } from '../src/config.ts';
 import { requiredRole } from '../src/http/operator-auth.ts';
-import { addressAllowed, addressList, checkScope, commandAllowed, hostInScope, parseCommandRule, roleAtLeast, userAllowed } from '../src/http/operator-scope.ts';
+import { addressAllowed, addressList, checkScope, commandAllowed, groupAllowed, hostInScope, parseCommandRule, roleAtLeast, taskPartsOutside, userAllowed } from '../src/http/operator-scope.ts';
 import type { HostFacts, Operator } from '../src/http/operator.ts';
 import { scopeRefusal, taskLineReadings } from '../src/http/scope-gate.ts';
 import { sha256Hex } from '../src/http/secrets.ts';
@@ -126,6 +126,67 @@ describe('scopeRefusal', () => {
       { user: '1', command: 'root uptime' },
       { user: 'root', command: 'uptime' },
     ]);
+  });
+});
+
+describe('run-as groups, task sources, envs and config (review findings 3, 4, 7)', () => {
+  const op = (scope: Operator['scope']): Operator => ({ name: 'ops', role: 'operator', scope, hosts: async () => [] });
+
+  it('checkScope takes groups, sources and allow, and refuses bad entries', () => {
+    const good = checkScope({ users: ['nobody'], groups: ['nogroup'], sources: ['https://repo.example/pkgs/', 'command://'], allow: ['envs', 'config'] });
+    expect(good.ok).toBe(true);
+    const bad = checkScope({ groups: ['a b'], sources: ['https://repo.example', 'https://repo.example/pkgs/../'], allow: ['shell'] });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) {
+      expect(bad.problems.join('\n')).toMatch(/groups: "a b" is not a group name/);
+      expect(bad.problems.join('\n')).toMatch(/sources: "https:\/\/repo.example" is not a URL prefix/);
+      expect(bad.problems.join('\n')).toMatch(/sources: "https:\/\/repo.example\/pkgs\/..\/" is not a URL prefix/);
+      expect(bad.problems.join('\n')).toMatch(/allow: "shell" is not one of envs config/);
+    }
+  });
+
+  it('a group: absent always allowed; a groups list names them; users without groups allow none', () => {
+    expect(groupAllowed({}, 'disk')).toBe(true);
+    expect(groupAllowed({ users: ['nobody'] }, undefined)).toBe(true);
+    expect(groupAllowed({ users: ['nobody'] }, 'disk')).toBe(false);
+    expect(groupAllowed({ users: ['nobody'], groups: ['nogroup'] }, 'nogroup')).toBe(true);
+    expect(groupAllowed({ groups: ['nogroup'] }, 'disk')).toBe(false);
+  });
+
+  it('scopeRefusal names the group outside', async () => {
+    const why = await scopeRefusal(op({ users: ['nobody'] }), { commands: ['id'], users: ['nobody'], groups: ['disk'] });
+    expect(why).toContain('run-as group "disk" is not allowed for token "ops"');
+    expect(await scopeRefusal(op({ users: ['nobody'] }), { commands: ['id'], users: ['nobody'] })).toBeUndefined();
+  });
+
+  it('a limited scope: sources normalised, command:// only when listed, envs and config only when allowed', () => {
+    const s = { commands: [parseCommandRule('prefix:install ')], sources: ['https://repo.example/pkgs/'] };
+    expect(taskPartsOutside(s, 'install', { name: 'a', url: 'https://repo.example/pkgs/a.tgz' })).toEqual([]);
+    expect(taskPartsOutside(s, 'install', { name: 'a', url: 'HTTPS://REPO.EXAMPLE/pkgs/a.tgz' })).toEqual([]);
+    expect(taskPartsOutside(s, 'install', { name: 'a', version: '1' })).toEqual([]);
+    expect(taskPartsOutside(s, 'install', { name: 'a', url: 'command://touch /x' })[0]).toMatch(/^source "command:\/\/touch \/x" \(allowed sources: https:\/\/repo.example\/pkgs\/\)/);
+    expect(taskPartsOutside(s, 'upgrade', { name: 'a', url: 'https://repo.example/pkgs/../evil/a.tgz' })[0]).toMatch(/"\.\." path segment/);
+    expect(taskPartsOutside(s, 'install', { name: 'a', url: 'https://repo.example/pkgs/a.tgz', envs: { LD_PRELOAD: '/tmp/x.so' } })).toEqual(['envs (LD_PRELOAD) not allowed (scope allow: envs)']);
+    expect(taskPartsOutside(s, 'config', { svrlist: 'evil:1' })).toEqual(['config job not allowed (scope allow: config)']);
+    // A commands list alone allows only uploaded packages.
+    expect(taskPartsOutside({ commands: [parseCommandRule('prefix:install ')] }, 'install', { name: 'a', url: 'https://x/a.tgz' })[0]).toContain('only uploaded packages');
+    // Explicitly allowed.
+    const wide = { ...s, sources: ['command://'], allow: ['envs', 'config'] as ('envs' | 'config')[] };
+    expect(taskPartsOutside(wide, 'install', { name: 'a', url: 'command://touch /x', envs: { A: '1' } })).toEqual([]);
+    expect(taskPartsOutside(wide, 'config', { svrlist: 'a:1' })).toEqual([]);
+    // No commands or sources list (admin tokens, host-only scopes): unchanged.
+    expect(taskPartsOutside({}, 'install', { name: 'a', url: 'command://touch /x', envs: { LD_PRELOAD: 'x' } })).toEqual([]);
+    expect(taskPartsOutside({ tags: ['role=web'] }, 'config', {})).toEqual([]);
+  });
+
+  it('scopeRefusal of a task names what was outside', async () => {
+    const why = await scopeRefusal(op({ commands: [parseCommandRule('prefix:install ')] }), {
+      commands: ['install a'],
+      users: ['root'],
+      task: { command: 'install', parameters: { name: 'a', url: 'command://id', envs: { LD_PRELOAD: 'x' } } },
+    });
+    expect(why).toContain('outside the scope of token "ops": source "command://id"');
+    expect(why).toContain('envs (LD_PRELOAD)');
   });
 });
 

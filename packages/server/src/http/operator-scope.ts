@@ -4,6 +4,7 @@
  * when the stored JSON is read, failing closed) into a typed value.
  */
 import { BlockList, isIP } from 'node:net';
+import { normalizeSourceUrl, parseSourcePrefix, sourceAllowed, type SourcePrefix } from '@aspire/protocol';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -31,11 +32,19 @@ export interface OperatorScope {
   commands?: CommandRule[];
   /** Run-as users allowed (sync.bash user, default root; a task's parameters.user). */
   users?: string[];
+  /** Run-as groups allowed (sync.bash group). Absent with `users` set: no explicit group at all. */
+  groups?: string[];
+  /** Package sources of install/upgrade tasks: URL prefixes (`https://repo/pkgs/`) or schemes (`command://`). */
+  sources?: string[];
+  /** Task parts a limited scope (commands or sources set) must allow by name: `envs`, `config`. */
+  allow?: TaskExtra[];
   /** Source addresses allowed (CIDRs or single addresses). */
   cidrs?: string[];
 }
 
-export const SCOPE_KEYS = ['tags', 'regions', 'agentsn', 'commands', 'users', 'cidrs'] as const;
+export const SCOPE_KEYS = ['tags', 'regions', 'agentsn', 'commands', 'users', 'groups', 'sources', 'allow', 'cidrs'] as const;
+export const TASK_EXTRAS = ['envs', 'config'] as const;
+export type TaskExtra = (typeof TASK_EXTRAS)[number];
 const MAX_LIST = 10_000;
 
 function stringList(raw: unknown, key: string, problems: string[], check?: (s: string) => string | undefined): string[] | undefined {
@@ -79,11 +88,17 @@ export function checkScope(raw: unknown): { ok: true; scope: OperatorScope } | {
   const regions = stringList(r.regions, 'regions', problems);
   const agentsn = stringList(r.agentsn, 'agentsn', problems);
   const users = stringList(r.users, 'users', problems, (s) => (/^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/.test(s) ? undefined : 'is not a user name'));
+  const groups = stringList(r.groups, 'groups', problems, (s) => (/^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/.test(s) ? undefined : 'is not a group name'));
+  const sources = stringList(r.sources, 'sources', problems, (s) => (parseSourcePrefix(s) ? undefined : 'is not a URL prefix ending at the scheme ("https://") or at a "/", without "." or ".." segments'));
+  const allow = stringList(r.allow, 'allow', problems, (s) => ((TASK_EXTRAS as readonly string[]).includes(s) ? undefined : `is not one of ${TASK_EXTRAS.join(' ')}`));
   const cidrs = stringList(r.cidrs, 'cidrs', problems, (s) => (parseCidr(s) ? undefined : 'is not an address or CIDR'));
   if (tags) scope.tags = tags;
   if (regions) scope.regions = regions;
   if (agentsn) scope.agentsn = agentsn;
   if (users) scope.users = users;
+  if (groups) scope.groups = groups;
+  if (sources) scope.sources = sources;
+  if (allow) scope.allow = allow as TaskExtra[];
   if (cidrs) scope.cidrs = cidrs;
   if (r.commands !== undefined) {
     const list = r.commands;
@@ -164,6 +179,44 @@ export function userAllowed(scope: OperatorScope, user: string): boolean {
   return !scope.users || scope.users.includes(user);
 }
 
+/**
+ * A run-as group (sync.bash `group`; absent = the user's primary group, always allowed). With a
+ * `groups` list: one of it. Without, a scope that lists users allows no explicit group (the server
+ * cannot know a host's primary groups, so `{user: nobody, group: disk}` is not "nobody").
+ */
+export function groupAllowed(scope: OperatorScope, group: string | undefined): boolean {
+  if (group === undefined) return true;
+  if (scope.groups) return scope.groups.includes(group);
+  return !scope.users;
+}
+
+/**
+ * What a task (POST /task) would run beyond its `ACTION NAME` that the scope does not allow:
+ * with a commands or sources list, an install/upgrade `url` must lie under `sources` (normalised;
+ * `command://` only when listed), and `envs` and `config` jobs must be named in `allow`. Each
+ * entry names what was outside; empty when the scope has no such limits (admin tokens as before).
+ */
+export function taskPartsOutside(scope: OperatorScope, command: string, parameters: Record<string, unknown>): string[] {
+  if (!scope.commands && !scope.sources) return [];
+  const out: string[] = [];
+  const allowed = (x: TaskExtra) => scope.allow?.includes(x) ?? false;
+  const url = parameters.url;
+  if ((command === 'install' || command === 'upgrade') && typeof url === 'string') {
+    const prefixes = (scope.sources ?? []).map(parseSourcePrefix).filter((p): p is SourcePrefix => p !== undefined);
+    if (!sourceAllowed(prefixes, url)) {
+      const n = normalizeSourceUrl(url);
+      const shown = JSON.stringify(url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@').slice(0, 200));
+      out.push(`source ${shown} ${n.ok ? `(allowed sources: ${scope.sources?.join(' ') ?? 'none; only uploaded packages'})` : n.reason}`);
+    }
+  }
+  const envs = parameters.envs;
+  if (envs !== undefined && envs !== null && typeof envs === 'object' && Object.keys(envs).length > 0 && !allowed('envs')) {
+    out.push(`envs (${Object.keys(envs).slice(0, 20).join(', ')}) not allowed (scope allow: envs)`);
+  }
+  if (command === 'config' && !allowed('config')) out.push('config job not allowed (scope allow: config)');
+  return out;
+}
+
 /** The scope as one short line for `aspire token list`. */
 export function describeScope(scope: OperatorScope): string {
   const parts: string[] = [];
@@ -172,6 +225,9 @@ export function describeScope(scope: OperatorScope): string {
   if (scope.agentsn) parts.push(`agentsn=${scope.agentsn.join(',')}`);
   if (scope.commands) parts.push(`commands=${scope.commands.map((c) => `${c.kind}:${c.value}`).join(' | ')}`);
   if (scope.users) parts.push(`users=${scope.users.join(',')}`);
+  if (scope.groups) parts.push(`groups=${scope.groups.join(',')}`);
+  if (scope.sources) parts.push(`sources=${scope.sources.join(',')}`);
+  if (scope.allow) parts.push(`allow=${scope.allow.join(',')}`);
   if (scope.cidrs) parts.push(`cidrs=${scope.cidrs.join(',')}`);
   return parts.length ? parts.join(' ') : 'no limits';
 }

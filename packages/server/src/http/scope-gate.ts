@@ -4,7 +4,7 @@
  * token's scope, or undefined when all of it is inside. Nothing is sent before this passes.
  */
 import type { Operator } from './operator.ts';
-import { commandAllowed, hasHostSelector, hostInScope, userAllowed, type OperatorScope } from './operator-scope.ts';
+import { commandAllowed, groupAllowed, hasHostSelector, hostInScope, taskPartsOutside, userAllowed, type OperatorScope } from './operator-scope.ts';
 
 export interface CommandIntent {
   /** Hosts named directly (Polaris hosts[] entries, task AgentSNs), with what the hub knows of each. */
@@ -15,6 +15,10 @@ export interface CommandIntent {
   commands: string[];
   /** Run-as users, same. */
   users: string[];
+  /** Run-as groups asked for (sync.bash `group`). */
+  groups?: string[];
+  /** A task's action and parameters: its url, envs and config are checked too. */
+  task?: { command: string; parameters: Record<string, unknown> };
 }
 
 const MAX_NAMED = 20;
@@ -29,7 +33,10 @@ async function hostsOutside(op: Operator, hosts: NonNullable<CommandIntent['host
   if (!hasHostSelector(scope)) return [];
   const outside: string[] = [];
   for (const h of hosts) {
-    if (scope.agentsn?.includes(h.name) || (h.hint?.agentsn !== undefined && scope.agentsn?.includes(h.hint.agentsn))) continue;
+    // The agentsn the command goes to decides: a name that the hub routes to a connection (as a
+    // hostname, say) is not inside because it equals some other agentsn of the scope.
+    const routedTo = h.hint?.agentsn ?? (h.hint ? undefined : h.name);
+    if (routedTo !== undefined && scope.agentsn?.includes(routedTo)) continue;
     // Unknown to the store = cannot be shown inside; a name matching several hosts needs all inside.
     const facts = await op.hosts(h.name, h.hint);
     if (facts.length === 0 || !facts.every((f) => hostInScope(scope, f))) outside.push(h.name);
@@ -55,6 +62,15 @@ export async function scopeRefusal(op: Operator, intent: CommandIntent): Promise
   if (badCommands.length) why.push(`command ${nameList(badCommands)} is not in the allow list of token ${JSON.stringify(op.name)}`);
   const badUsers = intent.users.filter((u) => !userAllowed(op.scope, u));
   if (badUsers.length) why.push(`run-as user ${nameList(badUsers)} is not allowed for token ${JSON.stringify(op.name)} (allowed: ${op.scope.users?.join(',')})`);
+  const badGroups = (intent.groups ?? []).filter((g) => !groupAllowed(op.scope, g));
+  if (badGroups.length) {
+    const allowed = op.scope.groups ? `allowed: ${op.scope.groups.join(',')}` : 'its scope lists users but no groups: leave group out to run with the user\'s primary group';
+    why.push(`run-as group ${nameList(badGroups)} is not allowed for token ${JSON.stringify(op.name)} (${allowed})`);
+  }
+  if (intent.task) {
+    const parts = taskPartsOutside(op.scope, intent.task.command, intent.task.parameters);
+    if (parts.length) why.push(`outside the scope of token ${JSON.stringify(op.name)}: ${parts.join(', ')}`);
+  }
   return why.length ? why.join('; ') : undefined;
 }
 

@@ -58,6 +58,7 @@ interface PolarisIntent {
   method: string;
   cmd?: string;
   user?: string;
+  group?: string;
   line?: string;
   /** The request only reads what the server stored (task results): hosts checked, no command. */
   storedOnly?: boolean;
@@ -91,6 +92,7 @@ async function gate(hub: CommandHub, request: FastifyRequest, reply: FastifyRepl
     }),
     commands: [...new Set(readings.map((r) => r.command))],
     users: [...new Set(readings.flatMap((r) => (r.user === undefined ? [] : [r.user])))],
+    ...(intent.method === 'sync.bash' && intent.group ? { groups: [intent.group] } : {}),
   });
   if (refusal) return sendFail(reply, 'FORBIDDEN', refusal);
   if (!intent.storedOnly) await auditDispatch(request);
@@ -193,6 +195,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
           method: r.method,
           ...(typeof r.cmd === 'string' ? { cmd: r.cmd } : {}),
           ...(typeof r.user === 'string' ? { user: r.user } : {}),
+          ...(typeof r.group === 'string' ? { group: r.group } : {}),
           ...(typeof r.line === 'string' ? { line: r.line } : {}),
         });
         if (refused) return refused;

@@ -137,6 +137,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         ...(b.agents ? { hosts: b.agents.map((name) => ({ name })) } : { tags: b.tags! }),
         commands: [command],
         users: [runAs],
+        task: { command: b.command, parameters },
       });
       if (refusal) return sendError(reply, 'FORBIDDEN', refusal);
       const now = ctx.clock.now();
