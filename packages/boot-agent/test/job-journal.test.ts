@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ErrorCode } from '@aspire/protocol';
 import { ManualClock } from '@aspire/testing';
 import { describe, expect, it } from 'vitest';
-import { JobJournal, JOURNAL_FILE } from '../src/state/job-journal.ts';
+import { JobJournal, JOURNAL_FILE, TOMBSTONES_MAX } from '../src/state/job-journal.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'boot-journal-'));
 const open = (stateDir: string, eventQueueMax = 100) => JobJournal.open({ stateDir, clock: new ManualClock(Date.UTC(2026, 0, 1)), eventQueueMax });
@@ -65,6 +65,55 @@ describe('JobJournal', () => {
     const reopened = (await open(dir)).journal;
     expect(reopened.lookup('a').kind).toBe('acked');
     expect(reopened.payload().jobs.map((j) => j.id)).toEqual(['b']);
+  });
+
+  it('results of jobs refused by the signature check leave no tombstone: a flood of them does not evict a real id', async () => {
+    const dir = tmp();
+    const { journal } = await open(dir);
+    const expires = Date.UTC(2026, 0, 1) + 600_000;
+    await journal.begin('real', 'install', { expires });
+    await journal.finish('real', { errcode: 0, message: 'installed' });
+    await journal.acknowledge(journal.payload());
+    for (let round = 0; round < 3; round++) {
+      const writes = Array.from({ length: 500 }, (_, i) => journal.answer(`forged-${round}-${i}`, 'install', { errcode: ErrorCode.SIGNATURE_MISSING, message: 'unsigned' }, { unverified: true }));
+      await Promise.all(writes);
+      await journal.acknowledge(journal.payload(5000, 10 * 1024 * 1024));
+    }
+    await journal.acknowledge(journal.payload(5000, 10 * 1024 * 1024));
+    expect(journal.payload().jobs).toEqual([]);
+    expect(journal.sizes).toMatchObject({ tombstones: 1, replayFloor: 0 });
+    expect(journal.lookup('real')).toEqual({ kind: 'acked', result: { id: 'real', errcode: 0, message: 'installed', expires } });
+    expect(journal.lookup('forged-0-0').kind).toBe('new');
+    expect(journal.isBelowFloor(expires)).toBe(false);
+  });
+
+  it('full tombstones: expired ones go first; evicting a still-valid one raises the replay floor to its expiry, kept across a restart', async () => {
+    const dir = tmp();
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const { journal } = await JobJournal.open({ stateDir: dir, clock, eventQueueMax: 10 });
+    const now = clock.now();
+    // The first tombstone expires early; the rest later, each one ms after the one before.
+    await journal.answer('early', 'x', { errcode: 0, message: '' }, { expires: now + 1000 });
+    await Promise.all(Array.from({ length: TOMBSTONES_MAX - 1 }, (_, i) => journal.answer(`t${i}`, 'x', { errcode: 0, message: '' }, { expires: now + 600_000 + i })));
+    await journal.acknowledge(journal.payload(5000, 10 * 1024 * 1024));
+    expect(journal.sizes.tombstones).toBe(TOMBSTONES_MAX);
+    await clock.advance(2000);
+    await journal.answer('n1', 'x', { errcode: 0, message: '' }, { expires: now + 700_000 });
+    await journal.acknowledge(journal.payload());
+    // The expired one made room: no floor.
+    expect(journal.lookup('early').kind).toBe('new');
+    expect(journal.lookup('t0').kind).toBe('acked');
+    expect(journal.sizes.replayFloor).toBe(0);
+    await journal.answer('n2', 'x', { errcode: 0, message: '' }, { expires: now + 700_001 });
+    await journal.acknowledge(journal.payload());
+    // t0 was still valid: forgotten, and the floor now refuses anything expiring no later than it.
+    expect(journal.lookup('t0').kind).toBe('new');
+    expect(journal.sizes.replayFloor).toBe(now + 600_000);
+    expect(journal.isBelowFloor(now + 600_000)).toBe(true);
+    expect(journal.isBelowFloor(now + 600_001)).toBe(false);
+    const reopened = (await JobJournal.open({ stateDir: dir, clock, eventQueueMax: 10 })).journal;
+    expect(reopened.isBelowFloor(now + 600_000)).toBe(true);
+    expect(reopened.lookup('t1').kind).toBe('acked');
   });
 
   it('events: monotonic localid persisted across restarts, bounded queue drops the oldest and counts them', async () => {

@@ -2,13 +2,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseHostPolicy, silentLogger, type HostPolicy } from '@aspire/agent-core';
-import { ErrorCode, type SubAgentJob } from '@aspire/protocol';
+import { createPublicKey } from 'node:crypto';
+import { ErrorCode, createSigner, generateSigningKeyPem, verifySigned, type SubAgentJob } from '@aspire/protocol';
 import { ManualClock, waitUntil } from '@aspire/testing';
 import { describe, expect, it } from 'vitest';
 import type { SubAgentManager } from '../src/contracts.ts';
 import { applyConfigJob } from '../src/jobs/config-job.ts';
 import { JobRunner } from '../src/jobs/job-runner.ts';
-import { JobJournal } from '../src/state/job-journal.ts';
+import { JobJournal, TOMBSTONES_MAX } from '../src/state/job-journal.ts';
 import { MetaStore, readMeta } from '../src/state/meta-store.ts';
 
 async function setup(manager?: SubAgentManager, policy?: Readonly<HostPolicy>) {
@@ -100,6 +101,70 @@ describe('JobRunner', () => {
     const again = await t.results();
     expect(again.j).toEqual({ id: 'j', errcode: 0, message: 'did restart' });
     expect(runs).toBe(1);
+  });
+
+  it('replay: a flood of unsigned jobs does not evict a signed job id; a replay of a signed job the journal had to forget is refused', async () => {
+    const pem = generateSigningKeyPem();
+    const signer = createSigner(pem);
+    const key = createPublicKey(pem);
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const dir = mkdtempSync(join(tmpdir(), 'boot-replay-'));
+    const { journal } = await JobJournal.open({ stateDir: dir, clock, eventQueueMax: 10 });
+    const runs: string[] = [];
+    const manager: SubAgentManager = {
+      start: async () => undefined,
+      stop: async () => undefined,
+      reports: () => [],
+      handleJob: async (job: SubAgentJob) => {
+        runs.push(job.id);
+        return { errcode: 0, message: 'installed' };
+      },
+    };
+    const runner = new JobRunner({
+      logger: silentLogger(),
+      journal,
+      manager,
+      config: async () => ({ errcode: 0, message: 'ok' }),
+      verify: (job) => verifySigned('job', job, { keys: [key], agentsn: 'sn-1', nowMs: clock.now() }),
+    });
+    // What a forged 2xx reply does: acknowledge everything pending.
+    const ackAll = async () => {
+      await waitUntil(() => runner.idle);
+      await journal.acknowledge(journal.payload(5000, 10 * 1024 * 1024));
+    };
+    const install = signer.sign('job', { id: 'real', action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/b.rpm' }, 'sn-1', clock.now() + 600_000);
+    await runner.accept([install]);
+    await ackAll();
+    expect(runs).toEqual(['real']);
+
+    // A MITM injects more unsigned jobs than there are tombstones, and acknowledges their results.
+    const forged = Array.from({ length: TOMBSTONES_MAX + 100 }, (_, i) => ({ id: `forged-${i}`, action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/evil.rpm' }));
+    await runner.accept(forged);
+    const refusedResults = journal.payload(5000, 10 * 1024 * 1024).jobs;
+    expect(refusedResults).toHaveLength(forged.length);
+    expect(refusedResults.every((r) => r.errcode === ErrorCode.SIGNATURE_MISSING)).toBe(true);
+    await ackAll();
+    // The real id is still remembered: the replay is answered from the record, not run.
+    await runner.accept([install]);
+    await waitUntil(() => runner.idle);
+    expect(runs).toEqual(['real']);
+    expect(journal.payload().jobs).toEqual([{ id: 'real', errcode: 0, message: 'installed' }]);
+    await ackAll();
+
+    // Enough real signed jobs (refused by no manager: unsupported action, answered at once) push it out...
+    await runner.accept(Array.from({ length: TOMBSTONES_MAX }, (_, i) => signer.sign('job', { id: `later-${i}`, action: 'frobnicate' }, 'sn-1', clock.now() + 900_000)));
+    await ackAll();
+    expect(journal.lookup('real').kind).toBe('new');
+    // ...and the replay, still within its validity, is refused as a possible replay and not run.
+    await runner.accept([install]);
+    await waitUntil(() => runner.idle);
+    expect(runs).toEqual(['real']);
+    expect(journal.payload().jobs).toEqual([{ id: 'real', errcode: ErrorCode.SIGNATURE_REPLAYED, message: expect.stringContaining('replay') }]);
+    // A fresh job expiring after the floor still runs.
+    await ackAll();
+    await runner.accept([signer.sign('job', { id: 'fresh', action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/b.rpm' }, 'sn-1', clock.now() + 1_000_000)]);
+    await waitUntil(() => runner.idle && journal.payload().jobs.length === 1);
+    expect(runs).toEqual(['real', 'fresh']);
   });
 
   it('a manager that throws still yields a result', async () => {

@@ -10,7 +10,7 @@ import { isDiskFull } from '@aspire/agent-core';
 import { policyAllowsJob, type HostPolicy } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
-import type { JobJournal } from '../state/job-journal.ts';
+import type { JobJournal, JobRecordOptions } from '../state/job-journal.ts';
 import type { VerifyOutcome } from '@aspire/protocol';
 
 export interface JobRunnerDeps {
@@ -70,19 +70,35 @@ export class JobRunner {
         writes.push(this.d.journal.reReport(seen.result));
         continue;
       }
+      // The signed expiry travels with the job's record, so its tombstone outlives it.
+      let record: JobRecordOptions = {};
       const answer = (action: string, errcode: number, message: string) => {
         this.d.logger.warn({ jobId: id, action, errcode }, `job answered without running: ${message}`);
-        writes.push(this.d.journal.answer(id, action, { errcode, message }));
+        writes.push(this.d.journal.answer(id, action, { errcode, message }, record));
         answered++;
+      };
+      const refuse = (errcode: number, code: string, reason: string) => {
+        const action = String((item as { action?: unknown }).action ?? '?').slice(0, 32);
+        this.d.journal.emit('refused', `job ${id} (${action}) refused: ${reason}`, { agent: BOOT_AGENT_NAME, data: { jobId: id, action, errcode, code } });
+        // Answered (the server's subtask fails with the code) but never a tombstone: the id is
+        // only the sender's word, and a flood of such ids must not push real ones out.
+        record = { unverified: true };
+        answer(action, errcode, reason);
       };
       // Not signed by the pinned server key, expired or for another host: answered with the code
       // and a `refused` event, nothing of it runs.
       const signature = this.d.verify?.(item);
       if (signature && !signature.ok) {
-        const action = String((item as { action?: unknown }).action ?? '?').slice(0, 32);
-        this.d.journal.emit('refused', `job ${id} (${action}) refused: ${signature.reason}`, { agent: BOOT_AGENT_NAME, data: { jobId: id, action, errcode: signature.errcode, code: signature.code } });
-        answer(action, signature.errcode, signature.reason);
+        refuse(signature.errcode, signature.code, signature.reason);
         continue;
+      }
+      if (signature?.ok) {
+        // Expiring no later than a tombstone the journal had to forget: it may be a replay of it.
+        if (this.d.journal.isBelowFloor(signature.expires)) {
+          refuse(ErrorCode.SIGNATURE_REPLAYED, 'SIGNATURE_REPLAYED', `${ErrorMessage.SIGNATURE_REPLAYED}: job ${id} expires no later than a job id this host no longer remembers; it may be a replay`);
+          continue;
+        }
+        record = { expires: signature.expires };
       }
       const v = jobCheck.validate(item);
       if (!v.ok) {
@@ -99,7 +115,7 @@ export class JobRunner {
           return;
         }
         toRun.push(q);
-        writes.push(this.d.journal.begin(q.id, q.action));
+        writes.push(this.d.journal.begin(q.id, q.action, record));
       };
       if (action === 'config') {
         const cv = configJob.validate(item);

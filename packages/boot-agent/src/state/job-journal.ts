@@ -4,7 +4,12 @@
  * At most once: a job is recorded `started` (and that write is on disk) before it runs. A job
  * found `started` at load time was cut short by a crash or kill -9; it is not run again but
  * reported failed with JOB_INTERRUPTED. Ids whose results the server acknowledged are kept as
- * tombstones (bounded), so a job delivered again is answered from the record, never re-run.
+ * tombstones, so a job delivered again is answered from the record, never re-run. The tombstones
+ * are bounded: past TOMBSTONES_MAX, those whose signed `expires` has passed go first (such a job
+ * is refused as expired anyway); when a still-valid one must go, the replay floor rises to its
+ * `expires` and every job expiring at or below the floor is refused (isBelowFloor), so a forgotten
+ * id cannot be replayed. Results of jobs whose signature failed carry an id only the sender vouches
+ * for: they are reported but leave no tombstone, so a flood of them cannot push real ids out.
  *
  * At least once: finished results stay until a push carrying them is answered 2xx.
  * Events: per-host monotonic localid (persisted), bounded queue, oldest dropped first and the
@@ -39,12 +44,29 @@ export interface JobEntry {
   received: number;
   errcode?: number;
   message?: string;
+  /** The job's signed expiry (epoch ms), kept with its tombstone; absent when not verified. */
+  expires?: number;
+  /** The signature check refused it: reported, but no tombstone after the acknowledgement. */
+  unverified?: true;
+}
+
+/** An acknowledged job's result, remembered (until its signed expiry at least) under its id. */
+export interface Tombstone extends JobResult {
+  expires?: number;
+}
+
+/** How a job is recorded: its signed expiry, or that its signature was refused. */
+export interface JobRecordOptions {
+  expires?: number;
+  unverified?: boolean;
 }
 
 interface JournalFile {
   version: 1;
   jobs: JobEntry[];
-  acked: JobResult[];
+  acked: Tombstone[];
+  /** Replay floor (epoch ms): the latest `expires` of a tombstone evicted while still valid. */
+  replayFloor?: number;
   events: AgentEvent[];
   eventsDropped: number;
   nextLocalId: number;
@@ -57,12 +79,13 @@ export interface PushPayload {
   eventsDropped: number;
 }
 
-export type JobLookup = { kind: 'new' } | { kind: 'pending'; entry: JobEntry } | { kind: 'acked'; result: JobResult };
+export type JobLookup = { kind: 'new' } | { kind: 'pending'; entry: JobEntry } | { kind: 'acked'; result: Tombstone };
 
 export class JobJournal implements EventSink {
   private readonly writer: SerialWriter;
   private jobs = new Map<string, JobEntry>();
-  private acked = new Map<string, JobResult>();
+  private acked = new Map<string, Tombstone>();
+  private replayFloor = 0;
   private events: AgentEvent[] = [];
   private eventsDropped = 0;
   private nextLocalId = 1;
@@ -102,6 +125,7 @@ export class JobJournal implements EventSink {
       for (const a of Array.isArray(f.acked) ? f.acked : []) {
         if (a && typeof a.id === 'string') j.acked.set(a.id, a);
       }
+      j.replayFloor = typeof f.replayFloor === 'number' && Number.isFinite(f.replayFloor) ? f.replayFloor : 0;
       j.events = Array.isArray(f.events) ? f.events.filter((e) => e && typeof e.localid === 'number') : [];
       j.eventsDropped = typeof f.eventsDropped === 'number' ? f.eventsDropped : 0;
       j.nextLocalId = typeof f.nextLocalId === 'number' ? f.nextLocalId : 1;
@@ -148,9 +172,17 @@ export class JobJournal implements EventSink {
     return { kind: 'new' };
   }
 
+  /**
+   * A signed job expiring at or below the replay floor: its id may have been forgotten (evicted
+   * tombstone), so it must not run.
+   */
+  isBelowFloor(expires: number): boolean {
+    return expires <= this.replayFloor;
+  }
+
   /** Record the job as started; resolves once that is on disk. Only then may it run. */
-  begin(id: string, action: string): Promise<void> {
-    this.jobs.set(id, { id, action, state: 'started', received: unixSeconds(this.clock) });
+  begin(id: string, action: string, opts: JobRecordOptions = {}): Promise<void> {
+    this.jobs.set(id, { id, action, state: 'started', received: unixSeconds(this.clock), ...recordFields(opts) });
     return this.persist();
   }
 
@@ -158,20 +190,20 @@ export class JobJournal implements EventSink {
     const e = this.jobs.get(id);
     const action = e?.action ?? 'unknown';
     const received = e?.received ?? unixSeconds(this.clock);
-    this.jobs.set(id, { id, action, state: 'finished', received, errcode: outcome.errcode, message: outcome.message });
+    this.jobs.set(id, { id, action, state: 'finished', received, errcode: outcome.errcode, message: outcome.message, ...recordFields(e ?? {}) });
     return this.persist();
   }
 
-  /** A job answered without running (invalid, unsupported): journaled finished right away. */
-  answer(id: string, action: string, outcome: JobOutcome): Promise<void> {
-    this.jobs.set(id, { id, action, state: 'finished', received: unixSeconds(this.clock), errcode: outcome.errcode, message: outcome.message });
+  /** A job answered without running (invalid, unsupported, refused): journaled finished right away. */
+  answer(id: string, action: string, outcome: JobOutcome, opts: JobRecordOptions = {}): Promise<void> {
+    this.jobs.set(id, { id, action, state: 'finished', received: unixSeconds(this.clock), errcode: outcome.errcode, message: outcome.message, ...recordFields(opts) });
     return this.persist();
   }
 
   /** Re-report an acknowledged job's recorded result (the server delivered it again). */
-  reReport(result: JobResult): Promise<void> {
+  reReport(result: Tombstone): Promise<void> {
     this.acked.delete(result.id);
-    this.jobs.set(result.id, { id: result.id, action: 'redelivered', state: 'finished', received: unixSeconds(this.clock), errcode: result.errcode, message: result.message });
+    this.jobs.set(result.id, { id: result.id, action: 'redelivered', state: 'finished', received: unixSeconds(this.clock), errcode: result.errcode, message: result.message, ...recordFields(result) });
     return this.persist();
   }
 
@@ -226,13 +258,13 @@ export class JobJournal implements EventSink {
     // An idle push carried nothing: no write (no disk traffic every step on an idle host).
     if (sent.jobs.length === 0 && sent.events.length === 0 && sent.eventsDropped === 0) return Promise.resolve();
     for (const r of sent.jobs) {
+      const entry = this.jobs.get(r.id);
       this.jobs.delete(r.id);
-      this.acked.set(r.id, { id: r.id, errcode: r.errcode, message: r.message.slice(0, TOMBSTONE_MESSAGE_MAX) });
+      // An id the signature check refused is only the sender's word: no tombstone for it.
+      if (entry?.unverified) continue;
+      this.acked.set(r.id, { id: r.id, errcode: r.errcode, message: r.message.slice(0, TOMBSTONE_MESSAGE_MAX), ...(entry?.expires !== undefined ? { expires: entry.expires } : {}) });
     }
-    while (this.acked.size > TOMBSTONES_MAX) {
-      const oldest = this.acked.keys().next().value as string;
-      this.acked.delete(oldest);
-    }
+    this.evictTombstones();
     const sentIds = new Set(sent.events.map((e) => e.localid));
     this.events = this.events.filter((e) => !sentIds.has(e.localid));
     this.eventsDropped = Math.max(0, this.eventsDropped - sent.eventsDropped);
@@ -240,12 +272,27 @@ export class JobJournal implements EventSink {
   }
 
   /** Counts for logs and the benchmark. */
-  get sizes(): { pendingJobs: number; events: number; eventsDropped: number; tombstones: number } {
-    return { pendingJobs: this.jobs.size, events: this.events.length, eventsDropped: this.eventsDropped, tombstones: this.acked.size };
+  get sizes(): { pendingJobs: number; events: number; eventsDropped: number; tombstones: number; replayFloor: number } {
+    return { pendingJobs: this.jobs.size, events: this.events.length, eventsDropped: this.eventsDropped, tombstones: this.acked.size, replayFloor: this.replayFloor };
   }
 
   flush(): Promise<void> {
     return this.writer.flush();
+  }
+
+  /** Over TOMBSTONES_MAX: expired tombstones go first, then the oldest, raising the replay floor. */
+  private evictTombstones(): void {
+    if (this.acked.size <= TOMBSTONES_MAX) return;
+    const now = this.clock.now();
+    for (const [id, t] of this.acked) {
+      if (this.acked.size <= TOMBSTONES_MAX) return;
+      if (t.expires !== undefined && t.expires <= now) this.acked.delete(id);
+    }
+    while (this.acked.size > TOMBSTONES_MAX) {
+      const [id, t] = this.acked.entries().next().value as [string, Tombstone];
+      this.acked.delete(id);
+      if (t.expires !== undefined) this.replayFloor = Math.max(this.replayFloor, t.expires);
+    }
   }
 
   private trimEvents(): void {
@@ -262,10 +309,18 @@ export class JobJournal implements EventSink {
         version: 1,
         jobs: [...this.jobs.values()],
         acked: [...this.acked.values()],
+        replayFloor: this.replayFloor,
         events: this.events,
         eventsDropped: this.eventsDropped,
         nextLocalId: this.nextLocalId,
       }),
     );
   }
+}
+
+function recordFields(o: { expires?: number; unverified?: boolean }): Pick<JobEntry, 'expires' | 'unverified'> {
+  return {
+    ...(o.expires !== undefined ? { expires: o.expires } : {}),
+    ...(o.unverified ? { unverified: true as const } : {}),
+  };
 }
