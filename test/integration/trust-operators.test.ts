@@ -46,6 +46,9 @@ beforeAll(async () => {
   tokens.web = await srv.createToken('web-ops', ['--role', 'operator', '--tags', 'role=web']);
   tokens.echo = await srv.createToken('echo-only', ['--role', 'operator', '--commands', 'prefix:echo ', '--commands', 'exact:uptime']);
   tokens.nobody = await srv.createToken('as-nobody', ['--role', 'operator', '--users', 'nobody']);
+  tokens.nobodyGroup = await srv.createToken('as-nobody-nogroup', ['--role', 'operator', '--users', 'nobody', '--groups', 'nogroup']);
+  // Loopback port 9 (discard): a source no test ever fetches from.
+  tokens.installer = await srv.createToken('installer', ['--role', 'operator', '--commands', 'prefix:install ', '--sources', 'http://127.0.0.1:9/pkgs/']);
   tokens.remote = await srv.createToken('from-10', ['--role', 'operator', '--cidrs', '10.0.0.0/8']);
   tokens.local = await srv.createToken('from-loopback', ['--role', 'operator', '--cidrs', '127.0.0.1/32,::1']);
   for (const t of Object.values(tokens)) expect(t).toMatch(/^asp_/);
@@ -114,6 +117,45 @@ describe('operator roles and scopes', () => {
     expect(daemon.body.cause).toContain('"daemon"');
     const ok = await bash('nobody', WEB.hostname, 'id -u', { user: 'nobody' });
     expect(ok.status).toBe(200);
+  });
+
+  it('a run-as group outside the scope is 403 naming the group (review finding 3)', async () => {
+    // --users nobody without --groups: no explicit group at all (the primary group is used when it is left out).
+    const disk = await bash('nobody', WEB.hostname, 'id -gn', { user: 'nobody', group: 'disk' });
+    expect(disk.status).toBe(403);
+    expect(disk.body.cause).toContain('run-as group "disk" is not allowed for token "as-nobody"');
+    const listed = await bash('nobodyGroup', WEB.hostname, 'id -u', { user: 'nobody', group: 'nogroup' });
+    expect(listed.status, JSON.stringify(listed.body)).toBe(200);
+    expect(listed.body.response[0]).toMatchObject({ resp: 'success' });
+    const other = await bash('nobodyGroup', WEB.hostname, 'id -u', { user: 'nobody', group: 'disk' });
+    expect(other.status).toBe(403);
+    expect(other.body.cause).toContain('run-as group "disk" is not allowed for token "as-nobody-nogroup" (allowed: nogroup)');
+  });
+
+  it('a scoped token creates install tasks only from its sources; command://, envs and config are refused, named and audited (review findings 4, 7)', async () => {
+    const task = (parameters: Record<string, unknown>, command = 'install') => srv.api('POST', '/api/v1/server/task', { command, agents: [WEB.sn], parameters }, as('installer'));
+    const cmdUrl = await task({ name: 'evil', url: 'command://touch /tmp/aspire-evil' });
+    expect(cmdUrl.status).toBe(403);
+    expect(cmdUrl.body.cause).toContain('outside the scope of token "installer": source "command://touch /tmp/aspire-evil" (allowed sources: http://127.0.0.1:9/pkgs/)');
+    const envs = await task({ name: 'agent', url: 'http://127.0.0.1:9/pkgs/agent-1.tgz', envs: { LD_PRELOAD: '/tmp/x.so' } });
+    expect(envs.status).toBe(403);
+    expect(envs.body.cause).toContain('envs (LD_PRELOAD) not allowed');
+    const dots = await task({ name: 'agent', url: 'http://127.0.0.1:9/pkgs/../evil/agent-1.tgz' });
+    expect(dots.status).toBe(403);
+    expect(dots.body.cause).toContain('".." path segment');
+    const config = await task({ svrlist: '127.0.0.1:1' }, 'config');
+    expect(config.status).toBe(403);
+    expect(config.body.cause).toContain('config job not allowed');
+    const ok = await task({ name: 'agent', url: 'http://127.0.0.1:9/pkgs/agent-1.tgz' });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    const rows = await audit('token=installer');
+    const refused = rows.filter((r) => r.code === 403);
+    expect(refused.length).toBe(4);
+    expect(refused.every((r) => r.phase === 'result' && r.route === '/api/v1/server/task' && r.outcome.startsWith('refused: '))).toBe(true);
+    expect(refused.some((r) => r.outcome.includes('command://touch /tmp/aspire-evil'))).toBe(true);
+    expect(refused.some((r) => r.outcome.includes('LD_PRELOAD'))).toBe(true);
+    // A refusal dispatched nothing: no dispatch row shares its request id.
+    for (const r of refused) expect(rows.filter((x) => x.request === r.request).map((x) => x.phase)).toEqual(['result']);
   });
 
   it('a token whose address allow list excludes 127.0.0.1 gets 403 from loopback; one that includes it works', async () => {

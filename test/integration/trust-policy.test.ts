@@ -86,6 +86,16 @@ describe('BasicAgent with a strict policy file', () => {
     expect(r.data).toBeUndefined();
   });
 
+  it('a run-as group other than the user\'s primary group is refused when the policy lists users but no groups (review finding 3)', async () => {
+    const marker = join(work, 'group-ran');
+    const r = await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: `ls ${marker}`, user: 'root', group: 'disk' });
+    expect(r).toMatchObject({ resp: 'failed', retcode: ErrorCode.POLICY_REFUSED });
+    expect(r.message).toMatch(/^refused by host policy .*strict\.json: group "disk" is not allowed \(the policy lists users but no groups: only the primary group of "root" \(root\)\)/);
+    expect(r.data).toBeUndefined();
+    // The user's own primary group passes the policy and runs.
+    expect(await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: 'echo allowed', user: 'root', group: 'root' })).toMatchObject({ resp: 'success', retcode: 0, data: 'allowed\n' });
+  });
+
   it('a forbidden collector is refused; a listed one answers', async () => {
     const r = await polaris({ hosts: [STRICT_SN], method: 'getinfo.users' });
     expect(r).toMatchObject({ resp: 'failed', retcode: ErrorCode.POLICY_REFUSED });
