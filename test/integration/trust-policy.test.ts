@@ -4,7 +4,7 @@
 // command signed with a listed operator key runs; a policy file that does not parse stops the
 // agent with exit 2 naming the line.
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,23 +131,46 @@ describe('BasicAgent in operator-signature mode', () => {
 
   it('a command signed by a listed operator key runs; the same signature over another command, or another key, does not', async () => {
     const marker = join(work, 'signed-ran');
-    const cmd = `touch ${marker} && echo signed`;
-    const opsig = signOperatorCommand(operator.privateKey, { cmd }, [SIGNED_SN], exp());
+    const cmd = `echo run >> ${marker} && echo signed`;
+    const opsig = signOperatorCommand(operator.privateKey, { method: 'sync.bash', cmd }, [SIGNED_SN], exp());
+    // The timeout is signed (absent: the default the server puts in the frame): a longer one does not verify.
+    const longer = await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd, timeout: 3000, opsig });
+    expect(longer).toMatchObject({ resp: 'failed', retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE });
+    expect(longer.message).toContain('does not verify');
     expect(await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd, opsig })).toMatchObject({ resp: 'success', retcode: 0, data: 'signed\n' });
-    expect(existsSync(marker)).toBe(true);
+    expect(readFileSync(marker, 'utf8')).toBe('run\n');
+    // The same signature again (a new request, a new frame id): a replay, refused; it ran once.
+    const replay = await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd, opsig });
+    expect(replay).toMatchObject({ resp: 'failed', retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE });
+    expect(replay.message).toContain('already used');
+    expect(readFileSync(marker, 'utf8')).toBe('run\n');
 
     const other = join(work, 'tampered-ran');
     const tampered = await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig });
     expect(tampered).toMatchObject({ resp: 'failed', retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE });
     expect(tampered.message).toContain('does not verify');
-    const foreign = signOperatorCommand(stranger.privateKey, { cmd: `touch ${other}` }, [SIGNED_SN], exp());
+    const foreign = signOperatorCommand(stranger.privateKey, { method: 'sync.bash', cmd: `touch ${other}` }, [SIGNED_SN], exp());
     expect(await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig: foreign })).toMatchObject({ retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE });
-    const expired = signOperatorCommand(operator.privateKey, { cmd: `touch ${other}` }, [SIGNED_SN], Math.floor(Date.now() / 1000) - 5);
+    const expired = signOperatorCommand(operator.privateKey, { method: 'sync.bash', cmd: `touch ${other}` }, [SIGNED_SN], Math.floor(Date.now() / 1000) - 5);
     const e = await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig: expired });
     expect(e.message).toContain('expired');
-    const elsewhere = signOperatorCommand(operator.privateKey, { cmd: `touch ${other}` }, [STRICT_SN], exp());
+    const elsewhere = signOperatorCommand(operator.privateKey, { method: 'sync.bash', cmd: `touch ${other}` }, [STRICT_SN], exp());
     expect((await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig: elsewhere })).message).toContain('does not name this host');
     expect(existsSync(other)).toBe(false);
+  });
+
+  it('task.add: the operator signature covers the task name; the signed one is stored', async () => {
+    const line = `0 0 0 1 1 * root echo task`;
+    const opsig = signOperatorCommand(operator.privateKey, { method: 'task.add', name: 'signed-task', line }, [SIGNED_SN], exp());
+    const renamed = await srv.api('POST', '/api/v1/server/polaris/tasks', { host: SIGNED_SN, name: 'renamed-task', line, opsig });
+    expect(renamed.body.retcode, JSON.stringify(renamed.body)).toBe(ErrorCode.POLICY_OPERATOR_SIGNATURE);
+    expect(renamed.body.response?.[0]?.message).toContain('does not verify');
+    const ok = await srv.api('POST', '/api/v1/server/polaris/tasks', { host: SIGNED_SN, name: 'signed-task', line, opsig });
+    expect(ok.body.retcode, JSON.stringify(ok.body)).toBe(0);
+    const list = await srv.api('GET', `/api/v1/server/polaris/tasks?host=${SIGNED_SN}`);
+    const names = JSON.stringify(list.body.data?.tasks ?? []);
+    expect(names).toContain('signed-task');
+    expect(names).not.toContain('renamed-task');
   });
 });
 

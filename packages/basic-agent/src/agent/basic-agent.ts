@@ -8,6 +8,7 @@ import { PeriodicTasks } from '../cron/periodic-tasks.ts';
 import { Limiter } from '../exec/limiter.ts';
 import { RunningCommands } from '../exec/running-commands.ts';
 import { FrameVerifier } from './frame-verifier.ts';
+import { OperatorNonceCache } from './operator-nonce-cache.ts';
 import { handleRequest } from './request-handler.ts';
 
 export interface BasicAgentDeps {
@@ -40,6 +41,8 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
     clock,
     logger: logger.child({ component: 'verify' }),
   });
+  // Operator signatures accepted here, by nonce: each runs once (policy-gate.ts).
+  const nonces = new OperatorNonceCache();
   const kill = { intervalMs: config.killIntervalMs, terms: 3 };
   const stop = new AbortController();
   const running = new RunningCommands();
@@ -74,7 +77,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
       clock,
       logger: logger.child({ component: 'channel' }),
       handle: (frame) =>
-        handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal, running, verify: (f) => verifier.check(f), policy: { policy, clock, logger, agentsn } }),
+        handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal, running, verify: (f) => verifier.check(f), policy: { policy, clock, logger, agentsn, nonces } }),
     },
   );
   return {
