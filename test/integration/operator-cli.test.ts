@@ -1,4 +1,4 @@
-// Issue 15 item 2: the operator CLI (`aspire hosts|run|task|package|tag|audit`, docs/cli.md)
+// Issue 15 item 2: the operator CLI (`aspire hosts|run|task|package|tag|audit|token`, docs/cli.md)
 // against the real server over HTTPS (verified with --ca from cli.json), its TLS command hub and
 // three real BasicAgents: web-1 and web-2 (tag role=web) and db-1, whose host policy refuses the
 // command the run sends, so one host of three fails. The CLI runs as a child process with its
@@ -198,6 +198,97 @@ describe('aspire package', () => {
     expect(await cliJson(['package', 'list', '--name', 'demo-agent'])).toMatchObject({ count: 0, packages: [] });
     const none = await cli(['package', 'delete']);
     expect(none.code).toBe(2);
+  }, SLOW);
+});
+
+describe('aspire token against the server (admin routes /token)', () => {
+  // One flow: each step needs the token the step before made (created -> used -> listed -> revoked).
+  let secret = '';
+  let operatorSecret = '';
+
+  it('create prints the secret once, alone on stdout, and it works at once', async () => {
+    const r = await cli(['token', 'create', '--name', 'ci-bot', '--role', 'viewer', '--tags', 'role=web,role=db', '--commands', 'prefix:systemctl status ']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^asp_\S+\n$/);
+    secret = r.stdout.trim();
+    expect(r.stderr).toContain('token ci-bot: role viewer, tags=role=web,role=db commands=prefix:systemctl status ');
+    expect(r.stderr).not.toContain(secret);
+    const used = await cli(['hosts', '--token', secret]);
+    expect(used.code, used.stderr).toBe(0);
+    expect(JSON.parse(used.stdout).count).toBe(3);
+    // -o json: one document with the secret in it; a bad flag is refused before anything is sent.
+    const j = await cliJson(['token', 'create', '--name', 'ops-1', '--role', 'operator', '--users', 'nobody', '-o', 'json']);
+    expect(j).toMatchObject({ name: 'ops-1', role: 'operator', scope: { users: ['nobody'] } });
+    expect(j.token).toMatch(/^asp_/);
+    operatorSecret = j.token;
+    const bad = await cli(['token', 'create', '--name', 'x', '--role', 'root', '--tags', 'notatag']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^aspire: --role: must be one of viewer operator admin; --tags: "notatag" is not k=v\n$/);
+  }, SLOW);
+
+  it('list -o json: name, role, scope, created, last use; never a secret or a hash', async () => {
+    const r = await cli(['token', 'list', '-o', 'json']);
+    expect(r.code, r.stderr).toBe(0);
+    const list = JSON.parse(r.stdout);
+    const bot = list.tokens.find((t: { name: string }) => t.name === 'ci-bot');
+    expect(bot).toMatchObject({ role: 'viewer', scope: { tags: ['role=web', 'role=db'], commands: [{ kind: 'prefix', value: 'systemctl status ' }] } });
+    expect(Date.parse(bot.gmt_create)).toBeGreaterThan(0);
+    expect(Date.parse(bot.last_used)).toBeGreaterThan(0);
+    expect(list.tokens.find((t: { name: string }) => t.name === 'test')).toMatchObject({ role: 'admin' });
+    expect(list.count).toBe(list.tokens.length);
+    for (const s of [secret, operatorSecret, srv.token]) {
+      expect(r.stdout).not.toContain(s);
+      expect(r.stdout).not.toContain(createHash('sha256').update(s).digest('hex'));
+    }
+    const table = await cli(['token', 'list', '-o', 'table']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/NAME.*ROLE.*CREATED.*LAST USED.*SCOPE/);
+    expect(table.stdout).toMatch(/ci-bot.*viewer/);
+  }, SLOW);
+
+  it('a viewer or operator token gets 403 on every token route; nothing changes', async () => {
+    for (const t of [secret, operatorSecret]) {
+      for (const args of [['token', 'list'], ['token', 'create', '--name', 'sneaky'], ['token', 'revoke', '--name', 'test']]) {
+        const r = await cli([...args, '--token', t]);
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+        expect(r.stderr).toMatch(/HTTP 403 .*needs admin/);
+        expect(r.stderr + r.stdout).not.toContain(t);
+      }
+    }
+    const names = (await cliJson(['token', 'list'])).tokens.map((t: { name: string }) => t.name);
+    expect(names).toContain('test');
+    expect(names).not.toContain('sneaky');
+  }, SLOW);
+
+  it('revoke takes effect at once: the token gets 401 on its next request', async () => {
+    const r = await cli(['token', 'revoke', '--name', 'ci-bot', '-o', 'table']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('revoked 1 token(s) named ci-bot\n');
+    const after = await cli(['hosts', '--token', secret]);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/HTTP 401/);
+    const again = await cli(['token', 'revoke', '--name', 'ci-bot']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/HTTP 404 .*no token named "ci-bot"/);
+    expect((await cliJson(['token', 'revoke', '--name', 'ops-1', '-o', 'json']))).toEqual({ name: 'ops-1', revoked: 1 });
+  }, SLOW);
+
+  it('the audit log shows each action and refusal, never the secret; the server log neither', async () => {
+    const a = await cliJson(['audit', '--limit', '1000']);
+    const rows = (a.audit as { method: string; route: string; token: string | null; code: number; outcome: string; selector: string | null }[]).filter((x) =>
+      x.route.startsWith('/api/v1/server/token'),
+    );
+    expect(rows).toContainEqual(expect.objectContaining({ method: 'POST', route: '/api/v1/server/token', token: 'test', code: 200, selector: 'token=ci-bot', outcome: 'token ci-bot created: role viewer' }));
+    expect(rows).toContainEqual(expect.objectContaining({ method: 'GET', route: '/api/v1/server/token', token: 'test', code: 200 }));
+    expect(rows).toContainEqual(expect.objectContaining({ method: 'DELETE', route: '/api/v1/server/token/:name', token: 'test', code: 200, selector: 'token=ci-bot', outcome: '1 tokens revoked' }));
+    expect(rows).toContainEqual(expect.objectContaining({ method: 'DELETE', route: '/api/v1/server/token/:name', code: 404 }));
+    const refused = rows.filter((x) => x.code === 403);
+    expect(refused.map((x) => x.token).sort()).toEqual(['ci-bot', 'ci-bot', 'ci-bot', 'ops-1', 'ops-1', 'ops-1']);
+    for (const s of [secret, operatorSecret]) {
+      expect(JSON.stringify(a)).not.toContain(s);
+      expect(srv.child.output).not.toContain(s);
+    }
+    expect(srv.child.output).toMatch(/audit result POST \/api\/v1\/server\/token 200/);
   }, SLOW);
 });
 

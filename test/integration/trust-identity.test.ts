@@ -61,6 +61,36 @@ function tryInit(init: Record<string, unknown>, client?: { cert: string; key: st
 
 const pemOf = (h: { certFile: string; keyFile: string }) => ({ cert: readFileSync(h.certFile, 'utf8'), key: readFileSync(h.keyFile, 'utf8') });
 
+/** A raw TLS client that sends one init and stays connected: every frame it gets, and whether the server closed it. */
+function holdChannel(init: Record<string, unknown>, client: { cert: string; key: string }): Promise<{ frames: Record<string, unknown>[]; closed: () => boolean; end: () => void }> {
+  return new Promise((resolve) => {
+    const frames: Record<string, unknown>[] = [];
+    let buf = '';
+    let closed = false;
+    const s = tlsConnect({ host: '127.0.0.1', port: srv.hubAddress!.port, servername: 'localhost', ca: ca.caCert, ...client }, () => {
+      s.write(`${JSON.stringify({ method: 'init', ...init })}\n`);
+      resolve({ frames, closed: () => closed, end: () => s.destroy() });
+    });
+    s.on('data', (d) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) if (l.trim()) frames.push(JSON.parse(l) as Record<string, unknown>);
+    });
+    s.on('error', () => {});
+    s.on('close', () => (closed = true));
+  });
+}
+
+/** A status push as the host's BootAgent makes it, with its credential. */
+const pushAs = (host: { agentsn: string; credentials: Map<string, string> }, hostname: string) =>
+  srv.api(
+    'POST',
+    '/agent/status',
+    { hostname, agentsn: host.agentsn, version: 't', uptime: 1, timestamp: Math.floor(Date.now() / 1000), step: 60, agents: [], jobs: [], events: [], os: 'linux', arch: 'x86_64' },
+    { token: null, headers: { 'x-aspire-credential': host.credentials.get(srv.url)! } },
+  );
+
 beforeAll(async () => {
   ca = makeTestCa();
   srv = await startAspire({ ownHostCa: true, hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile }, config: { hostCertLifetimeSec: LIFETIME_SEC } });
@@ -198,6 +228,94 @@ describe('registration takeover (issue 16 item 6)', () => {
     const afterReset = await register('victim');
     expect(afterReset.status).toBe(200);
     expect(afterReset.body.agentsn).toBe(v.agentsn);
+  });
+});
+
+describe('hostnames cannot be taken over (security review, finding 1)', () => {
+  it("host A pushing B's hostname does not take it over: B keeps it, A keeps its own, and a Polaris request by that hostname does not reach A", async () => {
+    const a = await enrollHost([srv], { hostname: 'copycat', dir: mkdtempSync(join(tmpdir(), 'trust-copy-')) });
+    expect((await pushAs(a, HOST)).status).toBe(200);
+    const hostnameOf = async (sn: string) => ((await srv.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).body.host as { hostname: string }).hostname;
+    expect(await hostnameOf(a.agentsn)).toBe('copycat');
+    expect(await hostnameOf(agentsn)).toBe(HOST);
+    const events = (await srv.api('GET', `/api/v1/server/event?agentsn=${a.agentsn}`)).body.events as { kind: string; category: number; message: string }[];
+    expect(events).toContainEqual(expect.objectContaining({ kind: 'refused', category: 0, message: expect.stringContaining(`which host ${agentsn} holds: kept "copycat"`) }));
+    // Reconnecting with B's hostname is refused: the hub checks the init against the hostname kept.
+    expect((await tryInit({ hostname: HOST }, pemOf(a))).frames).toEqual([expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_MISMATCH })]);
+    // A connected as itself gets nothing of a request addressed to B's hostname; B answers it.
+    const chan = await holdChannel({ hostname: 'copycat', agentsn: a.agentsn }, pemOf(a));
+    await waitUntil(() => chan.frames.length > 0, { timeoutMs: 15_000, what: 'A accepted' });
+    expect(chan.frames).toEqual([{ method: 'accept' }]);
+    expect((await polaris([HOST], 'echo for-b')).body.response[0]).toMatchObject({ host: HOST, resp: 'success', data: 'for-b\n' });
+    expect(chan.frames).toEqual([{ method: 'accept' }]);
+    // A rename to a free hostname is still applied.
+    chan.end();
+    expect((await pushAs(a, 'copycat-renamed')).status).toBe(200);
+    expect(await hostnameOf(a.agentsn)).toBe('copycat-renamed');
+  });
+
+  it('a hostname two connected hosts carry is ambiguous: the request goes to neither, answered with the code', async () => {
+    const one = await enrollHost([srv], { hostname: 'twin', dir: mkdtempSync(join(tmpdir(), 'trust-twin1-')) });
+    const two = await enrollHost([srv], { hostname: 'twin', dir: mkdtempSync(join(tmpdir(), 'trust-twin2-')) });
+    const c1 = await holdChannel({ hostname: 'twin', agentsn: one.agentsn }, pemOf(one));
+    const c2 = await holdChannel({ hostname: 'twin', agentsn: two.agentsn }, pemOf(two));
+    await waitUntil(() => c1.frames.length > 0 && c2.frames.length > 0, { timeoutMs: 15_000, what: 'both twins accepted' });
+    const r = await polaris(['twin'], 'echo which');
+    expect(r.body.response[0]).toMatchObject({ host: 'twin', resp: 'failed', retcode: ErrorCode.IDENTITY_HOSTNAME_AMBIGUOUS });
+    expect(String(r.body.response[0].message)).toMatch(/ambiguous hostname, use the agentsn/i);
+    expect(c1.frames).toEqual([{ method: 'accept' }]);
+    expect(c2.frames).toEqual([{ method: 'accept' }]);
+    c1.end();
+    c2.end();
+  });
+
+  it("a token scoped to an agentsn does not cover a host the hub reaches by that name as its hostname", async () => {
+    // D is in the token's scope but not connected; E registered with D's agentsn as its hostname.
+    const d = await enrollHost([srv], { hostname: 'scoped-d', dir: mkdtempSync(join(tmpdir(), 'trust-sd-')) });
+    const e = await enrollHost([srv], { hostname: d.agentsn, dir: mkdtempSync(join(tmpdir(), 'trust-se-')) });
+    const chan = await holdChannel({ hostname: d.agentsn, agentsn: e.agentsn }, pemOf(e));
+    await waitUntil(() => chan.frames.length > 0, { timeoutMs: 15_000, what: 'E accepted' });
+    expect(chan.frames).toEqual([{ method: 'accept' }]);
+    const token = await srv.createToken('scoped-to-d', ['--role', 'operator', '--agentsn', d.agentsn]);
+    const r = await srv.api('POST', '/api/v1/server/polaris', { hosts: [d.agentsn], method: 'sync.bash', cmd: 'id' }, { token });
+    expect(r.status).toBe(403);
+    expect(String(r.body.cause)).toContain('hosts outside the scope');
+    expect(chan.frames).toEqual([{ method: 'accept' }]);
+    chan.end();
+  });
+});
+
+describe('only the current certificate is a host (security review, finding 2)', () => {
+  it('delete closes the live channel; after delete, reset and re-registration the old certificate is refused, the new one accepted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trust-leak-'));
+    const first = await enrollHost([srv], { hostname: 'leaky', dir });
+    const old = pemOf(first);
+    const live = await holdChannel({ hostname: 'leaky', agentsn: first.agentsn }, old);
+    await waitUntil(() => live.frames.length > 0, { timeoutMs: 15_000, what: 'leaky accepted' });
+    expect(live.frames).toEqual([{ method: 'accept' }]);
+    expect((await srv.api('DELETE', `/api/v1/server/host?agentsn=${first.agentsn}`)).status).toBe(200);
+    await waitUntil(() => live.closed(), { timeoutMs: 15_000, what: 'the deleted host\'s channel closed by the server' });
+    expect(srv.child.output).toContain('hub: channel closed by the server');
+
+    expect((await srv.api('POST', `/api/v1/server/host/${first.agentsn}/reset`)).status).toBe(200);
+    // Reset, not registered again yet: no certificate is the host's.
+    const afterReset = await tryInit({ hostname: 'leaky', agentsn: first.agentsn }, old);
+    expect(afterReset.frames).toEqual([expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_CERT_SUPERSEDED })]);
+
+    const again = await enrollHost([srv], { hostname: 'leaky', agentsn: first.agentsn, dir: mkdtempSync(join(tmpdir(), 'trust-leak2-')) });
+    expect(again.agentsn).toBe(first.agentsn);
+    const refused = await tryInit({ hostname: 'leaky', agentsn: first.agentsn }, old);
+    expect(refused.frames).toEqual([expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_CERT_SUPERSEDED })]);
+    expect(String(refused.frames[0]!.message)).toContain('not the host\'s current one');
+    const events = (await srv.api('GET', `/api/v1/server/event?agentsn=${first.agentsn}`)).body.events as { kind: string; data: { errcode?: number } | null }[];
+    expect(events.some((e) => e.kind === 'refused' && e.data?.errcode === ErrorCode.IDENTITY_CERT_SUPERSEDED)).toBe(true);
+
+    const current = await holdChannel({ hostname: 'leaky', agentsn: first.agentsn }, pemOf(again));
+    await waitUntil(() => current.frames.length > 0, { timeoutMs: 15_000, what: 'the new certificate accepted' });
+    expect(current.frames).toEqual([{ method: 'accept' }]);
+    // A reset closes the live channel too.
+    expect((await srv.api('POST', `/api/v1/server/host/${first.agentsn}/reset`)).status).toBe(200);
+    await waitUntil(() => current.closed(), { timeoutMs: 15_000, what: 'the reset host\'s channel closed by the server' });
   });
 });
 

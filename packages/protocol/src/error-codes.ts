@@ -100,6 +100,8 @@ export const ErrorCode = {
   IDENTITY_NO_CERTIFICATE: code(ErrorType.IDENTITY, 0x01),
   IDENTITY_MISMATCH: code(ErrorType.IDENTITY, 0x02),
   IDENTITY_HOST_UNKNOWN: code(ErrorType.IDENTITY, 0x03),
+  IDENTITY_CERT_SUPERSEDED: code(ErrorType.IDENTITY, 0x04),
+  IDENTITY_HOSTNAME_AMBIGUOUS: code(ErrorType.IDENTITY, 0x05),
 
   // type 0x08: signed jobs and command frames (packages/protocol/src/signing.ts).
   SIGNATURE_MISSING: code(ErrorType.SIGNATURE, 0x01),
@@ -166,6 +168,8 @@ export const ErrorMessage: Record<ErrorCodeName, string> = {
   IDENTITY_NO_CERTIFICATE: 'No host certificate',
   IDENTITY_MISMATCH: 'Certificate is for another host',
   IDENTITY_HOST_UNKNOWN: 'Host deleted or unknown',
+  IDENTITY_CERT_SUPERSEDED: 'Certificate no longer current',
+  IDENTITY_HOSTNAME_AMBIGUOUS: 'Ambiguous hostname, use the agentsn',
   SIGNATURE_MISSING: 'Not signed by the server',
   SIGNATURE_INVALID: 'Bad server signature',
   SIGNATURE_EXPIRED: 'Signature expired',

@@ -18,6 +18,11 @@ export interface AppContext {
   signing: ServerSigning;
   /** The host CA: registration and status pushes with a `csr` get a client certificate (absent: none issued). */
   hostCa?: HostCa;
+  /**
+   * Close a host's live command channel on this server (a host deleted or reset must not keep
+   * one: docs/security.md "Host identity"). Absent when the server runs no hub.
+   */
+  closeHostChannel?: (agentsn: string, reason: string) => boolean;
   /** Latest periodically computed dashboard. */
   dashboard(): Dashboard | undefined;
   /** Run the scheduler at once (after a task is created or revoked). */

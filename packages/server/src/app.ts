@@ -27,6 +27,7 @@ import { hostRoutes } from './routes/hosts.ts';
 import { inventoryRoutes } from './routes/inventory.ts';
 import { packageRoutes } from './routes/packages.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import { metricsRoute } from './routes/metrics.ts';
 import { instrumentStore } from './metrics/instrument-store.ts';
 import { ServerMetrics } from './metrics/server-metrics.ts';
@@ -58,6 +59,8 @@ export interface ServerDeps {
   sweepGate?: (name: string, periodMs: number) => Promise<boolean>;
   /** Prometheus metrics (GET /metrics); main.ts passes one the command hub feeds too. Default: a fresh one. */
   metrics?: ServerMetrics;
+  /** The command hub's way to close a host's live channel (host deleted or reset). */
+  closeHostChannel?: (agentsn: string, reason: string) => boolean;
 }
 
 export interface AspireServer {
@@ -148,6 +151,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     linkKey: await store.secret('package-links'),
     signing: deps.signing ?? loadServerSigning({ dataDir: config.dataDir, ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}) }),
     ...(deps.hostCa ? { hostCa: deps.hostCa } : {}),
+    ...(deps.closeHostChannel ? { closeHostChannel: deps.closeHostChannel } : {}),
     dashboard: () => dashboard,
     kickScheduler: () => scheduler.trigger(),
     metrics,
@@ -196,6 +200,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
       await packageRoutes(api, ctx);
       await consoleApiRoutes(api, ctx);
       await auditRoutes(api, ctx);
+      await tokenRoutes(api, ctx);
       for (const plugin of deps.operatorPlugins ?? []) await api.register(plugin);
     },
     { prefix: API_PREFIX },

@@ -113,6 +113,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(https ? { https } : {}),
     ...(cluster ? { sweepGate: (name: string, periodMs: number) => cluster.claimSweep(name, periodMs) } : {}),
     metrics,
+    ...(hub ? { closeHostChannel: (agentsn: string, reason: string) => hub.closeHost(agentsn, reason) } : {}),
     ...(hub ? { operatorPlugins: [...(cluster ? [clusterRoutes(cluster)] : []), polarisRoutes(hub, { timeFanOut: (run) => metrics.timeFanOut(run) })] } : {}),
   });
   starting.undo.push(() => server.app.close(), () => hub?.stop());

@@ -8,15 +8,29 @@
 import type { Command } from 'commander';
 import { ConfigError, readConfigObject } from '@aspire/agent-core';
 import { checkConfig } from './config.ts';
-import { checkScope, describeScope, isRole, parseCommandRule, ROLES, type OperatorScope } from './http/operator-scope.ts';
-import { newOperatorToken, sha256Hex } from './http/secrets.ts';
+import { checkScope, describeScope, ROLES } from './http/operator-scope.ts';
+import { checkGrantRequest, issueToken, type Grant } from './token-grant.ts';
+import { configuredUrl } from './cli/client-config.ts';
+import { withConnection, type ClientFlags } from './cli/command-kit.ts';
+import { remoteTokenCreate, remoteTokenList, remoteTokenRevoke } from './cli/token-command.ts';
 import { checkStoreConfig, DB_FILE, openStore, withStoreEnv, type OpenedStore } from './store/open-store.ts';
 
 export { DB_FILE };
 
-interface TokenFlags {
+interface TokenFlags extends ClientFlags {
   dataDir?: string;
   config?: string;
+}
+
+/**
+ * Where a token command works: the local store when --data-dir, --config or
+ * ASPIRE_DATABASE_URL names one, else the running server named by --url, ASPIRE_URL or cli.json
+ * (cli/token-command.ts, docs/cli.md "token").
+ */
+function onServer(opts: TokenFlags): boolean {
+  if (opts.dataDir || opts.config || process.env.ASPIRE_DATABASE_URL) return false;
+  if (configuredUrl(opts) !== undefined) return true;
+  throw new ConfigError('flags', ['--data-dir: required (or --config naming a file with dataDir) on the server machine; or --url (ASPIRE_URL, cli.json "url") for a running server']);
 }
 
 interface CreateFlags extends TokenFlags {
@@ -54,41 +68,42 @@ async function tokenStore(opts: TokenFlags): Promise<OpenedStore['store']> {
   return (await openStore({ dataDir, store }, env)).store;
 }
 
-const list = (v: string | undefined): string[] | undefined =>
-  v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter(Boolean);
-
-/** The flags of `token create` as a checked scope, every problem listed. */
-export function scopeFromFlags(opts: CreateFlags): OperatorScope {
-  const problems: string[] = [];
-  if (!isRole(opts.role)) problems.push(`--role: must be one of ${ROLES.join(' ')}`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/.test(opts.name)) problems.push('--name: letters, digits and . _ @ - (at most 128)');
-  const raw: Record<string, unknown> = {};
-  for (const k of ['tags', 'regions', 'agentsn', 'users', 'groups', 'sources', 'allow', 'cidrs'] as const) {
-    const v = list(opts[k]);
-    if (v !== undefined) raw[k] = v;
-  }
-  if (opts.commands?.length) raw.commands = opts.commands.map(parseCommandRule);
-  const r = checkScope(raw);
-  if (!r.ok) problems.push(...r.problems.map((p) => `--${p}`));
-  if (problems.length || !r.ok) throw new ConfigError('flags', problems);
-  return r.scope;
+/** The flags of `token create` as a checked grant (checkGrantRequest, shared with the REST route), every problem listed. */
+export function grantFromFlags(opts: CreateFlags): Grant {
+  const one = (v: string | undefined) => (v === undefined ? undefined : [v]);
+  const r = checkGrantRequest({
+    name: opts.name,
+    role: opts.role,
+    tags: one(opts.tags),
+    regions: one(opts.regions),
+    agentsn: one(opts.agentsn),
+    users: one(opts.users),
+    groups: one(opts.groups),
+    sources: one(opts.sources),
+    allow: one(opts.allow),
+    cidrs: one(opts.cidrs),
+    commands: opts.commands,
+  });
+  if (!r.ok) throw new ConfigError('flags', r.problems.map((p) => `--${p}`));
+  return r.grant;
 }
 
 async function tokenCreate(opts: CreateFlags): Promise<void> {
-  const scope = scopeFromFlags(opts);
+  if (onServer(opts)) return remoteTokenCreate(opts as CreateFlags & Record<string, unknown>);
+  const grant = grantFromFlags(opts);
   const store = await tokenStore(opts);
   try {
-    const token = newOperatorToken();
-    await store.createToken(opts.name, sha256Hex(token), Date.now(), { role: opts.role, scope: JSON.stringify(scope) });
+    const token = await issueToken(store, grant, Date.now());
     // The only time the token is shown: stdout, alone on its line. The rest goes to stderr.
     process.stdout.write(`${token}\n`);
-    process.stderr.write(`aspire: token ${opts.name}: role ${opts.role}, ${describeScope(scope)}\n`);
+    process.stderr.write(`aspire: token ${grant.name}: role ${grant.role}, ${describeScope(grant.scope)}\n`);
   } finally {
     await store.close();
   }
 }
 
 async function tokenList(opts: TokenFlags): Promise<void> {
+  if (onServer(opts)) return remoteTokenList(opts);
   const store = await tokenStore(opts);
   try {
     for (const t of await store.listTokens()) {
@@ -109,6 +124,7 @@ async function tokenList(opts: TokenFlags): Promise<void> {
 }
 
 async function tokenRevoke(opts: TokenFlags & { name: string }): Promise<void> {
+  if (onServer(opts)) return remoteTokenRevoke(opts);
   const store = await tokenStore(opts);
   try {
     const n = await store.deleteTokens(opts.name);
@@ -122,9 +138,13 @@ async function tokenRevoke(opts: TokenFlags & { name: string }): Promise<void> {
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function addTokenCommands(p: Command): void {
-  const token = p.command('token').description('operator tokens');
-  token
-    .command('create')
+  const token = p
+    .command('token')
+    .description('operator tokens: on the server machine (--data-dir) or through a running server (--url, ASPIRE_URL, cli.json)')
+    .addHelpText('after', '\nExamples:\n  aspire token create --data-dir /var/lib/aspire --name alice --role operator --tags role=web\n  aspire token create --url https://aspire.example:8180 --name ci --role viewer   (admin token from ASPIRE_TOKEN or cli.json)\n  aspire token list -o json\n  aspire token revoke --name ci');
+  // Each verb works on a local data dir (--data-dir, --config) or, without one, on the server named
+  // by --url / ASPIRE_URL / cli.json (an admin token; docs/cli.md "token").
+  withConnection(token.command('create'))
     .description('create an operator token and print it once (stored hashed); flags limit what it may do')
     .option('--data-dir <dir>', 'the server data dir')
     .option('-c, --config <file>', 'take the data dir from this server config file')
@@ -140,14 +160,12 @@ export function addTokenCommands(p: Command): void {
     .option('--allow <part,...>', 'with --commands or --sources: task parts allowed explicitly: envs, config')
     .option('--cidrs <cidr,...>', 'allowed source addresses')
     .action(tokenCreate);
-  token
-    .command('list')
+  withConnection(token.command('list'))
     .description('list operator tokens: name, created, last use, role, scope (never the tokens)')
     .option('--data-dir <dir>', 'the server data dir')
     .option('-c, --config <file>', 'take the data dir from this server config file')
     .action(tokenList);
-  token
-    .command('revoke')
+  withConnection(token.command('revoke'))
     .description('delete every operator token with this name; takes effect at once, also on a running server')
     .option('--data-dir <dir>', 'the server data dir')
     .option('-c, --config <file>', 'take the data dir from this server config file')

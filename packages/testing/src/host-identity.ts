@@ -19,7 +19,9 @@ const known = new Map<string, string>();
 /**
  * Register a host the way a BootAgent does (POST /agent/register with the enroll secret and a
  * CSR) on each of `servers`, with one key, and keep the first client certificate: what a
- * BasicAgent presents to the hub. Files go to `<dir>/identity/` (key 0600).
+ * BasicAgent presents to the hub. Files go to `<dir>/identity/` (key 0600). Only the first server
+ * gets the CSR: a server that issued a certificate accepts only that one at init (the others,
+ * which issued none, accept any of the shared host CA for the agentsn).
  */
 export async function enrollHost(servers: AspireHandle[], o: { hostname: string; agentsn?: string; dir: string }): Promise<EnrolledHost> {
   if (servers.length === 0) throw new Error('enrollHost: no server');
@@ -34,11 +36,11 @@ export async function enrollHost(servers: AspireHandle[], o: { hostname: string;
   for (const srv of servers) {
     const key = `${srv.url}|${agentsn}`;
     const proof = known.get(key);
-    const r = await srv.api('POST', '/agent/register', { hostname: o.hostname, agentsn, csr }, {
+    const r = await srv.api('POST', '/agent/register', { hostname: o.hostname, agentsn, ...(first ? { csr } : {}) }, {
       token: null,
       headers: { 'x-aspire-enroll': srv.enrollSecret, ...(proof ? { 'x-aspire-credential': proof } : {}) },
     });
-    if (r.status !== 200 || r.body.agentsn !== agentsn || typeof r.body.cert !== 'string') {
+    if (r.status !== 200 || r.body.agentsn !== agentsn || (first && typeof r.body.cert !== 'string')) {
       throw new Error(`enrollHost ${o.hostname} ${agentsn} on ${srv.url}: ${r.status} ${JSON.stringify(r.body)}`);
     }
     known.set(key, r.body.credential);

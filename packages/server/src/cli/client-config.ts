@@ -55,6 +55,16 @@ function readConfigFile(path: string): ConnectionFlags {
   return out;
 }
 
+/** The server URL from flag, environment or cli.json, if any names one (an unreadable cli.json: undefined, resolveClientConfig says why). */
+export function configuredUrl(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (flags.url ?? env.ASPIRE_URL) return flags.url ?? env.ASPIRE_URL;
+  try {
+    return readConfigFile(cliConfigPath(env)).url;
+  } catch {
+    return 'cli.json';
+  }
+}
+
 export function resolveClientConfig(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): ClientConfig {
   const path = cliConfigPath(env);
   const file = readConfigFile(path);

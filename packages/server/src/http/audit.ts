@@ -29,6 +29,8 @@ export interface AuditNote {
   outcome?: string;
   /** The request sends something to hosts (audited even as a GET). */
   sendsCommand?: boolean;
+  /** A sensitive read (the token list): audited even as a GET. */
+  audited?: boolean;
 }
 
 interface RequestAudit {
@@ -163,7 +165,7 @@ export function installAudit(api: FastifyInstance, deps: { store: Pick<Store, 'a
     if (!a) return payload;
     const code = reply.statusCode;
     const changes = request.method !== 'GET' && request.method !== 'HEAD';
-    if (changes || code === 401 || code === 403 || a.note.sendsCommand) {
+    if (changes || code === 401 || code === 403 || a.note.sendsCommand || a.note.audited) {
       await writer.write(request, a, 'result', code, outcomeOf(reply, a.note, payload));
     }
     return payload;

@@ -27,7 +27,7 @@ const OPERATOR_ROUTES = new Set([
   'DELETE /polaris/tasks',
 ]);
 /** Reads that need admin. */
-const ADMIN_READS = new Set(['GET /audit']);
+const ADMIN_READS = new Set(['GET /audit', 'GET /token']);
 
 /** The role a route needs: viewer reads, operator runs commands and tasks, admin the rest. */
 export function requiredRole(method: string, route: string): Role {

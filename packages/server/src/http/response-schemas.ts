@@ -197,3 +197,22 @@ export const AuditSchema = Type.Object(
   { ...open, description: 'one audit row: never a secret, never command output' },
 );
 export const AuditPage = paged('audit', AuditSchema, 'a page of audit rows');
+
+const ScopeSchema = Type.Object({}, { ...open, description: 'the scope as stored: tags, regions, agentsn, commands, users, ... (absent = no limit); null when unreadable' });
+export const TokenSchema = Type.Object(
+  {
+    id: Num(),
+    name: Type.String(),
+    role: Type.String({ description: 'viewer | operator | admin' }),
+    scope: Type.Object({}, { ...open, nullable: true, description: 'the stored scope; null when this server cannot read it' }),
+    gmt_create: Iso('created'),
+    last_used: NullableIso('last request with this token (null: never used)'),
+  },
+  { ...open, description: 'one operator token: never its secret or its hash' },
+);
+export const TokenList = envelopeWith({ count: Num(), tokens: Type.Array(TokenSchema) }, 'every operator token');
+export const TokenCreated = envelopeWith(
+  { name: Type.String(), role: Type.String(), scope: ScopeSchema, token: Type.String({ description: 'the secret: shown this once, stored only as its SHA-256' }) },
+  'the new token',
+);
+export const TokenDeleted = envelopeWith({ name: Type.String(), revoked: Num('tokens deleted') }, 'the token name and how many tokens were revoked');

@@ -3,9 +3,16 @@
  * host that connects again under the same identity replaces its previous connection (the old
  * one is closed), so there is one live channel per host. Two hosts with the same hostname
  * but different AgentSNs (cloned VMs named localhost.localdomain) both stay connected; looking
- * them up by that hostname finds the one that connected last, by AgentSN finds each.
+ * them up by AgentSN finds each, by that hostname finds none: the name is ambiguous (a host must
+ * not receive another's command because it carries the same name; docs/security.md).
  */
 import type { AgentConnection } from './agent-connection.ts';
+
+/** What a `hosts[]` entry names: one connection, several (a hostname shared: refused), or none here. */
+export type HostLookup =
+  | { kind: 'found'; conn: AgentConnection }
+  | { kind: 'ambiguous'; count: number }
+  | { kind: 'none' };
 
 function identity(c: AgentConnection): string {
   return c.agentsn ? `sn:${c.agentsn}` : `host:${c.hostname}`;
@@ -37,9 +44,27 @@ export class AgentRegistry {
     else this.byHostname.delete(c.hostname);
   }
 
-  /** A host named by AgentSN or hostname (seed 001 hosts[] entries may be either). */
+  /**
+   * A host named by AgentSN or hostname (seed 001 hosts[] entries may be either). An AgentSN
+   * wins; a hostname is answered only when exactly one connected host carries it.
+   */
+  lookup(host: string): HostLookup {
+    const bySn = this.byIdentity.get(`sn:${host}`);
+    if (bySn) return { kind: 'found', conn: bySn };
+    const named = this.byHostname.get(host) ?? [];
+    if (named.length > 1) return { kind: 'ambiguous', count: named.length };
+    return named[0] ? { kind: 'found', conn: named[0] } : { kind: 'none' };
+  }
+
+  /** The one connection a name stands for; undefined when none here or the hostname is ambiguous. */
   find(host: string): AgentConnection | undefined {
-    return this.byIdentity.get(`sn:${host}`) ?? this.byHostname.get(host)?.at(-1);
+    const r = this.lookup(host);
+    return r.kind === 'found' ? r.conn : undefined;
+  }
+
+  /** The live connection of a host by AgentSN only. */
+  byAgentsn(agentsn: string): AgentConnection | undefined {
+    return this.byIdentity.get(`sn:${agentsn}`);
   }
 
   list(): AgentConnection[] {

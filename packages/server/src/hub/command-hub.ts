@@ -16,6 +16,7 @@ import { AgentConnection } from './agent-connection.ts';
 import { AgentRegistry } from './agent-registry.ts';
 import type { HubOptions } from './hub-options.ts';
 import { checkInitIdentity, type IdentityVerdict } from './init-identity.ts';
+import { normalizeFingerprint } from '../trust/cert-fingerprint.ts';
 import type { Store } from '../store/store.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 
@@ -55,6 +56,8 @@ export interface CommandHub {
   start(): Promise<{ host: string; port: number }>;
   /** Stop accepting, close every agent connection (pending requests answer not-connected). */
   stop(): Promise<void>;
+  /** Close a host's live channel here, if it has one (the host was deleted or reset); true when one was closed. */
+  closeHost(agentsn: string, reason: string): boolean;
   /** Counters for logs and benchmarks. */
   stats(): { connected: number; refusedTls: number; refusedInit: number; refusedIdentity: number; redirected: number };
 }
@@ -132,7 +135,8 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       // socket) until the connection is accepted or refused.
       socket.pause();
       socket.on('error', () => {}); // until accepted (AgentConnection) or refused: a reset must not throw
-      const peer = { authorized: socket.authorized, subjectAltName: socket.getPeerCertificate()?.subjectaltname };
+      const cert = socket.getPeerCertificate();
+      const peer = { authorized: socket.authorized, subjectAltName: cert?.subjectaltname, fingerprint: cert?.fingerprint256 ? normalizeFingerprint(cert.fingerprint256) : undefined };
       checkInitIdentity(peer, init, deps.store).then(
         (verdict) => {
           if (socket.destroyed) return;
@@ -229,6 +233,13 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       for (const s of sockets) s.destroy();
       // The store belongs to the server (main.ts closes it after the hub has stopped).
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    },
+    closeHost(agentsn, reason) {
+      const c = registry.byAgentsn(agentsn);
+      if (!c) return false;
+      log.warn({ agentsn, hostname: c.hostname, remote: c.remote, why: reason }, 'hub: channel closed by the server');
+      c.close(reason);
+      return true;
     },
     stats: () => ({ connected: registry.size, ...counters }),
   };

@@ -8,15 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, errorMessage, type PolarisCancelRequest, type PolarisHostReply, type ReplyFrame } from '@aspire/protocol';
 import { failure } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
+import { ambiguousFailure, type ResolvedHosts } from './host-resolution.ts';
 
 /** One answer per host, in the order asked. Hosts not connected to this server answer NO_SUCH_HOST. */
-export async function cancelOnHosts(hub: CommandHub, req: PolarisCancelRequest): Promise<PolarisHostReply[]> {
+export async function cancelOnHosts(hub: CommandHub, req: PolarisCancelRequest, resolved?: ResolvedHosts): Promise<PolarisHostReply[]> {
   const cancelId = randomUUID();
   const deadline = hub.options.defaultDeadlineMs;
   return Promise.all(
     req.hosts.map(async (host): Promise<PolarisHostReply> => {
-      const conn = hub.registry.find(host);
-      if (!conn) return { host, ...withoutId(failure(cancelId, ErrorCode.NO_SUCH_HOST)) };
+      const found = resolved?.get(host) ?? hub.registry.lookup(host);
+      if (found.kind === 'ambiguous') return { host, ...withoutId(ambiguousFailure(cancelId, host, found.count)) };
+      if (found.kind === 'none') return { host, ...withoutId(failure(cancelId, ErrorCode.NO_SUCH_HOST)) };
+      const conn = found.conn;
       if (req.name !== undefined) return { host, ...withoutId(await conn.request({ id: cancelId, method: 'cancel', name: req.name }, deadline)) };
       const targets = conn.pendingIdsOf(req.id ?? '');
       if (targets.length === 0) {

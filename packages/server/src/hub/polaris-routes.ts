@@ -31,6 +31,7 @@ import { MAX_LIMIT, parseBoundedInt } from '../http/paging.ts';
 import { scopeRefusal, taskLineReadings } from '../http/scope-gate.ts';
 import { failure } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
+import { ambiguousFailure, resolveHosts, type ResolvedHosts } from './host-resolution.ts';
 import { cancelOnHosts } from './polaris-cancel.ts';
 
 export const POLARIS_PATH = '/polaris';
@@ -55,6 +56,7 @@ function sendFail(reply: FastifyReply, name: Parameters<typeof fail>[0], cause: 
 /** What a Polaris request asks hosts to do, as the scope check and the audit see it. */
 interface PolarisIntent {
   hosts: string[];
+  resolved: ResolvedHosts;
   method: string;
   cmd?: string;
   user?: string;
@@ -87,7 +89,8 @@ async function gate(hub: CommandHub, request: FastifyRequest, reply: FastifyRepl
   });
   const refusal = await scopeRefusal(op, {
     hosts: intent.hosts.map((name) => {
-      const c = hub.registry.find(name);
+      const r = intent.resolved.get(name);
+      const c = r?.kind === 'found' ? r.conn : undefined;
       return { name, ...(c ? { hint: { hostname: c.hostname, ...(c.agentsn ? { agentsn: c.agentsn } : {}) } } : {}) };
     }),
     commands: [...new Set(readings.map((r) => r.command))],
@@ -145,19 +148,25 @@ function withOperatorSignature<F extends Record<string, unknown>>(req: PolarisRe
 }
 
 /** Fan one request out to every named host; one answer per host, in the order asked. */
-export async function fanOut(hub: CommandHub, req: PolarisRequest, id: string): Promise<PolarisHostReply[] | { error: string }> {
+export async function fanOut(hub: CommandHub, req: PolarisRequest, id: string, given?: ResolvedHosts): Promise<PolarisHostReply[] | { error: string }> {
+  const resolved = given ?? resolveHosts(hub, req.hosts);
   const built = agentFrame(req, id);
   if ('error' in built) return built;
   // The agent kills the command at its timeout; the grace covers the kill escalation and the trip back.
   const deadline = built.timeoutS !== undefined ? built.timeoutS * 1000 + hub.options.replyGraceMs : hub.options.defaultDeadlineMs;
   // Hosts not connected here: in a cluster the nodes holding them answer (one presence lookup,
   // one message per node; 203 at once for a host held nowhere); on one node, 203.
-  const elsewhere = hub.cluster ? req.hosts.filter((h) => !hub.registry.find(h)) : [];
+  const elsewhere = hub.cluster ? req.hosts.filter((h) => (resolved.get(h) ?? hub.registry.lookup(h)).kind === 'none') : [];
   const routed = hub.cluster && elsewhere.length > 0 ? hub.cluster.routeMany(elsewhere, built.frame, deadline) : undefined;
   return Promise.all(
     req.hosts.map(async (host): Promise<PolarisHostReply> => {
-      const conn = hub.registry.find(host);
-      const r: ReplyFrame = conn ? await conn.request(built.frame, deadline) : ((await (await routed)?.get(host)) ?? failure(id, ErrorCode.NO_SUCH_HOST));
+      const found = resolved.get(host) ?? hub.registry.lookup(host);
+      const r: ReplyFrame =
+        found.kind === 'found'
+          ? await found.conn.request(built.frame, deadline)
+          : found.kind === 'ambiguous'
+            ? ambiguousFailure(id, host, found.count)
+            : ((await (await routed)?.get(host)) ?? failure(id, ErrorCode.NO_SUCH_HOST));
       const { id: _id, ...rest } = r;
       return { host, ...rest };
     }),
@@ -190,8 +199,10 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
           return sendFail(reply, 'BAD_REQUEST', `method ${JSON.stringify(v.value.method)}: use sync.bash, getinfo.NAME, task.add, task.remove or task.list`);
         }
         const r = v.value as PolarisRequest & { line?: unknown };
+        const resolved = resolveHosts(hub, r.hosts);
         const refused = await gate(hub, request, reply, {
           hosts: r.hosts,
+          resolved,
           method: r.method,
           ...(typeof r.cmd === 'string' ? { cmd: r.cmd } : {}),
           ...(typeof r.user === 'string' ? { user: r.user } : {}),
@@ -200,7 +211,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         });
         if (refused) return refused;
         const id = v.value.id ?? randomUUID();
-        const response = await timed(() => fanOut(hub, v.value, id));
+        const response = await timed(() => fanOut(hub, v.value, id, resolved));
         if ('error' in response) return sendFail(reply, 'BAD_REQUEST', response.error);
         noteAudit(request, { outcome: outcomeCounts(response) });
         return ok({ id, response });
@@ -223,9 +234,10 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         if (!v.ok) return sendFail(reply, 'BAD_REQUEST', v.errors.join('; '));
         if ((v.value.id === undefined) === (v.value.name === undefined)) return sendFail(reply, 'BAD_REQUEST', 'give exactly one of id (a running POST /polaris request) and name (a periodic task)');
         const what = v.value.id !== undefined ? `id=${v.value.id}` : `name=${v.value.name ?? ''}`;
-        const refused = await gate(hub, request, reply, { hosts: v.value.hosts, method: 'cancel', cmd: what });
+        const resolved = resolveHosts(hub, v.value.hosts);
+        const refused = await gate(hub, request, reply, { hosts: v.value.hosts, resolved, method: 'cancel', cmd: what });
         if (refused) return refused;
-        const response = await cancelOnHosts(hub, v.value);
+        const response = await cancelOnHosts(hub, v.value, resolved);
         noteAudit(request, { outcome: outcomeCounts(response) });
         return ok({ response });
       },
@@ -246,9 +258,10 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
     );
 
     const one = async (host: string, frame: Record<string, unknown> & { method: string; line?: string }, request: FastifyRequest, reply: FastifyReply) => {
-      const refused = await gate(hub, request, reply, { hosts: [host], method: frame.method, ...(frame.line !== undefined ? { line: frame.line } : {}) });
+      const resolved = resolveHosts(hub, [host]);
+      const refused = await gate(hub, request, reply, { hosts: [host], resolved, method: frame.method, ...(frame.line !== undefined ? { line: frame.line } : {}) });
       if (refused) return refused;
-      const r = await timed(() => fanOut(hub, { hosts: [host], ...frame } as PolarisRequest, randomUUID()));
+      const r = await timed(() => fanOut(hub, { hosts: [host], ...frame } as PolarisRequest, randomUUID(), resolved));
       if ('error' in r) return sendFail(reply, 'BAD_REQUEST', r.error);
       const answer = r[0]!;
       noteAudit(request, { outcome: outcomeCounts(r) });
@@ -293,7 +306,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       async (request, reply) => {
         const { host, name } = request.query;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
-        const refused = await gate(hub, request, reply, { hosts: [host], method: 'task-results', storedOnly: true });
+        const refused = await gate(hub, request, reply, { hosts: [host], resolved: resolveHosts(hub, [host]), method: 'task-results', storedOnly: true });
         if (refused) return refused;
         // 1.5 or 1e20 would reach SQLite's LIMIT (a 500): the paging parser answers 400 instead.
         const limit = parseBoundedInt('limit', request.query.limit, 100, 1, MAX_LIMIT);

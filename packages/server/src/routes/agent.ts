@@ -12,6 +12,7 @@ import { newCredential, sameSecret, sha256Hex } from '../http/secrets.ts';
 import { packageLink } from './agent-package.ts';
 import { packageArch, packageOs } from '../packages-match.ts';
 import { CsrError } from '../trust/host-ca.ts';
+import { certificateFingerprint } from '../trust/cert-fingerprint.ts';
 
 const docOnly = { validatorCompiler: () => () => true };
 
@@ -97,6 +98,8 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
       if (out.conflict) request.log.info({ asked: v.value.agentsn, given: out.agentsn }, 'agentsn taken by another host; issued a fresh one');
       // A client certificate for the command channel, bound to the agentsn answered (docs/security.md "Host identity").
       const issued = csr !== undefined && ctx.hostCa ? { cert: await ctx.hostCa.issue(csr, out.agentsn, ctx.clock.now(), ctx.config.hostCertLifetimeSec), caCert: ctx.hostCa.certPem } : {};
+      // From now on the hub accepts only this certificate for the host (older ones are void).
+      if (issued.cert !== undefined) await ctx.store.recordHostCertificate(out.agentsn, certificateFingerprint(issued.cert), false);
       return reply.send(ok({ agentsn: out.agentsn, tags: out.tags, credential, ...issued, ...ctx.signing.announcement }));
     },
   );
@@ -193,6 +196,8 @@ async function renewCertificate(request: FastifyRequest, ctx: AppContext, agents
   }
   try {
     const cert = await ctx.hostCa.issue(csr, agentsn, ctx.clock.now(), ctx.config.hostCertLifetimeSec);
+    // The previous one stays accepted: the BasicAgent presents it until it reconnects.
+    await ctx.store.recordHostCertificate(agentsn, certificateFingerprint(cert), true);
     request.log.info({ agentsn }, 'host certificate renewed');
     return { cert, caCert: ctx.hostCa.certPem };
   } catch (err) {

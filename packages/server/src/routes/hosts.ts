@@ -52,6 +52,8 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
     async (request, reply) => {
       const r = await ctx.store.deleteHost(request.query.agentsn, ctx.clock.now());
       if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
+      // A deleted host keeps no command channel (its certificate is refused from now on).
+      ctx.closeHostChannel?.(request.query.agentsn, 'host deleted by an operator');
       // A second DELETE (issue 13 item 1): success, saying so.
       return reply.send(r.value.deleted === 0 ? { ...ok(r.value), cause: 'already deleted' } : ok(r.value));
     },
@@ -70,6 +72,8 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const r = await ctx.store.resetHost(request.params.agentsn, ctx.clock.now());
       if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
       request.log.warn({ agentsn: request.params.agentsn }, 'host registration reset by an operator');
+      // Its certificates are void until it registers again: the live channel goes too.
+      ctx.closeHostChannel?.(request.params.agentsn, 'host registration reset by an operator');
       return reply.send(ok(r.value));
     },
   );

@@ -90,6 +90,12 @@ export interface RegisterOutcome {
 export interface HostIdentityRow {
   hostname: string;
   status: string;
+  /**
+   * SHA-256 (hex) of the client certificate issued last, and of the one before it (a renewal's
+   * overlap). null: none recorded (any valid certificate for the agentsn); '': none valid (reset).
+   */
+  cert_sha256: string | null;
+  prev_cert_sha256: string | null;
 }
 
 export interface StatusInput {
@@ -417,6 +423,12 @@ export interface Store {
    * registered again), so the next /agent/register for this agentsn is accepted without proof.
    */
   resetHost(agentsn: string, now: number): Promise<Mutation<{ reset: number }>>;
+  /**
+   * Record the client certificate just issued to a host (SHA-256 of its DER, hex). `renewal`:
+   * the current one becomes the previous (both accepted until the next issue); else (a
+   * registration) the new one is the only one accepted.
+   */
+  recordHostCertificate(agentsn: string, sha256: string, renewal: boolean): Promise<void>;
   /** A server-side event (category 0) on a host, e.g. a refused channel identity. */
   addServerEvent(agentsn: string, kind: string, message: string, data: Record<string, unknown>, now: number): Promise<void>;
   ingestStatus(input: StatusInput): Promise<StatusOutcome>;

@@ -108,7 +108,7 @@ describe('hub agent connection', () => {
     expect(r.find('sn1')).toBeUndefined();
   });
 
-  it('registry: same hostname, different AgentSNs (cloned VMs) both stay; no AgentSN means hostname identity', () => {
+  it('registry: same hostname, different AgentSNs (cloned VMs) both stay, the shared hostname is ambiguous; no AgentSN means hostname identity', () => {
     const r = new AgentRegistry();
     const a = setup({ hostname: 'localhost.localdomain', agentsn: 'sn-a' }).conn;
     const b = setup({ hostname: 'localhost.localdomain', agentsn: 'sn-b' }).conn;
@@ -116,7 +116,9 @@ describe('hub agent connection', () => {
     expect(r.add(b)).toBeUndefined();
     expect(r.size).toBe(2);
     expect(r.find('sn-a')).toBe(a);
-    expect(r.find('localhost.localdomain')).toBe(b);
+    expect(r.find('sn-b')).toBe(b);
+    expect(r.lookup('localhost.localdomain')).toEqual({ kind: 'ambiguous', count: 2 });
+    expect(r.find('localhost.localdomain')).toBeUndefined();
     r.remove(b);
     expect(r.find('localhost.localdomain')).toBe(a);
     const c = setup({ hostname: 'plain', agentsn: undefined }).conn;

@@ -8,6 +8,7 @@ import m002 from './migrations/002-task-results.sql';
 import m003 from './migrations/003-host-events-dropped.sql';
 import m004 from './migrations/004-operator-scopes-audit.sql';
 import m005 from './migrations/005-task-engine.sql';
+import m006 from './migrations/006-host-certificates.sql';
 import type { Migration } from '../migrations.ts';
 
 export const PG_MIGRATIONS: readonly Migration[] = [
@@ -16,4 +17,5 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 3, name: '003-host-events-dropped', sql: m003 },
   { version: 4, name: '004-operator-scopes-audit', sql: m004 },
   { version: 5, name: '005-task-engine', sql: m005 },
+  { version: 6, name: '006-host-certificates', sql: m006 },
 ];

@@ -45,6 +45,7 @@ import type {
   TokenRow,
   UnknownTargets,
 } from '../store.ts';
+import { hostnameRefusal } from '../hostname-claim.ts';
 import type { PgConnection } from './connection.ts';
 import { isUniqueViolation, PgDb, PgPart, type Param, type Row } from './db.ts';
 import { PgInventory } from './inventory.ts';
@@ -174,12 +175,22 @@ export class PostgresStore extends PgPart implements Store {
   }
 
   async hostIdentity(agentsn: string): Promise<HostIdentityRow | undefined> {
-    return this.get<HostIdentityRow>('SELECT hostname, status FROM hosts WHERE agentsn = ?', agentsn);
+    return this.get<HostIdentityRow>('SELECT hostname, status, cert_sha256, prev_cert_sha256 FROM hosts WHERE agentsn = ?', agentsn);
+  }
+
+  async recordHostCertificate(agentsn: string, sha256: string, renewal: boolean): Promise<void> {
+    await this.run(
+      renewal
+        ? `UPDATE hosts SET prev_cert_sha256 = cert_sha256, cert_sha256 = ? WHERE agentsn = ?`
+        : `UPDATE hosts SET prev_cert_sha256 = NULL, cert_sha256 = ? WHERE agentsn = ?`,
+      sha256,
+      agentsn,
+    );
   }
 
   async resetHost(agentsn: string, now: number): Promise<Mutation<{ reset: number }>> {
     const { changes } = await this.run(
-      `UPDATE hosts SET credential_hash = '', status = CASE WHEN status = 'deleted' THEN 'registered' ELSE status END, gmt_modify = ? WHERE agentsn = ?`,
+      `UPDATE hosts SET credential_hash = '', cert_sha256 = '', prev_cert_sha256 = NULL, status = CASE WHEN status = 'deleted' THEN 'registered' ELSE status END, gmt_modify = ? WHERE agentsn = ?`,
       now,
       agentsn,
     );
@@ -205,17 +216,43 @@ export class PostgresStore extends PgPart implements Store {
     return (await this.get<{ credential_hash: string }>('SELECT credential_hash FROM hosts WHERE agentsn = ?', agentsn))?.credential_hash;
   }
 
+  /**
+   * The hostname a push may store (docs/security.md "Host identity"): its own, unless that is a
+   * rename to a hostname another non-deleted host holds; then the old one is kept and a `refused`
+   * server event recorded, so a host cannot take another's Polaris name by copying it.
+   */
+  private async pushHostname(input: StatusInput): Promise<string> {
+    const current = (await this.get<{ hostname: string }>('SELECT hostname FROM hosts WHERE agentsn = ?', input.agentsn))?.hostname;
+    if (current === undefined || current === input.hostname) return input.hostname;
+    const holder = (
+      await this.get<{ agentsn: string }>(`SELECT agentsn FROM hosts WHERE hostname = ? AND agentsn != ? AND status != 'deleted' LIMIT 1`, input.hostname, input.agentsn)
+    )?.agentsn;
+    if (holder === undefined) return input.hostname;
+    const r = hostnameRefusal(input, current, holder);
+    await this.run(
+      `INSERT INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create) VALUES (?, 0, ?, ?, 'refused', ?, ?, ?) ON CONFLICT DO NOTHING`,
+      input.agentsn,
+      -input.now,
+      Math.floor(input.now / 1000),
+      r.message,
+      JSON.stringify(r.data),
+      input.now,
+    );
+    return current;
+  }
+
   async ingestStatus(input: StatusInput): Promise<StatusOutcome> {
     const reportedTags = parseTags(input.tags).join(',');
     return this.tx(async () => {
       const now = input.now;
+      const hostname = await this.pushHostname(input);
       await this.run(
         `UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
            prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
            curvers = ?, uptime = ?, agents = ?, reported_tags = ?, last_seen = ?,
            gmt_modify = CASE WHEN status != 'online' THEN ? ELSE gmt_modify END, status = 'online'
          WHERE agentsn = ?`,
-        input.hostname,
+        hostname,
         input.ip,
         input.step,
         input.os,
@@ -537,7 +574,7 @@ export class PostgresStore extends PgPart implements Store {
 }
 
 function toHost(r: Row): HostRow {
-  const { credential_hash: _omit, bound, ...rest } = r;
+  const { credential_hash: _omit, cert_sha256: _cert, prev_cert_sha256: _prev, bound, ...rest } = r;
   return {
     ...(rest as unknown as HostRow),
     agents: JSON.parse((r.agents as string) || '[]') as AgentReport[],
