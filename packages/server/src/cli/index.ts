@@ -1,7 +1,7 @@
 /**
  * The operator CLI: client commands of the `aspire` binary against a running server's REST API
- * (docs/cli.md). `aspire token create|list|revoke` stay the server-side commands of token-cli.ts
- * (the REST API has no token routes).
+ * (docs/cli.md). `aspire token create|list|revoke` are registered by token-cli.ts: on a local data
+ * dir there, through the server with token-command.ts otherwise.
  */
 import type { Command } from 'commander';
 import { addAuditCommand } from './audit-command.ts';
