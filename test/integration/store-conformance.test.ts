@@ -116,12 +116,50 @@ describe.each(engines)('store conformance: $name', (engine) => {
     expect(takeover.refused).toBe('takeover');
     const other = await store.register({ agentsn: 'a1', hostname: 'other', ip: '10.0.0.3', newHash: 'h4', freshAgentsn: 'a1-new', now: 3000 });
     expect(other).toMatchObject({ agentsn: 'a1-new', conflict: true });
-    expect(await store.hostIdentity('a1-new')).toEqual({ hostname: 'other', status: 'registered' });
+    expect(await store.hostIdentity('a1-new')).toEqual({ hostname: 'other', status: 'registered', cert_sha256: null, prev_cert_sha256: null });
     expect((await store.deleteHost('a1', 4000)).ok).toBe(true);
     expect((await store.register({ agentsn: 'a1', hostname: 'host-a1', ip: '1', presentedHash: 'h2', newHash: 'h5', freshAgentsn: 'y', now: 5000 })).refused).toBe('deleted');
     expect((await store.resetHost('a1', 6000)).ok).toBe(true);
     expect((await store.register({ agentsn: 'a1', hostname: 'host-a1', ip: '1', newHash: 'h6', freshAgentsn: 'y', now: 7000 })).refused).toBeUndefined();
     expect((await store.resetHost('nobody', 1)).ok).toBe(false);
+  });
+
+  it('host certificates: a registration records the only one, a renewal keeps the previous, a reset voids both; not in host answers', async () => {
+    await fresh();
+    await registered(store, 'c1');
+    const certs = async () => {
+      const id = (await store.hostIdentity('c1'))!;
+      return [id.cert_sha256, id.prev_cert_sha256];
+    };
+    expect(await certs()).toEqual([null, null]);
+    await store.recordHostCertificate('c1', 'f1', false);
+    expect(await certs()).toEqual(['f1', null]);
+    await store.recordHostCertificate('c1', 'f2', true);
+    expect(await certs()).toEqual(['f2', 'f1']);
+    await store.recordHostCertificate('c1', 'f3', true);
+    expect(await certs()).toEqual(['f3', 'f2']);
+    await store.recordHostCertificate('c1', 'f4', false);
+    expect(await certs()).toEqual(['f4', null]);
+    expect(Object.keys((await store.getHost('c1'))!)).not.toContain('cert_sha256');
+    expect((await store.resetHost('c1', 2000)).ok).toBe(true);
+    expect(await certs()).toEqual(['', null]);
+  });
+
+  it("status: a rename to another non-deleted host's hostname keeps the old one (refused event); a free or deleted host's hostname is taken", async () => {
+    await fresh();
+    await registered(store, 'n1');
+    await registered(store, 'n2');
+    await store.ingestStatus(status('n1', 10_000, { hostname: 'host-n2' }));
+    expect((await store.getHost('n1'))!.hostname).toBe('host-n1');
+    expect((await store.getHost('n2'))!.hostname).toBe('host-n2');
+    const refused = (await store.listEvents({ agentsn: 'n1', kind: 'refused' }, page())).items;
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.data).toEqual({ reason: 'hostname held by another host', asked: 'host-n2', kept: 'host-n1', holder: 'n2' });
+    await store.ingestStatus(status('n1', 11_000, { hostname: 'free-name' }));
+    expect((await store.getHost('n1'))!.hostname).toBe('free-name');
+    expect((await store.deleteHost('n2', 12_000)).ok).toBe(true);
+    await store.ingestStatus(status('n1', 13_000, { hostname: 'host-n2' }));
+    expect((await store.getHost('n1'))!.hostname).toBe('host-n2');
   });
 
   it('status: host online with its fields, events stored once, dropped events counted, offline after missed steps', async () => {
