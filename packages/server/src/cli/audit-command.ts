@@ -14,7 +14,8 @@ interface AuditFlags extends ClientFlags {
 
 interface AuditRow {
   id: number;
-  at: number;
+  /** ISO 8601 UTC, as every time in the REST API. */
+  at: string;
   phase: string;
   token: string | null;
   source: string;

@@ -41,7 +41,7 @@ export function cellText(v: unknown): string {
 
 /** A unix-ms time as the table shows it (UTC, seconds). */
 export function when(ms: unknown): string {
-  // Task, subtask and package times come as ISO 8601 UTC strings (issue 13), host times as unix ms.
+  // The REST API answers ISO 8601 UTC strings; a number (unix ms) is still shown for older servers.
   const t = typeof ms === 'string' && /^\d{4}-\d\d-\d\dT/.test(ms) ? Date.parse(ms) : ms;
   return typeof t === 'number' && Number.isFinite(t) ? new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') : '';
 }
