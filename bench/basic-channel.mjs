@@ -13,7 +13,9 @@ import { connect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { fmt, setup, stats } from './basic-helpers.mjs';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, clients: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '5' }, clients: { type: 'string', default: '1000' } },
+});
 const seconds = Number(values.seconds);
 const clients = Number(values.clients);
 if (!(seconds > 0) || !(clients >= 1)) {
@@ -23,7 +25,12 @@ if (!(seconds > 0) || !(clients >= 1)) {
 const { helpers, cleanup } = await setup();
 const ca = helpers.makeTestCa();
 const srv = await helpers.startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile } });
-const agent = await helpers.startBasicAgent({ port: srv.hubAddress.port, caFile: ca.caCertFile, hostname: 'bench-agent', config: { concurrency: 16 } });
+const agent = await helpers.startBasicAgent({
+  port: srv.hubAddress.port,
+  caFile: ca.caCertFile,
+  hostname: 'bench-agent',
+  config: { concurrency: 16 },
+});
 const rssKb = () => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${srv.child.pid}/status`, 'utf8'))[1]);
 
 async function loop(fn, inflight) {
@@ -48,15 +55,25 @@ try {
   }, 1);
   const bash = (inflight) =>
     loop(async () => {
-      const r = await srv.api('POST', '/api/v1/server/polaris', { hosts: ['bench-agent'], method: 'sync.bash', cmd: 'true' });
+      const r = await srv.api('POST', '/api/v1/server/polaris', {
+        hosts: ['bench-agent'],
+        method: 'sync.bash',
+        cmd: 'true',
+      });
       if (r.body.response?.[0]?.resp !== 'success') throw new Error(JSON.stringify(r.body));
     }, inflight);
   const seq = await bash(1);
   const par = await bash(8);
   console.log(`sync.bash true through one agent, ${seconds} s each`);
-  console.log(`  REST GET /polaris/agents (baseline)   ${rest.rate.toFixed(0).padStart(6)} /s  median ${fmt(rest.median)}`);
-  console.log(`  sync.bash, 1 in flight                ${seq.rate.toFixed(0).padStart(6)} /s  median ${fmt(seq.median)}  p90 ${fmt(seq.p90)}`);
-  console.log(`  sync.bash, 8 in flight                ${par.rate.toFixed(0).padStart(6)} /s  median ${fmt(par.median)}  p90 ${fmt(par.p90)}`);
+  console.log(
+    `  REST GET /polaris/agents (baseline)   ${rest.rate.toFixed(0).padStart(6)} /s  median ${fmt(rest.median)}`,
+  );
+  console.log(
+    `  sync.bash, 1 in flight                ${seq.rate.toFixed(0).padStart(6)} /s  median ${fmt(seq.median)}  p90 ${fmt(seq.p90)}`,
+  );
+  console.log(
+    `  sync.bash, 8 in flight                ${par.rate.toFixed(0).padStart(6)} /s  median ${fmt(par.median)}  p90 ${fmt(par.p90)}`,
+  );
 
   // ---- fan-out to simulated clients ----
   const before = rssKb();
@@ -68,7 +85,9 @@ try {
       Array.from({ length: Math.min(50, clients - i) }, (_, k) => {
         const name = `sim-${i + k}`;
         return new Promise((resolve, reject) => {
-          const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.caCert }, () => s.write(`${JSON.stringify({ method: 'init', hostname: name })}\n`));
+          const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.caCert }, () =>
+            s.write(`${JSON.stringify({ method: 'init', hostname: name })}\n`),
+          );
           let buf = '';
           let accepted = false;
           s.setEncoding('utf8');
@@ -82,7 +101,9 @@ try {
                 accepted = true;
                 resolve();
               } else if (f.method === 'sync.bash') {
-                s.write(`${JSON.stringify({ id: f.id, resp: 'success', retcode: 0, message: 'Normal termination', data: '' })}\n`);
+                s.write(
+                  `${JSON.stringify({ id: f.id, resp: 'success', retcode: 0, message: 'Normal termination', data: '' })}\n`,
+                );
               }
             }
           });
@@ -114,8 +135,12 @@ try {
   console.log(`fan-out to ${clients} simulated channel clients on loopback`);
   console.log(`  connect + TLS + init/accept of all     ${fmt(connectMs)}`);
   console.log(`  one simulated host (baseline)          median ${fmt(stats(one).median)}`);
-  console.log(`  all ${String(clients).padEnd(5)} hosts, one request     median ${fmt(f.median)}  min ${fmt(f.min)}  max ${fmt(f.max)}`);
-  console.log(`  server RSS ${(before / 1024).toFixed(1)} MiB -> ${(after / 1024).toFixed(1)} MiB: ${(((after - before) * 1024) / clients / 1024).toFixed(1)} KiB per connection`);
+  console.log(
+    `  all ${String(clients).padEnd(5)} hosts, one request     median ${fmt(f.median)}  min ${fmt(f.min)}  max ${fmt(f.max)}`,
+  );
+  console.log(
+    `  server RSS ${(before / 1024).toFixed(1)} MiB -> ${(after / 1024).toFixed(1)} MiB: ${(((after - before) * 1024) / clients / 1024).toFixed(1)} KiB per connection`,
+  );
   for (const s of sockets) s.destroy();
 } finally {
   await agent.stop();

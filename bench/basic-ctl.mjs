@@ -15,12 +15,32 @@ import { parseArgs } from 'node:util';
 import { fmt, setup, stats } from './basic-helpers.mjs';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '15' }, sea: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: {
+    runs: { type: 'string', default: '15' },
+    sea: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
 });
-const COLLECTORS = ['kernel', 'users', 'os', 'cpu', 'memory', 'disks', 'network', 'uptime', 'processes', 'ports', 'packages'];
+const COLLECTORS = [
+  'kernel',
+  'users',
+  'os',
+  'cpu',
+  'memory',
+  'disks',
+  'network',
+  'uptime',
+  'processes',
+  'ports',
+  'packages',
+];
 const collectors = values.only ? values.only.split(',') : COLLECTORS;
 /** One row per collector: [label, args after the program]. */
-const collectorRows = collectors.map((c) => (c === 'users' ? [`-c getinfo.users -a -A`, ['-c', 'getinfo.users', '-a', '-A']] : [`-c getinfo.${c}`, ['-c', `getinfo.${c}`]]));
+const collectorRows = collectors.map((c) =>
+  c === 'users'
+    ? [`-c getinfo.users -a -A`, ['-c', 'getinfo.users', '-a', '-A']]
+    : [`-c getinfo.${c}`, ['-c', `getinfo.${c}`]],
+);
 const runs = Number(values.runs);
 if (!(runs >= 1)) {
   console.error('usage: basic-ctl.mjs [--runs N>=1]');
@@ -45,15 +65,20 @@ function table(title, rows) {
   const base = rows[0][1].median;
   console.log(title);
   for (const [name, s] of rows) {
-    console.log(`  ${name.padEnd(42)} median ${fmt(s.median).padStart(9)}  p90 ${fmt(s.p90).padStart(9)}  min ${fmt(s.min).padStart(9)}  x${(s.median / base).toFixed(2)} of baseline`);
+    console.log(
+      `  ${name.padEnd(42)} median ${fmt(s.median).padStart(9)}  p90 ${fmt(s.p90).padStart(9)}  min ${fmt(s.min).padStart(9)}  x${(s.median / base).toFixed(2)} of baseline`,
+    );
   }
 }
 
-table(`BasicAgentCtl start-to-exit, ${runs} runs each (${process.env.ASPIRE_BIN_DIR ? 'single executable' : 'bundle on node ' + process.version})`, [
-  ['bare node -e 0 (baseline)', time(process.execPath, ['-e', '0'])],
-  ['BasicAgentCtl --version', time(ctl.cmd, [...ctl.args, '--version'])],
-  ...collectorRows.map(([label, args]) => [`BasicAgentCtl ${label}`, time(ctl.cmd, [...ctl.args, ...args])]),
-]);
+table(
+  `BasicAgentCtl start-to-exit, ${runs} runs each (${process.env.ASPIRE_BIN_DIR ? 'single executable' : 'bundle on node ' + process.version})`,
+  [
+    ['bare node -e 0 (baseline)', time(process.execPath, ['-e', '0'])],
+    ['BasicAgentCtl --version', time(ctl.cmd, [...ctl.args, '--version'])],
+    ...collectorRows.map(([label, args]) => [`BasicAgentCtl ${label}`, time(ctl.cmd, [...ctl.args, ...args])]),
+  ],
+);
 
 if (values.sea) {
   const { buildSea } = await import('../scripts/sea.mjs');
@@ -62,7 +87,12 @@ if (values.sea) {
   try {
     writeFileSync(join(dir, 'bare.cjs'), 'process.exit(0);\n');
     const [bare] = buildSea({ bundle: join(dir, 'bare.cjs'), name: 'bare', outDir: dir, arches: [arch] });
-    const [agent] = buildSea({ bundle: join(process.env.ASPIRE_BUILD_DIR, 'basic-agent.cjs'), name: 'BasicAgent', outDir: dir, arches: [arch] });
+    const [agent] = buildSea({
+      bundle: join(process.env.ASPIRE_BUILD_DIR, 'basic-agent.cjs'),
+      name: 'BasicAgent',
+      outDir: dir,
+      arches: [arch],
+    });
     const seaCtl = join(dir, arch, 'BasicAgentCtl');
     symlinkSync('BasicAgent', seaCtl);
     table(`single executables (${arch}), ${runs} runs each`, [

@@ -14,12 +14,16 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildSea, strippedRuntime, NODE_VERSION } from '../scripts/sea.mjs';
 
-const { values } = parseArgs({ options: { dist: { type: 'string', default: 'dist' }, runs: { type: 'string', default: '20' } } });
+const { values } = parseArgs({
+  options: { dist: { type: 'string', default: 'dist' }, runs: { type: 'string', default: '20' } },
+});
 const runs = Number(values.runs);
 const dist = resolve(values.dist);
 const bin = join(dist, 'bin', 'x86_64');
 if (!(runs >= 1) || !existsSync(join(bin, 'boot')) || !existsSync(join(bin, 'BasicAgent'))) {
-  console.error(`usage: binaries.mjs [--dist DIR] [--runs N]; needs ${bin}/boot and BasicAgent (scripts/package.sh all 1.0.0-1)`);
+  console.error(
+    `usage: binaries.mjs [--dist DIR] [--runs N]; needs ${bin}/boot and BasicAgent (scripts/package.sh all 1.0.0-1)`,
+  );
   process.exit(2);
 }
 
@@ -54,10 +58,24 @@ try {
   // code cache in the blob (host arch only; see docs/packaging.md).
   const bundleDir = join(work, 'bundle');
   const node = join(resolve(import.meta.dirname, '..'), 'node_modules', 'node', 'bin', 'node');
-  const b = spawnSync(node, [join(import.meta.dirname, '..', 'scripts', 'build.mjs'), 'basic-agent', 'boot'], { env: { ...process.env, ASPIRE_BUILD_DIR: bundleDir } });
+  const b = spawnSync(node, [join(import.meta.dirname, '..', 'scripts', 'build.mjs'), 'basic-agent', 'boot'], {
+    env: { ...process.env, ASPIRE_BUILD_DIR: bundleDir },
+  });
   if (b.status !== 0) throw new Error(`build failed: ${b.stderr}`);
-  buildSea({ bundle: join(bundleDir, 'basic-agent.cjs'), name: 'BasicAgentCtl', outDir: join(work, 'cc'), arches: ['x86_64'], codeCache: true });
-  buildSea({ bundle: join(bundleDir, 'boot.cjs'), name: 'boot', outDir: join(work, 'cc'), arches: ['x86_64'], codeCache: true });
+  buildSea({
+    bundle: join(bundleDir, 'basic-agent.cjs'),
+    name: 'BasicAgentCtl',
+    outDir: join(work, 'cc'),
+    arches: ['x86_64'],
+    codeCache: true,
+  });
+  buildSea({
+    bundle: join(bundleDir, 'boot.cjs'),
+    name: 'boot',
+    outDir: join(work, 'cc'),
+    arches: ['x86_64'],
+    codeCache: true,
+  });
   const cc = join(work, 'cc', 'x86_64');
 
   const sample = join(work, 'boot.json');
@@ -75,7 +93,9 @@ try {
   const fmt = (ms) => `${ms.toFixed(1)} ms`;
   console.log(`Single executables on Node ${NODE_VERSION}, start-to-exit, ${runs} runs each (x86_64, this host)`);
   for (const [name, s] of rows) {
-    console.log(`  ${name.padEnd(44)} median ${fmt(s.median).padStart(9)}  p90 ${fmt(s.p90).padStart(9)}  min ${fmt(s.min).padStart(9)}  +${fmt(s.median - base)} over baseline`);
+    console.log(
+      `  ${name.padEnd(44)} median ${fmt(s.median).padStart(9)}  p90 ${fmt(s.p90).padStart(9)}  min ${fmt(s.min).padStart(9)}  +${fmt(s.median - base)} over baseline`,
+    );
   }
 
   const mb = (p) => `${(statSync(p).size / 1e6).toFixed(1)} MB`;
@@ -90,7 +110,9 @@ try {
     }
   }
   console.log(`  ${'BasicAgentCtl x86_64 with code cache'.padEnd(44)} ${mb(join(cc, 'BasicAgentCtl')).padStart(9)}`);
-  for (const f of readdirSync(dist).filter((f) => f.endsWith('.rpm')).sort()) {
+  for (const f of readdirSync(dist)
+    .filter((f) => f.endsWith('.rpm'))
+    .sort()) {
     console.log(`  ${f.padEnd(44)} ${mb(join(dist, f)).padStart(9)}`);
   }
 } finally {

@@ -50,10 +50,14 @@ try {
   const j = boot.readJournal();
   const [b, base] = meters.map((m) => m.summary());
   const fmt = (n, d = 1) => n.toFixed(d);
-  console.log(`boot idle benchmark: ${durationSec} s, step ${step} s, node ${process.version}, ~${Math.round(durationSec / step)} pushes; journal after the run: ${j?.jobs.length ?? 0} pending results, ${j?.events.length ?? 0} queued events`);
+  console.log(
+    `boot idle benchmark: ${durationSec} s, step ${step} s, node ${process.version}, ~${Math.round(durationSec / step)} pushes; journal after the run: ${j?.jobs.length ?? 0} pending results, ${j?.events.length ?? 0} queued events`,
+  );
   console.log('process         rss avg MB  rss max MB  cpu s (window)  cpu %   cpu s (since start)');
   for (const r of [b, base]) {
-    console.log(`${r.name.padEnd(15)} ${fmt(r.rssAvgMb).padStart(10)}  ${fmt(r.rssMaxMb).padStart(10)}  ${fmt(r.cpuSec, 2).padStart(14)}  ${fmt(r.cpuPct, 2).padStart(5)}  ${fmt(r.cpuTotalSec, 2).padStart(19)}`);
+    console.log(
+      `${r.name.padEnd(15)} ${fmt(r.rssAvgMb).padStart(10)}  ${fmt(r.rssMaxMb).padStart(10)}  ${fmt(r.cpuSec, 2).padStart(14)}  ${fmt(r.cpuPct, 2).padStart(5)}  ${fmt(r.cpuTotalSec, 2).padStart(19)}`,
+    );
   }
   // /proc counts CPU in 10 ms ticks: an idle baseline often shows 0 over the window.
   const ratio = (x, y) => (y > 0 ? `${(x / y).toFixed(2)}x` : `n/a (baseline below the 10 ms tick)`);

@@ -37,7 +37,8 @@ export class ProcMeter {
   }
 
   summary() {
-    if (!this.first || !this.last) return { name: this.name, rssAvgMb: 0, rssMaxMb: 0, cpuSec: 0, cpuPct: 0, cpuTotalSec: 0 };
+    if (!this.first || !this.last)
+      return { name: this.name, rssAvgMb: 0, rssMaxMb: 0, cpuSec: 0, cpuPct: 0, cpuTotalSec: 0 };
     const cpuSec = (this.last.cpuTicks - this.first.cpuTicks) / CLK_TCK;
     const wallSec = (this.last.at - this.first.at) / 1000;
     return {

@@ -112,7 +112,13 @@ async function load(url, bodies, once = false) {
   await pool.close();
   const elapsed = (performance.now() - t0all) / 1000;
   const s = stats(lat);
-  return { rate: lat.length / elapsed, p50: s.median, p99: [...lat].sort((a, b) => a - b)[Math.floor(lat.length * 0.99)] ?? 0, errors, n: lat.length };
+  return {
+    rate: lat.length / elapsed,
+    p50: s.median,
+    p99: [...lat].sort((a, b) => a - b)[Math.floor(lat.length * 0.99)] ?? 0,
+    errors,
+    n: lat.length,
+  };
 }
 
 async function bareFastify() {
@@ -144,7 +150,12 @@ try {
   rows.push({ what: 'bare fastify POST -> {}', ...(await load(bare.url, bareBodies)) });
   await bare.stop();
 
-  const config = { logLevel: 'warn', offlineSweepSec: 30, dashboardIntervalSec: 30, rateLimit: { statusPerSec: 1e7, statusBurst: 1e7 } };
+  const config = {
+    logLevel: 'warn',
+    offlineSweepSec: 30,
+    dashboardIntervalSec: 30,
+    rateLimit: { statusPerSec: 1e7, statusBurst: 1e7 },
+  };
   // First start creates and migrates the database; then hosts are seeded with the server stopped.
   let srv = await helpers.startAspire({ dataDir, config });
   await srv.stop();
@@ -157,7 +168,10 @@ try {
     srv = await helpers.startAspire({ dataDir, config });
     const bodies = agentsOver(size, AGENTS);
     // First push of each agent after a (re)start: every one is a full write transaction.
-    rows.push({ what: `aspire, ${size.toLocaleString('en')} hosts, first push each (seeded in ${(seedMs / 1000).toFixed(1)} s)`, ...(await load(srv.url, bodies, true)) });
+    rows.push({
+      what: `aspire, ${size.toLocaleString('en')} hosts, first push each (seeded in ${(seedMs / 1000).toFixed(1)} s)`,
+      ...(await load(srv.url, bodies, true)),
+    });
     // Steady state: the same agents again with nothing new, as a fleet pushes every step.
     rows.push({ what: `aspire, ${size.toLocaleString('en')} hosts, steady pushes`, ...(await load(srv.url, bodies)) });
     await srv.stop();
@@ -167,9 +181,14 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-console.log(`POST /agent/status, ${connections} connections, ${AGENTS} simulated agents (own AgentSN each), realistic seed 002 bodies, ${seconds} s steady phases`);
+console.log(
+  `POST /agent/status, ${connections} connections, ${AGENTS} simulated agents (own AgentSN each), realistic seed 002 bodies, ${seconds} s steady phases`,
+);
 const base = rows[0];
 for (const r of rows) {
-  const ratio = r === base ? '' : `  (${((r.rate / base.rate) * 100).toFixed(0)}% of bare, p99 x${(r.p99 / base.p99).toFixed(1)})`;
-  console.log(`  ${r.what.padEnd(62)} ${r.rate.toFixed(0).padStart(7)} req/s  p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  non-200 ${r.errors}${ratio}`);
+  const ratio =
+    r === base ? '' : `  (${((r.rate / base.rate) * 100).toFixed(0)}% of bare, p99 x${(r.p99 / base.p99).toFixed(1)})`;
+  console.log(
+    `  ${r.what.padEnd(62)} ${r.rate.toFixed(0).padStart(7)} req/s  p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  non-200 ${r.errors}${ratio}`,
+  );
 }

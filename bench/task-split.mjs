@@ -13,7 +13,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import { fmt, setup, stats } from './basic-helpers.mjs';
 
-const { values } = parseArgs({ options: { hosts: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: { hosts: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '2' } },
+});
 const n = Number(values.hosts);
 const rounds = Number(values.rounds);
 if (!(n >= 1) || !(rounds >= 1)) {
@@ -28,12 +30,18 @@ const sns = Array.from({ length: n }, (_, i) => `bench-${String(i).padStart(6, '
 try {
   const now = Date.now();
   db.exec('BEGIN');
-  const ins = db.prepare(`INSERT INTO hosts(agentsn, hostname, status, credential_hash, gmt_create, gmt_modify) VALUES (?, ?, 'registered', 'x', ?, ?)`);
+  const ins = db.prepare(
+    `INSERT INTO hosts(agentsn, hostname, status, credential_hash, gmt_create, gmt_modify) VALUES (?, ?, 'registered', 'x', ?, ?)`,
+  );
   for (const sn of sns) ins.run(sn, sn, now, now);
   db.exec('COMMIT');
-  db.exec('CREATE TABLE bench_rows (id TEXT PRIMARY KEY, taskid INTEGER NOT NULL, agentsn TEXT NOT NULL, state TEXT NOT NULL)');
+  db.exec(
+    'CREATE TABLE bench_rows (id TEXT PRIMARY KEY, taskid INTEGER NOT NULL, agentsn TEXT NOT NULL, state TEXT NOT NULL)',
+  );
   const body = JSON.stringify({ command: 'config', agents: sns, parameters: { step: 600 } });
-  console.log(`task-split: ${n.toLocaleString()} AgentSNs, body ${(body.length / 1048576).toFixed(1)} MiB, ${rounds} rounds A B`);
+  console.log(
+    `task-split: ${n.toLocaleString()} AgentSNs, body ${(body.length / 1048576).toFixed(1)} MiB, ${rounds} rounds A B`,
+  );
 
   const a = [];
   const b = [];
@@ -47,7 +55,8 @@ try {
     });
     const answer = await res.json();
     a.push(performance.now() - t0);
-    if (res.status !== 200 || answer.results.length !== n) throw new Error(`task refused: ${res.status} ${JSON.stringify(answer).slice(0, 300)}`);
+    if (res.status !== 200 || answer.results.length !== n)
+      throw new Error(`task refused: ${res.status} ${JSON.stringify(answer).slice(0, 300)}`);
     const counted = db.prepare('SELECT COUNT(*) AS c FROM subtasks WHERE taskid = ?').get(answer.id).c;
     if (counted !== n) throw new Error(`task ${answer.id} has ${counted} subtasks, not ${n}`);
     await fetch(`${srv.url}/api/v1/server/task/revoke`, {

@@ -23,10 +23,15 @@ const hubListenPort = Number(process.env.ASPIRE_DEMO_HUB_PORT ?? 8443);
 const exitAfterReady = args.includes('--check'); // exit once everything is up (scripted checks)
 
 // A busy port is one line naming it and the variable that moves it, before anything starts.
-for (const [p, variable] of [[port, 'ASPIRE_DEMO_PORT'], [hubListenPort, 'ASPIRE_DEMO_HUB_PORT']]) {
+for (const [p, variable] of [
+  [port, 'ASPIRE_DEMO_PORT'],
+  [hubListenPort, 'ASPIRE_DEMO_HUB_PORT'],
+]) {
   const problem = await portProblem(p);
   if (problem) {
-    console.error(`demo: port ${p} on 127.0.0.1 is ${problem}; choose another with ${variable}, e.g. ${variable}=${p + 1} npm run demo`);
+    console.error(
+      `demo: port ${p} on 127.0.0.1 is ${problem}; choose another with ${variable}, e.g. ${variable}=${p + 1} npm run demo`,
+    );
     process.exit(1);
   }
 }
@@ -56,7 +61,11 @@ const serverConfig = at('aspire.json');
 writeFileSync(serverConfig, `${JSON.stringify({ enrollSecret, dataDir }, null, 2)}\n`, { mode: 0o600 });
 const tokenFile = at('operator-token');
 if (!existsSync(tokenFile)) {
-  const token = execFileSync(node, [bundle('aspire.cjs'), 'token', 'create', '--config', serverConfig, '--name', 'demo'], { encoding: 'utf8' }).trim();
+  const token = execFileSync(
+    node,
+    [bundle('aspire.cjs'), 'token', 'create', '--config', serverConfig, '--name', 'demo'],
+    { encoding: 'utf8' },
+  ).trim();
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
 }
 const token = readFileSync(tokenFile, 'utf8').trim();
@@ -89,8 +98,12 @@ const basicPidfile = at('basic', 'basic.pid');
 async function shutdown(code = 0, reason) {
   if (stopping) return;
   stopping = true;
-  const stopped = children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => `${names.get(c)} (pid ${c.pid})`);
-  const exited = children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))));
+  const stopped = children
+    .filter((c) => c.exitCode === null && c.signalCode === null)
+    .map((c) => `${names.get(c)} (pid ${c.pid})`);
+  const exited = children.map((c) =>
+    c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)),
+  );
   for (const c of [...children].reverse()) c.kill('SIGTERM');
   await Promise.race([Promise.all(exited), new Promise((r) => setTimeout(r, 5000))]);
   // The BasicAgent is the BootAgent's sub-agent and outlives it by design (it survives BootAgent
@@ -108,18 +121,40 @@ async function shutdown(code = 0, reason) {
   } catch {
     /* not running (any more) */
   }
-  if (reason) console.log(`\ndemo: ${reason}: stopped ${stopped.length ? stopped.join(', ') : 'nothing (nothing was running)'}; state kept in ${demo} (npm run demo -- --clean forgets it)`);
+  if (reason)
+    console.log(
+      `\ndemo: ${reason}: stopped ${stopped.length ? stopped.join(', ') : 'nothing (nothing was running)'}; state kept in ${demo} (npm run demo -- --clean forgets it)`,
+    );
   process.exit(code);
 }
 process.on('SIGINT', () => shutdown(0, 'Ctrl-C'));
 process.on('SIGTERM', () => shutdown(0, 'SIGTERM'));
 
 const server = start('aspire', [
-  node, bundle('aspire.cjs'), 'serve', '--config', serverConfig, '--listen', `127.0.0.1:${port}`, '--log-file', at('aspire.log'),
-  '--hub-listen', `127.0.0.1:${hubListenPort}`, '--hub-cert', at('tls', 'server.crt'), '--hub-key', at('tls', 'server.key'),
+  node,
+  bundle('aspire.cjs'),
+  'serve',
+  '--config',
+  serverConfig,
+  '--listen',
+  `127.0.0.1:${port}`,
+  '--log-file',
+  at('aspire.log'),
+  '--hub-listen',
+  `127.0.0.1:${hubListenPort}`,
+  '--hub-cert',
+  at('tls', 'server.crt'),
+  '--hub-key',
+  at('tls', 'server.key'),
 ]);
 const url = await until(() => server.output().match(/listening on (http\S+)/)?.[1], 30_000, 'the server to listen');
-const hubPort = Number(await until(() => server.output().match(/hub listening on tls:\/\/\S+:(\d+)/)?.[1], 30_000, 'the command hub to listen'));
+const hubPort = Number(
+  await until(
+    () => server.output().match(/hub listening on tls:\/\/\S+:(\d+)/)?.[1],
+    30_000,
+    'the command hub to listen',
+  ),
+);
 
 const bootState = at('boot');
 const bootConfig = at('boot.json');
@@ -127,29 +162,65 @@ const bootConfig = at('boot.json');
 // own, so a policy installed on this machine in /etc never applies to the demo. 0644: the agents
 // refuse a policy file that group or others may write.
 const writePolicy = (path, policy) => {
-  writeFileSync(path, `${JSON.stringify({ version: 1, comment: 'demo: allow all (docs/security.md "The host policy file")', ...policy }, null, 2)}\n`, { mode: 0o644 });
+  writeFileSync(
+    path,
+    `${JSON.stringify({ version: 1, comment: 'demo: allow all (docs/security.md "The host policy file")', ...policy }, null, 2)}\n`,
+    { mode: 0o644 },
+  );
   chmodSync(path, 0o644);
 };
 writePolicy(at('boot-policy.json'), { actions: '*', sources: '*' });
 // Supervision numbers shrunk from the fleet defaults (60 s checks, 3 min restart hold) so a
 // BasicAgent that the previous demo run stopped comes back within seconds.
-writeFileSync(bootConfig, `${JSON.stringify({ step: 5, enrollSecret, supervision: { checkIntervalSec: 5, restartHoldSec: 5 }, policy: at('boot-policy.json') }, null, 2)}\n`, { mode: 0o600 });
-start('boot', [node, bundle('boot.cjs'), '-f', '-L', at('boot.log'), '-P', at('boot.pid'), '-c', bootConfig, '-d', bootState, '-S', new URL(url).host]);
+writeFileSync(
+  bootConfig,
+  `${JSON.stringify({ step: 5, enrollSecret, supervision: { checkIntervalSec: 5, restartHoldSec: 5 }, policy: at('boot-policy.json') }, null, 2)}\n`,
+  { mode: 0o600 },
+);
+start('boot', [
+  node,
+  bundle('boot.cjs'),
+  '-f',
+  '-L',
+  at('boot.log'),
+  '-P',
+  at('boot.pid'),
+  '-c',
+  bootConfig,
+  '-d',
+  bootState,
+  '-S',
+  new URL(url).host,
+]);
 
 const api = async (method, path, body, headers = {}) => {
   const res = await fetch(`${url}/api/v1/server${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body && !(body instanceof Uint8Array) ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body && !(body instanceof Uint8Array) ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
     body: body instanceof Uint8Array ? body : body ? JSON.stringify(body) : undefined,
   });
   return res.json();
 };
 
-const agentsn = await until(() => {
-  const meta = existsSync(join(bootState, 'meta.json')) ? JSON.parse(readFileSync(join(bootState, 'meta.json'), 'utf8')) : undefined;
-  return meta?.trusted ? meta.agentsn : undefined;
-}, 30_000, 'the BootAgent to register');
-await until(async () => (await api('GET', `/agent?agentsn=${agentsn}`)).host?.status === 'online', 30_000, 'the host to be online');
+const agentsn = await until(
+  () => {
+    const meta = existsSync(join(bootState, 'meta.json'))
+      ? JSON.parse(readFileSync(join(bootState, 'meta.json'), 'utf8'))
+      : undefined;
+    return meta?.trusted ? meta.agentsn : undefined;
+  },
+  30_000,
+  'the BootAgent to register',
+);
+await until(
+  async () => (await api('GET', `/agent?agentsn=${agentsn}`)).host?.status === 'online',
+  30_000,
+  'the host to be online',
+);
 
 // --- the BasicAgent, published on the server and installed by the BootAgent --------------
 const basicVersion = '1.0.0';
@@ -157,15 +228,27 @@ const basicDir = at('basic');
 mkdirSync(basicDir, { recursive: true });
 writeFileSync(at('basic', 'crontab'), '# sec min hour dom mon dow user command\n0 * * * * * root uptime\n');
 writePolicy(at('basic', 'policy.json'), { commands: '*', users: '*', collectors: '*' });
-writeFileSync(at('basic', 'basic.json'), `${JSON.stringify({
-  serverHost: 'localhost', serverPort: hubPort, ca: at('tls', 'ca.crt'),
-  crontab: at('basic', 'crontab'), stateDir: at('basic', 'state'), bootMetafile: join(bootState, 'meta.json'),
-  policy: at('basic', 'policy.json'),
-  // The server key the BootAgent pinned at registration: every command frame must be signed with it.
-  serverPublicKey: join(bootState, 'identity', 'server-signing.pub'),
-  // The client certificate the server's host CA issued the BootAgent (the hub requires it).
-  tlsClientCert: join(bootState, 'identity', 'host.crt'), tlsClientKey: join(bootState, 'identity', 'host.key'),
-}, null, 2)}\n`);
+writeFileSync(
+  at('basic', 'basic.json'),
+  `${JSON.stringify(
+    {
+      serverHost: 'localhost',
+      serverPort: hubPort,
+      ca: at('tls', 'ca.crt'),
+      crontab: at('basic', 'crontab'),
+      stateDir: at('basic', 'state'),
+      bootMetafile: join(bootState, 'meta.json'),
+      policy: at('basic', 'policy.json'),
+      // The server key the BootAgent pinned at registration: every command frame must be signed with it.
+      serverPublicKey: join(bootState, 'identity', 'server-signing.pub'),
+      // The client certificate the server's host CA issued the BootAgent (the hub requires it).
+      tlsClientCert: join(bootState, 'identity', 'host.crt'),
+      tlsClientKey: join(bootState, 'identity', 'host.key'),
+    },
+    null,
+    2,
+  )}\n`,
+);
 const host = (await api('GET', `/agent?agentsn=${agentsn}`)).host;
 const installed = (host.agents ?? []).some((a) => a.name === 'BasicAgent');
 if (!installed) {
@@ -173,27 +256,67 @@ if (!installed) {
   mkdirSync(pkgDir, { recursive: true });
   execFileSync('cp', [bundle('basic-agent.cjs'), join(pkgDir, 'basic-agent.cjs')]);
   // The run spec (docs/supervision.md): a fleet RPM runs /usr/bin/BasicAgent; here the bundle on the pinned Node.
-  writeFileSync(join(pkgDir, 'agent.json'), `${JSON.stringify({
-    name: 'BasicAgent', version: basicVersion,
-    start: [node, 'basic-agent.cjs', '-f', '-c', at('basic', 'basic.json'), '-L', at('basic', 'basic.log'), '-P', basicPidfile],
-    stop: 'kill:SIGTERM', stop_timeout: 15, check: 'process',
-  }, null, 2)}\n`);
+  writeFileSync(
+    join(pkgDir, 'agent.json'),
+    `${JSON.stringify(
+      {
+        name: 'BasicAgent',
+        version: basicVersion,
+        start: [
+          node,
+          'basic-agent.cjs',
+          '-f',
+          '-c',
+          at('basic', 'basic.json'),
+          '-L',
+          at('basic', 'basic.log'),
+          '-P',
+          basicPidfile,
+        ],
+        stop: 'kill:SIGTERM',
+        stop_timeout: 15,
+        check: 'process',
+      },
+      null,
+      2,
+    )}\n`,
+  );
   const tgz = at('basic', `BasicAgent-${basicVersion}.tar.gz`);
   execFileSync('tar', ['-czf', tgz, '-C', pkgDir, 'agent.json', 'basic-agent.cjs']);
-  const q = new URLSearchParams({ name: 'BasicAgent', version: basicVersion, os: 'linux', arch: host.arch, file: `BasicAgent-${basicVersion}.tar.gz` });
-  const up = await api('POST', `/package?${q}`, new Uint8Array(readFileSync(tgz)), { 'content-type': 'application/octet-stream' });
+  const q = new URLSearchParams({
+    name: 'BasicAgent',
+    version: basicVersion,
+    os: 'linux',
+    arch: host.arch,
+    file: `BasicAgent-${basicVersion}.tar.gz`,
+  });
+  const up = await api('POST', `/package?${q}`, new Uint8Array(readFileSync(tgz)), {
+    'content-type': 'application/octet-stream',
+  });
   if (up.status !== 0 && up.status !== 130011) throw new Error(`upload failed: ${JSON.stringify(up)}`);
-  const task = await api('POST', '/task', { command: 'install', agents: [agentsn], parameters: { name: 'BasicAgent', version: basicVersion } });
+  const task = await api('POST', '/task', {
+    command: 'install',
+    agents: [agentsn],
+    parameters: { name: 'BasicAgent', version: basicVersion },
+  });
   if (task.status !== 0) throw new Error(`install task refused: ${JSON.stringify(task)}`);
   console.log(`demo: install task ${task.id} sent; the BootAgent picks it up on its next push ...`);
-  const done = await until(async () => {
-    const t = await api('GET', `/task?id=${task.id}`);
-    const s = t.subtasks?.[0];
-    return s && ['SUCCESS', 'FAILED', 'REVOKED'].includes(s.state) ? s : undefined;
-  }, 60_000, 'the install task');
+  const done = await until(
+    async () => {
+      const t = await api('GET', `/task?id=${task.id}`);
+      const s = t.subtasks?.[0];
+      return s && ['SUCCESS', 'FAILED', 'REVOKED'].includes(s.state) ? s : undefined;
+    },
+    60_000,
+    'the install task',
+  );
   if (done.state !== 'SUCCESS') throw new Error(`install failed: ${JSON.stringify(done)}`);
 }
-await until(async () => (await api('GET', '/polaris/agents')).agents?.some((a) => a.agentsn === agentsn), 60_000, 'the BasicAgent to join the command hub');
+await until(
+  async () => (await api('GET', '/polaris/agents')).agents?.some((a) => a.agentsn === agentsn),
+  60_000,
+  'the BasicAgent to join the command hub',
+);
 const probe = await api('POST', '/polaris', { hosts: [agentsn], method: 'sync.bash', cmd: 'uname -sr; id -un' });
 const answer = probe.response?.[0];
 

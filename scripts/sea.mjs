@@ -22,7 +22,17 @@
 //      writes dist/sea/<arch>/<name>
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -89,10 +99,13 @@ export function strippedRuntime(arch) {
     const tmp = mkdtempSync(join(dir, '.pack-'));
     try {
       // npm's own client against the configured registry; prints the tarball name.
-      const out = execFileSync('npm', ['pack', `${rt.npm}@${NODE_VERSION}`, '--pack-destination', tmp, '--silent'], { encoding: 'utf8' });
+      const out = execFileSync('npm', ['pack', `${rt.npm}@${NODE_VERSION}`, '--pack-destination', tmp, '--silent'], {
+        encoding: 'utf8',
+      });
       const got = join(tmp, out.trim().split('\n').pop());
       const have = sri(got);
-      if (have !== rt.integrity) throw new Error(`${rt.npm}@${NODE_VERSION}: integrity ${have} does not match the pinned ${rt.integrity}`);
+      if (have !== rt.integrity)
+        throw new Error(`${rt.npm}@${NODE_VERSION}: integrity ${have} does not match the pinned ${rt.integrity}`);
       renameSync(got, tgz);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
@@ -129,10 +142,16 @@ export function makeBlob(bundle, workDir, name, { codeCache = false } = {}) {
   mkdirSync(workDir, { recursive: true });
   // The blob records the main script's path as given: a fixed relative name keeps it reproducible.
   copyFileSync(bundle, join(workDir, `${name}.cjs`));
-  writeFileSync(join(workDir, 'sea-config.json'), JSON.stringify(seaConfig(`${name}.cjs`, `${name}.blob`, { codeCache }), null, 2));
+  writeFileSync(
+    join(workDir, 'sea-config.json'),
+    JSON.stringify(seaConfig(`${name}.cjs`, `${name}.blob`, { codeCache }), null, 2),
+  );
   // Node reports "Wrote single executable preparation blob" on success: keep output for failures.
   try {
-    execFileSync(pinnedNode(), ['--experimental-sea-config', 'sea-config.json'], { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(pinnedNode(), ['--experimental-sea-config', 'sea-config.json'], {
+      cwd: workDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (err) {
     throw new Error(`making the SEA blob for ${name} failed: ${String(err.stderr ?? '') || err.message}`);
   }
@@ -147,11 +166,16 @@ export function inject(arch, blob, out) {
   copyFileSync(node, tmp);
   try {
     const postject = join(root, 'node_modules', 'postject', 'dist', 'cli.js');
-    execFileSync(pinnedNode(), [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(pinnedNode(), [postject, tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (err) {
     rmSync(tmp, { force: true });
     // LIEF's "Can't find string offset for section name '.note...'" lines are harmless noise.
-    const stderr = String(err.stderr ?? '').split('\n').filter((l) => l && !l.includes("Can't find string offset")).join('\n');
+    const stderr = String(err.stderr ?? '')
+      .split('\n')
+      .filter((l) => l && !l.includes("Can't find string offset"))
+      .join('\n');
     throw new Error(`postject failed for ${out}: ${stderr || err.message}`);
   }
   chmodSync(tmp, 0o755);
@@ -162,7 +186,8 @@ export function inject(arch, blob, out) {
 /** Build the single executable `name` for each arch from bundle into outDir/<arch>/<name>. */
 export function buildSea({ bundle, name, outDir, arches = ARCHES, workDir, codeCache = false }) {
   // A code cache is made for the host's V8 and CPU: only meaningful for the host's own arch.
-  if (codeCache && arches.some((a) => RUNTIMES[a].nodeArch !== process.arch)) throw new Error('codeCache only for the host architecture');
+  if (codeCache && arches.some((a) => RUNTIMES[a].nodeArch !== process.arch))
+    throw new Error('codeCache only for the host architecture');
   mkdirSync(join(root, '.cache'), { recursive: true });
   const work = workDir ?? mkdtempSync(join(root, '.cache', `sea-${name}-`));
   try {

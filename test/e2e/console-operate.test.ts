@@ -24,10 +24,26 @@ import {
 import { packFixture } from '../../packages/testing/fixtures/pack-fixture.ts';
 
 const ARTIFACTS = join(repoRoot(), 'test-artifacts', 'console');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const HOST = 'web-ops-1';
 const AGENT = 'OpsAgent';
-const SUPERVISION = { checkIntervalSec: 0.2, restartHoldSec: 1, strikeWindowSec: 30, maxStrikes: 3, stopTimeoutSec: 2, upgradeHealthySec: 1, watchdogIntervalSec: 0.5 };
+const SUPERVISION = {
+  checkIntervalSec: 0.2,
+  restartHoldSec: 1,
+  strikeWindowSec: 30,
+  maxStrikes: 3,
+  stopTimeoutSec: 2,
+  upgradeHealthySec: 1,
+  watchdogIntervalSec: 0.5,
+};
 
 let srv: AspireHandle;
 let boot: BootHandle;
@@ -39,7 +55,10 @@ let agentsn: string;
 let taskId: number;
 const pageErrors: string[] = [];
 
-const identity = (stateDir: string) => ({ certFile: join(stateDir, 'identity', 'host.crt'), keyFile: join(stateDir, 'identity', 'host.key') });
+const identity = (stateDir: string) => ({
+  certFile: join(stateDir, 'identity', 'host.crt'),
+  keyFile: join(stateDir, 'identity', 'host.key'),
+});
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -48,24 +67,58 @@ beforeAll(async () => {
   launching.catch(() => {});
   const ca = makeTestCa();
   srv = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile } });
-  boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.5, config: { hostname: HOST, tags: 'svc=web', supervision: SUPERVISION } });
-  await waitUntil(() => boot.readMeta()?.trusted === true && existsSync(identity(boot.stateDir).certFile), { timeoutMs: 30_000, what: 'boot trusted with a host certificate' });
+  boot = await startBoot({
+    serverUrl: srv.url,
+    enrollSecret: srv.enrollSecret,
+    step: 0.5,
+    config: { hostname: HOST, tags: 'svc=web', supervision: SUPERVISION },
+  });
+  await waitUntil(() => boot.readMeta()?.trusted === true && existsSync(identity(boot.stateDir).certFile), {
+    timeoutMs: 30_000,
+    what: 'boot trusted with a host certificate',
+  });
   agentsn = boot.readMeta()!.agentsn;
-  agent = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: HOST, identity: identity(boot.stateDir), config: { bootMetafile: join(boot.stateDir, 'meta.json') } });
+  agent = await startBasicAgent({
+    port: srv.hubAddress!.port,
+    caFile: ca.caCertFile,
+    hostname: HOST,
+    identity: identity(boot.stateDir),
+    config: { bootMetafile: join(boot.stateDir, 'meta.json') },
+  });
   // A sub-agent with limits, installed by a task: the host page lists it, the task touched the host.
   const pkg = await packFixture({ fixture: 'idle-agent', name: AGENT, version: '1.0.0', outDir: work });
   const fd = new FormData();
-  for (const [k, v] of Object.entries({ name: AGENT, version: '1.0.0', os: 'linux', arch: arch() === 'arm64' ? 'aarch64' : 'x86_64' })) fd.append(k, v);
+  for (const [k, v] of Object.entries({
+    name: AGENT,
+    version: '1.0.0',
+    os: 'linux',
+    arch: arch() === 'arm64' ? 'aarch64' : 'x86_64',
+  }))
+    fd.append(k, v);
   fd.append('file', new Blob([readFileSync(pkg.file)]), basename(pkg.file));
-  const up = await fetch(`${srv.url}/api/v1/server/package`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}` }, body: fd });
+  const up = await fetch(`${srv.url}/api/v1/server/package`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${srv.token}` },
+    body: fd,
+  });
   expect(up.status).toBe(200);
-  const created = await srv.api('POST', '/api/v1/server/task', { command: 'install', agents: [agentsn], parameters: { name: AGENT, version: '1.0.0', limits: { memory: '512M' } } });
+  const created = await srv.api('POST', '/api/v1/server/task', {
+    command: 'install',
+    agents: [agentsn],
+    parameters: { name: AGENT, version: '1.0.0', limits: { memory: '512M' } },
+  });
   expect(created.status).toBe(200);
   taskId = created.body.id;
-  await waitUntil(async () => {
-    const h = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host;
-    return h?.status === 'online' && h.agents.some((a: { name: string; status: string }) => a.name === AGENT && a.status === 'running');
-  }, { timeoutMs: 60_000, what: `${AGENT} running on the host` });
+  await waitUntil(
+    async () => {
+      const h = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host;
+      return (
+        h?.status === 'online' &&
+        h.agents.some((a: { name: string; status: string }) => a.name === AGENT && a.status === 'running')
+      );
+    },
+    { timeoutMs: 60_000, what: `${AGENT} running on the host` },
+  );
   browser = await launching;
   const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1360, height: 900 } });
   page = await context.newPage();
@@ -114,11 +167,19 @@ function killGroup(pid: number): void {
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 const text = async (loc: ReturnType<Page['locator']>) => ((await loc.textContent()) ?? '').trim();
-async function waitText(loc: ReturnType<Page['locator']>, ok: (t: string) => boolean, what: string, timeoutMs = 30_000): Promise<string> {
-  return waitUntil(async () => {
-    const t = await text(loc);
-    return ok(t) ? t : undefined;
-  }, { timeoutMs, what });
+async function waitText(
+  loc: ReturnType<Page['locator']>,
+  ok: (t: string) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<string> {
+  return waitUntil(
+    async () => {
+      const t = await text(loc);
+      return ok(t) ? t : undefined;
+    },
+    { timeoutMs, what },
+  );
 }
 
 describe('console: operate', () => {
@@ -130,9 +191,16 @@ describe('console: operate', () => {
     expect(await text(page.getByRole('region', { name: 'Host facts' }))).toContain(agentsn);
     const sub = page.getByRole('table', { name: 'Sub-agents' }).getByRole('row').filter({ hasText: AGENT });
     await waitText(sub, (t) => t.includes('running') && t.includes('memory 512M'), 'sub-agent running with its limits');
-    const touched = page.getByRole('table', { name: 'Tasks that touched it' }).getByRole('row').filter({ hasText: `#${taskId}` });
+    const touched = page
+      .getByRole('table', { name: 'Tasks that touched it' })
+      .getByRole('row')
+      .filter({ hasText: `#${taskId}` });
     await waitText(touched, (t) => t.includes('install') && t.includes('SUCCESS'), 'the install task listed');
-    await waitText(page.getByRole('table', { name: 'Recent events' }), (t) => t.includes(AGENT), 'events of the sub-agent');
+    await waitText(
+      page.getByRole('table', { name: 'Recent events' }),
+      (t) => t.includes(AGENT),
+      'events of the sub-agent',
+    );
     // Inventory from the BasicAgent's collectors (os, cpu, memory, ...), asked when the page opened.
     const os = page.getByRole('table', { name: 'os' });
     await waitText(os, (t) => /name/i.test(t), 'getinfo.os answered', 45_000);
@@ -140,10 +208,17 @@ describe('console: operate', () => {
     const asked = await text(page.getByRole('region', { name: 'Inventory' }).locator('time'));
     await page.getByRole('button', { name: 'Refresh inventory' }).click();
     await page.getByRole('button', { name: 'Refresh inventory' }).waitFor({ state: 'visible' });
-    await waitUntil(async () => (await page.getByRole('button', { name: 'Refresh inventory' }).isEnabled()) && (await text(page.getByRole('region', { name: 'Inventory' }).locator('time'))) !== asked ? true : undefined, {
-      timeoutMs: 45_000,
-      what: 'inventory asked again',
-    }).catch(async () => {
+    await waitUntil(
+      async () =>
+        (await page.getByRole('button', { name: 'Refresh inventory' }).isEnabled()) &&
+        (await text(page.getByRole('region', { name: 'Inventory' }).locator('time'))) !== asked
+          ? true
+          : undefined,
+      {
+        timeoutMs: 45_000,
+        what: 'inventory asked again',
+      },
+    ).catch(async () => {
       // Same second on a fast machine: the refresh still ran (the audit page shows the calls).
       expect(await page.getByRole('button', { name: 'Refresh inventory' }).isEnabled()).toBe(true);
     });
@@ -154,12 +229,23 @@ describe('console: operate', () => {
     await page.getByRole('tab', { name: 'Run' }).click();
     await page.getByRole('searchbox', { name: 'Find hosts' }).fill(HOST);
     await page.getByRole('checkbox', { name: new RegExp(HOST) }).check();
-    await page.getByRole('textbox', { name: 'Command' }).fill('echo hello-from-$(hostname -s 2>/dev/null || echo x); id -un');
+    await page
+      .getByRole('textbox', { name: 'Command' })
+      .fill('echo hello-from-$(hostname -s 2>/dev/null || echo x); id -un');
     await page.getByRole('button', { name: 'Run', exact: true }).click();
     const results = page.getByRole('table', { name: 'Results' });
     const row = results.getByRole('row').filter({ hasText: agentsn });
-    await waitText(row, (t) => t.includes('SUCCESS') && t.includes('exit 0') && t.includes('hello-from-') && t.includes('root'), 'the host answered', 45_000);
-    await waitText(page.getByRole('status').filter({ hasText: 'succeeded' }), (t) => t.includes('1 host: 1 succeeded, 0 failed'), 'summary');
+    await waitText(
+      row,
+      (t) => t.includes('SUCCESS') && t.includes('exit 0') && t.includes('hello-from-') && t.includes('root'),
+      'the host answered',
+      45_000,
+    );
+    await waitText(
+      page.getByRole('status').filter({ hasText: 'succeeded' }),
+      (t) => t.includes('1 host: 1 succeeded, 0 failed'),
+      'summary',
+    );
     await shot('run-hosts');
 
     // By tag selector: the host has svc=web; a command that exits 3 is a failure with its exit status.
@@ -167,10 +253,19 @@ describe('console: operate', () => {
     await page.getByRole('textbox', { name: 'Tag selector' }).fill('svc=web');
     await page.getByRole('textbox', { name: 'Command' }).fill('echo by-tag; exit 3');
     await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await waitText(row, (t) => t.includes('FAILED') && t.includes('exit 3') && t.includes('by-tag'), 'tag run answered', 45_000);
+    await waitText(
+      row,
+      (t) => t.includes('FAILED') && t.includes('exit 3') && t.includes('by-tag'),
+      'tag run answered',
+      45_000,
+    );
     await page.getByRole('textbox', { name: 'Tag selector' }).fill('svc=nobody');
     await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await waitText(page.getByRole('alert'), (t) => t.includes('no host has the tag svc=nobody'), 'empty selector refused');
+    await waitText(
+      page.getByRole('alert'),
+      (t) => t.includes('no host has the tag svc=nobody'),
+      'empty selector refused',
+    );
     await shot('run-tag');
   });
 
@@ -189,7 +284,11 @@ describe('console: operate', () => {
     const subtasks = page.getByRole('table', { name: `Subtasks of task ${taskId}` });
     await waitText(subtasks, (t) => t.includes(agentsn) && t.includes('SUCCESS'), 'subtask SUCCESS');
     // Issue 13: the task view shows the rollout settings; a final subtask offers no per-subtask action.
-    await waitText(page.getByLabel(`Rollout settings of task ${taskId}`), (t) => t.includes('priority 1024') && t.includes('max_errors 0'), 'rollout settings shown');
+    await waitText(
+      page.getByLabel(`Rollout settings of task ${taskId}`),
+      (t) => t.includes('priority 1024') && t.includes('max_errors 0'),
+      'rollout settings shown',
+    );
     expect(await subtasks.getByRole('button', { name: `revoke ${agentsn}` }).count()).toBe(0);
     await page.getByRole('button', { name: `Kick task ${taskId}` }).click();
     await waitText(details.getByRole('status'), (t) => /Kicked 0 subtask/.test(t), 'kick answered');
@@ -199,9 +298,17 @@ describe('console: operate', () => {
   it('Audit: the Run and inventory calls are in the log with their token, command and user', async () => {
     await page.getByRole('tab', { name: 'Audit' }).click();
     const table = page.getByRole('table', { name: 'Audit log' });
-    await waitText(table, (t) => t.includes('/api/v1/server/polaris') && t.includes('echo by-tag; exit 3'), 'the run in the audit log');
+    await waitText(
+      table,
+      (t) => t.includes('/api/v1/server/polaris') && t.includes('echo by-tag; exit 3'),
+      'the run in the audit log',
+    );
     await page.getByRole('textbox', { name: 'Route' }).fill('/api/v1/server/task/kick');
-    await waitText(table, (t) => t.includes('/api/v1/server/task/kick') && !t.includes('/polaris'), 'filtered by route');
+    await waitText(
+      table,
+      (t) => t.includes('/api/v1/server/task/kick') && !t.includes('/polaris'),
+      'filtered by route',
+    );
     await shot('audit');
   });
 
@@ -214,12 +321,15 @@ describe('console: operate', () => {
     // Sort headers are named by their button ("Sort by OS"); a hidden one is out of the
     // accessibility tree, so they are found by their label in the DOM: each is there, shown or not.
     const header = (name: string) => table.locator(`thead button[aria-label="Sort by ${name}"]`);
-    for (const name of ['AgentSN', 'Hostname', 'Status', 'OS', 'Arch', 'Management IP']) expect(await header(name).count(), name).toBe(1);
+    for (const name of ['AgentSN', 'Hostname', 'Status', 'OS', 'Arch', 'Management IP'])
+      expect(await header(name).count(), name).toBe(1);
     for (const name of ['AgentSN', 'Hostname', 'Status']) expect(await header(name).isVisible(), name).toBe(true);
     for (const name of ['OS', 'Arch', 'Management IP']) expect(await header(name).isVisible(), name).toBe(false);
     expect(await row.getByRole('link', { name: `Open host ${HOST}` }).isVisible()).toBe(true);
     // Evaluated in the page (a string: this file is checked without the DOM library).
-    const widths = (await page.evaluate('({ doc: document.documentElement.scrollWidth, view: window.innerWidth })')) as { doc: number; view: number };
+    const widths = (await page.evaluate(
+      '({ doc: document.documentElement.scrollWidth, view: window.innerWidth })',
+    )) as { doc: number; view: number };
     expect(widths.doc).toBeLessThanOrEqual(widths.view);
     await row.getByRole('button', { name: `Details of ${HOST}` }).click();
     await page.getByRole('region', { name: `Host ${HOST}` }).waitFor();

@@ -10,7 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, startAspire, waitUntil, type AspireHandle } from '@aspire/testing';
 
 const ARTIFACTS = join(repoRoot(), 'test-artifacts', 'console');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const HOSTS = 100_000;
 /** Every 7th host is offline. */
 const OFFLINE = Math.floor((HOSTS - 1) / 7) + 1;
@@ -33,7 +41,17 @@ function seedHosts(dbFile: string, n: number): void {
     db.exec('BEGIN');
     for (let i = 0; i < n; i++) {
       const sn = `scale-${String(i).padStart(6, '0')}`;
-      insert.run(sn, `host-${i}`, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, i % 7 === 0 ? 'offline' : 'online', i % 3 ? 'x86_64' : 'aarch64', agents, now, now - i, now - i);
+      insert.run(
+        sn,
+        `host-${i}`,
+        `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+        i % 7 === 0 ? 'offline' : 'online',
+        i % 3 ? 'x86_64' : 'aarch64',
+        agents,
+        now,
+        now - i,
+        now - i,
+      );
     }
     db.exec('COMMIT');
   } finally {
@@ -63,16 +81,25 @@ afterAll(async () => {
 
 const pagerStatus = () => page.getByRole('navigation', { name: 'Hosts pages' }).getByRole('status');
 async function waitText(loc: ReturnType<Page['locator']>, ok: (t: string) => boolean, what: string): Promise<string> {
-  return waitUntil(async () => {
-    const t = ((await loc.textContent()) ?? '').trim();
-    return ok(t) ? t : undefined;
-  }, { timeoutMs: 30_000, what });
+  return waitUntil(
+    async () => {
+      const t = ((await loc.textContent()) ?? '').trim();
+      return ok(t) ? t : undefined;
+    },
+    { timeoutMs: 30_000, what },
+  );
 }
 
 describe('console with 100,000 hosts', () => {
   it('the dashboard counts them', async () => {
-    await waitText(page.getByRole('group', { name: 'Hosts total' }), (t) => t.startsWith('100,000'), 'hosts total 100,000');
-    expect(await page.getByRole('group', { name: 'Hosts offline' }).textContent()).toMatch(new RegExp(`^${OFFLINE.toLocaleString('en-US')}`));
+    await waitText(
+      page.getByRole('group', { name: 'Hosts total' }),
+      (t) => t.startsWith('100,000'),
+      'hosts total 100,000',
+    );
+    expect(await page.getByRole('group', { name: 'Hosts offline' }).textContent()).toMatch(
+      new RegExp(`^${OFFLINE.toLocaleString('en-US')}`),
+    );
   });
 
   it('Hosts pages through them on the server: first, last, search, filter', async () => {
@@ -104,22 +131,34 @@ describe('console with 100,000 hosts', () => {
     await waitText(pagerStatus(), (t) => t === '0–0 of 0', 'gone from the list');
     await page.getByRole('combobox', { name: 'Status' }).selectOption('deleted');
     await waitText(pagerStatus(), (t) => t === '1–1 of 1', 'listed as deleted');
-    expect(await page.getByRole('table', { name: 'Hosts' }).getByRole('row').filter({ hasText: 'host-99999' }).textContent()).toContain('deleted');
+    expect(
+      await page.getByRole('table', { name: 'Hosts' }).getByRole('row').filter({ hasText: 'host-99999' }).textContent(),
+    ).toContain('deleted');
   });
 
   it('a task over 600 hosts lists one state at a time, with the count of each', async () => {
     const agents = Array.from({ length: 600 }, (_, i) => `scale-${String(i + 1).padStart(6, '0')}`);
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'restart', agents, parameters: { name: 'BasicAgent' } });
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'restart',
+      agents,
+      parameters: { name: 'BasicAgent' },
+    });
     expect(created.body.status, JSON.stringify(created.body)).toBe(0);
     await page.getByRole('tab', { name: 'Agent versions' }).click();
     await page.getByRole('button', { name: `Follow task ${created.body.id}` }).click();
     const show = page.getByRole('combobox', { name: 'Show subtasks' });
-    await waitUntil(async () => (await show.inputValue()) === 'FAILED', { timeoutMs: 20_000, what: 'large task lists FAILED first' });
+    await waitUntil(async () => (await show.inputValue()) === 'FAILED', {
+      timeoutMs: 20_000,
+      what: 'large task lists FAILED first',
+    });
     // None of these hosts pushes, so nothing failed yet and every subtask waits for its host.
     const states = page.getByRole('list', { name: `Subtask states of task ${created.body.id}` });
     await waitText(states, (t) => /600/.test(t.replace(/,/g, '')), 'per-state counts add up to 600');
     const rows = page.getByRole('table', { name: `Subtasks of task ${created.body.id}` }).getByRole('row');
-    await waitUntil(async () => (await rows.count()) === 1, { timeoutMs: 20_000, what: 'only the header row (no FAILED subtask)' });
+    await waitUntil(async () => (await rows.count()) === 1, {
+      timeoutMs: 20_000,
+      what: 'only the header row (no FAILED subtask)',
+    });
     await show.selectOption('');
     await waitUntil(async () => (await rows.count()) === 601, { timeoutMs: 20_000, what: 'all 600 listed on demand' });
   });

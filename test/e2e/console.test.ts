@@ -12,16 +12,40 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binary, repoRoot, startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
+import {
+  binary,
+  repoRoot,
+  startAspire,
+  startBoot,
+  waitUntil,
+  type AspireHandle,
+  type BootHandle,
+} from '@aspire/testing';
 import { packFixture, type Packed } from '../../packages/testing/fixtures/pack-fixture.ts';
 
 const run = promisify(execFile);
 const ARTIFACTS = join(repoRoot(), 'test-artifacts', 'console');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 /** The browser runs in another zone than the server's UTC, to see local times. */
 const TIME_ZONE = 'Asia/Shanghai';
 const AGENT = 'ConsoleAgent';
-const SUPERVISION = { checkIntervalSec: 0.2, restartHoldSec: 1, strikeWindowSec: 30, maxStrikes: 3, stopTimeoutSec: 2, upgradeHealthySec: 1, watchdogIntervalSec: 0.5 };
+const SUPERVISION = {
+  checkIntervalSec: 0.2,
+  restartHoldSec: 1,
+  strikeWindowSec: 30,
+  maxStrikes: 3,
+  stopTimeoutSec: 2,
+  upgradeHealthySec: 1,
+  watchdogIntervalSec: 0.5,
+};
 
 let srv: AspireHandle;
 let boot: BootHandle;
@@ -40,17 +64,32 @@ beforeAll(async () => {
   const launching = chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   launching.catch(() => {}); // awaited below; no unhandled rejection while the server starts
   srv = await startAspire();
-  boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.5, config: { supervision: SUPERVISION } });
-  agentsn = (await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'boot trusted' })).agentsn;
+  boot = await startBoot({
+    serverUrl: srv.url,
+    enrollSecret: srv.enrollSecret,
+    step: 0.5,
+    config: { supervision: SUPERVISION },
+  });
+  agentsn = (
+    await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'boot trusted',
+    })
+  ).agentsn;
   hostname = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host.hostname;
   pkg = await packFixture({ fixture: 'idle-agent', name: AGENT, version: '1.0.0', outDir: work });
   browser = await launching;
-  context = await browser.newContext({ timezoneId: TIME_ZONE, locale: 'en-US', viewport: { width: 1360, height: 900 } });
+  context = await browser.newContext({
+    timezoneId: TIME_ZONE,
+    locale: 'en-US',
+    viewport: { width: 1360, height: 900 },
+  });
   page = await context.newPage();
   // Script errors and CSP refusals would show here; failed loads (401, server away) are expected.
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(m.text())) pageErrors.push(m.text());
+    if (m.type() === 'error' && !/Failed to load resource|ERR_CONNECTION_REFUSED/.test(m.text()))
+      pageErrors.push(m.text());
   });
 });
 
@@ -92,11 +131,19 @@ function killGroup(pid: number): void {
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 const text = async (loc: ReturnType<Page['locator']>) => ((await loc.textContent()) ?? '').trim();
 /** Wait (generously, a loaded 2-core machine) until the locator's text passes the test. */
-async function waitText(loc: ReturnType<Page['locator']>, ok: (t: string) => boolean, what: string, timeoutMs = 20_000): Promise<string> {
-  return waitUntil(async () => {
-    const t = await text(loc);
-    return ok(t) ? t : undefined;
-  }, { timeoutMs, what });
+async function waitText(
+  loc: ReturnType<Page['locator']>,
+  ok: (t: string) => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<string> {
+  return waitUntil(
+    async () => {
+      const t = await text(loc);
+      return ok(t) ? t : undefined;
+    },
+    { timeoutMs, what },
+  );
 }
 
 describe('web console', () => {
@@ -137,7 +184,11 @@ describe('web console', () => {
     // The token is kept for the session: a reload stays logged in.
     await page.reload();
     await page.getByRole('tab', { name: 'Dashboard', selected: true }).waitFor();
-    await waitText(page.getByRole('group', { name: 'Hosts online' }), (t) => t.startsWith('1'), 'Hosts online 1 after reload');
+    await waitText(
+      page.getByRole('group', { name: 'Hosts online' }),
+      (t) => t.startsWith('1'),
+      'Hosts online 1 after reload',
+    );
     await shot('dashboard');
   });
 
@@ -148,12 +199,29 @@ describe('web console', () => {
     await waitText(row, (t) => t.includes('online'), 'host row online');
     // Last change in the browser's zone (UTC in the tooltip). Compared in a loop: the row polls,
     // and a host that missed pushes on a loaded machine may have changed status meanwhile.
-    const fmt = new Intl.DateTimeFormat('en-US', { timeZone: TIME_ZONE, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
-    await waitUntil(async () => {
-      const host = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host as { gmt_modify: number };
-      const cell = row.locator('time');
-      return (await text(cell)) === fmt.format(new Date(host.gmt_modify)) && (await cell.getAttribute('title')) === new Date(host.gmt_modify).toISOString();
-    }, { timeoutMs: 20_000, what: 'last change shown in the browser zone' });
+    const fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone: TIME_ZONE,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      hour12: false,
+    });
+    await waitUntil(
+      async () => {
+        const host = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host as {
+          gmt_modify: number;
+        };
+        const cell = row.locator('time');
+        return (
+          (await text(cell)) === fmt.format(new Date(host.gmt_modify)) &&
+          (await cell.getAttribute('title')) === new Date(host.gmt_modify).toISOString()
+        );
+      },
+      { timeoutMs: 20_000, what: 'last change shown in the browser zone' },
+    );
 
     await row.getByRole('button', { name: `Details of ${hostname}` }).click();
     const details = page.getByRole('region', { name: `Host ${hostname}` });
@@ -175,9 +243,13 @@ describe('web console', () => {
     // Columns sort on the server (sortby/order), both ways.
     const lastChange = page.getByRole('columnheader', { name: 'Sort by Last change' });
     await page.getByRole('button', { name: 'Sort by Last change' }).click();
-    await waitUntil(async () => (await lastChange.getAttribute('aria-sort')) === 'ascending', { what: 'sorted ascending' });
+    await waitUntil(async () => (await lastChange.getAttribute('aria-sort')) === 'ascending', {
+      what: 'sorted ascending',
+    });
     await page.getByRole('button', { name: 'Sort by Last change' }).click();
-    await waitUntil(async () => (await lastChange.getAttribute('aria-sort')) === 'descending', { what: 'sorted descending' });
+    await waitUntil(async () => (await lastChange.getAttribute('aria-sort')) === 'descending', {
+      what: 'sorted descending',
+    });
     await waitText(row, (t) => t.includes('online'), 'host row after sorting');
     await shot('hosts');
   });
@@ -189,7 +261,11 @@ describe('web console', () => {
     expect(await page.getByRole('textbox', { name: 'Name' }).inputValue()).toBe(AGENT);
     expect(await page.getByRole('textbox', { name: 'Version' }).inputValue()).toBe('1.0.0');
     await page.getByRole('button', { name: 'Upload' }).click();
-    await waitText(page.getByRole('form', { name: 'Upload a package' }).getByRole('status'), (t) => t.startsWith(`Uploaded ${AGENT} 1.0.0`), 'upload done');
+    await waitText(
+      page.getByRole('form', { name: 'Upload a package' }).getByRole('status'),
+      (t) => t.startsWith(`Uploaded ${AGENT} 1.0.0`),
+      'upload done',
+    );
     const pkgRow = page.getByRole('table', { name: 'Packages' }).getByRole('row').filter({ hasText: AGENT });
     await waitText(pkgRow, (t) => t.includes(pkg.sha256), 'package row with its SHA256');
     expect(await text(pkgRow)).toContain(`packages/linux/x86_64/${AGENT}-1.0.0.tar.gz`);
@@ -205,18 +281,36 @@ describe('web console', () => {
     const subRow = subtasks.getByRole('row').filter({ hasText: agentsn });
     await waitText(subRow, (t) => /SUCCESS|FAILED|BURIED/.test(t), 'subtask final', 45_000);
     expect(await text(subRow)).toContain('SUCCESS');
-    await waitText(page.getByRole('status', { name: 'Task progress' }), (t) => t === '1 of 1 complete', 'task complete');
-    await waitText(page.getByRole('list', { name: /^Subtask states of task \d+$/ }), (t) => t.replace(/\s+/g, ' ') === 'SUCCESS 1', 'per-state counts');
+    await waitText(
+      page.getByRole('status', { name: 'Task progress' }),
+      (t) => t === '1 of 1 complete',
+      'task complete',
+    );
+    await waitText(
+      page.getByRole('list', { name: /^Subtask states of task \d+$/ }),
+      (t) => t.replace(/\s+/g, ' ') === 'SUCCESS 1',
+      'per-state counts',
+    );
     // The host really runs it.
-    await waitUntil(async () => {
-      const agents = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host.agents as { name: string; status: string }[];
-      return agents.some((a) => a.name === AGENT && a.status === 'running');
-    }, { timeoutMs: 20_000, what: `${AGENT} running on the host` });
+    await waitUntil(
+      async () => {
+        const agents = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host.agents as {
+          name: string;
+          status: string;
+        }[];
+        return agents.some((a) => a.name === AGENT && a.status === 'running');
+      },
+      { timeoutMs: 20_000, what: `${AGENT} running on the host` },
+    );
     await shot('versions');
 
     // The same package again is refused, and says why.
     await page.getByRole('button', { name: 'Upload' }).click();
-    await waitText(page.getByRole('form', { name: 'Upload a package' }).getByRole('alert'), (t) => t.startsWith('Upload failed: conflict'), 'duplicate upload refused');
+    await waitText(
+      page.getByRole('form', { name: 'Upload a package' }).getByRole('alert'),
+      (t) => t.startsWith('Upload failed: conflict'),
+      'duplicate upload refused',
+    );
     expect((await srv.api('GET', '/api/v1/server/package')).body.count).toBe(1);
   });
 
@@ -241,10 +335,20 @@ describe('web console', () => {
     // The host's row shows the tag, and the tag filter finds it.
     await page.getByRole('tab', { name: 'Hosts' }).click();
     await page.getByRole('textbox', { name: 'Tag' }).fill('role=web');
-    await waitText(page.getByRole('navigation', { name: 'Hosts pages' }).getByRole('status'), (t) => t.startsWith('1–1 of 1'), 'tag filter');
+    await waitText(
+      page.getByRole('navigation', { name: 'Hosts pages' }).getByRole('status'),
+      (t) => t.startsWith('1–1 of 1'),
+      'tag filter',
+    );
     await page.getByRole('button', { name: `Details of ${hostname}` }).click();
-    await page.getByRole('list', { name: `Tags of ${hostname}` }).getByText('role=web').waitFor();
-    await page.getByRole('table', { name: 'Agents' }).getByRole('row', { name: new RegExp(AGENT) }).waitFor();
+    await page
+      .getByRole('list', { name: `Tags of ${hostname}` })
+      .getByText('role=web')
+      .waitFor();
+    await page
+      .getByRole('table', { name: 'Agents' })
+      .getByRole('row', { name: new RegExp(AGENT) })
+      .waitFor();
     await shot('hosts-expanded');
   });
 
@@ -254,7 +358,11 @@ describe('web console', () => {
     await page.getByLabel('Package file').setInputFiles(v2.file);
     expect(await page.getByRole('textbox', { name: 'Version' }).inputValue()).toBe('1.0.1');
     await page.getByRole('button', { name: 'Upload' }).click();
-    await waitText(page.getByRole('form', { name: 'Upload a package' }).getByRole('status'), (t) => t.startsWith(`Uploaded ${AGENT} 1.0.1`), 'upload 1.0.1');
+    await waitText(
+      page.getByRole('form', { name: 'Upload a package' }).getByRole('status'),
+      (t) => t.startsWith(`Uploaded ${AGENT} 1.0.1`),
+      'upload 1.0.1',
+    );
 
     const form = page.getByRole('form', { name: 'Install or upgrade' });
     expect(await text(form)).toContain(`${AGENT} 1.0.1 (linux/x86_64)`);
@@ -263,13 +371,23 @@ describe('web console', () => {
     await form.getByRole('combobox', { name: 'Tag' }).selectOption('role=web');
     await form.getByRole('button', { name: 'Start task' }).click();
 
-    const subRow = page.getByRole('table', { name: /^Subtasks of task \d+$/ }).getByRole('row').filter({ hasText: agentsn });
+    const subRow = page
+      .getByRole('table', { name: /^Subtasks of task \d+$/ })
+      .getByRole('row')
+      .filter({ hasText: agentsn });
     await waitText(subRow, (t) => /SUCCESS|FAILED|BURIED/.test(t), 'tag subtask final', 45_000);
     expect(await text(subRow)).toContain('SUCCESS');
-    await waitUntil(async () => {
-      const agents = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host.agents as { name: string; version: string; status: string }[];
-      return agents.some((a) => a.name === AGENT && a.version === '1.0.1' && a.status === 'running');
-    }, { timeoutMs: 20_000, what: `${AGENT} 1.0.1 running` });
+    await waitUntil(
+      async () => {
+        const agents = (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host.agents as {
+          name: string;
+          version: string;
+          status: string;
+        }[];
+        return agents.some((a) => a.name === AGENT && a.version === '1.0.1' && a.status === 'running');
+      },
+      { timeoutMs: 20_000, what: `${AGENT} 1.0.1 running` },
+    );
 
     // A tag task stays open for its window; revoke it from the console.
     page.once('dialog', (d) => void d.accept());
@@ -285,7 +403,11 @@ describe('web console', () => {
     await bind.getByRole('checkbox', { name: new RegExp(agentsn) }).check();
     await bind.getByRole('button', { name: 'Unbind' }).click();
     await waitText(bind.getByRole('status'), (t) => t.startsWith('Unbound 1 host'), 'unbound');
-    await waitText(page.getByRole('cell', { name: 'Hosts bound to role=web' }), (t) => t === '0', 'tag count back to 0');
+    await waitText(
+      page.getByRole('cell', { name: 'Hosts bound to role=web' }),
+      (t) => t === '0',
+      'tag count back to 0',
+    );
   });
 
   it('an upload on a slow link shows its progress', async () => {
@@ -295,20 +417,38 @@ describe('web console', () => {
     // Chromium's own throttling: about 3 s for 600 KiB.
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 200 * 1024 });
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false,
+      latency: 20,
+      downloadThroughput: -1,
+      uploadThroughput: 200 * 1024,
+    });
     try {
       await page.getByLabel('Package file').setInputFiles(big);
       await page.getByRole('button', { name: 'Upload' }).click();
       const bar = page.getByRole('progressbar', { name: 'Upload progress' });
-      const seen = await waitUntil(async () => {
-        const now = Number(await bar.getAttribute('value', { timeout: 1000 }).catch(() => 0));
-        return now > 0 && now < 600 * 1024 ? now : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 50, what: 'upload progress between 0 and the whole file' });
+      const seen = await waitUntil(
+        async () => {
+          const now = Number(await bar.getAttribute('value', { timeout: 1000 }).catch(() => 0));
+          return now > 0 && now < 600 * 1024 ? now : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 50, what: 'upload progress between 0 and the whole file' },
+      );
       expect(seen).toBeGreaterThan(0);
-      await waitText(page.getByRole('form', { name: 'Upload a package' }).getByRole('status'), (t) => t.startsWith('Uploaded BigAgent 0.0.1'), 'slow upload done', 60_000);
+      await waitText(
+        page.getByRole('form', { name: 'Upload a package' }).getByRole('status'),
+        (t) => t.startsWith('Uploaded BigAgent 0.0.1'),
+        'slow upload done',
+        60_000,
+      );
       expect(await bar.count()).toBe(0);
     } finally {
-      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: -1,
+        uploadThroughput: -1,
+      });
       await cdp.detach();
     }
   });
@@ -318,7 +458,10 @@ describe('web console', () => {
     await waitText(page.getByRole('group', { name: 'Hosts total' }), (t) => t.startsWith('1'), 'dashboard loaded');
     // The installed sub-agent is counted: deployed 1, online 1.
     const agentRow = page.getByRole('table', { name: 'Agents' }).getByRole('row', { name: new RegExp(AGENT) });
-    await waitUntil(async () => (await agentRow.getByRole('cell').allTextContents()).join(' ') === '1 1', { timeoutMs: 20_000, what: 'agent deployed 1 online 1' });
+    await waitUntil(async () => (await agentRow.getByRole('cell').allTextContents()).join(' ') === '1 1', {
+      timeoutMs: 20_000,
+      what: 'agent deployed 1 online 1',
+    });
     await srv.child.stop();
     const banner = page.getByRole('alert', { name: 'Server unreachable' });
     await banner.waitFor({ timeout: 20_000 });
@@ -328,13 +471,25 @@ describe('web console', () => {
     await shot('server-away');
     await srv.restart();
     await banner.waitFor({ state: 'detached', timeout: 20_000 });
-    await waitText(page.getByRole('group', { name: 'Hosts total' }), (t) => t.startsWith('1'), 'dashboard after recovery');
+    await waitText(
+      page.getByRole('group', { name: 'Hosts total' }),
+      (t) => t.startsWith('1'),
+      'dashboard after recovery',
+    );
   });
 
   it('a token revoked during the session ends it with a note on the login form', async () => {
     // The administrator revokes the token (startAspire names it "test") with the CLI.
     const bin = binary('aspire');
-    const { stdout } = await run(bin.cmd, [...bin.args, 'token', 'revoke', '--data-dir', srv.dataDir, '--name', 'test']);
+    const { stdout } = await run(bin.cmd, [
+      ...bin.args,
+      'token',
+      'revoke',
+      '--data-dir',
+      srv.dataDir,
+      '--name',
+      'test',
+    ]);
     expect(stdout).toMatch(/revoked 1 token/);
     // The dashboard's next poll (every 5 s) meets the 401.
     await page.getByRole('button', { name: 'Log in' }).waitFor({ timeout: 20_000 });

@@ -31,7 +31,9 @@ it('npm run demo: server, BootAgent and a supervised BasicAgent come up on loopb
   demo.kill('SIGINT');
   const { code } = await demo.exited;
   expect(code, demo.output).toBe(0);
-  expect(demo.output).toMatch(/demo: Ctrl-C: stopped aspire \(pid \d+\), boot \(pid \d+\), BasicAgent \(pid \d+\); state kept in /);
+  expect(demo.output).toMatch(
+    /demo: Ctrl-C: stopped aspire \(pid \d+\), boot \(pid \d+\), BasicAgent \(pid \d+\); state kept in /,
+  );
   // Nothing is left running: the demo stops the BasicAgent it had the BootAgent start.
   const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
   expect(ps).not.toContain(join(dir, 'basic', 'basic.json'));
@@ -42,11 +44,18 @@ it('a busy port: one line naming the port and ASPIRE_DEMO_PORT, exit 1, nothing 
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   const port = (busy.address() as { port: number }).port;
   try {
-    const env = { ...process.env, ASPIRE_DEMO_DIR: join(dir, 'busy'), ASPIRE_DEMO_PORT: String(port), ASPIRE_DEMO_HUB_PORT: '0' };
+    const env = {
+      ...process.env,
+      ASPIRE_DEMO_DIR: join(dir, 'busy'),
+      ASPIRE_DEMO_PORT: String(port),
+      ASPIRE_DEMO_HUB_PORT: '0',
+    };
     const demo = new Child(process.execPath, [join(repoRoot(), 'scripts/demo.mjs')], { env, cwd: repoRoot() });
     const { code } = await demo.exited;
     expect(code).toBe(1);
-    expect(demo.output.trim().split('\n')).toEqual([`demo: port ${port} on 127.0.0.1 is in use; choose another with ASPIRE_DEMO_PORT, e.g. ASPIRE_DEMO_PORT=${port + 1} npm run demo`]);
+    expect(demo.output.trim().split('\n')).toEqual([
+      `demo: port ${port} on 127.0.0.1 is in use; choose another with ASPIRE_DEMO_PORT, e.g. ASPIRE_DEMO_PORT=${port + 1} npm run demo`,
+    ]);
   } finally {
     busy.close();
   }

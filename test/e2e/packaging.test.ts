@@ -8,7 +8,18 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,7 +45,11 @@ let compiledIn: Server;
 let compiledInAddr: string;
 const timings: Record<string, number> = {};
 
-async function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
+async function sh(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+) {
   return exec(cmd, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
@@ -99,18 +114,34 @@ beforeAll(async () => {
   // x86_64 RPMs of all three; aarch64 single executables (their RPMs are the same spec with
   // --target aarch64, built by CI's package step; here only the binaries are run under qemu).
   const env = { DIST: dist, ARCHES: 'x86_64 aarch64', RPM_ARCHES: 'x86_64', BOOT_SERVER_ADDR: compiledInAddr };
-  await timed('package.sh all (x86_64 rpms, both arches binaries)', () => sh('bash', ['scripts/package.sh', 'all', `${V1}-1`], { env }));
+  await timed('package.sh all (x86_64 rpms, both arches binaries)', () =>
+    sh('bash', ['scripts/package.sh', 'all', `${V1}-1`], { env }),
+  );
   await timed('package.sh BootAgent upgrade (x86_64)', () =>
     // No compiled-in server in this one: the day-1 flow (docs/install.md) needs a boot that knows none.
-    sh('bash', ['scripts/package.sh', 'BootAgent', `${V2}-1`], { env: { ...env, DIST: distUpgrade, ARCHES: 'x86_64', BOOT_SERVER_ADDR: '' } }),
+    sh('bash', ['scripts/package.sh', 'BootAgent', `${V2}-1`], {
+      env: { ...env, DIST: distUpgrade, ARCHES: 'x86_64', BOOT_SERVER_ADDR: '' },
+    }),
   );
   // Second run from the bundle the first embedded: the aarch64 RPM, and an x86_64 one to
   // compare byte for byte with the first run's.
   await timed('package.sh BootAgent again (both arches rpms)', () =>
-    sh('bash', ['scripts/package.sh', 'BootAgent', `${V1}-1`], { env: { ...env, DIST: distArm, BUNDLE_DIR: join(dist, 'bundle'), ARCHES: 'x86_64 aarch64', RPM_ARCHES: 'x86_64 aarch64' } }),
+    sh('bash', ['scripts/package.sh', 'BootAgent', `${V1}-1`], {
+      env: {
+        ...env,
+        DIST: distArm,
+        BUNDLE_DIR: join(dist, 'bundle'),
+        ARCHES: 'x86_64 aarch64',
+        RPM_ARCHES: 'x86_64 aarch64',
+      },
+    }),
   );
   payloadRoot = join(work, 'payload');
-  for (const [name, ver] of [['BootAgent', V1], ['BasicAgent', V1], ['aspire-server', V1]] as const) {
+  for (const [name, ver] of [
+    ['BootAgent', V1],
+    ['BasicAgent', V1],
+    ['aspire-server', V1],
+  ] as const) {
     await extract(rpmFile(dist, name, ver), payloadRoot);
   }
   payloadBin = join(payloadRoot, 'usr', 'bin');
@@ -175,17 +206,24 @@ describe('RPMs', () => {
       const rpm = rpmFile(dist, name, V1);
       expect((await sh('rpm', ['-qpl', rpm])).stdout.trim().split('\n'), name).toEqual(files);
       // Every file under /etc is %config(noreplace): %{FILEFLAGS} has 1 (config) and 16 (noreplace).
-      const flags = (await sh('rpm', ['-qp', '--qf', '[%{FILENAMES} %{FILEFLAGS} %{FILEMODES:perms}\n]', rpm])).stdout.trim().split('\n');
-      const etcFiles = flags.map((l) => l.split(' ')).filter(([p, , m]) => p!.startsWith('/etc/') && !m!.startsWith('d'));
+      const flags = (await sh('rpm', ['-qp', '--qf', '[%{FILENAMES} %{FILEFLAGS} %{FILEMODES:perms}\n]', rpm])).stdout
+        .trim()
+        .split('\n');
+      const etcFiles = flags
+        .map((l) => l.split(' '))
+        .filter(([p, , m]) => p!.startsWith('/etc/') && !m!.startsWith('d'));
       expect(etcFiles.length, name).toBeGreaterThan(0);
       for (const [path, f] of etcFiles) expect(Number(f) & 17, `${path} is %config(noreplace)`).toBe(17);
     }
     const bootUnit = readFileSync(join(payloadRoot, 'usr/lib/systemd/system/bootagent.service'), 'utf8');
-    expect(bootUnit).toMatch(/^ExecStart=\/usr\/bin\/boot -f .*-L \/var\/log\/bootagent\/boot\.log -P \/run\/bootagent\.pid$/m);
+    expect(bootUnit).toMatch(
+      /^ExecStart=\/usr\/bin\/boot -f .*-L \/var\/log\/bootagent\/boot\.log -P \/run\/bootagent\.pid$/m,
+    );
     expect(bootUnit).toMatch(/^Restart=always$/m);
     expect(bootUnit).toMatch(/^KillMode=process$/m);
     // BasicAgentCtl is a link to the one executable.
-    const ls = (await sh('rpm', ['-qp', '--qf', '[%{FILENAMES} %{FILELINKTOS}\n]', rpmFile(dist, 'BasicAgent', V1)])).stdout;
+    const ls = (await sh('rpm', ['-qp', '--qf', '[%{FILENAMES} %{FILELINKTOS}\n]', rpmFile(dist, 'BasicAgent', V1)]))
+      .stdout;
     expect(ls).toContain('/usr/bin/BasicAgentCtl BasicAgent');
   });
 
@@ -219,11 +257,21 @@ describe('single executables', () => {
     // The bundle: esbuild twice from the same tree (other work may change the tree between this
     // and the package step, so the bundle is compared with itself, the SEA with the package's).
     for (const d of ['b1', 'b2']) {
-      await sh(node, ['scripts/build.mjs', 'boot'], { env: { ASPIRE_BUILD_DIR: join(again, d), ASPIRE_VERSION: V1, BOOT_SERVER_ADDR: compiledInAddr } });
+      await sh(node, ['scripts/build.mjs', 'boot'], {
+        env: { ASPIRE_BUILD_DIR: join(again, d), ASPIRE_VERSION: V1, BOOT_SERVER_ADDR: compiledInAddr },
+      });
     }
     expect(sha256(join(again, 'b1/boot.cjs'))).toBe(sha256(join(again, 'b2/boot.cjs')));
     // The single executables: from the bundle package.sh embedded, in another directory.
-    await sh(node, ['scripts/sea.mjs', '--bundle', join(dist, 'bundle/boot.cjs'), '--name', 'boot', '--out', join(again, 'sea')]);
+    await sh(node, [
+      'scripts/sea.mjs',
+      '--bundle',
+      join(dist, 'bundle/boot.cjs'),
+      '--name',
+      'boot',
+      '--out',
+      join(again, 'sea'),
+    ]);
     for (const arch of ['x86_64', 'aarch64']) {
       expect(sha256(join(again, 'sea', arch, 'boot')), arch).toBe(sha256(join(dist, 'bin', arch, 'boot')));
     }
@@ -231,7 +279,8 @@ describe('single executables', () => {
 
   it('a second package.sh run from the same bundle gives byte-identical RPMs and binaries', () => {
     expect(sha256(rpmFile(distArm, 'BootAgent', V1))).toBe(sha256(rpmFile(dist, 'BootAgent', V1)));
-    for (const arch of ['x86_64', 'aarch64']) expect(sha256(join(distArm, 'bin', arch, 'boot')), arch).toBe(sha256(join(dist, 'bin', arch, 'boot')));
+    for (const arch of ['x86_64', 'aarch64'])
+      expect(sha256(join(distArm, 'bin', arch, 'boot')), arch).toBe(sha256(join(dist, 'bin', arch, 'boot')));
   });
 
   it('NODE_OPTIONS cannot change them (execArgvExtension none)', async () => {
@@ -245,22 +294,40 @@ describe('single executables', () => {
     const kernel = JSON.parse((await sh(join(payloadBin, 'BasicAgentCtl'), ['-c', 'getinfo.kernel'])).stdout);
     expect(kernel).toMatchObject({ arch: 'x86_64', release: expect.any(String) });
     expect((await sh(join(payloadBin, 'BasicAgent'), ['--version'])).stdout.trim()).toBe(versionLine('BasicAgent', V1));
-    expect((await sh(join(payloadBin, 'BasicAgentCtl'), ['--version'])).stdout.trim()).toBe(versionLine('BasicAgentCtl', V1));
+    expect((await sh(join(payloadBin, 'BasicAgentCtl'), ['--version'])).stdout.trim()).toBe(
+      versionLine('BasicAgentCtl', V1),
+    );
     expect((await sh(join(payloadBin, 'aspire'), ['--version'])).stdout.trim()).toBe(versionLine('aspire', V1));
     const t = await shTry(join(payloadBin, 'BasicAgent'), ['-T', '-c', join(payloadRoot, 'etc/basicagent/basic.json')]);
     expect(t.code).toBe(2);
     expect(t.stderr).toMatch(/no hub address: "serverHost" is empty/);
     // The packaged unit's pre-start check lets the agent start and wait for it.
-    expect((await shTry(join(payloadBin, 'BasicAgent'), ['-T', '--allow-no-server', '-c', join(payloadRoot, 'etc/basicagent/basic.json')])).code).toBe(0);
+    expect(
+      (
+        await shTry(join(payloadBin, 'BasicAgent'), [
+          '-T',
+          '--allow-no-server',
+          '-c',
+          join(payloadRoot, 'etc/basicagent/basic.json'),
+        ])
+      ).code,
+    ).toBe(0);
   });
 
   it('aarch64 binaries under qemu print what the x86_64 ones print', async () => {
-    const qemu = (bin: string, args: string[]) => sh('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(dist, 'bin/aarch64', bin), ...args]);
+    const qemu = (bin: string, args: string[]) =>
+      sh('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(dist, 'bin/aarch64', bin), ...args]);
     const native = (bin: string, args: string[]) => sh(join(dist, 'bin/x86_64', bin), args);
     const sample = join(payloadRoot, 'etc/bootagent/boot.json');
-    for (const [bin, args] of [['boot', ['--version']], ['boot', ['-T', '-c', sample]], ['BasicAgent', ['--version']]] as const) {
+    for (const [bin, args] of [
+      ['boot', ['--version']],
+      ['boot', ['-T', '-c', sample]],
+      ['BasicAgent', ['--version']],
+    ] as const) {
       // --version names the machine: aarch64 under qemu, x86_64 natively; the rest is the same.
-      expect((await qemu(bin, [...args])).stdout.replace('aarch64', 'ARCH'), `${bin} ${args.join(' ')}`).toBe((await native(bin, [...args])).stdout.replace('x86_64', 'ARCH'));
+      expect((await qemu(bin, [...args])).stdout.replace('aarch64', 'ARCH'), `${bin} ${args.join(' ')}`).toBe(
+        (await native(bin, [...args])).stdout.replace('x86_64', 'ARCH'),
+      );
     }
     const arm = JSON.parse((await qemu('BasicAgentCtl', ['-c', 'getinfo.kernel'])).stdout);
     const x86 = JSON.parse((await native('BasicAgentCtl', ['-c', 'getinfo.kernel'])).stdout);
@@ -271,9 +338,22 @@ describe('single executables', () => {
   it('boot without -S and without a metafile registers with the compiled-in BOOT_SERVER_ADDR', async () => {
     const dir = mkdtempSync(join(work, 'compiled-'));
     writeFileSync(join(dir, 'boot.json'), JSON.stringify({ step: 1, httpTimeoutSec: 2 }));
-    const boot = new Child(join(payloadBin, 'boot'), ['-f', '-c', join(dir, 'boot.json'), '-d', join(dir, 'state'), '-L', join(dir, 'boot.log'), '-P', join(dir, 'boot.pid')]);
+    const boot = new Child(join(payloadBin, 'boot'), [
+      '-f',
+      '-c',
+      join(dir, 'boot.json'),
+      '-d',
+      join(dir, 'state'),
+      '-L',
+      join(dir, 'boot.log'),
+      '-P',
+      join(dir, 'boot.pid'),
+    ]);
     try {
-      const hit = await waitUntil(() => compiledInHits.find((h) => h.path === '/agent/register'), { timeoutMs: 30_000, what: 'a registration at the compiled-in address' });
+      const hit = await waitUntil(() => compiledInHits.find((h) => h.path === '/agent/register'), {
+        timeoutMs: 30_000,
+        what: 'a registration at the compiled-in address',
+      });
       expect(JSON.parse(hit.body)).toMatchObject({ agentsn: expect.any(String), hostname: expect.any(String) });
     } finally {
       await boot.stop();
@@ -287,12 +367,16 @@ describe('single executables', () => {
  * (installSystemctlStandIn adds a recording one for the systemd paths).
  */
 async function makeScratchRoot(root: string): Promise<void> {
-  for (const d of ['bin', 'lib/x86_64-linux-gnu', 'lib64', 'dev', 'etc', 'tmp', 'var/tmp']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['bin', 'lib/x86_64-linux-gnu', 'lib64', 'dev', 'etc', 'tmp', 'var/tmp'])
+    mkdirSync(join(root, d), { recursive: true });
   copyFileSync('/bin/dash', join(root, 'bin/sh'));
   chmodSync(join(root, 'bin/sh'), 0o755);
   copyFileSync('/lib/x86_64-linux-gnu/libc.so.6', join(root, 'lib/x86_64-linux-gnu/libc.so.6'));
   copyFileSync('/lib64/ld-linux-x86-64.so.2', join(root, 'lib64/ld-linux-x86-64.so.2'));
-  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\naspire:x:990:990:Aspire server:/var/lib/aspire:/sbin/nologin\n');
+  writeFileSync(
+    join(root, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\naspire:x:990:990:Aspire server:/var/lib/aspire:/sbin/nologin\n',
+  );
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\naspire:x:990:\n');
   await exec('mknod', ['-m', '666', join(root, 'dev/null'), 'c', '1', '3']);
 }
@@ -345,10 +429,26 @@ describe('logrotate snippet', () => {
     expect(snippet).toContain('/var/log/bootagent/*.log');
     expect(snippet).toContain('/run/bootagent.pid');
     const conf = join(dir, 'logrotate.conf');
-    writeFileSync(conf, snippet.replaceAll('/var/log/bootagent/', `${logDir}/`).replaceAll('/run/bootagent.pid', pidfile), { mode: 0o644 });
+    writeFileSync(
+      conf,
+      snippet.replaceAll('/var/log/bootagent/', `${logDir}/`).replaceAll('/run/bootagent.pid', pidfile),
+      { mode: 0o644 },
+    );
     writeFileSync(join(dir, 'boot.json'), JSON.stringify({ step: 1, httpTimeoutSec: 2 }));
     const log = join(logDir, 'boot.log');
-    const boot = new Child(join(payloadBin, 'boot'), ['-f', '-c', join(dir, 'boot.json'), '-d', join(dir, 'state'), '-L', log, '-P', pidfile, '-S', compiledInAddr]);
+    const boot = new Child(join(payloadBin, 'boot'), [
+      '-f',
+      '-c',
+      join(dir, 'boot.json'),
+      '-d',
+      join(dir, 'state'),
+      '-L',
+      log,
+      '-P',
+      pidfile,
+      '-S',
+      compiledInAddr,
+    ]);
     try {
       await boot.waitForLine(/^boot: running pid/, 30_000);
       await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').length > 0, { what: 'boot.log written' });
@@ -356,7 +456,10 @@ describe('logrotate snippet', () => {
       expect(r.code, r.stderr).toBe(0);
       expect(readFileSync(`${log}.1`, 'utf8')).toMatch(/"msg"/);
       // boot got the HUP from postrotate: its reopen line lands in the new file, and it keeps going.
-      await waitUntil(() => existsSync(log) && /log file reopened/.test(readFileSync(log, 'utf8')), { timeoutMs: 15_000, what: 'reopen line in the new boot.log' });
+      await waitUntil(() => existsSync(log) && /log file reopened/.test(readFileSync(log, 'utf8')), {
+        timeoutMs: 15_000,
+        what: 'reopen line in the new boot.log',
+      });
       expect(boot.proc.exitCode).toBeNull();
     } finally {
       await boot.stop();
@@ -386,7 +489,15 @@ describe('install into a scratch root', () => {
     expect(v.code).toBe(0);
     // The installed server starts on its packaged config (port 0 instead of the packaged 8180).
     const data = mkdtempSync(join(work, 'srvdata-'));
-    const srv = new Child(join(root, 'usr/bin/aspire'), ['serve', '--listen', '127.0.0.1:0', '--data-dir', data, '--config', join(root, 'etc/aspire/aspire.json')]);
+    const srv = new Child(join(root, 'usr/bin/aspire'), [
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      data,
+      '--config',
+      join(root, 'etc/aspire/aspire.json'),
+    ]);
     try {
       await srv.waitForLine(/^aspire: listening on http:\/\/127\.0\.0\.1:\d+$/, 30_000);
     } finally {
@@ -397,8 +508,22 @@ describe('install into a scratch root', () => {
   it('the systemd units pass systemd-analyze verify with no complaint', async () => {
     // verify --root needs the targets the units hang off and the binaries they exec.
     const units = join(root, 'usr/lib/systemd/system');
-    for (const t of ['sysinit.target', 'basic.target', 'multi-user.target', 'network-online.target', 'shutdown.target', 'network.target', 'paths.target', 'slices.target', 'sockets.target', 'timers.target', 'local-fs.target', 'swap.target']) {
-      if (existsSync(join('/usr/lib/systemd/system', t))) copyFileSync(join('/usr/lib/systemd/system', t), join(units, t));
+    for (const t of [
+      'sysinit.target',
+      'basic.target',
+      'multi-user.target',
+      'network-online.target',
+      'shutdown.target',
+      'network.target',
+      'paths.target',
+      'slices.target',
+      'sockets.target',
+      'timers.target',
+      'local-fs.target',
+      'swap.target',
+    ]) {
+      if (existsSync(join('/usr/lib/systemd/system', t)))
+        copyFileSync(join('/usr/lib/systemd/system', t), join(units, t));
     }
     copyFileSync('/bin/kill', join(root, 'bin/kill'));
     for (const unit of ['bootagent.service', 'basicagent.service', 'aspire.service']) {
@@ -411,7 +536,11 @@ describe('install into a scratch root', () => {
 
   it('an upgrade keeps an edited config and installs the new binary; erase keeps it as .rpmsave', async () => {
     const conf = join(root, 'etc/bootagent/boot.json');
-    const edited = JSON.stringify({ servers: ['aspire.example.test:8180'], step: 300, logLevel: 'debug', tags: 'svc=edited' }, null, 2);
+    const edited = JSON.stringify(
+      { servers: ['aspire.example.test:8180'], step: 300, logLevel: 'debug', tags: 'svc=edited' },
+      null,
+      2,
+    );
     writeFileSync(conf, edited);
     const r = await shTry('rpm', [...rpmArgs(), '-U', '--nodeps', rpmFile(distUpgrade, 'BootAgent', V2)]);
     expect(r.code, r.stderr).toBe(0);
@@ -434,10 +563,19 @@ describe('day 1 from the RPMs (docs/install.md)', () => {
   // The steps of docs/install.md in a scratch root: aspire-server and a BootAgent built without
   // a compiled-in server (the upgrade build), the service user's data dir, boot waiting for a
   // server, `servers` set in boot.json, the host online. Paths under / are the scratch root's.
-  it('rpm -i; boot -T exits 2 without a server; token create as root keeps the data dir the service user\'s; servers in boot.json; host online', async () => {
+  it("rpm -i; boot -T exits 2 without a server; token create as root keeps the data dir the service user's; servers in boot.json; host online", async () => {
     const root = join(work, 'root-day1');
     await makeScratchRoot(root);
-    const r = await shTry('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-i', '--nodeps', rpmFile(dist, 'aspire-server', V1), rpmFile(distUpgrade, 'BootAgent', V2)]);
+    const r = await shTry('rpm', [
+      '--root',
+      root,
+      '--dbpath',
+      '/var/lib/rpm',
+      '-i',
+      '--nodeps',
+      rpmFile(dist, 'aspire-server', V1),
+      rpmFile(distUpgrade, 'BootAgent', V2),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const boot = join(root, 'usr/bin/boot');
     const aspire = join(root, 'usr/bin/aspire');
@@ -460,14 +598,32 @@ describe('day 1 from the RPMs (docs/install.md)', () => {
     const tok = await shTry(aspire, ['token', 'create', '--data-dir', dataDir, '--name', 'admin']);
     expect(tok.code, tok.stderr).toBe(0);
     const token = tok.stdout.trim();
-    for (const f of readdirSync(dataDir)) expect(statSync(join(dataDir, f)).uid, `${f} belongs to the service user`).toBe(990);
-    const srv = new Child(aspire, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', join(root, 'etc/aspire/aspire.json')], { uid: 990, gid: 990 });
-    const agent = new Child(boot, ['-f', '-c', bootJson, '-d', bootState, '-L', join(root, 'var/log/bootagent/boot.log'), '-P', join(root, 'run/bootagent.pid')]);
+    for (const f of readdirSync(dataDir))
+      expect(statSync(join(dataDir, f)).uid, `${f} belongs to the service user`).toBe(990);
+    const srv = new Child(
+      aspire,
+      ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--config', join(root, 'etc/aspire/aspire.json')],
+      { uid: 990, gid: 990 },
+    );
+    const agent = new Child(boot, [
+      '-f',
+      '-c',
+      bootJson,
+      '-d',
+      bootState,
+      '-L',
+      join(root, 'var/log/bootagent/boot.log'),
+      '-P',
+      join(root, 'run/bootagent.pid'),
+    ]);
     try {
       const url = (await srv.waitForLine(/^aspire: listening on (http:\/\/\S+)$/, 30_000))[1]!;
       // Step: BootAgent runs (rpm -i started it) and waits, one line per backoff.
       const log = join(root, 'var/log/bootagent/boot.log');
-      await waitUntil(() => existsSync(log) && /no server known yet/.test(readFileSync(log, 'utf8')), { timeoutMs: 30_000, what: 'boot waiting for a server' });
+      await waitUntil(() => existsSync(log) && /no server known yet/.test(readFileSync(log, 'utf8')), {
+        timeoutMs: 30_000,
+        what: 'boot waiting for a server',
+      });
       expect(agent.proc.exitCode).toBeNull();
       // Step: name the server in boot.json (the packaged file has "servers": []).
       const packaged = JSON.parse(readFileSync(bootJson, 'utf8'));
@@ -478,7 +634,10 @@ describe('day 1 from the RPMs (docs/install.md)', () => {
       const host = await waitUntil(
         async () => {
           const res = await fetch(`${url}/api/v1/server/host`, { headers: { authorization: `Bearer ${token}` } });
-          const body = (await res.json()) as { hosts?: { status: string; curvers?: string }[]; data?: { status: string }[] };
+          const body = (await res.json()) as {
+            hosts?: { status: string; curvers?: string }[];
+            data?: { status: string }[];
+          };
           const list = (body.hosts ?? body.data ?? []) as { status: string; curvers?: string }[];
           return list.find((h) => h.status === 'online');
         },
@@ -495,7 +654,11 @@ describe('day 1 from the RPMs (docs/install.md)', () => {
 });
 
 describe('scriptlets against a recording systemctl (rpm/aspire-common.inc)', () => {
-  const UNIT: Record<string, string> = { BootAgent: 'bootagent.service', BasicAgent: 'basicagent.service', 'aspire-server': 'aspire.service' };
+  const UNIT: Record<string, string> = {
+    BootAgent: 'bootagent.service',
+    BasicAgent: 'basicagent.service',
+    'aspire-server': 'aspire.service',
+  };
   const NAMES = Object.keys(UNIT);
   /**
    * Upgrade transaction per package: BootAgent 1.0.0-1 -> 1.0.1-1 (the upgrade build). For the
@@ -503,7 +666,8 @@ describe('scriptlets against a recording systemctl (rpm/aspire-common.inc)', () 
    * erases the old one, running the same scriptlets with the same $1 as an upgrade (%post 2,
    * %preun/%postun 1), without building two more RPMs for the test.
    */
-  const upgradeArgs = (name: string) => (name === 'BootAgent' ? [rpmFile(distUpgrade, name, V2)] : ['--replacepkgs', rpmFile(dist, name, V1)]);
+  const upgradeArgs = (name: string) =>
+    name === 'BootAgent' ? [rpmFile(distUpgrade, name, V2)] : ['--replacepkgs', rpmFile(dist, name, V1)];
   /** Only BootAgent is enabled on install (BootAgent supervises BasicAgent; the server waits for its config). */
   const enables = (name: string) => name === 'BootAgent';
 
@@ -514,7 +678,12 @@ describe('scriptlets against a recording systemctl (rpm/aspire-common.inc)', () 
     expect(r.code, r.stderr).toBe(0);
     return r;
   };
-  const installed = async (root: string) => (await shTry('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-qa', '--qf', '%{NAME}-%{VERSION}\n'])).stdout.trim().split('\n').filter(Boolean).sort();
+  const installed = async (root: string) =>
+    (await shTry('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-qa', '--qf', '%{NAME}-%{VERSION}\n'])).stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .sort();
 
   it('systemd running: install daemon-reloads (BootAgent: enable --now), upgrade try-restarts, erase disables --now', async () => {
     await timed('scriptlets: running (install, upgrade, erase per package)', async () => {
@@ -525,16 +694,33 @@ describe('scriptlets against a recording systemctl (rpm/aspire-common.inc)', () 
       for (const name of NAMES) {
         const unit = UNIT[name]!;
         await rpmIn(root, ['-i', rpmFile(dist, name, V1)]);
-        expect(takeCalls(root), `${name} first install`).toEqual(['is-system-running', 'daemon-reload', ...(enables(name) ? [`enable --now ${unit}`] : [])]);
+        expect(takeCalls(root), `${name} first install`).toEqual([
+          'is-system-running',
+          'daemon-reload',
+          ...(enables(name) ? [`enable --now ${unit}`] : []),
+        ]);
 
         await rpmIn(root, ['-U', ...upgradeArgs(name)]);
         // New %post ($1 2): reload, no enable; old %preun ($1 1): nothing; old %postun ($1 1): reload, try-restart.
         const up = takeCalls(root);
-        expect(up, `${name} upgrade`).toEqual(['is-system-running', 'daemon-reload', 'is-system-running', 'daemon-reload', `try-restart ${unit}`]);
-        expect(up.filter((c) => c.startsWith('enable') || c.includes('disable')), `${name} upgrade`).toEqual([]);
+        expect(up, `${name} upgrade`).toEqual([
+          'is-system-running',
+          'daemon-reload',
+          'is-system-running',
+          'daemon-reload',
+          `try-restart ${unit}`,
+        ]);
+        expect(
+          up.filter((c) => c.startsWith('enable') || c.includes('disable')),
+          `${name} upgrade`,
+        ).toEqual([]);
 
         await rpmIn(root, ['-e', name]);
-        expect(takeCalls(root), `${name} erase`).toEqual([`--no-reload disable --now ${unit}`, 'is-system-running', 'daemon-reload']);
+        expect(takeCalls(root), `${name} erase`).toEqual([
+          `--no-reload disable --now ${unit}`,
+          'is-system-running',
+          'daemon-reload',
+        ]);
       }
       expect(await installed(root)).toEqual([]);
     });
@@ -548,7 +734,10 @@ describe('scriptlets against a recording systemctl (rpm/aspire-common.inc)', () 
       setSystemdState(root, 'offline');
       for (const name of NAMES) {
         await rpmIn(root, ['-i', rpmFile(dist, name, V1)]);
-        expect(takeCalls(root), `${name} first install, offline`).toEqual(['is-system-running', ...(enables(name) ? [`enable ${UNIT[name]}`] : [])]);
+        expect(takeCalls(root), `${name} first install, offline`).toEqual([
+          'is-system-running',
+          ...(enables(name) ? [`enable ${UNIT[name]}`] : []),
+        ]);
       }
 
       // Every call exits 1, while is-system-running still says "running": each scriptlet takes
@@ -557,18 +746,23 @@ describe('scriptlets against a recording systemctl (rpm/aspire-common.inc)', () 
       await rpmIn(root, ['-U', ...NAMES.flatMap(upgradeArgs)]);
       expect(await installed(root)).toEqual([`BasicAgent-${V1}`, `BootAgent-${V2}`, `aspire-server-${V1}`]);
       const up = takeCalls(root);
-      for (const unit of Object.values(UNIT)) expect(up, 'upgrade with failing systemctl').toContain(`try-restart ${unit}`);
+      for (const unit of Object.values(UNIT))
+        expect(up, 'upgrade with failing systemctl').toContain(`try-restart ${unit}`);
 
       await rpmIn(root, ['-e', ...NAMES]);
       expect(await installed(root)).toEqual([]);
       const erased = takeCalls(root);
-      for (const unit of Object.values(UNIT)) expect(erased, 'erase with failing systemctl').toContain(`--no-reload disable --now ${unit}`);
+      for (const unit of Object.values(UNIT))
+        expect(erased, 'erase with failing systemctl').toContain(`--no-reload disable --now ${unit}`);
 
       await rpmIn(root, ['-i', ...NAMES.map((n) => rpmFile(dist, n, V1))]);
       expect(await installed(root)).toEqual([`BasicAgent-${V1}`, `BootAgent-${V1}`, `aspire-server-${V1}`]);
       const fresh = takeCalls(root);
       expect(fresh, 'first install with failing systemctl').toContain('enable --now bootagent.service');
-      expect(fresh.filter((c) => c === 'daemon-reload'), 'first install with failing systemctl').toHaveLength(3);
+      expect(
+        fresh.filter((c) => c === 'daemon-reload'),
+        'first install with failing systemctl',
+      ).toHaveLength(3);
     });
   });
 });
@@ -588,7 +782,8 @@ describe('aarch64 RPM', () => {
     expect(r.code, r.stderr).toBe(0);
     const v = await shTry('rpm', ['--root', root, '--dbpath', '/var/lib/rpm', '-V', '--nodeps', 'BootAgent']);
     expect(v.stdout).toBe('');
-    const qemu = (args: string[]) => sh('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(root, 'usr/bin/boot'), ...args]);
+    const qemu = (args: string[]) =>
+      sh('qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', join(root, 'usr/bin/boot'), ...args]);
     expect((await qemu(['--version'])).stdout.trim()).toBe(versionLine('boot', V1, 'aarch64'));
     expect((await qemu(['-T', '-c', join(root, 'etc/bootagent/boot.json')])).stdout).toMatch(/is valid/);
   });
@@ -611,7 +806,10 @@ describe('end-to-end flows on the binaries from the RPM payload', () => {
     let boot = first;
     try {
       expect(boot.child.proc.spawnfile).toBe(join(payloadBin, 'boot'));
-      const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'agentsn trusted' });
+      const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+        timeoutMs: 30_000,
+        what: 'agentsn trusted',
+      });
       const sn = meta.agentsn;
       const host = await waitUntil(
         async () => {
@@ -624,7 +822,11 @@ describe('end-to-end flows on the binaries from the RPM payload', () => {
       expect(String(host.curvers)).toContain(V1);
 
       const configTask = async (step: number) => {
-        const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [sn], parameters: { step } });
+        const created = await srv.api('POST', '/api/v1/server/task', {
+          command: 'config',
+          agents: [sn],
+          parameters: { step },
+        });
         expect(created.status).toBe(200);
         const id = created.body.id as number;
         return waitUntil(
@@ -640,8 +842,17 @@ describe('end-to-end flows on the binaries from the RPM payload', () => {
 
       // kill -9, start again on the same state dir: same AgentSN, pushes resume, jobs still run.
       await boot.kill9();
-      boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: boot.stateDir, logFile: boot.logFile });
-      await waitUntil(() => boot.readMeta()?.agentsn === sn && boot.readMeta()?.trusted, { timeoutMs: 30_000, what: 'same agentsn after kill -9' });
+      boot = await startBoot({
+        serverUrl: srv.url,
+        enrollSecret: srv.enrollSecret,
+        step: 1,
+        stateDir: boot.stateDir,
+        logFile: boot.logFile,
+      });
+      await waitUntil(() => boot.readMeta()?.agentsn === sn && boot.readMeta()?.trusted, {
+        timeoutMs: 30_000,
+        what: 'same agentsn after kill -9',
+      });
       expect(await configTask(1)).toMatchObject({ state: 'SUCCESS', errcode: 0 });
       const hosts = (await srv.api('GET', '/api/v1/server/host')).body;
       expect(JSON.stringify(hosts)).toContain(sn);
@@ -659,8 +870,12 @@ describe('end-to-end flows on the binaries from the RPM payload', () => {
     const agent = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: 'pkg-basic' });
     try {
       expect(agent.child.proc.spawnfile).toBe(join(payloadBin, 'BasicAgent'));
-      const ask = (body: Record<string, unknown>) => srv.api('POST', '/api/v1/server/polaris', { hosts: ['pkg-basic'], ...body });
-      expect((await ask({ method: 'sync.bash', cmd: 'echo hi' })).body.response[0]).toMatchObject({ resp: 'success', data: 'hi\n' });
+      const ask = (body: Record<string, unknown>) =>
+        srv.api('POST', '/api/v1/server/polaris', { hosts: ['pkg-basic'], ...body });
+      expect((await ask({ method: 'sync.bash', cmd: 'echo hi' })).body.response[0]).toMatchObject({
+        resp: 'success',
+        data: 'hi\n',
+      });
     } finally {
       await agent.stop();
       await srv.stop();

@@ -24,10 +24,27 @@ beforeAll(async () => {
   // The hub requires a client certificate of the host CA for a registered host (docs/security.md).
   const hostCa = sharedTestHostCa();
   const issuer = hostCaFromPem(hostCa.cert, readFileSync(hostCa.keyFile, 'utf8'), hostCa.certFile);
-  await store.register({ agentsn: 'sn-multi-addr', hostname: 'multi-addr', ip: '127.0.0.1', newHash: 'h', freshAgentsn: 'x', now: Date.now() });
+  await store.register({
+    agentsn: 'sn-multi-addr',
+    hostname: 'multi-addr',
+    ip: '127.0.0.1',
+    newHash: 'h',
+    freshAgentsn: 'x',
+    now: Date.now(),
+  });
   const { keyFile, csr } = makeHostKeyAndCsr(ca.dir, 'sn-multi-addr');
-  clientIdentity = { cert: await issuer.issue(csr, 'sn-multi-addr', Date.now(), 3600), key: readFileSync(keyFile, 'utf8') };
-  hub = createCommandHub({ options, clock: realClock, logger: silentLogger(), store, keepResults: 10, hostCaCerts: [hostCa.cert] });
+  clientIdentity = {
+    cert: await issuer.issue(csr, 'sn-multi-addr', Date.now(), 3600),
+    key: readFileSync(keyFile, 'utf8'),
+  };
+  hub = createCommandHub({
+    options,
+    clock: realClock,
+    logger: silentLogger(),
+    store,
+    keepResults: 10,
+    hostCaCerts: [hostCa.cert],
+  });
   ({ port } = await hub.start());
 });
 afterAll(async () => {
@@ -66,12 +83,20 @@ describe('channel client address list', () => {
       {
         clock: realClock,
         logger,
-        handle: async (f) => ({ id: (f as { id: string }).id, resp: 'success', retcode: 0, message: 'Normal termination', data: 'pong' }),
+        handle: async (f) => ({
+          id: (f as { id: string }).id,
+          resp: 'success',
+          retcode: 0,
+          message: 'Normal termination',
+          data: 'pong',
+        }),
         resolve: async (_h, p) => ['127.0.0.2', '127.0.0.3', '127.0.0.1'].map((address) => ({ address, port: p })),
       },
     );
     const running = client.run(stop.signal);
-    await waitUntil(() => hub.registry.find('multi-addr') && lines.some((l) => l.msg === 'channel: connected'), { what: 'agent connected' });
+    await waitUntil(() => hub.registry.find('multi-addr') && lines.some((l) => l.msg === 'channel: connected'), {
+      what: 'agent connected',
+    });
     const refused = lines.filter((l) => /trying next address/.test(l.msg)).map((l) => l.address);
     expect(refused.slice(0, 2)).toEqual(['127.0.0.2', '127.0.0.3']);
     const r = await hub.registry.find('multi-addr')!.request({ id: 'q1', method: 'sync.bash', cmd: 'x' }, 5000);

@@ -6,7 +6,16 @@ import { connect as tlsConnect, createServer as tlsCreateServer, type TLSSocket 
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, createSigner, generateSigningKeyPem } from '@aspire/protocol';
-import { enrollHost, makeTestCa, startAspire, startBasicAgent, waitUntil, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
+import {
+  enrollHost,
+  makeTestCa,
+  startAspire,
+  startBasicAgent,
+  waitUntil,
+  type AspireHandle,
+  type BasicAgentHandle,
+  type TestCa,
+} from '@aspire/testing';
 
 // Real server with its TLS command hub, two real BasicAgents, commands through the REST API.
 let ca: TestCa;
@@ -26,8 +35,17 @@ beforeAll(async () => {
   otherCa = makeTestCa({ cn: 'Someone else' });
   srv = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile } });
   const port = srv.hubAddress!.port;
-  agents.push(await startBasicAgent({ port, caFile: ca.caCertFile, hostname: 'host-a', agentsn: 'eccb24a7-fe55-4d84-9c40-6a9192419ae9' }));
-  agents.push(await startBasicAgent({ port, caFile: ca.caCertFile, hostname: 'host-b', config: { concurrency: 2, queueMax: 1 } }));
+  agents.push(
+    await startBasicAgent({
+      port,
+      caFile: ca.caCertFile,
+      hostname: 'host-a',
+      agentsn: 'eccb24a7-fe55-4d84-9c40-6a9192419ae9',
+    }),
+  );
+  agents.push(
+    await startBasicAgent({ port, caFile: ca.caCertFile, hostname: 'host-b', config: { concurrency: 2, queueMax: 1 } }),
+  );
 });
 
 afterAll(async () => {
@@ -40,7 +58,12 @@ afterAll(async () => {
 describe('Polaris sync.bash through the command hub', () => {
   it('answers one entry per host: two connected agents and one unknown host (seed 001)', async () => {
     const id = '2719cb14-2da6-44a0-8349-1ea33b3ab2d9';
-    const r = await polaris({ id, hosts: ['no-such-host', 'eccb24a7-fe55-4d84-9c40-6a9192419ae9', 'host-b'], method: 'sync.bash', cmd: 'ls /' });
+    const r = await polaris({
+      id,
+      hosts: ['no-such-host', 'eccb24a7-fe55-4d84-9c40-6a9192419ae9', 'host-b'],
+      method: 'sync.bash',
+      cmd: 'ls /',
+    });
     expect(r.status).toBe(200);
     expect(r.body.id).toBe(id);
     expect(r.body.response).toHaveLength(3);
@@ -54,7 +77,11 @@ describe('Polaris sync.bash through the command hub', () => {
   });
 
   it('exit 3 is success with retcode 3', async () => {
-    expect(await bash('host-a', 'echo out; echo err >&2; exit 3')).toMatchObject({ resp: 'success', retcode: 3, data: 'out\nerr\n' });
+    expect(await bash('host-a', 'echo out; echo err >&2; exit 3')).toMatchObject({
+      resp: 'success',
+      retcode: 3,
+      data: 'out\nerr\n',
+    });
   });
 
   it('kills a 5 s sleep at timeout 1 with the whole process group, SIGTERM-trapping child included', async () => {
@@ -113,13 +140,20 @@ describe('Polaris sync.bash through the command hub', () => {
       resp: 'success',
       data: `${nobody}\n${execFileSync('getent', ['group', 'nogroup'], { encoding: 'utf8' }).split(':')[2]}\n`,
     });
-    expect(await bash('host-a', 'id -u', { user: 'no-such-user-xyz' })).toMatchObject({ resp: 'failed', retcode: ErrorCode.EXEC_UNKNOWN_USER });
-    expect(await bash('host-a', 'id -u', { group: 'no-such-group-xyz' })).toMatchObject({ resp: 'failed', retcode: ErrorCode.EXEC_UNKNOWN_GROUP });
+    expect(await bash('host-a', 'id -u', { user: 'no-such-user-xyz' })).toMatchObject({
+      resp: 'failed',
+      retcode: ErrorCode.EXEC_UNKNOWN_USER,
+    });
+    expect(await bash('host-a', 'id -u', { group: 'no-such-group-xyz' })).toMatchObject({
+      resp: 'failed',
+      retcode: ErrorCode.EXEC_UNKNOWN_GROUP,
+    });
     // Supplementary groups are the user's, as after a login (`id -Gn USER` from the group file).
     const member = execFileSync('getent', ['group'], { encoding: 'utf8' })
       .split('\n')
       .map((l) => l.split(':'))
-      .find((f) => f[3] && f[3].split(',')[0] !== 'root')?.[3]?.split(',')[0];
+      .find((f) => f[3] && f[3].split(',')[0] !== 'root')?.[3]
+      ?.split(',')[0];
     if (member) {
       const want = execFileSync('id', ['-Gn', member], { encoding: 'utf8' }).trim().split(/\s+/).sort();
       const got = await bash('host-a', 'id -Gn', { user: member });
@@ -153,7 +187,16 @@ describe('Polaris sync.bash through the command hub', () => {
   it('refuses a bad request with the envelope, and an unauthenticated one', async () => {
     expect((await polaris({ hosts: [], method: 'sync.bash', cmd: 'ls' })).status).toBe(400);
     expect((await polaris({ hosts: ['host-a'], method: 'rm.rf', cmd: 'ls' })).status).toBe(400);
-    expect((await srv.api('POST', '/api/v1/server/polaris', { hosts: ['host-a'], method: 'sync.bash', cmd: 'id' }, { token: null })).status).toBe(401);
+    expect(
+      (
+        await srv.api(
+          'POST',
+          '/api/v1/server/polaris',
+          { hosts: ['host-a'], method: 'sync.bash', cmd: 'id' },
+          { token: null },
+        )
+      ).status,
+    ).toBe(401);
   });
 });
 
@@ -168,7 +211,12 @@ describe('the hub refuses bad clients without disturbing connected agents', () =
     });
     expect(wrongCa).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
     // A real BasicAgent with the wrong CA never connects.
-    const bad = await startBasicAgent({ port, caFile: otherCa.caCertFile, hostname: 'host-wrong-ca', waitConnected: false });
+    const bad = await startBasicAgent({
+      port,
+      caFile: otherCa.caCertFile,
+      hostname: 'host-wrong-ca',
+      waitConnected: false,
+    });
     agents.push(bad);
     await bad.child.waitForLine(/unable to (verify|get local issuer)|certificate/i, 20_000);
     expect(bad.child.output).not.toMatch(/channel: connected/);
@@ -184,8 +232,14 @@ describe('the hub refuses bad clients without disturbing connected agents', () =
     expect(plain).toBe('closed');
 
     // Garbage as the first frame, and garbage after a valid init (from a host with its certificate).
-    const garbageHost = await enrollHost([srv], { hostname: 'garbage-host', dir: mkdtempSync(join(tmpdir(), 'garbage-host-')) });
-    const identity = { cert: readFileSync(garbageHost.certFile, 'utf8'), key: readFileSync(garbageHost.keyFile, 'utf8') };
+    const garbageHost = await enrollHost([srv], {
+      hostname: 'garbage-host',
+      dir: mkdtempSync(join(tmpdir(), 'garbage-host-')),
+    });
+    const identity = {
+      cert: readFileSync(garbageHost.certFile, 'utf8'),
+      key: readFileSync(garbageHost.keyFile, 'utf8'),
+    };
     const talk = (lines: string[]) =>
       new Promise<string>((resolve) => {
         const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.caCert, ...identity }, () => {
@@ -241,7 +295,14 @@ describe('the BasicAgent refuses a sync.bash timeout out of range itself', () =>
     });
     await new Promise<void>((r) => hub.listen(0, '127.0.0.1', () => r()));
     const port = (hub.address() as { port: number }).port;
-    const agent = await startBasicAgent({ port, serverHost: '127.0.0.1', caFile: ca.caCertFile, hostname: 'host-direct', signingKeys: [signer.publicKey], identity: null });
+    const agent = await startBasicAgent({
+      port,
+      serverHost: '127.0.0.1',
+      caFile: ca.caCertFile,
+      hostname: 'host-direct',
+      signingKeys: [signer.publicKey],
+      identity: null,
+    });
     try {
       await waitUntil(() => agentSocket !== undefined, { timeoutMs: 20_000, what: 'the agent init' });
       const cases: [string, unknown][] = [
@@ -251,13 +312,20 @@ describe('the BasicAgent refuses a sync.bash timeout out of range itself', () =>
         ['t-ok', 1],
       ];
       for (const [id, timeout] of cases) {
-        const frame = signer.sign('frame', { id, method: 'sync.bash', cmd: `echo ${id} >> ${marker}; echo ok`, timeout }, target, Date.now() + 60_000);
+        const frame = signer.sign(
+          'frame',
+          { id, method: 'sync.bash', cmd: `echo ${id} >> ${marker}; echo ok`, timeout },
+          target,
+          Date.now() + 60_000,
+        );
         agentSocket!.write(`${JSON.stringify(frame)}\n`);
       }
       await waitUntil(() => replies.size === cases.length, { timeoutMs: 30_000, what: 'four replies' });
       for (const id of ['t-neg', 't-zero', 't-huge']) {
         expect(replies.get(id), id).toMatchObject({ resp: 'failed', retcode: ErrorCode.INVALID_PARAMS });
-        expect(replies.get(id)!.message).toMatch(/^Invalid params: \/timeout: must be a number of seconds from 1 to 86400/);
+        expect(replies.get(id)!.message).toMatch(
+          /^Invalid params: \/timeout: must be a number of seconds from 1 to 86400/,
+        );
       }
       expect(replies.get('t-ok')).toMatchObject({ resp: 'success', retcode: 0, data: 'ok\n' });
       // Only the valid one ran.
@@ -325,7 +393,9 @@ function duplicateKeys(text: string): string[] {
 
 describe('the hub bounds the TLS handshake like the init wait', () => {
   it('closes a TCP client that never starts TLS at the handshake deadline; an agent still connects', async () => {
-    const quick = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile, handshakeTimeoutMs: 1500 } });
+    const quick = await startAspire({
+      hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile, handshakeTimeoutMs: 1500 },
+    });
     let agent: BasicAgentHandle | undefined;
     try {
       const port = quick.hubAddress!.port;
@@ -346,9 +416,15 @@ describe('the hub bounds the TLS handshake like the init wait', () => {
         expect(ms).toBeGreaterThanOrEqual(1400);
         expect(ms).toBeLessThan(15_000);
       }
-      await waitUntil(() => /no TLS handshake in time/.test(quick.child.output), { what: 'the refusal in the server log' });
+      await waitUntil(() => /no TLS handshake in time/.test(quick.child.output), {
+        what: 'the refusal in the server log',
+      });
       agent = await startBasicAgent({ port, caFile: ca.caCertFile, hostname: 'host-quick' });
-      const r = await quick.api('POST', '/api/v1/server/polaris', { hosts: ['host-quick'], method: 'sync.bash', cmd: 'echo here' });
+      const r = await quick.api('POST', '/api/v1/server/polaris', {
+        hosts: ['host-quick'],
+        method: 'sync.bash',
+        cmd: 'echo here',
+      });
       expect(r.body.response[0]).toMatchObject({ resp: 'success', data: 'here\n' });
     } finally {
       await agent?.stop();

@@ -40,15 +40,25 @@ describe('BasicAgentCtl getinfo', () => {
       const u = users.find((x: { name: string }) => x.name === name);
       expect(u, name).toMatchObject({ name, uid: Number(uid), gid: Number(gid), gecos, home, shell });
       // id -Gn lists the same groups.
-      expect([...u.groups].sort()).toEqual(execFileSync('id', ['-Gn', name!], { encoding: 'utf8' }).trim().split(/\s+/).sort());
+      expect([...u.groups].sort()).toEqual(
+        execFileSync('id', ['-Gn', name!], { encoding: 'utf8' }).trim().split(/\s+/).sort(),
+      );
     }
     // As root the /etc/shadow state is there, as `chage -l` shows it, for every account.
     const chageDate = (v: string) =>
       /^\d{4}-\d{2}-\d{2}$/.test(v)
-        ? new Date(`${v}T00:00:00Z`).toLocaleDateString('en-US', { month: 'short', day: '2-digit', year: 'numeric', timeZone: 'UTC' })
+        ? new Date(`${v}T00:00:00Z`).toLocaleDateString('en-US', {
+            month: 'short',
+            day: '2-digit',
+            year: 'numeric',
+            timeZone: 'UTC',
+          })
         : v;
     for (const u of users) {
-      const chage = execFileSync('chage', ['-l', u.name], { encoding: 'utf8', env: { LANG: 'C', PATH: process.env.PATH } });
+      const chage = execFileSync('chage', ['-l', u.name], {
+        encoding: 'utf8',
+        env: { LANG: 'C', PATH: process.env.PATH },
+      });
       const field = (label: string) => new RegExp(`^${label}\\s*:\\s*(.*)$`, 'm').exec(chage)![1]!.trim();
       expect(chageDate(u.password.last_change), u.name).toBe(field('Last password change'));
       expect(chageDate(u.password.password_expires), u.name).toBe(field('Password expires'));
@@ -56,7 +66,9 @@ describe('BasicAgentCtl getinfo', () => {
       expect(chageDate(u.password.account_expires), u.name).toBe(field('Account expires'));
       expect(u.password.min_days ?? -1, u.name).toBe(Number(field('Minimum number of days between password change')));
       expect(u.password.max_days ?? -1, u.name).toBe(Number(field('Maximum number of days between password change')));
-      expect(u.password.warn_days ?? -1, u.name).toBe(Number(field('Number of days of warning before password expires')));
+      expect(u.password.warn_days ?? -1, u.name).toBe(
+        Number(field('Number of days of warning before password expires')),
+      );
     }
   });
 
@@ -64,8 +76,12 @@ describe('BasicAgentCtl getinfo', () => {
     const all = await ctl('-c', 'getinfo.users', '-a', '-A');
     const normal = await ctl('-c', 'getinfo.users', '-a', '-u');
     const system = await ctl('-c', 'getinfo.users', '-a', '-S');
-    expect(normal.every((u: { uid: number; system: boolean }) => u.uid >= uidMin && u.uid <= uidMax && !u.system)).toBe(true);
-    expect(system.every((u: { uid: number; system: boolean }) => (u.uid < uidMin || u.uid > uidMax) && u.system)).toBe(true);
+    expect(normal.every((u: { uid: number; system: boolean }) => u.uid >= uidMin && u.uid <= uidMax && !u.system)).toBe(
+      true,
+    );
+    expect(system.every((u: { uid: number; system: boolean }) => (u.uid < uidMin || u.uid > uidMax) && u.system)).toBe(
+      true,
+    );
     expect(normal.length + system.length).toBe(all.length);
     // nobody (65534 here, above UID_MAX) is a system account, as useradd classes it.
     const nobodyUid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
@@ -87,11 +103,15 @@ describe('BasicAgentCtl getinfo', () => {
 
   // The collectors against the host's own view of the same facts (files and tools other than
   // the ones the collector uses where there is a choice).
-  const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', env: { LANG: 'C', PATH: process.env.PATH } });
+  const sh = (cmd: string, args: string[]) =>
+    execFileSync(cmd, args, { encoding: 'utf8', env: { LANG: 'C', PATH: process.env.PATH } });
 
   it('getinfo.os: the ID, VERSION_ID and NAME that /etc/os-release sets in a shell', async () => {
     const os = await ctl('-c', 'getinfo.os');
-    const [id, versionId, name] = sh('bash', ['-c', '. /etc/os-release; printf "%s\\n" "$ID" "$VERSION_ID" "$NAME"']).split('\n');
+    const [id, versionId, name] = sh('bash', [
+      '-c',
+      '. /etc/os-release; printf "%s\\n" "$ID" "$VERSION_ID" "$NAME"',
+    ]).split('\n');
     expect(os).toMatchObject({ platform: 'linux', id, version_id: versionId, name });
   });
 
@@ -110,11 +130,15 @@ describe('BasicAgentCtl getinfo', () => {
     const c = await ctl('-c', 'getinfo.cpu');
     // getconf is what nproc prints when no affinity mask narrows it.
     expect(c.logical).toBe(Number(sh('getconf', ['_NPROCESSORS_ONLN']).trim()));
-    const rows = sh('lscpu', ['-p=CORE,SOCKET']).split('\n').filter((l) => l && !l.startsWith('#'));
+    const rows = sh('lscpu', ['-p=CORE,SOCKET'])
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     expect(c.cores).toBe(new Set(rows).size);
     expect(c.sockets).toBe(new Set(rows.map((r) => r.split(',')[1])).size);
     expect(c.arch).toBe(sh('uname', ['-m']).trim());
-    expect(c.model).toBe(/^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? c.model);
+    expect(c.model).toBe(
+      /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? c.model,
+    );
     expect(c.usage.sample_ms).toBe(500);
     expect(c.usage.per_cpu).toHaveLength(c.logical);
     for (const v of [c.usage.busy, c.usage.idle, ...c.usage.per_cpu]) expect(v >= 0 && v <= 100, String(v)).toBe(true);
@@ -133,10 +157,17 @@ describe('BasicAgentCtl getinfo', () => {
 
   it('getinfo.blockdevices: every disk lsblk lists, with its size in bytes', async () => {
     const devs = await ctl('-c', 'getinfo.blockdevices');
-    const disks = sh('lsblk', ['-bdrno', 'NAME,TYPE,SIZE']).trim().split('\n').map((l) => l.split(' ')).filter(([, type]) => type === 'disk');
+    const disks = sh('lsblk', ['-bdrno', 'NAME,TYPE,SIZE'])
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter(([, type]) => type === 'disk');
     expect(disks.length).toBeGreaterThan(0);
     for (const [name, , size] of disks) {
-      expect(devs.find((d: { name: string }) => d.name === name), name).toMatchObject({ type: 'disk', size: Number(size), device: `/dev/${name}` });
+      expect(
+        devs.find((d: { name: string }) => d.name === name),
+        name,
+      ).toMatchObject({ type: 'disk', size: Number(size), device: `/dev/${name}` });
     }
   });
 
@@ -148,7 +179,9 @@ describe('BasicAgentCtl getinfo', () => {
       expect(i, name).toBeTruthy();
       expect(i.default).toBe(name === dflt);
       expect(i.mtu).toBe(Number(/ mtu (\d+)/.exec(sh('ip', ['-o', 'link', 'show', 'dev', name]))![1]));
-      const ipAddrs = sh('ip', ['-o', 'addr', 'show', 'dev', name]).split('\n').flatMap((l) => /\sinet6? (\S+)/.exec(l)?.[1] ?? []);
+      const ipAddrs = sh('ip', ['-o', 'addr', 'show', 'dev', name])
+        .split('\n')
+        .flatMap((l) => /\sinet6? (\S+)/.exec(l)?.[1] ?? []);
       expect(ipAddrs.length).toBeGreaterThan(0);
       expect(i.addresses.map((a: { cidr: string }) => a.cidr).sort()).toEqual(expect.arrayContaining(ipAddrs));
     }
@@ -185,8 +218,14 @@ describe('BasicAgentCtl getinfo', () => {
     try {
       const ports = await ctl('-c', 'getinfo.ports');
       const comm = readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim();
-      for (const [proto, port] of [['tcp', (tcp.address() as AddressInfo).port], ['udp', udp.address().port]] as const) {
-        expect(ports.find((p: { proto: string; port: number }) => p.proto === proto && p.port === port), `${proto} ${port}`).toEqual({
+      for (const [proto, port] of [
+        ['tcp', (tcp.address() as AddressInfo).port],
+        ['udp', udp.address().port],
+      ] as const) {
+        expect(
+          ports.find((p: { proto: string; port: number }) => p.proto === proto && p.port === port),
+          `${proto} ${port}`,
+        ).toEqual({
           proto,
           address: '127.0.0.1',
           port,
@@ -204,7 +243,9 @@ describe('BasicAgentCtl getinfo', () => {
     const p = await ctl('-c', 'getinfo.packages');
     const bash = p.packages.find((x: { name: string }) => x.name === 'bash');
     const version =
-      p.manager === 'dpkg' ? sh('dpkg-query', ['-W', '-f', '${Version}', 'bash']) : sh('rpm', ['-q', '--qf', '%{VERSION}-%{RELEASE}', 'bash']);
+      p.manager === 'dpkg'
+        ? sh('dpkg-query', ['-W', '-f', '${Version}', 'bash'])
+        : sh('rpm', ['-q', '--qf', '%{VERSION}-%{RELEASE}', 'bash']);
     expect(bash?.version).toBe(version);
   });
 

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realClock } from '@aspire/agent-core';
-import { makeTestCa, startAspire, startBasicAgent, waitUntil, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
+import {
+  makeTestCa,
+  startAspire,
+  startBasicAgent,
+  waitUntil,
+  type AspireHandle,
+  type BasicAgentHandle,
+  type TestCa,
+} from '@aspire/testing';
 
 // Issue 16 item 1: a timer further away than Node's setTimeout can hold (2^31-1 ms, 24.8 days)
 // used to fire after 1 ms, and the cron scheduler ran such a task in a hot loop.
@@ -61,7 +69,10 @@ describe('a BasicAgent with far-away crontab lines', () => {
 
   it('runs them 0 times over several seconds while an every-second line runs, and logs no TimeoutOverflowWarning; a line without a user is refused', async () => {
     // The control line proves the scheduler is live and results reach the server.
-    await waitUntil(async () => (await results()).filter((x) => x.name === 'crontab:4').length >= 4, { timeoutMs: 30_000, what: 'four every-second runs' });
+    await waitUntil(async () => (await results()).filter((x) => x.name === 'crontab:4').length >= 4, {
+      timeoutMs: 30_000,
+      what: 'four every-second runs',
+    });
     const far = (await results()).filter((x) => x.name !== 'crontab:4');
     expect(far).toEqual([]);
 
@@ -69,12 +80,17 @@ describe('a BasicAgent with far-away crontab lines', () => {
     expect(list.status).toBe(200);
     const tasks: { name: string; next?: string }[] = list.body.data.tasks;
     const next = new Map(tasks.map((t) => [t.name, t.next]));
-    for (const name of ['crontab:1', 'crontab:2', 'crontab:3']) expect(Date.parse(next.get(name)!)).toBeGreaterThan(Date.now());
+    for (const name of ['crontab:1', 'crontab:2', 'crontab:3'])
+      expect(Date.parse(next.get(name)!)).toBeGreaterThan(Date.now());
 
     expect(agent.child.output).not.toMatch(/TimeoutOverflowWarning/);
     // A line without a user (its command word taken as the user) is refused, naming the line.
     expect(list.body.data.crontab.errors).toEqual([
-      { line: 5, text: '* * * * * * echo hi', error: 'user "echo" is not an account on this host (a task line is: schedule, user, command)' },
+      {
+        line: 5,
+        text: '* * * * * * echo hi',
+        error: 'user "echo" is not an account on this host (a task line is: schedule, user, command)',
+      },
     ]);
     expect(tasks.map((t) => t.name).sort()).toEqual(['crontab:1', 'crontab:2', 'crontab:3', 'crontab:4']);
   });

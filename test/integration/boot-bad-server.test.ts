@@ -59,7 +59,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       return json(200, {
         status: 0,
         jobs: [
-          serverKey.sign('job', { id: 'u-1', action: 'teleport', name: 'BasicAgent' }, body.agentsn, Date.now() + 600_000),
+          serverKey.sign(
+            'job',
+            { id: 'u-1', action: 'teleport', name: 'BasicAgent' },
+            body.agentsn,
+            Date.now() + 600_000,
+          ),
           serverKey.sign('job', { id: 'bad-1', action: 'config', step: 'often' }, body.agentsn, Date.now() + 600_000),
           { noid: true },
         ],
@@ -115,7 +120,11 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  boot = await startBoot({ serverUrl: url, step: 1, config: { httpTimeoutSec: 1, serverPublicKey: serverKey.publicKey } });
+  boot = await startBoot({
+    serverUrl: url,
+    step: 1,
+    config: { httpTimeoutSec: 1, serverPublicKey: serverKey.publicKey },
+  });
 });
 
 afterAll(async () => {
@@ -127,17 +136,26 @@ afterAll(async () => {
 
 describe('bad input from a server', () => {
   it('logs a clear error for each and keeps pushing; bad jobs are answered, never dropped', async () => {
-    await waitUntil(() => seen.filter((s) => s.mode === 'ok').length >= 2, { timeoutMs: 60_000, what: 'pushes after the bad replies' });
+    await waitUntil(() => seen.filter((s) => s.mode === 'ok').length >= 2, {
+      timeoutMs: 60_000,
+      what: 'pushes after the bad replies',
+    });
     expect(boot.child.proc.exitCode).toBeNull();
     const msgs = boot.logLines().map((l) => String(l.msg));
-    const has = (re: RegExp) => expect(msgs.some((m) => re.test(m)), `log line ${re} in:\n${msgs.join("\n")}`).toBe(true);
+    const has = (re: RegExp) =>
+      expect(
+        msgs.some((m) => re.test(m)),
+        `log line ${re} in:\n${msgs.join('\n')}`,
+      ).toBe(true);
     has(/^status push to .* failed: malformed JSON: .+ in reply from http:\/\/127\.0\.0\.1:\d+/);
     has(/^status push to .* failed: HTTP 500 from http:\/\/127\.0\.0\.1:\d+: "internal error"/);
     has(/^status push to .* failed: reply from .* exceeds the 1048576-byte limit; discarded after \d+ bytes/);
     has(/^status push to .* failed: reply of 10485760 bytes from .* exceeds the 1048576-byte limit; discarded/);
     has(/^status push to .* failed: HTTP 503 from/);
     has(/^status push to .* failed: http:\/\/127\.0\.0\.1:\d+: timed out after 1000 ms/);
-    has(/^status push to .* failed: http:\/\/127\.0\.0\.1:\d+: server closed the connection before the reply was complete/);
+    has(
+      /^status push to .* failed: http:\/\/127\.0\.0\.1:\d+: server closed the connection before the reply was complete/,
+    );
     has(/^job answered without running: Unsupported action: "teleport"/);
     has(/^job answered without running: Invalid job/);
     has(/^job without a usable id/);
@@ -153,7 +171,16 @@ describe('bad input from a server', () => {
 
     // The answers to the bad jobs went out in every push until one was answered 2xx with a good body.
     const carried = seen.filter((s) => s.body.jobs.length > 0);
-    expect(carried.map((s) => s.mode)).toEqual(['malformed', '500', 'huge-streamed', 'huge-declared', 'retry-after', 'hang', 'cut', 'ok']);
+    expect(carried.map((s) => s.mode)).toEqual([
+      'malformed',
+      '500',
+      'huge-streamed',
+      'huge-declared',
+      'retry-after',
+      'hang',
+      'cut',
+      'ok',
+    ]);
     const results = Object.fromEntries(carried[0]!.body.jobs.map((j) => [j.id, j]));
     expect(results['u-1']!.errcode).toBe(ErrorCode.JOB_UNSUPPORTED_ACTION);
     expect(results['bad-1']!.errcode).toBe(ErrorCode.JOB_INVALID);

@@ -35,7 +35,18 @@ afterAll(async () => {
 describe.skipIf(!!process.env.ASPIRE_BIN_DIR)('build-time server list', () => {
   it('registers and pushes through the compiled-in server without -S; it is tried before -S', async () => {
     writeFileSync(join(dir, 'boot.json'), JSON.stringify({ step: 1, enrollSecret: srv.enrollSecret }));
-    const args = (n: string) => [join(dir, 'boot.cjs'), '-f', '-c', join(dir, 'boot.json'), '-d', join(dir, `state-${n}`), '-L', join(dir, `${n}.log`), '-P', join(dir, `${n}.pid`)];
+    const args = (n: string) => [
+      join(dir, 'boot.cjs'),
+      '-f',
+      '-c',
+      join(dir, 'boot.json'),
+      '-d',
+      join(dir, `state-${n}`),
+      '-L',
+      join(dir, `${n}.log`),
+      '-P',
+      join(dir, `${n}.pid`),
+    ];
     const plain = new Child(process.execPath, args('plain'));
     // -S names a dead server after the compiled-in one: the compiled-in one answers first.
     const withS = new Child(process.execPath, [...args('withS'), '-S', '127.0.0.1:9']);

@@ -19,9 +19,16 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function runBoot(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ code: number | null; output: string }> {
+async function runBoot(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+): Promise<{ code: number | null; output: string }> {
   const bin = binary('boot');
-  const child = new Child(bin.cmd, [...bin.args, ...args], { env: { ...process.env, ...env }, ...(cwd ? { cwd } : {}) });
+  const child = new Child(bin.cmd, [...bin.args, ...args], {
+    env: { ...process.env, ...env },
+    ...(cwd ? { cwd } : {}),
+  });
   const exit = await child.exited;
   // Let the last output lines arrive.
   await new Promise((r) => setImmediate(r));
@@ -31,11 +38,27 @@ async function runBoot(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string
 describe('boot CLI', () => {
   it('-T with a bad config exits non-zero naming every bad key, and never creates the live log', async () => {
     const cfg = join(dir, 'bad.json');
-    writeFileSync(cfg, JSON.stringify({ step: 'often', colour: 'blue', logLevel: 'chatty', eventQueueMax: -5, supervision: { maxStrikes: 'three', cgroupRot: '/x' } }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        step: 'often',
+        colour: 'blue',
+        logLevel: 'chatty',
+        eventQueueMax: -5,
+        supervision: { maxStrikes: 'three', cgroupRot: '/x' },
+      }),
+    );
     const live = join(dir, 'live.log');
     const r = await runBoot(['-T', '-c', cfg, '-L', live]);
     expect(r.code).toBe(2);
-    for (const key of ['step:', 'colour: unknown key', 'logLevel:', 'supervision.maxStrikes:', 'supervision.cgroupRot: unknown key']) expect(r.output).toContain(key);
+    for (const key of [
+      'step:',
+      'colour: unknown key',
+      'logLevel:',
+      'supervision.maxStrikes:',
+      'supervision.cgroupRot: unknown key',
+    ])
+      expect(r.output).toContain(key);
     expect(r.output).toContain(cfg);
     expect(existsSync(live)).toBe(false);
   });
@@ -81,7 +104,11 @@ describe('boot CLI', () => {
     writeFileSync(cfg, JSON.stringify({ step: 1 }));
     const pidfile = join(d, 'boot.pid');
     // Relative paths: the daemon runs in / and must still find them.
-    const r = await runBoot(['-c', 'boot.json', '-d', 'state', '-L', 'boot.log', '-P', 'boot.pid', '-S', 'http://127.0.0.1:9'], {}, d);
+    const r = await runBoot(
+      ['-c', 'boot.json', '-d', 'state', '-L', 'boot.log', '-P', 'boot.pid', '-S', 'http://127.0.0.1:9'],
+      {},
+      d,
+    );
     expect(r.code).toBe(0);
     expect(r.output).toMatch(/daemon started, pid (\d+)/);
     const pid = Number(/pid (\d+)/.exec(r.output)![1]);
@@ -113,8 +140,14 @@ describe('boot CLI', () => {
     await boot.waitForLog(/^state registering$/);
     renameSync(boot.logFile, `${boot.logFile}.1`);
     boot.child.kill('SIGHUP');
-    await waitUntil(() => existsSync(boot.logFile) && readFileSync(boot.logFile, 'utf8').includes('log file reopened'), { timeoutMs: 20_000, what: 'new log file' });
-    await waitUntil(() => readFileSync(boot.logFile, 'utf8').includes('register to http://127.0.0.1:9 failed'), { timeoutMs: 20_000, what: 'logging into the new file' });
+    await waitUntil(
+      () => existsSync(boot.logFile) && readFileSync(boot.logFile, 'utf8').includes('log file reopened'),
+      { timeoutMs: 20_000, what: 'new log file' },
+    );
+    await waitUntil(() => readFileSync(boot.logFile, 'utf8').includes('register to http://127.0.0.1:9 failed'), {
+      timeoutMs: 20_000,
+      what: 'logging into the new file',
+    });
   });
 });
 

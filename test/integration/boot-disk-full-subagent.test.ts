@@ -31,7 +31,14 @@ let logDir: string;
 let srv: AspireHandle;
 let boot: BootHandle;
 let agentsn: string;
-const bootOpts = () => ({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, stateDir, logFile: join(logDir, 'boot.log'), config: { supervision: QUICK_SUPERVISION } });
+const bootOpts = () => ({
+  serverUrl: srv.url,
+  enrollSecret: srv.enrollSecret,
+  step: 0.3 as number,
+  stateDir,
+  logFile: join(logDir, 'boot.log'),
+  config: { supervision: QUICK_SUPERVISION },
+});
 
 beforeAll(async () => {
   if (!mounted) return;
@@ -39,11 +46,21 @@ beforeAll(async () => {
   logDir = join(work, 'log');
   srv = await startAspire();
   boot = await startBoot(bootOpts());
-  agentsn = (await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' })).agentsn;
+  agentsn = (
+    await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'trusted',
+    })
+  ).agentsn;
 });
 
 afterAll(async () => {
-  for (const pid of copies()) try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const pid of copies())
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   await boot?.stop();
   await srv?.stop();
   boot?.cleanup();
@@ -72,7 +89,11 @@ function copies(): number[] {
     .filter((p) => /^\d+$/.test(p))
     .filter((p) => {
       try {
-        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('agent.mjs') && readFileSync(`/proc/${p}/environ`, 'utf8').includes(`ASPIRE_AGENT_NAME=${NAME}\0`) && isAlive(Number(p));
+        return (
+          readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('agent.mjs') &&
+          readFileSync(`/proc/${p}/environ`, 'utf8').includes(`ASPIRE_AGENT_NAME=${NAME}\0`) &&
+          isAlive(Number(p))
+        );
       } catch {
         return false;
       }
@@ -80,11 +101,14 @@ function copies(): number[] {
     .map(Number);
 }
 
-const savedPid = () => (JSON.parse(readFileSync(join(stateDir, 'agents', NAME, 'state.json'), 'utf8')) as { pid?: number }).pid;
+const savedPid = () =>
+  (JSON.parse(readFileSync(join(stateDir, 'agents', NAME, 'state.json'), 'utf8')) as { pid?: number }).pid;
 
 async function listedPid(): Promise<number | undefined> {
   const r = await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`);
-  const a = ((r.body.host?.agents ?? []) as { name: string; status: string; pid?: number }[]).find((x) => x.name === NAME);
+  const a = ((r.body.host?.agents ?? []) as { name: string; status: string; pid?: number }[]).find(
+    (x) => x.name === NAME,
+  );
   return a?.status === 'running' ? a.pid : undefined;
 }
 
@@ -96,14 +120,23 @@ async function serverEvents(kind: string): Promise<{ kind: string; message: stri
 /** SIGKILL the running copy and wait until boot has restarted it (a new pid listed on the server). */
 async function crashAndAwaitRestart(pid: number): Promise<number> {
   process.kill(-pid, 'SIGKILL');
-  return waitUntil(async () => { const p = await listedPid(); return p !== undefined && p !== pid ? p : undefined; }, { timeoutMs: 30_000, what: 'restarted copy listed' });
+  return waitUntil(
+    async () => {
+      const p = await listedPid();
+      return p !== undefined && p !== pid ? p : undefined;
+    },
+    { timeoutMs: 30_000, what: 'restarted copy listed' },
+  );
 }
 
 async function restartBootAndAwaitAdoption(pid: number): Promise<void> {
   await boot.kill9();
   expect(isAlive(pid)).toBe(true); // the sub-agent outlives its supervisor
   boot = await startBoot(bootOpts());
-  await boot.waitForLog(/^adopted running sub-agent$/, { timeoutMs: 30_000, where: (l) => l.agent === NAME && Number(l.agentPid) === pid });
+  await boot.waitForLog(/^adopted running sub-agent$/, {
+    timeoutMs: 30_000,
+    where: (l) => l.agent === NAME && Number(l.agentPid) === pid,
+  });
   // A few supervision ticks (0.2 s) and restart holds (1 s): nothing else may be started.
   await new Promise((r) => setTimeout(r, 2500));
   expect(copies()).toEqual([pid]);
@@ -113,10 +146,24 @@ async function restartBootAndAwaitAdoption(pid: number): Promise<void> {
 describe.skipIf(!mounted)('a full state disk under a supervising boot (tmpfs, root only)', () => {
   it('restarts a crashed sub-agent on a full disk without dying, saves it once space returns, and one copy runs after kill -9 of boot', async () => {
     const pkg = await packFixture({ fixture: 'idle-agent', name: NAME, version: '1.0.0', outDir: work });
-    const q = new URLSearchParams({ name: NAME, version: '1.0.0', os: 'linux', arch: 'x86_64', file: `${NAME}-1.0.0.tar.gz` });
-    const up = await fetch(`${srv.url}/api/v1/server/package?${q}`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(pkg.file) });
+    const q = new URLSearchParams({
+      name: NAME,
+      version: '1.0.0',
+      os: 'linux',
+      arch: 'x86_64',
+      file: `${NAME}-1.0.0.tar.gz`,
+    });
+    const up = await fetch(`${srv.url}/api/v1/server/package?${q}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' },
+      body: readFileSync(pkg.file),
+    });
     expect(((await up.json()) as { status: number }).status).toBe(0);
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'install', agents: [agentsn], parameters: { name: NAME, version: '1.0.0' } });
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'install',
+      agents: [agentsn],
+      parameters: { name: NAME, version: '1.0.0' },
+    });
     expect(created.body.status).toBe(0);
     const pid1 = await waitUntil(() => listedPid(), { timeoutMs: 30_000, what: 'installed and running' });
 
@@ -124,12 +171,16 @@ describe.skipIf(!mounted)('a full state disk under a supervising boot (tmpfs, ro
     const pid2 = await crashAndAwaitRestart(pid1);
     expect(boot.child.proc.exitCode).toBeNull(); // boot stayed up
     expect(savedPid()).toBe(pid1); // the new pid is only in memory: the disk is full
-    await waitUntil(async () => (await serverEvents('disk_full')).length >= 1, { what: 'disk_full event on the server' });
+    await waitUntil(async () => (await serverEvents('disk_full')).length >= 1, {
+      what: 'disk_full event on the server',
+    });
     expect(copies()).toEqual([pid2]);
 
     free();
     await waitUntil(() => savedPid() === pid2, { timeoutMs: 10_000, what: 'state saved once space returned' });
-    await waitUntil(async () => (await serverEvents('disk_recovered')).length >= 1, { what: 'disk_recovered event on the server' });
+    await waitUntil(async () => (await serverEvents('disk_recovered')).length >= 1, {
+      what: 'disk_recovered event on the server',
+    });
     expect(boot.logLines().filter((l) => String(l.msg).startsWith('state disk full')).length).toBe(1); // logged once
     expect(boot.child.proc.exitCode).toBeNull();
     await restartBootAndAwaitAdoption(pid2);
@@ -144,15 +195,23 @@ describe.skipIf(!mounted)('a full state disk under a supervising boot (tmpfs, ro
     expect(savedPid()).toBe(pid2); // boot died before it could save the new pid
     free();
     boot = await startBoot(bootOpts());
-    await boot.waitForLog(/found by its environment/, { timeoutMs: 30_000, where: (l) => l.agent === NAME && Number(l.agentPid) === pid3 });
-    await boot.waitForLog(/^adopted running sub-agent$/, { timeoutMs: 30_000, where: (l) => l.agent === NAME && Number(l.agentPid) === pid3 });
+    await boot.waitForLog(/found by its environment/, {
+      timeoutMs: 30_000,
+      where: (l) => l.agent === NAME && Number(l.agentPid) === pid3,
+    });
+    await boot.waitForLog(/^adopted running sub-agent$/, {
+      timeoutMs: 30_000,
+      where: (l) => l.agent === NAME && Number(l.agentPid) === pid3,
+    });
     await new Promise((r) => setTimeout(r, 2500));
     expect(copies()).toEqual([pid3]);
     expect(savedPid()).toBe(pid3);
   });
 
   it('no boot log line repeats a key', () => {
-    const lines = readFileSync(join(logDir, 'boot.log'), 'utf8').split('\n').filter((l) => l.trim());
+    const lines = readFileSync(join(logDir, 'boot.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim());
     expect(lines.filter((l) => duplicateKeys(l).length > 0).slice(0, 3)).toEqual([]);
   });
 });

@@ -24,7 +24,13 @@ let boot: BootHandle;
 beforeAll(async () => {
   if (!mounted) return;
   srv = await startAspire();
-  boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: join(mnt, 'state'), logFile: join(mnt, 'boot.log') });
+  boot = await startBoot({
+    serverUrl: srv.url,
+    enrollSecret: srv.enrollSecret,
+    step: 1,
+    stateDir: join(mnt, 'state'),
+    logFile: join(mnt, 'boot.log'),
+  });
 });
 
 afterAll(async () => {
@@ -49,14 +55,21 @@ function fill(path: string): void {
 }
 
 async function runTask(agentsn: string, tags: string) {
-  const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { tags } });
+  const created = await srv.api('POST', '/api/v1/server/task', {
+    command: 'config',
+    agents: [agentsn],
+    parameters: { tags },
+  });
   expect(created.status).toBe(200);
   return waitForSubtask(srv, created.body.id);
 }
 
 describe.skipIf(!mounted)('full disk (tmpfs, root only)', () => {
   it('answers JOB_DISK_FULL instead of running an unjournaled job, keeps going, and recovers', async () => {
-    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
+    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'trusted',
+    });
     fill(join(mnt, 'fill'));
     const failed = await runTask(meta.agentsn, 'disk=full');
     expect(failed.errcode).toBe(ErrorCode.JOB_DISK_FULL);

@@ -9,7 +9,12 @@ let boot: BootHandle;
 
 beforeAll(async () => {
   srv = await startAspire();
-  boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, config: { logLevel: 'debug', tags: 'svc=test,cmpt=boot' } });
+  boot = await startBoot({
+    serverUrl: srv.url,
+    enrollSecret: srv.enrollSecret,
+    step: 1,
+    config: { logLevel: 'debug', tags: 'svc=test,cmpt=boot' },
+  });
 });
 
 afterAll(async () => {
@@ -19,11 +24,18 @@ afterAll(async () => {
 });
 
 /** Monotonic-ish wall times (ms) of the answered status pushes in the log. */
-const pushTimes = () => boot.logLines().filter((l) => l.msg === 'status push answered').map((l) => Date.parse(String(l.time)));
+const pushTimes = () =>
+  boot
+    .logLines()
+    .filter((l) => l.msg === 'status push answered')
+    .map((l) => Date.parse(String(l.time)));
 
 describe('boot against the real server', () => {
   it('registers, is trusted after its first push, and the host is online with the seed fields', async () => {
-    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted metafile' });
+    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'trusted metafile',
+    });
     expect(meta.agentsn).toMatch(/^[0-9a-f-]{36}$/);
     expect(meta.credential).toBeTruthy();
     expect(meta.servers).toEqual([srv.url]);
@@ -48,7 +60,11 @@ describe('boot against the real server', () => {
   it('a config task changes the step; the task ends SUCCESS with the agent result; the next pushes honour the step', async () => {
     const agentsn = boot.readMeta()!.agentsn;
     await waitUntil(() => pushTimes().length >= 3, { timeoutMs: 20_000, what: 'a few pushes at step 1' });
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { step: 3 } });
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'config',
+      agents: [agentsn],
+      parameters: { step: 3 },
+    });
     expect(created.status).toBe(200);
     const taskId = created.body.id;
     const sub = await waitForSubtask(srv, taskId);
@@ -60,7 +76,10 @@ describe('boot against the real server', () => {
     const finished = boot.logLines().find((l) => l.msg === 'job finished: success: step=3');
     expect(finished).toBeTruthy();
     const after = Date.parse(String(finished!.time));
-    await waitUntil(() => pushTimes().filter((t) => t > after).length >= 3, { timeoutMs: 30_000, what: 'three pushes after the config job' });
+    await waitUntil(() => pushTimes().filter((t) => t > after).length >= 3, {
+      timeoutMs: 30_000,
+      what: 'three pushes after the config job',
+    });
     const later = pushTimes().filter((t) => t > after);
     for (let i = 1; i < later.length; i++) expect(later[i]! - later[i - 1]!).toBeGreaterThanOrEqual(2900);
     // Before the job the pushes came every second.
@@ -84,7 +103,11 @@ describe('boot against the real server', () => {
     try {
       const spareAddr = `127.0.0.1:${(spare.address() as { port: number }).port}`;
       const agentsn = boot.readMeta()!.agentsn;
-      const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { svrlist: `${spareAddr},`, step: 1 } });
+      const created = await srv.api('POST', '/api/v1/server/task', {
+        command: 'config',
+        agents: [agentsn],
+        parameters: { svrlist: `${spareAddr},`, step: 1 },
+      });
       expect(created.status).toBe(200);
       expect((await waitForSubtask(srv, created.body.id)).state).toBe('SUCCESS');
       expect(boot.readMeta()).toMatchObject({ servers: [srv.url], pushedServers: [spareAddr], step: 1 });

@@ -36,16 +36,28 @@ afterAll(async () => {
 describe('server away', () => {
   it('keeps trying every server, stays bounded, and delivers pending results and events after the server returns', async () => {
     const dead = `http://127.0.0.1:${await deadPort()}`;
-    const opts = { serverUrl: `${dead},${srv.url}`, enrollSecret: srv.enrollSecret, step: 3, config: { eventQueueMax: 3 } };
+    const opts = {
+      serverUrl: `${dead},${srv.url}`,
+      enrollSecret: srv.enrollSecret,
+      step: 3,
+      config: { eventQueueMax: 3 },
+    };
     let boot = await startBoot(opts);
     boots.push(boot);
-    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
+    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'trusted',
+    });
     const stateDir = boot.stateDir;
     const logFile = boot.logFile;
     // Let the first start's event reach the server, so the queue holds only outage events.
     await waitUntil(() => boot.readJournal()?.events.length === 0, { timeoutMs: 20_000, what: 'start event sent' });
 
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [meta.agentsn], parameters: { tags: 'during=outage' } });
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'config',
+      agents: [meta.agentsn],
+      parameters: { tags: 'during=outage' },
+    });
     const finished = await boot.waitForLog(/^job finished: success/, { timeoutMs: 30_000 });
     // Freeze the agent before its next push (at least 1 s after the last one) can carry the
     // result, take the server away, then let the agent go on: the result is pending.
@@ -65,8 +77,12 @@ describe('server away', () => {
     }
     await waitUntil(
       () => {
-        const fails = boot.logLines().filter((l) => Date.parse(String(l.time)) > outageStart && /^status push to .* failed/.test(String(l.msg)));
-        return fails.filter((l) => l.server === dead).length >= 3 && fails.filter((l) => l.server === srv.url).length >= 3;
+        const fails = boot
+          .logLines()
+          .filter((l) => Date.parse(String(l.time)) > outageStart && /^status push to .* failed/.test(String(l.msg)));
+        return (
+          fails.filter((l) => l.server === dead).length >= 3 && fails.filter((l) => l.server === srv.url).length >= 3
+        );
       },
       { timeoutMs: 40_000, what: 'repeated attempts on both servers' },
     );
@@ -82,12 +98,17 @@ describe('server away', () => {
     await srv.restart();
     const sub = await waitForSubtask(srv, created.body.id);
     expect(sub).toMatchObject({ state: 'SUCCESS', errcode: 0 });
-    await waitUntil(() => boot.readJournal()?.events.length === 0 && boot.readJournal()?.eventsDropped === 0, { timeoutMs: 20_000, what: 'events acknowledged' });
+    await waitUntil(() => boot.readJournal()?.events.length === 0 && boot.readJournal()?.eventsDropped === 0, {
+      timeoutMs: 20_000,
+      what: 'events acknowledged',
+    });
     const ev = await srv.api('GET', `/api/v1/server/event?agentsn=${meta.agentsn}&limit=100`);
     expect(ev.status).toBe(200);
     const list = JSON.stringify(ev.body);
     // The first start's event and the newest three of the outage.
-    const outage = (ev.body.events as { kind: string; localid: number; agent?: string }[]).filter((e) => e.agent === 'BootAgent');
+    const outage = (ev.body.events as { kind: string; localid: number; agent?: string }[]).filter(
+      (e) => e.agent === 'BootAgent',
+    );
     expect(outage.length).toBeGreaterThanOrEqual(4);
     expect(list).toContain('stopped');
     const ids = outage.map((e) => e.localid);

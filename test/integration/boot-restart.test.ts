@@ -22,7 +22,13 @@ afterAll(async () => {
 
 /** A boot restarted on the state dir and log of an earlier one. */
 async function restartOn(prev: BootHandle): Promise<BootHandle> {
-  const b = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir: prev.stateDir, logFile: prev.logFile });
+  const b = await startBoot({
+    serverUrl: srv.url,
+    enrollSecret: srv.enrollSecret,
+    step: 1,
+    stateDir: prev.stateDir,
+    logFile: prev.logFile,
+  });
   boots.push(b);
   return b;
 }
@@ -41,7 +47,10 @@ async function stalledInstall(name: string) {
   await new Promise<void>((r) => pkg.listen(0, '127.0.0.1', r));
   const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
   boots.push(first);
-  const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
+  const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), {
+    timeoutMs: 30_000,
+    what: 'trusted',
+  });
   const url = `http://127.0.0.1:${(pkg.address() as { port: number }).port}/${name}-1.0.0.tar.gz`;
   const created = await srv.api('POST', '/api/v1/server/task', {
     command: 'install',
@@ -66,15 +75,28 @@ describe('boot restarts', () => {
   it('kill -9 right after a job arrived: same AgentSN after restart, job run at most once, result arrives', async () => {
     const first = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
     boots.push(first);
-    const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' });
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [meta.agentsn], parameters: { tags: 'phase=after-kill' } });
+    const meta = await waitUntil(() => (first.readMeta()?.trusted ? first.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'trusted',
+    });
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'config',
+      agents: [meta.agentsn],
+      parameters: { tags: 'phase=after-kill' },
+    });
     expect(created.status).toBe(200);
     // The "received" line is written only once the job is journaled on disk.
     const received = await first.waitForLog(/^job received and journaled$/, { timeoutMs: 30_000 });
     await first.kill9();
     const jobId = String(received.jobId);
 
-    const second = await startBoot({ serverUrl: 'http://127.0.0.1:9', enrollSecret: srv.enrollSecret, step: 1, stateDir: first.stateDir, logFile: first.logFile });
+    const second = await startBoot({
+      serverUrl: 'http://127.0.0.1:9',
+      enrollSecret: srv.enrollSecret,
+      step: 1,
+      stateDir: first.stateDir,
+      logFile: first.logFile,
+    });
     boots.push(second);
     const sub = await waitForSubtask(srv, created.body.id);
     // Same identity: no new registration, -S of the second start ignored.
@@ -87,7 +109,10 @@ describe('boot restarts', () => {
     if (sub.errcode === 0) expect(sub.state).toBe('SUCCESS');
     else expect(sub.errcode).toBe(ErrorCode.JOB_INTERRUPTED);
     // The result is dropped from the journal once a push carrying it was answered.
-    await waitUntil(() => second.readJournal()?.jobs.every((j) => j.id !== jobId), { timeoutMs: 20_000, what: 'journal entry dropped' });
+    await waitUntil(() => second.readJournal()?.jobs.every((j) => j.id !== jobId), {
+      timeoutMs: 20_000,
+      what: 'journal entry dropped',
+    });
     expect(second.readJournal()!.acked.map((a) => a.id)).toContain(jobId);
     // The server still knows exactly one host under this AgentSN, online.
     const host = await srv.api('GET', `/api/v1/server/agent?agentsn=${meta.agentsn}`);
@@ -99,7 +124,18 @@ describe('boot restarts', () => {
     boots.push(first);
     const { Child, binary } = await import('@aspire/testing');
     const bin = binary('boot');
-    const other = new Child(bin.cmd, [...bin.args, '-f', '-P', first.pidfile, '-c', first.configFile, '-d', `${first.dir}/state2`, '-L', `${first.dir}/second.log`]);
+    const other = new Child(bin.cmd, [
+      ...bin.args,
+      '-f',
+      '-P',
+      first.pidfile,
+      '-c',
+      first.configFile,
+      '-d',
+      `${first.dir}/state2`,
+      '-L',
+      `${first.dir}/second.log`,
+    ]);
     const exit = await other.exited;
     expect(exit.code).toBe(3);
     expect(other.output).toMatch(new RegExp(`pidfile ${first.pidfile} is held by running process ${first.child.pid}`));
@@ -114,19 +150,41 @@ describe('boot restarts', () => {
   it('an agentsn the server already gave another host: the server answers a fresh one and the agent adopts it', async () => {
     const owner = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
     boots.push(owner);
-    const taken = await waitUntil(() => (owner.readMeta()?.trusted ? owner.readMeta()!.agentsn : undefined), { timeoutMs: 30_000, what: 'owner trusted' });
+    const taken = await waitUntil(() => (owner.readMeta()?.trusted ? owner.readMeta()!.agentsn : undefined), {
+      timeoutMs: 30_000,
+      what: 'owner trusted',
+    });
     // A host whose metafile names that agentsn but never got it confirmed (no credential): it registers again.
     const stateDir = join(owner.dir, 'clash-state');
     mkdirSync(stateDir, { recursive: true });
-    writeFileSync(join(stateDir, 'meta.json'), JSON.stringify({ version: 1, agentsn: taken, servers: [srv.url], pushedServers: [], trusted: false, registeredAt: 0 }));
+    writeFileSync(
+      join(stateDir, 'meta.json'),
+      JSON.stringify({
+        version: 1,
+        agentsn: taken,
+        servers: [srv.url],
+        pushedServers: [],
+        trusted: false,
+        registeredAt: 0,
+      }),
+    );
     const clash = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, stateDir });
     boots.push(clash);
-    const adopted = await waitUntil(() => (clash.readMeta()?.trusted ? clash.readMeta()!.agentsn : undefined), { timeoutMs: 30_000, what: 'clash trusted' });
+    const adopted = await waitUntil(() => (clash.readMeta()?.trusted ? clash.readMeta()!.agentsn : undefined), {
+      timeoutMs: 30_000,
+      what: 'clash trusted',
+    });
     expect(adopted).not.toBe(taken);
     await clash.waitForLog(/^server answered another agentsn \(conflict\): adopted$/);
     // Both hosts online under their own agentsn; the owner keeps its own.
     for (const sn of [taken, adopted]) {
-      const h = await waitUntil(async () => ((await srv.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).body.host?.status === 'online' ? true : undefined), { timeoutMs: 20_000, what: `${sn} online` });
+      const h = await waitUntil(
+        async () =>
+          (await srv.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).body.host?.status === 'online'
+            ? true
+            : undefined,
+        { timeoutMs: 20_000, what: `${sn} online` },
+      );
       expect(h).toBe(true);
     }
     expect(owner.readMeta()!.agentsn).toBe(taken);

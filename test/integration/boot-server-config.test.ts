@@ -62,13 +62,18 @@ describe('servers in boot.json', () => {
     expect(r.code).toBe(2);
     expect(r.output).toMatch(/servers: server "ftp:\/\/127.0.0.1:21": only http and https/);
     writeFileSync(bad, JSON.stringify({ servers: 42 }));
-    expect((await runBoot(['-T', '-c', bad, '-d', join(dir, 'state-bad')])).output).toMatch(/servers: must be an array of strings/);
+    expect((await runBoot(['-T', '-c', bad, '-d', join(dir, 'state-bad')])).output).toMatch(
+      /servers: must be an array of strings/,
+    );
   }, 180_000);
 
   it('a boot with servers only in boot.json (no -S) registers and pushes', async () => {
     const boot = await startBoot({ enrollSecret: srv.enrollSecret, config: { servers: [srv.url] } });
     boots.push(boot);
-    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'registered from boot.json servers' });
+    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'registered from boot.json servers',
+    });
     // The metafile keeps -S only; boot.json's list is read again at every start.
     expect(meta.servers).toEqual([]);
     await waitUntil(() => hostOnline(meta.agentsn), { timeoutMs: 30_000, what: 'host known to the server' });
@@ -78,15 +83,24 @@ describe('servers in boot.json', () => {
     const boot = await startBoot({ enrollSecret: srv.enrollSecret, config: { servers: [] } });
     boots.push(boot);
     await boot.waitForLog(/^no server known yet/, { timeoutMs: 30_000 });
-    await waitUntil(() => boot.logLines().filter((l) => /^no server known yet/.test(String(l.msg))).length >= 2, { timeoutMs: 30_000, what: 'a second wait line' });
+    await waitUntil(() => boot.logLines().filter((l) => /^no server known yet/.test(String(l.msg))).length >= 2, {
+      timeoutMs: 30_000,
+      what: 'a second wait line',
+    });
     expect(boot.child.proc.exitCode).toBeNull();
     const waits = boot.logLines().filter((l) => /^no server known yet/.test(String(l.msg)));
     // One line per backoff round: each carries the growing delay, nothing else is logged per round.
     expect(waits.every((l) => l.level === 'warn' && typeof l.retryInMs === 'number')).toBe(true);
     expect(boot.logLines().filter((l) => /server list is empty|registration failed/.test(String(l.msg)))).toEqual([]);
-    writeFileSync(boot.configFile, JSON.stringify({ step: 1, httpTimeoutSec: 5, enrollSecret: srv.enrollSecret, servers: [srv.url] }));
+    writeFileSync(
+      boot.configFile,
+      JSON.stringify({ step: 1, httpTimeoutSec: 5, enrollSecret: srv.enrollSecret, servers: [srv.url] }),
+    );
     await boot.waitForLog(/^boot.json now names a server$/, { timeoutMs: 90_000 });
-    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'registered after the edit' });
+    const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'registered after the edit',
+    });
     await waitUntil(() => hostOnline(meta.agentsn), { timeoutMs: 30_000, what: 'host known to the server' });
   }, 180_000);
 });

@@ -51,7 +51,9 @@ describe('one command line for four programs', () => {
     for (const p of ['boot', 'BasicAgent', 'BasicAgentCtl', 'aspire'] as const) {
       const r = await cmd(p, ['--version']);
       expect(r.code, p).toBe(0);
-      expect(r.stdout.trim(), p).toMatch(new RegExp(`^${p} \\d+\\.\\d+\\.\\d+\\S* \\(node 24\\.\\d+\\.\\d+, (x86_64|aarch64)\\)$`));
+      expect(r.stdout.trim(), p).toMatch(
+        new RegExp(`^${p} \\d+\\.\\d+\\.\\d+\\S* \\(node 24\\.\\d+\\.\\d+, (x86_64|aarch64)\\)$`),
+      );
     }
   }, 180_000);
 
@@ -72,7 +74,17 @@ describe('one command line for four programs', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('serverHost');
     const cfg = join(dir, 'held.json');
-    writeFileSync(cfg, JSON.stringify({ serverHost: '127.0.0.1', serverPort: 1, ca: ca.caCertFile, crontab: join(dir, 'none'), stateDir: join(dir, 'st-held'), backoffBaseMs: 200 }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        serverHost: '127.0.0.1',
+        serverPort: 1,
+        ca: ca.caCertFile,
+        crontab: join(dir, 'none'),
+        stateDir: join(dir, 'st-held'),
+        backoffBaseMs: 200,
+      }),
+    );
     const pidfile = join(dir, 'held.pid');
     const b = binary('BasicAgent');
     const first = new Child(b.cmd, [...b.args, '-f', '-c', cfg, '-P', pidfile]);
@@ -88,7 +100,13 @@ describe('one command line for four programs', () => {
 
   it('BasicAgent without serverHost: -T exits 2 saying so; the daemon waits (one line per backoff) and connects once basic.json names the hub', async () => {
     const cfg = join(dir, 'nohub.json');
-    const base = { ca: ca.caCertFile, crontab: join(dir, 'none'), stateDir: join(dir, 'st-nohub'), backoffBaseMs: 200, backoffMaxMs: 1000 };
+    const base = {
+      ca: ca.caCertFile,
+      crontab: join(dir, 'none'),
+      stateDir: join(dir, 'st-nohub'),
+      backoffBaseMs: 200,
+      backoffMaxMs: 1000,
+    };
     writeFileSync(cfg, JSON.stringify({ ...base, serverHost: '' }));
     const t = await cmd('BasicAgent', ['-T', '-c', cfg]);
     expect(t.code).toBe(2);
@@ -110,17 +128,37 @@ describe('one command line for four programs', () => {
     expect(agent.proc.exitCode).toBeNull();
     // Now a hub that refuses nothing but is not there either: the agent leaves the wait and dials it.
     writeFileSync(cfg, JSON.stringify({ ...base, serverHost: '127.0.0.1', serverPort: 1 }));
-    await waitUntil(() => readFileSync(log, 'utf8').includes('hub address configured'), { timeoutMs: 30_000, what: 'config picked up' });
-    await waitUntil(() => /reconnecting after delay/.test(readFileSync(log, 'utf8')), { timeoutMs: 30_000, what: 'dialling the hub' });
+    await waitUntil(() => readFileSync(log, 'utf8').includes('hub address configured'), {
+      timeoutMs: 30_000,
+      what: 'config picked up',
+    });
+    await waitUntil(() => /reconnecting after delay/.test(readFileSync(log, 'utf8')), {
+      timeoutMs: 30_000,
+      what: 'dialling the hub',
+    });
   }, 180_000);
 
   it('every JSON log names its level: boot, BasicAgent and aspire', async () => {
     const bootDir = mkdtempSync(join(dir, 'boot-'));
     writeFileSync(join(bootDir, 'boot.json'), JSON.stringify({ step: 1, servers: ['127.0.0.1:9'] }));
     const b = binary('boot');
-    const boot = new Child(b.cmd, [...b.args, '-f', '-c', join(bootDir, 'boot.json'), '-d', join(bootDir, 'state'), '-L', join(bootDir, 'boot.log'), '-P', join(bootDir, 'boot.pid')]);
+    const boot = new Child(b.cmd, [
+      ...b.args,
+      '-f',
+      '-c',
+      join(bootDir, 'boot.json'),
+      '-d',
+      join(bootDir, 'state'),
+      '-L',
+      join(bootDir, 'boot.log'),
+      '-P',
+      join(bootDir, 'boot.pid'),
+    ]);
     children.push(boot);
-    await waitUntil(() => /register to http:\/\/127\.0\.0\.1:9 failed/.test(readFileSync(join(bootDir, 'boot.log'), 'utf8')), { timeoutMs: 30_000, what: 'boot log' });
+    await waitUntil(
+      () => /register to http:\/\/127\.0\.0\.1:9 failed/.test(readFileSync(join(bootDir, 'boot.log'), 'utf8')),
+      { timeoutMs: 30_000, what: 'boot log' },
+    );
     const names = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
     const bootLines = parseLog(readFileSync(join(bootDir, 'boot.log'), 'utf8'));
     expect(bootLines.length).toBeGreaterThan(2);

@@ -3,7 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aspire/protocol';
-import { enrollHost, makeTestCa, startAspire, startBasicAgent, startPostgres, waitUntil, type AspireHandle, type BasicAgentHandle, type PostgresHandle, type TestCa } from '@aspire/testing';
+import {
+  enrollHost,
+  makeTestCa,
+  startAspire,
+  startBasicAgent,
+  startPostgres,
+  waitUntil,
+  type AspireHandle,
+  type BasicAgentHandle,
+  type PostgresHandle,
+  type TestCa,
+} from '@aspire/testing';
 
 // Three real `aspire` nodes sharing one real PostgreSQL (presence, LISTEN/NOTIFY routing, sweep
 // claims), each with its own SQLite store, and three real BasicAgents spread one per node by the
@@ -34,7 +45,8 @@ const localAgents = async (n: AspireHandle): Promise<string[]> => {
   expect(r.status).toBe(200);
   return (r.body.agents as { hostname: string }[]).map((a) => a.hostname);
 };
-const polaris = (n: AspireHandle, body: Record<string, unknown>) => n.api('POST', '/api/v1/server/polaris', { id: `cl-${Math.random()}`, ...body });
+const polaris = (n: AspireHandle, body: Record<string, unknown>) =>
+  n.api('POST', '/api/v1/server/polaris', { id: `cl-${Math.random()}`, ...body });
 const sum = (v: NodeView[]) => v.reduce((a, n) => a + n.agents, 0);
 
 beforeAll(async () => {
@@ -49,20 +61,37 @@ beforeAll(async () => {
         hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
         ...(ON_POSTGRES_STORE
           ? // The store is the shared PostgreSQL (ASPIRE_DATABASE_URL, read by `aspire serve` and `aspire token`); the cluster layer uses its connection.
-            { env: { ...process.env, ASPIRE_DATABASE_URL: pg.urlWithPassword }, config: { cluster: { nodeId: `node-${i}`, heartbeatMs: 500 } } }
+            {
+              env: { ...process.env, ASPIRE_DATABASE_URL: pg.urlWithPassword },
+              config: { cluster: { nodeId: `node-${i}`, heartbeatMs: 500 } },
+            }
           : { config: { cluster: { urlFile, nodeId: `node-${i}`, heartbeatMs: 500 } } }),
       }),
     );
   }
-  await waitUntil(async () => (await clusterNodes(nodes[0]!)).placement.length === 3 || undefined, { timeoutMs: 30_000, what: 'node 1 sees three live nodes' });
+  await waitUntil(async () => (await clusterNodes(nodes[0]!)).placement.length === 3 || undefined, {
+    timeoutMs: 30_000,
+    what: 'node 1 sees three live nodes',
+  });
   const entry = nodes[0]!.hubAddress!.port;
   for (const [k, hostname] of HOSTS.entries()) {
     // One database: the host registers once (on node 1), as its BootAgent would, not on every node.
     const dir = mkdtempSync(join(tmpdir(), 'aspire-cluster-agent-'));
     const identity = ON_POSTGRES_STORE ? await enrollHost([nodes[0]!], { hostname, dir }) : undefined;
-    agents.push(await startBasicAgent({ port: entry, caFile: ca.caCertFile, hostname, dir, ...(identity ? { identity, agentsn: identity.agentsn } : {}) }));
+    agents.push(
+      await startBasicAgent({
+        port: entry,
+        caFile: ca.caCertFile,
+        hostname,
+        dir,
+        ...(identity ? { identity, agentsn: identity.agentsn } : {}),
+      }),
+    );
     // Node 1 places the next agent by its heartbeat view: wait until that view counts this one.
-    await waitUntil(async () => sum((await clusterNodes(nodes[0]!)).placement) === k + 1 || undefined, { timeoutMs: 30_000, what: `placement view counts ${k + 1} agents` });
+    await waitUntil(async () => sum((await clusterNodes(nodes[0]!)).placement) === k + 1 || undefined, {
+      timeoutMs: 30_000,
+      what: `placement view counts ${k + 1} agents`,
+    });
   }
 }, 180_000);
 
@@ -89,11 +118,22 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
 
   it('a Polaris fan-out sent to any node reaches the hosts on all three; a host connected nowhere answers 203', async () => {
     for (const n of nodes) {
-      const r = await polaris(n, { hosts: [...HOSTS, 'cl-nowhere'], method: 'sync.bash', cmd: 'echo from-$((6*7))', timeout: 20 });
+      const r = await polaris(n, {
+        hosts: [...HOSTS, 'cl-nowhere'],
+        method: 'sync.bash',
+        cmd: 'echo from-$((6*7))',
+        timeout: 20,
+      });
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       expect(r.body.response.map((e: { host: string }) => e.host)).toEqual([...HOSTS, 'cl-nowhere']);
-      for (const e of r.body.response.slice(0, 3)) expect(e).toMatchObject({ resp: 'success', retcode: 0, data: 'from-42\n' });
-      expect(r.body.response[3]).toEqual({ host: 'cl-nowhere', resp: 'failed', retcode: ErrorCode.NO_SUCH_HOST, message: 'No such host' });
+      for (const e of r.body.response.slice(0, 3))
+        expect(e).toMatchObject({ resp: 'success', retcode: 0, data: 'from-42\n' });
+      expect(r.body.response[3]).toEqual({
+        host: 'cl-nowhere',
+        resp: 'failed',
+        retcode: ErrorCode.NO_SUCH_HOST,
+        message: 'No such host',
+      });
     }
   });
 
@@ -108,7 +148,12 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
 
   it('answers 203 for a host connected nowhere at once (no deadline waited)', async () => {
     const t0 = Date.now();
-    const r = await polaris(nodes[2]!, { hosts: ['cl-nowhere-either'], method: 'sync.bash', cmd: 'true', timeout: 120 });
+    const r = await polaris(nodes[2]!, {
+      hosts: ['cl-nowhere-either'],
+      method: 'sync.bash',
+      cmd: 'true',
+      timeout: 120,
+    });
     expect(r.body.response[0]).toMatchObject({ resp: 'failed', retcode: ErrorCode.NO_SUCH_HOST });
     // The request's deadline is 120 s + grace; "at once" is a database lookup (generous under load).
     expect(Date.now() - t0).toBeLessThan(10_000);
@@ -116,7 +161,12 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
 
   it('carries a reply larger than a NOTIFY payload (8000 bytes) between nodes by a row', async () => {
     const [onNode3] = await localAgents(nodes[2]!);
-    const r = await polaris(nodes[0]!, { hosts: [onNode3], method: 'sync.bash', cmd: "head -c 30000 /dev/zero | tr '\\0' a", timeout: 20 });
+    const r = await polaris(nodes[0]!, {
+      hosts: [onNode3],
+      method: 'sync.bash',
+      cmd: "head -c 30000 /dev/zero | tr '\\0' a",
+      timeout: 20,
+    });
     expect(r.body.response[0]).toMatchObject({ resp: 'success', retcode: 0 });
     expect(r.body.response[0].data).toBe('a'.repeat(30000));
     // The payload rows are consumed when read.
@@ -126,15 +176,24 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
   it('runs the offline sweep once per period across the cluster, not once per node', async () => {
     // Every node tries every offlineSweepSec (0.5 s in the test defaults); only the claim's winner runs it.
     const periodMs = 500;
-    const runs = async () => Number((await pg.psql("SELECT runs FROM aspire_cluster_sweeps WHERE name = 'offline-sweep'", 'aspire_cluster')).trim());
+    const runs = async () =>
+      Number(
+        (await pg.psql("SELECT runs FROM aspire_cluster_sweeps WHERE name = 'offline-sweep'", 'aspire_cluster')).trim(),
+      );
     const r0 = await runs();
     const t0 = Date.now();
-    await waitUntil(async () => (await runs()) >= r0 + 6 || undefined, { timeoutMs: 30_000, what: 'six more offline sweeps' });
+    await waitUntil(async () => (await runs()) >= r0 + 6 || undefined, {
+      timeoutMs: 30_000,
+      what: 'six more offline sweeps',
+    });
     const delta = (await runs()) - r0;
     const elapsed = Date.now() - t0;
     // Claims are at least 0.95 period apart; three unsynchronised nodes would make about three times as many.
     expect(delta).toBeLessThanOrEqual(Math.floor(elapsed / (periodMs * 0.95)) + 1);
-    const holders = await pg.psql("SELECT node_id FROM aspire_cluster_sweeps WHERE name = 'offline-sweep'", 'aspire_cluster');
+    const holders = await pg.psql(
+      "SELECT node_id FROM aspire_cluster_sweeps WHERE name = 'offline-sweep'",
+      'aspire_cluster',
+    );
     expect(holders.trim()).toMatch(/^node-[123]$/);
   });
 
@@ -145,7 +204,12 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
     const host = onVictim[0]!;
     // Routed from node 1 to the host on node 2: a command that runs for a long while.
     const t0 = Date.now();
-    const inFlight = polaris(nodes[0]!, { hosts: [host], method: 'sync.bash', cmd: 'sleep 50; echo finished', timeout: 100 });
+    const inFlight = polaris(nodes[0]!, {
+      hosts: [host],
+      method: 'sync.bash',
+      cmd: 'sleep 50; echo finished',
+      timeout: 100,
+    });
     await waitUntil(
       async () => {
         const r = await victim.api('GET', '/api/v1/server/polaris/agents');
@@ -164,10 +228,16 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
     expect(Date.now() - t0).toBeLessThan(50_000);
     // Its BasicAgent comes back on one of the two other nodes.
     const survivors = [nodes[0]!, nodes[2]!];
-    await waitUntil(async () => (await Promise.all(survivors.map(localAgents))).flat().includes(host) || undefined, { timeoutMs: 30_000, what: `${host} reconnected to node 1 or 3` });
+    await waitUntil(async () => (await Promise.all(survivors.map(localAgents))).flat().includes(host) || undefined, {
+      timeoutMs: 30_000,
+      what: `${host} reconnected to node 1 or 3`,
+    });
     expect(Date.now() - killedAt).toBeLessThan(30_000);
     // The lost node leaves the live view; commands reach the host again from either survivor.
-    await waitUntil(async () => (await clusterNodes(nodes[2]!)).nodes.every((n) => n.nodeId !== 'node-2') || undefined, { timeoutMs: 20_000, what: 'node-2 gone from the live view' });
+    await waitUntil(
+      async () => (await clusterNodes(nodes[2]!)).nodes.every((n) => n.nodeId !== 'node-2') || undefined,
+      { timeoutMs: 20_000, what: 'node-2 gone from the live view' },
+    );
     for (const n of survivors) {
       const again = await polaris(n, { hosts: HOSTS, method: 'sync.bash', cmd: 'echo back', timeout: 20 });
       for (const e of again.body.response) expect(e).toMatchObject({ resp: 'success', data: 'back\n' });

@@ -21,7 +21,10 @@ beforeAll(async () => {
     boots.push(await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, config: { tags: t } }));
   }
   for (const b of boots) {
-    const meta = await waitUntil(() => (b.readMeta()?.trusted ? b.readMeta() : undefined), { timeoutMs: 20_000, what: 'boot registered and trusted' });
+    const meta = await waitUntil(() => (b.readMeta()?.trusted ? b.readMeta() : undefined), {
+      timeoutMs: 20_000,
+      what: 'boot registered and trusted',
+    });
     sn.push(meta.agentsn);
   }
 });
@@ -53,10 +56,13 @@ async function task(id: number) {
   return (await api('GET', `/api/v1/server/task?id=${id}`)).body;
 }
 async function waitTask(id: number, pred: (t: any) => boolean, what: string, timeoutMs = 30_000) {
-  return waitUntil(async () => {
-    const t = await task(id);
-    return pred(t) ? t : undefined;
-  }, { timeoutMs, what, intervalMs: 200 });
+  return waitUntil(
+    async () => {
+      const t = await task(id);
+      return pred(t) ? t : undefined;
+    },
+    { timeoutMs, what, intervalMs: 200 },
+  );
 }
 async function create(body: Record<string, unknown>): Promise<number> {
   const r = await api('POST', '/api/v1/server/task', body);
@@ -67,7 +73,13 @@ async function create(body: Record<string, unknown>): Promise<number> {
 describe('server + real boot processes', () => {
   it('hosts appear online with the seed fields; a config task changes the step and ends SUCCESS', async () => {
     const h = (await api('GET', `/api/v1/server/agent?agentsn=${sn[0]}`)).body.host;
-    expect(h).toMatchObject({ agentsn: sn[0], status: 'online', ipaddr: '127.0.0.1', step: 1, reported_tags: 'svc=ecs' });
+    expect(h).toMatchObject({
+      agentsn: sn[0],
+      status: 'online',
+      ipaddr: '127.0.0.1',
+      step: 1,
+      reported_tags: 'svc=ecs',
+    });
     expect(h.os).toMatch(/^linux/i);
     expect(h.hostname.length).toBeGreaterThan(0);
     expect(h.curvers.length).toBeGreaterThan(0);
@@ -75,7 +87,9 @@ describe('server + real boot processes', () => {
     const id = await create({ command: 'config', agents: [sn[0]], parameters: { step: 2 } });
     const t = await waitTask(id, (x) => x.task.status === 'COMPLETE', 'config task complete');
     expect(t.subtasks[0]).toMatchObject({ state: 'SUCCESS', errcode: 0 });
-    await waitUntil(async () => (await api('GET', `/api/v1/server/agent?agentsn=${sn[0]}`)).body.host.step === 2, { what: 'step 2 reported' });
+    await waitUntil(async () => (await api('GET', `/api/v1/server/agent?agentsn=${sn[0]}`)).body.host.step === 2, {
+      what: 'step 2 reported',
+    });
     const back = await create({ command: 'config', agents: [sn[0]], parameters: { step: 1 } });
     await waitTask(back, (x) => x.task.status === 'COMPLETE', 'step back to 1');
   });
@@ -84,26 +98,42 @@ describe('server + real boot processes', () => {
     const packed = await packFixture({ fixture: 'idle-agent', name: 'IdleAgent', version: '1.0.0', outDir: work });
     const body = (await import('node:fs')).readFileSync(packed.file);
     const arch = (await api('GET', `/api/v1/server/agent?agentsn=${sn[0]}`)).body.host.arch;
-    const up = await fetch(`${srv.url}/api/v1/server/package?${new URLSearchParams({ name: 'IdleAgent', version: '1.0.0', os: 'linux', arch, file: 'IdleAgent-1.0.0.tar.gz' })}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' },
-      body,
-    });
+    const up = await fetch(
+      `${srv.url}/api/v1/server/package?${new URLSearchParams({ name: 'IdleAgent', version: '1.0.0', os: 'linux', arch, file: 'IdleAgent-1.0.0.tar.gz' })}`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' },
+        body,
+      },
+    );
     expect(up.status).toBe(200);
     expect(((await up.json()) as any).package.sha256).toBe(packed.sha256);
-    const id = await create({ command: 'install', agents: [sn[0], sn[1]], parameters: { name: 'IdleAgent', version: '1.0.0' } });
+    const id = await create({
+      command: 'install',
+      agents: [sn[0], sn[1]],
+      parameters: { name: 'IdleAgent', version: '1.0.0' },
+    });
     const t = await waitTask(id, (x) => x.task.complete === 2, 'install complete = 2', 45_000);
-    expect(t.subtasks.map((s: any) => [s.state, s.errcode])).toEqual([['SUCCESS', 0], ['SUCCESS', 0]]);
+    expect(t.subtasks.map((s: any) => [s.state, s.errcode])).toEqual([
+      ['SUCCESS', 0],
+      ['SUCCESS', 0],
+    ]);
     for (const s of [sn[0], sn[1]]) {
-      await waitUntil(async () => {
-        const h = (await api('GET', `/api/v1/server/agent?agentsn=${s}`)).body.host;
-        return h.agents.find((a: any) => a.name === 'IdleAgent' && a.version === '1.0.0' && a.status === 'running');
-      }, { what: `IdleAgent running on ${s}` });
+      await waitUntil(
+        async () => {
+          const h = (await api('GET', `/api/v1/server/agent?agentsn=${s}`)).body.host;
+          return h.agents.find((a: any) => a.name === 'IdleAgent' && a.version === '1.0.0' && a.status === 'running');
+        },
+        { what: `IdleAgent running on ${s}` },
+      );
     }
-    const dash = await waitUntil(async () => {
-      const d = (await api('GET', '/api/v1/server/dashboard')).body.dashboard;
-      return d?.agents.find((a: any) => a.name === 'IdleAgent' && a.online === 2) ? d : undefined;
-    }, { what: 'dashboard counts IdleAgent' });
+    const dash = await waitUntil(
+      async () => {
+        const d = (await api('GET', '/api/v1/server/dashboard')).body.dashboard;
+        return d?.agents.find((a: any) => a.name === 'IdleAgent' && a.online === 2) ? d : undefined;
+      },
+      { what: 'dashboard counts IdleAgent' },
+    );
     expect(dash.hosts.online).toBeGreaterThanOrEqual(3);
     const un = await create({ command: 'uninstall', agents: [sn[0], sn[1]], parameters: { name: 'IdleAgent' } });
     await waitTask(un, (x) => x.task.complete === 2, 'uninstall complete', 45_000);
@@ -111,8 +141,18 @@ describe('server + real boot processes', () => {
 
   it('a tag task inside its window reaches the matching agent once; one outside the window reaches nobody', async () => {
     const now = Date.now() / 1000;
-    const past = await create({ command: 'config', tags: 'svc=ecs', window: { start: now - 60, end: now - 30 }, parameters: { step: 1 } });
-    const id = await create({ command: 'config', tags: 'cmpt=DB', window: { start: now - 1, end: now + 8 }, parameters: { step: 1 } });
+    const past = await create({
+      command: 'config',
+      tags: 'svc=ecs',
+      window: { start: now - 60, end: now - 30 },
+      parameters: { step: 1 },
+    });
+    const id = await create({
+      command: 'config',
+      tags: 'cmpt=DB',
+      window: { start: now - 1, end: now + 8 },
+      parameters: { step: 1 },
+    });
     const t = await waitTask(id, (x) => x.task.complete >= 1, 'tag task delivered');
     expect(t.subtasks.map((s: any) => s.agentsn)).toEqual([sn[2]]);
     expect(t.subtasks[0]).toMatchObject({ state: 'SUCCESS', attempts: 1 });
@@ -132,14 +172,20 @@ describe('server + real boot processes', () => {
     const subs = [...t.subtasks].sort((a: any, b: any) => ms(a.reserved_at) - ms(b.reserved_at));
     expect(subs.every((s: any) => s.state === 'SUCCESS')).toBe(true);
     // Each host was handed its job only after the previous one had reported.
-    for (let i = 1; i < subs.length; i++) expect(ms(subs[i].reserved_at)).toBeGreaterThanOrEqual(ms(subs[i - 1].gmt_modify));
+    for (let i = 1; i < subs.length; i++)
+      expect(ms(subs[i].reserved_at)).toBeGreaterThanOrEqual(ms(subs[i - 1].gmt_modify));
   });
 
   it('retry 2 on a failing job: three attempts, then BURIED with TASK_RETRIES_EXHAUSTED (issue 13: was FAILED)', async () => {
     const id = await create({
       command: 'install',
       agents: [sn[1]],
-      parameters: { name: 'Broken', version: '1', url: 'http://127.0.0.1:1/Broken-1.tar.gz', checksum: `SHA256:${'0'.repeat(64)}` },
+      parameters: {
+        name: 'Broken',
+        version: '1',
+        url: 'http://127.0.0.1:1/Broken-1.tar.gz',
+        checksum: `SHA256:${'0'.repeat(64)}`,
+      },
       retry: { count: 2, interval: 0.5 },
     });
     // Retries exhausted: BURIED (a kick revives it; taskBuriedTtlSec fails it); max_errors 0 halts the task.
@@ -156,9 +202,18 @@ describe('server + real boot processes', () => {
     expect(r.body).toMatchObject({ status: 0, revoked: 3 });
     const t = await task(id);
     expect(t.task).toMatchObject({ status: 'REVOKED', complete: 3 });
-    expect(t.subtasks.every((s: any) => s.state === 'REVOKED' && s.errcode === ErrorCode.TASK_REVOKED && s.attempts === 0)).toBe(true);
+    expect(
+      t.subtasks.every((s: any) => s.state === 'REVOKED' && s.errcode === ErrorCode.TASK_REVOKED && s.attempts === 0),
+    ).toBe(true);
 
-    const exp = await create({ command: 'config', agents: [sn[2]], delay: 1, ttl: 0.2, batch: 0, parameters: { step: 1 } });
+    const exp = await create({
+      command: 'config',
+      agents: [sn[2]],
+      delay: 1,
+      ttl: 0.2,
+      batch: 0,
+      parameters: { step: 1 },
+    });
     // Delay 1 s then 0.2 s to start: the scheduler promotes it and a push may catch it, or it expires.
     const e = await waitTask(exp, (x) => x.task.status === 'COMPLETE', 'expiry task done');
     expect(['SUCCESS', 'FAILED']).toContain(e.subtasks[0].state);

@@ -34,7 +34,9 @@ function serve(args: string[]): Promise<{ code: number | null; stderr: string }>
 }
 
 const ONE_LINE = () =>
-  new RegExp(`^aspire: cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use .*\\(EADDRINUSE\\); choose another address with --listen HOST:PORT \\(config key "listen"\\)$`);
+  new RegExp(
+    `^aspire: cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use .*\\(EADDRINUSE\\); choose another address with --listen HOST:PORT \\(config key "listen"\\)$`,
+  );
 
 describe('aspire serve on a busy port', () => {
   it('logging to a file: exactly one stderr line naming the port and the setting, exit 1, nothing left behind', async () => {
@@ -66,7 +68,20 @@ describe('aspire serve on a busy port', () => {
     mkdirSync(join(dir, 'ca'));
     const ca = makeTestCa({ dir: join(dir, 'ca') });
     const data = join(dir, 'hub');
-    const r = await serve(['--listen', '127.0.0.1:0', '--data-dir', data, '--log-file', join(dir, 'logs', 'hub.log'), '--hub-listen', `127.0.0.1:${port}`, '--hub-cert', ca.serverCertFile, '--hub-key', ca.serverKeyFile]);
+    const r = await serve([
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      data,
+      '--log-file',
+      join(dir, 'logs', 'hub.log'),
+      '--hub-listen',
+      `127.0.0.1:${port}`,
+      '--hub-cert',
+      ca.serverCertFile,
+      '--hub-key',
+      ca.serverKeyFile,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual([
       `aspire: cannot listen on 127.0.0.1:${port}: the address is already in use (another process listens there) (EADDRINUSE); choose another address with --hub-listen HOST:PORT`,

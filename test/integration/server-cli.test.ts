@@ -28,10 +28,19 @@ async function aspire(args: string[]): Promise<{ code: number; stdout: string; s
 describe('aspire CLI', () => {
   it('a bad config file exits 2 naming every bad key; an unknown flag exits 2', async () => {
     const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify({ listen: 'here', offlineMissedSteps: 'three', nonsense: true, rateLimit: { statusPerSec: -1, what: 1 } }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        listen: 'here',
+        offlineMissedSteps: 'three',
+        nonsense: true,
+        rateLimit: { statusPerSec: -1, what: 1 },
+      }),
+    );
     const r = await aspire(['serve', '--data-dir', join(dir, 'data'), '--config', file]);
     expect(r.code).toBe(2);
-    for (const k of ['listen:', 'offlineMissedSteps:', 'nonsense: unknown key', 'rateLimit.what: unknown key']) expect(r.stderr).toContain(k);
+    for (const k of ['listen:', 'offlineMissedSteps:', 'nonsense: unknown key', 'rateLimit.what: unknown key'])
+      expect(r.stderr).toContain(k);
     writeFileSync(file, '{"listen": ');
     const m = await aspire(['serve', '--data-dir', join(dir, 'data'), '--config', file]);
     expect(m.code).toBe(2);
@@ -44,26 +53,32 @@ describe('aspire CLI', () => {
     expect(unknown.stderr).toMatch(/unknown option '--no-such-flag'/);
   }, 120_000);
 
-  it.runIf(process.getuid?.() === 0)('token create as root on a data dir owned by the service user leaves nothing root-owned there', async () => {
-    // The packaged server's /var/lib/aspire belongs to the aspire user; nobody (65534) stands in.
-    const data = join(dir, 'owned');
-    mkdirSync(data);
-    // The service user must be able to reach it: search (not read) permission on this run's temp dirs.
-    for (const d of [tmpdir(), dir]) chmodSync(d, statSync(d).mode | 0o111);
-    chownSync(data, 65534, 65534);
-    const t = await aspire(['token', 'create', '--data-dir', data, '--name', 'ops']);
-    expect(t.code, t.stderr).toBe(0);
-    expect(t.stderr).toMatch(new RegExp(`running as uid 65534 gid 65534, the owner of ${data}`));
-    expect(t.stdout.trim()).toMatch(/^asp_/);
-    const files = readdirSync(data);
-    expect(files).toContain('aspire.db');
-    for (const f of files) expect(statSync(join(data, f)).uid, f).toBe(65534);
-    // A root-owned data dir stays as it was (root's own files).
-    const mine = join(dir, 'root-owned');
-    mkdirSync(mine);
-    expect((await aspire(['token', 'create', '--data-dir', mine, '--name', 'ops'])).stderr).not.toMatch(/running as uid/);
-    expect(statSync(join(mine, 'aspire.db')).uid).toBe(0);
-  }, 120_000);
+  it.runIf(process.getuid?.() === 0)(
+    'token create as root on a data dir owned by the service user leaves nothing root-owned there',
+    async () => {
+      // The packaged server's /var/lib/aspire belongs to the aspire user; nobody (65534) stands in.
+      const data = join(dir, 'owned');
+      mkdirSync(data);
+      // The service user must be able to reach it: search (not read) permission on this run's temp dirs.
+      for (const d of [tmpdir(), dir]) chmodSync(d, statSync(d).mode | 0o111);
+      chownSync(data, 65534, 65534);
+      const t = await aspire(['token', 'create', '--data-dir', data, '--name', 'ops']);
+      expect(t.code, t.stderr).toBe(0);
+      expect(t.stderr).toMatch(new RegExp(`running as uid 65534 gid 65534, the owner of ${data}`));
+      expect(t.stdout.trim()).toMatch(/^asp_/);
+      const files = readdirSync(data);
+      expect(files).toContain('aspire.db');
+      for (const f of files) expect(statSync(join(data, f)).uid, f).toBe(65534);
+      // A root-owned data dir stays as it was (root's own files).
+      const mine = join(dir, 'root-owned');
+      mkdirSync(mine);
+      expect((await aspire(['token', 'create', '--data-dir', mine, '--name', 'ops'])).stderr).not.toMatch(
+        /running as uid/,
+      );
+      expect(statSync(join(mine, 'aspire.db')).uid).toBe(0);
+    },
+    120_000,
+  );
 
   it('token create prints a token the server accepts, list shows it, revoke refuses it at once; SIGTERM stops cleanly', async () => {
     const data = join(dir, 'tok');
@@ -88,7 +103,9 @@ describe('aspire CLI', () => {
       expect(list.stdout).toMatch(/^ops\t.*\trole admin\tno limits$/m);
       expect(list.stdout).not.toContain(token);
       // Revoked while the server runs: refused at once.
-      expect((await aspire(['token', 'revoke', '--data-dir', data, '--name', 'ops'])).stdout).toMatch(/revoked 1 token/);
+      expect((await aspire(['token', 'revoke', '--data-dir', data, '--name', 'ops'])).stdout).toMatch(
+        /revoked 1 token/,
+      );
       const gone = await fetch(`${m[1]}/api/v1/server/host`, { headers: { authorization: `Bearer ${token}` } });
       expect(gone.status).toBe(401);
       expect((await aspire(['token', 'revoke', '--data-dir', data, '--name', 'ops'])).code).toBe(1);

@@ -61,7 +61,11 @@ function fillDisk(): string {
 }
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${srv.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(`${srv.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as any };
 }
 
@@ -79,15 +83,33 @@ describe('full data disk', () => {
   });
 
   it('status pushes answered 200 on a full disk keep their last_seen and uptime until space returns; the host stays online', async () => {
-    const reg = await post('/agent/register', { hostname: 'host-full', agentsn: 'full-1' }, { 'x-aspire-enroll': srv.enrollSecret });
+    const reg = await post(
+      '/agent/register',
+      { hostname: 'host-full', agentsn: 'full-1' },
+      { 'x-aspire-enroll': srv.enrollSecret },
+    );
     expect(reg.status).toBe(200);
     const sn: string = reg.body.agentsn;
     const headers = { 'x-aspire-credential': reg.body.credential as string };
     const body = (uptime: number, events: unknown[] = []) => ({
-      hostname: 'host-full', agentsn: sn, version: '1.0.0', uptime, timestamp: Math.floor(Date.now() / 1000), step: 1,
-      agents: [], jobs: [], events, os: 'linux', arch: 'x86_64',
+      hostname: 'host-full',
+      agentsn: sn,
+      version: '1.0.0',
+      uptime,
+      timestamp: Math.floor(Date.now() / 1000),
+      step: 1,
+      agents: [],
+      jobs: [],
+      events,
+      os: 'linux',
+      arch: 'x86_64',
     });
-    const event = { localid: 1, occurred: Math.floor(Date.now() / 1000), kind: 'started', message: 'sub-agent started' };
+    const event = {
+      localid: 1,
+      occurred: Math.floor(Date.now() / 1000),
+      kind: 'started',
+      message: 'sub-agent started',
+    };
     expect((await post('/agent/status', body(10), headers)).status).toBe(200); // the full write
     const host = async () => (await srv.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).body.host;
 
@@ -134,14 +156,28 @@ describe('full data disk', () => {
     try {
       const bin = binary('aspire');
       const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        execFile(bin.cmd, [...bin.args, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-file', join(logDir, 'aspire.log')], { timeout: 60_000 }, (err, _out, stderr) =>
-          resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+        execFile(
+          bin.cmd,
+          [
+            ...bin.args,
+            'serve',
+            '--listen',
+            '127.0.0.1:0',
+            '--data-dir',
+            dataDir,
+            '--log-file',
+            join(logDir, 'aspire.log'),
+          ],
+          { timeout: 60_000 },
+          (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
         );
       });
       expect(r.code).toBe(1);
       const lines = r.stderr.split('\n').filter((l) => l !== '');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(new RegExp(`^aspire: cannot start: no space left on the disk of the data dir ${dataDir} \\(ENOSPC`));
+      expect(lines[0]).toMatch(
+        new RegExp(`^aspire: cannot start: no space left on the disk of the data dir ${dataDir} \\(ENOSPC`),
+      );
       expect(r.stderr).not.toMatch(/sonic boom|\n\s+at /);
       expect(readdirSync(dataDir)).toEqual([]);
     } finally {

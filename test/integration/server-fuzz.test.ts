@@ -46,11 +46,54 @@ function toJsonText(value: unknown): string {
 }
 
 const HOSTILE_STRINGS = [
-  '', ' ', 'NaN', 'Infinity', '-Infinity', '1e400', '-1e400', '1e20', '-1', '0', '1.5', '0x10', '+5', '007',
-  '9007199254740993', '18446744073709551616', 'null', 'true', '[]', '{}', '%', '%00', '\u0000', '\u202eevil',
-  '💥🔥', '\ud800', 'Ǆ̈', "'; DROP TABLE hosts; --", '../../etc/passwd', '$(id)', '`id`', 'a=b,c', '=', ',,',
+  '',
+  ' ',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1e400',
+  '-1e400',
+  '1e20',
+  '-1',
+  '0',
+  '1.5',
+  '0x10',
+  '+5',
+  '007',
+  '9007199254740993',
+  '18446744073709551616',
+  'null',
+  'true',
+  '[]',
+  '{}',
+  '%',
+  '%00',
+  '\u0000',
+  '\u202eevil',
+  '💥🔥',
+  '\ud800',
+  'Ǆ̈',
+  "'; DROP TABLE hosts; --",
+  '../../etc/passwd',
+  '$(id)',
+  '`id`',
+  'a=b,c',
+  '=',
+  ',,',
 ];
-const HOSTILE_NUMBERS = [0, -1, -0, 0.5, 1e308, -1e308, 2 ** 53 + 1, 2 ** 64, Number.MAX_SAFE_INTEGER, 1e-320, 4294967296];
+const HOSTILE_NUMBERS = [
+  0,
+  -1,
+  -0,
+  0.5,
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  2 ** 64,
+  Number.MAX_SAFE_INTEGER,
+  1e-320,
+  4294967296,
+];
 
 function hostileValue(rng: Rng): unknown {
   switch (rng.int(10)) {
@@ -63,7 +106,9 @@ function hostileValue(rng: Rng): unknown {
     case 3:
       return 'x'.repeat(rng.pick([256, 4097, 70_000]));
     case 4:
-      return String.fromCodePoint(...Array.from({ length: 1 + rng.int(40) }, () => rng.int(0x10ffff + 1)).filter((c) => c < 0xd800 || c > 0xdfff));
+      return String.fromCodePoint(
+        ...Array.from({ length: 1 + rng.int(40) }, () => rng.int(0x10ffff + 1)).filter((c) => c < 0xd800 || c > 0xdfff),
+      );
     case 5:
       return rng.pick([null, true, false, [], {}, [1, 'a', null]]);
     case 6:
@@ -126,7 +171,9 @@ function mutate(rng: Rng, body: unknown): unknown {
     const op = rng.int(3);
     if (op === 0 && keys.length > 0) target[rng.pick(keys)] = hostileValue(rng);
     else if (op === 1 && keys.length > 0) delete target[rng.pick(keys)];
-    else target[Array.isArray(target) ? target.length : rng.pick(['extra', '__proto__x', 'constructor', 'data', '💥'])] = hostileValue(rng);
+    else
+      target[Array.isArray(target) ? target.length : rng.pick(['extra', '__proto__x', 'constructor', 'data', '💥'])] =
+        hostileValue(rng);
   }
   return copy;
 }
@@ -147,31 +194,63 @@ const routes: Route[] = [];
 
 function statusBody(): Json {
   return {
-    hostname: 'fuzz-host', agentsn, version: '1.0.0', uptime: 5, timestamp: Math.floor(Date.now() / 1000), step: 10, os: 'linux', arch: 'x86_64',
-    tags: 'env=fz', agents: [{ name: 'BasicAgent', version: '1.2.3', status: 'running', uptime: 4 }],
+    hostname: 'fuzz-host',
+    agentsn,
+    version: '1.0.0',
+    uptime: 5,
+    timestamp: Math.floor(Date.now() / 1000),
+    step: 10,
+    os: 'linux',
+    arch: 'x86_64',
+    tags: 'env=fz',
+    agents: [{ name: 'BasicAgent', version: '1.2.3', status: 'running', uptime: 4 }],
     jobs: [{ id: 'job-1', errcode: 0, message: 'ok' }],
-    events: [{ localid: 1, occurred: 1_700_000_000, kind: 'started', agent: 'BasicAgent', message: 'started', data: { pid: 1 } }],
+    events: [
+      {
+        localid: 1,
+        occurred: 1_700_000_000,
+        kind: 'started',
+        agent: 'BasicAgent',
+        message: 'started',
+        data: { pid: 1 },
+      },
+    ],
   };
 }
 
 beforeAll(async () => {
   // With the command hub, so its Polaris routes are fuzzed too (no agent connects).
   const ca = makeTestCa();
-  srv = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile }, config: { rateLimit: { statusPerSec: 1e6, statusBurst: 1e6, registerPerSec: 1e6, registerBurst: 1e6 } } });
+  srv = await startAspire({
+    hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
+    config: { rateLimit: { statusPerSec: 1e6, statusBurst: 1e6, registerPerSec: 1e6, registerBurst: 1e6 } },
+  });
   const reg = await fetch(`${srv.url}/agent/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-aspire-enroll': srv.enrollSecret },
-    body: JSON.stringify({ hostname: 'fuzz-host', agentsn: 'fuzz-known', os: 'linux', arch: 'x86_64', version: '1.0.0' }),
+    body: JSON.stringify({
+      hostname: 'fuzz-host',
+      agentsn: 'fuzz-known',
+      os: 'linux',
+      arch: 'x86_64',
+      version: '1.0.0',
+    }),
   });
   const r = (await reg.json()) as { agentsn: string; credential: string };
   agentsn = r.agentsn;
   credential = r.credential;
-  const task = await srv.api('POST', '/api/v1/server/task', { command: 'restart', agents: [agentsn], parameters: { name: 'BasicAgent' } });
+  const task = await srv.api('POST', '/api/v1/server/task', {
+    command: 'restart',
+    agents: [agentsn],
+    parameters: { name: 'BasicAgent' },
+  });
   expect(task.status).toBe(200);
   taskId = task.body.id ?? task.body.taskid;
   expect(taskId).toBeGreaterThan(0);
 
-  const doc = (await srv.api('GET', '/api/v1/server/openapi.json')).body as { paths: Record<string, Record<string, any>> };
+  const doc = (await srv.api('GET', '/api/v1/server/openapi.json')).body as {
+    paths: Record<string, Record<string, any>>;
+  };
   for (const [path, ops] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(ops)) {
       const params = (op.parameters ?? []) as { in: string; name: string }[];
@@ -195,13 +274,30 @@ afterAll(async () => {
 /** Routes that read their body without a schema (so the OpenAPI document does not describe it). */
 const UNDOCUMENTED: Record<string, { query?: string[]; body?: unknown }> = {
   'POST /api/v1/server/polaris/tasks': {
-    body: { type: 'object', properties: { host: { type: 'string' }, name: { type: 'string' }, line: { type: 'string' } } },
+    body: {
+      type: 'object',
+      properties: { host: { type: 'string' }, name: { type: 'string' }, line: { type: 'string' } },
+    },
   },
 };
 
 const VALID_QUERY: Record<string, string[]> = {
-  offset: ['0', '1'], limit: ['1', '20', '1000'], order: ['asc', 'desc'], sortby: ['id'], status: ['online'], agentsn: ['fuzz-other'],
-  id: ['1', '2'], since: ['0'], until: ['2000000000'], points: ['10'], name: ['FooAgent'], version: ['1.0'], os: ['linux'], arch: ['x86_64'], file: ['f.bin'], host: ['fuzz-host'],
+  offset: ['0', '1'],
+  limit: ['1', '20', '1000'],
+  order: ['asc', 'desc'],
+  sortby: ['id'],
+  status: ['online'],
+  agentsn: ['fuzz-other'],
+  id: ['1', '2'],
+  since: ['0'],
+  until: ['2000000000'],
+  points: ['10'],
+  name: ['FooAgent'],
+  version: ['1.0'],
+  os: ['linux'],
+  arch: ['x86_64'],
+  file: ['f.bin'],
+  host: ['fuzz-host'],
 };
 
 /** encodeURIComponent, but a lone surrogate goes out as the invalid UTF-8 it would be (%ED%A0%80). */
@@ -209,7 +305,10 @@ function enc(s: string): string {
   try {
     return encodeURIComponent(s);
   } catch {
-    return s.split(/[\ud800-\udfff]/).map((p) => encodeURIComponent(p)).join('%ED%A0%80');
+    return s
+      .split(/[\ud800-\udfff]/)
+      .map((p) => encodeURIComponent(p))
+      .join('%ED%A0%80');
   }
 }
 
@@ -237,21 +336,29 @@ interface Input {
 function makeInput(rng: Rng): Input {
   const route = rng.pick(routes);
   let path = route.path;
-  for (const p of route.pathParams) path = path.replace(`{${p}}`, enc(String(rng.pick([...HOSTILE_STRINGS.filter((s) => s !== ''), '1', 'fz']))));
+  for (const p of route.pathParams)
+    path = path.replace(`{${p}}`, enc(String(rng.pick([...HOSTILE_STRINGS.filter((s) => s !== ''), '1', 'fz']))));
   const headers: Record<string, string> = {};
   if (path.startsWith('/api/')) {
     const auth = rng.next();
     if (auth < 0.9) headers.authorization = `Bearer ${srv.token}`;
-    else if (auth < 0.95) headers.authorization = `Bearer ${rng.pick(HOSTILE_STRINGS.filter((v) => /^[\x20-\x7e]*$/.test(v)))}x`;
+    else if (auth < 0.95)
+      headers.authorization = `Bearer ${rng.pick(HOSTILE_STRINGS.filter((v) => /^[\x20-\x7e]*$/.test(v)))}x`;
   }
   if (path === '/agent/register') headers['x-aspire-enroll'] = srv.enrollSecret;
   if (path === '/agent/status' && rng.chance(0.85)) headers['x-aspire-credential'] = credential;
-  const input: Input = { method: route.method, url: `${srv.url}${path}${queryString(rng, route.query, route.method)}`, headers };
+  const input: Input = {
+    method: route.method,
+    url: `${srv.url}${path}${queryString(rng, route.query, route.method)}`,
+    headers,
+  };
   if (route.method === 'POST' && route.path === '/api/v1/server/package') {
     headers['content-type'] = 'application/octet-stream';
     input.body = randomBytesFrom(rng, rng.int(2048));
   } else if (route.body !== undefined || (route.method !== 'GET' && rng.chance(0.3))) {
-    headers['content-type'] = rng.chance(0.95) ? 'application/json' : rng.pick(['text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded']);
+    headers['content-type'] = rng.chance(0.95)
+      ? 'application/json'
+      : rng.pick(['text/plain', 'application/json; charset=latin1', 'application/x-www-form-urlencoded']);
     const r = rng.next();
     if (r < 0.05) input.body = '';
     else if (r < 0.1) input.body = toJsonText(route.body ?? {}).slice(0, rng.int(40));
@@ -291,18 +398,26 @@ describe('fuzz: hostile input never answers 5xx', () => {
       while (next < inputs.length) {
         const i = next++;
         const input = inputs[i]!;
-        const res = await fetch(input.url, { method: input.method, headers: input.headers, ...(input.body !== undefined ? { body: input.body } : {}) });
+        const res = await fetch(input.url, {
+          method: input.method,
+          headers: input.headers,
+          ...(input.body !== undefined ? { body: input.body } : {}),
+        });
         const text = await res.text();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         if (res.status >= 500) {
           const body = typeof input.body === 'string' ? input.body.slice(0, 300) : `<${input.body?.length ?? 0} bytes>`;
-          failures.push(`#${i} ${input.method} ${input.url.slice(srv.url.length, srv.url.length + 300)} body=${body} -> ${res.status} ${text.slice(0, 200)}`);
+          failures.push(
+            `#${i} ${input.method} ${input.url.slice(srv.url.length, srv.url.length + 300)} body=${body} -> ${res.status} ${text.slice(0, 200)}`,
+          );
         }
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
     const ms = Date.now() - started;
-    console.log(`fuzz: seed=${SEED} inputs=${inputs.length} routes=${routes.length} in ${ms} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))} (replay: ASPIRE_FUZZ_SEED=${SEED})`);
+    console.log(
+      `fuzz: seed=${SEED} inputs=${inputs.length} routes=${routes.length} in ${ms} ms; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))} (replay: ASPIRE_FUZZ_SEED=${SEED})`,
+    );
     expect(failures.slice(0, 20)).toEqual([]);
     expect(routes.length).toBeGreaterThan(20);
 

@@ -16,11 +16,17 @@ afterAll(async () => {
 
 describe('thundering herd', () => {
   it('rate-limited registration and status: all agents get through, none is lost', async () => {
-    srv = await startAspire({ config: { rateLimit: { registerPerSec: 1, registerBurst: 1, statusPerSec: 3, statusBurst: 3 } } });
+    srv = await startAspire({
+      config: { rateLimit: { registerPerSec: 1, registerBurst: 1, statusPerSec: 3, statusBurst: 3 } },
+    });
     const s = srv;
     // Step 2: once the herd has settled, four agents push 2/s, under the 3/s status limit, so
     // every host stays online; the burst at start is what the limits must absorb.
-    boots.push(...(await Promise.all([0, 1, 2, 3].map(() => startBoot({ serverUrl: s.url, enrollSecret: s.enrollSecret, step: 2 })))));
+    boots.push(
+      ...(await Promise.all(
+        [0, 1, 2, 3].map(() => startBoot({ serverUrl: s.url, enrollSecret: s.enrollSecret, step: 2 })),
+      )),
+    );
     const online = await waitUntil(
       async () => {
         const r = await s.api('GET', '/api/v1/server/host?status=online');

@@ -3,7 +3,15 @@
 // are still served after a server restart. Real server, real BasicAgent, real TLS.
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { makeTestCa, startAspire, startBasicAgent, waitUntil, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
+import {
+  makeTestCa,
+  startAspire,
+  startBasicAgent,
+  waitUntil,
+  type AspireHandle,
+  type BasicAgentHandle,
+  type TestCa,
+} from '@aspire/testing';
 
 let ca: TestCa;
 let srv: AspireHandle;
@@ -19,8 +27,16 @@ const results = async (): Promise<{ name: string; output: string; started: numbe
 
 beforeAll(async () => {
   ca = makeTestCa();
-  srv = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile }, config: { taskResultsKeep: KEEP } });
-  agent = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: HOST, crontab: '* * * * * * root echo run-$(date +%s%N)' });
+  srv = await startAspire({
+    hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
+    config: { taskResultsKeep: KEEP },
+  });
+  agent = await startBasicAgent({
+    port: srv.hubAddress!.port,
+    caFile: ca.caCertFile,
+    hostname: HOST,
+    crontab: '* * * * * * root echo run-$(date +%s%N)',
+  });
 });
 afterAll(async () => {
   await agent?.stop();
@@ -46,7 +62,9 @@ it('results land in aspire.db, bounded per host and task, and survive a server r
 
   // Nothing but the one database (and its WAL files), the pidfile, the test's config file, package
   // storage and the job/frame signing key (docs/security.md).
-  const files = readdirSync(srv.dataDir).filter((f) => !/^aspire\.(db|db-wal|db-shm|pid|json)$/.test(f) && f !== 'packages' && f !== 'signing-key.pem');
+  const files = readdirSync(srv.dataDir).filter(
+    (f) => !/^aspire\.(db|db-wal|db-shm|pid|json)$/.test(f) && f !== 'packages' && f !== 'signing-key.pem',
+  );
   expect(files).toEqual([]);
 
   await agent.stop();

@@ -24,7 +24,12 @@ async function metrics(): Promise<PromMetrics> {
 beforeAll(async () => {
   srv = await startAspire({ config: { metricsToken: METRICS_TOKEN } });
   boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 });
-  agentsn = (await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'boot registered and trusted' })).agentsn;
+  agentsn = (
+    await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'boot registered and trusted',
+    })
+  ).agentsn;
 });
 
 afterAll(async () => {
@@ -43,10 +48,15 @@ describe('GET /metrics', () => {
   it('with a real BootAgent pushing: one host online, pushes counted and timed, its self-report in the fleet aggregates', async () => {
     const r = await scrape(METRICS_TOKEN);
     expect(r.type).toMatch(/^text\/plain; version=0\.0\.4/);
-    const m = await waitUntil(async () => {
-      const p = await metrics();
-      return p.value('aspire_hosts', { status: 'online' }) === 1 && p.value('aspire_fleet_boot_reporting_hosts') === 1 ? p : undefined;
-    }, { timeoutMs: 30_000, what: 'the host online and its self-report in /metrics' });
+    const m = await waitUntil(
+      async () => {
+        const p = await metrics();
+        return p.value('aspire_hosts', { status: 'online' }) === 1 && p.value('aspire_fleet_boot_reporting_hosts') === 1
+          ? p
+          : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the host online and its self-report in /metrics' },
+    );
     expect(m.value('aspire_hosts', { status: 'offline' })).toBe(0);
     const pushes = m.value('aspire_status_pushes_total');
     expect(pushes).toBeGreaterThan(0);
@@ -65,13 +75,23 @@ describe('GET /metrics', () => {
     expect(m.value('process_resident_memory_bytes')).toBeGreaterThan(0);
     expect(m.value('nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     // A counter: the next pushes raise it.
-    await waitUntil(async () => ((await metrics()).value('aspire_status_pushes_total') > pushes ? true : undefined), { timeoutMs: 20_000, what: 'more pushes counted' });
+    await waitUntil(async () => ((await metrics()).value('aspire_status_pushes_total') > pushes ? true : undefined), {
+      timeoutMs: 20_000,
+      what: 'more pushes counted',
+    });
   });
 
   it('subtasks are counted by state; a viewer token may scrape', async () => {
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [agentsn], parameters: { step: 1 } });
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'config',
+      agents: [agentsn],
+      parameters: { step: 1 },
+    });
     expect(created.status).toBe(200);
-    await waitUntil(async () => ((await metrics()).value('aspire_subtasks', { state: 'SUCCESS' }) >= 1 ? true : undefined), { timeoutMs: 30_000, what: 'the config subtask counted SUCCESS' });
+    await waitUntil(
+      async () => ((await metrics()).value('aspire_subtasks', { state: 'SUCCESS' }) >= 1 ? true : undefined),
+      { timeoutMs: 30_000, what: 'the config subtask counted SUCCESS' },
+    );
     const viewer = await srv.createToken('scraper', ['--role', 'viewer']);
     const r = await scrape(viewer);
     expect(r.status).toBe(200);

@@ -33,7 +33,9 @@ async function uploadRaw(q: Record<string, string>, body: Buffer | ReadableStrea
 function files(): string[] {
   const root = join(srv.dataDir, 'packages');
   if (!existsSync(root)) return [];
-  return (readdirSync(root, { recursive: true }) as string[]).filter((p) => /\.(tar\.gz|rpm|bin)$/.test(p) || p.startsWith('.incoming/')).sort();
+  return (readdirSync(root, { recursive: true }) as string[])
+    .filter((p) => /\.(tar\.gz|rpm|bin)$/.test(p) || p.startsWith('.incoming/'))
+    .sort();
 }
 
 async function registerHost(sn: string, arch = 'x86_64') {
@@ -46,7 +48,19 @@ async function registerHost(sn: string, arch = 'x86_64') {
     fetch(`${srv.url}/agent/status`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-aspire-credential': reg.credential },
-      body: JSON.stringify({ hostname: sn, agentsn: sn, version: '1', uptime: 1, timestamp: 1, step: 1, agents: [], jobs: [], events: [], os: 'linux', arch }),
+      body: JSON.stringify({
+        hostname: sn,
+        agentsn: sn,
+        version: '1',
+        uptime: 1,
+        timestamp: 1,
+        step: 1,
+        agents: [],
+        jobs: [],
+        events: [],
+        os: 'linux',
+        arch,
+      }),
     }).then((r) => r.json() as Promise<any>);
   await push();
   return { credential: reg.credential as string, push };
@@ -56,35 +70,66 @@ describe('package upload', () => {
   const data = randomBytes(100_000);
 
   it('raw body: stored at packages/{os}/{arch}/{file} with its SHA-256', async () => {
-    const res = await uploadRaw({ name: 'FooAgent', version: '1.0.0', os: 'linux', arch: 'x86_64', file: 'FooAgent-1.0.0.tar.gz' }, data);
+    const res = await uploadRaw(
+      { name: 'FooAgent', version: '1.0.0', os: 'linux', arch: 'x86_64', file: 'FooAgent-1.0.0.tar.gz' },
+      data,
+    );
     expect(res.status).toBe(200);
-    expect(res.body.package).toMatchObject({ name: 'FooAgent', version: '1.0.0', os: 'linux', arch: 'x86_64', path: 'packages/linux/x86_64/FooAgent-1.0.0.tar.gz', size: data.length, sha256: sha(data) });
+    expect(res.body.package).toMatchObject({
+      name: 'FooAgent',
+      version: '1.0.0',
+      os: 'linux',
+      arch: 'x86_64',
+      path: 'packages/linux/x86_64/FooAgent-1.0.0.tar.gz',
+      size: data.length,
+      sha256: sha(data),
+    });
     expect(sha(readFileSync(join(srv.dataDir, 'packages/linux/x86_64/FooAgent-1.0.0.tar.gz')))).toBe(sha(data));
   });
 
   it('multipart: fields and one file part', async () => {
     const fd = new FormData();
-    for (const [k, v] of Object.entries({ name: 'FooAgent', version: '1.1.0', os: 'linux', arch: 'aarch64' })) fd.append(k, v);
+    for (const [k, v] of Object.entries({ name: 'FooAgent', version: '1.1.0', os: 'linux', arch: 'aarch64' }))
+      fd.append(k, v);
     const d2 = randomBytes(5000);
     fd.append('file', new Blob([d2]), 'FooAgent-1.1.0.tar.gz');
-    const r = await fetch(`${srv.url}/api/v1/server/package`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}` }, body: fd });
+    const r = await fetch(`${srv.url}/api/v1/server/package`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.token}` },
+      body: fd,
+    });
     const body = (await r.json()) as any;
     expect(r.status).toBe(200);
-    expect(body.package).toMatchObject({ version: '1.1.0', arch: 'aarch64', file: 'FooAgent-1.1.0.tar.gz', sha256: sha(d2), size: 5000 });
+    expect(body.package).toMatchObject({
+      version: '1.1.0',
+      arch: 'aarch64',
+      file: 'FooAgent-1.1.0.tar.gz',
+      sha256: sha(d2),
+      size: 5000,
+    });
   });
 
   it('refusals leave no file: duplicate, bad names, over the limit (declared, chunked, multipart), no token', async () => {
     const before = files();
-    const dup = await uploadRaw({ name: 'FooAgent', version: '1.0.0', os: 'linux', arch: 'x86_64', file: 'Other.tar.gz' }, data);
+    const dup = await uploadRaw(
+      { name: 'FooAgent', version: '1.0.0', os: 'linux', arch: 'x86_64', file: 'Other.tar.gz' },
+      data,
+    );
     expect(dup.status).toBe(409);
     expect(dup.body.status).toBe(ApiStatus.CONFLICT);
-    const bad = await uploadRaw({ name: 'FooAgent', version: '2.0.0', os: 'linux', arch: 'x86_64', file: '..%2Fescape' }, data);
+    const bad = await uploadRaw(
+      { name: 'FooAgent', version: '2.0.0', os: 'linux', arch: 'x86_64', file: '..%2Fescape' },
+      data,
+    );
     expect(bad.status).toBe(400);
     const missing = await uploadRaw({ name: 'FooAgent', version: '2.0.0' }, data);
     expect(missing.status).toBe(400);
     expect(missing.body.cause).toMatch(/os: required/);
     const big = randomBytes(LIMIT + 1);
-    const declared = await uploadRaw({ name: 'Big', version: '1', os: 'linux', arch: 'x86_64', file: 'Big-1.bin' }, big);
+    const declared = await uploadRaw(
+      { name: 'Big', version: '1', os: 'linux', arch: 'x86_64', file: 'Big-1.bin' },
+      big,
+    );
     expect(declared.status).toBe(413);
     expect(declared.body.status).toBe(ApiStatus.PAYLOAD_TOO_LARGE);
     // No Content-Length: the stream is counted while it is written, and the partial file removed.
@@ -96,14 +141,25 @@ describe('package upload', () => {
         c.enqueue(randomBytes(64 * 1024));
       },
     });
-    const chunked = await uploadRaw({ name: 'Big', version: '2', os: 'linux', arch: 'x86_64', file: 'Big-2.bin' }, stream).catch((e: Error) => ({ status: -1, body: e.message }));
+    const chunked = await uploadRaw(
+      { name: 'Big', version: '2', os: 'linux', arch: 'x86_64', file: 'Big-2.bin' },
+      stream,
+    ).catch((e: Error) => ({ status: -1, body: e.message }));
     expect(chunked.status).toBe(413);
     const fd = new FormData();
     for (const [k, v] of Object.entries({ name: 'Big', version: '3', os: 'linux', arch: 'x86_64' })) fd.append(k, v);
     fd.append('file', new Blob([randomBytes(LIMIT + 10_000)]), 'Big-3.bin');
-    const mp = await fetch(`${srv.url}/api/v1/server/package`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}` }, body: fd });
+    const mp = await fetch(`${srv.url}/api/v1/server/package`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.token}` },
+      body: fd,
+    });
     expect(mp.status).toBe(413);
-    const noauth = await uploadRaw({ name: 'NoAuth', version: '1', os: 'linux', arch: 'x86_64', file: 'NoAuth-1.bin' }, data, 'wrong-token-xxxxxxxx');
+    const noauth = await uploadRaw(
+      { name: 'NoAuth', version: '1', os: 'linux', arch: 'x86_64', file: 'NoAuth-1.bin' },
+      data,
+      'wrong-token-xxxxxxxx',
+    );
     expect(noauth.status).toBe(401);
     expect(files()).toEqual(before);
     const list = await srv.api('GET', '/api/v1/server/package?limit=100');
@@ -111,7 +167,10 @@ describe('package upload', () => {
   });
 
   it('list: filters, paging, sorting; unknown sortby rejected', async () => {
-    await uploadRaw({ name: 'BarAgent', version: '0.9', os: 'linux', arch: 'x86_64', file: 'BarAgent-0.9.tar.gz' }, randomBytes(10));
+    await uploadRaw(
+      { name: 'BarAgent', version: '0.9', os: 'linux', arch: 'x86_64', file: 'BarAgent-0.9.tar.gz' },
+      randomBytes(10),
+    );
     const all = await srv.api('GET', '/api/v1/server/package?offset=0&limit=2&order=desc&sortby=name');
     expect(all.body).toMatchObject({ status: 0, count: 3, offset: 0, limit: 2 });
     expect(all.body.packages.map((p: any) => p.name)).toEqual(['FooAgent', 'FooAgent']);
@@ -139,12 +198,21 @@ describe('agents get packages from the server', () => {
     const data = readFileSync(join(srv.dataDir, 'packages/linux/x86_64/FooAgent-1.0.0.tar.gz'));
     const h = await registerHost('pkg-host');
     const other = await registerHost('pkg-host-ppc', 'ppc64le');
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'install', agents: ['pkg-host', 'pkg-host-ppc'], parameters: { name: 'FooAgent', version: '1.0.0' } });
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'install',
+      agents: ['pkg-host', 'pkg-host-ppc'],
+      parameters: { name: 'FooAgent', version: '1.0.0' },
+    });
     expect(created.status).toBe(200);
     const reply = await h.push();
     expect(reply.jobs).toHaveLength(1);
     const job = reply.jobs[0];
-    expect(job).toMatchObject({ action: 'install', name: 'FooAgent', version: '1.0.0', checksum: `SHA256:${sha(data)}` });
+    expect(job).toMatchObject({
+      action: 'install',
+      name: 'FooAgent',
+      version: '1.0.0',
+      checksum: `SHA256:${sha(data)}`,
+    });
     expect(job.url).toMatch(new RegExp(`^${srv.url}/agent/package/\\d+/FooAgent-1\\.0\\.0\\.tar\\.gz\\?`));
     const full = await fetch(job.url);
     expect(full.status).toBe(200);
@@ -163,18 +231,27 @@ describe('agents get packages from the server', () => {
     const forged = job.url.replace(/agentsn=[^&]+/, 'agentsn=someone-else');
     expect((await fetch(forged)).status).toBe(401);
     const u = new URL(job.url);
-    const byCred = await fetch(`${u.origin}${u.pathname}?agentsn=pkg-host`, { headers: { 'x-aspire-credential': h.credential } });
+    const byCred = await fetch(`${u.origin}${u.pathname}?agentsn=pkg-host`, {
+      headers: { 'x-aspire-credential': h.credential },
+    });
     expect(byCred.status).toBe(200);
     await byCred.arrayBuffer();
     expect((await fetch(`${u.origin}${u.pathname}?agentsn=pkg-host`)).status).toBe(401);
     // A host of an arch without an upload gets TASK_NO_PACKAGE instead of a job.
     expect((await other.push()).jobs).toEqual([]);
     const t = await srv.api('GET', `/api/v1/server/task?id=${created.body.id}`);
-    expect(t.body.subtasks.find((s: any) => s.agentsn === 'pkg-host-ppc')).toMatchObject({ state: 'FAILED', errcode: ErrorCode.TASK_NO_PACKAGE });
+    expect(t.body.subtasks.find((s: any) => s.agentsn === 'pkg-host-ppc')).toMatchObject({
+      state: 'FAILED',
+      errcode: ErrorCode.TASK_NO_PACKAGE,
+    });
   });
 
   it('an install task naming an unknown package is refused', async () => {
-    const res = await srv.api('POST', '/api/v1/server/task', { command: 'install', agents: ['pkg-host'], parameters: { name: 'Nope', version: '9' } });
+    const res = await srv.api('POST', '/api/v1/server/task', {
+      command: 'install',
+      agents: ['pkg-host'],
+      parameters: { name: 'Nope', version: '9' },
+    });
     expect(res.status).toBe(404);
     expect(res.body.status).toBe(ApiStatus.NOT_FOUND);
   });

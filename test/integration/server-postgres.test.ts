@@ -12,7 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binary, startAspire, startBoot, startPostgres, waitUntil, type AspireHandle, type BootHandle, type PostgresHandle } from '@aspire/testing';
+import {
+  binary,
+  startAspire,
+  startBoot,
+  startPostgres,
+  waitUntil,
+  type AspireHandle,
+  type BootHandle,
+  type PostgresHandle,
+} from '@aspire/testing';
 
 const run = promisify(execFile);
 
@@ -32,9 +41,17 @@ afterAll(async () => {
 });
 
 async function bootOnline(srv: AspireHandle): Promise<{ boot: BootHandle; agentsn: string }> {
-  const boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, config: { tags: 'svc=pg' } });
+  const boot = await startBoot({
+    serverUrl: srv.url,
+    enrollSecret: srv.enrollSecret,
+    step: 1,
+    config: { tags: 'svc=pg' },
+  });
   stopLater.push({ stop: async () => (await boot.stop(), boot.cleanup()) });
-  const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'boot registered and trusted' });
+  const meta = await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+    timeoutMs: 30_000,
+    what: 'boot registered and trusted',
+  });
   const host = await waitUntil(
     async () => {
       const h = (await srv.api('GET', `/api/v1/server/agent?agentsn=${meta.agentsn}`)).body?.host;
@@ -61,7 +78,11 @@ describe('aspire on PostgreSQL', () => {
     // A second token through the real CLI reaches the same database and works at once.
     const viewer = await srv.createToken('viewer1', ['--role', 'viewer']);
     expect((await srv.api('GET', '/api/v1/server/host?limit=10', undefined, { token: viewer })).status).toBe(200);
-    const list = await run(binary('aspire').cmd, [...binary('aspire').args, 'token', 'list', '--data-dir', srv.dataDir], { env });
+    const list = await run(
+      binary('aspire').cmd,
+      [...binary('aspire').args, 'token', 'list', '--data-dir', srv.dataDir],
+      { env },
+    );
     expect(list.stdout).toMatch(/^viewer1\t/m);
     // Logged as ***, never the password.
     expect(srv.child.output).toContain(`postgres://${pg.user}:***@${pg.host}:${pg.port}/serve1`);
@@ -80,12 +101,27 @@ describe('aspire on PostgreSQL', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aspire-srvpg-dd-'));
     const cfg = join(dataDir, 'pg.json');
     writeFileSync(cfg, JSON.stringify({ dataDir, store }));
-    const created = await run(binary('aspire').cmd, [...binary('aspire').args, 'token', 'create', '--config', cfg, '--name', 'filetoken']);
+    const created = await run(binary('aspire').cmd, [
+      ...binary('aspire').args,
+      'token',
+      'create',
+      '--config',
+      cfg,
+      '--name',
+      'filetoken',
+    ]);
     expect(created.stdout.trim()).toMatch(/^\S{20,}$/);
     expect((await pg.psql(`SELECT name FROM tokens`, 'serve2')).trim()).toBe('filetoken');
 
     writeFileSync(pwFile, 'wrong-password\n');
-    const bad = await run(binary('aspire').cmd, [...binary('aspire').args, 'serve', '--listen', '127.0.0.1:0', '--config', cfg]).then(
+    const bad = await run(binary('aspire').cmd, [
+      ...binary('aspire').args,
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--config',
+      cfg,
+    ]).then(
       () => undefined,
       (e: { code: number; stderr: string; stdout: string }) => e,
     );
@@ -105,29 +141,44 @@ describe('aspire on PostgreSQL', () => {
     const region = await src.api('POST', '/api/v1/server/region', { name: 'eu-west' });
     expect(region.status, JSON.stringify(region.body)).toBe(200);
     const data = Buffer.from('package bytes '.repeat(100));
-    const up = await fetch(`${src.url}/api/v1/server/package?${new URLSearchParams({ name: 'FooAgent', version: '1.0.0', os: 'linux', arch: 'x86_64', file: 'FooAgent-1.0.0.tar.gz' })}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${src.token}`, 'content-type': 'application/octet-stream' },
-      body: data,
-    });
+    const up = await fetch(
+      `${src.url}/api/v1/server/package?${new URLSearchParams({ name: 'FooAgent', version: '1.0.0', os: 'linux', arch: 'x86_64', file: 'FooAgent-1.0.0.tar.gz' })}`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${src.token}`, 'content-type': 'application/octet-stream' },
+        body: data,
+      },
+    );
     expect(up.status).toBe(200);
-    const task = await src.api('POST', '/api/v1/server/task', { command: 'config', parameters: { step: 1 }, agents: [agentsn] });
+    const task = await src.api('POST', '/api/v1/server/task', {
+      command: 'config',
+      parameters: { step: 1 },
+      agents: [agentsn],
+    });
     expect(task.status, JSON.stringify(task.body)).toBe(200);
     const taskId = task.body.id as number;
-    await waitUntil(async () => ((await src.api('GET', `/api/v1/server/task?id=${taskId}`)).body?.task?.status === 'COMPLETE' ? true : undefined), {
-      timeoutMs: 30_000,
-      what: 'task complete on SQLite',
-      intervalMs: 200,
-    });
+    await waitUntil(
+      async () =>
+        (await src.api('GET', `/api/v1/server/task?id=${taskId}`)).body?.task?.status === 'COMPLETE' ? true : undefined,
+      {
+        timeoutMs: 30_000,
+        what: 'task complete on SQLite',
+        intervalMs: 200,
+      },
+    );
     const before = (await src.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host;
     await boot.stop();
     await src.stop();
 
     await pg.createDatabase('moved');
     const target = join(work, 'moved-data');
-    const m = await run(binary('aspire').cmd, [...binary('aspire').args, 'migrate', '--from', src.dataDir, '--to', pg.urlOf('moved'), '--data-dir', target], {
-      env: { ...process.env, ASPIRE_DATABASE_PASSWORD: pg.password },
-    });
+    const m = await run(
+      binary('aspire').cmd,
+      [...binary('aspire').args, 'migrate', '--from', src.dataDir, '--to', pg.urlOf('moved'), '--data-dir', target],
+      {
+        env: { ...process.env, ASPIRE_DATABASE_PASSWORD: pg.password },
+      },
+    );
     const counts = Object.fromEntries(
       m.stdout
         .trim()
@@ -150,9 +201,13 @@ describe('aspire on PostgreSQL', () => {
     expect(m.stdout + m.stderr).not.toContain(pg.password);
 
     // A second migrate into the now non-empty database is refused (exit 2), nothing copied twice.
-    const again = await run(binary('aspire').cmd, [...binary('aspire').args, 'migrate', '--from', src.dataDir, '--to', pg.urlOf('moved')], {
-      env: { ...process.env, ASPIRE_DATABASE_PASSWORD: pg.password },
-    }).then(
+    const again = await run(
+      binary('aspire').cmd,
+      [...binary('aspire').args, 'migrate', '--from', src.dataDir, '--to', pg.urlOf('moved')],
+      {
+        env: { ...process.env, ASPIRE_DATABASE_PASSWORD: pg.password },
+      },
+    ).then(
       () => undefined,
       (e: { code: number; stderr: string }) => e,
     );
@@ -167,9 +222,16 @@ describe('aspire on PostgreSQL', () => {
     stopLater.push(moved);
     const api = (p: string) => moved.api('GET', p, undefined, { token: src.token });
     const host = (await api(`/api/v1/server/agent?agentsn=${agentsn}`)).body.host;
-    expect(host).toMatchObject({ agentsn, hostname: before.hostname, reported_tags: 'svc=pg', curvers: before.curvers });
+    expect(host).toMatchObject({
+      agentsn,
+      hostname: before.hostname,
+      reported_tags: 'svc=pg',
+      curvers: before.curvers,
+    });
     expect((await api('/api/v1/server/tag?limit=10')).body.tags.map((t: { name: string }) => t.name)).toContain('role');
-    expect((await api('/api/v1/server/region?limit=10')).body.regions.map((r: { name: string }) => r.name)).toContain('eu-west');
+    expect((await api('/api/v1/server/region?limit=10')).body.regions.map((r: { name: string }) => r.name)).toContain(
+      'eu-west',
+    );
     const t = (await api(`/api/v1/server/task?id=${taskId}`)).body;
     expect(t.task.status).toBe('COMPLETE');
     expect((await api(`/api/v1/server/event?agentsn=${agentsn}&limit=100`)).body.count).toBe(counts.events[0]);

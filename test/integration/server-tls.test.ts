@@ -1,7 +1,15 @@
 // The server over HTTPS (config tlsCert/tlsKey) with a real boot that verifies it against its
 // configured CA: registration, pushes and a task work; a client without the CA is refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTestCa, startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle, type TestCa } from '@aspire/testing';
+import {
+  makeTestCa,
+  startAspire,
+  startBoot,
+  waitUntil,
+  type AspireHandle,
+  type BootHandle,
+  type TestCa,
+} from '@aspire/testing';
 
 let ca: TestCa;
 let srv: AspireHandle;
@@ -28,14 +36,29 @@ describe('aspire over HTTPS', () => {
   });
 
   it('a real boot with the CA registers, pushes, and runs a task over https', async () => {
-    boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, config: { ca: ca.caCertFile } });
-    const meta = await waitUntil(() => (boot!.readMeta()?.trusted ? boot!.readMeta() : undefined), { timeoutMs: 20_000, what: 'registered over https' });
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [meta.agentsn], parameters: { step: 1 } });
+    boot = await startBoot({
+      serverUrl: srv.url,
+      enrollSecret: srv.enrollSecret,
+      step: 1,
+      config: { ca: ca.caCertFile },
+    });
+    const meta = await waitUntil(() => (boot!.readMeta()?.trusted ? boot!.readMeta() : undefined), {
+      timeoutMs: 20_000,
+      what: 'registered over https',
+    });
+    const created = await srv.api('POST', '/api/v1/server/task', {
+      command: 'config',
+      agents: [meta.agentsn],
+      parameters: { step: 1 },
+    });
     expect(created.status).toBe(200);
-    const t = await waitUntil(async () => {
-      const x = (await srv.api('GET', `/api/v1/server/task?id=${created.body.id}`)).body;
-      return x.task.status === 'COMPLETE' ? x : undefined;
-    }, { timeoutMs: 20_000, what: 'task over https' });
+    const t = await waitUntil(
+      async () => {
+        const x = (await srv.api('GET', `/api/v1/server/task?id=${created.body.id}`)).body;
+        return x.task.status === 'COMPLETE' ? x : undefined;
+      },
+      { timeoutMs: 20_000, what: 'task over https' },
+    );
     expect(t.subtasks[0]).toMatchObject({ state: 'SUCCESS', errcode: 0 });
     expect((await srv.api('GET', `/api/v1/server/agent?agentsn=${meta.agentsn}`)).body.host.status).toBe('online');
   });

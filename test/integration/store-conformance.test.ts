@@ -52,7 +52,12 @@ const engines: { name: string; open(): Promise<Opened> }[] = [
   },
 ];
 
-const page = (sortby = 'id', order: 'asc' | 'desc' = 'asc', limit = 50, offset = 0): Paging => ({ sortby, order, limit, offset });
+const page = (sortby = 'id', order: 'asc' | 'desc' = 'asc', limit = 50, offset = 0): Paging => ({
+  sortby,
+  order,
+  limit,
+  offset,
+});
 
 function status(agentsn: string, now: number, extra: Partial<StatusInput> = {}): StatusInput {
   return {
@@ -73,7 +78,14 @@ function status(agentsn: string, now: number, extra: Partial<StatusInput> = {}):
 }
 
 async function registered(store: Store, sn: string, now = 1000): Promise<void> {
-  const r = await store.register({ agentsn: sn, hostname: `host-${sn}`, ip: '127.0.0.1', newHash: `h-${sn}`, freshAgentsn: `${sn}-fresh`, now });
+  const r = await store.register({
+    agentsn: sn,
+    hostname: `host-${sn}`,
+    ip: '127.0.0.1',
+    newHash: `h-${sn}`,
+    freshAgentsn: `${sn}-fresh`,
+    now,
+  });
   expect(r.agentsn).toBe(sn);
 }
 
@@ -109,18 +121,68 @@ describe.each(engines)('store conformance: $name', (engine) => {
     await fresh();
     await registered(store, 'a1');
     expect(await store.credentialHash('a1')).toBe('h-a1');
-    const again = await store.register({ agentsn: 'a1', hostname: 'host-a1', ip: '10.0.0.1', presentedHash: 'h-a1', newHash: 'h2', freshAgentsn: 'x', now: 2000 });
+    const again = await store.register({
+      agentsn: 'a1',
+      hostname: 'host-a1',
+      ip: '10.0.0.1',
+      presentedHash: 'h-a1',
+      newHash: 'h2',
+      freshAgentsn: 'x',
+      now: 2000,
+    });
     expect(again).toMatchObject({ agentsn: 'a1', conflict: false });
     expect(await store.credentialHash('a1')).toBe('h2');
-    const takeover = await store.register({ agentsn: 'a1', hostname: 'host-a1', ip: '10.0.0.2', newHash: 'h3', freshAgentsn: 'x', now: 3000 });
+    const takeover = await store.register({
+      agentsn: 'a1',
+      hostname: 'host-a1',
+      ip: '10.0.0.2',
+      newHash: 'h3',
+      freshAgentsn: 'x',
+      now: 3000,
+    });
     expect(takeover.refused).toBe('takeover');
-    const other = await store.register({ agentsn: 'a1', hostname: 'other', ip: '10.0.0.3', newHash: 'h4', freshAgentsn: 'a1-new', now: 3000 });
+    const other = await store.register({
+      agentsn: 'a1',
+      hostname: 'other',
+      ip: '10.0.0.3',
+      newHash: 'h4',
+      freshAgentsn: 'a1-new',
+      now: 3000,
+    });
     expect(other).toMatchObject({ agentsn: 'a1-new', conflict: true });
-    expect(await store.hostIdentity('a1-new')).toEqual({ hostname: 'other', status: 'registered', cert_sha256: null, prev_cert_sha256: null });
+    expect(await store.hostIdentity('a1-new')).toEqual({
+      hostname: 'other',
+      status: 'registered',
+      cert_sha256: null,
+      prev_cert_sha256: null,
+    });
     expect((await store.deleteHost('a1', 4000)).ok).toBe(true);
-    expect((await store.register({ agentsn: 'a1', hostname: 'host-a1', ip: '1', presentedHash: 'h2', newHash: 'h5', freshAgentsn: 'y', now: 5000 })).refused).toBe('deleted');
+    expect(
+      (
+        await store.register({
+          agentsn: 'a1',
+          hostname: 'host-a1',
+          ip: '1',
+          presentedHash: 'h2',
+          newHash: 'h5',
+          freshAgentsn: 'y',
+          now: 5000,
+        })
+      ).refused,
+    ).toBe('deleted');
     expect((await store.resetHost('a1', 6000)).ok).toBe(true);
-    expect((await store.register({ agentsn: 'a1', hostname: 'host-a1', ip: '1', newHash: 'h6', freshAgentsn: 'y', now: 7000 })).refused).toBeUndefined();
+    expect(
+      (
+        await store.register({
+          agentsn: 'a1',
+          hostname: 'host-a1',
+          ip: '1',
+          newHash: 'h6',
+          freshAgentsn: 'y',
+          now: 7000,
+        })
+      ).refused,
+    ).toBeUndefined();
     expect((await store.resetHost('nobody', 1)).ok).toBe(false);
   });
 
@@ -154,7 +216,12 @@ describe.each(engines)('store conformance: $name', (engine) => {
     expect((await store.getHost('n2'))!.hostname).toBe('host-n2');
     const refused = (await store.listEvents({ agentsn: 'n1', kind: 'refused' }, page())).items;
     expect(refused).toHaveLength(1);
-    expect(refused[0]!.data).toEqual({ reason: 'hostname held by another host', asked: 'host-n2', kept: 'host-n1', holder: 'n2' });
+    expect(refused[0]!.data).toEqual({
+      reason: 'hostname held by another host',
+      asked: 'host-n2',
+      kept: 'host-n1',
+      holder: 'n2',
+    });
     await store.ingestStatus(status('n1', 11_000, { hostname: 'free-name' }));
     expect((await store.getHost('n1'))!.hostname).toBe('free-name');
     expect((await store.deleteHost('n2', 12_000)).ok).toBe(true);
@@ -165,13 +232,31 @@ describe.each(engines)('store conformance: $name', (engine) => {
   it('status: host online with its fields, events stored once, dropped events counted, offline after missed steps', async () => {
     await fresh();
     await registered(store, 's1');
-    const ev = { localid: 1, occurred: 100, kind: 'agent_started', agent: 'BasicAgent', message: 'up', data: { pid: 5 } };
-    const out = await store.ingestStatus(status('s1', 10_000, { events: [ev as never], eventsDropped: 3, tags: 'svc=web' }));
+    const ev = {
+      localid: 1,
+      occurred: 100,
+      kind: 'agent_started',
+      agent: 'BasicAgent',
+      message: 'up',
+      data: { pid: 5 },
+    };
+    const out = await store.ingestStatus(
+      status('s1', 10_000, { events: [ev as never], eventsDropped: 3, tags: 'svc=web' }),
+    );
     expect(out.eventsStored).toBe(2);
     const again = await store.ingestStatus(status('s1', 11_000, { events: [ev as never], tags: 'svc=web' }));
     expect(again.eventsStored).toBe(0);
     const h = (await store.getHost('s1'))!;
-    expect(h).toMatchObject({ status: 'online', hostname: 'host-s1', curvers: '1.0.0', os: 'linux', step: 1, events_dropped: 3, events_dropped_at: 10_000, reported_tags: 'svc=web' });
+    expect(h).toMatchObject({
+      status: 'online',
+      hostname: 'host-s1',
+      curvers: '1.0.0',
+      os: 'linux',
+      step: 1,
+      events_dropped: 3,
+      events_dropped_at: 10_000,
+      reported_tags: 'svc=web',
+    });
     expect(h.agents).toEqual([{ name: 'BasicAgent', version: '1.0.0', status: 'running' }]);
     expect(h.last_seen).toBe(11_000);
     const events = await store.listEvents({ agentsn: 's1' }, page());
@@ -193,11 +278,21 @@ describe.each(engines)('store conformance: $name', (engine) => {
     await fresh();
     await registered(store, 't1');
     await registered(store, 't2');
-    const created = (await store.createTask(taskSpec({ agents: ['t1', 't2', 'ghost'], batch: 1, user: 'alice' }) as never, 1000)) as { id: number; results?: { AgentSN: string; errcode?: number }[] };
+    const created = (await store.createTask(
+      taskSpec({ agents: ['t1', 't2', 'ghost'], batch: 1, user: 'alice' }) as never,
+      1000,
+    )) as { id: number; results?: { AgentSN: string; errcode?: number }[] };
     const id = created.id;
     expect(id).toBeGreaterThan(0);
     const first = await store.getTask(id);
-    expect(first!.task).toMatchObject({ command: 'sync.bash', parameters: { cmd: 'true' }, user: 'alice', selector: 'agents', status: 'RUNNING', count: 3 });
+    expect(first!.task).toMatchObject({
+      command: 'sync.bash',
+      parameters: { cmd: 'true' },
+      user: 'alice',
+      selector: 'agents',
+      status: 'RUNNING',
+      count: 3,
+    });
     const ghost = first!.subtasks.find((s) => s.agentsn === 'ghost');
     if (ghost) expect(ghost).toMatchObject({ state: 'FAILED', errcode: ErrorCode.TASK_HOST_UNKNOWN });
     // batch 1: exactly one of the two known hosts is admitted.
@@ -214,12 +309,16 @@ describe.each(engines)('store conformance: $name', (engine) => {
     expect(t.requeued).toBe(1);
     const re = await store.ingestStatus(status(owner, 8000));
     expect(re.reserved.map((r) => r.jobid)).toEqual([job.jobid]);
-    const done = await store.ingestStatus(status(owner, 9000, { jobs: [{ id: job.jobid, errcode: 0, message: 'ok' } as never] }));
+    const done = await store.ingestStatus(
+      status(owner, 9000, { jobs: [{ id: job.jobid, errcode: 0, message: 'ok' } as never] }),
+    );
     expect(done.resultsRecorded).toBe(1);
     await store.tick(9100);
     const next = await store.ingestStatus(status(other, 9200));
     expect(next.reserved).toHaveLength(1);
-    await store.ingestStatus(status(other, 9300, { jobs: [{ id: next.reserved[0]!.jobid, errcode: 0, message: 'ok' } as never] }));
+    await store.ingestStatus(
+      status(other, 9300, { jobs: [{ id: next.reserved[0]!.jobid, errcode: 0, message: 'ok' } as never] }),
+    );
     await store.tick(9400);
     const final = (await store.getTask(id))!;
     expect(final.task.status).toBe('COMPLETE');
@@ -234,13 +333,21 @@ describe.each(engines)('store conformance: $name', (engine) => {
     await fresh();
     await registered(store, 'g1');
     await registered(store, 'g2');
-    const { id } = (await store.createTask(taskSpec({ tags: 'svc=web', windowStart: 0, windowEnd: 1e12, retryCount: 1 }) as never, 1000)) as { id: number };
+    const { id } = (await store.createTask(
+      taskSpec({ tags: 'svc=web', windowStart: 0, windowEnd: 1e12, retryCount: 1 }) as never,
+      1000,
+    )) as { id: number };
     const none = await store.ingestStatus(status('g2', 2000, { tags: 'svc=db' }));
     expect(none.reserved).toHaveLength(0);
     const got = await store.ingestStatus(status('g1', 2000, { tags: 'svc=web' }));
     expect(got.reserved).toHaveLength(1);
     // A failure with retryCount 1: DELAYED/READY again for a second attempt with a new job id.
-    await store.ingestStatus(status('g1', 3000, { tags: 'svc=web', jobs: [{ id: got.reserved[0]!.jobid, errcode: 1, message: 'boom' } as never] }));
+    await store.ingestStatus(
+      status('g1', 3000, {
+        tags: 'svc=web',
+        jobs: [{ id: got.reserved[0]!.jobid, errcode: 1, message: 'boom' } as never],
+      }),
+    );
     await store.tick(60_000);
     const second = await store.ingestStatus(status('g1', 60_000, { tags: 'svc=web' }));
     expect(second.reserved).toHaveLength(1);
@@ -270,7 +377,10 @@ describe.each(engines)('store conformance: $name', (engine) => {
     // e2 has no subtask of `high`: its dependent subtask fails; e1's waits for high's SUCCESS.
     await store.tick(2100);
     const depRows = (await store.getTask(dep))!.subtasks;
-    expect(depRows.find((s) => s.agentsn === 'e2')).toMatchObject({ state: 'FAILED', errcode: ErrorCode.TASK_DEPENDENCY_FAILED });
+    expect(depRows.find((s) => s.agentsn === 'e2')).toMatchObject({
+      state: 'FAILED',
+      errcode: ErrorCode.TASK_DEPENDENCY_FAILED,
+    });
     expect(depRows.find((s) => s.agentsn === 'e1')!.state).toBe('PENDING');
     const hj = first.reserved.find((r) => r.taskid === high)!;
     await store.ingestStatus(status('e1', 3000, { jobs: [{ id: hj.jobid, errcode: 0, message: 'ok' } as never] }));
@@ -286,8 +396,12 @@ describe.each(engines)('store conformance: $name', (engine) => {
     expect((await store.revokeSubtask(low, 'nope', 3300)).ok).toBe(false);
     expect((await store.touchSubtask(dep, depRows[0]!.id, 3300)).ok).toBe(false);
     // max_errors 0 with a failure: the task halts, its waiting subtasks are REVOKED.
-    const halting = (await store.createTask(taskSpec({ agents: ['e1', 'e2'], batch: 1, maxErrors: 0 }) as never, 4000)).id;
-    const hp = [...(await store.ingestStatus(status('e1', 4100))).reserved, ...(await store.ingestStatus(status('e2', 4100))).reserved].filter((r) => r.taskid === halting);
+    const halting = (await store.createTask(taskSpec({ agents: ['e1', 'e2'], batch: 1, maxErrors: 0 }) as never, 4000))
+      .id;
+    const hp = [
+      ...(await store.ingestStatus(status('e1', 4100))).reserved,
+      ...(await store.ingestStatus(status('e2', 4100))).reserved,
+    ].filter((r) => r.taskid === halting);
     expect(hp).toHaveLength(1);
     const who = (await store.getTask(halting))!.subtasks.find((s) => s.state === 'RESERVED')!.agentsn;
     await store.ingestStatus(status(who, 4200, { jobs: [{ id: hp[0]!.jobid, errcode: 7, message: 'bad' } as never] }));
@@ -295,7 +409,9 @@ describe.each(engines)('store conformance: $name', (engine) => {
     expect(halted.task.status).toBe('HALTED');
     expect(halted.task.halt_reason).toMatch(/max_errors/);
     expect(halted.states.REVOKED).toBe(1);
-    const m = await (store as { metricCounts?: () => Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }> }).metricCounts?.();
+    const m = await (
+      store as { metricCounts?: () => Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }> }
+    ).metricCounts?.();
     expect(m?.hosts.online).toBe(2);
     const recent = await store.hostSubtasks?.('e1', 2);
     expect(recent?.map((r) => [r.taskid, r.command, r.task_status])).toEqual([
@@ -318,10 +434,19 @@ describe.each(engines)('store conformance: $name', (engine) => {
     expect((await store.updateTag(999, 'a', 'b', 1)).ok).toBe(false);
     const bound = await store.bindTag(web.value.id, ['Alpha1', 'beta2', 'nobody'], true, 3000);
     expect(bound).toEqual({ ok: true, value: { changed: 2, unknown: ['nobody'] } });
-    expect((await store.bindTag(web.value.id, ['Alpha1'], true, 3000)).ok && (await store.bindTag(web.value.id, ['Alpha1'], true, 3000))).toMatchObject({ value: { changed: 0 } });
+    expect(
+      (await store.bindTag(web.value.id, ['Alpha1'], true, 3000)).ok &&
+        (await store.bindTag(web.value.id, ['Alpha1'], true, 3000)),
+    ).toMatchObject({ value: { changed: 0 } });
     const tags = await store.listTags({}, page('hosts', 'desc'));
-    expect(tags.items.map((t) => [t.value, t.hosts])).toEqual([['web', 2], ['rds', 0]]);
-    expect((await store.listHosts({ tag: 'svc=web' }, page('agentsn'))).items.map((h) => h.agentsn)).toEqual(['Alpha1', 'beta2']);
+    expect(tags.items.map((t) => [t.value, t.hosts])).toEqual([
+      ['web', 2],
+      ['rds', 0],
+    ]);
+    expect((await store.listHosts({ tag: 'svc=web' }, page('agentsn'))).items.map((h) => h.agentsn)).toEqual([
+      'Alpha1',
+      'beta2',
+    ]);
     expect((await store.getHost('Alpha1'))!.tags).toEqual(['svc=web']);
     expect((await store.listHosts({ search: 'alp' }, page())).items.map((h) => h.agentsn)).toEqual(['Alpha1']);
     expect((await store.listHosts({ search: 'HOST-B' }, page())).items.map((h) => h.agentsn)).toEqual(['beta2']);
@@ -333,12 +458,18 @@ describe.each(engines)('store conformance: $name', (engine) => {
     expect(r.ok).toBe(true);
     expect((await store.createRegion('eu', 1000)).ok).toBe(false);
     if (!r.ok) throw new Error('region');
-    expect(await store.setHostRegion(['Alpha1', 'beta2'], r.value.id, 2000)).toEqual({ ok: true, value: { updated: 2 } });
+    expect(await store.setHostRegion(['Alpha1', 'beta2'], r.value.id, 2000)).toEqual({
+      ok: true,
+      value: { updated: 2 },
+    });
     expect((await store.setHostRegion(['Alpha1'], 999, 2000)).ok).toBe(false);
     expect((await store.listHosts({ region: r.value.id }, page())).count).toBe(2);
     expect((await store.getHost('Alpha1'))!.region_name).toBe('eu');
     const regions = await store.listRegions(page());
-    expect(regions.items.map((x) => [x.id, x.name, x.hosts])).toEqual([[0, 'global', 1], [r.value.id, 'eu', 2]]);
+    expect(regions.items.map((x) => [x.id, x.name, x.hosts])).toEqual([
+      [0, 'global', 1],
+      [r.value.id, 'eu', 2],
+    ]);
     expect((await store.updateRegion(r.value.id, 'global', 3000)).ok).toBe(false);
     expect((await store.deleteRegion(0)).ok).toBe(false);
     expect((await store.deleteRegion(r.value.id)).ok).toBe(true);
@@ -350,15 +481,30 @@ describe.each(engines)('store conformance: $name', (engine) => {
 
   it('packages: insert, conflicts, find, list, delete returns the rows', async () => {
     await fresh();
-    const p = { name: 'FooAgent', version: '1.0.0', os: 'linux', arch: 'x86_64', file: 'f.tar.gz', path: 'packages/FooAgent/1.0.0/f.tar.gz', size: 3, sha256: 'ab' };
+    const p = {
+      name: 'FooAgent',
+      version: '1.0.0',
+      os: 'linux',
+      arch: 'x86_64',
+      file: 'f.tar.gz',
+      path: 'packages/FooAgent/1.0.0/f.tar.gz',
+      size: 3,
+      sha256: 'ab',
+    };
     const a = await store.insertPackage(p, 1000);
     expect(a.ok && a.value).toMatchObject({ ...p, gmt_create: 1000 });
     expect(await store.insertPackage(p, 1000)).toMatchObject({ ok: false, reason: 'conflict' });
-    expect(await store.insertPackage({ ...p, version: '2.0.0' }, 1000)).toMatchObject({ ok: false, reason: 'conflict' });
+    expect(await store.insertPackage({ ...p, version: '2.0.0' }, 1000)).toMatchObject({
+      ok: false,
+      reason: 'conflict',
+    });
     await store.insertPackage({ ...p, arch: 'aarch64', path: 'packages/x' }, 1000);
     expect((await store.findPackage('FooAgent', '1.0.0', 'linux', 'aarch64'))!.path).toBe('packages/x');
     expect((await store.findPackage('FooAgent', '1.0.0'))!.arch).toBe('x86_64');
-    expect((await store.listPackages({ name: 'FooAgent' }, page('id', 'desc'))).items.map((x) => x.arch)).toEqual(['aarch64', 'x86_64']);
+    expect((await store.listPackages({ name: 'FooAgent' }, page('id', 'desc'))).items.map((x) => x.arch)).toEqual([
+      'aarch64',
+      'x86_64',
+    ]);
     const gone = await store.deletePackages({ arch: 'aarch64' });
     expect(gone.map((x) => x.path)).toEqual(['packages/x']);
     expect(await store.deletePackages({})).toEqual([]);
@@ -370,24 +516,63 @@ describe.each(engines)('store conformance: $name', (engine) => {
     const id = await store.createToken('alice', 'hash-a', 1000, { role: 'operator', scope: '{"tags":["svc=web"]}' });
     expect(id).toBeGreaterThan(0);
     await store.createToken('bob', 'hash-b', 1000);
-    expect(await store.tokenGrant('hash-a', 2000)).toEqual({ name: 'alice', role: 'operator', scope: '{"tags":["svc=web"]}' });
+    expect(await store.tokenGrant('hash-a', 2000)).toEqual({
+      name: 'alice',
+      role: 'operator',
+      scope: '{"tags":["svc=web"]}',
+    });
     expect(await store.tokenGrant('nope', 2000)).toBeUndefined();
     const list = await store.listTokens();
-    expect(list.map((t) => [t.name, t.role, t.last_used])).toEqual([['alice', 'operator', 2000], ['bob', 'admin', null]]);
+    expect(list.map((t) => [t.name, t.role, t.last_used])).toEqual([
+      ['alice', 'operator', 2000],
+      ['bob', 'admin', null],
+    ]);
     expect(await store.deleteTokens('bob')).toBe(1);
-    const entry = { phase: 'dispatch' as const, request: 'r1', token: 'alice', source: '127.0.0.1', method: 'POST', route: '/api/v1/server/polaris', targets: 2, selector: 'hosts=h1,h2', command: 'uptime', run_as: 'root', code: null, outcome: null };
+    const entry = {
+      phase: 'dispatch' as const,
+      request: 'r1',
+      token: 'alice',
+      source: '127.0.0.1',
+      method: 'POST',
+      route: '/api/v1/server/polaris',
+      targets: 2,
+      selector: 'hosts=h1,h2',
+      command: 'uptime',
+      run_as: 'root',
+      code: null,
+      outcome: null,
+    };
     await store.appendAudit({ ...entry, at: 1000 });
     await store.appendAudit({ ...entry, at: 2000, phase: 'result', code: 200, outcome: 'ok', selector: 'hosts=h3' });
     expect((await store.listAudit({ agentsn: 'h2' }, page())).items.map((a) => a.at)).toEqual([1000]);
-    expect((await store.listAudit({ since: 1500 }, page())).items[0]).toMatchObject({ phase: 'result', code: 200, targets: 2 });
-    expect((await store.listAudit({ token: 'alice' }, page('at', 'desc'))).items.map((a) => a.at)).toEqual([2000, 1000]);
+    expect((await store.listAudit({ since: 1500 }, page())).items[0]).toMatchObject({
+      phase: 'result',
+      code: 200,
+      targets: 2,
+    });
+    expect((await store.listAudit({ token: 'alice' }, page('at', 'desc'))).items.map((a) => a.at)).toEqual([
+      2000, 1000,
+    ]);
     expect(await store.pruneAudit(1500)).toBe(1);
   });
 
   it('task results: the newest keep per (host, name), found by hostname or AgentSN, pruned by age', async () => {
     await fresh();
     for (let i = 0; i < 5; i++) {
-      await store.addTaskResult({ host: 'h1', agentsn: 'sn1', name: 'disk', started: i, duration_ms: 5, retcode: 0, output: `o${i}`, truncated: i === 4, received: 1000 + i }, 3);
+      await store.addTaskResult(
+        {
+          host: 'h1',
+          agentsn: 'sn1',
+          name: 'disk',
+          started: i,
+          duration_ms: 5,
+          retcode: 0,
+          output: `o${i}`,
+          truncated: i === 4,
+          received: 1000 + i,
+        },
+        3,
+      );
     }
     const rows = await store.listTaskResults({ host: 'sn1', limit: 10 });
     expect(rows.map((r) => r.output)).toEqual(['o2', 'o3', 'o4']);
@@ -430,11 +615,16 @@ describe('postgres only', () => {
     await pg.createDatabase('busy');
     const p = parseDatabaseUrl(pg.urlOf('busy'), { env: pg.password });
     if (!p.ok) throw new Error(p.problem);
-    const [a, b] = await Promise.all([openPostgresStore(p.target.connection, { poolSize: 6 }), openPostgresStore(p.target.connection, { poolSize: 6 })]);
+    const [a, b] = await Promise.all([
+      openPostgresStore(p.target.connection, { poolSize: 6 }),
+      openPostgresStore(p.target.connection, { poolSize: 6 }),
+    ]);
     try {
       const hosts = Array.from({ length: 12 }, (_, i) => `b${i}`);
       for (const sn of hosts) await registered(a, sn);
-      const { id } = (await a.createTask(taskSpec({ agents: hosts, batch: 4, ttrMs: 600_000 }) as never, 1000)) as { id: number };
+      const { id } = (await a.createTask(taskSpec({ agents: hosts, batch: 4, ttrMs: 600_000 }) as never, 1000)) as {
+        id: number;
+      };
       const reserved: string[] = [];
       for (let round = 0; round < 6; round++) {
         const now = 2000 + round * 100;
@@ -446,7 +636,13 @@ describe('postgres only', () => {
         for (const o of outs) if ('reserved' in o) for (const r of o.reserved) reserved.push(r.jobid);
         // Every job handed out finishes in the next round's pushes.
         const byHost = (await a.getTask(id))!.subtasks.filter((s) => s.state === 'RESERVED');
-        await Promise.all(byHost.map((s, i) => (i % 2 ? b : a).ingestStatus(status(s.agentsn, now + 50, { jobs: [{ id: s.jobid!, errcode: 0, message: 'ok' } as never] }))));
+        await Promise.all(
+          byHost.map((s, i) =>
+            (i % 2 ? b : a).ingestStatus(
+              status(s.agentsn, now + 50, { jobs: [{ id: s.jobid!, errcode: 0, message: 'ok' } as never] }),
+            ),
+          ),
+        );
       }
       await a.tick(10_000);
       const t = (await a.getTask(id))!;
@@ -459,7 +655,14 @@ describe('postgres only', () => {
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock($1)', [0x61737074]);
         await b.createTask(taskSpec({ agents: ['b0'], delayMs: 0 }) as never, 20_000);
-        expect(await b.tick(30_000)).toEqual({ expired: 0, promoted: 0, requeued: 0, buried: 0, admitted: 0, completedTasks: 0 });
+        expect(await b.tick(30_000)).toEqual({
+          expired: 0,
+          promoted: 0,
+          requeued: 0,
+          buried: 0,
+          admitted: 0,
+          completedTasks: 0,
+        });
         await client.query('COMMIT');
       } finally {
         client.release();

@@ -34,14 +34,30 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aspire-subboot-'));
   srv = await startAspire();
   pkgs = await startPackageServer();
-  boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, config: { supervision: SUPERVISION, logLevel: 'debug' } });
+  boot = await startBoot({
+    serverUrl: srv.url,
+    enrollSecret: srv.enrollSecret,
+    step: 0.3 as number,
+    config: { supervision: SUPERVISION, logLevel: 'debug' },
+  });
   stateDir = boot.stateDir;
-  agentsn = (await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' })).agentsn;
+  agentsn = (
+    await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'trusted',
+    })
+  ).agentsn;
 });
 
 afterAll(async () => {
   // Sub-agents outlive boot by design: kill what this suite started, then remove its cgroups.
-  for (const a of (await hostAgents().catch(() => [])) as { pid?: number }[]) if (a.pid) try { process.kill(-a.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const a of (await hostAgents().catch(() => [])) as { pid?: number }[])
+    if (a.pid)
+      try {
+        process.kill(-a.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   await boot?.stop();
   await removeCgroups(started);
   await pkgs?.close();
@@ -59,7 +75,11 @@ afterAll(async () => {
 async function upload(fixture: FixtureName, name: string, version: string, spec?: Record<string, unknown>) {
   const p = await packFixture({ fixture, name, version, outDir: work, spec });
   const q = new URLSearchParams({ name, version, os: 'linux', arch: 'x86_64', file: `${name}-${version}.tar.gz` });
-  const res = await fetch(`${srv.url}/api/v1/server/package?${q}`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(p.file) });
+  const res = await fetch(`${srv.url}/api/v1/server/package?${q}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' },
+    body: readFileSync(p.file),
+  });
   const body = (await res.json()) as { status: number; message?: string };
   expect(body.status, JSON.stringify(body)).toBe(0);
   const url = pkgs.put(`/${name}/${name}-${version}.tar.gz`, p.file);
@@ -79,7 +99,9 @@ async function task(command: string, parameters: Record<string, unknown>, timeou
   ) as Promise<{ state: string; errcode: number; message: string }>;
 }
 
-async function hostAgents(): Promise<{ name: string; version: string; status: string; pid?: number; prevers?: string; uptime: number }[]> {
+async function hostAgents(): Promise<
+  { name: string; version: string; status: string; pid?: number; prevers?: string; uptime: number }[]
+> {
   const r = await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`);
   return r.body.host?.agents ?? [];
 }
@@ -87,7 +109,9 @@ const listed = async (name: string) => (await hostAgents()).find((a) => a.name =
 
 async function serverEvents(kind: string, agent: string) {
   const r = await srv.api('GET', `/api/v1/server/event?agentsn=${agentsn}&kind=${kind}&limit=100`);
-  return ((r.body.events ?? []) as { agent?: string; kind: string; message: string }[]).filter((e) => e.agent === agent);
+  return ((r.body.events ?? []) as { agent?: string; kind: string; message: string }[]).filter(
+    (e) => e.agent === agent,
+  );
 }
 
 describe('sub-agents through the real server and a real boot', () => {
@@ -97,14 +121,24 @@ describe('sub-agents through the real server and a real boot', () => {
     const pkg = await upload('idle-agent', name, '1.0.0');
     const sub = await task('install', pkg.params);
     expect(sub, JSON.stringify(sub)).toMatchObject({ state: 'SUCCESS', errcode: 0 });
-    const a = await waitUntil(async () => { const x = await listed(name); return x?.status === 'running' ? x : undefined; }, { what: 'listed running' });
+    const a = await waitUntil(
+      async () => {
+        const x = await listed(name);
+        return x?.status === 'running' ? x : undefined;
+      },
+      { what: 'listed running' },
+    );
     expect(a).toMatchObject({ version: '1.0.0', status: 'running' });
     expect(isAlive(a.pid!)).toBe(true);
 
     const agentsDir = join(stateDir, 'agents');
     const before = snapshotTree(agentsDir);
     const v2 = await packFixture({ fixture: 'idle-agent', name, version: '2.0.0', outDir: work });
-    const bad = await task('upgrade', { name, url: pkgs.put(`/${name}-2.0.0.tar.gz`, v2.file), checksum: `SHA256:${'ab'.repeat(32)}` });
+    const bad = await task('upgrade', {
+      name,
+      url: pkgs.put(`/${name}-2.0.0.tar.gz`, v2.file),
+      checksum: `SHA256:${'ab'.repeat(32)}`,
+    });
     expect(bad).toMatchObject({ state: 'FAILED', errcode: ErrorCode.JOB_CHECKSUM_MISMATCH });
     expect(snapshotTree(agentsDir)).toEqual(before);
     expect(await listed(name)).toMatchObject({ version: '1.0.0', status: 'running', pid: a.pid });
@@ -115,13 +149,27 @@ describe('sub-agents through the real server and a real boot', () => {
     started.push(name);
     const pkg = await upload('crash-agent', name, '1.0.0', { env: { FIXTURE_CRASH: '1' } });
     expect((await task('install', pkg.params)).state).toBe('SUCCESS');
-    await waitUntil(async () => (await listed(name))?.status === 'fatal', { timeoutMs: 30_000, what: 'fatal on the server' });
-    const strikes = await waitUntil(async () => { const s = await serverEvents('strike', name); return s.length >= 3 ? s : undefined; }, { what: 'strike events' });
+    await waitUntil(async () => (await listed(name))?.status === 'fatal', {
+      timeoutMs: 30_000,
+      what: 'fatal on the server',
+    });
+    const strikes = await waitUntil(
+      async () => {
+        const s = await serverEvents('strike', name);
+        return s.length >= 3 ? s : undefined;
+      },
+      { what: 'strike events' },
+    );
     expect(strikes).toHaveLength(3);
-    expect(await waitUntil(async () => (await serverEvents('fatal', name)).length === 1, { what: 'fatal event' })).toBe(true);
+    expect(await waitUntil(async () => (await serverEvents('fatal', name)).length === 1, { what: 'fatal event' })).toBe(
+      true,
+    );
     // Hold respected: the three starts are >= restartHoldSec apart (started events' occurred are
     // whole seconds, so use the boot log's startedAt: the instant the hold counts from).
-    const starts = boot.logLines().filter((l) => l.msg === 'sub-agent started' && l.agent === name).map((l) => Number(l.startedAt));
+    const starts = boot
+      .logLines()
+      .filter((l) => l.msg === 'sub-agent started' && l.agent === name)
+      .map((l) => Number(l.startedAt));
     expect(starts).toHaveLength(3);
     for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(2000);
     const back = await task('restart', { name, envs: { FIXTURE_CRASH: '0' } });
@@ -134,14 +182,24 @@ describe('sub-agents through the real server and a real boot', () => {
     started.push(name);
     const pkg = await upload('no-sigterm-agent', name, '1.0.0', { stop_timeout: 1 });
     expect((await task('install', pkg.params)).state).toBe('SUCCESS');
-    const a = await waitUntil(async () => { const x = await listed(name); return x?.status === 'running' ? x : undefined; }, { what: 'running' });
+    const a = await waitUntil(
+      async () => {
+        const x = await listed(name);
+        return x?.status === 'running' ? x : undefined;
+      },
+      { what: 'running' },
+    );
     const log = join(stateDir, 'agents', name, 'log', `${name}.log`);
-    await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('no-sigterm-agent ready'), { what: 'SIGTERM handler installed' });
+    await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('no-sigterm-agent ready'), {
+      what: 'SIGTERM handler installed',
+    });
     const stop = await task('stop', { name });
     expect(stop).toMatchObject({ state: 'SUCCESS', errcode: 0 });
     expect(isAlive(a.pid!)).toBe(false);
     const lines = boot.logLines();
-    expect(lines.some((l) => l.msg === 'sub-agent ignored its stop; SIGKILL to its process group' && l.agent === name)).toBe(true);
+    expect(
+      lines.some((l) => l.msg === 'sub-agent ignored its stop; SIGKILL to its process group' && l.agent === name),
+    ).toBe(true);
     await waitUntil(async () => (await listed(name))?.status === 'stoped', { what: 'stoped' });
   });
 
@@ -156,7 +214,15 @@ describe('sub-agents through the real server and a real boot', () => {
     await waitUntil(async () => (await serverEvents('killed', hog)).length >= 1, { what: 'killed event' });
 
     expect((await task('install', { ...spinPkg.params, limits: { cpu: '15%' } })).state).toBe('SUCCESS');
-    const pid = (await waitUntil(async () => { const x = await listed(spin); return x?.pid ? x : undefined; }, { what: 'spin pid' })).pid!;
+    const pid = (
+      await waitUntil(
+        async () => {
+          const x = await listed(spin);
+          return x?.pid ? x : undefined;
+        },
+        { what: 'spin pid' },
+      )
+    ).pid!;
     await new Promise((r) => setTimeout(r, 500));
     const share = await measureCpuShare(pid, 3000);
     console.log(`spinner under boot, 15% quota: measured ${(share * 100).toFixed(1)}% of a CPU`);
@@ -174,7 +240,13 @@ describe('sub-agents through the real server and a real boot', () => {
     const up = await task('upgrade', v2.params);
     expect(up).toMatchObject({ state: 'FAILED', errcode: ErrorCode.JOB_ROLLED_BACK });
     expect(up.message).toMatch(/rolled back to 1\.0\.0/);
-    const a = await waitUntil(async () => { const x = await listed(name); return x?.status === 'running' && x.version === '1.0.0' ? x : undefined; }, { what: 'old version running' });
+    const a = await waitUntil(
+      async () => {
+        const x = await listed(name);
+        return x?.status === 'running' && x.version === '1.0.0' ? x : undefined;
+      },
+      { what: 'old version running' },
+    );
     expect(isAlive(a.pid!)).toBe(true);
     await waitUntil(async () => (await serverEvents('rollback', name)).length === 1, { what: 'rollback event' });
   });
@@ -186,24 +258,64 @@ describe('sub-agents through the real server and a real boot', () => {
     const startedBefore = boot.logLines().filter((l) => l.msg === 'sub-agent started').length;
     await boot.kill9();
     for (const a of identity) expect(isAlive(a.pid)).toBe(true); // sub-agents survive their supervisor
-    boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, stateDir, logFile: boot.logFile, config: { supervision: SUPERVISION, logLevel: 'debug' } });
-    const adopted = await waitUntil(() => { const l = boot.logLines().filter((x) => x.msg === 'adopted running sub-agent'); return l.length >= identity.length ? l : undefined; }, { what: 'adoption log lines' });
+    boot = await startBoot({
+      serverUrl: srv.url,
+      enrollSecret: srv.enrollSecret,
+      step: 0.3 as number,
+      stateDir,
+      logFile: boot.logFile,
+      config: { supervision: SUPERVISION, logLevel: 'debug' },
+    });
+    const adopted = await waitUntil(
+      () => {
+        const l = boot.logLines().filter((x) => x.msg === 'adopted running sub-agent');
+        return l.length >= identity.length ? l : undefined;
+      },
+      { what: 'adoption log lines' },
+    );
     expect(adopted.map((l) => l.agentPid).sort()).toEqual(identity.map((a) => a.pid).sort());
     await new Promise((r) => setTimeout(r, 1500)); // a few supervision ticks
     expect(boot.logLines().filter((l) => l.msg === 'sub-agent started').length).toBe(startedBefore);
     for (const a of identity) expect(processStartTicks(a.pid)).toBe(a.ticks);
-    const after = await waitUntil(async () => { const x = (await hostAgents()).filter((a) => a.status === 'running'); return x.length === identity.length ? x : undefined; }, { what: 'listed after restart' });
+    const after = await waitUntil(
+      async () => {
+        const x = (await hostAgents()).filter((a) => a.status === 'running');
+        return x.length === identity.length ? x : undefined;
+      },
+      { what: 'listed after restart' },
+    );
     expect(after.map((a) => a.pid).sort()).toEqual(identity.map((a) => a.pid).sort());
     // No duplicates: one process per agent running its agent.mjs under this state dir.
     for (const a of identity) {
-      const cwdPids = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('agent.mjs') && readFileSync(`/proc/${p}/environ`, 'utf8').includes(`ASPIRE_AGENT_NAME=${a.name}\0`); } catch { return false; } });
+      const cwdPids = readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return (
+              readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('agent.mjs') &&
+              readFileSync(`/proc/${p}/environ`, 'utf8').includes(`ASPIRE_AGENT_NAME=${a.name}\0`)
+            );
+          } catch {
+            return false;
+          }
+        });
       expect(cwdPids).toEqual([String(a.pid)]);
     }
     // A clean stop (SIGTERM, what systemd does for a restart or an rpm upgrade) leaves them too.
     expect((await boot.stop()).code).toBe(0);
     for (const a of identity) expect(processStartTicks(a.pid)).toBe(a.ticks);
-    boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, stateDir, logFile: boot.logFile, config: { supervision: SUPERVISION, logLevel: 'debug' } });
-    await waitUntil(() => boot.logLines().filter((x) => x.msg === 'adopted running sub-agent').length >= 2 * identity.length, { what: 'adopted again after a clean stop' });
+    boot = await startBoot({
+      serverUrl: srv.url,
+      enrollSecret: srv.enrollSecret,
+      step: 0.3 as number,
+      stateDir,
+      logFile: boot.logFile,
+      config: { supervision: SUPERVISION, logLevel: 'debug' },
+    });
+    await waitUntil(
+      () => boot.logLines().filter((x) => x.msg === 'adopted running sub-agent').length >= 2 * identity.length,
+      { what: 'adopted again after a clean stop' },
+    );
     expect(boot.logLines().filter((l) => l.msg === 'sub-agent started').length).toBe(startedBefore);
   });
 

@@ -3,7 +3,16 @@
 // real server and a real boot process are in subagent-boot.test.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,15 +49,32 @@ afterEach(async () => {
   // Kill what the test started: every sub-agent is its own process group.
   for (const m of managers.splice(0)) {
     await m.stop();
-    for (const r of m.reports()) if (r.pid) try { process.kill(-r.pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const r of m.reports())
+      if (r.pid)
+        try {
+          process.kill(-r.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
   }
 });
 
 afterAll(async () => {
   await srv.close();
-  for (const m of mounts) try { execFileSync('umount', [m]); } catch { /* not mounted */ }
+  for (const m of mounts)
+    try {
+      execFileSync('umount', [m]);
+    } catch {
+      /* not mounted */
+    }
   rmSync(work, { recursive: true, force: true });
-  await waitUntil(() => { removeCgroupParent(CGROUP_ROOT, PARENT); return !existsSync(join(CGROUP_ROOT, 'memory', PARENT)) && !existsSync(join(CGROUP_ROOT, 'cpu', PARENT)); }, { timeoutMs: 10_000, what: 'test cgroups removed' });
+  await waitUntil(
+    () => {
+      removeCgroupParent(CGROUP_ROOT, PARENT);
+      return !existsSync(join(CGROUP_ROOT, 'memory', PARENT)) && !existsSync(join(CGROUP_ROOT, 'cpu', PARENT));
+    },
+    { timeoutMs: 10_000, what: 'test cgroups removed' },
+  );
 });
 
 function setup(over: Partial<SupervisionConfig> = {}, stateDir?: string) {
@@ -57,7 +83,9 @@ function setup(over: Partial<SupervisionConfig> = {}, stateDir?: string) {
   const m = createSubAgentManager({
     clock: realClock,
     logger: silentLogger(),
-    events: { emit: (kind, message, o) => events.push({ kind, message, agent: o?.agent, at: Date.now(), data: o?.data }) },
+    events: {
+      emit: (kind, message, o) => events.push({ kind, message, agent: o?.agent, at: Date.now(), data: o?.data }),
+    },
     stateDir: dir,
     config: { ...base, ...over },
     cgroupParent: PARENT,
@@ -86,13 +114,19 @@ describe('sub-agent manager with real processes', () => {
     const { m, events, dir } = setup();
     await m.start();
     const pkg = await publish('idle-agent', 'Idle', '1.0.0');
-    const out = await m.handleJob(job('install', 'Idle', { url: pkg.url, checksum: pkg.checksum, envs: { FIXTURE_ECHO: 'hello' } }), signal());
+    const out = await m.handleJob(
+      job('install', 'Idle', { url: pkg.url, checksum: pkg.checksum, envs: { FIXTURE_ECHO: 'hello' } }),
+      signal(),
+    );
     expect(out).toMatchObject({ errcode: 0 });
     const r = report(m, 'Idle')!;
     expect(r).toMatchObject({ name: 'Idle', version: '1.0.0', status: 'running' });
     expect(isAlive(r.pid!)).toBe(true);
     const logFile = join(dir, 'Idle', 'log', 'Idle.log');
-    await waitUntil(() => existsSync(logFile) && /idle-agent ready .*version=1\.0\.0 env="hello"/.test(readFileSync(logFile, 'utf8')), { what: 'agent log line' });
+    await waitUntil(
+      () => existsSync(logFile) && /idle-agent ready .*version=1\.0\.0 env="hello"/.test(readFileSync(logFile, 'utf8')),
+      { what: 'agent log line' },
+    );
     expect(kinds(events)).toEqual(['installed', 'started']);
     // Detached in its own process group, stdio to the log file (not pipes).
     expect(readFileSync(`/proc/${r.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]).toBe(String(r.pid));
@@ -102,17 +136,28 @@ describe('sub-agent manager with real processes', () => {
     const { m, dir } = setup({ downloadMaxBytes: 64 * 1024 });
     await m.start();
     const good = await publish('idle-agent', 'Keep', '1.0.0');
-    expect((await m.handleJob(job('install', 'Keep', { url: good.url, checksum: good.checksum }), signal())).errcode).toBe(0);
+    expect(
+      (await m.handleJob(job('install', 'Keep', { url: good.url, checksum: good.checksum }), signal())).errcode,
+    ).toBe(0);
     const pid = report(m, 'Keep')!.pid;
     const before = snapshotTree(dir);
     const up = await publish('idle-agent', 'Keep', '2.0.0');
     const wrong = `SHA256:${'0'.repeat(64)}`;
     const big = randomBytes(100 * 1024);
     const bigSum = `SHA256:${createHash('sha256').update(big).digest('hex')}`;
-    const closedPort = await new Promise<number>((r) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
+    const closedPort = await new Promise<number>((r) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => r(p));
+      });
+    });
     const cases: [Partial<SubAgentJob>, number][] = [
       [{ url: up.url, checksum: wrong }, ErrorCode.JOB_CHECKSUM_MISMATCH],
-      [{ url: srv.putTruncated('/cut.tar.gz', readFileSync(up.file), 100), checksum: up.checksum }, ErrorCode.JOB_DOWNLOAD_TRUNCATED],
+      [
+        { url: srv.putTruncated('/cut.tar.gz', readFileSync(up.file), 100), checksum: up.checksum },
+        ErrorCode.JOB_DOWNLOAD_TRUNCATED,
+      ],
       [{ url: srv.put('/big.tar.gz', big), checksum: bigSum }, ErrorCode.JOB_DOWNLOAD_TOO_LARGE],
       [{ url: `http://127.0.0.1:${closedPort}/x.tar.gz`, checksum: up.checksum }, ErrorCode.JOB_DOWNLOAD_FAILED],
       [{ url: `${srv.url}/nope.tar.gz`, checksum: up.checksum }, ErrorCode.JOB_DOWNLOAD_FAILED],
@@ -128,7 +173,9 @@ describe('sub-agent manager with real processes', () => {
     }
     // A wrong checksum on a first install leaves no trace of the agent at all.
     const fresh = await publish('idle-agent', 'Fresh', '1.0.0');
-    expect((await m.handleJob(job('install', 'Fresh', { url: fresh.url, checksum: wrong }), signal())).errcode).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
+    expect((await m.handleJob(job('install', 'Fresh', { url: fresh.url, checksum: wrong }), signal())).errcode).toBe(
+      ErrorCode.JOB_CHECKSUM_MISMATCH,
+    );
     expect(existsSync(join(dir, 'Fresh'))).toBe(false);
     expect(report(m, 'Fresh')).toBeUndefined();
   });
@@ -140,7 +187,13 @@ describe('sub-agent manager with real processes', () => {
     const { m } = setup({}, mnt);
     await m.start();
     const big = randomBytes(1024 * 1024);
-    const out = await m.handleJob(job('install', 'Huge', { url: srv.put('/huge.tar.gz', big), checksum: `SHA256:${createHash('sha256').update(big).digest('hex')}` }), signal());
+    const out = await m.handleJob(
+      job('install', 'Huge', {
+        url: srv.put('/huge.tar.gz', big),
+        checksum: `SHA256:${createHash('sha256').update(big).digest('hex')}`,
+      }),
+      signal(),
+    );
     expect(out).toMatchObject({ errcode: ErrorCode.JOB_DISK_FULL });
     expect(readdirSync(join(mnt, '.tmp'))).toEqual([]);
     expect(existsSync(join(mnt, 'Huge'))).toBe(false);
@@ -178,7 +231,9 @@ describe('sub-agent manager with real processes', () => {
     const pid = report(m, 'Stubborn')!.pid!;
     // Its SIGTERM handler is installed once it says ready (a loaded machine starts node slowly).
     const log = join(dir, 'Stubborn', 'log', 'Stubborn.log');
-    await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('no-sigterm-agent ready'), { what: 'stubborn agent ready' });
+    await waitUntil(() => existsSync(log) && readFileSync(log, 'utf8').includes('no-sigterm-agent ready'), {
+      what: 'stubborn agent ready',
+    });
     const t0 = Date.now();
     const out = await m.handleJob(job('stop', 'Stubborn'), signal());
     const took = Date.now() - t0;
@@ -209,9 +264,14 @@ describe('sub-agent manager with real processes', () => {
     const { m, events } = setup({ restartHoldSec: 60 });
     await m.start();
     const pkg = await publish('alloc-agent', 'Hog', '1.0.0', { env: { FIXTURE_ALLOC_MB: '200' } });
-    const out = await m.handleJob(job('install', 'Hog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M' } }), signal());
+    const out = await m.handleJob(
+      job('install', 'Hog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M' } }),
+      signal(),
+    );
     expect(out.errcode).toBe(0);
-    expect(readFileSync(join(CGROUP_ROOT, 'memory', PARENT, 'Hog', 'memory.limit_in_bytes'), 'utf8').trim()).toBe(String(50 * 1024 * 1024));
+    expect(readFileSync(join(CGROUP_ROOT, 'memory', PARENT, 'Hog', 'memory.limit_in_bytes'), 'utf8').trim()).toBe(
+      String(50 * 1024 * 1024),
+    );
     await waitUntil(() => report(m, 'Hog')?.status === 'killed', { timeoutMs: 20_000, what: 'killed status' });
     expect(kinds(events)).toContain('killed');
     expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGKILL/);
@@ -219,21 +279,43 @@ describe('sub-agent manager with real processes', () => {
 
   // Weakness 1: the process used to join its groups after it had started, so what it forked or
   // allocated in its first milliseconds was charged to the BootAgent's groups (v1 never moves it).
-  const groupsOf = (pid: number) => Object.fromEntries(readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').map((l) => l.split(':')).map(([, h, path]) => [h!, path!]));
+  const groupsOf = (pid: number) =>
+    Object.fromEntries(
+      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':'))
+        .map(([, h, path]) => [h!, path!]),
+    );
 
   it('a fresh sub-agent is in its own cpu and memory groups from its first instruction: so is a child it forks at once', async () => {
     const { m, dir } = setup({ restartHoldSec: 60 });
     await m.start();
     const pkg = await publish('instant-alloc-agent', 'Instant', '1.0.0', { env: { FIXTURE_ALLOC_MB: '1' } });
-    expect((await m.handleJob(job('install', 'Instant', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M', CPU: '50%' } }), signal())).errcode).toBe(0);
+    expect(
+      (
+        await m.handleJob(
+          job('install', 'Instant', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M', CPU: '50%' } }),
+          signal(),
+        )
+      ).errcode,
+    ).toBe(0);
     const pid = report(m, 'Instant')!.pid!;
     const own = `/${PARENT}/Instant`;
     expect(groupsOf(pid)).toMatchObject({ cpu: own, memory: own });
     const logFile = join(dir, 'Instant', 'log', 'Instant.log');
-    const ready = await waitUntil(() => (existsSync(logFile) ? /allocator=(\d+)[\s\S]*cgroup-at-start \d+:memory:/.exec(readFileSync(logFile, 'utf8')) : null), { what: 'fixture log lines' });
+    const ready = await waitUntil(
+      () =>
+        existsSync(logFile)
+          ? /allocator=(\d+)[\s\S]*cgroup-at-start \d+:memory:/.exec(readFileSync(logFile, 'utf8'))
+          : null,
+      { what: 'fixture log lines' },
+    );
     // The child forked by the very first instruction, and the fixture's own first look.
     expect(groupsOf(Number(ready[1]))).toMatchObject({ cpu: own, memory: own });
-    const atStart = Object.fromEntries([...readFileSync(logFile, 'utf8').matchAll(/^cgroup-at-start \d+:([^:]*):(.*)$/gm)].map((x) => [x[1]!, x[2]!]));
+    const atStart = Object.fromEntries(
+      [...readFileSync(logFile, 'utf8').matchAll(/^cgroup-at-start \d+:([^:]*):(.*)$/gm)].map((x) => [x[1]!, x[2]!]),
+    );
     expect(atStart).toMatchObject({ cpu: own, memory: own });
   });
 
@@ -241,7 +323,14 @@ describe('sub-agent manager with real processes', () => {
     const { m, events } = setup({ restartHoldSec: 60 });
     await m.start();
     const pkg = await publish('instant-alloc-agent', 'InstantHog', '1.0.0', { env: { FIXTURE_ALLOC_MB: '200' } });
-    expect((await m.handleJob(job('install', 'InstantHog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M' } }), signal())).errcode).toBe(0);
+    expect(
+      (
+        await m.handleJob(
+          job('install', 'InstantHog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '50M' } }),
+          signal(),
+        )
+      ).errcode,
+    ).toBe(0);
     expect(readFileSync(join(CGROUP_ROOT, 'memory', PARENT, 'memory.oom_control'), 'utf8')).toMatch(/oom_kill \d+/); // this kernel counts OOM kills per group
     // `killed` on cgroup v1 means: memory.oom_control `oom_kill` of the agent's OWN group grew.
     await waitUntil(() => report(m, 'InstantHog')?.status === 'killed', { timeoutMs: 20_000, what: 'killed status' });
@@ -251,10 +340,17 @@ describe('sub-agent manager with real processes', () => {
   });
 
   it('without a writable cgroup the watchdog samples usage and kills after `hits` violations: killed', async () => {
-    const { m, events } = setup({ cgroupRoot: join(work, 'no-cgroups-here'), watchdogIntervalSec: 0.2, restartHoldSec: 60 });
+    const { m, events } = setup({
+      cgroupRoot: join(work, 'no-cgroups-here'),
+      watchdogIntervalSec: 0.2,
+      restartHoldSec: 60,
+    });
     await m.start();
     const pkg = await publish('alloc-agent', 'WatchedHog', '1.0.0', { env: { FIXTURE_ALLOC_MB: '300' } });
-    await m.handleJob(job('install', 'WatchedHog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '150M', hits: 2 } }), signal());
+    await m.handleJob(
+      job('install', 'WatchedHog', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '150M', hits: 2 } }),
+      signal(),
+    );
     await waitUntil(() => report(m, 'WatchedHog')?.status === 'killed', { timeoutMs: 20_000, what: 'watchdog kill' });
     expect(kinds(events)).toContain('killed');
     expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGKILL/);
@@ -264,7 +360,10 @@ describe('sub-agent manager with real processes', () => {
     const { m } = setup();
     await m.start();
     const pkg = await publish('spin-agent', 'Spin', '1.0.0');
-    await m.handleJob(job('install', 'Spin', { url: pkg.url, checksum: pkg.checksum, limits: { CPU: '20%' } }), signal());
+    await m.handleJob(
+      job('install', 'Spin', { url: pkg.url, checksum: pkg.checksum, limits: { CPU: '20%' } }),
+      signal(),
+    );
     const pid = report(m, 'Spin')!.pid!;
     expect(readFileSync(join(CGROUP_ROOT, 'cpu', PARENT, 'Spin', 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('20000');
     await new Promise((r) => setTimeout(r, 500));
@@ -302,7 +401,10 @@ describe('sub-agent manager with real processes', () => {
     const a = setup();
     await a.m.start();
     const pkg = await publish('idle-agent', 'Stay', '1.0.0');
-    await a.m.handleJob(job('install', 'Stay', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '64M' } }), signal());
+    await a.m.handleJob(
+      job('install', 'Stay', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '64M' } }),
+      signal(),
+    );
     const pid = report(a.m, 'Stay')!.pid!;
     await a.m.stop();
     managers.splice(managers.indexOf(a.m), 1);
@@ -313,7 +415,13 @@ describe('sub-agent manager with real processes', () => {
     expect(kinds(b.events)).toEqual(['adopted']);
     // The adopted process is watched by polling: kill it, the manager notices and restarts it.
     process.kill(pid, 'SIGKILL');
-    await waitUntil(() => { const r = report(b.m, 'Stay'); return r?.status === 'running' && r.pid !== pid; }, { timeoutMs: 15_000, what: 'restart after adopted exit' });
+    await waitUntil(
+      () => {
+        const r = report(b.m, 'Stay');
+        return r?.status === 'running' && r.pid !== pid;
+      },
+      { timeoutMs: 15_000, what: 'restart after adopted exit' },
+    );
     expect(kinds(b.events)).toEqual(expect.arrayContaining(['exit', 'strike', 'started']));
   });
 
@@ -322,12 +430,17 @@ describe('sub-agent manager with real processes', () => {
     await a.m.start();
     const pidfile = join(mkdtempSync(join(work, 'run-')), 'daemon.pid');
     const pkg = await publish('daemon-agent', 'Daemon', '1.0.0', { pidfile, env: { FIXTURE_PIDFILE: pidfile } });
-    expect((await a.m.handleJob(job('install', 'Daemon', { url: pkg.url, checksum: pkg.checksum }), signal())).errcode).toBe(0);
-    const daemonPid = await waitUntil(() => {
-      const r = report(a.m, 'Daemon');
-      const p = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
-      return r?.status === 'running' && r.pid === p ? p : undefined;
-    }, { what: 'following the daemon pid' });
+    expect(
+      (await a.m.handleJob(job('install', 'Daemon', { url: pkg.url, checksum: pkg.checksum }), signal())).errcode,
+    ).toBe(0);
+    const daemonPid = await waitUntil(
+      () => {
+        const r = report(a.m, 'Daemon');
+        const p = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
+        return r?.status === 'running' && r.pid === p ? p : undefined;
+      },
+      { what: 'following the daemon pid' },
+    );
     await new Promise((r) => setTimeout(r, 600)); // a few ticks
     expect(kinds(a.events)).not.toContain('strike');
     expect(report(a.m, 'Daemon')).toMatchObject({ status: 'running', pid: daemonPid });
@@ -352,7 +465,9 @@ describe('sub-agent manager with real processes', () => {
     expect(report(m, 'Prechecked')).toMatchObject({ status: 'stoped', strikes: 1 });
 
     const okPre = await publish('idle-agent', 'PrecheckOk', '1.0.0', { precheck: ['/bin/true'], start_delay: 0.5 });
-    expect((await m.handleJob(job('install', 'PrecheckOk', { url: okPre.url, checksum: okPre.checksum }), signal())).errcode).toBe(0);
+    expect(
+      (await m.handleJob(job('install', 'PrecheckOk', { url: okPre.url, checksum: okPre.checksum }), signal())).errcode,
+    ).toBe(0);
     expect(report(m, 'PrecheckOk')).toMatchObject({ status: 'running' });
 
     const dies = await publish('crash-agent', 'DiesEarly', '1.0.0', { start_delay: 0.5 });
@@ -365,7 +480,10 @@ describe('sub-agent manager with real processes', () => {
     const { m, dir, events } = setup();
     await m.start();
     const pkg = await publish('idle-agent', 'Gone', '1.0.0');
-    await m.handleJob(job('install', 'Gone', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '100M', CPU: '50%' } }), signal());
+    await m.handleJob(
+      job('install', 'Gone', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '100M', CPU: '50%' } }),
+      signal(),
+    );
     const pid = report(m, 'Gone')!.pid!;
     const groups = ['cpu', 'memory'].map((h) => join(CGROUP_ROOT, h, PARENT, 'Gone'));
     for (const g of groups) expect(readFileSync(join(g, 'cgroup.procs'), 'utf8').trim()).toBe(String(pid));
@@ -376,7 +494,9 @@ describe('sub-agent manager with real processes', () => {
     expect(report(m, 'Gone')).toBeUndefined();
     expect(kinds(events)).toContain('uninstalled');
     expect((await m.handleJob(job('uninstall', 'Gone'), signal())).errcode).toBe(ErrorCode.JOB_NOT_INSTALLED);
-    expect((await m.handleJob({ id: 'bad', action: 'start', name: '../etc' } as SubAgentJob, signal())).errcode).toBe(ErrorCode.JOB_INVALID);
+    expect((await m.handleJob({ id: 'bad', action: 'start', name: '../etc' } as SubAgentJob, signal())).errcode).toBe(
+      ErrorCode.JOB_INVALID,
+    );
   });
 
   it('runs the agent as the spec user and group; an unknown user fails the start', async () => {
@@ -387,11 +507,20 @@ describe('sub-agent manager with real processes', () => {
     await m.start();
     const pkg = await publish('idle-agent', 'AsNobody', '1.0.0', { user: 'nobody', group: 'daemon' });
     // With limits: the held launcher runs as nobody too; the BootAgent (root) writes cgroup.procs.
-    const out = await m.handleJob(job('install', 'AsNobody', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '200M', CPU: '50%' } }), signal());
+    const out = await m.handleJob(
+      job('install', 'AsNobody', { url: pkg.url, checksum: pkg.checksum, limits: { memory: '200M', CPU: '50%' } }),
+      signal(),
+    );
     expect(out, out.message).toMatchObject({ errcode: 0 });
-    expect(groupsOf(report(m, 'AsNobody')!.pid!)).toMatchObject({ cpu: `/${PARENT}/AsNobody`, memory: `/${PARENT}/AsNobody` });
+    expect(groupsOf(report(m, 'AsNobody')!.pid!)).toMatchObject({
+      cpu: `/${PARENT}/AsNobody`,
+      memory: `/${PARENT}/AsNobody`,
+    });
     const status = readFileSync(`/proc/${report(m, 'AsNobody')!.pid}/status`, 'utf8');
-    const gid = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith('daemon:'))!.split(':')[2];
+    const gid = readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('daemon:'))!
+      .split(':')[2];
     expect(/^Uid:\s+(\d+)/m.exec(status)![1]).toBe('65534');
     expect(/^Gid:\s+(\d+)/m.exec(status)![1]).toBe(gid);
     const ghost = await publish('idle-agent', 'Ghost', '1.0.0', { user: 'no-such-user-here' });
@@ -405,7 +534,10 @@ describe('sub-agent manager with real processes', () => {
     await m.start();
     const pkg = await publish('idle-agent', 'Checked', '1.0.0', { check: ['/bin/false'], check_interval: 0.3 });
     await m.handleJob(job('install', 'Checked', { url: pkg.url, checksum: pkg.checksum }), signal());
-    await waitUntil(() => events.filter((e) => e.kind === 'started').length >= 2, { timeoutMs: 15_000, what: 'restart after failed check' });
+    await waitUntil(() => events.filter((e) => e.kind === 'started').length >= 2, {
+      timeoutMs: 15_000,
+      what: 'restart after failed check',
+    });
     expect(events.find((e) => e.kind === 'exit')?.message).toMatch(/SIGKILL/);
     expect(kinds(events)).toContain('strike');
   });
@@ -436,12 +568,24 @@ describe('sub-agent manager with real processes', () => {
       const outDir = mkdtempSync(join(work, 'pkg-'));
       const p = await packFixture({ fixture: 'idle-agent', name: 'Ftp', version: '1.0.0', outDir });
       const body = readFileSync(p.file);
-      const short = await m.handleJob(job('install', 'Ftp', { url: ftp.put('/short.tar.gz', body, { sendBytes: 50 }), checksum: p.checksum }), signal());
+      const short = await m.handleJob(
+        job('install', 'Ftp', { url: ftp.put('/short.tar.gz', body, { sendBytes: 50 }), checksum: p.checksum }),
+        signal(),
+      );
       expect(short.errcode, short.message).toBe(ErrorCode.JOB_DOWNLOAD_TRUNCATED);
-      const wrong = await m.handleJob(job('install', 'Ftp', { url: ftp.put('/Ftp-1.0.0.tar.gz', body), checksum: `SHA256:${'2'.repeat(64)}` }), signal());
+      const wrong = await m.handleJob(
+        job('install', 'Ftp', { url: ftp.put('/Ftp-1.0.0.tar.gz', body), checksum: `SHA256:${'2'.repeat(64)}` }),
+        signal(),
+      );
       expect(wrong.errcode).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
       expect(existsSync(join(dir, 'Ftp'))).toBe(false);
-      const out = await m.handleJob(job('install', 'Ftp', { url: `${ftp.url.replace('ftp://', 'ftp://deploy:s3cret@')}/Ftp-1.0.0.tar.gz`, checksum: p.checksum }), signal());
+      const out = await m.handleJob(
+        job('install', 'Ftp', {
+          url: `${ftp.url.replace('ftp://', 'ftp://deploy:s3cret@')}/Ftp-1.0.0.tar.gz`,
+          checksum: p.checksum,
+        }),
+        signal(),
+      );
       expect(out, out.message).toMatchObject({ errcode: 0 });
       expect(report(m, 'Ftp')).toMatchObject({ status: 'running', version: '1.0.0' });
       expect(ftp.logins).toContain('deploy');
@@ -456,7 +600,9 @@ describe('sub-agent manager with real processes', () => {
     const outDir = mkdtempSync(join(work, 'pkg-'));
     const p = await packFixture({ fixture: 'idle-agent', name: 'Tls', version: '1.0.0', outDir });
     const body = readFileSync(p.file);
-    const server = createHttpsServer({ cert: ca.serverCert, key: ca.serverKey }, (_req, res) => res.writeHead(200, { 'content-length': body.length }).end(body));
+    const server = createHttpsServer({ cert: ca.serverCert, key: ca.serverKey }, (_req, res) =>
+      res.writeHead(200, { 'content-length': body.length }).end(body),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/Tls-1.0.0.tar.gz`;
     try {
@@ -465,7 +611,15 @@ describe('sub-agent manager with real processes', () => {
       const bad = await untrusted.m.handleJob(job('install', 'Tls', { url, checksum: p.checksum }), signal());
       expect(bad.errcode).toBe(ErrorCode.JOB_DOWNLOAD_FAILED);
       const dir = mkdtempSync(join(work, 'state-'));
-      const m = createSubAgentManager({ clock: realClock, logger: silentLogger(), events: { emit: () => {} }, stateDir: dir, config: base, cgroupParent: PARENT, caFile: ca.caCertFile });
+      const m = createSubAgentManager({
+        clock: realClock,
+        logger: silentLogger(),
+        events: { emit: () => {} },
+        stateDir: dir,
+        config: base,
+        cgroupParent: PARENT,
+        caFile: ca.caCertFile,
+      });
       managers.push(m);
       await m.start();
       const out = await m.handleJob(job('install', 'Tls', { url, checksum: p.checksum }), signal());
@@ -488,17 +642,25 @@ describe('sub-agent manager with real processes', () => {
       const file = join(work, `${label}.tar.gz`);
       await tar.c({ gzip: true, file, cwd: stage, portable: true }, readdirSync(stage));
       const data = readFileSync(file);
-      return { url: srv.put(`/${label}.tar.gz`, data), checksum: `SHA256:${createHash('sha256').update(data).digest('hex')}` };
+      return {
+        url: srv.put(`/${label}.tar.gz`, data),
+        checksum: `SHA256:${createHash('sha256').update(data).digest('hex')}`,
+      };
     };
     const cases = [
       await mk('nospec', { 'run.sh': 'x' }),
-      await mk('badspec', { 'agent.json': JSON.stringify({ version: '1.0', start: '', stop: 'nuke:it', limits: { cpu: 'all' } }) }),
+      await mk('badspec', {
+        'agent.json': JSON.stringify({ version: '1.0', start: '', stop: 'nuke:it', limits: { cpu: 'all' } }),
+      }),
       await mk('notjson', { 'agent.json': '{ not json' }),
       await mk('linkspec', {}, ['agent.json', '/etc/passwd']),
       await mk('othername', { 'agent.json': JSON.stringify({ name: 'SomeoneElse', version: '1.0', start: 'x' }) }),
     ];
     const plain = Buffer.from('just some text, neither gzip nor rpm');
-    cases.push({ url: srv.put('/plain.bin', plain), checksum: `SHA256:${createHash('sha256').update(plain).digest('hex')}` });
+    cases.push({
+      url: srv.put('/plain.bin', plain),
+      checksum: `SHA256:${createHash('sha256').update(plain).digest('hex')}`,
+    });
     for (const c of cases) {
       const out = await m.handleJob(job('install', 'Bad', c), signal());
       expect(out.errcode, `${c.url}: ${out.message}`).toBe(ErrorCode.JOB_BAD_PACKAGE);
@@ -514,8 +676,17 @@ describe('sub-agent manager with real processes', () => {
     await m.start();
     const outDir = mkdtempSync(join(work, 'pkg-'));
     const p = await packFixture({ fixture: 'idle-agent', name: 'Local', version: '0.1.0', outDir });
-    expect((await m.handleJob(job('install', 'Local', { url: `file://${p.file}`, checksum: `SHA256:${'1'.repeat(64)}` }), signal())).errcode).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
-    expect((await m.handleJob(job('install', 'Local', { url: `file://${p.file}`, checksum: p.checksum }), signal())).errcode).toBe(0);
+    expect(
+      (
+        await m.handleJob(
+          job('install', 'Local', { url: `file://${p.file}`, checksum: `SHA256:${'1'.repeat(64)}` }),
+          signal(),
+        )
+      ).errcode,
+    ).toBe(ErrorCode.JOB_CHECKSUM_MISMATCH);
+    expect(
+      (await m.handleJob(job('install', 'Local', { url: `file://${p.file}`, checksum: p.checksum }), signal())).errcode,
+    ).toBe(0);
     expect(report(m, 'Local')).toMatchObject({ status: 'running', version: '0.1.0' });
   });
 });

@@ -24,18 +24,34 @@ let boot: BootHandle;
 let stateDir: string;
 let agentsn: string;
 let work: string;
-const bootOpts = () => ({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, config: { supervision: SUPERVISION, logLevel: 'debug' } });
+const bootOpts = () => ({
+  serverUrl: srv.url,
+  enrollSecret: srv.enrollSecret,
+  step: 0.3 as number,
+  config: { supervision: SUPERVISION, logLevel: 'debug' },
+});
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aspire-upresume-'));
   srv = await startAspire();
   boot = await startBoot(bootOpts());
   stateDir = boot.stateDir;
-  agentsn = (await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' })).agentsn;
+  agentsn = (
+    await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'trusted',
+    })
+  ).agentsn;
 });
 
 afterAll(async () => {
-  for (const a of (await hostAgents().catch(() => [])) as { pid?: number }[]) if (a.pid) try { process.kill(-a.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const a of (await hostAgents().catch(() => [])) as { pid?: number }[])
+    if (a.pid)
+      try {
+        process.kill(-a.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   await boot?.stop();
   await srv?.stop();
   boot?.cleanup();
@@ -45,7 +61,11 @@ afterAll(async () => {
 async function upload(fixture: FixtureName, name: string, version: string) {
   const p = await packFixture({ fixture, name, version, outDir: work });
   const q = new URLSearchParams({ name, version, os: 'linux', arch: 'x86_64', file: `${name}-${version}.tar.gz` });
-  const res = await fetch(`${srv.url}/api/v1/server/package?${q}`, { method: 'POST', headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(p.file) });
+  const res = await fetch(`${srv.url}/api/v1/server/package?${q}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' },
+    body: readFileSync(p.file),
+  });
   expect(((await res.json()) as { status: number }).status).toBe(0);
   return { name, version };
 }
@@ -67,17 +87,28 @@ function finalSubtask(id: number, timeoutMs = 60_000) {
   ) as Promise<{ state: string; errcode: number; message: string }>;
 }
 
-async function hostAgents(): Promise<{ name: string; version: string; status: string; pid?: number; prevers?: string }[]> {
+async function hostAgents(): Promise<
+  { name: string; version: string; status: string; pid?: number; prevers?: string }[]
+> {
   const r = await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`);
   return r.body.host?.agents ?? [];
 }
 
-const current = (name: string) => (JSON.parse(readFileSync(join(stateDir, 'agents', name, 'state.json'), 'utf8')) as { current: string; previous?: string }).current;
+const current = (name: string) =>
+  (
+    JSON.parse(readFileSync(join(stateDir, 'agents', name, 'state.json'), 'utf8')) as {
+      current: string;
+      previous?: string;
+    }
+  ).current;
 
 /** Start the upgrade, wait until boot started the new version (its health window runs), kill -9 boot. */
 async function killBootInHealthWindow(name: string, to: string): Promise<{ id: number; pid: number }> {
   const id = await createTask('upgrade', { name, version: to });
-  const started = await boot.waitForLog(/^sub-agent started$/, { timeoutMs: 30_000, where: (l) => l.agent === name && l.version === to });
+  const started = await boot.waitForLog(/^sub-agent started$/, {
+    timeoutMs: 30_000,
+    where: (l) => l.agent === name && l.version === to,
+  });
   const pid = Number(started.agentPid ?? started.pid);
   await boot.kill9();
   // Killed inside the window: the job had no result yet.
@@ -101,7 +132,9 @@ describe('an upgrade cut short in its health window (kill -9 or SIGTERM of boot)
     expect(sub, JSON.stringify(sub)).toMatchObject({ state: 'SUCCESS', errcode: 0 });
     expect(sub.message).toMatch(/upgraded 1\.0\.0 -> 2\.0\.0/);
     expect(current(name)).toBe('2.0.0');
-    const a = await waitUntil(async () => (await hostAgents()).find((x) => x.name === name && x.status === 'running'), { what: 'listed running' });
+    const a = await waitUntil(async () => (await hostAgents()).find((x) => x.name === name && x.status === 'running'), {
+      what: 'listed running',
+    });
     expect(a).toMatchObject({ version: '2.0.0', prevers: '1.0.0', pid });
     expect(processStartTicks(pid)).toBe(ticks); // adopted and watched, not restarted
     expect(existsSync(join(stateDir, 'agents', name, 'upgrade.json'))).toBe(false);
@@ -120,7 +153,9 @@ describe('an upgrade cut short in its health window (kill -9 or SIGTERM of boot)
     expect(sub, JSON.stringify(sub)).toMatchObject({ state: 'FAILED', errcode: ErrorCode.JOB_ROLLED_BACK });
     expect(sub.message).toMatch(/rolled back to 1\.0\.0 and running/);
     expect(current(name)).toBe('1.0.0');
-    const a = await waitUntil(async () => (await hostAgents()).find((x) => x.name === name && x.status === 'running'), { what: 'old version running' });
+    const a = await waitUntil(async () => (await hostAgents()).find((x) => x.name === name && x.status === 'running'), {
+      what: 'old version running',
+    });
     expect(a.version).toBe('1.0.0');
     expect(isAlive(a.pid!)).toBe(true);
     expect(existsSync(join(stateDir, 'agents', name, 'versions', '2.0.0'))).toBe(false);
@@ -132,10 +167,18 @@ describe('an upgrade cut short in its health window (kill -9 or SIGTERM of boot)
     await upload('idle-agent', name, '2.0.0');
     expect((await finalSubtask(await createTask('install', v1))).state).toBe('SUCCESS');
     const id = await createTask('upgrade', { name, version: '2.0.0' });
-    const started = await boot.waitForLog(/^sub-agent started$/, { timeoutMs: 30_000, where: (l) => l.agent === name && l.version === '2.0.0' });
+    const started = await boot.waitForLog(/^sub-agent started$/, {
+      timeoutMs: 30_000,
+      where: (l) => l.agent === name && l.version === '2.0.0',
+    });
     expect((await boot.stop()).code).toBe(0);
     // No result recorded: the job stays started for the next start to finish.
-    expect(boot.readJournal()!.jobs.filter((j) => j.state === 'started').map((j) => (j as { action?: string }).action)).toEqual(['upgrade']);
+    expect(
+      boot
+        .readJournal()!
+        .jobs.filter((j) => j.state === 'started')
+        .map((j) => (j as { action?: string }).action),
+    ).toEqual(['upgrade']);
     boot = await startBoot({ ...bootOpts(), stateDir, logFile: boot.logFile });
     const sub = await finalSubtask(id);
     expect(sub, JSON.stringify(sub)).toMatchObject({ state: 'SUCCESS', errcode: 0 });
@@ -144,7 +187,9 @@ describe('an upgrade cut short in its health window (kill -9 or SIGTERM of boot)
   });
 
   it('no line of the boot log (both boots, every component) repeats a key', () => {
-    const lines = readFileSync(boot.logFile, 'utf8').split('\n').filter((l) => l.trim());
+    const lines = readFileSync(boot.logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim());
     expect(lines.length).toBeGreaterThan(20);
     expect(lines.some((l) => l.includes('"component":"subagents"'))).toBe(true);
     const repeated = lines.map((l) => ({ l, dups: duplicateKeys(l) })).filter((x) => x.dups.length > 0);

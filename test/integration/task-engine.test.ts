@@ -24,9 +24,13 @@ let slowUrl: string;
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'aspire-taskengine-'));
   srv = await startAspire({ config: { taskTtrSec: 30, taskBuriedTtlSec: 3 } });
-  for (let i = 0; i < 3; i++) boots.push(await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 }));
+  for (let i = 0; i < 3; i++)
+    boots.push(await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1 }));
   for (const b of boots) {
-    const meta = await waitUntil(() => (b.readMeta()?.trusted ? b.readMeta() : undefined), { timeoutMs: 30_000, what: 'boot registered and trusted' });
+    const meta = await waitUntil(() => (b.readMeta()?.trusted ? b.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'boot registered and trusted',
+    });
     sn.push(meta.agentsn);
   }
   // A loopback package server that answers 404 after 4 s: a download that holds its host RESERVED.
@@ -70,10 +74,13 @@ async function task(id: number) {
   return (await api('GET', `/api/v1/server/task?id=${id}`)).body;
 }
 async function waitTask(id: number, pred: (t: any) => boolean, what: string, timeoutMs = 45_000) {
-  return waitUntil(async () => {
-    const t = await task(id);
-    return pred(t) ? t : undefined;
-  }, { timeoutMs, what, intervalMs: 200 });
+  return waitUntil(
+    async () => {
+      const t = await task(id);
+      return pred(t) ? t : undefined;
+    },
+    { timeoutMs, what, intervalMs: 200 },
+  );
 }
 async function create(body: Record<string, unknown>): Promise<number> {
   const r = await api('POST', '/api/v1/server/task', body);
@@ -93,15 +100,28 @@ async function post(path: string, body: string | object, headers: Record<string,
 
 /** A host the test drives: registered for real, pushing only when the test says. */
 async function fakeHost(agentsn: string) {
-  const r = await post('/agent/register', { hostname: `host-${agentsn}`, agentsn }, { 'x-aspire-enroll': srv.enrollSecret });
+  const r = await post(
+    '/agent/register',
+    { hostname: `host-${agentsn}`, agentsn },
+    { 'x-aspire-enroll': srv.enrollSecret },
+  );
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   const credential = r.body.credential as string;
   return {
     agentsn,
     async push(jobs: { id: string; errcode: number; message: string }[] = []): Promise<any[]> {
       const body = {
-        hostname: `host-${agentsn}`, agentsn, version: '1.0.0', uptime: 5, timestamp: Math.floor(Date.now() / 1000), step: 600,
-        agents: [], jobs, events: [], os: 'linux', arch: 'x86_64',
+        hostname: `host-${agentsn}`,
+        agentsn,
+        version: '1.0.0',
+        uptime: 5,
+        timestamp: Math.floor(Date.now() / 1000),
+        step: 600,
+        agents: [],
+        jobs,
+        events: [],
+        os: 'linux',
+        arch: 'x86_64',
       };
       const res = await post('/agent/status', body, { 'x-aspire-credential': credential });
       expect(res.status).toBe(200);
@@ -126,15 +146,29 @@ describe('task engine (issue 13)', () => {
     const r = await post('/api/v1/server/package', seedBody, { authorization: `Bearer ${srv.token}` });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.package).toMatchObject({
-      name: 'FoobarAgent', version: '1.2.3-rc1', os: 'linux', arch: 'x86_64', file: 'FoobarAgent-1.2.3-rc1.x86_64.rpm',
-      path: 'packages/linux/x86_64/FoobarAgent-1.2.3-rc1.x86_64.rpm', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'),
+      name: 'FoobarAgent',
+      version: '1.2.3-rc1',
+      os: 'linux',
+      arch: 'x86_64',
+      file: 'FoobarAgent-1.2.3-rc1.x86_64.rpm',
+      path: 'packages/linux/x86_64/FoobarAgent-1.2.3-rc1.x86_64.rpm',
+      size: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
     });
     expect(r.body.package.gmt_create).toMatch(ISO);
     const listed = await api('GET', '/api/v1/server/package?name=FoobarAgent&offset=0&limit=10&order=asc&sortby=id');
-    expect(listed.body).toMatchObject({ status: 0, count: 1, packages: [{ name: 'FoobarAgent', version: '1.2.3-rc1' }] });
+    expect(listed.body).toMatchObject({
+      status: 0,
+      count: 1,
+      packages: [{ name: 'FoobarAgent', version: '1.2.3-rc1' }],
+    });
     expect(listed.body.packages[0].gmt_modify).toMatch(ISO);
     // A file that is not there: 400 saying how.
-    const missing = await post('/api/v1/server/package', { name: 'Nope', version: '1', arch: 'x86_64', os: 'linux', file: 'Nope-1.rpm' }, { authorization: `Bearer ${srv.token}` });
+    const missing = await post(
+      '/api/v1/server/package',
+      { name: 'Nope', version: '1', arch: 'x86_64', os: 'linux', file: 'Nope-1.rpm' },
+      { authorization: `Bearer ${srv.token}` },
+    );
     expect(missing.status).toBe(400);
     expect(missing.body.cause).toMatch(/no file packages\/linux\/x86_64\/Nope-1\.rpm/);
     // Named by URL (a loopback server): fetched, hashed, stored under the generated path.
@@ -143,9 +177,17 @@ describe('task engine (issue 13)', () => {
     await new Promise<void>((ok) => web.listen(0, '127.0.0.1', ok));
     try {
       const url = `http://127.0.0.1:${(web.address() as { port: number }).port}/BarAgent-2.0.tar.gz`;
-      const byUrl = await post('/api/v1/server/package', { name: 'BarAgent', version: '2.0', arch: 'x86_64', os: 'linux', file: 'BarAgent-2.0.tar.gz', url }, { authorization: `Bearer ${srv.token}` });
+      const byUrl = await post(
+        '/api/v1/server/package',
+        { name: 'BarAgent', version: '2.0', arch: 'x86_64', os: 'linux', file: 'BarAgent-2.0.tar.gz', url },
+        { authorization: `Bearer ${srv.token}` },
+      );
       expect(byUrl.status, JSON.stringify(byUrl.body)).toBe(200);
-      expect(byUrl.body.package).toMatchObject({ path: 'packages/linux/x86_64/BarAgent-2.0.tar.gz', size: served.length, sha256: createHash('sha256').update(served).digest('hex') });
+      expect(byUrl.body.package).toMatchObject({
+        path: 'packages/linux/x86_64/BarAgent-2.0.tar.gz',
+        size: served.length,
+        sha256: createHash('sha256').update(served).digest('hex'),
+      });
     } finally {
       web.close();
     }
@@ -169,19 +211,34 @@ describe('task engine (issue 13)', () => {
     const r = await post('/api/v1/server/task', seedBody, { authorization: `Bearer ${srv.token}` });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body).toEqual({
-      id: expect.any(Number), status: 0, message: 'success',
-      results: [{ AgentSN: '9b62aabb-eda4-4d62-b036-b605d887bde3' }, { AgentSN: '845d6374-7d4e-402f-87cc-2a780e794dd6' }],
+      id: expect.any(Number),
+      status: 0,
+      message: 'success',
+      results: [
+        { AgentSN: '9b62aabb-eda4-4d62-b036-b605d887bde3' },
+        { AgentSN: '845d6374-7d4e-402f-87cc-2a780e794dd6' },
+      ],
     });
     const t = await task(r.body.id);
     expect(t.task.parameters).toEqual({ url: 'command://yum install MiniAgent -y', name: 'MiniAgent' });
     for (const f of ['gmt_create', 'gmt_modify']) expect(t.task[f]).toMatch(ISO);
-    for (const s of t.subtasks) for (const f of ['ready_at', 'gmt_create', 'gmt_modify', 'expires_at']) expect(s[f] === null || ISO.test(s[f])).toBe(true);
+    for (const s of t.subtasks)
+      for (const f of ['ready_at', 'gmt_create', 'gmt_modify', 'expires_at'])
+        expect(s[f] === null || ISO.test(s[f])).toBe(true);
     // The host is handed the job with the derived name.
     const jobs = await a.push();
     expect(jobs).toMatchObject([{ action: 'install', name: 'MiniAgent', url: 'command://yum install MiniAgent -y' }]);
-    expect((await api('POST', '/api/v1/server/task/revoke', { id: r.body.id })).body).toMatchObject({ status: 0, revoked: 1, cancelling: 1 });
+    expect((await api('POST', '/api/v1/server/task/revoke', { id: r.body.id })).body).toMatchObject({
+      status: 0,
+      revoked: 1,
+      cancelling: 1,
+    });
     // Not derivable: 400 saying how to name it.
-    const unnamed = await api('POST', '/api/v1/server/task', { command: 'install', agents: [a.agentsn], parameters: { url: 'command://true' } });
+    const unnamed = await api('POST', '/api/v1/server/task', {
+      command: 'install',
+      agents: [a.agentsn],
+      parameters: { url: 'command://true' },
+    });
     expect(unnamed.status).toBe(400);
     expect(unnamed.body.cause).toMatch(/parameters\.name: give the sub-agent name/);
     // A second DELETE of a host: success, cause "already deleted".
@@ -195,12 +252,21 @@ describe('task engine (issue 13)', () => {
 
   it('an unknown AgentSN is refused with 400 listing the unknown ones (no task made); allow_unknown records them FAILED', async () => {
     const before = (await api('GET', '/api/v1/server/task?limit=1')).body.count;
-    const r = await api('POST', '/api/v1/server/task', { command: 'config', agents: [sn[0], 'nope-1', 'nope-2'], parameters: { step: 1 } });
+    const r = await api('POST', '/api/v1/server/task', {
+      command: 'config',
+      agents: [sn[0], 'nope-1', 'nope-2'],
+      parameters: { step: 1 },
+    });
     expect(r.status).toBe(400);
     expect(r.body.unknown).toEqual(['nope-1', 'nope-2']);
     expect(r.body.cause).toMatch(/unknown AgentSN \(2\): nope-1, nope-2/);
     expect((await api('GET', '/api/v1/server/task?limit=1')).body.count).toBe(before);
-    const id = await create({ command: 'config', agents: [sn[0], 'nope-1'], parameters: { step: 1 }, allow_unknown: true });
+    const id = await create({
+      command: 'config',
+      agents: [sn[0], 'nope-1'],
+      parameters: { step: 1 },
+      allow_unknown: true,
+    });
     const t = await waitTask(id, (x) => x.task.status === 'COMPLETE', 'task with an unknown host complete');
     expect(bySn(t)['nope-1']).toMatchObject({ state: 'FAILED', errcode: ErrorCode.TASK_HOST_UNKNOWN });
     expect(bySn(t)[sn[0]!]).toMatchObject({ state: 'SUCCESS' });
@@ -208,11 +274,17 @@ describe('task engine (issue 13)', () => {
 
   it('ttl counts from entering READY: with batch 1 the host waiting PENDING longer than ttl is not failed by it', async () => {
     const id = await create({
-      command: 'install', agents: [sn[0], sn[1]], batch: 1, ttl: 3, max_errors: '100%',
+      command: 'install',
+      agents: [sn[0], sn[1]],
+      batch: 1,
+      ttl: 3,
+      max_errors: '100%',
       parameters: { name: 'Slow', version: '1', url: slowUrl, checksum: BAD_CHECKSUM },
     });
     const t = await waitTask(id, (x) => x.task.status === 'COMPLETE', 'ttl+batch task complete', 60_000);
-    const [first, second] = [...t.subtasks].sort((x: any, y: any) => Date.parse(x.reserved_at) - Date.parse(y.reserved_at));
+    const [first, second] = [...t.subtasks].sort(
+      (x: any, y: any) => Date.parse(x.reserved_at) - Date.parse(y.reserved_at),
+    );
     for (const s of [first, second]) {
       expect(s.attempts).toBe(1);
       expect(s.errcode).not.toBe(ErrorCode.TASK_EXPIRED);
@@ -239,7 +311,9 @@ describe('task engine (issue 13)', () => {
 
   it('max_errors (default 0) halts a rollout: the remaining subtasks REVOKED with a reason, the task says it halted', async () => {
     const id = await create({
-      command: 'install', agents: sn, batch: 1,
+      command: 'install',
+      agents: sn,
+      batch: 1,
       parameters: { name: 'Broken', version: '1', url: 'http://127.0.0.1:1/Broken-1.tar.gz', checksum: BAD_CHECKSUM },
     });
     const t = await waitTask(id, (x) => x.task.status === 'HALTED' && x.task.complete === 3, 'rollout halted');
@@ -256,7 +330,12 @@ describe('task engine (issue 13)', () => {
 
   it('batch as a percentage of the targets', async () => {
     const hosts = await Promise.all(['sn-pct-1', 'sn-pct-2', 'sn-pct-3', 'sn-pct-4'].map(fakeHost));
-    const id = await create({ command: 'config', agents: hosts.map((h) => h.agentsn), batch: '50%', parameters: { step: 600 } });
+    const id = await create({
+      command: 'config',
+      agents: hosts.map((h) => h.agentsn),
+      batch: '50%',
+      parameters: { step: 600 },
+    });
     const t = await task(id);
     expect(t.task).toMatchObject({ batch_pct: 50 });
     expect(t.states).toEqual({ READY: 2, PENDING: 2 });
@@ -266,11 +345,19 @@ describe('task engine (issue 13)', () => {
   it('kick on DELAYED runs it now (the whole task or one subtask)', async () => {
     const h1 = await fakeHost('sn-kick-1');
     const h2 = await fakeHost('sn-kick-2');
-    const id = await create({ command: 'config', agents: [h1.agentsn, h2.agentsn], delay: 3600, parameters: { step: 600 } });
+    const id = await create({
+      command: 'config',
+      agents: [h1.agentsn, h2.agentsn],
+      delay: 3600,
+      parameters: { step: 600 },
+    });
     expect((await task(id)).states).toEqual({ DELAYED: 2 });
     expect(await h1.push()).toEqual([]);
     const one = bySn(await task(id))[h1.agentsn].id;
-    expect((await api('POST', '/api/v1/server/task/kick', { id, subtask: one })).body).toMatchObject({ status: 0, kicked: 1 });
+    expect((await api('POST', '/api/v1/server/task/kick', { id, subtask: one })).body).toMatchObject({
+      status: 0,
+      kicked: 1,
+    });
     const t = await task(id);
     expect(bySn(t)[h1.agentsn].state).toBe('READY');
     expect(bySn(t)[h2.agentsn].state).toBe('DELAYED');
@@ -281,7 +368,9 @@ describe('task engine (issue 13)', () => {
 
   it('retries exhausted go to BURIED, then expire to FAILED after taskBuriedTtlSec', async () => {
     const id = await create({
-      command: 'install', agents: [sn[2]], retry: { count: 1, interval: 0 },
+      command: 'install',
+      agents: [sn[2]],
+      retry: { count: 1, interval: 0 },
       parameters: { name: 'Broken', version: '1', url: 'http://127.0.0.1:1/Broken-1.tar.gz', checksum: BAD_CHECKSUM },
     });
     const b = await waitTask(id, (x) => x.subtasks[0].state === 'BURIED', 'buried');
@@ -329,9 +418,17 @@ describe('task engine (issue 13)', () => {
     const arch = (await api('GET', `/api/v1/server/agent?agentsn=${sn[0]}`)).body.host.arch as string;
     mkdirSync(join(srv.dataDir, 'packages', 'linux', arch), { recursive: true });
     copyFileSync(packed.file, join(srv.dataDir, 'packages', 'linux', arch, 'IdleAgent-1.0.0.tar.gz'));
-    const reg = await post('/api/v1/server/package', { name: 'IdleAgent', version: '1.0.0', arch, os: 'linux', file: 'IdleAgent-1.0.0.tar.gz' }, { authorization: `Bearer ${srv.token}` });
+    const reg = await post(
+      '/api/v1/server/package',
+      { name: 'IdleAgent', version: '1.0.0', arch, os: 'linux', file: 'IdleAgent-1.0.0.tar.gz' },
+      { authorization: `Bearer ${srv.token}` },
+    );
     expect(reg.body.package.sha256).toBe(packed.sha256);
-    const install = await create({ command: 'install', agents: [sn[0], sn[1]], parameters: { name: 'IdleAgent', version: '1.0.0' } });
+    const install = await create({
+      command: 'install',
+      agents: [sn[0], sn[1]],
+      parameters: { name: 'IdleAgent', version: '1.0.0' },
+    });
     await waitTask(install, (x) => x.task.status === 'COMPLETE', 'IdleAgent installed on two hosts', 60_000);
     // First task: restart IdleAgent on all three (the third has none: it fails there).
     const first = await create({ command: 'restart', agents: sn, max_errors: 1, parameters: { name: 'IdleAgent' } });
@@ -349,7 +446,12 @@ describe('task engine (issue 13)', () => {
       expect(Date.parse(bySn(t2)[s].reserved_at)).toBeGreaterThanOrEqual(Date.parse(bySn(t1)[s].gmt_modify));
     }
     // Unknown ids in after are refused at creation (a new task cannot name itself or a later one: no cycle can form).
-    const bad = await api('POST', '/api/v1/server/task', { command: 'config', agents: [sn[0]], after: [999_999], parameters: { step: 1 } });
+    const bad = await api('POST', '/api/v1/server/task', {
+      command: 'config',
+      agents: [sn[0]],
+      after: [999_999],
+      parameters: { step: 1 },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.cause).toMatch(/after: unknown task ids 999999/);
   });

@@ -91,8 +91,18 @@ function pidsWith(text: string): number[] {
 beforeAll(async () => {
   ca = makeTestCa();
   srv = await startAspire({ hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile } });
-  boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, config: { logLevel: 'debug' } });
-  agentsn = (await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), { timeoutMs: 30_000, what: 'boot trusted' })).agentsn;
+  boot = await startBoot({
+    serverUrl: srv.url,
+    enrollSecret: srv.enrollSecret,
+    step: 0.3 as number,
+    config: { logLevel: 'debug' },
+  });
+  agentsn = (
+    await waitUntil(() => (boot.readMeta()?.trusted ? boot.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'boot trusted',
+    })
+  ).agentsn;
   basic = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: HOST });
 });
 
@@ -169,7 +179,13 @@ describe('revoking one RESERVED subtask', () => {
     });
     expect(created.body.status, JSON.stringify(created.body)).toBe(0);
     const id = created.body.id as number;
-    const pids = await waitUntil(() => { const p = pidsWith(duration); return p.length > 0 ? p : undefined; }, { timeoutMs: 30_000, what: 'command running' });
+    const pids = await waitUntil(
+      () => {
+        const p = pidsWith(duration);
+        return p.length > 0 ? p : undefined;
+      },
+      { timeoutMs: 30_000, what: 'command running' },
+    );
     const view = await srv.api('GET', `/api/v1/server/task?id=${id}`);
     const subtask = view.body.subtasks[0] as { id: string; state: string };
     expect(subtask.state).toBe('RESERVED');
@@ -196,11 +212,26 @@ describe('cancelling on the command channel', () => {
     const duration = `299.${Math.floor(Math.random() * 1e6)}`;
     const marker = `cancel-me-${SUFFIX}`;
     const requestId = `long-${SUFFIX}`;
-    const running = srv.api('POST', '/api/v1/server/polaris', { id: requestId, hosts: [HOST], method: 'sync.bash', cmd: `echo ${marker}; sleep ${duration}; echo not-reached`, timeout: 600 });
-    const pids = await waitUntil(() => { const p = pidsWith(duration); return p.length > 0 ? p : undefined; }, { timeoutMs: 30_000, what: 'sleep running' });
+    const running = srv.api('POST', '/api/v1/server/polaris', {
+      id: requestId,
+      hosts: [HOST],
+      method: 'sync.bash',
+      cmd: `echo ${marker}; sleep ${duration}; echo not-reached`,
+      timeout: 600,
+    });
+    const pids = await waitUntil(
+      () => {
+        const p = pidsWith(duration);
+        return p.length > 0 ? p : undefined;
+      },
+      { timeoutMs: 30_000, what: 'sleep running' },
+    );
 
     const cancel = await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST], id: requestId });
-    expect(cancel.body, JSON.stringify(cancel.body)).toMatchObject({ status: 0, response: [{ host: HOST, resp: 'success' }] });
+    expect(cancel.body, JSON.stringify(cancel.body)).toMatchObject({
+      status: 0,
+      response: [{ host: HOST, resp: 'success' }],
+    });
     const answered = await running;
     expect(answered.body.response[0]).toMatchObject({ host: HOST, resp: 'failed', retcode: ErrorCode.EXEC_CANCELLED });
     expect(answered.body.response[0].data).toContain(marker);
@@ -217,9 +248,22 @@ describe('cancelling on the command channel', () => {
     expect((await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST] })).status).toBe(400);
     // A viewer may not cancel; an operator only on hosts inside its scope.
     const viewer = await srv.createToken(`viewer-${SUFFIX}`, ['--role', 'viewer']);
-    expect((await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST], id: requestId }, { token: viewer })).status).toBe(403);
-    const elsewhere = await srv.createToken(`elsewhere-${SUFFIX}`, ['--role', 'operator', '--agentsn', 'some-other-host']);
-    const outside = await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST], id: requestId }, { token: elsewhere });
+    expect(
+      (await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST], id: requestId }, { token: viewer }))
+        .status,
+    ).toBe(403);
+    const elsewhere = await srv.createToken(`elsewhere-${SUFFIX}`, [
+      '--role',
+      'operator',
+      '--agentsn',
+      'some-other-host',
+    ]);
+    const outside = await srv.api(
+      'POST',
+      '/api/v1/server/polaris/cancel',
+      { hosts: [HOST], id: requestId },
+      { token: elsewhere },
+    );
     expect(outside.status).toBe(403);
     expect(outside.body.cause ?? outside.body.message).toMatch(/outside the scope/);
   });
@@ -227,23 +271,44 @@ describe('cancelling on the command channel', () => {
   it('a periodic run: cancelled by name, its process is gone, its result says EXEC_CANCELLED, the schedule goes on', async () => {
     const duration = `298.${Math.floor(Math.random() * 1e6)}`;
     const name = `long-${SUFFIX}`;
-    const add = await srv.api('POST', '/api/v1/server/polaris/tasks', { host: HOST, name, line: `* * * * * * root sleep ${duration}` });
+    const add = await srv.api('POST', '/api/v1/server/polaris/tasks', {
+      host: HOST,
+      name,
+      line: `* * * * * * root sleep ${duration}`,
+    });
     expect(add.body, JSON.stringify(add.body)).toMatchObject({ status: 0, resp: 'success' });
     try {
-      const first = await waitUntil(() => { const p = pidsWith(duration); return p.length > 0 ? p : undefined; }, { timeoutMs: 30_000, what: 'periodic run started' });
+      const first = await waitUntil(
+        () => {
+          const p = pidsWith(duration);
+          return p.length > 0 ? p : undefined;
+        },
+        { timeoutMs: 30_000, what: 'periodic run started' },
+      );
       const cancel = await srv.api('POST', '/api/v1/server/polaris/cancel', { hosts: [HOST], name });
-      expect(cancel.body, JSON.stringify(cancel.body)).toMatchObject({ status: 0, response: [{ host: HOST, resp: 'success' }] });
-      await waitUntil(() => first.every((p) => !existsSync(`/proc/${p}`)), { timeoutMs: 20_000, what: 'first run gone' });
+      expect(cancel.body, JSON.stringify(cancel.body)).toMatchObject({
+        status: 0,
+        response: [{ host: HOST, resp: 'success' }],
+      });
+      await waitUntil(() => first.every((p) => !existsSync(`/proc/${p}`)), {
+        timeoutMs: 20_000,
+        what: 'first run gone',
+      });
       const result = await waitUntil(
         async () => {
           const r = await srv.api('GET', `/api/v1/server/polaris/task-results?host=${HOST}&name=${name}&limit=100`);
-          return ((r.body.items ?? []) as { skipped?: boolean; errcode?: number }[]).find((x) => x.errcode === ErrorCode.EXEC_CANCELLED);
+          return ((r.body.items ?? []) as { skipped?: boolean; errcode?: number }[]).find(
+            (x) => x.errcode === ErrorCode.EXEC_CANCELLED,
+          );
         },
         { timeoutMs: 20_000, what: 'cancelled result stored' },
       );
       expect(result).toMatchObject({ errcode: ErrorCode.EXEC_CANCELLED });
       // The schedule goes on: a later fire starts a new run (another process).
-      await waitUntil(() => pidsWith(duration).some((p) => !first.includes(p)), { timeoutMs: 20_000, what: 'next run' });
+      await waitUntil(() => pidsWith(duration).some((p) => !first.includes(p)), {
+        timeoutMs: 20_000,
+        what: 'next run',
+      });
     } finally {
       // Cancel the run going now, then remove the task; a run a fire started in between is
       // no longer the agent's to cancel by name (the task is gone): ended here so nothing outlives the test.
@@ -252,7 +317,12 @@ describe('cancelling on the command channel', () => {
       await waitUntil(
         () => {
           const left = pidsWith(duration);
-          for (const p of left) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+          for (const p of left)
+            try {
+              process.kill(p, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
           return left.length === 0;
         },
         { timeoutMs: 20_000, what: 'no periodic run left' },

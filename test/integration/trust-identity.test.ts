@@ -32,15 +32,26 @@ let agent: BasicAgentHandle;
 let agentsn: string;
 const cleanup: (() => Promise<void> | void)[] = [];
 
-const identity = (stateDir: string) => ({ cert: join(stateDir, 'identity', 'host.crt'), key: join(stateDir, 'identity', 'host.key'), ca: join(stateDir, 'identity', 'ca.crt') });
-const polaris = (hosts: string[], cmd: string) => srv.api('POST', '/api/v1/server/polaris', { hosts, method: 'sync.bash', cmd });
+const identity = (stateDir: string) => ({
+  cert: join(stateDir, 'identity', 'host.crt'),
+  key: join(stateDir, 'identity', 'host.key'),
+  ca: join(stateDir, 'identity', 'ca.crt'),
+});
+const polaris = (hosts: string[], cmd: string) =>
+  srv.api('POST', '/api/v1/server/polaris', { hosts, method: 'sync.bash', cmd });
 
 /** A raw TLS client that sends one init and reports what came back and how it ended. */
-function tryInit(init: Record<string, unknown>, client?: { cert: string; key: string }): Promise<{ frames: Record<string, unknown>[]; ended: string }> {
+function tryInit(
+  init: Record<string, unknown>,
+  client?: { cert: string; key: string },
+): Promise<{ frames: Record<string, unknown>[]; ended: string }> {
   return new Promise((resolve) => {
-    const s = tlsConnect({ host: '127.0.0.1', port: srv.hubAddress!.port, servername: 'localhost', ca: ca.caCert, ...client }, () => {
-      s.write(`${JSON.stringify({ method: 'init', ...init })}\n`);
-    });
+    const s = tlsConnect(
+      { host: '127.0.0.1', port: srv.hubAddress!.port, servername: 'localhost', ca: ca.caCert, ...client },
+      () => {
+        s.write(`${JSON.stringify({ method: 'init', ...init })}\n`);
+      },
+    );
     let got = '';
     let ended = 'closed';
     s.on('data', (d) => (got += d.toString()));
@@ -59,18 +70,27 @@ function tryInit(init: Record<string, unknown>, client?: { cert: string; key: st
   });
 }
 
-const pemOf = (h: { certFile: string; keyFile: string }) => ({ cert: readFileSync(h.certFile, 'utf8'), key: readFileSync(h.keyFile, 'utf8') });
+const pemOf = (h: { certFile: string; keyFile: string }) => ({
+  cert: readFileSync(h.certFile, 'utf8'),
+  key: readFileSync(h.keyFile, 'utf8'),
+});
 
 /** A raw TLS client that sends one init and stays connected: every frame it gets, and whether the server closed it. */
-function holdChannel(init: Record<string, unknown>, client: { cert: string; key: string }): Promise<{ frames: Record<string, unknown>[]; closed: () => boolean; end: () => void }> {
+function holdChannel(
+  init: Record<string, unknown>,
+  client: { cert: string; key: string },
+): Promise<{ frames: Record<string, unknown>[]; closed: () => boolean; end: () => void }> {
   return new Promise((resolve) => {
     const frames: Record<string, unknown>[] = [];
     let buf = '';
     let closed = false;
-    const s = tlsConnect({ host: '127.0.0.1', port: srv.hubAddress!.port, servername: 'localhost', ca: ca.caCert, ...client }, () => {
-      s.write(`${JSON.stringify({ method: 'init', ...init })}\n`);
-      resolve({ frames, closed: () => closed, end: () => s.destroy() });
-    });
+    const s = tlsConnect(
+      { host: '127.0.0.1', port: srv.hubAddress!.port, servername: 'localhost', ca: ca.caCert, ...client },
+      () => {
+        s.write(`${JSON.stringify({ method: 'init', ...init })}\n`);
+        resolve({ frames, closed: () => closed, end: () => s.destroy() });
+      },
+    );
     s.on('data', (d) => {
       buf += d.toString();
       const lines = buf.split('\n');
@@ -87,15 +107,34 @@ const pushAs = (host: { agentsn: string; credentials: Map<string, string> }, hos
   srv.api(
     'POST',
     '/agent/status',
-    { hostname, agentsn: host.agentsn, version: 't', uptime: 1, timestamp: Math.floor(Date.now() / 1000), step: 60, agents: [], jobs: [], events: [], os: 'linux', arch: 'x86_64' },
+    {
+      hostname,
+      agentsn: host.agentsn,
+      version: 't',
+      uptime: 1,
+      timestamp: Math.floor(Date.now() / 1000),
+      step: 60,
+      agents: [],
+      jobs: [],
+      events: [],
+      os: 'linux',
+      arch: 'x86_64',
+    },
     { token: null, headers: { 'x-aspire-credential': host.credentials.get(srv.url)! } },
   );
 
 beforeAll(async () => {
   ca = makeTestCa();
-  srv = await startAspire({ ownHostCa: true, hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile }, config: { hostCertLifetimeSec: LIFETIME_SEC } });
+  srv = await startAspire({
+    ownHostCa: true,
+    hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
+    config: { hostCertLifetimeSec: LIFETIME_SEC },
+  });
   boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 1, config: { hostname: HOST } });
-  await waitUntil(() => boot.readMeta()?.trusted === true && existsSync(identity(boot.stateDir).cert), { timeoutMs: 30_000, what: 'boot registered with a certificate' });
+  await waitUntil(() => boot.readMeta()?.trusted === true && existsSync(identity(boot.stateDir).cert), {
+    timeoutMs: 30_000,
+    what: 'boot registered with a certificate',
+  });
   agentsn = boot.readMeta()!.agentsn;
   const id = identity(boot.stateDir);
   agent = await startBasicAgent({
@@ -131,7 +170,9 @@ describe('the host CA and the BootAgent identity', () => {
     expect(cert.subject).toBe(`CN=${agentsn}`);
     expect(cert.subjectAltName).toBe(`URI:urn:aspire:agentsn:${agentsn}`);
     expect(cert.verify(caCert.publicKey)).toBe(true);
-    expect(caCert.fingerprint256).toBe(new X509Certificate(readFileSync(join(srv.dataDir, 'host-ca', 'ca.crt'))).fingerprint256);
+    expect(caCert.fingerprint256).toBe(
+      new X509Certificate(readFileSync(join(srv.dataDir, 'host-ca', 'ca.crt'))).fingerprint256,
+    );
     const lifetime = Date.parse(cert.validTo) - Date.parse(cert.validFrom);
     // 20 s plus the tenth the server backdates for clock skew (5 min for long lifetimes).
     expect(lifetime).toBe(LIFETIME_SEC * 1100);
@@ -139,8 +180,15 @@ describe('the host CA and the BootAgent identity', () => {
   });
 
   it('the BasicAgent connects with it and a Polaris sync.bash reaches it, by hostname and by agentsn', async () => {
-    expect((await polaris([HOST], 'echo hi')).body.response[0]).toMatchObject({ resp: 'success', retcode: 0, data: 'hi\n' });
-    expect((await polaris([agentsn], 'echo by-sn')).body.response[0]).toMatchObject({ resp: 'success', data: 'by-sn\n' });
+    expect((await polaris([HOST], 'echo hi')).body.response[0]).toMatchObject({
+      resp: 'success',
+      retcode: 0,
+      data: 'hi\n',
+    });
+    expect((await polaris([agentsn], 'echo by-sn')).body.response[0]).toMatchObject({
+      resp: 'success',
+      data: 'by-sn\n',
+    });
     const agents = (await srv.api('GET', '/api/v1/server/polaris/agents')).body.agents;
     expect(agents).toEqual([expect.objectContaining({ hostname: HOST, agentsn })]);
   });
@@ -151,8 +199,14 @@ describe('the hub refuses what is not the host', () => {
     const r = await tryInit({ hostname: HOST, agentsn });
     expect(r.frames.some((f) => f.method === 'accept')).toBe(false);
     expect(r.ended).toMatch(/error: .*certificate|closed/i);
-    await waitUntil(() => /hub: TLS handshake failed/.test(srv.child.output), { timeoutMs: 10_000, what: 'the refusal logged' });
-    expect((await polaris([HOST], 'echo still-mine')).body.response[0]).toMatchObject({ resp: 'success', data: 'still-mine\n' });
+    await waitUntil(() => /hub: TLS handshake failed/.test(srv.child.output), {
+      timeoutMs: 10_000,
+      what: 'the refusal logged',
+    });
+    expect((await polaris([HOST], 'echo still-mine')).body.response[0]).toMatchObject({
+      resp: 'success',
+      data: 'still-mine\n',
+    });
   });
 
   it("host A's certificate claiming host B in init is refused, logged, and recorded as an event on A", async () => {
@@ -163,9 +217,16 @@ describe('the hub refuses what is not the host', () => {
     // Only the hostname: the hub checks it against the certificate's host too.
     const byName = await tryInit({ hostname: HOST }, pemOf(a));
     expect(byName.frames).toEqual([expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_MISMATCH })]);
-    await waitUntil(() => (srv.child.output.match(/init refused \(host identity\)/g) ?? []).length >= 2, { timeoutMs: 10_000, what: 'refusals logged' });
+    await waitUntil(() => (srv.child.output.match(/init refused \(host identity\)/g) ?? []).length >= 2, {
+      timeoutMs: 10_000,
+      what: 'refusals logged',
+    });
     expect(srv.child.output).toContain(`init claims agentsn ${agentsn} with the certificate of ${a.agentsn}`);
-    const events = (await srv.api('GET', `/api/v1/server/event?agentsn=${a.agentsn}`)).body.events as { kind: string; category: number; message: string }[];
+    const events = (await srv.api('GET', `/api/v1/server/event?agentsn=${a.agentsn}`)).body.events as {
+      kind: string;
+      category: number;
+      message: string;
+    }[];
     expect(events.filter((e) => e.kind === 'refused' && e.category === 0)).toHaveLength(2);
     // The real host still has its channel; A with its own identity is accepted.
     expect((await polaris([HOST], 'echo mine')).body.response[0]).toMatchObject({ resp: 'success', data: 'mine\n' });
@@ -175,12 +236,19 @@ describe('the hub refuses what is not the host', () => {
 
   it("a deleted host's certificate is refused, and it can register again only after an operator reset", async () => {
     const d = await enrollHost([srv], { hostname: 'doomed', dir: mkdtempSync(join(tmpdir(), 'trust-d-')) });
-    expect((await tryInit({ hostname: 'doomed', agentsn: d.agentsn }, pemOf(d))).frames[0]).toEqual({ method: 'accept' });
+    expect((await tryInit({ hostname: 'doomed', agentsn: d.agentsn }, pemOf(d))).frames[0]).toEqual({
+      method: 'accept',
+    });
     expect((await srv.api('DELETE', `/api/v1/server/host?agentsn=${d.agentsn}`)).status).toBe(200);
     const r = await tryInit({ hostname: 'doomed', agentsn: d.agentsn }, pemOf(d));
     expect(r.frames).toEqual([expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_HOST_UNKNOWN })]);
     const register = (headers: Record<string, string>) =>
-      srv.api('POST', '/agent/register', { hostname: 'doomed', agentsn: d.agentsn }, { token: null, headers: { 'x-aspire-enroll': srv.enrollSecret, ...headers } });
+      srv.api(
+        'POST',
+        '/agent/register',
+        { hostname: 'doomed', agentsn: d.agentsn },
+        { token: null, headers: { 'x-aspire-enroll': srv.enrollSecret, ...headers } },
+      );
     const refused = await register({ 'x-aspire-credential': d.credentials.get(srv.url)! });
     expect(refused.status).toBe(403);
     expect(refused.body.cert).toBeUndefined();
@@ -196,12 +264,29 @@ describe('registration takeover (issue 16 item 6)', () => {
     const v = await enrollHost([srv], { hostname: 'victim', dir: mkdtempSync(join(tmpdir(), 'trust-v-')) });
     const credential = v.credentials.get(srv.url)!;
     const register = (hostname: string, headers: Record<string, string> = {}) =>
-      srv.api('POST', '/agent/register', { hostname, agentsn: v.agentsn }, { token: null, headers: { 'x-aspire-enroll': srv.enrollSecret, ...headers } });
+      srv.api(
+        'POST',
+        '/agent/register',
+        { hostname, agentsn: v.agentsn },
+        { token: null, headers: { 'x-aspire-enroll': srv.enrollSecret, ...headers } },
+      );
     const push = (cred: string) =>
       srv.api(
         'POST',
         '/agent/status',
-        { hostname: 'victim', agentsn: v.agentsn, version: 't', uptime: 1, timestamp: Math.floor(Date.now() / 1000), step: 60, agents: [], jobs: [], events: [], os: 'linux', arch: 'x86_64' },
+        {
+          hostname: 'victim',
+          agentsn: v.agentsn,
+          version: 't',
+          uptime: 1,
+          timestamp: Math.floor(Date.now() / 1000),
+          step: 60,
+          agents: [],
+          jobs: [],
+          events: [],
+          os: 'linux',
+          arch: 'x86_64',
+        },
         { token: null, headers: { 'x-aspire-credential': cred } },
       );
 
@@ -235,18 +320,35 @@ describe('hostnames cannot be taken over (security review, finding 1)', () => {
   it("host A pushing B's hostname does not take it over: B keeps it, A keeps its own, and a Polaris request by that hostname does not reach A", async () => {
     const a = await enrollHost([srv], { hostname: 'copycat', dir: mkdtempSync(join(tmpdir(), 'trust-copy-')) });
     expect((await pushAs(a, HOST)).status).toBe(200);
-    const hostnameOf = async (sn: string) => ((await srv.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).body.host as { hostname: string }).hostname;
+    const hostnameOf = async (sn: string) =>
+      ((await srv.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).body.host as { hostname: string }).hostname;
     expect(await hostnameOf(a.agentsn)).toBe('copycat');
     expect(await hostnameOf(agentsn)).toBe(HOST);
-    const events = (await srv.api('GET', `/api/v1/server/event?agentsn=${a.agentsn}`)).body.events as { kind: string; category: number; message: string }[];
-    expect(events).toContainEqual(expect.objectContaining({ kind: 'refused', category: 0, message: expect.stringContaining(`which host ${agentsn} holds: kept "copycat"`) }));
+    const events = (await srv.api('GET', `/api/v1/server/event?agentsn=${a.agentsn}`)).body.events as {
+      kind: string;
+      category: number;
+      message: string;
+    }[];
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        kind: 'refused',
+        category: 0,
+        message: expect.stringContaining(`which host ${agentsn} holds: kept "copycat"`),
+      }),
+    );
     // Reconnecting with B's hostname is refused: the hub checks the init against the hostname kept.
-    expect((await tryInit({ hostname: HOST }, pemOf(a))).frames).toEqual([expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_MISMATCH })]);
+    expect((await tryInit({ hostname: HOST }, pemOf(a))).frames).toEqual([
+      expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_MISMATCH }),
+    ]);
     // A connected as itself gets nothing of a request addressed to B's hostname; B answers it.
     const chan = await holdChannel({ hostname: 'copycat', agentsn: a.agentsn }, pemOf(a));
     await waitUntil(() => chan.frames.length > 0, { timeoutMs: 15_000, what: 'A accepted' });
     expect(chan.frames).toEqual([{ method: 'accept' }]);
-    expect((await polaris([HOST], 'echo for-b')).body.response[0]).toMatchObject({ host: HOST, resp: 'success', data: 'for-b\n' });
+    expect((await polaris([HOST], 'echo for-b')).body.response[0]).toMatchObject({
+      host: HOST,
+      resp: 'success',
+      data: 'for-b\n',
+    });
     expect(chan.frames).toEqual([{ method: 'accept' }]);
     // A rename to a free hostname is still applied.
     chan.end();
@@ -259,9 +361,16 @@ describe('hostnames cannot be taken over (security review, finding 1)', () => {
     const two = await enrollHost([srv], { hostname: 'twin', dir: mkdtempSync(join(tmpdir(), 'trust-twin2-')) });
     const c1 = await holdChannel({ hostname: 'twin', agentsn: one.agentsn }, pemOf(one));
     const c2 = await holdChannel({ hostname: 'twin', agentsn: two.agentsn }, pemOf(two));
-    await waitUntil(() => c1.frames.length > 0 && c2.frames.length > 0, { timeoutMs: 15_000, what: 'both twins accepted' });
+    await waitUntil(() => c1.frames.length > 0 && c2.frames.length > 0, {
+      timeoutMs: 15_000,
+      what: 'both twins accepted',
+    });
     const r = await polaris(['twin'], 'echo which');
-    expect(r.body.response[0]).toMatchObject({ host: 'twin', resp: 'failed', retcode: ErrorCode.IDENTITY_HOSTNAME_AMBIGUOUS });
+    expect(r.body.response[0]).toMatchObject({
+      host: 'twin',
+      resp: 'failed',
+      retcode: ErrorCode.IDENTITY_HOSTNAME_AMBIGUOUS,
+    });
     expect(String(r.body.response[0].message)).toMatch(/ambiguous hostname, use the agentsn/i);
     expect(c1.frames).toEqual([{ method: 'accept' }]);
     expect(c2.frames).toEqual([{ method: 'accept' }]);
@@ -269,7 +378,7 @@ describe('hostnames cannot be taken over (security review, finding 1)', () => {
     c2.end();
   });
 
-  it("a token scoped to an agentsn does not cover a host the hub reaches by that name as its hostname", async () => {
+  it('a token scoped to an agentsn does not cover a host the hub reaches by that name as its hostname', async () => {
     // D is in the token's scope but not connected; E registered with D's agentsn as its hostname.
     const d = await enrollHost([srv], { hostname: 'scoped-d', dir: mkdtempSync(join(tmpdir(), 'trust-sd-')) });
     const e = await enrollHost([srv], { hostname: d.agentsn, dir: mkdtempSync(join(tmpdir(), 'trust-se-')) });
@@ -277,7 +386,12 @@ describe('hostnames cannot be taken over (security review, finding 1)', () => {
     await waitUntil(() => chan.frames.length > 0, { timeoutMs: 15_000, what: 'E accepted' });
     expect(chan.frames).toEqual([{ method: 'accept' }]);
     const token = await srv.createToken('scoped-to-d', ['--role', 'operator', '--agentsn', d.agentsn]);
-    const r = await srv.api('POST', '/api/v1/server/polaris', { hosts: [d.agentsn], method: 'sync.bash', cmd: 'id' }, { token });
+    const r = await srv.api(
+      'POST',
+      '/api/v1/server/polaris',
+      { hosts: [d.agentsn], method: 'sync.bash', cmd: 'id' },
+      { token },
+    );
     expect(r.status).toBe(403);
     expect(String(r.body.cause)).toContain('hosts outside the scope');
     expect(chan.frames).toEqual([{ method: 'accept' }]);
@@ -294,28 +408,47 @@ describe('only the current certificate is a host (security review, finding 2)', 
     await waitUntil(() => live.frames.length > 0, { timeoutMs: 15_000, what: 'leaky accepted' });
     expect(live.frames).toEqual([{ method: 'accept' }]);
     expect((await srv.api('DELETE', `/api/v1/server/host?agentsn=${first.agentsn}`)).status).toBe(200);
-    await waitUntil(() => live.closed(), { timeoutMs: 15_000, what: 'the deleted host\'s channel closed by the server' });
+    await waitUntil(() => live.closed(), {
+      timeoutMs: 15_000,
+      what: "the deleted host's channel closed by the server",
+    });
     expect(srv.child.output).toContain('hub: channel closed by the server');
 
     expect((await srv.api('POST', `/api/v1/server/host/${first.agentsn}/reset`)).status).toBe(200);
     // Reset, not registered again yet: no certificate is the host's.
     const afterReset = await tryInit({ hostname: 'leaky', agentsn: first.agentsn }, old);
-    expect(afterReset.frames).toEqual([expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_CERT_SUPERSEDED })]);
+    expect(afterReset.frames).toEqual([
+      expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_CERT_SUPERSEDED }),
+    ]);
 
-    const again = await enrollHost([srv], { hostname: 'leaky', agentsn: first.agentsn, dir: mkdtempSync(join(tmpdir(), 'trust-leak2-')) });
+    const again = await enrollHost([srv], {
+      hostname: 'leaky',
+      agentsn: first.agentsn,
+      dir: mkdtempSync(join(tmpdir(), 'trust-leak2-')),
+    });
     expect(again.agentsn).toBe(first.agentsn);
     const refused = await tryInit({ hostname: 'leaky', agentsn: first.agentsn }, old);
-    expect(refused.frames).toEqual([expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_CERT_SUPERSEDED })]);
-    expect(String(refused.frames[0]!.message)).toContain('not the host\'s current one');
-    const events = (await srv.api('GET', `/api/v1/server/event?agentsn=${first.agentsn}`)).body.events as { kind: string; data: { errcode?: number } | null }[];
-    expect(events.some((e) => e.kind === 'refused' && e.data?.errcode === ErrorCode.IDENTITY_CERT_SUPERSEDED)).toBe(true);
+    expect(refused.frames).toEqual([
+      expect.objectContaining({ resp: 'failed', retcode: ErrorCode.IDENTITY_CERT_SUPERSEDED }),
+    ]);
+    expect(String(refused.frames[0]!.message)).toContain("not the host's current one");
+    const events = (await srv.api('GET', `/api/v1/server/event?agentsn=${first.agentsn}`)).body.events as {
+      kind: string;
+      data: { errcode?: number } | null;
+    }[];
+    expect(events.some((e) => e.kind === 'refused' && e.data?.errcode === ErrorCode.IDENTITY_CERT_SUPERSEDED)).toBe(
+      true,
+    );
 
     const current = await holdChannel({ hostname: 'leaky', agentsn: first.agentsn }, pemOf(again));
     await waitUntil(() => current.frames.length > 0, { timeoutMs: 15_000, what: 'the new certificate accepted' });
     expect(current.frames).toEqual([{ method: 'accept' }]);
     // A reset closes the live channel too.
     expect((await srv.api('POST', `/api/v1/server/host/${first.agentsn}/reset`)).status).toBe(200);
-    await waitUntil(() => current.closed(), { timeoutMs: 15_000, what: 'the reset host\'s channel closed by the server' });
+    await waitUntil(() => current.closed(), {
+      timeoutMs: 15_000,
+      what: "the reset host's channel closed by the server",
+    });
   });
 });
 
@@ -341,10 +474,19 @@ describe('renewal through the status push', () => {
     expect(statSync(id.key).mode & 0o777).toBe(0o600);
 
     // Past the first certificate's end, the hub restarts: the agent's new session must use a renewed one.
-    await waitUntil(() => Date.now() > Date.parse(first.validTo) + 1000, { timeoutMs: 60_000, what: 'the first certificate to expire' });
+    await waitUntil(() => Date.now() > Date.parse(first.validTo) + 1000, {
+      timeoutMs: 60_000,
+      what: 'the first certificate to expire',
+    });
     const sessions = agent.child.output.match(/channel: connected/g)!.length;
     await srv.restart();
-    await waitUntil(() => agent.child.output.match(/channel: connected/g)!.length > sessions, { timeoutMs: 30_000, what: 'reconnect' });
-    await waitUntil(async () => (await polaris([HOST], 'echo renewed')).body.response[0].resp === 'success', { timeoutMs: 15_000, what: 'sync.bash after renewal' });
+    await waitUntil(() => agent.child.output.match(/channel: connected/g)!.length > sessions, {
+      timeoutMs: 30_000,
+      what: 'reconnect',
+    });
+    await waitUntil(async () => (await polaris([HOST], 'echo renewed')).body.response[0].resp === 'success', {
+      timeoutMs: 15_000,
+      what: 'sync.bash after renewal',
+    });
   });
 });

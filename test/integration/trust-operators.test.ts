@@ -6,7 +6,15 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiStatus } from '@aspire/protocol';
-import { binary, makeTestCa, startAspire, startBasicAgent, type AspireHandle, type BasicAgentHandle, type TestCa } from '@aspire/testing';
+import {
+  binary,
+  makeTestCa,
+  startAspire,
+  startBasicAgent,
+  type AspireHandle,
+  type BasicAgentHandle,
+  type TestCa,
+} from '@aspire/testing';
 
 let ca: TestCa;
 let srv: AspireHandle;
@@ -20,7 +28,8 @@ const OUTPUT_MARK = '421337';
 const MARK_CMD = 'echo $((421336+1))';
 
 const as = (name: string) => ({ token: tokens[name]! });
-const polaris = (name: string, body: Record<string, unknown>) => srv.api('POST', '/api/v1/server/polaris', body, as(name));
+const polaris = (name: string, body: Record<string, unknown>) =>
+  srv.api('POST', '/api/v1/server/polaris', body, as(name));
 const bash = (name: string, host: string, cmd: string, extra: Record<string, unknown> = {}) =>
   polaris(name, { hosts: [host], method: 'sync.bash', cmd, timeout: 10, ...extra });
 
@@ -44,11 +53,32 @@ beforeAll(async () => {
   expect(bound.body).toMatchObject({ status: 0, changed: 1, unknown: [] });
   tokens.viewer = await srv.createToken('viewer', ['--role', 'viewer']);
   tokens.web = await srv.createToken('web-ops', ['--role', 'operator', '--tags', 'role=web']);
-  tokens.echo = await srv.createToken('echo-only', ['--role', 'operator', '--commands', 'prefix:echo ', '--commands', 'exact:uptime']);
+  tokens.echo = await srv.createToken('echo-only', [
+    '--role',
+    'operator',
+    '--commands',
+    'prefix:echo ',
+    '--commands',
+    'exact:uptime',
+  ]);
   tokens.nobody = await srv.createToken('as-nobody', ['--role', 'operator', '--users', 'nobody']);
-  tokens.nobodyGroup = await srv.createToken('as-nobody-nogroup', ['--role', 'operator', '--users', 'nobody', '--groups', 'nogroup']);
+  tokens.nobodyGroup = await srv.createToken('as-nobody-nogroup', [
+    '--role',
+    'operator',
+    '--users',
+    'nobody',
+    '--groups',
+    'nogroup',
+  ]);
   // Loopback port 9 (discard): a source no test ever fetches from.
-  tokens.installer = await srv.createToken('installer', ['--role', 'operator', '--commands', 'prefix:install ', '--sources', 'http://127.0.0.1:9/pkgs/']);
+  tokens.installer = await srv.createToken('installer', [
+    '--role',
+    'operator',
+    '--commands',
+    'prefix:install ',
+    '--sources',
+    'http://127.0.0.1:9/pkgs/',
+  ]);
   tokens.remote = await srv.createToken('from-10', ['--role', 'operator', '--cidrs', '10.0.0.0/8']);
   tokens.local = await srv.createToken('from-loopback', ['--role', 'operator', '--cidrs', '127.0.0.1/32,::1']);
   for (const t of Object.values(tokens)) expect(t).toMatch(/^asp_/);
@@ -83,12 +113,27 @@ describe('operator roles and scopes', () => {
     expect(mixed.body.cause).not.toContain(`"${WEB.sn}"`);
     const inside = await bash('web', WEB.hostname, MARK_CMD);
     expect(inside.status, JSON.stringify(inside.body)).toBe(200);
-    expect(inside.body.response[0]).toMatchObject({ host: WEB.hostname, resp: 'success', retcode: 0, data: `${OUTPUT_MARK}\n` });
+    expect(inside.body.response[0]).toMatchObject({
+      host: WEB.hostname,
+      resp: 'success',
+      retcode: 0,
+      data: `${OUTPUT_MARK}\n`,
+    });
     // A task to an outside host is refused the same way, before the task exists.
-    const task = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [DB.sn], parameters: { step: 7 } }, as('web'));
+    const task = await srv.api(
+      'POST',
+      '/api/v1/server/task',
+      { command: 'config', agents: [DB.sn], parameters: { step: 7 } },
+      as('web'),
+    );
     expect(task.status).toBe(403);
     expect(task.body.cause).toContain(`"${DB.sn}"`);
-    const tagTask = await srv.api('POST', '/api/v1/server/task', { command: 'config', tags: 'role=db', parameters: { step: 7 } }, as('web'));
+    const tagTask = await srv.api(
+      'POST',
+      '/api/v1/server/task',
+      { command: 'config', tags: 'role=db', parameters: { step: 7 } },
+      as('web'),
+    );
     expect(tagTask.status).toBe(403);
     expect(tagTask.body.cause).toMatch(/tags "role=db" select hosts outside/);
   });
@@ -103,7 +148,12 @@ describe('operator roles and scopes', () => {
     expect(good.status).toBe(200);
     expect(good.body.response[0]).toMatchObject({ resp: 'success', data: 'allowed\n' });
     // A periodic task's command is checked too (task.add carries a command line).
-    const add = await srv.api('POST', '/api/v1/server/polaris/tasks', { host: WEB.hostname, name: 'sneaky', line: '*/5 * * * * * root id' }, as('echo'));
+    const add = await srv.api(
+      'POST',
+      '/api/v1/server/polaris/tasks',
+      { host: WEB.hostname, name: 'sneaky', line: '*/5 * * * * * root id' },
+      as('echo'),
+    );
     expect(add.status).toBe(403);
     expect(add.body.cause).toContain('"id"');
   });
@@ -129,15 +179,24 @@ describe('operator roles and scopes', () => {
     expect(listed.body.response[0]).toMatchObject({ resp: 'success' });
     const other = await bash('nobodyGroup', WEB.hostname, 'id -u', { user: 'nobody', group: 'disk' });
     expect(other.status).toBe(403);
-    expect(other.body.cause).toContain('run-as group "disk" is not allowed for token "as-nobody-nogroup" (allowed: nogroup)');
+    expect(other.body.cause).toContain(
+      'run-as group "disk" is not allowed for token "as-nobody-nogroup" (allowed: nogroup)',
+    );
   });
 
   it('a scoped token creates install tasks only from its sources; command://, envs and config are refused, named and audited (review findings 4, 7)', async () => {
-    const task = (parameters: Record<string, unknown>, command = 'install') => srv.api('POST', '/api/v1/server/task', { command, agents: [WEB.sn], parameters }, as('installer'));
+    const task = (parameters: Record<string, unknown>, command = 'install') =>
+      srv.api('POST', '/api/v1/server/task', { command, agents: [WEB.sn], parameters }, as('installer'));
     const cmdUrl = await task({ name: 'evil', url: 'command://touch /tmp/aspire-evil' });
     expect(cmdUrl.status).toBe(403);
-    expect(cmdUrl.body.cause).toContain('outside the scope of token "installer": source "command://touch /tmp/aspire-evil" (allowed sources: http://127.0.0.1:9/pkgs/)');
-    const envs = await task({ name: 'agent', url: 'http://127.0.0.1:9/pkgs/agent-1.tgz', envs: { LD_PRELOAD: '/tmp/x.so' } });
+    expect(cmdUrl.body.cause).toContain(
+      'outside the scope of token "installer": source "command://touch /tmp/aspire-evil" (allowed sources: http://127.0.0.1:9/pkgs/)',
+    );
+    const envs = await task({
+      name: 'agent',
+      url: 'http://127.0.0.1:9/pkgs/agent-1.tgz',
+      envs: { LD_PRELOAD: '/tmp/x.so' },
+    });
     expect(envs.status).toBe(403);
     expect(envs.body.cause).toContain('envs (LD_PRELOAD) not allowed');
     const dots = await task({ name: 'agent', url: 'http://127.0.0.1:9/pkgs/../evil/agent-1.tgz' });
@@ -151,27 +210,43 @@ describe('operator roles and scopes', () => {
     const rows = await audit('token=installer');
     const refused = rows.filter((r) => r.code === 403);
     expect(refused.length).toBe(4);
-    expect(refused.every((r) => r.phase === 'result' && r.route === '/api/v1/server/task' && r.outcome.startsWith('refused: '))).toBe(true);
+    expect(
+      refused.every(
+        (r) => r.phase === 'result' && r.route === '/api/v1/server/task' && r.outcome.startsWith('refused: '),
+      ),
+    ).toBe(true);
     expect(refused.some((r) => r.outcome.includes('command://touch /tmp/aspire-evil'))).toBe(true);
     expect(refused.some((r) => r.outcome.includes('LD_PRELOAD'))).toBe(true);
     // A refusal dispatched nothing: no dispatch row shares its request id.
-    for (const r of refused) expect(rows.filter((x) => x.request === r.request).map((x) => x.phase)).toEqual(['result']);
+    for (const r of refused)
+      expect(rows.filter((x) => x.request === r.request).map((x) => x.phase)).toEqual(['result']);
   });
 
   it('a token whose address allow list excludes 127.0.0.1 gets 403 from loopback; one that includes it works', async () => {
     const r = await srv.api('GET', '/api/v1/server/host', undefined, as('remote'));
     expect(r.status).toBe(403);
-    expect(r.body.cause).toMatch(/source address (::ffff:)?127\.0\.0\.1 is not in the address allow list of token "from-10"/);
+    expect(r.body.cause).toMatch(
+      /source address (::ffff:)?127\.0\.0\.1 is not in the address allow list of token "from-10"/,
+    );
     expect((await srv.api('GET', '/api/v1/server/host', undefined, as('local'))).status).toBe(200);
   });
 
   it('POST /task records the token name as author even when the body says otherwise', async () => {
-    const created = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [WEB.sn], parameters: { step: 7 }, user: 'root-admin' }, as('web'));
+    const created = await srv.api(
+      'POST',
+      '/api/v1/server/task',
+      { command: 'config', agents: [WEB.sn], parameters: { step: 7 }, user: 'root-admin' },
+      as('web'),
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(200);
     const t = await srv.api('GET', `/api/v1/server/task?id=${created.body.id}`);
     expect(t.body.task.user).toBe('web-ops');
     // Below admin a token may revoke only its own tasks.
-    const mine = await srv.api('POST', '/api/v1/server/task', { command: 'config', agents: [DB.sn], parameters: { step: 7 } });
+    const mine = await srv.api('POST', '/api/v1/server/task', {
+      command: 'config',
+      agents: [DB.sn],
+      parameters: { step: 7 },
+    });
     expect((await srv.api('POST', '/api/v1/server/task/revoke', { id: mine.body.id }, as('web'))).status).toBe(403);
     expect((await srv.api('POST', '/api/v1/server/task/revoke', { id: created.body.id }, as('web'))).status).toBe(200);
   });
@@ -192,11 +267,29 @@ describe('operator roles and scopes', () => {
         (r) => ({ code: 0, ...r }),
         (e: { code: number; stdout: string; stderr: string }) => e,
       );
-    const bad = await cli(['create', '--name', 'bad', '--role', 'root', '--tags', 'web', '--cidrs', '10.0.0.0/99', '--commands', 'regex:(']);
+    const bad = await cli([
+      'create',
+      '--name',
+      'bad',
+      '--role',
+      'root',
+      '--tags',
+      'web',
+      '--cidrs',
+      '10.0.0.0/99',
+      '--commands',
+      'regex:(',
+    ]);
     // Bad flags are a usage error: exit 2 (docs/install.md "Command lines and exit codes").
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');
-    for (const why of ['--role: must be one of viewer operator admin', '"web" is not k=v', '"10.0.0.0/99" is not an address or CIDR', 'regex "("']) expect(bad.stderr).toContain(why);
+    for (const why of [
+      '--role: must be one of viewer operator admin',
+      '"web" is not k=v',
+      '"10.0.0.0/99" is not an address or CIDR',
+      'regex "("',
+    ])
+      expect(bad.stderr).toContain(why);
     const list = await cli(['list']);
     expect(list.stdout).toMatch(/^web-ops\tcreated \S+\t.*\trole operator\ttags=role=web$/m);
     expect(list.stdout).toMatch(/^echo-only\t.*\trole operator\tcommands=prefix:echo  \| exact:uptime$/m);
@@ -219,17 +312,30 @@ describe('the audit log', () => {
     };
     for (const r of rows) expect(r.source).toMatch(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
 
-    const viewerPost = find((r) => r.token === 'viewer' && r.route === '/api/v1/server/tag' && r.method === 'POST', 'viewer POST');
+    const viewerPost = find(
+      (r) => r.token === 'viewer' && r.route === '/api/v1/server/tag' && r.method === 'POST',
+      'viewer POST',
+    );
     expect(viewerPost).toMatchObject({ phase: 'result', code: 403 });
     expect(viewerPost.outcome).toMatch(/^refused: .*role viewer/);
 
-    const outside = find((r) => r.token === 'web-ops' && r.code === 403 && r.selector === `hosts=${DB.hostname}`, 'web outside');
+    const outside = find(
+      (r) => r.token === 'web-ops' && r.code === 403 && r.selector === `hosts=${DB.hostname}`,
+      'web outside',
+    );
     expect(outside).toMatchObject({ route: '/api/v1/server/polaris', command: MARK_CMD, run_as: 'root', targets: 1 });
     expect(outside.outcome).toContain(DB.hostname);
     // Refused: nothing was dispatched for it.
     expect(rows.filter((r) => r.request === outside.request).map((r) => r.phase)).toEqual(['result']);
 
-    const inside = find((r) => r.token === 'web-ops' && r.code === 200 && r.selector === `hosts=${WEB.hostname}` && r.route === '/api/v1/server/polaris', 'web inside');
+    const inside = find(
+      (r) =>
+        r.token === 'web-ops' &&
+        r.code === 200 &&
+        r.selector === `hosts=${WEB.hostname}` &&
+        r.route === '/api/v1/server/polaris',
+      'web inside',
+    );
     expect(inside.outcome).toBe('1 hosts: 1 success, 0 failed');
     const pair = rows.filter((r) => r.request === inside.request);
     // The dispatch row was written before the command went out, the result row after.

@@ -9,7 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, operatorPublicKeyBase64, signOperatorCommand } from '@aspire/protocol';
-import { makeTestCa, startAspire, startBasicAgent, startBoot, waitUntil, type AspireHandle, type BasicAgentHandle, type BootHandle, type TestCa } from '@aspire/testing';
+import {
+  makeTestCa,
+  startAspire,
+  startBasicAgent,
+  startBoot,
+  waitUntil,
+  type AspireHandle,
+  type BasicAgentHandle,
+  type BootHandle,
+  type TestCa,
+} from '@aspire/testing';
 
 const STRICT_SN = '6b0f2f4e-5d2a-4c55-9d57-0d3f6f2d8a11';
 const SIGNED_SN = '0c7e4d1b-8f0a-4a3e-b3c5-7e2f0a9d6c22';
@@ -58,15 +68,30 @@ describe('BasicAgent with a strict policy file', () => {
       users: ['root'],
       collectors: ['kernel', 'uptime'],
     });
-    agents.push(await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: 'strict-host', agentsn: STRICT_SN, config: { policy: strict } }));
+    agents.push(
+      await startBasicAgent({
+        port: srv.hubAddress!.port,
+        caFile: ca.caCertFile,
+        hostname: 'strict-host',
+        agentsn: STRICT_SN,
+        config: { policy: strict },
+      }),
+    );
   });
 
   it('an allowed command runs (exact, prefix, pattern)', async () => {
-    expect(await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: 'echo allowed' })).toMatchObject({ resp: 'success', retcode: 0, data: 'allowed\n' });
+    expect(await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: 'echo allowed' })).toMatchObject({
+      resp: 'success',
+      retcode: 0,
+      data: 'allowed\n',
+    });
     const ls = await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: 'ls /' });
     expect(ls).toMatchObject({ resp: 'success', retcode: 0 });
     expect(String(ls.data).split('\n')).toContain('etc');
-    expect(await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: 'echo hello', user: 'root' })).toMatchObject({ resp: 'success', data: 'hello\n' });
+    expect(await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: 'echo hello', user: 'root' })).toMatchObject({
+      resp: 'success',
+      data: 'hello\n',
+    });
   });
 
   it('a command outside the policy is refused with POLICY_REFUSED naming the rule, and nothing ran', async () => {
@@ -86,14 +111,24 @@ describe('BasicAgent with a strict policy file', () => {
     expect(r.data).toBeUndefined();
   });
 
-  it('a run-as group other than the user\'s primary group is refused when the policy lists users but no groups (review finding 3)', async () => {
+  it("a run-as group other than the user's primary group is refused when the policy lists users but no groups (review finding 3)", async () => {
     const marker = join(work, 'group-ran');
-    const r = await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: `ls ${marker}`, user: 'root', group: 'disk' });
+    const r = await polaris({
+      hosts: [STRICT_SN],
+      method: 'sync.bash',
+      cmd: `ls ${marker}`,
+      user: 'root',
+      group: 'disk',
+    });
     expect(r).toMatchObject({ resp: 'failed', retcode: ErrorCode.POLICY_REFUSED });
-    expect(r.message).toMatch(/^refused by host policy .*strict\.json: group "disk" is not allowed \(the policy lists users but no groups: only the primary group of "root" \(root\)\)/);
+    expect(r.message).toMatch(
+      /^refused by host policy .*strict\.json: group "disk" is not allowed \(the policy lists users but no groups: only the primary group of "root" \(root\)\)/,
+    );
     expect(r.data).toBeUndefined();
     // The user's own primary group passes the policy and runs.
-    expect(await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: 'echo allowed', user: 'root', group: 'root' })).toMatchObject({ resp: 'success', retcode: 0, data: 'allowed\n' });
+    expect(
+      await polaris({ hosts: [STRICT_SN], method: 'sync.bash', cmd: 'echo allowed', user: 'root', group: 'root' }),
+    ).toMatchObject({ resp: 'success', retcode: 0, data: 'allowed\n' });
   });
 
   it('a forbidden collector is refused; a listed one answers', async () => {
@@ -104,7 +139,11 @@ describe('BasicAgent with a strict policy file', () => {
   });
 
   it('a periodic task (task.add) outside the policy is refused and not stored', async () => {
-    const r = await srv.api('POST', '/api/v1/server/polaris/tasks', { host: STRICT_SN, name: 'evil', line: `* * * * * * root touch ${join(work, 'task-ran')}` });
+    const r = await srv.api('POST', '/api/v1/server/polaris/tasks', {
+      host: STRICT_SN,
+      name: 'evil',
+      line: `* * * * * * root touch ${join(work, 'task-ran')}`,
+    });
     expect(r.body.retcode, JSON.stringify(r.body)).toBe(ErrorCode.POLICY_REFUSED);
     // The envelope says "success" (the request was carried); the agent's refusal is in the host's entry.
     expect(r.body.response?.[0]?.message).toContain('command');
@@ -117,8 +156,19 @@ describe('BasicAgent in operator-signature mode', () => {
   const exp = () => Math.floor(Date.now() / 1000) + 300;
 
   beforeAll(async () => {
-    const signed = policyFile('signed.json', { requireOperatorSignature: true, operatorKeys: [operatorPublicKeyBase64(operator.publicKey)] });
-    agents.push(await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: 'signed-host', agentsn: SIGNED_SN, config: { policy: signed } }));
+    const signed = policyFile('signed.json', {
+      requireOperatorSignature: true,
+      operatorKeys: [operatorPublicKeyBase64(operator.publicKey)],
+    });
+    agents.push(
+      await startBasicAgent({
+        port: srv.hubAddress!.port,
+        caFile: ca.caCertFile,
+        hostname: 'signed-host',
+        agentsn: SIGNED_SN,
+        config: { policy: signed },
+      }),
+    );
   });
 
   it('an unsigned command is refused with POLICY_OPERATOR_SIGNATURE, nothing ran', async () => {
@@ -137,7 +187,11 @@ describe('BasicAgent in operator-signature mode', () => {
     const longer = await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd, timeout: 3000, opsig });
     expect(longer).toMatchObject({ resp: 'failed', retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE });
     expect(longer.message).toContain('does not verify');
-    expect(await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd, opsig })).toMatchObject({ resp: 'success', retcode: 0, data: 'signed\n' });
+    expect(await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd, opsig })).toMatchObject({
+      resp: 'success',
+      retcode: 0,
+      data: 'signed\n',
+    });
     expect(readFileSync(marker, 'utf8')).toBe('run\n');
     // The same signature again (a new request, a new frame id): a replay, refused; it ran once.
     const replay = await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd, opsig });
@@ -149,23 +203,57 @@ describe('BasicAgent in operator-signature mode', () => {
     const tampered = await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig });
     expect(tampered).toMatchObject({ resp: 'failed', retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE });
     expect(tampered.message).toContain('does not verify');
-    const foreign = signOperatorCommand(stranger.privateKey, { method: 'sync.bash', cmd: `touch ${other}` }, [SIGNED_SN], exp());
-    expect(await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig: foreign })).toMatchObject({ retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE });
-    const expired = signOperatorCommand(operator.privateKey, { method: 'sync.bash', cmd: `touch ${other}` }, [SIGNED_SN], Math.floor(Date.now() / 1000) - 5);
+    const foreign = signOperatorCommand(
+      stranger.privateKey,
+      { method: 'sync.bash', cmd: `touch ${other}` },
+      [SIGNED_SN],
+      exp(),
+    );
+    expect(
+      await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig: foreign }),
+    ).toMatchObject({ retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE });
+    const expired = signOperatorCommand(
+      operator.privateKey,
+      { method: 'sync.bash', cmd: `touch ${other}` },
+      [SIGNED_SN],
+      Math.floor(Date.now() / 1000) - 5,
+    );
     const e = await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig: expired });
     expect(e.message).toContain('expired');
-    const elsewhere = signOperatorCommand(operator.privateKey, { method: 'sync.bash', cmd: `touch ${other}` }, [STRICT_SN], exp());
-    expect((await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig: elsewhere })).message).toContain('does not name this host');
+    const elsewhere = signOperatorCommand(
+      operator.privateKey,
+      { method: 'sync.bash', cmd: `touch ${other}` },
+      [STRICT_SN],
+      exp(),
+    );
+    expect(
+      (await polaris({ hosts: [SIGNED_SN], method: 'sync.bash', cmd: `touch ${other}`, opsig: elsewhere })).message,
+    ).toContain('does not name this host');
     expect(existsSync(other)).toBe(false);
   });
 
   it('task.add: the operator signature covers the task name; the signed one is stored', async () => {
     const line = `0 0 0 1 1 * root echo task`;
-    const opsig = signOperatorCommand(operator.privateKey, { method: 'task.add', name: 'signed-task', line }, [SIGNED_SN], exp());
-    const renamed = await srv.api('POST', '/api/v1/server/polaris/tasks', { host: SIGNED_SN, name: 'renamed-task', line, opsig });
+    const opsig = signOperatorCommand(
+      operator.privateKey,
+      { method: 'task.add', name: 'signed-task', line },
+      [SIGNED_SN],
+      exp(),
+    );
+    const renamed = await srv.api('POST', '/api/v1/server/polaris/tasks', {
+      host: SIGNED_SN,
+      name: 'renamed-task',
+      line,
+      opsig,
+    });
     expect(renamed.body.retcode, JSON.stringify(renamed.body)).toBe(ErrorCode.POLICY_OPERATOR_SIGNATURE);
     expect(renamed.body.response?.[0]?.message).toContain('does not verify');
-    const ok = await srv.api('POST', '/api/v1/server/polaris/tasks', { host: SIGNED_SN, name: 'signed-task', line, opsig });
+    const ok = await srv.api('POST', '/api/v1/server/polaris/tasks', {
+      host: SIGNED_SN,
+      name: 'signed-task',
+      line,
+      opsig,
+    });
     expect(ok.body.retcode, JSON.stringify(ok.body)).toBe(0);
     const list = await srv.api('GET', `/api/v1/server/polaris/tasks?host=${SIGNED_SN}`);
     const names = JSON.stringify(list.body.data?.tasks ?? []);
@@ -176,8 +264,17 @@ describe('BasicAgent in operator-signature mode', () => {
 
 describe('a policy file that does not parse', () => {
   it('BasicAgent exits 2 naming the file and the line', async () => {
-    const bad = policyFile('broken.json', '{\n  "users": ["root"],\n  "commands": [{"exact": "uptime"}]\n  "collectors": ["os"]\n}\n');
-    const a = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: 'broken-host', config: { policy: bad }, waitConnected: false });
+    const bad = policyFile(
+      'broken.json',
+      '{\n  "users": ["root"],\n  "commands": [{"exact": "uptime"}]\n  "collectors": ["os"]\n}\n',
+    );
+    const a = await startBasicAgent({
+      port: srv.hubAddress!.port,
+      caFile: ca.caCertFile,
+      hostname: 'broken-host',
+      config: { policy: bad },
+      waitConnected: false,
+    });
     const exit = await a.child.exited;
     expect(exit.code, a.child.output).toBe(2);
     expect(a.child.output).toContain(bad);
@@ -186,12 +283,24 @@ describe('a policy file that does not parse', () => {
 
   it('BasicAgent exits 2 naming a bad key, and refuses a group-writable file', async () => {
     const badKey = policyFile('badkey.json', { commands: [{ glob: 'ls *' }] });
-    const a = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: 'badkey-host', config: { policy: badKey }, waitConnected: false });
+    const a = await startBasicAgent({
+      port: srv.hubAddress!.port,
+      caFile: ca.caCertFile,
+      hostname: 'badkey-host',
+      config: { policy: badKey },
+      waitConnected: false,
+    });
     expect((await a.child.exited).code).toBe(2);
     expect(a.child.output).toContain('commands[0]: must have exactly one of exact, prefix, pattern');
     const writable = policyFile('writable.json', {});
     chmodSync(writable, 0o664);
-    const b = await startBasicAgent({ port: srv.hubAddress!.port, caFile: ca.caCertFile, hostname: 'writable-host', config: { policy: writable }, waitConnected: false });
+    const b = await startBasicAgent({
+      port: srv.hubAddress!.port,
+      caFile: ca.caCertFile,
+      hostname: 'writable-host',
+      config: { policy: writable },
+      waitConnected: false,
+    });
     expect((await b.child.exited).code).toBe(2);
     expect(b.child.output).toContain('must not be writable by group or others (mode 0664');
   });
@@ -214,9 +323,20 @@ describe('BootAgent with a strict policy file', () => {
   }
 
   beforeAll(async () => {
-    const policy = policyFile('boot-policy.json', { actions: ['install', 'upgrade', 'restart', 'start', 'stop'], sources: ['http://127.0.0.1:1/pkgs/'] });
-    boot = await startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step: 0.3 as number, config: { policy } });
-    agentsn = (await waitUntil(() => (boot!.readMeta()?.trusted ? boot!.readMeta() : undefined), { timeoutMs: 30_000, what: 'trusted' }))!.agentsn;
+    const policy = policyFile('boot-policy.json', {
+      actions: ['install', 'upgrade', 'restart', 'start', 'stop'],
+      sources: ['http://127.0.0.1:1/pkgs/'],
+    });
+    boot = await startBoot({
+      serverUrl: srv.url,
+      enrollSecret: srv.enrollSecret,
+      step: 0.3 as number,
+      config: { policy },
+    });
+    agentsn = (await waitUntil(() => (boot!.readMeta()?.trusted ? boot!.readMeta() : undefined), {
+      timeoutMs: 30_000,
+      what: 'trusted',
+    }))!.agentsn;
   });
 
   it('a job with a forbidden action gets a failed result with POLICY_REFUSED and a refused event', async () => {

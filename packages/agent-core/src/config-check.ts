@@ -109,7 +109,8 @@ export function deepFreeze<T>(value: T): Readonly<T> {
 export function readConfigJson(path: string): { kind: 'missing' } | { kind: 'ok'; raw: unknown } {
   const r = readJsonFile(path);
   if (r.kind === 'missing') return r;
-  if (r.kind === 'corrupt') throw new ConfigError(path, [r.stage === 'read' ? `cannot read file: ${r.error}` : `malformed JSON: ${r.error}`]);
+  if (r.kind === 'corrupt')
+    throw new ConfigError(path, [r.stage === 'read' ? `cannot read file: ${r.error}` : `malformed JSON: ${r.error}`]);
   return { kind: 'ok', raw: r.value };
 }
 
@@ -122,6 +123,7 @@ export function readConfigObject(path: string): Record<string, unknown> {
   const file = readConfigJson(path);
   if (file.kind === 'missing') throw new ConfigError(path, ['cannot read file: it does not exist']);
   const raw = file.raw;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(path, ['(top level): must be a JSON object']);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(path, ['(top level): must be a JSON object']);
   return raw as Record<string, unknown>;
 }

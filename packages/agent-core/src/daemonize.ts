@@ -42,7 +42,9 @@ export function daemonize(name: string, args: readonly string[]): Promise<number
       else finish(m.exitCode ?? 1, `${name}: daemon failed to start: ${m.error}`);
     });
     child.on('error', (err) => finish(1, `${name}: cannot start the daemon: ${err.message}`));
-    child.on('exit', (code, signal) => finish(1, `${name}: daemon exited before it was ready (code ${code}, signal ${signal})`));
+    child.on('exit', (code, signal) =>
+      finish(1, `${name}: daemon exited before it was ready (code ${code}, signal ${signal})`),
+    );
   });
 }
 

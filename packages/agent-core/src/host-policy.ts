@@ -8,7 +8,14 @@
  */
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
-import { JOB_ACTIONS, normalizeSourceUrl, operatorPublicKey, parseSourcePrefix, sourceAllowed, type SourcePrefix } from '@aspire/protocol';
+import {
+  JOB_ACTIONS,
+  normalizeSourceUrl,
+  operatorPublicKey,
+  parseSourcePrefix,
+  sourceAllowed,
+  type SourcePrefix,
+} from '@aspire/protocol';
 import { systemPrimaryGroup } from './primary-group.ts';
 import { ConfigError, deepFreeze } from './config-check.ts';
 
@@ -51,7 +58,18 @@ export const ALLOW_ALL_POLICY: Readonly<HostPolicy> = deepFreeze({
   operatorKeys: [],
 });
 
-const KEYS = ['version', 'comment', 'commands', 'users', 'groups', 'collectors', 'actions', 'sources', 'requireOperatorSignature', 'operatorKeys'];
+const KEYS = [
+  'version',
+  'comment',
+  'commands',
+  'users',
+  'groups',
+  'collectors',
+  'actions',
+  'sources',
+  'requireOperatorSignature',
+  'operatorKeys',
+];
 const RULE_KINDS = ['exact', 'prefix', 'pattern'] as const;
 /** After a prefix, the rest of the command may not chain, substitute or redirect (docs/security.md). */
 const SHELL_CONTROL = /[;&|`$<>(){}\\\n\r!*?[\]~#'"]/;
@@ -176,7 +194,10 @@ function parseJsonWithLine(text: string, source: string): unknown {
     const m = /position (\d+)/.exec(msg);
     const pos = m ? Number(m[1]) : jsonErrorOffset(text);
     const { line, column } = lineColumnAt(text, pos);
-    const detail = msg.replace(/\s*\(line \d+ column \d+\)/, '').replace(/ in JSON at position \d+/, '').replace(/, (\.\.\.)?".*" is not valid JSON$/s, '');
+    const detail = msg
+      .replace(/\s*\(line \d+ column \d+\)/, '')
+      .replace(/ in JSON at position \d+/, '')
+      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '');
     throw new ConfigError(source, [`line ${line} column ${column}: malformed JSON: ${detail}`]);
   }
 }
@@ -184,11 +205,14 @@ function parseJsonWithLine(text: string, source: string): unknown {
 /** Parse and check a policy file's text. Throws ConfigError naming the line or every bad key. */
 export function parseHostPolicy(text: string, source: string): Readonly<HostPolicy> {
   const raw = parseJsonWithLine(text, source);
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['(top level): must be a JSON object']);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError(source, ['(top level): must be a JSON object']);
   const obj = raw as Record<string, unknown>;
   const problems: string[] = [];
-  for (const k of Object.keys(obj)) if (!KEYS.includes(k)) problems.push(`${k}: unknown key (known: ${KEYS.join(' ')})`);
-  if (obj.version !== undefined && obj.version !== 1) problems.push(`version: must be 1, got ${JSON.stringify(obj.version)}`);
+  for (const k of Object.keys(obj))
+    if (!KEYS.includes(k)) problems.push(`${k}: unknown key (known: ${KEYS.join(' ')})`);
+  if (obj.version !== undefined && obj.version !== 1)
+    problems.push(`version: must be 1, got ${JSON.stringify(obj.version)}`);
   if (obj.comment !== undefined && typeof obj.comment !== 'string') problems.push('comment: must be a string');
 
   const list = <T>(key: string, item: (v: unknown, where: string) => T | undefined): AllowList<T> => {
@@ -205,13 +229,15 @@ export function parseHostPolicy(text: string, source: string): Readonly<HostPoli
     });
     return out;
   };
-  const name = (re: RegExp, what: string) => (v: unknown, where: string): string | undefined => {
-    if (typeof v !== 'string' || !re.test(v)) {
-      problems.push(`${where}: must be ${what}, got ${JSON.stringify(v)}`);
-      return undefined;
-    }
-    return v;
-  };
+  const name =
+    (re: RegExp, what: string) =>
+    (v: unknown, where: string): string | undefined => {
+      if (typeof v !== 'string' || !re.test(v)) {
+        problems.push(`${where}: must be ${what}, got ${JSON.stringify(v)}`);
+        return undefined;
+      }
+      return v;
+    };
 
   const commands = list<CommandRule>('commands', (v, where) => commandRule(v, where, problems));
   const users = list('users', name(USER_NAME, 'a user name'));
@@ -232,14 +258,17 @@ export function parseHostPolicy(text: string, source: string): Readonly<HostPoli
     // would also allow "https://repo.example.evil.net/...".
     const prefix = typeof v === 'string' ? parseSourcePrefix(v) : undefined;
     if (!prefix) {
-      problems.push(`${where}: must be a URL prefix ending at the scheme ("https://") or at a "/" ("https://repo.example/pkgs/"), without "." or ".." segments, got ${JSON.stringify(v)}`);
+      problems.push(
+        `${where}: must be a URL prefix ending at the scheme ("https://") or at a "/" ("https://repo.example/pkgs/"), without "." or ".." segments, got ${JSON.stringify(v)}`,
+      );
       return undefined;
     }
     return prefix;
   });
   let requireOperatorSignature = false;
   if (obj.requireOperatorSignature !== undefined) {
-    if (typeof obj.requireOperatorSignature !== 'boolean') problems.push('requireOperatorSignature: must be true or false');
+    if (typeof obj.requireOperatorSignature !== 'boolean')
+      problems.push('requireOperatorSignature: must be true or false');
     else requireOperatorSignature = obj.requireOperatorSignature;
   }
   const operatorKeys: KeyObject[] = [];
@@ -260,7 +289,17 @@ export function parseHostPolicy(text: string, source: string): Readonly<HostPoli
   }
   if (problems.length > 0) throw new ConfigError(source, problems);
   // KeyObjects are not frozen (they are opaque); the arrays holding them are.
-  const policy: HostPolicy = { source, commands, users, groups, collectors, actions, sources, requireOperatorSignature, operatorKeys };
+  const policy: HostPolicy = {
+    source,
+    commands,
+    users,
+    groups,
+    collectors,
+    actions,
+    sources,
+    requireOperatorSignature,
+    operatorKeys,
+  };
   Object.freeze(operatorKeys);
   for (const l of [commands, users, groups, collectors, actions, sources]) if (l !== 'all') deepFreeze(l);
   return Object.freeze(policy);
@@ -300,7 +339,8 @@ function commandRule(v: unknown, where: string, problems: string[]): CommandRule
  */
 export function policyFileOwnerProblem(st: Pick<Stats, 'uid' | 'mode'>, euid: number): string | undefined {
   if (st.uid !== 0 && st.uid !== euid) return `must be owned by root (owner uid ${st.uid})`;
-  if ((st.mode & 0o022) !== 0) return `must not be writable by group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; chmod 0644)`;
+  if ((st.mode & 0o022) !== 0)
+    return `must not be writable by group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}; chmod 0644)`;
   return undefined;
 }
 
@@ -336,7 +376,11 @@ export type PolicyVerdict = { ok: true } | { ok: false; rule: PolicyRule; messag
 const ALLOWED: PolicyVerdict = { ok: true };
 
 function refuse(p: HostPolicy, rule: PolicyRule, what: string, detail?: string): PolicyVerdict {
-  return { ok: false, rule, message: `refused by host policy ${p.source}: ${rule} ${what} is not allowed${detail ? ` (${detail})` : ''}` };
+  return {
+    ok: false,
+    rule,
+    message: `refused by host policy ${p.source}: ${rule} ${what} is not allowed${detail ? ` (${detail})` : ''}`,
+  };
 }
 
 export function commandRuleMatches(r: CommandRule, cmd: string): boolean {
@@ -362,16 +406,27 @@ export function policyAllowsCommand(
   if (p.users !== 'all' && !p.users.includes(u)) return refuse(p, 'user', JSON.stringify(u));
   if (group !== undefined) {
     if (p.groups !== 'all') {
-      if (!p.groups.includes(group)) return refuse(p, 'group', JSON.stringify(group), `allowed: ${p.groups.join(' ') || 'none'}`);
+      if (!p.groups.includes(group))
+        return refuse(p, 'group', JSON.stringify(group), `allowed: ${p.groups.join(' ') || 'none'}`);
     } else if (p.users !== 'all') {
       const primary = primaryGroupOf(u);
       if (primary !== group) {
-        return refuse(p, 'group', JSON.stringify(group), `the policy lists users but no groups: only the primary group of ${JSON.stringify(u)} (${primary ?? 'unknown'})`);
+        return refuse(
+          p,
+          'group',
+          JSON.stringify(group),
+          `the policy lists users but no groups: only the primary group of ${JSON.stringify(u)} (${primary ?? 'unknown'})`,
+        );
       }
     }
   }
   if (p.commands !== 'all' && !p.commands.some((r) => commandRuleMatches(r, cmd))) {
-    return refuse(p, 'command', JSON.stringify(cmd.length > 200 ? `${cmd.slice(0, 200)}...` : cmd), 'matches no exact, prefix or pattern rule');
+    return refuse(
+      p,
+      'command',
+      JSON.stringify(cmd.length > 200 ? `${cmd.slice(0, 200)}...` : cmd),
+      'matches no exact, prefix or pattern rule',
+    );
   }
   return ALLOWED;
 }

@@ -7,7 +7,11 @@ import { execFileSync } from 'node:child_process';
 
 export function systemPrimaryGroup(user: string): string | undefined {
   try {
-    const out = execFileSync('id', ['-gn', '--', user], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const out = execFileSync('id', ['-gn', '--', user], {
+      encoding: 'utf8',
+      timeout: 5000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     return out.length > 0 ? out : undefined;
   } catch {
     return undefined;

@@ -46,7 +46,11 @@ describe('realClock.setTimeout on platform timers (fake timers, Node overflow se
     const fired: number[] = [];
     let lag = 0;
     const start = performance.now();
-    longTimeout(() => fired.push(performance.now() - start), 1000, () => performance.now() - lag);
+    longTimeout(
+      () => fired.push(performance.now() - start),
+      1000,
+      () => performance.now() - lag,
+    );
     lag = 300; // the monotonic clock reads 300 ms behind the platform timer's idea of time
     vi.advanceTimersByTime(1000);
     expect(fired).toEqual([]);

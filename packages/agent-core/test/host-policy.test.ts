@@ -49,7 +49,15 @@ describe('host policy: commands', () => {
   it('prefix allows plain arguments after it, never chaining, substitution or redirection', () => {
     expect(policyAllowsCommand(strict, 'systemctl status sshd', 'root').ok).toBe(true);
     expect(policyAllowsCommand(strict, 'systemctl status sshd crond', 'root').ok).toBe(true);
-    for (const bad of ['systemctl status x; rm -rf /', 'systemctl status $(id)', 'systemctl status `id`', 'systemctl status x && id', 'systemctl status x > /etc/passwd', 'systemctl status x\nid', 'systemctl stop sshd']) {
+    for (const bad of [
+      'systemctl status x; rm -rf /',
+      'systemctl status $(id)',
+      'systemctl status `id`',
+      'systemctl status x && id',
+      'systemctl status x > /etc/passwd',
+      'systemctl status x\nid',
+      'systemctl stop sshd',
+    ]) {
       const v = policyAllowsCommand(strict, bad, 'root');
       expect(v.ok, bad).toBe(false);
     }
@@ -65,7 +73,9 @@ describe('host policy: commands', () => {
   it('the refusal names the rule: command, then user (absent user is root)', () => {
     const c = policyAllowsCommand(strict, 'touch /tmp/x', 'root');
     expect(c).toMatchObject({ ok: false, rule: 'command' });
-    expect(c.ok === false && c.message).toBe(`refused by host policy ${SRC}: command "touch /tmp/x" is not allowed (matches no exact, prefix or pattern rule)`);
+    expect(c.ok === false && c.message).toBe(
+      `refused by host policy ${SRC}: command "touch /tmp/x" is not allowed (matches no exact, prefix or pattern rule)`,
+    );
     const u = policyAllowsCommand(strict, 'uptime', 'daemon');
     expect(u).toMatchObject({ ok: false, rule: 'user' });
     expect(u.ok === false && u.message).toContain('user "daemon" is not allowed');
@@ -87,7 +97,10 @@ describe('host policy: collectors, actions, sources', () => {
     expect(policyAllowsJob(strict, 'restart', undefined).ok).toBe(true);
     expect(policyAllowsJob(strict, 'uninstall', undefined)).toMatchObject({ ok: false, rule: 'action' });
     expect(policyAllowsJob(strict, 'install', 'command://touch /tmp/x')).toMatchObject({ ok: false, rule: 'source' });
-    expect(policyAllowsJob(strict, 'install', 'https://repo.example/pkgsevil/a.tar.gz')).toMatchObject({ ok: false, rule: 'source' });
+    expect(policyAllowsJob(strict, 'install', 'https://repo.example/pkgsevil/a.tar.gz')).toMatchObject({
+      ok: false,
+      rule: 'source',
+    });
     expect(policyAllowsJob(strict, 'install', 'file:///opt/a.tar.gz').ok).toBe(true);
     const v = policyAllowsJob(strict, 'install', 'https://user:secret@other.example/a.tar.gz');
     expect(v.ok === false && v.message).not.toContain('secret');
@@ -122,7 +135,7 @@ describe('host policy: run-as groups (review finding 3)', () => {
     expect(policyAllowsCommand(p, 'id', 'nobody', undefined, primary).ok).toBe(true);
   });
 
-  it('users listed but no groups list: only the user\'s primary group', () => {
+  it("users listed but no groups list: only the user's primary group", () => {
     const onlyNobody = parseHostPolicy('{"users":["nobody"]}', SRC);
     expect(policyAllowsCommand(onlyNobody, 'id', 'nobody', 'nogroup', primary).ok).toBe(true);
     expect(policyAllowsCommand(onlyNobody, 'id', 'nobody', undefined, primary).ok).toBe(true);
@@ -130,7 +143,9 @@ describe('host policy: run-as groups (review finding 3)', () => {
     expect(v).toMatchObject({ ok: false, rule: 'group' });
     expect(v.ok === false && v.message).toContain('only the primary group of "nobody" (nogroup)');
     // An unknown user has no primary group: any group is refused.
-    expect(policyAllowsCommand(parseHostPolicy('{"users":["ghost"]}', SRC), 'id', 'ghost', 'ghost', primary).ok).toBe(false);
+    expect(policyAllowsCommand(parseHostPolicy('{"users":["ghost"]}', SRC), 'id', 'ghost', 'ghost', primary).ok).toBe(
+      false,
+    );
   });
 
   it('the default primary group comes from the system (id -gn)', () => {
@@ -140,7 +155,8 @@ describe('host policy: run-as groups (review finding 3)', () => {
   });
 
   it('no users and no groups list (the default): any group, as before', () => {
-    for (const p of [ALLOW_ALL_POLICY, parseHostPolicy('{"commands":"*"}', SRC)]) expect(policyAllowsCommand(p, 'id', 'nobody', 'disk', primary).ok).toBe(true);
+    for (const p of [ALLOW_ALL_POLICY, parseHostPolicy('{"commands":"*"}', SRC)])
+      expect(policyAllowsCommand(p, 'id', 'nobody', 'disk', primary).ok).toBe(true);
   });
 
   it('a bad group name is a problem of the file', () => {
@@ -173,7 +189,9 @@ describe('host policy: sources are compared normalised (review finding 7)', () =
   });
 
   it('a prefix with a ".." segment is refused when the file is read', () => {
-    expect(problems('{"sources":["https://repo.example/pkgs/../"]}')).toEqual([expect.stringMatching(/^sources\[0\]: must be a URL prefix/)]);
+    expect(problems('{"sources":["https://repo.example/pkgs/../"]}')).toEqual([
+      expect.stringMatching(/^sources\[0\]: must be a URL prefix/),
+    ]);
   });
 });
 
@@ -185,7 +203,9 @@ describe('host policy: bad files', () => {
     expect(p[0]).toMatch(/^line 4 column 3: malformed JSON/);
     expect(problems('{\n"users": [\n')[0]).toMatch(/^line 3 column 1: malformed JSON/);
     // V8 gives no position for this one ("Unexpected token ']', ... is not valid JSON").
-    expect(problems('{\n  "actions": ["install",]\n}\n')[0]).toBe("line 2 column 25: malformed JSON: Unexpected token ']'");
+    expect(problems('{\n  "actions": ["install",]\n}\n')[0]).toBe(
+      "line 2 column 25: malformed JSON: Unexpected token ']'",
+    );
   });
 
   it('jsonErrorOffset finds where the text stops being JSON (where V8 says, it agrees)', () => {
@@ -207,7 +227,14 @@ describe('host policy: bad files', () => {
 
   it('every bad key is named', () => {
     const p = problems(
-      JSON.stringify({ users: 'root', commmands: [], commands: [{ exact: 'a', prefix: 'b' }, { pattern: '(' }, { glob: '*' }], actions: ['reboot'], sources: ['https://repo.example'], collectors: ['Bad Name'] }),
+      JSON.stringify({
+        users: 'root',
+        commmands: [],
+        commands: [{ exact: 'a', prefix: 'b' }, { pattern: '(' }, { glob: '*' }],
+        actions: ['reboot'],
+        sources: ['https://repo.example'],
+        collectors: ['Bad Name'],
+      }),
     );
     expect(p).toEqual(
       expect.arrayContaining([
@@ -225,20 +252,31 @@ describe('host policy: bad files', () => {
   });
 
   it('operator-signature mode needs valid keys', () => {
-    expect(problems('{"requireOperatorSignature": true}')[0]).toMatch(/^operatorKeys: requireOperatorSignature is true/);
-    expect(problems('{"requireOperatorSignature": true, "operatorKeys": ["nope"]}')[0]).toMatch(/^operatorKeys\[0\]: must be base64 of 32 bytes/);
+    expect(problems('{"requireOperatorSignature": true}')[0]).toMatch(
+      /^operatorKeys: requireOperatorSignature is true/,
+    );
+    expect(problems('{"requireOperatorSignature": true, "operatorKeys": ["nope"]}')[0]).toMatch(
+      /^operatorKeys\[0\]: must be base64 of 32 bytes/,
+    );
     const { publicKey } = generateKeyPairSync('ed25519');
-    const p = parseHostPolicy(JSON.stringify({ requireOperatorSignature: true, operatorKeys: [operatorPublicKeyBase64(publicKey)] }), SRC);
+    const p = parseHostPolicy(
+      JSON.stringify({ requireOperatorSignature: true, operatorKeys: [operatorPublicKeyBase64(publicKey)] }),
+      SRC,
+    );
     expect(p.requireOperatorSignature).toBe(true);
     expect(p.operatorKeys).toHaveLength(1);
   });
 
-  it('owner and mode: root or the agent\'s own user, never group/other writable', () => {
+  it("owner and mode: root or the agent's own user, never group/other writable", () => {
     expect(policyFileOwnerProblem({ uid: 0, mode: 0o100644 }, 0)).toBeUndefined();
     expect(policyFileOwnerProblem({ uid: 0, mode: 0o100600 }, 1000)).toBeUndefined();
     expect(policyFileOwnerProblem({ uid: 1000, mode: 0o100644 }, 1000)).toBeUndefined();
-    expect(policyFileOwnerProblem({ uid: 1000, mode: 0o100644 }, 0)).toMatch(/must be owned by root \(owner uid 1000\)/);
-    expect(policyFileOwnerProblem({ uid: 0, mode: 0o100664 }, 0)).toMatch(/not be writable by group or others \(mode 0664/);
+    expect(policyFileOwnerProblem({ uid: 1000, mode: 0o100644 }, 0)).toMatch(
+      /must be owned by root \(owner uid 1000\)/,
+    );
+    expect(policyFileOwnerProblem({ uid: 0, mode: 0o100664 }, 0)).toMatch(
+      /not be writable by group or others \(mode 0664/,
+    );
     expect(policyFileOwnerProblem({ uid: 0, mode: 0o100646 }, 0)).toMatch(/mode 0646/);
   });
 
@@ -249,9 +287,10 @@ describe('host policy: bad files', () => {
 });
 
 describe('the packaged policy files (rpm/)', () => {
-  const shipped = (p: string) => parseHostPolicy(readFileSync(new URL(`../../../rpm/${p}`, import.meta.url), 'utf8'), p);
+  const shipped = (p: string) =>
+    parseHostPolicy(readFileSync(new URL(`../../../rpm/${p}`, import.meta.url), 'utf8'), p);
 
-  it('the defaults allow everything (today\'s behaviour)', () => {
+  it("the defaults allow everything (today's behaviour)", () => {
     for (const p of [shipped('basicagent/policy.json'), shipped('bootagent/policy.json')]) {
       expect(policyAllowsCommand(p, 'anything at all; id', 'daemon').ok).toBe(true);
       expect(policyAllowsCollector(p, 'getinfo.users').ok).toBe(true);

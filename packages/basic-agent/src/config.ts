@@ -54,10 +54,29 @@ export interface BasicConfig {
 export const CONFIG_DEFAULT_PATH = '/etc/basicagent/basic.json';
 
 const KNOWN = [
-  'serverHost', 'serverPort', 'ca', 'hostname', 'agentsn', 'concurrency', 'queueMax', 'crontab',
-  'stateDir', 'logLevel', 'heartbeatSec', 'connectTimeoutSec', 'backoffBaseMs', 'backoffMaxMs',
-  'taskTimeoutSec', 'killIntervalMs', 'timezone', 'resultQueueMax', 'bootMetafile', 'serverPublicKey', 'policy',
-  'tlsClientCert', 'tlsClientKey',
+  'serverHost',
+  'serverPort',
+  'ca',
+  'hostname',
+  'agentsn',
+  'concurrency',
+  'queueMax',
+  'crontab',
+  'stateDir',
+  'logLevel',
+  'heartbeatSec',
+  'connectTimeoutSec',
+  'backoffBaseMs',
+  'backoffMaxMs',
+  'taskTimeoutSec',
+  'killIntervalMs',
+  'timezone',
+  'resultQueueMax',
+  'bootMetafile',
+  'serverPublicKey',
+  'policy',
+  'tlsClientCert',
+  'tlsClientKey',
 ];
 
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9a-fA-F:.]+\]?$/;
@@ -66,11 +85,15 @@ export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig>
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(source, ['must be a JSON object']);
   const c = new ConfigChecker(raw as Record<string, unknown>, KNOWN);
   // Empty: no hub yet. `-T` says so (exit 2); the daemon waits for it (cli/wait-for-hub.ts).
-  const serverHost = c.string('serverHost', '', (v) => (v === '' || HOST.test(v) ? undefined : 'not a host name or address'));
+  const serverHost = c.string('serverHost', '', (v) =>
+    v === '' || HOST.test(v) ? undefined : 'not a host name or address',
+  );
   const ca = c.string('ca', '');
   if (!ca) c.problems.push('ca: required (PEM file of the CA that signed the server certificate)');
   const logLevel = c.string('logLevel', 'info', (v) =>
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v) ? undefined : 'one of fatal error warn info debug trace silent',
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v)
+      ? undefined
+      : 'one of fatal error warn info debug trace silent',
   );
   const timezone = c.string('timezone', Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', (v) => {
     try {
@@ -106,7 +129,9 @@ export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig>
     killIntervalMs: c.number('killIntervalMs', { min: 50, max: 60_000, default: 1000 }),
     timezone,
     resultQueueMax: c.number('resultQueueMax', { min: 1, max: 100_000, default: 1000 }),
-    policy: c.string('policy', BASIC_POLICY_DEFAULT_PATH, (v) => (v.startsWith('/') ? undefined : 'must be an absolute path')),
+    policy: c.string('policy', BASIC_POLICY_DEFAULT_PATH, (v) =>
+      v.startsWith('/') ? undefined : 'must be an absolute path',
+    ),
   };
   return c.finish(source, cfg);
 }

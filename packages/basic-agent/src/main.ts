@@ -6,7 +6,13 @@ import { detectProgram } from './cli/program-name.ts';
 const { program, args } = detectProgram(process.argv, process.argv0);
 const done =
   program === 'BasicAgentCtl'
-    ? import('./ctl/ctl-main.ts').then((m) => m.ctlMain(args, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), isTTY: process.stdout.isTTY === true }))
+    ? import('./ctl/ctl-main.ts').then((m) =>
+        m.ctlMain(args, {
+          out: (t) => process.stdout.write(t),
+          err: (t) => process.stderr.write(t),
+          isTTY: process.stdout.isTTY === true,
+        }),
+      )
     : import('./cli/agent-main.ts').then((m) => m.agentMain(args));
 done.then(
   (code) => {

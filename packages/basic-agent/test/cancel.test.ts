@@ -29,8 +29,20 @@ describe('RunningCommands', () => {
   });
 
   it('a cancelled command answers EXEC_CANCELLED with its output; the agent stopping stays EXEC_ERROR', () => {
-    const o = { kind: 'aborted' as const, signal: 'SIGTERM', output: 'partial', truncated: false, droppedBytes: 0, durationMs: 5 };
-    expect(outcomeToReply('r', o, 300, true)).toMatchObject({ id: 'r', resp: 'failed', retcode: ErrorCode.EXEC_CANCELLED, data: 'partial' });
+    const o = {
+      kind: 'aborted' as const,
+      signal: 'SIGTERM',
+      output: 'partial',
+      truncated: false,
+      droppedBytes: 0,
+      durationMs: 5,
+    };
+    expect(outcomeToReply('r', o, 300, true)).toMatchObject({
+      id: 'r',
+      resp: 'failed',
+      retcode: ErrorCode.EXEC_CANCELLED,
+      data: 'partial',
+    });
     expect(outcomeToReply('r', o, 300, false)).toMatchObject({ retcode: ErrorCode.EXEC_ERROR });
   });
 });
@@ -43,7 +55,9 @@ describe('cancel frame', () => {
     logger: silentLogger(),
     limiter: new Limiter(1, 0),
     running,
-    tasks: { cancelRun: (name: string) => (name === 'busy' ? (cancelledRuns.push(name), true) : false) } as unknown as PeriodicTasks,
+    tasks: {
+      cancelRun: (name: string) => (name === 'busy' ? (cancelledRuns.push(name), true) : false),
+    } as unknown as PeriodicTasks,
   };
 
   it.each([
@@ -51,18 +65,32 @@ describe('cancel frame', () => {
     ['both target and name', { id: 'c2', method: 'cancel', target: 'x', name: 'y' }],
     ['a numeric target', { id: 'c3', method: 'cancel', target: 5 }],
   ])('%s -> Invalid params', async (_n, frame) => {
-    expect(await handleRequest(frame, deps)).toMatchObject({ id: frame.id, resp: 'failed', retcode: ErrorCode.INVALID_PARAMS });
+    expect(await handleRequest(frame, deps)).toMatchObject({
+      id: frame.id,
+      resp: 'failed',
+      retcode: ErrorCode.INVALID_PARAMS,
+    });
   });
 
   it('cancels a running request by its frame id, a periodic run by name; nothing running is CHANNEL_NOTHING_TO_CANCEL', async () => {
     const t = running.track('hub.7');
-    expect(await handleRequest({ id: 'k1', method: 'cancel', target: 'hub.7' }, deps)).toMatchObject({ id: 'k1', resp: 'success', data: { cancelled: 1 } });
+    expect(await handleRequest({ id: 'k1', method: 'cancel', target: 'hub.7' }, deps)).toMatchObject({
+      id: 'k1',
+      resp: 'success',
+      data: { cancelled: 1 },
+    });
     expect(cancelledByServer(t.signal)).toBe(true);
     t.release();
-    expect(await handleRequest({ id: 'k2', method: 'cancel', target: 'hub.7' }, deps)).toMatchObject({ resp: 'failed', retcode: ErrorCode.CHANNEL_NOTHING_TO_CANCEL });
+    expect(await handleRequest({ id: 'k2', method: 'cancel', target: 'hub.7' }, deps)).toMatchObject({
+      resp: 'failed',
+      retcode: ErrorCode.CHANNEL_NOTHING_TO_CANCEL,
+    });
     expect(await handleRequest({ id: 'k3', method: 'cancel', name: 'busy' }, deps)).toMatchObject({ resp: 'success' });
     expect(cancelledRuns).toEqual(['busy']);
-    expect(await handleRequest({ id: 'k4', method: 'cancel', name: 'idle' }, deps)).toMatchObject({ resp: 'failed', retcode: ErrorCode.CHANNEL_NOTHING_TO_CANCEL });
+    expect(await handleRequest({ id: 'k4', method: 'cancel', name: 'idle' }, deps)).toMatchObject({
+      resp: 'failed',
+      retcode: ErrorCode.CHANNEL_NOTHING_TO_CANCEL,
+    });
   });
 });
 
@@ -78,13 +106,26 @@ describe('CronScheduler.cancel', () => {
       run: (_task, signal) => {
         seen.push(signal);
         return new Promise((resolve) => {
-          signal.addEventListener('abort', () => resolve({ duration_ms: 1, retcode: -1, errcode: cancelledByServer(signal) ? ErrorCode.EXEC_CANCELLED : ErrorCode.EXEC_ERROR, output: '', truncated: false }), { once: true });
+          signal.addEventListener(
+            'abort',
+            () =>
+              resolve({
+                duration_ms: 1,
+                retcode: -1,
+                errcode: cancelledByServer(signal) ? ErrorCode.EXEC_CANCELLED : ErrorCode.EXEC_ERROR,
+                output: '',
+                truncated: false,
+              }),
+            { once: true },
+          );
         });
       },
     });
     const p = parseTaskLine('* * * * * * root sleep 300', 'UTC');
     if (!p.ok) throw new Error(p.error);
-    sched.setTasks('server', [{ name: 'long', source: 'server', line: 'x', schedule: p.schedule, user: p.user, command: p.command }]);
+    sched.setTasks('server', [
+      { name: 'long', source: 'server', line: 'x', schedule: p.schedule, user: p.user, command: p.command },
+    ]);
     expect(sched.cancel('long')).toBe(false);
     sched.start();
     await clock.advance(1000);

@@ -32,7 +32,10 @@ describe('collectors', () => {
     await vi.advanceTimersByTimeAsync(1);
     const err = await caught;
     expect(err).toBeInstanceOf(CollectorError);
-    expect(err).toMatchObject({ code: ErrorCode.COLLECTOR_FAILED, message: expect.stringMatching(/df did not answer within 30 s/) });
+    expect(err).toMatchObject({
+      code: ErrorCode.COLLECTOR_FAILED,
+      message: expect.stringMatching(/df did not answer within 30 s/),
+    });
   });
 
   it('in-process, as the agent runs them: the systeminformation modules load from source too', async () => {

@@ -43,8 +43,16 @@ describe('periodic task lines (seed 003)', () => {
   });
 
   it("matches the seed's examples", () => {
-    expect(nexts('0 0 8-10 * * *', 3)).toEqual(['2026-01-01T08:00:00.000Z', '2026-01-01T09:00:00.000Z', '2026-01-01T10:00:00.000Z']);
-    expect(nexts('0 0/30 8-10 * * *', 3)).toEqual(['2026-01-01T08:00:00.000Z', '2026-01-01T08:30:00.000Z', '2026-01-01T09:00:00.000Z']);
+    expect(nexts('0 0 8-10 * * *', 3)).toEqual([
+      '2026-01-01T08:00:00.000Z',
+      '2026-01-01T09:00:00.000Z',
+      '2026-01-01T10:00:00.000Z',
+    ]);
+    expect(nexts('0 0/30 8-10 * * *', 3)).toEqual([
+      '2026-01-01T08:00:00.000Z',
+      '2026-01-01T08:30:00.000Z',
+      '2026-01-01T09:00:00.000Z',
+    ]);
     // 2026-01-02 is a Friday, then Monday the 5th.
     expect(nexts('0 0 17 * * MON-FRI', 2)).toEqual(['2026-01-01T17:00:00.000Z', '2026-01-02T17:00:00.000Z']);
     expect(nexts('0 0 0 25 12 ?', 1)).toEqual(['2026-12-25T00:00:00.000Z']);
@@ -58,8 +66,12 @@ describe('periodic task lines (seed 003)', () => {
     expect(fieldValues('23-7/2,8', FIELD_SPECS[2]!)).toEqual([1, 3, 5, 7, 8, 23]);
     expect(fieldValues('1-5', FIELD_SPECS[2]!)).toEqual([1, 2, 3, 4, 5]);
     expect(nexts('0 0 23-7/2,8 * * *', 6)).toEqual([
-      '2026-01-01T01:00:00.000Z', '2026-01-01T03:00:00.000Z', '2026-01-01T05:00:00.000Z',
-      '2026-01-01T07:00:00.000Z', '2026-01-01T08:00:00.000Z', '2026-01-01T23:00:00.000Z',
+      '2026-01-01T01:00:00.000Z',
+      '2026-01-01T03:00:00.000Z',
+      '2026-01-01T05:00:00.000Z',
+      '2026-01-01T07:00:00.000Z',
+      '2026-01-01T08:00:00.000Z',
+      '2026-01-01T23:00:00.000Z',
     ]);
   });
 
@@ -72,7 +84,15 @@ describe('periodic task lines (seed 003)', () => {
   });
 
   it('reports invalid lines with their line numbers and keeps the rest', () => {
-    const text = ['# comment', '*/2 * * * * * root echo ok', '61 * * * * * root echo bad', '', '* * * * *', '0 0 * * * * r@@t x', '0 6 * * * root echo morning'].join('\n');
+    const text = [
+      '# comment',
+      '*/2 * * * * * root echo ok',
+      '61 * * * * * root echo bad',
+      '',
+      '* * * * *',
+      '0 0 * * * * r@@t x',
+      '0 6 * * * root echo morning',
+    ].join('\n');
     const { tasks, errors } = parseCrontab(text, 'UTC', isAccount);
     expect(tasks.map((t) => t.name)).toEqual(['crontab:2', 'crontab:7']);
     expect(errors.map((e) => e.line)).toEqual([3, 5, 6]);
@@ -80,7 +100,15 @@ describe('periodic task lines (seed 003)', () => {
   });
 
   it('NAME=value lines set the environment of the task lines below them', () => {
-    const text = ['* * * * * * root echo none', 'MAILTO=""', 'GREETING = "hello world"', '*/5 * * * * * root echo $GREETING', "GREETING='bye'", 'PATH=/opt/x/bin:/usr/bin', '0 6 * * * root run'].join('\n');
+    const text = [
+      '* * * * * * root echo none',
+      'MAILTO=""',
+      'GREETING = "hello world"',
+      '*/5 * * * * * root echo $GREETING',
+      "GREETING='bye'",
+      'PATH=/opt/x/bin:/usr/bin',
+      '0 6 * * * root run',
+    ].join('\n');
     const { tasks, errors } = parseCrontab(text, 'UTC', isAccount);
     expect(errors).toEqual([]);
     expect(tasks.map((t) => t.env)).toEqual([
@@ -94,28 +122,72 @@ describe('periodic task lines (seed 003)', () => {
 describe('cron grammar (issue 16 item 8): Quartz/Vixie choices, table-driven', () => {
   // From T0 = Thursday 2026-01-01 00:00 UTC. 2026-01-02 is a Friday.
   const fires: [fields: string, why: string, expected: string[]][] = [
-    ['0 0 0 * * 5-1', 'numeric wrap range in day of week: Fri, Sat, Sun, Mon', ['2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05', '2026-01-09']],
-    ['0 0 0 * * FRI-MON', 'names range wrapping the week', ['2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05', '2026-01-09']],
+    [
+      '0 0 0 * * 5-1',
+      'numeric wrap range in day of week: Fri, Sat, Sun, Mon',
+      ['2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05', '2026-01-09'],
+    ],
+    [
+      '0 0 0 * * FRI-MON',
+      'names range wrapping the week',
+      ['2026-01-02', '2026-01-03', '2026-01-04', '2026-01-05', '2026-01-09'],
+    ],
     ['0 0 0 * * fri-sun', 'names range ending on Sunday', ['2026-01-02', '2026-01-03', '2026-01-04', '2026-01-09']],
     ['0 0 0 * * 5-7', '7 is Sunday at the end of a range', ['2026-01-02', '2026-01-03', '2026-01-04', '2026-01-09']],
-    ['0 0 0 1 DEC-FEB ?', 'month names range wrapping the year', ['2026-02-01', '2026-12-01', '2027-01-01', '2027-02-01']],
+    [
+      '0 0 0 1 DEC-FEB ?',
+      'month names range wrapping the year',
+      ['2026-02-01', '2026-12-01', '2027-01-01', '2027-02-01'],
+    ],
     ['0 0 0 1 11-2 ?', 'numeric month wrap range', ['2026-02-01', '2026-11-01', '2026-12-01', '2027-01-01']],
-    ['0 0 0 * * 1/2', 'day-of-week step from 1: Mon, Wed, Fri, never Sunday', ['2026-01-02', '2026-01-05', '2026-01-07', '2026-01-09', '2026-01-12']],
-    ['0 0 0 * * */2', 'day-of-week step over 0-6: Sun, Tue, Thu, Sat once each', ['2026-01-03', '2026-01-04', '2026-01-06', '2026-01-08', '2026-01-10']],
+    [
+      '0 0 0 * * 1/2',
+      'day-of-week step from 1: Mon, Wed, Fri, never Sunday',
+      ['2026-01-02', '2026-01-05', '2026-01-07', '2026-01-09', '2026-01-12'],
+    ],
+    [
+      '0 0 0 * * */2',
+      'day-of-week step over 0-6: Sun, Tue, Thu, Sat once each',
+      ['2026-01-03', '2026-01-04', '2026-01-06', '2026-01-08', '2026-01-10'],
+    ],
     ['0 0 0 L * ?', 'L: last day of the month', ['2026-01-31', '2026-02-28', '2026-03-31']],
-    ['0 0 0 L-3 * ?', 'L-3: three days before the last (Quartz)', ['2026-01-28', '2026-02-25', '2026-03-28', '2026-04-27']],
-    ['0 0 0 L-3W * ?', 'L-3W: nearest weekday to it (2026-03-28 is a Saturday)', ['2026-01-28', '2026-02-25', '2026-03-27']],
+    [
+      '0 0 0 L-3 * ?',
+      'L-3: three days before the last (Quartz)',
+      ['2026-01-28', '2026-02-25', '2026-03-28', '2026-04-27'],
+    ],
+    [
+      '0 0 0 L-3W * ?',
+      'L-3W: nearest weekday to it (2026-03-28 is a Saturday)',
+      ['2026-01-28', '2026-02-25', '2026-03-27'],
+    ],
     ['0 0 0 LW * ?', 'LW: last weekday', ['2026-01-30', '2026-02-27', '2026-03-31']],
     ['0 0 0 15W * ?', '15W: nearest weekday (2026-02-15 is a Sunday)', ['2026-01-15', '2026-02-16']],
     ['0 0 0 31W * ?', '31W: only months with a 31st', ['2026-01-30', '2026-03-31', '2026-05-29']],
-    ['0 0 0 */10 * 1', 'Vixie: DOM starting with * means AND: 1st/11th/21st/31st that is a Monday', ['2026-05-11', '2026-06-01', '2026-08-31']],
-    ['0 0 0 1 * */3', 'Vixie: DOW starting with * means AND: the 1st when Sun, Wed or Sat', ['2026-02-01', '2026-03-01', '2026-04-01', '2026-07-01']],
-    ['0 0 0 4 * 1-3', 'Vixie: both restricted means OR: the 4th, and every Mon-Wed', ['2026-01-04', '2026-01-05', '2026-01-06', '2026-01-07', '2026-01-12']],
+    [
+      '0 0 0 */10 * 1',
+      'Vixie: DOM starting with * means AND: 1st/11th/21st/31st that is a Monday',
+      ['2026-05-11', '2026-06-01', '2026-08-31'],
+    ],
+    [
+      '0 0 0 1 * */3',
+      'Vixie: DOW starting with * means AND: the 1st when Sun, Wed or Sat',
+      ['2026-02-01', '2026-03-01', '2026-04-01', '2026-07-01'],
+    ],
+    [
+      '0 0 0 4 * 1-3',
+      'Vixie: both restricted means OR: the 4th, and every Mon-Wed',
+      ['2026-01-04', '2026-01-05', '2026-01-06', '2026-01-07', '2026-01-12'],
+    ],
     ['0 0 0 13 * 5', 'OR: every 13th and every Friday', ['2026-01-02', '2026-01-09', '2026-01-13', '2026-01-16']],
     ['0 0 0 15 * 0-6', 'OR with every weekday: every day', ['2026-01-02', '2026-01-03', '2026-01-04']],
     ['0 0 0 ? * MON', '? leaves the days to the other field', ['2026-01-05', '2026-01-12']],
     ['0 0 0 ? * 5L', 'last Friday of the month', ['2026-01-30', '2026-02-27']],
-    ['0 0 0 L * 5', 'OR: the last day of the month and every Friday', ['2026-01-02', '2026-01-09', '2026-01-16', '2026-01-23', '2026-01-30', '2026-01-31']],
+    [
+      '0 0 0 L * 5',
+      'OR: the last day of the month and every Friday',
+      ['2026-01-02', '2026-01-09', '2026-01-16', '2026-01-23', '2026-01-30', '2026-01-31'],
+    ],
     ['0 0 0 ? * FRI#3', 'third Friday of the month', ['2026-01-16', '2026-02-20']],
     ['0 0 0 * * 7', '7 alone is Sunday', ['2026-01-04', '2026-01-11']],
     ['0 0 0 29 2 ?', 'a date years away', ['2028-02-29', '2032-02-29']],
@@ -171,7 +243,7 @@ describe('cron grammar (issue 16 item 8): Quartz/Vixie choices, table-driven', (
     if (!p.ok) expect(p.error).toMatch(message);
   });
 
-  it('a crontab line without a user (its command word taken as the user) is refused with its line number; the seed\'s C flag too', () => {
+  it("a crontab line without a user (its command word taken as the user) is refused with its line number; the seed's C flag too", () => {
     const text = [
       '# the seed writes lines without a user:',
       '* * * * * * echo hi',
@@ -202,7 +274,10 @@ describe('CronScheduler on a ManualClock', () => {
       clock,
       logger: silentLogger(),
       // Each run takes until the test finishes it: a "slow" task.
-      run: () => new Promise<TaskRun>((resolve) => finishers.push(() => resolve({ duration_ms: 1, retcode: 0, output: 'x', truncated: false }))),
+      run: () =>
+        new Promise<TaskRun>((resolve) =>
+          finishers.push(() => resolve({ duration_ms: 1, retcode: 0, output: 'x', truncated: false })),
+        ),
       onResult: (r) => results.push({ started: r.started_ms!, ...(r.skipped ? { skipped: true } : {}) }),
     });
     const p = parseTaskLine('*/2 * * * * * root sleep 3');
@@ -219,11 +294,7 @@ describe('CronScheduler on a ManualClock', () => {
     finishers[1]!();
     await clock.advance(10);
     s.stop();
-    expect(results).toEqual([
-      { started: T0 + 4000, skipped: true },
-      { started: T0 + 2000 },
-      { started: T0 + 6000 },
-    ]);
+    expect(results).toEqual([{ started: T0 + 4000, skipped: true }, { started: T0 + 2000 }, { started: T0 + 6000 }]);
     expect(results.every((r) => (r.started / 1000) % 2 === 0)).toBe(true);
   });
 });
@@ -265,7 +336,9 @@ describe('CronScheduler: fires far in the future (issue 16 item 1)', () => {
     expect(runs).toEqual([]);
     expect(s.list().map((t) => t.next)).toEqual(['2026-01-31T12:00:00.000Z', '2027-01-01T00:00:00.000Z']);
     await manual.advance(DAY);
-    expect(runs.map((r) => [r.name, new Date(r.at).toISOString()])).toEqual([['crontab:1', '2026-01-31T12:00:00.000Z']]);
+    expect(runs.map((r) => [r.name, new Date(r.at).toISOString()])).toEqual([
+      ['crontab:1', '2026-01-31T12:00:00.000Z'],
+    ]);
     await manual.advance(333 * DAY); // 2026-12-31T00:00:01
     expect(runs.map((r) => r.name)).toEqual(Array<string>(11).fill('crontab:1'));
     await manual.advance(DAY);

@@ -15,8 +15,15 @@ function setup(maxSeen?: number) {
   const keysFile = join(dir, 'server-signing.pub');
   writeFileSync(keysFile, `${key.publicKey}\n`);
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
-  const v = new FrameVerifier({ keysFile, identity: () => 'sn-1', clock, logger: silentLogger(), ...(maxSeen ? { maxSeen } : {}) });
-  const frame = (id: string, ttlMs = 60_000, signer = key) => signer.sign('frame', { id, method: 'getinfo.kernel' }, 'sn-1', clock.now() + ttlMs);
+  const v = new FrameVerifier({
+    keysFile,
+    identity: () => 'sn-1',
+    clock,
+    logger: silentLogger(),
+    ...(maxSeen ? { maxSeen } : {}),
+  });
+  const frame = (id: string, ttlMs = 60_000, signer = key) =>
+    signer.sign('frame', { id, method: 'getinfo.kernel' }, 'sn-1', clock.now() + ttlMs);
   return { v, clock, frame, keysFile };
 }
 

@@ -31,13 +31,19 @@ function make() {
 describe('periodic tasks from the server', () => {
   it('add, list, remove; the file holds the set', async () => {
     const { t, dir } = make();
-    expect(await t.add({ id: '1', method: 'task.add', name: 'a', line: '0 * * * * * root echo a' })).toMatchObject({ resp: 'success' });
-    expect(JSON.parse(readFileSync(join(dir, 'state', 'tasks.json'), 'utf8')).tasks).toEqual([{ name: 'a', line: '0 * * * * * root echo a' }]);
+    expect(await t.add({ id: '1', method: 'task.add', name: 'a', line: '0 * * * * * root echo a' })).toMatchObject({
+      resp: 'success',
+    });
+    expect(JSON.parse(readFileSync(join(dir, 'state', 'tasks.json'), 'utf8')).tasks).toEqual([
+      { name: 'a', line: '0 * * * * * root echo a' },
+    ]);
     const list = t.list('2').data as { tasks: { name: string }[]; crontab: { errors: { line: number }[] } };
     expect(list.tasks.map((x) => x.name).sort()).toEqual(['a', 'crontab:1']);
     expect(list.crontab.errors.map((e) => e.line)).toEqual([2]);
     expect(await t.remove({ id: '3', method: 'task.remove', name: 'a' })).toMatchObject({ resp: 'success' });
-    expect(await t.remove({ id: '4', method: 'task.remove', name: 'a' })).toMatchObject({ retcode: ErrorCode.CHANNEL_NO_SUCH_TASK });
+    expect(await t.remove({ id: '4', method: 'task.remove', name: 'a' })).toMatchObject({
+      retcode: ErrorCode.CHANNEL_NO_SUCH_TASK,
+    });
     t.stop();
   });
 
@@ -51,7 +57,10 @@ describe('periodic tasks from the server', () => {
     const r = await t.add({ id: '2', method: 'task.add', name: 'b', line: '0 * * * * * root echo b' });
     expect(r).toMatchObject({ resp: 'failed', retcode: ErrorCode.EXEC_ERROR });
     expect(r.message).toMatch(/tasks unchanged/);
-    expect((t.list('3').data as { tasks: { name: string }[] }).tasks.map((x) => x.name).sort()).toEqual(['a', 'crontab:1']);
+    expect((t.list('3').data as { tasks: { name: string }[] }).tasks.map((x) => x.name).sort()).toEqual([
+      'a',
+      'crontab:1',
+    ]);
     t.stop();
   });
 });

@@ -7,7 +7,14 @@ describe('BasicAgentCtl table output', () => {
       { name: 'root', uid: 0, groups: ['root', 'wheel'] },
       { name: 'alice', uid: 1000, groups: [], password: { status: 'P' } },
     ]);
-    expect(out).toBe(['NAME   UID   GROUPS      PASSWORD', 'root   0     root,wheel  -', 'alice  1000              {"status":"P"}', ''].join('\n'));
+    expect(out).toBe(
+      [
+        'NAME   UID   GROUPS      PASSWORD',
+        'root   0     root,wheel  -',
+        'alice  1000              {"status":"P"}',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('one object: key and value lines; an empty list and a scalar', () => {

@@ -10,7 +10,9 @@ const deps = {
   clock: new ManualClock(),
   logger: silentLogger(),
   limiter: new Limiter(1, 0),
-  tasks: { list: (id: string) => ({ id, resp: 'success', retcode: 0, message: 'Normal termination', data: [] }) } as unknown as PeriodicTasks,
+  tasks: {
+    list: (id: string) => ({ id, resp: 'success', retcode: 0, message: 'Normal termination', data: [] }),
+  } as unknown as PeriodicTasks,
 };
 
 describe('request handler', () => {
@@ -32,8 +34,12 @@ describe('request handler', () => {
   });
 
   it('unknown method and unknown collector have their own codes', async () => {
-    expect(await handleRequest({ id: 'x', method: 'rm.rf' }, deps)).toMatchObject({ retcode: ErrorCode.CHANNEL_UNKNOWN_METHOD });
-    expect(await handleRequest({ id: 'y', method: 'getinfo.nope' }, deps)).toMatchObject({ retcode: ErrorCode.COLLECTOR_UNKNOWN });
+    expect(await handleRequest({ id: 'x', method: 'rm.rf' }, deps)).toMatchObject({
+      retcode: ErrorCode.CHANNEL_UNKNOWN_METHOD,
+    });
+    expect(await handleRequest({ id: 'y', method: 'getinfo.nope' }, deps)).toMatchObject({
+      retcode: ErrorCode.COLLECTOR_UNKNOWN,
+    });
   });
 
   it('task.list goes to the periodic tasks', async () => {
@@ -44,7 +50,13 @@ describe('request handler', () => {
 describe('frame size', () => {
   it('a reply over the frame limit becomes a failed reply, not a dead session', async () => {
     const { fitFrame } = await import('../src/channel/channel-client.ts');
-    const big = { id: 'p', resp: 'success' as const, retcode: 0, message: 'Normal termination', data: 'x'.repeat(2000) };
+    const big = {
+      id: 'p',
+      resp: 'success' as const,
+      retcode: 0,
+      message: 'Normal termination',
+      data: 'x'.repeat(2000),
+    };
     expect(fitFrame(big, 1000)).toMatchObject({ id: 'p', resp: 'failed', retcode: ErrorCode.COLLECTOR_FAILED });
     expect(fitFrame(big, 10_000)).toBe(big);
   });

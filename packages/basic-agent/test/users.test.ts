@@ -23,7 +23,14 @@ describe('password state (/etc/shadow as chage -l shows it)', () => {
 
   it('locked, never expiring (max 99999), empty fields', () => {
     const s = passwordState('bob:!$6$x$y:19000:0:99999:7:::'.split(':'));
-    expect(s).toMatchObject({ status: 'L', locked: true, password_expires: 'never', password_inactive: 'never', account_expires: 'never', inactive_days: null });
+    expect(s).toMatchObject({
+      status: 'L',
+      locked: true,
+      password_expires: 'never',
+      password_inactive: 'never',
+      account_expires: 'never',
+      inactive_days: null,
+    });
   });
 
   it('last change 0 forces a change; no password is NP', () => {

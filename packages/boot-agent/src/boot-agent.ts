@@ -88,37 +88,64 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const startMono = clock.monotonic();
     const transport =
       deps.transport ??
-      createHttpTransport({ clock, timeoutMs: config.httpTimeoutSec * 1000, maxBodyBytes: MAX_STATUS_BODY_BYTES, ...(config.ca ? { caFile: config.ca } : {}) });
+      createHttpTransport({
+        clock,
+        timeoutMs: config.httpTimeoutSec * 1000,
+        maxBodyBytes: MAX_STATUS_BODY_BYTES,
+        ...(config.ca ? { caFile: config.ca } : {}),
+      });
     const agentsDir = join(stateDir, 'agents');
     // Upgrades cut short (marker on disk) are finished by the manager, not reported interrupted.
     const resumable = deps.createManager ? pendingUpgradeJobIds(agentsDir) : new Set<string>();
-    const { journal, corrupt, writeError } = await JobJournal.open({ stateDir, clock, eventQueueMax: config.eventQueueMax, resumable });
+    const { journal, corrupt, writeError } = await JobJournal.open({
+      stateDir,
+      clock,
+      eventQueueMax: config.eventQueueMax,
+      resumable,
+    });
     if (corrupt) log.error({ error: corrupt }, 'job journal was unreadable and has been started afresh');
     if (writeError) log.error({ error: writeError }, 'cannot write the job journal; going on from memory');
-    for (const id of journal.interrupted) log.warn({ jobId: id }, 'job was running when the agent last stopped: reported JOB_INTERRUPTED, not run again');
+    for (const id of journal.interrupted)
+      log.warn({ jobId: id }, 'job was running when the agent last stopped: reported JOB_INTERRUPTED, not run again');
     // The BootAgent's own restarts are events too: a crash loop shows up on the server.
-    journal.emit('started', `BootAgent ${VERSION} started (pid ${process.pid})`, { agent: BOOT_AGENT_NAME, data: { interruptedJobs: journal.interrupted.length } });
+    journal.emit('started', `BootAgent ${VERSION} started (pid ${process.pid})`, {
+      agent: BOOT_AGENT_NAME,
+      data: { interruptedJobs: journal.interrupted.length },
+    });
 
     // The server's signing key: jobs that do not verify against it are refused (docs/security.md).
-    const pin = ServerKeyPin.open(stateDir, config.serverPublicKey ? readConfiguredKey(config.serverPublicKey) : undefined);
+    const pin = ServerKeyPin.open(
+      stateDir,
+      config.serverPublicKey ? readConfiguredKey(config.serverPublicKey) : undefined,
+    );
     let refusedKid: string | undefined;
     onSigningKeys = (a) => {
       try {
         const out = pin.accept(a);
-        if (out.kind === 'pinned' || out.kind === 'next-recorded' || out.kind === 'rotated') log.info({ kid: out.kid, pin: pin.path }, `server signing key ${out.kind}`);
+        if (out.kind === 'pinned' || out.kind === 'next-recorded' || out.kind === 'rotated')
+          log.info({ kid: out.kid, pin: pin.path }, `server signing key ${out.kind}`);
         if (out.kind !== 'refused') return;
         // Once per offered key: a server announcing it on every push must not flood the queue.
         if (refusedKid === out.offeredKid) return;
         refusedKid = out.offeredKid;
         log.error({ offeredKid: out.offeredKid, pinnedKid: pin.currentKid }, out.message);
-        journal.emit('refused', out.message, { agent: BOOT_AGENT_NAME, data: { errcode: out.errcode, offeredKid: out.offeredKid, pinnedKid: pin.currentKid } });
+        journal.emit('refused', out.message, {
+          agent: BOOT_AGENT_NAME,
+          data: { errcode: out.errcode, offeredKid: out.offeredKid, pinnedKid: pin.currentKid },
+        });
       } catch (err) {
         log.error({ err }, 'cannot write the pinned server key');
       }
     };
 
     // Sub-agents are supervised from the start, even while the server cannot be reached.
-    const manager = deps.createManager?.({ clock, logger: deps.logger, events: journal, stateDir: agentsDir, config: config.supervision });
+    const manager = deps.createManager?.({
+      clock,
+      logger: deps.logger,
+      events: journal,
+      stateDir: agentsDir,
+      config: config.supervision,
+    });
     let pushLoop: PushLoop | undefined;
     let runner: JobRunner | undefined;
     const resumedResults: Promise<void>[] = [];
@@ -135,14 +162,27 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
               log.info({ jobId: r.jobId, errcode: outcome.errcode }, `job finished: ${outcome.message}`);
               pushLoop?.pushSoon();
             })
-            .catch((err: unknown) => log.error({ err, jobId: r.jobId }, 'resumed job finished but its result could not be journaled; it is kept in memory and sent with the next push')),
+            .catch((err: unknown) =>
+              log.error(
+                { err, jobId: r.jobId },
+                'resumed job finished but its result could not be journaled; it is kept in memory and sent with the next push',
+              ),
+            ),
         );
       }
       const taken = new Set(resumed.map((r) => r.jobId));
-      await journal.interrupt([...resumable].filter((id) => !taken.has(id))).catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
+      await journal
+        .interrupt([...resumable].filter((id) => !taken.has(id)))
+        .catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
       const meta = await loadOrRegister(signal, transport);
       if (!meta) return;
-      const servers = () => serverUrls({ build: buildServers, servers: meta.meta.servers, configured: configuredServers, pushed: meta.meta.pushedServers });
+      const servers = () =>
+        serverUrls({
+          build: buildServers,
+          servers: meta.meta.servers,
+          configured: configuredServers,
+          pushed: meta.meta.pushedServers,
+        });
       const stepSec = () => meta.meta.step;
       // The runner tells the loop about step changes and fresh results; the loop runs rounds
       // that feed the runner: the runner is made first and reaches the loop through pushLoop.
@@ -154,7 +194,8 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         // Results go out with an early push instead of waiting up to a whole step.
         onResults: () => pushLoop?.pushSoon(),
         verify: (job) => verifySigned('job', job, { keys: pin.keys(), agentsn: meta.meta.agentsn, nowMs: clock.now() }),
-        verifyRevoke: (notice) => verifySigned('revoke', notice, { keys: pin.keys(), agentsn: meta.meta.agentsn, nowMs: clock.now() }),
+        verifyRevoke: (notice) =>
+          verifySigned('revoke', notice, { keys: pin.keys(), agentsn: meta.meta.agentsn, nowMs: clock.now() }),
         ...(deps.policy ? { policy: deps.policy } : {}),
       });
       runner = jobs;
@@ -198,7 +239,12 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       // Sub-agents keep running: a BootAgent restart or upgrade must not take them down.
       await manager?.stop().catch((err: unknown) => log.error({ err }, 'sub-agent manager did not stop cleanly'));
       await Promise.all(resumedResults);
-      if (signal.aborted) journal.emit('stopped', `BootAgent ${VERSION} stopped (${String((signal.reason as Error | undefined)?.message ?? 'asked to stop')})`, { agent: BOOT_AGENT_NAME });
+      if (signal.aborted)
+        journal.emit(
+          'stopped',
+          `BootAgent ${VERSION} stopped (${String((signal.reason as Error | undefined)?.message ?? 'asked to stop')})`,
+          { agent: BOOT_AGENT_NAME },
+        );
       await journal.flush();
       await transport.close().catch(() => undefined);
       setState('stopped');
@@ -211,7 +257,8 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     let base: MetaFile | undefined;
     if (read.kind === 'ok') {
       base = read.meta;
-      if (deps.serverFlag !== undefined) log.info({ ignored: deps.serverFlag }, '-S is used on first start only; the metafile\'s server list is kept');
+      if (deps.serverFlag !== undefined)
+        log.info({ ignored: deps.serverFlag }, "-S is used on first start only; the metafile's server list is kept");
       base = settleWithConfig(base, config);
       if (base.trusted) {
         const store = new MetaStore(stateDir, base);
@@ -240,7 +287,8 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const proposed = base?.agentsn ?? randomUUID();
     setState('registering');
     const list = () => {
-      const urls = () => serverUrls({ build: buildServers, servers, configured: configuredServers, pushed: base?.pushedServers ?? [] });
+      const urls = () =>
+        serverUrls({ build: buildServers, servers, configured: configuredServers, pushed: base?.pushedServers ?? [] });
       const now = urls();
       if (now.length > 0 || !deps.reloadConfiguredServers) return now;
       // Waiting for a first server: an operator may just have written it into boot.json.
@@ -280,7 +328,13 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
   }
 
   /** POST /agent/register until a server answers (undefined when the signal aborts first). */
-  async function register(signal: AbortSignal, transport: Transport, servers: () => string[], proposed: string, credential: string | undefined) {
+  async function register(
+    signal: AbortSignal,
+    transport: Transport,
+    servers: () => string[],
+    proposed: string,
+    credential: string | undefined,
+  ) {
     // The server answers a client certificate for this CSR (bound to the agentsn it answers).
     const csr = await identity.csr(proposed).catch((err: unknown) => {
       log.error({ err }, 'cannot make the host key or its CSR: registering without a client certificate');
@@ -291,7 +345,14 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       logger: log,
       transport,
       servers,
-      request: { hostname, agentsn: proposed, version: bootVersionString(), os: osString(), arch: machineArch(), ...(csr ? { csr } : {}) },
+      request: {
+        hostname,
+        agentsn: proposed,
+        version: bootVersionString(),
+        os: osString(),
+        arch: machineArch(),
+        ...(csr ? { csr } : {}),
+      },
       ...(config.enrollSecret ? { enrollSecret: config.enrollSecret } : {}),
       ...(credential ? { credential } : {}),
       freshAgentsn: () => randomUUID(),
@@ -300,12 +361,16 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       if (signal.aborted) return undefined;
       throw err;
     });
-    if (reg && reg.reply.agentsn !== proposed) log.warn({ proposed, adopted: reg.reply.agentsn }, 'server answered another agentsn (conflict): adopted');
+    if (reg && reg.reply.agentsn !== proposed)
+      log.warn({ proposed, adopted: reg.reply.agentsn }, 'server answered another agentsn (conflict): adopted');
     if (reg) onSigningKeys(reg.reply);
     if (reg?.reply.cert) await saveCertificate(reg.reply.cert, reg.reply.caCert);
     else if (reg && csr) {
       identity.declined(clock.now());
-      log.warn({ agentsn: reg.reply.agentsn }, 'the server issued no client certificate (no host CA?): the BasicAgent cannot join its command hub');
+      log.warn(
+        { agentsn: reg.reply.agentsn },
+        'the server issued no client certificate (no host CA?): the BasicAgent cannot join its command hub',
+      );
     }
     return reg;
   }

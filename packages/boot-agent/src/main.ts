@@ -4,7 +4,21 @@
  * createBootAgent. Exit codes: 0 ok, 1 runtime failure, 2 bad config or flags, 3 pidfile held.
  */
 import { Command } from 'commander';
-import { BUILD_SERVER_ADDR, EXIT_CODES, ConfigError, PidfileLockedError, VERSION, acquirePidfile, versionLine, createRootLogger, daemonize, loadHostPolicy, notifyParent, realClock, type HostPolicy } from '@aspire/agent-core';
+import {
+  BUILD_SERVER_ADDR,
+  EXIT_CODES,
+  ConfigError,
+  PidfileLockedError,
+  VERSION,
+  acquirePidfile,
+  versionLine,
+  createRootLogger,
+  daemonize,
+  loadHostPolicy,
+  notifyParent,
+  realClock,
+  type HostPolicy,
+} from '@aspire/agent-core';
 import { createBootAgent } from './boot-agent.ts';
 import { resolvePaths } from './cli/paths.ts';
 import { loadBootConfig, type CheckedConfig } from './config/boot-config.ts';
@@ -12,7 +26,10 @@ import { checkServerList, serverUrls } from './net/server-list.ts';
 import { readMeta } from './state/meta-store.ts';
 import { createSubAgentManager } from './subagents/index.ts';
 
-export const EXIT = { OK: 0, FAILURE: 1, CONFIG: 2, LOCKED: 3 } as const satisfies Record<string, (typeof EXIT_CODES)[keyof typeof EXIT_CODES]>;
+export const EXIT = { OK: 0, FAILURE: 1, CONFIG: 2, LOCKED: 3 } as const satisfies Record<
+  string,
+  (typeof EXIT_CODES)[keyof typeof EXIT_CODES]
+>;
 /** A stop that takes longer than this is cut short (the journal is written atomically anyway). */
 const STOP_GRACE_MS = 20_000;
 
@@ -34,11 +51,23 @@ async function main(argv: string[]): Promise<number> {
     .option('-f, --foreground', 'stay in the foreground (systemd runs it so); without it, daemonize')
     .option('-L, --log <file>', 'log file (default /var/log/bootagent/boot.log, env BOOT_LOG)')
     .option('-P, --pidfile <file>', 'pidfile, locked while running (default /run/bootagent.pid, env BOOT_PIDFILE)')
-    .option('-S, --servers <list>', 'server list svr1:port,svr2 or http(s) URLs; first start only, then kept in the metafile')
-    .option('-T, --test', 'check the config and exit 0, or 2 naming each bad key or saying that no server is known; never touches the live log')
-    .option('--allow-no-server', 'with -T: a config that names no server yet is valid (the packaged unit: the service then waits for one)')
+    .option(
+      '-S, --servers <list>',
+      'server list svr1:port,svr2 or http(s) URLs; first start only, then kept in the metafile',
+    )
+    .option(
+      '-T, --test',
+      'check the config and exit 0, or 2 naming each bad key or saying that no server is known; never touches the live log',
+    )
+    .option(
+      '--allow-no-server',
+      'with -T: a config that names no server yet is valid (the packaged unit: the service then waits for one)',
+    )
     .option('-c, --config <file>', 'config file (default /etc/bootagent/boot.json, env BOOT_CONFIG)')
-    .option('-d, --state-dir <dir>', 'state directory: metafile, job journal, sub-agents (default /var/lib/bootagent, env BOOT_STATE_DIR)')
+    .option(
+      '-d, --state-dir <dir>',
+      'state directory: metafile, job journal, sub-agents (default /var/lib/bootagent, env BOOT_STATE_DIR)',
+    )
     .addHelpText(
       'after',
       `
@@ -73,7 +102,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     try {
       policy = loadHostPolicy(checked.config.policy);
     } catch (err) {
-      if (err instanceof ConfigError) throw new ConfigError(err.source, err.problems.map((p) => `host policy: ${p}`));
+      if (err instanceof ConfigError)
+        throw new ConfigError(
+          err.source,
+          err.problems.map((p) => `host policy: ${p}`),
+        );
       throw err;
     }
     if (flags.servers !== undefined) {
@@ -125,7 +158,10 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
   try {
     release = acquirePidfile(paths.pidfile);
   } catch (err) {
-    const msg = err instanceof PidfileLockedError ? err.message : `cannot take pidfile ${paths.pidfile}: ${(err as Error).message}`;
+    const msg =
+      err instanceof PidfileLockedError
+        ? err.message
+        : `cannot take pidfile ${paths.pidfile}: ${(err as Error).message}`;
     process.stderr.write(`boot: ${msg}\n`);
     log.error(msg);
     const code = err instanceof PidfileLockedError ? EXIT.LOCKED : EXIT.FAILURE;

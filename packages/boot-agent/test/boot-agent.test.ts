@@ -26,11 +26,24 @@ function fakeTransport(clock: ManualClock, answer: (c: Call) => Outcome<unknown>
   const calls: Call[] = [];
   return {
     calls,
-    async post<T>(server: string, path: string, body: unknown, headers: Record<string, string>, check: Validator<T>): Promise<Outcome<T>> {
-      const c: Call = { server, path, body: structuredClone(body) as Record<string, unknown>, headers, at: clock.now() };
+    async post<T>(
+      server: string,
+      path: string,
+      body: unknown,
+      headers: Record<string, string>,
+      check: Validator<T>,
+    ): Promise<Outcome<T>> {
+      const c: Call = {
+        server,
+        path,
+        body: structuredClone(body) as Record<string, unknown>,
+        headers,
+        at: clock.now(),
+      };
       calls.push(c);
       const o = answer(c);
-      if (o.kind === 'ok' && !check.check(o.value)) throw new Error(`test answered an invalid body ${JSON.stringify(o.value)}`);
+      if (o.kind === 'ok' && !check.check(o.value))
+        throw new Error(`test answered an invalid body ${JSON.stringify(o.value)}`);
       return o as Outcome<T>;
     },
     close: async () => undefined,
@@ -55,11 +68,20 @@ const ok = (value: unknown): Outcome<unknown> => ({ kind: 'ok', status: 200, val
 const down = (server: string): Outcome<unknown> => ({ kind: 'retry', reason: `${server}: connect ECONNREFUSED` });
 /** The fake server's signing key: its register replies announce it, its jobs are signed with it (docs/security.md). */
 const serverKey = createSigner(generateSigningKeyPem());
-const signed = (clock: ManualClock, agentsn: string, jobs: Record<string, unknown>[]) => jobs.map((j) => serverKey.sign('job', j, agentsn, clock.now() + 600_000));
+const signed = (clock: ManualClock, agentsn: string, jobs: Record<string, unknown>[]) =>
+  jobs.map((j) => serverKey.sign('job', j, agentsn, clock.now() + 600_000));
 
 function boot(stateDir: string, clock: ManualClock, transport: Transport, serverFlag?: string) {
   const { config } = checkBootConfig({ step: 10, enrollSecret: 's3cret' }, 'test');
-  return createBootAgent({ config, stateDir, clock, logger: silentLogger(), transport, buildServers: 'build.invalid:1', ...(serverFlag ? { serverFlag } : {}) });
+  return createBootAgent({
+    config,
+    stateDir,
+    clock,
+    logger: silentLogger(),
+    transport,
+    buildServers: 'build.invalid:1',
+    ...(serverFlag ? { serverFlag } : {}),
+  });
 }
 
 describe('createBootAgent (fake transport, ManualClock)', () => {
@@ -69,7 +91,8 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     let serverUp = false;
     const t = fakeTransport(clock, (c) => {
       if (c.server !== 'http://127.0.0.1:2' || !serverUp) return down(c.server);
-      if (c.path === '/agent/register') return ok({ status: 0, agentsn: 'server-chosen', credential: 'cred-1', tags: 'svc=ecs' });
+      if (c.path === '/agent/register')
+        return ok({ status: 0, agentsn: 'server-chosen', credential: 'cred-1', tags: 'svc=ecs' });
       return ok({ status: 0, jobs: [] });
     });
     const ac = new AbortController();
@@ -78,7 +101,11 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     await advanceUntil(clock, () => t.calls.length >= 9);
     expect(agent.state).toBe('registering');
     // Every server of the list, in order: build-time, then -S.
-    expect(t.calls.slice(0, 3).map((c) => c.server)).toEqual(['http://build.invalid:1', 'http://127.0.0.1:1', 'http://127.0.0.1:2']);
+    expect(t.calls.slice(0, 3).map((c) => c.server)).toEqual([
+      'http://build.invalid:1',
+      'http://127.0.0.1:1',
+      'http://127.0.0.1:2',
+    ]);
     const proposed = t.calls[0]!.body.agentsn as string;
     expect(proposed).toMatch(/^[0-9a-f-]{36}$/);
     expect(t.calls[0]!.headers['x-aspire-enroll']).toBe('s3cret');
@@ -88,7 +115,9 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     expect(readMeta(dir).kind).toBe('missing');
 
     serverUp = true;
-    await advanceUntil(clock, () => t.calls.some((c) => c.path === '/agent/status' && c.server === 'http://127.0.0.1:2'));
+    await advanceUntil(clock, () =>
+      t.calls.some((c) => c.path === '/agent/status' && c.server === 'http://127.0.0.1:2'),
+    );
     await advanceUntil(clock, () => {
       const m = readMeta(dir);
       return m.kind === 'ok' && m.meta.trusted;
@@ -107,7 +136,23 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     const push = t.calls.find((c) => c.path === '/agent/status')!;
     expect(push.headers['x-aspire-credential']).toBe('cred-1');
     expect(Object.keys(push.body).sort()).toEqual(
-      ['agents', 'agentsn', 'arch', 'events', 'eventsDropped', 'hostname', 'jobs', 'kernel', 'os', 'self', 'step', 'tags', 'timestamp', 'uptime', 'version'].sort(),
+      [
+        'agents',
+        'agentsn',
+        'arch',
+        'events',
+        'eventsDropped',
+        'hostname',
+        'jobs',
+        'kernel',
+        'os',
+        'self',
+        'step',
+        'tags',
+        'timestamp',
+        'uptime',
+        'version',
+      ].sort(),
     );
     expect(push.body).toMatchObject({ agentsn: 'server-chosen', step: 10, agents: [], jobs: [], tags: 'svc=ecs' });
     expect(push.body.version).toMatch(/^bootagent-.+-(x86_64|aarch64|.+)$/);
@@ -122,17 +167,25 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     let mode: 'job' | 'down' | 'up' = 'job';
     const t = fakeTransport(clock, (c) => {
       if (c.server !== 'http://127.0.0.1:2') return down(c.server);
-      if (c.path === '/agent/register') return ok({ status: 0, agentsn: c.body.agentsn, credential: 'c', signingKey: serverKey.publicKey });
+      if (c.path === '/agent/register')
+        return ok({ status: 0, agentsn: c.body.agentsn, credential: 'c', signingKey: serverKey.publicKey });
       if (mode === 'job') {
         mode = 'down';
-        return ok({ status: 0, jobs: signed(clock, c.body.agentsn as string, [{ id: 'job-1', action: 'config', step: 20 }, { id: 'job-2', action: 'fly' }]) });
+        return ok({
+          status: 0,
+          jobs: signed(clock, c.body.agentsn as string, [
+            { id: 'job-1', action: 'config', step: 20 },
+            { id: 'job-2', action: 'fly' },
+          ]),
+        });
       }
       if (mode === 'down') return { kind: 'retry', reason: 'HTTP 503', retryAfterMs: 2000 };
       return ok({ status: 0 });
     });
     const ac = new AbortController();
     const done = boot(dir, clock, t, '127.0.0.1:2').run(ac.signal);
-    const pushesWithResults = () => t.calls.filter((c) => c.path === '/agent/status' && (c.body.jobs as unknown[]).length === 2);
+    const pushesWithResults = () =>
+      t.calls.filter((c) => c.path === '/agent/status' && (c.body.jobs as unknown[]).length === 2);
     await advanceUntil(clock, () => pushesWithResults().length >= 3);
     const jobs = pushesWithResults()[0]!.body.jobs as { id: string; errcode: number }[];
     expect(jobs.map((j) => [j.id, j.errcode])).toEqual([
@@ -142,8 +195,15 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     expect(pushesWithResults()[0]!.body.step).toBe(20);
     mode = 'up';
     const before = t.calls.length;
-    await advanceUntil(clock, () => t.calls.filter((c, i) => i >= before && c.path === '/agent/status' && c.server === 'http://127.0.0.1:2').length >= 2);
-    const after = t.calls.filter((c, i) => i >= before && c.path === '/agent/status' && c.server === 'http://127.0.0.1:2');
+    await advanceUntil(
+      clock,
+      () =>
+        t.calls.filter((c, i) => i >= before && c.path === '/agent/status' && c.server === 'http://127.0.0.1:2')
+          .length >= 2,
+    );
+    const after = t.calls.filter(
+      (c, i) => i >= before && c.path === '/agent/status' && c.server === 'http://127.0.0.1:2',
+    );
     expect((after[0]!.body.jobs as unknown[]).length).toBe(2);
     expect((after[1]!.body.jobs as unknown[]).length).toBe(0);
     // The new step (20 s) paces the pushes once the server answers again.
@@ -157,7 +217,9 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     const t2 = fakeTransport(clock, (c) => (c.server === 'http://127.0.0.1:2' ? ok({ status: 0 }) : down(c.server)));
     const ac2 = new AbortController();
     const done2 = boot(dir, clock, t2, '127.0.0.1:9').run(ac2.signal);
-    await advanceUntil(clock, () => t2.calls.some((c) => c.path === '/agent/status' && c.server === 'http://127.0.0.1:2'));
+    await advanceUntil(clock, () =>
+      t2.calls.some((c) => c.path === '/agent/status' && c.server === 'http://127.0.0.1:2'),
+    );
     expect(t2.calls.some((c) => c.path === '/agent/register' || c.server === 'http://127.0.0.1:9')).toBe(false);
     ac2.abort();
     await done2;
@@ -189,13 +251,17 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     expect(again.body.agentsn).toBe('sn-1');
     expect(again.headers['x-aspire-credential']).toBe('cred-1');
     // Exactly three refused rounds (each spaced by a full step: slow down on 4xx) before it.
-    const refused = t.calls.filter((c) => c.path === '/agent/status' && c.server === 'http://127.0.0.1:2' && c.at > 0).slice(-3);
+    const refused = t.calls
+      .filter((c) => c.path === '/agent/status' && c.server === 'http://127.0.0.1:2' && c.at > 0)
+      .slice(-3);
     expect(refused[2]!.at - refused[1]!.at).toBeGreaterThanOrEqual(10_000);
     await advanceUntil(clock, () => {
       const m = readMeta(dir);
       return m.kind === 'ok' && m.meta.trusted && m.meta.agentsn === 'sn-2';
     });
-    expect(readMeta(dir).kind === 'ok' && (readMeta(dir) as { meta: { credential?: string } }).meta.credential).toBe('cred-2');
+    expect(readMeta(dir).kind === 'ok' && (readMeta(dir) as { meta: { credential?: string } }).meta.credential).toBe(
+      'cred-2',
+    );
     ac.abort();
     await done;
   });
@@ -207,14 +273,25 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
       const t = fakeTransport(clock, answer);
       const { config } = checkBootConfig(cfg, 'test');
       const ac = new AbortController();
-      const done = createBootAgent({ config, stateDir: dir, clock, logger: silentLogger(), transport: t, buildServers: '', serverFlag: '127.0.0.1:2' }).run(ac.signal);
+      const done = createBootAgent({
+        config,
+        stateDir: dir,
+        clock,
+        logger: silentLogger(),
+        transport: t,
+        buildServers: '',
+        serverFlag: '127.0.0.1:2',
+      }).run(ac.signal);
       await advanceUntil(clock, () => {
         const m = readMeta(dir);
         return m.kind === 'ok' && m.meta.trusted && t.calls.some((c) => c.path === '/agent/status');
       });
       return { t, stop: async () => (ac.abort(), await done) };
     };
-    const plain = (c: Call) => (c.path === '/agent/register' ? ok({ status: 0, agentsn: 'sn', credential: 'c', signingKey: serverKey.publicKey }) : ok({ status: 0 }));
+    const plain = (c: Call) =>
+      c.path === '/agent/register'
+        ? ok({ status: 0, agentsn: 'sn', credential: 'c', signingKey: serverKey.publicKey })
+        : ok({ status: 0 });
     const a = await start({ step: 10, tags: 'a=1' }, plain);
     await a.stop();
     expect(readMeta(dir)).toMatchObject({ meta: { step: 10, stepFrom: 'config', tags: 'a=1', tagsFrom: 'config' } });
@@ -226,7 +303,10 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
       return ok({ status: 0, jobs: signed(clock, 'sn', [{ id: 'cfg', action: 'config', step: 30 }]) });
     });
     expect(b.t.calls.find((c) => c.path === '/agent/status')!.body).toMatchObject({ step: 20, tags: 'a=2' });
-    await advanceUntil(clock, () => readMeta(dir).kind === 'ok' && (readMeta(dir) as { meta: { step: number } }).meta.step === 30);
+    await advanceUntil(
+      clock,
+      () => readMeta(dir).kind === 'ok' && (readMeta(dir) as { meta: { step: number } }).meta.step === 30,
+    );
     await b.stop();
     // The server's step outlives a boot.json edit; boot.json's tags still follow the file.
     const c = await start({ step: 40, tags: 'a=3' }, plain);
@@ -237,7 +317,9 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
   it('an urgent sub-agent event (fatal) is pushed early, not a whole step later', async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     const dir = mkdtempSync(join(tmpdir(), 'boot-agent-'));
-    const t = fakeTransport(clock, (c) => (c.path === '/agent/register' ? ok({ status: 0, agentsn: 'sn', credential: 'c' }) : ok({ status: 0 })));
+    const t = fakeTransport(clock, (c) =>
+      c.path === '/agent/register' ? ok({ status: 0, agentsn: 'sn', credential: 'c' }) : ok({ status: 0 }),
+    );
     let sink: EventSink | undefined;
     const { config } = checkBootConfig({ step: 600 }, 'test');
     const ac = new AbortController();
@@ -251,7 +333,12 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
       serverFlag: '127.0.0.1:2',
       createManager: (d) => {
         sink = d.events;
-        return { start: async () => undefined, stop: async () => undefined, reports: () => [], handleJob: async () => ({ errcode: 0, message: 'ok' }) };
+        return {
+          start: async () => undefined,
+          stop: async () => undefined,
+          reports: () => [],
+          handleJob: async () => ({ errcode: 0, message: 'ok' }),
+        };
       },
     }).run(ac.signal);
     const pushes = () => t.calls.filter((c) => c.path === '/agent/status');

@@ -25,20 +25,40 @@ describe('boot.json check', () => {
   it('lists every bad key at once', () => {
     let err: ConfigError | undefined;
     try {
-      checkBootConfig({ step: 'soon', colour: 'blue', logLevel: 'loud', hostname: 3, supervision: { maxStrikes: 'x', bogus: 1, cgroupRoot: 'rel/path' } }, 'boot.json');
+      checkBootConfig(
+        {
+          step: 'soon',
+          colour: 'blue',
+          logLevel: 'loud',
+          hostname: 3,
+          supervision: { maxStrikes: 'x', bogus: 1, cgroupRoot: 'rel/path' },
+        },
+        'boot.json',
+      );
     } catch (e) {
       err = e as ConfigError;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const text = err!.problems.join('\n');
-    for (const key of ['colour', 'step', 'logLevel', 'hostname', 'supervision.maxStrikes', 'supervision.bogus', 'supervision.cgroupRoot']) {
+    for (const key of [
+      'colour',
+      'step',
+      'logLevel',
+      'hostname',
+      'supervision.maxStrikes',
+      'supervision.bogus',
+      'supervision.cgroupRoot',
+    ]) {
       expect(text).toContain(`${key}:`);
     }
     expect(err!.problems).toHaveLength(7);
   });
 
   it('clamps numbers to the named bounds and says so; small supervision values stay allowed for tests', () => {
-    const { config, notes } = checkBootConfig({ step: 0, eventQueueMax: 10 ** 9, supervision: { checkIntervalSec: 0.2, restartHoldSec: 0.5 } }, 't');
+    const { config, notes } = checkBootConfig(
+      { step: 0, eventQueueMax: 10 ** 9, supervision: { checkIntervalSec: 0.2, restartHoldSec: 0.5 } },
+      't',
+    );
     expect(config.step).toBe(BOOT_BOUNDS.step.min);
     expect(config.eventQueueMax).toBe(BOOT_BOUNDS.eventQueueMax.max);
     expect(config.supervision.checkIntervalSec).toBe(0.2);
@@ -60,7 +80,9 @@ describe('boot.json check', () => {
   });
 
   it('a missing CA file is a bad key', () => {
-    expect(() => checkBootConfig({ ca: '/nonexistent/ca.pem' }, 't')).toThrow(/ca: file \/nonexistent\/ca.pem does not exist/);
+    expect(() => checkBootConfig({ ca: '/nonexistent/ca.pem' }, 't')).toThrow(
+      /ca: file \/nonexistent\/ca.pem does not exist/,
+    );
   });
 
   it('file: malformed JSON and a missing named file are errors; a missing default file means defaults', () => {

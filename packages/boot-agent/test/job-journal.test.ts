@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { JobJournal, JOURNAL_FILE, TOMBSTONES_MAX } from '../src/state/job-journal.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'boot-journal-'));
-const open = (stateDir: string, eventQueueMax = 100) => JobJournal.open({ stateDir, clock: new ManualClock(Date.UTC(2026, 0, 1)), eventQueueMax });
+const open = (stateDir: string, eventQueueMax = 100) =>
+  JobJournal.open({ stateDir, clock: new ManualClock(Date.UTC(2026, 0, 1)), eventQueueMax });
 
 describe('JobJournal', () => {
   it('writes "started" to disk before begin() resolves', async () => {
@@ -26,7 +27,9 @@ describe('JobJournal', () => {
     const { journal } = await open(dir);
     expect(journal.interrupted).toEqual(['job-1']);
     expect(journal.lookup('job-1').kind).toBe('pending');
-    expect(journal.payload().jobs).toEqual([{ id: 'job-1', errcode: ErrorCode.JOB_INTERRUPTED, message: expect.stringContaining('not run again') }]);
+    expect(journal.payload().jobs).toEqual([
+      { id: 'job-1', errcode: ErrorCode.JOB_INTERRUPTED, message: expect.stringContaining('not run again') },
+    ]);
   });
 
   it('a job the manager resumes (upgrade marker) stays started at load until finished; one not taken up is interrupted', async () => {
@@ -34,7 +37,12 @@ describe('JobJournal', () => {
     const first = (await open(dir)).journal;
     await first.begin('up-1', 'upgrade');
     await first.begin('up-2', 'upgrade');
-    const { journal } = await JobJournal.open({ stateDir: dir, clock: new ManualClock(Date.UTC(2026, 0, 1)), eventQueueMax: 100, resumable: new Set(['up-1', 'up-2']) });
+    const { journal } = await JobJournal.open({
+      stateDir: dir,
+      clock: new ManualClock(Date.UTC(2026, 0, 1)),
+      eventQueueMax: 100,
+      resumable: new Set(['up-1', 'up-2']),
+    });
     expect(journal.interrupted).toEqual([]);
     expect(journal.payload().jobs).toEqual([]); // no result yet: nothing contradicting the host is sent
     expect(journal.lookup('up-1').kind).toBe('pending'); // a re-delivery is still not run again
@@ -75,14 +83,24 @@ describe('JobJournal', () => {
     await journal.finish('real', { errcode: 0, message: 'installed' });
     await journal.acknowledge(journal.payload());
     for (let round = 0; round < 3; round++) {
-      const writes = Array.from({ length: 500 }, (_, i) => journal.answer(`forged-${round}-${i}`, 'install', { errcode: ErrorCode.SIGNATURE_MISSING, message: 'unsigned' }, { unverified: true }));
+      const writes = Array.from({ length: 500 }, (_, i) =>
+        journal.answer(
+          `forged-${round}-${i}`,
+          'install',
+          { errcode: ErrorCode.SIGNATURE_MISSING, message: 'unsigned' },
+          { unverified: true },
+        ),
+      );
       await Promise.all(writes);
       await journal.acknowledge(journal.payload(5000, 10 * 1024 * 1024));
     }
     await journal.acknowledge(journal.payload(5000, 10 * 1024 * 1024));
     expect(journal.payload().jobs).toEqual([]);
     expect(journal.sizes).toMatchObject({ tombstones: 1, replayFloor: 0 });
-    expect(journal.lookup('real')).toEqual({ kind: 'acked', result: { id: 'real', errcode: 0, message: 'installed', expires } });
+    expect(journal.lookup('real')).toEqual({
+      kind: 'acked',
+      result: { id: 'real', errcode: 0, message: 'installed', expires },
+    });
     expect(journal.lookup('forged-0-0').kind).toBe('new');
     expect(journal.isBelowFloor(expires)).toBe(false);
   });
@@ -94,7 +112,11 @@ describe('JobJournal', () => {
     const now = clock.now();
     // The first tombstone expires early; the rest later, each one ms after the one before.
     await journal.answer('early', 'x', { errcode: 0, message: '' }, { expires: now + 1000 });
-    await Promise.all(Array.from({ length: TOMBSTONES_MAX - 1 }, (_, i) => journal.answer(`t${i}`, 'x', { errcode: 0, message: '' }, { expires: now + 600_000 + i })));
+    await Promise.all(
+      Array.from({ length: TOMBSTONES_MAX - 1 }, (_, i) =>
+        journal.answer(`t${i}`, 'x', { errcode: 0, message: '' }, { expires: now + 600_000 + i }),
+      ),
+    );
     await journal.acknowledge(journal.payload(5000, 10 * 1024 * 1024));
     expect(journal.sizes.tombstones).toBe(TOMBSTONES_MAX);
     await clock.advance(2000);

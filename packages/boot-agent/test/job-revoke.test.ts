@@ -30,7 +30,11 @@ function blockingManager() {
       signals.set(job.id, { signal, stop });
       if (job.name === 'Quick') return Promise.resolve({ errcode: 0, message: 'done' });
       return new Promise((resolve) => {
-        signal.addEventListener('abort', () => resolve({ errcode: ErrorCode.JOB_INTERRUPTED, message: 'download aborted' }), { once: true });
+        signal.addEventListener(
+          'abort',
+          () => resolve({ errcode: ErrorCode.JOB_INTERRUPTED, message: 'download aborted' }),
+          { once: true },
+        );
       });
     },
   };
@@ -63,15 +67,23 @@ describe('JobRunner revoke', () => {
     await t.runner.revoke([revokeOf('run'), revokeOf('queued'), revokeOf('never-got')]);
     await waitUntil(() => t.runner.idle);
     const r = t.results();
-    expect(r.run).toMatchObject({ errcode: ErrorCode.JOB_REVOKED, message: expect.stringContaining('download aborted') });
-    expect(r.queued).toMatchObject({ errcode: ErrorCode.JOB_REVOKED, message: expect.stringContaining('before it started') });
+    expect(r.run).toMatchObject({
+      errcode: ErrorCode.JOB_REVOKED,
+      message: expect.stringContaining('download aborted'),
+    });
+    expect(r.queued).toMatchObject({
+      errcode: ErrorCode.JOB_REVOKED,
+      message: expect.stringContaining('before it started'),
+    });
     expect(r['never-got']).toMatchObject({ errcode: ErrorCode.JOB_REVOKED });
     expect(m.started).toEqual(['run']);
     expect(m.signals.get('run')!.signal.aborted).toBe(true);
     expect(m.signals.get('run')!.stop!.aborted).toBe(false);
     expect(t.journal.payload().events.some((e) => e.kind === 'revoked' && e.data?.jobId === 'run')).toBe(true);
     // A late delivery of the revoked ids runs nothing.
-    await t.runner.accept([{ id: 'never-got', action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/x.tar.gz' }]);
+    await t.runner.accept([
+      { id: 'never-got', action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/x.tar.gz' },
+    ]);
     await waitUntil(() => t.runner.idle);
     expect(m.started).toEqual(['run']);
   });

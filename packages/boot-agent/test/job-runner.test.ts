@@ -15,7 +15,16 @@ import { MetaStore, readMeta } from '../src/state/meta-store.ts';
 async function setup(manager?: SubAgentManager, policy?: Readonly<HostPolicy>) {
   const dir = mkdtempSync(join(tmpdir(), 'boot-jobs-'));
   const { journal } = await JobJournal.open({ stateDir: dir, clock: new ManualClock(), eventQueueMax: 10 });
-  const meta = new MetaStore(dir, { version: 1, agentsn: 'sn-1', servers: ['127.0.0.1:1'], pushedServers: [], trusted: true, registeredAt: 0, step: 600, stepFrom: 'config' });
+  const meta = new MetaStore(dir, {
+    version: 1,
+    agentsn: 'sn-1',
+    servers: ['127.0.0.1:1'],
+    pushedServers: [],
+    trusted: true,
+    registeredAt: 0,
+    step: 600,
+    stepFrom: 'config',
+  });
   let stepChanges = 0;
   const runner = new JobRunner({
     logger: silentLogger(),
@@ -64,7 +73,15 @@ describe('JobRunner', () => {
 
   it('config job: svrlist becomes the pushed list, step and tags persisted, step change announced', async () => {
     const t = await setup();
-    await t.runner.accept([{ id: 'c', action: 'config', svrlist: '127.0.0.1:9001,127.0.0.1:9001,http://127.0.0.1:9002,', step: 7, tags: 'svc=ecs' }]);
+    await t.runner.accept([
+      {
+        id: 'c',
+        action: 'config',
+        svrlist: '127.0.0.1:9001,127.0.0.1:9001,http://127.0.0.1:9002,',
+        step: 7,
+        tags: 'svc=ecs',
+      },
+    ]);
     const r = await t.results();
     expect(r.c).toMatchObject({ errcode: 0, message: expect.stringContaining('step=7') });
     const onDisk = readMeta(t.dir);
@@ -132,13 +149,23 @@ describe('JobRunner', () => {
       await waitUntil(() => runner.idle);
       await journal.acknowledge(journal.payload(5000, 10 * 1024 * 1024));
     };
-    const install = signer.sign('job', { id: 'real', action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/b.rpm' }, 'sn-1', clock.now() + 600_000);
+    const install = signer.sign(
+      'job',
+      { id: 'real', action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/b.rpm' },
+      'sn-1',
+      clock.now() + 600_000,
+    );
     await runner.accept([install]);
     await ackAll();
     expect(runs).toEqual(['real']);
 
     // A MITM injects more unsigned jobs than there are tombstones, and acknowledges their results.
-    const forged = Array.from({ length: TOMBSTONES_MAX + 100 }, (_, i) => ({ id: `forged-${i}`, action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/evil.rpm' }));
+    const forged = Array.from({ length: TOMBSTONES_MAX + 100 }, (_, i) => ({
+      id: `forged-${i}`,
+      action: 'install',
+      name: 'BasicAgent',
+      url: 'http://127.0.0.1:1/evil.rpm',
+    }));
     await runner.accept(forged);
     const refusedResults = journal.payload(5000, 10 * 1024 * 1024).jobs;
     expect(refusedResults).toHaveLength(forged.length);
@@ -152,17 +179,30 @@ describe('JobRunner', () => {
     await ackAll();
 
     // Enough real signed jobs (refused by no manager: unsupported action, answered at once) push it out...
-    await runner.accept(Array.from({ length: TOMBSTONES_MAX }, (_, i) => signer.sign('job', { id: `later-${i}`, action: 'frobnicate' }, 'sn-1', clock.now() + 900_000)));
+    await runner.accept(
+      Array.from({ length: TOMBSTONES_MAX }, (_, i) =>
+        signer.sign('job', { id: `later-${i}`, action: 'frobnicate' }, 'sn-1', clock.now() + 900_000),
+      ),
+    );
     await ackAll();
     expect(journal.lookup('real').kind).toBe('new');
     // ...and the replay, still within its validity, is refused as a possible replay and not run.
     await runner.accept([install]);
     await waitUntil(() => runner.idle);
     expect(runs).toEqual(['real']);
-    expect(journal.payload().jobs).toEqual([{ id: 'real', errcode: ErrorCode.SIGNATURE_REPLAYED, message: expect.stringContaining('replay') }]);
+    expect(journal.payload().jobs).toEqual([
+      { id: 'real', errcode: ErrorCode.SIGNATURE_REPLAYED, message: expect.stringContaining('replay') },
+    ]);
     // A fresh job expiring after the floor still runs.
     await ackAll();
-    await runner.accept([signer.sign('job', { id: 'fresh', action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/b.rpm' }, 'sn-1', clock.now() + 1_000_000)]);
+    await runner.accept([
+      signer.sign(
+        'job',
+        { id: 'fresh', action: 'install', name: 'BasicAgent', url: 'http://127.0.0.1:1/b.rpm' },
+        'sn-1',
+        clock.now() + 1_000_000,
+      ),
+    ]);
     await waitUntil(() => runner.idle && journal.payload().jobs.length === 1);
     expect(runs).toEqual(['real', 'fresh']);
   });
@@ -191,7 +231,10 @@ describe('JobRunner', () => {
         return { errcode: 0, message: 'done' };
       },
     };
-    const policy = parseHostPolicy(JSON.stringify({ actions: ['install', 'restart'], sources: ['https://repo.example/'] }), '/etc/bootagent/policy.json');
+    const policy = parseHostPolicy(
+      JSON.stringify({ actions: ['install', 'restart'], sources: ['https://repo.example/'] }),
+      '/etc/bootagent/policy.json',
+    );
     const t = await setup(manager, policy);
     await t.runner.accept([
       { id: 'a', action: 'uninstall', name: 'BasicAgent' },
@@ -201,9 +244,18 @@ describe('JobRunner', () => {
       { id: 'ok2', action: 'restart', name: 'BasicAgent' },
     ]);
     const r = await t.results();
-    expect(r.a).toMatchObject({ errcode: ErrorCode.POLICY_REFUSED, message: expect.stringContaining('action "uninstall" is not allowed') });
-    expect(r.c).toMatchObject({ errcode: ErrorCode.POLICY_REFUSED, message: expect.stringContaining('action "config"') });
-    expect(r.s).toMatchObject({ errcode: ErrorCode.POLICY_REFUSED, message: expect.stringContaining('source "command://') });
+    expect(r.a).toMatchObject({
+      errcode: ErrorCode.POLICY_REFUSED,
+      message: expect.stringContaining('action "uninstall" is not allowed'),
+    });
+    expect(r.c).toMatchObject({
+      errcode: ErrorCode.POLICY_REFUSED,
+      message: expect.stringContaining('action "config"'),
+    });
+    expect(r.s).toMatchObject({
+      errcode: ErrorCode.POLICY_REFUSED,
+      message: expect.stringContaining('source "command://'),
+    });
     expect(r.ok1).toMatchObject({ errcode: 0 });
     expect(r.ok2).toMatchObject({ errcode: 0 });
     expect(ran.sort()).toEqual(['ok1', 'ok2']);

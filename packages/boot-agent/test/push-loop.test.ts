@@ -83,7 +83,13 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
   it('honours Retry-After beyond the backoff', async () => {
     const clock = new ManualClock(0);
     const s = scripted(clock, [{ kind: 'failed', retryAfterMs: 30_000 }, { kind: 'ok' }]);
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 5, round: s.round, backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }) });
+    const loop = new PushLoop({
+      clock,
+      logger: silentLogger(),
+      stepSec: () => 5,
+      round: s.round,
+      backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }),
+    });
     loop.start();
     await clock.advance(29_999);
     expect(s.starts).toEqual([0]);
@@ -95,7 +101,13 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
   it('slows down to a full step when a server refused the request (4xx) instead of hammering', async () => {
     const clock = new ManualClock(0);
     const s = scripted(clock, [{ kind: 'failed', slowDown: true }, { kind: 'failed', slowDown: true }, { kind: 'ok' }]);
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 20, round: s.round, backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }) });
+    const loop = new PushLoop({
+      clock,
+      logger: silentLogger(),
+      stepSec: () => 20,
+      round: s.round,
+      backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }),
+    });
     loop.start();
     await clock.advance(45_000);
     expect(s.starts).toEqual([0, 20_000, 40_000]);
@@ -105,7 +117,13 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
   it('a round that throws is a failed round, and the loop goes on', async () => {
     const clock = new ManualClock(0);
     const s = scripted(clock, [() => Promise.reject(new Error('boom')), { kind: 'ok' }]);
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 5, round: s.round, backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }) });
+    const loop = new PushLoop({
+      clock,
+      logger: silentLogger(),
+      stepSec: () => 5,
+      round: s.round,
+      backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }),
+    });
     loop.start();
     await clock.advance(7000);
     expect(s.starts).toEqual([0, 1000, 6000]);
@@ -187,7 +205,13 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
 
     const c2 = new ManualClock(0);
     const s2 = scripted(c2, [{ kind: 'failed' }]);
-    const l2 = new PushLoop({ clock: c2, logger: silentLogger(), stepSec: () => 60, round: s2.round, backoff: new Backoff({ baseMs: 10_000, maxMs: 60_000, random: () => 1 }) });
+    const l2 = new PushLoop({
+      clock: c2,
+      logger: silentLogger(),
+      stepSec: () => 60,
+      round: s2.round,
+      backoff: new Backoff({ baseMs: 10_000, maxMs: 60_000, random: () => 1 }),
+    });
     l2.start();
     await c2.advance(1);
     l2.pushSoon();

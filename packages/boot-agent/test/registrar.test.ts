@@ -15,7 +15,13 @@ describe('registerUntilDone', () => {
     const asked: string[] = [];
     const askedAt: number[] = [];
     const transport: Transport = {
-      async post<T>(_s: string, _p: string, body: unknown, _h: Record<string, string>, check: Validator<T>): Promise<Outcome<T>> {
+      async post<T>(
+        _s: string,
+        _p: string,
+        body: unknown,
+        _h: Record<string, string>,
+        check: Validator<T>,
+      ): Promise<Outcome<T>> {
         const sn = (body as { agentsn: string }).agentsn;
         asked.push(sn);
         askedAt.push(clock.now());

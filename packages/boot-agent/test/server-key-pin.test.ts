@@ -9,7 +9,13 @@ const current = createSigner(generateSigningKeyPem());
 const next = createSigner(generateSigningKeyPem());
 const stranger = createSigner(generateSigningKeyPem());
 const announce = (s: typeof current, n?: typeof current) =>
-  n ? { signingKey: s.publicKey, nextSigningKey: n.publicKey, nextSigningKeySig: s.signText('key-rotation', n.publicKey) } : { signingKey: s.publicKey };
+  n
+    ? {
+        signingKey: s.publicKey,
+        nextSigningKey: n.publicKey,
+        nextSigningKeySig: s.signText('key-rotation', n.publicKey),
+      }
+    : { signingKey: s.publicKey };
 const kids = (pin: ServerKeyPin) => pin.keys().map(keyId);
 const fresh = () => mkdtempSync(join(tmpdir(), 'pin-'));
 
@@ -34,7 +40,13 @@ describe('server key pin', () => {
     // A "next" key endorsed by the stranger, not by the pinned key, changes nothing either.
     const pin2 = ServerKeyPin.open(fresh());
     pin2.accept(announce(current));
-    expect(pin2.accept({ ...announce(current), nextSigningKey: next.publicKey, nextSigningKeySig: stranger.signText('key-rotation', next.publicKey) })).toEqual({ kind: 'unchanged' });
+    expect(
+      pin2.accept({
+        ...announce(current),
+        nextSigningKey: next.publicKey,
+        nextSigningKeySig: stranger.signText('key-rotation', next.publicKey),
+      }),
+    ).toEqual({ kind: 'unchanged' });
     expect(kids(pin2)).toEqual([current.kid]);
   });
 

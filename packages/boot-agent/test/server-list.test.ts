@@ -5,8 +5,18 @@ import { checkServerList, serverUrls } from '../src/net/server-list.ts';
 describe('server list', () => {
   it('build-time, then -S/metafile, then pushed; duplicates kept; host:port means http', () => {
     expect(
-      serverUrls({ build: 'lb.example.invalid:8080,10.0.0.1', servers: ['10.0.0.1:8180', 'https://a.invalid:8443'], pushed: ['10.0.0.1:8180'] }),
-    ).toEqual(['http://lb.example.invalid:8080', 'http://10.0.0.1:8180', 'http://10.0.0.1:8180', 'https://a.invalid:8443', 'http://10.0.0.1:8180']);
+      serverUrls({
+        build: 'lb.example.invalid:8080,10.0.0.1',
+        servers: ['10.0.0.1:8180', 'https://a.invalid:8443'],
+        pushed: ['10.0.0.1:8180'],
+      }),
+    ).toEqual([
+      'http://lb.example.invalid:8080',
+      'http://10.0.0.1:8180',
+      'http://10.0.0.1:8180',
+      'https://a.invalid:8443',
+      'http://10.0.0.1:8180',
+    ]);
   });
 
   it('an empty build-time default adds nothing', () => {
@@ -16,8 +26,14 @@ describe('server list', () => {
   it('checks a list: seed syntax with a trailing comma is fine; other schemes and credentials are not', () => {
     expect(checkServerList('192.168.9.1:1234,')).toEqual({ ok: true, entries: ['192.168.9.1:1234'] });
     expect(checkServerList('')).toEqual({ ok: true, entries: [] });
-    expect(checkServerList('ftp://x:21')).toMatchObject({ ok: false, error: expect.stringContaining('only http and https') });
-    expect(checkServerList('http://user:pw@x:1')).toMatchObject({ ok: false, error: expect.stringContaining('credentials') });
+    expect(checkServerList('ftp://x:21')).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('only http and https'),
+    });
+    expect(checkServerList('http://user:pw@x:1')).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('credentials'),
+    });
     expect(checkServerList('bad host:1')).toMatchObject({ ok: false });
   });
 });

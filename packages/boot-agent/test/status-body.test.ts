@@ -11,7 +11,11 @@ describe('status body self-report', () => {
       resultQueue: 1,
       eventQueue: 5,
     });
-    expect(selfReport({ rssBytes: -1, cpuSeconds: -0.5 }, { jobs: -1, results: 0, events: 0 })).toMatchObject({ rssBytes: 0, cpuSeconds: 0, jobQueue: 0 });
+    expect(selfReport({ rssBytes: -1, cpuSeconds: -0.5 }, { jobs: -1, results: 0, events: 0 })).toMatchObject({
+      rssBytes: 0,
+      cpuSeconds: 0,
+      jobQueue: 0,
+    });
   });
 
   it('the process usage is real: some resident memory and CPU time', () => {

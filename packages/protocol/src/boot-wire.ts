@@ -206,9 +206,7 @@ export type StatusReply = Static<typeof StatusReply>;
 export const SubAgentJob = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 64 }),
-    action: Type.Union(
-      ['install', 'upgrade', 'uninstall', 'restart', 'stop', 'start'].map((a) => Type.Literal(a)),
-    ),
+    action: Type.Union(['install', 'upgrade', 'uninstall', 'restart', 'stop', 'start'].map((a) => Type.Literal(a))),
     name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
     version: Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._+~-]*$' })),
     url: Type.Optional(Type.String({ maxLength: 2048 })),

@@ -39,8 +39,16 @@ export const OUTPUT_CAP_BYTES = 64 * 1024;
  */
 export function checkSyncBashTimeout(requested: unknown): { ok: true; seconds: number } | { ok: false; error: string } {
   if (requested === undefined) return { ok: true, seconds: SYNC_BASH_DEFAULT_TIMEOUT_S };
-  if (typeof requested !== 'number' || !Number.isFinite(requested) || requested < SYNC_BASH_MIN_TIMEOUT_S || requested > SYNC_BASH_MAX_TIMEOUT_S) {
-    return { ok: false, error: `/timeout: must be a number of seconds from ${SYNC_BASH_MIN_TIMEOUT_S} to ${SYNC_BASH_MAX_TIMEOUT_S}, got ${typeof requested === 'number' ? String(requested) : JSON.stringify(requested)}` };
+  if (
+    typeof requested !== 'number' ||
+    !Number.isFinite(requested) ||
+    requested < SYNC_BASH_MIN_TIMEOUT_S ||
+    requested > SYNC_BASH_MAX_TIMEOUT_S
+  ) {
+    return {
+      ok: false,
+      error: `/timeout: must be a number of seconds from ${SYNC_BASH_MIN_TIMEOUT_S} to ${SYNC_BASH_MAX_TIMEOUT_S}, got ${typeof requested === 'number' ? String(requested) : JSON.stringify(requested)}`,
+    };
   }
   return { ok: true, seconds: requested };
 }
@@ -116,7 +124,8 @@ export const cancelRequest = {
   schema: CancelRequest,
   validate(value: unknown): ReturnType<typeof cancelShape.validate> {
     const v = cancelShape.validate(value);
-    if (v.ok && (v.value.target === undefined) === (v.value.name === undefined)) return { ok: false, errors: ['/: give exactly one of target and name'] };
+    if (v.ok && (v.value.target === undefined) === (v.value.name === undefined))
+      return { ok: false, errors: ['/: give exactly one of target and name'] };
     return v;
   },
 };
@@ -125,8 +134,12 @@ export const cancelRequest = {
 export const PolarisCancelRequest = Type.Object(
   {
     hosts: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { minItems: 1, maxItems: 10000 }),
-    id: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'the id of the running POST /polaris request' })),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'a periodic task whose run is to stop' })),
+    id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: 'the id of the running POST /polaris request' }),
+    ),
+    name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'a periodic task whose run is to stop' }),
+    ),
   },
   { additionalProperties: false },
 );

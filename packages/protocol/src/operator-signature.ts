@@ -46,7 +46,12 @@ const DOMAIN = 'aspire-opsig-v2';
 const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
 
 /** The exact bytes signed: a JSON array in a fixed order (no key-order ambiguity). */
-export function operatorSignaturePayload(c: SignedCommand, hosts: readonly string[], exp: number, nonce: string): Buffer {
+export function operatorSignaturePayload(
+  c: SignedCommand,
+  hosts: readonly string[],
+  exp: number,
+  nonce: string,
+): Buffer {
   const fields =
     c.method === 'sync.bash'
       ? [c.method, c.cmd, c.user ?? 'root', c.group ?? null, c.timeout ?? SYNC_BASH_DEFAULT_TIMEOUT_S]
@@ -58,7 +63,12 @@ export function operatorSignaturePayload(c: SignedCommand, hosts: readonly strin
  * Sign a request for the given hosts until `exp` (unix seconds), with a fresh random nonce.
  * `privateKey`: a KeyObject or PEM.
  */
-export function signOperatorCommand(privateKey: KeyObject | string, c: SignedCommand, hosts: readonly string[], exp: number): OperatorSignature {
+export function signOperatorCommand(
+  privateKey: KeyObject | string,
+  c: SignedCommand,
+  hosts: readonly string[],
+  exp: number,
+): OperatorSignature {
   const key = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
   const nonce = randomBytes(18).toString('base64url');
   const sig = sign(null, operatorSignaturePayload(c, hosts, exp, nonce), key).toString('base64');
@@ -82,7 +92,9 @@ export function operatorPublicKey(base64: string): KeyObject {
 }
 
 /** A verified signature carries its nonce and expiry: the caller refuses a nonce seen before. */
-export type OperatorSignatureCheck = { ok: true; keyIndex: number; nonce: string; exp: number } | { ok: false; reason: string };
+export type OperatorSignatureCheck =
+  | { ok: true; keyIndex: number; nonce: string; exp: number }
+  | { ok: false; reason: string };
 
 /**
  * Check an `opsig` from a frame: well-formed, not expired at `nowSec`, naming `agentsn`, and made
@@ -109,7 +121,10 @@ export function verifyOperatorSignature(
     !NONCE_PATTERN.test(o.nonce) ||
     typeof o.sig !== 'string'
   ) {
-    return { ok: false, reason: 'opsig malformed: needs {hosts: string[], exp: number, nonce: 16..64 chars [A-Za-z0-9_-], sig: base64}' };
+    return {
+      ok: false,
+      reason: 'opsig malformed: needs {hosts: string[], exp: number, nonce: 16..64 chars [A-Za-z0-9_-], sig: base64}',
+    };
   }
   if (o.exp < nowSec) return { ok: false, reason: `opsig expired at ${new Date(o.exp * 1000).toISOString()}` };
   if (!agentsn) return { ok: false, reason: 'this host does not know its agentsn yet, so no opsig can name it' };
@@ -123,5 +138,9 @@ export function verifyOperatorSignature(
       /* a malformed signature verifies against no key */
     }
   }
-  return { ok: false, reason: 'opsig does not verify against any operator key of the policy (wrong key, or signed over another method, command, user, group, timeout, task name, host list or nonce)' };
+  return {
+    ok: false,
+    reason:
+      'opsig does not verify against any operator key of the policy (wrong key, or signed over another method, command, user, group, timeout, task name, host list or nonce)',
+  };
 }

@@ -12,7 +12,15 @@
  *
  * Shared by the server (signing) and both agents (verifying): one canonical form for all.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { ErrorCode, ErrorMessage, type ErrorCodeName } from './error-codes.ts';
 
 /** `revoke`: an entry of a status reply's `revoke` list (a job to abort), never mistaken for a job or a frame. */
@@ -50,7 +58,9 @@ export function canonicalJson(value: unknown): string {
     case 'object': {
       if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
       return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
     }
     default:
@@ -77,7 +87,9 @@ export function publicKeyBase64(key: KeyObject): string {
 export function parsePublicKey(text: string): KeyObject | undefined {
   const t = text.trim();
   try {
-    const key = t.startsWith('-----BEGIN') ? createPublicKey(t) : createPublicKey({ key: Buffer.from(t, 'base64'), format: 'der', type: 'spki' });
+    const key = t.startsWith('-----BEGIN')
+      ? createPublicKey(t)
+      : createPublicKey({ key: Buffer.from(t, 'base64'), format: 'der', type: 'spki' });
     return key.asymmetricKeyType === 'ed25519' ? key : undefined;
   } catch {
     return undefined;
@@ -86,7 +98,10 @@ export function parsePublicKey(text: string): KeyObject | undefined {
 
 /** Key id: first 16 hex digits of SHA-256 of the SPKI DER. */
 export function keyId(key: KeyObject): string {
-  return createHash('sha256').update(toPublic(key).export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(toPublic(key).export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export interface Signer {
@@ -94,7 +109,12 @@ export interface Signer {
   /** Base64 SPKI DER of the public key. */
   readonly publicKey: string;
   /** The object with agentsn, expires, kid and sig set (any such fields it had are replaced). */
-  sign<T extends Record<string, unknown>>(purpose: SigningPurpose, value: T, target: string, expiresMs: number): T & SignatureFields;
+  sign<T extends Record<string, unknown>>(
+    purpose: SigningPurpose,
+    value: T,
+    target: string,
+    expiresMs: number,
+  ): T & SignatureFields;
   /** A detached signature of arbitrary text (the rotation announcement of the next key). */
   signText(purpose: SigningPurpose, text: string): string;
 }
@@ -102,7 +122,8 @@ export interface Signer {
 /** A signer from an Ed25519 private key (KeyObject or PEM text). */
 export function createSigner(privateKey: KeyObject | string): Signer {
   const priv = typeof privateKey === 'string' ? createPrivateKey(privateKey) : privateKey;
-  if (priv.asymmetricKeyType !== 'ed25519') throw new Error(`signing key must be Ed25519, got ${priv.asymmetricKeyType ?? 'unknown'}`);
+  if (priv.asymmetricKeyType !== 'ed25519')
+    throw new Error(`signing key must be Ed25519, got ${priv.asymmetricKeyType ?? 'unknown'}`);
   const pub = createPublicKey(priv);
   const kid = keyId(pub);
   return {
@@ -136,7 +157,12 @@ export function verifyText(purpose: SigningPurpose, text: string, sig: string, k
 
 export type SignatureRefusal = Extract<
   ErrorCodeName,
-  'SIGNATURE_MISSING' | 'SIGNATURE_INVALID' | 'SIGNATURE_EXPIRED' | 'SIGNATURE_REPLAYED' | 'SIGNATURE_WRONG_TARGET' | 'SIGNATURE_NO_PINNED_KEY'
+  | 'SIGNATURE_MISSING'
+  | 'SIGNATURE_INVALID'
+  | 'SIGNATURE_EXPIRED'
+  | 'SIGNATURE_REPLAYED'
+  | 'SIGNATURE_WRONG_TARGET'
+  | 'SIGNATURE_NO_PINNED_KEY'
 >;
 
 export type VerifyOutcome =
@@ -161,10 +187,16 @@ function refuse(code: SignatureRefusal, detail: string): VerifyOutcome {
  */
 export function verifySigned(purpose: SigningPurpose, value: unknown, opts: VerifyOptions): VerifyOutcome {
   if (opts.keys.length === 0) return refuse('SIGNATURE_NO_PINNED_KEY', 'this host has no pinned server key');
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return refuse('SIGNATURE_MISSING', 'not an object');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return refuse('SIGNATURE_MISSING', 'not an object');
   const v = value as Record<string, unknown>;
   if (typeof v.sig !== 'string' || v.sig.length === 0) return refuse('SIGNATURE_MISSING', 'no sig');
-  if (typeof v.kid !== 'string' || typeof v.agentsn !== 'string' || typeof v.expires !== 'number' || !Number.isFinite(v.expires)) {
+  if (
+    typeof v.kid !== 'string' ||
+    typeof v.agentsn !== 'string' ||
+    typeof v.expires !== 'number' ||
+    !Number.isFinite(v.expires)
+  ) {
     return refuse('SIGNATURE_MISSING', 'sig without kid, agentsn and expires');
   }
   let input: Buffer;
@@ -184,9 +216,11 @@ export function verifySigned(purpose: SigningPurpose, value: unknown, opts: Veri
   }
   if (!good) return refuse('SIGNATURE_INVALID', 'signature does not match the content');
   // Signature first: the fields below are only worth reading once they are the server's.
-  if (v.agentsn !== opts.agentsn) return refuse('SIGNATURE_WRONG_TARGET', `addressed to ${v.agentsn}, this host is ${opts.agentsn}`);
+  if (v.agentsn !== opts.agentsn)
+    return refuse('SIGNATURE_WRONG_TARGET', `addressed to ${v.agentsn}, this host is ${opts.agentsn}`);
   if (v.expires <= opts.nowMs) return refuse('SIGNATURE_EXPIRED', `expired at ${new Date(v.expires).toISOString()}`);
-  if (v.expires - opts.nowMs > MAX_SIGNED_VALIDITY_MS) return refuse('SIGNATURE_INVALID', 'valid for longer than the protocol allows');
+  if (v.expires - opts.nowMs > MAX_SIGNED_VALIDITY_MS)
+    return refuse('SIGNATURE_INVALID', 'valid for longer than the protocol allows');
   return { ok: true, kid: v.kid, expires: v.expires };
 }
 

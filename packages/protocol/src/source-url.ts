@@ -28,7 +28,9 @@ export function normalizeSourceUrl(url: string): SourceUrl {
 }
 
 /** A prefix is scheme-only (`https://`, `command:`) or a URL ending at a `/`. */
-export type SourcePrefix = { kind: 'scheme'; scheme: string; text: string } | { kind: 'prefix'; href: string; text: string };
+export type SourcePrefix =
+  | { kind: 'scheme'; scheme: string; text: string }
+  | { kind: 'prefix'; href: string; text: string };
 
 const SCHEME_ONLY = /^([a-z][a-z0-9+.-]*):(\/\/)?$/i;
 

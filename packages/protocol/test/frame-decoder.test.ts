@@ -6,7 +6,10 @@ describe('channel frame decoder', () => {
     const d = new FrameDecoder();
     const text = encodeFrame({ a: 1 }) + encodeFrame({ b: 'x\ny' });
     const out = [...d.push(Buffer.from(text.slice(0, 5))), ...d.push(Buffer.from(text.slice(5)))];
-    expect(out).toEqual([{ kind: 'frame', value: { a: 1 } }, { kind: 'frame', value: { b: 'x\ny' } }]);
+    expect(out).toEqual([
+      { kind: 'frame', value: { a: 1 } },
+      { kind: 'frame', value: { b: 'x\ny' } },
+    ]);
   });
 
   it('reports garbage as malformed and carries on', () => {

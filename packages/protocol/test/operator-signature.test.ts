@@ -1,6 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SYNC_BASH_DEFAULT_TIMEOUT_S, operatorPublicKey, operatorPublicKeyBase64, signOperatorCommand, verifyOperatorSignature, type SignedCommand } from '../src/index.ts';
+import {
+  SYNC_BASH_DEFAULT_TIMEOUT_S,
+  operatorPublicKey,
+  operatorPublicKeyBase64,
+  signOperatorCommand,
+  verifyOperatorSignature,
+  type SignedCommand,
+} from '../src/index.ts';
 
 const op = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
@@ -15,7 +22,12 @@ describe('operator signatures (opsig)', () => {
   it('a signature over method, command, user, timeout, hosts, expiry and nonce verifies on a named host before expiry', () => {
     const sig = signOperatorCommand(op.privateKey, cmd, [SN, 'other-sn'], NOW + 60);
     expect(sig.nonce).toMatch(/^[A-Za-z0-9_-]{16,64}$/);
-    expect(verifyOperatorSignature(sig, cmd, SN, NOW, keys)).toEqual({ ok: true, keyIndex: 0, nonce: sig.nonce, exp: NOW + 60 });
+    expect(verifyOperatorSignature(sig, cmd, SN, NOW, keys)).toEqual({
+      ok: true,
+      keyIndex: 0,
+      nonce: sig.nonce,
+      exp: NOW + 60,
+    });
     // Through JSON, as it travels in a frame; PEM keys work too.
     const pem = op.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const viaPem = JSON.parse(JSON.stringify(signOperatorCommand(pem, cmd, [SN], NOW + 60)));
@@ -24,7 +36,15 @@ describe('operator signatures (opsig)', () => {
     expect(signOperatorCommand(op.privateKey, cmd, [SN], NOW + 60).nonce).not.toBe(viaPem.nonce);
     // No timeout signed means the default the server puts in the frame.
     const noTimeout = signOperatorCommand(op.privateKey, { method: 'sync.bash', cmd: 'uptime' }, [SN], NOW + 60);
-    expect(verifyOperatorSignature(noTimeout, { method: 'sync.bash', cmd: 'uptime', timeout: SYNC_BASH_DEFAULT_TIMEOUT_S }, SN, NOW, keys).ok).toBe(true);
+    expect(
+      verifyOperatorSignature(
+        noTimeout,
+        { method: 'sync.bash', cmd: 'uptime', timeout: SYNC_BASH_DEFAULT_TIMEOUT_S },
+        SN,
+        NOW,
+        keys,
+      ).ok,
+    ).toBe(true);
   });
 
   it('each change is refused with its reason', () => {
@@ -36,15 +56,23 @@ describe('operator signatures (opsig)', () => {
     expect(reason(verifyOperatorSignature({ ...sig, nonce: 'short' }, cmd, SN, NOW, keys))).toMatch(/malformed/);
     expect(reason(verifyOperatorSignature(sig, cmd, SN, NOW + 61, keys))).toMatch(/expired/);
     expect(reason(verifyOperatorSignature(sig, cmd, 'another-host', NOW, keys))).toMatch(/does not name this host/);
-    expect(reason(verifyOperatorSignature(sig, { ...cmd, cmd: 'uptime; id' }, SN, NOW, keys))).toMatch(/does not verify/);
-    expect(reason(verifyOperatorSignature(sig, { method: 'sync.bash', cmd: 'uptime', timeout: 30 }, SN, NOW, keys))).toMatch(/does not verify/);
+    expect(reason(verifyOperatorSignature(sig, { ...cmd, cmd: 'uptime; id' }, SN, NOW, keys))).toMatch(
+      /does not verify/,
+    );
+    expect(
+      reason(verifyOperatorSignature(sig, { method: 'sync.bash', cmd: 'uptime', timeout: 30 }, SN, NOW, keys)),
+    ).toMatch(/does not verify/);
     expect(reason(verifyOperatorSignature(sig, { ...cmd, group: 'wheel' }, SN, NOW, keys))).toMatch(/does not verify/);
     // The timeout is covered: the same command with a longer one is another request.
     expect(reason(verifyOperatorSignature(sig, { ...cmd, timeout: 3600 }, SN, NOW, keys))).toMatch(/does not verify/);
-    expect(reason(verifyOperatorSignature({ ...sig, hosts: [SN, 'x'] }, cmd, SN, NOW, keys))).toMatch(/does not verify/);
+    expect(reason(verifyOperatorSignature({ ...sig, hosts: [SN, 'x'] }, cmd, SN, NOW, keys))).toMatch(
+      /does not verify/,
+    );
     expect(reason(verifyOperatorSignature({ ...sig, exp: NOW + 9999 }, cmd, SN, NOW, keys))).toMatch(/does not verify/);
     // The nonce is covered: a fresh one cannot be put on a captured signature.
-    expect(reason(verifyOperatorSignature({ ...sig, nonce: 'AAAAAAAAAAAAAAAAAAAAAAAA' }, cmd, SN, NOW, keys))).toMatch(/does not verify/);
+    expect(reason(verifyOperatorSignature({ ...sig, nonce: 'AAAAAAAAAAAAAAAAAAAAAAAA' }, cmd, SN, NOW, keys))).toMatch(
+      /does not verify/,
+    );
     const foreign = signOperatorCommand(other.privateKey, cmd, [SN], NOW + 60);
     expect(reason(verifyOperatorSignature(foreign, cmd, SN, NOW, keys))).toMatch(/does not verify/);
     expect(reason(verifyOperatorSignature({ ...sig, sig: 'garbage' }, cmd, SN, NOW, keys))).toMatch(/does not verify/);
@@ -54,7 +82,9 @@ describe('operator signatures (opsig)', () => {
     const sig = signOperatorCommand(op.privateKey, task, [SN], NOW + 60);
     expect(verifyOperatorSignature(sig, task, SN, NOW, keys).ok).toBe(true);
     expect(reason(verifyOperatorSignature(sig, { ...task, name: 'other' }, SN, NOW, keys))).toMatch(/does not verify/);
-    expect(reason(verifyOperatorSignature(sig, { ...task, line: '0 * * * * * root id' }, SN, NOW, keys))).toMatch(/does not verify/);
+    expect(reason(verifyOperatorSignature(sig, { ...task, line: '0 * * * * * root id' }, SN, NOW, keys))).toMatch(
+      /does not verify/,
+    );
     const asCommand = signOperatorCommand(op.privateKey, { method: 'sync.bash', cmd: task.line }, [SN], NOW + 60);
     expect(reason(verifyOperatorSignature(asCommand, task, SN, NOW, keys))).toMatch(/does not verify/);
   });

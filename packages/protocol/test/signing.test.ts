@@ -21,7 +21,9 @@ const job = { id: 'j1', action: 'install', name: 'BasicAgent', version: '1.0.0',
 
 describe('canonical form', () => {
   it('sorts keys at every depth, has no whitespace, leaves undefined out', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 'x', null], c: true }, u: undefined })).toBe('{"a":{"c":true,"d":[1,"x",null]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [1, 'x', null], c: true }, u: undefined })).toBe(
+      '{"a":{"c":true,"d":[1,"x",null]},"b":1}',
+    );
     expect(canonicalJson({ b: 1, a: 2 })).toBe(canonicalJson({ a: 2, b: 1 }));
   });
 
@@ -58,19 +60,36 @@ describe('sign and verify', () => {
   it('a signature by another key is refused, under its own kid or under the pinned kid', () => {
     const forged = other.sign('job', job, 'sn-1', NOW + 60_000);
     expect(verifySigned('job', forged, opts)).toMatchObject({ ok: false, code: 'SIGNATURE_INVALID' });
-    expect(verifySigned('job', { ...forged, kid: server.kid }, opts)).toMatchObject({ ok: false, code: 'SIGNATURE_INVALID' });
+    expect(verifySigned('job', { ...forged, kid: server.kid }, opts)).toMatchObject({
+      ok: false,
+      code: 'SIGNATURE_INVALID',
+    });
   });
 
   it('expired is refused SIGNATURE_EXPIRED; too long a validity is refused', () => {
     const signed = server.sign('job', job, 'sn-1', NOW - 1);
-    expect(verifySigned('job', signed, opts)).toMatchObject({ ok: false, code: 'SIGNATURE_EXPIRED', errcode: ErrorCode.SIGNATURE_EXPIRED });
-    expect(verifySigned('job', server.sign('job', job, 'sn-1', NOW), opts)).toMatchObject({ ok: false, code: 'SIGNATURE_EXPIRED' });
-    expect(verifySigned('job', server.sign('job', job, 'sn-1', NOW + 30 * 86_400_000), opts)).toMatchObject({ ok: false, code: 'SIGNATURE_INVALID' });
+    expect(verifySigned('job', signed, opts)).toMatchObject({
+      ok: false,
+      code: 'SIGNATURE_EXPIRED',
+      errcode: ErrorCode.SIGNATURE_EXPIRED,
+    });
+    expect(verifySigned('job', server.sign('job', job, 'sn-1', NOW), opts)).toMatchObject({
+      ok: false,
+      code: 'SIGNATURE_EXPIRED',
+    });
+    expect(verifySigned('job', server.sign('job', job, 'sn-1', NOW + 30 * 86_400_000), opts)).toMatchObject({
+      ok: false,
+      code: 'SIGNATURE_INVALID',
+    });
   });
 
-  it('another host\'s agentsn is refused SIGNATURE_WRONG_TARGET', () => {
+  it("another host's agentsn is refused SIGNATURE_WRONG_TARGET", () => {
     const signed = server.sign('job', job, 'sn-2', NOW + 60_000);
-    expect(verifySigned('job', signed, opts)).toMatchObject({ ok: false, code: 'SIGNATURE_WRONG_TARGET', errcode: ErrorCode.SIGNATURE_WRONG_TARGET });
+    expect(verifySigned('job', signed, opts)).toMatchObject({
+      ok: false,
+      code: 'SIGNATURE_WRONG_TARGET',
+      errcode: ErrorCode.SIGNATURE_WRONG_TARGET,
+    });
   });
 
   it('unsigned and half-signed objects are refused SIGNATURE_MISSING; no pinned key is SIGNATURE_NO_PINNED_KEY', () => {
@@ -78,7 +97,10 @@ describe('sign and verify', () => {
     const { kid: _kid, ...noKid } = server.sign('job', job, 'sn-1', NOW + 60_000);
     expect(verifySigned('job', noKid, opts)).toMatchObject({ ok: false, code: 'SIGNATURE_MISSING' });
     expect(verifySigned('job', 'text', opts)).toMatchObject({ ok: false, code: 'SIGNATURE_MISSING' });
-    expect(verifySigned('job', server.sign('job', job, 'sn-1', NOW + 60_000), { ...opts, keys: [] })).toMatchObject({ ok: false, code: 'SIGNATURE_NO_PINNED_KEY' });
+    expect(verifySigned('job', server.sign('job', job, 'sn-1', NOW + 60_000), { ...opts, keys: [] })).toMatchObject({
+      ok: false,
+      code: 'SIGNATURE_NO_PINNED_KEY',
+    });
   });
 
   it('a signed job is not a valid frame (purpose is signed)', () => {
@@ -89,10 +111,15 @@ describe('sign and verify', () => {
 
   it('accepts a signature by any pinned key (current and announced next)', () => {
     const both = [pinned[0]!, parsePublicKey(other.publicKey)!];
-    expect(verifySigned('frame', other.sign('frame', { id: 'f', method: 'getinfo.kernel' }, 'sn-1', NOW + 1000), { ...opts, keys: both }).ok).toBe(true);
+    expect(
+      verifySigned('frame', other.sign('frame', { id: 'f', method: 'getinfo.kernel' }, 'sn-1', NOW + 1000), {
+        ...opts,
+        keys: both,
+      }).ok,
+    ).toBe(true);
   });
 
-  it('detached text signatures (rotation announcements) verify only with the signer\'s key', () => {
+  it("detached text signatures (rotation announcements) verify only with the signer's key", () => {
     const sig = server.signText('key-rotation', other.publicKey);
     expect(verifyText('key-rotation', other.publicKey, sig, pinned[0]!)).toBe(true);
     expect(verifyText('key-rotation', server.publicKey, sig, pinned[0]!)).toBe(false);
@@ -104,7 +131,9 @@ describe('keys', () => {
   it('parses base64 SPKI and PEM, refuses non-Ed25519 and junk', () => {
     const pem = parsePublicKey(server.publicKey)!.export({ type: 'spki', format: 'pem' }).toString();
     expect(keyId(parsePublicKey(pem)!)).toBe(server.kid);
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .publicKey.export({ type: 'spki', format: 'der' })
+      .toString('base64');
     expect(parsePublicKey(rsa)).toBeUndefined();
     expect(parsePublicKey('not a key')).toBeUndefined();
   });

@@ -5,7 +5,13 @@
  * Routes: agent endpoints under /agent/ (credential auth), operator REST under /api/v1/server
  * (Bearer token), the OpenAPI document at /api/v1/server/openapi.json (public: no data).
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifySchema } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifySchema,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import { VERSION, type Clock } from '@aspire/agent-core';
 import { API_PREFIX } from '@aspire/protocol';
@@ -121,27 +127,52 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   });
 
   let dashboard: Dashboard | undefined;
-  const scheduler = new Periodic('scheduler', clock, config.schedulerIntervalMs, async () => {
-    await store.tick(clock.now());
-  }, logger);
+  const scheduler = new Periodic(
+    'scheduler',
+    clock,
+    config.schedulerIntervalMs,
+    async () => {
+      await store.tick(clock.now());
+    },
+    logger,
+  );
   const claimed = async (name: string, periodMs: number) => (deps.sweepGate ? deps.sweepGate(name, periodMs) : true);
-  const sweeper = new Periodic('offline-sweep', clock, config.offlineSweepSec * 1000, async () => {
-    if (!(await claimed('offline-sweep', config.offlineSweepSec * 1000))) return;
-    const n = await store.markOffline(clock.now(), config.offlineMissedSteps);
-    if (n > 0) logger.info({ hosts: n }, 'hosts went offline');
-  }, logger);
-  const retention = new Periodic('retention', clock, 3600_000, async () => {
-    if (!(await claimed('retention', 3600_000))) return;
-    const pruned = await store.pruneEvents(clock.now() - config.eventRetentionDays * 86_400_000);
-    if (pruned > 0) logger.info({ events: pruned, days: config.eventRetentionDays }, 'old events deleted');
-    const results = await store.pruneTaskResults(clock.now() - config.taskResultRetentionDays * 86_400_000);
-    if (results > 0) logger.info({ taskResults: results, days: config.taskResultRetentionDays }, 'old task results deleted');
-    const audit = await store.pruneAudit(clock.now() - config.auditRetentionDays * 86_400_000);
-    if (audit > 0) logger.info({ auditRows: audit, days: config.auditRetentionDays }, 'old audit rows deleted');
-  }, logger);
-  const dashboardJob = new Periodic('dashboard', clock, config.dashboardIntervalSec * 1000, async () => {
-    dashboard = await store.computeDashboard(clock.now());
-  }, logger);
+  const sweeper = new Periodic(
+    'offline-sweep',
+    clock,
+    config.offlineSweepSec * 1000,
+    async () => {
+      if (!(await claimed('offline-sweep', config.offlineSweepSec * 1000))) return;
+      const n = await store.markOffline(clock.now(), config.offlineMissedSteps);
+      if (n > 0) logger.info({ hosts: n }, 'hosts went offline');
+    },
+    logger,
+  );
+  const retention = new Periodic(
+    'retention',
+    clock,
+    3600_000,
+    async () => {
+      if (!(await claimed('retention', 3600_000))) return;
+      const pruned = await store.pruneEvents(clock.now() - config.eventRetentionDays * 86_400_000);
+      if (pruned > 0) logger.info({ events: pruned, days: config.eventRetentionDays }, 'old events deleted');
+      const results = await store.pruneTaskResults(clock.now() - config.taskResultRetentionDays * 86_400_000);
+      if (results > 0)
+        logger.info({ taskResults: results, days: config.taskResultRetentionDays }, 'old task results deleted');
+      const audit = await store.pruneAudit(clock.now() - config.auditRetentionDays * 86_400_000);
+      if (audit > 0) logger.info({ auditRows: audit, days: config.auditRetentionDays }, 'old audit rows deleted');
+    },
+    logger,
+  );
+  const dashboardJob = new Periodic(
+    'dashboard',
+    clock,
+    config.dashboardIntervalSec * 1000,
+    async () => {
+      dashboard = await store.computeDashboard(clock.now());
+    },
+    logger,
+  );
 
   const ctx: AppContext = {
     store,
@@ -149,7 +180,12 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     config,
     logger,
     linkKey: await store.secret('package-links'),
-    signing: deps.signing ?? loadServerSigning({ dataDir: config.dataDir, ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}) }),
+    signing:
+      deps.signing ??
+      loadServerSigning({
+        dataDir: config.dataDir,
+        ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
+      }),
     ...(deps.hostCa ? { hostCa: deps.hostCa } : {}),
     ...(deps.closeHostChannel ? { closeHostChannel: deps.closeHostChannel } : {}),
     dashboard: () => dashboard,

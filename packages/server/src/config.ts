@@ -177,7 +177,9 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
     enrollSecret: c.optionalString('enrollSecret'),
     metricsToken: c.optionalString('metricsToken'),
     publicUrl: c.optionalString('publicUrl'),
-    logLevel: c.string('logLevel', 'info', (v) => (LEVELS.includes(v) ? undefined : `must be one of ${LEVELS.join(' ')}`)),
+    logLevel: c.string('logLevel', 'info', (v) =>
+      LEVELS.includes(v) ? undefined : `must be one of ${LEVELS.join(' ')}`,
+    ),
     logFile: c.optionalString('logFile'),
     tlsCert: c.optionalString('tlsCert'),
     tlsKey: c.optionalString('tlsKey'),
@@ -206,14 +208,25 @@ export function checkConfig(raw: Record<string, unknown>, source: string): Confi
   if (cluster) config.cluster = cluster;
   const signingKeys = c.rawValue('signingKeys');
   if (signingKeys !== undefined) {
-    if (!Array.isArray(signingKeys) || signingKeys.length < 1 || signingKeys.length > 2 || !signingKeys.every((k) => typeof k === 'string' && k.length > 0)) {
-      c.problems.push('signingKeys: must be a list of one or two PEM file paths (current, then next during a rotation)');
+    if (
+      !Array.isArray(signingKeys) ||
+      signingKeys.length < 1 ||
+      signingKeys.length > 2 ||
+      !signingKeys.every((k) => typeof k === 'string' && k.length > 0)
+    ) {
+      c.problems.push(
+        'signingKeys: must be a list of one or two PEM file paths (current, then next during a rotation)',
+      );
     } else config.signingKeys = signingKeys as string[];
   }
-  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) c.problems.push('tlsCert, tlsKey: give both or neither');
-  if ((config.hostCaCert === undefined) !== (config.hostCaKey === undefined)) c.problems.push('hostCaCert, hostCaKey: give both or neither');
-  if (config.enrollSecret !== undefined && config.enrollSecret.length < 8) c.problems.push('enrollSecret: must be at least 8 characters');
-  if (config.metricsToken !== undefined && config.metricsToken.length < 16) c.problems.push('metricsToken: must be at least 16 characters');
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined))
+    c.problems.push('tlsCert, tlsKey: give both or neither');
+  if ((config.hostCaCert === undefined) !== (config.hostCaKey === undefined))
+    c.problems.push('hostCaCert, hostCaKey: give both or neither');
+  if (config.enrollSecret !== undefined && config.enrollSecret.length < 8)
+    c.problems.push('enrollSecret: must be at least 8 characters');
+  if (config.metricsToken !== undefined && config.metricsToken.length < 16)
+    c.problems.push('metricsToken: must be at least 16 characters');
   if (config.publicUrl !== undefined && !/^https?:\/\/[^/]+$/.test(config.publicUrl)) {
     c.problems.push('publicUrl: must be http(s)://host[:port] without a path');
   }

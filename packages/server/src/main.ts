@@ -10,7 +10,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { acquirePidfile, ConfigError, createRootLogger, EXIT_CODES, PidfileLockedError, readConfigObject, realClock, VERSION, versionLine } from '@aspire/agent-core';
+import {
+  acquirePidfile,
+  ConfigError,
+  createRootLogger,
+  EXIT_CODES,
+  PidfileLockedError,
+  readConfigObject,
+  realClock,
+  VERSION,
+  versionLine,
+} from '@aspire/agent-core';
 import { buildServer } from './app.ts';
 import { becomeDataDirOwner } from './data-dir-owner.ts';
 import { ServerMetrics } from './metrics/server-metrics.ts';
@@ -60,7 +70,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
   if ((flags.logFile ?? flags.log) !== undefined) raw.logFile = flags.logFile ?? flags.log;
   // ASPIRE_DATABASE_URL selects PostgreSQL over the file's `store` (docs/scale.md).
-  const storeEnv: StoreEnv = { ASPIRE_DATABASE_URL: process.env.ASPIRE_DATABASE_URL, ASPIRE_DATABASE_PASSWORD: process.env.ASPIRE_DATABASE_PASSWORD };
+  const storeEnv: StoreEnv = {
+    ASPIRE_DATABASE_URL: process.env.ASPIRE_DATABASE_URL,
+    ASPIRE_DATABASE_PASSWORD: process.env.ASPIRE_DATABASE_PASSWORD,
+  };
   const rawStore = withStoreEnv(raw.store, storeEnv);
   if (rawStore !== undefined) raw.store = rawStore;
   const { config, notes } = checkConfig(raw, flags.config ?? 'flags');
@@ -71,7 +84,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   starting.undo.push(() => root.flush());
   const logger = root.logger;
   for (const n of notes) logger.warn(n);
-  if (config.enrollSecret === undefined) logger.warn('no enrollSecret configured: any host that reaches this server can register');
+  if (config.enrollSecret === undefined)
+    logger.warn('no enrollSecret configured: any host that reaches this server can register');
 
   // One server per data dir: its caches (quiet-push fingerprints, tag tasks) assume it is the
   // only writer. `token create/list/revoke` only touch the tokens table and need no lock.
@@ -86,19 +100,48 @@ async function serve(flags: ServeFlags): Promise<void> {
   // the store is open, stopped in `shutdown` before the store closes. Its task results go into
   // the same store (one database per server).
   // One signing key for status-reply jobs and hub frames (docs/security.md).
-  const signing = loadServerSigning({ dataDir: config.dataDir, ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}) });
-  logger.info({ kid: signing.signer.kid, rotatingTo: signing.announcement.nextSigningKey !== undefined }, 'signing key loaded');
+  const signing = loadServerSigning({
+    dataDir: config.dataDir,
+    ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
+  });
+  logger.info(
+    { kid: signing.signer.kid, rotatingTo: signing.announcement.nextSigningKey !== undefined },
+    'signing key loaded',
+  );
   // The host CA: issues hosts' client certificates; the hub accepts only those (docs/security.md "Host identity").
   const hostCa = await loadOrCreateHostCa(config, realClock.now());
-  const hostCaCerts = [hostCa.certPem, ...(config.hostCaPreviousCert ? [readFileSync(config.hostCaPreviousCert, 'utf8')] : [])];
-  logger.info({ source: hostCa.source, previousTrusted: config.hostCaPreviousCert !== undefined, certLifetimeSec: config.hostCertLifetimeSec }, 'host CA loaded');
+  const hostCaCerts = [
+    hostCa.certPem,
+    ...(config.hostCaPreviousCert ? [readFileSync(config.hostCaPreviousCert, 'utf8')] : []),
+  ];
+  logger.info(
+    {
+      source: hostCa.source,
+      previousTrusted: config.hostCaPreviousCert !== undefined,
+      certLifetimeSec: config.hostCertLifetimeSec,
+    },
+    'host CA loaded',
+  );
   // Several nodes (docs/scale.md): only on PostgreSQL; on SQLite there is no cluster layer.
   // The store's own connection (its password from its file or the environment), or cluster.url.
   const clusterDb = config.cluster?.url ? { connectionString: config.cluster.url } : opened.postgres;
-  const cluster = clusterDb ? createCluster({ db: clusterDb, heartbeatMs: config.cluster?.heartbeatMs ?? 2000, clock: realClock, logger }) : undefined;
+  const cluster = clusterDb
+    ? createCluster({ db: clusterDb, heartbeatMs: config.cluster?.heartbeatMs ?? 2000, clock: realClock, logger })
+    : undefined;
   if (cluster) starting.undo.push(() => cluster.stop());
-  const hub = hubFromFlags(flags, { clock: realClock, logger, store, keepResults: config.taskResultsKeep, signer: signing.signer, hostCaCerts, ...(cluster ? { cluster } : {}) });
-  const https = config.tlsCert && config.tlsKey ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } : undefined;
+  const hub = hubFromFlags(flags, {
+    clock: realClock,
+    logger,
+    store,
+    keepResults: config.taskResultsKeep,
+    signer: signing.signer,
+    hostCaCerts,
+    ...(cluster ? { cluster } : {}),
+  });
+  const https =
+    config.tlsCert && config.tlsKey
+      ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+      : undefined;
   // One metrics registry for the REST side and the hub (GET /metrics, docs/metrics.md).
   const metrics = new ServerMetrics(realClock);
   if (hub) metrics.hubFrom(() => hub.registry.size);
@@ -114,13 +157,33 @@ async function serve(flags: ServeFlags): Promise<void> {
     ...(cluster ? { sweepGate: (name: string, periodMs: number) => cluster.claimSweep(name, periodMs) } : {}),
     metrics,
     ...(hub ? { closeHostChannel: (agentsn: string, reason: string) => hub.closeHost(agentsn, reason) } : {}),
-    ...(hub ? { operatorPlugins: [...(cluster ? [clusterRoutes(cluster)] : []), polarisRoutes(hub, { timeFanOut: (run) => metrics.timeFanOut(run) })] } : {}),
+    ...(hub
+      ? {
+          operatorPlugins: [
+            ...(cluster ? [clusterRoutes(cluster)] : []),
+            polarisRoutes(hub, { timeFanOut: (run) => metrics.timeFanOut(run) }),
+          ],
+        }
+      : {}),
   });
-  starting.undo.push(() => server.app.close(), () => hub?.stop());
-  const hubAddress = hub ? await hub.start().catch((err: unknown) => Promise.reject(listenFailure(err, flags.hubListen ?? '', '--hub-listen HOST:PORT'))) : undefined;
+  starting.undo.push(
+    () => server.app.close(),
+    () => hub?.stop(),
+  );
+  const hubAddress = hub
+    ? await hub
+        .start()
+        .catch((err: unknown) => Promise.reject(listenFailure(err, flags.hubListen ?? '', '--hub-listen HOST:PORT')))
+    : undefined;
   if (cluster) {
     // The node id and the address other nodes redirect agents to: configured, else the hub's.
-    const shownHub = hubAddress && (['0.0.0.0', '::'].includes(hubAddress.host) ? hostname() : hubAddress.host.includes(':') ? `[${hubAddress.host}]` : hubAddress.host);
+    const shownHub =
+      hubAddress &&
+      (['0.0.0.0', '::'].includes(hubAddress.host)
+        ? hostname()
+        : hubAddress.host.includes(':')
+          ? `[${hubAddress.host}]`
+          : hubAddress.host);
     const node = {
       nodeId: config.cluster?.nodeId ?? derivedNodeId(hostname(), hubAddress?.port ?? process.pid),
       advertise: config.cluster?.advertise ?? (hubAddress ? `${shownHub}:${hubAddress.port}` : ''),
@@ -133,7 +196,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   const { host, port } = parseListen(config.listen)!;
   const address = await server.app
     .listen({ host, port })
-    .catch((err: unknown) => Promise.reject(listenFailure(err, config.listen, '--listen HOST:PORT (config key "listen")')));
+    .catch((err: unknown) =>
+      Promise.reject(listenFailure(err, config.listen, '--listen HOST:PORT (config key "listen")')),
+    );
   starting.undo.length = 0;
   server.start();
   const url = new URL(address);
@@ -194,7 +259,10 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
       const dir = o.dataDir ?? (o.config ? (readConfigObject(o.config).dataDir as string | undefined) : undefined);
       if (typeof dir !== 'string') return;
       const s = becomeDataDirOwner(dir);
-      if (s.kind === 'switched') process.stderr.write(`aspire: running as uid ${s.uid} gid ${s.gid}, the owner of ${dir}, so the service can still write what this creates\n`);
+      if (s.kind === 'switched')
+        process.stderr.write(
+          `aspire: running as uid ${s.uid} gid ${s.gid}, the owner of ${dir}, so the service can still write what this creates\n`,
+        );
     });
   // Operator CLI: client commands against a running server (docs/cli.md).
   addClientCommands(p);
@@ -208,10 +276,20 @@ program()
     await undoStart();
     if (err instanceof CommanderError) {
       // commander has printed the message (or the help / version) already.
-      const done = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+      const done =
+        err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
       process.exit(done ? EXIT_CODES.OK : EXIT_CODES.USAGE);
     }
-    const line = err instanceof ConfigError || err instanceof PidfileLockedError ? err.message : startupFailureLine(err, starting.dataDir);
+    const line =
+      err instanceof ConfigError || err instanceof PidfileLockedError
+        ? err.message
+        : startupFailureLine(err, starting.dataDir);
     process.stderr.write(`aspire: ${line ?? (err as Error).stack ?? String(err)}\n`);
-    process.exit(err instanceof ConfigError ? EXIT_CODES.USAGE : err instanceof PidfileLockedError ? EXIT_CODES.RUNNING : EXIT_CODES.FAILURE);
+    process.exit(
+      err instanceof ConfigError
+        ? EXIT_CODES.USAGE
+        : err instanceof PidfileLockedError
+          ? EXIT_CODES.RUNNING
+          : EXIT_CODES.FAILURE,
+    );
   });

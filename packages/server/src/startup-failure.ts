@@ -34,6 +34,7 @@ export function startupFailureLine(err: unknown, dataDir: string | undefined): s
   }
   // A file the start needs and cannot have (log file, data dir, TLS files: EACCES, ENOENT, EROFS...).
   const fsErr = err as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown } | null;
-  if (typeof fsErr?.code === 'string' && typeof fsErr.syscall === 'string' && typeof fsErr.path === 'string') return `cannot start: ${String(fsErr.message)}`;
+  if (typeof fsErr?.code === 'string' && typeof fsErr.syscall === 'string' && typeof fsErr.path === 'string')
+    return `cannot start: ${String(fsErr.message)}`;
   return undefined;
 }

@@ -30,7 +30,9 @@ interface TokenFlags extends ClientFlags {
 function onServer(opts: TokenFlags): boolean {
   if (opts.dataDir || opts.config || process.env.ASPIRE_DATABASE_URL) return false;
   if (configuredUrl(opts) !== undefined) return true;
-  throw new ConfigError('flags', ['--data-dir: required (or --config naming a file with dataDir) on the server machine; or --url (ASPIRE_URL, cli.json "url") for a running server']);
+  throw new ConfigError('flags', [
+    '--data-dir: required (or --config naming a file with dataDir) on the server machine; or --url (ASPIRE_URL, cli.json "url") for a running server',
+  ]);
 }
 
 interface CreateFlags extends TokenFlags {
@@ -59,7 +61,10 @@ function tokenDataDir(opts: TokenFlags): string {
  * PostgreSQL; otherwise the SQLite file in the data dir.
  */
 async function tokenStore(opts: TokenFlags): Promise<OpenedStore['store']> {
-  const env = { ASPIRE_DATABASE_URL: process.env.ASPIRE_DATABASE_URL, ASPIRE_DATABASE_PASSWORD: process.env.ASPIRE_DATABASE_PASSWORD };
+  const env = {
+    ASPIRE_DATABASE_URL: process.env.ASPIRE_DATABASE_URL,
+    ASPIRE_DATABASE_PASSWORD: process.env.ASPIRE_DATABASE_PASSWORD,
+  };
   const rawStore = withStoreEnv(opts.config ? readConfigObject(opts.config).store : undefined, env);
   const problems: string[] = [];
   const store = checkStoreConfig(rawStore, problems);
@@ -84,7 +89,11 @@ export function grantFromFlags(opts: CreateFlags): Grant {
     cidrs: one(opts.cidrs),
     commands: opts.commands,
   });
-  if (!r.ok) throw new ConfigError('flags', r.problems.map((p) => `--${p}`));
+  if (!r.ok)
+    throw new ConfigError(
+      'flags',
+      r.problems.map((p) => `--${p}`),
+    );
   return r.grant;
 }
 
@@ -116,7 +125,9 @@ async function tokenList(opts: TokenFlags): Promise<void> {
         scope = 'unreadable scope';
       }
       // Name, created and use first (as before roles existed), then role and scope.
-      process.stdout.write(`${t.name}\tcreated ${new Date(t.gmt_create).toISOString()}\t${used}\trole ${t.role}\t${scope}\n`);
+      process.stdout.write(
+        `${t.name}\tcreated ${new Date(t.gmt_create).toISOString()}\t${used}\trole ${t.role}\t${scope}\n`,
+      );
     }
   } finally {
     await store.close();
@@ -140,23 +151,45 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 export function addTokenCommands(p: Command): void {
   const token = p
     .command('token')
-    .description('operator tokens: on the server machine (--data-dir) or through a running server (--url, ASPIRE_URL, cli.json)')
-    .addHelpText('after', '\nExamples:\n  aspire token create --data-dir /var/lib/aspire --name alice --role operator --tags role=web\n  aspire token create --url https://aspire.example:8180 --name ci --role viewer   (admin token from ASPIRE_TOKEN or cli.json)\n  aspire token list -o json\n  aspire token revoke --name ci');
+    .description(
+      'operator tokens: on the server machine (--data-dir) or through a running server (--url, ASPIRE_URL, cli.json)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  aspire token create --data-dir /var/lib/aspire --name alice --role operator --tags role=web\n  aspire token create --url https://aspire.example:8180 --name ci --role viewer   (admin token from ASPIRE_TOKEN or cli.json)\n  aspire token list -o json\n  aspire token revoke --name ci',
+    );
   // Each verb works on a local data dir (--data-dir, --config) or, without one, on the server named
   // by --url / ASPIRE_URL / cli.json (an admin token; docs/cli.md "token").
   withConnection(token.command('create'))
     .description('create an operator token and print it once (stored hashed); flags limit what it may do')
     .option('--data-dir <dir>', 'the server data dir')
     .option('-c, --config <file>', 'take the data dir from this server config file')
-    .requiredOption('--name <name>', 'who or what the token is for (recorded as the author of its tasks and in the audit log)')
-    .option('--role <role>', `${ROLES.join(' | ')}: viewer reads, operator runs commands and tasks in scope, admin everything`, 'admin')
+    .requiredOption(
+      '--name <name>',
+      'who or what the token is for (recorded as the author of its tasks and in the audit log)',
+    )
+    .option(
+      '--role <role>',
+      `${ROLES.join(' | ')}: viewer reads, operator runs commands and tasks in scope, admin everything`,
+      'admin',
+    )
     .option('--tags <k=v,...>', 'hosts: those carrying one of these tags')
     .option('--regions <id|name,...>', 'hosts: those in one of these regions')
     .option('--agentsn <sn,...>', 'hosts: these AgentSNs')
-    .option('--commands <rule>', 'allowed command, repeatable: exact:TEXT, prefix:TEXT, regex:RE (whole command); no kind = exact', collect)
+    .option(
+      '--commands <rule>',
+      'allowed command, repeatable: exact:TEXT, prefix:TEXT, regex:RE (whole command); no kind = exact',
+      collect,
+    )
     .option('--users <user,...>', 'allowed run-as users (sync.bash default is root)')
-    .option('--groups <group,...>', 'allowed run-as groups (sync.bash group); without it, --users allows no explicit group')
-    .option('--sources <prefix,...>', 'allowed package sources of install/upgrade tasks: URL prefixes ending at "/" or schemes (command:// only when listed)')
+    .option(
+      '--groups <group,...>',
+      'allowed run-as groups (sync.bash group); without it, --users allows no explicit group',
+    )
+    .option(
+      '--sources <prefix,...>',
+      'allowed package sources of install/upgrade tasks: URL prefixes ending at "/" or schemes (command:// only when listed)',
+    )
     .option('--allow <part,...>', 'with --commands or --sources: task parts allowed explicitly: envs, config')
     .option('--cidrs <cidr,...>', 'allowed source addresses')
     .action(tokenCreate);

@@ -42,7 +42,11 @@ export function checkGrantRequest(req: GrantRequest): { ok: true; grant: Grant }
   const raw: Record<string, unknown> = {};
   for (const k of LIST_FIELDS) {
     const v = req[k];
-    if (v !== undefined) raw[k] = v.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+    if (v !== undefined)
+      raw[k] = v
+        .flatMap((x) => x.split(','))
+        .map((x) => x.trim())
+        .filter(Boolean);
   }
   if (req.commands?.length) raw.commands = req.commands.map(parseCommandRule);
   const r = checkScope(raw);

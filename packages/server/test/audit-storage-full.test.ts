@@ -17,7 +17,8 @@ import { sha256Hex } from '../src/http/secrets.ts';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.ts';
 
 const TOKEN = 'asp_audit-full-test-token-000000000';
-const sqliteFull = () => Object.assign(new Error('database or disk is full'), { code: 'ERR_SQLITE_ERROR', errcode: 13 });
+const sqliteFull = () =>
+  Object.assign(new Error('database or disk is full'), { code: 'ERR_SQLITE_ERROR', errcode: 13 });
 const PAGE = { offset: 0, limit: 100, order: 'asc', sortby: 'id' } as const;
 
 describe('audit rows on a full disk', () => {
@@ -43,10 +44,19 @@ describe('audit rows on a full disk', () => {
       },
     });
     const { config } = checkConfig({ dataDir: dir }, 'test');
-    server = await buildServer({ store, clock: new ManualClock(Date.UTC(2026, 0, 1)), logger: pino({ level: 'info' }, sink), config });
+    server = await buildServer({
+      store,
+      clock: new ManualClock(Date.UTC(2026, 0, 1)),
+      logger: pino({ level: 'info' }, sink),
+      config,
+    });
     await server.app.ready();
     // The task's target must be a known host.
-    const reg = await server.app.inject({ method: 'POST', url: '/agent/register', payload: { hostname: 'h-1', agentsn: 'sn-1' } });
+    const reg = await server.app.inject({
+      method: 'POST',
+      url: '/agent/register',
+      payload: { hostname: 'h-1', agentsn: 'sn-1' },
+    });
     expect(reg.statusCode).toBe(200);
   });
   afterAll(async () => {
@@ -57,20 +67,39 @@ describe('audit rows on a full disk', () => {
 
   const auth = { authorization: `Bearer ${TOKEN}` };
   const createTask = () =>
-    server.app.inject({ method: 'POST', url: '/api/v1/server/task', headers: auth, payload: { command: 'start', agents: ['sn-1'], parameters: { name: 'BasicAgent' } } });
+    server.app.inject({
+      method: 'POST',
+      url: '/api/v1/server/task',
+      headers: auth,
+      payload: { command: 'start', agents: ['sn-1'], parameters: { name: 'BasicAgent' } },
+    });
   const fullLines = () => lines.filter((l) => /audit rows cannot be stored: the disk is full/.test(l.msg));
 
   it('a result row that cannot be stored keeps the route answer; the full disk is logged once', async () => {
     full = true;
     try {
       // A refusal, a 404 and a 400 of state-changing requests: each keeps its own envelope.
-      const noToken = await server.app.inject({ method: 'POST', url: '/api/v1/server/task/revoke', payload: { id: 1 } });
+      const noToken = await server.app.inject({
+        method: 'POST',
+        url: '/api/v1/server/task/revoke',
+        payload: { id: 1 },
+      });
       expect(noToken.statusCode).toBe(401);
       expect(noToken.json()).toMatchObject({ status: ApiStatus.UNAUTHORIZED });
-      const missing = await server.app.inject({ method: 'POST', url: '/api/v1/server/task/revoke', headers: auth, payload: { id: 999 } });
+      const missing = await server.app.inject({
+        method: 'POST',
+        url: '/api/v1/server/task/revoke',
+        headers: auth,
+        payload: { id: 999 },
+      });
       expect(missing.statusCode).toBe(404);
       expect(missing.json()).toMatchObject({ status: ApiStatus.NOT_FOUND });
-      const bad = await server.app.inject({ method: 'POST', url: '/api/v1/server/task', headers: auth, payload: { command: 'start' } });
+      const bad = await server.app.inject({
+        method: 'POST',
+        url: '/api/v1/server/task',
+        headers: auth,
+        payload: { command: 'start' },
+      });
       expect(bad.statusCode).toBe(400);
       expect(bad.json()).toMatchObject({ status: ApiStatus.BAD_REQUEST, cause: 'give exactly one of agents or tags' });
     } finally {
@@ -98,7 +127,10 @@ describe('audit rows on a full disk', () => {
     const sent = await createTask();
     expect(sent.statusCode).toBe(200);
     expect((await store.listTasks({}, PAGE)).items).toHaveLength(1);
-    expect((await store.listAudit({}, PAGE)).items.map((r) => [r.phase, r.code])).toEqual([['dispatch', null], ['result', 200]]);
+    expect((await store.listAudit({}, PAGE)).items.map((r) => [r.phase, r.code])).toEqual([
+      ['dispatch', null],
+      ['result', 200],
+    ]);
     expect(lines.some((l) => /audit rows are stored again/.test(l.msg))).toBe(true);
   });
 });

@@ -18,13 +18,32 @@ describe('server config', () => {
   it('lists every bad key and clamps numbers to their bounds', () => {
     let err: unknown;
     try {
-      checkConfig({ listen: 'nowhere', bogus: 1, logLevel: 'loud', rateLimit: { statusPerSec: 'x', extra: 1 }, enrollSecret: 'short', tlsCert: '/a' }, 'aspire.json');
+      checkConfig(
+        {
+          listen: 'nowhere',
+          bogus: 1,
+          logLevel: 'loud',
+          rateLimit: { statusPerSec: 'x', extra: 1 },
+          enrollSecret: 'short',
+          tlsCert: '/a',
+        },
+        'aspire.json',
+      );
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
-    for (const k of ['bogus: unknown key', 'listen:', 'logLevel:', 'rateLimit.statusPerSec:', 'rateLimit.extra: unknown key', 'enrollSecret:', 'tlsCert, tlsKey']) expect(problems).toContain(k);
+    for (const k of [
+      'bogus: unknown key',
+      'listen:',
+      'logLevel:',
+      'rateLimit.statusPerSec:',
+      'rateLimit.extra: unknown key',
+      'enrollSecret:',
+      'tlsCert, tlsKey',
+    ])
+      expect(problems).toContain(k);
     const { config, notes } = checkConfig({ offlineMissedSteps: 0, schedulerIntervalMs: 1 }, 'x');
     expect(config.offlineMissedSteps).toBe(1);
     expect(config.schedulerIntervalMs).toBe(10);
@@ -72,22 +91,56 @@ describe('background jobs on a ManualClock', () => {
     const { config } = checkConfig({ dataDir: dir, offlineSweepSec: 1, dashboardIntervalSec: 1 }, 'test');
     server = await buildServer({ store, clock, logger: silentLogger(), config });
     server.start();
-    const reg = (await server.app.inject({ method: 'POST', url: '/agent/register', payload: { hostname: 'h', agentsn: 'sn-1' } })).json();
+    const reg = (
+      await server.app.inject({ method: 'POST', url: '/agent/register', payload: { hostname: 'h', agentsn: 'sn-1' } })
+    ).json();
     const push = await server.app.inject({
       method: 'POST',
       url: '/agent/status',
       headers: { 'x-aspire-credential': reg.credential },
-      payload: { hostname: 'h', agentsn: 'sn-1', version: '1', uptime: 1, timestamp: 1, step: 10, agents: [], jobs: [], events: [], eventsDropped: 4, os: 'linux', arch: 'x86_64' },
+      payload: {
+        hostname: 'h',
+        agentsn: 'sn-1',
+        version: '1',
+        uptime: 1,
+        timestamp: 1,
+        step: 10,
+        agents: [],
+        jobs: [],
+        events: [],
+        eventsDropped: 4,
+        os: 'linux',
+        arch: 'x86_64',
+      },
     });
     expect(push.statusCode).toBe(200);
-    const host = async () => (await server!.app.inject({ method: 'GET', url: '/api/v1/server/agent?agentsn=sn-1', headers: { authorization: `Bearer ${token}` } })).json().host;
+    const host = async () =>
+      (
+        await server!.app.inject({
+          method: 'GET',
+          url: '/api/v1/server/agent?agentsn=sn-1',
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json().host;
     await clock.advance(29_000);
     expect((await host()).status).toBe('online');
     await clock.advance(2_000);
     expect((await host()).status).toBe('offline');
-    const dash = (await server.app.inject({ method: 'GET', url: '/api/v1/server/dashboard', headers: { authorization: `Bearer ${token}` } })).json();
+    const dash = (
+      await server.app.inject({
+        method: 'GET',
+        url: '/api/v1/server/dashboard',
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json();
     expect(dash.dashboard.hosts).toMatchObject({ total: 1, online: 0, offline: 1 });
-    const ev = (await server.app.inject({ method: 'GET', url: '/api/v1/server/event?agentsn=sn-1', headers: { authorization: `Bearer ${token}` } })).json();
+    const ev = (
+      await server.app.inject({
+        method: 'GET',
+        url: '/api/v1/server/event?agentsn=sn-1',
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json();
     expect(ev.events[0]).toMatchObject({ category: 0, kind: 'events_dropped', data: { dropped: 4 } });
   });
 });

@@ -43,7 +43,19 @@ describe('run results', () => {
 
 describe('task fields', () => {
   it('every field the API returns, beyond the list columns; objects as JSON', () => {
-    expect(taskFields({ id: 1, command: 'config', status: 'COMPLETE', count: 1, complete: 1, priority: 5, after: [2, 3], start_at: null, parameters: { step: 1 } })).toEqual([
+    expect(
+      taskFields({
+        id: 1,
+        command: 'config',
+        status: 'COMPLETE',
+        count: 1,
+        complete: 1,
+        priority: 5,
+        after: [2, 3],
+        start_at: null,
+        parameters: { step: 1 },
+      }),
+    ).toEqual([
       { name: 'priority', value: '5' },
       { name: 'after', value: '[2,3]' },
       { name: 'start_at', value: '—' },

@@ -7,11 +7,45 @@ import { formatLocal } from '../console/src/lib/time.ts';
 
 describe('console task view helpers', () => {
   it('taskSettings names priority, max_errors, batch, dependencies and a halt', () => {
-    expect(taskSettings({ priority: 1024, max_errors: 0, max_errors_pct: null, batch: 0, batch_pct: null, after: [], halt_reason: null })).toEqual(['priority 1024', 'max_errors 0']);
     expect(
-      taskSettings({ priority: 5, max_errors: 0, max_errors_pct: 10, batch: 0, batch_pct: 50, after: [3, 4], halt_reason: 'halted: 2 failed subtasks exceed max_errors 10% (1)' }),
-    ).toEqual(['priority 5', 'max_errors 10%', 'batch 50%', 'after #3, #4', 'halted: 2 failed subtasks exceed max_errors 10% (1)']);
-    expect(taskSettings({ priority: 1, max_errors: null, max_errors_pct: null, batch: 2, batch_pct: null, after: [], halt_reason: null })).toEqual(['priority 1', 'max_errors no limit', 'batch 2']);
+      taskSettings({
+        priority: 1024,
+        max_errors: 0,
+        max_errors_pct: null,
+        batch: 0,
+        batch_pct: null,
+        after: [],
+        halt_reason: null,
+      }),
+    ).toEqual(['priority 1024', 'max_errors 0']);
+    expect(
+      taskSettings({
+        priority: 5,
+        max_errors: 0,
+        max_errors_pct: 10,
+        batch: 0,
+        batch_pct: 50,
+        after: [3, 4],
+        halt_reason: 'halted: 2 failed subtasks exceed max_errors 10% (1)',
+      }),
+    ).toEqual([
+      'priority 5',
+      'max_errors 10%',
+      'batch 50%',
+      'after #3, #4',
+      'halted: 2 failed subtasks exceed max_errors 10% (1)',
+    ]);
+    expect(
+      taskSettings({
+        priority: 1,
+        max_errors: null,
+        max_errors_pct: null,
+        batch: 2,
+        batch_pct: null,
+        after: [],
+        halt_reason: null,
+      }),
+    ).toEqual(['priority 1', 'max_errors no limit', 'batch 2']);
   });
 
   it('subtaskActions offers what the server accepts in each state', () => {

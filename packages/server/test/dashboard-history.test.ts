@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { DashboardHistory } from '../src/console-api/dashboard-history.ts';
 import type { Dashboard } from '../src/store/store.ts';
 
-const dash = (t: number, online: number, total = 10): Dashboard => ({ hosts: { total, online, offline: total - online, registered: 0 }, agents: [], computedAt: t });
+const dash = (t: number, online: number, total = 10): Dashboard => ({
+  hosts: { total, online, offline: total - online, registered: 0 },
+  agents: [],
+  computedAt: t,
+});
 
 describe('DashboardHistory', () => {
   it('records each computation once, oldest first', () => {

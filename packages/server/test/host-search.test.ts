@@ -21,7 +21,14 @@ beforeAll(async () => {
     ['sn-ccc-1', 'Web-Admin'],
   ];
   for (const [agentsn, hostname] of hosts) {
-    await store.register({ agentsn: agentsn!, hostname: hostname!, ip: '127.0.0.1', newHash: `h-${agentsn}`, freshAgentsn: `fresh-${agentsn}`, now: 1000 });
+    await store.register({
+      agentsn: agentsn!,
+      hostname: hostname!,
+      ip: '127.0.0.1',
+      newHash: `h-${agentsn}`,
+      freshAgentsn: `fresh-${agentsn}`,
+      now: 1000,
+    });
   }
 });
 afterAll(() => {

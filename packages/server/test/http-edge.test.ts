@@ -24,13 +24,34 @@ describe('toPaging', () => {
   it('defaults, and takes decimal digits within the bounds', () => {
     expect(toPaging({})).toEqual({ offset: 0, limit: 20, order: 'asc', sortby: 'id' });
     expect(toPaging({ offset: '0', limit: '1' })).toMatchObject({ offset: 0, limit: 1 });
-    expect(toPaging({ offset: String(MAX_OFFSET), limit: String(MAX_LIMIT) })).toMatchObject({ offset: MAX_OFFSET, limit: MAX_LIMIT });
-    expect(toPaging({ offset: '007', order: 'desc', sortby: 'name' })).toEqual({ offset: 7, limit: 20, order: 'desc', sortby: 'name' });
+    expect(toPaging({ offset: String(MAX_OFFSET), limit: String(MAX_LIMIT) })).toMatchObject({
+      offset: MAX_OFFSET,
+      limit: MAX_LIMIT,
+    });
+    expect(toPaging({ offset: '007', order: 'desc', sortby: 'name' })).toEqual({
+      offset: 7,
+      limit: 20,
+      order: 'desc',
+      sortby: 'name',
+    });
   });
 
   it.each([
-    ['offset', 'Infinity'], ['offset', '1e400'], ['offset', '1e20'], ['offset', '-1'], ['offset', '1.5'], ['offset', '0x10'], ['offset', ''], ['offset', ' 1'],
-    ['offset', '+1'], ['offset', '9007199254740992'], ['offset', '1'.repeat(400)], ['limit', 'Infinity'], ['limit', '0'], ['limit', '1001'], ['limit', 'NaN'],
+    ['offset', 'Infinity'],
+    ['offset', '1e400'],
+    ['offset', '1e20'],
+    ['offset', '-1'],
+    ['offset', '1.5'],
+    ['offset', '0x10'],
+    ['offset', ''],
+    ['offset', ' 1'],
+    ['offset', '+1'],
+    ['offset', '9007199254740992'],
+    ['offset', '1'.repeat(400)],
+    ['limit', 'Infinity'],
+    ['limit', '0'],
+    ['limit', '1001'],
+    ['limit', 'NaN'],
   ])('%s=%s is a 400 naming the parameter', (name, value) => {
     let err: unknown;
     try {
@@ -99,8 +120,11 @@ describe('JSON bodies through buildServer', () => {
         `{"hostname":"edge","agentsn":"${reg.agentsn}","version":"1","uptime":1,"timestamp":1,"step":10,"os":"linux","arch":"x86_64","agents":[],"jobs":[],"events":${events}}`,
         { 'x-aspire-credential': reg.credential },
       );
-    const ev = (id: number, data: string) => `{"localid":${id},"occurred":1767225600,"kind":"started","message":"m${id}","data":${data}}`;
-    const res = await push(`[${ev(1, deep(5000))},${ev(2, `{"big":"${'x'.repeat(MAX_EVENT_DATA_BYTES)}"}`)},${ev(3, deep(MAX_EVENT_DATA_DEPTH))}]`);
+    const ev = (id: number, data: string) =>
+      `{"localid":${id},"occurred":1767225600,"kind":"started","message":"m${id}","data":${data}}`;
+    const res = await push(
+      `[${ev(1, deep(5000))},${ev(2, `{"big":"${'x'.repeat(MAX_EVENT_DATA_BYTES)}"}`)},${ev(3, deep(MAX_EVENT_DATA_DEPTH))}]`,
+    );
     expect(res.statusCode).toBe(200);
     const page = await store.listEvents({ agentsn: reg.agentsn }, { offset: 0, limit: 10, order: 'asc', sortby: 'id' });
     expect(page.items.map((e) => [e.message, e.data])).toEqual([
@@ -114,7 +138,10 @@ describe('JSON bodies through buildServer', () => {
     for (const url of ['/agent/register', '/agent/status']) {
       const res = await post(url, `{"hostname":"edge","agentsn":"x","extra":${deep(MAX_BODY_DEPTH + 1)}}`);
       expect(res.statusCode).toBe(400);
-      expect(res.json()).toMatchObject({ status: ApiStatus.BAD_REQUEST, cause: `JSON body nested deeper than ${MAX_BODY_DEPTH} levels` });
+      expect(res.json()).toMatchObject({
+        status: ApiStatus.BAD_REQUEST,
+        cause: `JSON body nested deeper than ${MAX_BODY_DEPTH} levels`,
+      });
     }
     // Bad JSON and prototype poisoning are still fastify's refusals.
     expect((await post('/agent/register', '{"hostname":')).statusCode).toBe(400);
@@ -125,8 +152,15 @@ describe('JSON bodies through buildServer', () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     const q = await server.app.inject({ method: 'GET', url: '/api/v1/server/host?region=Infinity', headers: auth });
     expect(q.statusCode).toBe(400);
-    expect(q.json()).toMatchObject({ status: ApiStatus.BAD_REQUEST, cause: 'querystring/region must be a finite number' });
-    const b = await post('/api/v1/server/task', JSON.stringify({ command: 'restart', agents: ['edge-1'], parameters: { name: 'x' }, delay: '1e400' }), auth);
+    expect(q.json()).toMatchObject({
+      status: ApiStatus.BAD_REQUEST,
+      cause: 'querystring/region must be a finite number',
+    });
+    const b = await post(
+      '/api/v1/server/task',
+      JSON.stringify({ command: 'restart', agents: ['edge-1'], parameters: { name: 'x' }, delay: '1e400' }),
+      auth,
+    );
     expect(b.statusCode).toBe(400);
     expect(b.json()).toMatchObject({ status: ApiStatus.BAD_REQUEST, cause: 'body/delay must be a finite number' });
     const fine = await server.app.inject({ method: 'GET', url: '/api/v1/server/host?region=0', headers: auth });

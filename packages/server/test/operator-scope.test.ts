@@ -9,13 +9,30 @@ import { ManualClock } from '@aspire/testing';
 import { buildServer } from '../src/app.ts';
 import { checkConfig } from '../src/config.ts';
 import { requiredRole } from '../src/http/operator-auth.ts';
-import { addressAllowed, addressList, checkScope, commandAllowed, groupAllowed, hostInScope, parseCommandRule, roleAtLeast, taskPartsOutside, userAllowed } from '../src/http/operator-scope.ts';
+import {
+  addressAllowed,
+  addressList,
+  checkScope,
+  commandAllowed,
+  groupAllowed,
+  hostInScope,
+  parseCommandRule,
+  roleAtLeast,
+  taskPartsOutside,
+  userAllowed,
+} from '../src/http/operator-scope.ts';
 import type { HostFacts, Operator } from '../src/http/operator.ts';
 import { scopeRefusal, taskLineReadings } from '../src/http/scope-gate.ts';
 import { sha256Hex } from '../src/http/secrets.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 
-const host = (agentsn: string, tags: string[] = [], region = 0, regionName: string | null = null): HostFacts => ({ agentsn, hostname: agentsn, tags, region, regionName });
+const host = (agentsn: string, tags: string[] = [], region = 0, regionName: string | null = null): HostFacts => ({
+  agentsn,
+  hostname: agentsn,
+  tags,
+  region,
+  regionName,
+});
 
 describe('roles', () => {
   it('viewer < operator < admin, and each route needs the role of the table', () => {
@@ -37,9 +54,22 @@ describe('roles', () => {
 describe('checkScope', () => {
   it('accepts every axis and lists every problem', () => {
     expect(checkScope({})).toEqual({ ok: true, scope: {} });
-    const good = checkScope({ tags: ['role=web'], regions: ['1', 'eu'], agentsn: ['sn'], commands: [{ kind: 'prefix', value: 'echo ' }], users: ['nobody'], cidrs: ['10.0.0.0/8', '::1'] });
+    const good = checkScope({
+      tags: ['role=web'],
+      regions: ['1', 'eu'],
+      agentsn: ['sn'],
+      commands: [{ kind: 'prefix', value: 'echo ' }],
+      users: ['nobody'],
+      cidrs: ['10.0.0.0/8', '::1'],
+    });
     expect(good.ok).toBe(true);
-    const bad = checkScope({ tags: ['web'], users: ['a b'], cidrs: ['10.0.0.0/33', 'host'], commands: [{ kind: 'regex', value: '(' }], colour: 1 });
+    const bad = checkScope({
+      tags: ['web'],
+      users: ['a b'],
+      cidrs: ['10.0.0.0/33', 'host'],
+      commands: [{ kind: 'regex', value: '(' }],
+      colour: 1,
+    });
     expect(bad.ok).toBe(false);
     if (!bad.ok) {
       expect(bad.problems.join('\n')).toMatch(/tags: "web" is not k=v/);
@@ -69,7 +99,14 @@ describe('host, command, user and address checks', () => {
     expect(commandAllowed(s, 'uptime')).toBe(true);
     expect(commandAllowed(s, 'uptime; id')).toBe(false);
     expect(commandAllowed(s, 'systemctl status nginx')).toBe(true);
-    for (const c of ['systemctl status x; rm -rf /', 'systemctl status $(id)', 'systemctl status x | sh', 'systemctl status `id`', 'systemctl status x\nid', 'systemctl status x && id']) {
+    for (const c of [
+      'systemctl status x; rm -rf /',
+      'systemctl status $(id)',
+      'systemctl status x | sh',
+      'systemctl status `id`',
+      'systemctl status x\nid',
+      'systemctl status x && id',
+    ]) {
       expect(commandAllowed(s, c), c).toBe(false);
     }
     expect(commandAllowed(s, 'ls -l /tmp')).toBe(true);
@@ -100,21 +137,32 @@ describe('scopeRefusal', () => {
   const known = { web: host('sn-web', ['role=web']), db: host('sn-db', ['role=db']) };
 
   it('names every host outside, the command and the user; unknown hosts are outside', async () => {
-    const why = await scopeRefusal(op({ tags: ['role=web'], commands: [parseCommandRule('uptime')], users: ['nobody'] }, known), {
-      hosts: [{ name: 'web' }, { name: 'db' }, { name: 'ghost' }],
-      commands: ['id'],
-      users: ['root'],
-    });
+    const why = await scopeRefusal(
+      op({ tags: ['role=web'], commands: [parseCommandRule('uptime')], users: ['nobody'] }, known),
+      {
+        hosts: [{ name: 'web' }, { name: 'db' }, { name: 'ghost' }],
+        commands: ['id'],
+        users: ['root'],
+      },
+    );
     expect(why).toContain('hosts outside the scope of token "ops": "db", "ghost"');
     expect(why).toContain('command "id" is not in the allow list');
     expect(why).toContain('run-as user "root" is not allowed for token "ops" (allowed: nobody)');
-    expect(await scopeRefusal(op({ tags: ['role=web'] }, known), { hosts: [{ name: 'web' }], commands: ['id'], users: ['root'] })).toBeUndefined();
+    expect(
+      await scopeRefusal(op({ tags: ['role=web'] }, known), {
+        hosts: [{ name: 'web' }],
+        commands: ['id'],
+        users: ['root'],
+      }),
+    ).toBeUndefined();
   });
 
   it('a tag task is inside only when it asks for one of the scope tags', async () => {
     const o = op({ tags: ['role=web'] }, known);
     expect(await scopeRefusal(o, { tags: 'role=web,dc=1', commands: [], users: [] })).toBeUndefined();
-    expect(await scopeRefusal(o, { tags: 'dc=1', commands: [], users: [] })).toMatch(/tags "dc=1" select hosts outside/);
+    expect(await scopeRefusal(o, { tags: 'dc=1', commands: [], users: [] })).toMatch(
+      /tags "dc=1" select hosts outside/,
+    );
     expect(await scopeRefusal(op({}, known), { tags: 'dc=1', commands: [], users: [] })).toBeUndefined();
   });
 
@@ -133,9 +181,18 @@ describe('run-as groups, task sources, envs and config (review findings 3, 4, 7)
   const op = (scope: Operator['scope']): Operator => ({ name: 'ops', role: 'operator', scope, hosts: async () => [] });
 
   it('checkScope takes groups, sources and allow, and refuses bad entries', () => {
-    const good = checkScope({ users: ['nobody'], groups: ['nogroup'], sources: ['https://repo.example/pkgs/', 'command://'], allow: ['envs', 'config'] });
+    const good = checkScope({
+      users: ['nobody'],
+      groups: ['nogroup'],
+      sources: ['https://repo.example/pkgs/', 'command://'],
+      allow: ['envs', 'config'],
+    });
     expect(good.ok).toBe(true);
-    const bad = checkScope({ groups: ['a b'], sources: ['https://repo.example', 'https://repo.example/pkgs/../'], allow: ['shell'] });
+    const bad = checkScope({
+      groups: ['a b'],
+      sources: ['https://repo.example', 'https://repo.example/pkgs/../'],
+      allow: ['shell'],
+    });
     expect(bad.ok).toBe(false);
     if (!bad.ok) {
       expect(bad.problems.join('\n')).toMatch(/groups: "a b" is not a group name/);
@@ -154,7 +211,11 @@ describe('run-as groups, task sources, envs and config (review findings 3, 4, 7)
   });
 
   it('scopeRefusal names the group outside', async () => {
-    const why = await scopeRefusal(op({ users: ['nobody'] }), { commands: ['id'], users: ['nobody'], groups: ['disk'] });
+    const why = await scopeRefusal(op({ users: ['nobody'] }), {
+      commands: ['id'],
+      users: ['nobody'],
+      groups: ['disk'],
+    });
     expect(why).toContain('run-as group "disk" is not allowed for token "ops"');
     expect(await scopeRefusal(op({ users: ['nobody'] }), { commands: ['id'], users: ['nobody'] })).toBeUndefined();
   });
@@ -164,18 +225,37 @@ describe('run-as groups, task sources, envs and config (review findings 3, 4, 7)
     expect(taskPartsOutside(s, 'install', { name: 'a', url: 'https://repo.example/pkgs/a.tgz' })).toEqual([]);
     expect(taskPartsOutside(s, 'install', { name: 'a', url: 'HTTPS://REPO.EXAMPLE/pkgs/a.tgz' })).toEqual([]);
     expect(taskPartsOutside(s, 'install', { name: 'a', version: '1' })).toEqual([]);
-    expect(taskPartsOutside(s, 'install', { name: 'a', url: 'command://touch /x' })[0]).toMatch(/^source "command:\/\/touch \/x" \(allowed sources: https:\/\/repo.example\/pkgs\/\)/);
-    expect(taskPartsOutside(s, 'upgrade', { name: 'a', url: 'https://repo.example/pkgs/../evil/a.tgz' })[0]).toMatch(/"\.\." path segment/);
-    expect(taskPartsOutside(s, 'install', { name: 'a', url: 'https://repo.example/pkgs/a.tgz', envs: { LD_PRELOAD: '/tmp/x.so' } })).toEqual(['envs (LD_PRELOAD) not allowed (scope allow: envs)']);
-    expect(taskPartsOutside(s, 'config', { svrlist: 'evil:1' })).toEqual(['config job not allowed (scope allow: config)']);
+    expect(taskPartsOutside(s, 'install', { name: 'a', url: 'command://touch /x' })[0]).toMatch(
+      /^source "command:\/\/touch \/x" \(allowed sources: https:\/\/repo.example\/pkgs\/\)/,
+    );
+    expect(taskPartsOutside(s, 'upgrade', { name: 'a', url: 'https://repo.example/pkgs/../evil/a.tgz' })[0]).toMatch(
+      /"\.\." path segment/,
+    );
+    expect(
+      taskPartsOutside(s, 'install', {
+        name: 'a',
+        url: 'https://repo.example/pkgs/a.tgz',
+        envs: { LD_PRELOAD: '/tmp/x.so' },
+      }),
+    ).toEqual(['envs (LD_PRELOAD) not allowed (scope allow: envs)']);
+    expect(taskPartsOutside(s, 'config', { svrlist: 'evil:1' })).toEqual([
+      'config job not allowed (scope allow: config)',
+    ]);
     // A commands list alone allows only uploaded packages.
-    expect(taskPartsOutside({ commands: [parseCommandRule('prefix:install ')] }, 'install', { name: 'a', url: 'https://x/a.tgz' })[0]).toContain('only uploaded packages');
+    expect(
+      taskPartsOutside({ commands: [parseCommandRule('prefix:install ')] }, 'install', {
+        name: 'a',
+        url: 'https://x/a.tgz',
+      })[0],
+    ).toContain('only uploaded packages');
     // Explicitly allowed.
     const wide = { ...s, sources: ['command://'], allow: ['envs', 'config'] as ('envs' | 'config')[] };
     expect(taskPartsOutside(wide, 'install', { name: 'a', url: 'command://touch /x', envs: { A: '1' } })).toEqual([]);
     expect(taskPartsOutside(wide, 'config', { svrlist: 'a:1' })).toEqual([]);
     // No commands or sources list (admin tokens, host-only scopes): unchanged.
-    expect(taskPartsOutside({}, 'install', { name: 'a', url: 'command://touch /x', envs: { LD_PRELOAD: 'x' } })).toEqual([]);
+    expect(
+      taskPartsOutside({}, 'install', { name: 'a', url: 'command://touch /x', envs: { LD_PRELOAD: 'x' } }),
+    ).toEqual([]);
     expect(taskPartsOutside({ tags: ['role=web'] }, 'config', {})).toEqual([]);
   });
 
@@ -196,12 +276,20 @@ describe('server-wide operatorCidrs', () => {
     const store = openSqliteStore(join(dir, 'aspire.db'));
     try {
       await store.createToken('adm', sha256Hex('asp_operator-cidrs-test-token'), 0);
-      for (const [cidrs, expected] of [[['10.0.0.0/8'], 403], [['127.0.0.0/8'], 200]] as const) {
+      for (const [cidrs, expected] of [
+        [['10.0.0.0/8'], 403],
+        [['127.0.0.0/8'], 200],
+      ] as const) {
         const { config } = checkConfig({ dataDir: dir, operatorCidrs: cidrs }, 'test');
         const server = await buildServer({ store, clock: new ManualClock(), logger: silentLogger(), config });
-        const res = await server.app.inject({ method: 'GET', url: '/api/v1/server/host', headers: { authorization: 'Bearer asp_operator-cidrs-test-token' } });
+        const res = await server.app.inject({
+          method: 'GET',
+          url: '/api/v1/server/host',
+          headers: { authorization: 'Bearer asp_operator-cidrs-test-token' },
+        });
         expect(res.statusCode, JSON.stringify(cidrs)).toBe(expected);
-        if (expected === 403) expect(res.json().cause).toMatch(/not in the server's operator address allow list \(operatorCidrs\)/);
+        if (expected === 403)
+          expect(res.json().cause).toMatch(/not in the server's operator address allow list \(operatorCidrs\)/);
         await server.stop();
       }
       expect(() => checkConfig({ dataDir: dir, operatorCidrs: ['nope'] }, 'test')).toThrow(/operatorCidrs/);

@@ -23,7 +23,14 @@ beforeEach(async () => {
     return tx(fn);
   });
   full = false;
-  await store.register({ agentsn: 'a', hostname: 'a', ip: '127.0.0.1', newHash: 'h', freshAgentsn: 'fresh', now: clock.now() });
+  await store.register({
+    agentsn: 'a',
+    hostname: 'a',
+    ip: '127.0.0.1',
+    newHash: 'h',
+    freshAgentsn: 'fresh',
+    now: clock.now(),
+  });
 });
 afterEach(() => {
   full = false;
@@ -32,14 +39,25 @@ afterEach(() => {
 
 function push(uptime: number, events: { localid: number; occurred: number; kind: 'started'; message: string }[] = []) {
   return store.ingestStatus({
-    agentsn: 'a', hostname: 'a', ip: '127.0.0.1', version: '1', os: 'linux', arch: 'x86_64', uptime, step: 1,
-    agents: [], jobs: [], events, now: clock.now(),
+    agentsn: 'a',
+    hostname: 'a',
+    ip: '127.0.0.1',
+    version: '1',
+    os: 'linux',
+    arch: 'x86_64',
+    uptime,
+    step: 1,
+    agents: [],
+    jobs: [],
+    events,
+    now: clock.now(),
   });
 }
 
 function written(): { uptime: number; last_seen: number; status: string } {
-  return (store as unknown as { get: (sql: string, ...p: unknown[]) => { uptime: number; last_seen: number; status: string } })
-    .get('SELECT uptime, last_seen, status FROM hosts WHERE agentsn = ?', 'a');
+  return (
+    store as unknown as { get: (sql: string, ...p: unknown[]) => { uptime: number; last_seen: number; status: string } }
+  ).get('SELECT uptime, last_seen, status FROM hosts WHERE agentsn = ?', 'a');
 }
 
 describe('quiet pushes on a full disk', () => {
@@ -55,7 +73,10 @@ describe('quiet pushes on a full disk', () => {
     expect(written()).toMatchObject({ uptime: 1, last_seen: t0 });
     // A read answers (no 503) with what was answered.
     expect(await store.getHost('a')).toMatchObject({ uptime: 3, last_seen: answeredAt, status: 'online' });
-    expect((await store.listHosts({}, { offset: 0, limit: 10, order: 'asc', sortby: 'id' })).items[0]).toMatchObject({ uptime: 3, last_seen: answeredAt });
+    expect((await store.listHosts({}, { offset: 0, limit: 10, order: 'asc', sortby: 'id' })).items[0]).toMatchObject({
+      uptime: 3,
+      last_seen: answeredAt,
+    });
     // 3 missed steps after the last written push, but not after the last answered one: online.
     await clock.advance(2000);
     expect(await store.markOffline(clock.now(), 3)).toBe(0);

@@ -6,7 +6,13 @@ import { FleetSelfReports } from '../src/metrics/fleet-self-reports.ts';
 import { instrumentStore } from '../src/metrics/instrument-store.ts';
 import { ServerMetrics } from '../src/metrics/server-metrics.ts';
 
-const report = (rssBytes: number, eventQueue = 0) => ({ rssBytes, cpuSeconds: 1.5, jobQueue: 1, resultQueue: 0, eventQueue });
+const report = (rssBytes: number, eventQueue = 0) => ({
+  rssBytes,
+  cpuSeconds: 1.5,
+  jobQueue: 1,
+  resultQueue: 0,
+  eventQueue,
+});
 
 describe('FleetSelfReports', () => {
   it('sums and maxes the newest report per host and drops a report once it is stale', () => {
@@ -14,7 +20,12 @@ describe('FleetSelfReports', () => {
     fleet.record('a', report(100), 1_000, 30_000);
     fleet.record('b', report(300, 7), 1_000, 60_000);
     fleet.record('a', report(200), 2_000, 30_000); // replaces a's first report
-    expect(fleet.aggregate(3_000)).toMatchObject({ hosts: 2, rssBytes: { sum: 500, max: 300 }, eventQueue: { sum: 7, max: 7 }, jobQueue: { sum: 2, max: 1 } });
+    expect(fleet.aggregate(3_000)).toMatchObject({
+      hosts: 2,
+      rssBytes: { sum: 500, max: 300 },
+      eventQueue: { sum: 7, max: 7 },
+      jobQueue: { sum: 2, max: 1 },
+    });
     expect(fleet.aggregate(40_000)).toMatchObject({ hosts: 1, rssBytes: { sum: 300, max: 300 } });
     expect(fleet.aggregate(70_000)).toMatchObject({ hosts: 0, rssBytes: { sum: 0, max: 0 } });
   });
@@ -49,7 +60,9 @@ describe('ServerMetrics', () => {
   it('exposes counters, histograms, counts from the store and fleet aggregates in the text format', async () => {
     const clock = new ManualClock();
     const m = new ServerMetrics(clock, { defaultMetrics: false });
-    m.countFrom({ metricCounts: async () => ({ hosts: { online: 3, offline: 1 }, subtasks: { SUCCESS: 5, FAILED: 2 } }) });
+    m.countFrom({
+      metricCounts: async () => ({ hosts: { online: 3, offline: 1 }, subtasks: { SUCCESS: 5, FAILED: 2 } }),
+    });
     m.hubFrom(() => 4);
     m.statusPush(0.004, 'a', report(1000, 2), 30_000);
     m.statusPush(0.02, 'b', report(3000), 30_000);

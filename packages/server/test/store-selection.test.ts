@@ -30,8 +30,12 @@ describe('store selection', () => {
       'store.url: names no database (postgres://user@host:port/DATABASE)',
     ]);
     expect(p.join('\n')).not.toContain('hunter2');
-    expect(() => checkConfig({ store: { kind: 'postgres', url: 'postgres://u:hunter2@h' } }, 'test')).toThrow(/store\.url: names no database/);
-    expect(checkConfig({ store: { kind: 'postgres', url: 'postgres://u@db:6432/aspire', poolSize: 20 } }, 't').config.store).toEqual({
+    expect(() => checkConfig({ store: { kind: 'postgres', url: 'postgres://u:hunter2@h' } }, 'test')).toThrow(
+      /store\.url: names no database/,
+    );
+    expect(
+      checkConfig({ store: { kind: 'postgres', url: 'postgres://u@db:6432/aspire', poolSize: 20 } }, 't').config.store,
+    ).toEqual({
       kind: 'postgres',
       url: 'postgres://u@db:6432/aspire',
       poolSize: 20,
@@ -41,8 +45,16 @@ describe('store selection', () => {
   it('ASPIRE_DATABASE_URL selects PostgreSQL and replaces the file url, keeping passwordFile', () => {
     expect(withStoreEnv(undefined, {})).toBeUndefined();
     expect(withStoreEnv({ kind: 'sqlite' }, { ASPIRE_DATABASE_URL: '' })).toEqual({ kind: 'sqlite' });
-    expect(withStoreEnv(undefined, { ASPIRE_DATABASE_URL: 'postgres://a@b/c' })).toEqual({ kind: 'postgres', url: 'postgres://a@b/c' });
-    expect(withStoreEnv({ kind: 'postgres', url: 'postgres://x@y/z', passwordFile: '/p' }, { ASPIRE_DATABASE_URL: 'postgres://a@b/c' })).toEqual({
+    expect(withStoreEnv(undefined, { ASPIRE_DATABASE_URL: 'postgres://a@b/c' })).toEqual({
+      kind: 'postgres',
+      url: 'postgres://a@b/c',
+    });
+    expect(
+      withStoreEnv(
+        { kind: 'postgres', url: 'postgres://x@y/z', passwordFile: '/p' },
+        { ASPIRE_DATABASE_URL: 'postgres://a@b/c' },
+      ),
+    ).toEqual({
       kind: 'postgres',
       url: 'postgres://a@b/c',
       passwordFile: '/p',
@@ -64,7 +76,9 @@ describe('store selection', () => {
     expect(postgresConnection(base, { ASPIRE_DATABASE_PASSWORD: 'from-env' }).password).toBe('from-env');
     expect(postgresConnection(base, {}).password).toBe('in@url');
     expect(postgresConnection({ ...base, url: 'postgres://aspire@db/fleet' }, {}).password).toBeUndefined();
-    expect(() => postgresConnection({ ...base, passwordFile: join(dir, 'missing') }, {})).toThrow(/passwordFile .*ENOENT/);
+    expect(() => postgresConnection({ ...base, passwordFile: join(dir, 'missing') }, {})).toThrow(
+      /passwordFile .*ENOENT/,
+    );
     expect(redactDatabaseUrl(url)).toBe('postgres://aspire:***@db.example:5433/fleet');
     expect(redactDatabaseUrl('postgres://aspire@db/fleet')).toBe('postgres://aspire@db/fleet');
     expect(redactDatabaseUrl('::not a url:: pw')).toBe('(unparsable database URL)');
@@ -73,6 +87,8 @@ describe('store selection', () => {
   });
 
   it('? placeholders become $n outside quoted strings and identifiers', () => {
-    expect(numberPlaceholders(`SELECT '?' AS "a?", x FROM t WHERE a = ? AND b IN (?, ?)`)).toBe(`SELECT '?' AS "a?", x FROM t WHERE a = $1 AND b IN ($2, $3)`);
+    expect(numberPlaceholders(`SELECT '?' AS "a?", x FROM t WHERE a = ? AND b IN (?, ?)`)).toBe(
+      `SELECT '?' AS "a?", x FROM t WHERE a = $1 AND b IN ($2, $3)`,
+    );
   });
 });

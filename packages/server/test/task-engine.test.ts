@@ -18,19 +18,47 @@ beforeEach(() => {
 afterEach(() => store.close());
 
 async function host(sn: string, tags = ''): Promise<void> {
-  await store.register({ agentsn: sn, hostname: sn, ip: '127.0.0.1', newHash: `h-${sn}`, freshAgentsn: `fresh-${sn}`, now: clock.now() });
+  await store.register({
+    agentsn: sn,
+    hostname: sn,
+    ip: '127.0.0.1',
+    newHash: `h-${sn}`,
+    freshAgentsn: `fresh-${sn}`,
+    now: clock.now(),
+  });
   await push(sn, [], tags);
 }
 
 async function push(sn: string, jobs: JobResult[] = [], tags = '') {
   return store.ingestStatus({
-    agentsn: sn, hostname: sn, ip: '127.0.0.1', version: '1', os: 'linux', arch: 'x86_64', uptime: 1, step: 1,
-    agents: [], jobs, events: [], tags, now: clock.now(),
+    agentsn: sn,
+    hostname: sn,
+    ip: '127.0.0.1',
+    version: '1',
+    os: 'linux',
+    arch: 'x86_64',
+    uptime: 1,
+    step: 1,
+    agents: [],
+    jobs,
+    events: [],
+    tags,
+    now: clock.now(),
   });
 }
 
 function spec(over: Partial<TaskSpec>): TaskSpec {
-  return { command: 'config', parameters: { step: 5 }, delayMs: 0, batch: 0, retryCount: 0, retryIntervalMs: 0, ttlMs: 0, ttrMs: 60_000, ...over };
+  return {
+    command: 'config',
+    parameters: { step: 5 },
+    delayMs: 0,
+    batch: 0,
+    retryCount: 0,
+    retryIntervalMs: 0,
+    ttlMs: 0,
+    ttrMs: 60_000,
+    ...over,
+  };
 }
 
 async function states(id: number): Promise<Record<string, string>> {
@@ -42,10 +70,20 @@ describe('state machine rules', () => {
   it('decideResult: success, retry, exhausted, no retry', () => {
     expect(decideResult(1, { retryCount: 2, retryIntervalMs: 0 }, 0, 'ok', 100).state).toBe('SUCCESS');
     expect(decideResult(1, { retryCount: 2, retryIntervalMs: 0 }, 7, 'x', 100)).toMatchObject({ state: 'READY' });
-    expect(decideResult(2, { retryCount: 2, retryIntervalMs: 50 }, 7, 'x', 100)).toMatchObject({ state: 'DELAYED', readyAt: 150 });
+    expect(decideResult(2, { retryCount: 2, retryIntervalMs: 50 }, 7, 'x', 100)).toMatchObject({
+      state: 'DELAYED',
+      readyAt: 150,
+    });
     // Issue 13: retries exhausted go to BURIED (the design's diagram); a kick revives, the buried ttl fails it.
-    expect(decideResult(3, { retryCount: 2, retryIntervalMs: 50 }, 7, 'x', 100)).toMatchObject({ state: 'BURIED', errcode: ErrorCode.TASK_RETRIES_EXHAUSTED });
-    expect(decideResult(1, { retryCount: 0, retryIntervalMs: 0 }, 7, 'x', 100)).toMatchObject({ state: 'FAILED', errcode: 7, message: 'x' });
+    expect(decideResult(3, { retryCount: 2, retryIntervalMs: 50 }, 7, 'x', 100)).toMatchObject({
+      state: 'BURIED',
+      errcode: ErrorCode.TASK_RETRIES_EXHAUSTED,
+    });
+    expect(decideResult(1, { retryCount: 0, retryIntervalMs: 0 }, 7, 'x', 100)).toMatchObject({
+      state: 'FAILED',
+      errcode: 7,
+      message: 'x',
+    });
   });
 
   it('tags parse and match', () => {
@@ -165,7 +203,10 @@ describe('task engine on a ManualClock', () => {
     await host('in', 'svc=ecs,cmpt=DB');
     await host('other', 'svc=rds');
     const start = clock.now() + 5000;
-    const { id } = await store.createTask(spec({ tags: 'svc=ecs', windowStart: start, windowEnd: start + 20_000 }), clock.now());
+    const { id } = await store.createTask(
+      spec({ tags: 'svc=ecs', windowStart: start, windowEnd: start + 20_000 }),
+      clock.now(),
+    );
     expect((await push('in', [], 'svc=ecs,cmpt=DB')).reserved).toEqual([]); // before the window
     await clock.advance(5000);
     const j = (await push('in', [], 'svc=ecs,cmpt=DB')).reserved;
@@ -184,14 +225,29 @@ describe('task engine on a ManualClock', () => {
     await host('a');
     const ev = { localid: 3, occurred: 1000, kind: 'strike' as const, message: 'exit 1' };
     for (let i = 0; i < 3; i++) {
-      await store.ingestStatus({ agentsn: 'a', hostname: 'a', ip: '1', version: '1', os: 'linux', arch: 'x86_64', uptime: 1, step: 1, agents: [], jobs: [], events: [ev], now: clock.now() });
+      await store.ingestStatus({
+        agentsn: 'a',
+        hostname: 'a',
+        ip: '1',
+        version: '1',
+        os: 'linux',
+        arch: 'x86_64',
+        uptime: 1,
+        step: 1,
+        agents: [],
+        jobs: [],
+        events: [ev],
+        now: clock.now(),
+      });
     }
     const page = await store.listEvents({ agentsn: 'a' }, { offset: 0, limit: 10, order: 'asc', sortby: 'id' });
     expect(page.count).toBe(1);
     // Retention: events are deleted by arrival time.
     expect(await store.pruneEvents(clock.now())).toBe(0);
     expect(await store.pruneEvents(clock.now() + 1)).toBe(1);
-    expect((await store.listEvents({ agentsn: 'a' }, { offset: 0, limit: 10, order: 'asc', sortby: 'id' })).count).toBe(0);
+    expect((await store.listEvents({ agentsn: 'a' }, { offset: 0, limit: 10, order: 'asc', sortby: 'id' })).count).toBe(
+      0,
+    );
   });
 
   it('hosts go offline after the missed steps', async () => {
@@ -207,21 +263,79 @@ describe('task engine on a ManualClock', () => {
     await host('q');
     const t0 = clock.now();
     await clock.advance(1000);
-    await store.ingestStatus({ agentsn: 'q', hostname: 'q', ip: '127.0.0.1', version: '1', os: 'linux', arch: 'x86_64', uptime: 99, step: 1, agents: [], jobs: [], events: [], tags: '', now: clock.now() });
+    await store.ingestStatus({
+      agentsn: 'q',
+      hostname: 'q',
+      ip: '127.0.0.1',
+      version: '1',
+      os: 'linux',
+      arch: 'x86_64',
+      uptime: 99,
+      step: 1,
+      agents: [],
+      jobs: [],
+      events: [],
+      tags: '',
+      now: clock.now(),
+    });
     expect(await store.getHost('q')).toMatchObject({ last_seen: t0 + 1000, uptime: 99, status: 'online' });
     await clock.advance(3001);
     expect(await store.markOffline(clock.now(), 3)).toBe(1);
     await push('q');
     expect((await store.getHost('q'))!.status).toBe('online');
     // A changed field is written at once.
-    await store.ingestStatus({ agentsn: 'q', hostname: 'q2', ip: '127.0.0.1', version: '2', os: 'linux', arch: 'x86_64', uptime: 5, step: 1, agents: [], jobs: [], events: [], tags: '', now: clock.now() });
+    await store.ingestStatus({
+      agentsn: 'q',
+      hostname: 'q2',
+      ip: '127.0.0.1',
+      version: '2',
+      os: 'linux',
+      arch: 'x86_64',
+      uptime: 5,
+      step: 1,
+      agents: [],
+      jobs: [],
+      events: [],
+      tags: '',
+      now: clock.now(),
+    });
     expect(await store.getHost('q')).toMatchObject({ hostname: 'q2', curvers: '2', prevers: '1' });
     // A job for a quiet host is still handed out on its next push.
     const { id } = await store.createTask(spec({ agents: ['q'] }), clock.now());
-    await store.ingestStatus({ agentsn: 'q', hostname: 'q2', ip: '127.0.0.1', version: '2', os: 'linux', arch: 'x86_64', uptime: 6, step: 1, agents: [], jobs: [], events: [], tags: '', now: clock.now() }).then((o) => expect(o.reserved).toHaveLength(1));
+    await store
+      .ingestStatus({
+        agentsn: 'q',
+        hostname: 'q2',
+        ip: '127.0.0.1',
+        version: '2',
+        os: 'linux',
+        arch: 'x86_64',
+        uptime: 6,
+        step: 1,
+        agents: [],
+        jobs: [],
+        events: [],
+        tags: '',
+        now: clock.now(),
+      })
+      .then((o) => expect(o.reserved).toHaveLength(1));
     expect(await states(id)).toEqual({ q: 'RESERVED' });
     // A tag task opened while the host pushes quietly still reaches it.
-    const quiet = { agentsn: 'q', hostname: 'q2', ip: '127.0.0.1', version: '2', os: 'linux', arch: 'x86_64', uptime: 7, step: 1, agents: [], jobs: [], events: [], tags: 'svc=ecs', now: clock.now() };
+    const quiet = {
+      agentsn: 'q',
+      hostname: 'q2',
+      ip: '127.0.0.1',
+      version: '2',
+      os: 'linux',
+      arch: 'x86_64',
+      uptime: 7,
+      step: 1,
+      agents: [],
+      jobs: [],
+      events: [],
+      tags: 'svc=ecs',
+      now: clock.now(),
+    };
     await store.ingestStatus(quiet); // written with its tags; from now on identical pushes are quiet
     expect((await store.ingestStatus({ ...quiet, uptime: 8 })).reserved).toEqual([]);
     const tagged = await store.createTask(spec({ tags: 'svc=ecs' }), clock.now());

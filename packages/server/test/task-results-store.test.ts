@@ -35,7 +35,8 @@ afterEach(() => {
 
 describe('task results in the store', () => {
   it('keeps the newest `keep` per host and task, oldest first on read, other tasks and hosts untouched', async () => {
-    for (let i = 1; i <= 7; i++) await store.addTaskResult(result({ started: i, output: `run ${i}\n`, received: i }), 3);
+    for (let i = 1; i <= 7; i++)
+      await store.addTaskResult(result({ started: i, output: `run ${i}\n`, received: i }), 3);
     await store.addTaskResult(result({ name: 'other', output: 'x' }), 3);
     await store.addTaskResult(result({ host: 'web-2', agentsn: 'sn-web-2', output: 'y' }), 3);
     const mine = await store.listTaskResults({ host: 'web-1', name: 'crontab:1', limit: 100 });
@@ -56,15 +57,37 @@ describe('task results in the store', () => {
       received: 5,
     });
     // By AgentSN as well as hostname; without a name every task of the host; limit = newest n.
-    expect((await store.listTaskResults({ host: 'sn-web-1', limit: 100 })).map((r) => r.name)).toEqual(['crontab:1', 'crontab:1', 'crontab:1', 'other']);
+    expect((await store.listTaskResults({ host: 'sn-web-1', limit: 100 })).map((r) => r.name)).toEqual([
+      'crontab:1',
+      'crontab:1',
+      'crontab:1',
+      'other',
+    ]);
     expect((await store.listTaskResults({ host: 'web-1', limit: 2 })).map((r) => r.output)).toEqual(['run 7\n', 'x']);
     expect(await store.listTaskResults({ host: 'web-2', limit: 10 })).toHaveLength(1);
     expect(await store.listTaskResults({ host: 'nobody', limit: 10 })).toEqual([]);
   });
 
   it('keeps error fields, skipped runs and a host without AgentSN', async () => {
-    await store.addTaskResult({ host: 'bare', name: 't', started: 1, duration_ms: 0, retcode: -1, errcode: 256, message: 'timeout', output: '', truncated: true, skipped: true, received: 2 }, 10);
-    expect(await store.listTaskResults({ host: 'bare', limit: 10 })).toMatchObject([{ agentsn: null, started_ms: null, errcode: 256, message: 'timeout', truncated: true, skipped: true }]);
+    await store.addTaskResult(
+      {
+        host: 'bare',
+        name: 't',
+        started: 1,
+        duration_ms: 0,
+        retcode: -1,
+        errcode: 256,
+        message: 'timeout',
+        output: '',
+        truncated: true,
+        skipped: true,
+        received: 2,
+      },
+      10,
+    );
+    expect(await store.listTaskResults({ host: 'bare', limit: 10 })).toMatchObject([
+      { agentsn: null, started_ms: null, errcode: 256, message: 'timeout', truncated: true, skipped: true },
+    ]);
   });
 
   it('prunes by arrival time and survives a reopen, in the one database file', async () => {

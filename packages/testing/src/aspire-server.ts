@@ -30,7 +30,12 @@ export interface AspireHandle {
   /** Base64 SPKI DER of the server's job/frame signing key (GET /agent/signing-key). */
   signingKey: string;
   /** Operator REST call with the token; path like '/api/v1/server/task?id=1'. */
-  api(method: string, path: string, body?: unknown, opts?: { token?: string | null; headers?: Record<string, string> }): Promise<AspireApiAnswer>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts?: { token?: string | null; headers?: Record<string, string> },
+  ): Promise<AspireApiAnswer>;
   /**
    * Create another operator token with the real CLI (`aspire token create --name NAME ...flags`,
    * e.g. ['--role', 'operator', '--tags', 'role=web']); resolves with the token.
@@ -60,7 +65,14 @@ export interface StartAspireOptions {
    */
   ownHostCa?: boolean;
   /** Start the BasicAgent command hub on 127.0.0.1:0 with this certificate (see makeTestCa). */
-  hub?: { certFile: string; keyFile: string; redirect?: string; redirectOver?: number; idleTimeoutMs?: number; handshakeTimeoutMs?: number };
+  hub?: {
+    certFile: string;
+    keyFile: string;
+    redirect?: string;
+    redirectOver?: number;
+    idleTimeoutMs?: number;
+    handshakeTimeoutMs?: number;
+  };
 }
 
 function hubArgs(hub: StartAspireOptions['hub'], listen: string): string[] {
@@ -105,10 +117,17 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
   const removeOnStop = !opts.dataDir && !opts.keepDataDir;
   const enrollSecret = randomBytes(16).toString('hex');
   const configFile = join(dataDir, 'aspire.json');
-  const hostCa = opts.ownHostCa ? {} : { hostCaCert: sharedTestHostCa().certFile, hostCaKey: sharedTestHostCa().keyFile };
-  writeFileSync(configFile, JSON.stringify({ ...TEST_SERVER_DEFAULTS, enrollSecret, ...hostCa, ...opts.config }, null, 2));
+  const hostCa = opts.ownHostCa
+    ? {}
+    : { hostCaCert: sharedTestHostCa().certFile, hostCaKey: sharedTestHostCa().keyFile };
+  writeFileSync(
+    configFile,
+    JSON.stringify({ ...TEST_SERVER_DEFAULTS, enrollSecret, ...hostCa, ...opts.config }, null, 2),
+  );
   const bin = binary('aspire');
-  const { stdout } = await run(bin.cmd, [...bin.args, 'token', 'create', '--data-dir', dataDir, '--name', 'test'], { env: opts.env ?? process.env });
+  const { stdout } = await run(bin.cmd, [...bin.args, 'token', 'create', '--data-dir', dataDir, '--name', 'test'], {
+    env: opts.env ?? process.env,
+  });
   const token = stdout.trim();
 
   // TLS verification stays on: the test's CA is added, nothing is skipped.
@@ -117,9 +136,23 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
   const launch = async (listen: string): Promise<{ child: Child; url: string }> => {
     // A restart keeps the hub's port too, so connected agents find it again.
     const hubListen = hubAddress ? `127.0.0.1:${hubAddress.port}` : '127.0.0.1:0';
-    const child = new Child(bin.cmd, [...bin.args, 'serve', '--listen', listen, '--data-dir', dataDir, '--config', configFile, ...hubArgs(opts.hub, hubListen)], {
-      env: opts.env ?? process.env,
-    });
+    const child = new Child(
+      bin.cmd,
+      [
+        ...bin.args,
+        'serve',
+        '--listen',
+        listen,
+        '--data-dir',
+        dataDir,
+        '--config',
+        configFile,
+        ...hubArgs(opts.hub, hubListen),
+      ],
+      {
+        env: opts.env ?? process.env,
+      },
+    );
     const m = await Promise.race([
       child.waitForLine(/^aspire: listening on (https?:\/\/\S+)$/, 30_000),
       child.exited.then((e) => {
@@ -138,7 +171,8 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
     ? await undiciFetch(`${url}/agent/signing-key`, { dispatcher }).then((r) => r.json())
     : await fetch(`${url}/agent/signing-key`).then((r) => r.json());
   const signingKey = (keyAnswer as { signingKey?: unknown }).signingKey;
-  if (typeof signingKey !== 'string') throw new Error(`aspire: no signing key at /agent/signing-key: ${JSON.stringify(keyAnswer)}`);
+  if (typeof signingKey !== 'string')
+    throw new Error(`aspire: no signing key at /agent/signing-key: ${JSON.stringify(keyAnswer)}`);
   const handle: AspireHandle = {
     get url() {
       return url;
@@ -176,11 +210,15 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
       return { status: res.status, body: parsed, headers: Object.fromEntries(res.headers.entries()) };
     },
     async createToken(name, flags = []) {
-      const r = await run(bin.cmd, [...bin.args, 'token', 'create', '--data-dir', dataDir, '--name', name, ...flags], { env: opts.env ?? process.env });
+      const r = await run(bin.cmd, [...bin.args, 'token', 'create', '--data-dir', dataDir, '--name', name, ...flags], {
+        env: opts.env ?? process.env,
+      });
       return r.stdout.trim();
     },
     async revokeToken(name) {
-      await run(bin.cmd, [...bin.args, 'token', 'revoke', '--data-dir', dataDir, '--name', name], { env: opts.env ?? process.env });
+      await run(bin.cmd, [...bin.args, 'token', 'revoke', '--data-dir', dataDir, '--name', name], {
+        env: opts.env ?? process.env,
+      });
     },
     async restart() {
       const port = new URL(url).port;

@@ -96,12 +96,13 @@ export async function startBasicAgent(opts: StartBasicAgentOptions): Promise<Bas
   );
   const bin = binary('BasicAgent');
   const child = new Child(bin.cmd, [...bin.args, '-f', '-c', configFile, '-P', join(dir, 'basic.pid')]);
-  if (opts.waitConnected !== false) await Promise.race([
-    child.waitForLine(/channel: connected/, 30_000),
-    child.exited.then((e) => {
-      throw new Error(`BasicAgent exited (${e.code ?? e.signal}) before connecting:\n${child.output.slice(-4000)}`);
-    }),
-  ]);
+  if (opts.waitConnected !== false)
+    await Promise.race([
+      child.waitForLine(/channel: connected/, 30_000),
+      child.exited.then((e) => {
+        throw new Error(`BasicAgent exited (${e.code ?? e.signal}) before connecting:\n${child.output.slice(-4000)}`);
+      }),
+    ]);
   return {
     child,
     dir,

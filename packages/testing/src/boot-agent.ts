@@ -40,11 +40,21 @@ export interface BootHandle {
   /** The metafile, or undefined before registration. */
   readMeta(): BootMeta | undefined;
   /** The job journal file, or undefined before it exists. */
-  readJournal(): { jobs: { id: string; state: string; errcode?: number; message?: string }[]; events: unknown[]; eventsDropped: number; acked: { id: string }[] } | undefined;
+  readJournal():
+    | {
+        jobs: { id: string; state: string; errcode?: number; message?: string }[];
+        events: unknown[];
+        eventsDropped: number;
+        acked: { id: string }[];
+      }
+    | undefined;
   /** Log lines parsed from the JSON log file. */
   logLines(): Record<string, unknown>[];
   /** Wait until a log line matches (msg regex, optional field test). */
-  waitForLog(re: RegExp, opts?: { timeoutMs?: number; where?: (line: Record<string, unknown>) => boolean }): Promise<Record<string, unknown>>;
+  waitForLog(
+    re: RegExp,
+    opts?: { timeoutMs?: number; where?: (line: Record<string, unknown>) => boolean },
+  ): Promise<Record<string, unknown>>;
   /** SIGTERM and wait for exit. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGKILL (the process group) and wait for exit. */
@@ -68,7 +78,20 @@ export async function startBoot(opts: StartBootOptions): Promise<BootHandle> {
   if (opts.enrollSecret !== undefined) config.enrollSecret = opts.enrollSecret;
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   const bin = binary('boot');
-  const args = [...bin.args, '-f', '-L', logFile, '-P', pidfile, '-c', configFile, '-d', stateDir, ...(opts.serverUrl !== undefined ? ['-S', opts.serverUrl] : []), ...(opts.args ?? [])];
+  const args = [
+    ...bin.args,
+    '-f',
+    '-L',
+    logFile,
+    '-P',
+    pidfile,
+    '-c',
+    configFile,
+    '-d',
+    stateDir,
+    ...(opts.serverUrl !== undefined ? ['-S', opts.serverUrl] : []),
+    ...(opts.args ?? []),
+  ];
   const child = new Child(bin.cmd, args, { env: { ...process.env, ...opts.env } });
   if (opts.waitReady !== false) {
     await Promise.race([
@@ -144,7 +167,11 @@ export interface SubtaskView {
  * Wait until the first subtask of a task reaches a final state (SUCCESS, FAILED, or BURIED for a
  * requeue-exhausted one) and return it.
  */
-export function waitForSubtask(srv: Pick<AspireHandle, 'api'>, taskId: number, timeoutMs = 40_000): Promise<SubtaskView> {
+export function waitForSubtask(
+  srv: Pick<AspireHandle, 'api'>,
+  taskId: number,
+  timeoutMs = 40_000,
+): Promise<SubtaskView> {
   return waitUntil(
     async () => {
       const r = await srv.api('GET', `/api/v1/server/task?id=${taskId}`);

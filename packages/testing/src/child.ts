@@ -55,7 +55,9 @@ export class Child {
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== resolve);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re}; output so far:\n${this.output.slice(-4000)}`));
+        reject(
+          new Error(`timed out after ${timeoutMs} ms waiting for ${re}; output so far:\n${this.output.slice(-4000)}`),
+        );
       }, timeoutMs);
       this.waiters.push({
         re,
@@ -94,7 +96,10 @@ export class Child {
 }
 
 /** Poll until fn returns a truthy value, or fail with what was last seen. */
-export async function waitUntil<T>(fn: () => Promise<T> | T, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
+export async function waitUntil<T>(
+  fn: () => Promise<T> | T,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   let last: unknown;
   for (;;) {
@@ -106,7 +111,9 @@ export async function waitUntil<T>(fn: () => Promise<T> | T, opts: { timeoutMs?:
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${opts.what ?? 'condition'}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+      throw new Error(
+        `timed out waiting for ${opts.what ?? 'condition'}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
   }

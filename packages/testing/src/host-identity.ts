@@ -23,7 +23,10 @@ const known = new Map<string, string>();
  * gets the CSR: a server that issued a certificate accepts only that one at init (the others,
  * which issued none, accept any of the shared host CA for the agentsn).
  */
-export async function enrollHost(servers: AspireHandle[], o: { hostname: string; agentsn?: string; dir: string }): Promise<EnrolledHost> {
+export async function enrollHost(
+  servers: AspireHandle[],
+  o: { hostname: string; agentsn?: string; dir: string },
+): Promise<EnrolledHost> {
   if (servers.length === 0) throw new Error('enrollHost: no server');
   const idDir = join(o.dir, 'identity');
   mkdirSync(idDir, { recursive: true });
@@ -36,10 +39,15 @@ export async function enrollHost(servers: AspireHandle[], o: { hostname: string;
   for (const srv of servers) {
     const key = `${srv.url}|${agentsn}`;
     const proof = known.get(key);
-    const r = await srv.api('POST', '/agent/register', { hostname: o.hostname, agentsn, ...(first ? { csr } : {}) }, {
-      token: null,
-      headers: { 'x-aspire-enroll': srv.enrollSecret, ...(proof ? { 'x-aspire-credential': proof } : {}) },
-    });
+    const r = await srv.api(
+      'POST',
+      '/agent/register',
+      { hostname: o.hostname, agentsn, ...(first ? { csr } : {}) },
+      {
+        token: null,
+        headers: { 'x-aspire-enroll': srv.enrollSecret, ...(proof ? { 'x-aspire-credential': proof } : {}) },
+      },
+    );
     if (r.status !== 200 || r.body.agentsn !== agentsn || (first && typeof r.body.cert !== 'string')) {
       throw new Error(`enrollHost ${o.hostname} ${agentsn} on ${srv.url}: ${r.status} ${JSON.stringify(r.body)}`);
     }

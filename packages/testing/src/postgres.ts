@@ -42,11 +42,16 @@ export function postgresBinDir(): string {
   const base = '/usr/lib/postgresql';
   const majors = existsSync(base)
     ? readdirSync(base)
-        .filter((d) => /^\d+$/.test(d) && existsSync(join(base, d, 'bin', 'initdb')) && existsSync(join(base, d, 'bin', 'pg_ctl')))
+        .filter(
+          (d) =>
+            /^\d+$/.test(d) && existsSync(join(base, d, 'bin', 'initdb')) && existsSync(join(base, d, 'bin', 'pg_ctl')),
+        )
         .sort((a, b) => Number(b) - Number(a))
     : [];
   if (majors.length === 0) {
-    throw new Error('PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run scripts/setup.sh (apt-get install postgresql)');
+    throw new Error(
+      'PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run scripts/setup.sh (apt-get install postgresql)',
+    );
   }
   return join(base, majors[0]!, 'bin');
 }
@@ -83,9 +88,23 @@ export async function startPostgres(opts: { database?: string } = {}): Promise<P
   }
   // Every PostgreSQL program runs as the postgres user when we are root; arguments go as an argv.
   const pgRun = (prog: string, args: string[], env?: NodeJS.ProcessEnv) =>
-    asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, prog), ...args], { env }) : run(join(bin, prog), args, { env });
+    asRoot
+      ? run('runuser', ['-u', 'postgres', '--', join(bin, prog), ...args], { env })
+      : run(join(bin, prog), args, { env });
   const user = 'postgres';
-  await pgRun('initdb', ['-D', data, '-U', user, '-A', 'scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C', '--no-sync']);
+  await pgRun('initdb', [
+    '-D',
+    data,
+    '-U',
+    user,
+    '-A',
+    'scram-sha-256',
+    `--pwfile=${pwfile}`,
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--no-sync',
+  ]);
   rmSync(pwfile, { force: true });
   const port = await freeLoopbackPort();
   const options = `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
@@ -94,7 +113,30 @@ export async function startPostgres(opts: { database?: string } = {}): Promise<P
   const database = opts.database ?? 'aspire';
   const env = { ...process.env, PGPASSWORD: password };
   const psql = async (sql: string, db = 'postgres') =>
-    (await run(join(bin, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', user, '-d', db, '-c', sql], { env })).stdout;
+    (
+      await run(
+        join(bin, 'psql'),
+        [
+          '-X',
+          '-q',
+          '-A',
+          '-t',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-h',
+          host,
+          '-p',
+          String(port),
+          '-U',
+          user,
+          '-d',
+          db,
+          '-c',
+          sql,
+        ],
+        { env },
+      )
+    ).stdout;
   const createDatabase = async (name: string) => {
     if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`database name ${name}: lower-case letters, digits, _`);
     await psql(`CREATE DATABASE ${name}`);

@@ -15,7 +15,10 @@ export class PromMetrics {
 
   family(name: string): PromFamily {
     const f = this.families.get(name);
-    if (!f) throw new Error(`metric ${name} is not in the scrape (${[...this.families.keys()].filter((k) => k.startsWith('aspire_')).join(', ')})`);
+    if (!f)
+      throw new Error(
+        `metric ${name} is not in the scrape (${[...this.families.keys()].filter((k) => k.startsWith('aspire_')).join(', ')})`,
+      );
     return f;
   }
 

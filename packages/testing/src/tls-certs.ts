@@ -30,11 +30,54 @@ export function makeTestCa(opts: { names?: string[]; dir?: string; cn?: string; 
   const names = opts.names ?? ['localhost', '127.0.0.1', '::1'];
   const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', days, '-subj', `/CN=${opts.cn ?? 'Aspire test CA'}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${names[0] ?? 'localhost'}`], dir);
-  writeFileSync(join(dir, 'server.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', days, '-extfile', 'server.ext'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      days,
+      '-subj',
+      `/CN=${opts.cn ?? 'Aspire test CA'}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
+  openssl(
+    ['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${names[0] ?? 'localhost'}`],
+    dir,
+  );
+  writeFileSync(
+    join(dir, 'server.ext'),
+    `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`,
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      days,
+      '-extfile',
+      'server.ext',
+    ],
+    dir,
+  );
   const file = (f: string) => join(dir, f);
   return {
     dir,
@@ -65,14 +108,53 @@ export function sharedTestHostCa(): TestHostCa {
   if (sharedHostCa) return sharedHostCa;
   const dir = mkdtempSync(join(tmpdir(), 'aspire-hostca-'));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Aspire test host CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  sharedHostCa = { certFile: join(dir, 'ca.crt'), keyFile: join(dir, 'ca.key'), cert: readFileSync(join(dir, 'ca.crt'), 'utf8') };
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Aspire test host CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
+  sharedHostCa = {
+    certFile: join(dir, 'ca.crt'),
+    keyFile: join(dir, 'ca.key'),
+    cert: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+  };
   return sharedHostCa;
 }
 
 /** A fresh EC P-256 key and a CSR for it (subject CN = cn), as PEM files in `dir`. */
 export function makeHostKeyAndCsr(dir: string, cn: string): { keyFile: string; csr: string } {
-  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'host.key', '-out', 'host.csr', '-subj', `/CN=${cn}`], dir);
+  openssl(
+    [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'host.key',
+      '-out',
+      'host.csr',
+      '-subj',
+      `/CN=${cn}`,
+    ],
+    dir,
+  );
   return { keyFile: join(dir, 'host.key'), csr: readFileSync(join(dir, 'host.csr'), 'utf8') };
 }

@@ -77,7 +77,17 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
       clock,
       logger: logger.child({ component: 'channel' }),
       handle: (frame) =>
-        handleRequest(frame, { clock, logger, limiter, tasks, kill, signal: stop.signal, running, verify: (f) => verifier.check(f), policy: { policy, clock, logger, agentsn, nonces } }),
+        handleRequest(frame, {
+          clock,
+          logger,
+          limiter,
+          tasks,
+          kill,
+          signal: stop.signal,
+          running,
+          verify: (f) => verifier.check(f),
+          policy: { policy, clock, logger, agentsn, nonces },
+        }),
     },
   );
   return {
@@ -118,7 +128,10 @@ function clientIdentity(config: Readonly<BasicConfig>, logger: Logger): { cert: 
   try {
     return { cert: readFileSync(config.tlsClientCert, 'utf8'), key: readFileSync(config.tlsClientKey, 'utf8') };
   } catch (err) {
-    logger.warn({ cert: config.tlsClientCert, key: config.tlsClientKey, err: (err as Error).message }, 'channel: no client certificate to present (the BootAgent has not registered yet?)');
+    logger.warn(
+      { cert: config.tlsClientCert, key: config.tlsClientKey, err: (err as Error).message },
+      'channel: no client certificate to present (the BootAgent has not registered yet?)',
+    );
     return undefined;
   }
 }

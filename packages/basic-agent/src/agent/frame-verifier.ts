@@ -42,7 +42,11 @@ export class FrameVerifier {
     if (!v.ok) return this.refuse(frame, v.errcode, v.reason);
     this.prune(now);
     if (this.seen.has(frame.id) || v.expires <= this.floor) {
-      return this.refuse(frame, ErrorCode.SIGNATURE_REPLAYED, `${ErrorMessage.SIGNATURE_REPLAYED}: frame ${frame.id} was already received`);
+      return this.refuse(
+        frame,
+        ErrorCode.SIGNATURE_REPLAYED,
+        `${ErrorMessage.SIGNATURE_REPLAYED}: frame ${frame.id} was already received`,
+      );
     }
     this.seen.set(frame.id, v.expires);
     const max = this.o.maxSeen ?? DEFAULT_MAX_SEEN_FRAMES;
@@ -55,7 +59,10 @@ export class FrameVerifier {
   }
 
   private refuse(frame: Record<string, unknown> & { id: string }, code: number, message: string): ReplyFrame {
-    this.o.logger.warn({ id: frame.id, method: frame.method, retcode: code, kid: frame.kid, target: frame.agentsn }, `command frame refused: ${message}`);
+    this.o.logger.warn(
+      { id: frame.id, method: frame.method, retcode: code, kid: frame.kid, target: frame.agentsn },
+      `command frame refused: ${message}`,
+    );
     return { id: frame.id, resp: 'failed', retcode: code, message };
   }
 
@@ -70,7 +77,11 @@ export class FrameVerifier {
       const st = statSync(this.o.keysFile);
       stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
     } catch {
-      if (this.keysStamp !== 'missing') this.o.logger.error({ file: this.o.keysFile }, 'no pinned server key: every command frame is refused until the BootAgent has registered');
+      if (this.keysStamp !== 'missing')
+        this.o.logger.error(
+          { file: this.o.keysFile },
+          'no pinned server key: every command frame is refused until the BootAgent has registered',
+        );
       this.keysStamp = 'missing';
       this.keys = [];
       return this.keys;
@@ -81,7 +92,10 @@ export class FrameVerifier {
         this.keys = parsePinFile(readFileSync(this.o.keysFile, 'utf8'));
       } catch (err) {
         this.keys = [];
-        this.o.logger.error({ file: this.o.keysFile, err: (err as Error).message }, 'cannot read the pinned server key');
+        this.o.logger.error(
+          { file: this.o.keysFile, err: (err as Error).message },
+          'cannot read the pinned server key',
+        );
       }
     }
     return this.keys;

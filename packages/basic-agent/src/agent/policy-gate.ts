@@ -21,19 +21,35 @@ export interface PolicyGateDeps {
   nonces: OperatorNonceCache;
 }
 
-function refused(id: string, method: string, v: Extract<PolicyVerdict, { ok: false }>, deps: PolicyGateDeps): ReplyFrame {
+function refused(
+  id: string,
+  method: string,
+  v: Extract<PolicyVerdict, { ok: false }>,
+  deps: PolicyGateDeps,
+): ReplyFrame {
   deps.logger.warn({ id, method, rule: v.rule, policy: deps.policy.source }, 'request refused by host policy');
   return { id, resp: 'failed', retcode: ErrorCode.POLICY_REFUSED, message: v.message };
 }
 
-function operatorSignature(id: string, method: string, frame: unknown, signed: SignedCommand, deps: PolicyGateDeps): ReplyFrame | undefined {
+function operatorSignature(
+  id: string,
+  method: string,
+  frame: unknown,
+  signed: SignedCommand,
+  deps: PolicyGateDeps,
+): ReplyFrame | undefined {
   if (!deps.policy.requireOperatorSignature) return undefined;
   const opsig = (frame as { opsig?: unknown }).opsig;
   const nowSec = Math.floor(deps.clock.now() / 1000);
   const check = verifyOperatorSignature(opsig, signed, deps.agentsn(), nowSec, deps.policy.operatorKeys);
   if (!check.ok) return refusedSignature(id, method, check.reason, deps);
   if (!deps.nonces.accept(check.nonce, check.exp, nowSec)) {
-    return refusedSignature(id, method, `opsig nonce ${check.nonce} was already used on this host (a signature runs once; sign again)`, deps);
+    return refusedSignature(
+      id,
+      method,
+      `opsig nonce ${check.nonce} was already used on this host (a signature runs once; sign again)`,
+      deps,
+    );
   }
   return undefined;
 }
@@ -49,8 +65,14 @@ function refusedSignature(id: string, method: string, reason: string, deps: Poli
 }
 
 /** sync.bash: run-as user and group, command, then the operator signature when the policy asks for one. */
-export function checkSyncBashPolicy(frame: unknown, req: { id: string; cmd: string; user?: string; group?: string; timeout?: number }, deps: PolicyGateDeps): ReplyFrame | undefined {
-  const v = deps.primaryGroupOf ? policyAllowsCommand(deps.policy, req.cmd, req.user, req.group, deps.primaryGroupOf) : policyAllowsCommand(deps.policy, req.cmd, req.user, req.group);
+export function checkSyncBashPolicy(
+  frame: unknown,
+  req: { id: string; cmd: string; user?: string; group?: string; timeout?: number },
+  deps: PolicyGateDeps,
+): ReplyFrame | undefined {
+  const v = deps.primaryGroupOf
+    ? policyAllowsCommand(deps.policy, req.cmd, req.user, req.group, deps.primaryGroupOf)
+    : policyAllowsCommand(deps.policy, req.cmd, req.user, req.group);
   if (!v.ok) return refused(req.id, 'sync.bash', v, deps);
   const signed: SignedCommand = {
     method: 'sync.bash',
@@ -72,6 +94,10 @@ export function checkCollectorPolicy(id: string, method: string, deps: PolicyGat
  * task.add: the command and user of the line are checked by PeriodicTasks (it parses the line);
  * here only the operator signature, over the task name and the whole line.
  */
-export function checkTaskAddSignature(frame: unknown, req: { id: string; name: string; line: string }, deps: PolicyGateDeps): ReplyFrame | undefined {
+export function checkTaskAddSignature(
+  frame: unknown,
+  req: { id: string; name: string; line: string },
+  deps: PolicyGateDeps,
+): ReplyFrame | undefined {
   return operatorSignature(req.id, 'task.add', frame, { method: 'task.add', name: req.name, line: req.line }, deps);
 }

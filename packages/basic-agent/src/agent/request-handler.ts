@@ -16,7 +16,12 @@ import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
 import type { Limiter } from '../exec/limiter.ts';
 import type { RunningCommands } from '../exec/running-commands.ts';
 import { failed, syncBash } from '../exec/sync-bash.ts';
-import { checkCollectorPolicy, checkSyncBashPolicy, checkTaskAddSignature, type PolicyGateDeps } from './policy-gate.ts';
+import {
+  checkCollectorPolicy,
+  checkSyncBashPolicy,
+  checkTaskAddSignature,
+  type PolicyGateDeps,
+} from './policy-gate.ts';
 
 export interface RequestHandlerDeps {
   clock: Clock;
@@ -37,7 +42,12 @@ export interface RequestHandlerDeps {
 }
 
 function invalid(id: string, errors: string[]): ReplyFrame {
-  return { id, resp: 'failed', retcode: ErrorCode.INVALID_PARAMS, message: `Invalid params: ${errors.slice(0, 3).join('; ')}` };
+  return {
+    id,
+    resp: 'failed',
+    retcode: ErrorCode.INVALID_PARAMS,
+    message: `Invalid params: ${errors.slice(0, 3).join('; ')}`,
+  };
 }
 
 /**
@@ -47,7 +57,7 @@ function invalid(id: string, errors: string[]): ReplyFrame {
 export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): Promise<ReplyFrame> {
   const base = requestFrame.validate(frame);
   if (!base.ok) {
-    const id = typeof (frame as { id?: unknown })?.id === 'string' ? ((frame as { id: string }).id.slice(0, 128)) : '';
+    const id = typeof (frame as { id?: unknown })?.id === 'string' ? (frame as { id: string }).id.slice(0, 128) : '';
     return invalid(id, base.errors);
   }
   const { id, method } = base.value;
@@ -78,10 +88,27 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
       const v = cancelRequest.validate(frame);
       if (!v.ok) return invalid(id, v.errors);
       const what = v.value.target !== undefined ? `request ${v.value.target}` : `periodic task ${v.value.name!}`;
-      const hit = v.value.target !== undefined ? (deps.running?.cancel(v.value.target) ?? false) : deps.tasks.cancelRun(v.value.name!);
-      if (!hit) return failed(id, ErrorCode.CHANNEL_NOTHING_TO_CANCEL, `${errorMessage(ErrorCode.CHANNEL_NOTHING_TO_CANCEL)}: ${what} is not running here`);
-      deps.logger.warn({ id, ...(v.value.target !== undefined ? { target: v.value.target } : { task: v.value.name }) }, `cancel: ${what} cancelled by the server; its process group is being killed`);
-      return { id, resp: 'success', retcode: 0, message: `${what} cancelled; its process group is being killed (the request answers ${ErrorCode.EXEC_CANCELLED} once it is gone)`, data: { cancelled: 1 } };
+      const hit =
+        v.value.target !== undefined
+          ? (deps.running?.cancel(v.value.target) ?? false)
+          : deps.tasks.cancelRun(v.value.name!);
+      if (!hit)
+        return failed(
+          id,
+          ErrorCode.CHANNEL_NOTHING_TO_CANCEL,
+          `${errorMessage(ErrorCode.CHANNEL_NOTHING_TO_CANCEL)}: ${what} is not running here`,
+        );
+      deps.logger.warn(
+        { id, ...(v.value.target !== undefined ? { target: v.value.target } : { task: v.value.name }) },
+        `cancel: ${what} cancelled by the server; its process group is being killed`,
+      );
+      return {
+        id,
+        resp: 'success',
+        retcode: 0,
+        message: `${what} cancelled; its process group is being killed (the request answers ${ErrorCode.EXEC_CANCELLED} once it is gone)`,
+        data: { cancelled: 1 },
+      };
     }
     if (method.startsWith('getinfo.')) {
       const args = (frame as { args?: unknown }).args;

@@ -44,7 +44,10 @@ export interface ChannelClientDeps {
   resolve?: (host: string, port: number) => Promise<Endpoint[]>;
 }
 
-type Attempt = { kind: 'accepted'; socket: TLSSocket; decoder: FrameDecoder; early: unknown[] } | { kind: 'redirect'; to: Endpoint[] } | { kind: 'failed'; error: string };
+type Attempt =
+  | { kind: 'accepted'; socket: TLSSocket; decoder: FrameDecoder; early: unknown[] }
+  | { kind: 'redirect'; to: Endpoint[] }
+  | { kind: 'failed'; error: string };
 
 /**
  * The agent side of the command channel (DESIGN.md "BasicAgent channel"):
@@ -123,7 +126,10 @@ export class ChannelClient {
       const ep = targets[i]!;
       const r = await this.attempt(ep, signal);
       if (r.kind === 'failed') {
-        log.warn({ address: ep.address, port: ep.port, error: r.error }, 'channel: server refused or unreachable; trying next address');
+        log.warn(
+          { address: ep.address, port: ep.port, error: r.error },
+          'channel: server refused or unreachable; trying next address',
+        );
         continue;
       }
       if (r.kind === 'redirect') {
@@ -156,11 +162,16 @@ export class ChannelClient {
         ...(identity ? { cert: identity.cert, key: identity.key } : {}),
         // Verify the certificate against the configured name, whatever address it came from
         // (an IP literal has no SNI; it is checked against the certificate's IP entries).
-        ...(isIP(name) ? { checkServerIdentity: (_h: string, cert: PeerCertificate) => checkServerIdentity(name, cert) } : { servername: name }),
+        ...(isIP(name)
+          ? { checkServerIdentity: (_h: string, cert: PeerCertificate) => checkServerIdentity(name, cert) }
+          : { servername: name }),
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
       });
-      const timer: TimerHandle = this.deps.clock.setTimeout(() => finish({ kind: 'failed', error: 'connect/handshake timeout' }), this.opts.connectTimeoutMs);
+      const timer: TimerHandle = this.deps.clock.setTimeout(
+        () => finish({ kind: 'failed', error: 'connect/handshake timeout' }),
+        this.opts.connectTimeoutMs,
+      );
       const onAbort = () => finish({ kind: 'failed', error: 'aborted' });
       signal.addEventListener('abort', onAbort, { once: true });
       const finish = (a: Attempt) => {
@@ -175,7 +186,11 @@ export class ChannelClient {
       socket.on('error', (err) => finish({ kind: 'failed', error: err.message }));
       socket.on('close', () => finish({ kind: 'failed', error: 'closed before accept' }));
       socket.once('secureConnect', () => {
-        const init: Record<string, unknown> = { method: 'init', hostname: this.opts.hostname, version: this.opts.version };
+        const init: Record<string, unknown> = {
+          method: 'init',
+          hostname: this.opts.hostname,
+          version: this.opts.version,
+        };
         const agentsn = this.opts.agentsn?.();
         if (agentsn) init.agentsn = agentsn;
         this.write(socket, init);
@@ -187,7 +202,8 @@ export class ChannelClient {
           if (f.kind !== 'frame') return finish({ kind: 'failed', error: `bad handshake reply: ${f.kind}` });
           const v = handshakeReply.validate(f.value);
           if (!v.ok) return finish({ kind: 'failed', error: `bad handshake reply: ${v.errors.join('; ')}` });
-          if (v.value.method === 'redirect') return finish({ kind: 'redirect', to: parseRedirect((v.value as { server: string }).server, ep.port) });
+          if (v.value.method === 'redirect')
+            return finish({ kind: 'redirect', to: parseRedirect((v.value as { server: string }).server, ep.port) });
           // Frames that arrived in the same chunk as the accept belong to the session.
           const early = frames.slice(k + 1).flatMap((x) => (x.kind === 'frame' ? [x.value] : []));
           return finish({ kind: 'accepted', socket, decoder, early });
@@ -197,7 +213,13 @@ export class ChannelClient {
     });
   }
 
-  private session(socket: TLSSocket, decoder: FrameDecoder, early: unknown[], ep: Endpoint, signal: AbortSignal): Promise<void> {
+  private session(
+    socket: TLSSocket,
+    decoder: FrameDecoder,
+    early: unknown[],
+    ep: Endpoint,
+    signal: AbortSignal,
+  ): Promise<void> {
     const log = this.deps.logger.child({ server: `${ep.address}:${ep.port}` });
     this.sessions++;
     log.info('channel: connected');
@@ -222,7 +244,8 @@ export class ChannelClient {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       const beat = () => {
-        if (this.deps.clock.monotonic() - lastSeen > 3 * this.opts.heartbeatMs) return close('no frame for 3 heartbeats');
+        if (this.deps.clock.monotonic() - lastSeen > 3 * this.opts.heartbeatMs)
+          return close('no frame for 3 heartbeats');
         this.write(socket, { method: 'ping', ts: this.deps.clock.now() });
         hb = this.deps.clock.setTimeout(beat, this.opts.heartbeatMs);
       };
@@ -240,7 +263,13 @@ export class ChannelClient {
         lastSeen = this.deps.clock.monotonic();
         for (const f of decoder.push(chunk)) {
           if (f.kind === 'frame') onFrame(f.value);
-          else if (f.kind === 'malformed') this.write(socket, { id: '', resp: 'failed', retcode: ErrorCode.INVALID_PARAMS, message: `Invalid params: ${f.error}` });
+          else if (f.kind === 'malformed')
+            this.write(socket, {
+              id: '',
+              resp: 'failed',
+              retcode: ErrorCode.INVALID_PARAMS,
+              message: `Invalid params: ${f.error}`,
+            });
           else return close(`frame over ${f.bytes} bytes`);
         }
       });
@@ -270,5 +299,10 @@ export function fitFrame(reply: ReplyFrame, max = MAX_FRAME_BYTES): ReplyFrame {
   const size = Buffer.byteLength(JSON.stringify(reply));
   if (size < max) return reply;
   // Only collector data can get this big (sync.bash output is capped at 64 KiB).
-  return { id: reply.id, resp: 'failed', retcode: ErrorCode.COLLECTOR_FAILED, message: `Reply of ${size} bytes exceeds the ${max}-byte frame limit` };
+  return {
+    id: reply.id,
+    resp: 'failed',
+    retcode: ErrorCode.COLLECTOR_FAILED,
+    message: `Reply of ${size} bytes exceeds the ${max}-byte frame limit`,
+  };
 }

@@ -1,5 +1,17 @@
 import { resolve } from 'node:path';
-import { ConfigError, EXIT_CODES, PidfileLockedError, VERSION, acquirePidfile, createRootLogger, daemonize, loadHostPolicy, notifyParent, realClock, versionLine } from '@aspire/agent-core';
+import {
+  ConfigError,
+  EXIT_CODES,
+  PidfileLockedError,
+  VERSION,
+  acquirePidfile,
+  createRootLogger,
+  daemonize,
+  loadHostPolicy,
+  notifyParent,
+  realClock,
+  versionLine,
+} from '@aspire/agent-core';
 import { createBasicAgent } from '../agent/basic-agent.ts';
 import { CONFIG_DEFAULT_PATH, loadConfig } from '../config.ts';
 import { waitForHubAddress } from './wait-for-hub.ts';
@@ -88,7 +100,9 @@ export async function agentMain(args: string[]): Promise<number> {
   }
   if (f.check) {
     if (!config.serverHost && !f.allowNoServer) {
-      process.stderr.write(`BasicAgent: no hub address: "serverHost" is empty in ${f.config}; set it to the aspire server's command hub (host name or address)\n`);
+      process.stderr.write(
+        `BasicAgent: no hub address: "serverHost" is empty in ${f.config}; set it to the aspire server's command hub (host name or address)\n`,
+      );
       return EXIT_CODES.USAGE;
     }
     process.stdout.write(`BasicAgent: config ${f.config} is valid (host policy: ${policy.source})\n`);
@@ -158,7 +172,10 @@ export async function agentMain(args: string[]): Promise<number> {
     root.reopen();
     agent.reload();
   });
-  logger.info({ version: VERSION, server: `${config.serverHost}:${config.serverPort}`, policy: policy.source }, 'BasicAgent started');
+  logger.info(
+    { version: VERSION, server: `${config.serverHost}:${config.serverPort}`, policy: policy.source },
+    'BasicAgent started',
+  );
   // A line on stdout tells a supervisor or a test that the agent is up.
   process.stdout.write(`BasicAgent: running pid ${process.pid}\n`);
   // Every agent timer is unref'd (Clock contract); this handle keeps the daemon alive while it

@@ -25,7 +25,10 @@ export async function waitForHubAddress(
     try {
       config = loadConfig(path);
     } catch (err) {
-      d.logger.error({ problem: err instanceof ConfigError ? err.message : (err as Error).message }, `${path} does not check; still waiting`);
+      d.logger.error(
+        { problem: err instanceof ConfigError ? err.message : (err as Error).message },
+        `${path} does not check; still waiting`,
+      );
     }
   }
   d.logger.info({ server: `${config.serverHost}:${config.serverPort}` }, 'hub address configured');

@@ -19,7 +19,12 @@ export const networkCollector = siCollector({
       mac: i.mac || null,
       mtu: i.mtu || null,
       state: i.operstate || null,
-      addresses: (addrs[i.ifaceName] ?? []).map((a) => ({ family: a.family, address: a.address, cidr: a.cidr, internal: a.internal })),
+      addresses: (addrs[i.ifaceName] ?? []).map((a) => ({
+        family: a.family,
+        address: a.address,
+        cidr: a.cidr,
+        internal: a.internal,
+      })),
       default: i.default,
       type: i.type || null,
       internal: i.internal,

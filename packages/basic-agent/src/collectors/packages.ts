@@ -5,8 +5,11 @@ import { CollectorError, noArgs, type Collector } from './collector.ts';
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: 256 * 1024 * 1024, timeout: 120_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' } }, (err, stdout) =>
-      err ? reject(err) : resolve(stdout),
+    execFile(
+      cmd,
+      args,
+      { maxBuffer: 256 * 1024 * 1024, timeout: 120_000, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
     );
   });
 }
@@ -22,7 +25,11 @@ export const packagesCollector: Collector = {
     noArgs('packages', args);
     try {
       if (existsSync('/var/lib/dpkg/status')) {
-        const out = await run('dpkg-query', ['-W', '-f', '${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n']);
+        const out = await run('dpkg-query', [
+          '-W',
+          '-f',
+          '${Package}\\t${Version}\\t${Architecture}\\t${db:Status-Abbrev}\\n',
+        ]);
         return {
           manager: 'dpkg',
           packages: out

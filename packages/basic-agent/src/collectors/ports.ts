@@ -21,7 +21,11 @@ function hexAddress(hex: string, v6: boolean): string {
 }
 
 /** Listening sockets of one /proc/net table: TCP in state 0A (LISTEN), UDP unconnected (07). */
-export function parseNetTable(text: string, proto: string, v6: boolean): { proto: string; address: string; port: number; inode: string }[] {
+export function parseNetTable(
+  text: string,
+  proto: string,
+  v6: boolean,
+): { proto: string; address: string; port: number; inode: string }[] {
   const out = [];
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
@@ -62,7 +66,12 @@ export const portsCollector: Collector = {
   async run(args) {
     noArgs('ports', args);
     const rows = [];
-    for (const [proto, v6] of [['tcp', false], ['tcp6', true], ['udp', false], ['udp6', true]] as const) {
+    for (const [proto, v6] of [
+      ['tcp', false],
+      ['tcp6', true],
+      ['udp', false],
+      ['udp6', true],
+    ] as const) {
       try {
         rows.push(...parseNetTable(readFileSync(`/proc/net/${proto}`, 'utf8'), proto, v6));
       } catch {

@@ -40,7 +40,11 @@ export async function collect(method: string, args: string | undefined): Promise
   const name = method.startsWith('getinfo.') ? method.slice('getinfo.'.length) : method;
   const c = COLLECTORS.get(name);
   if (!c) {
-    return { ok: false, code: ErrorCode.COLLECTOR_UNKNOWN, message: `Unknown collector: getinfo.${name} (known: ${[...COLLECTORS.keys()].map((k) => `getinfo.${k}`).join(', ')})` };
+    return {
+      ok: false,
+      code: ErrorCode.COLLECTOR_UNKNOWN,
+      message: `Unknown collector: getinfo.${name} (known: ${[...COLLECTORS.keys()].map((k) => `getinfo.${k}`).join(', ')})`,
+    };
   }
   try {
     return { ok: true, data: await c.run(splitArgs(args)) };

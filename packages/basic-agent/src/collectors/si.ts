@@ -43,7 +43,10 @@ export const SI_DEADLINE_MS = 30_000;
 
 export function withDeadline<T>(what: string, work: Promise<T>, ms = SI_DEADLINE_MS): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new CollectorError(ErrorCode.COLLECTOR_FAILED, `${what} did not answer within ${ms / 1000} s`)), ms);
+    const timer = setTimeout(
+      () => reject(new CollectorError(ErrorCode.COLLECTOR_FAILED, `${what} did not answer within ${ms / 1000} s`)),
+      ms,
+    );
     timer.unref();
     work.then(
       (v) => {

@@ -158,6 +158,7 @@ export function collectUsers(args: string[]): UserInfo[] {
 
 export const usersCollector: Collector = {
   name: 'users',
-  summary: 'accounts: -U NAME one user, -A all, -u normal (UID_MIN <= uid <= UID_MAX), -S system (the rest: root, nobody)',
+  summary:
+    'accounts: -U NAME one user, -A all, -u normal (UID_MIN <= uid <= UID_MAX), -S system (the rest: root, nobody)',
   run: async (args) => collectUsers(args),
 };

@@ -17,7 +17,20 @@ export interface FieldSpec {
   aliasOfMin?: number;
 }
 
-export const MONTH_NAMES = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] as const;
+export const MONTH_NAMES = [
+  'jan',
+  'feb',
+  'mar',
+  'apr',
+  'may',
+  'jun',
+  'jul',
+  'aug',
+  'sep',
+  'oct',
+  'nov',
+  'dec',
+] as const;
 export const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
 export const FIELD_SPECS: readonly FieldSpec[] = [
@@ -56,13 +69,18 @@ export function fieldValues(field: string, spec: FieldSpec): number[] {
   const span = spec.max - spec.min + 1;
   for (const part of field.split(',')) {
     const m = /^([^/-]+)(?:-([^/]+))?(?:\/(.*))?$/.exec(part);
-    if (!m) throw new CronFieldError(`${spec.name} "${field}": cannot read "${part}" (expected *, a value, a range a-b, a step /n, or a list)`);
+    if (!m)
+      throw new CronFieldError(
+        `${spec.name} "${field}": cannot read "${part}" (expected *, a value, a range a-b, a step /n, or a list)`,
+      );
     const [, from, to, stepText] = m;
     let step = 1;
     if (stepText !== undefined) {
-      if (!/^\d+$/.test(stepText) || Number(stepText) < 1) throw new CronFieldError(`${spec.name} "${field}": step "${stepText}" must be a whole number of at least 1`);
+      if (!/^\d+$/.test(stepText) || Number(stepText) < 1)
+        throw new CronFieldError(`${spec.name} "${field}": step "${stepText}" must be a whole number of at least 1`);
       step = Number(stepText);
-      if (step > span) throw new CronFieldError(`${spec.name} "${field}": step ${step} is wider than the field (${span} values)`);
+      if (step > span)
+        throw new CronFieldError(`${spec.name} "${field}": step ${step} is wider than the field (${span} values)`);
     }
     let start: number;
     let count: number;

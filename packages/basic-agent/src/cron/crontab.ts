@@ -47,7 +47,11 @@ export function parseTaskLine(line: string, tz = 'UTC'): LineParse {
   // `@hourly user cmd` and the other cron macros (not @reboot: there is no "boot" for a task).
   if (tokens[0]?.startsWith('@')) {
     const fields = MACROS[tokens[0].toLowerCase()];
-    if (!fields) return { ok: false, error: `unknown macro ${JSON.stringify(tokens[0])} (known: ${Object.keys(MACROS).join(' ')})` };
+    if (!fields)
+      return {
+        ok: false,
+        error: `unknown macro ${JSON.stringify(tokens[0])} (known: ${Object.keys(MACROS).join(' ')})`,
+      };
     return parseTaskLine(`${fields} ${line.trim().slice(tokens[0].length).trim()}`, tz);
   }
   const six = tokens[5] !== undefined && DOW_FIELD.test(tokens[5]);
@@ -72,7 +76,10 @@ export function parseTaskLine(line: string, tz = 'UTC'): LineParse {
 /** A parsed line whose user is no account on this host becomes a refusal naming the user. */
 export function checkTaskUser(p: LineParse, isAccount: AccountCheck): LineParse {
   if (!p.ok || isAccount(p.user)) return p;
-  return { ok: false, error: `user ${JSON.stringify(p.user)} is not an account on this host (a task line is: schedule, user, command)` };
+  return {
+    ok: false,
+    error: `user ${JSON.stringify(p.user)} is not an account on this host (a task line is: schedule, user, command)`,
+  };
 }
 
 export interface CrontabError {
@@ -100,7 +107,11 @@ export type AccountCheck = (user: string) => boolean;
  * The user of each line must be an account on this host: a line written without a user (the
  * seed's `*\/10 * * * * echo ...`) would otherwise run its command's first word as the user.
  */
-export function parseCrontab(text: string, tz: string, isAccount: AccountCheck): { tasks: CronTask[]; errors: CrontabError[] } {
+export function parseCrontab(
+  text: string,
+  tz: string,
+  isAccount: AccountCheck,
+): { tasks: CronTask[]; errors: CrontabError[] } {
   const tasks: CronTask[] = [];
   const errors: CrontabError[] = [];
   let env: Record<string, string> = {};
@@ -114,7 +125,14 @@ export function parseCrontab(text: string, tz: string, isAccount: AccountCheck):
     }
     const p = checkTaskUser(parseTaskLine(line, tz), isAccount);
     if (p.ok) {
-      const task: CronTask = { name: `crontab:${i + 1}`, source: 'crontab', line, schedule: p.schedule, user: p.user, command: p.command };
+      const task: CronTask = {
+        name: `crontab:${i + 1}`,
+        source: 'crontab',
+        line,
+        schedule: p.schedule,
+        user: p.user,
+        command: p.command,
+      };
       if (Object.keys(env).length > 0) task.env = env;
       tasks.push(task);
     } else errors.push({ line: i + 1, text: line, error: p.error });

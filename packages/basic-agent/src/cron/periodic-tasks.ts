@@ -1,11 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { policyAllowsCommand, type Clock, type HostPolicy, type Logger } from '@aspire/agent-core';
-import { ErrorCode, ErrorMessage, type ReplyFrame, type TaskAddRequest, type TaskResultFrame, type TaskRemoveRequest } from '@aspire/protocol';
+import {
+  ErrorCode,
+  ErrorMessage,
+  type ReplyFrame,
+  type TaskAddRequest,
+  type TaskResultFrame,
+  type TaskRemoveRequest,
+} from '@aspire/protocol';
 import { runCommand } from '../exec/run-command.ts';
 import { cancelledByServer } from '../exec/running-commands.ts';
 import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
 import { lookupUser } from '../host/accounts.ts';
-import { checkTaskUser, parseCrontab, parseTaskLine, type AccountCheck, type CronTask, type CrontabError } from './crontab.ts';
+import {
+  checkTaskUser,
+  parseCrontab,
+  parseTaskLine,
+  type AccountCheck,
+  type CronTask,
+  type CrontabError,
+} from './crontab.ts';
 import { CronScheduler, type TaskRun } from './scheduler.ts';
 import { TaskStore } from './task-store.ts';
 
@@ -79,7 +93,10 @@ export class PeriodicTasks {
     }
     const { tasks, errors } = parseCrontab(text, this.deps.timezone, this.deps.isAccount ?? hostAccount);
     for (const e of errors) {
-      this.deps.logger.warn({ path: this.deps.crontabPath, line: e.line, text: e.text, error: e.error }, `crontab line ${e.line} invalid, skipped`);
+      this.deps.logger.warn(
+        { path: this.deps.crontabPath, line: e.line, text: e.text, error: e.error },
+        `crontab line ${e.line} invalid, skipped`,
+      );
     }
     this.crontabErrors = errors;
     this.scheduler.setTasks('crontab', tasks);
@@ -88,13 +105,22 @@ export class PeriodicTasks {
 
   async add(req: TaskAddRequest): Promise<ReplyFrame> {
     const p = checkTaskUser(parseTaskLine(req.line, this.deps.timezone), this.deps.isAccount ?? hostAccount);
-    if (!p.ok) return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_INVALID_CRON, message: `Invalid cron line: ${p.error}` };
+    if (!p.ok)
+      return {
+        id: req.id,
+        resp: 'failed',
+        retcode: ErrorCode.CHANNEL_INVALID_CRON,
+        message: `Invalid cron line: ${p.error}`,
+      };
     const allowed = this.deps.policy ? policyAllowsCommand(this.deps.policy, p.command, p.user) : undefined;
     if (allowed && !allowed.ok) {
       this.deps.logger.warn({ task: req.name, rule: allowed.rule }, 'task.add refused by host policy');
       return { id: req.id, resp: 'failed', retcode: ErrorCode.POLICY_REFUSED, message: allowed.message };
     }
-    return this.commit(req.id, req.name, [...this.serverTasks.filter((t) => t.name !== req.name), { name: req.name, line: req.line.trim() }]);
+    return this.commit(req.id, req.name, [
+      ...this.serverTasks.filter((t) => t.name !== req.name),
+      { name: req.name, line: req.line.trim() },
+    ]);
   }
 
   /** Cancel the run of a periodic task going now (a `cancel` frame with `name`); false when none runs. */
@@ -104,9 +130,18 @@ export class PeriodicTasks {
 
   async remove(req: TaskRemoveRequest): Promise<ReplyFrame> {
     if (!this.serverTasks.some((t) => t.name === req.name)) {
-      return { id: req.id, resp: 'failed', retcode: ErrorCode.CHANNEL_NO_SUCH_TASK, message: `No such periodic task: ${req.name}` };
+      return {
+        id: req.id,
+        resp: 'failed',
+        retcode: ErrorCode.CHANNEL_NO_SUCH_TASK,
+        message: `No such periodic task: ${req.name}`,
+      };
     }
-    return this.commit(req.id, req.name, this.serverTasks.filter((t) => t.name !== req.name));
+    return this.commit(
+      req.id,
+      req.name,
+      this.serverTasks.filter((t) => t.name !== req.name),
+    );
   }
 
   /**
@@ -118,7 +153,12 @@ export class PeriodicTasks {
       await this.store.save(next);
     } catch (err) {
       this.deps.logger.error({ err, path: this.deps.storePath }, 'cannot save server tasks');
-      return { id, resp: 'failed', retcode: ErrorCode.EXEC_ERROR, message: `cannot save ${this.deps.storePath}: ${(err as Error).message}; tasks unchanged` };
+      return {
+        id,
+        resp: 'failed',
+        retcode: ErrorCode.EXEC_ERROR,
+        message: `cannot save ${this.deps.storePath}: ${(err as Error).message}; tasks unchanged`,
+      };
     }
     this.serverTasks = next;
     this.applyServerTasks();
@@ -139,27 +179,71 @@ export class PeriodicTasks {
     const tasks: CronTask[] = [];
     for (const t of this.serverTasks) {
       const p = parseTaskLine(t.line, this.deps.timezone);
-      if (p.ok) tasks.push({ name: t.name, source: 'server', line: t.line, schedule: p.schedule, user: p.user, command: p.command });
+      if (p.ok)
+        tasks.push({
+          name: t.name,
+          source: 'server',
+          line: t.line,
+          schedule: p.schedule,
+          user: p.user,
+          command: p.command,
+        });
     }
     this.scheduler.setTasks('server', tasks);
   }
 
   private async runTask(task: CronTask, signal: AbortSignal): Promise<TaskRun> {
-    const allowed = task.source === 'server' && this.deps.policy ? policyAllowsCommand(this.deps.policy, task.command, task.user) : undefined;
+    const allowed =
+      task.source === 'server' && this.deps.policy
+        ? policyAllowsCommand(this.deps.policy, task.command, task.user)
+        : undefined;
     if (allowed && !allowed.ok) {
-      return { duration_ms: 0, retcode: -1, errcode: ErrorCode.POLICY_REFUSED, message: allowed.message, output: '', truncated: false };
+      return {
+        duration_ms: 0,
+        retcode: -1,
+        errcode: ErrorCode.POLICY_REFUSED,
+        message: allowed.message,
+        output: '',
+        truncated: false,
+      };
     }
     const o = await runCommand(
-      { cmd: task.command, user: task.user, ...(task.env ? { env: task.env } : {}), timeoutMs: this.deps.taskTimeoutSec * 1000, signal, ...(this.deps.kill ? { kill: this.deps.kill } : {}) },
+      {
+        cmd: task.command,
+        user: task.user,
+        ...(task.env ? { env: task.env } : {}),
+        timeoutMs: this.deps.taskTimeoutSec * 1000,
+        signal,
+        ...(this.deps.kill ? { kill: this.deps.kill } : {}),
+      },
       this.deps.clock,
     );
     if (o.kind === 'refused') {
       return { duration_ms: 0, retcode: -1, errcode: o.code, message: o.message, output: '', truncated: false };
     }
-    const base = { duration_ms: o.durationMs, output: o.output, truncated: o.truncated, ...(o.truncated ? { dropped: o.droppedBytes } : {}) };
+    const base = {
+      duration_ms: o.durationMs,
+      output: o.output,
+      truncated: o.truncated,
+      ...(o.truncated ? { dropped: o.droppedBytes } : {}),
+    };
     if (o.kind === 'exited') return { ...base, retcode: o.exitCode };
-    if (o.kind === 'aborted' && cancelledByServer(signal)) return { ...base, retcode: -1, errcode: ErrorCode.EXEC_CANCELLED, message: ErrorMessage.EXEC_CANCELLED };
-    const errcode = o.kind === 'timeout' ? ErrorCode.EXEC_TIMEOUT : o.kind === 'killed' ? ErrorCode.EXEC_KILLED : ErrorCode.EXEC_ERROR;
-    return { ...base, retcode: -1, errcode, message: o.kind === 'timeout' ? `Execution timeout after ${this.deps.taskTimeoutSec} s` : `ended: ${o.kind} ${o.signal ?? ''}`.trim() };
+    if (o.kind === 'aborted' && cancelledByServer(signal))
+      return { ...base, retcode: -1, errcode: ErrorCode.EXEC_CANCELLED, message: ErrorMessage.EXEC_CANCELLED };
+    const errcode =
+      o.kind === 'timeout'
+        ? ErrorCode.EXEC_TIMEOUT
+        : o.kind === 'killed'
+          ? ErrorCode.EXEC_KILLED
+          : ErrorCode.EXEC_ERROR;
+    return {
+      ...base,
+      retcode: -1,
+      errcode,
+      message:
+        o.kind === 'timeout'
+          ? `Execution timeout after ${this.deps.taskTimeoutSec} s`
+          : `ended: ${o.kind} ${o.signal ?? ''}`.trim(),
+    };
   }
 }

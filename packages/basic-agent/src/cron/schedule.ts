@@ -54,7 +54,8 @@ export class Schedule {
         continue;
       }
       if (f.includes('?')) throw new ScheduleError(`${spec.name} "${f}": ? is only for day of month and day of week`);
-      if (/[LW#]/i.test(letters)) throw new ScheduleError(`${spec.name} "${f}": L, W and # are only for day of month and day of week`);
+      if (/[LW#]/i.test(letters))
+        throw new ScheduleError(`${spec.name} "${f}": L, W and # are only for day of month and day of week`);
     }
     const list = (i: number) => {
       const f = fields[i]!;
@@ -159,9 +160,14 @@ function readDayOfWeek(f: string): string {
     }
     return `${day}L`;
   }
-  if (/^L/i.test(f)) throw new ScheduleError(`day of week "${f}": L, L-n and LW are for day of month; in day of week L follows one day (5L: the last Friday)`);
+  if (/^L/i.test(f))
+    throw new ScheduleError(
+      `day of week "${f}": L, L-n and LW are for day of month; in day of week L follows one day (5L: the last Friday)`,
+    );
   if (/[L#W]/i.test(withoutNames(f, spec.names))) {
-    throw new ScheduleError(`day of week "${f}": L and # stand alone with one day (5L: the last Friday, 5#3: the third Friday)`);
+    throw new ScheduleError(
+      `day of week "${f}": L and # stand alone with one day (5L: the last Friday, 5#3: the third Friday)`,
+    );
   }
   if (f.includes('?')) throw new ScheduleError(`day of week "${f}": ? stands alone`);
   return fieldValues(f, spec).join(',');

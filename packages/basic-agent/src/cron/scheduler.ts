@@ -72,7 +72,17 @@ export class CronScheduler {
     }
   }
 
-  list(): { name: string; source: string; line: string; user: string; command: string; next?: string; running: boolean; skipped: number; last?: TaskResultFrame }[] {
+  list(): {
+    name: string;
+    source: string;
+    line: string;
+    user: string;
+    command: string;
+    next?: string;
+    running: boolean;
+    skipped: number;
+    last?: TaskResultFrame;
+  }[] {
     return [...this.entries.values()].map((e) => ({
       name: e.task.name,
       source: e.task.source,
@@ -139,7 +149,15 @@ export class CronScheduler {
     e.run = run;
     void this.deps
       .run(e.task, AbortSignal.any([this.abort.signal, run.signal]))
-      .then((r) => this.record(e, { method: 'task.result', name: e.task.name, started: Math.floor(at / 1000), started_ms: at, ...r }))
+      .then((r) =>
+        this.record(e, {
+          method: 'task.result',
+          name: e.task.name,
+          started: Math.floor(at / 1000),
+          started_ms: at,
+          ...r,
+        }),
+      )
       .catch((err: unknown) => this.deps.logger.error({ err, task: e.task.name }, 'task run failed unexpectedly'))
       .finally(() => {
         e.running = false;

@@ -20,9 +20,18 @@ export class TaskStore {
     if (r.kind === 'corrupt') return { tasks: [], problem: `${this.path}: ${r.error}` };
     const list = Array.isArray(r.value?.tasks) ? (r.value.tasks as unknown[]) : [];
     const tasks = list.filter(
-      (t): t is StoredTask => typeof t === 'object' && t !== null && typeof (t as StoredTask).name === 'string' && typeof (t as StoredTask).line === 'string',
+      (t): t is StoredTask =>
+        typeof t === 'object' &&
+        t !== null &&
+        typeof (t as StoredTask).name === 'string' &&
+        typeof (t as StoredTask).line === 'string',
     );
-    return { tasks, ...(tasks.length !== list.length ? { problem: `${this.path}: ${list.length - tasks.length} malformed entries dropped` } : {}) };
+    return {
+      tasks,
+      ...(tasks.length !== list.length
+        ? { problem: `${this.path}: ${list.length - tasks.length} malformed entries dropped` }
+        : {}),
+    };
   }
 
   save(tasks: StoredTask[]): Promise<void> {

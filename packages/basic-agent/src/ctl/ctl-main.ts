@@ -73,7 +73,9 @@ export async function ctlMain(args: string[], io: CtlIo): Promise<number> {
     return EXIT_CODES.USAGE;
   }
   if (!command.startsWith('getinfo.')) {
-    io.err(`BasicAgentCtl: unknown command ${JSON.stringify(command)} (${ErrorCode.COLLECTOR_UNKNOWN} COLLECTOR_UNKNOWN)\n`);
+    io.err(
+      `BasicAgentCtl: unknown command ${JSON.stringify(command)} (${ErrorCode.COLLECTOR_UNKNOWN} COLLECTOR_UNKNOWN)\n`,
+    );
     return 2;
   }
   const r = await collect(command, cmdArgs.length ? cmdArgs.join(' ') : undefined);

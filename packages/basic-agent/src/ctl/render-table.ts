@@ -17,7 +17,16 @@ function columns(rows: readonly Record<string, unknown>[]): string {
   for (const r of rows) for (const k of Object.keys(r)) if (!keys.includes(k)) keys.push(k);
   const grid = [keys.map((k) => k.toUpperCase()), ...rows.map((r) => keys.map((k) => cell(r[k])))];
   const widths = keys.map((_, i) => Math.max(...grid.map((line) => line[i]!.length)));
-  return grid.map((line) => line.map((c, i) => (i === line.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    grid
+      .map((line) =>
+        line
+          .map((c, i) => (i === line.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function renderTable(data: unknown): string {

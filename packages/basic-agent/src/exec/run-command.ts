@@ -110,7 +110,11 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
     const shell = opts.shell ?? '/bin/bash';
     const switchUser = uid !== undefined && uid !== myUid;
     if (switchUser && myUid !== 0) {
-      return { kind: 'refused', code: ErrorCode.EXEC_ERROR, message: `the agent does not run as root and cannot run commands as ${opts.user}` };
+      return {
+        kind: 'refused',
+        code: ErrorCode.EXEC_ERROR,
+        message: `the agent does not run as root and cannot run commands as ${opts.user}`,
+      };
     }
     const switchGroup = gid !== undefined && (gid !== myGid || switchUser);
     // As another user, the command gets that user's supplementary groups too (as after a login),

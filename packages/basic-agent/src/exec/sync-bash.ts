@@ -1,11 +1,5 @@
 import type { Clock } from '@aspire/agent-core';
-import {
-  ErrorCode,
-  checkSyncBashTimeout,
-  errorMessage,
-  type ReplyFrame,
-  type SyncBashRequest,
-} from '@aspire/protocol';
+import { ErrorCode, checkSyncBashTimeout, errorMessage, type ReplyFrame, type SyncBashRequest } from '@aspire/protocol';
 import type { KillEscalationOptions } from './kill-escalation.ts';
 import type { Limiter } from './limiter.ts';
 import { runCommand, type CommandOutcome } from './run-command.ts';
@@ -26,16 +20,27 @@ export interface SyncBashDeps {
  */
 export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promise<ReplyFrame> {
   const checked = checkSyncBashTimeout(req.timeout);
-  if (!checked.ok) return failed(req.id, ErrorCode.INVALID_PARAMS, `${errorMessage(ErrorCode.INVALID_PARAMS)}: ${checked.error}`);
+  if (!checked.ok)
+    return failed(req.id, ErrorCode.INVALID_PARAMS, `${errorMessage(ErrorCode.INVALID_PARAMS)}: ${checked.error}`);
   const timeoutSec = checked.seconds;
   // The timeout covers the wait for a slot too: the caller (and the hub's deadline) counts
   // from when the request arrived, not from when the command started.
   const arrived = deps.clock.monotonic();
   const ran = await deps.limiter.run(async () => {
     // Cancelled while it waited for a slot: nothing is started.
-    if (cancelledByServer(deps.signal)) return { kind: 'refused', code: ErrorCode.EXEC_CANCELLED, message: `${errorMessage(ErrorCode.EXEC_CANCELLED)} before it started` } as const;
+    if (cancelledByServer(deps.signal))
+      return {
+        kind: 'refused',
+        code: ErrorCode.EXEC_CANCELLED,
+        message: `${errorMessage(ErrorCode.EXEC_CANCELLED)} before it started`,
+      } as const;
     const left = timeoutSec * 1000 - (deps.clock.monotonic() - arrived);
-    if (left <= 0) return { kind: 'refused', code: ErrorCode.EXEC_TIMEOUT, message: `${errorMessage(ErrorCode.EXEC_TIMEOUT)}: waited ${timeoutSec} s for a free slot` } as const;
+    if (left <= 0)
+      return {
+        kind: 'refused',
+        code: ErrorCode.EXEC_TIMEOUT,
+        message: `${errorMessage(ErrorCode.EXEC_TIMEOUT)}: waited ${timeoutSec} s for a free slot`,
+      } as const;
     return runCommand(
       {
         cmd: req.cmd,
@@ -72,13 +77,23 @@ export function outcomeToReply(id: string, o: CommandOutcome, timeoutSec?: numbe
     };
   }
   if (o.kind === 'aborted' && cancelled) {
-    return { id, resp: 'failed', retcode: ErrorCode.EXEC_CANCELLED, message: `${errorMessage(ErrorCode.EXEC_CANCELLED)}${note}`, data: o.output, ...extra };
+    return {
+      id,
+      resp: 'failed',
+      retcode: ErrorCode.EXEC_CANCELLED,
+      message: `${errorMessage(ErrorCode.EXEC_CANCELLED)}${note}`,
+      data: o.output,
+      ...extra,
+    };
   }
   return {
     id,
     resp: 'failed',
     retcode: o.kind === 'aborted' ? ErrorCode.EXEC_ERROR : ErrorCode.EXEC_KILLED,
-    message: o.kind === 'aborted' ? 'Agent shutting down; command killed' : `${errorMessage(ErrorCode.EXEC_KILLED)} ${o.signal ?? ''}${note}`.trim(),
+    message:
+      o.kind === 'aborted'
+        ? 'Agent shutting down; command killed'
+        : `${errorMessage(ErrorCode.EXEC_KILLED)} ${o.signal ?? ''}${note}`.trim(),
     data: o.output,
     ...extra,
   };

@@ -29,7 +29,10 @@ export interface BootPaths {
   pidfile: string;
 }
 
-export function resolvePaths(flags: { config?: string; stateDir?: string; log?: string; pidfile?: string }, env: NodeJS.ProcessEnv): BootPaths {
+export function resolvePaths(
+  flags: { config?: string; stateDir?: string; log?: string; pidfile?: string },
+  env: NodeJS.ProcessEnv,
+): BootPaths {
   const pick = (k: keyof typeof DEFAULT_PATHS) => resolve(flags[k] ?? env[PATH_ENV[k]] ?? DEFAULT_PATHS[k]);
   return {
     config: pick('config'),

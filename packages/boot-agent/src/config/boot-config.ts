@@ -63,7 +63,20 @@ export const SUPERVISION_BOUNDS = {
 
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const KEYS = ['servers', 'step', 'enrollSecret', 'ca', 'tags', 'hostname', 'logLevel', 'eventQueueMax', 'httpTimeoutSec', 'supervision', 'serverPublicKey', 'policy'];
+const KEYS = [
+  'servers',
+  'step',
+  'enrollSecret',
+  'ca',
+  'tags',
+  'hostname',
+  'logLevel',
+  'eventQueueMax',
+  'httpTimeoutSec',
+  'supervision',
+  'serverPublicKey',
+  'policy',
+];
 const SUPERVISION_KEYS = [...Object.keys(SUPERVISION_BOUNDS), 'cgroupRoot'];
 
 export interface CheckedConfig {
@@ -81,7 +94,9 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
   const step = Math.round(c.number('step', BOOT_BOUNDS.step));
   const eventQueueMax = Math.round(c.number('eventQueueMax', BOOT_BOUNDS.eventQueueMax));
   const httpTimeoutSec = c.number('httpTimeoutSec', BOOT_BOUNDS.httpTimeoutSec);
-  const logLevel = c.string('logLevel', 'info', (v) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(' ')}`));
+  const logLevel = c.string('logLevel', 'info', (v) =>
+    LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(' ')}`,
+  );
   const enrollSecret = c.optionalString('enrollSecret');
   const ca = c.optionalString('ca');
   if (ca !== undefined) {
@@ -92,11 +107,14 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
   const tagsProblem = tags === undefined ? undefined : checkTags(tags);
   if (tagsProblem) c.problems.push(`tags: ${tagsProblem}`);
   const hostname = c.optionalString('hostname');
-  if (hostname !== undefined && (hostname.length === 0 || hostname.length > 255)) c.problems.push('hostname: must be 1..255 characters');
+  if (hostname !== undefined && (hostname.length === 0 || hostname.length > 255))
+    c.problems.push('hostname: must be 1..255 characters');
 
   const servers = checkServers(c.rawValue('servers'), c.problems);
   const supervision = checkSupervision(c.rawValue('supervision'), c);
-  const policy = c.string('policy', BOOT_POLICY_DEFAULT_PATH, (v) => (isAbsolute(v) ? undefined : 'must be an absolute path'));
+  const policy = c.string('policy', BOOT_POLICY_DEFAULT_PATH, (v) =>
+    isAbsolute(v) ? undefined : 'must be an absolute path',
+  );
   const config: BootConfig = { step, servers, logLevel, eventQueueMax, httpTimeoutSec, supervision, policy };
   if (enrollSecret !== undefined) config.enrollSecret = enrollSecret;
   if (ca !== undefined) config.ca = ca;
@@ -104,7 +122,10 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
   if (hostname !== undefined) config.hostname = hostname;
   const serverPublicKey = c.optionalString('serverPublicKey');
   if (serverPublicKey !== undefined) {
-    if (!readConfiguredKey(serverPublicKey)) c.problems.push('serverPublicKey: not an Ed25519 public key (base64 SPKI DER or PEM) nor an absolute path of a file holding one');
+    if (!readConfiguredKey(serverPublicKey))
+      c.problems.push(
+        'serverPublicKey: not an Ed25519 public key (base64 SPKI DER or PEM) nor an absolute path of a file holding one',
+      );
     else config.serverPublicKey = serverPublicKey;
   }
   return { config: c.finish(source, config), notes: c.notes };
@@ -131,12 +152,15 @@ function checkServers(raw: unknown, problems: string[]): readonly string[] {
 function checkSupervision(raw: unknown, parent: ConfigChecker): SupervisionConfig {
   let obj: Record<string, unknown> = {};
   if (raw !== undefined) {
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) parent.problems.push('supervision: must be an object');
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      parent.problems.push('supervision: must be an object');
     else obj = raw as Record<string, unknown>;
   }
   const s = new ConfigChecker(obj, SUPERVISION_KEYS);
   const n = (k: keyof typeof SUPERVISION_BOUNDS) => s.number(k, SUPERVISION_BOUNDS[k]);
-  const cgroupRoot = s.string('cgroupRoot', DEFAULT_CGROUP_ROOT, (v) => (isAbsolute(v) ? undefined : 'must be an absolute path'));
+  const cgroupRoot = s.string('cgroupRoot', DEFAULT_CGROUP_ROOT, (v) =>
+    isAbsolute(v) ? undefined : 'must be an absolute path',
+  );
   const out: SupervisionConfig = {
     checkIntervalSec: n('checkIntervalSec'),
     restartHoldSec: n('restartHoldSec'),

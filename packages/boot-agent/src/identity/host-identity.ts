@@ -10,7 +10,13 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTextAtomic } from '@aspire/agent-core';
-import { IDENTITY_CA_FILE, IDENTITY_CERT_FILE, IDENTITY_DIR, IDENTITY_KEY_FILE, agentsnFromSubjectAltName } from '@aspire/protocol';
+import {
+  IDENTITY_CA_FILE,
+  IDENTITY_CERT_FILE,
+  IDENTITY_DIR,
+  IDENTITY_KEY_FILE,
+  agentsnFromSubjectAltName,
+} from '@aspire/protocol';
 
 export interface IdentityFiles {
   dir: string;
@@ -21,7 +27,12 @@ export interface IdentityFiles {
 
 export function identityFiles(stateDir: string): IdentityFiles {
   const dir = join(stateDir, IDENTITY_DIR);
-  return { dir, key: join(dir, IDENTITY_KEY_FILE), cert: join(dir, IDENTITY_CERT_FILE), ca: join(dir, IDENTITY_CA_FILE) };
+  return {
+    dir,
+    key: join(dir, IDENTITY_KEY_FILE),
+    cert: join(dir, IDENTITY_CERT_FILE),
+    ca: join(dir, IDENTITY_CA_FILE),
+  };
 }
 
 /** Renew when less than this share of the certificate's lifetime is left. */
@@ -36,11 +47,17 @@ function readText(path: string): string | undefined {
 }
 
 /** What a certificate file says, or undefined when it is missing or unreadable. */
-export function certificateFacts(pem: string | undefined): { agentsn: string | undefined; notBefore: number; notAfter: number } | undefined {
+export function certificateFacts(
+  pem: string | undefined,
+): { agentsn: string | undefined; notBefore: number; notAfter: number } | undefined {
   if (!pem) return undefined;
   try {
     const c = new X509Certificate(pem);
-    return { agentsn: agentsnFromSubjectAltName(c.subjectAltName), notBefore: Date.parse(c.validFrom), notAfter: Date.parse(c.validTo) };
+    return {
+      agentsn: agentsnFromSubjectAltName(c.subjectAltName),
+      notBefore: Date.parse(c.validFrom),
+      notAfter: Date.parse(c.validTo),
+    };
   } catch {
     return undefined;
   }
@@ -81,10 +98,22 @@ export class HostIdentity {
     const keyPem = await this.key();
     const x509 = await loadX509();
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-    const privateKey = await crypto.subtle.importKey('pkcs8', createPrivateKey(keyPem).export({ format: 'der', type: 'pkcs8' }), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+    const privateKey = await crypto.subtle.importKey(
+      'pkcs8',
+      createPrivateKey(keyPem).export({ format: 'der', type: 'pkcs8' }),
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['sign'],
+    );
     const spki = createPublicKey(keyPem).export({ format: 'der', type: 'spki' });
-    const publicKey = await crypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: [{ CN: [agentsn] }], keys: { privateKey, publicKey }, signingAlgorithm: alg });
+    const publicKey = await crypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'verify',
+    ]);
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: [{ CN: [agentsn] }],
+      keys: { privateKey, publicKey },
+      signingAlgorithm: alg,
+    });
     const pem = csr.toString('pem') + '\n';
     this.csrMemo = { agentsn, pem };
     return pem;

@@ -28,7 +28,9 @@ export async function applyConfigJob(raw: unknown, meta: MetaStore, onStepChange
     const step = Math.min(b.max, Math.max(b.min, job.step));
     patch.step = step;
     patch.stepFrom = 'server';
-    done.push(step === job.step ? `step=${step}` : `step=${step} (clamped from ${job.step}, allowed ${b.min}..${b.max})`);
+    done.push(
+      step === job.step ? `step=${step}` : `step=${step} (clamped from ${job.step}, allowed ${b.min}..${b.max})`,
+    );
   }
   if (job.tags !== undefined) {
     const problem = checkTags(job.tags);
@@ -37,7 +39,8 @@ export async function applyConfigJob(raw: unknown, meta: MetaStore, onStepChange
     patch.tagsFrom = 'server';
     done.push(`tags=${job.tags}`);
   }
-  if (done.length === 0) return { errcode: ErrorCode.JOB_INVALID, message: 'Invalid job: config job sets none of svrlist, step, tags' };
+  if (done.length === 0)
+    return { errcode: ErrorCode.JOB_INVALID, message: 'Invalid job: config job sets none of svrlist, step, tags' };
   try {
     await meta.update(patch);
   } catch (err) {

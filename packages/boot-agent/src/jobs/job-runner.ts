@@ -5,7 +5,18 @@
  * answered JOB_INVALID, unknown actions and sub-agent actions without a manager
  * JOB_UNSUPPORTED_ACTION; only a job with no usable id (nothing to answer under) is just logged.
  */
-import { BOOT_AGENT_NAME, ErrorCode, ErrorMessage, SUB_AGENT_ACTIONS, configJob, errorMessage, job as jobCheck, revokeNotice, subAgentJob, type SubAgentJob } from '@aspire/protocol';
+import {
+  BOOT_AGENT_NAME,
+  ErrorCode,
+  ErrorMessage,
+  SUB_AGENT_ACTIONS,
+  configJob,
+  errorMessage,
+  job as jobCheck,
+  revokeNotice,
+  subAgentJob,
+  type SubAgentJob,
+} from '@aspire/protocol';
 import { isDiskFull } from '@aspire/agent-core';
 import { policyAllowsJob, type HostPolicy } from '@aspire/agent-core';
 import type { Logger } from 'pino';
@@ -57,7 +68,10 @@ export class JobRunner {
     for (const item of raw) {
       const id = (item as { id?: unknown } | null)?.id;
       if (typeof id !== 'string' || id.length === 0 || id.length > 64) {
-        this.d.logger.error({ job: preview(item) }, 'job without a usable id (string of 1..64 chars): cannot be answered, ignored');
+        this.d.logger.error(
+          { job: preview(item) },
+          'job without a usable id (string of 1..64 chars): cannot be answered, ignored',
+        );
         continue;
       }
       const seen = this.d.journal.lookup(id);
@@ -66,7 +80,10 @@ export class JobRunner {
         continue;
       }
       if (seen.kind === 'acked') {
-        this.d.logger.warn({ jobId: id }, 'job delivered again after its result was acknowledged: re-reporting the recorded result, not running it');
+        this.d.logger.warn(
+          { jobId: id },
+          'job delivered again after its result was acknowledged: re-reporting the recorded result, not running it',
+        );
         writes.push(this.d.journal.reReport(seen.result));
         continue;
       }
@@ -79,7 +96,10 @@ export class JobRunner {
       };
       const refuse = (errcode: number, code: string, reason: string) => {
         const action = String((item as { action?: unknown }).action ?? '?').slice(0, 32);
-        this.d.journal.emit('refused', `job ${id} (${action}) refused: ${reason}`, { agent: BOOT_AGENT_NAME, data: { jobId: id, action, errcode, code } });
+        this.d.journal.emit('refused', `job ${id} (${action}) refused: ${reason}`, {
+          agent: BOOT_AGENT_NAME,
+          data: { jobId: id, action, errcode, code },
+        });
         // Answered (the server's subtask fails with the code) but never a tombstone: the id is
         // only the sender's word, and a flood of such ids must not push real ones out.
         record = { unverified: true };
@@ -95,14 +115,22 @@ export class JobRunner {
       if (signature?.ok) {
         // Expiring no later than a tombstone the journal had to forget: it may be a replay of it.
         if (this.d.journal.isBelowFloor(signature.expires)) {
-          refuse(ErrorCode.SIGNATURE_REPLAYED, 'SIGNATURE_REPLAYED', `${ErrorMessage.SIGNATURE_REPLAYED}: job ${id} expires no later than a job id this host no longer remembers; it may be a replay`);
+          refuse(
+            ErrorCode.SIGNATURE_REPLAYED,
+            'SIGNATURE_REPLAYED',
+            `${ErrorMessage.SIGNATURE_REPLAYED}: job ${id} expires no later than a job id this host no longer remembers; it may be a replay`,
+          );
           continue;
         }
         record = { expires: signature.expires };
       }
       const v = jobCheck.validate(item);
       if (!v.ok) {
-        answer(String((item as { action?: unknown }).action ?? '?').slice(0, 32), ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${v.errors.join('; ')}`);
+        answer(
+          String((item as { action?: unknown }).action ?? '?').slice(0, 32),
+          ErrorCode.JOB_INVALID,
+          `${ErrorMessage.JOB_INVALID}: ${v.errors.join('; ')}`,
+        );
         continue;
       }
       const action = v.value.action;
@@ -127,14 +155,27 @@ export class JobRunner {
         if (!sv.ok) answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${sv.errors.join('; ')}`);
         else if (sv.value.name.toLowerCase() === BOOT_AGENT_NAME.toLowerCase()) {
           // Installed as a "sub-agent" it would run a second BootAgent under the first.
-          answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${BOOT_AGENT_NAME} is this agent, not a sub-agent; upgrade it with its own package (rpm -U), which restarts it and leaves sub-agents running`);
-        } else if (!manager) answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`);
+          answer(
+            action,
+            ErrorCode.JOB_INVALID,
+            `${ErrorMessage.JOB_INVALID}: ${BOOT_AGENT_NAME} is this agent, not a sub-agent; upgrade it with its own package (rpm -U), which restarts it and leaves sub-agents running`,
+          );
+        } else if (!manager)
+          answer(
+            action,
+            ErrorCode.JOB_UNSUPPORTED_ACTION,
+            `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`,
+          );
         else {
           const job: SubAgentJob = sv.value;
           queue({ id, action, run: (signal, stop) => manager.handleJob(job, signal, stop) }, job.url);
         }
       } else {
-        answer(action, ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${JSON.stringify(action)}`);
+        answer(
+          action,
+          ErrorCode.JOB_UNSUPPORTED_ACTION,
+          `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${JSON.stringify(action)}`,
+        );
       }
     }
     // Started records must be on disk before any of these jobs runs. When they cannot be written
@@ -144,9 +185,17 @@ export class JobRunner {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       const errcode = isDiskFull(e) ? ErrorCode.JOB_DISK_FULL : ErrorCode.EXEC_ERROR;
-      this.d.logger.error({ err, jobs: toRun.map((q) => q.id) }, 'cannot write the job journal: jobs answered without running');
+      this.d.logger.error(
+        { err, jobs: toRun.map((q) => q.id) },
+        'cannot write the job journal: jobs answered without running',
+      );
       for (const q of toRun) {
-        this.d.journal.answer(q.id, q.action, { errcode, message: `${errorMessage(errcode)}: cannot journal the job before running it (${e.message}); not run` }).catch(() => undefined);
+        this.d.journal
+          .answer(q.id, q.action, {
+            errcode,
+            message: `${errorMessage(errcode)}: cannot journal the job before running it (${e.message}); not run`,
+          })
+          .catch(() => undefined);
       }
       this.d.onResults?.();
       return;
@@ -175,15 +224,24 @@ export class JobRunner {
         continue;
       }
       const id = v.value.id;
-      const signature = this.d.verifyRevoke?.(item) ?? { ok: false as const, reason: 'no signature check for revokes in this BootAgent' };
+      const signature = this.d.verifyRevoke?.(item) ?? {
+        ok: false as const,
+        reason: 'no signature check for revokes in this BootAgent',
+      };
       if (!signature.ok) {
-        this.d.logger.warn({ jobId: id, reason: signature.reason }, 'revoke refused: not a valid server signature for this host; the job is not stopped');
+        this.d.logger.warn(
+          { jobId: id, reason: signature.reason },
+          'revoke refused: not a valid server signature for this host; the job is not stopped',
+        );
         continue;
       }
       const message = (what: string) => `${ErrorMessage.JOB_REVOKED}: ${what}`;
       if (this.current?.id === id) {
         if (!this.current.revoke.signal.aborted) {
-          this.d.logger.warn({ jobId: id, action: this.current.action }, 'job revoked by the server while running: aborting it');
+          this.d.logger.warn(
+            { jobId: id, action: this.current.action },
+            'job revoked by the server while running: aborting it',
+          );
           this.current.revoke.abort(new Error('revoked by the server'));
         }
         continue;
@@ -192,16 +250,31 @@ export class JobRunner {
       if (queued >= 0) {
         const [q] = this.queue.splice(queued, 1);
         this.d.logger.warn({ jobId: id, action: q!.action }, 'job revoked by the server before it ran: dropped');
-        writes.push(this.d.journal.finish(id, { errcode: ErrorCode.JOB_REVOKED, message: message(`${q!.action} revoked before it started; not run`) }));
+        writes.push(
+          this.d.journal.finish(id, {
+            errcode: ErrorCode.JOB_REVOKED,
+            message: message(`${q!.action} revoked before it started; not run`),
+          }),
+        );
         continue;
       }
       if (this.d.journal.lookup(id).kind === 'new') {
-        this.d.logger.warn({ jobId: id }, 'job revoked by the server before it arrived here: recorded, so it never runs');
-        writes.push(this.d.journal.answer(id, 'revoked', { errcode: ErrorCode.JOB_REVOKED, message: message('revoked before this host received it; not run') }));
+        this.d.logger.warn(
+          { jobId: id },
+          'job revoked by the server before it arrived here: recorded, so it never runs',
+        );
+        writes.push(
+          this.d.journal.answer(id, 'revoked', {
+            errcode: ErrorCode.JOB_REVOKED,
+            message: message('revoked before this host received it; not run'),
+          }),
+        );
       }
     }
     if (writes.length === 0) return;
-    await Promise.all(writes).catch((err: unknown) => this.d.logger.error({ err }, 'cannot write the job journal for a revoke; the result is kept in memory'));
+    await Promise.all(writes).catch((err: unknown) =>
+      this.d.logger.error({ err }, 'cannot write the job journal for a revoke; the result is kept in memory'),
+    );
     if (this.idle) this.d.onResults?.();
   }
 
@@ -210,7 +283,10 @@ export class JobRunner {
     if (!this.d.policy) return undefined;
     const v = policyAllowsJob(this.d.policy, action, url);
     if (v.ok) return undefined;
-    this.d.journal.emit('refused', `job ${id} (${action}) ${v.message}`, { agent: BOOT_AGENT_NAME, data: { jobId: id, action, errcode: ErrorCode.POLICY_REFUSED, rule: v.rule } });
+    this.d.journal.emit('refused', `job ${id} (${action}) ${v.message}`, {
+      agent: BOOT_AGENT_NAME,
+      data: { jobId: id, action, errcode: ErrorCode.POLICY_REFUSED, rule: v.rule },
+    });
     return v.message;
   }
 
@@ -257,24 +333,42 @@ export class JobRunner {
     }
     // Left for the next start to finish (an upgrade's health window): stays journaled `started`.
     if (this.ac.signal.aborted && outcome.resumeLater) {
-      this.d.logger.info({ jobId: q.id, action: q.action }, `job left for the next start to finish: ${outcome.message}`);
+      this.d.logger.info(
+        { jobId: q.id, action: q.action },
+        `job left for the next start to finish: ${outcome.message}`,
+      );
       return;
     }
     // Cut short by the BootAgent's own stop: the same answer as after a kill -9, whatever the
     // aborted step made of it (a cut download looks truncated, a killed child failed).
     if (this.ac.signal.aborted && outcome.errcode !== ErrorCode.OK) {
-      outcome = { errcode: ErrorCode.JOB_INTERRUPTED, message: `${ErrorMessage.JOB_INTERRUPTED}: the BootAgent stopped while ${q.action} ran (${outcome.message}); not run again` };
+      outcome = {
+        errcode: ErrorCode.JOB_INTERRUPTED,
+        message: `${ErrorMessage.JOB_INTERRUPTED}: the BootAgent stopped while ${q.action} ran (${outcome.message}); not run again`,
+      };
     } else if (revoke.signal.aborted && outcome.errcode !== ErrorCode.OK) {
       // Revoked and cut short: whatever the aborted step made of it, the answer is the revoke.
       // A job that finished anyway keeps its success (the revoke came too late).
-      outcome = { errcode: ErrorCode.JOB_REVOKED, message: `${ErrorMessage.JOB_REVOKED}: ${q.action} aborted (${outcome.message}); not run again` };
-      this.d.journal.emit('revoked', `job ${q.id} (${q.action}) revoked by the server and aborted`, { agent: BOOT_AGENT_NAME, data: { jobId: q.id, action: q.action, errcode: ErrorCode.JOB_REVOKED } });
+      outcome = {
+        errcode: ErrorCode.JOB_REVOKED,
+        message: `${ErrorMessage.JOB_REVOKED}: ${q.action} aborted (${outcome.message}); not run again`,
+      };
+      this.d.journal.emit('revoked', `job ${q.id} (${q.action}) revoked by the server and aborted`, {
+        agent: BOOT_AGENT_NAME,
+        data: { jobId: q.id, action: q.action, errcode: ErrorCode.JOB_REVOKED },
+      });
     }
     try {
       await this.d.journal.finish(q.id, outcome);
-      this.d.logger.info({ jobId: q.id, action: q.action, errcode: outcome.errcode }, `job finished: ${outcome.message}`);
+      this.d.logger.info(
+        { jobId: q.id, action: q.action, errcode: outcome.errcode },
+        `job finished: ${outcome.message}`,
+      );
     } catch (err) {
-      this.d.logger.error({ err, jobId: q.id }, 'job finished but its result could not be journaled; it is kept in memory and sent with the next push');
+      this.d.logger.error(
+        { err, jobId: q.id },
+        'job finished but its result could not be journaled; it is kept in memory and sent with the next push',
+      );
     }
   }
 }

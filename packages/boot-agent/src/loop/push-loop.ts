@@ -126,7 +126,10 @@ export class PushLoop {
     let delay = Math.min(this.backoff.next(), stepMs);
     if (r.slowDown) delay = Math.max(delay, stepMs);
     if (r.retryAfterMs !== undefined) delay = Math.max(delay, Math.min(r.retryAfterMs, MAX_RETRY_AFTER_MS));
-    this.deps.logger.warn({ retryInMs: delay, failures: this.backoff.attempts }, 'status push failed on every server; retrying');
+    this.deps.logger.warn(
+      { retryInMs: delay, failures: this.backoff.attempts },
+      'status push failed on every server; retrying',
+    );
     this.schedule(delay);
   }
 }

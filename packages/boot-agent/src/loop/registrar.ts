@@ -5,7 +5,14 @@
  * when the signal aborts.
  */
 import { Backoff, type Clock } from '@aspire/agent-core';
-import { AgentPath, CREDENTIAL_HEADER, ENROLL_HEADER, registerReply, type RegisterReply, type RegisterRequest } from '@aspire/protocol';
+import {
+  AgentPath,
+  CREDENTIAL_HEADER,
+  ENROLL_HEADER,
+  registerReply,
+  type RegisterReply,
+  type RegisterRequest,
+} from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { Transport } from '../net/http-transport.ts';
 import { tryServers } from './try-servers.ts';
@@ -45,17 +52,29 @@ export async function registerUntilDone(d: RegisterDeps): Promise<{ server: stri
     if (servers.length === 0) {
       // No server known from any source: wait quietly, one line per backoff (docs/install.md).
       const delay = backoff.next();
-      d.logger.warn({ retryInMs: delay }, `no server known yet (no build-time default, no -S, no "servers" in boot.json, nothing pushed): waiting; set "servers" in boot.json`);
+      d.logger.warn(
+        { retryInMs: delay },
+        `no server known yet (no build-time default, no -S, no "servers" in boot.json, nothing pushed): waiting; set "servers" in boot.json`,
+      );
       await d.clock.sleep(delay, d.signal);
       continue;
     }
-    const r = await tryServers(servers, 'register', d.logger, (s) => d.transport.post(s, AgentPath.REGISTER, body, headers, registerReply, d.signal), d.signal);
+    const r = await tryServers(
+      servers,
+      'register',
+      d.logger,
+      (s) => d.transport.post(s, AgentPath.REGISTER, body, headers, registerReply, d.signal),
+      d.signal,
+    );
     if (r.ok) return { server: r.ok.server, reply: r.ok.value };
     let proposingFresh = false;
     if (r.refusedWith.includes(409) && !d.credential && d.freshAgentsn) {
       request = { ...request, agentsn: d.freshAgentsn() };
       proposingFresh = true;
-      d.logger.warn({ taken: body.agentsn, proposed: request.agentsn }, 'agentsn registered to this hostname and no credential to prove it: proposing a fresh one next');
+      d.logger.warn(
+        { taken: body.agentsn, proposed: request.agentsn },
+        'agentsn registered to this hostname and no credential to prove it: proposing a fresh one next',
+      );
     }
     d.signal.throwIfAborted();
     let delay = backoff.next();

@@ -5,7 +5,13 @@
  * mean the server lost this host: register again.
  */
 import { unixSeconds, type Clock } from '@aspire/agent-core';
-import { AgentPath, CREDENTIAL_HEADER, statusReplyEnvelope, type RegisterReply, type SigningKeyAnnouncement } from '@aspire/protocol';
+import {
+  AgentPath,
+  CREDENTIAL_HEADER,
+  statusReplyEnvelope,
+  type RegisterReply,
+  type SigningKeyAnnouncement,
+} from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { SubAgentManager } from '../contracts.ts';
 import type { HostIdentity } from '../identity/host-identity.ts';
@@ -63,18 +69,37 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
     const csr = await renewalCsr();
     if (csr) body.csr = csr;
     const headers: Record<string, string> = meta.meta.credential ? { [CREDENTIAL_HEADER]: meta.meta.credential } : {};
-    const r = await tryServers(d.servers(), 'status push', log, (srv) => d.transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, signal), signal);
+    const r = await tryServers(
+      d.servers(),
+      'status push',
+      log,
+      (srv) => d.transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, signal),
+      signal,
+    );
     if (!r.ok) {
-      unauthorizedRounds = r.refusedWith.length > 0 && r.refusedWith.every((st) => st === 401) ? unauthorizedRounds + 1 : 0;
+      unauthorizedRounds =
+        r.refusedWith.length > 0 && r.refusedWith.every((st) => st === 401) ? unauthorizedRounds + 1 : 0;
       if (unauthorizedRounds >= REREGISTER_AFTER_401_ROUNDS) {
         unauthorizedRounds = 0;
         await reRegister(signal);
       }
-      return { kind: 'failed', ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}), slowDown: r.refused };
+      return {
+        kind: 'failed',
+        ...(r.retryAfterMs !== undefined ? { retryAfterMs: r.retryAfterMs } : {}),
+        slowDown: r.refused,
+      };
     }
     unauthorizedRounds = 0;
     const reply = r.ok.value;
-    log.debug({ server: r.ok.server, sentJobs: payload.jobs.length, sentEvents: payload.events.length, gotJobs: reply.jobs?.length ?? 0 }, 'status push answered');
+    log.debug(
+      {
+        server: r.ok.server,
+        sentJobs: payload.jobs.length,
+        sentEvents: payload.events.length,
+        gotJobs: reply.jobs?.length ?? 0,
+      },
+      'status push answered',
+    );
     // The server has what this push carried: state-file write failures (full disk) are logged,
     // not turned into a failed round (memory is right; the disk catches up on the next write).
     if (!meta.meta.trusted) {
@@ -89,7 +114,10 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
       );
     } else if (csr) {
       d.identity?.declined(d.clock.now());
-      log.warn({ agentsn: meta.meta.agentsn }, 'asked for a host certificate; the server issued none (asking again in an hour)');
+      log.warn(
+        { agentsn: meta.meta.agentsn },
+        'asked for a host certificate; the server issued none (asking again in an hour)',
+      );
     }
     d.onSigningKeys?.(reply);
     if (reply.jobs && reply.jobs.length > 0) await d.jobs.accept(reply.jobs);
@@ -109,7 +137,10 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
   }
 
   async function reRegister(signal: AbortSignal): Promise<void> {
-    log.warn({ agentsn: meta.meta.agentsn }, `status refused with 401 ${REREGISTER_AFTER_401_ROUNDS} rounds in a row (the server lost this host): registering again`);
+    log.warn(
+      { agentsn: meta.meta.agentsn },
+      `status refused with 401 ${REREGISTER_AFTER_401_ROUNDS} rounds in a row (the server lost this host): registering again`,
+    );
     d.onState('registering');
     const reg = await d.reRegister(signal);
     if (!reg) return;

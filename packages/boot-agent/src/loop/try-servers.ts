@@ -24,7 +24,9 @@ export async function tryServers<T>(
 ): Promise<ServersResult<T>> {
   const res: ServersResult<T> = { refused: false, refusedWith: [] };
   if (servers.length === 0) {
-    logger.error(`${what}: the server list is empty (no build-time default, no -S, no "servers" in boot.json, nothing pushed)`);
+    logger.error(
+      `${what}: the server list is empty (no build-time default, no -S, no "servers" in boot.json, nothing pushed)`,
+    );
     return res;
   }
   for (const server of servers) {
@@ -39,8 +41,12 @@ export async function tryServers<T>(
       res.refused = true;
       if (o.status !== undefined) res.refusedWith.push(o.status);
     }
-    if (o.kind === 'retry' && o.retryAfterMs !== undefined) res.retryAfterMs = Math.max(res.retryAfterMs ?? 0, o.retryAfterMs);
-    logger.warn({ server, outcome: o.kind, retryAfterMs: o.kind === 'retry' ? o.retryAfterMs : undefined }, `${what} to ${server} failed: ${o.reason}`);
+    if (o.kind === 'retry' && o.retryAfterMs !== undefined)
+      res.retryAfterMs = Math.max(res.retryAfterMs ?? 0, o.retryAfterMs);
+    logger.warn(
+      { server, outcome: o.kind, retryAfterMs: o.kind === 'retry' ? o.retryAfterMs : undefined },
+      `${what} to ${server} failed: ${o.reason}`,
+    );
   }
   return res;
 }

@@ -24,7 +24,14 @@ export interface HttpTransportOptions {
 }
 
 export interface Transport {
-  post<T>(baseUrl: string, path: string, body: unknown, headers: Record<string, string>, check: Validator<T>, signal?: AbortSignal): Promise<Outcome<T>>;
+  post<T>(
+    baseUrl: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+    check: Validator<T>,
+    signal?: AbortSignal,
+  ): Promise<Outcome<T>>;
   close(): Promise<void>;
 }
 
@@ -56,7 +63,10 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = opts.clock.setTimeout(() => ac.abort(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const timer = opts.clock.setTimeout(
+      () => ac.abort(new Error(`timed out after ${opts.timeoutMs} ms`)),
+      opts.timeoutMs,
+    );
     let req: ClientRequest | undefined;
     try {
       const scheme = url.protocol;
@@ -65,12 +75,21 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
         const send = scheme === 'https:' ? httpsRequest : httpRequest;
         // `signal` destroys the request (and the reply being read) on timeout or SIGTERM.
-        req = send(url, {
-          method: 'POST',
-          agent: agents[scheme],
-          signal: ac.signal,
-          headers: { 'content-type': 'application/json', 'content-length': String(payload.length), connection: 'close', ...headers },
-        }, resolve);
+        req = send(
+          url,
+          {
+            method: 'POST',
+            agent: agents[scheme],
+            signal: ac.signal,
+            headers: {
+              'content-type': 'application/json',
+              'content-length': String(payload.length),
+              connection: 'close',
+              ...headers,
+            },
+          },
+          resolve,
+        );
         req.on('error', reject);
         req.end(payload);
       });
@@ -79,7 +98,10 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
       if (Number.isFinite(declared) && declared > opts.maxBodyBytes) {
         // Destroying the request closes the socket: the server stops sending.
         req?.destroy();
-        return { kind: 'retry', reason: `reply of ${declared} bytes from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded` };
+        return {
+          kind: 'retry',
+          reason: `reply of ${declared} bytes from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded`,
+        };
       }
       const chunks: Buffer[] = [];
       let size = 0;
@@ -87,12 +109,16 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
         size += (chunk as Buffer).length;
         if (size > opts.maxBodyBytes) {
           req?.destroy();
-          return { kind: 'retry', reason: `reply from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded after ${size} bytes` };
+          return {
+            kind: 'retry',
+            reason: `reply from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded after ${size} bytes`,
+          };
         }
         chunks.push(chunk as Buffer);
       }
       // The stream can end early when the socket is torn down under it: never parse a partial reply.
-      if (ac.signal.aborted || !res.complete) throw ac.signal.reason ?? Object.assign(new Error('reply cut short'), { code: 'ECONNRESET' });
+      if (ac.signal.aborted || !res.complete)
+        throw ac.signal.reason ?? Object.assign(new Error('reply cut short'), { code: 'ECONNRESET' });
       const text = Buffer.concat(chunks).toString('utf8');
       const status = res.statusCode ?? 0;
       if (status === 429 || status === 408 || status >= 500) {
@@ -141,5 +167,7 @@ function describe(err: unknown): string {
   const code = e.cause?.code ?? e.code;
   const msg = e.cause?.message ?? e.message ?? String(err);
   const text = code && !msg.includes(code) ? `${code} ${msg}` : msg;
-  return code !== undefined && MID_REPLY_CODES.has(code) ? `server closed the connection before the reply was complete (${text})` : text;
+  return code !== undefined && MID_REPLY_CODES.has(code)
+    ? `server closed the connection before the reply was complete (${text})`
+    : text;
 }

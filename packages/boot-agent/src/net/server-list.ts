@@ -17,7 +17,12 @@ export interface ServerSources {
 
 /** Entries of a server list as base URLs: `host:port` means http://host:port. */
 export function serverUrls(src: ServerSources): string[] {
-  const entries = [...parseServerList(src.build, DEFAULT_AGENT_PORT), ...src.servers, ...(src.configured ?? []), ...src.pushed];
+  const entries = [
+    ...parseServerList(src.build, DEFAULT_AGENT_PORT),
+    ...src.servers,
+    ...(src.configured ?? []),
+    ...src.pushed,
+  ];
   return entries.map(toBaseUrl);
 }
 
@@ -29,15 +34,18 @@ export function toBaseUrl(entry: string): string {
 export function checkServerList(text: string): { ok: true; entries: string[] } | { ok: false; error: string } {
   const entries = parseServerList(text, DEFAULT_AGENT_PORT);
   for (const e of entries) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(e) && !/^https?:\/\//i.test(e)) return { ok: false, error: `server ${JSON.stringify(e)}: only http and https are supported` };
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(e) && !/^https?:\/\//i.test(e))
+      return { ok: false, error: `server ${JSON.stringify(e)}: only http and https are supported` };
     let u: URL;
     try {
       u = new URL(toBaseUrl(e));
     } catch {
       return { ok: false, error: `server ${JSON.stringify(e)} is not host:port or an http(s) URL` };
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') return { ok: false, error: `server ${JSON.stringify(e)}: only http and https are supported` };
-    if (u.username || u.password) return { ok: false, error: `server ${JSON.stringify(e)}: credentials in the address are not allowed` };
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      return { ok: false, error: `server ${JSON.stringify(e)}: only http and https are supported` };
+    if (u.username || u.password)
+      return { ok: false, error: `server ${JSON.stringify(e)}: credentials in the address are not allowed` };
   }
   return { ok: true, entries };
 }

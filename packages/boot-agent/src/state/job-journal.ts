@@ -141,7 +141,11 @@ export class JobJournal implements EventSink {
     await j.persist().catch((err: Error) => {
       writeError = err.message;
     });
-    return { journal: j, ...(corrupt !== undefined ? { corrupt } : {}), ...(writeError !== undefined ? { writeError } : {}) };
+    return {
+      journal: j,
+      ...(corrupt !== undefined ? { corrupt } : {}),
+      ...(writeError !== undefined ? { writeError } : {}),
+    };
   }
 
   /** Jobs kept `started` at open for the manager to finish that it did not take up: interrupted after all. */
@@ -190,25 +194,54 @@ export class JobJournal implements EventSink {
     const e = this.jobs.get(id);
     const action = e?.action ?? 'unknown';
     const received = e?.received ?? unixSeconds(this.clock);
-    this.jobs.set(id, { id, action, state: 'finished', received, errcode: outcome.errcode, message: outcome.message, ...recordFields(e ?? {}) });
+    this.jobs.set(id, {
+      id,
+      action,
+      state: 'finished',
+      received,
+      errcode: outcome.errcode,
+      message: outcome.message,
+      ...recordFields(e ?? {}),
+    });
     return this.persist();
   }
 
   /** A job answered without running (invalid, unsupported, refused): journaled finished right away. */
   answer(id: string, action: string, outcome: JobOutcome, opts: JobRecordOptions = {}): Promise<void> {
-    this.jobs.set(id, { id, action, state: 'finished', received: unixSeconds(this.clock), errcode: outcome.errcode, message: outcome.message, ...recordFields(opts) });
+    this.jobs.set(id, {
+      id,
+      action,
+      state: 'finished',
+      received: unixSeconds(this.clock),
+      errcode: outcome.errcode,
+      message: outcome.message,
+      ...recordFields(opts),
+    });
     return this.persist();
   }
 
   /** Re-report an acknowledged job's recorded result (the server delivered it again). */
   reReport(result: Tombstone): Promise<void> {
     this.acked.delete(result.id);
-    this.jobs.set(result.id, { id: result.id, action: 'redelivered', state: 'finished', received: unixSeconds(this.clock), errcode: result.errcode, message: result.message, ...recordFields(result) });
+    this.jobs.set(result.id, {
+      id: result.id,
+      action: 'redelivered',
+      state: 'finished',
+      received: unixSeconds(this.clock),
+      errcode: result.errcode,
+      message: result.message,
+      ...recordFields(result),
+    });
     return this.persist();
   }
 
   emit(kind: EventKind, message: string, opts: { agent?: string; data?: Record<string, unknown> } = {}): void {
-    const ev: AgentEvent = { localid: this.nextLocalId++, occurred: unixSeconds(this.clock), kind, message: message.slice(0, 4096) };
+    const ev: AgentEvent = {
+      localid: this.nextLocalId++,
+      occurred: unixSeconds(this.clock),
+      kind,
+      message: message.slice(0, 4096),
+    };
     if (opts.agent !== undefined) ev.agent = opts.agent;
     if (opts.data !== undefined) {
       const size = JSON.stringify(opts.data).length;
@@ -262,7 +295,12 @@ export class JobJournal implements EventSink {
       this.jobs.delete(r.id);
       // An id the signature check refused is only the sender's word: no tombstone for it.
       if (entry?.unverified) continue;
-      this.acked.set(r.id, { id: r.id, errcode: r.errcode, message: r.message.slice(0, TOMBSTONE_MESSAGE_MAX), ...(entry?.expires !== undefined ? { expires: entry.expires } : {}) });
+      this.acked.set(r.id, {
+        id: r.id,
+        errcode: r.errcode,
+        message: r.message.slice(0, TOMBSTONE_MESSAGE_MAX),
+        ...(entry?.expires !== undefined ? { expires: entry.expires } : {}),
+      });
     }
     this.evictTombstones();
     const sentIds = new Set(sent.events.map((e) => e.localid));
@@ -273,7 +311,13 @@ export class JobJournal implements EventSink {
 
   /** Counts for logs and the benchmark. */
   get sizes(): { pendingJobs: number; events: number; eventsDropped: number; tombstones: number; replayFloor: number } {
-    return { pendingJobs: this.jobs.size, events: this.events.length, eventsDropped: this.eventsDropped, tombstones: this.acked.size, replayFloor: this.replayFloor };
+    return {
+      pendingJobs: this.jobs.size,
+      events: this.events.length,
+      eventsDropped: this.eventsDropped,
+      tombstones: this.acked.size,
+      replayFloor: this.replayFloor,
+    };
   }
 
   flush(): Promise<void> {

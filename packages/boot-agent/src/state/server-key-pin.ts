@@ -12,7 +12,16 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { ErrorCode, ErrorMessage, keyId, parsePinFile, parsePublicKey, publicKeyBase64, verifyText, type SigningKeyAnnouncement } from '@aspire/protocol';
+import {
+  ErrorCode,
+  ErrorMessage,
+  keyId,
+  parsePinFile,
+  parsePublicKey,
+  publicKeyBase64,
+  verifyText,
+  type SigningKeyAnnouncement,
+} from '@aspire/protocol';
 
 export const SERVER_KEY_PIN_FILE = join('identity', 'server-signing.pub');
 
@@ -90,11 +99,18 @@ export class ServerKeyPin {
       this.write(next ? [offered, next] : [offered]);
       return { kind: 'rotated', kid: offeredKid };
     }
-    return { ...this.refusal(`the server announced key ${offeredKid}, this host pinned ${keyId(current)}; kept the pin`), offeredKid };
+    return {
+      ...this.refusal(`the server announced key ${offeredKid}, this host pinned ${keyId(current)}; kept the pin`),
+      offeredKid,
+    };
   }
 
   private refusal(detail: string): Extract<PinOutcome, { kind: 'refused' }> {
-    return { kind: 'refused', errcode: ErrorCode.SIGNATURE_KEY_CHANGED, message: `${ErrorMessage.SIGNATURE_KEY_CHANGED}: ${detail}` };
+    return {
+      kind: 'refused',
+      errcode: ErrorCode.SIGNATURE_KEY_CHANGED,
+      message: `${ErrorMessage.SIGNATURE_KEY_CHANGED}: ${detail}`,
+    };
   }
 
   /** Whole or not at all (temp file, fsync, rename in the same directory); 0644: a public key. */

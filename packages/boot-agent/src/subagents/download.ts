@@ -99,7 +99,11 @@ export async function download(url: string, checksum: unknown, opts: DownloadOpt
         throw new JobError('JOB_DOWNLOAD_FAILED', `url: unsupported scheme ${parsed.protocol}`);
     }
     const got = hash.digest('hex');
-    if (got !== want) throw new JobError('JOB_CHECKSUM_MISMATCH', `checksum mismatch: expected SHA256:${want}, got SHA256:${got} (${counter.n} bytes)`);
+    if (got !== want)
+      throw new JobError(
+        'JOB_CHECKSUM_MISMATCH',
+        `checksum mismatch: expected SHA256:${want}, got SHA256:${got} (${counter.n} bytes)`,
+      );
     return { path, size: counter.n, sha256: got, remove };
   } catch (err) {
     remove();
@@ -109,9 +113,11 @@ export async function download(url: string, checksum: unknown, opts: DownloadOpt
 
 function classify(err: unknown, url: string, opts: DownloadOptions): JobError {
   if (err instanceof JobError) return err;
-  if (err instanceof TooLarge) return new JobError('JOB_DOWNLOAD_TOO_LARGE', `download of ${redact(url)} exceeds ${opts.maxBytes} bytes`);
+  if (err instanceof TooLarge)
+    return new JobError('JOB_DOWNLOAD_TOO_LARGE', `download of ${redact(url)} exceeds ${opts.maxBytes} bytes`);
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-  if (isDiskFull(e) || isDiskFull(e?.cause)) return new JobError('JOB_DISK_FULL', `download of ${redact(url)}: no space left on device`);
+  if (isDiskFull(e) || isDiskFull(e?.cause))
+    return new JobError('JOB_DISK_FULL', `download of ${redact(url)}: no space left on device`);
   if (opts.signal.aborted) return new JobError('JOB_INTERRUPTED', `download of ${redact(url)} aborted`);
   const detail = e?.cause?.message ?? e?.message ?? String(err);
   return new JobError('JOB_DOWNLOAD_FAILED', `download of ${redact(url)} failed: ${detail}`);
@@ -128,7 +134,13 @@ export function redact(url: string): string {
   }
 }
 
-async function fetchHttp(url: URL, path: string, hash: ReturnType<typeof createHash>, counter: { n: number }, opts: DownloadOptions): Promise<void> {
+async function fetchHttp(
+  url: URL,
+  path: string,
+  hash: ReturnType<typeof createHash>,
+  counter: { n: number },
+  opts: DownloadOptions,
+): Promise<void> {
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs ?? 300_000)]);
   const undici = await import('undici');
   const dispatcher = dispatcherFor(undici, opts.caFile);
@@ -148,16 +160,28 @@ async function fetchHttp(url: URL, path: string, hash: ReturnType<typeof createH
     await pipeline(body, meter(opts.maxBytes, hash, counter), createWriteStream(path, { mode: 0o600 }));
   } catch (err) {
     if (expected !== undefined && counter.n < expected && !(err instanceof TooLarge) && !isDiskFull(err)) {
-      throw new JobError('JOB_DOWNLOAD_TRUNCATED', `download of ${redact(url.toString())} truncated: ${counter.n} of ${expected} bytes`);
+      throw new JobError(
+        'JOB_DOWNLOAD_TRUNCATED',
+        `download of ${redact(url.toString())} truncated: ${counter.n} of ${expected} bytes`,
+      );
     }
     throw err;
   }
   if (expected !== undefined && counter.n < expected) {
-    throw new JobError('JOB_DOWNLOAD_TRUNCATED', `download of ${redact(url.toString())} truncated: ${counter.n} of ${expected} bytes`);
+    throw new JobError(
+      'JOB_DOWNLOAD_TRUNCATED',
+      `download of ${redact(url.toString())} truncated: ${counter.n} of ${expected} bytes`,
+    );
   }
 }
 
-async function fetchFile(url: URL, path: string, hash: ReturnType<typeof createHash>, counter: { n: number }, opts: DownloadOptions): Promise<void> {
+async function fetchFile(
+  url: URL,
+  path: string,
+  hash: ReturnType<typeof createHash>,
+  counter: { n: number },
+  opts: DownloadOptions,
+): Promise<void> {
   const src = fileURLToPath(url);
   let size: number;
   try {
@@ -166,11 +190,19 @@ async function fetchFile(url: URL, path: string, hash: ReturnType<typeof createH
     throw new JobError('JOB_DOWNLOAD_FAILED', `${src}: ${(err as Error).message}`);
   }
   if (size > opts.maxBytes) throw new TooLarge();
-  await pipeline(createReadStream(src), meter(opts.maxBytes, hash, counter), createWriteStream(path, { mode: 0o600 }), { signal: opts.signal });
+  await pipeline(createReadStream(src), meter(opts.maxBytes, hash, counter), createWriteStream(path, { mode: 0o600 }), {
+    signal: opts.signal,
+  });
 }
 
 /** Passive-mode RETR through basic-ftp (maintained; plain FTP, or FTPS with ftps:// not offered). */
-async function fetchFtp(url: URL, path: string, hash: ReturnType<typeof createHash>, counter: { n: number }, opts: DownloadOptions): Promise<void> {
+async function fetchFtp(
+  url: URL,
+  path: string,
+  hash: ReturnType<typeof createHash>,
+  counter: { n: number },
+  opts: DownloadOptions,
+): Promise<void> {
   const client = new FtpClient(opts.timeoutMs ?? 60_000);
   const onAbort = () => client.close();
   opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -196,7 +228,10 @@ async function fetchFtp(url: URL, path: string, hash: ReturnType<typeof createHa
     await client.downloadTo(m as unknown as Writable, remote);
     await done;
     if (expected !== undefined && counter.n < expected) {
-      throw new JobError('JOB_DOWNLOAD_TRUNCATED', `download of ${redact(url.toString())} truncated: ${counter.n} of ${expected} bytes`);
+      throw new JobError(
+        'JOB_DOWNLOAD_TRUNCATED',
+        `download of ${redact(url.toString())} truncated: ${counter.n} of ${expected} bytes`,
+      );
     }
   } finally {
     opts.signal.removeEventListener('abort', onAbort);

@@ -19,7 +19,13 @@ import { createProcessRunner, type ProcessRunner } from './process-runner.ts';
 import { execFileText, rpmErase, rpmInstall, rpmQuery, type RpmOptions } from './rpm.ts';
 import { parseLimits, RUN_SPEC_FILE, splitCommand, type RunSpec } from './run-spec.ts';
 import { Supervisor } from './supervisor.ts';
-import { readUpgradeMarkers, removeUpgradeMarker, writeUpgradeMarker, type UpgradeMarker, type UpgradeStep } from './upgrade-marker.ts';
+import {
+  readUpgradeMarkers,
+  removeUpgradeMarker,
+  writeUpgradeMarker,
+  type UpgradeMarker,
+  type UpgradeStep,
+} from './upgrade-marker.ts';
 
 export interface ManagerExtras {
   /** Override process control (unit tests). */
@@ -41,7 +47,13 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     if (!sup) {
       const limiter =
         deps.limiter ??
-        probeLimiter({ cgroupRoot: deps.config.cgroupRoot, parent: deps.cgroupParent ?? 'aspire', clock: deps.clock, watchdogIntervalMs: deps.config.watchdogIntervalSec * 1000, logger: log });
+        probeLimiter({
+          cgroupRoot: deps.config.cgroupRoot,
+          parent: deps.cgroupParent ?? 'aspire',
+          clock: deps.clock,
+          watchdogIntervalMs: deps.config.watchdogIntervalSec * 1000,
+          logger: log,
+        });
       log.info({ limiter: limiter.kind }, 'sub-agent limits enforced by');
       sup = new Supervisor({
         clock: deps.clock,
@@ -83,7 +95,8 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
         rmSync(l.root, { recursive: true, force: true });
         continue;
       }
-      for (const v of ls(l.versionsDir)) if (v.startsWith('.staging-')) rmSync(join(l.versionsDir, v), { recursive: true, force: true });
+      for (const v of ls(l.versionsDir))
+        if (v.startsWith('.staging-')) rmSync(join(l.versionsDir, v), { recursive: true, force: true });
     }
   }
 
@@ -91,10 +104,22 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
 
   async function fetchAndStage(job: SubAgentJob, signal: AbortSignal, protect: string[]): Promise<Staged> {
     if (!job.url) throw new JobError('JOB_INVALID', `${job.action}: url is required`);
-    const dl = await download(job.url, job.checksum, { tmpDir, maxBytes: deps.config.downloadMaxBytes, signal, ...(deps.caFile ? { caFile: deps.caFile } : {}) });
+    const dl = await download(job.url, job.checksum, {
+      tmpDir,
+      maxBytes: deps.config.downloadMaxBytes,
+      signal,
+      ...(deps.caFile ? { caFile: deps.caFile } : {}),
+    });
     try {
       log.info({ agent: job.name, url: redact(job.url), bytes: dl.size }, 'package downloaded and verified');
-      return await stagePackage({ file: dl.path, name: job.name, jobVersion: job.version, versionsDir: layout(deps.stateDir, job.name).versionsDir, rpm, protect });
+      return await stagePackage({
+        file: dl.path,
+        name: job.name,
+        jobVersion: job.version,
+        versionsDir: layout(deps.stateDir, job.name).versionsDir,
+        rpm,
+        protect,
+      });
     } finally {
       dl.remove();
     }
@@ -106,7 +131,11 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     await rpmInstall(rpm, staged.rpm!.file, { oldpackage: true, signal });
     copyFileSync(join(rpm.root ?? '/', staged.rpm!.specPath), join(staged.dir, RUN_SPEC_FILE));
     const spec = specOf(staged.rpm!.name, staged.version);
-    if (spec.version !== staged.version) log.warn({ spec: spec.version, rpm: staged.version }, 'agent.json version differs from the rpm version; the rpm version is reported');
+    if (spec.version !== staged.version)
+      log.warn(
+        { spec: spec.version, rpm: staged.version },
+        'agent.json version differs from the rpm version; the rpm version is reported',
+      );
     return spec;
   }
 
@@ -115,7 +144,8 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     const argv = splitCommand(job.url!.slice('command://'.length));
     if (argv.length === 0) throw new JobError('JOB_INVALID', 'command:// has no command');
     const r = await execFileText(argv[0]!, argv.slice(1), { timeoutMs: 1_800_000, signal });
-    if (r.code !== 0) throw new JobError('JOB_INSTALL_FAILED', `${argv.join(' ')} exited ${r.code}: ${r.stderr.trim().slice(-1000)}`);
+    if (r.code !== 0)
+      throw new JobError('JOB_INSTALL_FAILED', `${argv.join(' ')} exited ${r.code}: ${r.stderr.trim().slice(-1000)}`);
     const info = await rpmQuery(rpm, job.name, true);
     const dir = layout(deps.stateDir, job.name).versionDir(info.version);
     mkdirSync(dir, { recursive: true });
@@ -131,7 +161,11 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     if (!delay) return;
     await deps.clock.sleep(delay * 1000, signal).catch(() => {});
     const r = s.reports().find((x) => x.name === name);
-    if (r?.status !== 'running') throw new JobError('JOB_START_FAILED', `${name} did not stay up for its start_delay of ${delay} s (status ${r?.status ?? 'unknown'})`);
+    if (r?.status !== 'running')
+      throw new JobError(
+        'JOB_START_FAILED',
+        `${name} did not stay up for its start_delay of ${delay} s (status ${r?.status ?? 'unknown'})`,
+      );
   }
 
   function applyJobSettings(s: AgentState, job: SubAgentJob): void {
@@ -206,11 +240,19 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     try {
       writeUpgradeMarker(deps.stateDir, m);
     } catch (err) {
-      log.error({ agent: m.name, step: m.step, err: (err as Error).message }, 'cannot record the upgrade step; going on');
+      log.error(
+        { agent: m.name, step: m.step, err: (err as Error).message },
+        'cannot record the upgrade step; going on',
+      );
     }
   }
 
-  async function upgrade(job: SubAgentJob, signal: AbortSignal, viaInstall = false, stop: AbortSignal = signal): Promise<string> {
+  async function upgrade(
+    job: SubAgentJob,
+    signal: AbortSignal,
+    viaInstall = false,
+    stop: AbortSignal = signal,
+  ): Promise<string> {
     const s = supervisor();
     const old = s.get(job.name);
     if (!old) throw new JobError('JOB_NOT_INSTALLED', `${job.name} is not installed`);
@@ -282,14 +324,20 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
         newSpec,
       );
     } catch (err) {
-      return rollBack(marker('rollback', version, { reason: `cannot record ${version} as current: ${(err as Error).message}` }));
+      return rollBack(
+        marker('rollback', version, { reason: `cannot record ${version} as current: ${(err as Error).message}` }),
+      );
     }
     // Past the point of no return: only the BootAgent's stop cuts the health window (it resumes
     // on the next start); a revoke arriving now does not (the new version is in place).
     const watched = await s.startWatched(job.name, deps.config.upgradeHealthySec * 1000, stop);
     if (watched.interrupted) {
       // The marker stays at `watch`: the next start of the BootAgent finishes the health window.
-      throw new JobError('JOB_INTERRUPTED', `${job.name} upgrade ${snapshot.current} -> ${version}: BootAgent stopping in the health window; its next start finishes it`, true);
+      throw new JobError(
+        'JOB_INTERRUPTED',
+        `${job.name} upgrade ${snapshot.current} -> ${version}: BootAgent stopping in the health window; its next start finishes it`,
+        true,
+      );
     }
     if (watched.ok) return commitUpgrade(marker('commit', version));
     return rollBack(marker('rollback', version, { reason: watched.reason }));
@@ -300,7 +348,10 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     tryMark(m);
     const to = m.to!;
     pruneVersions(m.name, [to, m.from]);
-    deps.events.emit('upgraded', `${m.name} upgraded ${m.from} -> ${to}`, { agent: m.name, data: { from: m.from, to } });
+    deps.events.emit('upgraded', `${m.name} upgraded ${m.from} -> ${to}`, {
+      agent: m.name,
+      data: { from: m.from, to },
+    });
     removeUpgradeMarker(deps.stateDir, m.name);
     return `${m.name} upgraded ${m.from} -> ${to}`;
   }
@@ -323,8 +374,13 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
         restoreNote = `; restoring the old rpm failed: ${(err as Error).message}`;
       }
     }
-    await s.update(name, (st) => Object.assign(st, { ...snapshot, pid: undefined, startTicks: undefined }), specOf(name, snapshot.current));
-    if (m.to !== undefined && m.to !== snapshot.current && m.to !== snapshot.previous) rmSync(layout(deps.stateDir, name).versionDir(m.to), { recursive: true, force: true });
+    await s.update(
+      name,
+      (st) => Object.assign(st, { ...snapshot, pid: undefined, startTicks: undefined }),
+      specOf(name, snapshot.current),
+    );
+    if (m.to !== undefined && m.to !== snapshot.current && m.to !== snapshot.previous)
+      rmSync(layout(deps.stateDir, name).versionDir(m.to), { recursive: true, force: true });
     let running = 'and running';
     try {
       await s.start(name);
@@ -336,7 +392,10 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
       data: { from: snapshot.current, to, reason },
     });
     removeUpgradeMarker(deps.stateDir, name);
-    throw new JobError('JOB_ROLLED_BACK', `${name} ${to} ${reason}; rolled back to ${snapshot.current} ${running}${restoreNote}`);
+    throw new JobError(
+      'JOB_ROLLED_BACK',
+      `${name} ${to} ${reason}; rolled back to ${snapshot.current} ${running}${restoreNote}`,
+    );
   }
 
   /**
@@ -347,7 +406,10 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     const s = supervisor();
     const cur = s.get(m.name);
     const what = `${m.name} upgrade ${m.from} -> ${m.to ?? '?'}`;
-    log.warn({ agent: m.name, jobId: m.jobId, step: m.step, from: m.from, to: m.to }, 'finishing an upgrade cut short by a BootAgent restart');
+    log.warn(
+      { agent: m.name, jobId: m.jobId, step: m.step, from: m.from, to: m.to },
+      'finishing an upgrade cut short by a BootAgent restart',
+    );
     if (!cur) {
       removeUpgradeMarker(deps.stateDir, m.name);
       throw new JobError('JOB_INTERRUPTED', `${what}: cut short in step ${m.step}; ${m.name} is no longer installed`);
@@ -357,19 +419,40 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
         // Nothing was switched: drop what was staged, the old version runs on.
         pruneVersions(m.name, [cur.current, ...(cur.previous ? [cur.previous] : [])]);
         removeUpgradeMarker(deps.stateDir, m.name);
-        throw new JobError('JOB_INTERRUPTED', `${what}: the BootAgent stopped while the package was fetched; nothing changed, ${cur.current} is still current`);
+        throw new JobError(
+          'JOB_INTERRUPTED',
+          `${what}: the BootAgent stopped while the package was fetched; nothing changed, ${cur.current} is still current`,
+        );
       case 'commit':
         return commitUpgrade(m);
       case 'watch': {
-        if (cur.current !== m.to) return rollBack({ ...m, step: 'rollback', reason: 'the BootAgent stopped before the new version was recorded' });
+        if (cur.current !== m.to)
+          return rollBack({
+            ...m,
+            step: 'rollback',
+            reason: 'the BootAgent stopped before the new version was recorded',
+          });
         const remaining = Math.max(0, (m.watchUntil ?? 0) - deps.clock.now());
         const w = await s.watchRunning(m.name, remaining, signal);
-        if (w.interrupted) throw new JobError('JOB_INTERRUPTED', `${what}: BootAgent stopping in the health window; its next start finishes it`, true);
+        if (w.interrupted)
+          throw new JobError(
+            'JOB_INTERRUPTED',
+            `${what}: BootAgent stopping in the health window; its next start finishes it`,
+            true,
+          );
         if (w.ok) return commitUpgrade({ ...m, step: 'commit' });
-        return rollBack({ ...m, step: 'rollback', reason: `${w.reason} (health window resumed after a BootAgent restart)` });
+        return rollBack({
+          ...m,
+          step: 'rollback',
+          reason: `${w.reason} (health window resumed after a BootAgent restart)`,
+        });
       }
       case 'activate':
-        return rollBack({ ...m, step: 'rollback', reason: 'the BootAgent stopped while the new version was put in place' });
+        return rollBack({
+          ...m,
+          step: 'rollback',
+          reason: 'the BootAgent stopped while the new version was put in place',
+        });
       case 'rollback':
         return rollBack({ ...m, reason: m.reason ?? 'rollback cut short by a BootAgent restart' });
     }
@@ -378,13 +461,19 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
   /** A failed job step as its result (handleJob never throws). */
   function outcomeOf(err: unknown, job: Pick<SubAgentJob, 'id' | 'action' | 'name'>): JobOutcome {
     if (err instanceof JobError) {
-      log.warn({ job: job.id, action: job.action, agent: job.name, errcode: err.errcode, err: err.message }, 'sub-agent job failed');
+      log.warn(
+        { job: job.id, action: job.action, agent: job.name, errcode: err.errcode, err: err.message },
+        'sub-agent job failed',
+      );
       return { errcode: err.errcode, message: err.message, ...(err.resumeLater ? { resumeLater: true } : {}) };
     }
     log.error({ job: job.id, err }, 'sub-agent job failed unexpectedly');
     const e = err as NodeJS.ErrnoException;
     if (isDiskFull(e)) return { errcode: ErrorCode.JOB_DISK_FULL, message: e.message };
-    return { errcode: ErrorCode.JOB_INSTALL_FAILED, message: `${job.action} ${job.name}: ${e?.message ?? String(err)}` };
+    return {
+      errcode: ErrorCode.JOB_INSTALL_FAILED,
+      message: `${job.action} ${job.name}: ${e?.message ?? String(err)}`,
+    };
   }
 
   function pruneVersions(name: string, keep: string[]): void {
@@ -419,7 +508,10 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     await forgetGroups(job.name);
     if (kind === 'rpm') await rpmErase(rpm, rpmName ?? job.name);
     removeAgentDir(deps.stateDir, job.name);
-    deps.events.emit('uninstalled', `${job.name} ${current} uninstalled`, { agent: job.name, data: { version: current } });
+    deps.events.emit('uninstalled', `${job.name} ${current} uninstalled`, {
+      agent: job.name,
+      data: { version: current },
+    });
     return `${job.name} uninstalled`;
   }
 
@@ -458,10 +550,16 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
       mkdirSync(deps.stateDir, { recursive: true });
       sweepLeftovers();
       const s = supervisor();
-      unfinished = readUpgradeMarkers(deps.stateDir, (name, error) => log.error({ agent: name, error }, 'unreadable upgrade marker; left alone'));
+      unfinished = readUpgradeMarkers(deps.stateDir, (name, error) =>
+        log.error({ agent: name, error }, 'unreadable upgrade marker; left alone'),
+      );
       // An upgrade cut short after the old version was stopped decides what runs (watch or roll back).
-      const decidesItself = new Set(unfinished.filter((m) => m.step !== 'fetch' && m.step !== 'commit').map((m) => m.name));
-      for (const st of loadAllStates(deps.stateDir, (name, error) => log.error({ agent: name, error }, 'corrupt sub-agent state; left alone'))) {
+      const decidesItself = new Set(
+        unfinished.filter((m) => m.step !== 'fetch' && m.step !== 'commit').map((m) => m.name),
+      );
+      for (const st of loadAllStates(deps.stateDir, (name, error) =>
+        log.error({ agent: name, error }, 'corrupt sub-agent state; left alone'),
+      )) {
         let spec: RunSpec;
         try {
           spec = specOf(st.name, st.current);

@@ -4,7 +4,18 @@
  * its agent.json parses (so a bad package leaves nothing behind). An .rpm is only inspected
  * here; `rpm -U` runs when the manager activates it.
  */
-import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isDiskFull } from '@aspire/agent-core';
@@ -36,7 +47,8 @@ export function readSpecFile(path: string, what: string): RunSpec {
     if (!lstatSync(path).isFile()) throw new Error('not a regular file');
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    const reason = err instanceof SyntaxError ? 'not valid JSON' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    const reason =
+      err instanceof SyntaxError ? 'not valid JSON' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
     throw new JobError('JOB_BAD_PACKAGE', `${what}: ${RUN_SPEC_FILE} is missing or unreadable (${reason})`);
   }
   try {
@@ -58,19 +70,35 @@ export interface Staged {
   discard(): void;
 }
 
-function checkIdentity(name: string, jobVersion: string | undefined, specName: string | undefined, version: string): void {
-  if (specName && specName !== name) throw new JobError('JOB_BAD_PACKAGE', `package is for ${specName}, the job names ${name}`);
-  if (jobVersion && jobVersion !== version) throw new JobError('JOB_BAD_PACKAGE', `package has version ${version}, the job asks for ${jobVersion}`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/.test(version)) throw new JobError('JOB_BAD_PACKAGE', `version ${JSON.stringify(version)} is not a valid version`);
+function checkIdentity(
+  name: string,
+  jobVersion: string | undefined,
+  specName: string | undefined,
+  version: string,
+): void {
+  if (specName && specName !== name)
+    throw new JobError('JOB_BAD_PACKAGE', `package is for ${specName}, the job names ${name}`);
+  if (jobVersion && jobVersion !== version)
+    throw new JobError('JOB_BAD_PACKAGE', `package has version ${version}, the job asks for ${jobVersion}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/.test(version))
+    throw new JobError('JOB_BAD_PACKAGE', `version ${JSON.stringify(version)} is not a valid version`);
 }
 
-export async function stagePackage(opts: { file: string; name: string; jobVersion?: string; versionsDir: string; rpm: RpmOptions; protect: string[] }): Promise<Staged> {
+export async function stagePackage(opts: {
+  file: string;
+  name: string;
+  jobVersion?: string;
+  versionsDir: string;
+  rpm: RpmOptions;
+  protect: string[];
+}): Promise<Staged> {
   const type = sniff(opts.file);
   if (!type) throw new JobError('JOB_BAD_PACKAGE', 'package is neither a .tar.gz nor an .rpm');
   mkdirSync(opts.versionsDir, { recursive: true });
   if (type === 'rpm') {
     const info = await rpmQuery(opts.rpm, opts.file, false);
-    if (info.name !== opts.name) throw new JobError('JOB_BAD_PACKAGE', `rpm is ${info.name}, the job names ${opts.name}`);
+    if (info.name !== opts.name)
+      throw new JobError('JOB_BAD_PACKAGE', `rpm is ${info.name}, the job names ${opts.name}`);
     const staging = join(opts.versionsDir, `.staging-${randomBytes(6).toString('hex')}`);
     mkdirSync(staging, { recursive: true });
     // The spec is read from the package payload later (after rpm -U); keep the rpm for rollback.

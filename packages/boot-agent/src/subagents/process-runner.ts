@@ -59,7 +59,10 @@ export interface ProcessRunner {
    */
   findByEnv?(entry: string): { pid: number; startTicks: string }[];
   /** Run a short command (stop `process:`, `check`); resolves with its exit code (null = killed/timeout). */
-  run(argv: string[], opts: { cwd: string; env: Record<string, string>; uid?: number; gid?: number; timeoutMs: number }): Promise<number | null>;
+  run(
+    argv: string[],
+    opts: { cwd: string; env: Record<string, string>; uid?: number; gid?: number; timeoutMs: number },
+  ): Promise<number | null>;
 }
 
 /**
@@ -87,7 +90,8 @@ export function resolveProgram(program: string, cwd: string, pathEnv: string | u
   };
   if (program.includes('/')) {
     const p = isAbsolute(program) ? program : resolve(cwd, program);
-    if (!runnable(p)) throw Object.assign(new Error(`spawn ${program} ENOENT (missing or not executable)`), { code: 'ENOENT' });
+    if (!runnable(p))
+      throw Object.assign(new Error(`spawn ${program} ENOENT (missing or not executable)`), { code: 'ENOENT' });
     return p;
   }
   for (const dir of (pathEnv ?? '').split(':')) {
@@ -105,7 +109,11 @@ export function createProcessRunner(): ProcessRunner {
       const program = launch.argv[0]!;
       let cmd: string;
       try {
-        cmd = held ? resolveProgram(program, launch.cwd, launch.env.PATH) : isAbsolute(program) || !program.includes('/') ? program : resolve(launch.cwd, program);
+        cmd = held
+          ? resolveProgram(program, launch.cwd, launch.env.PATH)
+          : isAbsolute(program) || !program.includes('/')
+            ? program
+            : resolve(launch.cwd, program);
       } catch (err) {
         return Promise.reject(err);
       }
@@ -184,7 +192,14 @@ export function createProcessRunner(): ProcessRunner {
     },
     run(argv, opts) {
       return new Promise((resolvePromise) => {
-        const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.cwd, env: opts.env, uid: opts.uid, gid: opts.gid, detached: true, stdio: 'ignore' });
+        const child = spawn(argv[0]!, argv.slice(1), {
+          cwd: opts.cwd,
+          env: opts.env,
+          uid: opts.uid,
+          gid: opts.gid,
+          detached: true,
+          stdio: 'ignore',
+        });
         const timer = setTimeout(() => {
           try {
             process.kill(-child.pid!, 'SIGKILL');

@@ -38,7 +38,8 @@ export function findGroupLeadersWithEnv(entry: string, procRoot = '/proc'): Foun
       // rest[0] is field 3 (state), rest[2] field 5 (process group).
       if (rest[0] === 'Z' || rest[0] === 'X' || Number(rest[2]) !== pid) continue;
       const env = readFileSync(`${procRoot}/${p}/environ`);
-      if (!(env.subarray(0, needle.length).equals(needle) || env.includes(Buffer.concat([Buffer.from([0]), needle])))) continue;
+      if (!(env.subarray(0, needle.length).equals(needle) || env.includes(Buffer.concat([Buffer.from([0]), needle]))))
+        continue;
       const startTicks = processStartTicks(pid);
       if (startTicks) found.push({ pid, startTicks });
     } catch {

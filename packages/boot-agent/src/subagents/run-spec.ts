@@ -48,11 +48,15 @@ export class RunSpecError extends Error {
   }
 }
 
-const SIGNALS = new Set<string>([
-  'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL',
-]);
+const SIGNALS = new Set<string>(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL']);
 const SIGNAL_NUMBERS: Record<string, NodeJS.Signals> = {
-  '1': 'SIGHUP', '2': 'SIGINT', '3': 'SIGQUIT', '9': 'SIGKILL', '10': 'SIGUSR1', '12': 'SIGUSR2', '15': 'SIGTERM',
+  '1': 'SIGHUP',
+  '2': 'SIGINT',
+  '3': 'SIGQUIT',
+  '9': 'SIGKILL',
+  '10': 'SIGUSR1',
+  '12': 'SIGUSR2',
+  '15': 'SIGTERM',
 };
 
 /**
@@ -148,17 +152,20 @@ export function parseLimits(raw: Limits | Record<string, unknown> | undefined, p
   if (cpu !== undefined) {
     const m = typeof cpu === 'string' ? /^(\d+(?:\.\d+)?)%$/.exec(cpu.trim()) : null;
     const pct = m ? Number(m[1]) : NaN;
-    if (!m || pct <= 0 || pct > 100 * 1024) problems.push(`limits.cpu: ${JSON.stringify(cpu)} is not a percentage like "10%"`);
+    if (!m || pct <= 0 || pct > 100 * 1024)
+      problems.push(`limits.cpu: ${JSON.stringify(cpu)} is not a percentage like "10%"`);
     else out.cpuPercent = pct;
   }
   if (r.memory !== undefined) {
     const m = typeof r.memory === 'string' ? /^(\d+(?:\.\d+)?)([KkMmGg]?)[Bb]?$/.exec(r.memory.trim()) : null;
     const bytes = m ? Math.floor(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!) : NaN;
-    if (!m || bytes < 1024 * 1024) problems.push(`limits.memory: ${JSON.stringify(r.memory)} is not a size of at least 1M like "20M"`);
+    if (!m || bytes < 1024 * 1024)
+      problems.push(`limits.memory: ${JSON.stringify(r.memory)} is not a size of at least 1M like "20M"`);
     else out.memoryBytes = bytes;
   }
   if (r.hits !== undefined) {
-    if (typeof r.hits !== 'number' || !Number.isInteger(r.hits) || r.hits < 1 || r.hits > 1000) problems.push('limits.hits: must be an integer 1..1000');
+    if (typeof r.hits !== 'number' || !Number.isInteger(r.hits) || r.hits < 1 || r.hits > 1000)
+      problems.push('limits.hits: must be an integer 1..1000');
     else out.hits = r.hits;
   }
   return out;
@@ -185,8 +192,23 @@ function optName(r: Record<string, unknown>, key: string, problems: string[]): s
 }
 
 const KNOWN = [
-  'name', 'version', 'start', 'stop', 'stop_timeout', 'check', 'check_interval', 'user', 'group',
-  'pidfile', 'env', 'limits', 'precheck', 'precheck_retries', 'start_delay', 'socket', 'url',
+  'name',
+  'version',
+  'start',
+  'stop',
+  'stop_timeout',
+  'check',
+  'check_interval',
+  'user',
+  'group',
+  'pidfile',
+  'env',
+  'limits',
+  'precheck',
+  'precheck_retries',
+  'start_delay',
+  'socket',
+  'url',
 ];
 
 /** Parse an agent.json value; throws RunSpecError listing every bad field. */
@@ -195,7 +217,8 @@ export function parseRunSpec(raw: unknown): RunSpec {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new RunSpecError(['must be a JSON object']);
   const r = raw as Record<string, unknown>;
   for (const key of Object.keys(r)) if (!KNOWN.includes(key)) problems.push(`${key}: unknown key`);
-  const version = typeof r.version === 'string' && /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/.test(r.version) ? r.version : undefined;
+  const version =
+    typeof r.version === 'string' && /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/.test(r.version) ? r.version : undefined;
   if (!version) problems.push('version: required, letters digits . _ + ~ - (max 64)');
   const start = commandField(r.start, 'start', problems);
   const stop = parseStop(r.stop, problems);
@@ -209,11 +232,13 @@ export function parseRunSpec(raw: unknown): RunSpec {
     if (!r.env || typeof r.env !== 'object' || Array.isArray(r.env)) problems.push('env: must be an object of strings');
     else
       for (const [k, v] of Object.entries(r.env)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string') problems.push(`env.${k}: must be NAME: "string"`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string')
+          problems.push(`env.${k}: must be NAME: "string"`);
         else env[k] = v;
       }
   }
-  if (r.pidfile !== undefined && (typeof r.pidfile !== 'string' || !r.pidfile.startsWith('/'))) problems.push('pidfile: must be an absolute path');
+  if (r.pidfile !== undefined && (typeof r.pidfile !== 'string' || !r.pidfile.startsWith('/')))
+    problems.push('pidfile: must be an absolute path');
   const spec: RunSpec = {
     name: typeof r.name === 'string' ? r.name : undefined,
     version: version ?? '',
@@ -227,13 +252,15 @@ export function parseRunSpec(raw: unknown): RunSpec {
     pidfile: typeof r.pidfile === 'string' ? r.pidfile : undefined,
     env,
     limits: parseLimits(r.limits as Record<string, unknown> | undefined, problems),
-    precheck: r.precheck !== undefined && r.precheck !== '' ? commandField(r.precheck, 'precheck', problems) : undefined,
+    precheck:
+      r.precheck !== undefined && r.precheck !== '' ? commandField(r.precheck, 'precheck', problems) : undefined,
     precheckAttempts: 1,
     startDelaySec: optPositive(r, 'start_delay', problems, 3600),
   };
   if (r.precheck_retries !== undefined) {
     const n = r.precheck_retries;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 100) problems.push('precheck_retries: must be an integer 0..100');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 100)
+      problems.push('precheck_retries: must be an integer 0..100');
     else spec.precheckAttempts = Math.max(1, n);
   }
   if (problems.length > 0) throw new RunSpecError(problems);

@@ -96,7 +96,11 @@ export class Supervisor {
 
   constructor(private readonly deps: SupervisorDeps) {
     const c = deps.config;
-    this.policy = { restartHoldMs: c.restartHoldSec * 1000, strikeWindowMs: c.strikeWindowSec * 1000, maxStrikes: c.maxStrikes };
+    this.policy = {
+      restartHoldMs: c.restartHoldSec * 1000,
+      strikeWindowMs: c.strikeWindowSec * 1000,
+      maxStrikes: c.maxStrikes,
+    };
     this.save = deps.save ?? ((s) => saveState(deps.stateDir, s));
   }
 
@@ -150,7 +154,15 @@ export class Supervisor {
    */
   adopt(state: AgentState, spec: RunSpec, opts: { noRestart?: boolean } = {}): Promise<void> {
     return this.serial(async () => {
-      const e: Entry = { state, spec, own: false, handle: noLimits, stopping: false, lastCheckAt: this.deps.clock.now(), checking: false };
+      const e: Entry = {
+        state,
+        spec,
+        own: false,
+        handle: noLimits,
+        stopping: false,
+        lastCheckAt: this.deps.clock.now(),
+        checking: false,
+      };
       this.entries.set(state.name, e);
       let pid = state.pid;
       let ticks = state.startTicks;
@@ -167,14 +179,20 @@ export class Supervisor {
         this.attachLimits(e);
         this.persist(state);
         this.deps.logger.info({ agent: state.name, agentPid: pid }, 'adopted running sub-agent');
-        this.deps.events.emit('adopted', `${state.name} ${state.current} adopted (pid ${pid})`, { agent: state.name, data: { pid, version: state.current } });
+        this.deps.events.emit('adopted', `${state.name} ${state.current} adopted (pid ${pid})`, {
+          agent: state.name,
+          data: { pid, version: state.current },
+        });
         return;
       }
       const hadPid = state.pid !== undefined;
       state.pid = undefined;
       state.startTicks = undefined;
       if (hadPid && state.desired === 'running') {
-        this.deps.events.emit('exit', `${state.name} was found gone at BootAgent start`, { agent: state.name, data: { code: null, signal: null } });
+        this.deps.events.emit('exit', `${state.name} was found gone at BootAgent start`, {
+          agent: state.name,
+          data: { code: null, signal: null },
+        });
       }
       this.persist(state);
       // An unfinished upgrade decides itself (roll back or watch): no restart by the policy meanwhile.
@@ -190,7 +208,15 @@ export class Supervisor {
     return this.serial(() => {
       // Strict: an install whose state cannot be written fails (JOB_DISK_FULL) and is not supervised.
       this.save(state);
-      this.entries.set(state.name, { state, spec, own: false, handle: noLimits, stopping: false, lastCheckAt: this.deps.clock.now(), checking: false });
+      this.entries.set(state.name, {
+        state,
+        spec,
+        own: false,
+        handle: noLimits,
+        stopping: false,
+        lastCheckAt: this.deps.clock.now(),
+        checking: false,
+      });
     });
   }
 
@@ -263,12 +289,21 @@ export class Supervisor {
         this.deps.runner.signalGroup(pid, e.spec.stop.signal);
       } else {
         // The stop command learns whom to stop from ASPIRE_AGENT_PID (no shell to expand $PID).
-        await this.deps.runner.run(e.spec.stop.argv, { cwd: this.deps.versionDir(name, e.state.current), env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) }, ...this.ids(e), timeoutMs });
+        await this.deps.runner.run(e.spec.stop.argv, {
+          cwd: this.deps.versionDir(name, e.state.current),
+          env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) },
+          ...this.ids(e),
+          timeoutMs,
+        });
       }
       if (!(await this.waitGone(e, pid, startTicks, deadline - this.deps.clock.monotonic()))) {
-        this.deps.logger.warn({ agent: name, agentPid: pid, timeoutMs }, 'sub-agent ignored its stop; SIGKILL to its process group');
+        this.deps.logger.warn(
+          { agent: name, agentPid: pid, timeoutMs },
+          'sub-agent ignored its stop; SIGKILL to its process group',
+        );
         this.deps.runner.signalGroup(pid, 'SIGKILL');
-        if (!(await this.waitGone(e, pid, startTicks, 10_000))) throw new JobError('JOB_STOP_FAILED', `${name} (pid ${pid}) survived SIGKILL`);
+        if (!(await this.waitGone(e, pid, startTicks, 10_000)))
+          throw new JobError('JOB_STOP_FAILED', `${name} (pid ${pid}) survived SIGKILL`);
       }
     } finally {
       await this.serial(() => {
@@ -331,7 +366,12 @@ export class Supervisor {
     return this.awaitWatch(name, box.failed, healthyMs, signal);
   }
 
-  private async awaitWatch(name: string, failed: Promise<void>, healthyMs: number, signal?: AbortSignal): Promise<WatchResult> {
+  private async awaitWatch(
+    name: string,
+    failed: Promise<void>,
+    healthyMs: number,
+    signal?: AbortSignal,
+  ): Promise<WatchResult> {
     const timer = new AbortController();
     const aborted = new Promise<void>((resolve) => {
       if (signal?.aborted) resolve();
@@ -345,7 +385,8 @@ export class Supervisor {
       e.watch = undefined;
       if (w?.failed) return { ok: false, reason: w.reason };
       // The BootAgent is stopping: leave the new version running; the upgrade marker lets the next start finish the watch.
-      if (signal?.aborted) return { ok: false, reason: 'interrupted before the health window ended', interrupted: true };
+      if (signal?.aborted)
+        return { ok: false, reason: 'interrupted before the health window ended', interrupted: true };
       const alive = !!(e.state.pid && e.state.startTicks && this.deps.runner.alive(e.state.pid, e.state.startTicks));
       return alive ? { ok: true, reason: '' } : { ok: false, reason: 'not running at the end of the health window' };
     });
@@ -403,8 +444,20 @@ export class Supervisor {
     for (const e of this.entries.values()) {
       const s = e.state;
       const alive = !!(s.pid && s.startTicks && this.deps.runner.alive(s.pid, s.startTicks));
-      const status: AgentStatusWord = s.fatal ? AgentStatus.FATAL : alive ? AgentStatus.RUNNING : s.killed ? AgentStatus.KILLED : AgentStatus.STOPPED;
-      const r: AgentReport = { name: s.name, version: s.current, status, uptime: alive ? Math.max(0, Math.floor((now - s.lastStartAt) / 1000)) : 0, strikes: s.strikes };
+      const status: AgentStatusWord = s.fatal
+        ? AgentStatus.FATAL
+        : alive
+          ? AgentStatus.RUNNING
+          : s.killed
+            ? AgentStatus.KILLED
+            : AgentStatus.STOPPED;
+      const r: AgentReport = {
+        name: s.name,
+        version: s.current,
+        status,
+        uptime: alive ? Math.max(0, Math.floor((now - s.lastStartAt) / 1000)) : 0,
+        strikes: s.strikes,
+      };
       if (s.previous) r.prevers = s.previous;
       if (alive && s.pid) r.pid = s.pid;
       if (s.limits) r.limits = { ...s.limits };
@@ -434,10 +487,20 @@ export class Supervisor {
       const first = !this.unsaved.has(s.name);
       this.unsaved.add(s.name);
       if (this.disk.failed(err, this.deps.clock.now())) {
-        this.deps.logger.error({ agent: s.name, err: (err as Error).message, stateDir: this.deps.stateDir }, 'state disk full: sub-agent state kept in memory and saved again on every supervision tick');
-        this.deps.events.emit('disk_full', `sub-agent state cannot be saved: ${(err as Error).message}; kept in memory, retried`, { data: { what: 'sub-agent state', agent: s.name, error: (err as Error).message } });
+        this.deps.logger.error(
+          { agent: s.name, err: (err as Error).message, stateDir: this.deps.stateDir },
+          'state disk full: sub-agent state kept in memory and saved again on every supervision tick',
+        );
+        this.deps.events.emit(
+          'disk_full',
+          `sub-agent state cannot be saved: ${(err as Error).message}; kept in memory, retried`,
+          { data: { what: 'sub-agent state', agent: s.name, error: (err as Error).message } },
+        );
       } else if (first && !isDiskFull(err)) {
-        this.deps.logger.error({ agent: s.name, err: (err as Error).message }, 'cannot save sub-agent state: kept in memory and saved again on every supervision tick');
+        this.deps.logger.error(
+          { agent: s.name, err: (err as Error).message },
+          'cannot save sub-agent state: kept in memory and saved again on every supervision tick',
+        );
       }
       return;
     }
@@ -446,10 +509,13 @@ export class Supervisor {
     if (this.unsaved.size === 0 && this.disk.succeeded()) {
       const fullForSec = Math.max(0, Math.round((this.deps.clock.now() - (since ?? 0)) / 1000));
       this.deps.logger.info({ fullForSec }, 'state disk writable again: sub-agent state saved');
-      this.deps.events.emit('disk_recovered', `state disk writable again after ${fullForSec} s: sub-agent state saved`, { data: { what: 'sub-agent state', fullForSec } });
+      this.deps.events.emit(
+        'disk_recovered',
+        `state disk writable again after ${fullForSec} s: sub-agent state saved`,
+        { data: { what: 'sub-agent state', fullForSec } },
+      );
     }
   }
-
 
   private exitLocked(e: Entry, pid: number, code: number | null, signal: string | null): void {
     const s = e.state;
@@ -457,14 +523,18 @@ export class Supervisor {
     const now = this.deps.clock.now();
     // seed 004 `pidfile`: a start command that daemonizes exits 0 after forking; the process
     // its pidfile names (started since our start) is the agent from now on, watched by polling.
-    const daemon = code === 0 && !e.stopping && s.desired === 'running' ? this.pidfileProcess(e, s.lastStartAt, pid) : undefined;
+    const daemon =
+      code === 0 && !e.stopping && s.desired === 'running' ? this.pidfileProcess(e, s.lastStartAt, pid) : undefined;
     if (daemon) {
       s.pid = daemon.pid;
       s.startTicks = daemon.ticks;
       e.own = false;
       this.attachLimits(e);
       this.persist(s);
-      this.deps.logger.info({ agent: s.name, launcher: pid, agentPid: daemon.pid }, 'following the daemonized sub-agent named by its pidfile');
+      this.deps.logger.info(
+        { agent: s.name, launcher: pid, agentPid: daemon.pid },
+        'following the daemonized sub-agent named by its pidfile',
+      );
       return;
     }
     const limitKill = e.handle.killedForLimit({ signal });
@@ -473,7 +543,10 @@ export class Supervisor {
     s.pid = undefined;
     s.startTicks = undefined;
     const how = signal ? `signal ${signal}` : code === null ? 'unknown status' : `code ${code}`;
-    this.deps.events.emit('exit', `${s.name} (pid ${pid}) exited with ${how}`, { agent: s.name, data: { pid, code, signal, ranSec: Math.floor((now - s.lastStartAt) / 1000) } });
+    this.deps.events.emit('exit', `${s.name} (pid ${pid}) exited with ${how}`, {
+      agent: s.name,
+      data: { pid, code, signal, ranSec: Math.floor((now - s.lastStartAt) / 1000) },
+    });
     if (s.desired === 'stopped' || e.stopping) {
       this.deps.events.emit('stopped', `${s.name} stopped`, { agent: s.name, data: { pid } });
       this.persist(s);
@@ -481,7 +554,10 @@ export class Supervisor {
     }
     if (limitKill) {
       s.killed = true;
-      this.deps.events.emit('killed', `${s.name} (pid ${pid}) was killed for exceeding its limits`, { agent: s.name, data: { pid, signal, limits: s.limits ?? null } });
+      this.deps.events.emit('killed', `${s.name} (pid ${pid}) was killed for exceeding its limits`, {
+        agent: s.name,
+        data: { pid, signal, limits: s.limits ?? null },
+      });
     }
     if (e.watch) {
       // An upgrade is watching this start: it decides (rollback), not the restart policy.
@@ -491,13 +567,28 @@ export class Supervisor {
       this.persist(s);
       return;
     }
-    const d = decide({ lastStartAt: s.lastStartAt, strikes: s.strikes }, { at: now, code, signal, limitKill }, now, this.policy);
+    const d = decide(
+      { lastStartAt: s.lastStartAt, strikes: s.strikes },
+      { at: now, code, signal, limitKill },
+      now,
+      this.policy,
+    );
     s.strikes = d.strikes;
-    if (d.struck) this.deps.events.emit('strike', `${s.name} strike ${d.strikes} of ${this.policy.maxStrikes}`, { agent: s.name, data: { strikes: d.strikes } });
+    if (d.struck)
+      this.deps.events.emit('strike', `${s.name} strike ${d.strikes} of ${this.policy.maxStrikes}`, {
+        agent: s.name,
+        data: { strikes: d.strikes },
+      });
     if (d.fatal) {
       s.fatal = true;
-      this.deps.logger.error({ agent: s.name, strikes: d.strikes }, 'sub-agent is fatal: not restarted until a job resets it');
-      this.deps.events.emit('fatal', `${s.name} is fatal after ${d.strikes} strikes`, { agent: s.name, data: { strikes: d.strikes } });
+      this.deps.logger.error(
+        { agent: s.name, strikes: d.strikes },
+        'sub-agent is fatal: not restarted until a job resets it',
+      );
+      this.deps.events.emit('fatal', `${s.name} is fatal after ${d.strikes} strikes`, {
+        agent: s.name,
+        data: { strikes: d.strikes },
+      });
     } else if (d.restartAt !== undefined) {
       this.scheduleRestart(e, d.restartAt);
     }
@@ -508,25 +599,37 @@ export class Supervisor {
     e.restartTimer?.cancel();
     if (this.halted) return;
     const name = e.state.name;
-    e.restartTimer = this.deps.clock.setTimeout(() => {
-      void this.serial(async () => {
-        const cur = this.entries.get(name);
-        if (this.halted || cur !== e || e.state.desired !== 'running' || e.state.fatal || e.state.pid || e.starting) return;
-        // Timers run on the monotonic clock and may fire a hair before the wall-clock instant
-        // the hold is written in: never start early, wait out the remainder.
-        if (this.deps.clock.now() < at) {
-          this.scheduleRestart(e, at);
-          return;
-        }
-        const { done } = await this.beginStart(e);
-        // Not awaited here: the loop goes on while a precheck runs.
-        done.catch((err: unknown) => this.deps.logger.error({ agent: name, err: (err as Error).message }, 'restart failed'));
-      });
-    }, Math.max(0, at - this.deps.clock.now()));
+    e.restartTimer = this.deps.clock.setTimeout(
+      () => {
+        void this.serial(async () => {
+          const cur = this.entries.get(name);
+          if (this.halted || cur !== e || e.state.desired !== 'running' || e.state.fatal || e.state.pid || e.starting)
+            return;
+          // Timers run on the monotonic clock and may fire a hair before the wall-clock instant
+          // the hold is written in: never start early, wait out the remainder.
+          if (this.deps.clock.now() < at) {
+            this.scheduleRestart(e, at);
+            return;
+          }
+          const { done } = await this.beginStart(e);
+          // Not awaited here: the loop goes on while a precheck runs.
+          done.catch((err: unknown) =>
+            this.deps.logger.error({ agent: name, err: (err as Error).message }, 'restart failed'),
+          );
+        });
+      },
+      Math.max(0, at - this.deps.clock.now()),
+    );
   }
 
   private envFor(e: Entry): Record<string, string> {
-    return { PATH: BASE_PATH, ASPIRE_AGENT_NAME: e.state.name, ASPIRE_AGENT_VERSION: e.state.current, ...e.spec.env, ...e.state.envs };
+    return {
+      PATH: BASE_PATH,
+      ASPIRE_AGENT_NAME: e.state.name,
+      ASPIRE_AGENT_VERSION: e.state.current,
+      ...e.spec.env,
+      ...e.state.envs,
+    };
   }
 
   private ids(e: Entry): { uid?: number; gid?: number } {
@@ -561,7 +664,15 @@ export class Supervisor {
     const found = this.deps.runner.findByEnv?.(this.homeEnvEntry(e.state.name)) ?? [];
     const first = found[0];
     if (!first) return undefined;
-    this.deps.logger.warn({ agent: e.state.name, agentPid: first.pid, recordedPid: e.state.pid ?? null, others: found.slice(1).map((f) => f.pid) }, 'sub-agent process found by its environment (its pid was never saved): adopting it, not starting another');
+    this.deps.logger.warn(
+      {
+        agent: e.state.name,
+        agentPid: first.pid,
+        recordedPid: e.state.pid ?? null,
+        others: found.slice(1).map((f) => f.pid),
+      },
+      'sub-agent process found by its environment (its pid was never saved): adopting it, not starting another',
+    );
     return { pid: first.pid, ticks: first.startTicks };
   }
 
@@ -597,13 +708,20 @@ export class Supervisor {
       return { done };
     }
     const name = e.state.name;
-    const checked = this.precheck(e, ids).catch((err: unknown): PrecheckResult => ({ ok: false, message: `${name}: precheck could not run: ${(err as Error).message}` }));
+    const checked = this.precheck(e, ids).catch(
+      (err: unknown): PrecheckResult => ({
+        ok: false,
+        message: `${name}: precheck could not run: ${(err as Error).message}`,
+      }),
+    );
     void checked.then((result) =>
       this.serial(async () => {
         if (e.starting !== p) return; // cancelled (stop, remove, shutdown): the result is moot
         if (!result.ok) this.startFailed(e, p, result.message);
         else await this.spawnStep(e, p);
-      }).catch((err: unknown) => this.deps.logger.error({ agent: name, err: (err as Error).message }, 'start after precheck failed')),
+      }).catch((err: unknown) =>
+        this.deps.logger.error({ agent: name, err: (err as Error).message }, 'start after precheck failed'),
+      ),
     );
     return { done };
   }
@@ -629,7 +747,14 @@ export class Supervisor {
       const ids = this.ids(e);
       placement = this.prepareLimits(e);
       const spawned = await this.deps.runner.spawn(
-        { argv: e.spec.start, cwd: this.deps.versionDir(s.name, s.current), env: { ...this.envFor(e), [AGENT_HOME_ENV]: layout(this.deps.stateDir, s.name).root }, ...ids, logFile: this.deps.logFile(s.name), cgroupProcs: placement.procsFiles },
+        {
+          argv: e.spec.start,
+          cwd: this.deps.versionDir(s.name, s.current),
+          env: { ...this.envFor(e), [AGENT_HOME_ENV]: layout(this.deps.stateDir, s.name).root },
+          ...ids,
+          logFile: this.deps.logFile(s.name),
+          cgroupProcs: placement.procsFiles,
+        },
         (code, signal) => void this.exited(s.name, pidBox, code, signal),
       );
       pidBox = spawned.pid;
@@ -638,7 +763,8 @@ export class Supervisor {
       e.handle = placement.bind(spawned.pid);
     } catch (err) {
       placement?.cancel();
-      const msg = err instanceof JobError ? err.message : `${s.name}: cannot start ${e.spec.start[0]}: ${(err as Error).message}`;
+      const msg =
+        err instanceof JobError ? err.message : `${s.name}: cannot start ${e.spec.start[0]}: ${(err as Error).message}`;
       this.startFailed(e, p, msg);
       return;
     }
@@ -651,7 +777,10 @@ export class Supervisor {
     this.persist(s);
     // startedAt is the instant the restart hold counts from (the log line's own time comes after the state fsync).
     this.deps.logger.info({ agent: s.name, version: s.current, agentPid: s.pid, startedAt: now }, 'sub-agent started');
-    this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, { agent: s.name, data: { pid: s.pid, version: s.current, startedAt: now } });
+    this.deps.events.emit('started', `${s.name} ${s.current} started (pid ${s.pid})`, {
+      agent: s.name,
+      data: { pid: s.pid, version: s.current, startedAt: now },
+    });
     p.resolve();
   }
 
@@ -668,12 +797,24 @@ export class Supervisor {
       e.watch.notify();
     } else {
       const now = this.deps.clock.now();
-      const d = decide({ lastStartAt: at, strikes: s.strikes }, { at: now, code: null, signal: null, limitKill: false }, now, this.policy);
+      const d = decide(
+        { lastStartAt: at, strikes: s.strikes },
+        { at: now, code: null, signal: null, limitKill: false },
+        now,
+        this.policy,
+      );
       s.strikes = d.strikes;
-      if (d.struck) this.deps.events.emit('strike', `${s.name} strike ${d.strikes} of ${this.policy.maxStrikes}`, { agent: s.name, data: { strikes: d.strikes } });
+      if (d.struck)
+        this.deps.events.emit('strike', `${s.name} strike ${d.strikes} of ${this.policy.maxStrikes}`, {
+          agent: s.name,
+          data: { strikes: d.strikes },
+        });
       if (d.fatal) {
         s.fatal = true;
-        this.deps.events.emit('fatal', `${s.name} is fatal after ${d.strikes} strikes`, { agent: s.name, data: { strikes: d.strikes } });
+        this.deps.events.emit('fatal', `${s.name} is fatal after ${d.strikes} strikes`, {
+          agent: s.name,
+          data: { strikes: d.strikes },
+        });
       } else if (d.restartAt !== undefined) this.scheduleRestart(e, d.restartAt);
     }
     this.persist(s);
@@ -687,7 +828,12 @@ export class Supervisor {
   private async precheck(e: Entry, ids: { uid?: number; gid?: number }): Promise<PrecheckResult> {
     const argv = e.spec.precheck!;
     const attempts = e.spec.precheckAttempts;
-    const opts = { cwd: this.deps.versionDir(e.state.name, e.state.current), env: this.envFor(e), ...ids, timeoutMs: PRECHECK_TIMEOUT_MS };
+    const opts = {
+      cwd: this.deps.versionDir(e.state.name, e.state.current),
+      env: this.envFor(e),
+      ...ids,
+      timeoutMs: PRECHECK_TIMEOUT_MS,
+    };
     const name = e.state.name;
     let code: number | null = null;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -695,7 +841,10 @@ export class Supervisor {
       if (code === 0) return { ok: true };
       if (attempt < attempts) await this.deps.clock.sleep(1000);
     }
-    return { ok: false, message: `${name}: precheck ${argv.join(' ')} failed (${code === null ? 'killed or timed out' : `exit ${code}`}) ${attempts} time(s)` };
+    return {
+      ok: false,
+      message: `${name}: precheck ${argv.join(' ')} failed (${code === null ? 'killed or timed out' : `exit ${code}`}) ${attempts} time(s)`,
+    };
   }
 
   private prepareLimits(e: Entry): Placement {
@@ -704,8 +853,14 @@ export class Supervisor {
       return this.deps.limiter.prepare(e.state.name, limits);
     } catch (err) {
       // An agent must not run unlimited when limits were asked for: the start fails.
-      this.deps.logger.error({ agent: e.state.name, err: (err as Error).message, limiter: this.deps.limiter.kind }, 'cannot apply limits');
-      throw new JobError('JOB_START_FAILED', `${e.state.name}: cannot apply limits (${this.deps.limiter.kind}): ${(err as Error).message}`);
+      this.deps.logger.error(
+        { agent: e.state.name, err: (err as Error).message, limiter: this.deps.limiter.kind },
+        'cannot apply limits',
+      );
+      throw new JobError(
+        'JOB_START_FAILED',
+        `${e.state.name}: cannot apply limits (${this.deps.limiter.kind}): ${(err as Error).message}`,
+      );
     }
   }
 
@@ -715,9 +870,15 @@ export class Supervisor {
       e.handle = this.deps.limiter.attach(e.state.name, e.state.pid!, limits);
     } catch (err) {
       // An agent must not run unlimited when limits were asked for: kill it, report why.
-      this.deps.logger.error({ agent: e.state.name, err: (err as Error).message, limiter: this.deps.limiter.kind }, 'cannot apply limits');
+      this.deps.logger.error(
+        { agent: e.state.name, err: (err as Error).message, limiter: this.deps.limiter.kind },
+        'cannot apply limits',
+      );
       this.deps.runner.signalGroup(e.state.pid!, 'SIGKILL');
-      throw new JobError('JOB_START_FAILED', `${e.state.name}: cannot apply limits (${this.deps.limiter.kind}): ${(err as Error).message}`);
+      throw new JobError(
+        'JOB_START_FAILED',
+        `${e.state.name}: cannot apply limits (${this.deps.limiter.kind}): ${(err as Error).message}`,
+      );
     }
   }
 
@@ -726,14 +887,22 @@ export class Supervisor {
     const timeoutMs = Math.max(1000, (e.spec.checkIntervalSec ?? this.deps.config.checkIntervalSec) * 1000);
     let code: number | null = null;
     try {
-      code = await this.deps.runner.run(e.spec.check, { cwd: this.deps.versionDir(e.state.name, e.state.current), env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) }, ...this.ids(e), timeoutMs });
+      code = await this.deps.runner.run(e.spec.check, {
+        cwd: this.deps.versionDir(e.state.name, e.state.current),
+        env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) },
+        ...this.ids(e),
+        timeoutMs,
+      });
     } finally {
       e.checking = false;
     }
     if (code !== 0) {
       await this.serial(() => {
         if (e.state.pid !== pid) return;
-        this.deps.logger.warn({ agent: e.state.name, agentPid: pid, code }, 'check command failed: killing the sub-agent so the policy restarts it');
+        this.deps.logger.warn(
+          { agent: e.state.name, agentPid: pid, code },
+          'check command failed: killing the sub-agent so the policy restarts it',
+        );
         this.deps.runner.signalGroup(pid, 'SIGKILL');
       });
     }
@@ -753,7 +922,9 @@ export class Supervisor {
         if (!e.own || this.deps.clock.monotonic() - goneAt >= 1000) return true;
       }
       if (goneAt === undefined && this.deps.clock.monotonic() >= deadline) return false;
-      await this.deps.clock.sleep(goneAt === undefined ? Math.min(50, Math.max(1, deadline - this.deps.clock.monotonic())) : 20);
+      await this.deps.clock.sleep(
+        goneAt === undefined ? Math.min(50, Math.max(1, deadline - this.deps.clock.monotonic())) : 20,
+      );
     }
   }
 

@@ -56,7 +56,10 @@ export function removeUpgradeMarker(stateDir: string, name: string): void {
 }
 
 /** Markers left by upgrades that did not finish; unreadable ones are reported and skipped. */
-export function readUpgradeMarkers(stateDir: string, onBad: (name: string, error: string) => void = () => {}): UpgradeMarker[] {
+export function readUpgradeMarkers(
+  stateDir: string,
+  onBad: (name: string, error: string) => void = () => {},
+): UpgradeMarker[] {
   let names: string[];
   try {
     names = readdirSync(stateDir).filter((n) => !n.startsWith('.'));

@@ -12,7 +12,8 @@ function lookup(file: string, nameOrId: string): { id: number; gid?: number } | 
   }
   for (const line of text.split('\n')) {
     const f = line.split(':');
-    if (f[0] === nameOrId && f[2] !== undefined) return { id: Number(f[2]), gid: f[3] !== undefined ? Number(f[3]) : undefined };
+    if (f[0] === nameOrId && f[2] !== undefined)
+      return { id: Number(f[2]), gid: f[3] !== undefined ? Number(f[3]) : undefined };
   }
   return undefined;
 }

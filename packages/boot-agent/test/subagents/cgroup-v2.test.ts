@@ -58,13 +58,20 @@ describe('cgroup v2 layout (fake sysfs)', () => {
   it('probe picks v2 on a unified tree and v1 on a tree with cpu/ and memory/', () => {
     const logger = silentLogger();
     const clock = new ManualClock();
-    expect(probeLimiter({ cgroupRoot: fakeV2(), parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe('cgroup-v2');
+    expect(probeLimiter({ cgroupRoot: fakeV2(), parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe(
+      'cgroup-v2',
+    );
     const v1 = mkdtempSync(join(tmpdir(), 'fake-cg1-'));
     dirs.push(v1);
     mkdirSync(join(v1, 'cpu'));
     mkdirSync(join(v1, 'memory'));
-    expect(probeLimiter({ cgroupRoot: v1, parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe('cgroup-v1');
-    expect(probeLimiter({ cgroupRoot: join(v1, 'nothing-here', 'x'), parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).not.toBe('cgroup-v2');
+    expect(probeLimiter({ cgroupRoot: v1, parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe(
+      'cgroup-v1',
+    );
+    expect(
+      probeLimiter({ cgroupRoot: join(v1, 'nothing-here', 'x'), parent: 'p', clock, watchdogIntervalMs: 1000, logger })
+        .kind,
+    ).not.toBe('cgroup-v2');
   });
 
   it('the probe leaves no parent group it created; one that existed stays', () => {
@@ -74,7 +81,9 @@ describe('cgroup v2 layout (fake sysfs)', () => {
     dirs.push(v1);
     mkdirSync(join(v1, 'cpu'));
     mkdirSync(join(v1, 'memory'));
-    expect(probeLimiter({ cgroupRoot: v1, parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe('cgroup-v1');
+    expect(probeLimiter({ cgroupRoot: v1, parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe(
+      'cgroup-v1',
+    );
     expect(existsSync(join(v1, 'cpu', 'p'))).toBe(false);
     expect(existsSync(join(v1, 'memory', 'p'))).toBe(false);
     mkdirSync(join(v1, 'cpu', 'q'));
@@ -82,7 +91,9 @@ describe('cgroup v2 layout (fake sysfs)', () => {
     expect(existsSync(join(v1, 'cpu', 'q'))).toBe(true);
     expect(existsSync(join(v1, 'memory', 'q'))).toBe(false);
     const v2 = fakeV2();
-    expect(probeLimiter({ cgroupRoot: v2, parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe('cgroup-v2');
+    expect(probeLimiter({ cgroupRoot: v2, parent: 'p', clock, watchdogIntervalMs: 1000, logger }).kind).toBe(
+      'cgroup-v2',
+    );
     expect(existsSync(join(v2, 'p'))).toBe(false);
     // The limiter creates the parent again when an agent needs a group.
     const lim = createCgroupV1(v1, 'p');
@@ -98,7 +109,10 @@ describe('cgroup v2 layout (fake sysfs)', () => {
     expect(read(join(root, 'cpu', 'p', 'a', 'cpu.cfs_quota_us'))).toBe('10000');
     expect(read(join(root, 'cpu', 'p', 'a', 'cpu.cfs_period_us'))).toBe('100000');
     expect(read(join(root, 'memory', 'p', 'a', 'memory.limit_in_bytes'))).toBe(String(50 * 1024 * 1024));
-    writeFileSync(join(root, 'memory', 'p', 'a', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n');
+    writeFileSync(
+      join(root, 'memory', 'p', 'a', 'memory.oom_control'),
+      'oom_kill_disable 0\nunder_oom 0\noom_kill 1\n',
+    );
     expect(h.killedForLimit({ signal: 'SIGKILL' })).toBe(true);
   });
 });
@@ -108,7 +122,13 @@ describe('watchdog (ManualClock, fake sampler)', () => {
     const clock = new ManualClock();
     const samples = [30, 30, 5, 30, 30, 30];
     const killed: number[] = [];
-    const lim = createWatchdog({ clock, intervalMs: 1000, logger: silentLogger(), sample: async () => ({ cpu: samples.shift() ?? 30, memory: 0 }), kill: (p) => killed.push(p) });
+    const lim = createWatchdog({
+      clock,
+      intervalMs: 1000,
+      logger: silentLogger(),
+      sample: async () => ({ cpu: samples.shift() ?? 30, memory: 0 }),
+      kill: (p) => killed.push(p),
+    });
     const h = lim.attach('a', 9, { cpuPercent: 10, hits: 3 });
     await clock.advance(5000);
     expect(killed).toEqual([]);

@@ -14,7 +14,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('download helpers', () => {
   it('parseChecksum takes SHA256:<64 hex> (any case) and refuses the rest with JOB_INVALID', () => {
     expect(parseChecksum(`SHA256:${'AB'.repeat(32)}`)).toBe('ab'.repeat(32));
-    for (const bad of [undefined, '', 'sha256:' + 'a'.repeat(64), `SHA256:${'a'.repeat(63)}`, `MD5:${'a'.repeat(32)}`, `SHA256:${'g'.repeat(64)}`, 42]) {
+    for (const bad of [
+      undefined,
+      '',
+      'sha256:' + 'a'.repeat(64),
+      `SHA256:${'a'.repeat(63)}`,
+      `MD5:${'a'.repeat(32)}`,
+      `SHA256:${'g'.repeat(64)}`,
+      42,
+    ]) {
       let err: unknown;
       try {
         parseChecksum(bad);

@@ -14,7 +14,18 @@ const env = { PATH: '/usr/bin:/bin' };
 
 afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
-  if (existsSync(group)) await waitUntil(() => { try { rmdirSync(group); } catch { /* tasks left */ } return !existsSync(group); }, { timeoutMs: 10_000, what: 'test group removed' });
+  if (existsSync(group))
+    await waitUntil(
+      () => {
+        try {
+          rmdirSync(group);
+        } catch {
+          /* tasks left */
+        }
+        return !existsSync(group);
+      },
+      { timeoutMs: 10_000, what: 'test group removed' },
+    );
 });
 
 describe('process runner: held start', () => {
@@ -23,7 +34,10 @@ describe('process runner: held start', () => {
     const runner = createProcessRunner();
     const logFile = join(work, 'in-group.log');
     let exit: { code: number | null } | undefined;
-    const s = await runner.spawn({ argv: ['cat', '/proc/self/cgroup'], cwd: work, env, logFile, cgroupProcs: [join(group, 'cgroup.procs')] }, (code) => (exit = { code }));
+    const s = await runner.spawn(
+      { argv: ['cat', '/proc/self/cgroup'], cwd: work, env, logFile, cgroupProcs: [join(group, 'cgroup.procs')] },
+      (code) => (exit = { code }),
+    );
     expect(s.pid).toBeGreaterThan(1);
     await waitUntil(() => exit, { what: 'exit' });
     expect(exit!.code).toBe(0);
@@ -34,14 +48,47 @@ describe('process runner: held start', () => {
   it('a group that cannot be joined fails the start and the program never runs', async () => {
     const runner = createProcessRunner();
     const marker = join(work, 'ran');
-    await expect(runner.spawn({ argv: ['/bin/touch', marker], cwd: work, env, logFile: join(work, 'no-group.log'), cgroupProcs: [join(work, 'no-such-group', 'cgroup.procs')] }, () => {})).rejects.toThrow(/cannot join its cgroups/);
+    await expect(
+      runner.spawn(
+        {
+          argv: ['/bin/touch', marker],
+          cwd: work,
+          env,
+          logFile: join(work, 'no-group.log'),
+          cgroupProcs: [join(work, 'no-such-group', 'cgroup.procs')],
+        },
+        () => {},
+      ),
+    ).rejects.toThrow(/cannot join its cgroups/);
     await new Promise((r) => setTimeout(r, 300)); // give a wrongly released program time to act
     expect(existsSync(marker)).toBe(false);
   });
 
   it('a missing program is a spawn error, as without the launcher', async () => {
     const runner = createProcessRunner();
-    await expect(runner.spawn({ argv: ['bin/not-there'], cwd: work, env, logFile: join(work, 'missing.log'), cgroupProcs: [join(group, 'cgroup.procs')] }, () => {})).rejects.toThrow(/ENOENT/);
-    await expect(runner.spawn({ argv: ['no-such-program-anywhere'], cwd: work, env, logFile: join(work, 'missing.log'), cgroupProcs: [join(group, 'cgroup.procs')] }, () => {})).rejects.toThrow(/ENOENT/);
+    await expect(
+      runner.spawn(
+        {
+          argv: ['bin/not-there'],
+          cwd: work,
+          env,
+          logFile: join(work, 'missing.log'),
+          cgroupProcs: [join(group, 'cgroup.procs')],
+        },
+        () => {},
+      ),
+    ).rejects.toThrow(/ENOENT/);
+    await expect(
+      runner.spawn(
+        {
+          argv: ['no-such-program-anywhere'],
+          cwd: work,
+          env,
+          logFile: join(work, 'missing.log'),
+          cgroupProcs: [join(group, 'cgroup.procs')],
+        },
+        () => {},
+      ),
+    ).rejects.toThrow(/ENOENT/);
   });
 });

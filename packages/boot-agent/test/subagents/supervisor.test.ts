@@ -77,7 +77,11 @@ function setup(over: Partial<SupervisionConfig> = {}, limitKill = false, save?: 
   const limiter: Limiter = {
     kind: 'watchdog',
     attach: (): LimitHandle => ({ killedForLimit: () => limitKill, release: () => {} }),
-    prepare: () => ({ procsFiles: [], bind: (): LimitHandle => ({ killedForLimit: () => limitKill, release: () => {} }), cancel: () => {} }),
+    prepare: () => ({
+      procsFiles: [],
+      bind: (): LimitHandle => ({ killedForLimit: () => limitKill, release: () => {} }),
+      cancel: () => {},
+    }),
     forget: () => true,
   };
   const sup = new Supervisor({
@@ -92,7 +96,18 @@ function setup(over: Partial<SupervisionConfig> = {}, limitKill = false, save?: 
     logFile: (n) => `/agents/${n}.log`,
     save: save ?? ((s) => saved.push(structuredClone(s))),
   });
-  const state: AgentState = { name: 'A', current: '1.0', kind: 'tar', desired: 'running', fatal: false, killed: false, strikes: 0, lastStartAt: 0, envs: { FROM_JOB: 'yes' }, limits: { memory: '20M' } };
+  const state: AgentState = {
+    name: 'A',
+    current: '1.0',
+    kind: 'tar',
+    desired: 'running',
+    fatal: false,
+    killed: false,
+    strikes: 0,
+    lastStartAt: 0,
+    envs: { FROM_JOB: 'yes' },
+    limits: { memory: '20M' },
+  };
   const spec = parseRunSpec({ version: '1.0', start: 'bin/agent --run', env: { FROM_SPEC: '1', FROM_JOB: 'spec' } });
   return { clock, runner, events, saved, sup, state, spec };
 }
@@ -270,7 +285,7 @@ describe('Supervisor reconcile loop (ManualClock)', () => {
     expect(runner.spawns).toHaveLength(1);
   });
 
-  it('a pending precheck does not hold the loop: another agent\'s exit is handled and it is restarted on time', async () => {
+  it("a pending precheck does not hold the loop: another agent's exit is handled and it is restarted on time", async () => {
     const { clock, runner, events, sup, state } = setup();
     runner.holdRuns = true;
     sup.startLoop();
@@ -311,7 +326,10 @@ describe('Supervisor reconcile loop (ManualClock)', () => {
     const spec = parseRunSpec({ version: '1.0', start: 'bin/a', precheck: ['/bin/check'], precheck_retries: 2 });
     await sup.add(state, spec);
     const failing = sup.start('A');
-    const failed = expect(failing).rejects.toMatchObject({ codeName: 'JOB_START_FAILED', message: expect.stringMatching(/precheck \/bin\/check failed \(exit 3\) 2 time/) });
+    const failed = expect(failing).rejects.toMatchObject({
+      codeName: 'JOB_START_FAILED',
+      message: expect.stringMatching(/precheck \/bin\/check failed \(exit 3\) 2 time/),
+    });
     await clock.advance(0);
     runner.runs[0]!.answer(3);
     await clock.advance(999);

@@ -30,7 +30,11 @@ export class ApiClient {
 
   constructor(private readonly config: ClientConfig) {
     // Each request carries its own deadline (an AbortSignal), so undici's own are off.
-    this.dispatcher = new Agent({ headersTimeout: 0, bodyTimeout: 0, connect: config.caPem !== undefined ? { ca: config.caPem } : {} });
+    this.dispatcher = new Agent({
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: config.caPem !== undefined ? { ca: config.caPem } : {},
+    });
   }
 
   get url(): string {
@@ -41,7 +45,10 @@ export class ApiClient {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') qs.set(k, String(v));
     const target = `${API_BASE}${path}${qs.size ? `?${qs}` : ''}`;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.config.token}`, accept: 'application/json' };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.config.token}`,
+      accept: 'application/json',
+    };
     let body: string | Uint8Array | undefined;
     if (opts.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -58,14 +65,19 @@ export class ApiClient {
       res = await fetch(`${this.config.url}${target}`, { method, headers, body, dispatcher: this.dispatcher, signal });
       text = await res.text();
     } catch (err) {
-      if (signal.aborted) throw new CliFailure(`${method} ${target}: no answer from ${this.config.url} within ${Math.round(timeoutMs / 1000)} s`);
+      if (signal.aborted)
+        throw new CliFailure(
+          `${method} ${target}: no answer from ${this.config.url} within ${Math.round(timeoutMs / 1000)} s`,
+        );
       throw new CliFailure(`cannot reach ${this.config.url}: ${networkCause(err)}`);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new CliFailure(`${method} ${target}: HTTP ${res.status}, not an Aspire answer (${text.slice(0, 120).trim() || 'empty body'})`);
+      throw new CliFailure(
+        `${method} ${target}: HTTP ${res.status}, not an Aspire answer (${text.slice(0, 120).trim() || 'empty body'})`,
+      );
     }
     const env = parsed as { status?: unknown; message?: unknown; cause?: unknown };
     if (!res.ok || env.status !== 0) {

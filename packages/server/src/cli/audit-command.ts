@@ -50,7 +50,10 @@ export function addAuditCommand(program: Command): void {
     .option('--since <time>', 'unix seconds or ISO time, inclusive')
     .option('--until <time>', 'unix seconds or ISO time, inclusive')
     .option('--limit <n>', 'at most this many rows, newest first (default 100)', '100')
-    .addHelpText('after', '\nExamples:\n  aspire audit --route /api/v1/server/polaris --since 2026-12-01T00:00:00Z\n  aspire audit --token-name alice -o json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  aspire audit --route /api/v1/server/polaris --since 2026-12-01T00:00:00Z\n  aspire audit --token-name alice -o json',
+    )
     .action((flags: AuditFlags) =>
       runClient(flags, async ({ client, mode, out }) => {
         const limit = positiveInt('--limit', flags.limit, 100_000)!;
@@ -64,7 +67,11 @@ export function addAuditCommand(program: Command): void {
           sortby: 'id',
         };
         const { count, items } = await client.all<AuditRow>('/audit', 'audit', query, limit);
-        out.write(mode === 'json' ? json({ count, audit: items }) : `${renderTable(COLUMNS, items)}${items.length} of ${count} rows\n`);
+        out.write(
+          mode === 'json'
+            ? json({ count, audit: items })
+            : `${renderTable(COLUMNS, items)}${items.length} of ${count} rows\n`,
+        );
       }),
     );
 }

@@ -42,7 +42,8 @@ function readConfigFile(path: string): ConnectionFlags {
   } catch (err) {
     throw new UsageError(`${path}: not JSON (${(err as Error).message})`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`${path}: must be a JSON object {"url", "token", "ca"}`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new UsageError(`${path}: must be a JSON object {"url", "token", "ca"}`);
   const out: ConnectionFlags = {};
   const problems: string[] = [];
   for (const [k, v] of Object.entries(raw)) {
@@ -81,8 +82,10 @@ export function resolveClientConfig(flags: ConnectionFlags, env: NodeJS.ProcessE
   } catch {
     throw new UsageError(`--url ${JSON.stringify(url)}: not a URL (e.g. https://aspire.example:8180)`);
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`--url ${JSON.stringify(url)}: use http:// or https://`);
-  if (!/^[\x21-\x7e]+$/.test(token!)) throw new UsageError('the operator token has characters a token never has (spaces or control characters)');
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw new UsageError(`--url ${JSON.stringify(url)}: use http:// or https://`);
+  if (!/^[\x21-\x7e]+$/.test(token!))
+    throw new UsageError('the operator token has characters a token never has (spaces or control characters)');
   let caPem: string | undefined;
   if (ca) {
     try {

@@ -31,13 +31,19 @@ export function usageExit<C extends Command>(cmd: C): C {
 export function withConnection<C extends Command>(cmd: C): C {
   return usageExit(cmd)
     .option('--url <url>', 'server URL (env ASPIRE_URL, cli.json "url")')
-    .option('--token <token>', 'operator token (env ASPIRE_TOKEN, cli.json "token"); prefer the env or the file: flags show in ps')
+    .option(
+      '--token <token>',
+      'operator token (env ASPIRE_TOKEN, cli.json "token"); prefer the env or the file: flags show in ps',
+    )
     .option('--ca <file>', 'PEM CA that signed the server certificate (env ASPIRE_CA, cli.json "ca")')
     .option('-o, --output <format>', 'table or json (default: table on a terminal, json to a pipe)') as C;
 }
 
 /** Run a client command's body; sets process.exitCode (1 or 2 on failure, or what the body returns). */
-export async function runClient(flags: ClientFlags, body: (ctx: ClientContext) => Promise<number | void>): Promise<void> {
+export async function runClient(
+  flags: ClientFlags,
+  body: (ctx: ClientContext) => Promise<number | void>,
+): Promise<void> {
   let client: ApiClient | undefined;
   let secret = flags.token ?? process.env.ASPIRE_TOKEN ?? '';
   try {
@@ -60,7 +66,8 @@ export async function runClient(flags: ClientFlags, body: (ctx: ClientContext) =
 
 export function positiveInt(flag: string, v: string | undefined, max = 2 ** 31 - 1): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new UsageError(`${flag} ${JSON.stringify(v)}: a whole number 1..${max}`);
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max)
+    throw new UsageError(`${flag} ${JSON.stringify(v)}: a whole number 1..${max}`);
   return Number(v);
 }
 
@@ -81,5 +88,11 @@ export function unixSeconds(flag: string, v: string | undefined): number | undef
 
 /** Comma lists and repeated flags flattened: --host a,b --host c. */
 export function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }

@@ -35,7 +35,10 @@ export async function regionId(client: ApiClient, v: string | undefined): Promis
   if (/^\d+$/.test(v)) return Number(v);
   const { items } = await client.all<{ id: number; name: string }>('/region', 'regions');
   const r = items.find((x) => x.name === v);
-  if (!r) throw new UsageError(`--region ${JSON.stringify(v)}: no such region (known: ${items.map((x) => x.name).join(', ') || 'none'})`);
+  if (!r)
+    throw new UsageError(
+      `--region ${JSON.stringify(v)}: no such region (known: ${items.map((x) => x.name).join(', ') || 'none'})`,
+    );
   return r.id;
 }
 
@@ -57,11 +60,20 @@ export function addHostsCommand(program: Command): void {
     .option('--region <id|name>', 'hosts in this region')
     .option('--status <status>', `one of ${STATUSES.join(' ')}`)
     .option('--search <prefix>', 'hostname or AgentSN prefix (case-insensitive)')
-    .addHelpText('after', '\nExamples:\n  aspire hosts --tag role=web --status online\n  aspire hosts -o json | jq -r \'.hosts[].hostname\'')
+    .addHelpText(
+      'after',
+      "\nExamples:\n  aspire hosts --tag role=web --status online\n  aspire hosts -o json | jq -r '.hosts[].hostname'",
+    )
     .action((flags: HostsFlags) =>
       runClient(flags, async ({ client, mode, out }) => {
-        if (flags.status !== undefined && !STATUSES.includes(flags.status)) throw new UsageError(`--status ${JSON.stringify(flags.status)}: one of ${STATUSES.join(' ')}`);
-        const query = { tag: tagSelector('--tag', flags.tag), region: await regionId(client, flags.region), status: flags.status, search: flags.search };
+        if (flags.status !== undefined && !STATUSES.includes(flags.status))
+          throw new UsageError(`--status ${JSON.stringify(flags.status)}: one of ${STATUSES.join(' ')}`);
+        const query = {
+          tag: tagSelector('--tag', flags.tag),
+          region: await regionId(client, flags.region),
+          status: flags.status,
+          search: flags.search,
+        };
         const { count, items } = await client.all<HostRow>('/host', 'hosts', query);
         out.write(mode === 'json' ? json({ count, hosts: items }) : `${renderTable(COLUMNS, items)}${count} hosts\n`);
       }),

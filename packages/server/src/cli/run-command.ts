@@ -38,10 +38,16 @@ export interface HostResult extends RunTarget {
 }
 
 /** The hosts of a run: --host as given, then the hosts the tag selects (not deleted), each once. */
-export async function runTargets(client: ApiClient, hosts: readonly string[], tag: string | undefined): Promise<RunTarget[]> {
+export async function runTargets(
+  client: ApiClient,
+  hosts: readonly string[],
+  tag: string | undefined,
+): Promise<RunTarget[]> {
   const out: RunTarget[] = hosts.map((host) => ({ host }));
   if (tag !== undefined) {
-    const { items } = await client.all<{ agentsn: string; hostname: string; status: string }>('/host', 'hosts', { tag });
+    const { items } = await client.all<{ agentsn: string; hostname: string; status: string }>('/host', 'hosts', {
+      tag,
+    });
     const selected = items.filter((h) => h.status !== 'deleted');
     if (selected.length === 0 && hosts.length === 0) throw new CliFailure(`no host has tag ${tag}`);
     for (const h of selected) out.push({ host: h.agentsn, hostname: h.hostname });
@@ -51,11 +57,20 @@ export async function runTargets(client: ApiClient, hosts: readonly string[], ta
 }
 
 /** One host's sync.bash through POST /polaris; a refused request is that host's failure, not the run's. */
-async function runOne(client: ApiClient, t: RunTarget, body: Record<string, unknown>, timeoutS: number, now: () => number): Promise<HostResult> {
+async function runOne(
+  client: ApiClient,
+  t: RunTarget,
+  body: Record<string, unknown>,
+  timeoutS: number,
+  now: () => number,
+): Promise<HostResult> {
   const started = now();
   try {
     // The server answers within the command's timeout plus its grace; a minute more here.
-    const r = await client.request('POST', '/polaris', { json: { ...body, hosts: [t.host] }, timeoutMs: (timeoutS + 60) * 1000 });
+    const r = await client.request('POST', '/polaris', {
+      json: { ...body, hosts: [t.host] },
+      timeoutMs: (timeoutS + 60) * 1000,
+    });
     const reply = ((r.response as Record<string, unknown>[] | undefined) ?? [])[0] ?? {};
     const resp = typeof reply.resp === 'string' ? reply.resp : 'failed';
     const retcode = typeof reply.retcode === 'number' ? reply.retcode : null;
@@ -76,7 +91,12 @@ async function runOne(client: ApiClient, t: RunTarget, body: Record<string, unkn
 }
 
 /** Run `fn` over items with at most `limit` in flight; `done` as each finishes. */
-async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>, done: (r: R) => void): Promise<R[]> {
+async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+  done: (r: R) => void,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -95,15 +115,40 @@ export function resultText(r: HostResult): string {
   const name = r.hostname && r.hostname !== r.host ? `${r.hostname} (${r.host})` : r.host;
   const status = r.ok ? 'ok' : 'FAILED';
   const code = r.resp === 'success' ? `exit ${r.retcode}` : r.retcode !== null ? `code ${r.retcode}` : '';
-  const head = [`[${status}]`, name, code, `${(r.durationMs / 1000).toFixed(1)}s`, r.resp === 'success' && r.ok ? '' : r.message].filter(Boolean).join('  ');
+  const head = [
+    `[${status}]`,
+    name,
+    code,
+    `${(r.durationMs / 1000).toFixed(1)}s`,
+    r.resp === 'success' && r.ok ? '' : r.message,
+  ]
+    .filter(Boolean)
+    .join('  ');
   const text = typeof r.output === 'string' ? r.output : r.output === undefined ? '' : JSON.stringify(r.output);
-  const body = text === '' ? '' : `${text.replace(/\n$/, '').split('\n').map((l) => `    ${l}`).join('\n')}\n`;
+  const body =
+    text === ''
+      ? ''
+      : `${text
+          .replace(/\n$/, '')
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n')}\n`;
   return `${head}\n${body}${r.truncated ? '    (output truncated)\n' : ''}`;
 }
 
-export function summarize(results: readonly HostResult[]): { hosts: number; succeeded: number; failed: number; failedHosts: string[] } {
+export function summarize(results: readonly HostResult[]): {
+  hosts: number;
+  succeeded: number;
+  failed: number;
+  failedHosts: string[];
+} {
   const failed = results.filter((r) => !r.ok);
-  return { hosts: results.length, succeeded: results.length - failed.length, failed: failed.length, failedHosts: failed.map((r) => r.hostname ?? r.host) };
+  return {
+    hosts: results.length,
+    succeeded: results.length - failed.length,
+    failed: failed.length,
+    failedHosts: failed.map((r) => r.hostname ?? r.host),
+  };
 }
 
 export function addRunCommand(program: Command): void {
@@ -112,7 +157,7 @@ export function addRunCommand(program: Command): void {
     .argument('<command...>', 'the command line (put it after --, quoted as one word or as words)')
     .option('--host <name>', 'a host by hostname or AgentSN (repeat, or a,b)', collect)
     .option('--tag <k=v>', 'every host with this tag')
-    .option('--user <user>', 'run as this user (default: the agent\'s, root)')
+    .option('--user <user>', "run as this user (default: the agent's, root)")
     .option('--group <group>', 'run with this group')
     .option('--timeout <s>', `seconds before the command is killed (1..${SYNC_BASH_MAX_TIMEOUT_S})`, '60')
     .option('--parallel <n>', 'hosts asked at once', '32')
@@ -127,14 +172,29 @@ export function addRunCommand(program: Command): void {
         const timeout = positiveInt('--timeout', flags.timeout, SYNC_BASH_MAX_TIMEOUT_S)!;
         const parallel = positiveInt('--parallel', flags.parallel, 1000)!;
         const tag = tagSelector('--tag', flags.tag);
-        if (!flags.host?.length && tag === undefined) throw new UsageError('give --host NAME (repeatable) or --tag k=v');
+        if (!flags.host?.length && tag === undefined)
+          throw new UsageError('give --host NAME (repeatable) or --tag k=v');
         const targets = await runTargets(client, flags.host ?? [], tag);
-        const body = { method: 'sync.bash', cmd, timeout, ...(flags.user ? { user: flags.user } : {}), ...(flags.group ? { group: flags.group } : {}) };
+        const body = {
+          method: 'sync.bash',
+          cmd,
+          timeout,
+          ...(flags.user ? { user: flags.user } : {}),
+          ...(flags.group ? { group: flags.group } : {}),
+        };
 
         // On a terminal the bar sits under the results, on stdout with them (log() prints above it).
         const bars =
           mode === 'table' && out.isTTY === true
-            ? new cliProgress.MultiBar({ stream: out, hideCursor: true, clearOnComplete: true, format: ' {bar} {value}/{total} hosts | {failed} failed' }, cliProgress.Presets.shades_classic)
+            ? new cliProgress.MultiBar(
+                {
+                  stream: out,
+                  hideCursor: true,
+                  clearOnComplete: true,
+                  format: ' {bar} {value}/{total} hosts | {failed} failed',
+                },
+                cliProgress.Presets.shades_classic,
+              )
             : undefined;
         const bar = bars?.create(targets.length, 0, { failed: 0 });
         let failedSoFar = 0;
@@ -154,8 +214,12 @@ export function addRunCommand(program: Command): void {
           bars?.stop();
         }
         const summary = summarize(results);
-        if (mode === 'json') out.write(json({ command: cmd, ...(flags.user ? { user: flags.user } : {}), timeout, summary, results }));
-        else out.write(`${summary.hosts} hosts: ${summary.succeeded} succeeded, ${summary.failed} failed${summary.failed ? ` (${summary.failedHosts.join(', ')})` : ''}\n`);
+        if (mode === 'json')
+          out.write(json({ command: cmd, ...(flags.user ? { user: flags.user } : {}), timeout, summary, results }));
+        else
+          out.write(
+            `${summary.hosts} hosts: ${summary.succeeded} succeeded, ${summary.failed} failed${summary.failed ? ` (${summary.failedHosts.join(', ')})` : ''}\n`,
+          );
         return summary.failed > 0 ? 1 : 0;
       }),
     );

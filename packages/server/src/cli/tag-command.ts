@@ -34,7 +34,9 @@ async function findTag(client: ApiClient, v: string): Promise<TagRow | undefined
 }
 
 export function addTagCommands(program: Command): void {
-  const tag = usageExit(program.command('tag')).description('list, create, delete, bind and unbind server-side host tags');
+  const tag = usageExit(program.command('tag')).description(
+    'list, create, delete, bind and unbind server-side host tags',
+  );
 
   withConnection(tag.command('list'))
     .description('tags with the number of hosts bound')
@@ -74,7 +76,9 @@ export function addTagCommands(program: Command): void {
 
   for (const verb of ['bind', 'unbind'] as const) {
     withConnection(tag.command(verb))
-      .description(verb === 'bind' ? 'bind a tag to hosts (the tag is created if it does not exist)' : 'unbind a tag from hosts')
+      .description(
+        verb === 'bind' ? 'bind a tag to hosts (the tag is created if it does not exist)' : 'unbind a tag from hosts',
+      )
       .argument('<name=value>')
       .argument('<agentsn...>', 'hosts by AgentSN')
       .addHelpText('after', `\nExample:\n  aspire tag ${verb} role=web sn-web-1 sn-web-2`)
@@ -86,7 +90,9 @@ export function addTagCommands(program: Command): void {
           const r = await client.request('POST', `/tag/${verb}`, { json: { id: t.id, agents } });
           const unknown = (r.unknown as string[] | undefined) ?? [];
           if (mode === 'json') return void out.write(json({ tag: t, changed: r.changed, unknown }));
-          out.write(`${v}: ${String(r.changed)} hosts ${verb === 'bind' ? 'bound' : 'unbound'}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}\n`);
+          out.write(
+            `${v}: ${String(r.changed)} hosts ${verb === 'bind' ? 'bound' : 'unbound'}${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}\n`,
+          );
           return unknown.length ? 1 : 0;
         }),
       );

@@ -5,7 +5,15 @@
  */
 import { Command } from 'commander';
 import { JOB_ACTIONS, SubtaskState } from '@aspire/protocol';
-import { collect, positiveInt, runClient, unixSeconds, usageExit, withConnection, type ClientFlags } from './command-kit.ts';
+import {
+  collect,
+  positiveInt,
+  runClient,
+  unixSeconds,
+  usageExit,
+  withConnection,
+  type ClientFlags,
+} from './command-kit.ts';
 import { UsageError } from './errors.ts';
 import { json, renderRecord, renderTable, when, type Column } from './output.ts';
 
@@ -83,7 +91,8 @@ export function taskParameters(params: string | undefined, pairs: readonly strin
     } catch (err) {
       throw new UsageError(`--params: not JSON (${(err as Error).message})`);
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError('--params: a JSON object, e.g. \'{"name":"basic-agent","version":"1.2.0"}\'');
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw new UsageError('--params: a JSON object, e.g. \'{"name":"basic-agent","version":"1.2.0"}\'');
     out = { ...(raw as Record<string, unknown>) };
   }
   for (const p of pairs) {
@@ -95,11 +104,20 @@ export function taskParameters(params: string | undefined, pairs: readonly strin
 }
 
 export function taskBody(action: string, flags: CreateFlags): Record<string, unknown> {
-  if (!(JOB_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`action ${JSON.stringify(action)}: one of ${JOB_ACTIONS.join(' ')}`);
+  if (!(JOB_ACTIONS as readonly string[]).includes(action))
+    throw new UsageError(`action ${JSON.stringify(action)}: one of ${JOB_ACTIONS.join(' ')}`);
   const hosts = flags.host ?? [];
-  if ((hosts.length > 0) === (flags.tag !== undefined)) throw new UsageError('give --host AGENTSN (repeatable, or a,b) or --tag k=v[,k2=v2], not both');
-  if (flags.tag !== undefined && !/^[^=,]+=[^=,]*(,[^=,]+=[^=,]*)*$/.test(flags.tag)) throw new UsageError(`--tag ${JSON.stringify(flags.tag)}: k=v[,k2=v2]`);
-  const retry = flags.retry === undefined ? undefined : { count: Number(positiveInt('--retry', flags.retry, 100)), ...(flags.retryInterval !== undefined ? { interval: seconds('--retry-interval', flags.retryInterval) } : {}) };
+  if (hosts.length > 0 === (flags.tag !== undefined))
+    throw new UsageError('give --host AGENTSN (repeatable, or a,b) or --tag k=v[,k2=v2], not both');
+  if (flags.tag !== undefined && !/^[^=,]+=[^=,]*(,[^=,]+=[^=,]*)*$/.test(flags.tag))
+    throw new UsageError(`--tag ${JSON.stringify(flags.tag)}: k=v[,k2=v2]`);
+  const retry =
+    flags.retry === undefined
+      ? undefined
+      : {
+          count: Number(positiveInt('--retry', flags.retry, 100)),
+          ...(flags.retryInterval !== undefined ? { interval: seconds('--retry-interval', flags.retryInterval) } : {}),
+        };
   const windowStart = unixSeconds('--window-start', flags.windowStart);
   const windowEnd = unixSeconds('--window-end', flags.windowEnd);
   const body: Record<string, unknown> = {
@@ -111,14 +129,21 @@ export function taskBody(action: string, flags: CreateFlags): Record<string, unk
     ...(retry ? { retry } : {}),
     ...(flags.ttl !== undefined ? { ttl: seconds('--ttl', flags.ttl) } : {}),
     ...(windowStart !== undefined || windowEnd !== undefined
-      ? { window: { ...(windowStart !== undefined ? { start: windowStart } : {}), ...(windowEnd !== undefined ? { end: windowEnd } : {}) } }
+      ? {
+          window: {
+            ...(windowStart !== undefined ? { start: windowStart } : {}),
+            ...(windowEnd !== undefined ? { end: windowEnd } : {}),
+          },
+        }
       : {}),
   };
   return body;
 }
 
 export function addTaskCommands(program: Command): void {
-  const task = usageExit(program.command('task')).description('create, list, show, revoke and kick tasks (jobs for BootAgents)');
+  const task = usageExit(program.command('task')).description(
+    'create, list, show, revoke and kick tasks (jobs for BootAgents)',
+  );
 
   withConnection(task.command('create'))
     .description(`create a task: ACTION is one of ${JOB_ACTIONS.join(' ')}`)
@@ -134,7 +159,10 @@ export function addTaskCommands(program: Command): void {
     .option('--ttl <s>', 'not started by then: FAILED')
     .option('--window-start <time>', 'tag task window start (unix s or ISO)')
     .option('--window-end <time>', 'tag task window end (unix s or ISO)')
-    .addHelpText('after', "\nExamples:\n  aspire task create install --tag role=web --param name=basic-agent --param version=1.2.0\n  aspire task create config --host sn-1 --params '{\"step\":30}'")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  aspire task create install --tag role=web --param name=basic-agent --param version=1.2.0\n  aspire task create config --host sn-1 --params \'{"step":30}\'',
+    )
     .action((action: string, flags: CreateFlags) =>
       runClient(flags, async ({ client, mode, out }) => {
         const body = taskBody(action, flags);
@@ -142,7 +170,9 @@ export function addTaskCommands(program: Command): void {
         const results = (r.results as { AgentSN: string; errcode?: number }[] | undefined) ?? [];
         if (mode === 'json') return void out.write(json({ id: r.id, results }));
         const refused = results.filter((x) => x.errcode !== undefined);
-        out.write(`task ${String(r.id)}: ${results.length - refused.length} subtasks${refused.length ? `; refused: ${refused.map((x) => `${x.AgentSN} (${x.errcode})`).join(', ')}` : ''}\n`);
+        out.write(
+          `task ${String(r.id)}: ${results.length - refused.length} subtasks${refused.length ? `; refused: ${refused.map((x) => `${x.AgentSN} (${x.errcode})`).join(', ')}` : ''}\n`,
+        );
       }),
     );
 
@@ -154,10 +184,20 @@ export function addTaskCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  aspire task list --status RUNNING')
     .action((flags: ClientFlags & { status?: string; command?: string; limit?: string }) =>
       runClient(flags, async ({ client, mode, out }) => {
-        if (flags.status !== undefined && !['RUNNING', 'COMPLETE', 'REVOKED'].includes(flags.status)) throw new UsageError(`--status ${JSON.stringify(flags.status)}: RUNNING, COMPLETE or REVOKED`);
+        if (flags.status !== undefined && !['RUNNING', 'COMPLETE', 'REVOKED'].includes(flags.status))
+          throw new UsageError(`--status ${JSON.stringify(flags.status)}: RUNNING, COMPLETE or REVOKED`);
         const limit = positiveInt('--limit', flags.limit, 100_000)!;
-        const { count, items } = await client.all<TaskRow>('/task', 'tasks', { status: flags.status, command: flags.command, order: 'desc', sortby: 'id' }, limit);
-        out.write(mode === 'json' ? json({ count, tasks: items }) : `${renderTable(TASK_COLUMNS, items)}${items.length} of ${count} tasks\n`);
+        const { count, items } = await client.all<TaskRow>(
+          '/task',
+          'tasks',
+          { status: flags.status, command: flags.command, order: 'desc', sortby: 'id' },
+          limit,
+        );
+        out.write(
+          mode === 'json'
+            ? json({ count, tasks: items })
+            : `${renderTable(TASK_COLUMNS, items)}${items.length} of ${count} tasks\n`,
+        );
       }),
     );
 
@@ -168,12 +208,17 @@ export function addTaskCommands(program: Command): void {
     .addHelpText('after', '\nExample:\n  aspire task show 42 --state FAILED')
     .action((id: string, flags: ClientFlags & { state?: string }) =>
       runClient(flags, async ({ client, mode, out }) => {
-        if (flags.state !== undefined && !(Object.values(SubtaskState) as string[]).includes(flags.state)) throw new UsageError(`--state ${JSON.stringify(flags.state)}: one of ${Object.values(SubtaskState).join(' ')}`);
+        if (flags.state !== undefined && !(Object.values(SubtaskState) as string[]).includes(flags.state))
+          throw new UsageError(
+            `--state ${JSON.stringify(flags.state)}: one of ${Object.values(SubtaskState).join(' ')}`,
+          );
         const r = await client.request('GET', '/task', { query: { id: taskId(id), state: flags.state } });
         if (mode === 'json') return void out.write(json({ task: r.task, states: r.states, subtasks: r.subtasks }));
         const t = r.task as TaskRow & Record<string, unknown>;
         const { parameters: _secret, ...shown } = t;
-        out.write(renderRecord({ ...shown, gmt_create: when(t.gmt_create), gmt_modify: when(t.gmt_modify), states: r.states }));
+        out.write(
+          renderRecord({ ...shown, gmt_create: when(t.gmt_create), gmt_modify: when(t.gmt_modify), states: r.states }),
+        );
         out.write(renderTable(SUBTASK_COLUMNS, (r.subtasks as SubtaskRow[] | undefined) ?? []));
       }),
     );

@@ -40,7 +40,9 @@ export function createBody(flags: Record<string, unknown> & { name: string; role
   return body as unknown as GrantRequest;
 }
 
-export function remoteTokenCreate(flags: ClientFlags & Record<string, unknown> & { name: string; role: string }): Promise<void> {
+export function remoteTokenCreate(
+  flags: ClientFlags & Record<string, unknown> & { name: string; role: string },
+): Promise<void> {
   return runClient(flags, async ({ client, out, err }) => {
     const body = createBody(flags);
     const checked = checkGrantRequest(body);
@@ -52,7 +54,9 @@ export function remoteTokenCreate(flags: ClientFlags & Record<string, unknown> &
     }
     // The only time the token is shown: stdout, alone on its line (as the local create).
     out.write(`${String(a.token)}\n`);
-    err.write(`aspire: token ${checked.grant.name}: role ${checked.grant.role}, ${describeScope(checked.grant.scope)} (on ${client.url})\n`);
+    err.write(
+      `aspire: token ${checked.grant.name}: role ${checked.grant.role}, ${describeScope(checked.grant.scope)} (on ${client.url})\n`,
+    );
   });
 }
 
@@ -60,13 +64,21 @@ export function remoteTokenList(flags: ClientFlags): Promise<void> {
   return runClient(flags, async ({ client, mode, out }) => {
     const a = await client.request('GET', '/token');
     const tokens = (a.tokens as TokenRow[] | undefined) ?? [];
-    out.write(mode === 'json' ? json({ count: tokens.length, tokens }) : `${renderTable(COLUMNS, tokens)}${tokens.length} tokens\n`);
+    out.write(
+      mode === 'json'
+        ? json({ count: tokens.length, tokens })
+        : `${renderTable(COLUMNS, tokens)}${tokens.length} tokens\n`,
+    );
   });
 }
 
 export function remoteTokenRevoke(flags: ClientFlags & { name: string }): Promise<void> {
   return runClient(flags, async ({ client, mode, out }) => {
     const a = await client.request('DELETE', `/token/${encodeURIComponent(flags.name)}`);
-    out.write(mode === 'json' ? json({ name: a.name, revoked: a.revoked }) : `revoked ${String(a.revoked)} token(s) named ${flags.name}\n`);
+    out.write(
+      mode === 'json'
+        ? json({ name: a.name, revoked: a.revoked })
+        : `revoked ${String(a.revoked)} token(s) named ${flags.name}\n`,
+    );
   });
 }

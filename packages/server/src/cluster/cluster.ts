@@ -49,7 +49,11 @@ export interface Cluster {
    * Requests for hosts not connected here: one presence lookup, one message per node holding
    * some of them; each host's answer (its node's reply, 203 at once, or a failure) by host.
    */
-  routeMany(hosts: readonly string[], frame: ForwardedFrame, deadlineMs: number): Promise<Map<string, Promise<ReplyFrame>>>;
+  routeMany(
+    hosts: readonly string[],
+    frame: ForwardedFrame,
+    deadlineMs: number,
+  ): Promise<Map<string, Promise<ReplyFrame>>>;
   /** Where to send a connecting agent instead of accepting it here (least loaded), if anywhere. */
   redirectFor(localAgents: number): string | undefined;
   hostConnected(c: AgentConnection): void;
@@ -103,10 +107,11 @@ export function createCluster(deps: ClusterDeps): Cluster {
       const conn = registry?.find(host);
       void (conn ? conn.request(m.frame, m.deadlineMs) : Promise.resolve(failure(m.frame.id, ErrorCode.NO_SUCH_HOST)))
         .then((reply) => bus.send(m.from, { t: 'rep', rid: m.rid, host, reply }))
-        .catch((err: unknown) => log.warn({ err: (err as Error).message, host }, 'cluster: cannot answer a routed request'));
+        .catch((err: unknown) =>
+          log.warn({ err: (err as Error).message, host }, 'cluster: cannot answer a routed request'),
+        );
     }
   };
-
 
   /** Renew this node and its presence; see who is alive; answer requests stuck on lost nodes. */
   const beat = async (): Promise<void> => {
@@ -124,9 +129,16 @@ export function createCluster(deps: ClusterDeps): Cluster {
   };
   const housekeepingMs = Math.max(deps.heartbeatMs * 10, 10_000);
   const heartbeat = new Periodic('cluster-heartbeat', clock, deps.heartbeatMs, () => beat(), deps.logger);
-  const housekeeping = new Periodic('cluster-housekeeping', clock, housekeepingMs, async () => {
-    if (await claimSweep(pool, 'cluster-housekeeping', nodeId, clock.now(), housekeepingMs)) await presence.prune(clock.now(), KEEP_LOST_MS);
-  }, deps.logger);
+  const housekeeping = new Periodic(
+    'cluster-housekeeping',
+    clock,
+    housekeepingMs,
+    async () => {
+      if (await claimSweep(pool, 'cluster-housekeeping', nodeId, clock.now(), housekeepingMs))
+        await presence.prune(clock.now(), KEEP_LOST_MS);
+    },
+    deps.logger,
+  );
 
   const background = (what: string, p: Promise<unknown>): void => {
     p.catch((err: unknown) => log.warn({ err: (err as Error).message }, `cluster: ${what} failed`));
@@ -159,13 +171,31 @@ export function createCluster(deps: ClusterDeps): Cluster {
       heartbeat.start();
       housekeeping.start();
       started = true;
-      log.info({ advertise: advertised, heartbeatMs: deps.heartbeatMs, listener: applicationNameOf(nodeId), nodes: live.length }, 'cluster: node joined');
+      log.info(
+        {
+          advertise: advertised,
+          heartbeatMs: deps.heartbeatMs,
+          listener: applicationNameOf(nodeId),
+          nodes: live.length,
+        },
+        'cluster: node joined',
+      );
     },
     async stop() {
       await Promise.all([heartbeat.stop(), housekeeping.stop()]);
-      for (const key of [...pending.keys()]) settle(key, failure('', ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: server stopping`));
+      for (const key of [...pending.keys()])
+        settle(
+          key,
+          failure(
+            '',
+            ErrorCode.CHANNEL_NOT_CONNECTED,
+            `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: server stopping`,
+          ),
+        );
       if (started) {
-        await presence.leave().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cluster: cannot leave cleanly'));
+        await presence
+          .leave()
+          .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cluster: cannot leave cleanly'));
         await bus.stop();
       }
       await pool.end().catch(() => {});
@@ -177,7 +207,17 @@ export function createCluster(deps: ClusterDeps): Cluster {
         where = await presence.locate(hosts, clock.now());
       } catch (err) {
         log.warn({ err: (err as Error).message, hosts: hosts.length }, 'cluster: presence lookup failed');
-        for (const h of hosts) answers.set(h, Promise.resolve(failure(frame.id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: presence unavailable`)));
+        for (const h of hosts)
+          answers.set(
+            h,
+            Promise.resolve(
+              failure(
+                frame.id,
+                ErrorCode.CHANNEL_NOT_CONNECTED,
+                `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: presence unavailable`,
+              ),
+            ),
+          );
         return answers;
       }
       const byNode = new Map<string, string[]>();
@@ -187,7 +227,10 @@ export function createCluster(deps: ClusterDeps): Cluster {
         else if (node === nodeId) {
           // Presence of a channel that has just closed here.
           const conn = registry?.find(h);
-          answers.set(h, conn ? conn.request(frame, deadlineMs) : Promise.resolve(failure(frame.id, ErrorCode.NO_SUCH_HOST)));
+          answers.set(
+            h,
+            conn ? conn.request(frame, deadlineMs) : Promise.resolve(failure(frame.id, ErrorCode.NO_SUCH_HOST)),
+          );
         } else byNode.set(node, [...(byNode.get(node) ?? []), h]);
       }
       for (const [node, nodeHosts] of byNode) {
@@ -198,7 +241,15 @@ export function createCluster(deps: ClusterDeps): Cluster {
             h,
             new Promise<ReplyFrame>((resolve) => {
               const timer = clock.setTimeout(
-                () => settle(key, failure('', ErrorCode.CHANNEL_TIMEOUT, `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s, via ${node})`)),
+                () =>
+                  settle(
+                    key,
+                    failure(
+                      '',
+                      ErrorCode.CHANNEL_TIMEOUT,
+                      `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s, via ${node})`,
+                    ),
+                  ),
                 deadlineMs + ROUTE_MARGIN_MS,
               );
               pending.set(key, { node, resolve: (r) => resolve({ ...r, id: frame.id }), timer });
@@ -207,7 +258,15 @@ export function createCluster(deps: ClusterDeps): Cluster {
         }
         bus.send(node, { t: 'req', rid, from: nodeId, hosts: nodeHosts, frame, deadlineMs }).catch((err: unknown) => {
           log.warn({ err: (err as Error).message, node }, 'cluster: cannot route a request');
-          for (const h of nodeHosts) settle(`${rid} ${h}`, failure('', ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: cannot reach ${node}`));
+          for (const h of nodeHosts)
+            settle(
+              `${rid} ${h}`,
+              failure(
+                '',
+                ErrorCode.CHANNEL_NOT_CONNECTED,
+                `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: cannot reach ${node}`,
+              ),
+            );
         });
       }
       return answers;
@@ -220,10 +279,16 @@ export function createCluster(deps: ClusterDeps): Cluster {
       return best.advertise;
     },
     hostConnected(c) {
-      background('presence insert', presence.connected({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` }, clock.now(), ttlMs));
+      background(
+        'presence insert',
+        presence.connected({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` }, clock.now(), ttlMs),
+      );
     },
     hostDisconnected(c) {
-      background('presence delete', presence.disconnected({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` }));
+      background(
+        'presence delete',
+        presence.disconnected({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` }),
+      );
     },
     claimSweep: (name, periodMs) => claimSweep(pool, name, nodeId, clock.now(), periodMs),
     nodes: () => presence.liveNodes(clock.now()),

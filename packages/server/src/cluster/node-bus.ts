@@ -43,10 +43,24 @@ export function parseBusMessage(text: string): BusMessage | undefined {
   if (typeof m.rid !== 'string' || m.rid.length > 100) return undefined;
   if (m.t === 'req') {
     const f = m.frame as Record<string, unknown> | undefined;
-    if (typeof m.from !== 'string' || typeof m.deadlineMs !== 'number' || !Number.isFinite(m.deadlineMs) || m.deadlineMs <= 0) return undefined;
-    if (!Array.isArray(m.hosts) || m.hosts.length === 0 || !m.hosts.every((h) => typeof h === 'string')) return undefined;
+    if (
+      typeof m.from !== 'string' ||
+      typeof m.deadlineMs !== 'number' ||
+      !Number.isFinite(m.deadlineMs) ||
+      m.deadlineMs <= 0
+    )
+      return undefined;
+    if (!Array.isArray(m.hosts) || m.hosts.length === 0 || !m.hosts.every((h) => typeof h === 'string'))
+      return undefined;
     if (!f || typeof f !== 'object' || typeof f.id !== 'string' || typeof f.method !== 'string') return undefined;
-    return { t: 'req', rid: m.rid, from: m.from, hosts: m.hosts as string[], frame: f as ForwardedFrame, deadlineMs: m.deadlineMs };
+    return {
+      t: 'req',
+      rid: m.rid,
+      from: m.from,
+      hosts: m.hosts as string[],
+      frame: f as ForwardedFrame,
+      deadlineMs: m.deadlineMs,
+    };
   }
   if (m.t === 'rep') {
     if (typeof m.host !== 'string') return undefined;
@@ -60,7 +74,9 @@ export function parseBusMessage(text: string): BusMessage | undefined {
  * Where the cluster's PostgreSQL is: a URL (config cluster.url/urlFile) or the store's own
  * connection settings (password from its file or the environment). Never logged.
  */
-export type ClusterDb = { connectionString: string } | { host: string; port: number; database: string; user: string; password?: string };
+export type ClusterDb =
+  | { connectionString: string }
+  | { host: string; port: number; database: string; user: string; password?: string };
 
 export interface NodeBusDeps {
   db: ClusterDb;
@@ -116,7 +132,11 @@ export class NodeBus {
     let text = JSON.stringify(m);
     if (Buffer.byteLength(text) > NOTIFY_MAX_BYTES) {
       const id = randomUUID();
-      await this.deps.pool.query('INSERT INTO aspire_cluster_payloads (id, body, created) VALUES ($1, $2, $3)', [id, text, this.deps.clock.now()]);
+      await this.deps.pool.query('INSERT INTO aspire_cluster_payloads (id, body, created) VALUES ($1, $2, $3)', [
+        id,
+        text,
+        this.deps.clock.now(),
+      ]);
       text = JSON.stringify({ ref: id });
     }
     await this.deps.pool.query('SELECT pg_notify($1, $2)', [channelOf(toNode), text]);
@@ -127,7 +147,10 @@ export class NodeBus {
     try {
       const ref = (JSON.parse(payload) as { ref?: unknown }).ref;
       if (typeof ref === 'string') {
-        const r = await this.deps.pool.query<{ body: string }>('DELETE FROM aspire_cluster_payloads WHERE id = $1 RETURNING body', [ref]);
+        const r = await this.deps.pool.query<{ body: string }>(
+          'DELETE FROM aspire_cluster_payloads WHERE id = $1 RETURNING body',
+          [ref],
+        );
         text = r.rows[0]?.body ?? '';
       }
     } catch (err) {

@@ -43,7 +43,10 @@ export class PresenceTable {
        ON CONFLICT (node_id) DO UPDATE SET advertise = EXCLUDED.advertise, expires = EXCLUDED.expires`,
       [this.nodeId, advertise, now, now + ttlMs],
     );
-    await this.pool.query('UPDATE aspire_cluster_presence SET expires = $2 WHERE node_id = $1', [this.nodeId, now + ttlMs]);
+    await this.pool.query('UPDATE aspire_cluster_presence SET expires = $2 WHERE node_id = $1', [
+      this.nodeId,
+      now + ttlMs,
+    ]);
   }
 
   /** Leave on a clean stop: the node's row and its presence go. */
@@ -52,7 +55,11 @@ export class PresenceTable {
     await this.pool.query('DELETE FROM aspire_cluster_nodes WHERE node_id = $1', [this.nodeId]);
   }
 
-  async connected(c: { agentsn?: string | undefined; hostname: string; connId: string }, now: number, ttlMs: number): Promise<void> {
+  async connected(
+    c: { agentsn?: string | undefined; hostname: string; connId: string },
+    now: number,
+    ttlMs: number,
+  ): Promise<void> {
     await this.pool.query(
       `INSERT INTO aspire_cluster_presence (identity, agentsn, hostname, node_id, conn_id, expires) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (identity) DO UPDATE SET agentsn = EXCLUDED.agentsn, hostname = EXCLUDED.hostname, node_id = EXCLUDED.node_id,
@@ -63,7 +70,11 @@ export class PresenceTable {
 
   /** Only this connection's row: a host that has connected again (here or elsewhere) keeps its new one. */
   async disconnected(c: { agentsn?: string | undefined; hostname: string; connId: string }): Promise<void> {
-    await this.pool.query('DELETE FROM aspire_cluster_presence WHERE identity = $1 AND node_id = $2 AND conn_id = $3', [presenceIdentity(c), this.nodeId, c.connId]);
+    await this.pool.query('DELETE FROM aspire_cluster_presence WHERE identity = $1 AND node_id = $2 AND conn_id = $3', [
+      presenceIdentity(c),
+      this.nodeId,
+      c.connId,
+    ]);
   }
 
   /** Live nodes with their agent counts (this one included). */
@@ -105,7 +116,10 @@ export class PresenceTable {
   /** Whether a node's listener is still attached (its process is alive). */
   async attached(nodeIds: string[]): Promise<Set<string>> {
     if (nodeIds.length === 0) return new Set();
-    const r = await this.pool.query<{ application_name: string }>('SELECT application_name FROM pg_stat_activity WHERE application_name = ANY($1)', [nodeIds.map(applicationNameOf)]);
+    const r = await this.pool.query<{ application_name: string }>(
+      'SELECT application_name FROM pg_stat_activity WHERE application_name = ANY($1)',
+      [nodeIds.map(applicationNameOf)],
+    );
     const names = new Set(r.rows.map((x) => x.application_name));
     return new Set(nodeIds.filter((id) => names.has(applicationNameOf(id))));
   }
@@ -122,7 +136,13 @@ export class PresenceTable {
  * Run-once-per-period across the cluster: the node that moves `next_due` forward (atomically,
  * only when it is due) runs this period's pass; the others skip it.
  */
-export async function claimSweep(pool: Pool, name: string, nodeId: string, now: number, periodMs: number): Promise<boolean> {
+export async function claimSweep(
+  pool: Pool,
+  name: string,
+  nodeId: string,
+  now: number,
+  periodMs: number,
+): Promise<boolean> {
   // 5% slack: a node whose timer fires a little early still claims the next period.
   const next = now + Math.max(1, Math.floor(periodMs * 0.95));
   const r = await pool.query(

@@ -8,10 +8,19 @@ import type { Cluster } from './cluster.ts';
 
 export function clusterRoutes(cluster: Cluster): FastifyPluginAsync {
   return async (app) => {
-    app.get('/cluster/nodes', { schema: { tags: ['cluster'], summary: 'Live server nodes sharing this PostgreSQL, with their connected BasicAgents' } }, async () => {
-      const nodes = await cluster.nodes();
-      // placement: what this node's redirects go by (refreshed every heartbeat).
-      return ok({ self: cluster.nodeId, count: nodes.length, nodes, placement: cluster.placement() });
-    });
+    app.get(
+      '/cluster/nodes',
+      {
+        schema: {
+          tags: ['cluster'],
+          summary: 'Live server nodes sharing this PostgreSQL, with their connected BasicAgents',
+        },
+      },
+      async () => {
+        const nodes = await cluster.nodes();
+        // placement: what this node's redirects go by (refreshed every heartbeat).
+        return ok({ self: cluster.nodeId, count: nodes.length, nodes, placement: cluster.placement() });
+      },
+    );
   };
 }

@@ -36,7 +36,10 @@ export class DashboardHistory {
 
   /** Oldest first, at most maxPoints evenly spread, always ending with the newest sample. */
   samples(maxPoints = 360): HistorySample[] {
-    const all = this.ring.length < this.capacity ? this.ring.slice() : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+    const all =
+      this.ring.length < this.capacity
+        ? this.ring.slice()
+        : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
     if (all.length <= maxPoints || maxPoints < 2) return all;
     const out: HistorySample[] = [];
     const step = (all.length - 1) / (maxPoints - 1);

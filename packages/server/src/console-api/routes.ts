@@ -10,7 +10,11 @@ import { Periodic } from '../periodic.ts';
 import { DashboardHistory } from './dashboard-history.ts';
 
 const HistoryQuery = Type.Object(
-  { points: Type.Optional(Type.Integer({ minimum: 2, maximum: 2880, default: 360, description: 'at most this many samples' })) },
+  {
+    points: Type.Optional(
+      Type.Integer({ minimum: 2, maximum: 2880, default: 360, description: 'at most this many samples' }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -26,10 +30,16 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: AppContext): P
   const history = new DashboardHistory();
   // Follow the statistics job: look at its latest result once per its interval (a sample is
   // kept only when the computation is new), from the moment the server is ready until it closes.
-  const sampler = new Periodic('dashboard-history', ctx.clock, ctx.config.dashboardIntervalSec * 1000, async () => {
-    const d = ctx.dashboard();
-    if (d) history.record(d);
-  }, ctx.logger);
+  const sampler = new Periodic(
+    'dashboard-history',
+    ctx.clock,
+    ctx.config.dashboardIntervalSec * 1000,
+    async () => {
+      const d = ctx.dashboard();
+      if (d) history.record(d);
+    },
+    ctx.logger,
+  );
   app.addHook('onReady', async () => sampler.start());
   app.addHook('onClose', async () => sampler.stop());
 
@@ -54,12 +64,13 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: AppContext): P
     {
       schema: {
         tags: ['task'],
-        summary: "Tasks that touched one host, newest first: the host's subtasks with their task's command and status (console host page)",
+        summary:
+          "Tasks that touched one host, newest first: the host's subtasks with their task's command and status (console host page)",
         querystring: HostTasksQuery,
       },
     },
     async (req, reply) => {
-      if (!ctx.store.hostSubtasks) return sendError(reply, 'UNAVAILABLE', 'this store does not list a host\'s subtasks');
+      if (!ctx.store.hostSubtasks) return sendError(reply, 'UNAVAILABLE', "this store does not list a host's subtasks");
       return reply.send(ok({ subtasks: await ctx.store.hostSubtasks(req.query.agentsn, req.query.limit ?? 20) }));
     },
   );

@@ -46,7 +46,13 @@ export function registerConsole(app: FastifyInstance, assets: ConsoleAssets | nu
   const doc = (summary: string) => ({ schema: { tags: ['console'], summary } });
   app.get('/', doc('The web console page (public; its data calls use the operator API)'), (req, reply) => {
     common(reply).header('content-security-policy', CSP);
-    return sendAsset(req, reply, 'text/html; charset=utf-8', assets?.html ?? NOT_BUILT, assets ? `h-${assets.etag}` : null);
+    return sendAsset(
+      req,
+      reply,
+      'text/html; charset=utf-8',
+      assets?.html ?? NOT_BUILT,
+      assets ? `h-${assets.etag}` : null,
+    );
   });
   app.get('/console/app.js', doc('The console script'), (req, reply) => {
     if (!assets) return reply.code(404).send();
@@ -56,8 +62,12 @@ export function registerConsole(app: FastifyInstance, assets: ConsoleAssets | nu
     if (!assets) return reply.code(404).send();
     return sendAsset(req, reply, 'text/css; charset=utf-8', assets.css, `c-${assets.etag}`);
   });
-  app.get('/console/ping', doc('204 while the server is up: what the console probes after losing it'), (_req, reply) => {
-    common(reply).header('cache-control', 'no-store');
-    return reply.code(204).send();
-  });
+  app.get(
+    '/console/ping',
+    doc('204 while the server is up: what the console probes after losing it'),
+    (_req, reply) => {
+      common(reply).header('cache-control', 'no-store');
+      return reply.code(204).send();
+    },
+  );
 }

@@ -78,7 +78,13 @@ class AuditWriter {
     this.log = logger.child({ component: 'audit' });
   }
 
-  async write(request: FastifyRequest, a: RequestAudit, phase: AuditEntry['phase'], code: number | null, outcome: string | undefined): Promise<void> {
+  async write(
+    request: FastifyRequest,
+    a: RequestAudit,
+    phase: AuditEntry['phase'],
+    code: number | null,
+    outcome: string | undefined,
+  ): Promise<void> {
     const n = a.note;
     const entry: AuditEntry = {
       at: this.clock.now(),
@@ -121,7 +127,9 @@ class AuditWriter {
   private noteFailure(err: unknown): void {
     if (isStorageFull(err)) {
       if (this.disk.failed(err, this.clock.now())) {
-        this.log.error('audit rows cannot be stored: the disk is full (result rows are logged only; commands are refused until space returns)');
+        this.log.error(
+          'audit rows cannot be stored: the disk is full (result rows are logged only; commands are refused until space returns)',
+        );
       }
       return;
     }
@@ -155,7 +163,10 @@ function outcomeOf(reply: FastifyReply, note: AuditNote, payload: unknown): stri
 }
 
 /** Hooks of the operator scope: every request gets an audit record; onSend writes its result row. */
-export function installAudit(api: FastifyInstance, deps: { store: Pick<Store, 'appendAudit'>; clock: Clock; logger: Logger }): void {
+export function installAudit(
+  api: FastifyInstance,
+  deps: { store: Pick<Store, 'appendAudit'>; clock: Clock; logger: Logger },
+): void {
   const writer = new AuditWriter(deps.store, deps.clock, deps.logger);
   api.addHook('onRequest', async (request) => {
     audits.set(request, { id: randomUUID(), note: {}, writer });

@@ -46,5 +46,7 @@ export function installEnvelopeHandlers(app: FastifyInstance): void {
     request.log.error({ err, url: request.url, method: request.method }, 'request failed');
     return sendError(reply, 'INTERNAL', 'internal error; see the server log');
   });
-  app.setNotFoundHandler((request, reply) => sendError(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
 }

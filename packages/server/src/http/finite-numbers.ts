@@ -13,7 +13,11 @@ import { BadRequestError } from './bad-request.ts';
 export function installFiniteNumberCheck(app: FastifyInstance): void {
   app.addHook('preHandler', async (request: FastifyRequest) => {
     if (request.url.startsWith('/agent/')) return;
-    for (const [where, value] of [['querystring', request.query], ['params', request.params], ['body', request.body]] as const) {
+    for (const [where, value] of [
+      ['querystring', request.query],
+      ['params', request.params],
+      ['body', request.body],
+    ] as const) {
       const at = nonFiniteAt(value);
       if (at !== undefined) throw new BadRequestError(`${where}${at} must be a finite number`);
     }
@@ -27,7 +31,12 @@ export function nonFiniteAt(value: unknown): string | undefined {
     const { v, path } = stack.pop()!;
     if (typeof v === 'number') {
       if (!Number.isFinite(v)) return path;
-    } else if (v !== null && typeof v === 'object' && !Buffer.isBuffer(v) && typeof (v as { pipe?: unknown }).pipe !== 'function') {
+    } else if (
+      v !== null &&
+      typeof v === 'object' &&
+      !Buffer.isBuffer(v) &&
+      typeof (v as { pipe?: unknown }).pipe !== 'function'
+    ) {
       for (const [k, child] of Object.entries(v)) stack.push({ v: child, path: `${path}/${k}` });
     }
   }

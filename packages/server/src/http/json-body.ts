@@ -30,7 +30,8 @@ export function installJsonBodyParser(app: FastifyInstance): void {
       if (err) return done(err, undefined);
       try {
         if (request.routeOptions.url === AgentPath.STATUS) boundEventData(request, value);
-        if (jsonDepthExceeds(value, MAX_BODY_DEPTH)) throw new BadRequestError(`JSON body nested deeper than ${MAX_BODY_DEPTH} levels`);
+        if (jsonDepthExceeds(value, MAX_BODY_DEPTH))
+          throw new BadRequestError(`JSON body nested deeper than ${MAX_BODY_DEPTH} levels`);
         done(null, value);
       } catch (e) {
         done(e as Error, undefined);
@@ -50,13 +51,17 @@ function boundEventData(request: FastifyRequest, body: unknown): void {
     const { agentsn } = body as { agentsn?: unknown };
     const { localid } = event as { localid?: unknown };
     // What the client sent, cut short: a log line is no place for a megabyte of it.
-    request.log.warn({ agentsn: String(agentsn).slice(0, 64), localid: String(localid).slice(0, 20), why }, 'event data dropped');
+    request.log.warn(
+      { agentsn: String(agentsn).slice(0, 64), localid: String(localid).slice(0, 20), why },
+      'event data dropped',
+    );
   }
 }
 
 function dataTooBig(data: unknown): string | undefined {
   if (jsonDepthExceeds(data, MAX_EVENT_DATA_DEPTH)) return `data nested deeper than ${MAX_EVENT_DATA_DEPTH} levels`;
   // Bounded depth: stringify cannot overflow the stack now.
-  if (Buffer.byteLength(JSON.stringify(data) ?? '') > MAX_EVENT_DATA_BYTES) return `data larger than ${MAX_EVENT_DATA_BYTES} bytes`;
+  if (Buffer.byteLength(JSON.stringify(data) ?? '') > MAX_EVENT_DATA_BYTES)
+    return `data larger than ${MAX_EVENT_DATA_BYTES} bytes`;
   return undefined;
 }

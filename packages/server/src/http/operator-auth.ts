@@ -39,7 +39,13 @@ export function requiredRole(method: string, route: string): Role {
 
 function factsOf(h: HostRow): HostFacts {
   const reported = h.reported_tags ? h.reported_tags.split(',').filter(Boolean) : [];
-  return { agentsn: h.agentsn, hostname: h.hostname, tags: [...new Set([...h.tags, ...reported])], region: h.region, regionName: h.region_name };
+  return {
+    agentsn: h.agentsn,
+    hostname: h.hostname,
+    tags: [...new Set([...h.tags, ...reported])],
+    region: h.region,
+    regionName: h.region_name,
+  };
 }
 
 /** Hosts a name stands for: the AgentSN (the hub's, when the agent sent one), else every host of that hostname. */
@@ -50,7 +56,10 @@ export function storeHostLookup(store: Pick<Store, 'getHost' | 'listHosts'>): Ho
     if (bySn && bySn.status !== 'deleted') return [factsOf(bySn)];
     // An agent that named its AgentSN is that host or nothing: no guessing by hostname.
     if (hint?.agentsn !== undefined) return [];
-    const page = await store.listHosts({ hostname: hint?.hostname ?? name }, { offset: 0, limit: 1000, order: 'asc', sortby: 'id' });
+    const page = await store.listHosts(
+      { hostname: hint?.hostname ?? name },
+      { offset: 0, limit: 1000, order: 'asc', sortby: 'id' },
+    );
     return page.items.map(factsOf);
   };
 }
@@ -62,12 +71,17 @@ export function operatorAuth(deps: { store: Store; clock: Clock; serverCidrs: re
   const hosts = storeHostLookup(deps.store);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     if (!addressAllowed(serverList, request.ip)) {
-      return sendError(reply, 'FORBIDDEN', `source address ${request.ip} is not in the server's operator address allow list (operatorCidrs)`);
+      return sendError(
+        reply,
+        'FORBIDDEN',
+        `source address ${request.ip} is not in the server's operator address allow list (operatorCidrs)`,
+      );
     }
     const h = request.headers.authorization;
     const m = typeof h === 'string' ? BEARER.exec(h) : null;
     const grant = m ? await deps.store.tokenGrant(sha256Hex(m[1]!), deps.clock.now()) : undefined;
-    if (grant === undefined) return sendError(reply, 'UNAUTHORIZED', 'missing or unknown operator token (Authorization: Bearer <token>)');
+    if (grant === undefined)
+      return sendError(reply, 'UNAUTHORIZED', 'missing or unknown operator token (Authorization: Bearer <token>)');
     noteAuditToken(request, grant.name);
     let parsed: unknown;
     try {
@@ -77,15 +91,28 @@ export function operatorAuth(deps: { store: Store; clock: Clock; serverCidrs: re
     }
     const checked = checkScope(parsed);
     // A stored grant this server cannot read allows nothing.
-    if (!checked.ok || !isRole(grant.role)) return sendError(reply, 'FORBIDDEN', `token ${JSON.stringify(grant.name)} has an unreadable role or scope; recreate it`);
+    if (!checked.ok || !isRole(grant.role))
+      return sendError(
+        reply,
+        'FORBIDDEN',
+        `token ${JSON.stringify(grant.name)} has an unreadable role or scope; recreate it`,
+      );
     const scope = checked.scope;
     if (!addressAllowed(addressList(scope.cidrs), request.ip)) {
-      return sendError(reply, 'FORBIDDEN', `source address ${request.ip} is not in the address allow list of token ${JSON.stringify(grant.name)}`);
+      return sendError(
+        reply,
+        'FORBIDDEN',
+        `source address ${request.ip} is not in the address allow list of token ${JSON.stringify(grant.name)}`,
+      );
     }
     const route = request.routeOptions.url ?? request.url.split('?')[0]!;
     const need = requiredRole(request.method, route);
     if (!roleAtLeast(grant.role, need)) {
-      return sendError(reply, 'FORBIDDEN', `token ${JSON.stringify(grant.name)} has role ${grant.role}; ${request.method} ${route} needs ${need}`);
+      return sendError(
+        reply,
+        'FORBIDDEN',
+        `token ${JSON.stringify(grant.name)} has role ${grant.role}; ${request.method} ${route} needs ${need}`,
+      );
     }
     setOperator(request, { name: grant.name, role: grant.role, scope, hosts });
     return undefined;

@@ -42,14 +42,34 @@ export interface OperatorScope {
   cidrs?: string[];
 }
 
-export const SCOPE_KEYS = ['tags', 'regions', 'agentsn', 'commands', 'users', 'groups', 'sources', 'allow', 'cidrs'] as const;
+export const SCOPE_KEYS = [
+  'tags',
+  'regions',
+  'agentsn',
+  'commands',
+  'users',
+  'groups',
+  'sources',
+  'allow',
+  'cidrs',
+] as const;
 export const TASK_EXTRAS = ['envs', 'config'] as const;
 export type TaskExtra = (typeof TASK_EXTRAS)[number];
 const MAX_LIST = 10_000;
 
-function stringList(raw: unknown, key: string, problems: string[], check?: (s: string) => string | undefined): string[] | undefined {
+function stringList(
+  raw: unknown,
+  key: string,
+  problems: string[],
+  check?: (s: string) => string | undefined,
+): string[] | undefined {
   if (raw === undefined) return undefined;
-  if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_LIST || raw.some((x) => typeof x !== 'string' || x.length === 0 || x.length > 1024)) {
+  if (
+    !Array.isArray(raw) ||
+    raw.length === 0 ||
+    raw.length > MAX_LIST ||
+    raw.some((x) => typeof x !== 'string' || x.length === 0 || x.length > 1024)
+  ) {
     problems.push(`${key}: must be a non-empty list of non-empty strings`);
     return undefined;
   }
@@ -79,18 +99,30 @@ function parseCidr(text: string): { net: string; prefix: number; type: 'ipv4' | 
 
 /** Check a raw scope object (stored JSON or CLI flags); every problem listed. */
 export function checkScope(raw: unknown): { ok: true; scope: OperatorScope } | { ok: false; problems: string[] } {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, problems: ['scope: must be an object'] };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return { ok: false, problems: ['scope: must be an object'] };
   const r = raw as Record<string, unknown>;
   const problems: string[] = [];
-  for (const k of Object.keys(r)) if (!(SCOPE_KEYS as readonly string[]).includes(k)) problems.push(`${k}: unknown scope key`);
+  for (const k of Object.keys(r))
+    if (!(SCOPE_KEYS as readonly string[]).includes(k)) problems.push(`${k}: unknown scope key`);
   const scope: OperatorScope = {};
   const tags = stringList(r.tags, 'tags', problems, (s) => (/^[^=,]+=[^=,]*$/.test(s) ? undefined : 'is not k=v'));
   const regions = stringList(r.regions, 'regions', problems);
   const agentsn = stringList(r.agentsn, 'agentsn', problems);
-  const users = stringList(r.users, 'users', problems, (s) => (/^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/.test(s) ? undefined : 'is not a user name'));
-  const groups = stringList(r.groups, 'groups', problems, (s) => (/^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/.test(s) ? undefined : 'is not a group name'));
-  const sources = stringList(r.sources, 'sources', problems, (s) => (parseSourcePrefix(s) ? undefined : 'is not a URL prefix ending at the scheme ("https://") or at a "/", without "." or ".." segments'));
-  const allow = stringList(r.allow, 'allow', problems, (s) => ((TASK_EXTRAS as readonly string[]).includes(s) ? undefined : `is not one of ${TASK_EXTRAS.join(' ')}`));
+  const users = stringList(r.users, 'users', problems, (s) =>
+    /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/.test(s) ? undefined : 'is not a user name',
+  );
+  const groups = stringList(r.groups, 'groups', problems, (s) =>
+    /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/.test(s) ? undefined : 'is not a group name',
+  );
+  const sources = stringList(r.sources, 'sources', problems, (s) =>
+    parseSourcePrefix(s)
+      ? undefined
+      : 'is not a URL prefix ending at the scheme ("https://") or at a "/", without "." or ".." segments',
+  );
+  const allow = stringList(r.allow, 'allow', problems, (s) =>
+    (TASK_EXTRAS as readonly string[]).includes(s) ? undefined : `is not one of ${TASK_EXTRAS.join(' ')}`,
+  );
   const cidrs = stringList(r.cidrs, 'cidrs', problems, (s) => (parseCidr(s) ? undefined : 'is not an address or CIDR'));
   if (tags) scope.tags = tags;
   if (regions) scope.regions = regions;
@@ -102,11 +134,17 @@ export function checkScope(raw: unknown): { ok: true; scope: OperatorScope } | {
   if (cidrs) scope.cidrs = cidrs;
   if (r.commands !== undefined) {
     const list = r.commands;
-    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_LIST) problems.push('commands: must be a non-empty list of rules');
+    if (!Array.isArray(list) || list.length === 0 || list.length > MAX_LIST)
+      problems.push('commands: must be a non-empty list of rules');
     else {
       const rules: CommandRule[] = [];
       for (const c of list as unknown[]) {
-        const ok = typeof c === 'object' && c !== null && ['exact', 'prefix', 'regex'].includes((c as CommandRule).kind) && typeof (c as CommandRule).value === 'string' && (c as CommandRule).value.length > 0;
+        const ok =
+          typeof c === 'object' &&
+          c !== null &&
+          ['exact', 'prefix', 'regex'].includes((c as CommandRule).kind) &&
+          typeof (c as CommandRule).value === 'string' &&
+          (c as CommandRule).value.length > 0;
         if (!ok) {
           problems.push(`commands: ${JSON.stringify(c)} is not {kind: exact|prefix|regex, value}`);
           continue;
@@ -153,10 +191,14 @@ export function hasHostSelector(scope: OperatorScope): boolean {
 }
 
 /** A host is inside when the scope selects every host, or it matches any one selector entry. */
-export function hostInScope(scope: OperatorScope, host: { agentsn: string; tags: readonly string[]; region: number; regionName: string | null }): boolean {
+export function hostInScope(
+  scope: OperatorScope,
+  host: { agentsn: string; tags: readonly string[]; region: number; regionName: string | null },
+): boolean {
   if (!hasHostSelector(scope)) return true;
   if (scope.agentsn?.includes(host.agentsn)) return true;
-  if (scope.regions?.some((r) => r === String(host.region) || (host.regionName !== null && r === host.regionName))) return true;
+  if (scope.regions?.some((r) => r === String(host.region) || (host.regionName !== null && r === host.regionName)))
+    return true;
   return Boolean(scope.tags?.some((t) => host.tags.includes(t)));
 }
 
@@ -165,7 +207,8 @@ const SHELL_CONTROL = /[;&|`$<>(){}\n\r\\]/;
 
 function ruleAllows(rule: CommandRule, command: string): boolean {
   if (rule.kind === 'exact') return command === rule.value;
-  if (rule.kind === 'prefix') return command.startsWith(rule.value) && !SHELL_CONTROL.test(command.slice(rule.value.length));
+  if (rule.kind === 'prefix')
+    return command.startsWith(rule.value) && !SHELL_CONTROL.test(command.slice(rule.value.length));
   // Anchored: the whole command must match.
   return new RegExp(`^(?:${rule.value})$`).test(command);
 }
@@ -206,11 +249,19 @@ export function taskPartsOutside(scope: OperatorScope, command: string, paramete
     if (!sourceAllowed(prefixes, url)) {
       const n = normalizeSourceUrl(url);
       const shown = JSON.stringify(url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@').slice(0, 200));
-      out.push(`source ${shown} ${n.ok ? `(allowed sources: ${scope.sources?.join(' ') ?? 'none; only uploaded packages'})` : n.reason}`);
+      out.push(
+        `source ${shown} ${n.ok ? `(allowed sources: ${scope.sources?.join(' ') ?? 'none; only uploaded packages'})` : n.reason}`,
+      );
     }
   }
   const envs = parameters.envs;
-  if (envs !== undefined && envs !== null && typeof envs === 'object' && Object.keys(envs).length > 0 && !allowed('envs')) {
+  if (
+    envs !== undefined &&
+    envs !== null &&
+    typeof envs === 'object' &&
+    Object.keys(envs).length > 0 &&
+    !allowed('envs')
+  ) {
     out.push(`envs (${Object.keys(envs).slice(0, 20).join(', ')}) not allowed (scope allow: envs)`);
   }
   if (command === 'config' && !allowed('config')) out.push('config job not allowed (scope allow: config)');

@@ -23,7 +23,9 @@ const DIGITS = /^[0-9]+$/;
 function pagingFields(keys: string[]) {
   return {
     offset: Type.Optional(Type.String({ maxLength: 64, description: `integer 0..${MAX_OFFSET}; default 0` })),
-    limit: Type.Optional(Type.String({ maxLength: 64, description: `integer 1..${MAX_LIMIT}; default ${DEFAULT_LIMIT}` })),
+    limit: Type.Optional(
+      Type.String({ maxLength: 64, description: `integer 1..${MAX_LIMIT}; default ${DEFAULT_LIMIT}` }),
+    ),
     order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })),
     // Only these names are accepted; the SQL column comes from store/sorting.ts.
     sortby: Type.Optional(Type.String({ enum: keys, default: 'id' })),
@@ -31,7 +33,10 @@ function pagingFields(keys: string[]) {
 }
 
 export function pagingQuery<E extends TProperties = {}>(resource: Sortable, extra?: E) {
-  const fields = { ...pagingFields(Object.keys(SORTABLE[resource])), ...(extra ?? ({} as E)) } as ReturnType<typeof pagingFields> & E;
+  const fields = { ...pagingFields(Object.keys(SORTABLE[resource])), ...(extra ?? ({} as E)) } as ReturnType<
+    typeof pagingFields
+  > &
+    E;
   return Type.Object(fields, { additionalProperties: false });
 }
 
@@ -39,13 +44,23 @@ export function pagingQuery<E extends TProperties = {}>(resource: Sortable, extr
  * A whole number in [min, max] from a query-string value, or BadRequestError naming the
  * parameter. Decimal digits only: no sign, exponent, fraction, hex, spaces or Infinity.
  */
-export function parseBoundedInt(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+export function parseBoundedInt(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (raw === undefined) return fallback;
   const range = `an integer from ${min} to ${max}`;
-  if (!DIGITS.test(raw)) throw new BadRequestError(`${name} must be ${range} (decimal digits only), got ${JSON.stringify(raw.slice(0, 32))}`);
+  if (!DIGITS.test(raw))
+    throw new BadRequestError(
+      `${name} must be ${range} (decimal digits only), got ${JSON.stringify(raw.slice(0, 32))}`,
+    );
   // More digits than max has cannot be in range (and would lose precision as a number).
   const n = raw.replace(/^0+(?=\d)/, '').length > String(max).length ? Number.POSITIVE_INFINITY : Number(raw);
-  if (n < min || n > max) throw new BadRequestError(`${name} must be ${range}, got ${raw.length > 32 ? `${raw.slice(0, 32)}...` : raw}`);
+  if (n < min || n > max)
+    throw new BadRequestError(`${name} must be ${range}, got ${raw.length > 32 ? `${raw.slice(0, 32)}...` : raw}`);
   return n;
 }
 

@@ -13,7 +13,8 @@ const NullableNum = (description?: string) => Type.Number({ nullable: true, ...(
 const NullableStr = (description?: string) => Type.String({ nullable: true, ...(description ? { description } : {}) });
 /** Issue 13 item 8: task, subtask and package times are ISO 8601 UTC strings. */
 const Iso = (what: string) => Type.String({ format: 'date-time', description: `${what} (ISO 8601 UTC)` });
-const NullableIso = (what: string) => Type.String({ format: 'date-time', nullable: true, description: `${what} (ISO 8601 UTC)` });
+const NullableIso = (what: string) =>
+  Type.String({ format: 'date-time', nullable: true, description: `${what} (ISO 8601 UTC)` });
 
 /** The seed 000 envelope plus a route's fields. */
 export function envelopeWith(fields: TProperties, description: string): TObject {
@@ -158,7 +159,13 @@ export const TaskCreated = envelopeWith(
   {
     id: Num('task id'),
     results: Type.Array(
-      Type.Object({ AgentSN: Type.String(), errcode: Type.Optional(Num('set when the host got no subtask (e.g. TASK_HOST_UNKNOWN)')) }, open),
+      Type.Object(
+        {
+          AgentSN: Type.String(),
+          errcode: Type.Optional(Num('set when the host got no subtask (e.g. TASK_HOST_UNKNOWN)')),
+        },
+        open,
+      ),
     ),
   },
   'the task created, one result per host named',
@@ -181,7 +188,10 @@ export const AuditSchema = Type.Object(
   {
     id: Num(),
     at: Iso('when'),
-    phase: Type.String({ enum: ['dispatch', 'result'], description: 'dispatch: written before a command went to hosts; result: the answer or refusal' }),
+    phase: Type.String({
+      enum: ['dispatch', 'result'],
+      description: 'dispatch: written before a command went to hosts; result: the answer or refusal',
+    }),
     request: Type.String({ description: 'the same for the dispatch and result rows of one request' }),
     token: NullableStr('token name (null: no or unknown token)'),
     source: Type.String({ description: 'source address' }),
@@ -198,13 +208,23 @@ export const AuditSchema = Type.Object(
 );
 export const AuditPage = paged('audit', AuditSchema, 'a page of audit rows');
 
-const ScopeSchema = Type.Object({}, { ...open, description: 'the scope as stored: tags, regions, agentsn, commands, users, ... (absent = no limit); null when unreadable' });
+const ScopeSchema = Type.Object(
+  {},
+  {
+    ...open,
+    description:
+      'the scope as stored: tags, regions, agentsn, commands, users, ... (absent = no limit); null when unreadable',
+  },
+);
 export const TokenSchema = Type.Object(
   {
     id: Num(),
     name: Type.String(),
     role: Type.String({ description: 'viewer | operator | admin' }),
-    scope: Type.Object({}, { ...open, nullable: true, description: 'the stored scope; null when this server cannot read it' }),
+    scope: Type.Object(
+      {},
+      { ...open, nullable: true, description: 'the stored scope; null when this server cannot read it' },
+    ),
     gmt_create: Iso('created'),
     last_used: NullableIso('last request with this token (null: never used)'),
   },
@@ -212,7 +232,15 @@ export const TokenSchema = Type.Object(
 );
 export const TokenList = envelopeWith({ count: Num(), tokens: Type.Array(TokenSchema) }, 'every operator token');
 export const TokenCreated = envelopeWith(
-  { name: Type.String(), role: Type.String(), scope: ScopeSchema, token: Type.String({ description: 'the secret: shown this once, stored only as its SHA-256' }) },
+  {
+    name: Type.String(),
+    role: Type.String(),
+    scope: ScopeSchema,
+    token: Type.String({ description: 'the secret: shown this once, stored only as its SHA-256' }),
+  },
   'the new token',
 );
-export const TokenDeleted = envelopeWith({ name: Type.String(), revoked: Num('tokens deleted') }, 'the token name and how many tokens were revoked');
+export const TokenDeleted = envelopeWith(
+  { name: Type.String(), revoked: Num('tokens deleted') },
+  'the token name and how many tokens were revoked',
+);

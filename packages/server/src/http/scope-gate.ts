@@ -4,7 +4,15 @@
  * token's scope, or undefined when all of it is inside. Nothing is sent before this passes.
  */
 import type { Operator } from './operator.ts';
-import { commandAllowed, groupAllowed, hasHostSelector, hostInScope, taskPartsOutside, userAllowed, type OperatorScope } from './operator-scope.ts';
+import {
+  commandAllowed,
+  groupAllowed,
+  hasHostSelector,
+  hostInScope,
+  taskPartsOutside,
+  userAllowed,
+  type OperatorScope,
+} from './operator-scope.ts';
 
 export interface CommandIntent {
   /** Hosts named directly (Polaris hosts[] entries, task AgentSNs), with what the hub knows of each. */
@@ -24,7 +32,10 @@ export interface CommandIntent {
 const MAX_NAMED = 20;
 
 function nameList(xs: readonly string[]): string {
-  const shown = xs.slice(0, MAX_NAMED).map((x) => JSON.stringify(x)).join(', ');
+  const shown = xs
+    .slice(0, MAX_NAMED)
+    .map((x) => JSON.stringify(x))
+    .join(', ');
   return xs.length > MAX_NAMED ? `${shown} and ${xs.length - MAX_NAMED} more` : shown;
 }
 
@@ -56,15 +67,23 @@ export async function scopeRefusal(op: Operator, intent: CommandIntent): Promise
   const outside = await hostsOutside(op, intent.hosts ?? []);
   if (outside.length) why.push(`hosts outside the scope of token ${JSON.stringify(op.name)}: ${nameList(outside)}`);
   if (intent.tags !== undefined && !tagTaskInside(op.scope, intent.tags)) {
-    why.push(`tags ${JSON.stringify(intent.tags)} select hosts outside the scope of token ${JSON.stringify(op.name)} (its tags: ${op.scope.tags?.join(',') ?? 'none'})`);
+    why.push(
+      `tags ${JSON.stringify(intent.tags)} select hosts outside the scope of token ${JSON.stringify(op.name)} (its tags: ${op.scope.tags?.join(',') ?? 'none'})`,
+    );
   }
   const badCommands = intent.commands.filter((c) => !commandAllowed(op.scope, c));
-  if (badCommands.length) why.push(`command ${nameList(badCommands)} is not in the allow list of token ${JSON.stringify(op.name)}`);
+  if (badCommands.length)
+    why.push(`command ${nameList(badCommands)} is not in the allow list of token ${JSON.stringify(op.name)}`);
   const badUsers = intent.users.filter((u) => !userAllowed(op.scope, u));
-  if (badUsers.length) why.push(`run-as user ${nameList(badUsers)} is not allowed for token ${JSON.stringify(op.name)} (allowed: ${op.scope.users?.join(',')})`);
+  if (badUsers.length)
+    why.push(
+      `run-as user ${nameList(badUsers)} is not allowed for token ${JSON.stringify(op.name)} (allowed: ${op.scope.users?.join(',')})`,
+    );
   const badGroups = (intent.groups ?? []).filter((g) => !groupAllowed(op.scope, g));
   if (badGroups.length) {
-    const allowed = op.scope.groups ? `allowed: ${op.scope.groups.join(',')}` : 'its scope lists users but no groups: leave group out to run with the user\'s primary group';
+    const allowed = op.scope.groups
+      ? `allowed: ${op.scope.groups.join(',')}`
+      : "its scope lists users but no groups: leave group out to run with the user's primary group";
     why.push(`run-as group ${nameList(badGroups)} is not allowed for token ${JSON.stringify(op.name)} (${allowed})`);
   }
   if (intent.task) {

@@ -7,7 +7,18 @@ import { randomBytes } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
-import { ErrorCode, FrameDecoder, SIGNED_FRAME_MARGIN_MS, encodeFrame, errorMessage, replyFrame, taskResultFrame, type ReplyFrame, type Signer, type TaskResultFrame } from '@aspire/protocol';
+import {
+  ErrorCode,
+  FrameDecoder,
+  SIGNED_FRAME_MARGIN_MS,
+  encodeFrame,
+  errorMessage,
+  replyFrame,
+  taskResultFrame,
+  type ReplyFrame,
+  type Signer,
+  type TaskResultFrame,
+} from '@aspire/protocol';
 
 interface Pending {
   resolve(r: ReplyFrame): void;
@@ -86,7 +97,13 @@ export class AgentConnection {
     return new Promise<ReplyFrame>((resolve) => {
       const timer = this.deps.clock.setTimeout(() => {
         this.pending.delete(hubId);
-        resolve(failure(callerId, ErrorCode.CHANNEL_TIMEOUT, `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s)`));
+        resolve(
+          failure(
+            callerId,
+            ErrorCode.CHANNEL_TIMEOUT,
+            `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s)`,
+          ),
+        );
       }, deadlineMs);
       this.pending.set(hubId, { resolve: (r) => resolve({ ...r, id: callerId }), timer, callerId });
       const out = { ...frame, id: hubId };
@@ -111,10 +128,15 @@ export class AgentConnection {
     this.socket.destroy();
     for (const [id, p] of this.pending) {
       p.timer.cancel();
-      p.resolve(failure(id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: ${why}`));
+      p.resolve(
+        failure(id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: ${why}`),
+      );
     }
     this.pending.clear();
-    this.deps.logger.info({ hostname: this.hostname, agentsn: this.agentsn, remote: this.remote, why }, 'hub: agent disconnected');
+    this.deps.logger.info(
+      { hostname: this.hostname, agentsn: this.agentsn, remote: this.remote, why },
+      'hub: agent disconnected',
+    );
     this.deps.onClose(this);
   }
 
@@ -155,7 +177,10 @@ export class AgentConnection {
         return this.deps.onTaskResult(this, r.value);
       }
       if (v.method === 'task.dropped') {
-        this.deps.logger.warn({ hostname: this.hostname, count: (v as { count?: unknown }).count }, 'hub: agent dropped task results while disconnected');
+        this.deps.logger.warn(
+          { hostname: this.hostname, count: (v as { count?: unknown }).count },
+          'hub: agent dropped task results while disconnected',
+        );
         return;
       }
       if (v.resp !== undefined) {

@@ -75,7 +75,8 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
   // init. Keyed by peer address: a TLS socket has its raw socket's peer, unique among the
   // listener's open connections.
   const tlsDeadlines = new Map<string, TimerHandle>();
-  const peerOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+  const peerOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) =>
+    `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
 
   const onRawConnection = (raw: Socket): void => {
     sockets.add(raw);
@@ -121,7 +122,9 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       if (first.kind !== 'frame') return refuse(`first frame ${first.kind}`);
       const v = initFrame.validate(first.value);
       if (!v.ok) {
-        socket.write(encodeFrame({ id: '', resp: 'failed', retcode: 3021, message: `Invalid params: ${v.errors.join('; ')}` }));
+        socket.write(
+          encodeFrame({ id: '', resp: 'failed', retcode: 3021, message: `Invalid params: ${v.errors.join('; ')}` }),
+        );
         return refuse(`bad init: ${v.errors.join('; ')}`);
       }
       done = true;
@@ -136,7 +139,11 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       socket.pause();
       socket.on('error', () => {}); // until accepted (AgentConnection) or refused: a reset must not throw
       const cert = socket.getPeerCertificate();
-      const peer = { authorized: socket.authorized, subjectAltName: cert?.subjectaltname, fingerprint: cert?.fingerprint256 ? normalizeFingerprint(cert.fingerprint256) : undefined };
+      const peer = {
+        authorized: socket.authorized,
+        subjectAltName: cert?.subjectaltname,
+        fingerprint: cert?.fingerprint256 ? normalizeFingerprint(cert.fingerprint256) : undefined,
+      };
       checkInitIdentity(peer, init, deps.store).then(
         (verdict) => {
           if (socket.destroyed) return;
@@ -152,22 +159,59 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     socket.on('data', onData);
   };
 
-  const refuseIdentity = (socket: TLSSocket, remote: string, init: InitFrame, verdict: Extract<IdentityVerdict, { ok: false }>): void => {
+  const refuseIdentity = (
+    socket: TLSSocket,
+    remote: string,
+    init: InitFrame,
+    verdict: Extract<IdentityVerdict, { ok: false }>,
+  ): void => {
     counters.refusedIdentity++;
     const message = `${errorMessage(verdict.code)}: ${verdict.reason}`;
-    log.warn({ remote, hostname: init.hostname, agentsn: init.agentsn, certificate: verdict.host, code: verdict.code, why: verdict.reason }, 'hub: init refused (host identity)');
+    log.warn(
+      {
+        remote,
+        hostname: init.hostname,
+        agentsn: init.agentsn,
+        certificate: verdict.host,
+        code: verdict.code,
+        why: verdict.reason,
+      },
+      'hub: init refused (host identity)',
+    );
     socket.end(encodeFrame({ id: '', resp: 'failed', retcode: verdict.code, message }));
     socket.on('error', () => {});
     if (verdict.host) {
       deps.store
-        .addServerEvent(verdict.host, 'refused', `command channel refused from ${remote}: ${message}`, { errcode: verdict.code, remote, hostname: init.hostname, ...(init.agentsn ? { agentsn: init.agentsn } : {}) }, clock.now())
+        .addServerEvent(
+          verdict.host,
+          'refused',
+          `command channel refused from ${remote}: ${message}`,
+          {
+            errcode: verdict.code,
+            remote,
+            hostname: init.hostname,
+            ...(init.agentsn ? { agentsn: init.agentsn } : {}),
+          },
+          clock.now(),
+        )
         .catch((err: unknown) => log.error({ err }, 'hub: cannot record the refusal event'));
     }
   };
 
-  const accept = (socket: TLSSocket, remote: string, init: InitFrame, agentsn: string, decoder: FrameDecoder, rest: ReturnType<FrameDecoder['push']>): void => {
+  const accept = (
+    socket: TLSSocket,
+    remote: string,
+    init: InitFrame,
+    agentsn: string,
+    decoder: FrameDecoder,
+    rest: ReturnType<FrameDecoder['push']>,
+  ): void => {
     // A static --hub-redirect wins; else, in a cluster, the least loaded live node (seed 003 redirect).
-    const redirectTo = options.redirect ? (registry.size >= options.redirectOver ? options.redirect : undefined) : deps.cluster?.redirectFor(registry.size);
+    const redirectTo = options.redirect
+      ? registry.size >= options.redirectOver
+        ? options.redirect
+        : undefined
+      : deps.cluster?.redirectFor(registry.size);
     if (redirectTo) {
       counters.redirected++;
       log.info({ remote, hostname: init.hostname, to: redirectTo }, 'hub: agent redirected');
@@ -210,7 +254,14 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       return new Promise((resolve, reject) => {
         // Mutual TLS: no client certificate of the host CA, no connection (docs/security.md).
         server = createServer(
-          { cert: options.cert, key: options.key, minVersion: 'TLSv1.2', ca: deps.hostCaCerts, requestCert: true, rejectUnauthorized: true },
+          {
+            cert: options.cert,
+            key: options.key,
+            minVersion: 'TLSv1.2',
+            ca: deps.hostCaCerts,
+            requestCert: true,
+            rejectUnauthorized: true,
+          },
           onSocket,
         );
         // Plaintext clients, wrong-CA clients that abort, port scanners: logged, never fatal;

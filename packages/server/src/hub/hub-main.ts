@@ -25,13 +25,19 @@ export interface HubFlags {
 /** Add the hub's flags to the `serve` command. */
 export function addHubFlags(cmd: Command): Command {
   return cmd
-    .option('--hub-listen <host:port>', 'start the BasicAgent command hub (TLS) on this address (port 0: any free port)')
+    .option(
+      '--hub-listen <host:port>',
+      'start the BasicAgent command hub (TLS) on this address (port 0: any free port)',
+    )
     .option('--hub-cert <file>', 'PEM certificate (chain) the agents verify against their CA')
     .option('--hub-key <file>', 'PEM private key of --hub-cert')
     .option('--hub-redirect <servers>', 'redirect connecting agents to these servers ("ip1,ip2:port")')
     .option('--hub-redirect-over <n>', 'with --hub-redirect: redirect only beyond n connected agents (default 0: all)')
     .option('--hub-idle-timeout-ms <ms>', 'close an agent connection silent for this long (default 120000)')
-    .option('--hub-handshake-timeout-ms <ms>', 'close a connection that has not finished the TLS handshake, or then sent init, within this (default 10000)');
+    .option(
+      '--hub-handshake-timeout-ms <ms>',
+      'close a connection that has not finished the TLS handshake, or then sent init, within this (default 10000)',
+    );
 }
 
 /** The hub keeps task results in the server's store (one database per server), `keepResults` per host and task. */
@@ -57,7 +63,16 @@ export function hubFromFlags(
   if (flags.hubHandshakeTimeoutMs !== undefined) raw.handshakeTimeoutMs = Number(flags.hubHandshakeTimeoutMs);
   for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
   const options = checkHubOptions(raw, 'hub flags');
-  return createCommandHub({ options, clock: deps.clock, logger: deps.logger, store: deps.store, keepResults: deps.keepResults, signer: deps.signer, hostCaCerts: deps.hostCaCerts, ...(deps.cluster ? { cluster: deps.cluster } : {}) });
+  return createCommandHub({
+    options,
+    clock: deps.clock,
+    logger: deps.logger,
+    store: deps.store,
+    keepResults: deps.keepResults,
+    signer: deps.signer,
+    hostCaCerts: deps.hostCaCerts,
+    ...(deps.cluster ? { cluster: deps.cluster } : {}),
+  });
 }
 
 /** The line tests and operators wait for. */

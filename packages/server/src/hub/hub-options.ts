@@ -69,7 +69,9 @@ export function checkHubOptions(raw: Record<string, unknown>, source = 'hub'): R
   };
   const cert = readPem('cert');
   const key = readPem('key');
-  const redirect = c.string('redirect', '', (v) => (/^[\w.:[\],\s-]*$/.test(v) ? undefined : 'must be a list like "ip1,ip2:port"'));
+  const redirect = c.string('redirect', '', (v) =>
+    /^[\w.:[\],\s-]*$/.test(v) ? undefined : 'must be a list like "ip1,ip2:port"',
+  );
   const n = (k: keyof typeof HUB_BOUNDS) => c.number(k, HUB_BOUNDS[k]);
   return c.finish(source, {
     host: addr?.host ?? '127.0.0.1',

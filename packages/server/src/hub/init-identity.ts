@@ -30,25 +30,53 @@ export async function checkInitIdentity(
   store: Pick<Store, 'hostIdentity'>,
 ): Promise<IdentityVerdict> {
   const certSn = peer.authorized ? agentsnFromSubjectAltName(peer.subjectAltName) : undefined;
-  if (!certSn) return { ok: false, code: ErrorCode.IDENTITY_NO_CERTIFICATE, reason: 'no client certificate of the host CA naming an agentsn' };
+  if (!certSn)
+    return {
+      ok: false,
+      code: ErrorCode.IDENTITY_NO_CERTIFICATE,
+      reason: 'no client certificate of the host CA naming an agentsn',
+    };
   const host = await store.hostIdentity(certSn);
   if (!host || host.status === HostStatus.DELETED) {
-    return { ok: false, code: ErrorCode.IDENTITY_HOST_UNKNOWN, reason: `certificate of ${certSn}: host ${host ? 'deleted' : 'unknown'}`, ...(host ? { host: certSn } : {}) };
+    return {
+      ok: false,
+      code: ErrorCode.IDENTITY_HOST_UNKNOWN,
+      reason: `certificate of ${certSn}: host ${host ? 'deleted' : 'unknown'}`,
+      ...(host ? { host: certSn } : {}),
+    };
   }
   // null: nothing recorded for this host (registered before certificates were recorded, or here
   // without a CSR): any certificate of the host CA for it, as before.
   if (host.cert_sha256 !== null) {
     const fp = peer.fingerprint ?? '';
     if (fp !== host.cert_sha256 && fp !== host.prev_cert_sha256) {
-      const why = host.cert_sha256 === '' ? 'the host was reset and has not registered again' : 'the server issued it a newer one since (re-registration)';
-      return { ok: false, code: ErrorCode.IDENTITY_CERT_SUPERSEDED, reason: `certificate of ${certSn} (sha256 ${fp.slice(0, 16)}…) is not the host's current one: ${why}`, host: certSn };
+      const why =
+        host.cert_sha256 === ''
+          ? 'the host was reset and has not registered again'
+          : 'the server issued it a newer one since (re-registration)';
+      return {
+        ok: false,
+        code: ErrorCode.IDENTITY_CERT_SUPERSEDED,
+        reason: `certificate of ${certSn} (sha256 ${fp.slice(0, 16)}…) is not the host's current one: ${why}`,
+        host: certSn,
+      };
     }
   }
   if (init.agentsn && init.agentsn !== certSn) {
-    return { ok: false, code: ErrorCode.IDENTITY_MISMATCH, reason: `init claims agentsn ${init.agentsn} with the certificate of ${certSn}`, host: certSn };
+    return {
+      ok: false,
+      code: ErrorCode.IDENTITY_MISMATCH,
+      reason: `init claims agentsn ${init.agentsn} with the certificate of ${certSn}`,
+      host: certSn,
+    };
   }
   if (init.hostname !== host.hostname) {
-    return { ok: false, code: ErrorCode.IDENTITY_MISMATCH, reason: `init claims hostname ${init.hostname}; the certificate's host ${certSn} is ${host.hostname}`, host: certSn };
+    return {
+      ok: false,
+      code: ErrorCode.IDENTITY_MISMATCH,
+      reason: `init claims hostname ${init.hostname}; the certificate's host ${certSn} is ${host.hostname}`,
+      host: certSn,
+    };
   }
   return { ok: true, agentsn: certSn };
 }

@@ -5,13 +5,23 @@
  * a periodic task whose run is going. Signed like every frame (AgentConnection.request).
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, errorMessage, type PolarisCancelRequest, type PolarisHostReply, type ReplyFrame } from '@aspire/protocol';
+import {
+  ErrorCode,
+  errorMessage,
+  type PolarisCancelRequest,
+  type PolarisHostReply,
+  type ReplyFrame,
+} from '@aspire/protocol';
 import { failure } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
 import { ambiguousFailure, type ResolvedHosts } from './host-resolution.ts';
 
 /** One answer per host, in the order asked. Hosts not connected to this server answer NO_SUCH_HOST. */
-export async function cancelOnHosts(hub: CommandHub, req: PolarisCancelRequest, resolved?: ResolvedHosts): Promise<PolarisHostReply[]> {
+export async function cancelOnHosts(
+  hub: CommandHub,
+  req: PolarisCancelRequest,
+  resolved?: ResolvedHosts,
+): Promise<PolarisHostReply[]> {
   const cancelId = randomUUID();
   const deadline = hub.options.defaultDeadlineMs;
   return Promise.all(
@@ -20,13 +30,16 @@ export async function cancelOnHosts(hub: CommandHub, req: PolarisCancelRequest, 
       if (found.kind === 'ambiguous') return { host, ...withoutId(ambiguousFailure(cancelId, host, found.count)) };
       if (found.kind === 'none') return { host, ...withoutId(failure(cancelId, ErrorCode.NO_SUCH_HOST)) };
       const conn = found.conn;
-      if (req.name !== undefined) return { host, ...withoutId(await conn.request({ id: cancelId, method: 'cancel', name: req.name }, deadline)) };
+      if (req.name !== undefined)
+        return { host, ...withoutId(await conn.request({ id: cancelId, method: 'cancel', name: req.name }, deadline)) };
       const targets = conn.pendingIdsOf(req.id ?? '');
       if (targets.length === 0) {
         const why = `${errorMessage(ErrorCode.CHANNEL_NOTHING_TO_CANCEL)}: no request ${req.id ?? ''} is waiting for this host's reply`;
         return { host, ...withoutId(failure(cancelId, ErrorCode.CHANNEL_NOTHING_TO_CANCEL, why)) };
       }
-      const replies = await Promise.all(targets.map((target) => conn.request({ id: cancelId, method: 'cancel', target }, deadline)));
+      const replies = await Promise.all(
+        targets.map((target) => conn.request({ id: cancelId, method: 'cancel', target }, deadline)),
+      );
       return { host, ...withoutId(replies.find((r) => r.resp === 'success') ?? replies[0]!) };
     }),
   );

@@ -70,21 +70,34 @@ interface PolarisIntent {
  * Check a Polaris request against the token's scope and note it for the audit; on success the
  * dispatch row is written (before anything is sent). Answers the 403 when something is outside.
  */
-async function gate(hub: CommandHub, request: FastifyRequest, reply: FastifyReply, intent: PolarisIntent): Promise<FastifyReply | undefined> {
+async function gate(
+  hub: CommandHub,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  intent: PolarisIntent,
+): Promise<FastifyReply | undefined> {
   const op = operatorOf(request)!;
   let readings: { user?: string; command: string }[];
   if (intent.storedOnly) readings = [];
   else if (intent.method === 'sync.bash') readings = [{ user: intent.user || 'root', command: intent.cmd ?? '' }];
   // A cancel runs nothing: hosts are checked, no command or user.
   else if (intent.method === 'cancel') readings = [];
-  else if (intent.method === 'task.add') readings = taskLineReadings(intent.line ?? '').map((r) => ({ user: r.user, command: r.command }));
+  else if (intent.method === 'task.add')
+    readings = taskLineReadings(intent.line ?? '').map((r) => ({ user: r.user, command: r.command }));
   else readings = [{ command: intent.method }];
   noteAudit(request, {
     targets: intent.hosts.length,
     selector: hostsSelector(intent.hosts),
     sendsCommand: !intent.storedOnly,
     ...(intent.method === 'cancel' ? { command: `cancel ${intent.cmd ?? ''}` } : {}),
-    ...(readings[0] ? { command: intent.method === 'sync.bash' || intent.method.startsWith('getinfo.') || intent.method === 'task.list' ? readings[0].command : `${intent.method}: ${intent.line ?? readings[0].command}` } : {}),
+    ...(readings[0]
+      ? {
+          command:
+            intent.method === 'sync.bash' || intent.method.startsWith('getinfo.') || intent.method === 'task.list'
+              ? readings[0].command
+              : `${intent.method}: ${intent.line ?? readings[0].command}`,
+        }
+      : {}),
     ...(readings[0]?.user !== undefined ? { runAs: readings[0].user } : {}),
   });
   const refusal = await scopeRefusal(op, {
@@ -109,7 +122,10 @@ function outcomeCounts(response: readonly PolarisHostReply[]): string {
 }
 
 /** The agent frame for one Polaris request (only the fields of its method go out). */
-function agentFrame(req: PolarisRequest, id: string): { frame: Record<string, unknown> & { id: string; method: string }; timeoutS?: number } | { error: string } {
+function agentFrame(
+  req: PolarisRequest,
+  id: string,
+): { frame: Record<string, unknown> & { id: string; method: string }; timeoutS?: number } | { error: string } {
   const method = req.method;
   if (method === 'sync.bash') {
     if (typeof req.cmd !== 'string' || req.cmd.length === 0) return { error: 'sync.bash needs cmd' };
@@ -117,13 +133,19 @@ function agentFrame(req: PolarisRequest, id: string): { frame: Record<string, un
     const timeout = checkSyncBashTimeout(req.timeout);
     if (!timeout.ok) return { error: timeout.error };
     const timeoutS = timeout.seconds;
-    const frame: Record<string, unknown> & { id: string; method: string } = { id, method, cmd: req.cmd, timeout: timeoutS };
+    const frame: Record<string, unknown> & { id: string; method: string } = {
+      id,
+      method,
+      cmd: req.cmd,
+      timeout: timeoutS,
+    };
     if (req.user) frame.user = req.user;
     if (req.group) frame.group = req.group;
     withOperatorSignature(req, frame);
     return { frame, timeoutS };
   }
-  if (method.startsWith('getinfo.')) return { frame: { id, method, ...(req.args !== undefined ? { args: req.args } : {}) } };
+  if (method.startsWith('getinfo.'))
+    return { frame: { id, method, ...(req.args !== undefined ? { args: req.args } : {}) } };
   if (method === 'task.add') {
     const r = req as PolarisRequest & { name?: unknown; line?: unknown };
     if (typeof r.name !== 'string' || typeof r.line !== 'string') return { error: 'task.add needs name and line' };
@@ -148,16 +170,25 @@ function withOperatorSignature<F extends Record<string, unknown>>(req: PolarisRe
 }
 
 /** Fan one request out to every named host; one answer per host, in the order asked. */
-export async function fanOut(hub: CommandHub, req: PolarisRequest, id: string, given?: ResolvedHosts): Promise<PolarisHostReply[] | { error: string }> {
+export async function fanOut(
+  hub: CommandHub,
+  req: PolarisRequest,
+  id: string,
+  given?: ResolvedHosts,
+): Promise<PolarisHostReply[] | { error: string }> {
   const resolved = given ?? resolveHosts(hub, req.hosts);
   const built = agentFrame(req, id);
   if ('error' in built) return built;
   // The agent kills the command at its timeout; the grace covers the kill escalation and the trip back.
-  const deadline = built.timeoutS !== undefined ? built.timeoutS * 1000 + hub.options.replyGraceMs : hub.options.defaultDeadlineMs;
+  const deadline =
+    built.timeoutS !== undefined ? built.timeoutS * 1000 + hub.options.replyGraceMs : hub.options.defaultDeadlineMs;
   // Hosts not connected here: in a cluster the nodes holding them answer (one presence lookup,
   // one message per node; 203 at once for a host held nowhere); on one node, 203.
-  const elsewhere = hub.cluster ? req.hosts.filter((h) => (resolved.get(h) ?? hub.registry.lookup(h)).kind === 'none') : [];
-  const routed = hub.cluster && elsewhere.length > 0 ? hub.cluster.routeMany(elsewhere, built.frame, deadline) : undefined;
+  const elsewhere = hub.cluster
+    ? req.hosts.filter((h) => (resolved.get(h) ?? hub.registry.lookup(h)).kind === 'none')
+    : [];
+  const routed =
+    hub.cluster && elsewhere.length > 0 ? hub.cluster.routeMany(elsewhere, built.frame, deadline) : undefined;
   return Promise.all(
     req.hosts.map(async (host): Promise<PolarisHostReply> => {
       const found = resolved.get(host) ?? hub.registry.lookup(host);
@@ -196,7 +227,11 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         const v = polarisRequest.validate(request.body);
         if (!v.ok) return sendFail(reply, 'BAD_REQUEST', v.errors.join('; '));
         if (!POLARIS_METHOD_PATTERN.test(v.value.method)) {
-          return sendFail(reply, 'BAD_REQUEST', `method ${JSON.stringify(v.value.method)}: use sync.bash, getinfo.NAME, task.add, task.remove or task.list`);
+          return sendFail(
+            reply,
+            'BAD_REQUEST',
+            `method ${JSON.stringify(v.value.method)}: use sync.bash, getinfo.NAME, task.add, task.remove or task.list`,
+          );
         }
         const r = v.value as PolarisRequest & { line?: unknown };
         const resolved = resolveHosts(hub, r.hosts);
@@ -224,7 +259,8 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         ...docOnly,
         schema: {
           tags: ['polaris'],
-          summary: 'Stop a running Polaris request (id) or periodic run (name) on each host: its process group is killed as on a timeout',
+          summary:
+            'Stop a running Polaris request (id) or periodic run (name) on each host: its process group is killed as on a timeout',
           description: `One answer per host. The cancelled request answers ${ErrorCode.EXEC_CANCELLED} "${errorMessage(ErrorCode.EXEC_CANCELLED)}"; nothing running under that id or name answers ${ErrorCode.CHANNEL_NOTHING_TO_CANCEL}.`,
           body: polarisCancelRequest.schema,
         },
@@ -232,10 +268,20 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       async (request, reply) => {
         const v = polarisCancelRequest.validate(request.body);
         if (!v.ok) return sendFail(reply, 'BAD_REQUEST', v.errors.join('; '));
-        if ((v.value.id === undefined) === (v.value.name === undefined)) return sendFail(reply, 'BAD_REQUEST', 'give exactly one of id (a running POST /polaris request) and name (a periodic task)');
+        if ((v.value.id === undefined) === (v.value.name === undefined))
+          return sendFail(
+            reply,
+            'BAD_REQUEST',
+            'give exactly one of id (a running POST /polaris request) and name (a periodic task)',
+          );
         const what = v.value.id !== undefined ? `id=${v.value.id}` : `name=${v.value.name ?? ''}`;
         const resolved = resolveHosts(hub, v.value.hosts);
-        const refused = await gate(hub, request, reply, { hosts: v.value.hosts, resolved, method: 'cancel', cmd: what });
+        const refused = await gate(hub, request, reply, {
+          hosts: v.value.hosts,
+          resolved,
+          method: 'cancel',
+          cmd: what,
+        });
         if (refused) return refused;
         const response = await cancelOnHosts(hub, v.value, resolved);
         noteAudit(request, { outcome: outcomeCounts(response) });
@@ -243,23 +289,36 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       },
     );
 
-    app.get(POLARIS_PATH + '/agents', { schema: { tags: ['polaris'], summary: 'BasicAgents connected to this server' } }, async () =>
-      ok({
-        count: hub.registry.size,
-        agents: hub.registry.list().map((c) => ({
-          hostname: c.hostname,
-          agentsn: c.agentsn ?? null,
-          version: c.version ?? null,
-          remote: c.remote,
-          connected: new Date(c.connectedAt).toISOString(),
-          inflight: c.inFlight,
-        })),
-      }),
+    app.get(
+      POLARIS_PATH + '/agents',
+      { schema: { tags: ['polaris'], summary: 'BasicAgents connected to this server' } },
+      async () =>
+        ok({
+          count: hub.registry.size,
+          agents: hub.registry.list().map((c) => ({
+            hostname: c.hostname,
+            agentsn: c.agentsn ?? null,
+            version: c.version ?? null,
+            remote: c.remote,
+            connected: new Date(c.connectedAt).toISOString(),
+            inflight: c.inFlight,
+          })),
+        }),
     );
 
-    const one = async (host: string, frame: Record<string, unknown> & { method: string; line?: string }, request: FastifyRequest, reply: FastifyReply) => {
+    const one = async (
+      host: string,
+      frame: Record<string, unknown> & { method: string; line?: string },
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ) => {
       const resolved = resolveHosts(hub, [host]);
-      const refused = await gate(hub, request, reply, { hosts: [host], resolved, method: frame.method, ...(frame.line !== undefined ? { line: frame.line } : {}) });
+      const refused = await gate(hub, request, reply, {
+        hosts: [host],
+        resolved,
+        method: frame.method,
+        ...(frame.line !== undefined ? { line: frame.line } : {}),
+      });
       if (refused) return refused;
       const r = await timed(() => fanOut(hub, { hosts: [host], ...frame } as PolarisRequest, randomUUID(), resolved));
       if ('error' in r) return sendFail(reply, 'BAD_REQUEST', r.error);
@@ -273,7 +332,13 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
 
     app.get<{ Querystring: { host?: string } }>(
       POLARIS_PATH + '/tasks',
-      { schema: { tags: ['polaris'], summary: "A host's periodic tasks (crontab and server-added), with invalid crontab lines", querystring: HostQuery } },
+      {
+        schema: {
+          tags: ['polaris'],
+          summary: "A host's periodic tasks (crontab and server-added), with invalid crontab lines",
+          querystring: HostQuery,
+        },
+      },
       async (request, reply) => {
         const host = request.query.host;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
@@ -282,18 +347,39 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
     );
     app.post<{ Body: { host?: unknown; name?: unknown; line?: unknown } }>(
       POLARIS_PATH + '/tasks',
-      { schema: { tags: ['polaris'], summary: 'Add (or replace) a periodic task on a host; kept on the host across restarts' } },
+      {
+        schema: {
+          tags: ['polaris'],
+          summary: 'Add (or replace) a periodic task on a host; kept on the host across restarts',
+        },
+      },
       async (request, reply) => {
         const b = request.body ?? {};
         if (typeof b.host !== 'string' || typeof b.name !== 'string' || typeof b.line !== 'string') {
           return sendFail(reply, 'BAD_REQUEST', 'host, name and line are required strings');
         }
-        return one(b.host, { method: 'task.add', name: b.name, line: b.line, ...((b as { opsig?: unknown }).opsig !== undefined ? { opsig: (b as { opsig?: unknown }).opsig } : {}) }, request, reply);
+        return one(
+          b.host,
+          {
+            method: 'task.add',
+            name: b.name,
+            line: b.line,
+            ...((b as { opsig?: unknown }).opsig !== undefined ? { opsig: (b as { opsig?: unknown }).opsig } : {}),
+          },
+          request,
+          reply,
+        );
       },
     );
     app.delete<{ Querystring: { host?: string; name?: string } }>(
       POLARIS_PATH + '/tasks',
-      { schema: { tags: ['polaris'], summary: 'Remove a server-added periodic task from a host', querystring: HostQuery } },
+      {
+        schema: {
+          tags: ['polaris'],
+          summary: 'Remove a server-added periodic task from a host',
+          querystring: HostQuery,
+        },
+      },
       async (request, reply) => {
         const { host, name } = request.query;
         if (!host || !name) return sendFail(reply, 'BAD_REQUEST', 'host and name are required');
@@ -302,11 +388,22 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
     );
     app.get<{ Querystring: { host?: string; name?: string; limit?: string } }>(
       POLARIS_PATH + '/task-results',
-      { schema: { tags: ['polaris'], summary: 'Stored periodic-task results of a host (oldest first)', querystring: HostQuery } },
+      {
+        schema: {
+          tags: ['polaris'],
+          summary: 'Stored periodic-task results of a host (oldest first)',
+          querystring: HostQuery,
+        },
+      },
       async (request, reply) => {
         const { host, name } = request.query;
         if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
-        const refused = await gate(hub, request, reply, { hosts: [host], resolved: resolveHosts(hub, [host]), method: 'task-results', storedOnly: true });
+        const refused = await gate(hub, request, reply, {
+          hosts: [host],
+          resolved: resolveHosts(hub, [host]),
+          method: 'task-results',
+          storedOnly: true,
+        });
         if (refused) return refused;
         // 1.5 or 1e20 would reach SQLite's LIMIT (a 500): the paging parser answers 400 instead.
         const limit = parseBoundedInt('limit', request.query.limit, 100, 1, MAX_LIMIT);

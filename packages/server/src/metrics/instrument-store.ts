@@ -7,7 +7,11 @@ import type { Clock } from '@aspire/agent-core';
 
 export type ObserveStoreCall = (operation: string, seconds: number) => void;
 
-export function instrumentStore<S extends object>(store: S, clock: Pick<Clock, 'monotonic'>, observe: ObserveStoreCall): S {
+export function instrumentStore<S extends object>(
+  store: S,
+  clock: Pick<Clock, 'monotonic'>,
+  observe: ObserveStoreCall,
+): S {
   const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(store, {
     get(target, prop, receiver) {

@@ -15,7 +15,12 @@ export interface MetricCountsSource {
 }
 
 /** Every status and state is exported, 0 when none: an alert on a series needs it to exist. */
-const HOST_STATUSES: readonly string[] = [HostStatus.ONLINE, HostStatus.OFFLINE, HostStatus.REGISTERED, HostStatus.DELETED];
+const HOST_STATUSES: readonly string[] = [
+  HostStatus.ONLINE,
+  HostStatus.OFFLINE,
+  HostStatus.REGISTERED,
+  HostStatus.DELETED,
+];
 const SUBTASK_STATES: readonly string[] = Object.values(SubtaskState);
 
 export class ServerMetrics {
@@ -29,10 +34,17 @@ export class ServerMetrics {
   private readonly fanOutSeconds: Histogram;
   private readonly storeSeconds: Histogram<'operation'>;
 
-  constructor(private readonly clock: Pick<Clock, 'now' | 'monotonic'>, opts: { defaultMetrics?: boolean } = {}) {
+  constructor(
+    private readonly clock: Pick<Clock, 'now' | 'monotonic'>,
+    opts: { defaultMetrics?: boolean } = {},
+  ) {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
-    this.statusPushes = new Counter({ name: 'aspire_status_pushes_total', help: 'Status pushes answered 2xx', registers });
+    this.statusPushes = new Counter({
+      name: 'aspire_status_pushes_total',
+      help: 'Status pushes answered 2xx',
+      registers,
+    });
     this.statusPushSeconds = new Histogram({
       name: 'aspire_status_push_duration_seconds',
       help: 'Time to handle an authenticated status push (store, jobs, reply)',
@@ -72,7 +84,8 @@ export class ServerMetrics {
       async collect() {
         const c = await self.counts?.metricCounts?.();
         if (!c) return;
-        for (const s of new Set([...SUBTASK_STATES, ...Object.keys(c.subtasks)])) this.set({ state: s }, c.subtasks[s] ?? 0);
+        for (const s of new Set([...SUBTASK_STATES, ...Object.keys(c.subtasks)]))
+          this.set({ state: s }, c.subtasks[s] ?? 0);
       },
     });
     new Gauge({
@@ -103,16 +116,24 @@ export class ServerMetrics {
           this.set({ aggregate: 'max' }, a.max);
         },
       });
-    fleetGauge('aspire_fleet_boot_rss_bytes', 'BootAgents\' resident memory over the fleet (sum, max)', 'rssBytes');
-    fleetGauge('aspire_fleet_boot_cpu_seconds', 'BootAgents\' CPU time since they started over the fleet (sum, max)', 'cpuSeconds');
+    fleetGauge('aspire_fleet_boot_rss_bytes', "BootAgents' resident memory over the fleet (sum, max)", 'rssBytes');
+    fleetGauge(
+      'aspire_fleet_boot_cpu_seconds',
+      "BootAgents' CPU time since they started over the fleet (sum, max)",
+      'cpuSeconds',
+    );
     new Gauge({
       name: 'aspire_fleet_boot_queue_length',
-      help: 'BootAgents\' queues over the fleet: jobs to run, results and events to push (sum, max)',
+      help: "BootAgents' queues over the fleet: jobs to run, results and events to push (sum, max)",
       labelNames: ['queue', 'aggregate'],
       registers,
       collect() {
         const a = self.fleet.aggregate(self.clock.now());
-        for (const [queue, v] of [['jobs', a.jobQueue], ['results', a.resultQueue], ['events', a.eventQueue]] as const) {
+        for (const [queue, v] of [
+          ['jobs', a.jobQueue],
+          ['results', a.resultQueue],
+          ['events', a.eventQueue],
+        ] as const) {
           this.set({ queue, aggregate: 'sum' }, v.sum);
           this.set({ queue, aggregate: 'max' }, v.max);
         }

@@ -21,7 +21,13 @@ export function linkSignature(key: string, id: number, agentsn: string, expires:
   return createHmac('sha256', key).update(`${id}\n${agentsn}\n${expires}`).digest('hex');
 }
 
-export function packageLink(request: FastifyRequest, ctx: AppContext, pkg: PackageRow, agentsn: string, nowMs: number): string {
+export function packageLink(
+  request: FastifyRequest,
+  ctx: AppContext,
+  pkg: PackageRow,
+  agentsn: string,
+  nowMs: number,
+): string {
   const base = ctx.config.publicUrl ?? `${request.protocol}://${request.host}`;
   const expires = Math.floor(nowMs / 1000) + ctx.config.packageLinkSec;
   const sig = linkSignature(ctx.linkKey, pkg.id, agentsn, expires);
@@ -81,7 +87,12 @@ export async function agentPackageRoutes(app: FastifyInstance, ctx: AppContext):
         const stored = await ctx.store.credentialHash(agentsn);
         authorised = typeof cred === 'string' && stored !== undefined && sameSecret(sha256Hex(cred), stored);
       }
-      if (!authorised) return sendError(reply, 'UNAUTHORIZED', 'package link expired or not signed for this host, or wrong credential');
+      if (!authorised)
+        return sendError(
+          reply,
+          'UNAUTHORIZED',
+          'package link expired or not signed for this host, or wrong credential',
+        );
       const pkg = await ctx.store.getPackage(id);
       if (!pkg || pkg.file !== file) return sendError(reply, 'NOT_FOUND', `no package ${id}/${file}`);
       const path = join(ctx.config.dataDir, pkg.path);

@@ -4,7 +4,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { API_PREFIX, AgentPath, CREDENTIAL_HEADER, HostStatus, ENROLL_HEADER, ErrorCode, ErrorMessage, registerRequest, statusRequest, type Job } from '@aspire/protocol';
+import {
+  API_PREFIX,
+  AgentPath,
+  CREDENTIAL_HEADER,
+  HostStatus,
+  ENROLL_HEADER,
+  ErrorCode,
+  ErrorMessage,
+  registerRequest,
+  statusRequest,
+  type Job,
+} from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { TokenBucket } from '../http/rate-limit.ts';
@@ -57,7 +68,8 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const secret = ctx.config.enrollSecret;
       if (secret !== undefined) {
         const given = header(request, ENROLL_HEADER);
-        if (given === undefined || !sameSecret(given, secret)) return sendError(reply, 'UNAUTHORIZED', `missing or wrong ${ENROLL_HEADER}`);
+        if (given === undefined || !sameSecret(given, secret))
+          return sendError(reply, 'UNAUTHORIZED', `missing or wrong ${ENROLL_HEADER}`);
       }
       const csr = v.value.csr;
       if (csr !== undefined && ctx.hostCa) {
@@ -84,29 +96,58 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         now: ctx.clock.now(),
       });
       if (out.refused === 'deleted') {
-        request.log.warn({ agentsn: v.value.agentsn, hostname: v.value.hostname, ip: clientIp(request) }, 'registration refused: host deleted');
-        return sendError(reply, 'FORBIDDEN', `host ${v.value.agentsn} was deleted; an operator must reset it (POST ${API_PREFIX}/host/<agentsn>/reset) before it can register again`);
+        request.log.warn(
+          { agentsn: v.value.agentsn, hostname: v.value.hostname, ip: clientIp(request) },
+          'registration refused: host deleted',
+        );
+        return sendError(
+          reply,
+          'FORBIDDEN',
+          `host ${v.value.agentsn} was deleted; an operator must reset it (POST ${API_PREFIX}/host/<agentsn>/reset) before it can register again`,
+        );
       }
       if (out.refused === 'takeover') {
-        request.log.warn({ agentsn: v.value.agentsn, hostname: v.value.hostname, ip: clientIp(request) }, 'registration refused: agentsn already registered and the caller did not prove it is that host');
+        request.log.warn(
+          { agentsn: v.value.agentsn, hostname: v.value.hostname, ip: clientIp(request) },
+          'registration refused: agentsn already registered and the caller did not prove it is that host',
+        );
         return sendError(
           reply,
           'CONFLICT',
           `agentsn ${v.value.agentsn} is already registered to ${v.value.hostname}: registering it again needs that host's ${CREDENTIAL_HEADER} or an operator reset (POST ${API_PREFIX}/host/<agentsn>/reset)`,
         );
       }
-      if (out.conflict) request.log.info({ asked: v.value.agentsn, given: out.agentsn }, 'agentsn taken by another host; issued a fresh one');
+      if (out.conflict)
+        request.log.info(
+          { asked: v.value.agentsn, given: out.agentsn },
+          'agentsn taken by another host; issued a fresh one',
+        );
       // A client certificate for the command channel, bound to the agentsn answered (docs/security.md "Host identity").
-      const issued = csr !== undefined && ctx.hostCa ? { cert: await ctx.hostCa.issue(csr, out.agentsn, ctx.clock.now(), ctx.config.hostCertLifetimeSec), caCert: ctx.hostCa.certPem } : {};
+      const issued =
+        csr !== undefined && ctx.hostCa
+          ? {
+              cert: await ctx.hostCa.issue(csr, out.agentsn, ctx.clock.now(), ctx.config.hostCertLifetimeSec),
+              caCert: ctx.hostCa.certPem,
+            }
+          : {};
       // From now on the hub accepts only this certificate for the host (older ones are void).
-      if (issued.cert !== undefined) await ctx.store.recordHostCertificate(out.agentsn, certificateFingerprint(issued.cert), false);
-      return reply.send(ok({ agentsn: out.agentsn, tags: out.tags, credential, ...issued, ...ctx.signing.announcement }));
+      if (issued.cert !== undefined)
+        await ctx.store.recordHostCertificate(out.agentsn, certificateFingerprint(issued.cert), false);
+      return reply.send(
+        ok({ agentsn: out.agentsn, tags: out.tags, credential, ...issued, ...ctx.signing.announcement }),
+      );
     },
   );
 
   app.get(
     AgentPath.SIGNING_KEY,
-    { schema: { tags: ['agent'], summary: 'The server\'s Ed25519 signing key (base64 SPKI DER) and, during a rotation, the next key endorsed by it' } },
+    {
+      schema: {
+        tags: ['agent'],
+        summary:
+          "The server's Ed25519 signing key (base64 SPKI DER) and, during a rotation, the next key endorsed by it",
+      },
+    },
     async () => ok({ kid: ctx.signing.signer.kid, ...ctx.signing.announcement }),
   );
 
@@ -117,7 +158,7 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
       onRequest: limited(buckets.status),
       schema: {
         tags: ['agent'],
-        summary: 'Status push (seed 002): host state, job results, events; answered with the host\'s pending jobs',
+        summary: "Status push (seed 002): host state, job results, events; answered with the host's pending jobs",
         description: `Needs header ${CREDENTIAL_HEADER} (from /agent/register). Body: StatusRequest of @aspire/protocol.`,
         body: statusRequest.schema,
       },
@@ -129,12 +170,17 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const given = header(request, CREDENTIAL_HEADER);
       const stored = await ctx.store.credentialHash(body.agentsn);
       if (given === undefined || stored === undefined || !sameSecret(sha256Hex(given), stored)) {
-        return sendError(reply, 'UNAUTHORIZED', `missing or wrong ${CREDENTIAL_HEADER} for this agentsn; register first`);
+        return sendError(
+          reply,
+          'UNAUTHORIZED',
+          `missing or wrong ${CREDENTIAL_HEADER} for this agentsn; register first`,
+        );
       }
       const now = ctx.clock.now();
       const started = ctx.clock.monotonic();
       // Looked up before the push is stored: a push brings a deleted host back online, a renewal must not.
-      const deletedBeforePush = body.csr !== undefined && (await ctx.store.hostIdentity(body.agentsn))?.status === HostStatus.DELETED;
+      const deletedBeforePush =
+        body.csr !== undefined && (await ctx.store.hostIdentity(body.agentsn))?.status === HostStatus.DELETED;
       const out = await ctx.store.ingestStatus({
         agentsn: body.agentsn,
         hostname: body.hostname,
@@ -155,12 +201,22 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
       for (const r of out.reserved) {
         const job: Job & Record<string, unknown> = { ...r.parameters, id: r.jobid, action: r.command };
         const p = r.parameters;
-        if ((r.command === 'install' || r.command === 'upgrade') && p.url === undefined && typeof p.name === 'string' && typeof p.version === 'string') {
+        if (
+          (r.command === 'install' || r.command === 'upgrade') &&
+          p.url === undefined &&
+          typeof p.name === 'string' &&
+          typeof p.version === 'string'
+        ) {
           const os = packageOs(out.host.os);
           const arch = packageArch(out.host.arch);
           const pkg = await ctx.store.findPackage(p.name, p.version, os, arch);
           if (!pkg) {
-            await ctx.store.failReserved(r.jobid, ErrorCode.TASK_NO_PACKAGE, `${ErrorMessage.TASK_NO_PACKAGE}: ${p.name} ${p.version} ${os}/${arch}`, now);
+            await ctx.store.failReserved(
+              r.jobid,
+              ErrorCode.TASK_NO_PACKAGE,
+              `${ErrorMessage.TASK_NO_PACKAGE}: ${p.name} ${p.version} ${os}/${arch}`,
+              now,
+            );
             continue;
           }
           job.url = packageLink(request, ctx, pkg, body.agentsn, now);
@@ -175,10 +231,18 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const revoke = (await ctx.store.revokedReserved(body.agentsn)).map((r) =>
         ctx.signing.signer.sign('revoke', { id: r.jobid }, body.agentsn, now + ctx.config.signedJobSec * 1000),
       );
-      const renewed = body.csr !== undefined ? await renewCertificate(request, ctx, body.agentsn, body.csr, deletedBeforePush) : {};
+      const renewed =
+        body.csr !== undefined ? await renewCertificate(request, ctx, body.agentsn, body.csr, deletedBeforePush) : {};
       // The self-report counts until the host would be offline (its step times the missed steps allowed).
-      ctx.metrics.statusPush((ctx.clock.monotonic() - started) / 1000, body.agentsn, body.self, body.step * ctx.config.offlineMissedSteps * 1000);
-      return reply.send(ok({ jobs, ...(revoke.length > 0 ? { revoke } : {}), ...renewed, ...ctx.signing.announcement }));
+      ctx.metrics.statusPush(
+        (ctx.clock.monotonic() - started) / 1000,
+        body.agentsn,
+        body.self,
+        body.step * ctx.config.offlineMissedSteps * 1000,
+      );
+      return reply.send(
+        ok({ jobs, ...(revoke.length > 0 ? { revoke } : {}), ...renewed, ...ctx.signing.announcement }),
+      );
     },
   );
 }
@@ -188,7 +252,13 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
  * authenticated by the host's credential; a deleted host, or a bad CSR, gets no certificate
  * (logged), and the push itself is still answered (it carries job results).
  */
-async function renewCertificate(request: FastifyRequest, ctx: AppContext, agentsn: string, csr: string, deleted: boolean): Promise<{ cert?: string; caCert?: string }> {
+async function renewCertificate(
+  request: FastifyRequest,
+  ctx: AppContext,
+  agentsn: string,
+  csr: string,
+  deleted: boolean,
+): Promise<{ cert?: string; caCert?: string }> {
   if (!ctx.hostCa) return {};
   if (deleted) {
     request.log.warn({ agentsn }, 'certificate renewal refused: host deleted');

@@ -9,16 +9,27 @@ import { AUDIT_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 
 const AuditQuery = pagingQuery('audit', {
   token: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'token name' })),
-  route: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'route as registered, e.g. /api/v1/server/polaris' })),
+  route: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 256, description: 'route as registered, e.g. /api/v1/server/polaris' }),
+  ),
   since: Type.Optional(Type.Integer({ minimum: 0, description: 'unix seconds, inclusive' })),
   until: Type.Optional(Type.Integer({ minimum: 0, description: 'unix seconds, inclusive' })),
-  agentsn: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'rows whose hosts= selector names this host' })),
+  agentsn: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, description: 'rows whose hosts= selector names this host' }),
+  ),
 });
 
 export async function auditRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Querystring: Static<typeof AuditQuery> }>(
     '/audit',
-    { schema: { tags: ['audit'], summary: 'The audit log: who did what, where, with what outcome (admin); paged', querystring: AuditQuery, response: { 200: AuditPage } } },
+    {
+      schema: {
+        tags: ['audit'],
+        summary: 'The audit log: who did what, where, with what outcome (admin); paged',
+        querystring: AuditQuery,
+        response: { 200: AuditPage },
+      },
+    },
     async (req, reply) => {
       const q = req.query;
       const p = await ctx.store.listAudit(
@@ -31,7 +42,14 @@ export async function auditRoutes(app: FastifyInstance, ctx: AppContext): Promis
         },
         toPaging(q),
       );
-      return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, audit: p.items.map((a) => withIsoTimes(a, AUDIT_TIME_FIELDS)) }));
+      return reply.send(
+        ok({
+          count: p.count,
+          offset: p.offset,
+          limit: p.limit,
+          audit: p.items.map((a) => withIsoTimes(a, AUDIT_TIME_FIELDS)),
+        }),
+      );
     },
   );
 }

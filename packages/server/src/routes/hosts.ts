@@ -12,20 +12,34 @@ const Sn = Type.String({ minLength: 1, maxLength: 64 });
 const HostQuery = pagingQuery('hosts', {
   status: Type.Optional(Type.String({ enum: Object.values(HostStatus) })),
   region: Type.Optional(Type.Integer({ minimum: 0 })),
-  tag: Type.Optional(Type.String({ pattern: '^[^=,]+=[^=,]*$', maxLength: 256, description: 'k=v, bound or reported' })),
+  tag: Type.Optional(
+    Type.String({ pattern: '^[^=,]+=[^=,]*$', maxLength: 256, description: 'k=v, bound or reported' }),
+  ),
   os: Type.Optional(Type.String({ maxLength: 64 })),
   arch: Type.Optional(Type.String({ maxLength: 16 })),
   version: Type.Optional(Type.String({ maxLength: 64 })),
   hostname: Type.Optional(Type.String({ maxLength: 255 })),
-  search: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'case-insensitive prefix of hostname or AgentSN' })),
+  search: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, description: 'case-insensitive prefix of hostname or AgentSN' }),
+  ),
 });
 const SnQuery = Type.Object({ agentsn: Sn }, { additionalProperties: false });
-const RegionBody = Type.Object({ agents: Type.Array(Sn, { minItems: 1, maxItems: 100_000 }), region: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+const RegionBody = Type.Object(
+  { agents: Type.Array(Sn, { minItems: 1, maxItems: 100_000 }), region: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
 
 export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get<{ Querystring: Static<typeof SnQuery> }>(
     '/agent',
-    { schema: { tags: ['host'], summary: 'One host by AgentSN, with its reported agents[] (answer: {host})', querystring: SnQuery, response: { 200: HostAnswer } } },
+    {
+      schema: {
+        tags: ['host'],
+        summary: 'One host by AgentSN, with its reported agents[] (answer: {host})',
+        querystring: SnQuery,
+        response: { 200: HostAnswer },
+      },
+    },
     async (request, reply) => {
       const host = await ctx.store.getHost(request.query.agentsn);
       if (!host) return sendError(reply, 'NOT_FOUND', `no host ${request.query.agentsn}`);
@@ -35,20 +49,49 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
 
   app.get<{ Querystring: Static<typeof HostQuery> }>(
     '/host',
-    { schema: { tags: ['host'], summary: 'Hosts filtered by status, region, tag, os, arch, version; paged', querystring: HostQuery, response: { 200: HostPage } } },
+    {
+      schema: {
+        tags: ['host'],
+        summary: 'Hosts filtered by status, region, tag, os, arch, version; paged',
+        querystring: HostQuery,
+        response: { 200: HostPage },
+      },
+    },
     async (request, reply) => {
       const q = request.query;
       const page = await ctx.store.listHosts(
-        { status: q.status, region: q.region, tag: q.tag, os: q.os, arch: q.arch, version: q.version, hostname: q.hostname, search: q.search },
+        {
+          status: q.status,
+          region: q.region,
+          tag: q.tag,
+          os: q.os,
+          arch: q.arch,
+          version: q.version,
+          hostname: q.hostname,
+          search: q.search,
+        },
         toPaging(q),
       );
-      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, hosts: page.items.map((h) => withIsoTimes(h, HOST_TIME_FIELDS)) }));
+      return reply.send(
+        ok({
+          count: page.count,
+          offset: page.offset,
+          limit: page.limit,
+          hosts: page.items.map((h) => withIsoTimes(h, HOST_TIME_FIELDS)),
+        }),
+      );
     },
   );
 
   app.delete<{ Querystring: Static<typeof SnQuery> }>(
     '/host',
-    { schema: { tags: ['host'], summary: 'Mark a host deleted (it comes back online if it pushes again)', querystring: SnQuery } },
+    {
+      schema: {
+        tags: ['host'],
+        summary: 'Mark a host deleted (it comes back online if it pushes again)',
+        querystring: SnQuery,
+      },
+    },
     async (request, reply) => {
       const r = await ctx.store.deleteHost(request.query.agentsn, ctx.clock.now());
       if (!r.ok) return sendError(reply, 'NOT_FOUND', r.cause);
@@ -64,7 +107,8 @@ export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise
     {
       schema: {
         tags: ['host'],
-        summary: "Reset a host's registration: its credential is cleared (a deleted host is registered again), so the next /agent/register for this AgentSN is accepted without proof and issues a new credential and certificate",
+        summary:
+          "Reset a host's registration: its credential is cleared (a deleted host is registered again), so the next /agent/register for this AgentSN is accepted without proof and issues a new credential and certificate",
         params: SnQuery,
       },
     },

@@ -12,8 +12,14 @@ const Value = Type.String({ maxLength: 64, pattern: '^[^=,]*$' });
 const Sn = Type.String({ minLength: 1, maxLength: 64 });
 const IdQuery = Type.Object({ id: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
 const TagBody = Type.Object({ name: Name, value: Value }, { additionalProperties: false });
-const TagUpdate = Type.Object({ id: Type.Integer({ minimum: 1 }), name: Name, value: Value }, { additionalProperties: false });
-const BindBody = Type.Object({ id: Type.Integer({ minimum: 1 }), agents: Type.Array(Sn, { minItems: 1, maxItems: 100_000 }) }, { additionalProperties: false });
+const TagUpdate = Type.Object(
+  { id: Type.Integer({ minimum: 1 }), name: Name, value: Value },
+  { additionalProperties: false },
+);
+const BindBody = Type.Object(
+  { id: Type.Integer({ minimum: 1 }), agents: Type.Array(Sn, { minItems: 1, maxItems: 100_000 }) },
+  { additionalProperties: false },
+);
 const RegionBody = Type.Object({ name: Name }, { additionalProperties: false });
 const RegionUpdate = Type.Object({ id: Type.Integer({ minimum: 0 }), name: Name }, { additionalProperties: false });
 const TagQuery = pagingQuery('tags', { name: Type.Optional(Type.String({ maxLength: 64 })) });
@@ -26,57 +32,131 @@ const EventQuery = pagingQuery('events', {
 });
 
 function answer<T extends object>(reply: FastifyReply, r: Mutation<T>, key?: string): FastifyReply {
-  if (!r.ok) return sendError(reply, r.reason === 'not_found' ? 'NOT_FOUND' : r.reason === 'conflict' ? 'CONFLICT' : 'BAD_REQUEST', r.cause);
+  if (!r.ok)
+    return sendError(
+      reply,
+      r.reason === 'not_found' ? 'NOT_FOUND' : r.reason === 'conflict' ? 'CONFLICT' : 'BAD_REQUEST',
+      r.cause,
+    );
   // A tag or region row: its times as ISO 8601 UTC strings (issue 13 item 8).
-  return reply.send(ok(key ? { [key]: withIsoTimes(r.value, ROW_TIME_FIELDS as unknown as (keyof T)[]) } : (r.value as Record<string, unknown>)));
+  return reply.send(
+    ok(
+      key
+        ? { [key]: withIsoTimes(r.value, ROW_TIME_FIELDS as unknown as (keyof T)[]) }
+        : (r.value as Record<string, unknown>),
+    ),
+  );
 }
 
 export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const now = () => ctx.clock.now();
 
-  app.get<{ Querystring: Static<typeof TagQuery> }>('/tag', { schema: { tags: ['tag'], summary: 'Tags with bound-host counts; paged', querystring: TagQuery } }, async (req, reply) => {
-    const p = await ctx.store.listTags({ name: req.query.name }, toPaging(req.query));
-    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, tags: p.items.map((t) => withIsoTimes(t, ROW_TIME_FIELDS)) }));
-  });
-  app.post<{ Body: Static<typeof TagBody> }>('/tag', { schema: { tags: ['tag'], summary: 'Create a tag (name=value)', body: TagBody } }, async (req, reply) =>
-    answer(reply, await ctx.store.createTag(req.body.name, req.body.value, now()), 'tag'),
+  app.get<{ Querystring: Static<typeof TagQuery> }>(
+    '/tag',
+    { schema: { tags: ['tag'], summary: 'Tags with bound-host counts; paged', querystring: TagQuery } },
+    async (req, reply) => {
+      const p = await ctx.store.listTags({ name: req.query.name }, toPaging(req.query));
+      return reply.send(
+        ok({
+          count: p.count,
+          offset: p.offset,
+          limit: p.limit,
+          tags: p.items.map((t) => withIsoTimes(t, ROW_TIME_FIELDS)),
+        }),
+      );
+    },
   );
-  app.put<{ Body: Static<typeof TagUpdate> }>('/tag', { schema: { tags: ['tag'], summary: 'Rename a tag', body: TagUpdate } }, async (req, reply) =>
-    answer(reply, await ctx.store.updateTag(req.body.id, req.body.name, req.body.value, now()), 'tag'),
+  app.post<{ Body: Static<typeof TagBody> }>(
+    '/tag',
+    { schema: { tags: ['tag'], summary: 'Create a tag (name=value)', body: TagBody } },
+    async (req, reply) => answer(reply, await ctx.store.createTag(req.body.name, req.body.value, now()), 'tag'),
   );
-  app.delete<{ Querystring: Static<typeof IdQuery> }>('/tag', { schema: { tags: ['tag'], summary: 'Delete a tag (and its bindings)', querystring: IdQuery } }, async (req, reply) =>
-    answer(reply, await ctx.store.deleteTag(req.query.id)),
+  app.put<{ Body: Static<typeof TagUpdate> }>(
+    '/tag',
+    { schema: { tags: ['tag'], summary: 'Rename a tag', body: TagUpdate } },
+    async (req, reply) =>
+      answer(reply, await ctx.store.updateTag(req.body.id, req.body.name, req.body.value, now()), 'tag'),
   );
-  app.post<{ Body: Static<typeof BindBody> }>('/tag/bind', { schema: { tags: ['tag'], summary: 'Bind a tag to hosts', body: BindBody } }, async (req, reply) =>
-    answer(reply, await ctx.store.bindTag(req.body.id, req.body.agents, true, now())),
+  app.delete<{ Querystring: Static<typeof IdQuery> }>(
+    '/tag',
+    { schema: { tags: ['tag'], summary: 'Delete a tag (and its bindings)', querystring: IdQuery } },
+    async (req, reply) => answer(reply, await ctx.store.deleteTag(req.query.id)),
   );
-  app.post<{ Body: Static<typeof BindBody> }>('/tag/unbind', { schema: { tags: ['tag'], summary: 'Unbind a tag from hosts', body: BindBody } }, async (req, reply) =>
-    answer(reply, await ctx.store.bindTag(req.body.id, req.body.agents, false, now())),
+  app.post<{ Body: Static<typeof BindBody> }>(
+    '/tag/bind',
+    { schema: { tags: ['tag'], summary: 'Bind a tag to hosts', body: BindBody } },
+    async (req, reply) => answer(reply, await ctx.store.bindTag(req.body.id, req.body.agents, true, now())),
+  );
+  app.post<{ Body: Static<typeof BindBody> }>(
+    '/tag/unbind',
+    { schema: { tags: ['tag'], summary: 'Unbind a tag from hosts', body: BindBody } },
+    async (req, reply) => answer(reply, await ctx.store.bindTag(req.body.id, req.body.agents, false, now())),
   );
 
-  app.get<{ Querystring: Static<typeof RegionQuery> }>('/region', { schema: { tags: ['region'], summary: 'Regions with host counts; paged', querystring: RegionQuery } }, async (req, reply) => {
-    const p = await ctx.store.listRegions(toPaging(req.query));
-    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, regions: p.items.map((r) => withIsoTimes(r, ROW_TIME_FIELDS)) }));
-  });
-  app.post<{ Body: Static<typeof RegionBody> }>('/region', { schema: { tags: ['region'], summary: 'Create a region', body: RegionBody } }, async (req, reply) =>
-    answer(reply, await ctx.store.createRegion(req.body.name, now()), 'region'),
+  app.get<{ Querystring: Static<typeof RegionQuery> }>(
+    '/region',
+    { schema: { tags: ['region'], summary: 'Regions with host counts; paged', querystring: RegionQuery } },
+    async (req, reply) => {
+      const p = await ctx.store.listRegions(toPaging(req.query));
+      return reply.send(
+        ok({
+          count: p.count,
+          offset: p.offset,
+          limit: p.limit,
+          regions: p.items.map((r) => withIsoTimes(r, ROW_TIME_FIELDS)),
+        }),
+      );
+    },
   );
-  app.put<{ Body: Static<typeof RegionUpdate> }>('/region', { schema: { tags: ['region'], summary: 'Rename a region', body: RegionUpdate } }, async (req, reply) =>
-    answer(reply, await ctx.store.updateRegion(req.body.id, req.body.name, now()), 'region'),
+  app.post<{ Body: Static<typeof RegionBody> }>(
+    '/region',
+    { schema: { tags: ['region'], summary: 'Create a region', body: RegionBody } },
+    async (req, reply) => answer(reply, await ctx.store.createRegion(req.body.name, now()), 'region'),
   );
-  app.delete<{ Querystring: Static<typeof IdQuery> }>('/region', { schema: { tags: ['region'], summary: 'Delete a region (its hosts move to region 0)', querystring: IdQuery } }, async (req, reply) =>
-    answer(reply, await ctx.store.deleteRegion(req.query.id)),
+  app.put<{ Body: Static<typeof RegionUpdate> }>(
+    '/region',
+    { schema: { tags: ['region'], summary: 'Rename a region', body: RegionUpdate } },
+    async (req, reply) => answer(reply, await ctx.store.updateRegion(req.body.id, req.body.name, now()), 'region'),
+  );
+  app.delete<{ Querystring: Static<typeof IdQuery> }>(
+    '/region',
+    { schema: { tags: ['region'], summary: 'Delete a region (its hosts move to region 0)', querystring: IdQuery } },
+    async (req, reply) => answer(reply, await ctx.store.deleteRegion(req.query.id)),
   );
 
-  app.get<{ Querystring: Static<typeof EventQuery> }>('/event', { schema: { tags: ['event'], summary: 'Events by host, kind and time (occurred, unix s); paged', querystring: EventQuery } }, async (req, reply) => {
-    const q = req.query;
-    const p = await ctx.store.listEvents({ agentsn: q.agentsn, since: q.since, until: q.until, kind: q.kind }, toPaging(q));
-    return reply.send(ok({ count: p.count, offset: p.offset, limit: p.limit, events: p.items.map((e) => withIsoTimes(e, EVENT_TIME_FIELDS)) }));
-  });
+  app.get<{ Querystring: Static<typeof EventQuery> }>(
+    '/event',
+    {
+      schema: {
+        tags: ['event'],
+        summary: 'Events by host, kind and time (occurred, unix s); paged',
+        querystring: EventQuery,
+      },
+    },
+    async (req, reply) => {
+      const q = req.query;
+      const p = await ctx.store.listEvents(
+        { agentsn: q.agentsn, since: q.since, until: q.until, kind: q.kind },
+        toPaging(q),
+      );
+      return reply.send(
+        ok({
+          count: p.count,
+          offset: p.offset,
+          limit: p.limit,
+          events: p.items.map((e) => withIsoTimes(e, EVENT_TIME_FIELDS)),
+        }),
+      );
+    },
+  );
 
-  app.get('/dashboard', { schema: { tags: ['dashboard'], summary: 'Host and agent counts, computed periodically (dashboardIntervalSec)' } }, async (_req, reply) => {
-    const d = ctx.dashboard();
-    if (!d) return sendError(reply, 'UNAVAILABLE', 'dashboard not computed yet');
-    return reply.send(ok({ dashboard: withIsoTimes(d, ['computedAt'] as const) }));
-  });
+  app.get(
+    '/dashboard',
+    { schema: { tags: ['dashboard'], summary: 'Host and agent counts, computed periodically (dashboardIntervalSec)' } },
+    async (_req, reply) => {
+      const d = ctx.dashboard();
+      if (!d) return sendError(reply, 'UNAVAILABLE', 'dashboard not computed yet');
+      return reply.send(ok({ dashboard: withIsoTimes(d, ['computedAt'] as const) }));
+    },
+  );
 }

@@ -29,7 +29,8 @@ export async function metricsRoute(app: FastifyInstance, ctx: AppContext): Promi
       onRequest: gate,
       schema: {
         tags: ['metrics'],
-        summary: 'Prometheus metrics (text format 0.0.4): hosts, status pushes, hub, fan-out, subtasks, store, process, fleet self-reports',
+        summary:
+          'Prometheus metrics (text format 0.0.4): hosts, status pushes, hub, fan-out, subtasks, store, process, fleet self-reports',
         description: 'Authorization: Bearer <metricsToken> (config) or an operator token (viewer role or above).',
         security: [{ bearer: [] }],
       },

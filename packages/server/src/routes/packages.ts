@@ -102,7 +102,8 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
         mkdirSync(incoming, { recursive: true });
         const tmp = join(incoming, randomUUID());
         try {
-          if (request.headers['content-type']?.startsWith('application/json')) return await registerJson(request, reply, tmp);
+          if (request.headers['content-type']?.startsWith('application/json'))
+            return await registerJson(request, reply, tmp);
           return await receive(request, reply, tmp);
         } finally {
           rmSync(tmp, { force: true });
@@ -111,7 +112,11 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
     );
   });
 
-  async function receive(request: FastifyRequest<{ Querystring: Static<typeof UploadQuery> }>, reply: FastifyReply, tmp: string): Promise<FastifyReply> {
+  async function receive(
+    request: FastifyRequest<{ Querystring: Static<typeof UploadQuery> }>,
+    reply: FastifyReply,
+    tmp: string,
+  ): Promise<FastifyReply> {
     const fields: Record<string, unknown> = { ...request.query };
     const m = meter(limit);
     let gotFile = false;
@@ -154,7 +159,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
       if (e.statusCode && e.statusCode < 500) return sendError(reply, 'BAD_REQUEST', e.message);
       if (isDiskFull(e)) {
         request.log.error({ dataDir: ctx.config.dataDir }, 'package upload failed: no space left on the data disk');
-        return sendError(reply, 'UNAVAILABLE', 'no space left on the server\'s data disk; the upload was discarded');
+        return sendError(reply, 'UNAVAILABLE', "no space left on the server's data disk; the upload was discarded");
       }
       throw err;
     }
@@ -180,7 +185,8 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
   /** The seed's JSON body: register a file already in the package directory, or fetch it from `url`. */
   async function registerJson(request: FastifyRequest, reply: FastifyReply, tmp: string): Promise<FastifyReply> {
     const body = request.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return sendError(reply, 'BAD_REQUEST', 'body: a JSON object {name,version,arch,os,file[,url]}');
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return sendError(reply, 'BAD_REQUEST', 'body: a JSON object {name,version,arch,os,file[,url]}');
     const { url, ...fields } = body as Record<string, unknown>;
     const extra = Object.keys(fields).filter((k) => !(k in FIELDS));
     if (extra.length) return sendError(reply, 'BAD_REQUEST', `unknown fields: ${extra.join(', ')}`);
@@ -192,11 +198,16 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
     let fetched = false;
     if (url === undefined) {
       if (!existsSync(dest) || !statSync(dest).isFile()) {
-        return sendError(reply, 'BAD_REQUEST', `no file ${rel} under the data dir: put it there first, upload it (octet-stream or multipart), or give url`);
+        return sendError(
+          reply,
+          'BAD_REQUEST',
+          `no file ${rel} under the data dir: put it there first, upload it (octet-stream or multipart), or give url`,
+        );
       }
       await pipeline(createReadStream(dest), m, new Writable({ write: (_c, _e, cb) => cb() }));
     } else {
-      if (typeof url !== 'string' || url.length > 2048 || !/^https?:\/\/[^\s]+$/.test(url)) return sendError(reply, 'BAD_REQUEST', 'url: an http:// or https:// URL');
+      if (typeof url !== 'string' || url.length > 2048 || !/^https?:\/\/[^\s]+$/.test(url))
+        return sendError(reply, 'BAD_REQUEST', 'url: an http:// or https:// URL');
       if (existsSync(dest)) return sendError(reply, 'CONFLICT', `${rel} exists already: register it without url`);
       let res: Response;
       try {
@@ -206,9 +217,14 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
       }
       if (!res.ok || !res.body) return sendError(reply, 'BAD_REQUEST', `url: answered HTTP ${res.status}`);
       try {
-        await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), m, createWriteStream(tmp, { mode: 0o644 }));
+        await pipeline(
+          Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+          m,
+          createWriteStream(tmp, { mode: 0o644 }),
+        );
       } catch (err) {
-        if (err instanceof TooLarge) return sendError(reply, 'PAYLOAD_TOO_LARGE', `url: file exceeds uploadMaxBytes ${limit}`);
+        if (err instanceof TooLarge)
+          return sendError(reply, 'PAYLOAD_TOO_LARGE', `url: file exceeds uploadMaxBytes ${limit}`);
         return sendError(reply, 'BAD_REQUEST', `url: fetch failed (${(err as Error).message})`);
       }
       fetched = true;
@@ -235,7 +251,8 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
     for (const [k, schema] of Object.entries(FIELDS)) {
       const v = fields[k];
       if (typeof v !== 'string' || v.length === 0) problems.push(`${k}: required`);
-      else if (v.length > (schema.maxLength ?? 255) || !new RegExp(schema.pattern!).test(v)) problems.push(`${k}: must match ${schema.pattern}`);
+      else if (v.length > (schema.maxLength ?? 255) || !new RegExp(schema.pattern!).test(v))
+        problems.push(`${k}: must match ${schema.pattern}`);
       else out[k] = v;
     }
     return problems.length ? problems.join('; ') : (out as Meta);
@@ -243,21 +260,40 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/package',
-    { schema: { tags: ['package'], summary: 'Packages filtered by id, name, version, os, arch; paged (seed 000)', querystring: ListQuery, response: { 200: PackagePage } } },
+    {
+      schema: {
+        tags: ['package'],
+        summary: 'Packages filtered by id, name, version, os, arch; paged (seed 000)',
+        querystring: ListQuery,
+        response: { 200: PackagePage },
+      },
+    },
     async (request, reply) => {
       const q = request.query;
-      const page = await ctx.store.listPackages({ id: q.id, name: q.name, version: q.version, os: q.os, arch: q.arch }, toPaging(q));
-      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, packages: page.items.map(packageOut) }));
+      const page = await ctx.store.listPackages(
+        { id: q.id, name: q.name, version: q.version, os: q.os, arch: q.arch },
+        toPaging(q),
+      );
+      return reply.send(
+        ok({ count: page.count, offset: page.offset, limit: page.limit, packages: page.items.map(packageOut) }),
+      );
     },
   );
 
   app.delete<{ Querystring: Static<typeof ListQuery> }>(
     '/package',
-    { schema: { tags: ['package'], summary: 'Delete the packages matching the filters (at least one) and their files', querystring: ListQuery } },
+    {
+      schema: {
+        tags: ['package'],
+        summary: 'Delete the packages matching the filters (at least one) and their files',
+        querystring: ListQuery,
+      },
+    },
     async (request, reply) => {
       const q = request.query;
       const filter: PackageFilter = { id: q.id, name: q.name, version: q.version, os: q.os, arch: q.arch };
-      if (Object.values(filter).every((v) => v === undefined || v === '')) return sendError(reply, 'BAD_REQUEST', 'give at least one of id, name, version, os, arch');
+      if (Object.values(filter).every((v) => v === undefined || v === ''))
+        return sendError(reply, 'BAD_REQUEST', 'give at least one of id, name, version, os, arch');
       const rows = await ctx.store.deletePackages(filter);
       for (const p of rows) rmSync(join(ctx.config.dataDir, p.path), { force: true });
       if (rows.length === 0) return sendError(reply, 'NOT_FOUND', 'no package matches');

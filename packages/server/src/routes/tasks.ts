@@ -18,7 +18,10 @@ import type { SubtaskRow, TaskRow, TaskSpec } from '../store/store.ts';
 import { HOW_TO_NAME, nameFromUrl } from '../tasks/package-name.ts';
 import { parseCountOrPercent } from '../tasks/state-machine.ts';
 
-const Time = Type.Union([Type.Number({ minimum: 0, description: 'unix seconds' }), Type.String({ format: 'date-time' })]);
+const Time = Type.Union([
+  Type.Number({ minimum: 0, description: 'unix seconds' }),
+  Type.String({ format: 'date-time' }),
+]);
 const Percent = Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,2})?%$' });
 /** Largest POST /task body: 100,000 AgentSNs of 64 characters fit (issue 13 B.3). */
 const TASK_BODY_LIMIT = 16 * 1024 * 1024;
@@ -27,34 +30,87 @@ export const TaskBody = Type.Object(
   {
     command: Type.Union(JOB_ACTIONS.map((a) => Type.Literal(a))),
     agents: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100_000 })),
-    tags: Type.Optional(Type.String({ minLength: 3, maxLength: 1024, pattern: '^[^=,]+=[^=,]*(,[^=,]+=[^=,]*)*$', description: 'k=v,k2=v2: hosts reporting all of them' })),
-    window: Type.Optional(Type.Object({ start: Type.Optional(Time), end: Type.Optional(Time) }, { additionalProperties: false })),
+    tags: Type.Optional(
+      Type.String({
+        minLength: 3,
+        maxLength: 1024,
+        pattern: '^[^=,]+=[^=,]*(,[^=,]+=[^=,]*)*$',
+        description: 'k=v,k2=v2: hosts reporting all of them',
+      }),
+    ),
+    window: Type.Optional(
+      Type.Object({ start: Type.Optional(Time), end: Type.Optional(Time) }, { additionalProperties: false }),
+    ),
     parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    delay: Type.Optional(Type.Number({ minimum: 0, maximum: 30 * 86_400, description: 'seconds before the first attempt' })),
+    delay: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 30 * 86_400, description: 'seconds before the first attempt' }),
+    ),
     batch: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Percent], { description: 'at most this many hosts in flight, or "10%" of the targets; 0 = all' }),
+      Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Percent], {
+        description: 'at most this many hosts in flight, or "10%" of the targets; 0 = all',
+      }),
     ),
     max_errors: Type.Optional(
       Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Percent], {
-        description: 'failed subtasks allowed (count or "10%" of the targets; default 0): one more halts the task, the rest REVOKED (TASK_HALTED)',
+        description:
+          'failed subtasks allowed (count or "10%" of the targets; default 0): one more halts the task, the rest REVOKED (TASK_HALTED)',
       }),
     ),
-    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 4_294_967_295, description: 'lower first (default 1024): orders dispatch within and across tasks' })),
-    start_at: Type.Optional(Type.String({ format: 'date-time', description: 'absolute UTC time (ISO 8601) before which no subtask is READY' })),
-    after: Type.Optional(
-      Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 64, description: 'ids of tasks this one runs after: per host, READY only when the same host\'s subtask of each succeeded' }),
+    priority: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 4_294_967_295,
+        description: 'lower first (default 1024): orders dispatch within and across tasks',
+      }),
     ),
-    allow_unknown: Type.Optional(Type.Boolean({ description: 'record unknown AgentSNs as FAILED subtasks (TASK_HOST_UNKNOWN) instead of refusing the task with 400' })),
+    start_at: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'absolute UTC time (ISO 8601) before which no subtask is READY',
+      }),
+    ),
+    after: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1 }), {
+        maxItems: 64,
+        description:
+          "ids of tasks this one runs after: per host, READY only when the same host's subtask of each succeeded",
+      }),
+    ),
+    allow_unknown: Type.Optional(
+      Type.Boolean({
+        description:
+          'record unknown AgentSNs as FAILED subtasks (TASK_HOST_UNKNOWN) instead of refusing the task with 400',
+      }),
+    ),
     retry: Type.Optional(
       Type.Object(
-        { count: Type.Integer({ minimum: 0, maximum: 100 }), interval: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })) },
+        {
+          count: Type.Integer({ minimum: 0, maximum: 100 }),
+          interval: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })),
+        },
         { additionalProperties: false },
       ),
     ),
-    ttl: Type.Optional(Type.Number({ minimum: 0, maximum: 365 * 86_400, description: 'seconds; not started by then is FAILED TASK_EXPIRED' })),
-    ttr: Type.Optional(Type.Number({ minimum: 0.1, maximum: 30 * 86_400, description: 'seconds a RESERVED subtask may go unreported before READY again' })),
+    ttl: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 365 * 86_400,
+        description: 'seconds; not started by then is FAILED TASK_EXPIRED',
+      }),
+    ),
+    ttr: Type.Optional(
+      Type.Number({
+        minimum: 0.1,
+        maximum: 30 * 86_400,
+        description: 'seconds a RESERVED subtask may go unreported before READY again',
+      }),
+    ),
     user: Type.Optional(
-      Type.String({ maxLength: 64, description: 'ignored: the author recorded is always the token name (a sub-agent run-as user goes in parameters.user)' }),
+      Type.String({
+        maxLength: 64,
+        description:
+          'ignored: the author recorded is always the token name (a sub-agent run-as user goes in parameters.user)',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -62,10 +118,18 @@ export const TaskBody = Type.Object(
 type TaskBody = Static<typeof TaskBody>;
 
 const IdBody = Type.Object(
-  { id: Type.Integer({ minimum: 1 }), subtask: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'one subtask of the task (its id)' })) },
+  {
+    id: Type.Integer({ minimum: 1 }),
+    subtask: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'one subtask of the task (its id)' }),
+    ),
+  },
   { additionalProperties: false },
 );
-const SubtaskBody = Type.Object({ id: Type.Integer({ minimum: 1 }), subtask: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+const SubtaskBody = Type.Object(
+  { id: Type.Integer({ minimum: 1 }), subtask: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
 
 const taskOut = (t: TaskRow) => withIsoTimes(t, TASK_TIME_FIELDS);
 const subtaskOut = (s: SubtaskRow) => withIsoTimes(s, SUBTASK_TIME_FIELDS);
@@ -73,7 +137,9 @@ const TaskQuery = pagingQuery('tasks', {
   id: Type.Optional(Type.Integer({ minimum: 1 })),
   status: Type.Optional(Type.String({ enum: ['RUNNING', 'COMPLETE', 'REVOKED', 'HALTED'] })),
   command: Type.Optional(Type.String({ maxLength: 32 })),
-  state: Type.Optional(Type.String({ enum: Object.values(SubtaskState), description: 'with id: only the subtasks in this state' })),
+  state: Type.Optional(
+    Type.String({ enum: Object.values(SubtaskState), description: 'with id: only the subtasks in this state' }),
+  ),
 });
 
 function toMs(t: number | string | undefined): number | undefined {
@@ -83,12 +149,19 @@ function toMs(t: number | string | undefined): number | undefined {
 
 export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   /** Below admin, a token may revoke or kick only the tasks it created (their scope was checked then). */
-  const notOwnTask = async (id: number, op: Operator): Promise<{ name: 'NOT_FOUND' | 'FORBIDDEN'; cause: string } | undefined> => {
+  const notOwnTask = async (
+    id: number,
+    op: Operator,
+  ): Promise<{ name: 'NOT_FOUND' | 'FORBIDDEN'; cause: string } | undefined> => {
     if (op.role === 'admin') return undefined;
     // A state no subtask is in: the task row without loading its subtasks.
     const t = await ctx.store.getTask(id, { state: 'none' });
     if (!t) return { name: 'NOT_FOUND', cause: `no task ${id}` };
-    if (t.task.user !== op.name) return { name: 'FORBIDDEN', cause: `task ${id} was created by another token; role ${op.role} may change only its own` };
+    if (t.task.user !== op.name)
+      return {
+        name: 'FORBIDDEN',
+        cause: `task ${id} was created by another token; role ${op.role} may change only its own`,
+      };
     return undefined;
   };
 
@@ -96,14 +169,21 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
     '/task',
     {
       bodyLimit: Math.max(TASK_BODY_LIMIT, ctx.config.bodyLimitBytes),
-      schema: { tags: ['task'], summary: 'Create a task: one subtask per AgentSN, or per host matching tags in a window', body: TaskBody, response: { 200: TaskCreated } },
+      schema: {
+        tags: ['task'],
+        summary: 'Create a task: one subtask per AgentSN, or per host matching tags in a window',
+        body: TaskBody,
+        response: { 200: TaskCreated },
+      },
     },
     async (request, reply) => {
       const b = request.body;
-      if ((b.agents === undefined) === (b.tags === undefined)) return sendError(reply, 'BAD_REQUEST', 'give exactly one of agents or tags');
+      if ((b.agents === undefined) === (b.tags === undefined))
+        return sendError(reply, 'BAD_REQUEST', 'give exactly one of agents or tags');
       if (b.window && !b.tags) return sendError(reply, 'BAD_REQUEST', 'window applies to tag tasks only');
       const parameters = { ...(b.parameters ?? {}) };
-      if ('id' in parameters || 'action' in parameters) return sendError(reply, 'BAD_REQUEST', 'parameters must not set id or action');
+      if ('id' in parameters || 'action' in parameters)
+        return sendError(reply, 'BAD_REQUEST', 'parameters must not set id or action');
       // Seed 000's example names the sub-agent only through its url: derive the name from it.
       if (b.command !== 'config' && parameters.name === undefined) {
         const derived = typeof parameters.url === 'string' ? nameFromUrl(parameters.url) : undefined;
@@ -112,16 +192,20 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       }
       const batch = parseCountOrPercent(b.batch ?? 0);
       const maxErrors = parseCountOrPercent(b.max_errors ?? 0);
-      if (!batch || !maxErrors) return sendError(reply, 'BAD_REQUEST', 'batch, max_errors: a count or a percentage up to 100%');
+      if (!batch || !maxErrors)
+        return sendError(reply, 'BAD_REQUEST', 'batch, max_errors: a count or a percentage up to 100%');
       const startAt = b.start_at === undefined ? undefined : Date.parse(b.start_at);
-      if (startAt !== undefined && !Number.isFinite(startAt)) return sendError(reply, 'BAD_REQUEST', 'start_at: an ISO 8601 UTC time');
+      if (startAt !== undefined && !Number.isFinite(startAt))
+        return sendError(reply, 'BAD_REQUEST', 'start_at: an ISO 8601 UTC time');
       const probe = { ...parameters, id: 'probe', action: b.command };
       const check = b.command === 'config' ? configJob.validate(probe) : subAgentJob.validate(probe);
       if (!check.ok) return sendError(reply, 'BAD_REQUEST', `parameters: ${check.errors.join('; ')}`);
       if ((b.command === 'install' || b.command === 'upgrade') && parameters.url === undefined) {
-        if (typeof parameters.version !== 'string') return sendError(reply, 'BAD_REQUEST', 'parameters: give url, or name and version of an uploaded package');
+        if (typeof parameters.version !== 'string')
+          return sendError(reply, 'BAD_REQUEST', 'parameters: give url, or name and version of an uploaded package');
         const pkg = await ctx.store.findPackage(parameters.name as string, parameters.version);
-        if (!pkg) return sendError(reply, 'NOT_FOUND', `no package ${String(parameters.name)} ${parameters.version} uploaded`);
+        if (!pkg)
+          return sendError(reply, 'NOT_FOUND', `no package ${String(parameters.name)} ${parameters.version} uploaded`);
       }
       // Scope (docs/security.md): hosts, the command (`action name`) and the run-as user, checked
       // before the task exists; the audit's dispatch row is written before any host can get it.
@@ -131,7 +215,9 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       noteAudit(request, {
         command,
         runAs,
-        ...(b.agents ? { targets: b.agents.length, selector: hostsSelector(b.agents) } : { selector: `tags=${b.tags}` }),
+        ...(b.agents
+          ? { targets: b.agents.length, selector: hostsSelector(b.agents) }
+          : { selector: `tags=${b.tags}` }),
       });
       const refusal = await scopeRefusal(op, {
         ...(b.agents ? { hosts: b.agents.map((name) => ({ name })) } : { tags: b.tags! }),
@@ -143,8 +229,10 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const now = ctx.clock.now();
       const windowStart = toMs(b.window?.start);
       const windowEnd = toMs(b.window?.end);
-      if (Number.isNaN(windowStart) || Number.isNaN(windowEnd)) return sendError(reply, 'BAD_REQUEST', 'window: bad time');
-      if (windowStart !== undefined && windowEnd !== undefined && windowEnd <= windowStart) return sendError(reply, 'BAD_REQUEST', 'window: end must be after start');
+      if (Number.isNaN(windowStart) || Number.isNaN(windowEnd))
+        return sendError(reply, 'BAD_REQUEST', 'window: bad time');
+      if (windowStart !== undefined && windowEnd !== undefined && windowEnd <= windowStart)
+        return sendError(reply, 'BAD_REQUEST', 'window: end must be after start');
       const spec: TaskSpec = {
         command: b.command,
         parameters,
@@ -169,7 +257,8 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         ttrMs: Math.round((b.ttr ?? ctx.config.taskTtrSec) * 1000),
       };
       const unknown = await ctx.store.unknownTargets(b.agents ?? [], b.after ?? []);
-      if (unknown.tasks.length) return sendError(reply, 'BAD_REQUEST', `after: unknown task ids ${unknown.tasks.join(', ')}`);
+      if (unknown.tasks.length)
+        return sendError(reply, 'BAD_REQUEST', `after: unknown task ids ${unknown.tasks.join(', ')}`);
       if (unknown.hosts.length && b.allow_unknown !== true) {
         const n = unknown.hosts.length;
         const cause = `unknown AgentSN (${n}): ${unknown.hosts.slice(0, 100).join(', ')}${n > 100 ? ', ...' : ''}; register them first, or send allow_unknown: true to record them FAILED`;
@@ -180,7 +269,10 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const { id, results } = await ctx.store.createTask(spec, now);
       // The parameters may hold secrets: never audited or logged.
       const failed = results.filter((r) => r.errcode !== undefined).length;
-      noteAudit(request, { targets: results.length, outcome: `task ${id}: ${results.length - failed} subtasks${failed ? `, ${failed} unknown hosts recorded FAILED` : ''}` });
+      noteAudit(request, {
+        targets: results.length,
+        outcome: `task ${id}: ${results.length - failed} subtasks${failed ? `, ${failed} unknown hosts recorded FAILED` : ''}`,
+      });
       ctx.kickScheduler();
       return reply.send(ok({ id, results }));
     },
@@ -188,7 +280,14 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
 
   app.get<{ Querystring: Static<typeof TaskQuery> }>(
     '/task',
-    { schema: { tags: ['task'], summary: 'One task with its subtasks and per-state counts (?id=[&state=]), or a page of tasks', querystring: TaskQuery, response: { 200: TaskAnswer } } },
+    {
+      schema: {
+        tags: ['task'],
+        summary: 'One task with its subtasks and per-state counts (?id=[&state=]), or a page of tasks',
+        querystring: TaskQuery,
+        response: { 200: TaskAnswer },
+      },
+    },
     async (request, reply) => {
       const q = request.query;
       if (q.id !== undefined) {
@@ -197,12 +296,18 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         return reply.send(ok({ task: taskOut(t.task), states: t.states, subtasks: t.subtasks.map(subtaskOut) }));
       }
       const page = await ctx.store.listTasks({ status: q.status, command: q.command }, toPaging(q));
-      return reply.send(ok({ count: page.count, offset: page.offset, limit: page.limit, tasks: page.items.map(taskOut) }));
+      return reply.send(
+        ok({ count: page.count, offset: page.offset, limit: page.limit, tasks: page.items.map(taskOut) }),
+      );
     },
   );
 
   const mutationError = (reason: 'not_found' | 'conflict' | 'bad_request') =>
-    reason === 'not_found' ? ('NOT_FOUND' as const) : reason === 'conflict' ? ('CONFLICT' as const) : ('BAD_REQUEST' as const);
+    reason === 'not_found'
+      ? ('NOT_FOUND' as const)
+      : reason === 'conflict'
+        ? ('CONFLICT' as const)
+        : ('BAD_REQUEST' as const);
 
   app.post<{ Body: Static<typeof IdBody> }>(
     '/task/revoke',
@@ -218,16 +323,27 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const { id, subtask } = request.body;
       const refused = await notOwnTask(id, operatorOf(request)!);
       if (refused) return sendError(reply, refused.name, refused.cause);
-      const r = subtask === undefined ? await ctx.store.revokeTask(id, ctx.clock.now()) : await ctx.store.revokeSubtask(id, subtask, ctx.clock.now());
+      const r =
+        subtask === undefined
+          ? await ctx.store.revokeTask(id, ctx.clock.now())
+          : await ctx.store.revokeSubtask(id, subtask, ctx.clock.now());
       if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
-      noteAudit(request, { outcome: `task ${id}${subtask ? ` subtask ${subtask}` : ''}: ${r.value.revoked} revoked, ${r.value.cancelling} cancelling` });
+      noteAudit(request, {
+        outcome: `task ${id}${subtask ? ` subtask ${subtask}` : ''}: ${r.value.revoked} revoked, ${r.value.cancelling} cancelling`,
+      });
       return reply.send(ok(r.value));
     },
   );
 
   app.post<{ Body: Static<typeof IdBody> }>(
     '/task/kick',
-    { schema: { tags: ['task'], summary: 'Move BURIED and DELAYED subtasks of a task (or one subtask) to READY now', body: IdBody } },
+    {
+      schema: {
+        tags: ['task'],
+        summary: 'Move BURIED and DELAYED subtasks of a task (or one subtask) to READY now',
+        body: IdBody,
+      },
+    },
     async (request, reply) => {
       const { id, subtask } = request.body;
       const refused = await notOwnTask(id, operatorOf(request)!);
@@ -242,7 +358,13 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
 
   app.post<{ Body: Static<typeof SubtaskBody> }>(
     '/task/touch',
-    { schema: { tags: ['task'], summary: 'Give a RESERVED subtask its full ttr again from now (409 when it is not RESERVED)', body: SubtaskBody } },
+    {
+      schema: {
+        tags: ['task'],
+        summary: 'Give a RESERVED subtask its full ttr again from now (409 when it is not RESERVED)',
+        body: SubtaskBody,
+      },
+    },
     async (request, reply) => {
       const { id, subtask } = request.body;
       const refused = await notOwnTask(id, operatorOf(request)!);

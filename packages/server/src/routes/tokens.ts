@@ -23,16 +23,27 @@ const Entries = (description: string) =>
 /** The fields of `aspire token create`; a list field takes entries that may be comma lists (a string is one entry). */
 const TokenBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 128, description: 'who or what the token is for (the author of its tasks, the audit log name)' }),
-    role: Type.Optional(Type.String({ enum: [...ROLES], default: 'admin', description: 'viewer | operator | admin (default admin)' })),
+    name: Type.String({
+      minLength: 1,
+      maxLength: 128,
+      description: 'who or what the token is for (the author of its tasks, the audit log name)',
+    }),
+    role: Type.Optional(
+      Type.String({ enum: [...ROLES], default: 'admin', description: 'viewer | operator | admin (default admin)' }),
+    ),
     ...Object.fromEntries(LIST_FIELDS.map((k) => [k, Entries(`--${k}: entries, each may be a comma list`)])),
     commands: Entries('--commands: one rule per entry, exact:TEXT, prefix:TEXT or regex:RE (no kind = exact)'),
   },
   { additionalProperties: false },
 );
-type TokenBodyT = { name: string; role?: string; commands?: string[] } & Partial<Record<(typeof LIST_FIELDS)[number], string[]>>;
+type TokenBodyT = { name: string; role?: string; commands?: string[] } & Partial<
+  Record<(typeof LIST_FIELDS)[number], string[]>
+>;
 
-const NameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
+const NameParams = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
 
 /** A token row as the API shows it: the stored scope parsed (null when unreadable), times ISO. */
 function tokenView(t: TokenRow) {
@@ -43,13 +54,26 @@ function tokenView(t: TokenRow) {
   } catch {
     scope = null;
   }
-  return { id: t.id, name: t.name, role: t.role, scope, gmt_create: isoTime(t.gmt_create), last_used: isoTime(t.last_used) };
+  return {
+    id: t.id,
+    name: t.name,
+    role: t.role,
+    scope,
+    gmt_create: isoTime(t.gmt_create),
+    last_used: isoTime(t.last_used),
+  };
 }
 
 export async function tokenRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   app.get(
     '/token',
-    { schema: { tags: ['token'], summary: 'Operator tokens: name, role, scope, created, last use; never the secret (admin)', response: { 200: TokenList } } },
+    {
+      schema: {
+        tags: ['token'],
+        summary: 'Operator tokens: name, role, scope, created, last use; never the secret (admin)',
+        response: { 200: TokenList },
+      },
+    },
     async (req, reply) => {
       const tokens = (await ctx.store.listTokens()).map(tokenView);
       // Who read the token list is audited, though a GET.
@@ -60,20 +84,37 @@ export async function tokenRoutes(app: FastifyInstance, ctx: AppContext): Promis
 
   app.post<{ Body: Static<typeof TokenBody> }>(
     '/token',
-    { schema: { tags: ['token'], summary: 'Create an operator token (admin); the answer carries its secret, the only time it is shown', body: TokenBody, response: { 200: TokenCreated } } },
+    {
+      schema: {
+        tags: ['token'],
+        summary: 'Create an operator token (admin); the answer carries its secret, the only time it is shown',
+        body: TokenBody,
+        response: { 200: TokenCreated },
+      },
+    },
     async (req, reply) => {
       const b = req.body as TokenBodyT;
       const r = checkGrantRequest({ ...b, role: b.role ?? 'admin' });
       if (!r.ok) return sendError(reply, 'BAD_REQUEST', r.problems.join('; '));
       const secret = await issueToken(ctx.store, r.grant, ctx.clock.now());
-      noteAudit(req, { selector: `token=${r.grant.name}`, outcome: `token ${r.grant.name} created: role ${r.grant.role}` });
+      noteAudit(req, {
+        selector: `token=${r.grant.name}`,
+        outcome: `token ${r.grant.name} created: role ${r.grant.role}`,
+      });
       return reply.send(ok({ name: r.grant.name, role: r.grant.role, scope: r.grant.scope, token: secret }));
     },
   );
 
   app.delete<{ Params: Static<typeof NameParams> }>(
     '/token/:name',
-    { schema: { tags: ['token'], summary: 'Revoke every operator token with this name, effective at once (admin)', params: NameParams, response: { 200: TokenDeleted } } },
+    {
+      schema: {
+        tags: ['token'],
+        summary: 'Revoke every operator token with this name, effective at once (admin)',
+        params: NameParams,
+        response: { 200: TokenDeleted },
+      },
+    },
     async (req, reply) => {
       const n = await ctx.store.deleteTokens(req.params.name);
       noteAudit(req, { selector: `token=${req.params.name}`, outcome: `${n} tokens revoked` });

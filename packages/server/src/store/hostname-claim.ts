@@ -6,7 +6,11 @@
  */
 import type { StatusInput } from './store.ts';
 
-export function hostnameRefusal(input: Pick<StatusInput, 'agentsn' | 'hostname'>, kept: string, holder: string): { message: string; data: Record<string, unknown> } {
+export function hostnameRefusal(
+  input: Pick<StatusInput, 'agentsn' | 'hostname'>,
+  kept: string,
+  holder: string,
+): { message: string; data: Record<string, unknown> } {
   return {
     message: `status push asked to rename host ${input.agentsn} to hostname ${JSON.stringify(input.hostname)}, which host ${holder} holds: kept ${JSON.stringify(kept)}`,
     data: { reason: 'hostname held by another host', asked: input.hostname, kept, holder },

@@ -16,7 +16,9 @@ import { openPostgresStore } from './postgres/pg-store.ts';
 
 export const DB_FILE = 'aspire.db';
 
-export type StoreConfig = { kind: 'sqlite' } | { kind: 'postgres'; url: string; passwordFile?: string; poolSize: number };
+export type StoreConfig =
+  | { kind: 'sqlite' }
+  | { kind: 'postgres'; url: string; passwordFile?: string; poolSize: number };
 
 export const POOL_SIZE = { min: 1, max: 200, default: 10 } as const;
 
@@ -46,7 +48,8 @@ export function checkStoreConfig(raw: unknown, problems: string[]): StoreConfig 
   }
   const r = raw as Record<string, unknown>;
   const allowed = r.kind === 'postgres' ? ['kind', 'url', 'passwordFile', 'poolSize'] : ['kind'];
-  for (const k of Object.keys(r)) if (!allowed.includes(k)) problems.push(`store.${k}: unknown key for kind ${JSON.stringify(r.kind)}`);
+  for (const k of Object.keys(r))
+    if (!allowed.includes(k)) problems.push(`store.${k}: unknown key for kind ${JSON.stringify(r.kind)}`);
   if (r.kind === 'sqlite') return { kind: 'sqlite' };
   if (r.kind !== 'postgres') {
     problems.push('store.kind: must be "sqlite" or "postgres"');
@@ -58,14 +61,25 @@ export function checkStoreConfig(raw: unknown, problems: string[]): StoreConfig 
   }
   const parsed = parseDatabaseUrl(r.url);
   if (!parsed.ok) problems.push(`store.url: ${parsed.problem}`);
-  if (r.passwordFile !== undefined && (typeof r.passwordFile !== 'string' || r.passwordFile === '')) problems.push('store.passwordFile: must be a file path');
+  if (r.passwordFile !== undefined && (typeof r.passwordFile !== 'string' || r.passwordFile === ''))
+    problems.push('store.passwordFile: must be a file path');
   let poolSize: number = POOL_SIZE.default;
   if (r.poolSize !== undefined) {
-    if (typeof r.poolSize !== 'number' || !Number.isInteger(r.poolSize) || r.poolSize < POOL_SIZE.min || r.poolSize > POOL_SIZE.max) {
+    if (
+      typeof r.poolSize !== 'number' ||
+      !Number.isInteger(r.poolSize) ||
+      r.poolSize < POOL_SIZE.min ||
+      r.poolSize > POOL_SIZE.max
+    ) {
       problems.push(`store.poolSize: must be an integer from ${POOL_SIZE.min} to ${POOL_SIZE.max}`);
     } else poolSize = r.poolSize;
   }
-  return { kind: 'postgres', url: r.url, poolSize, ...(typeof r.passwordFile === 'string' && r.passwordFile ? { passwordFile: r.passwordFile } : {}) };
+  return {
+    kind: 'postgres',
+    url: r.url,
+    poolSize,
+    ...(typeof r.passwordFile === 'string' && r.passwordFile ? { passwordFile: r.passwordFile } : {}),
+  };
 }
 
 export interface OpenedStore {
@@ -87,7 +101,10 @@ export function postgresConnection(store: Extract<StoreConfig, { kind: 'postgres
 }
 
 /** Open the selected store; PostgreSQL migrations run here (under an advisory lock). */
-export async function openStore(config: { dataDir: string; store?: StoreConfig }, env: StoreEnv = {}): Promise<OpenedStore> {
+export async function openStore(
+  config: { dataDir: string; store?: StoreConfig },
+  env: StoreEnv = {},
+): Promise<OpenedStore> {
   const sel = config.store ?? { kind: 'sqlite' };
   if (sel.kind === 'sqlite') {
     const file = join(config.dataDir, DB_FILE);

@@ -133,13 +133,20 @@ export class SqliteStore extends SqlitePart implements Store {
         // secret alone it would take the host over (issue 16 item 6). Another hostname gets a
         // fresh AgentSN (seed conflict rule). A deleted host stays deleted until a reset.
         const proven =
-          existing.credential_hash === '' || (input.presentedHash !== undefined && input.presentedHash === existing.credential_hash);
+          existing.credential_hash === '' ||
+          (input.presentedHash !== undefined && input.presentedHash === existing.credential_hash);
         if (existing.status === HostStatus.DELETED && (proven || existing.hostname === input.hostname)) {
           return { agentsn, conflict: false, tags: '', refused: 'deleted' as const };
         }
-        if (!proven && existing.hostname === input.hostname) return { agentsn, conflict: false, tags: '', refused: 'takeover' as const };
+        if (!proven && existing.hostname === input.hostname)
+          return { agentsn, conflict: false, tags: '', refused: 'takeover' as const };
         if (proven) {
-          this.run('UPDATE hosts SET credential_hash = ?, ipaddr = ? WHERE id = ?', input.newHash, input.ip, existing.id);
+          this.run(
+            'UPDATE hosts SET credential_hash = ?, ipaddr = ? WHERE id = ?',
+            input.newHash,
+            input.ip,
+            existing.id,
+          );
         } else {
           conflict = true;
           agentsn = input.freshAgentsn;
@@ -175,7 +182,10 @@ export class SqliteStore extends SqlitePart implements Store {
   }
 
   async hostIdentity(agentsn: string): Promise<HostIdentityRow | undefined> {
-    return this.get<HostIdentityRow>('SELECT hostname, status, cert_sha256, prev_cert_sha256 FROM hosts WHERE agentsn = ?', agentsn);
+    return this.get<HostIdentityRow>(
+      'SELECT hostname, status, cert_sha256, prev_cert_sha256 FROM hosts WHERE agentsn = ?',
+      agentsn,
+    );
   }
 
   async recordHostCertificate(agentsn: string, sha256: string, renewal: boolean): Promise<void> {
@@ -199,7 +209,13 @@ export class SqliteStore extends SqlitePart implements Store {
     return { ok: true, value: { reset: changes } };
   }
 
-  async addServerEvent(agentsn: string, kind: string, message: string, data: Record<string, unknown>, now: number): Promise<void> {
+  async addServerEvent(
+    agentsn: string,
+    kind: string,
+    message: string,
+    data: Record<string, unknown>,
+    now: number,
+  ): Promise<void> {
     // Server events use negative localids (agent events start at 1); -now is unique enough per host.
     this.run(
       `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create)
@@ -215,18 +231,31 @@ export class SqliteStore extends SqlitePart implements Store {
   }
 
   async credentialHash(agentsn: string): Promise<string | undefined> {
-    return this.get<{ credential_hash: string }>('SELECT credential_hash FROM hosts WHERE agentsn = ?', agentsn)?.credential_hash;
+    return this.get<{ credential_hash: string }>('SELECT credential_hash FROM hosts WHERE agentsn = ?', agentsn)
+      ?.credential_hash;
   }
 
   async ingestStatus(input: StatusInput): Promise<StatusOutcome> {
     const reportedTags = parseTags(input.tags).join(',');
     const fp = createHash('sha1')
-      .update(JSON.stringify([input.hostname, input.ip, input.step, input.os, input.arch, input.version, input.agents, reportedTags]))
+      .update(
+        JSON.stringify([
+          input.hostname,
+          input.ip,
+          input.step,
+          input.os,
+          input.arch,
+          input.version,
+          input.agents,
+          reportedTags,
+        ]),
+      )
       .digest('base64');
     if (this.isQuiet(input, fp)) {
       if (this.seen.size === 0) this.seenSince = input.now;
       this.seen.set(input.agentsn, { lastSeen: input.now, uptime: input.uptime });
-      if (input.now - this.seenSince >= QUIET_FLUSH_MS || this.seen.size >= QUIET_FLUSH_MAX) this.flushSeenIfRoom(input.now);
+      if (input.now - this.seenSince >= QUIET_FLUSH_MS || this.seen.size >= QUIET_FLUSH_MAX)
+        this.flushSeenIfRoom(input.now);
       return { reserved: [], host: { os: input.os, arch: input.arch }, eventsStored: 0, resultsRecorded: 0 };
     }
     const out = this.writeStatus(input, reportedTags);
@@ -245,7 +274,11 @@ export class SqliteStore extends SqlitePart implements Store {
       // A tag task this host matches and has no subtask of yet needs the full transaction.
       const hostTags = new Set([...parseTags(input.tags), ...this.boundTags(input.agentsn)]);
       for (const t of active) {
-        if (tagsMatch(t.selector, hostTags) && !this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND agentsn = ?', t.id, input.agentsn)) return false;
+        if (
+          tagsMatch(t.selector, hostTags) &&
+          !this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND agentsn = ?', t.id, input.agentsn)
+        )
+          return false;
       }
     }
     return !this.get(
@@ -264,7 +297,13 @@ export class SqliteStore extends SqlitePart implements Store {
     if (this.seen.size === 0) return;
     this.tx(() => {
       for (const [sn, v] of this.seen) {
-        this.run('UPDATE hosts SET last_seen = ?, uptime = ? WHERE agentsn = ? AND last_seen < ?', v.lastSeen, v.uptime, sn, v.lastSeen);
+        this.run(
+          'UPDATE hosts SET last_seen = ?, uptime = ? WHERE agentsn = ? AND last_seen < ?',
+          v.lastSeen,
+          v.uptime,
+          sn,
+          v.lastSeen,
+        );
       }
     });
     this.seen.clear();
@@ -298,7 +337,10 @@ export class SqliteStore extends SqlitePart implements Store {
    * server event recorded, so a host cannot take another's Polaris name by copying it.
    */
   private pushHostname(input: StatusInput): string {
-    const current = this.get<{ hostname: string }>('SELECT hostname FROM hosts WHERE agentsn = ?', input.agentsn)?.hostname;
+    const current = this.get<{ hostname: string }>(
+      'SELECT hostname FROM hosts WHERE agentsn = ?',
+      input.agentsn,
+    )?.hostname;
     if (current === undefined || current === input.hostname) return input.hostname;
     const holder = this.get<{ agentsn: string }>(
       `SELECT agentsn FROM hosts WHERE hostname = ? AND agentsn != ? AND status != 'deleted' LIMIT 1`,
@@ -417,7 +459,15 @@ export class SqliteStore extends SqlitePart implements Store {
       );
 
       const reserved: ReservedJob[] = [];
-      const ready = this.all<{ id: string; taskid: number; jobid: string | null; attempts: number; expires_at: number | null; command: string; parameters: string }>(
+      const ready = this.all<{
+        id: string;
+        taskid: number;
+        jobid: string | null;
+        attempts: number;
+        expires_at: number | null;
+        command: string;
+        parameters: string;
+      }>(
         `SELECT s.id, s.taskid, s.jobid, s.attempts, s.expires_at, t.command, t.parameters
          FROM subtasks s JOIN tasks t ON t.id = s.taskid
          WHERE s.agentsn = ? AND s.state = 'READY' ORDER BY t.priority, s.taskid, s.gmt_create LIMIT 64`,
@@ -445,7 +495,13 @@ export class SqliteStore extends SqlitePart implements Store {
           now,
           s.id,
         );
-        reserved.push({ subtaskId: s.id, jobid, taskid: s.taskid, command: s.command, parameters: JSON.parse(s.parameters) as Record<string, unknown> });
+        reserved.push({
+          subtaskId: s.id,
+          jobid,
+          taskid: s.taskid,
+          command: s.command,
+          parameters: JSON.parse(s.parameters) as Record<string, unknown>,
+        });
       }
       for (const tid of touched) this.tasks.refreshTask(tid, now);
       return { reserved, host: { os: input.os, arch: input.arch }, eventsStored, resultsRecorded };
@@ -467,7 +523,6 @@ export class SqliteStore extends SqlitePart implements Store {
     return gone.length;
   }
 
-
   /** The sweep while answered pushes are only buffered (full disk): judge those hosts by them. */
   private markOfflineByHeld(now: number, missedSteps: number): { agentsn: string }[] {
     const late = this.all<{ agentsn: string; step: number }>(
@@ -480,7 +535,14 @@ export class SqliteStore extends SqlitePart implements Store {
     });
     if (late.length === 0) return [];
     return this.tx(() =>
-      late.filter((h) => this.run(`UPDATE hosts SET status = 'offline', gmt_modify = ? WHERE agentsn = ? AND status = 'online'`, now, h.agentsn).changes > 0),
+      late.filter(
+        (h) =>
+          this.run(
+            `UPDATE hosts SET status = 'offline', gmt_modify = ? WHERE agentsn = ? AND status = 'online'`,
+            now,
+            h.agentsn,
+          ).changes > 0,
+      ),
     );
   }
 
@@ -500,13 +562,13 @@ export class SqliteStore extends SqlitePart implements Store {
     this.flushSeenIfRoom();
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.status) (where.push('h.status = ?'), params.push(filter.status));
+    if (filter.status) where.push('h.status = ?'), params.push(filter.status);
     else where.push(`h.status != 'deleted'`);
-    if (filter.region !== undefined) (where.push('h.region = ?'), params.push(filter.region));
-    if (filter.os) (where.push('h.os = ?'), params.push(filter.os));
-    if (filter.arch) (where.push('h.arch = ?'), params.push(filter.arch));
-    if (filter.version) (where.push('h.curvers = ?'), params.push(filter.version));
-    if (filter.hostname) (where.push('h.hostname = ?'), params.push(filter.hostname));
+    if (filter.region !== undefined) where.push('h.region = ?'), params.push(filter.region);
+    if (filter.os) where.push('h.os = ?'), params.push(filter.os);
+    if (filter.arch) where.push('h.arch = ?'), params.push(filter.arch);
+    if (filter.version) where.push('h.curvers = ?'), params.push(filter.version);
+    if (filter.hostname) where.push('h.hostname = ?'), params.push(filter.hostname);
     if (filter.search) {
       // A prefix match; LIKE wildcards in the input are literal.
       const p = `${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -531,7 +593,8 @@ export class SqliteStore extends SqlitePart implements Store {
     return this.tx(() => {
       if (!this.get('SELECT 1 AS x FROM regions WHERE id = ?', region)) return notFound(`no region ${region}`);
       let updated = 0;
-      for (const sn of agentsns) updated += this.run('UPDATE hosts SET region = ? WHERE agentsn = ?', region, sn).changes;
+      for (const sn of agentsns)
+        updated += this.run('UPDATE hosts SET region = ? WHERE agentsn = ?', region, sn).changes;
       void now;
       return { ok: true as const, value: { updated } };
     });
@@ -539,8 +602,13 @@ export class SqliteStore extends SqlitePart implements Store {
 
   async deleteHost(agentsn: string, now: number): Promise<Mutation<{ deleted: number }>> {
     this.written.delete(agentsn);
-    const { changes } = this.run(`UPDATE hosts SET status = 'deleted', gmt_modify = ? WHERE agentsn = ? AND status != 'deleted'`, now, agentsn);
-    if (!changes && !this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', agentsn)) return notFound(`no host ${agentsn}`);
+    const { changes } = this.run(
+      `UPDATE hosts SET status = 'deleted', gmt_modify = ? WHERE agentsn = ? AND status != 'deleted'`,
+      now,
+      agentsn,
+    );
+    if (!changes && !this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', agentsn))
+      return notFound(`no host ${agentsn}`);
     return { ok: true, value: { deleted: changes } };
   }
 
@@ -555,7 +623,10 @@ export class SqliteStore extends SqlitePart implements Store {
   createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tasks.createTask(spec, now);
   }
-  getTask(id: number, filter?: { state?: string }): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
+  getTask(
+    id: number,
+    filter?: { state?: string },
+  ): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
     return this.tasks.getTask(id, filter);
   }
   listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
@@ -564,7 +635,11 @@ export class SqliteStore extends SqlitePart implements Store {
   revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tasks.revokeTask(id, now);
   }
-  revokeSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
+  revokeSubtask(
+    taskid: number,
+    subtaskId: string,
+    now: number,
+  ): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tasks.revokeSubtask(taskid, subtaskId, now);
   }
   revokedReserved(agentsn: string): Promise<RevokedReserved[]> {
@@ -591,7 +666,12 @@ export class SqliteStore extends SqlitePart implements Store {
   deleteTag(id: number): Promise<Mutation<{ deleted: number }>> {
     return this.inventory.deleteTag(id);
   }
-  bindTag(tagid: number, agentsns: string[], bind: boolean, now: number): Promise<Mutation<{ changed: number; unknown: string[] }>> {
+  bindTag(
+    tagid: number,
+    agentsns: string[],
+    bind: boolean,
+    now: number,
+  ): Promise<Mutation<{ changed: number; unknown: string[] }>> {
     return this.inventory.bindTag(tagid, agentsns, bind, now);
   }
   listRegions(paging: Paging): Promise<Page<RegionRow>> {

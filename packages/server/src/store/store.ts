@@ -406,7 +406,9 @@ export interface AuditFilter {
   agentsn?: string;
 }
 
-export type Mutation<T> = { ok: true; value: T } | { ok: false; reason: 'not_found' | 'conflict' | 'bad_request'; cause: string };
+export type Mutation<T> =
+  | { ok: true; value: T }
+  | { ok: false; reason: 'not_found' | 'conflict' | 'bad_request'; cause: string };
 
 export interface Store {
   close(): void;
@@ -430,7 +432,13 @@ export interface Store {
    */
   recordHostCertificate(agentsn: string, sha256: string, renewal: boolean): Promise<void>;
   /** A server-side event (category 0) on a host, e.g. a refused channel identity. */
-  addServerEvent(agentsn: string, kind: string, message: string, data: Record<string, unknown>, now: number): Promise<void>;
+  addServerEvent(
+    agentsn: string,
+    kind: string,
+    message: string,
+    data: Record<string, unknown>,
+    now: number,
+  ): Promise<void>;
   ingestStatus(input: StatusInput): Promise<StatusOutcome>;
   /** Record a result decided by the server itself (e.g. a job it could not build). */
   failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void>;
@@ -441,11 +449,18 @@ export interface Store {
   /** Unknown AgentSNs get a FAILED subtask (TASK_HOST_UNKNOWN); the route refuses them first unless allowUnknown. */
   createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }>;
   /** A task, its subtasks (optionally only those in one state) and how many are in each state. */
-  getTask(id: number, filter?: { state?: string }): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined>;
+  getTask(
+    id: number,
+    filter?: { state?: string },
+  ): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined>;
   listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>>;
   /** Not RESERVED and not final -> REVOKED; RESERVED ones are marked (`cancelling`) for the host to cancel. */
   revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number; cancelling?: number }>>;
-  revokeSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ revoked: number; cancelling?: number }>>;
+  revokeSubtask(
+    taskid: number,
+    subtaskId: string,
+    now: number,
+  ): Promise<Mutation<{ revoked: number; cancelling?: number }>>;
   /** RESERVED subtasks of a host that were revoked and whose result has not arrived. */
   revokedReserved(agentsn: string): Promise<RevokedReserved[]>;
   /** BURIED and DELAYED subtasks -> READY now (the whole task, or one subtask). */
@@ -463,7 +478,12 @@ export interface Store {
   createTag(name: string, value: string, now: number): Promise<Mutation<TagRow>>;
   updateTag(id: number, name: string, value: string, now: number): Promise<Mutation<TagRow>>;
   deleteTag(id: number): Promise<Mutation<{ deleted: number }>>;
-  bindTag(tagid: number, agentsns: string[], bind: boolean, now: number): Promise<Mutation<{ changed: number; unknown: string[] }>>;
+  bindTag(
+    tagid: number,
+    agentsns: string[],
+    bind: boolean,
+    now: number,
+  ): Promise<Mutation<{ changed: number; unknown: string[] }>>;
 
   listRegions(paging: Paging): Promise<Page<RegionRow>>;
   createRegion(name: string, now: number): Promise<Mutation<RegionRow>>;

@@ -25,7 +25,13 @@ export interface ResultDecision {
 }
 
 /** What a reported job result does to a subtask that has had `attempts` attempts (this one included). */
-export function decideResult(attempts: number, policy: RetryPolicy, errcode: number, message: string, now: number): ResultDecision {
+export function decideResult(
+  attempts: number,
+  policy: RetryPolicy,
+  errcode: number,
+  message: string,
+  now: number,
+): ResultDecision {
   if (errcode === ErrorCode.OK) return { state: SubtaskState.SUCCESS, errcode, message };
   if (attempts <= policy.retryCount) {
     // The failed attempt goes back to the queue: DELAYED for the interval, or READY at once.
@@ -81,9 +87,18 @@ export function admitSlots(batch: number, inFlight: number, pending: number): nu
 }
 
 /** States counted as "in flight" against a task's batch size. */
-export const IN_FLIGHT_STATES: readonly SubtaskStateWord[] = [SubtaskState.DELAYED, SubtaskState.READY, SubtaskState.RESERVED];
+export const IN_FLIGHT_STATES: readonly SubtaskStateWord[] = [
+  SubtaskState.DELAYED,
+  SubtaskState.READY,
+  SubtaskState.RESERVED,
+];
 /** States a revoke moves to REVOKED: everything not RESERVED and not final (seed 001). */
-export const REVOCABLE_STATES: readonly SubtaskStateWord[] = [SubtaskState.PENDING, SubtaskState.DELAYED, SubtaskState.READY, SubtaskState.BURIED];
+export const REVOCABLE_STATES: readonly SubtaskStateWord[] = [
+  SubtaskState.PENDING,
+  SubtaskState.DELAYED,
+  SubtaskState.READY,
+  SubtaskState.BURIED,
+];
 /** States a ttl expiry applies to: admitted, never started (ttl counts from entering READY; PENDING waits for a batch slot or a dependency and never expires). */
 export const EXPIRABLE_STATES: readonly SubtaskStateWord[] = [SubtaskState.DELAYED, SubtaskState.READY];
 /** States counted as errors against max_errors. */

@@ -43,7 +43,9 @@ export interface HostCa {
 
 export class CsrError extends Error {}
 
-type SignAlg = { name: 'ECDSA'; namedCurve: string; hash: 'SHA-256' | 'SHA-384' } | { name: 'RSASSA-PKCS1-v1_5'; hash: 'SHA-256' };
+type SignAlg =
+  | { name: 'ECDSA'; namedCurve: string; hash: 'SHA-256' | 'SHA-384' }
+  | { name: 'RSASSA-PKCS1-v1_5'; hash: 'SHA-256' };
 
 /** The webcrypto algorithm of a PEM private key (EC P-256/P-384 or RSA). */
 function keyAlgorithm(keyPem: string): { alg: SignAlg; pkcs8: Buffer } {
@@ -85,7 +87,10 @@ export async function createCaFiles(now: number, cn = 'Aspire host CA'): Promise
     ],
   });
   const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+  const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
   return { certPem: cert.toString('pem') + '\n', keyPem };
 }
 
@@ -96,12 +101,19 @@ export async function createCaFiles(now: number, cn = 'Aspire host CA'): Promise
 export function hostCaFromPem(certPem: string, keyPem: string, source: string): HostCa {
   const nodeCert = new NodeX509(certPem);
   if (!nodeCert.ca) throw new Error(`host CA ${source}: the certificate is not a CA (basicConstraints CA:TRUE)`);
-  if (!nodeCert.checkPrivateKey(createPrivateKey(keyPem))) throw new Error(`host CA ${source}: the key does not match the certificate`);
+  if (!nodeCert.checkPrivateKey(createPrivateKey(keyPem)))
+    throw new Error(`host CA ${source}: the key does not match the certificate`);
   const { alg, pkcs8 } = keyAlgorithm(keyPem);
   const load = async () => {
     const x509 = await loadX509();
     const caCert = new x509.X509Certificate(certPem);
-    const signingKey = await crypto.subtle.importKey('pkcs8', pkcs8, alg.name === 'ECDSA' ? { name: 'ECDSA', namedCurve: alg.namedCurve } : alg, false, ['sign']);
+    const signingKey = await crypto.subtle.importKey(
+      'pkcs8',
+      pkcs8,
+      alg.name === 'ECDSA' ? { name: 'ECDSA', namedCurve: alg.namedCurve } : alg,
+      false,
+      ['sign'],
+    );
     const authorityKeyId = await x509.AuthorityKeyIdentifierExtension.create(await caCert.publicKey.export());
     const parseCsr = async (csrPem: string) => {
       let csr: InstanceType<typeof x509.Pkcs10CertificateRequest>;

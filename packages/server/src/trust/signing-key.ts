@@ -7,7 +7,17 @@
  * rotation the next key is announced to agents, endorsed by the current one, so they can pin it
  * before it signs anything.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { createSigner, generateSigningKeyPem, type Signer, type SigningKeyAnnouncement } from '@aspire/protocol';
 

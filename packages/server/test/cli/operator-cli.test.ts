@@ -17,7 +17,10 @@ beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), 'aspire-cli-unit-'));
   mkdirSync(join(home, '.config', 'aspire'), { recursive: true });
   writeFileSync(join(home, 'ca.pem'), 'PEM\n');
-  writeFileSync(join(home, '.config', 'aspire', 'cli.json'), JSON.stringify({ url: 'https://file.example:8180/', token: 'asp_file', ca: '../../ca.pem' }));
+  writeFileSync(
+    join(home, '.config', 'aspire', 'cli.json'),
+    JSON.stringify({ url: 'https://file.example:8180/', token: 'asp_file', ca: '../../ca.pem' }),
+  );
 });
 
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -26,20 +29,29 @@ describe('client config', () => {
   it('cli.json under HOME (or XDG_CONFIG_HOME); a relative ca is relative to the file', () => {
     expect(cliConfigPath({ HOME: home })).toBe(join(home, '.config', 'aspire', 'cli.json'));
     expect(cliConfigPath({ HOME: home, XDG_CONFIG_HOME: '/x' })).toBe('/x/aspire/cli.json');
-    expect(resolveClientConfig({}, { HOME: home })).toEqual({ url: 'https://file.example:8180', token: 'asp_file', caPem: 'PEM\n' });
+    expect(resolveClientConfig({}, { HOME: home })).toEqual({
+      url: 'https://file.example:8180',
+      token: 'asp_file',
+      caPem: 'PEM\n',
+    });
   });
 
   it('env wins over the file, flags over env, each key on its own', () => {
     const env = { HOME: home, ASPIRE_URL: 'http://env.example', ASPIRE_TOKEN: 'asp_env' };
     expect(resolveClientConfig({}, env)).toMatchObject({ url: 'http://env.example', token: 'asp_env', caPem: 'PEM\n' });
-    expect(resolveClientConfig({ token: 'asp_flag' }, env)).toMatchObject({ url: 'http://env.example', token: 'asp_flag' });
+    expect(resolveClientConfig({ token: 'asp_flag' }, env)).toMatchObject({
+      url: 'http://env.example',
+      token: 'asp_flag',
+    });
   });
 
   it('nothing anywhere, a bad URL, an unknown key or an unreadable CA are usage errors naming the problem', () => {
     const empty = join(home, 'nowhere');
     expect(() => resolveClientConfig({}, { HOME: empty })).toThrow(/no server URL .* and no operator token/);
     expect(() => resolveClientConfig({ url: 'ftp://x', token: 't' }, { HOME: empty })).toThrow(UsageError);
-    expect(() => resolveClientConfig({ url: 'http://x', token: 't', ca: join(home, 'missing.pem') }, { HOME: empty })).toThrow(/--ca .*ENOENT/);
+    expect(() =>
+      resolveClientConfig({ url: 'http://x', token: 't', ca: join(home, 'missing.pem') }, { HOME: empty }),
+    ).toThrow(/--ca .*ENOENT/);
     const bad = mkdtempSync(join(tmpdir(), 'aspire-cli-bad-'));
     mkdirSync(join(bad, '.config', 'aspire'), { recursive: true });
     writeFileSync(join(bad, '.config', 'aspire', 'cli.json'), JSON.stringify({ url: 'http://x', tokn: 't' }));
@@ -51,7 +63,10 @@ describe('client config', () => {
 describe('failures and output', () => {
   it('usage errors exit 2, the rest 1; the token never survives in the line', () => {
     expect(describeFailure(new UsageError('bad'), [])).toEqual({ exitCode: 2, line: 'bad' });
-    expect(describeFailure(new CliFailure('refused asp_secret\nmore'), ['asp_secret'])).toEqual({ exitCode: 1, line: 'refused <token> more' });
+    expect(describeFailure(new CliFailure('refused asp_secret\nmore'), ['asp_secret'])).toEqual({
+      exitCode: 1,
+      line: 'refused <token> more',
+    });
   });
 
   it('table on a terminal, json to a pipe, -o wins; anything else is a usage error', () => {
@@ -64,7 +79,17 @@ describe('failures and output', () => {
 
 describe('task create body', () => {
   it('hosts or a tag, parameters from --params then --param, numbers checked', () => {
-    expect(taskBody('config', { host: ['sn-1'], params: '{"step":7,"x":"a"}', param: ['x=b'], delay: '5', batch: '2', retry: '3', retryInterval: '1.5' })).toEqual({
+    expect(
+      taskBody('config', {
+        host: ['sn-1'],
+        params: '{"step":7,"x":"a"}',
+        param: ['x=b'],
+        delay: '5',
+        batch: '2',
+        retry: '3',
+        retryInterval: '1.5',
+      }),
+    ).toEqual({
       command: 'config',
       agents: ['sn-1'],
       parameters: { step: 7, x: 'b' },
@@ -72,7 +97,14 @@ describe('task create body', () => {
       batch: 2,
       retry: { count: 3, interval: 1.5 },
     });
-    expect(taskBody('install', { tag: 'role=web,dc=eu', param: ['name=basic-agent'], windowStart: '100', windowEnd: '1970-01-01T00:03:20Z' })).toMatchObject({
+    expect(
+      taskBody('install', {
+        tag: 'role=web,dc=eu',
+        param: ['name=basic-agent'],
+        windowStart: '100',
+        windowEnd: '1970-01-01T00:03:20Z',
+      }),
+    ).toMatchObject({
       tags: 'role=web,dc=eu',
       window: { start: 100, end: 200 },
     });
@@ -85,9 +117,33 @@ describe('task create body', () => {
 });
 
 describe('run results', () => {
-  const ok: HostResult = { host: 'sn-1', hostname: 'web-1', ok: true, resp: 'success', retcode: 0, message: 'Normal termination', output: 'a\nb\n', durationMs: 1234 };
-  const bad: HostResult = { host: 'db-1', ok: false, resp: 'failed', retcode: 1003, message: 'refused by host policy', durationMs: 10 };
-  const nonZero: HostResult = { host: 'web-2', ok: false, resp: 'success', retcode: 3, message: 'Normal termination', output: '', durationMs: 0 };
+  const ok: HostResult = {
+    host: 'sn-1',
+    hostname: 'web-1',
+    ok: true,
+    resp: 'success',
+    retcode: 0,
+    message: 'Normal termination',
+    output: 'a\nb\n',
+    durationMs: 1234,
+  };
+  const bad: HostResult = {
+    host: 'db-1',
+    ok: false,
+    resp: 'failed',
+    retcode: 1003,
+    message: 'refused by host policy',
+    durationMs: 10,
+  };
+  const nonZero: HostResult = {
+    host: 'web-2',
+    ok: false,
+    resp: 'success',
+    retcode: 3,
+    message: 'Normal termination',
+    output: '',
+    durationMs: 0,
+  };
 
   it('a status line per host, the output indented', () => {
     expect(resultText(ok)).toBe('[ok]  web-1 (sn-1)  exit 0  1.2s\n    a\n    b\n');
@@ -96,6 +152,11 @@ describe('run results', () => {
   });
 
   it('the summary counts a non-zero exit as a failure and names the failed hosts', () => {
-    expect(summarize([ok, bad, nonZero])).toEqual({ hosts: 3, succeeded: 1, failed: 2, failedHosts: ['db-1', 'web-2'] });
+    expect(summarize([ok, bad, nonZero])).toEqual({
+      hosts: 3,
+      succeeded: 1,
+      failed: 2,
+      failedHosts: ['db-1', 'web-2'],
+    });
   });
 });

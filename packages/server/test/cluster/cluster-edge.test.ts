@@ -15,14 +15,25 @@ describe('cluster config', () => {
     expect(checkClusterConfig(undefined, problems)).toBeUndefined();
     const dir = mkdtempSync(join(tmpdir(), 'cluster-cfg-'));
     writeFileSync(join(dir, 'url'), 'postgres://aspire:secret@db:5432/aspire\n');
-    const c = checkClusterConfig({ urlFile: join(dir, 'url'), nodeId: 'node-1', advertise: '10.0.0.5:7443', heartbeatMs: 500 }, problems);
+    const c = checkClusterConfig(
+      { urlFile: join(dir, 'url'), nodeId: 'node-1', advertise: '10.0.0.5:7443', heartbeatMs: 500 },
+      problems,
+    );
     expect(problems).toEqual([]);
-    expect(c).toEqual({ url: 'postgres://aspire:secret@db:5432/aspire', nodeId: 'node-1', advertise: '10.0.0.5:7443', heartbeatMs: 500 });
+    expect(c).toEqual({
+      url: 'postgres://aspire:secret@db:5432/aspire',
+      nodeId: 'node-1',
+      advertise: '10.0.0.5:7443',
+      heartbeatMs: 500,
+    });
   });
 
   it('lists every bad key, and never the URL (it may carry a password)', () => {
     const problems: string[] = [];
-    checkClusterConfig({ url: 'mysql://u:hunter2@h/db', nodeId: 'bad id!', advertise: 'nowhere', heartbeatMs: 'x', extra: 1 }, problems);
+    checkClusterConfig(
+      { url: 'mysql://u:hunter2@h/db', nodeId: 'bad id!', advertise: 'nowhere', heartbeatMs: 'x', extra: 1 },
+      problems,
+    );
     expect(problems.join('\n')).toMatch(/cluster\.url: must be a postgres:\/\/ URL/);
     expect(problems.join('\n')).toMatch(/cluster\.nodeId/);
     expect(problems.join('\n')).toMatch(/cluster\.advertise: must be host:port/);
@@ -50,11 +61,23 @@ describe('cluster config', () => {
 });
 
 describe('messages between nodes', () => {
-  const req = { t: 'req', rid: 'r1', from: 'node-1', hosts: ['h1', 'h2'], frame: { id: 'x', method: 'sync.bash', cmd: 'ls' }, deadlineMs: 1000 };
+  const req = {
+    t: 'req',
+    rid: 'r1',
+    from: 'node-1',
+    hosts: ['h1', 'h2'],
+    frame: { id: 'x', method: 'sync.bash', cmd: 'ls' },
+    deadlineMs: 1000,
+  };
 
   it('parses a request and a reply', () => {
     expect(parseBusMessage(JSON.stringify(req))).toEqual(req);
-    const rep = { t: 'rep', rid: 'r1', host: 'h1', reply: { id: 'x', resp: 'failed', retcode: 203, message: 'No such host' } };
+    const rep = {
+      t: 'rep',
+      rid: 'r1',
+      host: 'h1',
+      reply: { id: 'x', resp: 'failed', retcode: 203, message: 'No such host' },
+    };
     expect(parseBusMessage(JSON.stringify(rep))).toEqual(rep);
   });
 
@@ -80,7 +103,7 @@ describe('messages between nodes', () => {
     }
   });
 
-  it('keeps NOTIFY payloads under PostgreSQL\'s 8000-byte limit', () => {
+  it("keeps NOTIFY payloads under PostgreSQL's 8000-byte limit", () => {
     expect(NOTIFY_MAX_BYTES).toBeLessThan(8000);
   });
 });

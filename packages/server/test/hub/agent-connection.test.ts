@@ -30,14 +30,22 @@ function setup(opts: { idleTimeoutMs?: number; maxBadFrames?: number; hostname?:
   const socket = new FakeSocket();
   const results: unknown[] = [];
   let closed = 0;
-  const conn = new AgentConnection(socket as unknown as TLSSocket, new FrameDecoder(), opts.hostname ?? 'h1', 'agentsn' in opts ? opts.agentsn : 'sn1', '1.0', 'test', {
-    clock,
-    logger: silentLogger(),
-    idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
-    maxBadFrames: opts.maxBadFrames ?? 3,
-    onTaskResult: (_c, r) => results.push(r),
-    onClose: () => closed++,
-  });
+  const conn = new AgentConnection(
+    socket as unknown as TLSSocket,
+    new FrameDecoder(),
+    opts.hostname ?? 'h1',
+    'agentsn' in opts ? opts.agentsn : 'sn1',
+    '1.0',
+    'test',
+    {
+      clock,
+      logger: silentLogger(),
+      idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+      maxBadFrames: opts.maxBadFrames ?? 3,
+      onTaskResult: (_c, r) => results.push(r),
+      onClose: () => closed++,
+    },
+  );
   return { clock, socket, conn, results, closed: () => closed };
 }
 
@@ -75,7 +83,15 @@ describe('hub agent connection', () => {
     const { socket, results, closed } = setup({ maxBadFrames: 2 });
     socket.send({ method: 'ping', ts: 5 });
     expect(socket.written.at(-1)).toEqual({ method: 'pong', ts: 5 });
-    socket.send({ method: 'task.result', name: 't', started: 1, duration_ms: 2, retcode: 0, output: '', truncated: false });
+    socket.send({
+      method: 'task.result',
+      name: 't',
+      started: 1,
+      duration_ms: 2,
+      retcode: 0,
+      output: '',
+      truncated: false,
+    });
     expect(results).toHaveLength(1);
     socket.send('{{{ not json');
     expect(socket.written.at(-1)).toMatchObject({ resp: 'failed', retcode: ErrorCode.INVALID_PARAMS });

@@ -32,7 +32,9 @@ describe('host CA', () => {
     expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
     expect(cert.ca).toBe(false);
     expect(cert.verify(new X509Certificate(ca.certPem).publicKey)).toBe(true);
-    expect(cert.checkPrivateKey(await import('node:crypto').then((c) => c.createPrivateKey(readFileSync(id.files.key))))).toBe(true);
+    expect(
+      cert.checkPrivateKey(await import('node:crypto').then((c) => c.createPrivateKey(readFileSync(id.files.key)))),
+    ).toBe(true);
     expect(Date.parse(cert.validTo)).toBe(Math.floor((now + 3600_000) / 1000) * 1000);
     expect(statSync(id.files.key).mode & 0o777).toBe(0o600);
     // The host renews when a third of the lifetime is left, not before.
@@ -42,16 +44,21 @@ describe('host CA', () => {
     expect(id.needsCertificate('another-sn', now + 1000)).toBe(true);
   });
 
-  it('refuses garbage and a CSR whose signature does not verify; refuses a key that is not the certificate\'s', async () => {
+  it("refuses garbage and a CSR whose signature does not verify; refuses a key that is not the certificate's", async () => {
     const ca = await loadOrCreateHostCa({ dataDir: mkdtempSync(join(tmpdir(), 'host-ca-')) }, now);
     await expect(ca.issue('not a csr', 'sn', now, 60)).rejects.toBeInstanceOf(CsrError);
     const csr = await new HostIdentity(mkdtempSync(join(tmpdir(), 'host-id-'))).csr('sn');
-    const body = csr.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const body = csr
+      .split('\n')
+      .filter((l) => l && !l.startsWith('-----'))
+      .join('');
     const der = Buffer.from(body, 'base64');
     der.writeUInt8(der.readUInt8(der.length - 5) ^ 0xff, der.length - 5); // inside the signature
     const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
     await expect(ca.checkCsr(tampered)).rejects.toBeInstanceOf(CsrError);
-    const otherKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const otherKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+      .privateKey.export({ format: 'pem', type: 'pkcs8' })
+      .toString();
     expect(() => hostCaFromPem(ca.certPem, otherKey, 'test')).toThrow(/does not match/);
   });
 });

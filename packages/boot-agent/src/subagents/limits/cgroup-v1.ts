@@ -13,7 +13,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedLimits } from '../run-spec.ts';
 import { attachPlaced, ensureDir, readControl, readKeyed, removeGroup, writeControl } from './cgroup-fs.ts';
-import { CPU_PERIOD_US, cpuQuotaUs, hasLimits, noLimits, placeAfterStart, type LimitHandle, type Limiter, type Placement } from './limiter.ts';
+import {
+  CPU_PERIOD_US,
+  cpuQuotaUs,
+  hasLimits,
+  noLimits,
+  placeAfterStart,
+  type LimitHandle,
+  type Limiter,
+  type Placement,
+} from './limiter.ts';
 
 export function createCgroupV1(root: string, parent: string): Limiter {
   function prepare(agent: string, limits: ParsedLimits): Placement {
@@ -43,7 +52,7 @@ export function createCgroupV1(root: string, parent: string): Limiter {
       dirs.forEach(removeGroup);
       throw err;
     }
-    const oomBefore = memDir ? readKeyed(join(memDir, 'memory.oom_control')).oom_kill ?? 0 : 0;
+    const oomBefore = memDir ? (readKeyed(join(memDir, 'memory.oom_control')).oom_kill ?? 0) : 0;
     const failBefore = memDir ? Number(readControl(join(memDir, 'memory.failcnt')) ?? 0) : 0;
     const handle: LimitHandle = {
       killedForLimit: (exit) => {

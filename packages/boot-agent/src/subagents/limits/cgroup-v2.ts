@@ -7,7 +7,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParsedLimits } from '../run-spec.ts';
 import { attachPlaced, ensureDir, readControl, readKeyed, removeGroup, writeControl } from './cgroup-fs.ts';
-import { CPU_PERIOD_US, cpuQuotaUs, hasLimits, noLimits, placeAfterStart, type LimitHandle, type Limiter, type Placement } from './limiter.ts';
+import {
+  CPU_PERIOD_US,
+  cpuQuotaUs,
+  hasLimits,
+  noLimits,
+  placeAfterStart,
+  type LimitHandle,
+  type Limiter,
+  type Placement,
+} from './limiter.ts';
 
 export function createCgroupV2(root: string, parent: string): Limiter {
   const parentDir = join(root, parent);
@@ -20,14 +29,20 @@ export function createCgroupV2(root: string, parent: string): Limiter {
 
   function prepare(agent: string, limits: ParsedLimits): Placement {
     if (!hasLimits(limits)) return placeAfterStart(() => noLimits);
-    const wanted = [limits.cpuPercent !== undefined ? 'cpu' : '', limits.memoryBytes !== undefined ? 'memory' : ''].filter(Boolean);
+    const wanted = [
+      limits.cpuPercent !== undefined ? 'cpu' : '',
+      limits.memoryBytes !== undefined ? 'memory' : '',
+    ].filter(Boolean);
     enableControllers(root, wanted);
     ensureDir(parentDir);
     enableControllers(parentDir, wanted);
     const dir = join(parentDir, agent);
     ensureDir(dir);
     try {
-      writeControl(join(dir, 'cpu.max'), limits.cpuPercent !== undefined ? `${cpuQuotaUs(limits.cpuPercent)} ${CPU_PERIOD_US}` : `max ${CPU_PERIOD_US}`);
+      writeControl(
+        join(dir, 'cpu.max'),
+        limits.cpuPercent !== undefined ? `${cpuQuotaUs(limits.cpuPercent)} ${CPU_PERIOD_US}` : `max ${CPU_PERIOD_US}`,
+      );
       if (limits.memoryBytes !== undefined) {
         writeControl(join(dir, 'memory.max'), String(limits.memoryBytes));
         // Without this the kernel swaps the agent out instead of enforcing the limit.
@@ -43,7 +58,12 @@ export function createCgroupV2(root: string, parent: string): Limiter {
     const handle: LimitHandle = {
       killedForLimit: (exit) => {
         const oom = readKeyed(join(dir, 'memory.events')).oom_kill ?? 0;
-        return oom > oomBefore || (exit.signal === 'SIGKILL' && limits.memoryBytes !== undefined && (readKeyed(join(dir, 'memory.events')).max ?? 0) > 0);
+        return (
+          oom > oomBefore ||
+          (exit.signal === 'SIGKILL' &&
+            limits.memoryBytes !== undefined &&
+            (readKeyed(join(dir, 'memory.events')).max ?? 0) > 0)
+        );
       },
       release: () => removeGroup(dir),
     };

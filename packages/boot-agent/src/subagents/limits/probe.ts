@@ -14,7 +14,13 @@ import { createWatchdog } from './watchdog.ts';
  * probe had to create is removed again (the limiters create it when an agent needs it), so a
  * BootAgent without limited agents leaves no empty `aspire` groups behind.
  */
-export function probeLimiter(opts: { cgroupRoot: string; parent: string; clock: Clock; watchdogIntervalMs: number; logger: Logger }): Limiter {
+export function probeLimiter(opts: {
+  cgroupRoot: string;
+  parent: string;
+  clock: Clock;
+  watchdogIntervalMs: number;
+  logger: Logger;
+}): Limiter {
   const { cgroupRoot: root, parent } = opts;
   const tryParent = (dir: string) => {
     const p = join(dir, parent);
@@ -31,7 +37,12 @@ export function probeLimiter(opts: { cgroupRoot: string; parent: string; clock: 
   if (existsSync(join(root, 'cgroup.controllers')) && tryParent(root)) {
     return createCgroupV2(root, parent);
   }
-  if (existsSync(join(root, 'cpu')) && existsSync(join(root, 'memory')) && tryParent(join(root, 'cpu')) && tryParent(join(root, 'memory'))) {
+  if (
+    existsSync(join(root, 'cpu')) &&
+    existsSync(join(root, 'memory')) &&
+    tryParent(join(root, 'cpu')) &&
+    tryParent(join(root, 'memory'))
+  ) {
     return createCgroupV1(root, parent);
   }
   opts.logger.warn({ cgroupRoot: root }, 'no writable cgroup hierarchy: limits enforced by the sampling watchdog');

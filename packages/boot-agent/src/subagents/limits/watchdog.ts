@@ -13,15 +13,23 @@ export interface Sampler {
   (pid: number): Promise<{ cpu: number; memory: number }>;
 }
 
-export function createWatchdog(opts: { clock: Clock; intervalMs: number; logger: Logger; sample?: Sampler; kill?: (pid: number) => void }): Limiter {
+export function createWatchdog(opts: {
+  clock: Clock;
+  intervalMs: number;
+  logger: Logger;
+  sample?: Sampler;
+  kill?: (pid: number) => void;
+}): Limiter {
   const sample: Sampler = opts.sample ?? ((pid) => pidusage(pid));
-  const kill = opts.kill ?? ((pid: number) => {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
+  const kill =
+    opts.kill ??
+    ((pid: number) => {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
   const limiter: Limiter = {
     kind: 'watchdog',
     // Nothing to join: sampling starts once the process exists.
@@ -37,10 +45,15 @@ export function createWatchdog(opts: { clock: Clock; intervalMs: number; logger:
         if (released) return;
         try {
           const u = await sample(pid);
-          const over = (limits.cpuPercent !== undefined && u.cpu > limits.cpuPercent) || (limits.memoryBytes !== undefined && u.memory > limits.memoryBytes);
+          const over =
+            (limits.cpuPercent !== undefined && u.cpu > limits.cpuPercent) ||
+            (limits.memoryBytes !== undefined && u.memory > limits.memoryBytes);
           hits = over ? hits + 1 : 0;
           if (hits >= limits.hits && !released) {
-            opts.logger.warn({ agent, agentPid: pid, cpu: u.cpu, memory: u.memory, hits }, 'limits exceeded, killing sub-agent');
+            opts.logger.warn(
+              { agent, agentPid: pid, cpu: u.cpu, memory: u.memory, hits },
+              'limits exceeded, killing sub-agent',
+            );
             killed = true;
             kill(pid);
             return;

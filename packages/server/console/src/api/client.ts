@@ -54,7 +54,9 @@ export async function call<T>(method: string, path: string, opts: CallOptions = 
     body = JSON.stringify(opts.body);
   }
   const timeoutMs = opts.timeoutMs ?? (body instanceof FormData || body instanceof Blob ? 0 : DEFAULT_TIMEOUT_MS);
-  const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter((s): s is AbortSignal => s !== undefined);
+  const signals = [opts.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
   let res: Response;
   try {
     res = await fetch(`${API_PREFIX}${path}${queryString(opts.query)}`, {

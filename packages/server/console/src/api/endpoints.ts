@@ -4,7 +4,18 @@
  * knows them.
  */
 import { call, upload, type Query } from './client.ts';
-import type { DashboardStats, Host, HostEvent, Package, PageOf, Region, StatsSample, Subtask, Tag, Task } from './types.ts';
+import type {
+  DashboardStats,
+  Host,
+  HostEvent,
+  Package,
+  PageOf,
+  Region,
+  StatsSample,
+  Subtask,
+  Tag,
+  Task,
+} from './types.ts';
 
 export interface Paging {
   offset: number;
@@ -46,7 +57,11 @@ export function listHosts(q: HostQuery, signal?: AbortSignal): Promise<PageOf & 
 }
 
 /** Hosts matching the filters; `search` is a case-insensitive prefix of the hostname or AgentSN. */
-export function searchHosts(q: HostQuery, search: string | undefined, signal?: AbortSignal): Promise<PageOf & { hosts: Host[] }> {
+export function searchHosts(
+  q: HostQuery,
+  search: string | undefined,
+  signal?: AbortSignal,
+): Promise<PageOf & { hosts: Host[] }> {
   return listHosts(search ? { ...q, search } : q, signal);
 }
 
@@ -81,7 +96,10 @@ export interface UploadInput {
   file: File;
 }
 
-export function uploadPackage(u: UploadInput, onProgress: (sent: number, total: number) => void = () => {}): Promise<{ package: Package }> {
+export function uploadPackage(
+  u: UploadInput,
+  onProgress: (sent: number, total: number) => void = () => {},
+): Promise<{ package: Package }> {
   const form = new FormData();
   form.set('name', u.name);
   form.set('version', u.version);
@@ -129,10 +147,7 @@ export function touchSubtask(id: number, subtask: string): Promise<{ touched: nu
   return call('POST', '/task/touch', { body: { id, subtask } });
 }
 
-export function listTasks(
-  q: Paging & { status?: string },
-  signal?: AbortSignal,
-): Promise<PageOf & { tasks: Task[] }> {
+export function listTasks(q: Paging & { status?: string }, signal?: AbortSignal): Promise<PageOf & { tasks: Task[] }> {
   return call('GET', '/task', { query: { order: 'desc', sortby: 'id', ...q }, signal });
 }
 
@@ -189,7 +204,10 @@ export function kickTask(id: number, subtask?: string): Promise<{ kicked: number
 }
 
 /** Tasks, newest first, filtered by status and command (any other filter the route takes passes through). */
-export function findTasks(q: Paging & { status?: string; command?: string }, signal?: AbortSignal): Promise<PageOf & { tasks: Task[] }> {
+export function findTasks(
+  q: Paging & { status?: string; command?: string },
+  signal?: AbortSignal,
+): Promise<PageOf & { tasks: Task[] }> {
   return call('GET', '/task', { query: { order: 'desc', sortby: 'id', ...q } as unknown as Query, signal });
 }
 
@@ -212,7 +230,10 @@ export interface AuditRow {
   outcome: string | null;
 }
 
-export function listAudit(q: Paging & { token?: string; route?: string; agentsn?: string }, signal?: AbortSignal): Promise<PageOf & { audit: AuditRow[] }> {
+export function listAudit(
+  q: Paging & { token?: string; route?: string; agentsn?: string },
+  signal?: AbortSignal,
+): Promise<PageOf & { audit: AuditRow[] }> {
   return call('GET', '/audit', { query: { order: 'desc', sortby: 'id', ...q } as unknown as Query, signal });
 }
 

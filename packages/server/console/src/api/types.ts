@@ -7,8 +7,25 @@
  */
 import type { AgentReport } from '@aspire/protocol';
 import type { HistorySample } from '../../../src/console-api/dashboard-history.ts';
-import type { Dashboard, EventRow, HostRow, Page, PackageRow, RegionRow, SubtaskRow, TagRow, TaskRow } from '../../../src/store/store.ts';
-import type { EVENT_TIME_FIELDS, HOST_TIME_FIELDS, PACKAGE_TIME_FIELDS, ROW_TIME_FIELDS, SUBTASK_TIME_FIELDS, TASK_TIME_FIELDS } from '../../../src/http/iso-time.ts';
+import type {
+  Dashboard,
+  EventRow,
+  HostRow,
+  Page,
+  PackageRow,
+  RegionRow,
+  SubtaskRow,
+  TagRow,
+  TaskRow,
+} from '../../../src/store/store.ts';
+import type {
+  EVENT_TIME_FIELDS,
+  HOST_TIME_FIELDS,
+  PACKAGE_TIME_FIELDS,
+  ROW_TIME_FIELDS,
+  SUBTASK_TIME_FIELDS,
+  TASK_TIME_FIELDS,
+} from '../../../src/http/iso-time.ts';
 
 /** A row whose time fields the REST API sends as ISO 8601 UTC strings (issue 13 item 8). */
 type WithIso<T, K extends keyof T> = Omit<T, K> & Record<K, string | null>;

@@ -24,7 +24,11 @@ export interface DataTableProps<T> {
 /** Every list in the console: one header row, one row per item, a note when the list is empty. */
 export function DataTable<T>({ labelledBy, label, columns, rows, row, empty, busy }: DataTableProps<T>) {
   return (
-    <table aria-labelledby={labelledBy} aria-label={label} aria-busy={busy === undefined ? undefined : busy ? 'true' : 'false'}>
+    <table
+      aria-labelledby={labelledBy}
+      aria-label={label}
+      aria-busy={busy === undefined ? undefined : busy ? 'true' : 'false'}
+    >
       <thead>
         <tr>{columns.map(headerCell)}</tr>
       </thead>

@@ -4,7 +4,15 @@ import { LocalTime } from './local-time.tsx';
 import { StatusBadge } from './status-badge.tsx';
 
 /** Events as agents reported them (occurred is unix seconds, shown in local time). */
-export function EventTable({ events, labelledBy, showHost }: { events: HostEvent[]; labelledBy: string; showHost?: boolean }) {
+export function EventTable({
+  events,
+  labelledBy,
+  showHost,
+}: {
+  events: HostEvent[];
+  labelledBy: string;
+  showHost?: boolean;
+}) {
   if (events.length === 0) return <p class="muted">No events.</p>;
   return (
     <DataTable

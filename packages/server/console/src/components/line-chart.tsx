@@ -10,7 +10,17 @@ export interface Point {
  * A small inline-SVG line chart (no chart library): time on x, count on y, the latest value
  * labelled. Accessible as an image with a summary; the data is also in a hidden table.
  */
-export function LineChart({ title, points, width = 1000, height = 200 }: { title: string; points: Point[]; width?: number; height?: number }) {
+export function LineChart({
+  title,
+  points,
+  width = 1000,
+  height = 200,
+}: {
+  title: string;
+  points: Point[];
+  width?: number;
+  height?: number;
+}) {
   const pad = { l: 64, r: 12, t: 12, b: 26 };
   const w = width - pad.l - pad.r;
   const h = height - pad.t - pad.b;

@@ -4,7 +4,17 @@ export interface Sort {
   order: 'asc' | 'desc';
 }
 
-export function SortHeader({ label, column, sort, onSort }: { label: string; column: string; sort: Sort; onSort: (s: Sort) => void }) {
+export function SortHeader({
+  label,
+  column,
+  sort,
+  onSort,
+}: {
+  label: string;
+  column: string;
+  sort: Sort;
+  onSort: (s: Sort) => void;
+}) {
   const active = sort.sortby === column;
   const next: Sort = { sortby: column, order: active && sort.order === 'asc' ? 'desc' : 'asc' };
   return (

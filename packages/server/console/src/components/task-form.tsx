@@ -26,7 +26,8 @@ export function TaskForm({ pkg, onStarted }: { pkg: Package | null; onStarted: (
     if (target === 'hosts' && hosts.length === 0) return start.fail('Choose at least one host.');
     if (target === 'tag' && !tag) return start.fail('Choose a tag.');
     const b = batch.trim() === '' ? undefined : Number(batch);
-    if (b !== undefined && (!Number.isInteger(b) || b < 1)) return start.fail('Batch size must be a whole number of at least 1.');
+    if (b !== undefined && (!Number.isInteger(b) || b < 1))
+      return start.fail('Batch size must be a whole number of at least 1.');
     void start.run(async () => {
       const res = await createTask({
         command,
@@ -54,19 +55,23 @@ export function TaskForm({ pkg, onStarted }: { pkg: Package | null; onStarted: (
       <fieldset class="inline">
         <legend>Command</legend>
         <label>
-          <input type="radio" name="command" checked={command === 'install'} onChange={() => setCommand('install')} /> install
+          <input type="radio" name="command" checked={command === 'install'} onChange={() => setCommand('install')} />{' '}
+          install
         </label>
         <label>
-          <input type="radio" name="command" checked={command === 'upgrade'} onChange={() => setCommand('upgrade')} /> upgrade
+          <input type="radio" name="command" checked={command === 'upgrade'} onChange={() => setCommand('upgrade')} />{' '}
+          upgrade
         </label>
       </fieldset>
       <fieldset class="inline">
         <legend>Target</legend>
         <label>
-          <input type="radio" name="target" checked={target === 'hosts'} onChange={() => setTarget('hosts')} /> chosen hosts
+          <input type="radio" name="target" checked={target === 'hosts'} onChange={() => setTarget('hosts')} /> chosen
+          hosts
         </label>
         <label>
-          <input type="radio" name="target" checked={target === 'tag'} onChange={() => setTarget('tag')} /> hosts with a tag
+          <input type="radio" name="target" checked={target === 'tag'} onChange={() => setTarget('tag')} /> hosts with a
+          tag
         </label>
       </fieldset>
       {target === 'hosts' ? (

@@ -27,11 +27,15 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
   }, [task?.count]);
   const revoker = useAction();
   const revoke = () => {
-    revoker.confirmThenRun(`Revoke task #${id}? Subtasks not yet handed to an agent stop; those in flight finish.`, async () => {
-      const r = await revokeTask(id);
-      t.reload();
-      return `Revoked ${r.revoked} subtask(s).`;
-    }, 'Revoke failed');
+    revoker.confirmThenRun(
+      `Revoke task #${id}? Subtasks not yet handed to an agent stop; those in flight finish.`,
+      async () => {
+        const r = await revokeTask(id);
+        t.reload();
+        return `Revoked ${r.revoked} subtask(s).`;
+      },
+      'Revoke failed',
+    );
   };
   // Per-subtask actions (issue 13): revoke, kick (BURIED/DELAYED -> READY), touch (RESERVED: ttr from now).
   const actor = useAction();
@@ -40,7 +44,9 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
       if (what === 'revoke') {
         const r = await revokeTask(id, subtask);
         t.reload();
-        return r.cancelling ? `Revoke of ${agentsn} sent: it is running, its host is told to cancel.` : `Revoked the subtask of ${agentsn}.`;
+        return r.cancelling
+          ? `Revoke of ${agentsn} sent: it is running, its host is told to cancel.`
+          : `Revoked the subtask of ${agentsn}.`;
       }
       if (what === 'kick') {
         const r = await kickTask(id, subtask);
@@ -102,7 +108,10 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
           </ul>
           <label>
             Show subtasks{' '}
-            <select value={only ?? ''} onChange={(e) => setOnly((e.currentTarget as HTMLSelectElement).value || undefined)}>
+            <select
+              value={only ?? ''}
+              onChange={(e) => setOnly((e.currentTarget as HTMLSelectElement).value || undefined)}
+            >
               <option value="">all{task.count > LIST_ALL_MAX ? ` (${task.count.toLocaleString()})` : ''}</option>
               {STATE_ORDER.map((w) => (
                 <option value={w}>
@@ -133,7 +142,13 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
             </td>
             <td>
               {subtaskActions(s.state).map((a) => (
-                <button type="button" class={a === 'revoke' ? 'danger small' : 'small'} disabled={actor.busy} onClick={() => act(a, s.id, s.agentsn)} aria-label={`${a} ${s.agentsn}`}>
+                <button
+                  type="button"
+                  class={a === 'revoke' ? 'danger small' : 'small'}
+                  disabled={actor.busy}
+                  onClick={() => act(a, s.id, s.agentsn)}
+                  aria-label={`${a} ${s.agentsn}`}
+                >
                   {a}
                 </button>
               ))}

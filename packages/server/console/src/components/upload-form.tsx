@@ -35,7 +35,9 @@ export function UploadForm({ onUploaded }: { onUploaded: (p: Package) => void })
     void send.run(async () => {
       try {
         setProgress({ sent: 0, total: file.size });
-        const res = await uploadPackage({ name: name.trim(), version: version.trim(), os, arch, file }, (sent, total) => setProgress({ sent, total }));
+        const res = await uploadPackage({ name: name.trim(), version: version.trim(), os, arch, file }, (sent, total) =>
+          setProgress({ sent, total }),
+        );
         onUploaded(res.package);
         return `Uploaded ${res.package.name} ${res.package.version} (SHA256 ${res.package.sha256.slice(0, 12)}…).`;
       } finally {

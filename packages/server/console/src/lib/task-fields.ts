@@ -21,6 +21,13 @@ export function taskFields(task: Record<string, unknown>): FieldRow[] {
     .filter(([k]) => !SHOWN.has(k))
     .map(([name, v]) => ({
       name,
-      value: v === null || v === undefined ? '—' : typeof v === 'object' ? JSON.stringify(v) : typeof v === 'string' && ISO_TIME.test(v) ? formatLocal(v) : String(v),
+      value:
+        v === null || v === undefined
+          ? '—'
+          : typeof v === 'object'
+            ? JSON.stringify(v)
+            : typeof v === 'string' && ISO_TIME.test(v)
+              ? formatLocal(v)
+              : String(v),
     }));
 }

@@ -12,7 +12,9 @@ export function taskSettings(
   t: Pick<Task, 'priority' | 'max_errors' | 'max_errors_pct' | 'batch' | 'batch_pct' | 'after' | 'halt_reason'>,
 ): string[] {
   const out = [`priority ${t.priority}`];
-  out.push(`max_errors ${t.max_errors_pct !== null && t.max_errors_pct !== undefined ? `${t.max_errors_pct}%` : t.max_errors === null ? 'no limit' : t.max_errors}`);
+  out.push(
+    `max_errors ${t.max_errors_pct !== null && t.max_errors_pct !== undefined ? `${t.max_errors_pct}%` : t.max_errors === null ? 'no limit' : t.max_errors}`,
+  );
   const batch = t.batch_pct !== null && t.batch_pct !== undefined ? `${t.batch_pct}%` : t.batch;
   if (batch) out.push(`batch ${batch}`);
   if (t.after?.length) out.push(`after ${t.after.map((id) => `#${id}`).join(', ')}`);

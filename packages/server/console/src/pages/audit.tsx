@@ -15,7 +15,12 @@ export function Audit() {
   const [filters, setFilters] = useState({ token: '', route: '', agentsn: '' });
   const [paging, setPaging] = useState({ offset: 0, limit: 50 });
   const f = useDebounced(filters, 250);
-  const q = { ...paging, token: f.token.trim() || undefined, route: f.route.trim() || undefined, agentsn: f.agentsn.trim() || undefined };
+  const q = {
+    ...paging,
+    token: f.token.trim() || undefined,
+    route: f.route.trim() || undefined,
+    agentsn: f.agentsn.trim() || undefined,
+  };
   const rows = usePoll((s) => listAudit(q, s), [JSON.stringify(q)], POLL_MS);
   const set = (k: keyof typeof filters) => (v: string) => {
     setFilters({ ...filters, [k]: v });
@@ -26,7 +31,13 @@ export function Audit() {
       <h1>Audit log</h1>
       <form class="filters card" role="search" aria-label="Filter the audit log" onSubmit={(e) => e.preventDefault()}>
         <TextField label="Token name" value={filters.token} onValue={set('token')} size={14} />
-        <TextField label="Route" placeholder="/api/v1/server/polaris" value={filters.route} onValue={set('route')} size={22} />
+        <TextField
+          label="Route"
+          placeholder="/api/v1/server/polaris"
+          value={filters.route}
+          onValue={set('route')}
+          size={22}
+        />
         <TextField label="Host (AgentSN)" value={filters.agentsn} onValue={set('agentsn')} size={22} />
       </form>
       <ErrorNote error={rows.error} />
@@ -58,7 +69,13 @@ export function Audit() {
             )}
           />
         </div>
-        <Pager label="Audit log" offset={paging.offset} limit={paging.limit} count={rows.data?.count ?? 0} onChange={(offset, limit) => setPaging({ offset, limit })} />
+        <Pager
+          label="Audit log"
+          offset={paging.offset}
+          limit={paging.limit}
+          count={rows.data?.count ?? 0}
+          onChange={(offset, limit) => setPaging({ offset, limit })}
+        />
       </div>
     </div>
   );

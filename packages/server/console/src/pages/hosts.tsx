@@ -64,13 +64,22 @@ export function Hosts() {
     setSort(next);
     setPaging({ ...paging, offset: 0 });
   };
-  const sortable = (label: string, column: string) => <SortHeader label={label} column={column} sort={sort} onSort={onSort} />;
+  const sortable = (label: string, column: string) => (
+    <SortHeader label={label} column={column} sort={sort} onSort={onSort} />
+  );
 
   return (
     <div class="page">
       <h1>Hosts</h1>
       <form class="filters card" role="search" aria-label="Filter hosts" onSubmit={(e) => e.preventDefault()}>
-        <TextField label="Search" type="search" placeholder="hostname or AgentSN prefix" size={30} value={filters.search} onValue={set('search')} />
+        <TextField
+          label="Search"
+          type="search"
+          placeholder="hostname or AgentSN prefix"
+          size={30}
+          value={filters.search}
+          onValue={set('search')}
+        />
         <SelectField label="Status" value={filters.status} onValue={set('status')}>
           <option value="">any</option>
           {STATUSES.map((s) => (
@@ -121,7 +130,12 @@ export function Hosts() {
           rows={hosts.data?.hosts}
           empty="No hosts match."
           row={(h) => (
-            <HostRow host={h} open={open === h.agentsn} onToggle={() => setOpen(open === h.agentsn ? null : h.agentsn)} onChanged={hosts.reload} />
+            <HostRow
+              host={h}
+              open={open === h.agentsn}
+              onToggle={() => setOpen(open === h.agentsn ? null : h.agentsn)}
+              onChanged={hosts.reload}
+            />
           )}
         />
         <Pager
@@ -136,7 +150,17 @@ export function Hosts() {
   );
 }
 
-function HostRow({ host: h, open, onToggle, onChanged }: { host: Host; open: boolean; onToggle: () => void; onChanged: () => void }) {
+function HostRow({
+  host: h,
+  open,
+  onToggle,
+  onChanged,
+}: {
+  host: Host;
+  open: boolean;
+  onToggle: () => void;
+  onChanged: () => void;
+}) {
   const detailsId = `host-${h.id}-details`;
   return (
     <>
@@ -185,10 +209,14 @@ function HostRow({ host: h, open, onToggle, onChanged }: { host: Host; open: boo
 function HostDetails({ host: h, onChanged }: { host: Host; onChanged: () => void }) {
   const del = useAction();
   const remove = () => {
-    del.confirmThenRun(`Mark ${h.hostname} (${h.agentsn}) deleted? It comes back if its agent pushes again.`, async () => {
-      await deleteHost(h.agentsn);
-      onChanged();
-    }, 'Delete failed');
+    del.confirmThenRun(
+      `Mark ${h.hostname} (${h.agentsn}) deleted? It comes back if its agent pushes again.`,
+      async () => {
+        await deleteHost(h.agentsn);
+        onChanged();
+      },
+      'Delete failed',
+    );
   };
   const events = usePoll((s) => listEvents({ offset: 0, limit: 10, agentsn: h.agentsn }, s), [h.agentsn], POLL_MS);
   const agentsId = `host-${h.id}-agents`;
@@ -210,9 +238,12 @@ function HostDetails({ host: h, onChanged }: { host: Host; onChanged: () => void
           <>
             <h3>Reported by the agent</h3>
             <ul class="chips" aria-label={`Tags reported by ${h.hostname}`}>
-              {h.reported_tags.split(',').filter(Boolean).map((t) => (
-                <li class="chip">{t}</li>
-              ))}
+              {h.reported_tags
+                .split(',')
+                .filter(Boolean)
+                .map((t) => (
+                  <li class="chip">{t}</li>
+                ))}
             </ul>
           </>
         )}

@@ -36,7 +36,8 @@ export function Run() {
     if (!Number.isInteger(t) || t < 1 || t > 3600) return action.fail('Timeout: whole seconds from 1 to 3600.');
     void action.run(async () => {
       const targets = mode === 'hosts' ? hosts : await tagHosts(tag.trim());
-      if (targets.length === 0) throw new Error(mode === 'hosts' ? 'choose at least one host' : `no host has the tag ${tag.trim()}`);
+      if (targets.length === 0)
+        throw new Error(mode === 'hosts' ? 'choose at least one host' : `no host has the tag ${tag.trim()}`);
       const state: RunRow[] = targets.map((host) => ({ host, pending: true }));
       setRows([...state]);
       let next = 0;
@@ -47,11 +48,18 @@ export function Run() {
           let reply: HostReply | undefined;
           let error: string | undefined;
           try {
-            reply = (await polaris({ hosts: [host], method: 'sync.bash', cmd, user: user.trim() || 'root', timeout: t })).response[0];
+            reply = (
+              await polaris({ hosts: [host], method: 'sync.bash', cmd, user: user.trim() || 'root', timeout: t })
+            ).response[0];
           } catch (err) {
             error = errorText(err);
           }
-          state[i] = { host, pending: false, ...(reply ? { reply } : {}), ...(error !== undefined ? { error } : { error: reply ? undefined : 'no answer' }) };
+          state[i] = {
+            host,
+            pending: false,
+            ...(reply ? { reply } : {}),
+            ...(error !== undefined ? { error } : { error: reply ? undefined : 'no answer' }),
+          };
           setRows([...state]);
         }
       };
@@ -67,10 +75,12 @@ export function Run() {
         <fieldset class="inline">
           <legend>Targets</legend>
           <label>
-            <input type="radio" name="target" checked={mode === 'hosts'} onChange={() => setMode('hosts')} /> Chosen hosts
+            <input type="radio" name="target" checked={mode === 'hosts'} onChange={() => setMode('hosts')} /> Chosen
+            hosts
           </label>
           <label>
-            <input type="radio" name="target" checked={mode === 'tag'} onChange={() => setMode('tag')} /> Hosts with a tag
+            <input type="radio" name="target" checked={mode === 'tag'} onChange={() => setMode('tag')} /> Hosts with a
+            tag
           </label>
         </fieldset>
         {mode === 'hosts' ? (
@@ -81,7 +91,15 @@ export function Run() {
         <TextField label="Command" placeholder="uptime; df -h /" size={60} value={cmd} onValue={setCmd} class="mono" />
         <div class="filters">
           <TextField label="Run as user" value={user} onValue={setUser} size={12} />
-          <TextField label="Timeout (s)" type="number" min={1} max={3600} value={timeout} onValue={setTimeoutSec} size={6} />
+          <TextField
+            label="Timeout (s)"
+            type="number"
+            min={1}
+            max={3600}
+            value={timeout}
+            onValue={setTimeoutSec}
+            size={6}
+          />
         </div>
         <button type="submit" disabled={action.busy}>
           {action.busy ? 'Running…' : 'Run'}

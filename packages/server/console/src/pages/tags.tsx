@@ -16,22 +16,37 @@ export function Tags() {
   const [editing, setEditing] = useState<Tag | null>(null);
   const del = useAction();
   const tags = usePoll(
-    (s) => listTags({ offset: view.offset, limit: view.limit, order: 'asc', sortby: 'name', name: view.filter.trim() || undefined }, s),
+    (s) =>
+      listTags(
+        { offset: view.offset, limit: view.limit, order: 'asc', sortby: 'name', name: view.filter.trim() || undefined },
+        s,
+      ),
     [view.offset, view.limit, view.filter],
   );
 
   const remove = (t: Tag) => {
-    del.confirmThenRun(`Delete tag ${t.name}=${t.value}? It is unbound from ${t.hosts} host(s).`, async () => {
-      await deleteTag(t.id);
-      if (editing?.id === t.id) setEditing(null);
-      tags.reload();
-    }, 'Delete failed');
+    del.confirmThenRun(
+      `Delete tag ${t.name}=${t.value}? It is unbound from ${t.hosts} host(s).`,
+      async () => {
+        await deleteTag(t.id);
+        if (editing?.id === t.id) setEditing(null);
+        tags.reload();
+      },
+      'Delete failed',
+    );
   };
 
   return (
     <div class="page">
       <h1>Tags</h1>
-      <ListCard headingId="h-tags" title="Tags" filterLabel="Filter by key" view={view} count={tags.data?.count ?? 0} error={tags.error ?? del.error}>
+      <ListCard
+        headingId="h-tags"
+        title="Tags"
+        filterLabel="Filter by key"
+        view={view}
+        count={tags.data?.count ?? 0}
+        error={tags.error ?? del.error}
+      >
         <DataTable
           labelledBy="h-tags"
           columns={['Key', 'Value', 'Bound hosts', 'Updated', { hidden: 'Actions' }]}
@@ -46,10 +61,19 @@ export function Tags() {
                 <LocalTime value={t.gmt_modify} />
               </td>
               <td class="actions">
-                <button type="button" onClick={() => setEditing(t)} aria-label={`Bind or unbind hosts for ${t.name}=${t.value}`}>
+                <button
+                  type="button"
+                  onClick={() => setEditing(t)}
+                  aria-label={`Bind or unbind hosts for ${t.name}=${t.value}`}
+                >
                   Hosts…
                 </button>
-                <button type="button" class="danger" onClick={() => remove(t)} aria-label={`Delete tag ${t.name}=${t.value}`}>
+                <button
+                  type="button"
+                  class="danger"
+                  onClick={() => remove(t)}
+                  aria-label={`Delete tag ${t.name}=${t.value}`}
+                >
                   Delete
                 </button>
               </td>
@@ -98,13 +122,16 @@ function BindForm({ tag, onChanged, onClose }: { tag: Tag; onChanged: () => void
   const label = `${tag.name}=${tag.value}`;
   const run = (on: boolean) => {
     if (hosts.length === 0) return bind.fail('Choose at least one host.');
-    void bind.run(async () => {
-      const r = await bindTag(tag.id, hosts, on);
-      const unknown = r.unknown?.length ? ` Unknown: ${r.unknown.join(', ')}.` : '';
-      setHosts([]);
-      onChanged();
-      return `${on ? 'Bound' : 'Unbound'} ${r.changed} host(s).${unknown}`;
-    }, `Could not ${on ? 'bind' : 'unbind'}`);
+    void bind.run(
+      async () => {
+        const r = await bindTag(tag.id, hosts, on);
+        const unknown = r.unknown?.length ? ` Unknown: ${r.unknown.join(', ')}.` : '';
+        setHosts([]);
+        onChanged();
+        return `${on ? 'Bound' : 'Unbound'} ${r.changed} host(s).${unknown}`;
+      },
+      `Could not ${on ? 'bind' : 'unbind'}`,
+    );
   };
   return (
     <form class="card form" onSubmit={(e) => e.preventDefault()} aria-labelledby="h-bind">

@@ -33,10 +33,18 @@ export function Tasks() {
   return (
     <div class="page">
       <h1>Tasks</h1>
-      {open !== null && <OpenTask id={open} task={tasks.data?.tasks.find((t) => t.id === open)} onChanged={tasks.reload} />}
+      {open !== null && (
+        <OpenTask id={open} task={tasks.data?.tasks.find((t) => t.id === open)} onChanged={tasks.reload} />
+      )}
       <form class="filters card" role="search" aria-label="Filter tasks" onSubmit={(e) => e.preventDefault()}>
         <TextField label="Status" placeholder="e.g. RUNNING" value={filters.status} onValue={set('status')} size={12} />
-        <TextField label="Command" placeholder="e.g. install" value={filters.command} onValue={set('command')} size={12} />
+        <TextField
+          label="Command"
+          placeholder="e.g. install"
+          value={filters.command}
+          onValue={set('command')}
+          size={12}
+        />
       </form>
       <ErrorNote error={tasks.error} />
       <div class="card">
@@ -68,7 +76,13 @@ export function Tasks() {
             )}
           />
         </div>
-        <Pager label="Tasks" offset={paging.offset} limit={paging.limit} count={tasks.data?.count ?? 0} onChange={(offset, limit) => setPaging({ offset, limit })} />
+        <Pager
+          label="Tasks"
+          offset={paging.offset}
+          limit={paging.limit}
+          count={tasks.data?.count ?? 0}
+          onChange={(offset, limit) => setPaging({ offset, limit })}
+        />
       </div>
     </div>
   );
@@ -89,7 +103,13 @@ function OpenTask({ id, task, onChanged }: { id: number; task: Task | undefined;
         <div class="row-between">
           <h2>Task #{id}</h2>
           <span class="buttons">
-            <button type="button" onClick={kick} disabled={kicker.busy} aria-label={`Kick task ${id}`} title="Move BURIED and DELAYED subtasks to READY now (retry)">
+            <button
+              type="button"
+              onClick={kick}
+              disabled={kicker.busy}
+              aria-label={`Kick task ${id}`}
+              title="Move BURIED and DELAYED subtasks to READY now (retry)"
+            >
               Kick (retry)
             </button>
             <button type="button" class="link" onClick={() => goTo('tasks')}>

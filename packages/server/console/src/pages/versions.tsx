@@ -25,27 +25,52 @@ export function Versions() {
   const [followed, setFollowed] = useState<number | null>(null);
   const del = useAction();
   const pkgs = usePoll(
-    (s) => listPackages({ offset: view.offset, limit: view.limit, order: 'desc', sortby: 'id', name: view.filter.trim() || undefined }, s),
+    (s) =>
+      listPackages(
+        { offset: view.offset, limit: view.limit, order: 'desc', sortby: 'id', name: view.filter.trim() || undefined },
+        s,
+      ),
     [view.offset, view.limit, view.filter],
   );
   const tasks = usePoll((s) => listTasks({ offset: 0, limit: 10 }, s), [followed], 5000);
 
   const remove = (p: Package) => {
-    del.confirmThenRun(`Delete ${p.name} ${p.version} (${p.os}/${p.arch})? Hosts that run it keep it.`, async () => {
-      await deletePackage(p.id);
-      if (chosen?.id === p.id) setChosen(null);
-      pkgs.reload();
-    }, 'Delete failed');
+    del.confirmThenRun(
+      `Delete ${p.name} ${p.version} (${p.os}/${p.arch})? Hosts that run it keep it.`,
+      async () => {
+        await deletePackage(p.id);
+        if (chosen?.id === p.id) setChosen(null);
+        pkgs.reload();
+      },
+      'Delete failed',
+    );
   };
 
   return (
     <div class="page">
       <h1>Agent versions</h1>
-      <ListCard headingId="h-packages" title="Packages" filterLabel="Filter by name" view={view} count={pkgs.data?.count ?? 0} error={pkgs.error ?? del.error}>
+      <ListCard
+        headingId="h-packages"
+        title="Packages"
+        filterLabel="Filter by name"
+        view={view}
+        count={pkgs.data?.count ?? 0}
+        error={pkgs.error ?? del.error}
+      >
         <div class="scroll-x">
           <DataTable
             labelledBy="h-packages"
-            columns={['Name', 'Version', 'OS', 'Arch', 'File path', 'Install command', 'SHA256', 'Uploaded', { hidden: 'Actions' }]}
+            columns={[
+              'Name',
+              'Version',
+              'OS',
+              'Arch',
+              'File path',
+              'Install command',
+              'SHA256',
+              'Uploaded',
+              { hidden: 'Actions' },
+            ]}
             rows={pkgs.data?.packages}
             empty="No packages yet: upload one below."
             row={(p) => (
@@ -68,7 +93,12 @@ export function Versions() {
                   <button type="button" onClick={() => setChosen(p)} aria-label={`Deploy ${p.name} ${p.version}`}>
                     Deploy
                   </button>
-                  <button type="button" class="danger" onClick={() => remove(p)} aria-label={`Delete ${p.name} ${p.version}`}>
+                  <button
+                    type="button"
+                    class="danger"
+                    onClick={() => remove(p)}
+                    aria-label={`Delete ${p.name} ${p.version}`}
+                  >
                     Delete
                   </button>
                 </td>

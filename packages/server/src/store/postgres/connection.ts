@@ -44,7 +44,8 @@ export function parseDatabaseUrl(
   } catch {
     return { ok: false, problem: 'not a URL (postgres://user@host:port/database)' };
   }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') return { ok: false, problem: `scheme must be postgres:// (got ${u.protocol})` };
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+    return { ok: false, problem: `scheme must be postgres:// (got ${u.protocol})` };
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
   if (!database) return { ok: false, problem: 'names no database (postgres://user@host:port/DATABASE)' };
   const user = decodeURIComponent(u.username);
@@ -57,10 +58,19 @@ export function parseDatabaseUrl(
     try {
       secret = readFileSync(password.file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      return { ok: false, problem: `passwordFile ${password.file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}` };
+      return {
+        ok: false,
+        problem: `passwordFile ${password.file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      };
     }
   } else if (password.env !== undefined && password.env !== '') secret = password.env;
   else if (u.password) secret = decodeURIComponent(u.password);
-  const connection: PgConnection = { host, port, database, user, ...(secret !== undefined ? { password: secret } : {}) };
+  const connection: PgConnection = {
+    host,
+    port,
+    database,
+    user,
+    ...(secret !== undefined ? { password: secret } : {}),
+  };
   return { ok: true, target: { connection, redacted: redactDatabaseUrl(url) } };
 }

@@ -121,14 +121,24 @@ export class PgDb {
     const client = await this.pool.connect();
     try {
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)');
-      const done = new Set((await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
+      await client.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)',
+      );
+      const done = new Set(
+        (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) =>
+          Number(r.version),
+        ),
+      );
       for (const m of PG_MIGRATIONS) {
         if (done.has(m.version)) continue;
         await client.query('BEGIN');
         try {
           await client.query(m.sql);
-          await client.query('INSERT INTO schema_migrations(version, name, applied) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+          await client.query('INSERT INTO schema_migrations(version, name, applied) VALUES ($1, $2, $3)', [
+            m.version,
+            m.name,
+            Date.now(),
+          ]);
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK').catch(() => undefined);
@@ -142,18 +152,32 @@ export class PgDb {
   }
 
   async appliedMigrations(): Promise<number[]> {
-    return (await this.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version);
+    return (await this.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version')).map(
+      (r) => r.version,
+    );
   }
 
   /** One page of `select` (+ where), sorted by a whitelisted column, with the total count. */
-  async page<T>(resource: Sortable, select: string, where: string[], params: Param[], paging: Paging, map: (r: Row) => T): Promise<Page<T>> {
+  async page<T>(
+    resource: Sortable,
+    select: string,
+    where: string[],
+    params: Param[],
+    paging: Paging,
+    map: (r: Row) => T,
+  ): Promise<Page<T>> {
     const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';
     const col = sortColumn(resource, paging.sortby);
     const dir = paging.order === 'desc' ? 'DESC' : 'ASC';
     const count = (await this.get<{ n: number }>(`SELECT COUNT(*) AS n FROM (${select}${w}) AS q`, ...params))!.n;
     // NULLS FIRST/LAST as SQLite orders them (NULL smallest), then id for a stable order.
     const nulls = dir === 'ASC' ? 'NULLS FIRST' : 'NULLS LAST';
-    const rows = await this.all<Row>(`${select}${w} ORDER BY ${col} ${dir} ${nulls} LIMIT ? OFFSET ?`, ...params, paging.limit, paging.offset);
+    const rows = await this.all<Row>(
+      `${select}${w} ORDER BY ${col} ${dir} ${nulls} LIMIT ? OFFSET ?`,
+      ...params,
+      paging.limit,
+      paging.offset,
+    );
     return { count, offset: paging.offset, limit: paging.limit, items: rows.map(map) };
   }
 }
@@ -173,7 +197,14 @@ export abstract class PgPart {
   protected tx<T>(fn: () => Promise<T>): Promise<T> {
     return this.sql.tx(fn);
   }
-  protected page<T>(resource: Sortable, select: string, where: string[], params: Param[], paging: Paging, map: (r: Row) => T): Promise<Page<T>> {
+  protected page<T>(
+    resource: Sortable,
+    select: string,
+    where: string[],
+    params: Param[],
+    paging: Paging,
+    map: (r: Row) => T,
+  ): Promise<Page<T>> {
     return this.sql.page(resource, select, where, params, paging, map);
   }
 }

@@ -10,7 +10,7 @@ export class PgInventory extends PgPart {
   async listTags(filter: { name?: string }, paging: Paging): Promise<Page<TagRow>> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.name) (where.push('t.name = ?'), params.push(filter.name));
+    if (filter.name) where.push('t.name = ?'), params.push(filter.name);
     return this.page('tags', TAG_SELECT, where, params, paging, (r) => r as unknown as TagRow);
   }
 
@@ -50,7 +50,12 @@ export class PgInventory extends PgPart {
     return changes ? { ok: true, value: { deleted: changes } } : notFound(`no tag ${id}`);
   }
 
-  async bindTag(tagid: number, agentsns: string[], bind: boolean, now: number): Promise<Mutation<{ changed: number; unknown: string[] }>> {
+  async bindTag(
+    tagid: number,
+    agentsns: string[],
+    bind: boolean,
+    now: number,
+  ): Promise<Mutation<{ changed: number; unknown: string[] }>> {
     return this.tx(async () => {
       if (!(await this.tagById(tagid))) return notFound(`no tag ${tagid}`);
       let changed = 0;
@@ -62,7 +67,8 @@ export class PgInventory extends PgPart {
           continue;
         }
         changed += bind
-          ? (await this.run('INSERT INTO hosts_tags(hostid, tagid) VALUES (?, ?) ON CONFLICT DO NOTHING', h.id, tagid)).changes
+          ? (await this.run('INSERT INTO hosts_tags(hostid, tagid) VALUES (?, ?) ON CONFLICT DO NOTHING', h.id, tagid))
+              .changes
           : (await this.run('DELETE FROM hosts_tags WHERE hostid = ? AND tagid = ?', h.id, tagid)).changes;
       }
       if (changed) await this.run('UPDATE tags SET gmt_modify = ? WHERE id = ?', now, tagid);
@@ -106,7 +112,8 @@ export class PgInventory extends PgPart {
 
   async deleteRegion(id: number): Promise<Mutation<{ deleted: number }>> {
     return this.tx(async () => {
-      if (id === 0) return { ok: false as const, reason: 'bad_request' as const, cause: 'region 0 (global) cannot be deleted' };
+      if (id === 0)
+        return { ok: false as const, reason: 'bad_request' as const, cause: 'region 0 (global) cannot be deleted' };
       if (!(await this.regionById(id))) return notFound(`no region ${id}`);
       await this.run('UPDATE hosts SET region = 0 WHERE region = ?', id);
       await this.run('DELETE FROM regions WHERE id = ?', id);
@@ -117,10 +124,10 @@ export class PgInventory extends PgPart {
   async listEvents(filter: EventFilter, paging: Paging): Promise<Page<EventRow>> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.agentsn) (where.push('agentsn = ?'), params.push(filter.agentsn));
-    if (filter.since !== undefined) (where.push('occurred >= ?'), params.push(filter.since));
-    if (filter.until !== undefined) (where.push('occurred <= ?'), params.push(filter.until));
-    if (filter.kind) (where.push('kind = ?'), params.push(filter.kind));
+    if (filter.agentsn) where.push('agentsn = ?'), params.push(filter.agentsn);
+    if (filter.since !== undefined) where.push('occurred >= ?'), params.push(filter.since);
+    if (filter.until !== undefined) where.push('occurred <= ?'), params.push(filter.until);
+    if (filter.kind) where.push('kind = ?'), params.push(filter.kind);
     return this.page('events', 'SELECT * FROM events', where, params, paging, (r) => ({
       ...(r as unknown as EventRow),
       data: typeof r.data === 'string' ? (JSON.parse(r.data) as unknown) : null,

@@ -51,7 +51,10 @@ export function addMigrateCommand(p: Command): void {
   p.command('migrate')
     .description('copy a single-node SQLite deployment into an empty PostgreSQL database and verify the counts')
     .requiredOption('--from <dir>', 'the data dir of the SQLite server (stopped)')
-    .requiredOption('--to <url>', 'postgres://user@host:port/database (password: --password-file or ASPIRE_DATABASE_PASSWORD)')
+    .requiredOption(
+      '--to <url>',
+      'postgres://user@host:port/database (password: --password-file or ASPIRE_DATABASE_PASSWORD)',
+    )
     .option('--data-dir <dir>', 'copy package files, signing key and host CA into this (shared) data dir')
     .option('--password-file <file>', 'file holding the database password')
     .action(migrate);

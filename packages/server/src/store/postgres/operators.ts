@@ -24,7 +24,11 @@ export class PgOperators extends PgPart {
   }
 
   async tokenGrant(hash: string, now: number): Promise<TokenGrant | undefined> {
-    return this.get<TokenGrant>('UPDATE tokens SET last_used = ? WHERE hash = ? RETURNING name, role, scope', now, hash);
+    return this.get<TokenGrant>(
+      'UPDATE tokens SET last_used = ? WHERE hash = ? RETURNING name, role, scope',
+      now,
+      hash,
+    );
   }
 
   async appendAudit(e: AuditEntry): Promise<number> {
@@ -51,10 +55,10 @@ export class PgOperators extends PgPart {
   async listAudit(filter: AuditFilter, paging: Paging): Promise<Page<AuditRow>> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.token !== undefined) (where.push('token = ?'), params.push(filter.token));
-    if (filter.route !== undefined) (where.push('route = ?'), params.push(filter.route));
-    if (filter.since !== undefined) (where.push('at >= ?'), params.push(filter.since));
-    if (filter.until !== undefined) (where.push('at <= ?'), params.push(filter.until));
+    if (filter.token !== undefined) where.push('token = ?'), params.push(filter.token);
+    if (filter.route !== undefined) where.push('route = ?'), params.push(filter.route);
+    if (filter.since !== undefined) where.push('at >= ?'), params.push(filter.since);
+    if (filter.until !== undefined) where.push('at <= ?'), params.push(filter.until);
     if (filter.agentsn !== undefined) {
       where.push(`(selector LIKE 'hosts=%' AND strpos(',' || substr(selector, 7) || ',', ?) > 0)`);
       params.push(`,${filter.agentsn},`);

@@ -4,12 +4,25 @@ import { isUniqueViolation, PgPart, type Param } from './db.ts';
 import { conflict } from './task-queue.ts';
 
 export class PgPackages extends PgPart {
-  async insertPackage(p: Omit<PackageRow, 'id' | 'gmt_create' | 'gmt_modify'>, now: number): Promise<Mutation<PackageRow>> {
+  async insertPackage(
+    p: Omit<PackageRow, 'id' | 'gmt_create' | 'gmt_modify'>,
+    now: number,
+  ): Promise<Mutation<PackageRow>> {
     const taken = conflict(`package ${p.name} ${p.version} ${p.os}/${p.arch} exists`);
     try {
       return await this.tx(async () => {
-        if (await this.get('SELECT 1 AS x FROM packages WHERE name = ? AND os = ? AND arch = ? AND version = ?', p.name, p.os, p.arch, p.version)) return taken;
-        if (await this.get('SELECT 1 AS x FROM packages WHERE path = ?', p.path)) return conflict(`file ${p.path} belongs to another package`);
+        if (
+          await this.get(
+            'SELECT 1 AS x FROM packages WHERE name = ? AND os = ? AND arch = ? AND version = ?',
+            p.name,
+            p.os,
+            p.arch,
+            p.version,
+          )
+        )
+          return taken;
+        if (await this.get('SELECT 1 AS x FROM packages WHERE path = ?', p.path))
+          return conflict(`file ${p.path} belongs to another package`);
         const row = await this.get<PackageRow>(
           'INSERT INTO packages(name, version, os, arch, file, path, size, sha256, gmt_create, gmt_modify) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *',
           p.name,
@@ -36,18 +49,29 @@ export class PgPackages extends PgPart {
   }
 
   async findPackage(name: string, version: string, os?: string, arch?: string): Promise<PackageRow | undefined> {
-    if (os && arch) return this.get<PackageRow>('SELECT * FROM packages WHERE name = ? AND version = ? AND os = ? AND arch = ?', name, version, os, arch);
-    return this.get<PackageRow>('SELECT * FROM packages WHERE name = ? AND version = ? ORDER BY id LIMIT 1', name, version);
+    if (os && arch)
+      return this.get<PackageRow>(
+        'SELECT * FROM packages WHERE name = ? AND version = ? AND os = ? AND arch = ?',
+        name,
+        version,
+        os,
+        arch,
+      );
+    return this.get<PackageRow>(
+      'SELECT * FROM packages WHERE name = ? AND version = ? ORDER BY id LIMIT 1',
+      name,
+      version,
+    );
   }
 
   private packageWhere(filter: PackageFilter): { where: string[]; params: Param[] } {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.id !== undefined) (where.push('id = ?'), params.push(filter.id));
-    if (filter.name) (where.push('name = ?'), params.push(filter.name));
-    if (filter.version) (where.push('version = ?'), params.push(filter.version));
-    if (filter.os) (where.push('os = ?'), params.push(filter.os));
-    if (filter.arch) (where.push('arch = ?'), params.push(filter.arch));
+    if (filter.id !== undefined) where.push('id = ?'), params.push(filter.id);
+    if (filter.name) where.push('name = ?'), params.push(filter.name);
+    if (filter.version) where.push('version = ?'), params.push(filter.version);
+    if (filter.os) where.push('os = ?'), params.push(filter.os);
+    if (filter.arch) where.push('arch = ?'), params.push(filter.arch);
     return { where, params };
   }
 

@@ -103,7 +103,11 @@ export class PostgresStore extends PgPart implements Store {
 
   async secret(key: string): Promise<string> {
     // Two nodes asking at once: the first insert wins and both read its value.
-    await this.run('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING', `secret:${key}`, randomBytes(32).toString('hex'));
+    await this.run(
+      'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      `secret:${key}`,
+      randomBytes(32).toString('hex'),
+    );
     return (await this.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', `secret:${key}`))!.value;
   }
 
@@ -132,13 +136,20 @@ export class PostgresStore extends PgPart implements Store {
       } else {
         // The same rules as the SQLite store (issue 16 item 6, seed conflict rule).
         const proven =
-          existing.credential_hash === '' || (input.presentedHash !== undefined && input.presentedHash === existing.credential_hash);
+          existing.credential_hash === '' ||
+          (input.presentedHash !== undefined && input.presentedHash === existing.credential_hash);
         if (existing.status === HostStatus.DELETED && (proven || existing.hostname === input.hostname)) {
           return { agentsn, conflict: false, tags: '', refused: 'deleted' as const };
         }
-        if (!proven && existing.hostname === input.hostname) return { agentsn, conflict: false, tags: '', refused: 'takeover' as const };
+        if (!proven && existing.hostname === input.hostname)
+          return { agentsn, conflict: false, tags: '', refused: 'takeover' as const };
         if (proven) {
-          await this.run('UPDATE hosts SET credential_hash = ?, ipaddr = ? WHERE id = ?', input.newHash, input.ip, existing.id);
+          await this.run(
+            'UPDATE hosts SET credential_hash = ?, ipaddr = ? WHERE id = ?',
+            input.newHash,
+            input.ip,
+            existing.id,
+          );
         } else {
           conflict = true;
           agentsn = input.freshAgentsn;
@@ -175,7 +186,10 @@ export class PostgresStore extends PgPart implements Store {
   }
 
   async hostIdentity(agentsn: string): Promise<HostIdentityRow | undefined> {
-    return this.get<HostIdentityRow>('SELECT hostname, status, cert_sha256, prev_cert_sha256 FROM hosts WHERE agentsn = ?', agentsn);
+    return this.get<HostIdentityRow>(
+      'SELECT hostname, status, cert_sha256, prev_cert_sha256 FROM hosts WHERE agentsn = ?',
+      agentsn,
+    );
   }
 
   async recordHostCertificate(agentsn: string, sha256: string, renewal: boolean): Promise<void> {
@@ -198,7 +212,13 @@ export class PostgresStore extends PgPart implements Store {
     return { ok: true, value: { reset: changes } };
   }
 
-  async addServerEvent(agentsn: string, kind: string, message: string, data: Record<string, unknown>, now: number): Promise<void> {
+  async addServerEvent(
+    agentsn: string,
+    kind: string,
+    message: string,
+    data: Record<string, unknown>,
+    now: number,
+  ): Promise<void> {
     await this.run(
       `INSERT INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create)
        VALUES (?, 0, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -213,7 +233,8 @@ export class PostgresStore extends PgPart implements Store {
   }
 
   async credentialHash(agentsn: string): Promise<string | undefined> {
-    return (await this.get<{ credential_hash: string }>('SELECT credential_hash FROM hosts WHERE agentsn = ?', agentsn))?.credential_hash;
+    return (await this.get<{ credential_hash: string }>('SELECT credential_hash FROM hosts WHERE agentsn = ?', agentsn))
+      ?.credential_hash;
   }
 
   /**
@@ -222,10 +243,16 @@ export class PostgresStore extends PgPart implements Store {
    * server event recorded, so a host cannot take another's Polaris name by copying it.
    */
   private async pushHostname(input: StatusInput): Promise<string> {
-    const current = (await this.get<{ hostname: string }>('SELECT hostname FROM hosts WHERE agentsn = ?', input.agentsn))?.hostname;
+    const current = (
+      await this.get<{ hostname: string }>('SELECT hostname FROM hosts WHERE agentsn = ?', input.agentsn)
+    )?.hostname;
     if (current === undefined || current === input.hostname) return input.hostname;
     const holder = (
-      await this.get<{ agentsn: string }>(`SELECT agentsn FROM hosts WHERE hostname = ? AND agentsn != ? AND status != 'deleted' LIMIT 1`, input.hostname, input.agentsn)
+      await this.get<{ agentsn: string }>(
+        `SELECT agentsn FROM hosts WHERE hostname = ? AND agentsn != ? AND status != 'deleted' LIMIT 1`,
+        input.hostname,
+        input.agentsn,
+      )
     )?.agentsn;
     if (holder === undefined) return input.hostname;
     const r = hostnameRefusal(input, current, holder);
@@ -342,7 +369,15 @@ export class PostgresStore extends PgPart implements Store {
       );
 
       const reserved: ReservedJob[] = [];
-      const ready = await this.all<{ id: string; taskid: number; jobid: string | null; attempts: number; expires_at: number | null; command: string; parameters: string }>(
+      const ready = await this.all<{
+        id: string;
+        taskid: number;
+        jobid: string | null;
+        attempts: number;
+        expires_at: number | null;
+        command: string;
+        parameters: string;
+      }>(
         `SELECT s.id, s.taskid, s.jobid, s.attempts, s.expires_at, t.command, t.parameters
          FROM subtasks s JOIN tasks t ON t.id = s.taskid
          WHERE s.agentsn = ? AND s.state = 'READY' ORDER BY t.priority, s.taskid, s.gmt_create, s.seq LIMIT 64
@@ -369,7 +404,13 @@ export class PostgresStore extends PgPart implements Store {
           now,
           s.id,
         );
-        reserved.push({ subtaskId: s.id, jobid, taskid: s.taskid, command: s.command, parameters: JSON.parse(s.parameters) as Record<string, unknown> });
+        reserved.push({
+          subtaskId: s.id,
+          jobid,
+          taskid: s.taskid,
+          command: s.command,
+          parameters: JSON.parse(s.parameters) as Record<string, unknown>,
+        });
       }
       for (const tid of [...touched].sort((a, b) => a - b)) await this.tasks.refreshTask(tid, now);
       return { reserved, host: { os: input.os, arch: input.arch }, eventsStored, resultsRecorded };
@@ -396,13 +437,13 @@ export class PostgresStore extends PgPart implements Store {
   async listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.status) (where.push('h.status = ?'), params.push(filter.status));
+    if (filter.status) where.push('h.status = ?'), params.push(filter.status);
     else where.push(`h.status != 'deleted'`);
-    if (filter.region !== undefined) (where.push('h.region = ?'), params.push(filter.region));
-    if (filter.os) (where.push('h.os = ?'), params.push(filter.os));
-    if (filter.arch) (where.push('h.arch = ?'), params.push(filter.arch));
-    if (filter.version) (where.push('h.curvers = ?'), params.push(filter.version));
-    if (filter.hostname) (where.push('h.hostname = ?'), params.push(filter.hostname));
+    if (filter.region !== undefined) where.push('h.region = ?'), params.push(filter.region);
+    if (filter.os) where.push('h.os = ?'), params.push(filter.os);
+    if (filter.arch) where.push('h.arch = ?'), params.push(filter.arch);
+    if (filter.version) where.push('h.curvers = ?'), params.push(filter.version);
+    if (filter.hostname) where.push('h.hostname = ?'), params.push(filter.hostname);
     if (filter.search) {
       // A case-insensitive prefix match (SQLite's LIKE is; PostgreSQL's ILIKE), wildcards literal.
       const p = `${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -428,14 +469,20 @@ export class PostgresStore extends PgPart implements Store {
     return this.tx(async () => {
       if (!(await this.get('SELECT 1 AS x FROM regions WHERE id = ?', region))) return notFound(`no region ${region}`);
       let updated = 0;
-      for (const sn of agentsns) updated += (await this.run('UPDATE hosts SET region = ? WHERE agentsn = ?', region, sn)).changes;
+      for (const sn of agentsns)
+        updated += (await this.run('UPDATE hosts SET region = ? WHERE agentsn = ?', region, sn)).changes;
       return { ok: true as const, value: { updated } };
     });
   }
 
   async deleteHost(agentsn: string, now: number): Promise<Mutation<{ deleted: number }>> {
-    const { changes } = await this.run(`UPDATE hosts SET status = 'deleted', gmt_modify = ? WHERE agentsn = ? AND status != 'deleted'`, now, agentsn);
-    if (!changes && !(await this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', agentsn))) return notFound(`no host ${agentsn}`);
+    const { changes } = await this.run(
+      `UPDATE hosts SET status = 'deleted', gmt_modify = ? WHERE agentsn = ? AND status != 'deleted'`,
+      now,
+      agentsn,
+    );
+    if (!changes && !(await this.get('SELECT 1 AS x FROM hosts WHERE agentsn = ?', agentsn)))
+      return notFound(`no host ${agentsn}`);
     return { ok: true, value: { deleted: changes } };
   }
 
@@ -447,7 +494,10 @@ export class PostgresStore extends PgPart implements Store {
   createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tasks.createTask(spec, now);
   }
-  getTask(id: number, filter?: { state?: string }): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
+  getTask(
+    id: number,
+    filter?: { state?: string },
+  ): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
     return this.tasks.getTask(id, filter);
   }
   listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
@@ -459,7 +509,11 @@ export class PostgresStore extends PgPart implements Store {
   revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tasks.revokeTask(id, now);
   }
-  revokeSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
+  revokeSubtask(
+    taskid: number,
+    subtaskId: string,
+    now: number,
+  ): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tasks.revokeSubtask(taskid, subtaskId, now);
   }
   revokedReserved(agentsn: string): Promise<RevokedReserved[]> {
@@ -486,7 +540,12 @@ export class PostgresStore extends PgPart implements Store {
   deleteTag(id: number): Promise<Mutation<{ deleted: number }>> {
     return this.inventory.deleteTag(id);
   }
-  bindTag(tagid: number, agentsns: string[], bind: boolean, now: number): Promise<Mutation<{ changed: number; unknown: string[] }>> {
+  bindTag(
+    tagid: number,
+    agentsns: string[],
+    bind: boolean,
+    now: number,
+  ): Promise<Mutation<{ changed: number; unknown: string[] }>> {
     return this.inventory.bindTag(tagid, agentsns, bind, now);
   }
   listRegions(paging: Paging): Promise<Page<RegionRow>> {
@@ -520,7 +579,8 @@ export class PostgresStore extends PgPart implements Store {
     );
   }
   async metricCounts(): Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }> {
-    const count = async (sql: string) => Object.fromEntries((await this.all<{ k: string; n: number }>(sql)).map((r) => [r.k, r.n]));
+    const count = async (sql: string) =>
+      Object.fromEntries((await this.all<{ k: string; n: number }>(sql)).map((r) => [r.k, r.n]));
     return {
       hosts: await count('SELECT status AS k, COUNT(*) AS n FROM hosts GROUP BY status'),
       subtasks: await count('SELECT state AS k, COUNT(*) AS n FROM subtasks GROUP BY state'),

@@ -20,7 +20,17 @@ import {
   resolveCount,
   REVOCABLE_STATES,
 } from '../../tasks/state-machine.ts';
-import type { Mutation, Page, Paging, RevokedReserved, SubtaskRow, TaskRow, TaskSpec, TickOutcome, UnknownTargets } from '../store.ts';
+import type {
+  Mutation,
+  Page,
+  Paging,
+  RevokedReserved,
+  SubtaskRow,
+  TaskRow,
+  TaskSpec,
+  TickOutcome,
+  UnknownTargets,
+} from '../store.ts';
 import { PgPart, type Param, type Row } from './db.ts';
 
 export const FINAL_SQL = `('SUCCESS','FAILED','REVOKED')`;
@@ -52,8 +62,23 @@ export function conflict(cause: string): { ok: false; reason: 'conflict'; cause:
 }
 
 export class PgTaskQueue extends PgPart {
-  async applyResult(jobid: string, agentsn: string, errcode: number, message: string, now: number): Promise<number | undefined> {
-    const s = await this.get<{ id: string; taskid: number; state: string; attempts: number; retry_count: number; retry_interval_ms: number; task_status: string; revoke_requested_at: number | null }>(
+  async applyResult(
+    jobid: string,
+    agentsn: string,
+    errcode: number,
+    message: string,
+    now: number,
+  ): Promise<number | undefined> {
+    const s = await this.get<{
+      id: string;
+      taskid: number;
+      state: string;
+      attempts: number;
+      retry_count: number;
+      retry_interval_ms: number;
+      task_status: string;
+      revoke_requested_at: number | null;
+    }>(
       `SELECT s.id, s.taskid, s.state, s.attempts, s.revoke_requested_at, t.retry_count, t.retry_interval_ms, t.status AS task_status
        FROM subtasks s JOIN tasks t ON t.id = s.taskid WHERE s.jobid = ? AND s.agentsn = ? FOR UPDATE OF s`,
       jobid,
@@ -65,7 +90,13 @@ export class PgTaskQueue extends PgPart {
     const d =
       s.revoke_requested_at !== null
         ? decideRevokedResult(errcode, message)
-        : decideResult(s.attempts, { retryCount: stopped ? 0 : s.retry_count, retryIntervalMs: s.retry_interval_ms }, errcode, message, now);
+        : decideResult(
+            s.attempts,
+            { retryCount: stopped ? 0 : s.retry_count, retryIntervalMs: s.retry_interval_ms },
+            errcode,
+            message,
+            now,
+          );
     await this.run(
       `UPDATE subtasks SET state = ?, errcode = ?, message = ?, ready_at = COALESCE(?::bigint, ready_at),
          jobid = CASE WHEN ?::text IN ('DELAYED', 'READY', 'BURIED') THEN NULL ELSE jobid END,
@@ -86,9 +117,18 @@ export class PgTaskQueue extends PgPart {
 
   async failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void> {
     await this.tx(async () => {
-      const s = await this.get<{ taskid: number }>(`SELECT taskid FROM subtasks WHERE jobid = ? AND state = 'RESERVED' FOR UPDATE`, jobid);
+      const s = await this.get<{ taskid: number }>(
+        `SELECT taskid FROM subtasks WHERE jobid = ? AND state = 'RESERVED' FOR UPDATE`,
+        jobid,
+      );
       if (!s) return;
-      await this.run(`UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ? WHERE jobid = ?`, errcode, message, now, jobid);
+      await this.run(
+        `UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ? WHERE jobid = ?`,
+        errcode,
+        message,
+        now,
+        jobid,
+      );
       await this.checkHalt(s.taskid, now);
       await this.refreshTask(s.taskid, now);
     });
@@ -100,7 +140,12 @@ export class PgTaskQueue extends PgPart {
       now,
       now,
     );
-    return rows.map((r) => ({ id: r.id, selector: parseTags(r.tags), windowStart: r.window_start, windowEnd: r.window_end }));
+    return rows.map((r) => ({
+      id: r.id,
+      selector: parseTags(r.tags),
+      windowStart: r.window_start,
+      windowEnd: r.window_end,
+    }));
   }
 
   async taskRow(id: number): Promise<TaskRow | undefined> {
@@ -125,10 +170,14 @@ export class PgTaskQueue extends PgPart {
   /** Admit PENDING subtasks into the batch's free slots (rules: ../sqlite/task-queue.ts admitTask). */
   async admitTask(taskid: number, now: number): Promise<number> {
     // The task row lock serialises admission of one task across nodes (a batch is never exceeded).
-    const t = await this.get<{ batch: number; batch_pct: number | null; status: string; count: number; ttl_ms: number; after_ids: string }>(
-      'SELECT batch, batch_pct, status, count, ttl_ms, after_ids FROM tasks WHERE id = ? FOR UPDATE',
-      taskid,
-    );
+    const t = await this.get<{
+      batch: number;
+      batch_pct: number | null;
+      status: string;
+      count: number;
+      ttl_ms: number;
+      after_ids: string;
+    }>('SELECT batch, batch_pct, status, count, ttl_ms, after_ids FROM tasks WHERE id = ? FOR UPDATE', taskid);
     if (!t || t.status !== 'RUNNING') return 0;
     const c = (await this.get<{ inflight: number; pending: number }>(
       `SELECT COUNT(*) FILTER (WHERE state IN ${inList(IN_FLIGHT_STATES)}) AS inflight, COUNT(*) FILTER (WHERE state = 'PENDING') AS pending
@@ -170,7 +219,9 @@ export class PgTaskQueue extends PgPart {
         await this.run(
           `UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ? WHERE id = ?`,
           ErrorCode.TASK_DEPENDENCY_FAILED,
-          d.n < after.length ? `${ErrorMessage.TASK_DEPENDENCY_FAILED}: a task in after has no subtask for this host` : ErrorMessage.TASK_DEPENDENCY_FAILED,
+          d.n < after.length
+            ? `${ErrorMessage.TASK_DEPENDENCY_FAILED}: a task in after has no subtask for this host`
+            : ErrorMessage.TASK_DEPENDENCY_FAILED,
           now,
           r.id,
         );
@@ -203,13 +254,18 @@ export class PgTaskQueue extends PgPart {
 
   /** max_errors: a RUNNING task whose own failures exceed it is HALTED (rules: the SQLite twin). */
   async checkHalt(taskid: number, now: number): Promise<boolean> {
-    const t = await this.get<{ status: string; count: number; max_errors: number | null; max_errors_pct: number | null }>(
-      'SELECT status, count, max_errors, max_errors_pct FROM tasks WHERE id = ?',
-      taskid,
-    );
+    const t = await this.get<{
+      status: string;
+      count: number;
+      max_errors: number | null;
+      max_errors_pct: number | null;
+    }>('SELECT status, count, max_errors, max_errors_pct FROM tasks WHERE id = ?', taskid);
     if (!t || t.status !== 'RUNNING' || (t.max_errors === null && t.max_errors_pct === null)) return false;
     const limit = resolveCount(t.max_errors ?? 0, t.max_errors_pct, t.count);
-    const errors = (await this.get<{ n: number }>(`SELECT COUNT(*) AS n FROM subtasks WHERE taskid = ? AND ${COUNTED_ERRORS_SQL}`, taskid))!.n;
+    const errors = (await this.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM subtasks WHERE taskid = ? AND ${COUNTED_ERRORS_SQL}`,
+      taskid,
+    ))!.n;
     if (!exceedsMaxErrors(errors, limit)) return false;
     const reason = `halted: ${errors} failed subtasks exceed max_errors ${t.max_errors_pct !== null ? `${t.max_errors_pct}% (${limit})` : limit}`;
     await this.run(
@@ -219,7 +275,12 @@ export class PgTaskQueue extends PgPart {
       now,
       taskid,
     );
-    await this.run(`UPDATE tasks SET status = 'HALTED', halt_reason = ?, gmt_modify = ? WHERE id = ?`, reason, now, taskid);
+    await this.run(
+      `UPDATE tasks SET status = 'HALTED', halt_reason = ?, gmt_modify = ? WHERE id = ?`,
+      reason,
+      now,
+      taskid,
+    );
     return true;
   }
 
@@ -243,7 +304,8 @@ export class PgTaskQueue extends PgPart {
 
   async unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
     const tasks: number[] = [];
-    for (const id of new Set(taskIds)) if (!(await this.get('SELECT 1 AS x FROM tasks WHERE id = ?', id))) tasks.push(id);
+    for (const id of new Set(taskIds))
+      if (!(await this.get('SELECT 1 AS x FROM tasks WHERE id = ?', id))) tasks.push(id);
     return { hosts: agents.length ? await this.unknownHosts([...new Set(agents)]) : [], tasks };
   }
 
@@ -260,7 +322,10 @@ export class PgTaskQueue extends PgPart {
     return agents.filter((sn) => !known.has(sn));
   }
 
-  async createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
+  async createTask(
+    spec: TaskSpec,
+    now: number,
+  ): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tx(async () => {
       const after = [...new Set(spec.after ?? [])];
       const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
@@ -326,7 +391,8 @@ export class PgTaskQueue extends PgPart {
             JSON.stringify(unknownHosts),
           );
         }
-        for (const sn of agents) results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
+        for (const sn of agents)
+          results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
         await this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
         await this.admitTask(id, now);
         await this.refreshTask(id, now);
@@ -335,14 +401,29 @@ export class PgTaskQueue extends PgPart {
     });
   }
 
-  async getTask(id: number, filter: { state?: string } = {}): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
+  async getTask(
+    id: number,
+    filter: { state?: string } = {},
+  ): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
     const task = await this.taskRow(id);
     if (!task) return undefined;
     const subtasks = filter.state
-      ? await this.all<SubtaskRow>(`SELECT ${SUBTASK_COLS} FROM subtasks WHERE taskid = ? AND state = ? ORDER BY gmt_create, seq`, id, filter.state)
-      : await this.all<SubtaskRow>(`SELECT ${SUBTASK_COLS} FROM subtasks WHERE taskid = ? ORDER BY gmt_create, seq`, id);
+      ? await this.all<SubtaskRow>(
+          `SELECT ${SUBTASK_COLS} FROM subtasks WHERE taskid = ? AND state = ? ORDER BY gmt_create, seq`,
+          id,
+          filter.state,
+        )
+      : await this.all<SubtaskRow>(
+          `SELECT ${SUBTASK_COLS} FROM subtasks WHERE taskid = ? ORDER BY gmt_create, seq`,
+          id,
+        );
     const states = Object.fromEntries(
-      (await this.all<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM subtasks WHERE taskid = ? GROUP BY state', id)).map((r) => [r.state, r.n]),
+      (
+        await this.all<{ state: string; n: number }>(
+          'SELECT state, COUNT(*) AS n FROM subtasks WHERE taskid = ? GROUP BY state',
+          id,
+        )
+      ).map((r) => [r.state, r.n]),
     );
     return { task, subtasks, states };
   }
@@ -350,13 +431,17 @@ export class PgTaskQueue extends PgPart {
   async listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.status) (where.push('status = ?'), params.push(filter.status));
-    if (filter.command) (where.push('command = ?'), params.push(filter.command));
+    if (filter.status) where.push('status = ?'), params.push(filter.status);
+    if (filter.command) where.push('command = ?'), params.push(filter.command);
     return this.page('tasks', 'SELECT * FROM tasks', where, params, paging, toTask);
   }
 
   /** Revoke subtasks of a task (all, or one): waiting ones at once, RESERVED ones marked for the host to cancel. */
-  private async revokeWhere(id: number, subtaskId: string | undefined, now: number): Promise<{ revoked: number; cancelling: number }> {
+  private async revokeWhere(
+    id: number,
+    subtaskId: string | undefined,
+    now: number,
+  ): Promise<{ revoked: number; cancelling: number }> {
     const one = subtaskId === undefined ? '' : ' AND id = ?';
     const extra: Param[] = subtaskId === undefined ? [] : [subtaskId];
     const { changes: revoked } = await this.run(
@@ -381,18 +466,31 @@ export class PgTaskQueue extends PgPart {
     return this.tx(async () => {
       if (!(await this.taskRow(id))) return notFound(`no task ${id}`);
       const value = await this.revokeWhere(id, undefined, now);
-      await this.run(`UPDATE tasks SET status = 'REVOKED', gmt_modify = ? WHERE id = ? AND status IN ('RUNNING', 'HALTED')`, now, id);
+      await this.run(
+        `UPDATE tasks SET status = 'REVOKED', gmt_modify = ? WHERE id = ? AND status IN ('RUNNING', 'HALTED')`,
+        now,
+        id,
+      );
       await this.refreshTask(id, now);
       return { ok: true as const, value };
     });
   }
 
-  async revokeSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
+  async revokeSubtask(
+    taskid: number,
+    subtaskId: string,
+    now: number,
+  ): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tx(async () => {
-      const s = await this.get<{ state: string }>('SELECT state FROM subtasks WHERE taskid = ? AND id = ?', taskid, subtaskId);
+      const s = await this.get<{ state: string }>(
+        'SELECT state FROM subtasks WHERE taskid = ? AND id = ?',
+        taskid,
+        subtaskId,
+      );
       if (!s) return notFound(`no subtask ${subtaskId} in task ${taskid}`);
       const value = await this.revokeWhere(taskid, subtaskId, now);
-      if (value.revoked + value.cancelling === 0) return conflict(`subtask ${subtaskId} is ${s.state}: nothing to revoke`);
+      if (value.revoked + value.cancelling === 0)
+        return conflict(`subtask ${subtaskId} is ${s.state}: nothing to revoke`);
       await this.refreshTask(taskid, now);
       return { ok: true as const, value };
     });
@@ -412,7 +510,10 @@ export class PgTaskQueue extends PgPart {
       if (!t) return notFound(`no task ${id}`);
       const one = subtaskId === undefined ? '' : ' AND id = ?';
       const extra: Param[] = subtaskId === undefined ? [] : [subtaskId];
-      if (subtaskId !== undefined && !(await this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND id = ?', id, subtaskId))) {
+      if (
+        subtaskId !== undefined &&
+        !(await this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND id = ?', id, subtaskId))
+      ) {
         return notFound(`no subtask ${subtaskId} in task ${id}`);
       }
       const buried = (
@@ -442,9 +543,14 @@ export class PgTaskQueue extends PgPart {
 
   async touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>> {
     return this.tx(async () => {
-      const s = await this.get<{ state: string }>('SELECT state FROM subtasks WHERE taskid = ? AND id = ? FOR UPDATE', taskid, subtaskId);
+      const s = await this.get<{ state: string }>(
+        'SELECT state FROM subtasks WHERE taskid = ? AND id = ? FOR UPDATE',
+        taskid,
+        subtaskId,
+      );
       if (!s) return notFound(`no subtask ${subtaskId} in task ${taskid}`);
-      if (s.state !== SubtaskState.RESERVED) return conflict(`subtask ${subtaskId} is ${s.state}: only a RESERVED subtask can be touched`);
+      if (s.state !== SubtaskState.RESERVED)
+        return conflict(`subtask ${subtaskId} is ${s.state}: only a RESERVED subtask can be touched`);
       await this.run(`UPDATE subtasks SET reserved_at = ?, gmt_modify = ? WHERE id = ?`, now, now, subtaskId);
       return { ok: true as const, value: { touched: 1 } };
     });
@@ -477,7 +583,13 @@ export class PgTaskQueue extends PgPart {
         now,
       );
       for (const r of buriedOut) touched.add(r.taskid);
-      const promoted = (await this.run(`UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE state = 'DELAYED' AND ready_at <= ?`, now, now)).changes;
+      const promoted = (
+        await this.run(
+          `UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE state = 'DELAYED' AND ready_at <= ?`,
+          now,
+          now,
+        )
+      ).changes;
       const revokedOut = await this.all<{ taskid: number }>(
         `UPDATE subtasks SET state = 'REVOKED', errcode = ?, message = ?, gmt_modify = ?
          FROM tasks t WHERE t.id = subtasks.taskid AND subtasks.state = 'RESERVED' AND subtasks.revoke_requested_at IS NOT NULL AND subtasks.reserved_at + t.ttr_ms <= ?
@@ -505,7 +617,9 @@ export class PgTaskQueue extends PgPart {
         await this.checkHalt(r.id, now);
       }
       let admitted = 0;
-      for (const r of await this.all<{ taskid: number }>(`SELECT DISTINCT taskid FROM subtasks WHERE state = 'PENDING' ORDER BY taskid`)) {
+      for (const r of await this.all<{ taskid: number }>(
+        `SELECT DISTINCT taskid FROM subtasks WHERE state = 'PENDING' ORDER BY taskid`,
+      )) {
         admitted += await this.admitTask(r.taskid, now);
       }
       let completedTasks = 0;

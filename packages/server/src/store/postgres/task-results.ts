@@ -25,16 +25,33 @@ export class PgTaskResults extends PgPart {
         r.skipped ? 1 : 0,
         r.received,
       );
-      const cut = await this.get<{ id: number }>('SELECT id FROM task_results WHERE host = ? AND name = ? ORDER BY id DESC LIMIT 1 OFFSET ?', r.host, r.name, keep);
-      if (cut) await this.run('DELETE FROM task_results WHERE host = ? AND name = ? AND id <= ?', r.host, r.name, cut.id);
+      const cut = await this.get<{ id: number }>(
+        'SELECT id FROM task_results WHERE host = ? AND name = ? ORDER BY id DESC LIMIT 1 OFFSET ?',
+        r.host,
+        r.name,
+        keep,
+      );
+      if (cut)
+        await this.run('DELETE FROM task_results WHERE host = ? AND name = ? AND id <= ?', r.host, r.name, cut.id);
     });
   }
 
   async listTaskResults(f: TaskResultFilter): Promise<TaskResultRow[]> {
     const rows =
       f.name === undefined
-        ? await this.all<Row>('SELECT * FROM task_results WHERE host = ? OR agentsn = ? ORDER BY id DESC LIMIT ?', f.host, f.host, f.limit)
-        : await this.all<Row>('SELECT * FROM task_results WHERE (host = ? OR agentsn = ?) AND name = ? ORDER BY id DESC LIMIT ?', f.host, f.host, f.name, f.limit);
+        ? await this.all<Row>(
+            'SELECT * FROM task_results WHERE host = ? OR agentsn = ? ORDER BY id DESC LIMIT ?',
+            f.host,
+            f.host,
+            f.limit,
+          )
+        : await this.all<Row>(
+            'SELECT * FROM task_results WHERE (host = ? OR agentsn = ?) AND name = ? ORDER BY id DESC LIMIT ?',
+            f.host,
+            f.host,
+            f.name,
+            f.limit,
+          );
     return rows.map(toResult).reverse();
   }
 

@@ -64,28 +64,49 @@ export class SqliteDb {
   }
 
   private migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL)',
+    );
     const done = new Set(this.all<{ version: number }>('SELECT version FROM schema_migrations').map((r) => r.version));
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
       this.tx(() => {
         this.db.exec(m.sql);
-        this.run('INSERT INTO schema_migrations(version, name, applied) VALUES (?, ?, ?)', m.version, m.name, Date.now());
+        this.run(
+          'INSERT INTO schema_migrations(version, name, applied) VALUES (?, ?, ?)',
+          m.version,
+          m.name,
+          Date.now(),
+        );
       });
     }
   }
 
   appliedMigrations(): number[] {
-    return this.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version').map((r) => r.version);
+    return this.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version').map(
+      (r) => r.version,
+    );
   }
 
   /** One page of `select` (+ where), sorted by a whitelisted column, with the total count. */
-  page<T>(resource: Sortable, select: string, where: string[], params: Param[], paging: Paging, map: (r: Row) => T): Page<T> {
+  page<T>(
+    resource: Sortable,
+    select: string,
+    where: string[],
+    params: Param[],
+    paging: Paging,
+    map: (r: Row) => T,
+  ): Page<T> {
     const w = where.length ? ` WHERE ${where.join(' AND ')}` : '';
     const col = sortColumn(resource, paging.sortby);
     const dir = paging.order === 'desc' ? 'DESC' : 'ASC';
     const count = this.get<{ n: number }>(`SELECT COUNT(*) AS n FROM (${select}${w})`, ...params)!.n;
-    const rows = this.all<Row>(`${select}${w} ORDER BY ${col} ${dir} LIMIT ? OFFSET ?`, ...params, paging.limit, paging.offset);
+    const rows = this.all<Row>(
+      `${select}${w} ORDER BY ${col} ${dir} LIMIT ? OFFSET ?`,
+      ...params,
+      paging.limit,
+      paging.offset,
+    );
     return { count, offset: paging.offset, limit: paging.limit, items: rows.map(map) };
   }
 }
@@ -105,7 +126,14 @@ export abstract class SqlitePart {
   protected tx<T>(fn: () => T): T {
     return this.sql.tx(fn);
   }
-  protected page<T>(resource: Sortable, select: string, where: string[], params: Param[], paging: Paging, map: (r: Row) => T): Page<T> {
+  protected page<T>(
+    resource: Sortable,
+    select: string,
+    where: string[],
+    params: Param[],
+    paging: Paging,
+    map: (r: Row) => T,
+  ): Page<T> {
     return this.sql.page(resource, select, where, params, paging, map);
   }
 }

@@ -3,11 +3,10 @@ import type { Dashboard, EventFilter, EventRow, Mutation, Page, Paging, RegionRo
 import { conflict, notFound, SqlitePart, type Param } from './base.ts';
 
 export class SqliteInventory extends SqlitePart {
-
   async listTags(filter: { name?: string }, paging: Paging): Promise<Page<TagRow>> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.name) (where.push('t.name = ?'), params.push(filter.name));
+    if (filter.name) where.push('t.name = ?'), params.push(filter.name);
     return this.page(
       'tags',
       `SELECT t.*, (SELECT COUNT(*) FROM hosts_tags ht WHERE ht.tagid = t.id) AS hosts FROM tags t`,
@@ -19,13 +18,23 @@ export class SqliteInventory extends SqlitePart {
   }
 
   private tagById(id: number): TagRow | undefined {
-    return this.get<TagRow>(`SELECT t.*, (SELECT COUNT(*) FROM hosts_tags ht WHERE ht.tagid = t.id) AS hosts FROM tags t WHERE t.id = ?`, id);
+    return this.get<TagRow>(
+      `SELECT t.*, (SELECT COUNT(*) FROM hosts_tags ht WHERE ht.tagid = t.id) AS hosts FROM tags t WHERE t.id = ?`,
+      id,
+    );
   }
 
   async createTag(name: string, value: string, now: number): Promise<Mutation<TagRow>> {
     return this.tx(() => {
-      if (this.get('SELECT 1 AS x FROM tags WHERE name = ? AND value = ?', name, value)) return conflict(`tag ${name}=${value} exists`);
-      const { lastId } = this.run('INSERT INTO tags(name, value, gmt_create, gmt_modify) VALUES (?, ?, ?, ?)', name, value, now, now);
+      if (this.get('SELECT 1 AS x FROM tags WHERE name = ? AND value = ?', name, value))
+        return conflict(`tag ${name}=${value} exists`);
+      const { lastId } = this.run(
+        'INSERT INTO tags(name, value, gmt_create, gmt_modify) VALUES (?, ?, ?, ?)',
+        name,
+        value,
+        now,
+        now,
+      );
       return { ok: true as const, value: this.tagById(lastId)! };
     });
   }
@@ -45,7 +54,12 @@ export class SqliteInventory extends SqlitePart {
     return changes ? { ok: true, value: { deleted: changes } } : notFound(`no tag ${id}`);
   }
 
-  async bindTag(tagid: number, agentsns: string[], bind: boolean, now: number): Promise<Mutation<{ changed: number; unknown: string[] }>> {
+  async bindTag(
+    tagid: number,
+    agentsns: string[],
+    bind: boolean,
+    now: number,
+  ): Promise<Mutation<{ changed: number; unknown: string[] }>> {
     return this.tx(() => {
       if (!this.tagById(tagid)) return notFound(`no tag ${tagid}`);
       let changed = 0;
@@ -77,7 +91,10 @@ export class SqliteInventory extends SqlitePart {
   }
 
   private regionById(id: number): RegionRow | undefined {
-    return this.get<RegionRow>(`SELECT r.*, (SELECT COUNT(*) FROM hosts h WHERE h.region = r.id AND h.status != 'deleted') AS hosts FROM regions r WHERE r.id = ?`, id);
+    return this.get<RegionRow>(
+      `SELECT r.*, (SELECT COUNT(*) FROM hosts h WHERE h.region = r.id AND h.status != 'deleted') AS hosts FROM regions r WHERE r.id = ?`,
+      id,
+    );
   }
 
   async createRegion(name: string, now: number): Promise<Mutation<RegionRow>> {
@@ -100,7 +117,8 @@ export class SqliteInventory extends SqlitePart {
 
   async deleteRegion(id: number): Promise<Mutation<{ deleted: number }>> {
     return this.tx(() => {
-      if (id === 0) return { ok: false as const, reason: 'bad_request' as const, cause: 'region 0 (global) cannot be deleted' };
+      if (id === 0)
+        return { ok: false as const, reason: 'bad_request' as const, cause: 'region 0 (global) cannot be deleted' };
       const r = this.regionById(id);
       if (!r) return notFound(`no region ${id}`);
       // Hosts of a deleted region fall back to the global region rather than dangle.
@@ -115,16 +133,15 @@ export class SqliteInventory extends SqlitePart {
   async listEvents(filter: EventFilter, paging: Paging): Promise<Page<EventRow>> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.agentsn) (where.push('agentsn = ?'), params.push(filter.agentsn));
-    if (filter.since !== undefined) (where.push('occurred >= ?'), params.push(filter.since));
-    if (filter.until !== undefined) (where.push('occurred <= ?'), params.push(filter.until));
-    if (filter.kind) (where.push('kind = ?'), params.push(filter.kind));
+    if (filter.agentsn) where.push('agentsn = ?'), params.push(filter.agentsn);
+    if (filter.since !== undefined) where.push('occurred >= ?'), params.push(filter.since);
+    if (filter.until !== undefined) where.push('occurred <= ?'), params.push(filter.until);
+    if (filter.kind) where.push('kind = ?'), params.push(filter.kind);
     return this.page('events', 'SELECT * FROM events', where, params, paging, (r) => ({
       ...(r as unknown as EventRow),
       data: typeof r.data === 'string' ? (JSON.parse(r.data) as unknown) : null,
     }));
   }
-
 
   async pruneEvents(before: number): Promise<number> {
     return this.run('DELETE FROM events WHERE gmt_create < ?', before).changes;

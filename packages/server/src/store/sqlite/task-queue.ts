@@ -19,7 +19,17 @@ import {
   resolveCount,
   REVOCABLE_STATES,
 } from '../../tasks/state-machine.ts';
-import type { Mutation, Page, Paging, RevokedReserved, SubtaskRow, TaskRow, TaskSpec, TickOutcome, UnknownTargets } from '../store.ts';
+import type {
+  Mutation,
+  Page,
+  Paging,
+  RevokedReserved,
+  SubtaskRow,
+  TaskRow,
+  TaskSpec,
+  TickOutcome,
+  UnknownTargets,
+} from '../store.ts';
 import { FINAL_SQL, inList, notFound, conflict, SqlitePart, type Param, type Row } from './base.ts';
 
 export interface ActiveTagTask {
@@ -40,7 +50,16 @@ export class SqliteTaskQueue extends SqlitePart {
   private tagTasks: ActiveTagTask[] | undefined;
 
   applyResult(jobid: string, agentsn: string, errcode: number, message: string, now: number): number | undefined {
-    const s = this.get<{ id: string; taskid: number; state: string; attempts: number; retry_count: number; retry_interval_ms: number; task_status: string; revoke_requested_at: number | null }>(
+    const s = this.get<{
+      id: string;
+      taskid: number;
+      state: string;
+      attempts: number;
+      retry_count: number;
+      retry_interval_ms: number;
+      task_status: string;
+      revoke_requested_at: number | null;
+    }>(
       `SELECT s.id, s.taskid, s.state, s.attempts, s.revoke_requested_at, t.retry_count, t.retry_interval_ms, t.status AS task_status
        FROM subtasks s JOIN tasks t ON t.id = s.taskid WHERE s.jobid = ? AND s.agentsn = ?`,
       jobid,
@@ -54,7 +73,13 @@ export class SqliteTaskQueue extends SqlitePart {
     const d =
       s.revoke_requested_at !== null
         ? decideRevokedResult(errcode, message)
-        : decideResult(s.attempts, { retryCount: stopped ? 0 : s.retry_count, retryIntervalMs: s.retry_interval_ms }, errcode, message, now);
+        : decideResult(
+            s.attempts,
+            { retryCount: stopped ? 0 : s.retry_count, retryIntervalMs: s.retry_interval_ms },
+            errcode,
+            message,
+            now,
+          );
     this.run(
       `UPDATE subtasks SET state = ?, errcode = ?, message = ?, ready_at = COALESCE(?, ready_at),
          jobid = CASE WHEN ? IN ('DELAYED', 'READY', 'BURIED') THEN NULL ELSE jobid END,
@@ -75,9 +100,18 @@ export class SqliteTaskQueue extends SqlitePart {
 
   async failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void> {
     this.tx(() => {
-      const s = this.get<{ taskid: number }>(`SELECT taskid FROM subtasks WHERE jobid = ? AND state = 'RESERVED'`, jobid);
+      const s = this.get<{ taskid: number }>(
+        `SELECT taskid FROM subtasks WHERE jobid = ? AND state = 'RESERVED'`,
+        jobid,
+      );
       if (!s) return;
-      this.run(`UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ? WHERE jobid = ?`, errcode, message, now, jobid);
+      this.run(
+        `UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ? WHERE jobid = ?`,
+        errcode,
+        message,
+        now,
+        jobid,
+      );
       this.checkHalt(s.taskid, now);
       this.refreshTask(s.taskid, now);
     });
@@ -119,10 +153,14 @@ export class SqliteTaskQueue extends SqlitePart {
    * succeeded; it is FAILED (TASK_DEPENDENCY_FAILED) when one failed, was revoked, or is missing.
    */
   admitTask(taskid: number, now: number): number {
-    const t = this.get<{ batch: number; batch_pct: number | null; status: string; count: number; ttl_ms: number; after_ids: string }>(
-      'SELECT batch, batch_pct, status, count, ttl_ms, after_ids FROM tasks WHERE id = ?',
-      taskid,
-    );
+    const t = this.get<{
+      batch: number;
+      batch_pct: number | null;
+      status: string;
+      count: number;
+      ttl_ms: number;
+      after_ids: string;
+    }>('SELECT batch, batch_pct, status, count, ttl_ms, after_ids FROM tasks WHERE id = ?', taskid);
     if (!t || t.status !== 'RUNNING') return 0;
     const c = this.get<{ inflight: number; pending: number }>(
       `SELECT COALESCE(SUM(state IN ${inList(IN_FLIGHT_STATES)}), 0) AS inflight, COALESCE(SUM(state = 'PENDING'), 0) AS pending
@@ -162,7 +200,9 @@ export class SqliteTaskQueue extends SqlitePart {
         this.run(
           `UPDATE subtasks SET state = 'FAILED', errcode = ?, message = ?, gmt_modify = ? WHERE id = ?`,
           ErrorCode.TASK_DEPENDENCY_FAILED,
-          d.n < after.length ? `${ErrorMessage.TASK_DEPENDENCY_FAILED}: a task in after has no subtask for this host` : ErrorMessage.TASK_DEPENDENCY_FAILED,
+          d.n < after.length
+            ? `${ErrorMessage.TASK_DEPENDENCY_FAILED}: a task in after has no subtask for this host`
+            : ErrorMessage.TASK_DEPENDENCY_FAILED,
           now,
           r.id,
         );
@@ -204,7 +244,10 @@ export class SqliteTaskQueue extends SqlitePart {
     );
     if (!t || t.status !== 'RUNNING' || (t.max_errors === null && t.max_errors_pct === null)) return false;
     const limit = resolveCount(t.max_errors ?? 0, t.max_errors_pct, t.count);
-    const errors = this.get<{ n: number }>(`SELECT COUNT(*) AS n FROM subtasks WHERE taskid = ? AND ${COUNTED_ERRORS_SQL}`, taskid)!.n;
+    const errors = this.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM subtasks WHERE taskid = ? AND ${COUNTED_ERRORS_SQL}`,
+      taskid,
+    )!.n;
     if (!exceedsMaxErrors(errors, limit)) return false;
     const reason = `halted: ${errors} failed subtasks exceed max_errors ${t.max_errors_pct !== null ? `${t.max_errors_pct}% (${limit})` : limit}`;
     this.run(
@@ -247,12 +290,18 @@ export class SqliteTaskQueue extends SqlitePart {
   /** The AgentSNs of the list no host has, in list order: one query for any number (100,000). */
   private unknownHosts(agents: readonly string[]): string[] {
     const known = new Set(
-      this.all<{ agentsn: string }>(`SELECT h.agentsn FROM hosts h JOIN json_each(?) j ON j.value = h.agentsn`, JSON.stringify(agents)).map((r) => r.agentsn),
+      this.all<{ agentsn: string }>(
+        `SELECT h.agentsn FROM hosts h JOIN json_each(?) j ON j.value = h.agentsn`,
+        JSON.stringify(agents),
+      ).map((r) => r.agentsn),
     );
     return agents.filter((sn) => !known.has(sn));
   }
 
-  async createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
+  async createTask(
+    spec: TaskSpec,
+    now: number,
+  ): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
     return this.tx(() => {
       const after = [...new Set(spec.after ?? [])];
       const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
@@ -316,7 +365,8 @@ export class SqliteTaskQueue extends SqlitePart {
             now,
           );
         }
-        for (const sn of agents) results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
+        for (const sn of agents)
+          results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
         this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
         this.admitTask(id, now);
         this.refreshTask(id, now);
@@ -327,14 +377,24 @@ export class SqliteTaskQueue extends SqlitePart {
     });
   }
 
-  async getTask(id: number, filter: { state?: string } = {}): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
+  async getTask(
+    id: number,
+    filter: { state?: string } = {},
+  ): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined> {
     const task = this.taskRow(id);
     if (!task) return undefined;
     const subtasks = filter.state
-      ? this.all<SubtaskRow>('SELECT * FROM subtasks WHERE taskid = ? AND state = ? ORDER BY gmt_create, rowid', id, filter.state)
+      ? this.all<SubtaskRow>(
+          'SELECT * FROM subtasks WHERE taskid = ? AND state = ? ORDER BY gmt_create, rowid',
+          id,
+          filter.state,
+        )
       : this.all<SubtaskRow>('SELECT * FROM subtasks WHERE taskid = ? ORDER BY gmt_create, rowid', id);
     const states = Object.fromEntries(
-      this.all<{ state: string; n: number }>('SELECT state, COUNT(*) AS n FROM subtasks WHERE taskid = ? GROUP BY state', id).map((r) => [r.state, r.n]),
+      this.all<{ state: string; n: number }>(
+        'SELECT state, COUNT(*) AS n FROM subtasks WHERE taskid = ? GROUP BY state',
+        id,
+      ).map((r) => [r.state, r.n]),
     );
     return { task, subtasks, states };
   }
@@ -342,8 +402,8 @@ export class SqliteTaskQueue extends SqlitePart {
   async listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
     const where: string[] = [];
     const params: Param[] = [];
-    if (filter.status) (where.push('status = ?'), params.push(filter.status));
-    if (filter.command) (where.push('command = ?'), params.push(filter.command));
+    if (filter.status) where.push('status = ?'), params.push(filter.status);
+    if (filter.command) where.push('command = ?'), params.push(filter.command);
     return this.page('tasks', 'SELECT * FROM tasks', where, params, paging, toTask);
   }
 
@@ -376,19 +436,32 @@ export class SqliteTaskQueue extends SqlitePart {
       const t = this.taskRow(id);
       if (!t) return notFound(`no task ${id}`);
       const value = this.revokeWhere(id, undefined, now);
-      this.run(`UPDATE tasks SET status = 'REVOKED', gmt_modify = ? WHERE id = ? AND status IN ('RUNNING', 'HALTED')`, now, id);
+      this.run(
+        `UPDATE tasks SET status = 'REVOKED', gmt_modify = ? WHERE id = ? AND status IN ('RUNNING', 'HALTED')`,
+        now,
+        id,
+      );
       this.tagTasks = undefined;
       this.refreshTask(id, now);
       return { ok: true as const, value };
     });
   }
 
-  async revokeSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ revoked: number; cancelling: number }>> {
+  async revokeSubtask(
+    taskid: number,
+    subtaskId: string,
+    now: number,
+  ): Promise<Mutation<{ revoked: number; cancelling: number }>> {
     return this.tx(() => {
-      const s = this.get<{ state: string }>('SELECT state FROM subtasks WHERE taskid = ? AND id = ?', taskid, subtaskId);
+      const s = this.get<{ state: string }>(
+        'SELECT state FROM subtasks WHERE taskid = ? AND id = ?',
+        taskid,
+        subtaskId,
+      );
       if (!s) return notFound(`no subtask ${subtaskId} in task ${taskid}`);
       const value = this.revokeWhere(taskid, subtaskId, now);
-      if (value.revoked + value.cancelling === 0) return conflict(`subtask ${subtaskId} is ${s.state}: nothing to revoke`);
+      if (value.revoked + value.cancelling === 0)
+        return conflict(`subtask ${subtaskId} is ${s.state}: nothing to revoke`);
       this.refreshTask(taskid, now);
       return { ok: true as const, value };
     });
@@ -408,7 +481,10 @@ export class SqliteTaskQueue extends SqlitePart {
       if (!t) return notFound(`no task ${id}`);
       const one = subtaskId === undefined ? '' : ' AND id = ?';
       const extra: Param[] = subtaskId === undefined ? [] : [subtaskId];
-      if (subtaskId !== undefined && !this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND id = ?', id, subtaskId)) {
+      if (
+        subtaskId !== undefined &&
+        !this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND id = ?', id, subtaskId)
+      ) {
         return notFound(`no subtask ${subtaskId} in task ${id}`);
       }
       const buried = this.run(
@@ -434,9 +510,14 @@ export class SqliteTaskQueue extends SqlitePart {
 
   async touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>> {
     return this.tx(() => {
-      const s = this.get<{ state: string }>('SELECT state FROM subtasks WHERE taskid = ? AND id = ?', taskid, subtaskId);
+      const s = this.get<{ state: string }>(
+        'SELECT state FROM subtasks WHERE taskid = ? AND id = ?',
+        taskid,
+        subtaskId,
+      );
       if (!s) return notFound(`no subtask ${subtaskId} in task ${taskid}`);
-      if (s.state !== SubtaskState.RESERVED) return conflict(`subtask ${subtaskId} is ${s.state}: only a RESERVED subtask can be touched`);
+      if (s.state !== SubtaskState.RESERVED)
+        return conflict(`subtask ${subtaskId} is ${s.state}: only a RESERVED subtask can be touched`);
       this.run(`UPDATE subtasks SET reserved_at = ?, gmt_modify = ? WHERE id = ?`, now, now, subtaskId);
       return { ok: true as const, value: { touched: 1 } };
     });
@@ -465,7 +546,11 @@ export class SqliteTaskQueue extends SqlitePart {
         now,
       );
       for (const r of buriedOut) touched.add(r.taskid);
-      const promoted = this.run(`UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE state = 'DELAYED' AND ready_at <= ?`, now, now).changes;
+      const promoted = this.run(
+        `UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE state = 'DELAYED' AND ready_at <= ?`,
+        now,
+        now,
+      ).changes;
       // A revoked RESERVED subtask whose host never reports: REVOKED when its ttr runs out.
       const revokedOut = this.all<{ taskid: number }>(
         `UPDATE subtasks SET state = 'REVOKED', errcode = ?, message = ?, gmt_modify = ?
@@ -501,7 +586,11 @@ export class SqliteTaskQueue extends SqlitePart {
       for (const id of touched) {
         const before = this.get<{ status: string }>('SELECT status FROM tasks WHERE id = ?', id)?.status;
         this.refreshTask(id, now);
-        if (before === 'RUNNING' && this.get<{ status: string }>('SELECT status FROM tasks WHERE id = ?', id)?.status === 'COMPLETE') completedTasks++;
+        if (
+          before === 'RUNNING' &&
+          this.get<{ status: string }>('SELECT status FROM tasks WHERE id = ?', id)?.status === 'COMPLETE'
+        )
+          completedTasks++;
       }
       return {
         expired: expired.length + buriedOut.length,

@@ -27,7 +27,12 @@ export class SqliteTaskResults extends SqlitePart {
         r.received,
       );
       // Everything below the keep-th newest id of this (host, name) goes; the index makes it a range.
-      const cut = this.get<{ id: number }>('SELECT id FROM task_results WHERE host = ? AND name = ? ORDER BY id DESC LIMIT 1 OFFSET ?', r.host, r.name, keep);
+      const cut = this.get<{ id: number }>(
+        'SELECT id FROM task_results WHERE host = ? AND name = ? ORDER BY id DESC LIMIT 1 OFFSET ?',
+        r.host,
+        r.name,
+        keep,
+      );
       if (cut) this.run('DELETE FROM task_results WHERE host = ? AND name = ? AND id <= ?', r.host, r.name, cut.id);
     });
   }
@@ -36,8 +41,19 @@ export class SqliteTaskResults extends SqlitePart {
     // A host is asked for by hostname or AgentSN, connected or not.
     const rows =
       f.name === undefined
-        ? this.all<Row>('SELECT * FROM task_results WHERE host = ? OR agentsn = ? ORDER BY id DESC LIMIT ?', f.host, f.host, f.limit)
-        : this.all<Row>('SELECT * FROM task_results WHERE (host = ? OR agentsn = ?) AND name = ? ORDER BY id DESC LIMIT ?', f.host, f.host, f.name, f.limit);
+        ? this.all<Row>(
+            'SELECT * FROM task_results WHERE host = ? OR agentsn = ? ORDER BY id DESC LIMIT ?',
+            f.host,
+            f.host,
+            f.limit,
+          )
+        : this.all<Row>(
+            'SELECT * FROM task_results WHERE (host = ? OR agentsn = ?) AND name = ? ORDER BY id DESC LIMIT ?',
+            f.host,
+            f.host,
+            f.name,
+            f.limit,
+          );
     return rows.map(toResult).reverse();
   }
 
