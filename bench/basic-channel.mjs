@@ -93,8 +93,7 @@ try {
           s.setEncoding('utf8');
           s.on('data', (d) => {
             buf += d;
-            let n;
-            while ((n = buf.indexOf('\n')) >= 0) {
+            for (let n = buf.indexOf('\n'); n >= 0; n = buf.indexOf('\n')) {
               const f = JSON.parse(buf.slice(0, n));
               buf = buf.slice(n + 1);
               if (f.method === 'accept' && !accepted) {

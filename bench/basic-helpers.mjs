@@ -29,7 +29,10 @@ export async function setup() {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   const helpers = await import(pathToFileURL(helpersFile).href);
-  return { helpers, cleanup: () => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })) };
+  return { helpers, cleanup: () => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    },
+  };
 }
 
 export function stats(samples) {

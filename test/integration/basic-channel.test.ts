@@ -280,8 +280,7 @@ describe('the BasicAgent refuses a sync.bash timeout out of range itself', () =>
       s.on('error', () => {});
       s.on('data', (d: string) => {
         buf += d;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
           const f = JSON.parse(buf.slice(0, i));
           buf = buf.slice(i + 1);
           if (f.method === 'init') {

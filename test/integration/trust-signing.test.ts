@@ -75,7 +75,10 @@ async function relayWithForgery(
   const port = (server.address() as { port: number }).port;
   return {
     url: `http://127.0.0.1:${port}`,
-    forge: (jobs) => ((pending = jobs), (sent = false)),
+    forge: (jobs) => {
+      pending = jobs;
+      sent = false;
+    },
     forgedSent: () => sent,
     server,
   };
@@ -190,8 +193,7 @@ async function standInHub(): Promise<{
       s.on('error', () => {});
       s.on('data', (chunk: string) => {
         buf += chunk;
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
           const frame = JSON.parse(buf.slice(0, nl)) as { method?: string; id?: string; resp?: string; ts?: number };
           buf = buf.slice(nl + 1);
           if (frame.method === 'init') {

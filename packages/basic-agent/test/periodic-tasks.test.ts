@@ -9,7 +9,9 @@ import { PeriodicTasks } from '../src/cron/periodic-tasks.ts';
 
 // Server-added tasks: persisted before they go live; a failed write changes nothing.
 const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 function make() {
   const dir = mkdtempSync(join(tmpdir(), 'aspire-tasks-'));

@@ -19,7 +19,7 @@ export interface ProcessIds {
 /** Become the owner of `dataDir` when running as root and it belongs to someone else. */
 export function becomeDataDirOwner(dataDir: string, ids: ProcessIds = process as unknown as ProcessIds): OwnerSwitch {
   if (ids.getuid() !== 0) return { kind: 'unchanged' };
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(dataDir);
   } catch {

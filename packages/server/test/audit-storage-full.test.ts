@@ -113,7 +113,7 @@ describe('audit rows on a full disk', () => {
 
   it('a dispatch row that cannot be stored refuses the command with 503 and creates nothing', async () => {
     full = true;
-    let refused;
+    let refused: Awaited<ReturnType<typeof createTask>>;
     try {
       refused = await createTask();
     } finally {

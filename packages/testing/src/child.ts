@@ -18,8 +18,7 @@ export class Child {
       stream?.setEncoding('utf8');
       stream?.on('data', (chunk: string) => {
         buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
           this.onLine(buf.slice(0, i));
           buf = buf.slice(i + 1);
         }

@@ -197,15 +197,16 @@ export class ChannelClient {
       });
       const onData = (chunk: Buffer): void => {
         const frames = decoder.push(chunk);
-        for (let k = 0; k < frames.length; k++) {
-          const f = frames[k]!;
+        // Only the first frame is the handshake reply; whatever follows it belongs to the session.
+        const f = frames[0];
+        if (f !== undefined) {
           if (f.kind !== 'frame') return finish({ kind: 'failed', error: `bad handshake reply: ${f.kind}` });
           const v = handshakeReply.validate(f.value);
           if (!v.ok) return finish({ kind: 'failed', error: `bad handshake reply: ${v.errors.join('; ')}` });
           if (v.value.method === 'redirect')
             return finish({ kind: 'redirect', to: parseRedirect((v.value as { server: string }).server, ep.port) });
           // Frames that arrived in the same chunk as the accept belong to the session.
-          const early = frames.slice(k + 1).flatMap((x) => (x.kind === 'frame' ? [x.value] : []));
+          const early = frames.slice(1).flatMap((x) => (x.kind === 'frame' ? [x.value] : []));
           return finish({ kind: 'accepted', socket, decoder, early });
         }
       };

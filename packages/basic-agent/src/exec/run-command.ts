@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Clock } from '@aspire/agent-core';
 import { ErrorCode, OUTPUT_CAP_BYTES } from '@aspire/protocol';
@@ -104,7 +104,7 @@ export async function runCommand(opts: RunCommandOptions, clock: Clock): Promise
   Object.assign(env, opts.env);
 
   const started = clock.monotonic();
-  let child;
+  let child: ChildProcess;
   let output: OutputCapper | undefined;
   try {
     const shell = opts.shell ?? '/bin/bash';

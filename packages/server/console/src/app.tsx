@@ -36,7 +36,7 @@ function Shell() {
     <div class="shell">
       <header class="topbar">
         <span class="brand">Aspire</span>
-        <nav role="tablist" aria-label="Console sections" class="tabs">
+        <div role="tablist" aria-label="Console sections" class="tabs">
           {TABS.map((t, i) => (
             <button
               type="button"
@@ -52,7 +52,7 @@ function Shell() {
               {t.label}
             </button>
           ))}
-        </nav>
+        </div>
         <button type="button" class="link" onClick={() => signOut()}>
           Log out
         </button>

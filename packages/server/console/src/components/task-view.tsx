@@ -86,7 +86,7 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
       )}
       {revokeNote && <p role="status">{revokeNote}</p>}
       {task && (
-        <p class="muted small" aria-label={`Rollout settings of task ${id}`}>
+        <p class="muted small" role="note" aria-label={`Rollout settings of task ${id}`}>
           {taskSettings(task).join(' · ')}
           {task.start_at && (
             <>

@@ -22,7 +22,7 @@ export function inventoryRows(data: unknown, prefix = ''): InventoryRow[] {
     if (v === null || v === undefined) rows.push({ label: path || 'value', value: '—' });
     else if (Array.isArray(v)) {
       if (v.length === 0) rows.push({ label: path || 'value', value: '(none)' });
-      v.forEach((x, i) => walk(x, `${path}[${i}]`));
+      for (const [i, x] of v.entries()) walk(x, `${path}[${i}]`);
     } else if (typeof v === 'object') {
       const entries = Object.entries(v as Record<string, unknown>);
       if (entries.length === 0) rows.push({ label: path || 'value', value: '(none)' });
