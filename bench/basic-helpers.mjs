@@ -29,7 +29,9 @@ export async function setup() {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   const helpers = await import(pathToFileURL(helpersFile).href);
-  return { helpers, cleanup: () => {
+  return {
+    helpers,
+    cleanup: () => {
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
