@@ -10,3 +10,4 @@ export * from './build-info.ts';
 export * from './daemonize.ts';
 export * from './host-policy.ts';
 export * from './primary-group.ts';
+export * from './crontab-section.ts';
