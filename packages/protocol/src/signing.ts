@@ -23,8 +23,11 @@ import {
 } from 'node:crypto';
 import { ErrorCode, ErrorMessage, type ErrorCodeName } from './error-codes.ts';
 
-/** `revoke`: an entry of a status reply's `revoke` list (a job to abort), never mistaken for a job or a frame. */
-export type SigningPurpose = 'job' | 'frame' | 'key-rotation' | 'revoke';
+/**
+ * `revoke`: an entry of a status reply's `revoke` list (a job to abort), never mistaken for a job or a frame.
+ * `policy`: a host's effective desired-state policy (GET /api/v1/agent/policy, docs/lifecycle.md).
+ */
+export type SigningPurpose = 'job' | 'frame' | 'key-rotation' | 'revoke' | 'policy';
 
 /** The fields a signed object carries besides its own. */
 export type SignatureFields = {

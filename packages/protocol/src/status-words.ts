@@ -66,5 +66,11 @@ export const EVENT_KINDS = [
   'disk_recovered',
   /** A running job the server revoked was aborted (data: jobId, action, errcode JOB_REVOKED). */
   'revoked',
+  /** The host converged to the server's desired-state policy (data: hash; docs/lifecycle.md). */
+  'policy_applied',
+  /** A full check of an unchanged policy found the host off it and repaired it (data: hash, repaired[]). */
+  'policy_drift',
+  /** The policy could not be pulled, verified or applied (data: hash, error); retried later. */
+  'policy_failed',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
