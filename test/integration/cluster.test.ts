@@ -173,6 +173,60 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
     expect((await pg.psql('SELECT count(*) FROM aspire_cluster_payloads', 'aspire_cluster')).trim()).toBe('0');
   });
 
+  it('routes POST /polaris/cancel to the node holding the host: a request sent through node 1 to a host on node 3 is cancelled from node 2', async () => {
+    const [onNode3] = await localAgents(nodes[2]!);
+    const requestId = `cl-cancel-${process.pid}`;
+    const running = nodes[0]!.api('POST', '/api/v1/server/polaris', {
+      id: requestId,
+      hosts: [onNode3],
+      method: 'sync.bash',
+      cmd: 'echo started; sleep 90; echo not-reached',
+      timeout: 120,
+    });
+    await waitUntil(
+      async () => {
+        const r = await nodes[2]!.api('GET', '/api/v1/server/polaris/agents');
+        return (r.body.agents as { inflight: number }[]).some((a) => a.inflight > 0) || undefined;
+      },
+      { timeoutMs: 20_000, what: 'the routed command is in flight on node 3' },
+    );
+    const cancel = await nodes[1]!.api('POST', '/api/v1/server/polaris/cancel', {
+      hosts: [onNode3, 'cl-nowhere'],
+      id: requestId,
+    });
+    expect(cancel.status, JSON.stringify(cancel.body)).toBe(200);
+    expect(cancel.body.response[0]).toMatchObject({ host: onNode3, resp: 'success' });
+    expect(cancel.body.response[1]).toMatchObject({ host: 'cl-nowhere', retcode: ErrorCode.NO_SUCH_HOST });
+    const answered = await running;
+    expect(answered.body.response[0]).toMatchObject({
+      host: onNode3,
+      resp: 'failed',
+      retcode: ErrorCode.EXEC_CANCELLED,
+    });
+    expect(answered.body.response[0].data).toContain('started');
+    expect(answered.body.response[0].data).not.toContain('not-reached');
+    // Nothing runs under that id any more, whichever node is asked.
+    const again = await nodes[0]!.api('POST', '/api/v1/server/polaris/cancel', { hosts: [onNode3], id: requestId });
+    expect(again.body.response[0]).toMatchObject({ resp: 'failed', retcode: ErrorCode.CHANNEL_NOTHING_TO_CANCEL });
+  }, 60_000);
+
+  it('runs the scheduler tick once per period across the cluster (a claim), like the offline sweep', async () => {
+    // schedulerIntervalMs is 200 in the test defaults: every node tries, only the claim's winner ticks.
+    const periodMs = 200;
+    const runs = async () =>
+      Number(
+        (await pg.psql("SELECT runs FROM aspire_cluster_sweeps WHERE name = 'scheduler'", 'aspire_cluster')).trim(),
+      );
+    const r0 = await runs();
+    const t0 = Date.now();
+    await waitUntil(async () => (await runs()) >= r0 + 10 || undefined, {
+      timeoutMs: 30_000,
+      what: 'ten more scheduler passes',
+    });
+    const delta = (await runs()) - r0;
+    expect(delta).toBeLessThanOrEqual(Math.floor((Date.now() - t0) / (periodMs * 0.95)) + 1);
+  });
+
   it('runs the offline sweep once per period across the cluster, not once per node', async () => {
     // Every node tries every offlineSweepSec (0.5 s in the test defaults); only the claim's winner runs it.
     const periodMs = 500;

@@ -60,7 +60,7 @@ export interface ServerDeps {
   hostCa?: HostCa;
   /**
    * Several nodes (cluster/cluster.ts): true on the one node that runs this period's pass of a
-   * periodic sweep (offline detection, retention). Absent: every pass runs here (one node).
+   * periodic job (task scheduler tick, offline detection, retention). Absent: every pass runs here (one node).
    */
   sweepGate?: (name: string, periodMs: number) => Promise<boolean>;
   /** Prometheus metrics (GET /metrics); main.ts passes one the command hub feeds too. Default: a fresh one. */
@@ -127,16 +127,19 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
   });
 
   let dashboard: Dashboard | undefined;
+  const claimed = async (name: string, periodMs: number) => (deps.sweepGate ? deps.sweepGate(name, periodMs) : true);
+  // Timed passes run once per period across a cluster (claimed); a triggered pass (a task
+  // created or kicked on this node) runs here at once so its subtasks need not wait a period.
   const scheduler = new Periodic(
     'scheduler',
     clock,
     config.schedulerIntervalMs,
-    async () => {
+    async (why) => {
+      if (why === 'timer' && !(await claimed('scheduler', config.schedulerIntervalMs))) return;
       await store.tick(clock.now());
     },
     logger,
   );
-  const claimed = async (name: string, periodMs: number) => (deps.sweepGate ? deps.sweepGate(name, periodMs) : true);
   const sweeper = new Periodic(
     'offline-sweep',
     clock,

@@ -5,7 +5,8 @@
  * - presence: each node records the BasicAgents connected to it (presence.ts), renewed every
  *   heartbeat, so a Polaris request for a host connected nowhere answers 203 at once;
  * - routing: a request for a host held by another node goes to it over LISTEN/NOTIFY
- *   (node-bus.ts) and its reply comes back the same way;
+ *   (node-bus.ts) and its reply comes back the same way; a cancel is mapped there to the
+ *   host's pending request (only that node holds it);
  * - node loss: a request in flight on a node that is seen lost (row expired or its listener
  *   detached from PostgreSQL) is answered CHANNEL_NODE_LOST; if nothing answers, the
  *   requesting node's own deadline answers CHANNEL_TIMEOUT; nothing hangs;
@@ -21,6 +22,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, errorMessage, type ReplyFrame } from '@aspire/protocol';
 import type { AgentRegistry } from '../hub/agent-registry.ts';
 import type { AgentConnection } from '../hub/agent-connection.ts';
+import { cancelOnConnection, cancelSpecOf } from '../hub/polaris-cancel.ts';
 import { Periodic } from '../periodic.ts';
 import { NodeBus, applicationNameOf, type BusMessage, type ClusterDb, type ForwardedFrame } from './node-bus.ts';
 import { PresenceTable, claimSweep, pickRedirect, type LiveNode } from './presence.ts';
@@ -101,11 +103,22 @@ export function createCluster(deps: ClusterDeps): Cluster {
     p.resolve(r);
   };
 
+  /** Run a routed frame on a channel of this node: a cancel maps the request id on this connection. */
+  const runHere = (conn: AgentConnection, frame: ForwardedFrame, deadlineMs: number): Promise<ReplyFrame> => {
+    if (frame.method !== 'cancel') return conn.request(frame, deadlineMs);
+    const spec = cancelSpecOf(frame);
+    if (!spec)
+      return Promise.resolve(
+        failure(frame.id, ErrorCode.CHANNEL_NOTHING_TO_CANCEL, 'routed cancel names neither a request nor a task'),
+      );
+    return cancelOnConnection(conn, spec, frame.id, deadlineMs);
+  };
+
   /** Another node's request for hosts it believes are here: each answered on its own as it ends. */
   const serveRemote = (m: Extract<BusMessage, { t: 'req' }>): void => {
     for (const host of new Set(m.hosts)) {
       const conn = registry?.find(host);
-      void (conn ? conn.request(m.frame, m.deadlineMs) : Promise.resolve(failure(m.frame.id, ErrorCode.NO_SUCH_HOST)))
+      void (conn ? runHere(conn, m.frame, m.deadlineMs) : Promise.resolve(failure(m.frame.id, ErrorCode.NO_SUCH_HOST)))
         .then((reply) => bus.send(m.from, { t: 'rep', rid: m.rid, host, reply }))
         .catch((err: unknown) =>
           log.warn({ err: (err as Error).message, host }, 'cluster: cannot answer a routed request'),
@@ -229,7 +242,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
           const conn = registry?.find(h);
           answers.set(
             h,
-            conn ? conn.request(frame, deadlineMs) : Promise.resolve(failure(frame.id, ErrorCode.NO_SUCH_HOST)),
+            conn ? runHere(conn, frame, deadlineMs) : Promise.resolve(failure(frame.id, ErrorCode.NO_SUCH_HOST)),
           );
         } else byNode.set(node, [...(byNode.get(node) ?? []), h]);
       }
