@@ -21,7 +21,7 @@ import { registerUntilDone } from './loop/registrar.ts';
 import { bootVersionString, machineArch, osString } from './loop/status-body.ts';
 import { createStatusRound } from './loop/status-round.ts';
 import { createHttpTransport, type Transport } from './net/http-transport.ts';
-import { checkServerList, serverUrls } from './net/server-list.ts';
+import { checkServerList, serverGroups, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
 import { pendingUpgradeJobIds } from './subagents/upgrade-marker.ts';
 import { MetaStore, metaPath, readMeta, settleWithConfig, type MetaFile } from './state/meta-store.ts';
@@ -176,13 +176,13 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         .catch((err: unknown) => log.error({ err }, 'cannot write the job journal'));
       const meta = await loadOrRegister(signal, transport);
       if (!meta) return;
-      const servers = () =>
-        serverUrls({
-          build: buildServers,
-          servers: meta.meta.servers,
-          configured: configuredServers,
-          pushed: meta.meta.pushedServers,
-        });
+      const sources = () => ({
+        build: buildServers,
+        servers: meta.meta.servers,
+        configured: configuredServers,
+        pushed: meta.meta.pushedServers,
+      });
+      const servers = () => serverUrls(sources());
       const stepSec = () => meta.meta.step;
       // The runner tells the loop about step changes and fresh results; the loop runs rounds
       // that feed the runner: the runner is made first and reaches the loop through pushLoop.
@@ -210,6 +210,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         hostname,
         startMono,
         servers,
+        serverGroups: () => serverGroups(sources()),
         stepSec,
         reRegister: (s) => register(s, transport, servers, meta.meta.agentsn, meta.meta.credential),
         identity,

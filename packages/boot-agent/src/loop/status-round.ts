@@ -1,8 +1,9 @@
 /**
- * One status round: build the body from the journal and the manager, try the servers in list
- * order, and on an answered push trust the agentsn, acknowledge what the push carried and hand
- * the reply's jobs to the runner. Three rounds in a row refused 401 by every answering server
- * mean the server lost this host: register again.
+ * One status round: build the body from the journal and the manager, try the servers starting
+ * at this host's place in the list (net/server-choice.ts: spread over the nodes, failover down
+ * the list), and on an answered push trust the agentsn, acknowledge what the push carried and
+ * hand the reply's jobs to the runner. Three rounds in a row refused 401 by every answering
+ * server mean the server lost this host: register again.
  */
 import { unixSeconds, type Clock } from '@aspire/agent-core';
 import {
@@ -17,6 +18,7 @@ import type { SubAgentManager } from '../contracts.ts';
 import type { HostIdentity } from '../identity/host-identity.ts';
 import type { JobRunner } from '../jobs/job-runner.ts';
 import type { Transport } from '../net/http-transport.ts';
+import { ServerChoice } from '../net/server-choice.ts';
 import type { JobJournal } from '../state/job-journal.ts';
 import type { MetaStore } from '../state/meta-store.ts';
 import type { RoundResult } from './push-loop.ts';
@@ -38,6 +40,8 @@ export interface StatusRoundDeps {
   /** Monotonic ms of the agent's start (uptime). */
   startMono: number;
   servers: () => string[];
+  /** The same list by source (net/server-list.ts serverGroups): pushes spread within a source. */
+  serverGroups?: () => string[][];
   stepSec: () => number;
   /** Register again (agentsn and credential of the metafile); undefined when aborted. */
   reRegister: (signal: AbortSignal) => Promise<{ server: string; reply: RegisterReply } | undefined>;
@@ -51,6 +55,7 @@ export interface StatusRoundDeps {
 export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => Promise<RoundResult> {
   const { meta, journal, logger: log } = d;
   let unauthorizedRounds = 0;
+  const choice = new ServerChoice(d.clock);
 
   return async (signal) => {
     const payload = journal.payload();
@@ -69,11 +74,13 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
     const csr = await renewalCsr();
     if (csr) body.csr = csr;
     const headers: Record<string, string> = meta.meta.credential ? { [CREDENTIAL_HEADER]: meta.meta.credential } : {};
+    // Spread over the nodes: this host's own place in the list first, the rest on failure.
     const r = await tryServers(
-      d.servers(),
+      choice.order(d.serverGroups?.() ?? [d.servers()], meta.meta.agentsn || d.hostname),
       'status push',
       log,
-      (srv) => d.transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, signal),
+      async (srv) =>
+        choice.note(srv, await d.transport.post(srv, AgentPath.STATUS, body, headers, statusReplyEnvelope, signal)),
       signal,
     );
     if (!r.ok) {

@@ -17,13 +17,23 @@ export interface ServerSources {
 
 /** Entries of a server list as base URLs: `host:port` means http://host:port. */
 export function serverUrls(src: ServerSources): string[] {
-  const entries = [
-    ...parseServerList(src.build, DEFAULT_AGENT_PORT),
-    ...src.servers,
-    ...(src.configured ?? []),
-    ...src.pushed,
-  ];
-  return entries.map(toBaseUrl);
+  return serverGroups(src).flat();
+}
+
+/**
+ * The same entries by source, in the list's order. Status pushes spread over the servers of one
+ * source (the nodes of one cluster) and keep the sources' order (net/server-choice.ts): a list
+ * pushed by a `config` job stays the fallback after the configured servers.
+ */
+export function serverGroups(src: ServerSources): string[][] {
+  return [
+    parseServerList(src.build, DEFAULT_AGENT_PORT),
+    [...src.servers],
+    [...(src.configured ?? [])],
+    [...src.pushed],
+  ]
+    .map((g) => g.map(toBaseUrl))
+    .filter((g) => g.length > 0);
 }
 
 export function toBaseUrl(entry: string): string {
