@@ -420,6 +420,53 @@ describe.each(engines)('store conformance: $name', (engine) => {
     ]);
   });
 
+  it('retry one subtask: FAILED -> PENDING and admitted again with a new job id, the COMPLETE task runs again; other states, a stopped task and a batch slot are respected', async () => {
+    await fresh();
+    await registered(store, 'r1');
+    await registered(store, 'r2');
+    const id = (await store.createTask(taskSpec({ agents: ['r1', 'r2'], maxErrors: 1 }) as never, 1000)).id;
+    const j1 = (await store.ingestStatus(status('r1', 1100))).reserved[0]!;
+    const j2 = (await store.ingestStatus(status('r2', 1100))).reserved[0]!;
+    await store.ingestStatus(status('r1', 1200, { jobs: [{ id: j1.jobid, errcode: 9, message: 'bad' } as never] }));
+    await store.ingestStatus(status('r2', 1200, { jobs: [{ id: j2.jobid, errcode: 0, message: 'ok' } as never] }));
+    const done = (await store.getTask(id))!;
+    expect(done.task.status).toBe('COMPLETE');
+    const failed = done.subtasks.find((s) => s.agentsn === 'r1')!;
+    const ok = done.subtasks.find((s) => s.agentsn === 'r2')!;
+    expect(failed.state).toBe('FAILED');
+    // SUCCESS is not retried; an unknown subtask is not found.
+    expect(await store.retrySubtask(id, ok.id, 1300)).toMatchObject({ ok: false, reason: 'conflict' });
+    expect(await store.retrySubtask(id, 'nope', 1300)).toMatchObject({ ok: false, reason: 'not_found' });
+    expect(await store.retrySubtask(id, failed.id, 1300)).toEqual({ ok: true, value: { retried: 1, state: 'READY' } });
+    const reopened = (await store.getTask(id))!;
+    expect(reopened.task).toMatchObject({ status: 'RUNNING', complete: 1 });
+    expect(reopened.subtasks.find((s) => s.id === failed.id)).toMatchObject({
+      state: 'READY',
+      errcode: null,
+      jobid: null,
+    });
+    const again = (await store.ingestStatus(status('r1', 1400))).reserved[0]!;
+    expect(again.jobid).not.toBe(j1.jobid);
+    expect(again.jobid).toBe(`${failed.id}.2`);
+    await store.ingestStatus(status('r1', 1500, { jobs: [{ id: again.jobid, errcode: 0, message: 'ok' } as never] }));
+    expect((await store.getTask(id))!.task).toMatchObject({ status: 'COMPLETE', complete: 2 });
+    // A REVOKED subtask of a running task is retried; once the task is revoked, nothing is.
+    const two = (await store.createTask(taskSpec({ agents: ['r1', 'r2'], batch: 1 }) as never, 2000)).id;
+    const rows = (await store.getTask(two))!.subtasks;
+    const pendingOne = rows.find((s) => s.state === 'PENDING')!;
+    expect(await store.revokeSubtask(two, pendingOne.id, 2100)).toMatchObject({ ok: true, value: { revoked: 1 } });
+    // batch 1 with the other in flight: the retried one waits PENDING for the slot.
+    expect(await store.retrySubtask(two, pendingOne.id, 2200)).toEqual({
+      ok: true,
+      value: { retried: 1, state: 'PENDING' },
+    });
+    expect(await store.revokeSubtask(two, pendingOne.id, 2300)).toMatchObject({ ok: true });
+    expect((await store.revokeTask(two, 2400)).ok).toBe(true);
+    const stopped = await store.retrySubtask(two, pendingOne.id, 2500);
+    expect(stopped).toMatchObject({ ok: false, reason: 'conflict' });
+    expect(stopped.ok ? '' : stopped.cause).toMatch(/task is REVOKED/);
+  });
+
   it('tags and regions: create, conflict, update, bind, host filters (tag, case-insensitive search), paging and sorting', async () => {
     await fresh();
     for (const sn of ['Alpha1', 'beta2', 'gamma3']) await registered(store, sn);

@@ -20,6 +20,7 @@ const OPERATOR_ROUTES = new Set([
   'POST /task/revoke',
   'POST /task/kick',
   'POST /task/touch',
+  'POST /task/retry',
   'POST /package',
   'POST /polaris',
   'POST /polaris/cancel',

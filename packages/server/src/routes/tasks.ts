@@ -1,7 +1,7 @@
 /**
  * Tasks (seed 000 "任务管理", seed 001, issue 13): POST /task by AgentSN list or by tags within a
  * window; GET /task?id= (task + subtasks) or GET /task (list); POST /task/revoke, /task/kick
- * (a whole task or one subtask), /task/touch. Times in answers are ISO 8601 UTC strings.
+ * (a whole task or one subtask), /task/touch and /task/retry (one subtask). Times in answers are ISO 8601 UTC strings.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -351,6 +351,28 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const r = await ctx.store.kickTask(id, ctx.clock.now(), subtask);
       if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
       noteAudit(request, { outcome: `task ${id}${subtask ? ` subtask ${subtask}` : ''}: ${r.value.kicked} kicked` });
+      ctx.kickScheduler();
+      return reply.send(ok(r.value));
+    },
+  );
+
+  app.post<{ Body: Static<typeof SubtaskBody> }>(
+    '/task/retry',
+    {
+      schema: {
+        tags: ['task'],
+        summary:
+          'Retry one FAILED, BURIED or REVOKED subtask: back to PENDING and admitted (batch, dependencies), a fresh attempt with a new job id; a COMPLETE task runs again (409 in a REVOKED or HALTED task, or in another state) -> {retried, state}',
+        body: SubtaskBody,
+      },
+    },
+    async (request, reply) => {
+      const { id, subtask } = request.body;
+      const refused = await notOwnTask(id, operatorOf(request)!);
+      if (refused) return sendError(reply, refused.name, refused.cause);
+      const r = await ctx.store.retrySubtask(id, subtask, ctx.clock.now());
+      if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
+      noteAudit(request, { outcome: `task ${id} subtask ${subtask}: retried, now ${r.value.state}` });
       ctx.kickScheduler();
       return reply.send(ok(r.value));
     },

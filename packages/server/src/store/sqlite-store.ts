@@ -651,6 +651,9 @@ export class SqliteStore extends SqlitePart implements Store {
   touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>> {
     return this.tasks.touchSubtask(taskid, subtaskId, now);
   }
+  retrySubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ retried: number; state: string }>> {
+    return this.tasks.retrySubtask(taskid, subtaskId, now);
+  }
   tick(now: number): Promise<TickOutcome> {
     return this.tasks.tick(now);
   }

@@ -467,6 +467,8 @@ export interface Store {
   kickTask(id: number, now: number, subtaskId?: string): Promise<Mutation<{ kicked: number }>>;
   /** Give a RESERVED subtask its full ttr again from now. */
   touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>>;
+  /** A FAILED, BURIED or REVOKED subtask -> PENDING and admitted again (a fresh attempt; a COMPLETE task runs again). */
+  retrySubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ retried: number; state: string }>>;
   tick(now: number): Promise<TickOutcome>;
 
   getHost(agentsn: string): Promise<HostRow | undefined>;

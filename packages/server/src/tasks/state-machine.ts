@@ -99,6 +99,20 @@ export const REVOCABLE_STATES: readonly SubtaskStateWord[] = [
   SubtaskState.READY,
   SubtaskState.BURIED,
 ];
+/** States an operator's retry (POST /task/retry) restarts: failed or stopped work, one subtask at a time. */
+export const RETRYABLE_STATES: readonly SubtaskStateWord[] = [
+  SubtaskState.FAILED,
+  SubtaskState.BURIED,
+  SubtaskState.REVOKED,
+];
+/** Why a retry is refused (undefined: allowed). A REVOKED or HALTED task is final: nothing of it runs again. */
+export function retryRefusal(subtaskState: string, taskStatus: string): string | undefined {
+  if (!(RETRYABLE_STATES as readonly string[]).includes(subtaskState))
+    return `it is ${subtaskState}: only a FAILED, BURIED or REVOKED subtask can be retried`;
+  if (taskStatus === 'REVOKED' || taskStatus === 'HALTED')
+    return `its task is ${taskStatus}: a stopped task runs nothing more (make a new task)`;
+  return undefined;
+}
 /** States a ttl expiry applies to: admitted, never started (ttl counts from entering READY; PENDING waits for a batch slot or a dependency and never expires). */
 export const EXPIRABLE_STATES: readonly SubtaskStateWord[] = [SubtaskState.DELAYED, SubtaskState.READY];
 /** States counted as errors against max_errors. */

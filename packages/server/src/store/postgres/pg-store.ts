@@ -525,6 +525,9 @@ export class PostgresStore extends PgPart implements Store {
   touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>> {
     return this.tasks.touchSubtask(taskid, subtaskId, now);
   }
+  retrySubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ retried: number; state: string }>> {
+    return this.tasks.retrySubtask(taskid, subtaskId, now);
+  }
   tick(now: number): Promise<TickOutcome> {
     return this.tasks.tick(now);
   }
