@@ -15,7 +15,7 @@ import { pagingQuery, toPaging } from '../http/paging.ts';
 import { TaskAnswer, TaskCreated } from '../http/response-schemas.ts';
 import { SUBTASK_TIME_FIELDS, TASK_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 import type { SubtaskRow, TaskRow, TaskSpec } from '../store/store.ts';
-import { HOW_TO_NAME, nameFromUrl } from '../tasks/package-name.ts';
+import { deriveName, HOW_TO_NAME } from '../tasks/package-name.ts';
 import { parseCountOrPercent } from '../tasks/state-machine.ts';
 
 const Time = Type.Union([
@@ -184,11 +184,13 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const parameters = { ...(b.parameters ?? {}) };
       if ('id' in parameters || 'action' in parameters)
         return sendError(reply, 'BAD_REQUEST', 'parameters must not set id or action');
-      // Seed 000's example names the sub-agent only through its url: derive the name from it.
+      // Seed 000's example names the sub-agent only through its url: a registered package or the
+      // URL itself gives the name.
       if (b.command !== 'config' && parameters.name === undefined) {
-        const derived = typeof parameters.url === 'string' ? nameFromUrl(parameters.url) : undefined;
-        if (!derived) return sendError(reply, 'BAD_REQUEST', HOW_TO_NAME);
-        parameters.name = derived;
+        if (typeof parameters.url !== 'string') return sendError(reply, 'BAD_REQUEST', HOW_TO_NAME);
+        const derived = await deriveName(parameters.url, ctx.store);
+        if (!derived.ok) return sendError(reply, 'BAD_REQUEST', derived.cause);
+        parameters.name = derived.name;
       }
       const batch = parseCountOrPercent(b.batch ?? 0);
       const maxErrors = parseCountOrPercent(b.max_errors ?? 0);
