@@ -154,7 +154,11 @@ async function serve(flags: ServeFlags): Promise<void> {
     signing,
     hostCa,
     ...(https ? { https } : {}),
-    ...(cluster ? { sweepGate: (name: string, periodMs: number) => cluster.claimSweep(name, periodMs) } : {}),
+    // Periodic work (scheduler tick, offline sweep, retention) is claimed once per period across the
+    // nodes only when they share the store; nodes on their own SQLite (cluster.url alone) each run theirs.
+    ...(cluster && opened.postgres
+      ? { sweepGate: (name: string, periodMs: number) => cluster.claimSweep(name, periodMs) }
+      : {}),
     metrics,
     ...(hub ? { closeHostChannel: (agentsn: string, reason: string) => hub.closeHost(agentsn, reason) } : {}),
     ...(hub
