@@ -20,6 +20,7 @@ import { PushLoop } from './loop/push-loop.ts';
 import { registerUntilDone } from './loop/registrar.ts';
 import { bootVersionString, machineArch, osString } from './loop/status-body.ts';
 import { createStatusRound } from './loop/status-round.ts';
+import { createPolicySync, type PolicySync } from './policy/policy-sync-factory.ts';
 import { createHttpTransport, type Transport } from './net/http-transport.ts';
 import { checkServerList, serverGroups, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
@@ -148,6 +149,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     });
     let pushLoop: PushLoop | undefined;
     let runner: JobRunner | undefined;
+    let desired: PolicySync | undefined;
     const resumedResults: Promise<void>[] = [];
     try {
       if (manager) await manager.start();
@@ -199,6 +201,21 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         ...(deps.policy ? { policy: deps.policy } : {}),
       });
       runner = jobs;
+      // The server's desired-state policy: pulled when its hash changes (or daily), converged
+      // through the same job queue and journal (docs/lifecycle.md "Desired state — on the host").
+      desired = createPolicySync({
+        config: config.desiredState,
+        clock,
+        logger: log,
+        stateDir,
+        transport,
+        journal,
+        manager,
+        runner: jobs,
+        agentsn: () => meta.meta.agentsn,
+        credential: () => meta.meta.credential,
+        keys: () => pin.keys(),
+      });
       const round = createStatusRound({
         clock,
         logger: log,
@@ -216,6 +233,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         identity,
         onState: setState,
         onSigningKeys: (a) => onSigningKeys(a),
+        onReply: (server, reply) => desired?.afterReply(server, reply),
       });
       const loop = new PushLoop({ clock, logger: log, stepSec, round });
       pushLoop = loop;
@@ -237,6 +255,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       setState('stopping');
       await pushLoop?.stop();
       await runner?.stop();
+      await desired?.stop();
       // Sub-agents keep running: a BootAgent restart or upgrade must not take them down.
       await manager?.stop().catch((err: unknown) => log.error({ err }, 'sub-agent manager did not stop cleanly'));
       await Promise.all(resumedResults);

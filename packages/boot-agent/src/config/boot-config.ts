@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { BOOT_POLICY_DEFAULT_PATH, type Bound, ConfigChecker, ConfigError, readConfigJson } from '@aspire/agent-core';
 import type { SupervisionConfig } from '../contracts.ts';
+import { checkPolicyConfig, type DesiredStateConfig } from './policy-config.ts';
 import { checkTags } from './tags.ts';
 import { readConfiguredKey } from '../state/server-key-pin.ts';
 import { checkServerList } from '../net/server-list.ts';
@@ -40,6 +41,8 @@ export interface BootConfig {
   serverPublicKey?: string;
   /** The host policy file (docs/security.md): job actions and package sources; absent file: allow all. */
   policy: string;
+  /** Desired-state convergence (boot.json `policy` as an object, config/policy-config.ts). */
+  desiredState: DesiredStateConfig;
 }
 
 /** Named bounds: a value outside is clamped (and the clamp reported), never rejected. */
@@ -112,10 +115,17 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
 
   const servers = checkServers(c.rawValue('servers'), c.problems);
   const supervision = checkSupervision(c.rawValue('supervision'), c);
-  const policy = c.string('policy', BOOT_POLICY_DEFAULT_PATH, (v) =>
-    isAbsolute(v) ? undefined : 'must be an absolute path',
-  );
-  const config: BootConfig = { step, servers, logLevel, eventQueueMax, httpTimeoutSec, supervision, policy };
+  const { file: policy, desiredState } = checkPolicyConfig(c.rawValue('policy'), c);
+  const config: BootConfig = {
+    step,
+    servers,
+    logLevel,
+    eventQueueMax,
+    httpTimeoutSec,
+    supervision,
+    policy,
+    desiredState,
+  };
   if (enrollSecret !== undefined) config.enrollSecret = enrollSecret;
   if (ca !== undefined) config.ca = ca;
   if (tags !== undefined) config.tags = tags;

@@ -49,7 +49,13 @@ export interface JobRunnerDeps {
  * `signal` aborts on the BootAgent's stop or the job's revoke; `stop` only on the BootAgent's
  * stop (what must not be cut by a revoke: an upgrade's health window).
  */
-type Queued = { id: string; action: string; run: (signal: AbortSignal, stop: AbortSignal) => Promise<JobOutcome> };
+export type Queued = {
+  id: string;
+  action: string;
+  run: (signal: AbortSignal, stop: AbortSignal) => Promise<JobOutcome>;
+  /** Told the final outcome (a job the BootAgent itself queued, from the desired-state policy). */
+  done?: (outcome: JobOutcome) => void;
+};
 
 export class JobRunner {
   private queue: Queued[] = [];
@@ -278,8 +284,17 @@ export class JobRunner {
     if (this.idle) this.d.onResults?.();
   }
 
+  /**
+   * Queue jobs already journaled `started` (the BootAgent's own changes, jobs/local-jobs.ts):
+   * they run in the one queue, so never beside a job from the server.
+   */
+  enqueue(items: readonly Queued[]): void {
+    this.queue.push(...items);
+    if (items.length > 0) this.pump();
+  }
+
   /** The message of a host-policy refusal (action, package source), or undefined when allowed. */
-  private policyRefusal(id: string, action: string, url: string | undefined): string | undefined {
+  policyRefusal(id: string, action: string, url: string | undefined): string | undefined {
     if (!this.d.policy) return undefined;
     const v = policyAllowsJob(this.d.policy, action, url);
     if (v.ok) return undefined;
@@ -293,6 +308,11 @@ export class JobRunner {
   /** Abort the job running now, drop the queue (those stay journaled as started: reported interrupted on restart), wait. */
   async stop(): Promise<void> {
     this.ac.abort(new Error('BootAgent stopping'));
+    for (const q of this.queue)
+      q.done?.({
+        errcode: ErrorCode.JOB_INTERRUPTED,
+        message: `${ErrorMessage.JOB_INTERRUPTED}: the BootAgent stopped`,
+      });
     this.queue = [];
     await this.running;
   }
@@ -333,6 +353,7 @@ export class JobRunner {
     }
     // Left for the next start to finish (an upgrade's health window): stays journaled `started`.
     if (this.ac.signal.aborted && outcome.resumeLater) {
+      q.done?.(outcome);
       this.d.logger.info(
         { jobId: q.id, action: q.action },
         `job left for the next start to finish: ${outcome.message}`,
@@ -358,6 +379,7 @@ export class JobRunner {
         data: { jobId: q.id, action: q.action, errcode: ErrorCode.JOB_REVOKED },
       });
     }
+    q.done?.(outcome);
     try {
       await this.d.journal.finish(q.id, outcome);
       this.d.logger.info(

@@ -50,6 +50,8 @@ export interface StatusRoundDeps {
   onSigningKeys?: (reply: Partial<SigningKeyAnnouncement>) => void;
   /** The command channel's identity: renewed through the push (a `csr` in, a `cert` back) when due. */
   identity?: HostIdentity;
+  /** An answered push's reply and the server that answered (the desired-state policy, policy/policy-sync.ts). */
+  onReply?: (server: string, reply: Record<string, unknown>) => void;
 }
 
 export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => Promise<RoundResult> {
@@ -130,6 +132,7 @@ export function createStatusRound(d: StatusRoundDeps): (signal: AbortSignal) => 
     if (reply.jobs && reply.jobs.length > 0) await d.jobs.accept(reply.jobs);
     // After the jobs: a job and its revoke in one reply end revoked, never run.
     if (reply.revoke && reply.revoke.length > 0) await d.jobs.revoke(reply.revoke);
+    d.onReply?.(r.ok.server, reply);
     return { kind: 'ok' };
   };
 

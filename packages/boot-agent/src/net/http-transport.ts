@@ -32,6 +32,14 @@ export interface Transport {
     check: Validator<T>,
     signal?: AbortSignal,
   ): Promise<Outcome<T>>;
+  /** A GET with the same contract (the desired-state policy pull); optional so test transports may leave it out. */
+  get?<T>(
+    baseUrl: string,
+    path: string,
+    headers: Record<string, string>,
+    check: Validator<T>,
+    signal?: AbortSignal,
+  ): Promise<Outcome<T>>;
   close(): Promise<void>;
 }
 
@@ -46,7 +54,8 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
     'https:': new HttpsAgent({ keepAlive: false, rejectUnauthorized: true, ...(ca ? { ca } : {}) }),
   };
 
-  async function post<T>(
+  async function exchange<T>(
+    method: 'POST' | 'GET',
     baseUrl: string,
     path: string,
     body: unknown,
@@ -71,19 +80,18 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
     try {
       const scheme = url.protocol;
       if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`unsupported scheme ${scheme}`);
-      const payload = Buffer.from(JSON.stringify(body), 'utf8');
+      const payload = method === 'POST' ? Buffer.from(JSON.stringify(body), 'utf8') : undefined;
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
         const send = scheme === 'https:' ? httpsRequest : httpRequest;
         // `signal` destroys the request (and the reply being read) on timeout or SIGTERM.
         req = send(
           url,
           {
-            method: 'POST',
+            method,
             agent: agents[scheme],
             signal: ac.signal,
             headers: {
-              'content-type': 'application/json',
-              'content-length': String(payload.length),
+              ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
               connection: 'close',
               ...headers,
             },
@@ -146,7 +154,9 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
   }
 
   return {
-    post,
+    post: (baseUrl, path, body, headers, check, signal) =>
+      exchange('POST', baseUrl, path, body, headers, check, signal),
+    get: (baseUrl, path, headers, check, signal) => exchange('GET', baseUrl, path, undefined, headers, check, signal),
     close: async () => {
       agents['http:'].destroy();
       agents['https:'].destroy();
