@@ -10,3 +10,4 @@ export * from './operator-signature.ts';
 export * from './signing.ts';
 export * from './host-identity.ts';
 export * from './source-url.ts';
+export * from './policy-wire.ts';

@@ -5,6 +5,8 @@ export const AgentPath = {
   PACKAGE: '/agent/package',
   /** The server's signing key(s), as the register reply announces them (docs/security.md). */
   SIGNING_KEY: '/agent/signing-key',
+  /** A host's effective desired-state policy, signed (docs/lifecycle.md "Desired state"). */
+  POLICY: '/api/v1/agent/policy',
 } as const;
 
 export const API_PREFIX = '/api/v1/server';

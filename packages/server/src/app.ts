@@ -28,10 +28,12 @@ import { registerConsole } from './console/route.ts';
 import { consoleApiRoutes } from './console-api/routes.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { agentPackageRoutes } from './routes/agent-package.ts';
+import { agentPolicyRoutes } from './routes/agent-policy.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { inventoryRoutes } from './routes/inventory.ts';
 import { packageRoutes } from './routes/packages.ts';
+import { policyRoutes } from './routes/policy.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { metricsRoute } from './routes/metrics.ts';
@@ -216,6 +218,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     });
     await agentRoutes(agentScope, ctx);
     await agentPackageRoutes(agentScope, ctx);
+    await agentPolicyRoutes(agentScope, ctx);
   });
 
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
@@ -240,6 +243,7 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
       await consoleApiRoutes(api, ctx);
       await auditRoutes(api, ctx);
       await tokenRoutes(api, ctx);
+      await policyRoutes(api, ctx);
       for (const plugin of deps.operatorPlugins ?? []) await api.register(plugin);
     },
     { prefix: API_PREFIX },

@@ -120,6 +120,8 @@ describe('operator routes and OpenAPI', () => {
       'audit',
       'token',
       'metrics',
+      'tree',
+      'policy',
     ]);
     const missing: string[] = [];
     let n = 0;

@@ -22,6 +22,7 @@ import { TokenBucket } from '../http/rate-limit.ts';
 import { newCredential, sameSecret, sha256Hex } from '../http/secrets.ts';
 import { packageLink } from './agent-package.ts';
 import { packageArch, packageOs } from '../packages-match.ts';
+import { desiredState } from '../policy/desired-state.ts';
 import { CsrError } from '../trust/host-ca.ts';
 import { certificateFingerprint } from '../trust/cert-fingerprint.ts';
 
@@ -240,8 +241,11 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
         body.self,
         body.step * ctx.config.offlineMissedSteps * 1000,
       );
+      // The host's effective desired-state policy hash (docs/lifecycle.md "Desired state"): a host that
+      // applied another one pulls GET /api/v1/agent/policy.
+      const policy = { hash: await desiredState(ctx.store, ctx.clock).hashFor(body.agentsn, body.tags) };
       return reply.send(
-        ok({ jobs, ...(revoke.length > 0 ? { revoke } : {}), ...renewed, ...ctx.signing.announcement }),
+        ok({ jobs, ...(revoke.length > 0 ? { revoke } : {}), ...renewed, ...ctx.signing.announcement, policy }),
       );
     },
   );

@@ -15,6 +15,7 @@ import { notFound, SqliteDb, SqlitePart, type Param, type Row } from './sqlite/b
 import { SqliteInventory } from './sqlite/inventory.ts';
 import { SqliteOperators } from './sqlite/operators.ts';
 import { SqlitePackages } from './sqlite/packages.ts';
+import { SqlitePolicy } from './sqlite/policy.ts';
 import { SqliteTaskQueue } from './sqlite/task-queue.ts';
 import { SqliteTaskResults } from './sqlite/task-results.ts';
 import { hostnameRefusal } from './hostname-claim.ts';
@@ -71,6 +72,7 @@ export class SqliteStore extends SqlitePart implements Store {
   private readonly packages: SqlitePackages;
   private readonly taskResults: SqliteTaskResults;
   private readonly operators: SqliteOperators;
+  readonly policy: SqlitePolicy;
   /**
    * Fingerprint of what each host's row holds since its last full write, so a push that only
    * says "still here" (same fields, no results, no events, nothing to hand out) costs a read
@@ -93,6 +95,7 @@ export class SqliteStore extends SqlitePart implements Store {
     this.packages = new SqlitePackages(this.sql);
     this.taskResults = new SqliteTaskResults(this.sql);
     this.operators = new SqliteOperators(this.sql);
+    this.policy = new SqlitePolicy(this.sql);
   }
 
   close(): void {

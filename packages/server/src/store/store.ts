@@ -4,6 +4,7 @@
  * rules live in ../tasks/state-machine.ts and are shared by every implementation.
  */
 import type { AgentReport, AgentEvent, JobResult, SubtaskStateWord } from '@aspire/protocol';
+import type { PolicyStore } from './policy-store.ts';
 
 export interface Paging {
   offset: number;
@@ -412,6 +413,8 @@ export type Mutation<T> =
 
 export interface Store {
   close(): void;
+  /** The product tree, host attachments and desired-state policies (policy-store.ts). */
+  readonly policy: PolicyStore;
   /** A server-side secret kept with the data (HMAC key for package links), created once. */
   secret(key: string): Promise<string>;
 

@@ -9,6 +9,7 @@ import m003 from './migrations/003-host-events-dropped.sql';
 import m004 from './migrations/004-operator-scopes-audit.sql';
 import m005 from './migrations/005-task-engine.sql';
 import m006 from './migrations/006-host-certificates.sql';
+import m007 from './migrations/007-desired-state.sql';
 import type { Migration } from '../migrations.ts';
 
 export const PG_MIGRATIONS: readonly Migration[] = [
@@ -18,4 +19,5 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 4, name: '004-operator-scopes-audit', sql: m004 },
   { version: 5, name: '005-task-engine', sql: m005 },
   { version: 6, name: '006-host-certificates', sql: m006 },
+  { version: 7, name: '007-desired-state', sql: m007 },
 ];

@@ -51,6 +51,7 @@ import { isUniqueViolation, PgDb, PgPart, type Param, type Row } from './db.ts';
 import { PgInventory } from './inventory.ts';
 import { PgOperators } from './operators.ts';
 import { PgPackages } from './packages.ts';
+import { PgPolicy } from './policy.ts';
 import { notFound, PgTaskQueue } from './task-queue.ts';
 import { PgTaskResults } from './task-results.ts';
 
@@ -76,6 +77,7 @@ export class PostgresStore extends PgPart implements Store {
   private readonly packages: PgPackages;
   private readonly taskResults: PgTaskResults;
   private readonly operators: PgOperators;
+  readonly policy: PgPolicy;
   private closing: Promise<void> | undefined;
 
   constructor(db: PgDb) {
@@ -85,6 +87,7 @@ export class PostgresStore extends PgPart implements Store {
     this.packages = new PgPackages(db);
     this.taskResults = new PgTaskResults(db);
     this.operators = new PgOperators(db);
+    this.policy = new PgPolicy(db);
   }
 
   /** The pool (the cluster layer shares it, e.g. for LISTEN/NOTIFY). */

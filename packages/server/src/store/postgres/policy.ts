@@ -1,0 +1,247 @@
+/**
+ * The product tree, host attachments and policies on PostgreSQL (twin of ../sqlite/policy.ts).
+ * Every change takes one table lock first, so two nodes of a cluster checking the tree rules at
+ * once take turns: a cycle or a duplicate name cannot slip between one's check and its write.
+ */
+import type { PolicyDocument } from '@aspire/protocol';
+import type { PolicyScope } from '../../policy/merge.ts';
+import { PolicyRefusal } from '../../policy/refusal.ts';
+import {
+  checkMove,
+  checkParent,
+  checkSiblingName,
+  checkTags,
+  nodeMap,
+  type TreeNodeRow,
+} from '../../policy/tree-rules.ts';
+import {
+  type HostTags,
+  type NodeChange,
+  type NodeInput,
+  POLICY_SQL,
+  type PolicyRow,
+  type PolicyStore,
+  policyRow,
+} from '../policy-store.ts';
+import { PgPart } from './db.ts';
+
+const CHUNK = 500;
+type RawPolicy = { scope: string; document: string; gmt_create: number; gmt_modify: number };
+
+export class PgPolicy extends PgPart implements PolicyStore {
+  async generation(): Promise<number> {
+    return Number((await this.get<{ value: string }>(POLICY_SQL.generation))?.value ?? 0);
+  }
+
+  /** Serialises every desired-state change across the cluster (inside the caller's transaction). */
+  private async lock(): Promise<void> {
+    await this.run('LOCK TABLE tree_nodes IN SHARE ROW EXCLUSIVE MODE');
+  }
+
+  async listNodes(): Promise<TreeNodeRow[]> {
+    return this.all<TreeNodeRow>(POLICY_SQL.nodes);
+  }
+
+  private async node(id: number): Promise<TreeNodeRow> {
+    const n = await this.get<TreeNodeRow>(`${POLICY_SQL.nodes.replace(' ORDER BY id', '')} WHERE id = ?`, id);
+    if (!n) throw new PolicyRefusal('NOT_FOUND', 'tree_not_found', `node ${id} does not exist`);
+    return n;
+  }
+
+  async createNode(input: NodeInput, now: number): Promise<TreeNodeRow> {
+    return this.tx(async () => {
+      await this.lock();
+      const nodes = nodeMap(await this.listNodes());
+      checkParent(nodes, input.kind, input.parent);
+      checkSiblingName(nodes, input.parent, input.name);
+      const tags = checkTags(input.kind, input.tags);
+      const r = await this.get<{ id: number }>(
+        'INSERT INTO tree_nodes(kind, name, parent, tags, gmt_create, gmt_modify) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+        input.kind,
+        input.name,
+        input.parent,
+        tags,
+        now,
+        now,
+      );
+      await this.run(POLICY_SQL.bump);
+      return this.node(r!.id);
+    });
+  }
+
+  async updateNode(id: number, change: NodeChange, now: number): Promise<TreeNodeRow> {
+    return this.tx(async () => {
+      await this.lock();
+      const nodes = nodeMap(await this.listNodes());
+      const node = nodes.get(id);
+      if (!node) throw new PolicyRefusal('NOT_FOUND', 'tree_not_found', `node ${id} does not exist`);
+      const parent = change.parent === undefined ? node.parent : change.parent;
+      if (change.parent !== undefined) checkMove(nodes, id, parent);
+      const name = change.name ?? node.name;
+      checkSiblingName(nodes, parent, name, id);
+      const tags = change.tags === undefined ? node.tags : checkTags(node.kind, change.tags);
+      await this.run(
+        'UPDATE tree_nodes SET name = ?, parent = ?, tags = ?, gmt_modify = ? WHERE id = ?',
+        name,
+        parent,
+        tags,
+        now,
+        id,
+      );
+      await this.run(POLICY_SQL.bump);
+      return this.node(id);
+    });
+  }
+
+  async deleteNode(id: number): Promise<void> {
+    await this.tx(async () => {
+      await this.lock();
+      await this.node(id);
+      const children = (await this.get<{ n: number }>('SELECT COUNT(*) AS n FROM tree_nodes WHERE parent = ?', id))!.n;
+      const hosts = (await this.get<{ n: number }>(
+        'SELECT COUNT(*) AS n FROM host_components WHERE component = ?',
+        id,
+      ))!.n;
+      if (children > 0 || hosts > 0)
+        throw new PolicyRefusal(
+          'CONFLICT',
+          'tree_not_empty',
+          `node ${id} has ${children} child node(s) and ${hosts} attached host(s): move or delete them first`,
+        );
+      await this.run('DELETE FROM policies WHERE scope = ?', `node:${id}`);
+      await this.run('DELETE FROM tree_nodes WHERE id = ?', id);
+      await this.run(POLICY_SQL.bump);
+    });
+  }
+
+  async attachHosts(
+    component: number,
+    agentsns: readonly string[],
+    move: boolean,
+    now: number,
+  ): Promise<{ attached: number }> {
+    return this.tx(async () => {
+      await this.lock();
+      const node = await this.node(component);
+      if (node.kind !== 'component')
+        throw new PolicyRefusal(
+          'BAD_REQUEST',
+          'host_not_component',
+          `hosts attach to a component, node ${component} is a ${node.kind}`,
+        );
+      const unique = [...new Set(agentsns)];
+      const known = new Set<string>();
+      const elsewhere: string[] = [];
+      for (let i = 0; i < unique.length; i += CHUNK) {
+        const part = unique.slice(i, i + CHUNK);
+        const marks = part.map(() => '?').join(',');
+        for (const r of await this.all<{ agentsn: string }>(
+          `SELECT agentsn FROM hosts WHERE status != 'deleted' AND agentsn IN (${marks})`,
+          ...part,
+        ))
+          known.add(r.agentsn);
+        for (const r of await this.all<{ agentsn: string; component: number }>(
+          `SELECT agentsn, component FROM host_components WHERE agentsn IN (${marks}) AND component != ?`,
+          ...part,
+          component,
+        ))
+          elsewhere.push(`${r.agentsn} (component ${r.component})`);
+      }
+      const unknown = unique.filter((a) => !known.has(a));
+      if (unknown.length > 0)
+        throw new PolicyRefusal('BAD_REQUEST', 'host_unknown', `unknown hosts: ${unknown.slice(0, 100).join(', ')}`);
+      if (elsewhere.length > 0 && !move)
+        throw new PolicyRefusal(
+          'BAD_REQUEST',
+          'host_second_component',
+          `a host belongs to one component; already attached elsewhere: ${elsewhere.slice(0, 100).join(', ')} (send move: true to move them)`,
+        );
+      let attached = 0;
+      for (const a of unique)
+        attached += (
+          await this.run(
+            `INSERT INTO host_components(agentsn, component, gmt_create) VALUES (?, ?, ?)
+           ON CONFLICT(agentsn) DO UPDATE SET component = excluded.component, gmt_create = excluded.gmt_create
+           WHERE host_components.component != excluded.component`,
+            a,
+            component,
+            now,
+          )
+        ).changes;
+      await this.run(POLICY_SQL.bump);
+      return { attached };
+    });
+  }
+
+  async detachHost(component: number, agentsn: string, _now: number): Promise<number> {
+    return this.tx(async () => {
+      await this.lock();
+      await this.node(component);
+      const { changes } = await this.run(
+        'DELETE FROM host_components WHERE component = ? AND agentsn = ?',
+        component,
+        agentsn,
+      );
+      if (changes > 0) await this.run(POLICY_SQL.bump);
+      return changes;
+    });
+  }
+
+  async componentHosts(component: number): Promise<string[]> {
+    return (
+      await this.all<{ agentsn: string }>(
+        'SELECT agentsn FROM host_components WHERE component = ? ORDER BY agentsn',
+        component,
+      )
+    ).map((r) => r.agentsn);
+  }
+
+  async explicitComponent(agentsn: string): Promise<number | undefined> {
+    return (await this.get<{ component: number }>('SELECT component FROM host_components WHERE agentsn = ?', agentsn))
+      ?.component;
+  }
+
+  async hostTags(agentsn: string): Promise<HostTags | undefined> {
+    const h = await this.get<{ reported_tags: string }>(POLICY_SQL.hostTags, agentsn);
+    if (!h) return undefined;
+    const bound = await this.all<{ pair: string }>(POLICY_SQL.boundTags, agentsn);
+    return { reported: h.reported_tags, bound: bound.map((r) => r.pair) };
+  }
+
+  async putPolicy(scope: PolicyScope, doc: PolicyDocument, now: number): Promise<PolicyRow> {
+    return this.tx(async () => {
+      await this.lock();
+      if (scope.startsWith('node:')) await this.node(Number(scope.slice(5)));
+      if (scope.startsWith('host:') && !(await this.get(POLICY_SQL.hostTags, scope.slice(5))))
+        throw new PolicyRefusal('NOT_FOUND', 'host_unknown', `no host ${scope.slice(5)}`);
+      await this.run(
+        `INSERT INTO policies(scope, document, gmt_create, gmt_modify) VALUES (?, ?, ?, ?)
+         ON CONFLICT(scope) DO UPDATE SET document = excluded.document, gmt_modify = excluded.gmt_modify`,
+        scope,
+        JSON.stringify(doc),
+        now,
+        now,
+      );
+      await this.run(POLICY_SQL.bump);
+      return policyRow((await this.get<RawPolicy>('SELECT * FROM policies WHERE scope = ?', scope))!);
+    });
+  }
+
+  async getPolicy(scope: PolicyScope): Promise<PolicyRow | undefined> {
+    const r = await this.get<RawPolicy>('SELECT * FROM policies WHERE scope = ?', scope);
+    return r ? policyRow(r) : undefined;
+  }
+
+  async deletePolicy(scope: PolicyScope, _now: number): Promise<number> {
+    return this.tx(async () => {
+      await this.lock();
+      const { changes } = await this.run('DELETE FROM policies WHERE scope = ?', scope);
+      if (changes > 0) await this.run(POLICY_SQL.bump);
+      return changes;
+    });
+  }
+
+  async listPolicies(): Promise<PolicyRow[]> {
+    return (await this.all<RawPolicy>('SELECT * FROM policies ORDER BY scope')).map(policyRow);
+  }
+}

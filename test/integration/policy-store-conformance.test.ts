@@ -1,0 +1,180 @@
+// The desired-state part of the store (migration 007: product tree, host attachments, policies)
+// run against both implementations: SQLite in a temp dir and a real PostgreSQL (startPostgres;
+// never skipped). The tree rules refuse inside the store's transaction and write nothing.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PostgresHandle, startPostgres } from '@aspire/testing';
+import { PolicyRefusal } from '../../packages/server/src/policy/refusal.ts';
+import { parseDatabaseUrl } from '../../packages/server/src/store/postgres/connection.ts';
+import { openPostgresStore } from '../../packages/server/src/store/postgres/pg-store.ts';
+import { openSqliteStore } from '../../packages/server/src/store/sqlite-store.ts';
+import type { Store } from '../../packages/server/src/store/store.ts';
+
+let pg: PostgresHandle;
+let work: string;
+let dbSeq = 0;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'aspire-policy-store-'));
+  pg = await startPostgres();
+}, 180_000);
+
+afterAll(async () => {
+  await pg?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+type Opened = { store: Store; close(): Promise<void> };
+
+const engines: { name: string; open(): Promise<Opened> }[] = [
+  {
+    name: 'sqlite',
+    async open() {
+      const s = openSqliteStore(join(work, `s${++dbSeq}.db`));
+      return { store: s, close: async () => s.close() };
+    },
+  },
+  {
+    name: 'postgres',
+    async open() {
+      const name = `p${++dbSeq}`;
+      await pg.createDatabase(name);
+      const p = parseDatabaseUrl(pg.urlOf(name), { env: pg.password });
+      if (!p.ok) throw new Error(p.problem);
+      const s = await openPostgresStore(p.target.connection, { poolSize: 4 });
+      return { store: s, close: () => s.close() };
+    },
+  },
+];
+
+/** The refusal a promise ends with (its reason word and status). */
+async function refused(p: Promise<unknown>): Promise<{ reason: string; status: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof PolicyRefusal) return { reason: err.reason, status: err.status, message: err.message };
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
+
+async function register(store: Store, sn: string): Promise<void> {
+  await store.register({
+    agentsn: sn,
+    hostname: `h-${sn}`,
+    ip: '127.0.0.1',
+    newHash: `c-${sn}`,
+    freshAgentsn: `${sn}-x`,
+    now: 1,
+  });
+}
+
+describe.each(engines)('policy store conformance: $name', (engine) => {
+  let db: Opened;
+  let store: Store;
+  beforeAll(async () => {
+    db = await engine.open();
+    store = db.store;
+  });
+  afterAll(async () => db?.close());
+
+  it('tree: kinds and parents, sibling names, moves, cycles, deletes; every change bumps the generation', async () => {
+    const g0 = await store.policy.generation();
+    const p = await store.policy.createNode({ kind: 'product', name: 'shop', parent: null, tags: null }, 10);
+    const s = await store.policy.createNode({ kind: 'service', name: 'api', parent: p.id, tags: null }, 11);
+    const c = await store.policy.createNode({ kind: 'component', name: 'db', parent: s.id, tags: 'role=db' }, 12);
+    expect(c).toMatchObject({ kind: 'component', name: 'db', parent: s.id, tags: 'role=db', gmt_create: 12 });
+    expect(await store.policy.generation()).toBe(g0 + 3);
+
+    expect(
+      await refused(store.policy.createNode({ kind: 'service', name: 'x', parent: null, tags: null }, 13)),
+    ).toMatchObject({
+      reason: 'tree_parent_required',
+      status: 'BAD_REQUEST',
+    });
+    expect(
+      (await refused(store.policy.createNode({ kind: 'component', name: 'x', parent: p.id, tags: null }, 13))).reason,
+    ).toBe('tree_parent_kind');
+    expect(
+      (await refused(store.policy.createNode({ kind: 'product', name: 'x', parent: p.id, tags: null }, 13))).reason,
+    ).toBe('tree_parent_kind');
+    expect(
+      await refused(store.policy.createNode({ kind: 'service', name: 'api', parent: p.id, tags: null }, 13)),
+    ).toMatchObject({ reason: 'tree_name_taken', status: 'CONFLICT' });
+    expect(
+      (await refused(store.policy.createNode({ kind: 'service', name: 'y', parent: 9999, tags: null }, 13))).status,
+    ).toBe('NOT_FOUND');
+    expect(
+      (await refused(store.policy.createNode({ kind: 'service', name: 'y', parent: p.id, tags: 'a=b' }, 13))).reason,
+    ).toBe('tree_tags');
+    // The same name under another parent is fine.
+    const p2 = await store.policy.createNode({ kind: 'product', name: 'blog', parent: null, tags: null }, 14);
+    const s2 = await store.policy.createNode({ kind: 'service', name: 'api', parent: p2.id, tags: null }, 15);
+
+    // A cycle is refused before the kind rule: the product under its own component.
+    expect(await refused(store.policy.updateNode(p.id, { parent: c.id }, 16))).toMatchObject({ reason: 'tree_cycle' });
+    expect((await refused(store.policy.updateNode(s.id, { parent: s.id }, 16))).reason).toBe('tree_cycle');
+    // A move to a parent of the right kind, and the name rule at the new place.
+    expect((await refused(store.policy.updateNode(s2.id, { parent: p.id }, 16))).reason).toBe('tree_name_taken');
+    const moved = await store.policy.updateNode(c.id, { parent: s2.id, tags: null }, 17);
+    expect(moved).toMatchObject({ parent: s2.id, tags: null, gmt_modify: 17 });
+    const gBefore = await store.policy.generation();
+    expect((await refused(store.policy.deleteNode(s2.id))).reason).toBe('tree_not_empty');
+    expect(await store.policy.generation()).toBe(gBefore);
+    await store.policy.deleteNode(c.id);
+    expect((await store.policy.listNodes()).map((n) => n.id)).toEqual([p.id, s.id, p2.id, s2.id]);
+  });
+
+  it('hosts: explicit attachment to a component, one component a host (move), unknown hosts, tags', async () => {
+    for (const sn of ['h1', 'h2', 'h3']) await register(store, sn);
+    const p = await store.policy.createNode({ kind: 'product', name: 'p-hosts', parent: null, tags: null }, 1);
+    const s = await store.policy.createNode({ kind: 'service', name: 's', parent: p.id, tags: null }, 1);
+    const c1 = await store.policy.createNode({ kind: 'component', name: 'c1', parent: s.id, tags: null }, 1);
+    const c2 = await store.policy.createNode({ kind: 'component', name: 'c2', parent: s.id, tags: null }, 1);
+    expect(await store.policy.attachHosts(c1.id, ['h1', 'h2', 'h1'], false, 5)).toEqual({ attached: 2 });
+    expect(await store.policy.componentHosts(c1.id)).toEqual(['h1', 'h2']);
+    expect((await refused(store.policy.attachHosts(s.id, ['h3'], false, 5))).reason).toBe('host_not_component');
+    expect(await refused(store.policy.attachHosts(c2.id, ['h3', 'nope'], false, 5))).toMatchObject({
+      reason: 'host_unknown',
+    });
+    expect(await store.policy.explicitComponent('h3')).toBeUndefined();
+    const second = await refused(store.policy.attachHosts(c2.id, ['h2', 'h3'], false, 5));
+    expect(second.reason).toBe('host_second_component');
+    expect(second.message).toContain('h2');
+    expect(await store.policy.explicitComponent('h3')).toBeUndefined();
+    expect(await store.policy.attachHosts(c2.id, ['h2', 'h3'], true, 6)).toEqual({ attached: 2 });
+    expect(await store.policy.explicitComponent('h2')).toBe(c2.id);
+    expect(await store.policy.detachHost(c2.id, 'h2', 7)).toBe(1);
+    expect(await store.policy.detachHost(c2.id, 'h2', 7)).toBe(0);
+    expect(await store.policy.explicitComponent('h2')).toBeUndefined();
+    expect(await store.policy.hostTags('h1')).toEqual({ reported: '', bound: [] });
+    expect(await store.policy.hostTags('nope')).toBeUndefined();
+  });
+
+  it('policies: put, get, replace, list, delete per scope; node and host must exist', async () => {
+    const doc = {
+      subagents: [{ name: 'BasicAgent', version: '1.0.0' }],
+      periodic: [{ name: 't', remove: true as const }],
+    };
+    const row = await store.policy.putPolicy('root', doc, 100);
+    expect(row).toMatchObject({ scope: 'root', document: doc, gmt_create: 100, gmt_modify: 100 });
+    const again = await store.policy.putPolicy('root', { periodic: [] }, 200);
+    expect(again).toMatchObject({ document: { periodic: [] }, gmt_create: 100, gmt_modify: 200 });
+    expect((await refused(store.policy.putPolicy('node:99999', doc, 1))).reason).toBe('tree_not_found');
+    expect((await refused(store.policy.putPolicy('host:nope', doc, 1))).reason).toBe('host_unknown');
+    await register(store, 'hp');
+    await store.policy.putPolicy('host:hp', doc, 300);
+    expect((await store.policy.listPolicies()).map((p) => p.scope)).toEqual(['host:hp', 'root']);
+    expect((await store.policy.getPolicy('host:hp'))?.document).toEqual(doc);
+    expect(await store.policy.deletePolicy('host:hp', 400)).toBe(1);
+    expect(await store.policy.deletePolicy('host:hp', 400)).toBe(0);
+    expect(await store.policy.getPolicy('host:hp')).toBeUndefined();
+    // A node's policy goes with the node.
+    const p = await store.policy.createNode({ kind: 'product', name: 'p-pol', parent: null, tags: null }, 1);
+    await store.policy.putPolicy(`node:${p.id}`, doc, 500);
+    await store.policy.deleteNode(p.id);
+    expect(await store.policy.getPolicy(`node:${p.id}`)).toBeUndefined();
+  });
+});
