@@ -24,6 +24,7 @@ import { createPolicySync, type PolicySync } from './policy/policy-sync-factory.
 import { createHttpTransport, type Transport } from './net/http-transport.ts';
 import { checkServerList, serverGroups, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
+import type { ExecRequest, SelfUpgrade } from './self-upgrade/self-upgrade.ts';
 import { pendingUpgradeJobIds } from './subagents/upgrade-marker.ts';
 import { MetaStore, metaPath, readMeta, settleWithConfig, type MetaFile } from './state/meta-store.ts';
 import { ServerKeyPin, readConfiguredKey } from './state/server-key-pin.ts';
@@ -58,6 +59,12 @@ export interface BootAgentDeps {
   onState?: (state: BootAgentState) => void;
   /** The host policy, loaded at the edge (main.ts); absent: every job allowed. */
   policy?: Readonly<HostPolicy>;
+  /**
+   * The BootAgent's own upgrade (settled by main.ts before run) and how to exec the next
+   * version once run() has stopped; without them `upgrade BootAgent` jobs are refused.
+   */
+  selfUpgrade?: SelfUpgrade;
+  requestExec?: (req: ExecRequest) => void;
 }
 
 export interface BootAgent {
@@ -98,11 +105,13 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const agentsDir = join(stateDir, 'agents');
     // Upgrades cut short (marker on disk) are finished by the manager, not reported interrupted.
     const resumable = deps.createManager ? pendingUpgradeJobIds(agentsDir) : new Set<string>();
+    // The BootAgent's own upgrade this start finishes (its trial, or the result settle found).
+    const selfResumable = deps.selfUpgrade?.resumableJobIds() ?? new Set<string>();
     const { journal, corrupt, writeError } = await JobJournal.open({
       stateDir,
       clock,
       eventQueueMax: config.eventQueueMax,
-      resumable,
+      resumable: new Set([...resumable, ...selfResumable]),
     });
     if (corrupt) log.error({ error: corrupt }, 'job journal was unreadable and has been started afresh');
     if (writeError) log.error({ error: writeError }, 'cannot write the job journal; going on from memory');
@@ -113,6 +122,11 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       agent: BOOT_AGENT_NAME,
       data: { interruptedJobs: journal.interrupted.length },
     });
+    const self = deps.selfUpgrade && deps.requestExec ? deps.selfUpgrade : undefined;
+    if (self && deps.requestExec)
+      await self
+        .attach({ journal, requestExec: deps.requestExec, pushSoon: () => pushLoop?.pushSoon() })
+        .catch((err: unknown) => log.error({ err }, 'cannot journal the self-upgrade result'));
 
     // The server's signing key: jobs that do not verify against it are refused (docs/security.md).
     const pin = ServerKeyPin.open(
@@ -153,6 +167,8 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const resumedResults: Promise<void>[] = [];
     try {
       if (manager) await manager.start();
+      // Re-adopted (never stopped): the first half of a new version's health gate.
+      self?.adopted();
       const resumed = manager?.resumeInterrupted?.(signal) ?? [];
       for (const r of resumed) {
         log.info({ jobId: r.jobId }, 'job cut short by the last stop: finishing it');
@@ -199,6 +215,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         verifyRevoke: (notice) =>
           verifySigned('revoke', notice, { keys: pin.keys(), agentsn: meta.meta.agentsn, nowMs: clock.now() }),
         ...(deps.policy ? { policy: deps.policy } : {}),
+        ...(self ? { selfUpgrade: self } : {}),
       });
       runner = jobs;
       // The server's desired-state policy: pulled when its hash changes (or daily), converged
@@ -235,7 +252,13 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
         onSigningKeys: (a) => onSigningKeys(a),
         onReply: (server, reply) => desired?.afterReply(server, reply),
       });
-      const loop = new PushLoop({ clock, logger: log, stepSec, round });
+      // An answered push is the second half of a new version's health gate.
+      const answered: typeof round = async (s) => {
+        const r = await round(s);
+        if (r.kind === 'ok') self?.pushAnswered();
+        return r;
+      };
+      const loop = new PushLoop({ clock, logger: log, stepSec, round: answered });
       pushLoop = loop;
       // A sub-agent given up on, killed for its limits or rolled back should not wait a whole step.
       journal.onEmit = (ev) => {
@@ -253,6 +276,7 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
       if (!signal.aborted) throw err;
     } finally {
       setState('stopping');
+      self?.detach();
       await pushLoop?.stop();
       await runner?.stop();
       await desired?.stop();

@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import {
   BUILD_SERVER_ADDR,
-  EXIT_CODES,
+  type EXIT_CODES,
   ConfigError,
   PidfileLockedError,
   VERSION,
@@ -25,6 +25,7 @@ import { loadBootConfig, type CheckedConfig } from './config/boot-config.ts';
 import { checkServerList, serverUrls } from './net/server-list.ts';
 import { readMeta } from './state/meta-store.ts';
 import { createSubAgentManager } from './subagents/index.ts';
+import { SelfUpgrade, type ExecRequest } from './self-upgrade/self-upgrade.ts';
 
 export const EXIT = { OK: 0, FAILURE: 1, CONFIG: 2, LOCKED: 3 } as const satisfies Record<
   string,
@@ -174,11 +175,29 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
   log.info({ version: VERSION, paths, config: checked.config, policy: policy.source }, 'boot starting');
   for (const n of checked.notes) log.warn(`config: ${n}`);
 
+  // A self-upgrade marker is settled before anything else runs (docs/lifecycle.md "BootAgent
+  // self-upgrade"): finish its step here, or exec the version the step needs (same pid).
+  const selfUpgrade = new SelfUpgrade({
+    stateDir: paths.stateDir,
+    logger: log,
+    clock: realClock,
+    healthySec: checked.config.selfUpgrade.healthySec,
+    downloadMaxBytes: checked.config.supervision.downloadMaxBytes,
+    ...(checked.config.ca ? { caFile: checked.config.ca } : {}),
+    args: process.argv.slice(2),
+  });
+  const settled = await selfUpgrade.settle().catch((err: unknown) => {
+    log.error({ err }, 'cannot settle the self-upgrade marker; going on with this version');
+    return undefined;
+  });
+  if (settled) return execNow(settled, root);
+  let execRequest: ExecRequest | undefined;
+
   const ac = new AbortController();
-  const onStop = (sig: NodeJS.Signals) => {
+  const onStop = (sig: NodeJS.Signals | 'exec') => {
     if (ac.signal.aborted) return;
     log.info({ signal: sig }, 'stopping');
-    ac.abort(new Error(`received ${sig}`));
+    ac.abort(new Error(sig === 'exec' ? 'exec of the next version' : `received ${sig}`));
     setTimeout(() => {
       log.error(`stop took longer than ${STOP_GRACE_MS} ms; exiting anyway`);
       root.flush();
@@ -202,6 +221,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     // Package downloads over https trust the same extra CA as the status channel.
     createManager: (d) => createSubAgentManager({ ...d, ...(checked.config.ca ? { caFile: checked.config.ca } : {}) }),
     ...(flags.servers !== undefined ? { serverFlag: flags.servers } : {}),
+    selfUpgrade,
+    requestExec: (req) => {
+      execRequest = req;
+      onStop('exec');
+    },
     reloadConfiguredServers: () => {
       try {
         return loadBootConfig(paths.config, { required: paths.configExplicit }).config.servers;
@@ -223,9 +247,30 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     return EXIT.FAILURE;
   } finally {
     clearInterval(keepAlive);
-    release();
+    // An exec keeps the pid, so the pidfile stays ours: the next version takes it again.
+    if (!execRequest) release();
+    root.flush();
+    if (execRequest) execNow(execRequest, root);
+  }
+}
+
+/**
+ * Replace this process with another BootAgent build (process.execve: same pid, so systemd's
+ * main pid and the sub-agents' parent stay). Returns only when the exec failed: exit 1, and the
+ * supervisor's restart runs the executable in place, which settles the marker.
+ */
+function execNow(req: ExecRequest, root: ReturnType<typeof createRootLogger>): number {
+  root.logger.info({ cmd: req.cmd, why: req.why }, 'exec of the next BootAgent version (same pid)');
+  root.flush();
+  try {
+    // Node 24 has it on Linux; the type says it may be missing elsewhere.
+    if (!process.execve) throw new Error('process.execve is not available in this Node');
+    process.execve(req.cmd, req.argv, process.env);
+  } catch (err) {
+    root.logger.fatal({ err, cmd: req.cmd }, 'exec of the next BootAgent version failed: exiting');
     root.flush();
   }
+  return EXIT.FAILURE;
 }
 
 /** Every server this start would try: build-time default, -S or the metafile's, boot.json's, pushed ones. */

@@ -72,5 +72,7 @@ export const EVENT_KINDS = [
   'policy_drift',
   /** The policy could not be pulled, verified or applied (data: hash, error); retried later. */
   'policy_failed',
+  /** A step of the BootAgent's own upgrade (data: jobId, step, from, to; docs/lifecycle.md). */
+  'self_upgrade',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];

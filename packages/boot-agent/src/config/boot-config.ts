@@ -43,6 +43,16 @@ export interface BootConfig {
   policy: string;
   /** Desired-state convergence (boot.json `policy` as an object, config/policy-config.ts). */
   desiredState: DesiredStateConfig;
+  /** The BootAgent's own upgrade (docs/lifecycle.md "BootAgent self-upgrade"). */
+  selfUpgrade: SelfUpgradeConfig;
+}
+
+export interface SelfUpgradeConfig {
+  /**
+   * The new version must re-adopt the sub-agents and have a status push answered within this
+   * long after the old one exec'd it; otherwise the old version comes back.
+   */
+  healthySec: number;
 }
 
 /** Named bounds: a value outside is clamped (and the clamp reported), never rejected. */
@@ -64,6 +74,10 @@ export const SUPERVISION_BOUNDS = {
   watchdogIntervalSec: { min: 0.05, max: 3600, default: 5 },
 } as const satisfies Record<string, Bound>;
 
+export const SELF_UPGRADE_BOUNDS = {
+  healthySec: { min: 1, max: 3600, default: 60 },
+} as const satisfies Record<string, Bound>;
+
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const KEYS = [
@@ -79,6 +93,7 @@ const KEYS = [
   'supervision',
   'serverPublicKey',
   'policy',
+  'selfUpgrade',
 ];
 const SUPERVISION_KEYS = [...Object.keys(SUPERVISION_BOUNDS), 'cgroupRoot'];
 
@@ -125,6 +140,7 @@ export function checkBootConfig(raw: unknown, source: string): CheckedConfig {
     supervision,
     policy,
     desiredState,
+    selfUpgrade: checkSelfUpgrade(c.rawValue('selfUpgrade'), c),
   };
   if (enrollSecret !== undefined) config.enrollSecret = enrollSecret;
   if (ca !== undefined) config.ca = ca;
@@ -184,6 +200,20 @@ function checkSupervision(raw: unknown, parent: ConfigChecker): SupervisionConfi
   };
   parent.problems.push(...s.problems.map((p) => `supervision.${p}`));
   parent.notes.push(...s.notes.map((p) => `supervision.${p}`));
+  return out;
+}
+
+function checkSelfUpgrade(raw: unknown, parent: ConfigChecker): SelfUpgradeConfig {
+  let obj: Record<string, unknown> = {};
+  if (raw !== undefined) {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      parent.problems.push('selfUpgrade: must be an object');
+    else obj = raw as Record<string, unknown>;
+  }
+  const s = new ConfigChecker(obj, Object.keys(SELF_UPGRADE_BOUNDS));
+  const out: SelfUpgradeConfig = { healthySec: s.number('healthySec', SELF_UPGRADE_BOUNDS.healthySec) };
+  parent.problems.push(...s.problems.map((p) => `selfUpgrade.${p}`));
+  parent.notes.push(...s.notes.map((p) => `selfUpgrade.${p}`));
   return out;
 }
 

@@ -43,6 +43,8 @@ export interface JobRunnerDeps {
   verifyRevoke?: (notice: unknown) => VerifyOutcome;
   /** The host policy file (docs/security.md): jobs outside it are answered POLICY_REFUSED. */
   policy?: Readonly<HostPolicy>;
+  /** Runs `upgrade` jobs naming BootAgent (docs/lifecycle.md); without it they are JOB_INVALID. */
+  selfUpgrade?: { handleJob(job: SubAgentJob, signal: AbortSignal, stop: AbortSignal): Promise<JobOutcome> };
 }
 
 /**
@@ -160,12 +162,18 @@ export class JobRunner {
         const manager = this.d.manager;
         if (!sv.ok) answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${sv.errors.join('; ')}`);
         else if (sv.value.name.toLowerCase() === BOOT_AGENT_NAME.toLowerCase()) {
-          // Installed as a "sub-agent" it would run a second BootAgent under the first.
-          answer(
-            action,
-            ErrorCode.JOB_INVALID,
-            `${ErrorMessage.JOB_INVALID}: ${BOOT_AGENT_NAME} is this agent, not a sub-agent; upgrade it with its own package (rpm -U), which restarts it and leaves sub-agents running`,
-          );
+          // Only `upgrade` applies to the BootAgent itself (docs/lifecycle.md "BootAgent
+          // self-upgrade"); installed as a "sub-agent" it would run a second BootAgent under the first.
+          const self = this.d.selfUpgrade;
+          if (action === 'upgrade' && self) {
+            const job: SubAgentJob = sv.value;
+            queue({ id, action, run: (signal, stop) => self.handleJob(job, signal, stop) }, job.url);
+          } else
+            answer(
+              action,
+              ErrorCode.JOB_INVALID,
+              `${ErrorMessage.JOB_INVALID}: ${BOOT_AGENT_NAME} is this agent, not a sub-agent: only "upgrade" applies to it${self ? '' : ' (not in this BootAgent)'}`,
+            );
         } else if (!manager)
           answer(
             action,
