@@ -1,7 +1,7 @@
 // The SQLite store's buffer of quiet status pushes (last_seen, uptime) on a full disk: what was
 // answered stays buffered until a write succeeds, reads and the offline sweep see it, and it
 // reaches the database once space returns. The full disk is the one fake: the store's
-// transaction throws SQLite's SQLITE_FULL while `full` is set.
+// transactions (tx() and the batch of pushes) throw SQLite's SQLITE_FULL while `full` is set.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '@aspire/testing';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.ts';
@@ -22,6 +22,10 @@ beforeEach(async () => {
     if (full) throw diskFull();
     return tx(fn);
   });
+  // A push's full write runs in the batch of pushes (group commit), not in tx().
+  const sql = (store as unknown as { sql: { grouped: (fn: () => unknown) => Promise<unknown> } }).sql;
+  const grouped = sql.grouped.bind(sql);
+  vi.spyOn(sql, 'grouped').mockImplementation((fn) => (full ? Promise.reject(diskFull()) : grouped(fn)));
   full = false;
   await store.register({
     agentsn: 'a',

@@ -240,19 +240,11 @@ export class SqliteStore extends SqlitePart implements Store {
 
   async ingestStatus(input: StatusInput): Promise<StatusOutcome> {
     const reportedTags = parseTags(input.tags).join(',');
+    // Serialised once: the fingerprint and the stored column use the same text.
+    const agentsJson = JSON.stringify(input.agents);
     const fp = createHash('sha1')
-      .update(
-        JSON.stringify([
-          input.hostname,
-          input.ip,
-          input.step,
-          input.os,
-          input.arch,
-          input.version,
-          input.agents,
-          reportedTags,
-        ]),
-      )
+      .update(JSON.stringify([input.hostname, input.ip, input.step, input.os, input.arch, input.version, reportedTags]))
+      .update(agentsJson)
       .digest('base64');
     if (this.isQuiet(input, fp)) {
       if (this.seen.size === 0) this.seenSince = input.now;
@@ -261,7 +253,8 @@ export class SqliteStore extends SqlitePart implements Store {
         this.flushSeenIfRoom(input.now);
       return { reserved: [], host: { os: input.os, arch: input.arch }, eventsStored: 0, resultsRecorded: 0 };
     }
-    const out = this.writeStatus(input, reportedTags);
+    // Answered once the batch it joined is committed (group commit, ./sqlite/group-commit.ts).
+    const out = await this.sql.grouped(() => this.writeStatus(input, reportedTags, agentsJson));
     // Only now: had the write failed, the buffered (answered) values of this host stay held.
     this.seen.delete(input.agentsn);
     this.written.set(input.agentsn, fp);
@@ -364,151 +357,150 @@ export class SqliteStore extends SqlitePart implements Store {
     return current;
   }
 
-  private writeStatus(input: StatusInput, reportedTags: string): StatusOutcome {
-    return this.tx(() => {
-      const now = input.now;
-      const hostname = this.pushHostname(input);
-      this.run(
-        `UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
-           prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
-           curvers = ?, uptime = ?, agents = ?, reported_tags = ?, last_seen = ?,
-           gmt_modify = CASE WHEN status != 'online' THEN ? ELSE gmt_modify END, status = 'online'
-         WHERE agentsn = ?`,
-        hostname,
-        input.ip,
-        input.step,
-        input.os,
-        input.arch,
-        input.version,
-        input.version,
-        input.uptime,
-        JSON.stringify(input.agents),
-        reportedTags,
+  /** The full write of one push; runs inside the batch's transaction (see ingestStatus). */
+  private writeStatus(input: StatusInput, reportedTags: string, agentsJson: string): StatusOutcome {
+    const now = input.now;
+    const hostname = this.pushHostname(input);
+    this.run(
+      `UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
+         prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
+         curvers = ?, uptime = ?, agents = ?, reported_tags = ?, last_seen = ?,
+         gmt_modify = CASE WHEN status != 'online' THEN ? ELSE gmt_modify END, status = 'online'
+       WHERE agentsn = ?`,
+      hostname,
+      input.ip,
+      input.step,
+      input.os,
+      input.arch,
+      input.version,
+      input.version,
+      input.uptime,
+      agentsJson,
+      reportedTags,
+      now,
+      now,
+      input.agentsn,
+    );
+
+    let eventsStored = 0;
+    for (const e of input.events) {
+      eventsStored += this.run(
+        `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, agent, message, data, gmt_create)
+         VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+        input.agentsn,
+        e.localid,
+        e.occurred,
+        e.kind,
+        e.agent ?? null,
+        e.message,
+        e.data === undefined ? null : JSON.stringify(e.data),
         now,
+      ).changes;
+    }
+
+    if (input.eventsDropped) {
+      // The agent's bounded queue overflowed: count it on the host and keep the fact as a
+      // server-side event (category 0). Agent events have localid >= 1, so the negated running
+      // total is a localid no agent event can take, and unique for every such push of the host.
+      const total = this.get<{ events_dropped: number }>(
+        'UPDATE hosts SET events_dropped = events_dropped + ?, events_dropped_at = ? WHERE agentsn = ? RETURNING events_dropped',
+        input.eventsDropped,
         now,
         input.agentsn,
-      );
-
-      let eventsStored = 0;
-      for (const e of input.events) {
+      )?.events_dropped;
+      if (total !== undefined) {
         eventsStored += this.run(
-          `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, agent, message, data, gmt_create)
-           VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create)
+           VALUES (?, 0, ?, ?, 'events_dropped', ?, ?, ?)`,
           input.agentsn,
-          e.localid,
-          e.occurred,
-          e.kind,
-          e.agent ?? null,
-          e.message,
-          e.data === undefined ? null : JSON.stringify(e.data),
+          -total,
+          Math.floor(now / 1000),
+          `agent dropped ${input.eventsDropped} events (queue full); ${total} in total`,
+          JSON.stringify({ dropped: input.eventsDropped, total }),
           now,
         ).changes;
       }
+    }
 
-      if (input.eventsDropped) {
-        // The agent's bounded queue overflowed: count it on the host and keep the fact as a
-        // server-side event (category 0). Agent events have localid >= 1, so the negated running
-        // total is a localid no agent event can take, and unique for every such push of the host.
-        const total = this.get<{ events_dropped: number }>(
-          'UPDATE hosts SET events_dropped = events_dropped + ?, events_dropped_at = ? WHERE agentsn = ? RETURNING events_dropped',
-          input.eventsDropped,
-          now,
-          input.agentsn,
-        )?.events_dropped;
-        if (total !== undefined) {
-          eventsStored += this.run(
-            `INSERT OR IGNORE INTO events(agentsn, category, localid, occurred, kind, message, data, gmt_create)
-             VALUES (?, 0, ?, ?, 'events_dropped', ?, ?, ?)`,
-            input.agentsn,
-            -total,
-            Math.floor(now / 1000),
-            `agent dropped ${input.eventsDropped} events (queue full); ${total} in total`,
-            JSON.stringify({ dropped: input.eventsDropped, total }),
-            now,
-          ).changes;
+    const touched = new Set<number>();
+    let resultsRecorded = 0;
+    for (const r of input.jobs) {
+      const tid = this.tasks.applyResult(r.id, input.agentsn, r.errcode, r.message, now);
+      if (tid !== undefined) {
+        touched.add(tid);
+        resultsRecorded++;
+      }
+    }
+
+    // Tag tasks: a host whose tags match an open window gets one subtask, once (UNIQUE key).
+    const active = this.tasks.activeTagTasks(now);
+    if (active.length > 0) {
+      const hostTags = new Set([...parseTags(reportedTags), ...this.boundTags(input.agentsn)]);
+      for (const t of active) {
+        if (!tagsMatch(t.selector, hostTags)) continue;
+        const task = this.tasks.taskRow(t.id);
+        if (!task) continue;
+        if (this.tasks.insertSubtask(task, input.agentsn, now)) {
+          this.run('UPDATE tasks SET count = count + 1, gmt_modify = ? WHERE id = ?', now, t.id);
+          touched.add(t.id);
         }
       }
+    }
+    for (const tid of touched) this.tasks.admitTask(tid, now);
+    this.run(
+      `UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE agentsn = ? AND state = 'DELAYED' AND ready_at <= ?`,
+      now,
+      input.agentsn,
+      now,
+    );
 
-      const touched = new Set<number>();
-      let resultsRecorded = 0;
-      for (const r of input.jobs) {
-        const tid = this.tasks.applyResult(r.id, input.agentsn, r.errcode, r.message, now);
-        if (tid !== undefined) {
-          touched.add(tid);
-          resultsRecorded++;
-        }
+    const reserved: ReservedJob[] = [];
+    const ready = this.all<{
+      id: string;
+      taskid: number;
+      jobid: string | null;
+      attempts: number;
+      expires_at: number | null;
+      command: string;
+      parameters: string;
+    }>(
+      `SELECT s.id, s.taskid, s.jobid, s.attempts, s.expires_at, t.command, t.parameters
+       FROM subtasks s JOIN tasks t ON t.id = s.taskid
+       WHERE s.agentsn = ? AND s.state = 'READY' ORDER BY t.priority, s.taskid, s.gmt_create LIMIT 64`,
+      input.agentsn,
+    );
+    for (const s of ready) {
+      if (s.attempts === 0 && s.expires_at !== null && s.expires_at <= now) {
+        this.tasks.expireOne(s.id, now);
+        touched.add(s.taskid);
+        continue;
       }
-
-      // Tag tasks: a host whose tags match an open window gets one subtask, once (UNIQUE key).
-      const active = this.tasks.activeTagTasks(now);
-      if (active.length > 0) {
-        const hostTags = new Set([...parseTags(reportedTags), ...this.boundTags(input.agentsn)]);
-        for (const t of active) {
-          if (!tagsMatch(t.selector, hostTags)) continue;
-          const task = this.tasks.taskRow(t.id);
-          if (!task) continue;
-          if (this.tasks.insertSubtask(task, input.agentsn, now)) {
-            this.run('UPDATE tasks SET count = count + 1, gmt_modify = ? WHERE id = ?', now, t.id);
-            touched.add(t.id);
-          }
-        }
+      // A new attempt gets a new job id (the agent runs an id at most once); a ttr requeue
+      // re-sends the same id, so an agent that did run it just reports the result again.
+      let jobid = s.jobid;
+      let attempts = s.attempts;
+      if (jobid === null) {
+        attempts++;
+        jobid = attempts === 1 ? s.id : `${s.id}.${attempts}`;
       }
-      for (const tid of touched) this.tasks.admitTask(tid, now);
       this.run(
-        `UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE agentsn = ? AND state = 'DELAYED' AND ready_at <= ?`,
+        `UPDATE subtasks SET state = 'RESERVED', jobid = ?, attempts = ?, reserved_at = ?, gmt_modify = ? WHERE id = ?`,
+        jobid,
+        attempts,
         now,
-        input.agentsn,
         now,
+        s.id,
       );
-
-      const reserved: ReservedJob[] = [];
-      const ready = this.all<{
-        id: string;
-        taskid: number;
-        jobid: string | null;
-        attempts: number;
-        expires_at: number | null;
-        command: string;
-        parameters: string;
-      }>(
-        `SELECT s.id, s.taskid, s.jobid, s.attempts, s.expires_at, t.command, t.parameters
-         FROM subtasks s JOIN tasks t ON t.id = s.taskid
-         WHERE s.agentsn = ? AND s.state = 'READY' ORDER BY t.priority, s.taskid, s.gmt_create LIMIT 64`,
-        input.agentsn,
-      );
-      for (const s of ready) {
-        if (s.attempts === 0 && s.expires_at !== null && s.expires_at <= now) {
-          this.tasks.expireOne(s.id, now);
-          touched.add(s.taskid);
-          continue;
-        }
-        // A new attempt gets a new job id (the agent runs an id at most once); a ttr requeue
-        // re-sends the same id, so an agent that did run it just reports the result again.
-        let jobid = s.jobid;
-        let attempts = s.attempts;
-        if (jobid === null) {
-          attempts++;
-          jobid = attempts === 1 ? s.id : `${s.id}.${attempts}`;
-        }
-        this.run(
-          `UPDATE subtasks SET state = 'RESERVED', jobid = ?, attempts = ?, reserved_at = ?, gmt_modify = ? WHERE id = ?`,
-          jobid,
-          attempts,
-          now,
-          now,
-          s.id,
-        );
-        reserved.push({
-          subtaskId: s.id,
-          jobid,
-          taskid: s.taskid,
-          command: s.command,
-          parameters: JSON.parse(s.parameters) as Record<string, unknown>,
-        });
-      }
-      for (const tid of touched) this.tasks.refreshTask(tid, now);
-      return { reserved, host: { os: input.os, arch: input.arch }, eventsStored, resultsRecorded };
-    });
+      reserved.push({
+        subtaskId: s.id,
+        jobid,
+        taskid: s.taskid,
+        command: s.command,
+        parameters: JSON.parse(s.parameters) as Record<string, unknown>,
+      });
+    }
+    for (const tid of touched) this.tasks.refreshTask(tid, now);
+    return { reserved, host: { os: input.os, arch: input.arch }, eventsStored, resultsRecorded };
   }
 
   /** Apply one reported job result; returns the task id when it changed a subtask. */

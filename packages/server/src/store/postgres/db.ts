@@ -47,6 +47,8 @@ export class PgDb {
   readonly pool: pg.Pool;
   private readonly txClient = new AsyncLocalStorage<pg.PoolClient>();
   private readonly texts = new Map<string, string>();
+  /** Statements run as named prepared statements (parsed once per connection): SQL -> name. */
+  private readonly names = new Map<string, string>();
 
   constructor(conn: PgConnection, poolSize = 10) {
     this.pool = new pg.Pool({ ...conn, max: poolSize, types, application_name: 'aspire' });
@@ -68,9 +70,21 @@ export class PgDb {
     return t;
   }
 
+  /**
+   * Mark a constant statement (the hot path of every status push) to run prepared: PostgreSQL
+   * parses and plans it once per pooled connection instead of on every call. Only constant
+   * texts: each name stays prepared on its connections for their lifetime. Returns sql.
+   */
+  prepared(sql: string): string {
+    if (!this.names.has(sql)) this.names.set(sql, `aspire_${this.names.size + 1}`);
+    return sql;
+  }
+
   async query(sql: string, params: Param[]): Promise<pg.QueryResult<Row>> {
-    const client = this.txClient.getStore();
-    return (client ?? this.pool).query<Row>(this.text(sql), params);
+    const client = this.txClient.getStore() ?? this.pool;
+    const name = this.names.get(sql);
+    if (name !== undefined) return client.query<Row>({ name, text: this.text(sql), values: params });
+    return client.query<Row>(this.text(sql), params);
   }
 
   async get<T = Row>(sql: string, ...params: Param[]): Promise<T | undefined> {

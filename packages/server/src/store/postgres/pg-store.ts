@@ -236,8 +236,12 @@ export class PostgresStore extends PgPart implements Store {
   }
 
   async credentialHash(agentsn: string): Promise<string | undefined> {
-    return (await this.get<{ credential_hash: string }>('SELECT credential_hash FROM hosts WHERE agentsn = ?', agentsn))
-      ?.credential_hash;
+    return (
+      await this.get<{ credential_hash: string }>(
+        this.sql.prepared('SELECT credential_hash FROM hosts WHERE agentsn = ?'),
+        agentsn,
+      )
+    )?.credential_hash;
   }
 
   /**
@@ -247,7 +251,10 @@ export class PostgresStore extends PgPart implements Store {
    */
   private async pushHostname(input: StatusInput): Promise<string> {
     const current = (
-      await this.get<{ hostname: string }>('SELECT hostname FROM hosts WHERE agentsn = ?', input.agentsn)
+      await this.get<{ hostname: string }>(
+        this.sql.prepared('SELECT hostname FROM hosts WHERE agentsn = ?'),
+        input.agentsn,
+      )
     )?.hostname;
     if (current === undefined || current === input.hostname) return input.hostname;
     const holder = (
@@ -277,11 +284,11 @@ export class PostgresStore extends PgPart implements Store {
       const now = input.now;
       const hostname = await this.pushHostname(input);
       await this.run(
-        `UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
+        this.sql.prepared(`UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
            prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
            curvers = ?, uptime = ?, agents = ?, reported_tags = ?, last_seen = ?,
            gmt_modify = CASE WHEN status != 'online' THEN ? ELSE gmt_modify END, status = 'online'
-         WHERE agentsn = ?`,
+         WHERE agentsn = ?`),
         hostname,
         input.ip,
         input.step,
@@ -301,8 +308,8 @@ export class PostgresStore extends PgPart implements Store {
       for (const e of input.events) {
         eventsStored += (
           await this.run(
-            `INSERT INTO events(agentsn, category, localid, occurred, kind, agent, message, data, gmt_create)
-             VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+            this.sql.prepared(`INSERT INTO events(agentsn, category, localid, occurred, kind, agent, message, data, gmt_create)
+             VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
             input.agentsn,
             e.localid,
             e.occurred,
@@ -365,7 +372,9 @@ export class PostgresStore extends PgPart implements Store {
       }
       for (const tid of [...touched].sort((a, b) => a - b)) await this.tasks.admitTask(tid, now);
       await this.run(
-        `UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE agentsn = ? AND state = 'DELAYED' AND ready_at <= ?`,
+        this.sql.prepared(
+          `UPDATE subtasks SET state = 'READY', gmt_modify = ? WHERE agentsn = ? AND state = 'DELAYED' AND ready_at <= ?`,
+        ),
         now,
         input.agentsn,
         now,
@@ -381,10 +390,10 @@ export class PostgresStore extends PgPart implements Store {
         command: string;
         parameters: string;
       }>(
-        `SELECT s.id, s.taskid, s.jobid, s.attempts, s.expires_at, t.command, t.parameters
+        this.sql.prepared(`SELECT s.id, s.taskid, s.jobid, s.attempts, s.expires_at, t.command, t.parameters
          FROM subtasks s JOIN tasks t ON t.id = s.taskid
          WHERE s.agentsn = ? AND s.state = 'READY' ORDER BY t.priority, s.taskid, s.gmt_create, s.seq LIMIT 64
-         FOR UPDATE OF s SKIP LOCKED`,
+         FOR UPDATE OF s SKIP LOCKED`),
         input.agentsn,
       );
       for (const s of ready) {

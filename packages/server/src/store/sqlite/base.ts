@@ -2,7 +2,8 @@
  * The SQLite plumbing shared by the store's parts: one node:sqlite connection (one writer),
  * prepared statements cached by text, transactions, migrations and paging.
  */
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { GroupCommit } from './group-commit.ts';
 import { MIGRATIONS } from '../migrations.ts';
 import { sortColumn, type Sortable } from '../sorting.ts';
 import type { Page, Paging } from '../store.ts';
@@ -15,8 +16,11 @@ export const inList = (xs: readonly string[]) => `(${xs.map((x) => `'${x}'`).joi
 
 export class SqliteDb {
   private readonly stmts = new Map<string, StatementSync>();
+  /** The status pushes' shared transaction (./group-commit.ts). */
+  private readonly batch: GroupCommit;
 
   constructor(readonly db: DatabaseSync) {
+    this.batch = new GroupCommit(db);
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec('PRAGMA foreign_keys = ON');
@@ -25,6 +29,7 @@ export class SqliteDb {
   }
 
   close(): void {
+    if (this.db.isOpen) this.batch.commit();
     this.stmts.clear();
     if (this.db.isOpen) this.db.close();
   }
@@ -47,11 +52,17 @@ export class SqliteDb {
   }
 
   run(sql: string, ...params: Param[]): { changes: number; lastId: number } {
+    // A write of its own is stored when run() returns: the open batch is committed first.
+    if (this.batch.open && !this.batch.running) this.batch.commit();
     const r = this.q(sql).run(...params);
     return { changes: Number(r.changes), lastId: Number(r.lastInsertRowid) };
   }
 
   tx<T>(fn: () => T): T {
+    // Inside a push of the open batch: part of its savepoint. Otherwise the batch is committed
+    // first, so this transaction, and what its caller answers, stands on its own.
+    if (this.batch.running) return fn();
+    this.batch.commit();
     this.db.exec('BEGIN IMMEDIATE');
     try {
       const v = fn();
@@ -61,6 +72,14 @@ export class SqliteDb {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
       throw err;
     }
+  }
+
+  /**
+   * Run fn in the batch of status pushes (group commit, ./group-commit.ts); resolves once the
+   * batch is committed. fn runs at once, so reads after it (same connection) see its writes.
+   */
+  grouped<T>(fn: () => T): Promise<T> {
+    return this.batch.run(fn);
   }
 
   private migrate(): void {
