@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Benchmark (not a test): POST /agent/status on the real aspire server (built bundle, child
-// process, SQLite in a temp dir) from simulated agents, each with its own AgentSN, credential
-// and a realistic seed 002 body, at 10,000 and 100,000 known hosts (seeded directly into the
-// database), beside a bare fastify route answering {} to the same requests in the same run.
+// process, SQLite in a temp dir) beside a bare fastify server that parses the same JSON body and
+// answers the same number of bytes, both measured in the same run, interleaved (bare, aspire,
+// bare, aspire, ...). The load comes from bench/status-load.mjs in its own process (one per
+// round), so neither server shares an event loop with the client; a round whose generator used
+// most of a core is flagged, because then it, not the server, set the pace.
 //
-// Per size: the first push of each of --agents simulated agents (each a full write), then
-// steady pushes for --seconds (nothing new: what a fleet sends every step).
+// Per size (known hosts, seeded straight into the database; every host pushes in turn):
+//   steady   pushes with nothing new (what a fleet sends every step)
+//   writes   (first size only) every push carries a new event: a write transaction each
 //
-//   npx node bench/server-status.mjs [--seconds 5] [--connections 32] [--hosts 10000,100000] [--agents 5000]
+//   npx node bench/server-status.mjs [--seconds 5] [--rounds 3] [--connections 32] [--hosts 1000,10000]
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,52 +19,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
-import { fmt, setup, stats } from './basic-helpers.mjs';
+import { benchResult, median } from './bench-result.mjs';
+import { setup } from './basic-helpers.mjs';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
-    hosts: { type: 'string', default: '10000,100000' },
-    agents: { type: 'string', default: '5000' },
+    hosts: { type: 'string', default: '1000,10000' },
   },
 });
 const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
 const connections = Number(values.connections);
 const sizes = values.hosts.split(',').map(Number);
-const AGENTS = Number(values.agents);
-if (!(seconds > 0) || !(connections >= 1) || sizes.some((n) => !(n >= 1)) || !(AGENTS >= 1)) {
-  console.error('usage: server-status.mjs [--seconds S] [--connections C] [--hosts N1,N2] [--agents A]');
+if (!(seconds > 0) || !(rounds >= 1) || !(connections >= 1) || sizes.some((n) => !(n >= 1))) {
+  console.error('usage: server-status.mjs [--seconds S] [--rounds R] [--connections C] [--hosts N1,N2]');
   process.exit(2);
 }
+const here = import.meta.dirname;
+const command = `npx node bench/server-status.mjs --seconds ${seconds} --rounds ${rounds} --hosts ${values.hosts}`;
+/** A generator above this share of a core is taken to be the bottleneck of its round. */
+const GENERATOR_BOUND = 0.9;
 
 const { helpers, cleanup } = await setup();
 const work = mkdtempSync(join(tmpdir(), 'aspire-bench-status-'));
 const dataDir = join(work, 'data');
 mkdirSync(dataDir);
 const sha = (s) => createHash('sha256').update(s).digest('hex');
-const credential = (i) => `bench-credential-${i}`;
-
-function body(i) {
-  return JSON.stringify({
-    hostname: `bench-host-${i}.example`,
-    agentsn: `bench-${i}`,
-    version: 'bootagent-1.0.0-x86_64',
-    uptime: 86_400 + i,
-    timestamp: Math.floor(Date.now() / 1000),
-    step: 60,
-    agents: [
-      { name: 'BasicAgent', version: '1.2.3', status: 'running', uptime: 3600, pid: 1000 + (i % 30000) },
-      { name: 'MonitorAgent', version: '0.1.2', status: 'running', uptime: 3600, pid: 2000 + (i % 30000) },
-    ],
-    jobs: [],
-    events: [],
-    os: 'Linux 6.1.0',
-    arch: 'x86_64',
-    tags: 'svc=ecs,cmpt=DB',
-  });
-}
 
 /** Add hosts [from, to) straight into the server's SQLite file (server stopped). */
 function seed(from, to) {
@@ -72,62 +58,40 @@ function seed(from, to) {
      VALUES (?, ?, '127.0.0.1', 'online', 60, 'Linux 6.1.0', 'x86_64', 'bootagent-1.0.0-x86_64', ?, ?, ?, ?)`,
   );
   db.exec('BEGIN');
-  for (let i = from; i < to; i++) ins.run(`bench-${i}`, `bench-host-${i}.example`, sha(credential(i)), now, now, now);
+  for (let i = from; i < to; i++)
+    ins.run(`bench-${i}`, `bench-host-${i}.example`, sha(`bench-credential-${i}`), now, now, now);
   db.exec('COMMIT');
   db.close();
 }
 
-/** Bodies of `agents` simulated agents spread over the `hosts` known hosts. */
-function agentsOver(hosts, agents) {
-  const n = Math.min(hosts, agents);
-  const stride = Math.max(1, Math.floor(hosts / n));
-  return Array.from({ length: n }, (_, k) => ({ i: k * stride, text: body(k * stride) }));
+/** One generator process against url; resolves with its JSON line. */
+function generate(url, hosts, { once = false, events = false, offset = 0, secs = seconds } = {}) {
+  const args = [join(here, 'status-load.mjs'), '--url', url, '--hosts', String(hosts), '--agents', String(hosts)];
+  args.push('--seconds', String(secs), '--connections', String(connections), '--offset', String(offset));
+  if (once) args.push('--once');
+  if (events) args.push('--events');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`status-load.mjs exited ${code}`));
+      const r = JSON.parse(out.trim().split('\n').pop());
+      if (r.errors > 0) return reject(new Error(`${r.errors} non-200 answers, first: ${r.firstError}`));
+      resolve(r);
+    });
+  });
 }
 
-/** Send bodies with `connections` in flight: each once (`once`), or round-robin for `seconds`. */
-async function load(url, bodies, once = false) {
-  const pool = new Pool(url, { connections, pipelining: 1 });
-  const t0all = performance.now();
-  const end = t0all + seconds * 1000;
-  const lat = [];
-  let errors = 0;
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      while (once ? next < bodies.length : performance.now() < end) {
-        const b = bodies[next++ % bodies.length];
-        const t0 = performance.now();
-        const res = await pool.request({
-          path: '/agent/status',
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-aspire-credential': credential(b.i) },
-          body: b.text,
-        });
-        await res.body.text();
-        lat.push(performance.now() - t0);
-        if (res.statusCode !== 200) errors++;
-      }
-    }),
-  );
-  await pool.close();
-  const elapsed = (performance.now() - t0all) / 1000;
-  const s = stats(lat);
-  return {
-    rate: lat.length / elapsed,
-    p50: s.median,
-    p99: [...lat].sort((a, b) => a - b)[Math.floor(lat.length * 0.99)] ?? 0,
-    errors,
-    n: lat.length,
-  };
-}
-
-async function bareFastify() {
+/** A bare fastify server: parses the JSON body and answers `reply` (the aspire answer's bytes). */
+async function bareFastify(reply) {
   const require = createRequire(new URL('../packages/server/package.json', import.meta.url));
   const script = join(work, 'bare.cjs');
   writeFileSync(
     script,
-    `const app = require(${JSON.stringify(require.resolve('fastify'))})({ bodyLimit: 1048576 });
-     app.post('/agent/status', async () => ({}));
+    `const reply = ${JSON.stringify(reply)};
+     const app = require(${JSON.stringify(require.resolve('fastify'))})({ bodyLimit: 1048576 });
+     app.post('/agent/status', async (req, res) => { res.header('content-type', 'application/json; charset=utf-8'); return reply; });
      app.listen({ host: '127.0.0.1', port: 0 }).then((a) => console.log('bare: listening on ' + a));`,
   );
   const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -139,56 +103,106 @@ async function bareFastify() {
     });
     child.once('exit', (c) => reject(new Error(`bare fastify exited ${c}`)));
   });
-  return { url, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
+  const stop = () =>
+    new Promise((r) => {
+      child.once('exit', r);
+      child.kill('SIGTERM');
+    });
+  return { url, stop };
 }
 
-const rows = [];
-try {
-  const bare = await bareFastify();
-  const bareBodies = agentsOver(sizes[0], AGENTS);
-  await load(bare.url, bareBodies, true); // warm-up
-  rows.push({ what: 'bare fastify POST -> {}', ...(await load(bare.url, bareBodies)) });
-  await bare.stop();
+/** The answer aspire gives a steady push of host 0 (what the bare server sends back). */
+async function aspireReply(url) {
+  const res = await fetch(`${url}/agent/status`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-aspire-credential': 'bench-credential-0' },
+    body: JSON.stringify({
+      hostname: 'bench-host-0.example',
+      agentsn: 'bench-0',
+      version: 'bootagent-1.0.0-x86_64',
+      uptime: 1,
+      timestamp: Math.floor(Date.now() / 1000),
+      step: 60,
+      agents: [],
+      jobs: [],
+      events: [],
+      os: 'Linux 6.1.0',
+      arch: 'x86_64',
+    }),
+  });
+  if (res.status !== 200) throw new Error(`aspire answered ${res.status}: ${await res.text()}`);
+  return res.text();
+}
 
-  const config = {
-    logLevel: 'warn',
-    offlineSweepSec: 30,
-    dashboardIntervalSec: 30,
-    rateLimit: { statusPerSec: 1e7, statusBurst: 1e7 },
-  };
-  // First start creates and migrates the database; then hosts are seeded with the server stopped.
-  let srv = await helpers.startAspire({ dataDir, config });
+const config = {
+  logLevel: 'warn',
+  offlineSweepSec: 30,
+  dashboardIntervalSec: 30,
+  rateLimit: { statusPerSec: 1e7, statusBurst: 1e7 },
+};
+const fmtRate = (x) => x.toFixed(0).padStart(7);
+const flag = (r) => (r.cpu > GENERATOR_BOUND ? ` GENERATOR-BOUND (${(r.cpu * 100).toFixed(0)}% of a core)` : '');
+const results = [];
+let srv;
+let bare;
+try {
+  // First start creates and migrates the database; hosts are seeded with the server stopped.
+  srv = await helpers.startAspire({ dataDir, config });
   await srv.stop();
+  srv = undefined;
   let seeded = 0;
-  for (const size of sizes) {
-    const t0 = performance.now();
+  for (const [si, size] of sizes.entries()) {
     seed(seeded, size);
-    const seedMs = performance.now() - t0;
     seeded = size;
     srv = await helpers.startAspire({ dataDir, config });
-    const bodies = agentsOver(size, AGENTS);
-    // First push of each agent after a (re)start: every one is a full write transaction.
-    rows.push({
-      what: `aspire, ${size.toLocaleString('en')} hosts, first push each (seeded in ${(seedMs / 1000).toFixed(1)} s)`,
-      ...(await load(srv.url, bodies, true)),
-    });
-    // Steady state: the same agents again with nothing new, as a fleet pushes every step.
-    rows.push({ what: `aspire, ${size.toLocaleString('en')} hosts, steady pushes`, ...(await load(srv.url, bodies)) });
+    bare = await bareFastify(await aspireReply(srv.url));
+    // Warm-up: each host's first push after a start is a full write; JIT warm for both.
+    await generate(srv.url, size, { once: true });
+    await generate(bare.url, size, { secs: 1 });
+    const phases = [{ name: 'steady', events: false }];
+    if (si === 0) phases.push({ name: 'writes', events: true });
+    for (const phase of phases) {
+      const runs = { bare: [], aspire: [] };
+      for (let r = 0; r < rounds; r++) {
+        const opts = { events: phase.events, offset: (r + 1) * 1_000_000 };
+        runs.bare.push(await generate(bare.url, size, opts));
+        runs.aspire.push(await generate(srv.url, size, opts));
+      }
+      const label = `${size.toLocaleString('en')} hosts, ${phase.name === 'steady' ? 'steady pushes' : 'a new event in every push'}`;
+      console.log(`${label}, ${connections} connections, ${rounds} x ${seconds} s interleaved`);
+      for (const [who, rs] of Object.entries(runs)) {
+        for (const r of rs)
+          console.log(
+            `  ${who.padEnd(7)} ${fmtRate(r.rate)} /s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  generator ${(r.cpu * 100).toFixed(0)}% cpu${flag(r)}`,
+          );
+      }
+      const b = runs.bare.map((r) => r.rate);
+      const a = runs.aspire.map((r) => r.rate);
+      const ratio = median(a) / median(b);
+      console.log(
+        `  bare   min ${fmtRate(Math.min(...b))} median ${fmtRate(median(b))}\n  aspire min ${fmtRate(Math.min(...a))} median ${fmtRate(median(a))}  ratio ${ratio.toFixed(2)}`,
+      );
+      if (runs.bare.some((r) => r.cpu > GENERATOR_BOUND))
+        console.log('  note: the generator saturated in a bare round: the baseline (and the ratio) is a lower bound');
+      results.push({
+        metric: `status ingestion, ${size >= 1000 ? `${size / 1000}k` : size} hosts${phase.events ? ', a new event per push' : ''}`,
+        figure: median(a),
+        unit: 'pushes/s',
+        baseline: median(b),
+        ratio,
+        target: '>= 0.5',
+        command,
+      });
+    }
+    await bare.stop();
+    bare = undefined;
     await srv.stop();
+    srv = undefined;
   }
 } finally {
+  await bare?.stop();
+  await srv?.stop();
   cleanup();
   rmSync(work, { recursive: true, force: true });
 }
-
-console.log(
-  `POST /agent/status, ${connections} connections, ${AGENTS} simulated agents (own AgentSN each), realistic seed 002 bodies, ${seconds} s steady phases`,
-);
-const base = rows[0];
-for (const r of rows) {
-  const ratio =
-    r === base ? '' : `  (${((r.rate / base.rate) * 100).toFixed(0)}% of bare, p99 x${(r.p99 / base.p99).toFixed(1)})`;
-  console.log(
-    `  ${r.what.padEnd(62)} ${r.rate.toFixed(0).padStart(7)} req/s  p50 ${fmt(r.p50)}  p99 ${fmt(r.p99)}  non-200 ${r.errors}${ratio}`,
-  );
-}
+for (const r of results) benchResult(r);
