@@ -465,6 +465,27 @@ describe.each(engines)('store conformance: $name', (engine) => {
     const stopped = await store.retrySubtask(two, pendingOne.id, 2500);
     expect(stopped).toMatchObject({ ok: false, reason: 'conflict' });
     expect(stopped.ok ? '' : stopped.cause).toMatch(/task is REVOKED/);
+    // A HALTED task (max_errors 0) stays halted; its failed subtask, retried, is READY at once.
+    const h = (await store.createTask(taskSpec({ agents: ['r1', 'r2'], batch: 1 }) as never, 3000)).id;
+    const hj = [
+      ...(await store.ingestStatus(status('r1', 3100))).reserved,
+      ...(await store.ingestStatus(status('r2', 3100))).reserved,
+    ].filter((x) => x.taskid === h);
+    expect(hj).toHaveLength(1);
+    const who = (await store.getTask(h))!.subtasks.find((x) => x.state === 'RESERVED')!;
+    await store.ingestStatus(
+      status(who.agentsn, 3200, { jobs: [{ id: hj[0]!.jobid, errcode: 5, message: 'no' } as never] }),
+    );
+    expect((await store.getTask(h))!.task.status).toBe('HALTED');
+    expect(await store.retrySubtask(h, who.id, 3300)).toEqual({ ok: true, value: { retried: 1, state: 'READY' } });
+    const rerun = (await store.ingestStatus(status(who.agentsn, 3400))).reserved.find((x) => x.taskid === h)!;
+    expect(rerun.jobid).toBe(`${who.id}.2`);
+    await store.ingestStatus(
+      status(who.agentsn, 3500, { jobs: [{ id: rerun.jobid, errcode: 0, message: 'ok' } as never] }),
+    );
+    const after = (await store.getTask(h))!;
+    expect(after.task).toMatchObject({ status: 'HALTED', complete: 2 });
+    expect(after.subtasks.find((x) => x.id === who.id)!.state).toBe('SUCCESS');
   });
 
   it('tags and regions: create, conflict, update, bind, host filters (tag, case-insensitive search), paging and sorting', async () => {

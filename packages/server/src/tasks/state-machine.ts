@@ -105,12 +105,14 @@ export const RETRYABLE_STATES: readonly SubtaskStateWord[] = [
   SubtaskState.BURIED,
   SubtaskState.REVOKED,
 ];
-/** Why a retry is refused (undefined: allowed). A REVOKED or HALTED task is final: nothing of it runs again. */
+/**
+ * Why a retry is refused (undefined: allowed). A task an operator REVOKED runs nothing more; a
+ * HALTED one (max_errors) stays halted but the one subtask retried runs again.
+ */
 export function retryRefusal(subtaskState: string, taskStatus: string): string | undefined {
   if (!(RETRYABLE_STATES as readonly string[]).includes(subtaskState))
     return `it is ${subtaskState}: only a FAILED, BURIED or REVOKED subtask can be retried`;
-  if (taskStatus === 'REVOKED' || taskStatus === 'HALTED')
-    return `its task is ${taskStatus}: a stopped task runs nothing more (make a new task)`;
+  if (taskStatus === 'REVOKED') return 'its task is REVOKED: a revoked task runs nothing more (make a new task)';
   return undefined;
 }
 /** States a ttl expiry applies to: admitted, never started (ttl counts from entering READY; PENDING waits for a batch slot or a dependency and never expires). */

@@ -16,6 +16,18 @@ import { conflict, firstReadyAt, inList, notFound, PgTaskCore, SUBTASK_COLS, toT
 export { conflict, notFound } from './task-queue-core.ts';
 export type { ActiveTagTask } from './task-queue-core.ts';
 
+/** What a retry reads of a subtask and its task. */
+interface RetryRow {
+  state: string;
+  agentsn: string;
+  status: string;
+  ttl_ms: number;
+  after_ids: string;
+  known: number | null;
+}
+const HALTED_DEPENDENCIES =
+  "its task is HALTED and the same host's subtasks of the tasks it runs after have not all succeeded";
+
 export class PgTaskQueue extends PgTaskCore {
   async unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
     const tasks: number[] = [];
@@ -278,19 +290,32 @@ export class PgTaskQueue extends PgTaskCore {
     now: number,
   ): Promise<Mutation<{ retried: number; state: string }>> {
     return this.tx(async () => {
-      const s = await this.get<{ state: string; agentsn: string; status: string; known: number | null }>(
-        `SELECT s.state, s.agentsn, t.status, (SELECT 1 FROM hosts h WHERE h.agentsn = s.agentsn) AS known
+      const s = await this.get<RetryRow>(
+        `SELECT s.state, s.agentsn, t.status, t.ttl_ms, t.after_ids, (SELECT 1 FROM hosts h WHERE h.agentsn = s.agentsn) AS known
          FROM subtasks s JOIN tasks t ON t.id = s.taskid WHERE s.taskid = ? AND s.id = ? FOR UPDATE OF s`,
         taskid,
         subtaskId,
       );
       if (!s) return notFound(`no subtask ${subtaskId} in task ${taskid}`);
-      const refused = retryRefusal(s.state, s.status);
+      const refused =
+        retryRefusal(s.state, s.status) ?? (s.known === null ? `no host ${s.agentsn} is known` : undefined);
       if (refused) return conflict(`subtask ${subtaskId} cannot be retried: ${refused}`);
-      if (s.known === null) return conflict(`subtask ${subtaskId} cannot be retried: no host ${s.agentsn} is known`);
+      const halted = s.status === 'HALTED';
+      const after = JSON.parse(s.after_ids) as number[];
+      if (halted && after.length) {
+        const ok = (await this.get<{ n: number }>(
+          `SELECT COUNT(*)::int AS n FROM subtasks WHERE agentsn = ? AND state = 'SUCCESS'
+           AND taskid IN (SELECT value::bigint FROM json_array_elements_text(?::json))`,
+          s.agentsn,
+          s.after_ids,
+        ))!.n;
+        if (ok < after.length) return conflict(`subtask ${subtaskId} cannot be retried: ${HALTED_DEPENDENCIES}`);
+      }
       await this.run(
-        `UPDATE subtasks SET state = 'PENDING', jobid = NULL, errcode = NULL, message = NULL, requeues = 0, buried_at = NULL,
-           revoke_requested_at = NULL, expires_at = NULL, reserved_at = NULL, ready_at = ?, gmt_modify = ? WHERE id = ?`,
+        `UPDATE subtasks SET state = ?, jobid = NULL, errcode = NULL, message = NULL, requeues = 0, buried_at = NULL,
+           revoke_requested_at = NULL, expires_at = ?, reserved_at = NULL, ready_at = ?, gmt_modify = ? WHERE id = ?`,
+        halted ? 'READY' : 'PENDING',
+        halted && s.ttl_ms > 0 ? now + Number(s.ttl_ms) : null,
         now,
         now,
         subtaskId,
@@ -300,7 +325,7 @@ export class PgTaskQueue extends PgTaskCore {
         now,
         taskid,
       );
-      await this.admitTask(taskid, now);
+      if (!halted) await this.admitTask(taskid, now);
       await this.refreshTask(taskid, now);
       const state = (await this.get<{ state: string }>('SELECT state FROM subtasks WHERE id = ?', subtaskId))!.state;
       return { ok: true as const, value: { retried: 1, state } };

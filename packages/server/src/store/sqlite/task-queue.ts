@@ -25,6 +25,18 @@ export type { ActiveTagTask } from './task-queue-core.ts';
 /** A random (version 4) UUID made by SQLite, for set-based inserts. */
 const SQL_UUID = `lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
 
+/** What a retry reads of a subtask and its task. */
+interface RetryRow {
+  state: string;
+  agentsn: string;
+  status: string;
+  ttl_ms: number;
+  after_ids: string;
+  known: number | null;
+}
+const HALTED_DEPENDENCIES =
+  "its task is HALTED and the same host's subtasks of the tasks it runs after have not all succeeded";
+
 export class SqliteTaskQueue extends SqliteTaskCore {
   async unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
     return {
@@ -271,8 +283,11 @@ export class SqliteTaskQueue extends SqliteTaskCore {
 
   /**
    * Retry one FAILED, BURIED or REVOKED subtask: a fresh attempt (a new job id when it is handed
-   * out). It goes back to PENDING and through admission now (batch slot, dependencies), and a
-   * COMPLETE task runs again. Refused (409) in a REVOKED or HALTED task and for an unknown host.
+   * out). In a RUNNING or COMPLETE task it goes back to PENDING and through admission now (batch
+   * slot, dependencies), and a COMPLETE task runs again. A HALTED task stays halted: the one
+   * subtask is READY at once (nothing else of the task is dispatched, so no batch applies), when
+   * the same host's subtasks of its dependencies succeeded. Refused (409) in a REVOKED task and
+   * for an unknown host.
    */
   async retrySubtask(
     taskid: number,
@@ -280,19 +295,31 @@ export class SqliteTaskQueue extends SqliteTaskCore {
     now: number,
   ): Promise<Mutation<{ retried: number; state: string }>> {
     return this.tx(() => {
-      const s = this.get<{ state: string; agentsn: string; status: string; known: number | null }>(
-        `SELECT s.state, s.agentsn, t.status, (SELECT 1 FROM hosts h WHERE h.agentsn = s.agentsn) AS known
+      const s = this.get<RetryRow>(
+        `SELECT s.state, s.agentsn, t.status, t.ttl_ms, t.after_ids, (SELECT 1 FROM hosts h WHERE h.agentsn = s.agentsn) AS known
          FROM subtasks s JOIN tasks t ON t.id = s.taskid WHERE s.taskid = ? AND s.id = ?`,
         taskid,
         subtaskId,
       );
       if (!s) return notFound(`no subtask ${subtaskId} in task ${taskid}`);
-      const refused = retryRefusal(s.state, s.status);
+      const refused =
+        retryRefusal(s.state, s.status) ?? (s.known === null ? `no host ${s.agentsn} is known` : undefined);
       if (refused) return conflict(`subtask ${subtaskId} cannot be retried: ${refused}`);
-      if (s.known === null) return conflict(`subtask ${subtaskId} cannot be retried: no host ${s.agentsn} is known`);
+      const halted = s.status === 'HALTED';
+      const after = JSON.parse(s.after_ids) as number[];
+      if (halted && after.length) {
+        const ok = this.get<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM subtasks WHERE agentsn = ? AND state = 'SUCCESS' AND taskid IN (SELECT value FROM json_each(?))`,
+          s.agentsn,
+          s.after_ids,
+        )!.n;
+        if (ok < after.length) return conflict(`subtask ${subtaskId} cannot be retried: ${HALTED_DEPENDENCIES}`);
+      }
       this.run(
-        `UPDATE subtasks SET state = 'PENDING', jobid = NULL, errcode = NULL, message = NULL, requeues = 0, buried_at = NULL,
-           revoke_requested_at = NULL, expires_at = NULL, reserved_at = NULL, ready_at = ?, gmt_modify = ? WHERE id = ?`,
+        `UPDATE subtasks SET state = ?, jobid = NULL, errcode = NULL, message = NULL, requeues = 0, buried_at = NULL,
+           revoke_requested_at = NULL, expires_at = ?, reserved_at = NULL, ready_at = ?, gmt_modify = ? WHERE id = ?`,
+        halted ? 'READY' : 'PENDING',
+        halted && s.ttl_ms > 0 ? now + s.ttl_ms : null,
         now,
         now,
         subtaskId,
@@ -305,7 +332,7 @@ export class SqliteTaskQueue extends SqliteTaskCore {
         ).changes
       )
         this.tagTasks = undefined;
-      this.admitTask(taskid, now);
+      if (!halted) this.admitTask(taskid, now);
       this.refreshTask(taskid, now);
       const state = this.get<{ state: string }>('SELECT state FROM subtasks WHERE id = ?', subtaskId)!.state;
       return { ok: true as const, value: { retried: 1, state } };
