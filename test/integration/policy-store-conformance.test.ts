@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresHandle, startPostgres } from '@aspire/testing';
 import { PolicyRefusal } from '../../packages/server/src/policy/refusal.ts';
 import { parseDatabaseUrl } from '../../packages/server/src/store/postgres/connection.ts';
+import { copySqliteToPostgres } from '../../packages/server/src/store/postgres/copy-from-sqlite.ts';
 import { openPostgresStore } from '../../packages/server/src/store/postgres/pg-store.ts';
 import { openSqliteStore } from '../../packages/server/src/store/sqlite-store.ts';
 import type { Store } from '../../packages/server/src/store/store.ts';
@@ -176,5 +177,50 @@ describe.each(engines)('policy store conformance: $name', (engine) => {
     await store.policy.putPolicy(`node:${p.id}`, doc, 500);
     await store.policy.deleteNode(p.id);
     expect(await store.policy.getPolicy(`node:${p.id}`)).toBeUndefined();
+  });
+});
+
+describe('aspire migrate (SQLite -> PostgreSQL) carries the tree, attachments and policies', () => {
+  it('copies a node moved under a younger parent, the attachments and every policy; ids continue after the copy', async () => {
+    const dir = mkdtempSync(join(work, 'migrate-'));
+    const src = openSqliteStore(join(dir, 'aspire.db'));
+    await register(src, 'm1');
+    const p1 = await src.policy.createNode({ kind: 'product', name: 'p1', parent: null, tags: null }, 1);
+    const s1 = await src.policy.createNode({ kind: 'service', name: 's1', parent: p1.id, tags: null }, 1);
+    const c1 = await src.policy.createNode({ kind: 'component', name: 'c1', parent: s1.id, tags: 'a=b' }, 1);
+    const s2 = await src.policy.createNode({ kind: 'service', name: 's2', parent: p1.id, tags: null }, 1);
+    // c1 now sits under a service younger than itself.
+    await src.policy.updateNode(c1.id, { parent: s2.id }, 2);
+    await src.policy.attachHosts(c1.id, ['m1'], false, 3);
+    await src.policy.putPolicy(
+      'root',
+      { periodic: [{ name: 'x', user: 'root', schedule: '@hourly', command: 'true' }] },
+      4,
+    );
+    await src.policy.putPolicy(`node:${c1.id}`, { subagents: [{ name: 'A', remove: true }] }, 4);
+    const generation = await src.policy.generation();
+    src.close();
+
+    await pg.createDatabase('migrated');
+    const p = parseDatabaseUrl(pg.urlOf('migrated'), { env: pg.password });
+    if (!p.ok) throw new Error(p.problem);
+    const report = await copySqliteToPostgres({ fromDataDir: dir, to: p.target.connection, dbFile: 'aspire.db' });
+    const counts = Object.fromEntries(report.counts.map((c) => [c.table, [c.source, c.target]]));
+    expect(counts.tree_nodes).toEqual([4, 4]);
+    expect(counts.host_components).toEqual([1, 1]);
+    expect(counts.policies).toEqual([2, 2]);
+    const dst = await openPostgresStore(p.target.connection, { poolSize: 2 });
+    try {
+      expect((await dst.policy.listNodes()).find((n) => n.id === c1.id)).toMatchObject({ parent: s2.id, tags: 'a=b' });
+      expect(await dst.policy.explicitComponent('m1')).toBe(c1.id);
+      expect((await dst.policy.getPolicy(`node:${c1.id}`))?.document).toEqual({
+        subagents: [{ name: 'A', remove: true }],
+      });
+      expect(await dst.policy.generation()).toBe(generation);
+      const next = await dst.policy.createNode({ kind: 'product', name: 'p2', parent: null, tags: null }, 5);
+      expect(next.id).toBeGreaterThan(s2.id);
+    } finally {
+      await dst.close();
+    }
   });
 });
