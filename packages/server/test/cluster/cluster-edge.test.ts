@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { checkClusterConfig, derivedNodeId } from '../../src/cluster/cluster-config.ts';
 import { NOTIFY_MAX_BYTES, applicationNameOf, channelOf, parseBusMessage } from '../../src/cluster/node-bus.ts';
 import { pickRedirect, presenceIdentity } from '../../src/cluster/presence.ts';
+import { cancelSpecOf, routedCancelFrame } from '../../src/hub/polaris-cancel.ts';
 
 // What crosses into the cluster layer from outside (config, other nodes' NOTIFY payloads) is
 // checked once at that edge; these are the pure parts (the routing itself: test/integration/cluster.test.ts).
@@ -101,6 +102,17 @@ describe('messages between nodes', () => {
     ]) {
       expect(parseBusMessage(bad), bad).toBeUndefined();
     }
+  });
+
+  it('carries a routed cancel (by request id or by task name) and reads it back on the other node', () => {
+    for (const spec of [{ request: 'polaris-42' }, { name: 'disk-check' }] as const) {
+      const m = { ...req, frame: routedCancelFrame('c1', spec) };
+      const parsed = parseBusMessage(JSON.stringify(m));
+      expect(parsed?.t === 'req' && cancelSpecOf(parsed.frame)).toEqual(spec);
+    }
+    // Neither a string request nor a name: the receiving node answers a failure, it sends nothing.
+    expect(cancelSpecOf({ id: 'c1', method: 'cancel', request: 7 })).toBeUndefined();
+    expect(cancelSpecOf({ id: 'c1', method: 'cancel' })).toBeUndefined();
   });
 
   it("keeps NOTIFY payloads under PostgreSQL's 8000-byte limit", () => {
