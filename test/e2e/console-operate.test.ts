@@ -3,12 +3,16 @@
 // BasicAgent on the same host identity: the host page (facts, sub-agents with state and limits,
 // the task that touched it, events, the inventory from getinfo collectors and its refresh), the
 // Run page (a command on chosen hosts and by tag selector, one host failing, results per host),
-// the Tasks page (list, filter, open a task with its subtasks, kick), the Audit page, and the
+// the Tasks page (list, filter, open a task with its subtasks, kick; a failed subtask retried, a
+// dependent task's rollout settings), the Audit page, and the
 // hosts table at 420 px wide. Screenshots go to test-artifacts/console/.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { arch, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { ErrorCode } from '@aspire/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   makeTestCa,
@@ -293,6 +297,85 @@ describe('console: operate', () => {
     await page.getByRole('button', { name: `Kick task ${taskId}` }).click();
     await waitText(details.getByRole('status'), (t) => /Kicked 0 subtask/.test(t), 'kick answered');
     await shot('tasks');
+  });
+
+  it('Tasks (issue 13): a failed subtask retried from the task view runs again; a dependent task shows priority, start_at, max_errors, dependencies and is retried too', async () => {
+    // A package source that answers 404 until the test lets it serve: the first install fails.
+    const late = await packFixture({ fixture: 'idle-agent', name: 'LateOps', version: '1.0.0', outDir: work });
+    let serving = false;
+    const source = createServer((_q, res) => {
+      if (!serving) {
+        res.statusCode = 404;
+        res.end('not yet');
+        return;
+      }
+      res.end(readFileSync(late.file));
+    });
+    await new Promise<void>((r) => source.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(source.address() as AddressInfo).port}/LateOps-1.0.0.tar.gz`;
+      const first = await srv.api('POST', '/api/v1/server/task', {
+        command: 'install',
+        agents: [agentsn],
+        parameters: { name: 'LateOps', version: '1.0.0', url, checksum: late.checksum },
+      });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const a = first.body.id as number;
+      await waitUntil(
+        async () => (await srv.api('GET', `/api/v1/server/task?id=${a}`)).body.task?.status === 'HALTED' || undefined,
+        { timeoutMs: 45_000, what: 'the first install failed (task halted)' },
+      );
+      const startAt = new Date(Date.now() + 1000).toISOString();
+      const second = await srv.api('POST', '/api/v1/server/task', {
+        command: 'restart',
+        agents: [agentsn],
+        after: [a],
+        priority: 7,
+        max_errors: '50%',
+        start_at: startAt,
+        parameters: { name: 'LateOps' },
+      });
+      expect(second.status, JSON.stringify(second.body)).toBe(200);
+      const b = second.body.id as number;
+      await waitUntil(
+        async () =>
+          (await srv.api('GET', `/api/v1/server/task?id=${b}`)).body.subtasks?.[0]?.errcode ===
+            ErrorCode.TASK_DEPENDENCY_FAILED || undefined,
+        { timeoutMs: 30_000, what: 'the dependent subtask failed with its own code' },
+      );
+      serving = true;
+
+      // Task A: its FAILED subtask offers retry; retried, it runs again and succeeds, followed live.
+      await page.goto(`${srv.url}/#/tasks/${a}`);
+      const subsA = page.getByRole('table', { name: `Subtasks of task ${a}` });
+      await waitText(subsA, (t) => t.includes('FAILED'), 'the failed install shown');
+      await subsA.getByRole('button', { name: `retry ${agentsn}` }).click();
+      await waitText(
+        page.getByRole('status').filter({ hasText: 'Retried' }),
+        (t) => t.includes(`Retried the subtask of ${agentsn}: now READY`),
+        'retry answered',
+      );
+      await waitText(subsA, (t) => t.includes('SUCCESS'), 'the retried install succeeded', 45_000);
+
+      // Task B: its settings; its dependency failed, retried now that A succeeded on the host.
+      await page.goto(`${srv.url}/#/tasks/${b}`);
+      const settings = await waitText(
+        page.getByLabel(`Rollout settings of task ${b}`),
+        (t) => t.includes('priority 7') && t.includes('max_errors 50%') && t.includes(`after #${a}`),
+        'settings of the dependent task',
+      );
+      expect(settings).toContain('starts');
+      expect(await page.getByLabel(`Rollout settings of task ${b}`).locator('time').getAttribute('title')).toContain(
+        startAt.slice(0, 16),
+      );
+      const subsB = page.getByRole('table', { name: `Subtasks of task ${b}` });
+      await waitText(subsB, (t) => t.includes('FAILED') && t.includes('0x0407'), 'dependency failure shown');
+      await subsB.getByRole('button', { name: `retry ${agentsn}` }).click();
+      await waitText(subsB, (t) => t.includes('SUCCESS'), 'the dependent restart ran', 45_000);
+      await shot('task-retry');
+    } finally {
+      source.close();
+    }
   });
 
   it('Audit: the Run and inventory calls are in the log with their token, command and user', async () => {

@@ -50,10 +50,17 @@ describe('console task view helpers', () => {
 
   it('subtaskActions offers what the server accepts in each state', () => {
     expect(subtaskActions('RESERVED')).toEqual(['revoke', 'touch']);
-    expect(subtaskActions('BURIED')).toEqual(['kick', 'revoke']);
+    expect(subtaskActions('BURIED')).toEqual(['kick', 'retry', 'revoke']);
     expect(subtaskActions('DELAYED')).toEqual(['kick', 'revoke']);
     expect(subtaskActions('PENDING')).toEqual(['revoke']);
-    for (const final of ['SUCCESS', 'FAILED', 'REVOKED']) expect(subtaskActions(final)).toEqual([]);
+    expect(subtaskActions('SUCCESS')).toEqual([]);
+    // FAILED and REVOKED run again by retry, in a RUNNING, COMPLETE or HALTED task; never in a REVOKED task.
+    for (const status of ['RUNNING', 'COMPLETE', 'HALTED']) {
+      expect(subtaskActions('FAILED', status)).toEqual(['retry']);
+      expect(subtaskActions('REVOKED', status)).toEqual(['retry']);
+    }
+    for (const state of ['SUCCESS', 'FAILED', 'REVOKED']) expect(subtaskActions(state, 'REVOKED')).toEqual([]);
+    expect(subtaskActions('BURIED', 'REVOKED')).toEqual(['kick', 'revoke']);
   });
 
   it('taskFields shows ISO times in local time, other strings as they are', () => {

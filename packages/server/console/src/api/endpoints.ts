@@ -142,6 +142,11 @@ export function revokeTask(id: number, subtask?: string): Promise<{ revoked: num
   return call('POST', '/task/revoke', { body: subtask === undefined ? { id } : { id, subtask } });
 }
 
+/** One FAILED, BURIED or REVOKED subtask runs again (a fresh attempt); `state` is where it is now. */
+export function retrySubtask(id: number, subtask: string): Promise<{ retried: number; state: string }> {
+  return call('POST', '/task/retry', { body: { id, subtask } });
+}
+
 /** A RESERVED subtask gets its full ttr again from now. */
 export function touchSubtask(id: number, subtask: string): Promise<{ touched: number }> {
   return call('POST', '/task/touch', { body: { id, subtask } });

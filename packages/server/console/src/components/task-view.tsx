@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { getTask, kickTask, revokeTask, touchSubtask } from '../api/endpoints.ts';
-import { subtaskActions, taskSettings, taskSummary } from '../lib/task-text.ts';
+import { getTask, kickTask, retrySubtask, revokeTask, touchSubtask } from '../api/endpoints.ts';
+import { type SubtaskAction, subtaskActions, taskSettings, taskSummary } from '../lib/task-text.ts';
 import { useAction } from '../lib/use-action.ts';
 import { usePoll } from '../lib/use-poll.ts';
 import { DataTable } from './data-table.tsx';
@@ -13,6 +13,7 @@ const FOLLOW_MS = 1000;
 const FINAL_TASK = new Set(['COMPLETE', 'REVOKED', 'HALTED', 'FAILED', 'SUCCESS']);
 /** Past this many subtasks, list one state at a time (FAILED first) instead of all every second. */
 const LIST_ALL_MAX = 500;
+const ACTIVE_STATES = ['PENDING', 'DELAYED', 'READY', 'RESERVED'];
 const STATE_ORDER = ['PENDING', 'DELAYED', 'READY', 'RESERVED', 'SUCCESS', 'FAILED', 'BURIED', 'REVOKED'];
 
 export function TaskView({ id, onFinished }: { id: number; onFinished?: () => void }) {
@@ -37,10 +38,17 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
       'Revoke failed',
     );
   };
-  // Per-subtask actions (issue 13): revoke, kick (BURIED/DELAYED -> READY), touch (RESERVED: ttr from now).
+  // Per-subtask actions (issue 13): revoke, kick (BURIED/DELAYED -> READY), touch (RESERVED: ttr
+  // from now), retry (FAILED/BURIED/REVOKED: a fresh attempt).
   const actor = useAction();
-  const act = (what: 'revoke' | 'kick' | 'touch', subtask: string, agentsn: string) =>
+  const act = (what: SubtaskAction, subtask: string, agentsn: string) =>
     void actor.run(async () => {
+      if (what === 'retry') {
+        const r = await retrySubtask(id, subtask);
+        // The retried subtask is active again: the view follows it live (see `final`).
+        t.reload();
+        return `Retried the subtask of ${agentsn}: now ${r.state}.`;
+      }
       if (what === 'revoke') {
         const r = await revokeTask(id, subtask);
         t.reload();
@@ -59,7 +67,8 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
     }, `${what} failed`);
   // One note for the last revoke, whichever way it went.
   const revokeNote = revoker.done ?? revoker.error;
-  const final = task ? FINAL_TASK.has(task.status) && task.id === id : false;
+  // Finished: a final task status and no subtask still active (a retry in a HALTED task runs one).
+  const final = task ? FINAL_TASK.has(task.status) && task.id === id && !ACTIVE_STATES.some((w) => states[w]) : false;
   useEffect(() => {
     setDone(final);
     if (final) onFinished?.();
@@ -141,7 +150,7 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
               <LocalTime value={s.gmt_modify} />
             </td>
             <td>
-              {subtaskActions(s.state).map((a) => (
+              {subtaskActions(s.state, task?.status).map((a) => (
                 <button
                   type="button"
                   class={a === 'revoke' ? 'danger small' : 'small'}

@@ -22,10 +22,17 @@ export function taskSettings(
   return out;
 }
 
-/** The per-subtask actions an operator may take in a state (the server refuses the others). */
-export function subtaskActions(state: string): ('revoke' | 'kick' | 'touch')[] {
+export type SubtaskAction = 'revoke' | 'kick' | 'touch' | 'retry';
+
+/**
+ * The per-subtask actions an operator may take in a state (the server refuses the others); a
+ * REVOKED task offers no retry (it runs nothing more).
+ */
+export function subtaskActions(state: string, taskStatus?: string): SubtaskAction[] {
   if (state === 'RESERVED') return ['revoke', 'touch'];
-  if (state === 'BURIED' || state === 'DELAYED') return ['kick', 'revoke'];
+  if (state === 'BURIED') return taskStatus === 'REVOKED' ? ['kick', 'revoke'] : ['kick', 'retry', 'revoke'];
+  if (state === 'DELAYED') return ['kick', 'revoke'];
   if (state === 'PENDING' || state === 'READY') return ['revoke'];
+  if ((state === 'FAILED' || state === 'REVOKED') && taskStatus !== 'REVOKED') return ['retry'];
   return [];
 }
