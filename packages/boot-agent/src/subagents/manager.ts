@@ -17,6 +17,7 @@ import { probeLimiter } from './limits/probe.ts';
 import { readSpecFile, stagePackage, type Staged } from './package-stage.ts';
 import { createProcessRunner, type ProcessRunner } from './process-runner.ts';
 import { execFileText, rpmErase, rpmInstall, rpmQuery, type RpmOptions } from './rpm.ts';
+import { applyEnvRule } from './env-rule.ts';
 import { parseLimits, RUN_SPEC_FILE, splitCommand, type RunSpec } from './run-spec.ts';
 import { Supervisor } from './supervisor.ts';
 import {
@@ -171,6 +172,15 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
   function applyJobSettings(s: AgentState, job: SubAgentJob): void {
     if (job.envs) s.envs = { ...job.envs };
     if (job.limits) s.limits = { ...job.limits };
+  }
+
+  /** The `;` rule of envs (env-rule.ts): PATH lists rewritten and logged, a mixed one refused. */
+  function checkEnvs(job: SubAgentJob): SubAgentJob {
+    if (!job.envs) return job;
+    const r = applyEnvRule(job.envs, 'envs');
+    if (r.problems.length) throw new JobError('JOB_INVALID', r.problems.join('; '));
+    for (const note of r.notes) log.info({ agent: job.name }, note);
+    return r.notes.length ? { ...job, envs: r.env } : job;
   }
 
   function checkLimits(job: SubAgentJob): void {
@@ -515,7 +525,8 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     return `${job.name} uninstalled`;
   }
 
-  async function runJob(job: SubAgentJob, signal: AbortSignal, stop: AbortSignal): Promise<string> {
+  async function runJob(given: SubAgentJob, signal: AbortSignal, stop: AbortSignal): Promise<string> {
+    const job = checkEnvs(given);
     checkLimits(job);
     const s = supervisor();
     switch (job.action) {

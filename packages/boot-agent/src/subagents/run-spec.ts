@@ -4,6 +4,8 @@
  * group pidfile env limits version). Parsed once at the edge; every bad field is listed.
  */
 import type { Limits } from '@aspire/protocol';
+import { applyEnvRule } from './env-rule.ts';
+import { parseSocket, type SocketTarget } from './socket-check.ts';
 
 export const RUN_SPEC_FILE = 'agent.json';
 
@@ -23,6 +25,8 @@ export interface RunSpec {
   user?: string;
   group?: string;
   pidfile?: string;
+  /** seed 004 `socket`: connected to at every check interval; no connection counts like a failed check. */
+  socket?: SocketTarget;
   env: Record<string, string>;
   limits: ParsedLimits;
   /** seed 004 `precheck`: run before every start; non-zero = the start fails. */
@@ -109,17 +113,21 @@ function commandField(v: unknown, key: string, problems: string[]): string[] | u
   return undefined;
 }
 
-/** `kill:SIGTERM`, `kill:15`, `process:/path/stop arg` (seed 004 `<process|kill>:argument`). */
+/**
+ * `kill:SIGTERM`, `kill:15`, `process:/path/stop arg` (seed 004 `<process|kill>:argument`), or a
+ * bare command line as the design's daemon example writes it (`/your/program/path/stop`): run
+ * like `process:`.
+ */
 export function parseStop(v: unknown, problems: string[]): StopSpec {
   if (v === undefined) return { kind: 'kill', signal: 'SIGTERM' };
   if (typeof v !== 'string') {
-    problems.push('stop: must be "kill:SIGNAL" or "process:COMMAND"');
+    problems.push('stop: must be "kill:SIGNAL", "process:COMMAND" or a command line');
     return { kind: 'kill', signal: 'SIGTERM' };
   }
   const m = /^(kill|process):(.*)$/s.exec(v.trim());
   if (!m) {
-    problems.push(`stop: ${JSON.stringify(v)} is not "kill:SIGNAL" or "process:COMMAND"`);
-    return { kind: 'kill', signal: 'SIGTERM' };
+    const argv = commandField(v, 'stop', problems);
+    return argv ? { kind: 'process', argv } : { kind: 'kill', signal: 'SIGTERM' };
   }
   if (m[1] === 'kill') {
     const raw = m[2]!.trim().toUpperCase();
@@ -239,6 +247,9 @@ export function parseRunSpec(raw: unknown): RunSpec {
   }
   if (r.pidfile !== undefined && (typeof r.pidfile !== 'string' || !r.pidfile.startsWith('/')))
     problems.push('pidfile: must be an absolute path');
+  const envRule = applyEnvRule(env, 'env');
+  problems.push(...envRule.problems);
+  const socket = parseSocket(r.socket, problems);
   const spec: RunSpec = {
     name: typeof r.name === 'string' ? r.name : undefined,
     version: version ?? '',
@@ -250,7 +261,8 @@ export function parseRunSpec(raw: unknown): RunSpec {
     user: optName(r, 'user', problems),
     group: optName(r, 'group', problems),
     pidfile: typeof r.pidfile === 'string' ? r.pidfile : undefined,
-    env,
+    ...(socket ? { socket } : {}),
+    env: envRule.env,
     limits: parseLimits(r.limits as Record<string, unknown> | undefined, problems),
     precheck:
       r.precheck !== undefined && r.precheck !== '' ? commandField(r.precheck, 'precheck', problems) : undefined,

@@ -11,6 +11,7 @@
  * an input through `serial()`, which then spawns (or counts the failure). Other agents' exits,
  * ticks and restarts are handled meanwhile.
  */
+import { describeSocket, probeSocket } from './socket-check.ts';
 import { readFileSync } from 'node:fs';
 import { DiskFullWatch, isDiskFull, type Clock, type TimerHandle } from '@aspire/agent-core';
 import { AgentStatus, type AgentReport, type AgentStatusWord } from '@aspire/protocol';
@@ -429,7 +430,7 @@ export class Supervisor {
           this.persist(e.state);
         }
         const every = (e.spec.checkIntervalSec ?? this.deps.config.checkIntervalSec) * 1000;
-        if (Array.isArray(e.spec.check) && !e.checking && now - e.lastCheckAt >= every) {
+        if ((Array.isArray(e.spec.check) || e.spec.socket) && !e.checking && now - e.lastCheckAt >= every) {
           e.lastCheckAt = now;
           e.checking = true;
           void this.runCheck(e, pid);
@@ -882,26 +883,33 @@ export class Supervisor {
     }
   }
 
+  /** The `socket` connect (first) and the check command, off the loop; a failure kills the agent. */
   private async runCheck(e: Entry, pid: number): Promise<void> {
-    if (!Array.isArray(e.spec.check)) return;
     const timeoutMs = Math.max(1000, (e.spec.checkIntervalSec ?? this.deps.config.checkIntervalSec) * 1000);
-    let code: number | null = null;
+    let code: number | null = 0;
+    let failed: string | undefined;
     try {
-      code = await this.deps.runner.run(e.spec.check, {
-        cwd: this.deps.versionDir(e.state.name, e.state.current),
-        env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) },
-        ...this.ids(e),
-        timeoutMs,
-      });
+      const sock = e.spec.socket;
+      const refused = sock ? await probeSocket(sock, timeoutMs, this.deps.clock) : undefined;
+      if (sock && refused !== undefined) failed = `socket ${describeSocket(sock)} check failed (${refused})`;
+      else if (Array.isArray(e.spec.check)) {
+        code = await this.deps.runner.run(e.spec.check, {
+          cwd: this.deps.versionDir(e.state.name, e.state.current),
+          env: { ...this.envFor(e), ASPIRE_AGENT_PID: String(pid) },
+          ...this.ids(e),
+          timeoutMs,
+        });
+        if (code !== 0) failed = 'check command failed';
+      }
     } finally {
       e.checking = false;
     }
-    if (code !== 0) {
+    if (failed !== undefined) {
       await this.serial(() => {
         if (e.state.pid !== pid) return;
         this.deps.logger.warn(
           { agent: e.state.name, agentPid: pid, code },
-          'check command failed: killing the sub-agent so the policy restarts it',
+          `${failed}: killing the sub-agent so the policy restarts it`,
         );
         this.deps.runner.signalGroup(pid, 'SIGKILL');
       });
