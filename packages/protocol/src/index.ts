@@ -11,3 +11,4 @@ export * from './signing.ts';
 export * from './host-identity.ts';
 export * from './source-url.ts';
 export * from './policy-wire.ts';
+export * from './policy-hash.ts';

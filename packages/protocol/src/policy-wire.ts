@@ -2,12 +2,11 @@
  * Desired state (docs/lifecycle.md "Desired state"): the policy document an operator puts at the
  * root, a tree node or a host, and the effective policy the server computes for a host and
  * hands to its agents. Shared by the server (validation, hash) and the agents (the answer of
- * GET /api/v1/agent/policy).
+ * GET /api/v1/agent/policy). The hash is in policy-hash.ts (Node's crypto; this file stays
+ * free of Node so the console's type view can include it).
  */
-import { createHash } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { Limits } from './boot-wire.ts';
-import { canonicalJson } from './signing.ts';
 import { validator } from './validate.ts';
 
 /** A sub-agent name as jobs carry it. */
@@ -85,14 +84,6 @@ export interface EffectivePolicy {
 
 /** Where an entry of the effective policy comes from: `root`, `node:<id>` or `host`. */
 export type PolicyOrigin = 'root' | 'host' | `node:${number}`;
-
-/** sha256 hex of the canonical JSON of an effective policy (entries sorted by name). */
-export function policyHash(p: EffectivePolicy): string {
-  return createHash('sha256').update(canonicalJson(p), 'utf8').digest('hex');
-}
-
-/** The hash a host with no policy at all gets in every status reply. */
-export const EMPTY_POLICY_HASH = policyHash({ subagents: [], periodic: [] });
 
 /**
  * The answer of GET /api/v1/agent/policy (before its signature fields): the effective policy,

@@ -9,6 +9,7 @@ import { Audit } from './pages/audit.tsx';
 import { HostPage } from './pages/host-page.tsx';
 import { Run } from './pages/run.tsx';
 import { Tasks } from './pages/tasks.tsx';
+import { Policy } from './pages/policy.tsx';
 import { TABS, currentHost, currentTab, goTo, type TabId } from './lib/route.ts';
 import { useStore } from './lib/use-store.ts';
 
@@ -81,5 +82,7 @@ function Page({ tab }: { tab: TabId }) {
       return <Tasks />;
     case 'audit':
       return <Audit />;
+    case 'policy':
+      return <Policy />;
   }
 }

@@ -13,6 +13,7 @@ import {
   type PolicyPeriodic,
   policyHash,
 } from '@aspire/protocol';
+import type { PolicyScope } from '../store/policy-store.ts';
 import { isRemoval } from './document.ts';
 
 export interface PolicyLayer {
@@ -60,8 +61,7 @@ export function mergePolicies(layers: readonly PolicyLayer[]): Effective {
   return { policy, hash: policyHash(policy), origin };
 }
 
-/** The policy scope key of a level: `root`, `node:<id>`, `host:<agentsn>`. */
-export type PolicyScope = 'root' | `node:${number}` | `host:${string}`;
+export type { PolicyScope };
 
 export const nodeScope = (id: number): `node:${number}` => `node:${id}`;
 export const hostScope = (agentsn: string): PolicyScope => `host:${agentsn}`;

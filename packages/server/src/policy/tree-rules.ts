@@ -4,21 +4,11 @@
  * names unique among siblings, no cycle; and which component a host belongs to.
  */
 import { parseTags, tagsMatch } from '../tasks/state-machine.ts';
+import type { NodeKind, TreeNodeRow } from '../store/policy-store.ts';
 import { badRequest, PolicyRefusal } from './refusal.ts';
 
-export const NODE_KINDS = ['product', 'service', 'component'] as const;
-export type NodeKind = (typeof NODE_KINDS)[number];
-
-export interface TreeNodeRow {
-  id: number;
-  kind: NodeKind;
-  name: string;
-  parent: number | null;
-  /** A component's tag selector `k=v,...` (every pair must match), or null. */
-  tags: string | null;
-  gmt_create: number;
-  gmt_modify: number;
-}
+export const NODE_KINDS = ['product', 'service', 'component'] as const satisfies readonly NodeKind[];
+export type { NodeKind, TreeNodeRow };
 
 /** The kind a node's parent must have (null: none, a product is a root of the tree). */
 export const PARENT_KIND: Record<NodeKind, NodeKind | null> = {

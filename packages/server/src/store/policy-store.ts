@@ -6,8 +6,22 @@
  * change bumps the policy generation, which effective-policy caches compare.
  */
 import type { PolicyDocument } from '@aspire/protocol';
-import type { PolicyScope } from '../policy/merge.ts';
-import type { NodeKind, TreeNodeRow } from '../policy/tree-rules.ts';
+
+export type NodeKind = 'product' | 'service' | 'component';
+
+export interface TreeNodeRow {
+  id: number;
+  kind: NodeKind;
+  name: string;
+  parent: number | null;
+  /** A component's tag selector `k=v,...` (every pair must match), or null. */
+  tags: string | null;
+  gmt_create: number;
+  gmt_modify: number;
+}
+
+/** The policy scope key of a level: `root`, `node:<id>`, `host:<agentsn>`. */
+export type PolicyScope = 'root' | `node:${number}` | `host:${string}`;
 
 export interface PolicyRow {
   scope: string;

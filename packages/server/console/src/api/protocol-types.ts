@@ -12,3 +12,4 @@ export type * from '../../../../protocol/src/validate.ts';
 export type * from '../../../../protocol/src/boot-wire.ts';
 export type * from '../../../../protocol/src/channel-wire.ts';
 export type * from '../../../../protocol/src/envelope.ts';
+export type * from '../../../../protocol/src/policy-wire.ts';

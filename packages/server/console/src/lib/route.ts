@@ -8,6 +8,7 @@ export const TABS = [
   { id: 'tags', label: 'Tags' },
   { id: 'run', label: 'Run' },
   { id: 'tasks', label: 'Tasks' },
+  { id: 'policy', label: 'Desired state' },
   { id: 'audit', label: 'Audit' },
 ] as const;
 export type TabId = (typeof TABS)[number]['id'];
