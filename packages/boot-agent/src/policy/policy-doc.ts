@@ -86,17 +86,6 @@ export interface DesiredPolicy {
 
 export type DocCheck = { ok: true; policy: DesiredPolicy } | { ok: false; error: string };
 
-/**
- * The signed document inside a reply: `{policy: {...}}` or the envelope itself. Envelope fields
- * (`status`, `message`) are the REST wrapper's, not the signed document's.
- */
-export function signedPart(reply: Record<string, unknown>): Record<string, unknown> {
-  const inner = reply.policy;
-  if (inner && typeof inner === 'object' && !Array.isArray(inner)) return inner as Record<string, unknown>;
-  const { status: _s, message: _m, cause: _c, ...doc } = reply;
-  return doc;
-}
-
 /** Check a (verified) document into the typed policy; every problem named. */
 export function checkPolicyDoc(raw: unknown): DocCheck {
   const v = policyDoc.validate(raw);

@@ -21,7 +21,7 @@ import type { LocalJob } from '../jobs/local-jobs.ts';
 import type { Transport } from '../net/http-transport.ts';
 import type { JobJournal } from '../state/job-journal.ts';
 import { type CrontabTarget, crontabDrift, writeCrontab } from './crontab-sync.ts';
-import { POLICY_PATH, checkPolicyDoc, type DesiredPolicy, policyHint, policyReply, signedPart } from './policy-doc.ts';
+import { POLICY_PATH, checkPolicyDoc, type DesiredPolicy, policyHint, policyReply } from './policy-doc.ts';
 import { type Repair, planSubAgents } from './plan.ts';
 import { type PolicyState, loadPolicyState, savePolicyState } from './policy-state.ts';
 
@@ -106,7 +106,8 @@ export class PolicySync {
       );
       return;
     }
-    const doc = signedPart(r.value);
+    // The whole body is signed for this host, envelope included (docs/lifecycle.md "The contract with the agents").
+    const doc = r.value;
     const sig = this.d.verify(doc);
     if (!sig.ok) return this.refuse(hintHash, `signature: ${sig.reason}`);
     const checked = checkPolicyDoc(doc);

@@ -89,17 +89,14 @@ async function setup() {
       crontab: { path: crontab, agent: 'BasicAgent' },
     });
   const sync = mk();
-  const serve = (doc: Record<string, unknown>, opts: { wrap?: boolean; badKey?: boolean } = {}) => {
+  const serve = (doc: Record<string, unknown>, opts: { badKey?: boolean } = {}) => {
     const by = opts.badKey ? createSigner(generateSigningKeyPem()) : signer;
-    // Signed at each answer, as the server does: valid for ten minutes from then.
-    answer = () => {
-      const s = by.sign('policy', doc, SN, clock.now() + 600_000);
-      return {
-        kind: 'ok',
-        status: 200,
-        value: opts.wrap ? { status: 0, message: 'success', policy: s } : { status: 0, message: 'success', ...s },
-      };
-    };
+    // Signed at each answer as the server does: the whole body, envelope included, valid ten minutes.
+    answer = () => ({
+      kind: 'ok',
+      status: 200,
+      value: by.sign('policy', { status: 0, message: 'success', ...doc }, SN, clock.now() + 600_000),
+    });
   };
   const reply = async (hash: string) => {
     sync.afterReply('http://127.0.0.1:1', { status: 0, policy: { hash } });
@@ -203,7 +200,7 @@ describe('PolicySync', () => {
   it('a policy without the entries removes what it installed (not what jobs installed) and the section, keeping host lines', async () => {
     const t = await setup();
     t.manager.agents.set('JobAgent', { name: 'JobAgent', version: '9', status: 'running', uptime: 1 });
-    t.serve(doc(sha('1'), [basic('1.0')], [t1, t2]), { wrap: true });
+    t.serve(doc(sha('1'), [basic('1.0')], [t1, t2]));
     await t.reply(sha('1'));
     t.serve(doc(sha('2'), [], []));
     await t.reply(sha('2'));
