@@ -42,6 +42,7 @@ let target: string;
 let stateDir: string;
 let logFile: string;
 let agentsn: string;
+let config: string;
 const binaries: Record<string, string> = {};
 
 /** systemd's Restart=always in a few lines: run the executable at `cmd`, start it again 0.5 s after any exit. */
@@ -101,6 +102,20 @@ async function buildBoot(version: string, exitAtStart = false): Promise<string> 
     },
   );
   return join(dir, 'sea', 'x86_64', 'boot');
+}
+
+function writeConfig(healthySec: number): void {
+  writeFileSync(
+    config,
+    JSON.stringify({
+      servers: [srv.url],
+      enrollSecret: srv.enrollSecret,
+      step: 1,
+      httpTimeoutSec: 5,
+      selfUpgrade: { healthySec },
+      supervision: { checkIntervalSec: 0.5, restartHoldSec: 1 },
+    }),
+  );
 }
 
 async function versionOf(file: string): Promise<string> {
@@ -243,18 +258,8 @@ beforeAll(async () => {
   copyFileSync(binaries[A]!, target);
   stateDir = join(hostDir, 'state');
   logFile = join(hostDir, 'boot.log');
-  const config = join(hostDir, 'boot.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      servers: [srv.url],
-      enrollSecret: srv.enrollSecret,
-      step: 1,
-      httpTimeoutSec: 5,
-      selfUpgrade: { healthySec: HEALTHY_SEC },
-      supervision: { checkIntervalSec: 0.5, restartHoldSec: 1 },
-    }),
-  );
+  config = join(hostDir, 'boot.json');
+  writeConfig(HEALTHY_SEC);
   sup = new Supervisor(target, ['-f', '-c', config, '-d', stateDir, '-L', logFile, '-P', join(hostDir, 'boot.pid')]);
   sup.start();
   agentsn = (
@@ -342,6 +347,8 @@ describe('BootAgent self-upgrade on single executables under a Restart=always su
     expect(s.state).toBe('FAILED');
     expect(s.errcode).toBe(ErrorCode.JOB_BAD_PACKAGE);
     expect(s.message).toMatch(/not a BootAgent/);
+    const ev = await srv.api('GET', `/api/v1/server/event?agentsn=${agentsn}&kind=refused&limit=100`);
+    expect(JSON.stringify(ev.body.events)).toMatch(/not a BootAgent/);
     await expectSettled(B, subPid);
   });
 
@@ -369,4 +376,29 @@ describe('BootAgent self-upgrade on single executables under a Restart=always su
       await expectSettled(expected, subPid);
     });
   }
+
+  it('a new version that gets no status push answered in its window goes back by itself (server paused)', async () => {
+    // A short window for this one: boot restarted cleanly (SIGTERM) to read it.
+    writeConfig(8);
+    const before = sup.starts;
+    process.kill(sup.pid, 'SIGTERM');
+    await waitUntil(() => sup.starts > before, { timeoutMs: 60_000, what: 'boot restarted' });
+    const from = await versionOf(target);
+    const to = from === A ? B : A;
+    await expectSettled(from, subPid);
+    mark();
+    const id = await createTask('upgrade', { name: 'BootAgent', version: to });
+    await waitLog(/running it in place of/);
+    process.kill(srv.child.pid, 'SIGSTOP');
+    try {
+      await waitLog(/did not prove healthy/);
+    } finally {
+      process.kill(srv.child.pid, 'SIGCONT');
+    }
+    const s = await finalSubtask(id);
+    expect(s.state).toBe('FAILED');
+    expect(s.errcode, s.message).toBe(ErrorCode.JOB_ROLLED_BACK);
+    expect(s.message).toMatch(/no status push was answered within 8 s/);
+    await expectSettled(from, subPid);
+  });
 });
