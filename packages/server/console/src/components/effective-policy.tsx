@@ -2,7 +2,14 @@ import type { EffectivePolicy } from '../api/policy.ts';
 import { DataTable } from './data-table.tsx';
 import { LocalTime } from './local-time.tsx';
 
-const originText = (o: string | undefined) => (o === undefined ? '—' : o === 'root' ? 'global (root)' : o);
+/** `node:<id>` named by the host's path (product, service, component), else as the server says. */
+function originText(eff: EffectivePolicy, o: string | undefined): string {
+  if (o === undefined) return '—';
+  if (o === 'root') return 'global (root)';
+  if (o === 'host') return 'this host';
+  const n = eff.path.find((x) => `node:${x.id}` === o);
+  return n ? `${n.kind} ${n.name}` : o;
+}
 
 /**
  * A host's effective policy (GET /host/:agentsn/policy): where it sits in the tree, each entry
@@ -15,7 +22,7 @@ export function EffectivePolicyView({ eff }: { eff: EffectivePolicy }) {
       : `${eff.path.map((n) => n.name).join(' › ')} (${eff.component.by === 'tag' ? 'by tag' : 'attached'})`;
   return (
     <div class="effective">
-      <dl class="facts">
+      <dl class="facts kv">
         <dt>Component</dt>
         <dd>
           {where}
@@ -54,7 +61,7 @@ export function EffectivePolicyView({ eff }: { eff: EffectivePolicy }) {
             <td>{s.version}</td>
             <td class="mono small">{Object.keys(s.limits).length ? JSON.stringify(s.limits) : '—'}</td>
             <td class="mono small">{typeof s.run.url === 'string' ? s.run.url : 'registered package'}</td>
-            <td>{originText(eff.origin[s.name])}</td>
+            <td>{originText(eff, eff.origin[s.name])}</td>
           </tr>
         )}
       />
@@ -70,7 +77,7 @@ export function EffectivePolicyView({ eff }: { eff: EffectivePolicy }) {
             <td class="mono small">
               {t.schedule} {t.user} {t.command}
             </td>
-            <td>{originText(eff.origin[t.name])}</td>
+            <td>{originText(eff, eff.origin[t.name])}</td>
           </tr>
         )}
       />
