@@ -44,6 +44,24 @@ const UploadQuery = Type.Object(
   { additionalProperties: false },
 );
 const Meta = Type.Object(FIELDS, { additionalProperties: false });
+/** Seed 000's JSON registration body: the file is already under packages/{os}/{arch}/{file}, or fetched from url. */
+const RegisterBody = Type.Object(
+  {
+    ...FIELDS,
+    url: Type.Optional(
+      Type.String({
+        maxLength: 2048,
+        pattern: '^https?://[^\\s]+$',
+        description: 'fetch the file from here (http/https) instead of finding it in the package directory',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'register a package: {"name","version","arch","os","file"} names a file already at packages/{os}/{arch}/{file} under the data dir; with url the file is fetched there first; its SHA256 is computed either way',
+  },
+);
 type Meta = Static<typeof Meta>;
 const FilterFields = {
   id: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -90,6 +108,8 @@ export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Prom
             'Upload a package: raw application/octet-stream body with ?name&version&os&arch&file, or multipart/form-data (same fields + one file), or register one with the JSON body {name,version,arch,os,file[,url]} (seed 000): the file already in packages/{os}/{arch}/{file}, or fetched from url (http/https); its SHA256 is computed',
           querystring: UploadQuery,
           consumes: ['application/octet-stream', 'multipart/form-data', 'application/json'],
+          // Only the JSON body has a schema (the others are streams, checked as they arrive).
+          body: { content: { 'application/json': { schema: RegisterBody } } },
         },
       },
       async (request, reply) => {

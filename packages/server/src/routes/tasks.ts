@@ -3,145 +3,34 @@
  * window; GET /task?id= (task + subtasks) or GET /task (list); POST /task/revoke, /task/kick
  * (a whole task or one subtask), /task/touch and /task/retry (one subtask). Times in answers are ISO 8601 UTC strings.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { configJob, fail, JOB_ACTIONS, SubtaskState, subAgentJob } from '@aspire/protocol';
+import { configJob, fail, subAgentJob } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
 import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
 import { operatorOf, type Operator } from '../http/operator.ts';
 import { scopeRefusal } from '../http/scope-gate.ts';
 import { ok, sendError } from '../http/envelope.ts';
-import { pagingQuery, toPaging } from '../http/paging.ts';
+import { toPaging } from '../http/paging.ts';
 import { TaskAnswer, TaskCreated } from '../http/response-schemas.ts';
+import {
+  IdBody,
+  Kicked,
+  Retried,
+  Revoked,
+  SubtaskBody,
+  TASK_BODY_LIMIT,
+  TaskBody,
+  TaskQuery,
+  Touched,
+} from './task-schemas.ts';
 import { SUBTASK_TIME_FIELDS, TASK_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 import type { SubtaskRow, TaskRow, TaskSpec } from '../store/store.ts';
 import { deriveName, HOW_TO_NAME } from '../tasks/package-name.ts';
 import { parseCountOrPercent } from '../tasks/state-machine.ts';
 
-const Time = Type.Union([
-  Type.Number({ minimum: 0, description: 'unix seconds' }),
-  Type.String({ format: 'date-time' }),
-]);
-const Percent = Type.String({ pattern: '^\\d{1,3}(\\.\\d{1,2})?%$' });
-/** Largest POST /task body: 100,000 AgentSNs of 64 characters fit (issue 13 B.3). */
-const TASK_BODY_LIMIT = 16 * 1024 * 1024;
-
-export const TaskBody = Type.Object(
-  {
-    command: Type.Union(JOB_ACTIONS.map((a) => Type.Literal(a))),
-    agents: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100_000 })),
-    tags: Type.Optional(
-      Type.String({
-        minLength: 3,
-        maxLength: 1024,
-        pattern: '^[^=,]+=[^=,]*(,[^=,]+=[^=,]*)*$',
-        description: 'k=v,k2=v2: hosts reporting all of them',
-      }),
-    ),
-    window: Type.Optional(
-      Type.Object({ start: Type.Optional(Time), end: Type.Optional(Time) }, { additionalProperties: false }),
-    ),
-    parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    delay: Type.Optional(
-      Type.Number({ minimum: 0, maximum: 30 * 86_400, description: 'seconds before the first attempt' }),
-    ),
-    batch: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Percent], {
-        description: 'at most this many hosts in flight, or "10%" of the targets; 0 = all',
-      }),
-    ),
-    max_errors: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 0, maximum: 100_000 }), Percent], {
-        description:
-          'failed subtasks allowed (count or "10%" of the targets; default 0): one more halts the task, the rest REVOKED (TASK_HALTED)',
-      }),
-    ),
-    priority: Type.Optional(
-      Type.Integer({
-        minimum: 0,
-        maximum: 4_294_967_295,
-        description: 'lower first (default 1024): orders dispatch within and across tasks',
-      }),
-    ),
-    start_at: Type.Optional(
-      Type.String({
-        format: 'date-time',
-        description: 'absolute UTC time (ISO 8601) before which no subtask is READY',
-      }),
-    ),
-    after: Type.Optional(
-      Type.Array(Type.Integer({ minimum: 1 }), {
-        maxItems: 64,
-        description:
-          "ids of tasks this one runs after: per host, READY only when the same host's subtask of each succeeded",
-      }),
-    ),
-    allow_unknown: Type.Optional(
-      Type.Boolean({
-        description:
-          'record unknown AgentSNs as FAILED subtasks (TASK_HOST_UNKNOWN) instead of refusing the task with 400',
-      }),
-    ),
-    retry: Type.Optional(
-      Type.Object(
-        {
-          count: Type.Integer({ minimum: 0, maximum: 100 }),
-          interval: Type.Optional(Type.Number({ minimum: 0, maximum: 86_400 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    ttl: Type.Optional(
-      Type.Number({
-        minimum: 0,
-        maximum: 365 * 86_400,
-        description: 'seconds; not started by then is FAILED TASK_EXPIRED',
-      }),
-    ),
-    ttr: Type.Optional(
-      Type.Number({
-        minimum: 0.1,
-        maximum: 30 * 86_400,
-        description: 'seconds a RESERVED subtask may go unreported before READY again',
-      }),
-    ),
-    user: Type.Optional(
-      Type.String({
-        maxLength: 64,
-        description:
-          'ignored: the author recorded is always the token name (a sub-agent run-as user goes in parameters.user)',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-type TaskBody = Static<typeof TaskBody>;
-
-const IdBody = Type.Object(
-  {
-    id: Type.Integer({ minimum: 1 }),
-    subtask: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 64, description: 'one subtask of the task (its id)' }),
-    ),
-  },
-  { additionalProperties: false },
-);
-const SubtaskBody = Type.Object(
-  { id: Type.Integer({ minimum: 1 }), subtask: Type.String({ minLength: 1, maxLength: 64 }) },
-  { additionalProperties: false },
-);
-
 const taskOut = (t: TaskRow) => withIsoTimes(t, TASK_TIME_FIELDS);
 const subtaskOut = (s: SubtaskRow) => withIsoTimes(s, SUBTASK_TIME_FIELDS);
-const TaskQuery = pagingQuery('tasks', {
-  id: Type.Optional(Type.Integer({ minimum: 1 })),
-  status: Type.Optional(Type.String({ enum: ['RUNNING', 'COMPLETE', 'REVOKED', 'HALTED'] })),
-  command: Type.Optional(Type.String({ maxLength: 32 })),
-  state: Type.Optional(
-    Type.String({ enum: Object.values(SubtaskState), description: 'with id: only the subtasks in this state' }),
-  ),
-});
-
 function toMs(t: number | string | undefined): number | undefined {
   if (t === undefined) return undefined;
   return typeof t === 'number' ? Math.round(t * 1000) : Date.parse(t);
@@ -319,6 +208,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         summary:
           'Revoke a task (or one subtask with `subtask`): waiting subtasks become REVOKED; RESERVED ones are marked and their hosts told to cancel (`cancelling`)',
         body: IdBody,
+        response: { 200: Revoked },
       },
     },
     async (request, reply) => {
@@ -344,6 +234,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         tags: ['task'],
         summary: 'Move BURIED and DELAYED subtasks of a task (or one subtask) to READY now',
         body: IdBody,
+        response: { 200: Kicked },
       },
     },
     async (request, reply) => {
@@ -366,6 +257,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         summary:
           'Retry one FAILED, BURIED or REVOKED subtask: back to PENDING and admitted (batch, dependencies), a fresh attempt with a new job id; a COMPLETE task runs again (409 in a REVOKED or HALTED task, or in another state) -> {retried, state}',
         body: SubtaskBody,
+        response: { 200: Retried },
       },
     },
     async (request, reply) => {
@@ -387,6 +279,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         tags: ['task'],
         summary: 'Give a RESERVED subtask its full ttr again from now (409 when it is not RESERVED)',
         body: SubtaskBody,
+        response: { 200: Touched },
       },
     },
     async (request, reply) => {
