@@ -12,16 +12,113 @@ import { buildConsoleAssets, consoleAssetsPlugin } from '../packages/server/cons
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const version = process.env.ASPIRE_VERSION || JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 
+/**
+ * Chunks: code a program seldom runs, kept out of its main script so that a start (the Ctl) or an
+ * idle daemon (boot) neither parses nor holds it. Each is bundled on its own to
+ * `<name>.chunk-<chunk>.cjs` beside the bundle (a single-executable asset in the binaries,
+ * scripts/sea.mjs) and evaluated at its first dynamic import(); `match` is the import path.
+ * A chunk shares no module instance with the main script: only stateless or self-contained code.
+ */
 export const ENTRIES = [
-  { name: 'boot', entry: 'packages/boot-agent/src/main.ts' },
-  { name: 'basic-agent', entry: 'packages/basic-agent/src/main.ts' },
+  {
+    name: 'boot',
+    entry: 'packages/boot-agent/src/main.ts',
+    chunks: [
+      // Package downloads (http(s)); the push uses node:http.
+      { chunk: 'undici', match: /^undici$/, entry: 'undici' },
+      // The host certificate request, at registration only.
+      { chunk: 'x509', match: /^@peculiar\/x509$/, entry: '@peculiar/x509' },
+      { chunk: 'reflect-metadata', match: /^reflect-metadata$/, entry: 'reflect-metadata' },
+      // ftp:// downloads and .tar.gz packages.
+      { chunk: 'ftp', match: /^basic-ftp$/, entry: 'basic-ftp' },
+      { chunk: 'tar', match: /^tar$/, entry: 'tar' },
+    ],
+    lean: true,
+  },
+  {
+    name: 'basic-agent',
+    entry: 'packages/basic-agent/src/main.ts',
+    lean: true,
+    chunks: [
+      // The daemon: BasicAgentCtl never evaluates nor parses it.
+      { chunk: 'daemon', match: /\/cli\/agent-main\.ts$/, entry: 'packages/basic-agent/src/cli/agent-main.ts' },
+      // systeminformation's modules, for the collectors that use them.
+      { chunk: 'si', match: /\/si-lib\.ts$/, entry: 'packages/basic-agent/src/collectors/si-lib.ts' },
+    ],
+  },
   { name: 'aspire', entry: 'packages/server/src/main.ts' },
 ];
+
+/** The file a chunk is written to, beside the bundle (and the asset key in a single executable). */
+export const chunkFile = (name, chunk) => `${name}.chunk-${chunk}.cjs`;
+
+/**
+ * What an import of a chunk becomes in the script that imports it: in a single executable the
+ * asset compiled as a CommonJS module (it requires built-in modules only: everything else is
+ * bundled in), on node the file beside the bundle.
+ */
+function chunkLoader(file) {
+  const f = JSON.stringify(file);
+  return `const sea = require('node:sea');
+if (sea.isSea()) {
+  const code = sea.getAsset(${f}, 'utf8');
+  const fn = require('node:vm').compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: ${f} });
+  fn.call(module.exports, module.exports, require, module, __filename, __dirname);
+} else {
+  module.exports = require(require('node:path').join(__dirname, ${f}));
+}
+`;
+}
+
+/**
+ * The agents' pino without what they never use: transports (thread-stream and a worker file on
+ * disk, which a single executable does not have; logger.ts writes through pino.destination). And
+ * no node:worker_threads, which pino and write-file-atomic load only to ask whether they run on
+ * the main thread or for its thread id (the agents run no workers: main thread, id 0). Each
+ * saves memory that an idle daemon would otherwise hold.
+ */
+const leanPino = {
+  name: 'aspire-lean-pino',
+  setup(b) {
+    const inPino = (importer) => /[\\/]node_modules[\\/](pino|write-file-atomic)[\\/]/.test(importer);
+    b.onResolve({ filter: /^\.\/(lib\/)?transport$/ }, (args) =>
+      inPino(args.importer) ? { path: 'transport', namespace: 'aspire-lean-pino' } : undefined,
+    );
+    b.onResolve({ filter: /^worker_threads$/ }, (args) =>
+      inPino(args.importer) ? { path: 'worker_threads', namespace: 'aspire-lean-pino' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'aspire-lean-pino' }, (args) => ({
+      contents:
+        args.path === 'transport'
+          ? "module.exports = () => { throw new Error('pino transports are not in this build'); };"
+          : 'module.exports = { isMainThread: true, threadId: 0 };',
+      loader: 'js',
+    }));
+  },
+};
+
+function chunksPlugin(name, chunks) {
+  return {
+    name: 'aspire-chunks',
+    setup(b) {
+      for (const c of chunks) {
+        // The chunk's own build starts at its entry: that one is bundled, not redirected.
+        b.onResolve({ filter: c.match }, (args) =>
+          args.kind === 'entry-point' ? undefined : { path: chunkFile(name, c.chunk), namespace: 'aspire-chunk' },
+        );
+      }
+      b.onLoad({ filter: /.*/, namespace: 'aspire-chunk' }, (args) => ({
+        contents: chunkLoader(args.path),
+        loader: 'js',
+      }));
+    },
+  };
+}
 
 export async function buildAll({ only, outdir = process.env.ASPIRE_BUILD_DIR || join(root, 'build') } = {}) {
   mkdirSync(outdir, { recursive: true });
   const built = [];
-  for (const { name, entry } of ENTRIES) {
+  for (const { name, entry, chunks = [], lean = false } of ENTRIES) {
     if (only && !only.includes(name)) continue;
     const src = join(root, entry);
     if (!existsSync(src)) {
@@ -30,31 +127,49 @@ export async function buildAll({ only, outdir = process.env.ASPIRE_BUILD_DIR || 
     }
     // The web console is built first and compiled into the server bundle (served at /).
     const plugins = name === 'aspire' ? [consoleAssetsPlugin(await buildConsoleAssets())] : [];
-    await build({
-      entryPoints: [src],
-      outfile: join(outdir, `${name}.cjs`),
-      bundle: true,
-      platform: 'node',
-      target: 'node24',
-      format: 'cjs',
-      minify: false,
-      sourcemap: false,
-      legalComments: 'none',
-      logLevel: 'warning',
-      // Deterministic output: no absolute paths, no timestamps.
-      absWorkingDir: root,
-      define: {
-        __ASPIRE_VERSION__: JSON.stringify(version),
-        __BOOT_SERVER_ADDR__: JSON.stringify(process.env.BOOT_SERVER_ADDR ?? ''),
-        'import.meta.url': '__aspire_import_meta_url',
-      },
-      banner: { js: "const __aspire_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-      loader: { '.html': 'text', '.css': 'text', '.sql': 'text' },
-      plugins,
-    });
-    built.push(join(outdir, `${name}.cjs`));
+    if (chunks.length) plugins.push(chunksPlugin(name, chunks));
+    if (lean) plugins.push(leanPino);
+    const targets = [
+      { from: src, outfile: join(outdir, `${name}.cjs`) },
+      ...chunks.map((c) => ({
+        from: c.entry.startsWith('packages/') ? join(root, c.entry) : c.entry,
+        outfile: join(outdir, chunkFile(name, c.chunk)),
+      })),
+    ];
+    for (const { from, outfile } of targets) await bundle(from, outfile, plugins, lean);
+    built.push(...targets.map((t) => t.outfile));
   }
   return built;
+}
+
+async function bundle(from, outfile, plugins, lean) {
+  await build({
+    entryPoints: [from],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    // The agents: no comments or indentation (a third of the source, which V8 parses on every
+    // start and holds for the daemon's lifetime; a comment with one non-ASCII character also
+    // doubles the string). Names are kept, so stack traces still name every function.
+    minifyWhitespace: lean,
+    minifySyntax: lean,
+    minifyIdentifiers: false,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: 'warning',
+    // Deterministic output: no absolute paths, no timestamps.
+    absWorkingDir: root,
+    define: {
+      __ASPIRE_VERSION__: JSON.stringify(version),
+      __BOOT_SERVER_ADDR__: JSON.stringify(process.env.BOOT_SERVER_ADDR ?? ''),
+      'import.meta.url': '__aspire_import_meta_url',
+    },
+    banner: { js: "const __aspire_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    loader: { '.html': 'text', '.css': 'text', '.sql': 'text' },
+    plugins,
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -16,7 +16,7 @@
 #   RPM_PAYLOAD       rpm payload compressor, default w2.xzdio (EL8 reads xz and gzip, not zstd)
 #   BUNDLE_DIR        take <entry>.cjs from here instead of bundling (made with the same version/env)
 #
-# Output: $DIST/bin/<arch>/<binary>, $DIST/bundle/<entry>.cjs (what the binaries embed),
+# Output: $DIST/bin/<arch>/<binary>, $DIST/bundle/<entry>.cjs and its <entry>.chunk-*.cjs (what the binaries embed),
 # $DIST/<Name>-<version>-<release>.<arch>.rpm and
 # $DIST/<Name>-<version>-<release>.buildinfo (commit, inputs, sha256 of every binary and rpm).
 set -euo pipefail
@@ -91,6 +91,11 @@ package_one() {
     # Prebuilt bundle (the caller made it with the same ASPIRE_VERSION/BOOT_SERVER_ADDR).
     echo "package: $name $VERSION-$RELEASE: bundle from $BUNDLE_DIR/$ENTRY.cjs"
     cp "$BUNDLE_DIR/$ENTRY.cjs" "$w/bundle/$ENTRY.cjs"
+    # Its chunks (scripts/build.mjs), which sea.mjs embeds as assets.
+    local chunk
+    for chunk in "$BUNDLE_DIR/$ENTRY".chunk-*.cjs; do
+      [ -e "$chunk" ] && cp "$chunk" "$w/bundle/"
+    done
   else
     echo "package: $name $VERSION-$RELEASE: bundle ($ENTRY, BOOT_SERVER_ADDR='$SERVER_ADDR')"
     ASPIRE_VERSION="$VERSION" BOOT_SERVER_ADDR="$SERVER_ADDR" ASPIRE_BUILD_DIR="$w/bundle" \
@@ -106,8 +111,12 @@ package_one() {
 
   # Keep the exact bundle the binaries embed (rebuilding the SEA from it must give the same bytes).
   mkdir -p "$DIST/bundle"
-  cp "$w/bundle/$ENTRY.cjs" "$DIST/bundle/$ENTRY.cjs.tmp"
-  mv -f "$DIST/bundle/$ENTRY.cjs.tmp" "$DIST/bundle/$ENTRY.cjs"
+  local f
+  for f in "$w/bundle/$ENTRY.cjs" "$w/bundle/$ENTRY".chunk-*.cjs; do
+    [ -e "$f" ] || continue
+    cp "$f" "$DIST/bundle/$(basename "$f").tmp"
+    mv -f "$DIST/bundle/$(basename "$f").tmp" "$DIST/bundle/$(basename "$f")"
+  done
   local arch
   for arch in $ARCHES; do
     mkdir -p "$DIST/bin/$arch"

@@ -28,6 +28,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -124,15 +125,24 @@ export function strippedRuntime(arch) {
   return { node: stripped, license };
 }
 
-/** The SEA config. execArgvExtension "none": NODE_OPTIONS on a host cannot change a root daemon. */
-export function seaConfig(main, output, { codeCache = false } = {}) {
+/** The long-running agents' V8 flags (heap sized for a small daemon): scripts/daemon-v8-flags.json. */
+export const DAEMON_V8_FLAGS = JSON.parse(readFileSync(join(root, 'scripts', 'daemon-v8-flags.json'), 'utf8')).flags;
+const DAEMONS = new Set(['boot', 'BasicAgent']);
+
+/**
+ * The SEA config. execArgvExtension "none": NODE_OPTIONS on a host cannot change a root daemon.
+ * The agents (by name) carry DAEMON_V8_FLAGS, as the bundles get them on the pinned node.
+ */
+export function seaConfig(main, output, { codeCache = false, name, assets = {} } = {}) {
   return {
     main,
     output,
+    // The bundle's chunks (scripts/build.mjs), evaluated from the binary when first imported.
+    ...(Object.keys(assets).length ? { assets } : {}),
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: codeCache,
-    execArgv: ['--disable-warning=ExperimentalWarning'],
+    execArgv: ['--disable-warning=ExperimentalWarning', ...(DAEMONS.has(name) ? DAEMON_V8_FLAGS : [])],
     execArgvExtension: 'none',
   };
 }
@@ -142,9 +152,18 @@ export function makeBlob(bundle, workDir, name, { codeCache = false } = {}) {
   mkdirSync(workDir, { recursive: true });
   // The blob records the main script's path as given: a fixed relative name keeps it reproducible.
   copyFileSync(bundle, join(workDir, `${name}.cjs`));
+  // Chunks lie beside the bundle as <bundle name>.chunk-*.cjs; each is an asset under its file name.
+  const assets = {};
+  const stem = basename(bundle).replace(/\.cjs$/, '');
+  for (const f of readdirSync(dirname(bundle))
+    .filter((f) => f.startsWith(`${stem}.chunk-`) && f.endsWith('.cjs'))
+    .sort()) {
+    copyFileSync(join(dirname(bundle), f), join(workDir, f));
+    assets[f] = f;
+  }
   writeFileSync(
     join(workDir, 'sea-config.json'),
-    JSON.stringify(seaConfig(`${name}.cjs`, `${name}.blob`, { codeCache }), null, 2),
+    JSON.stringify(seaConfig(`${name}.cjs`, `${name}.blob`, { codeCache, name, assets }), null, 2),
   );
   // Node reports "Wrote single executable preparation blob" on success: keep output for failures.
   try {

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+// Inlined when the helpers are bundled (bench/basic-helpers.mjs), where the repo root is unknown.
+import daemonFlags from '../../../scripts/daemon-v8-flags.json' with { type: 'json' };
 
 /**
  * How a test runs each binary. By default the esbuild bundles in build/ on the pinned Node
@@ -17,6 +19,19 @@ const BUNDLE: Record<BinaryName, string> = {
   aspire: 'aspire.cjs',
 };
 
+/**
+ * The V8 flags the long-running agents are started with, the same the single executables carry
+ * in their execArgv (scripts/daemon-v8-flags.json). ASPIRE_DAEMON_V8_FLAGS replaces them for a
+ * benchmark comparing flags (space-separated; empty for none).
+ */
+export function daemonV8Flags(): string[] {
+  const env = process.env.ASPIRE_DAEMON_V8_FLAGS;
+  if (env !== undefined) return env.split(/\s+/).filter(Boolean);
+  return [...daemonFlags.flags];
+}
+
+const DAEMONS: ReadonlySet<BinaryName> = new Set(['boot', 'BasicAgent']);
+
 export function repoRoot(): string {
   return REPO_ROOT;
 }
@@ -31,5 +46,6 @@ export function binary(name: BinaryName): { cmd: string; args: string[] } {
   const bundle = join(process.env.ASPIRE_BUILD_DIR ?? join(REPO_ROOT, 'build'), BUNDLE[name]);
   // The BasicAgent bundle dispatches on its program name: argv[1] tells it to act as the Ctl.
   const extra = name === 'BasicAgentCtl' ? ['--as', 'BasicAgentCtl'] : [];
-  return { cmd: process.execPath, args: [bundle, ...extra] };
+  const flags = DAEMONS.has(name) ? daemonV8Flags() : [];
+  return { cmd: process.execPath, args: [...flags, bundle, ...extra] };
 }

@@ -3,7 +3,6 @@ import { siCollector, siFilesystem } from './si.ts';
 /** Disks, partitions, md arrays and LVM volumes: systeminformation's blockDevices() (`lsblk`). */
 export const blockDevicesCollector = siCollector({
   name: 'blockdevices',
-  summary: 'block devices (lsblk): disks, partitions, RAID, LVM; size, file system, model, serial',
   load: siFilesystem,
   what: 'systeminformation blockDevices()',
   call: (si) => si.blockDevices(),

@@ -1,11 +1,9 @@
-import { ErrorCode, errorMessage } from '@aspire/protocol';
+import { ErrorCode, errorMessage } from '@aspire/protocol/error-codes';
 
-/** A getinfo collector: parses its own args, returns plain JSON data. */
+/** A getinfo collector: parses its own args, returns plain JSON data (its --help line is in registry.ts). */
 export interface Collector {
   /** The part after `getinfo.`. */
   name: string;
-  /** One line for --help. */
-  summary: string;
   run(args: string[]): Promise<unknown>;
 }
 

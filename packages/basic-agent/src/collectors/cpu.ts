@@ -27,7 +27,6 @@ const pct = (n: number) => Math.round(n * 100) / 100;
 /** systeminformation's cpu() (lscpu, dmidecode) and currentLoad(), with the kernel's model name and load average. */
 export const cpuCollector = siCollector({
   name: 'cpu',
-  summary: 'model, sockets, cores, logical CPUs, speed, cache, flags, load average, utilisation',
   load: siCpu,
   what: 'systeminformation cpu() and currentLoad()',
   call: (si) => Promise.all([si.cpu(), sampleLoad(si)]),

@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { ErrorCode } from '@aspire/protocol';
+import { ErrorCode } from '@aspire/protocol/error-codes';
 import { CollectorError } from './collector.ts';
 import { siCollector, siFilesystem, withDeadline } from './si.ts';
 
@@ -11,7 +11,6 @@ import { siCollector, siFilesystem, withDeadline } from './si.ts';
  */
 export const disksCollector = siCollector({
   name: 'disks',
-  summary: 'mounted file systems: size, used, free, inodes',
   load: siFilesystem,
   what: 'systeminformation fsSize()',
   call: (si) => si.fsSize(),

@@ -5,7 +5,6 @@ import { noArgs, type Collector } from './collector.ts';
 /** uname -r / -v / -m / -n and the boot command line. */
 export const kernelCollector: Collector = {
   name: 'kernel',
-  summary: 'kernel release, version, arch, hostname, boot command line',
   async run(args) {
     noArgs('kernel', args);
     let cmdline = '';

@@ -1,11 +1,10 @@
-import { ErrorCode } from '@aspire/protocol';
+import { ErrorCode } from '@aspire/protocol/error-codes';
 import { CollectorError } from './collector.ts';
 import { siCollector, siMemory } from './si.ts';
 
 /** RAM and swap in bytes: systeminformation's mem() (it reads /proc/meminfo). */
 export const memoryCollector = siCollector({
   name: 'memory',
-  summary: 'RAM and swap in bytes (/proc/meminfo)',
   load: siMemory,
   what: 'systeminformation mem()',
   call: (si) => si.mem(),

@@ -8,7 +8,6 @@ import { siCollector, siNetwork } from './si.ts';
  */
 export const networkCollector = siCollector({
   name: 'network',
-  summary: 'interfaces: addresses, MAC, MTU, link state, speed, default route',
   load: siNetwork,
   what: 'systeminformation networkInterfaces()',
   call: (si) => si.networkInterfaces(),

@@ -14,7 +14,6 @@ export function parseOsRelease(text: string): Record<string, string> {
 /** /etc/os-release (or /usr/lib/os-release) plus the platform. */
 export const osCollector: Collector = {
   name: 'os',
-  summary: 'distribution (os-release), platform',
   async run(args) {
     noArgs('os', args);
     let rel: Record<string, string> = {};

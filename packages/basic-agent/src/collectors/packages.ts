@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { ErrorCode } from '@aspire/protocol';
+import { ErrorCode } from '@aspire/protocol/error-codes';
 import { CollectorError, noArgs, type Collector } from './collector.ts';
 
 function run(cmd: string, args: string[]): Promise<string> {
@@ -20,7 +20,6 @@ function run(cmd: string, args: string[]): Promise<string> {
  */
 export const packagesCollector: Collector = {
   name: 'packages',
-  summary: 'installed packages (dpkg-query or rpm -qa)',
   async run(args) {
     noArgs('packages', args);
     try {

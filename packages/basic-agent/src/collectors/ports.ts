@@ -62,7 +62,6 @@ function socketOwners(): Map<string, number> {
 /** Listening TCP and bound UDP sockets with the owning process when visible. */
 export const portsCollector: Collector = {
   name: 'ports',
-  summary: 'listening TCP/UDP sockets with owning process',
   async run(args) {
     noArgs('ports', args);
     const rows = [];

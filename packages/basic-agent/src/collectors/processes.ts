@@ -49,7 +49,6 @@ export function listPids(): number[] {
 /** Every process from /proc. */
 export const processesCollector: Collector = {
   name: 'processes',
-  summary: 'running processes: pid, ppid, uid, name, state, rss, command line',
   async run(args) {
     noArgs('processes', args);
     return listPids()

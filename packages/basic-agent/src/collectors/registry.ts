@@ -1,34 +1,87 @@
-import { ErrorCode, type ReplyFrame } from '@aspire/protocol';
+import type { ReplyFrame } from '@aspire/protocol';
+import { ErrorCode } from '@aspire/protocol/error-codes';
 import { CollectorError, splitArgs, type Collector } from './collector.ts';
-import { blockDevicesCollector } from './block-devices.ts';
-import { cpuCollector } from './cpu.ts';
-import { disksCollector } from './disks.ts';
-import { kernelCollector } from './kernel.ts';
-import { memoryCollector } from './memory.ts';
-import { networkCollector } from './network.ts';
-import { osCollector } from './os-release.ts';
-import { packagesCollector } from './packages.ts';
-import { portsCollector } from './ports.ts';
-import { processesCollector } from './processes.ts';
-import { uptimeCollector } from './uptime.ts';
-import { usersCollector } from './users.ts';
 
-export const COLLECTORS: ReadonlyMap<string, Collector> = new Map(
-  [
-    usersCollector,
-    kernelCollector,
-    osCollector,
-    cpuCollector,
-    memoryCollector,
-    disksCollector,
-    blockDevicesCollector,
-    networkCollector,
-    uptimeCollector,
-    processesCollector,
-    portsCollector,
-    packagesCollector,
-  ].map((c) => [c.name, c]),
-);
+/** A collector's name, its --help line and its module, loaded only when it runs. */
+export interface CollectorEntry {
+  name: string;
+  summary: string;
+  /** Collects over time before answering (BasicAgentCtl --help says so). */
+  samples?: string;
+  load(): Promise<Collector>;
+}
+
+/**
+ * Every collector, loaded on first use: BasicAgentCtl runs one collector per process and should
+ * evaluate that one only (and none for --help or --version); the daemon pays for a collector the
+ * first time a request asks for it.
+ */
+const ENTRIES: CollectorEntry[] = [
+  {
+    name: 'users',
+    summary:
+      'accounts: -U NAME one user, -A all, -u normal (UID_MIN <= uid <= UID_MAX), -S system (the rest: root, nobody)',
+    load: () => import('./users.ts').then((m) => m.usersCollector),
+  },
+  {
+    name: 'kernel',
+    summary: 'kernel release, version, arch, hostname, boot command line',
+    load: () => import('./kernel.ts').then((m) => m.kernelCollector),
+  },
+  {
+    name: 'os',
+    summary: 'distribution (os-release), platform',
+    load: () => import('./os-release.ts').then((m) => m.osCollector),
+  },
+  {
+    name: 'cpu',
+    summary: 'model, sockets, cores, logical CPUs, speed, cache, flags, load average, utilisation',
+    samples: 'samples utilisation over 0.5 s',
+    load: () => import('./cpu.ts').then((m) => m.cpuCollector),
+  },
+  {
+    name: 'memory',
+    summary: 'RAM and swap in bytes (/proc/meminfo)',
+    load: () => import('./memory.ts').then((m) => m.memoryCollector),
+  },
+  {
+    name: 'disks',
+    summary: 'mounted file systems: size, used, free, inodes',
+    load: () => import('./disks.ts').then((m) => m.disksCollector),
+  },
+  {
+    name: 'blockdevices',
+    summary: 'block devices (lsblk): disks, partitions, RAID, LVM; size, file system, model, serial',
+    load: () => import('./block-devices.ts').then((m) => m.blockDevicesCollector),
+  },
+  {
+    name: 'network',
+    summary: 'interfaces: addresses, MAC, MTU, link state, speed, default route',
+    load: () => import('./network.ts').then((m) => m.networkCollector),
+  },
+  {
+    name: 'uptime',
+    summary: 'seconds since boot, boot time, clock, time zone',
+    load: () => import('./uptime.ts').then((m) => m.uptimeCollector),
+  },
+  {
+    name: 'processes',
+    summary: 'running processes: pid, ppid, uid, name, state, rss, command line',
+    load: () => import('./processes.ts').then((m) => m.processesCollector),
+  },
+  {
+    name: 'ports',
+    summary: 'listening TCP/UDP sockets with owning process',
+    load: () => import('./ports.ts').then((m) => m.portsCollector),
+  },
+  {
+    name: 'packages',
+    summary: 'installed packages (dpkg-query or rpm -qa)',
+    load: () => import('./packages.ts').then((m) => m.packagesCollector),
+  },
+];
+
+export const COLLECTORS: ReadonlyMap<string, CollectorEntry> = new Map(ENTRIES.map((c) => [c.name, c]));
 
 export type CollectResult = { ok: true; data: unknown } | { ok: false; code: number; message: string };
 
@@ -38,8 +91,8 @@ export type CollectResult = { ok: true; data: unknown } | { ok: false; code: num
  */
 export async function collect(method: string, args: string | undefined): Promise<CollectResult> {
   const name = method.startsWith('getinfo.') ? method.slice('getinfo.'.length) : method;
-  const c = COLLECTORS.get(name);
-  if (!c) {
+  const entry = COLLECTORS.get(name);
+  if (!entry) {
     return {
       ok: false,
       code: ErrorCode.COLLECTOR_UNKNOWN,
@@ -47,6 +100,7 @@ export async function collect(method: string, args: string | undefined): Promise
     };
   }
   try {
+    const c = await entry.load();
     return { ok: true, data: await c.run(splitArgs(args)) };
   } catch (err) {
     if (err instanceof CollectorError) return { ok: false, code: err.code, message: err.message };

@@ -13,26 +13,28 @@
  * stripped of shell characters by the library) plus `ip route`, `ip a` and `nmcli` where present;
  * time runs `date` and `ls -l /etc/localtime`.
  */
-import { ErrorCode } from '@aspire/protocol';
+import { ErrorCode } from '@aspire/protocol/error-codes';
 import { CollectorError, noArgs, type Collector } from './collector.ts';
 
 /**
- * One loader per library module, not the package index: the index evaluates all 20 modules
- * (graphics, bluetooth vendor tables, docker...) and the bundle would carry all 700 KB of them,
- * which every start of the Ctl then parses. The lib/ paths are the package's own files (it has
- * no "exports" map); the integration tests run every collector through the bundle, so a
- * release that moved them fails there.
+ * The library modules, not the package index: the index evaluates all 20 modules (graphics,
+ * bluetooth vendor tables, docker...) and the bundle would carry all 700 KB of them. The lib/
+ * paths are the package's own files (it has no "exports" map); the integration tests run every
+ * collector through the bundle, so a release that moved them fails there. si-lib.ts is loaded on
+ * first use and is a chunk of its own in the bundle (scripts/build.mjs), so the Ctl parses it
+ * only for a collector that needs it.
  */
-const once = <T>(load: () => Promise<{ default: T }>): (() => Promise<T>) => {
+type SiLib = typeof import('./si-lib.ts');
+const once = <T>(pick: (m: SiLib) => () => Promise<T>): (() => Promise<T>) => {
   let p: Promise<T> | undefined;
-  return () => (p ??= load().then((m) => m.default));
+  return () => (p ??= import('./si-lib.ts').then((m) => pick(m)()));
 };
 
-export const siMemory = once(() => import('systeminformation/lib/memory.js'));
-export const siCpu = once(() => import('systeminformation/lib/cpu.js'));
-export const siFilesystem = once(() => import('systeminformation/lib/filesystem.js'));
-export const siNetwork = once(() => import('systeminformation/lib/network.js'));
-export const siOsInfo = once(() => import('systeminformation/lib/osinfo.js'));
+export const siMemory = once((m) => m.memory);
+export const siCpu = once((m) => m.cpu);
+export const siFilesystem = once((m) => m.filesystem);
+export const siNetwork = once((m) => m.network);
+export const siOsInfo = once((m) => m.osinfo);
 
 /**
  * The library runs its commands without a timeout (`df` on a hung NFS mount never returns):
@@ -67,7 +69,6 @@ export function withDeadline<T>(what: string, work: Promise<T>, ms = SI_DEADLINE
  */
 export function siCollector<M, T>(spec: {
   name: string;
-  summary: string;
   load: () => Promise<M>;
   /** Named in the deadline message. */
   what: string;
@@ -76,7 +77,6 @@ export function siCollector<M, T>(spec: {
 }): Collector {
   return {
     name: spec.name,
-    summary: spec.summary,
     async run(args) {
       noArgs(spec.name, args);
       const lib = await spec.load();

@@ -15,7 +15,6 @@ async function idleSeconds(): Promise<number | null> {
  */
 export const uptimeCollector = siCollector({
   name: 'uptime',
-  summary: 'seconds since boot, boot time, clock, time zone',
   load: siOsInfo,
   what: 'systeminformation time()',
   call: async (si) => ({ t: si.time(), idle: await idleSeconds() }),

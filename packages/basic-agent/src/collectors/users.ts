@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ErrorCode } from '@aspire/protocol';
+import { ErrorCode } from '@aspire/protocol/error-codes';
 import { allGroups, allUsers, isSystemUid, uidRange, type PasswdEntry, type UidRange } from '../host/accounts.ts';
 import { CollectorError, badArgument, type Collector } from './collector.ts';
 
@@ -158,7 +158,5 @@ export function collectUsers(args: string[]): UserInfo[] {
 
 export const usersCollector: Collector = {
   name: 'users',
-  summary:
-    'accounts: -U NAME one user, -A all, -u normal (UID_MIN <= uid <= UID_MAX), -S system (the rest: root, nobody)',
   run: async (args) => collectUsers(args),
 };

@@ -1,5 +1,7 @@
-import { ErrorCode, errorName } from '@aspire/protocol';
-import { EXIT_CODES, versionLine } from '@aspire/agent-core';
+// Only what the Ctl itself needs, by subpath: the packages' indexes would evaluate the daemon's
+// schemas, logger and TLS modules on every start (docs/basic-agent.md "BasicAgentCtl start-up").
+import { EXIT_CODES, versionLine } from '@aspire/agent-core/build-info';
+import { ErrorCode, errorName } from '@aspire/protocol/error-codes';
 import { COLLECTORS, collect } from '../collectors/registry.ts';
 import { renderTable } from './render-table.ts';
 
@@ -21,7 +23,7 @@ Examples:
 Exit codes: 0 ok, 1 the collector failed, 2 usage error.
 
 Collectors:
-${[...COLLECTORS.values()].map((c) => `  getinfo.${c.name.padEnd(10)} ${c.summary}`).join('\n')}
+${[...COLLECTORS.values()].map((c) => `  getinfo.${c.name.padEnd(10)} ${c.summary}${c.samples ? ` (${c.samples})` : ''}`).join('\n')}
 `;
 
 export interface CtlIo {

@@ -9,7 +9,9 @@
  * (docs/boot-agent.md "Footprint"). undici stays for package downloads, loaded only then.
  */
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+// Type only: node:https (and node:tls under it, about 4 MB of RSS) is loaded at the first https
+// exchange, so a boot talking plain http never pays for it.
+import type { Agent as HttpsAgent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { Clock } from '@aspire/agent-core';
 import { parseJson, type Validator } from '@aspire/protocol';
@@ -49,10 +51,13 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
   // one exchange per step, minutes apart, so an idle socket would only hold memory and a file
   // descriptor and race the server's keep-alive timeout on the next push. `ca` replaces the
   // default list, as before: with a CA file only that CA is trusted; without it, Node's roots.
-  const agents = {
-    'http:': new HttpAgent({ keepAlive: false }),
-    'https:': new HttpsAgent({ keepAlive: false, rejectUnauthorized: true, ...(ca ? { ca } : {}) }),
-  };
+  const httpAgent = new HttpAgent({ keepAlive: false });
+  let https: Promise<{ agent: HttpsAgent; request: typeof httpRequest }> | undefined;
+  const loadHttps = () =>
+    (https ??= import('node:https').then((m) => ({
+      agent: new m.Agent({ keepAlive: false, rejectUnauthorized: true, ...(ca ? { ca } : {}) }),
+      request: m.request,
+    })));
 
   async function exchange<T>(
     method: 'POST' | 'GET',
@@ -81,14 +86,15 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
       const scheme = url.protocol;
       if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`unsupported scheme ${scheme}`);
       const payload = method === 'POST' ? Buffer.from(JSON.stringify(body), 'utf8') : undefined;
+      const tls = scheme === 'https:' ? await loadHttps() : undefined;
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const send = scheme === 'https:' ? httpsRequest : httpRequest;
+        const send = tls ? tls.request : httpRequest;
         // `signal` destroys the request (and the reply being read) on timeout or SIGTERM.
         req = send(
           url,
           {
             method,
-            agent: agents[scheme],
+            agent: tls ? tls.agent : httpAgent,
             signal: ac.signal,
             headers: {
               ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
@@ -158,8 +164,8 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
       exchange('POST', baseUrl, path, body, headers, check, signal),
     get: (baseUrl, path, headers, check, signal) => exchange('GET', baseUrl, path, undefined, headers, check, signal),
     close: async () => {
-      agents['http:'].destroy();
-      agents['https:'].destroy();
+      httpAgent.destroy();
+      if (https) (await https).agent.destroy();
     },
   };
 }

@@ -10,12 +10,11 @@ import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, s
 import { join } from 'node:path';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { rootCertificates } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { isDiskFull } from '@aspire/agent-core';
-import { Client as FtpClient } from 'basic-ftp';
-// Type only: undici itself is loaded on the first http(s) download (fetchHttp), so an idle boot
-// never pays for it (about 28 MB of RSS; docs/boot-agent.md "Footprint").
+// Types only: undici (about 28 MB of RSS; docs/boot-agent.md "Footprint"), basic-ftp and
+// node:tls under them are loaded on the first download that needs them, so an idle boot never
+// pays for them; in the built bundle undici is a chunk of its own (scripts/build.mjs).
 import type { Agent } from 'undici';
 import { JobError } from './job-error.ts';
 
@@ -30,10 +29,11 @@ export interface DownloadOptions {
 }
 
 const agents = new Map<string, Agent>();
-function dispatcherFor(undici: typeof import('undici'), caFile: string | undefined): Agent | undefined {
+async function dispatcherFor(undici: typeof import('undici'), caFile: string | undefined): Promise<Agent | undefined> {
   if (!caFile) return undefined;
   let a = agents.get(caFile);
   if (!a) {
+    const { rootCertificates } = await import('node:tls');
     // `ca` replaces Node's default list: keep the system roots and add the configured one.
     a = new undici.Agent({ connect: { ca: [...rootCertificates, readFileSync(caFile, 'utf8')] } });
     agents.set(caFile, a);
@@ -143,7 +143,7 @@ async function fetchHttp(
 ): Promise<void> {
   const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs ?? 300_000)]);
   const undici = await import('undici');
-  const dispatcher = dispatcherFor(undici, opts.caFile);
+  const dispatcher = await dispatcherFor(undici, opts.caFile);
   const res = await undici.fetch(url, { signal, redirect: 'follow', ...(dispatcher ? { dispatcher } : {}) });
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
@@ -203,6 +203,7 @@ async function fetchFtp(
   counter: { n: number },
   opts: DownloadOptions,
 ): Promise<void> {
+  const { Client: FtpClient } = await import('basic-ftp');
   const client = new FtpClient(opts.timeoutMs ?? 60_000);
   const onAbort = () => client.close();
   opts.signal.addEventListener('abort', onAbort, { once: true });

@@ -19,7 +19,6 @@ import {
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isDiskFull } from '@aspire/agent-core';
-import * as tar from 'tar';
 import { fsJobError, JobError } from './job-error.ts';
 import { rpmQuery, type RpmOptions, type RpmInfo } from './rpm.ts';
 import { parseRunSpec, RUN_SPEC_FILE, RunSpecError, type RunSpec } from './run-spec.ts';
@@ -131,6 +130,8 @@ export async function stagePackage(opts: {
   const staging = join(opts.versionsDir, `.staging-${randomBytes(6).toString('hex')}`);
   mkdirSync(staging, { recursive: true });
   try {
+    // Loaded here only: a package install is rare, an idle boot need not carry tar.
+    const tar = await import('tar');
     await tar.x({ file: opts.file, cwd: staging, strict: true, preservePaths: false, preserveOwner: false });
     const spec = readSpecFile(join(staging, RUN_SPEC_FILE), 'package');
     checkIdentity(opts.name, opts.jobVersion, spec.name, spec.version);
