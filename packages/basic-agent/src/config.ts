@@ -41,6 +41,8 @@ export interface BasicConfig {
   backoffMaxMs: number;
   /** Periodic task runs are killed after this long. */
   taskTimeoutSec: number;
+  /** Seconds between looks for a change of the crontab file (re-read without SIGHUP); 0: never. */
+  crontabCheckSec: number;
   /** Time between the SIGTERMs of the kill escalation. */
   killIntervalMs: number;
   /** Time zone of crontab schedules (IANA name); default the host's. */
@@ -69,6 +71,7 @@ const KNOWN = [
   'backoffBaseMs',
   'backoffMaxMs',
   'taskTimeoutSec',
+  'crontabCheckSec',
   'killIntervalMs',
   'timezone',
   'resultQueueMax',
@@ -126,6 +129,7 @@ export function checkConfig(raw: unknown, source: string): Readonly<BasicConfig>
     backoffBaseMs: c.number('backoffBaseMs', { min: 10, max: 600_000, default: 1000 }),
     backoffMaxMs: c.number('backoffMaxMs', { min: 100, max: 3_600_000, default: 60_000 }),
     taskTimeoutSec: c.number('taskTimeoutSec', { min: 1, max: 7 * 86_400, default: 3600 }),
+    crontabCheckSec: c.number('crontabCheckSec', { min: 0, max: 86_400, default: 30 }),
     killIntervalMs: c.number('killIntervalMs', { min: 50, max: 60_000, default: 1000 }),
     timezone,
     resultQueueMax: c.number('resultQueueMax', { min: 1, max: 100_000, default: 1000 }),

@@ -66,3 +66,35 @@ describe('periodic tasks from the server', () => {
     t.stop();
   });
 });
+
+describe('the crontab file watched for changes', () => {
+  it('a change on disk is re-read after crontabCheckSec without SIGHUP; an unchanged file is not re-read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aspire-tasks-'));
+    dirs.push(dir);
+    const crontab = join(dir, 'crontab');
+    writeFileSync(crontab, '0 * * * * * root echo one\n');
+    const clock = new ManualClock();
+    const t = new PeriodicTasks({
+      clock,
+      logger: silentLogger(),
+      crontabPath: crontab,
+      crontabCheckSec: 5,
+      storePath: join(dir, 'state', 'tasks.json'),
+      timezone: 'UTC',
+      taskTimeoutSec: 10,
+      onResult: () => {},
+    });
+    t.start();
+    const lines = () => (t.list('x').data as { tasks: { line: string }[] }).tasks.map((x) => x.line);
+    expect(lines()).toEqual(['0 * * * * * root echo one']);
+    writeFileSync(crontab, '0 * * * * * root echo one\n0 * * * * * root echo two\n');
+    await clock.advance(4000);
+    expect(lines()).toHaveLength(1);
+    await clock.advance(1000);
+    expect(lines()).toEqual(['0 * * * * * root echo one', '0 * * * * * root echo two']);
+    rmSync(crontab);
+    await clock.advance(5000);
+    expect(lines()).toEqual([]);
+    t.stop();
+  });
+});

@@ -51,6 +51,7 @@ export function createBasicAgent(deps: BasicAgentDeps): BasicAgent {
     clock,
     logger: logger.child({ component: 'cron' }),
     crontabPath: config.crontab,
+    crontabCheckSec: config.crontabCheckSec,
     storePath: join(config.stateDir, 'tasks.json'),
     timezone: config.timezone,
     taskTimeoutSec: config.taskTimeoutSec,

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { policyAllowsCommand, type Clock, type HostPolicy, type Logger } from '@aspire/agent-core';
+import { readFileSync, statSync } from 'node:fs';
+import { policyAllowsCommand, type Clock, type HostPolicy, type Logger, type TimerHandle } from '@aspire/agent-core';
 import {
   ErrorCode,
   ErrorMessage,
@@ -27,6 +27,12 @@ export interface PeriodicTasksDeps {
   clock: Clock;
   logger: Logger;
   crontabPath: string;
+  /**
+   * Seconds between looks at the crontab file (size, mtime, inode): a change is re-read without
+   * waiting for SIGHUP, so a writer that cannot signal (the BootAgent's managed section written
+   * while this agent starts) is picked up. 0 or absent: only at start and SIGHUP.
+   */
+  crontabCheckSec?: number;
   storePath: string;
   timezone: string;
   taskTimeoutSec: number;
@@ -52,6 +58,9 @@ export class PeriodicTasks {
   private crontabErrors: CrontabError[] = [];
   private serverTasks: { name: string; line: string }[] = [];
   private readonly store: TaskStore;
+  /** The crontab file as last read (`size:mtime:inode`, `absent`), to see a change. */
+  private crontabSeen = '';
+  private watchTimer: TimerHandle | undefined;
 
   constructor(private readonly deps: PeriodicTasksDeps) {
     this.store = new TaskStore(deps.storePath);
@@ -75,14 +84,40 @@ export class PeriodicTasks {
     }
     this.applyServerTasks();
     this.scheduler.start();
+    this.watchCrontab();
   }
 
   stop(): void {
+    this.watchTimer?.cancel();
+    this.watchTimer = undefined;
     this.scheduler.stop();
+  }
+
+  private crontabSignature(): string {
+    try {
+      const st = statSync(this.deps.crontabPath);
+      return `${st.size}:${st.mtimeMs}:${st.ino}`;
+    } catch {
+      return 'absent';
+    }
+  }
+
+  /** Re-read the crontab when the file changed since it was last read (every crontabCheckSec). */
+  private watchCrontab(): void {
+    const every = this.deps.crontabCheckSec ?? 0;
+    if (every <= 0) return;
+    this.watchTimer = this.deps.clock.setTimeout(() => {
+      if (this.crontabSignature() !== this.crontabSeen) {
+        this.deps.logger.info({ path: this.deps.crontabPath }, 'crontab changed on disk: re-read');
+        this.reloadCrontab();
+      }
+      this.watchCrontab();
+    }, every * 1000);
   }
 
   /** Re-read the crontab file (start and SIGHUP). Invalid lines are reported and skipped. */
   reloadCrontab(): CrontabError[] {
+    this.crontabSeen = this.crontabSignature();
     let text = '';
     try {
       text = readFileSync(this.deps.crontabPath, 'utf8');

@@ -3,11 +3,17 @@
  * host"): the BootAgent rewrites the section between the markers (agent-core crontab-section,
  * the one module that knows them) with an atomic write that keeps the file's mode, then sends
  * the running BasicAgent SIGHUP, which re-reads its crontab. The host's own lines are never
- * changed. A BasicAgent that is not running reads the file when it starts.
+ * changed. A BasicAgent that is not running reads the file when it starts; one that started
+ * less than SIGHUP_AFTER_UPTIME_SEC ago is not signalled (its handler may not be installed yet,
+ * and SIGHUP's default action ends a process): it sees the change within its own
+ * `crontabCheckSec` (the file's size, mtime and inode are looked at).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { type ManagedTask, replaceSection, type SectionDrift, sectionDrift, writeTextAtomic } from '@aspire/agent-core';
 import type { AgentReport } from '@aspire/protocol';
+
+/** A sub-agent up this long has long installed its SIGHUP handler. */
+export const SIGHUP_AFTER_UPTIME_SEC = 10;
 
 export interface CrontabTarget {
   /** The BasicAgent's crontab (boot.json `policy.crontab`, default /etc/basicagent/crontab). */
@@ -47,7 +53,7 @@ export async function writeCrontab(
   }
   await writeTextAtomic(target.path, replaceSection(text ?? '', tasks), mode);
   const r = reports.find((x) => x.name === target.agent && x.status === 'running');
-  if (r?.pid === undefined) return { signalled: false };
+  if (r?.pid === undefined || r.uptime < SIGHUP_AFTER_UPTIME_SEC) return { signalled: false };
   try {
     process.kill(r.pid, 'SIGHUP');
     return { signalled: true };
