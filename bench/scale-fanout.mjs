@@ -2,9 +2,9 @@
 // Benchmark (not a test): Polaris sync.bash fan-out across nodes (issue 12). --channels simulated
 // BasicAgent channels (bench/lib/scale-channels.mjs, their own process: mutual TLS with a host
 // certificate each, canned replies, like bench/basic-channel.mjs's clients) connect to
-//   - three real `aspire` nodes on one PostgreSQL: all enter through node 1's hub and are spread
-//     by its least-loaded `redirect`; the request goes to node 1, which runs a third locally and
-//     routes the rest over LISTEN/NOTIFY to the nodes holding them (docs/scale.md);
+//   - three real `aspire` nodes on one PostgreSQL: channel i enters through node i mod 3's hub (DNS
+//     round robin), following any least-loaded `redirect`; the request goes to node 1, which runs
+//     its third locally and routes the rest over LISTEN/NOTIFY to the nodes holding them;
 //   - one real `aspire` node on PostgreSQL holding every channel (the same count): the baseline,
 // and one POST /polaris {hosts: all, sync.bash true} is sent to each in turn (A B A B), --runs
 // times. Prints per setup the time to the complete answer (p50, p99, min) and the time from the
@@ -23,7 +23,7 @@ import {
   median,
   min,
   ms,
-  postgresPids,
+  postgresCpuSeconds,
   quantile,
   seedPostgres,
   sha256Hex,
@@ -34,6 +34,7 @@ import {
 const { values } = parseArgs({ options: { channels: { type: 'string' }, runs: { type: 'string' } } });
 const CHANNELS = sizeOf(values.channels, 'ASPIRE_BENCH_SCALE_CHANNELS', 3000);
 const RUNS = sizeOf(values.runs, 'ASPIRE_BENCH_SCALE_RUNS', 10);
+const IDLE_MS = 5000;
 const simHost = (i) => ({ agentsn: `sim-sn-${i}`, hostname: `sim-${i}`, credentialHash: sha256Hex(`sim-${i}`) });
 const hosts = Array.from({ length: CHANNELS }, (_, i) => simHost(i));
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -117,14 +118,9 @@ try {
   const hostCa = helpers.sharedTestHostCa();
   await sims.call({ op: 'init', hostCaCertFile: hostCa.certFile, hostCaKeyFile: hostCa.keyFile, hubCa: tls.caCert });
   const rss0 = rssMiB(one.nodes[0].child.proc.pid);
-  const conn3 = await sims.call({ op: 'connect', set: 'three', host: '127.0.0.1', port: entry.hubAddress.port, hosts });
-  const conn1 = await sims.call({
-    op: 'connect',
-    set: 'one',
-    host: '127.0.0.1',
-    port: one.nodes[0].hubAddress.port,
-    hosts,
-  });
+  const entries = (nodes) => nodes.map((n) => ({ host: '127.0.0.1', port: n.hubAddress.port }));
+  const conn3 = await sims.call({ op: 'connect', set: 'three', entries: entries(three.nodes), hosts });
+  const conn1 = await sims.call({ op: 'connect', set: 'one', entries: entries(one.nodes), hosts });
   // Routing reads the presence table: wait until every channel's row is in it.
   let spread = [];
   await waitFor('presence rows of every channel', async () => {
@@ -139,13 +135,18 @@ try {
     { name: '1 node, same count', node: one.nodes[0], pids: () => one.nodes.map((n) => n.child.proc.pid) },
   ];
   for (const s of setups) await fanOut(sims, s.node); // warm-up, not counted
-  for (const s of setups) Object.assign(s, { totals: [], deliveries: [], cpu: [] });
+  // Idle cost of holding the channels: heartbeats renew every presence row (heartbeatMs 1000 here).
+  const allAspire = () => [...three.nodes, ...one.nodes].map((n) => n.child.proc.pid);
+  const idle0 = [cpuSeconds(allAspire()), postgresCpuSeconds(pgh)];
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const idle = [cpuSeconds(allAspire()) - idle0[0], postgresCpuSeconds(pgh) - idle0[1]];
+  for (const s of setups) Object.assign(s, { totals: [], deliveries: [], cpu: [], pgCpu: [] });
   for (let r = 0; r < RUNS; r++) {
     for (const s of setups) {
-      const pids = () => [...s.pids(), ...postgresPids(pgh)];
-      const c0 = cpuSeconds(pids());
+      const c0 = [cpuSeconds(s.pids()), postgresCpuSeconds(pgh)];
       const f = await fanOut(sims, s.node);
-      s.cpu.push(cpuSeconds(pids()) - c0);
+      s.cpu.push(cpuSeconds(s.pids()) - c0[0]);
+      s.pgCpu.push(postgresCpuSeconds(pgh) - c0[1]);
       s.totals.push(f.total);
       s.deliveries.push(...f.deliveries);
     }
@@ -160,12 +161,15 @@ try {
   );
   console.log(`  spread over the three nodes (presence): ${spread.map((n) => `${n.nodeId} ${n.agents}`).join(', ')}`);
   console.log(`  one node's RSS per channel: ${rssPerConnKiB.toFixed(1)} KiB`);
+  console.log(
+    `  idle, ${2 * CHANNELS} channels on 4 nodes (heartbeat 1 s): aspire ${((idle[0] / IDLE_MS) * 1e5).toFixed(1)}% + postgres ${((idle[1] / IDLE_MS) * 1e5).toFixed(1)}% of a core`,
+  );
   for (const s of setups) {
     s.p50 = quantile(s.totals, 0.5);
     console.log(
       `  ${s.name.padEnd(28)} complete answer p50 ${ms(s.p50)}  p99 ${ms(quantile(s.totals, 0.99))}  min ${ms(min(s.totals))}` +
         `   command reaches a host p50 ${ms(quantile(s.deliveries, 0.5))}  p99 ${ms(quantile(s.deliveries, 0.99))}` +
-        `   CPU per fan-out ${(median(s.cpu) * 1000).toFixed(0)} ms (aspire + postgres)`,
+        `   CPU per fan-out ${(median(s.cpu) * 1000).toFixed(0)} + ${(median(s.pgCpu) * 1000).toFixed(0)} ms (aspire + postgres)`,
     );
   }
   const ratio = setups[0].p50 / setups[1].p50;

@@ -30,7 +30,7 @@ import {
   median,
   min,
   ms,
-  postgresPids,
+  postgresCpuSeconds,
   seedPostgres,
   seedSqlite,
   sizeOf,
@@ -66,11 +66,11 @@ const tlsConfig = { tlsCert: tls.serverCertFile, tlsKey: tls.serverKeyFile };
 const started = [];
 
 /** Run the generator once against `urls`; its JSON line, with the CPU the servers used meanwhile. */
-function generate(urls, serverPids, once = false) {
+function generate(urls, meters, once = false) {
   const args = [LOAD, '--urls', urls.join(','), '--ca', tls.caCertFile, '--hosts', String(HOSTS)];
   args.push('--agents', String(AGENTS), '--seconds', String(seconds), '--connections', String(connections));
   if (once) args.push('--once');
-  const before = serverPids.map((p) => cpuSeconds(p()));
+  const before = meters.map((m) => m());
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -80,7 +80,7 @@ function generate(urls, serverPids, once = false) {
       if (code !== 0) return reject(new Error(`scale-load.mjs exited ${code}`));
       const r = JSON.parse(out.trim().split('\n').pop());
       // CPU seconds of each process group (aspire nodes, postgres) per push, in ms.
-      r.serverCpuMs = serverPids.map((p, k) => ((cpuSeconds(p()) - before[k]) * 1000) / Math.max(1, r.n));
+      r.serverCpuMs = meters.map((m, k) => ((m() - before[k]) * 1000) / Math.max(1, r.n));
       if (r.errors > 0) console.log(`  (${r.errors} non-200 answers, first: ${r.firstError})`);
       resolve(r);
     });
@@ -90,7 +90,8 @@ function generate(urls, serverPids, once = false) {
 try {
   const pgh = await helpers.startPostgres({ database: 'bench_boot' });
   started.push(() => pgh.stop());
-  const pgPids = () => postgresPids(pgh);
+  const pgCpu = () => postgresCpuSeconds(pgh);
+  const walBytes = async () => Number(await pgh.psql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"));
 
   // One node on SQLite: started once to create and migrate its database, seeded while stopped.
   const sqliteDir = join(work, 'sqlite');
@@ -137,24 +138,30 @@ try {
   const bare = await bareFastify(work, tls, reply);
   started.push(() => bare.stop());
 
-  const pid = (h) => h.child.proc.pid;
+  const cpuOf = (handles) => () => cpuSeconds(handles.map((h) => h.child.proc.pid));
   const targets = [
-    { name: 'bare fastify, same reply bytes', urls: [bare.url], pids: [() => [bare.pid]] },
-    { name: '1 node, SQLite', urls: [sqlite.url], pids: [() => [pid(sqlite)]] },
-    { name: '1 node, PostgreSQL', urls: one.nodes.map((n) => n.url), pids: [() => one.nodes.map(pid), pgPids] },
+    { name: 'bare fastify, same reply bytes', urls: [bare.url], cpu: [() => cpuSeconds([bare.pid])] },
+    { name: '1 node, SQLite', urls: [sqlite.url], cpu: [cpuOf([sqlite])] },
+    { name: '1 node, PostgreSQL', urls: one.nodes.map((n) => n.url), cpu: [cpuOf(one.nodes), pgCpu] },
     {
       name: '3 nodes, one PostgreSQL',
       urls: three.nodes.map((n) => n.url),
-      pids: [() => three.nodes.map(pid), pgPids],
+      cpu: [cpuOf(three.nodes), pgCpu],
     },
   ];
   // First push of every agent on each target: a full write of each host's row.
-  for (const t of targets) t.first = await generate(t.urls, t.pids, true);
+  for (const t of targets) t.first = await generate(t.urls, t.cpu, true);
   // One round not counted: every node's JIT warms up on steady pushes before anything is measured.
-  for (const t of targets) await generate(t.urls, t.pids);
+  for (const t of targets) await generate(t.urls, t.cpu);
   for (const t of targets) t.runs = [];
   for (let r = 0; r < rounds; r++) {
-    for (const t of targets) t.runs.push(await generate(t.urls, t.pids));
+    for (const t of targets) {
+      // WAL written per push (the whole PostgreSQL server's, so the other cluster's heartbeats too: small).
+      const w0 = t.cpu.length > 1 ? await walBytes() : 0;
+      const run = await generate(t.urls, t.cpu);
+      if (t.cpu.length > 1) run.walPerPush = ((await walBytes()) - w0) / Math.max(1, run.n);
+      t.runs.push(run);
+    }
   }
 
   console.log(
@@ -169,7 +176,7 @@ try {
   for (const t of targets) {
     const rates = t.runs.map((r) => r.rate);
     const gen = Math.max(...t.runs.map((r) => r.cpu));
-    const cpuMs = t.pids.map((_, k) => median(t.runs.map((r) => r.serverCpuMs[k])));
+    const cpuMs = t.cpu.map((_, k) => median(t.runs.map((r) => r.serverCpuMs[k])));
     const ratio = median(rates) / base;
     generatorBound ||= gen > 0.9;
     console.log(
@@ -177,6 +184,9 @@ try {
         `  p50 ${ms(median(t.runs.map((r) => r.p50)))}  p99 ${ms(median(t.runs.map((r) => r.p99)))}` +
         `  ${(ratio * 100).toFixed(0).padStart(3)}% of bare  first push ${t.first.rate.toFixed(0)}/s` +
         `  CPU/push ${cpuMs.map((c) => `${c.toFixed(2)} ms`).join(' + ')}${cpuMs.length > 1 ? ' (aspire + postgres)' : ''}` +
+        (t.runs[0].walPerPush === undefined
+          ? ''
+          : `  WAL/push ${median(t.runs.map((r) => r.walPerPush)).toFixed(0)} B`) +
         `  generator CPU ${(gen * 100).toFixed(0)}%`,
     );
     t.summary = { rate: median(rates), ratio, cpuMs };

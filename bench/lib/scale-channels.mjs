@@ -5,8 +5,8 @@
 // `redirect` frame to the node it names (the hub's least-loaded placement), answers `ping` and
 // every `sync.bash` at once with a canned success, and notes when each command frame arrived.
 //
-// Messages in: {op: 'init', hostCaCertFile, hostCaKeyFile, hubCa}, {op: 'connect', set, host,
-// port, hosts: [{hostname, agentsn}]}, {op: 'mark'}, {op: 'arrivals'}, {op: 'close'}.
+// Messages in: {op: 'init', hostCaCertFile, hostCaKeyFile, hubCa}, {op: 'connect', set,
+// entries: [{host, port}], hosts: [{hostname, agentsn}]}, {op: 'mark'}, {op: 'arrivals'}, {op: 'close'}.
 // Messages out: {op: 'ready'}, {op: 'connected', set, ms, redirects, startOvers, byPort}, {op: 'arrivals',
 // times} (epoch ms of each command frame since the last mark), {op: 'error', message}.
 import 'reflect-metadata';
@@ -121,7 +121,13 @@ async function connectSet(m) {
   let startOvers = 0;
   for (let i = 0; i < m.hosts.length; i += 100) {
     const batch = m.hosts.slice(i, i + 100);
-    const done = await Promise.all(batch.map(async (h) => channel(m, m.host, m.port, h, await certFor(h.agentsn))));
+    const done = await Promise.all(
+      batch.map(async (h, k) => {
+        // Entry i mod n: DNS round robin over the nodes' addresses (docs/scale.md "Deploying N nodes").
+        const entry = m.entries[(i + k) % m.entries.length];
+        return channel(entry, entry.host, entry.port, h, await certFor(h.agentsn));
+      }),
+    );
     for (const d of done) {
       byPort[d.port] = (byPort[d.port] ?? 0) + 1;
       redirects += d.redirects;

@@ -116,6 +116,19 @@ export function postgresPids(pgh) {
   return pids;
 }
 
+/**
+ * CPU seconds of the whole PostgreSQL server so far: the postmaster's own and its reaped
+ * children's (cutime, cstime: backends that ended) plus its live children's.
+ */
+export function postgresCpuSeconds(pgh) {
+  const [master, ...children] = postgresPids(pgh);
+  const f = readFileSync(`/proc/${master}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (
+    (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100 + cpuSeconds(children)
+  );
+}
+
 /** User + system CPU seconds of these processes so far (exited ones count 0). */
 export function cpuSeconds(pids) {
   let ticks = 0;
