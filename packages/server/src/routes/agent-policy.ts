@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { AgentPath, CREDENTIAL_HEADER, type EffectiveSubagent } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
 import { ok, sendError } from '../http/envelope.ts';
+import { TokenBucket } from '../http/rate-limit.ts';
 import { sameSecret, sha256Hex } from '../http/secrets.ts';
 import { packageArch, packageOs } from '../packages-match.ts';
 import { desiredState } from '../policy/desired-state.ts';
@@ -19,9 +20,19 @@ import { packageLink } from './agent-package.ts';
 const Query = Type.Object({ agentsn: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 
 export async function agentPolicyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  // A policy change makes the whole fleet pull at its next push: the same budget as status pushes
+  // (its own bucket), so a fleet is told to come back (429, Retry-After) rather than pile up.
+  const bucket = new TokenBucket(ctx.config.rateLimit.statusPerSec, ctx.config.rateLimit.statusBurst, ctx.clock);
   app.get<{ Querystring: Static<typeof Query> }>(
     AgentPath.POLICY,
     {
+      onRequest: async (_req, reply) => {
+        const wait = bucket.take();
+        if (wait > 0) {
+          reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
+          return sendError(reply, 'RATE_LIMITED', 'server busy; retry after the Retry-After seconds');
+        }
+      },
       schema: {
         tags: ['agent'],
         summary: "The host's effective desired-state policy, signed for it (purpose policy)",
