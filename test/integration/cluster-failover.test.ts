@@ -50,6 +50,8 @@ const boots: BootHandle[] = [];
 const agents: BasicAgentHandle[] = [];
 const sns: string[] = [];
 let runsFile: string;
+/** `SHA256:<hex>` of the RunOnce package. */
+let checksum: string;
 
 interface SwallowingProxy {
   url: string;
@@ -148,6 +150,66 @@ const runsOf = (stateDir: string): number =>
         .filter((l) => l.startsWith(stateDir)).length
     : 0;
 
+/**
+ * A fan-out through node 1 to every host that runs until `release` exists; resolved once in flight
+ * on all nodes, with its answer still to come (wrapped: an async function would wait for it).
+ */
+async function heldFanOut(release: string): Promise<{ answer: Promise<{ status: number; body: any }> }> {
+  const fanOut = nodes[0]!.api('POST', '/api/v1/server/polaris', {
+    id: `cf-fanout-${process.pid}`,
+    hosts: HOSTS,
+    method: 'sync.bash',
+    cmd: `while [ ! -e '${release}' ]; do sleep 0.2; done; echo released`,
+    timeout: 150,
+  });
+  await waitUntil(
+    async () => {
+      const all = await Promise.all(nodes.map(localAgents));
+      return all.every((list) => list.some((a) => a.inflight > 0)) || undefined;
+    },
+    { timeoutMs: 30_000, what: 'the fan-out in flight on all three nodes' },
+  );
+  return { answer: fanOut };
+}
+
+/** Tag the three hosts and install RunOnce on the tag: batch 1, retry 2, ttr 10 s, a 30 s window. */
+async function createTagTask(): Promise<number> {
+  const tag = await nodes[2]!.api('POST', '/api/v1/server/tag', { name: 'cf', value: 'once' });
+  expect(tag.status, JSON.stringify(tag.body)).toBe(200);
+  const bound = await nodes[0]!.api('POST', '/api/v1/server/tag/bind', { id: tag.body.tag.id, agents: sns });
+  expect(bound.body).toMatchObject({ status: 0, changed: 3 });
+  const nowS = Math.floor(Date.now() / 1000);
+  const created = await nodes[2]!.api('POST', '/api/v1/server/task', {
+    command: 'install',
+    tags: 'cf=once',
+    window: { start: nowS - 1, end: nowS + 30 },
+    batch: 1,
+    retry: { count: 2, interval: 0 },
+    ttr: 10,
+    parameters: { name: 'RunOnce', version: '1.0.0', url: `${pkg.url}/RunOnce-1.0.0.tar.gz`, checksum },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(200);
+  return created.body.id as number;
+}
+
+/** The task completes with every subtask SUCCESS on its first attempt, and each host ran it once. */
+async function expectEachRanOnce(taskId: number): Promise<void> {
+  const done = await waitUntil(
+    async () => {
+      const t = await nodes[2]!.api('GET', `/api/v1/server/task?id=${taskId}`);
+      return t.body.task?.status === 'COMPLETE' ? t.body : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 500, what: 'the tag task complete' },
+  );
+  expect(done.task).toMatchObject({ count: 3, complete: 3 });
+  const subtasks = done.subtasks as { agentsn: string; state: string; requeues: number; attempts: number }[];
+  const bySn = new Map(subtasks.map((s) => [s.agentsn, s]));
+  for (const sn of sns) expect(bySn.get(sn)).toMatchObject({ state: 'SUCCESS', attempts: 1 });
+  // The one the victim had reserved (its reply cut) went back to READY after ttr, same job id.
+  expect(bySn.get(sns[VICTIM]!)!.requeues).toBeGreaterThanOrEqual(1);
+  for (const b of boots) expect(runsOf(b.stateDir)).toBe(1);
+}
+
 beforeAll(async () => {
   pg = await startPostgres({ database: 'aspire_failover' });
   ca = makeTestCa();
@@ -183,6 +245,7 @@ beforeAll(async () => {
   await tar.c({ gzip: true, file: tarball, cwd: stage, portable: true }, ['agent.json', 'agent.sh']);
   pkg = await startPackageServer();
   pkg.put('/RunOnce-1.0.0.tar.gz', readFileSync(tarball));
+  checksum = `SHA256:${createHash('sha256').update(readFileSync(tarball)).digest('hex')}`;
 
   for (const [i, hostname] of HOSTS.entries()) {
     // Host i's place in the server list is node i (chosen through the agentsn it proposes at its
@@ -271,20 +334,7 @@ describe('kill -9 of a node in the middle of a fan-out and a tag task (three nod
     const victim = nodes[VICTIM]!;
     const release = join(work, 'release');
     // 1. A fan-out through node 1 to all three hosts, held until the test releases it.
-    const fanOut = nodes[0]!.api('POST', '/api/v1/server/polaris', {
-      id: `cf-fanout-${process.pid}`,
-      hosts: HOSTS,
-      method: 'sync.bash',
-      cmd: `while [ ! -e '${release}' ]; do sleep 0.2; done; echo released`,
-      timeout: 150,
-    });
-    await waitUntil(
-      async () => {
-        const all = await Promise.all(nodes.map(localAgents));
-        return all.every((list) => list.some((a) => a.inflight > 0)) || undefined;
-      },
-      { timeoutMs: 30_000, what: 'the fan-out in flight on all three nodes' },
-    );
+    const fanOut = (await heldFanOut(release)).answer;
     const onVictim = (await localAgents(victim))[0]!.hostname;
 
     // 2. A TAG task with batch and retry; the victim dies as its reply with a job leaves it.
@@ -296,32 +346,9 @@ describe('kill -9 of a node in the middle of a fan-out and a tag task (three nod
         resolve(sn);
       }),
     );
-    const tag = await nodes[2]!.api('POST', '/api/v1/server/tag', { name: 'cf', value: 'once' });
-    expect(tag.status, JSON.stringify(tag.body)).toBe(200);
-    const bound = await nodes[0]!.api('POST', '/api/v1/server/tag/bind', { id: tag.body.tag.id, agents: sns });
-    expect(bound.body).toMatchObject({ status: 0, changed: 3 });
-    const nowS = Math.floor(Date.now() / 1000);
-    const created = await nodes[2]!.api('POST', '/api/v1/server/task', {
-      command: 'install',
-      tags: 'cf=once',
-      window: { start: nowS - 1, end: nowS + 30 },
-      batch: 1,
-      retry: { count: 2, interval: 0 },
-      ttr: 10,
-      parameters: {
-        name: 'RunOnce',
-        version: '1.0.0',
-        url: `${pkg.url}/RunOnce-1.0.0.tar.gz`,
-        checksum: `SHA256:${createHash('sha256')
-          .update(readFileSync(join(work, 'RunOnce-1.0.0.tar.gz')))
-          .digest('hex')}`,
-      },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(200);
-    const taskId = created.body.id as number;
-    const cutOff = await killed;
+    const taskId = await createTagTask();
     // The held reply was host 2's (its BootAgent pushes to the victim first).
-    expect(cutOff).toBe(sns[VICTIM]);
+    expect(await killed).toBe(sns[VICTIM]);
     await victim.child.exited;
 
     // 3. The command in flight on the lost node is answered failed with a clear code; the others finish.
@@ -346,25 +373,8 @@ describe('kill -9 of a node in the middle of a fan-out and a tag task (three nod
     );
     expect(Date.now() - killedAt).toBeLessThan(30_000);
 
-    // 5. The task completes: every subtask SUCCESS and run exactly once; the one the victim had
-    //    reserved went back to READY after its ttr (same job id) and ran then.
-    const done = await waitUntil(
-      async () => {
-        const t = await nodes[2]!.api('GET', `/api/v1/server/task?id=${taskId}`);
-        return t.body.task?.status === 'COMPLETE' ? t.body : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 500, what: 'the tag task complete' },
-    );
-    expect(done.task).toMatchObject({ count: 3, complete: 3 });
-    const bySn = Object.fromEntries(
-      (done.subtasks as { agentsn: string; state: string; requeues: number; attempts: number }[]).map((s) => [
-        s.agentsn,
-        s,
-      ]),
-    );
-    for (const sn of sns) expect(bySn[sn]).toMatchObject({ state: 'SUCCESS', attempts: 1 });
-    expect(bySn[sns[VICTIM]!]!.requeues).toBeGreaterThanOrEqual(1);
-    for (const b of boots) expect(runsOf(b.stateDir)).toBe(1);
+    // 5. Every subtask SUCCESS and run exactly once; the victim's went back to READY after its ttr.
+    await expectEachRanOnce(taskId);
 
     // 6. Host 2's BootAgent failed over: its pushes to the victim failed and the host stayed online
     //    through the next server of its list.
