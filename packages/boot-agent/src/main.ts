@@ -185,6 +185,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     downloadMaxBytes: checked.config.supervision.downloadMaxBytes,
     ...(checked.config.ca ? { caFile: checked.config.ca } : {}),
     args: process.argv.slice(2),
+    // rpm --root/--dbpath of the BootAgent's own package: tests install it into a scratch root.
+    rpm: {
+      ...(env.BOOT_RPM_ROOT ? { root: env.BOOT_RPM_ROOT } : {}),
+      ...(env.BOOT_RPM_DBPATH ? { dbpath: env.BOOT_RPM_DBPATH } : {}),
+    },
   });
   const settled = await selfUpgrade.settle().catch((err: unknown) => {
     log.error({ err }, 'cannot settle the self-upgrade marker; going on with this version');

@@ -7,9 +7,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, fsyncSync, openSync, closeSync, readFileSync, renameSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { JobError } from '../subagents/job-error.ts';
-import { execFileText } from '../subagents/rpm.ts';
+import { execFileText, rpmArgs, type RpmOptions } from '../subagents/rpm.ts';
 
 export const BOOT_RPM_NAME = 'BootAgent';
 /** Skip the old package's %postun: its try-restart would stop the boot that runs rpm (docs/lifecycle.md). */
@@ -53,16 +53,24 @@ export function swapBinary(target: string, staged: string): void {
 }
 
 /** NAME and VERSION of the installed package owning FILE, or undefined (not from an rpm, no rpm). */
-export async function rpmOwner(file: string): Promise<{ name: string; version: string } | undefined> {
-  const r = await execFileText('rpm', ['-qf', '--qf', '%{NAME}\\n%{VERSION}\\n', file], { timeoutMs: 60_000 });
+export async function rpmOwner(o: RpmOptions, file: string): Promise<{ name: string; version: string } | undefined> {
+  // Under --root, rpm knows the file by its path inside the root.
+  const inRoot = o.root ? relative(o.root, file) : file;
+  if (o.root && (inRoot.startsWith('..') || isAbsolute(inRoot))) return undefined;
+  const path = o.root ? `/${inRoot}` : file;
+  const r = await execFileText(o.bin ?? 'rpm', [...rpmArgs(o), '-qf', '--qf', '%{NAME}\\n%{VERSION}\\n', path], {
+    timeoutMs: 60_000,
+  });
   if (r.code !== 0) return undefined;
   const [name, version] = r.stdout.split('\n');
   return name && version ? { name, version } : undefined;
 }
 
 /** NAME and VERSION of a package file; JOB_BAD_PACKAGE when rpm cannot read it. */
-export async function rpmPackageInfo(file: string): Promise<{ name: string; version: string }> {
-  const r = await execFileText('rpm', ['-qp', '--qf', '%{NAME}\\n%{VERSION}\\n', file], { timeoutMs: 60_000 });
+export async function rpmPackageInfo(o: RpmOptions, file: string): Promise<{ name: string; version: string }> {
+  const r = await execFileText(o.bin ?? 'rpm', [...rpmArgs(o), '-qp', '--qf', '%{NAME}\\n%{VERSION}\\n', file], {
+    timeoutMs: 60_000,
+  });
   const [name, version] = r.stdout.split('\n');
   if (r.code !== 0 || !name || !version)
     throw new JobError('JOB_BAD_PACKAGE', `rpm cannot read the package: ${r.stderr.trim().slice(0, 300)}`);
@@ -92,10 +100,12 @@ export async function extractBootFromRpm(file: string, dir: string): Promise<str
 }
 
 /** rpm -U the package unless the installed BootAgent already is that version. */
-export async function rpmUpgrade(pkg: string, version: string): Promise<void> {
-  const r = await execFileText('rpm', ['-q', '--qf', '%{VERSION}', BOOT_RPM_NAME], { timeoutMs: 60_000 });
+export async function rpmUpgrade(o: RpmOptions, pkg: string, version: string): Promise<void> {
+  const r = await execFileText(o.bin ?? 'rpm', [...rpmArgs(o), '-q', '--qf', '%{VERSION}', BOOT_RPM_NAME], {
+    timeoutMs: 60_000,
+  });
   if (r.code === 0 && r.stdout.trim() === version) return;
-  const u = await execFileText('rpm', [...RPM_UPGRADE_ARGS, pkg], { timeoutMs: 600_000 });
+  const u = await execFileText(o.bin ?? 'rpm', [...rpmArgs(o), ...RPM_UPGRADE_ARGS, pkg], { timeoutMs: 600_000 });
   if (u.code !== 0)
     throw new JobError('JOB_INSTALL_FAILED', `rpm -U ${basename(pkg)} failed: ${u.stderr.trim().slice(0, 1000)}`);
 }

@@ -22,6 +22,7 @@ import { readMarker, removeMarker, selfUpgradeDir, writeMarker, type SelfUpgrade
 import { rpmUpgrade, swapBinary } from './put-in-place.ts';
 import { currentImage, execCommand, type SelfImage } from './self-image.ts';
 import { runSelfUpgradeJob } from './upgrade-job.ts';
+import type { RpmOptions } from '../subagents/rpm.ts';
 
 /** More execs than this for one job means something lies about its version: stop and report. */
 const MAX_HOPS = 4;
@@ -40,6 +41,8 @@ export interface SelfUpgradeDeps {
   image?: SelfImage;
   /** Default: the compiled-in VERSION. */
   version?: string;
+  /** rpm --root/--dbpath for the BootAgent's own package (env BOOT_RPM_ROOT, BOOT_RPM_DBPATH; tests). */
+  rpm?: RpmOptions;
 }
 
 /** What main.ts execs (process.execve: the pid, and so systemd's main pid, stays). */
@@ -292,7 +295,7 @@ export class SelfUpgrade {
   private async putInPlace(m: SelfUpgradeMarker): Promise<void> {
     if (m.kind === 'rpm') {
       const pkg = join(this.dir, 'new', 'package.rpm');
-      if (m.to && existsSync(pkg)) await rpmUpgrade(pkg, m.to);
+      if (m.to && existsSync(pkg)) await rpmUpgrade(this.d.rpm ?? {}, pkg, m.to);
       return;
     }
     if (m.staged) swapBinary(m.target, m.staged);

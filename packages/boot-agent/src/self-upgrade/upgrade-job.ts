@@ -35,7 +35,7 @@ export async function runSelfUpgradeJob(
       'JOB_INVALID',
       'upgrade of BootAgent: url is required (or name and version of a package on the server)',
     );
-  const owner = await rpmOwner(su.image.file);
+  const owner = await rpmOwner(su.d.rpm ?? {}, su.image.file);
   if (owner && owner.name !== BOOT_RPM_NAME)
     return fail('JOB_INSTALL_FAILED', `${su.image.file} belongs to the rpm ${owner.name}, not ${BOOT_RPM_NAME}`);
   const kind: InstallKind = owner ? 'rpm' : 'binary';
@@ -125,7 +125,7 @@ async function fetchAndStage(
           'JOB_BAD_PACKAGE',
           `not a BootAgent rpm: this BootAgent was installed by rpm (${su.image.file}), so its upgrade must be the ${BOOT_RPM_NAME} .rpm`,
         );
-      const info = await rpmPackageInfo(dl.path);
+      const info = await rpmPackageInfo(su.d.rpm ?? {}, dl.path);
       if (info.name !== BOOT_RPM_NAME)
         throw new JobError('JOB_BAD_PACKAGE', `not a BootAgent: the rpm is ${info.name} ${info.version}`);
       const pkg = join(newDir, 'package.rpm');
