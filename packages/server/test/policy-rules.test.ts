@@ -87,6 +87,9 @@ describe('checkPolicyDocument', () => {
       ),
     ).toBe('policy_bad_crontab');
     expect(reason(() => checkPolicyDocument({ periodic: {} }))).toBe('policy_invalid');
+    expect(reason(() => checkPolicyDocument({ subagents: [{ name: 'BootAgent', version: '2.0.0' }] }))).toBe(
+      'policy_invalid',
+    );
     expect(reason(() => checkPolicyDocument([]))).toBe('policy_invalid');
     expect(reason(() => checkPolicyDocument({ subagents: [{ name: 'a b', version: '1' }] }))).toBe('policy_invalid');
     expect(

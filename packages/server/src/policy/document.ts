@@ -7,6 +7,7 @@
  */
 import { parseTaskLine } from '@aspire/agent-core/cron';
 import {
+  BOOT_AGENT_NAME,
   type PolicyDocument,
   PolicyPeriodic,
   type PolicyRemoval,
@@ -79,6 +80,13 @@ export function checkPolicyDocument(body: unknown): PolicyDocument {
       seen.add(e.name);
     }
   }
+  // The BootAgent upgrades itself through an upgrade job (docs/lifecycle.md "BootAgent
+  // self-upgrade"); as a sub-agent entry its own agents would try to supervise it.
+  if ((doc.subagents ?? []).some((e) => e.name === BOOT_AGENT_NAME))
+    throw badRequest(
+      'policy_invalid',
+      `${BOOT_AGENT_NAME} is not a sub-agent: it upgrades itself through an upgrade job, not a policy`,
+    );
   const bad: string[] = [];
   for (const e of doc.periodic ?? []) {
     if (isRemoval(e)) continue;

@@ -8,7 +8,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail, type PolicyDocument, PolicyDocument as PolicyDocumentSchema } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
-import { noteAudit } from '../http/audit.ts';
+import { hostsSelector, noteAudit } from '../http/audit.ts';
 import { ok } from '../http/envelope.ts';
 import { EVENT_TIME_FIELDS, ROW_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 import { desiredState } from '../policy/desired-state.ts';
@@ -195,7 +195,11 @@ export async function policyRoutes(app: FastifyInstance, ctx: AppContext): Promi
     guarded(async (req, reply) => {
       const r = await ctx.store.policy.attachHosts(req.params.id, req.body.agents, req.body.move === true, now());
       changed();
-      noteAudit(req, { targets: req.body.agents.length, outcome: `component ${req.params.id} attached ${r.attached}` });
+      noteAudit(req, {
+        targets: req.body.agents.length,
+        selector: hostsSelector(req.body.agents),
+        outcome: `component ${req.params.id} attached ${r.attached}`,
+      });
       return reply.send(ok(r));
     }),
   );
@@ -206,7 +210,11 @@ export async function policyRoutes(app: FastifyInstance, ctx: AppContext): Promi
     guarded(async (req, reply) => {
       const detached = await ctx.store.policy.detachHost(req.params.id, req.params.agentsn, now());
       changed();
-      noteAudit(req, { targets: 1, outcome: `component ${req.params.id} detached ${detached}` });
+      noteAudit(req, {
+        targets: 1,
+        selector: hostsSelector([req.params.agentsn]),
+        outcome: `component ${req.params.id} detached ${detached}`,
+      });
       return reply.send(ok({ detached }));
     }),
   );
