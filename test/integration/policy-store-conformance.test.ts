@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresHandle, startPostgres } from '@aspire/testing';
+import { EMPTY_POLICY_HASH } from '@aspire/protocol';
+import { ManualClock, type PostgresHandle, startPostgres } from '@aspire/testing';
+import { DesiredState } from '../../packages/server/src/policy/desired-state.ts';
 import { PolicyRefusal } from '../../packages/server/src/policy/refusal.ts';
 import { parseDatabaseUrl } from '../../packages/server/src/store/postgres/connection.ts';
 import { copySqliteToPostgres } from '../../packages/server/src/store/postgres/copy-from-sqlite.ts';
@@ -221,6 +223,62 @@ describe('aspire migrate (SQLite -> PostgreSQL) carries the tree, attachments an
       expect(next.id).toBeGreaterThan(s2.id);
     } finally {
       await dst.close();
+    }
+  });
+});
+
+describe('effective-policy cache across two servers on one PostgreSQL', () => {
+  it("a change made through one server is seen by the other's status replies after the generation check; a host's hash follows its tags", async () => {
+    await pg.createDatabase('shared');
+    const p = parseDatabaseUrl(pg.urlOf('shared'), { env: pg.password });
+    if (!p.ok) throw new Error(p.problem);
+    const a = await openPostgresStore(p.target.connection, { poolSize: 2 });
+    const b = await openPostgresStore(p.target.connection, { poolSize: 2 });
+    try {
+      const clock = new ManualClock();
+      const onB = new DesiredState(b, clock);
+      await register(a, 'x1');
+      expect(await onB.hashFor('x1', '')).toBe(EMPTY_POLICY_HASH);
+      await a.policy.putPolicy(
+        'root',
+        { periodic: [{ name: 't', user: 'root', schedule: '@hourly', command: 'a' }] },
+        1,
+      );
+      // Within the second the generation was read, B still answers what it had.
+      expect(await onB.hashFor('x1', '')).toBe(EMPTY_POLICY_HASH);
+      await clock.advance(1001);
+      const rootOnly = await onB.hashFor('x1', '');
+      expect(rootOnly).not.toBe(EMPTY_POLICY_HASH);
+      expect(rootOnly).toBe((await onB.effectiveFor('x1')).hash);
+
+      // A component taking hosts by tag, with its own policy: x1 reports the tag in its next push.
+      const prod = await a.policy.createNode({ kind: 'product', name: 'p', parent: null, tags: null }, 2);
+      const svc = await a.policy.createNode({ kind: 'service', name: 's', parent: prod.id, tags: null }, 2);
+      const comp = await a.policy.createNode({ kind: 'component', name: 'c', parent: svc.id, tags: 'role=db' }, 2);
+      await a.policy.putPolicy(`node:${comp.id}`, { periodic: [{ name: 't', remove: true }] }, 3);
+      await clock.advance(1001);
+      expect(await onB.hashFor('x1', '')).toBe(rootOnly);
+      await a.ingestStatus({
+        agentsn: 'x1',
+        hostname: 'h-x1',
+        ip: '127.0.0.1',
+        version: '1',
+        os: 'linux',
+        arch: 'x86_64',
+        uptime: 1,
+        step: 60,
+        agents: [],
+        jobs: [],
+        events: [],
+        tags: 'role=db',
+        now: 4,
+      });
+      // The reported tags key the host's cache entry: the new tags are read at once.
+      expect(await onB.hashFor('x1', 'role=db')).toBe(EMPTY_POLICY_HASH);
+      expect((await onB.effectiveFor('x1')).component).toMatchObject({ component: comp.id, by: 'tag' });
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });
