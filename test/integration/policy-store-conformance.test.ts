@@ -138,6 +138,7 @@ describe.each(engines)('policy store conformance: $name', (engine) => {
     const c2 = await store.policy.createNode({ kind: 'component', name: 'c2', parent: s.id, tags: null }, 1);
     expect(await store.policy.attachHosts(c1.id, ['h1', 'h2', 'h1'], false, 5)).toEqual({ attached: 2 });
     expect(await store.policy.componentHosts(c1.id)).toEqual(['h1', 'h2']);
+    expect(await store.policy.hostCounts()).toEqual(new Map([[c1.id, 2]]));
     expect((await refused(store.policy.attachHosts(s.id, ['h3'], false, 5))).reason).toBe('host_not_component');
     expect(await refused(store.policy.attachHosts(c2.id, ['h3', 'nope'], false, 5))).toMatchObject({
       reason: 'host_unknown',

@@ -89,15 +89,17 @@ export async function policyRoutes(app: FastifyInstance, ctx: AppContext): Promi
     '/tree',
     { schema: { tags: ['tree'], summary: 'The product tree: every node, flat (parent ids)' } },
     async () => {
-      const [nodes, policies] = await Promise.all([ctx.store.policy.listNodes(), ctx.store.policy.listPolicies()]);
+      const [nodes, policies, counts] = await Promise.all([
+        ctx.store.policy.listNodes(),
+        ctx.store.policy.listPolicies(),
+        ctx.store.policy.hostCounts(),
+      ]);
       const withPolicy = new Set(policies.map((p) => p.scope));
-      const out = [];
-      for (const n of nodes)
-        out.push({
-          ...nodeOut(n),
-          policy: withPolicy.has(nodeScope(n.id)),
-          hosts: n.kind === 'component' ? (await ctx.store.policy.componentHosts(n.id)).length : 0,
-        });
+      const out = nodes.map((n) => ({
+        ...nodeOut(n),
+        policy: withPolicy.has(nodeScope(n.id)),
+        hosts: counts.get(n.id) ?? 0,
+      }));
       return ok({ nodes: out, root_policy: withPolicy.has('root') });
     },
   );

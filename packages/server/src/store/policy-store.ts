@@ -71,6 +71,8 @@ export interface PolicyStore {
   ): Promise<{ attached: number }>;
   detachHost(component: number, agentsn: string, now: number): Promise<number>;
   componentHosts(component: number): Promise<string[]>;
+  /** Explicitly attached hosts per component id (components without any are absent). */
+  hostCounts(): Promise<Map<number, number>>;
   explicitComponent(agentsn: string): Promise<number | undefined>;
   hostTags(agentsn: string): Promise<HostTags | undefined>;
   /** Store the document of one level (the node or host must exist: tree_not_found / host_unknown). */
@@ -86,6 +88,7 @@ export const POLICY_SQL = {
   generation: `SELECT value FROM meta WHERE key = 'policy_generation'`,
   nodes: 'SELECT id, kind, name, parent, tags, gmt_create, gmt_modify FROM tree_nodes ORDER BY id',
   hostTags: `SELECT reported_tags FROM hosts WHERE agentsn = ? AND status != 'deleted'`,
+  hostCounts: 'SELECT component, COUNT(*) AS n FROM host_components GROUP BY component',
   boundTags: `SELECT t.name || '=' || t.value AS pair FROM hosts_tags ht JOIN tags t ON t.id = ht.tagid
     JOIN hosts h ON h.id = ht.hostid WHERE h.agentsn = ?`,
 } as const;

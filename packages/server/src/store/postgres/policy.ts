@@ -196,6 +196,11 @@ export class PgPolicy extends PgPart implements PolicyStore {
     ).map((r) => r.agentsn);
   }
 
+  async hostCounts(): Promise<Map<number, number>> {
+    const rows = await this.all<{ component: number; n: number }>(POLICY_SQL.hostCounts);
+    return new Map(rows.map((r) => [r.component, r.n]));
+  }
+
   async explicitComponent(agentsn: string): Promise<number | undefined> {
     return (await this.get<{ component: number }>('SELECT component FROM host_components WHERE agentsn = ?', agentsn))
       ?.component;

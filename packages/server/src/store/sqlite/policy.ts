@@ -178,6 +178,10 @@ export class SqlitePolicy extends SqlitePart implements PolicyStore {
     ).map((r) => r.agentsn);
   }
 
+  async hostCounts(): Promise<Map<number, number>> {
+    return new Map(this.all<{ component: number; n: number }>(POLICY_SQL.hostCounts).map((r) => [r.component, r.n]));
+  }
+
   async explicitComponent(agentsn: string): Promise<number | undefined> {
     return this.get<{ component: number }>('SELECT component FROM host_components WHERE agentsn = ?', agentsn)
       ?.component;
