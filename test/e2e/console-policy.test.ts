@@ -183,6 +183,12 @@ describe('console: desired state', () => {
     const drift = card.getByRole('table', { name: 'Drift repaired' });
     expect(await drift.getByRole('row').filter({ hasText: 'report' }).textContent()).toContain('edited');
     await shot('policy-host');
+    // The host page links to it.
+    await page.goto(`${srv.url}/#/hosts/${SN}`);
+    await page.getByRole('link', { name: 'Desired state of this host' }).click();
+    await page.getByRole('tab', { name: 'Desired state', selected: true }).waitFor({ timeout: 20_000 });
+    await page.getByTestId('policy-hash').waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId('policy-hash').textContent()).toBe(eff.hash);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -29,7 +29,8 @@ export function HostPage({ agentsn }: { agentsn: string }) {
       <p>
         <button type="button" class="link" onClick={() => goTo('hosts')}>
           ← All hosts
-        </button>
+        </button>{' '}
+        · <a href={`#/policy/host/${encodeURIComponent(agentsn)}`}>Desired state of this host</a>
       </p>
       <h1>
         Host {h?.hostname ?? agentsn} {h && <StatusBadge word={h.status} />}
