@@ -22,6 +22,7 @@ import { bootVersionString, machineArch, osString } from './loop/status-body.ts'
 import { createStatusRound } from './loop/status-round.ts';
 import { createPolicySync, type PolicySync } from './policy/policy-sync-factory.ts';
 import { createHttpTransport, type Transport } from './net/http-transport.ts';
+import { rotateFor } from './net/server-choice.ts';
 import { checkServerList, serverGroups, serverUrls } from './net/server-list.ts';
 import { JobJournal } from './state/job-journal.ts';
 import type { ExecRequest, SelfUpgrade } from './self-upgrade/self-upgrade.ts';
@@ -331,8 +332,15 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const proposed = base?.agentsn ?? randomUUID();
     setState('registering');
     const list = () => {
+      // From the proposed agentsn's place in each source, as its status pushes will (net/server-choice.ts):
+      // a fleet enrolling at once spreads its registrations (and their certificates) over the nodes.
       const urls = () =>
-        serverUrls({ build: buildServers, servers, configured: configuredServers, pushed: base?.pushedServers ?? [] });
+        serverGroups({
+          build: buildServers,
+          servers,
+          configured: configuredServers,
+          pushed: base?.pushedServers ?? [],
+        }).flatMap((g) => rotateFor(g, proposed));
       const now = urls();
       if (now.length > 0 || !deps.reloadConfiguredServers) return now;
       // Waiting for a first server: an operator may just have written it into boot.json.

@@ -10,6 +10,7 @@ import { createBootAgent } from '../src/boot-agent.ts';
 import type { EventSink } from '../src/contracts.ts';
 import { checkBootConfig } from '../src/config/boot-config.ts';
 import type { Transport } from '../src/net/http-transport.ts';
+import { rotateFor } from '../src/net/server-choice.ts';
 import type { Outcome } from '../src/net/outcome.ts';
 import { readMeta } from '../src/state/meta-store.ts';
 
@@ -100,14 +101,14 @@ describe('createBootAgent (fake transport, ManualClock)', () => {
     const done = agent.run(ac.signal);
     await advanceUntil(clock, () => t.calls.length >= 9);
     expect(agent.state).toBe('registering');
-    // Every server of the list, in order: build-time, then -S.
-    expect(t.calls.slice(0, 3).map((c) => c.server)).toEqual([
-      'http://build.invalid:1',
-      'http://127.0.0.1:1',
-      'http://127.0.0.1:2',
-    ]);
     const proposed = t.calls[0]!.body.agentsn as string;
     expect(proposed).toMatch(/^[0-9a-f-]{36}$/);
+    // Every server of the list, sources in order: build-time, then -S (within a source, from the
+    // proposed agentsn's place: net/server-choice.ts).
+    expect(t.calls.slice(0, 3).map((c) => c.server)).toEqual([
+      'http://build.invalid:1',
+      ...rotateFor(['http://127.0.0.1:1', 'http://127.0.0.1:2'], proposed),
+    ]);
     expect(t.calls[0]!.headers['x-aspire-enroll']).toBe('s3cret');
     // Rounds are spaced by a growing backoff.
     const rounds = t.calls.filter((c) => c.server === 'http://build.invalid:1').map((c) => c.at);
