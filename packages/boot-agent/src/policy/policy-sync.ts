@@ -117,44 +117,16 @@ export class PolicySync {
 
   private async converge(policy: DesiredPolicy, changed: boolean): Promise<void> {
     const log = this.d.logger;
-    const reports = this.d.manager?.reports() ?? [];
-    for (const l of policy.leave)
-      log.warn({ agent: l.name, why: l.why }, 'policy sub-agent not installable here: left as it is');
-    const plan = planSubAgents(
-      policy.subagents,
-      reports,
-      this.state.installed,
-      policy.leave.map((l) => l.name),
-    );
     const repaired: Repair[] = [];
     const errors: string[] = [];
-    if (plan.changes.length > 0 || plan.record.length > 0 || plan.forget.length > 0) {
-      const pass = this.state.pass + 1;
-      // Recorded before anything runs: a crash after the install still knows the policy owns it.
-      await this.save({
-        pass,
-        installed: [...this.state.installed.filter((n) => !plan.forget.includes(n)), ...plan.record],
-      });
-      const items: LocalJob[] = plan.changes.map((c, i) => ({
-        id: `policy-${policy.hash.slice(0, 16)}-${pass}-${i}`,
-        job: { id: '', ...c.job } as SubAgentJob,
-      }));
-      for (const it of items) it.job.id = it.id;
-      const outcomes = await Promise.all(await this.d.run(items));
-      const uninstalled: string[] = [];
-      outcomes.forEach((o, i) => {
-        const c = plan.changes[i]!;
-        if (o.errcode === 0) {
-          repaired.push(c.repair);
-          if (c.job.action === 'uninstall') uninstalled.push(c.job.name);
-        } else errors.push(`${c.job.action} ${c.job.name}: ${o.message}`);
-      });
-      if (uninstalled.length > 0)
-        await this.save({ installed: this.state.installed.filter((n) => !uninstalled.includes(n)) });
-    }
+    await this.applySubAgents(policy, repaired, errors);
     if (this.ac.signal.aborted) return;
     const tasks = await this.repairCrontab(policy.periodic, repaired, errors);
-    if (errors.length > 0) return this.refuse(policy.hash, errors.join('; '));
+    // The section now holds these tasks whatever else failed: the check between pulls compares with them.
+    if (errors.length > 0) {
+      await this.save({ periodic: tasks });
+      return this.refuse(policy.hash, errors.join('; '));
+    }
     await this.save({
       appliedHash: policy.hash,
       lastFullCheckMs: this.d.clock.now(),
@@ -170,6 +142,38 @@ export class PolicySync {
       log.warn(data, 'host had drifted from its desired-state policy: repaired');
       this.emit('policy_drift', `policy ${policy.hash.slice(0, 12)}: ${repaired.length} repairs`, data);
     }
+  }
+
+  /** Sub-agent changes through the job queue; what each repaired, or why it failed. */
+  private async applySubAgents(policy: DesiredPolicy, repaired: Repair[], errors: string[]): Promise<void> {
+    for (const l of policy.leave)
+      this.d.logger.warn({ agent: l.name, why: l.why }, 'policy sub-agent not installable here: left as it is');
+    const leave = policy.leave.map((l) => l.name);
+    const plan = planSubAgents(policy.subagents, this.d.manager?.reports() ?? [], this.state.installed, leave);
+    if (plan.changes.length === 0 && plan.record.length === 0 && plan.forget.length === 0) return;
+    const pass = this.state.pass + 1;
+    // Recorded before anything runs: a crash after the install still knows the policy owns it.
+    await this.save({
+      pass,
+      installed: [...this.state.installed.filter((n) => !plan.forget.includes(n)), ...plan.record],
+    });
+    const items: LocalJob[] = plan.changes.map((c, i) => {
+      const id = `policy-${policy.hash.slice(0, 16)}-${pass}-${i}`;
+      return { id, job: { ...c.job, id } as SubAgentJob };
+    });
+    const outcomes = await Promise.all(await this.d.run(items));
+    const drop: string[] = [];
+    outcomes.forEach((o, i) => {
+      const c = plan.changes[i]!;
+      if (o.errcode === 0) {
+        repaired.push(c.repair);
+        if (c.job.action === 'uninstall') drop.push(c.job.name);
+      } else errors.push(`${c.job.action} ${c.job.name}: ${o.message}`);
+    });
+    // An install that left nothing is not the policy's: a later job's install of the name must not be removed by it.
+    const present = new Set((this.d.manager?.reports() ?? []).map((r) => r.name));
+    for (const name of plan.record) if (!present.has(name)) drop.push(name);
+    if (drop.length > 0) await this.save({ installed: this.state.installed.filter((n) => !drop.includes(n)) });
   }
 
   /** The managed section made right; returns the tasks now in it. */

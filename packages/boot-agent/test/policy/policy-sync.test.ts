@@ -30,10 +30,17 @@ const sha = (c: string) => c.repeat(64);
 function fakeManager() {
   const agents = new Map<string, AgentReport>();
   const calls: string[] = [];
+  const failing = new Set<string>();
   let gate: Promise<void> = Promise.resolve();
-  const m: SubAgentManager & { agents: typeof agents; calls: string[]; hold(p: Promise<void>): void } = {
+  const m: SubAgentManager & {
+    agents: typeof agents;
+    calls: string[];
+    failing: Set<string>;
+    hold(p: Promise<void>): void;
+  } = {
     agents,
     calls,
+    failing,
     hold(p) {
       gate = p;
     },
@@ -42,6 +49,8 @@ function fakeManager() {
     async handleJob(job: SubAgentJob): Promise<JobOutcome> {
       calls.push(`${job.action} ${job.name}${job.version ? ` ${job.version}` : ''}`);
       await gate;
+      if (failing.has(job.name))
+        return { errcode: ErrorCode.JOB_DOWNLOAD_FAILED, message: 'download failed: ECONNREFUSED' };
       if (job.action === 'uninstall') agents.delete(job.name);
       else if (job.action === 'install' || job.action === 'upgrade')
         agents.set(job.name, { name: job.name, version: job.version ?? '?', status: 'running', uptime: 0 });
@@ -264,5 +273,29 @@ describe('PolicySync', () => {
     expect(again.applied.appliedHash).toBe(sha('1'));
     expect(again.applied.installed).toEqual(['BasicAgent']);
     expect(ErrorCode.OK).toBe(0);
+  });
+
+  it("a failed install: policy_failed naming it, not recorded as the policy's, the section written, tried again later", async () => {
+    const t = await setup();
+    t.manager.failing.add('BasicAgent');
+    t.serve(doc(sha('1'), [basic('1.0')], [t1]));
+    await t.reply(sha('1'));
+    const failed = t.events('policy_failed');
+    expect(failed).toHaveLength(1);
+    expect(String(failed[0]!.data?.error)).toMatch(/install BasicAgent: download failed/);
+    const st = loadPolicyState(t.dir).state;
+    expect(st.appliedHash).toBeUndefined();
+    expect(st.installed).toEqual([]);
+    expect(st.periodic.map((p) => p.name)).toEqual(['rotate']);
+    expect(splitCrontab(readFileSync(t.crontab, 'utf8')).section).toHaveLength(2);
+    // Not again on the next reply (the retry time has not come), then again after it.
+    await t.reply(sha('1'));
+    expect(t.manager.calls).toEqual(['install BasicAgent 1.0']);
+    t.manager.failing.clear();
+    await t.clock.advance(3600_000);
+    await t.reply(sha('1'));
+    expect(t.manager.calls).toEqual(['install BasicAgent 1.0', 'install BasicAgent 1.0']);
+    expect(loadPolicyState(t.dir).state).toMatchObject({ appliedHash: sha('1'), installed: ['BasicAgent'] });
+    expect(t.events('policy_applied')).toHaveLength(1);
   });
 });
