@@ -80,6 +80,26 @@ export function admitState(readyAt: number, now: number): SubtaskStateWord {
   return readyAt > now ? SubtaskState.DELAYED : SubtaskState.READY;
 }
 
+/**
+ * How a new AgentSN task's subtasks are inserted: admitted at once (DELAYED until their ready
+ * time, else READY; ttl counted from then) when neither a batch smaller than the task nor
+ * dependencies hold any back, which spares a second pass over every row; else PENDING, for the
+ * admission pass.
+ */
+export function initialAdmission(
+  task: { batch: number; batch_pct: number | null; after: readonly number[]; ttl_ms: number },
+  readyAt: number,
+  targets: number,
+  now: number,
+): { state: SubtaskStateWord; expiresAt: number | null } {
+  const batch = resolveCount(task.batch, task.batch_pct, targets);
+  if (task.after.length > 0 || (batch > 0 && batch < targets)) return { state: SubtaskState.PENDING, expiresAt: null };
+  return {
+    state: readyAt > now ? SubtaskState.DELAYED : SubtaskState.READY,
+    expiresAt: task.ttl_ms > 0 ? readyAt + task.ttl_ms : null,
+  };
+}
+
 /** How many PENDING subtasks a task may admit now (batch 0 = no limit). */
 export function admitSlots(batch: number, inFlight: number, pending: number): number {
   if (batch <= 0) return pending;

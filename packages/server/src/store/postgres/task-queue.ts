@@ -1,5 +1,11 @@
 import { ErrorCode, ErrorMessage, SubtaskState } from '@aspire/protocol';
-import { DEFAULT_PRIORITY, parseTags, REVOCABLE_STATES, retryRefusal } from '../../tasks/state-machine.ts';
+import {
+  DEFAULT_PRIORITY,
+  initialAdmission,
+  parseTags,
+  REVOCABLE_STATES,
+  retryRefusal,
+} from '../../tasks/state-machine.ts';
 import type {
   Mutation,
   Page,
@@ -56,7 +62,6 @@ export class PgTaskQueue extends PgTaskCore {
     return this.tx(async () => {
       const after = [...new Set(spec.after ?? [])];
       const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
-      const unknownHosts = agents ? await this.unknownHosts(agents) : [];
       const selector = agents ? 'agents' : 'tags';
       const windowStart = selector === 'tags' ? (spec.windowStart ?? spec.startAt ?? now) : null;
       const windowEnd = selector === 'tags' ? (spec.windowEnd ?? windowStart! + 24 * 3600_000) : null;
@@ -91,20 +96,23 @@ export class PgTaskQueue extends PgTaskCore {
       const results: { AgentSN: string; errcode?: number }[] = [];
       if (agents) {
         const task = (await this.taskRow(id))!;
-        const unknown = new Set(unknownHosts);
-        // Two statements for any number of AgentSNs (100,000 in one go), in list order (seq).
-        const list = JSON.stringify(agents);
-        await this.run(
-          `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, gmt_create, gmt_modify)
-           SELECT gen_random_uuid()::text, ?, j.sn, 'PENDING', ?, ?, ?
+        const readyAt = firstReadyAt(task, now);
+        const admit = initialAdmission(task, readyAt, agents.length, now);
+        // One statement for every known host (100,000 AgentSNs in one go), in list order (seq).
+        const { changes: inserted } = await this.run(
+          `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, expires_at, gmt_create, gmt_modify)
+           SELECT gen_random_uuid()::text, ?, j.sn, ?, ?, ?, ?, ?
            FROM json_array_elements_text(?::json) WITH ORDINALITY AS j(sn, ord) JOIN hosts h ON h.agentsn = j.sn ORDER BY j.ord`,
           id,
-          firstReadyAt(task, now),
+          admit.state,
+          readyAt,
+          admit.expiresAt,
           now,
           now,
-          list,
+          JSON.stringify(agents),
         );
-        if (unknown.size) {
+        const unknownHosts = inserted === agents.length ? [] : await this.unknownHosts(agents);
+        if (unknownHosts.length) {
           await this.run(
             `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
              SELECT gen_random_uuid()::text, ?, j.sn, 'FAILED', ?, ?, ?, ?, ?
@@ -118,11 +126,13 @@ export class PgTaskQueue extends PgTaskCore {
             JSON.stringify(unknownHosts),
           );
         }
+        const unknown = new Set(unknownHosts);
         for (const sn of agents)
           results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
         await this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
-        await this.admitTask(id, now);
-        await this.refreshTask(id, now);
+        // Admitted at insert unless a batch or dependencies hold some back (rules: the SQLite twin).
+        if (admit.state === SubtaskState.PENDING) await this.admitTask(id, now);
+        if (unknownHosts.length) await this.refreshTask(id, now);
       }
       return { id, results };
     });

@@ -1,12 +1,11 @@
-/**
- * The task queue of seed 001 on SQLite: creating a task (one set-based split for any number of
- * AgentSNs), reading it, and the operator's actions (revoke, kick, touch, retry) on a whole task
- * or one subtask. The transitions themselves are in task-queue-core.ts; who triggers each:
- * docs/server.md "Task states".
- */
-import { randomUUID } from 'node:crypto';
 import { ErrorCode, ErrorMessage, SubtaskState } from '@aspire/protocol';
-import { DEFAULT_PRIORITY, parseTags, REVOCABLE_STATES, retryRefusal } from '../../tasks/state-machine.ts';
+import {
+  DEFAULT_PRIORITY,
+  initialAdmission,
+  parseTags,
+  REVOCABLE_STATES,
+  retryRefusal,
+} from '../../tasks/state-machine.ts';
 import type {
   Mutation,
   Page,
@@ -97,37 +96,42 @@ export class SqliteTaskQueue extends SqliteTaskCore {
       const results: { AgentSN: string; errcode?: number }[] = [];
       if (agents) {
         const task = this.taskRow(id)!;
+        const readyAt = firstReadyAt(task, now);
+        const admit = initialAdmission(task, readyAt, agents.length, now);
         // One statement for every known host (100,000 AgentSNs in one go), in list order.
-        const list = JSON.stringify(agents);
         const inserted = this.run(
-          `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, gmt_create, gmt_modify)
-           SELECT ${SQL_UUID}, ?, j.value, 'PENDING', ?, ?, ? FROM json_each(?) j JOIN hosts h ON h.agentsn = j.value ORDER BY j.key`,
+          `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, expires_at, gmt_create, gmt_modify)
+           SELECT ${SQL_UUID}, ?, j.value, ?, ?, ?, ?, ? FROM json_each(?) j JOIN hosts h ON h.agentsn = j.value ORDER BY j.key`,
           id,
-          firstReadyAt(task, now),
+          admit.state,
+          readyAt,
+          admit.expiresAt,
           now,
           now,
-          list,
+          JSON.stringify(agents),
         ).changes;
-        const unknown = new Set(inserted === agents.length ? [] : this.unknownHosts(agents));
-        for (const sn of unknown) {
+        const unknown = inserted === agents.length ? [] : this.unknownHosts(agents);
+        if (unknown.length) {
           this.run(
             `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
-             VALUES (?, ?, ?, 'FAILED', ?, ?, ?, ?, ?)`,
-            randomUUID(),
+             SELECT ${SQL_UUID}, ?, j.value, 'FAILED', ?, ?, ?, ?, ? FROM json_each(?) j ORDER BY j.key`,
             id,
-            sn,
             ErrorCode.TASK_HOST_UNKNOWN,
             ErrorMessage.TASK_HOST_UNKNOWN,
             now,
             now,
             now,
+            JSON.stringify(unknown),
           );
         }
+        const unknownSet = new Set(unknown);
         for (const sn of agents)
-          results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
+          results.push(unknownSet.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
         this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
-        this.admitTask(id, now);
-        this.refreshTask(id, now);
+        // Admitted at insert unless a batch or dependencies hold some back; a subtask is final
+        // at creation only for an unknown host.
+        if (admit.state === SubtaskState.PENDING) this.admitTask(id, now);
+        if (unknown.length) this.refreshTask(id, now);
       } else {
         this.tagTasks = undefined;
       }
