@@ -200,6 +200,9 @@ try {
     });
   }
   const [, sq, p1, p3] = targets.map((t) => t.summary);
+  // Size of the hosts table with its indexes after the pushes (dead row versions included): per host.
+  const hostsBytes = Number(await pgh.psql("SELECT pg_total_relation_size('hosts')", 'bench_one'));
+  console.log(`  PostgreSQL hosts table with indexes: ${(hostsBytes / HOSTS).toFixed(0)} bytes per host`);
   console.log(
     `  PostgreSQL vs SQLite, one node: ${(p1.rate / sq.rate).toFixed(2)}x the rate; three nodes vs one on PostgreSQL: ${(p3.rate / p1.rate).toFixed(2)}x`,
   );
