@@ -114,26 +114,25 @@ function channel(entry, host, port, h, cert, redirects = 0, rounds = 0) {
   });
 }
 
+/** Connect every host of the set, 100 handshakes in flight at a time (a window, not batches). */
 async function connectSet(m) {
   const t0 = performance.now();
   const byPort = {};
   let redirects = 0;
   let startOvers = 0;
-  for (let i = 0; i < m.hosts.length; i += 100) {
-    const batch = m.hosts.slice(i, i + 100);
-    const done = await Promise.all(
-      batch.map(async (h, k) => {
-        // Entry i mod n: DNS round robin over the nodes' addresses (docs/scale.md "Deploying N nodes").
-        const entry = m.entries[(i + k) % m.entries.length];
-        return channel(entry, entry.host, entry.port, h, await certFor(h.agentsn));
-      }),
-    );
-    for (const d of done) {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < m.hosts.length; i = next++) {
+      const h = m.hosts[i];
+      // Entry i mod n: DNS round robin over the nodes' addresses (docs/scale.md "Deploying N nodes").
+      const entry = m.entries[i % m.entries.length];
+      const d = await channel(entry, entry.host, entry.port, h, await certFor(h.agentsn));
       byPort[d.port] = (byPort[d.port] ?? 0) + 1;
       redirects += d.redirects;
       startOvers += d.rounds;
     }
-  }
+  };
+  await Promise.all(Array.from({ length: 100 }, worker));
   return { op: 'connected', set: m.set, ms: performance.now() - t0, redirects, startOvers, byPort };
 }
 
