@@ -424,6 +424,15 @@ describe.each(engines)('store conformance: $name', (engine) => {
     await fresh();
     await registered(store, 'r1');
     await registered(store, 'r2');
+    // refuseUnknown (POST /task without allow_unknown): the unknown ones answered, nothing made.
+    expect(
+      await store.createTask(
+        taskSpec({ agents: ['r1', 'ghost-1', 'r2', 'ghost-2'], refuseUnknown: true }) as never,
+        900,
+      ),
+    ).toEqual({ id: 0, results: [], unknown: ['ghost-1', 'ghost-2'] });
+    expect((await store.listTasks({}, page())).count).toBe(0);
+    expect((await store.getTask(1, { state: 'READY' }))?.subtasks ?? []).toEqual([]);
     const id = (await store.createTask(taskSpec({ agents: ['r1', 'r2'], maxErrors: 1 }) as never, 1000)).id;
     const j1 = (await store.ingestStatus(status('r1', 1100))).reserved[0]!;
     const j2 = (await store.ingestStatus(status('r2', 1100))).reserved[0]!;

@@ -147,17 +147,24 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
         ttlMs: Math.round((b.ttl ?? 0) * 1000),
         ttrMs: Math.round((b.ttr ?? ctx.config.taskTtrSec) * 1000),
       };
-      const unknown = await ctx.store.unknownTargets(b.agents ?? [], b.after ?? []);
+      const unknown = await ctx.store.unknownTargets([], b.after ?? []);
       if (unknown.tasks.length)
         return sendError(reply, 'BAD_REQUEST', `after: unknown task ids ${unknown.tasks.join(', ')}`);
-      if (unknown.hosts.length && b.allow_unknown !== true) {
-        const n = unknown.hosts.length;
-        const cause = `unknown AgentSN (${n}): ${unknown.hosts.slice(0, 100).join(', ')}${n > 100 ? ', ...' : ''}; register them first, or send allow_unknown: true to record them FAILED`;
-        const { http, body } = fail('BAD_REQUEST', cause);
-        return reply.code(http).send({ ...body, unknown: unknown.hosts });
-      }
+      // Unknown AgentSNs are found by the same set-based insert that splits the task (one join
+      // over 100,000, not two); without allow_unknown that transaction is undone and they are
+      // answered. The dispatch row precedes it: a job may reach a host as soon as it commits.
       await auditDispatch(request);
-      const { id, results } = await ctx.store.createTask(spec, now);
+      const {
+        id,
+        results,
+        unknown: unknownHosts,
+      } = await ctx.store.createTask({ ...spec, refuseUnknown: b.allow_unknown !== true }, now);
+      if (unknownHosts) {
+        const n = unknownHosts.length;
+        const cause = `unknown AgentSN (${n}): ${unknownHosts.slice(0, 100).join(', ')}${n > 100 ? ', ...' : ''}; register them first, or send allow_unknown: true to record them FAILED`;
+        const { http, body } = fail('BAD_REQUEST', cause);
+        return reply.code(http).send({ ...body, unknown: unknownHosts });
+      }
       // The parameters may hold secrets: never audited or logged.
       const failed = results.filter((r) => r.errcode !== undefined).length;
       noteAudit(request, {

@@ -55,6 +55,7 @@ import type {
   TickOutcome,
   TokenGrant,
   TokenRow,
+  CreatedTask,
 } from './store.ts';
 
 /** A quiet push's last_seen reaches the database at most this late (or after this many hosts). */
@@ -615,7 +616,7 @@ export class SqliteStore extends SqlitePart implements Store {
   unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
     return this.tasks.unknownTargets(agents, taskIds);
   }
-  createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
+  createTask(spec: TaskSpec, now: number): Promise<CreatedTask> {
     return this.tasks.createTask(spec, now);
   }
   getTask(

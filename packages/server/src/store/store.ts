@@ -159,6 +159,18 @@ export interface TaskSpec {
   after?: number[];
   /** How long a BURIED subtask waits for a kick before it is FAILED. */
   buriedTtlMs?: number;
+  /** Refuse the task whole when an AgentSN is unknown (nothing is made): POST /task without allow_unknown. */
+  refuseUnknown?: boolean;
+}
+
+/**
+ * A task made (`id`, one result per AgentSN), or, with spec.refuseUnknown, refused for the
+ * unknown AgentSNs it names: `unknown` set, nothing made (`id` 0, no results).
+ */
+export interface CreatedTask {
+  id: number;
+  results: { AgentSN: string; errcode?: number }[];
+  unknown?: string[];
 }
 
 export interface TaskRow {
@@ -449,8 +461,11 @@ export interface Store {
 
   /** Which of these AgentSNs and task ids do not exist (POST /task refuses them with 400). */
   unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets>;
-  /** Unknown AgentSNs get a FAILED subtask (TASK_HOST_UNKNOWN); the route refuses them first unless allowUnknown. */
-  createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }>;
+  /**
+   * Unknown AgentSNs get a FAILED subtask (TASK_HOST_UNKNOWN), or with spec.refuseUnknown nothing
+   * is made and they are answered (found by the same set-based insert that splits the task).
+   */
+  createTask(spec: TaskSpec, now: number): Promise<CreatedTask>;
   /** A task, its subtasks (optionally only those in one state) and how many are in each state. */
   getTask(
     id: number,

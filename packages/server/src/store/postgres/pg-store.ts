@@ -44,6 +44,7 @@ import type {
   TokenGrant,
   TokenRow,
   UnknownTargets,
+  CreatedTask,
 } from '../store.ts';
 import { hostnameRefusal } from '../hostname-claim.ts';
 import type { PgConnection } from './connection.ts';
@@ -503,7 +504,7 @@ export class PostgresStore extends PgPart implements Store {
   failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void> {
     return this.tasks.failReserved(jobid, errcode, message, now);
   }
-  createTask(spec: TaskSpec, now: number): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
+  createTask(spec: TaskSpec, now: number): Promise<CreatedTask> {
     return this.tasks.createTask(spec, now);
   }
   getTask(

@@ -7,6 +7,7 @@ import {
   retryRefusal,
 } from '../../tasks/state-machine.ts';
 import type {
+  CreatedTask,
   Mutation,
   Page,
   Paging,
@@ -16,6 +17,7 @@ import type {
   TaskSpec,
   UnknownTargets,
 } from '../store.ts';
+import { refusingUnknown, UnknownHostsRefusal } from '../../tasks/unknown-hosts.ts';
 import type { Param } from './db.ts';
 import { conflict, firstReadyAt, inList, notFound, PgTaskCore, SUBTASK_COLS, toTask } from './task-queue-core.ts';
 
@@ -55,87 +57,88 @@ export class PgTaskQueue extends PgTaskCore {
     return agents.filter((sn) => !known.has(sn));
   }
 
-  async createTask(
-    spec: TaskSpec,
-    now: number,
-  ): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
-    return this.tx(async () => {
-      const after = [...new Set(spec.after ?? [])];
-      const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
-      const selector = agents ? 'agents' : 'tags';
-      const windowStart = selector === 'tags' ? (spec.windowStart ?? spec.startAt ?? now) : null;
-      const windowEnd = selector === 'tags' ? (spec.windowEnd ?? windowStart! + 24 * 3600_000) : null;
-      const { id } = (await this.get<{ id: number }>(
-        `INSERT INTO tasks(command, parameters, "user", status, selector, tags, window_start, window_end, delay_ms, batch,
+  async createTask(spec: TaskSpec, now: number): Promise<CreatedTask> {
+    return refusingUnknown(() =>
+      this.tx(async () => {
+        const after = [...new Set(spec.after ?? [])];
+        const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
+        const selector = agents ? 'agents' : 'tags';
+        const windowStart = selector === 'tags' ? (spec.windowStart ?? spec.startAt ?? now) : null;
+        const windowEnd = selector === 'tags' ? (spec.windowEnd ?? windowStart! + 24 * 3600_000) : null;
+        const { id } = (await this.get<{ id: number }>(
+          `INSERT INTO tasks(command, parameters, "user", status, selector, tags, window_start, window_end, delay_ms, batch,
            retry_count, retry_interval_ms, ttl_ms, ttr_ms, count, complete, priority, start_at, batch_pct, max_errors, max_errors_pct,
            after_ids, buried_ttl_ms, gmt_create, gmt_modify)
          VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        spec.command,
-        JSON.stringify(spec.parameters),
-        spec.user ?? null,
-        selector,
-        spec.tags ? parseTags(spec.tags).join(',') : null,
-        windowStart,
-        windowEnd,
-        spec.delayMs,
-        spec.batch,
-        spec.retryCount,
-        spec.retryIntervalMs,
-        spec.ttlMs,
-        spec.ttrMs,
-        spec.priority ?? DEFAULT_PRIORITY,
-        spec.startAt ?? null,
-        spec.batchPct ?? null,
-        spec.maxErrors === undefined ? 0 : spec.maxErrors,
-        spec.maxErrorsPct ?? null,
-        JSON.stringify(after),
-        spec.buriedTtlMs ?? 86_400_000,
-        now,
-        now,
-      ))!;
-      const results: { AgentSN: string; errcode?: number }[] = [];
-      if (agents) {
-        const task = (await this.taskRow(id))!;
-        const readyAt = firstReadyAt(task, now);
-        const admit = initialAdmission(task, readyAt, agents.length, now);
-        // One statement for every known host (100,000 AgentSNs in one go), in list order (seq).
-        const { changes: inserted } = await this.run(
-          `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, expires_at, gmt_create, gmt_modify)
+          spec.command,
+          JSON.stringify(spec.parameters),
+          spec.user ?? null,
+          selector,
+          spec.tags ? parseTags(spec.tags).join(',') : null,
+          windowStart,
+          windowEnd,
+          spec.delayMs,
+          spec.batch,
+          spec.retryCount,
+          spec.retryIntervalMs,
+          spec.ttlMs,
+          spec.ttrMs,
+          spec.priority ?? DEFAULT_PRIORITY,
+          spec.startAt ?? null,
+          spec.batchPct ?? null,
+          spec.maxErrors === undefined ? 0 : spec.maxErrors,
+          spec.maxErrorsPct ?? null,
+          JSON.stringify(after),
+          spec.buriedTtlMs ?? 86_400_000,
+          now,
+          now,
+        ))!;
+        const results: { AgentSN: string; errcode?: number }[] = [];
+        if (agents) {
+          const task = (await this.taskRow(id))!;
+          const readyAt = firstReadyAt(task, now);
+          const admit = initialAdmission(task, readyAt, agents.length, now);
+          // One statement for every known host (100,000 AgentSNs in one go), in list order (seq).
+          const { changes: inserted } = await this.run(
+            `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, expires_at, gmt_create, gmt_modify)
            SELECT gen_random_uuid()::text, ?, j.sn, ?, ?, ?, ?, ?
            FROM json_array_elements_text(?::json) WITH ORDINALITY AS j(sn, ord) JOIN hosts h ON h.agentsn = j.sn ORDER BY j.ord`,
-          id,
-          admit.state,
-          readyAt,
-          admit.expiresAt,
-          now,
-          now,
-          JSON.stringify(agents),
-        );
-        const unknownHosts = inserted === agents.length ? [] : await this.unknownHosts(agents);
-        if (unknownHosts.length) {
-          await this.run(
-            `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
+            id,
+            admit.state,
+            readyAt,
+            admit.expiresAt,
+            now,
+            now,
+            JSON.stringify(agents),
+          );
+          const unknownHosts = inserted === agents.length ? [] : await this.unknownHosts(agents);
+          // Refused whole: the transaction is undone and the unknown ones answered.
+          if (unknownHosts.length && spec.refuseUnknown) throw new UnknownHostsRefusal(unknownHosts);
+          if (unknownHosts.length) {
+            await this.run(
+              `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
              SELECT gen_random_uuid()::text, ?, j.sn, 'FAILED', ?, ?, ?, ?, ?
              FROM json_array_elements_text(?::json) WITH ORDINALITY AS j(sn, ord) ORDER BY j.ord`,
-            id,
-            ErrorCode.TASK_HOST_UNKNOWN,
-            ErrorMessage.TASK_HOST_UNKNOWN,
-            now,
-            now,
-            now,
-            JSON.stringify(unknownHosts),
-          );
+              id,
+              ErrorCode.TASK_HOST_UNKNOWN,
+              ErrorMessage.TASK_HOST_UNKNOWN,
+              now,
+              now,
+              now,
+              JSON.stringify(unknownHosts),
+            );
+          }
+          const unknown = new Set(unknownHosts);
+          for (const sn of agents)
+            results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
+          await this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
+          // Admitted at insert unless a batch or dependencies hold some back (rules: the SQLite twin).
+          if (admit.state === SubtaskState.PENDING) await this.admitTask(id, now);
+          if (unknownHosts.length) await this.refreshTask(id, now);
         }
-        const unknown = new Set(unknownHosts);
-        for (const sn of agents)
-          results.push(unknown.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
-        await this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
-        // Admitted at insert unless a batch or dependencies hold some back (rules: the SQLite twin).
-        if (admit.state === SubtaskState.PENDING) await this.admitTask(id, now);
-        if (unknownHosts.length) await this.refreshTask(id, now);
-      }
-      return { id, results };
-    });
+        return { id, results };
+      }),
+    );
   }
 
   async getTask(

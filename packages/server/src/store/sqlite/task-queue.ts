@@ -7,6 +7,7 @@ import {
   retryRefusal,
 } from '../../tasks/state-machine.ts';
 import type {
+  CreatedTask,
   Mutation,
   Page,
   Paging,
@@ -16,6 +17,7 @@ import type {
   TaskSpec,
   UnknownTargets,
 } from '../store.ts';
+import { refusingUnknown, UnknownHostsRefusal } from '../../tasks/unknown-hosts.ts';
 import { inList, notFound, conflict, type Param } from './base.ts';
 import { firstReadyAt, SqliteTaskCore, toTask } from './task-queue-core.ts';
 
@@ -55,88 +57,89 @@ export class SqliteTaskQueue extends SqliteTaskCore {
     return agents.filter((sn) => !known.has(sn));
   }
 
-  async createTask(
-    spec: TaskSpec,
-    now: number,
-  ): Promise<{ id: number; results: { AgentSN: string; errcode?: number }[] }> {
-    return this.tx(() => {
-      const after = [...new Set(spec.after ?? [])];
-      const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
-      const selector = agents ? 'agents' : 'tags';
-      const windowStart = selector === 'tags' ? (spec.windowStart ?? spec.startAt ?? now) : null;
-      const windowEnd = selector === 'tags' ? (spec.windowEnd ?? windowStart! + 24 * 3600_000) : null;
-      const { lastId: id } = this.run(
-        `INSERT INTO tasks(command, parameters, user, status, selector, tags, window_start, window_end, delay_ms, batch,
+  async createTask(spec: TaskSpec, now: number): Promise<CreatedTask> {
+    return refusingUnknown(async () =>
+      this.tx(() => {
+        const after = [...new Set(spec.after ?? [])];
+        const agents = spec.agents ? [...new Set(spec.agents)] : undefined;
+        const selector = agents ? 'agents' : 'tags';
+        const windowStart = selector === 'tags' ? (spec.windowStart ?? spec.startAt ?? now) : null;
+        const windowEnd = selector === 'tags' ? (spec.windowEnd ?? windowStart! + 24 * 3600_000) : null;
+        const { lastId: id } = this.run(
+          `INSERT INTO tasks(command, parameters, user, status, selector, tags, window_start, window_end, delay_ms, batch,
            retry_count, retry_interval_ms, ttl_ms, ttr_ms, count, complete, priority, start_at, batch_pct, max_errors, max_errors_pct,
            after_ids, buried_ttl_ms, gmt_create, gmt_modify)
          VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        spec.command,
-        JSON.stringify(spec.parameters),
-        spec.user ?? null,
-        selector,
-        spec.tags ? parseTags(spec.tags).join(',') : null,
-        windowStart,
-        windowEnd,
-        spec.delayMs,
-        spec.batch,
-        spec.retryCount,
-        spec.retryIntervalMs,
-        spec.ttlMs,
-        spec.ttrMs,
-        spec.priority ?? DEFAULT_PRIORITY,
-        spec.startAt ?? null,
-        spec.batchPct ?? null,
-        spec.maxErrors === undefined ? 0 : spec.maxErrors,
-        spec.maxErrorsPct ?? null,
-        JSON.stringify(after),
-        spec.buriedTtlMs ?? 86_400_000,
-        now,
-        now,
-      );
-      const results: { AgentSN: string; errcode?: number }[] = [];
-      if (agents) {
-        const task = this.taskRow(id)!;
-        const readyAt = firstReadyAt(task, now);
-        const admit = initialAdmission(task, readyAt, agents.length, now);
-        // One statement for every known host (100,000 AgentSNs in one go), in list order.
-        const inserted = this.run(
-          `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, expires_at, gmt_create, gmt_modify)
+          spec.command,
+          JSON.stringify(spec.parameters),
+          spec.user ?? null,
+          selector,
+          spec.tags ? parseTags(spec.tags).join(',') : null,
+          windowStart,
+          windowEnd,
+          spec.delayMs,
+          spec.batch,
+          spec.retryCount,
+          spec.retryIntervalMs,
+          spec.ttlMs,
+          spec.ttrMs,
+          spec.priority ?? DEFAULT_PRIORITY,
+          spec.startAt ?? null,
+          spec.batchPct ?? null,
+          spec.maxErrors === undefined ? 0 : spec.maxErrors,
+          spec.maxErrorsPct ?? null,
+          JSON.stringify(after),
+          spec.buriedTtlMs ?? 86_400_000,
+          now,
+          now,
+        );
+        const results: { AgentSN: string; errcode?: number }[] = [];
+        if (agents) {
+          const task = this.taskRow(id)!;
+          const readyAt = firstReadyAt(task, now);
+          const admit = initialAdmission(task, readyAt, agents.length, now);
+          // One statement for every known host (100,000 AgentSNs in one go), in list order.
+          const inserted = this.run(
+            `INSERT INTO subtasks(id, taskid, agentsn, state, ready_at, expires_at, gmt_create, gmt_modify)
            SELECT ${SQL_UUID}, ?, j.value, ?, ?, ?, ?, ? FROM json_each(?) j JOIN hosts h ON h.agentsn = j.value ORDER BY j.key`,
-          id,
-          admit.state,
-          readyAt,
-          admit.expiresAt,
-          now,
-          now,
-          JSON.stringify(agents),
-        ).changes;
-        const unknown = inserted === agents.length ? [] : this.unknownHosts(agents);
-        if (unknown.length) {
-          this.run(
-            `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
-             SELECT ${SQL_UUID}, ?, j.value, 'FAILED', ?, ?, ?, ?, ? FROM json_each(?) j ORDER BY j.key`,
             id,
-            ErrorCode.TASK_HOST_UNKNOWN,
-            ErrorMessage.TASK_HOST_UNKNOWN,
+            admit.state,
+            readyAt,
+            admit.expiresAt,
             now,
             now,
-            now,
-            JSON.stringify(unknown),
-          );
+            JSON.stringify(agents),
+          ).changes;
+          const unknown = inserted === agents.length ? [] : this.unknownHosts(agents);
+          // Refused whole: the transaction is undone and the unknown ones answered.
+          if (unknown.length && spec.refuseUnknown) throw new UnknownHostsRefusal(unknown);
+          if (unknown.length) {
+            this.run(
+              `INSERT INTO subtasks(id, taskid, agentsn, state, errcode, message, ready_at, gmt_create, gmt_modify)
+             SELECT ${SQL_UUID}, ?, j.value, 'FAILED', ?, ?, ?, ?, ? FROM json_each(?) j ORDER BY j.key`,
+              id,
+              ErrorCode.TASK_HOST_UNKNOWN,
+              ErrorMessage.TASK_HOST_UNKNOWN,
+              now,
+              now,
+              now,
+              JSON.stringify(unknown),
+            );
+          }
+          const unknownSet = new Set(unknown);
+          for (const sn of agents)
+            results.push(unknownSet.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
+          this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
+          // Admitted at insert unless a batch or dependencies hold some back; a subtask is final
+          // at creation only for an unknown host.
+          if (admit.state === SubtaskState.PENDING) this.admitTask(id, now);
+          if (unknown.length) this.refreshTask(id, now);
+        } else {
+          this.tagTasks = undefined;
         }
-        const unknownSet = new Set(unknown);
-        for (const sn of agents)
-          results.push(unknownSet.has(sn) ? { AgentSN: sn, errcode: ErrorCode.TASK_HOST_UNKNOWN } : { AgentSN: sn });
-        this.run('UPDATE tasks SET count = ? WHERE id = ?', agents.length, id);
-        // Admitted at insert unless a batch or dependencies hold some back; a subtask is final
-        // at creation only for an unknown host.
-        if (admit.state === SubtaskState.PENDING) this.admitTask(id, now);
-        if (unknown.length) this.refreshTask(id, now);
-      } else {
-        this.tagTasks = undefined;
-      }
-      return { id, results };
-    });
+        return { id, results };
+      }),
+    );
   }
 
   async getTask(
