@@ -6,28 +6,28 @@
 // an upgrade to B' comes back by itself; kill -9 at each step (fetch, the exec, the trial, the
 // commit) still ends in one BootAgent, a result that matches the host, and the sub-agent never
 // stopped. docs/lifecycle.md "BootAgent self-upgrade".
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aspire/protocol';
-import { repoRoot, startAspire, waitUntil, type AspireHandle } from '@aspire/testing';
+import { startAspire, waitUntil, type AspireHandle } from '@aspire/testing';
 import { packFixture } from '../../packages/testing/fixtures/pack-fixture.ts';
+import {
+  LogWatch,
+  Supervisor,
+  bootPids as bootsOf,
+  buildBundle,
+  createTask as createTaskOn,
+  finalSubtask as finalOn,
+  hostOf,
+  seaOf,
+  uploadPackage,
+  versionOf,
+  waitTrusted,
+  writeBootConfig,
+} from './self-upgrade-kit.ts';
 
-const exec = promisify(execFile);
-const ROOT = repoRoot();
-const NODE = join(ROOT, 'node_modules/node/bin/node');
 const A = '7.1.0';
 const B = '7.2.0';
 const BAD = '7.3.0';
@@ -45,167 +45,16 @@ let agentsn: string;
 let config: string;
 const binaries: Record<string, string> = {};
 
-/** systemd's Restart=always in a few lines: run the executable at `cmd`, start it again 0.5 s after any exit. */
-class Supervisor {
-  child: ChildProcess | undefined;
-  starts = 0;
-  output = '';
-  private stopping = false;
-  constructor(
-    private readonly cmd: string,
-    private readonly args: string[],
-  ) {}
-  start(): void {
-    this.starts++;
-    const c = spawn(this.cmd, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = c;
-    c.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
-    c.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
-    c.on('exit', (code, signal) => {
-      this.output += `[supervisor: exit code ${code} signal ${signal}]\n`;
-      if (!this.stopping) setTimeout(() => this.start(), 500);
-    });
-  }
-  get pid(): number {
-    return this.child!.pid!;
-  }
-  async stop(): Promise<void> {
-    this.stopping = true;
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const gone = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 25_000))]);
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  }
-}
-
-async function buildBoot(version: string, exitAtStart = false): Promise<string> {
-  const dir = join(work, `build-${version}`);
-  const env = { ...process.env, ASPIRE_VERSION: version, ASPIRE_BUILD_DIR: join(dir, 'bundle'), BOOT_SERVER_ADDR: '' };
-  await exec(NODE, ['scripts/build.mjs', 'boot'], { cwd: ROOT, env, timeout: 300_000 });
-  const bundle = join(dir, 'bundle', 'boot.cjs');
-  if (exitAtStart) {
-    // A build that crashes at start: --version still answers (so it passes the package check).
-    const text = readFileSync(bundle, 'utf8');
-    writeFileSync(
-      bundle,
-      `if (!process.argv.includes('--version')) { process.stderr.write('boot: this build exits at start\\n'); process.exit(1); }\n${text}`,
-    );
-  }
-  await exec(
-    NODE,
-    ['scripts/sea.mjs', '--bundle', bundle, '--name', 'boot', '--out', join(dir, 'sea'), '--arch', 'x86_64'],
-    {
-      cwd: ROOT,
-      timeout: 300_000,
-    },
-  );
-  return join(dir, 'sea', 'x86_64', 'boot');
-}
-
-function writeConfig(healthySec: number): void {
-  writeFileSync(
-    config,
-    JSON.stringify({
-      servers: [srv.url],
-      enrollSecret: srv.enrollSecret,
-      step: 1,
-      httpTimeoutSec: 5,
-      selfUpgrade: { healthySec },
-      supervision: { checkIntervalSec: 0.5, restartHoldSec: 1 },
-    }),
-  );
-}
-
-async function versionOf(file: string): Promise<string> {
-  const { stdout } = await exec(file, ['--version'], { timeout: 30_000 });
-  return stdout.trim().split(' ')[1]!;
-}
-
-async function upload(version: string): Promise<void> {
-  const q = new URLSearchParams({ name: 'BootAgent', version, os: 'linux', arch: 'x86_64', file: `boot-${version}` });
-  const res = await fetch(`${srv.url}/api/v1/server/package?${q}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' },
-    body: readFileSync(binaries[version]!),
-  });
-  expect(((await res.json()) as { status: number }).status).toBe(0);
-}
-
-async function createTask(command: string, parameters: Record<string, unknown>): Promise<number> {
-  const created = await srv.api('POST', '/api/v1/server/task', { command, agents: [agentsn], parameters });
-  expect(created.body.status, JSON.stringify(created.body)).toBe(0);
-  return created.body.id as number;
-}
-
-function finalSubtask(id: number, timeoutMs = 150_000) {
-  return waitUntil(
-    async () => {
-      const r = await srv.api('GET', `/api/v1/server/task?id=${id}`);
-      const s = r.body.subtasks?.[0];
-      return s && ['SUCCESS', 'FAILED', 'BURIED', 'REVOKED'].includes(s.state) ? s : undefined;
-    },
-    { timeoutMs, what: `task ${id} final` },
-  ) as Promise<{ state: string; errcode: number; message: string }>;
-}
-
-async function host(): Promise<{ curvers: string; agents: { name: string; pid?: number; status: string }[] }> {
-  return (await srv.api('GET', `/api/v1/server/agent?agentsn=${agentsn}`)).body.host;
-}
-
-/** Every process whose command line carries `-d STATE`: the BootAgents of this test (sub-agents have no -d). */
-function bootPids(): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      const i = argv.indexOf('-d');
-      if (i >= 0 && argv[i + 1] === stateDir && argv.includes('-f')) out.push(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-let logOffset = 0;
-/** Wait for a log line (msg regex) written after the last mark(). */
-async function waitLog(
-  re: RegExp,
-  where: (l: Record<string, unknown>) => boolean = () => true,
-  timeoutMs = 90_000,
-): Promise<Record<string, unknown>> {
-  return waitUntil(
-    () => {
-      let text = '';
-      try {
-        text = readFileSync(logFile, 'utf8').slice(logOffset);
-      } catch {
-        return undefined;
-      }
-      for (const l of text.split('\n')) {
-        if (!l) continue;
-        try {
-          const j = JSON.parse(l) as Record<string, unknown>;
-          if (typeof j.msg === 'string' && re.test(j.msg) && where(j)) return j;
-        } catch {
-          /* half a line */
-        }
-      }
-      return undefined;
-    },
-    { timeoutMs, intervalMs: 20, what: `log ${re}` },
-  );
-}
-function mark(): void {
-  try {
-    logOffset = readFileSync(logFile, 'utf8').length;
-  } catch {
-    logOffset = 0;
-  }
-}
+let log: LogWatch;
+const writeConfig = (healthySec: number) => writeBootConfig(config, srv, healthySec);
+const upload = (v: string) => uploadPackage(srv, 'BootAgent', v, binaries[v]!, `boot-${v}`);
+const createTask = (command: string, parameters: Record<string, unknown>) =>
+  createTaskOn(srv, agentsn, command, parameters);
+const finalSubtask = (id: number, timeoutMs?: number) => finalOn(srv, id, timeoutMs);
+const host = () => hostOf(srv, agentsn);
+const bootPids = () => bootsOf(stateDir);
+const mark = () => log.mark();
+const waitLog = (re: RegExp, where?: (l: Record<string, unknown>) => boolean) => log.wait(re, where);
 
 /** One BootAgent of a known version, the supervisor's child, running from the target file, reporting `version`. */
 async function expectSettled(version: string, subPid: number): Promise<void> {
@@ -238,18 +87,15 @@ beforeAll(async () => {
     [A, false],
     [B, false],
     [BAD, true],
-  ] as const)
-    binaries[v] = await buildBoot(v, bad);
+  ] as const) {
+    const dir = join(work, `build-${v}`);
+    binaries[v] = await seaOf(await buildBundle(dir, v, bad), join(dir, 'sea'));
+  }
   console.error(`boot-self-upgrade: three single executables built in ${(Date.now() - t0) / 1000} s`);
   srv = await startAspire();
   for (const v of [A, B, BAD]) await upload(v);
   const sub = await packFixture({ fixture: 'idle-agent', name: SUB, version: '1.0.0', outDir: work });
-  const q = new URLSearchParams({ name: SUB, version: '1.0.0', os: 'linux', arch: 'x86_64', file: `${SUB}.tar.gz` });
-  await fetch(`${srv.url}/api/v1/server/package?${q}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' },
-    body: readFileSync(sub.file),
-  });
+  await uploadPackage(srv, SUB, '1.0.0', sub.file, `${SUB}.tar.gz`);
 
   // The host layout: the executable in a bin dir (what the unit's ExecStart names), state beside it.
   const hostDir = join(work, 'host');
@@ -258,26 +104,12 @@ beforeAll(async () => {
   copyFileSync(binaries[A]!, target);
   stateDir = join(hostDir, 'state');
   logFile = join(hostDir, 'boot.log');
+  log = new LogWatch(logFile);
   config = join(hostDir, 'boot.json');
   writeConfig(HEALTHY_SEC);
   sup = new Supervisor(target, ['-f', '-c', config, '-d', stateDir, '-L', logFile, '-P', join(hostDir, 'boot.pid')]);
   sup.start();
-  agentsn = (
-    await waitUntil(
-      () => {
-        try {
-          const m = JSON.parse(readFileSync(join(stateDir, 'meta.json'), 'utf8')) as {
-            trusted: boolean;
-            agentsn: string;
-          };
-          return m.trusted ? m : undefined;
-        } catch {
-          return undefined;
-        }
-      },
-      { timeoutMs: 60_000, what: 'boot A trusted' },
-    )
-  ).agentsn;
+  agentsn = await waitTrusted(stateDir);
 }, 600_000);
 
 afterAll(async () => {
@@ -293,7 +125,7 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-describe('BootAgent self-upgrade on single executables under a Restart=always supervisor', () => {
+describe('BootAgent self-upgrade on single executables under a Restart=always supervisor', { timeout: 240_000 }, () => {
   let subPid = 0;
 
   it('A upgrades itself to B: B reports, B is in place, A kept beside it, the sub-agent untouched', async () => {
@@ -331,21 +163,10 @@ describe('BootAgent self-upgrade on single executables under a Restart=always su
   it('a package that is not a BootAgent is refused and nothing changes', async () => {
     const junk = join(work, 'not-boot');
     writeFileSync(junk, '#!/bin/sh\necho hello\n', { mode: 0o755 });
-    const q = new URLSearchParams({
-      name: 'BootAgent',
-      version: '9.9.9',
-      os: 'linux',
-      arch: 'x86_64',
-      file: 'not-boot',
-    });
-    await fetch(`${srv.url}/api/v1/server/package?${q}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/octet-stream' },
-      body: readFileSync(junk),
-    });
+    await uploadPackage(srv, 'BootAgent', '9.9.9', junk, 'not-boot');
     const s = await finalSubtask(await createTask('upgrade', { name: 'BootAgent', version: '9.9.9' }));
     expect(s.state).toBe('FAILED');
-    expect(s.errcode).toBe(ErrorCode.JOB_BAD_PACKAGE);
+    expect(s.errcode, s.message).toBe(ErrorCode.JOB_BAD_PACKAGE);
     expect(s.message).toMatch(/not a BootAgent/);
     const ev = await srv.api('GET', `/api/v1/server/event?agentsn=${agentsn}&kind=refused&limit=100`);
     expect(JSON.stringify(ev.body.events)).toMatch(/not a BootAgent/);

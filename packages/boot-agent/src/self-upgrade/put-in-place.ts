@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, fsyncSync, openSync, closeSync, readFileSync, renameSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, openSync, readSync, renameSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { JobError } from '../subagents/job-error.ts';
 import { execFileText, rpmArgs, type RpmOptions } from '../subagents/rpm.ts';
@@ -19,8 +19,17 @@ export function previousFile(target: string): string {
   return `${target}.previous`;
 }
 
+/** Hashed in 1 MiB reads: a 100 MB executable never sits whole in a small daemon's memory. */
 function sha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
+  const h = createHash('sha256');
+  const buf = Buffer.alloc(1 << 20);
+  const fd = openSync(file, 'r');
+  try {
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 /** Copy then rename in the target's directory: the target is either whole old or whole new. */
