@@ -74,6 +74,15 @@ const ca = readFileSync(values.ca, 'utf8');
 const pools = urls.map(
   (u) => new Pool(u, { connections: Math.ceil(connections / urls.length), pipelining: 1, connect: { ca } }),
 );
+/** Nanoseconds this (main, JavaScript) thread has waited on a run queue for a core so far. */
+const runQueueNs = () => {
+  try {
+    return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]);
+  } catch {
+    return Number.NaN;
+  }
+};
+const wait0 = runQueueNs();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const end = t0 + seconds * 1000;
@@ -121,5 +130,8 @@ console.log(
     firstError,
     // Share of one core this generator used: near 1 means it, not the server, set the pace.
     cpu: (used.user + used.system) / 1000 / elapsedMs,
+    // Share of the time it was ready to run but waited for a core (a busy machine): with cpu near 1
+    // together, the generator could not have gone faster.
+    wait: (runQueueNs() - wait0) / 1e6 / elapsedMs,
   }),
 );
