@@ -236,6 +236,19 @@ describe('desired state on the real server', () => {
     expect(b2).toBe((await api('GET', '/host/pol-b/policy')).body.hash);
   });
 
+  it('a bound tag moves a host into a tag component at once (the next status reply)', async () => {
+    const before = await hashOf('pol-d');
+    const tag = (await api('POST', '/tag', { name: 'role', value: 'web' })).body.tag.id as number;
+    expect((await api('POST', '/tag/bind', { id: tag, agents: ['pol-d'] })).status).toBe(200);
+    const after = await hashOf('pol-d');
+    expect(after).not.toBe(before);
+    const d = (await api('GET', '/host/pol-d/policy')).body;
+    expect(d.component).toMatchObject({ component: ids.edge, by: 'tag' });
+    expect(after).toBe(d.hash);
+    expect((await api('POST', '/tag/unbind', { id: tag, agents: ['pol-d'] })).status).toBe(200);
+    expect(await hashOf('pol-d')).toBe(before);
+  });
+
   it('GET /api/v1/agent/policy: the credential of the host, the whole answer signed for it, package links filled', async () => {
     const none = await fetch(`${srv.url}/api/v1/agent/policy?agentsn=pol-a`);
     expect(none.status).toBe(401);

@@ -90,6 +90,8 @@ describe.each(engines)('policy store conformance: $name', (engine) => {
     const c = await store.policy.createNode({ kind: 'component', name: 'db', parent: s.id, tags: 'role=db' }, 12);
     expect(c).toMatchObject({ kind: 'component', name: 'db', parent: s.id, tags: 'role=db', gmt_create: 12 });
     expect(await store.policy.generation()).toBe(g0 + 3);
+    await store.policy.bumpGeneration();
+    expect(await store.policy.generation()).toBe(g0 + 4);
 
     expect(
       await refused(store.policy.createNode({ kind: 'service', name: 'x', parent: null, tags: null }, 13)),

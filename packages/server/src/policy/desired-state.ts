@@ -3,8 +3,10 @@
  * the policies are small and change rarely: they are held in memory and read again when the
  * policy generation in the database moved (checked at most once a second, so another node's
  * change is seen within about a second). A status push asks only for the hash: with no policy
- * anywhere it costs nothing; otherwise a host's hash is kept for a minute (a change of the host's
- * bound tags is seen within that minute, a change of the tree or a policy at once).
+ * anywhere it costs nothing; otherwise a host's hash is computed once (its attachment and tags
+ * read from the database) and kept until the generation moves or the host reports other tags.
+ * Everything that changes which component a host is in moves the generation: the tree, the
+ * attachments, and bound tags (routes/inventory.ts).
  */
 import type { Clock } from '@aspire/agent-core';
 import { EMPTY_POLICY_HASH, type PolicyDocument } from '@aspire/protocol';
@@ -13,7 +15,6 @@ import { type Effective, hostScope, mergePolicies, nodeScope, type PolicyLayer }
 import { type HostComponent, hostComponent, hostTagSet, nodeMap, pathTo, type TreeNodeRow } from './tree-rules.ts';
 
 const GENERATION_CHECK_MS = 1000;
-const HOST_HASH_TTL_MS = 60_000;
 const HOST_CACHE_MAX = 200_000;
 
 interface Snapshot {
@@ -34,7 +35,7 @@ export class DesiredState {
   private snap: Snapshot | undefined;
   private checkedAt = Number.NEGATIVE_INFINITY;
   private loading: Promise<Snapshot> | undefined;
-  private readonly hosts = new Map<string, { generation: number; tags: string; at: number; hash: string }>();
+  private readonly hosts = new Map<string, { generation: number; tags: string; hash: string }>();
 
   constructor(
     private readonly store: Store,
@@ -44,6 +45,12 @@ export class DesiredState {
   /** After a change made through this server: read again at the next request. */
   invalidate(): void {
     this.checkedAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** A change outside the tree that moves hosts between components (bound tags): bump, re-read. */
+  async changedOutside(): Promise<void> {
+    await this.store.policy.bumpGeneration();
+    this.invalidate();
   }
 
   private async snapshot(): Promise<Snapshot> {
@@ -76,13 +83,11 @@ export class DesiredState {
     const snap = await this.snapshot();
     if (snap.policies.size === 0) return EMPTY_POLICY_HASH;
     const tags = reportedTags ?? '';
-    const now = this.clock.monotonic();
     const hit = this.hosts.get(agentsn);
-    if (hit && hit.generation === snap.generation && hit.tags === tags && now - hit.at < HOST_HASH_TTL_MS)
-      return hit.hash;
+    if (hit && hit.generation === snap.generation && hit.tags === tags) return hit.hash;
     const eff = await this.compute(snap, agentsn);
     if (this.hosts.size >= HOST_CACHE_MAX) this.hosts.clear();
-    this.hosts.set(agentsn, { generation: snap.generation, tags, at: now, hash: eff.hash });
+    this.hosts.set(agentsn, { generation: snap.generation, tags, hash: eff.hash });
     return eff.hash;
   }
 

@@ -5,6 +5,7 @@ import type { AppContext } from '../app-context.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import type { Mutation } from '../store/store.ts';
+import { desiredState } from '../policy/desired-state.ts';
 import { EVENT_TIME_FIELDS, ROW_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^=,\\s]([^=,]*[^=,\\s])?$' });
@@ -50,6 +51,12 @@ function answer<T extends object>(reply: FastifyReply, r: Mutation<T>, key?: str
 
 export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const now = () => ctx.clock.now();
+  // Bound tags place hosts in components (docs/lifecycle.md "Desired state"): a change of them
+  // moves the policy generation, so every server's cached policy hashes are computed again.
+  const boundTagsChanged = async <T>(r: Mutation<T>): Promise<Mutation<T>> => {
+    if (r.ok) await desiredState(ctx.store, ctx.clock).changedOutside();
+    return r;
+  };
 
   app.get<{ Querystring: Static<typeof TagQuery> }>(
     '/tag',
@@ -75,22 +82,28 @@ export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Pr
     '/tag',
     { schema: { tags: ['tag'], summary: 'Rename a tag', body: TagUpdate } },
     async (req, reply) =>
-      answer(reply, await ctx.store.updateTag(req.body.id, req.body.name, req.body.value, now()), 'tag'),
+      answer(
+        reply,
+        await boundTagsChanged(await ctx.store.updateTag(req.body.id, req.body.name, req.body.value, now())),
+        'tag',
+      ),
   );
   app.delete<{ Querystring: Static<typeof IdQuery> }>(
     '/tag',
     { schema: { tags: ['tag'], summary: 'Delete a tag (and its bindings)', querystring: IdQuery } },
-    async (req, reply) => answer(reply, await ctx.store.deleteTag(req.query.id)),
+    async (req, reply) => answer(reply, await boundTagsChanged(await ctx.store.deleteTag(req.query.id))),
   );
   app.post<{ Body: Static<typeof BindBody> }>(
     '/tag/bind',
     { schema: { tags: ['tag'], summary: 'Bind a tag to hosts', body: BindBody } },
-    async (req, reply) => answer(reply, await ctx.store.bindTag(req.body.id, req.body.agents, true, now())),
+    async (req, reply) =>
+      answer(reply, await boundTagsChanged(await ctx.store.bindTag(req.body.id, req.body.agents, true, now()))),
   );
   app.post<{ Body: Static<typeof BindBody> }>(
     '/tag/unbind',
     { schema: { tags: ['tag'], summary: 'Unbind a tag from hosts', body: BindBody } },
-    async (req, reply) => answer(reply, await ctx.store.bindTag(req.body.id, req.body.agents, false, now())),
+    async (req, reply) =>
+      answer(reply, await boundTagsChanged(await ctx.store.bindTag(req.body.id, req.body.agents, false, now()))),
   );
 
   app.get<{ Querystring: Static<typeof RegionQuery> }>(

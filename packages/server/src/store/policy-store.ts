@@ -54,6 +54,8 @@ export interface HostTags {
 export interface PolicyStore {
   /** Bumped by every change below (a counter in `meta`). */
   generation(): Promise<number>;
+  /** Bump it for a change made elsewhere that moves hosts between components (bound tags). */
+  bumpGeneration(): Promise<void>;
   listNodes(): Promise<TreeNodeRow[]>;
   createNode(input: NodeInput, now: number): Promise<TreeNodeRow>;
   updateNode(id: number, change: NodeChange, now: number): Promise<TreeNodeRow>;

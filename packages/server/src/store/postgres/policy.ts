@@ -33,6 +33,10 @@ export class PgPolicy extends PgPart implements PolicyStore {
     return Number((await this.get<{ value: string }>(POLICY_SQL.generation))?.value ?? 0);
   }
 
+  async bumpGeneration(): Promise<void> {
+    await this.run(POLICY_SQL.bump);
+  }
+
   /** Serialises every desired-state change across the cluster (inside the caller's transaction). */
   private async lock(): Promise<void> {
     await this.run('LOCK TABLE tree_nodes IN SHARE ROW EXCLUSIVE MODE');

@@ -28,6 +28,10 @@ export class SqlitePolicy extends SqlitePart implements PolicyStore {
     return Number(this.get<{ value: string }>(POLICY_SQL.generation)?.value ?? 0);
   }
 
+  async bumpGeneration(): Promise<void> {
+    this.run(POLICY_SQL.bump);
+  }
+
   private nodes(): TreeNodeRow[] {
     return this.all<TreeNodeRow>(POLICY_SQL.nodes);
   }
