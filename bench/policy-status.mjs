@@ -8,7 +8,8 @@
 //   policy  aspire with a root policy, a product > service > component tree whose component
 //           takes every host by tag (the pushes report cmpt=DB), half the hosts attached
 //           explicitly to another component, a policy at each level and on 100 hosts: every
-//           host's hash is computed from the database once a minute, cached in between
+//           host's hash is computed from the database once (the warm-up), then cached until
+//           the policy generation moves
 //
 //   npx node bench/policy-status.mjs [--seconds 4] [--rounds 3] [--connections 32] [--hosts 10000]
 import { spawn } from 'node:child_process';
