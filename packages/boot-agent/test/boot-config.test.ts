@@ -67,6 +67,26 @@ describe('boot.json check', () => {
     expect(SUPERVISION_BOUNDS.checkIntervalSec.min).toBeLessThan(1);
   });
 
+  it('selfUpgrade.healthySec: 60 s by default, clamped to 1..3600, unknown keys and a non-object refused', () => {
+    expect(checkBootConfig({}, 'test').config.selfUpgrade).toEqual({ healthySec: 60 });
+    const low = checkBootConfig({ selfUpgrade: { healthySec: 0.1 } }, 'test');
+    expect(low.config.selfUpgrade.healthySec).toBe(1);
+    expect(low.notes.join('\n')).toMatch(/selfUpgrade\.healthySec/);
+    expect(checkBootConfig({ selfUpgrade: { healthySec: 1e9 } }, 'test').config.selfUpgrade.healthySec).toBe(3600);
+    const bad = (raw: unknown) => {
+      try {
+        checkBootConfig(raw, 'test');
+      } catch (err) {
+        return (err as ConfigError).problems.join('\n');
+      }
+      return '';
+    };
+    expect(bad({ selfUpgrade: { healthySec: 'soon', window: 3 } })).toMatch(
+      /selfUpgrade\.healthySec[\s\S]*selfUpgrade\.window|selfUpgrade\.window[\s\S]*selfUpgrade\.healthySec/,
+    );
+    expect(bad({ selfUpgrade: 30 })).toMatch(/selfUpgrade: must be an object/);
+  });
+
   it('is frozen', () => {
     const { config } = checkBootConfig({ step: 5 }, 't');
     expect(Object.isFrozen(config)).toBe(true);

@@ -47,7 +47,7 @@ export async function runSelfUpgradeJob(
     from: su.version,
     ...(job.version !== undefined ? { to: job.version } : {}),
     target: su.image.file,
-    at: Date.now(),
+    at: su.d.clock.now(),
   };
   try {
     writeMarker(su.d.stateDir, m);
@@ -76,8 +76,8 @@ export async function runSelfUpgradeJob(
     step: 'trial',
     to: staged.version,
     staged: staged.file,
-    at: Date.now(),
-    deadline: Date.now() + su.d.healthySec * 1000,
+    at: su.d.clock.now(),
+    deadline: su.d.clock.now() + su.d.healthySec * 1000,
   };
   try {
     writeMarker(su.d.stateDir, trial);
