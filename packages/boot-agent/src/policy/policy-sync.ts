@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { LocalJob } from '../jobs/local-jobs.ts';
 import type { Transport } from '../net/http-transport.ts';
+import { stableHash } from '../net/server-choice.ts';
 import type { JobJournal } from '../state/job-journal.ts';
 import { type CrontabTarget, crontabDrift, writeCrontab } from './crontab-sync.ts';
 import { POLICY_PATH, checkPolicyDoc, type DesiredPolicy, policyHint, policyReply } from './policy-doc.ts';
@@ -69,7 +70,7 @@ export class PolicySync {
     const hash = hint.value.hash;
     const now = this.d.clock.now();
     const changed = hash !== this.state.appliedHash;
-    const due = now - (this.state.lastFullCheckMs ?? 0) >= this.d.fullCheckSec * 1000;
+    const due = now - (this.state.lastFullCheckMs ?? 0) >= this.fullCheckMs();
     const failed = this.state.failed;
     const waiting = failed !== undefined && failed.hash === hash && now < failed.retryAtMs;
     const work = (changed || due) && !waiting ? this.pull(server, hash, changed) : this.checkCrontab();
@@ -78,6 +79,15 @@ export class PolicySync {
       .finally(() => {
         this.pass = undefined;
       });
+  }
+
+  /**
+   * The full-check period of this host: fullCheckSec shortened by up to a tenth, by a hash of the
+   * agentsn, so a fleet installed in one hour does not pull all at once every day after.
+   */
+  private fullCheckMs(): number {
+    const spread = (stableHash(this.d.agentsn()) % 1000) / 10_000;
+    return this.d.fullCheckSec * 1000 * (1 - spread);
   }
 
   /** Resolves when no pass is in flight (tests, and stop). */
