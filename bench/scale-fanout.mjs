@@ -93,8 +93,8 @@ async function fanOut(sims, node) {
   const ok = r.body.response?.filter((e) => e.resp === 'success').length ?? 0;
   if (ok !== CHANNELS)
     throw new Error(`fan-out: ${ok}/${CHANNELS} answered success: ${JSON.stringify(r.body).slice(0, 400)}`);
-  const { times } = await sims.call({ op: 'arrivals' });
-  return { total, deliveries: times.map((t) => t - t0) };
+  const { times, cpu, wait } = await sims.call({ op: 'arrivals' });
+  return { total, deliveries: times.map((t) => t - t0), simLoad: cpu + wait };
 }
 
 try {
@@ -135,6 +135,7 @@ try {
     { name: '1 node, same count', node: one.nodes[0], pids: () => one.nodes.map((n) => n.child.proc.pid) },
   ];
   for (const s of setups) await fanOut(sims, s.node); // warm-up, not counted
+  let simBusy = 0;
   // Idle cost of holding the channels: heartbeats renew every presence row (heartbeatMs 1000 here).
   const allAspire = () => [...three.nodes, ...one.nodes].map((n) => n.child.proc.pid);
   const idle0 = [cpuSeconds(allAspire()), postgresCpuSeconds(pgh)];
@@ -149,6 +150,7 @@ try {
       s.pgCpu.push(postgresCpuSeconds(pgh) - c0[1]);
       s.totals.push(f.total);
       s.deliveries.push(...f.deliveries);
+      simBusy = Math.max(simBusy, f.simLoad);
     }
   }
 
@@ -176,6 +178,11 @@ try {
   console.log(`  three nodes vs one: ${ratio.toFixed(2)}x the time to the complete answer (p50)`);
   console.log(
     `  (p99 of ${RUNS} runs is close to their max; the per-host figures are over ${RUNS * CHANNELS} commands)`,
+  );
+  console.log(
+    simBusy > 0.9
+      ? `  NOTE: the simulated channels' process was busy or waiting for a core ${(simBusy * 100).toFixed(0)}% of a fan-out: it (or the machine), not the servers, may have set the pace`
+      : `  the simulated channels' process was busy or waiting for a core at most ${(simBusy * 100).toFixed(0)}% of a fan-out: the servers set the pace`,
   );
   benchResult({
     metric: `Polaris fan-out to ${CHANNELS} channels over 3 nodes, p50`,

@@ -8,7 +8,7 @@
 // Messages in: {op: 'init', hostCaCertFile, hostCaKeyFile, hubCa}, {op: 'connect', set,
 // entries: [{host, port}], hosts: [{hostname, agentsn}]}, {op: 'mark'}, {op: 'arrivals'}, {op: 'close'}.
 // Messages out: {op: 'ready'}, {op: 'connected', set, ms, redirects, startOvers, byPort}, {op: 'arrivals',
-// times} (epoch ms of each command frame since the last mark), {op: 'error', message}.
+// times, cpu, wait} (epoch ms of each command frame since the last mark; own CPU and wait shares), {op: 'error', message}.
 import 'reflect-metadata';
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -29,6 +29,9 @@ const certs = new Map();
 const sockets = new Set();
 let arrivals = [];
 const nowMs = () => performance.timeOrigin + performance.now();
+/** Nanoseconds this (main) thread has waited on a run queue for a core. */
+const runQueueNs = () => Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]);
+let mark = { t: performance.now(), cpu: process.cpuUsage(), wait: 0 };
 
 async function init(m) {
   hubCa = m.hubCa;
@@ -150,9 +153,21 @@ process.on('message', (m) => {
     if (m.op === 'connect') return connectSet(m);
     if (m.op === 'mark') {
       arrivals = [];
+      mark = { t: performance.now(), cpu: process.cpuUsage(), wait: runQueueNs() };
       return { op: 'marked' };
     }
-    if (m.op === 'arrivals') return { op: 'arrivals', times: arrivals };
+    if (m.op === 'arrivals') {
+      // This process's CPU and run-queue wait since the mark, as shares of the time: near 1
+      // together, the simulated channels, not the servers, set the pace.
+      const ms = performance.now() - mark.t;
+      const used = process.cpuUsage(mark.cpu);
+      return {
+        op: 'arrivals',
+        times: arrivals,
+        cpu: (used.user + used.system) / 1000 / ms,
+        wait: (runQueueNs() - mark.wait) / 1e6 / ms,
+      };
+    }
     if (m.op === 'close') {
       clearInterval(pinger);
       for (const s of sockets) s.destroy();
