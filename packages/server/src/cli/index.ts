@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { addAuditCommand } from './audit-command.ts';
 import { addHostsCommand } from './hosts-command.ts';
 import { addPackageCommands } from './package-command.ts';
+import { addPolicyCommands } from './policy-command.ts';
 import { addRunCommand } from './run-command.ts';
 import { addTagCommands } from './tag-command.ts';
 import { addTaskCommands } from './task-command.ts';
@@ -18,4 +19,5 @@ export function addClientCommands(program: Command): void {
   addPackageCommands(program);
   addTagCommands(program);
   addAuditCommand(program);
+  addPolicyCommands(program);
 }
