@@ -74,8 +74,9 @@ if (sea.isSea()) {
  * The agents' pino without what they never use: transports (thread-stream and a worker file on
  * disk, which a single executable does not have; logger.ts writes through pino.destination). And
  * no node:worker_threads, which pino and write-file-atomic load only to ask whether they run on
- * the main thread or for its thread id (the agents run no workers: main thread, id 0). Each
- * saves memory that an idle daemon would otherwise hold.
+ * the main thread or for its thread id (the agents run no workers: main thread, id 0), nor
+ * node:assert, which sonic-boom loads for one check (~2 MB of RSS for a plain throw). Each saves
+ * memory that an idle daemon would otherwise hold.
  */
 const leanPino = {
   name: 'aspire-lean-pino',
@@ -87,13 +88,17 @@ const leanPino = {
     b.onResolve({ filter: /^worker_threads$/ }, (args) =>
       inPino(args.importer) ? { path: 'worker_threads', namespace: 'aspire-lean-pino' } : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'aspire-lean-pino' }, (args) => ({
-      contents:
-        args.path === 'transport'
-          ? "module.exports = () => { throw new Error('pino transports are not in this build'); };"
-          : 'module.exports = { isMainThread: true, threadId: 0 };',
-      loader: 'js',
-    }));
+    b.onResolve({ filter: /^assert$/ }, (args) =>
+      /[\\/]node_modules[\\/]sonic-boom[\\/]/.test(args.importer)
+        ? { path: 'assert', namespace: 'aspire-lean-pino' }
+        : undefined,
+    );
+    const STUBS = {
+      transport: "module.exports = () => { throw new Error('pino transports are not in this build'); };",
+      worker_threads: 'module.exports = { isMainThread: true, threadId: 0 };',
+      assert: 'module.exports = (ok, message) => { if (!ok) throw new Error(message); };',
+    };
+    b.onLoad({ filter: /.*/, namespace: 'aspire-lean-pino' }, (args) => ({ contents: STUBS[args.path], loader: 'js' }));
   },
 };
 

@@ -1,11 +1,12 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
 /**
- * A compiled validator for one wire schema. Compiled once at module load: validation sits on
- * the hot path of every status push and every channel frame.
+ * A compiled validator for one wire schema. Compiled once, at its first use: validation sits on
+ * the hot path of every status push and every channel frame, while each program uses only a few
+ * of the wire schemas (an idle boot would otherwise hold the compiled code of all of them).
  */
 export interface Validator<T> {
   check(value: unknown): value is T;
@@ -14,14 +15,15 @@ export interface Validator<T> {
 }
 
 export function validator<S extends TSchema>(schema: S): Validator<Static<S>> {
-  const compiled = TypeCompiler.Compile(schema);
+  let compiled: TypeCheck<S> | undefined;
+  const get = (): TypeCheck<S> => (compiled ??= TypeCompiler.Compile(schema));
   return {
     schema,
-    check: (value: unknown): value is Static<S> => compiled.Check(value),
+    check: (value: unknown): value is Static<S> => get().Check(value),
     validate(value: unknown): Validation<Static<S>> {
-      if (compiled.Check(value)) return { ok: true, value };
+      if (get().Check(value)) return { ok: true, value };
       const errors: string[] = [];
-      for (const e of compiled.Errors(value)) {
+      for (const e of get().Errors(value)) {
         errors.push(`${e.path || '/'}: ${e.message}`);
         if (errors.length >= 10) break;
       }
