@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { realClock } from '@aspire/agent-core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-async function serve(handler: Parameters<typeof createServer>[0]): Promise<string> {
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const s = createServer(handler);
   servers.push(s);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
