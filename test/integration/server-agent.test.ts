@@ -3,7 +3,7 @@
 // real HTTP requests here; server-boot.test.ts runs real boot processes.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiStatus, ErrorCode } from '@aspire/protocol';
+import { ApiStatus, EMPTY_POLICY_HASH, ErrorCode } from '@aspire/protocol';
 import { startAspire, waitUntil, type AspireHandle } from '@aspire/testing';
 
 let srv: AspireHandle;
@@ -111,8 +111,15 @@ describe('aspire server: agent endpoints', () => {
     for (let i = 0; i < 2; i++) {
       const ok = await post('/agent/status', body, { 'x-aspire-credential': cred });
       expect(ok.status).toBe(200);
-      // The reply announces the server's signing key (no rotation under way: no next key).
-      expect(ok.body).toEqual({ status: 0, message: 'success', jobs: [], signingKey: srv.signingKey });
+      // The reply announces the server's signing key (no rotation under way: no next key) and the
+      // host's desired-state policy hash (none applies: the empty policy's).
+      expect(ok.body).toEqual({
+        status: 0,
+        message: 'success',
+        jobs: [],
+        signingKey: srv.signingKey,
+        policy: { hash: EMPTY_POLICY_HASH },
+      });
     }
     const host = (await srv.api('GET', '/api/v1/server/agent?agentsn=sn-status')).body.host;
     expect(host).toMatchObject({
