@@ -4,7 +4,8 @@
 // to the server's hub with the host identity its BootAgent got. A policy at a service node
 // installs the BasicAgent on the three hosts and sets two managed periodic tasks; a
 // component-level override changes one task on one host; a hand edit of the managed crontab
-// section is repaired and reported as drift; removing the policies removes them, and the host's
+// section is repaired and reported as drift, and so is a BasicAgent an operator's job removed
+// (found by the low-frequency full pull); removing the policies removes them, and the host's
 // own crontab lines stay as they were throughout (docs/lifecycle.md "Desired state").
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,7 +140,8 @@ beforeAll(async () => {
       stateDir: join(dir, 'state'),
       config: {
         hostname: name,
-        policy: { crontab, fullCheckSec: 3600 },
+        // A full pull every few seconds: the low-frequency check that catches drift the hash cannot.
+        policy: { crontab, fullCheckSec: 6 },
         supervision: { checkIntervalSec: 0.5, restartHoldSec: 1 },
       },
     });
@@ -165,7 +167,7 @@ afterAll(async () => {
 });
 
 describe('desired state converges on three real hosts', () => {
-  it('installs, overrides per component, repairs a hand edit as drift, and removes on policy removal', async () => {
+  it('installs, overrides per component, repairs a hand edit and a removed sub-agent as drift, removes on policy removal', async () => {
     const product = (await api('POST', '/tree/node', { kind: 'product', name: 'shop' })).node;
     const service = (await api('POST', '/tree/node', { kind: 'service', name: 'web', parent: product.id })).node;
     const front = (await api('POST', '/tree/node', { kind: 'component', name: 'front', parent: service.id })).node;
@@ -239,6 +241,35 @@ describe('desired state converges on three real hosts', () => {
       now: '* * * * * * root echo tock >> $OUT/tock',
     });
     expect((await hostPolicy(h1.sn)).in_sync).toBe(true);
+
+    // An operator uninstalls the BasicAgent on host 2 with a job: the policy's hash does not
+    // change, the next full pull finds it missing, installs it again and reports the drift.
+    const h2 = hosts[1]!;
+    const before = basicPid(h2)!;
+    const job = await api('POST', '/task', {
+      command: 'uninstall',
+      agents: [h2.sn],
+      parameters: { name: 'BasicAgent' },
+    });
+    await waitUntil(
+      async () => {
+        const t = await api('GET', `/task?id=${job.id}`);
+        return t.subtasks?.[0]?.state === 'SUCCESS';
+      },
+      { timeoutMs: 60_000, what: 'the uninstall job done' },
+    );
+    const back = await waitUntil(
+      async () => {
+        const d = (await hostPolicy(h2.sn)).drift as { data?: { repaired?: Record<string, unknown>[] } }[];
+        return d.find((e) => e.data?.repaired?.some((r) => r.kind === 'subagent' && r.name === 'BasicAgent'));
+      },
+      { timeoutMs: 60_000, what: 'the full check reinstalling the BasicAgent, reported as drift' },
+    );
+    expect(back.data!.repaired).toContainEqual({ kind: 'subagent', name: 'BasicAgent', was: null, now: '1.0.0' });
+    const again = await waitUntil(() => basicPid(h2), { timeoutMs: 30_000, what: 'BasicAgent running again' });
+    expect(again).not.toBe(before);
+    expect(isAlive(before)).toBe(false);
+    expect(isAlive(again)).toBe(true);
 
     // Removing the policies removes what they installed and the managed sections; own lines stay.
     const pids = hosts.map((h) => basicPid(h)!);
