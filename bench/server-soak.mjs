@@ -2,7 +2,7 @@
 // Benchmark (not a test): the aspire server's memory under a steady status load, then idle. Two
 // servers run side by side under the same load, each with its own SQLite store of --hosts seeded
 // hosts and its own generator (bench/status-load.mjs, paced to --rate pushes/s): A with no V8
-// flags, B with --flags (the heap sizing under test, given through NODE_OPTIONS). RSS of both is
+// flags, B with the server's shipped flags (scripts/server-v8-flags.json) or --flags. RSS of both is
 // sampled every --sample seconds for --duration seconds of load and --idle seconds after it.
 // Prints the samples, the RSS after the warm-up, the peak and the last idle sample, the bound
 // (peak / after warm-up; the target is <= 2x) and BENCH_RESULT lines.
@@ -11,7 +11,7 @@
 //        [--rate 1500] [--hosts 10000] [--flags "--max-semi-space-size=4"]
 //   env ASPIRE_SERVER_SOAK_DURATION / _SAMPLE / _WARMUP / _IDLE shorten it the same way.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,7 +29,7 @@ const { values } = parseArgs({
     idle: { type: 'string', default: env.ASPIRE_SERVER_SOAK_IDLE ?? '60' },
     rate: { type: 'string', default: '1500' },
     hosts: { type: 'string', default: '10000' },
-    flags: { type: 'string', default: '--max-semi-space-size=4' },
+    flags: { type: 'string' },
   },
 });
 const duration = Number(values.duration);
@@ -57,19 +57,22 @@ const settle = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const { helpers, cleanup } = await setup();
 const work = mkdtempSync(join(tmpdir(), 'aspire-bench-soak-'));
+const shipped = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'scripts', 'server-v8-flags.json'), 'utf8'));
+const flagsB = values.flags ?? shipped.flags.join(' ');
 const variants = [
   { name: 'no V8 flags', flags: '' },
-  { name: values.flags || 'no V8 flags (B)', flags: values.flags },
+  { name: flagsB || 'no V8 flags (B)', flags: flagsB },
 ];
 
-/** A server on its own data dir with `hosts` seeded; V8 flags through NODE_OPTIONS. */
+/** A server on its own data dir with `hosts` seeded, started with the variant's V8 flags. */
 async function startServer(v, i) {
   const dataDir = join(work, `data-${i}`);
   mkdirSync(dataDir);
-  const childEnv = { ...process.env, NODE_OPTIONS: v.flags };
-  await (await helpers.startAspire({ dataDir, config: BENCH_SERVER_CONFIG, env: childEnv })).stop();
+  // Read by the helpers' launcher (packages/testing binaries.ts) when it builds the command line.
+  process.env.ASPIRE_SERVER_V8_FLAGS = v.flags;
+  await (await helpers.startAspire({ dataDir, config: BENCH_SERVER_CONFIG })).stop();
   seedSqlite(join(dataDir, 'aspire.db'), 0, hosts, ingestHost);
-  return helpers.startAspire({ dataDir, config: BENCH_SERVER_CONFIG, env: childEnv });
+  return helpers.startAspire({ dataDir, config: BENCH_SERVER_CONFIG });
 }
 
 /** The paced generator against one server for the whole load phase. */

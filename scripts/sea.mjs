@@ -128,10 +128,13 @@ export function strippedRuntime(arch) {
 /** The long-running agents' V8 flags (heap sized for a small daemon): scripts/daemon-v8-flags.json. */
 export const DAEMON_V8_FLAGS = JSON.parse(readFileSync(join(root, 'scripts', 'daemon-v8-flags.json'), 'utf8')).flags;
 const DAEMONS = new Set(['boot', 'BasicAgent']);
+/** The server's V8 flags (young generation sized for a flat RSS under load): scripts/server-v8-flags.json. */
+export const SERVER_V8_FLAGS = JSON.parse(readFileSync(join(root, 'scripts', 'server-v8-flags.json'), 'utf8')).flags;
 
 /**
  * The SEA config. execArgvExtension "none": NODE_OPTIONS on a host cannot change a root daemon.
- * The agents (by name) carry DAEMON_V8_FLAGS, as the bundles get them on the pinned node.
+ * The agents (by name) carry DAEMON_V8_FLAGS and the server SERVER_V8_FLAGS, as the bundles get
+ * them on the pinned node.
  */
 export function seaConfig(main, output, { codeCache = false, name, assets = {} } = {}) {
   return {
@@ -142,7 +145,10 @@ export function seaConfig(main, output, { codeCache = false, name, assets = {} }
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: codeCache,
-    execArgv: ['--disable-warning=ExperimentalWarning', ...(DAEMONS.has(name) ? DAEMON_V8_FLAGS : [])],
+    execArgv: [
+      '--disable-warning=ExperimentalWarning',
+      ...(DAEMONS.has(name) ? DAEMON_V8_FLAGS : name === 'aspire' ? SERVER_V8_FLAGS : []),
+    ],
     execArgvExtension: 'none',
   };
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 // Inlined when the helpers are bundled (bench/basic-helpers.mjs), where the repo root is unknown.
 import daemonFlags from '../../../scripts/daemon-v8-flags.json' with { type: 'json' };
+import serverFlags from '../../../scripts/server-v8-flags.json' with { type: 'json' };
 
 /**
  * How a test runs each binary. By default the esbuild bundles in build/ on the pinned Node
@@ -30,6 +31,16 @@ export function daemonV8Flags(): string[] {
   return [...daemonFlags.flags];
 }
 
+/**
+ * The V8 flags the server is started with, the same its single executable carries
+ * (scripts/server-v8-flags.json). ASPIRE_SERVER_V8_FLAGS replaces them (bench/server-soak.mjs).
+ */
+export function serverV8Flags(): string[] {
+  const env = process.env.ASPIRE_SERVER_V8_FLAGS;
+  if (env !== undefined) return env.split(/\s+/).filter(Boolean);
+  return [...serverFlags.flags];
+}
+
 const DAEMONS: ReadonlySet<BinaryName> = new Set(['boot', 'BasicAgent']);
 
 export function repoRoot(): string {
@@ -46,6 +57,6 @@ export function binary(name: BinaryName): { cmd: string; args: string[] } {
   const bundle = join(process.env.ASPIRE_BUILD_DIR ?? join(REPO_ROOT, 'build'), BUNDLE[name]);
   // The BasicAgent bundle dispatches on its program name: argv[1] tells it to act as the Ctl.
   const extra = name === 'BasicAgentCtl' ? ['--as', 'BasicAgentCtl'] : [];
-  const flags = DAEMONS.has(name) ? daemonV8Flags() : [];
+  const flags = DAEMONS.has(name) ? daemonV8Flags() : name === 'aspire' ? serverV8Flags() : [];
   return { cmd: process.execPath, args: [...flags, bundle, ...extra] };
 }
