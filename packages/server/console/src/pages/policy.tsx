@@ -253,7 +253,7 @@ function NodeHosts(p: { node: TreeNode; onChanged: () => void; onDeleted: () => 
       'Refused',
     );
   return (
-    <div class="form">
+    <div class="form node-actions">
       {p.node.kind === 'component' && (
         <form onSubmit={attach} aria-labelledby="h-node-hosts">
           <h3 id="h-node-hosts">Attached hosts</h3>
