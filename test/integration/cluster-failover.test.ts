@@ -8,12 +8,12 @@
 // every subtask runs exactly once (each run appends a line to a file: the lines are counted).
 //
 // How "killed while its reply was on the way" is made certain rather than left to chance: the
-// victim's HTTP address reaches the BootAgents through a small forwarding proxy in this test; the
-// first status reply carrying a job that comes back through it is held, the node is killed -9, and
-// the BootAgent's connection is cut (exactly what a node dying mid-reply looks like from the host).
+// victim's HTTP address reaches the BootAgents through a small forwarding proxy
+// (packages/testing/fixtures/swallowing-proxy.ts); the first status reply carrying a job that
+// comes back through it is held, the node is killed -9, and the BootAgent's connection is cut
+// (exactly what a node dying mid-reply looks like from the host).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar';
@@ -34,6 +34,7 @@ import {
 } from '@aspire/testing';
 import { stableHash } from '../../packages/boot-agent/src/net/server-choice.ts';
 import { startPackageServer, type PackageServer } from '../../packages/testing/fixtures/package-server.ts';
+import { startSwallowingProxy, type SwallowingProxy } from '../../packages/testing/fixtures/swallowing-proxy.ts';
 
 const HOSTS = ['cf-host-1', 'cf-host-2', 'cf-host-3'];
 /** The node killed: not node 1, whose hub port every BasicAgent is configured with. */
@@ -52,71 +53,6 @@ const sns: string[] = [];
 let runsFile: string;
 /** `SHA256:<hex>` of the RunOnce package. */
 let checksum: string;
-
-interface SwallowingProxy {
-  url: string;
-  /** From now on, the first status reply carrying a job is held and onSwallow runs. */
-  arm(onSwallow: (agentsn: string) => void): void;
-  swallowed(): string | undefined;
-  close(): Promise<void>;
-}
-
-const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive']);
-function forwardable(h: IncomingHttpHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (!HOP_HEADERS.has(k) && typeof v === 'string') out[k] = v;
-  return out;
-}
-
-/** An HTTP forwarder in front of one node; armed, it cuts the first job-carrying status reply. */
-async function startSwallowingProxy(target: string): Promise<SwallowingProxy> {
-  let onSwallow: ((agentsn: string) => void) | undefined;
-  let swallowed: string | undefined;
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      void (async () => {
-        const up = await fetch(`${target}${req.url ?? '/'}`, {
-          method: req.method ?? 'GET',
-          headers: forwardable(req.headers),
-          ...(body.length > 0 ? { body } : {}),
-        });
-        const answer = Buffer.from(await up.arrayBuffer());
-        if (onSwallow && req.url === '/agent/status' && up.status === 200) {
-          const jobs = (JSON.parse(answer.toString()) as { jobs?: unknown[] }).jobs;
-          if (Array.isArray(jobs) && jobs.length > 0) {
-            swallowed = (JSON.parse(body.toString()) as { agentsn: string }).agentsn;
-            const run = onSwallow;
-            onSwallow = undefined;
-            run(swallowed);
-            req.socket.destroy();
-            return;
-          }
-        }
-        const headers: Record<string, string> = {};
-        up.headers.forEach((v, k) => {
-          if (!HOP_HEADERS.has(k) && k !== 'content-encoding') headers[k] = v;
-        });
-        res.writeHead(up.status, headers).end(answer);
-      })().catch(() => req.socket.destroy());
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    arm: (f) => {
-      onSwallow = f;
-    },
-    swallowed: () => swallowed,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
 
 /** An agentsn whose place in a list of n servers (net/server-choice.ts) is `at`. */
 function agentsnPreferring(at: number, n: number, host: string): string {
@@ -192,6 +128,27 @@ async function createTagTask(): Promise<number> {
   return created.body.id as number;
 }
 
+/** The promise's value, or a failure naming what was seen when it did not come in time. */
+async function withDeadline<T>(p: Promise<T>, ms: number, seen: () => Promise<string>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => void seen().then((s) => reject(new Error(`no job-carrying reply through the victim in ${ms} ms; ${s}`))),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const taskState = async (taskId: number): Promise<string> => {
+  const t = await nodes[0]!.api('GET', `/api/v1/server/task?id=${taskId}`);
+  return JSON.stringify({ task: t.body.task, subtasks: t.body.subtasks });
+};
+
 /** The task completes with every subtask SUCCESS on its first attempt, and each host ran it once. */
 async function expectEachRanOnce(taskId: number): Promise<void> {
   const done = await waitUntil(
@@ -260,7 +217,8 @@ beforeAll(async () => {
       stateDir,
       enrollSecret: ENROLL,
       step: 1,
-      config: { servers: bootServers, hostname },
+      // Generous: a push timed out under load would send host 2 away from the victim before the kill.
+      config: { servers: bootServers, hostname, httpTimeoutSec: 30 },
     });
     boots.push(boot);
     await waitUntil(() => boot.readMeta()?.trusted && existsSync(join(stateDir, 'identity', 'host.crt')), {
@@ -348,7 +306,7 @@ describe('kill -9 of a node in the middle of a fan-out and a tag task (three nod
     );
     const taskId = await createTagTask();
     // The held reply was host 2's (its BootAgent pushes to the victim first).
-    expect(await killed).toBe(sns[VICTIM]);
+    expect(await withDeadline(killed, 90_000, () => taskState(taskId))).toBe(sns[VICTIM]);
     await victim.child.exited;
 
     // 3. The command in flight on the lost node is answered failed with a clear code; the others finish.
