@@ -356,6 +356,14 @@ describe('console: operate', () => {
         'retry answered',
       );
       await waitText(subsA, (t) => t.includes('SUCCESS'), 'the retried install succeeded', 45_000);
+      // The whole task: nothing failed is left, so nothing is retried.
+      page.once('dialog', (d) => void d.accept());
+      await page.getByRole('button', { name: `Retry task ${a}` }).click();
+      await waitText(
+        page.getByRole('region', { name: `Task ${a} details` }).getByRole('status'),
+        (t) => t.includes('Retried 0 subtask(s).'),
+        'task retry answered',
+      );
 
       // Task B: its settings; its dependency failed, retried now that A succeeded on the host.
       await page.goto(`${srv.url}/#/tasks/${b}`);

@@ -251,6 +251,10 @@ describe('aspire task', () => {
       expect(after.states).toMatchObject({ REVOKED: 2 });
       const kicked = await cliJson(['task', 'kick', String(id)]);
       expect(kicked).toMatchObject({ id, kicked: 0 });
+      // A revoked task is not retried: 409 with the server's cause.
+      const retried = await cli(['task', 'retry', String(id)]);
+      expect(retried.code).toBe(1);
+      expect(retried.stderr).toMatch(/HTTP 409 .*REVOKED/);
       const missing = await cli(['task', 'show', '999999']);
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/^aspire: GET \/api\/v1\/server\/task\?id=999999: HTTP 404 .*no task 999999\n$/);

@@ -495,6 +495,16 @@ describe.each(engines)('store conformance: $name', (engine) => {
     const after = (await store.getTask(h))!;
     expect(after.task).toMatchObject({ status: 'HALTED', complete: 2 });
     expect(after.subtasks.find((x) => x.id === who.id)!.state).toBe('SUCCESS');
+    // The whole task retried: its REVOKED (halted) subtask runs, the task RUNNING again, then COMPLETE.
+    expect(await store.retryTask(h, 3600)).toEqual({ ok: true, value: { retried: 1 } });
+    expect((await store.getTask(h))!.task).toMatchObject({ status: 'RUNNING', halt_reason: null });
+    const other = who.agentsn === 'r1' ? 'r2' : 'r1';
+    const last = (await store.ingestStatus(status(other, 3700))).reserved.find((x) => x.taskid === h)!;
+    await store.ingestStatus(status(other, 3800, { jobs: [{ id: last.jobid, errcode: 0, message: 'ok' } as never] }));
+    expect((await store.getTask(h))!.task).toMatchObject({ status: 'COMPLETE', complete: 2 });
+    expect(await store.retryTask(h, 3900)).toEqual({ ok: true, value: { retried: 0 } });
+    expect(await store.retryTask(two, 3900)).toMatchObject({ ok: false, reason: 'conflict' });
+    expect(await store.retryTask(9999, 3900)).toMatchObject({ ok: false, reason: 'not_found' });
   });
 
   it('tags and regions: create, conflict, update, bind, host filters (tag, case-insensitive search), paging and sorting', async () => {

@@ -1,9 +1,9 @@
 /**
- * `aspire task create|list|show|revoke|kick`: the task engine's routes (POST /task, GET /task,
- * POST /task/revoke, POST /task/kick). Parameters never reach stdout in a table (they may hold
+ * `aspire task create|list|show|revoke|kick|retry`: the task engine's routes (POST /task, GET /task,
+ * POST /task/revoke, POST /task/kick, POST /task/retry). Parameters never reach stdout in a table (they may hold
  * secrets); `-o json` shows what the server answers.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { JOB_ACTIONS, SubtaskState } from '@aspire/protocol';
 import {
   collect,
@@ -142,7 +142,7 @@ export function taskBody(action: string, flags: CreateFlags): Record<string, unk
 
 export function addTaskCommands(program: Command): void {
   const task = usageExit(program.command('task')).description(
-    'create, list, show, revoke and kick tasks (jobs for BootAgents)',
+    'create, list, show, revoke, kick and retry tasks (jobs for BootAgents)',
   );
 
   withConnection(task.command('create'))
@@ -226,6 +226,7 @@ export function addTaskCommands(program: Command): void {
   for (const [verb, field, what] of [
     ['revoke', 'revoked', 'revoke a task: every subtask not RESERVED and not final becomes REVOKED'],
     ['kick', 'kicked', 'move the BURIED subtasks of a task back to READY'],
+    ['retry', 'retried', 'run the FAILED, BURIED and REVOKED subtasks of a task again (fresh attempts)'],
   ] as const) {
     withConnection(task.command(verb))
       .description(what)

@@ -136,10 +136,14 @@ export const Kicked = envelopeWith(
 export const Touched = envelopeWith({ touched: count('1: its ttr counts from now') }, 'the subtask touched');
 export const Retried = envelopeWith(
   {
-    retried: count('1'),
-    state: Type.String({ description: 'where the subtask is now: PENDING (waiting for a batch slot) or READY' }),
+    retried: count('subtasks retried'),
+    state: Type.Optional(
+      Type.String({
+        description: 'one subtask retried: where it is now, PENDING (waiting for a batch slot or dependency) or READY',
+      }),
+    ),
   },
-  'the subtask retried',
+  'the subtasks retried',
 );
 
 export const TaskQuery = pagingQuery('tasks', {

@@ -256,14 +256,14 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
     },
   );
 
-  app.post<{ Body: Static<typeof SubtaskBody> }>(
+  app.post<{ Body: Static<typeof IdBody> }>(
     '/task/retry',
     {
       schema: {
         tags: ['task'],
         summary:
-          'Retry one FAILED, BURIED or REVOKED subtask: back to PENDING and admitted (batch, dependencies), a fresh attempt with a new job id; a COMPLETE task runs again (409 in a REVOKED or HALTED task, or in another state) -> {retried, state}',
-        body: SubtaskBody,
+          'Retry the FAILED, BURIED and REVOKED subtasks of a task (or one, with `subtask`): back to PENDING and admitted (batch, dependencies), fresh attempts with new job ids; a COMPLETE task runs again, a HALTED one too when retried whole (one subtask of a HALTED task runs alone); 409 in a REVOKED task -> {retried[, state]}',
+        body: IdBody,
         response: { 200: Retried },
       },
     },
@@ -271,9 +271,16 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       const { id, subtask } = request.body;
       const refused = await notOwnTask(id, operatorOf(request)!);
       if (refused) return sendError(reply, refused.name, refused.cause);
-      const r = await ctx.store.retrySubtask(id, subtask, ctx.clock.now());
+      const now = ctx.clock.now();
+      const r =
+        subtask === undefined ? await ctx.store.retryTask(id, now) : await ctx.store.retrySubtask(id, subtask, now);
       if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
-      noteAudit(request, { outcome: `task ${id} subtask ${subtask}: retried, now ${r.value.state}` });
+      noteAudit(request, {
+        outcome:
+          'state' in r.value
+            ? `task ${id} subtask ${subtask}: retried, now ${r.value.state}`
+            : `task ${id}: ${r.value.retried} subtasks retried`,
+      });
       ctx.kickScheduler();
       return reply.send(ok(r.value));
     },

@@ -487,6 +487,8 @@ export interface Store {
   touchSubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ touched: number }>>;
   /** A FAILED, BURIED or REVOKED subtask -> PENDING and admitted again (a fresh attempt; a COMPLETE task runs again). */
   retrySubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ retried: number; state: string }>>;
+  /** Every FAILED, BURIED or REVOKED subtask of a task (of a known host) -> PENDING and admitted; a COMPLETE or HALTED task runs again. */
+  retryTask(id: number, now: number): Promise<Mutation<{ retried: number }>>;
   tick(now: number): Promise<TickOutcome>;
 
   getHost(agentsn: string): Promise<HostRow | undefined>;

@@ -142,6 +142,11 @@ export function revokeTask(id: number, subtask?: string): Promise<{ revoked: num
   return call('POST', '/task/revoke', { body: subtask === undefined ? { id } : { id, subtask } });
 }
 
+/** Every FAILED, BURIED and REVOKED subtask of a task runs again (fresh attempts); a COMPLETE or HALTED task runs again. */
+export function retryTask(id: number): Promise<{ retried: number }> {
+  return call('POST', '/task/retry', { body: { id } });
+}
+
 /** One FAILED, BURIED or REVOKED subtask runs again (a fresh attempt); `state` is where it is now. */
 export function retrySubtask(id: number, subtask: string): Promise<{ retried: number; state: string }> {
   return call('POST', '/task/retry', { body: { id, subtask } });

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { findTasks, kickTask } from '../api/endpoints.ts';
+import { findTasks, kickTask, retryTask } from '../api/endpoints.ts';
 import type { Task } from '../api/types.ts';
 import { DataTable } from '../components/data-table.tsx';
 import { TextField } from '../components/fields.tsx';
@@ -97,6 +97,17 @@ function OpenTask({ id, task, onChanged }: { id: number; task: Task | undefined;
       onChanged();
       return `Kicked ${r.kicked} subtask(s) to READY.`;
     }, 'Kick failed');
+  // Issue 13: every FAILED, BURIED and REVOKED subtask runs again; a halted rollout resumes.
+  const retry = () =>
+    kicker.confirmThenRun(
+      `Retry task #${id}? Its failed, buried and revoked subtasks run again (a halted task resumes).`,
+      async () => {
+        const r = await retryTask(id);
+        onChanged();
+        return `Retried ${r.retried} subtask(s).`;
+      },
+      'Retry failed',
+    );
   return (
     <>
       <section class="card" aria-label={`Task ${id} details`}>
@@ -112,6 +123,17 @@ function OpenTask({ id, task, onChanged }: { id: number; task: Task | undefined;
             >
               Kick (retry)
             </button>
+            {task?.status !== 'REVOKED' && (
+              <button
+                type="button"
+                onClick={retry}
+                disabled={kicker.busy}
+                aria-label={`Retry task ${id}`}
+                title="Run the FAILED, BURIED and REVOKED subtasks again (fresh attempts); a halted task resumes"
+              >
+                Retry failed
+              </button>
+            )}
             <button type="button" class="link" onClick={() => goTo('tasks')}>
               Close
             </button>

@@ -541,6 +541,9 @@ export class PostgresStore extends PgPart implements Store {
   retrySubtask(taskid: number, subtaskId: string, now: number): Promise<Mutation<{ retried: number; state: string }>> {
     return this.tasks.retrySubtask(taskid, subtaskId, now);
   }
+  retryTask(id: number, now: number): Promise<Mutation<{ retried: number }>> {
+    return this.tasks.retryTask(id, now);
+  }
   tick(now: number): Promise<TickOutcome> {
     return this.tasks.tick(now);
   }

@@ -4,6 +4,7 @@ import {
   initialAdmission,
   parseTags,
   REVOCABLE_STATES,
+  RETRYABLE_STATES,
   retryRefusal,
 } from '../../tasks/state-machine.ts';
 import type {
@@ -342,6 +343,34 @@ export class PgTaskQueue extends PgTaskCore {
       await this.refreshTask(taskid, now);
       const state = (await this.get<{ state: string }>('SELECT state FROM subtasks WHERE id = ?', subtaskId))!.state;
       return { ok: true as const, value: { retried: 1, state } };
+    });
+  }
+
+  /** Retry a whole task (rules: ../sqlite/task-queue.ts retryTask). */
+  async retryTask(id: number, now: number): Promise<Mutation<{ retried: number }>> {
+    return this.tx(async () => {
+      const t = await this.get<{ status: string }>('SELECT status FROM tasks WHERE id = ? FOR UPDATE', id);
+      if (!t) return notFound(`no task ${id}`);
+      if (t.status === 'REVOKED')
+        return conflict(`task ${id} is REVOKED: a revoked task runs nothing more (make a new task)`);
+      const { changes: retried } = await this.run(
+        `UPDATE subtasks SET state = 'PENDING', jobid = NULL, errcode = NULL, message = NULL, requeues = 0, buried_at = NULL,
+           revoke_requested_at = NULL, expires_at = NULL, reserved_at = NULL, ready_at = ?, gmt_modify = ?
+         WHERE taskid = ? AND state IN ${inList(RETRYABLE_STATES)} AND agentsn IN (SELECT agentsn FROM hosts)`,
+        now,
+        now,
+        id,
+      );
+      if (retried > 0) {
+        await this.run(
+          `UPDATE tasks SET status = 'RUNNING', halt_reason = NULL, gmt_modify = ? WHERE id = ? AND status IN ('COMPLETE', 'HALTED')`,
+          now,
+          id,
+        );
+        await this.admitTask(id, now);
+        await this.refreshTask(id, now);
+      }
+      return { ok: true as const, value: { retried } };
     });
   }
 }

@@ -4,6 +4,7 @@ import {
   initialAdmission,
   parseTags,
   REVOCABLE_STATES,
+  RETRYABLE_STATES,
   retryRefusal,
 } from '../../tasks/state-machine.ts';
 import type {
@@ -343,6 +344,40 @@ export class SqliteTaskQueue extends SqliteTaskCore {
       this.refreshTask(taskid, now);
       const state = this.get<{ state: string }>('SELECT state FROM subtasks WHERE id = ?', subtaskId)!.state;
       return { ok: true as const, value: { retried: 1, state } };
+    });
+  }
+
+  /**
+   * Retry a whole task: every FAILED, BURIED or REVOKED subtask of a known host goes back to
+   * PENDING (fresh attempts) and through admission, so batch and dependencies apply again; a
+   * COMPLETE or HALTED task is RUNNING again (the halt reason cleared: max_errors counts the new
+   * failures). A REVOKED task is refused (409).
+   */
+  async retryTask(id: number, now: number): Promise<Mutation<{ retried: number }>> {
+    return this.tx(() => {
+      const t = this.taskRow(id);
+      if (!t) return notFound(`no task ${id}`);
+      if (t.status === 'REVOKED')
+        return conflict(`task ${id} is REVOKED: a revoked task runs nothing more (make a new task)`);
+      const { changes: retried } = this.run(
+        `UPDATE subtasks SET state = 'PENDING', jobid = NULL, errcode = NULL, message = NULL, requeues = 0, buried_at = NULL,
+           revoke_requested_at = NULL, expires_at = NULL, reserved_at = NULL, ready_at = ?, gmt_modify = ?
+         WHERE taskid = ? AND state IN ${inList(RETRYABLE_STATES)} AND agentsn IN (SELECT agentsn FROM hosts)`,
+        now,
+        now,
+        id,
+      );
+      if (retried > 0) {
+        this.run(
+          `UPDATE tasks SET status = 'RUNNING', halt_reason = NULL, gmt_modify = ? WHERE id = ? AND status IN ('COMPLETE', 'HALTED')`,
+          now,
+          id,
+        );
+        this.tagTasks = undefined;
+        this.admitTask(id, now);
+        this.refreshTask(id, now);
+      }
+      return { ok: true as const, value: { retried } };
     });
   }
 }
