@@ -323,6 +323,29 @@ describe('desired state on the real server', () => {
     expect(after.in_sync).toBe(true);
     expect(after.drift).toHaveLength(1);
     expect(after.drift[0]).toMatchObject({ kind: 'policy_drift', data: { hash: before.hash, repaired } });
+    expect(after.failed).toBeNull();
+    // A pull that failed after the apply shows until a policy is applied again.
+    await push('pol-a', {
+      events: [
+        {
+          localid: 3,
+          occurred: now + 2,
+          kind: 'policy_failed',
+          message: 'signature',
+          data: { hash: before.hash, error: 'x' },
+        },
+      ],
+    });
+    expect((await api('GET', '/host/pol-a/policy')).body.failed).toMatchObject({
+      kind: 'policy_failed',
+      message: 'signature',
+    });
+    await push('pol-a', {
+      events: [
+        { localid: 4, occurred: now + 3, kind: 'policy_applied', message: 'applied', data: { hash: before.hash } },
+      ],
+    });
+    expect((await api('GET', '/host/pol-a/policy')).body.failed).toBeNull();
     // A policy change: the applied hash is no longer the current one.
     await api('PUT', '/policy/host/pol-a', {
       periodic: [{ name: 'extra', user: 'root', schedule: '@hourly', command: 'true' }],

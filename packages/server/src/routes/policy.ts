@@ -31,7 +31,7 @@ export async function policyRoutes(app: FastifyInstance, ctx: AppContext): Promi
   effectivePolicyRoute(app, ctx);
 }
 
-/** GET /host/:agentsn/policy: the effective policy, the last applied hash and the drift events. */
+/** GET /host/:agentsn/policy: the effective policy, the last applied hash, the drift events, a failure since. */
 function effectivePolicyRoute(app: FastifyInstance, ctx: AppContext): void {
   const ds = () => desiredState(ctx.store, ctx.clock);
   app.get<{ Params: Static<typeof SnParams>; Querystring: Static<typeof DriftQuery> }>(
@@ -51,6 +51,7 @@ function effectivePolicyRoute(app: FastifyInstance, ctx: AppContext): void {
       const paging = (limit: number) => ({ offset: 0, limit, order: 'desc' as const, sortby: 'id' });
       const applied = (await ctx.store.listEvents({ agentsn: sn, kind: 'policy_applied' }, paging(1))).items[0];
       const drift = await ctx.store.listEvents({ agentsn: sn, kind: 'policy_drift' }, paging(req.query.limit ?? 20));
+      const failed = (await ctx.store.listEvents({ agentsn: sn, kind: 'policy_failed' }, paging(1))).items[0];
       const appliedHash = (applied?.data as { hash?: unknown } | null)?.hash;
       return reply.send(
         ok({
@@ -70,6 +71,8 @@ function effectivePolicyRoute(app: FastifyInstance, ctx: AppContext): void {
             : null,
           in_sync: typeof appliedHash === 'string' && appliedHash === eff.hash,
           drift: drift.items.map((e) => withIsoTimes(e, EVENT_TIME_FIELDS)),
+          // The newest pull or apply that failed, shown while no policy was applied after it.
+          failed: failed && (!applied || failed.id > applied.id) ? withIsoTimes(failed, EVENT_TIME_FIELDS) : null,
         }),
       );
     }),

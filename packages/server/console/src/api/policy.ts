@@ -41,6 +41,8 @@ export interface EffectivePolicy {
   applied: { hash: string | null; occurred: number; gmt_create: string } | null;
   in_sync: boolean;
   drift: HostEvent[];
+  /** The newest policy_failed event when none was applied after it. */
+  failed: HostEvent | null;
 }
 
 /** `root`, `node/<id>` or `host/<agentsn>`: the level a policy is put at. */

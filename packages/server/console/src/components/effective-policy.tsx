@@ -48,6 +48,15 @@ export function EffectivePolicyView({ eff }: { eff: EffectivePolicy }) {
             <span class="badge badge-warn">never reported</span>
           )}
         </dd>
+        {eff.failed && (
+          <>
+            <dt>Last failure</dt>
+            <dd data-testid="policy-failed">
+              <span class="badge badge-bad">failed</span> {eff.failed.message} at{' '}
+              <LocalTime value={eff.failed.occurred * 1000} />
+            </dd>
+          </>
+        )}
       </dl>
       <h3 id="h-eff-subagents">Sub-agents</h3>
       <DataTable
