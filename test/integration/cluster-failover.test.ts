@@ -296,6 +296,14 @@ describe('kill -9 of a node in the middle of a fan-out and a tag task (three nod
     const onVictim = (await localAgents(victim))[0]!.hostname;
 
     // 2. A TAG task with batch and retry; the victim dies as its reply with a job leaves it.
+    //    First, host 2's pushes are seen going to the victim now (not sent elsewhere after a
+    //    failure slowed by load).
+    const through = proxy.statusAnswered();
+    await waitUntil(() => proxy.statusAnswered() >= through + 2, {
+      // A server that failed is tried last for 60 s (net/server-choice.ts); then host 2 is back.
+      timeoutMs: 90_000,
+      what: "host 2's pushes answered through the victim",
+    });
     let killedAt = 0;
     const killed = new Promise<string>((resolve) =>
       proxy.arm((sn) => {
