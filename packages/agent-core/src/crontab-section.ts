@@ -72,6 +72,22 @@ export function splitCrontab(text: string): CrontabSplit {
   return { before, after, section, unterminated: inside };
 }
 
+/**
+ * 1-based numbers of the lines inside the managed section (markers excluded), by the same rule
+ * as splitCrontab: what the BasicAgent treats as the server's tasks rather than the host's.
+ */
+export function managedLineNumbers(text: string): Set<number> {
+  const out = new Set<number>();
+  let inside = false;
+  text.split('\n').forEach((line, i) => {
+    const t = line.trim();
+    if (t.startsWith(BEGIN_PREFIX)) inside = true;
+    else if (inside && t === MANAGED_END) inside = false;
+    else if (inside) out.add(i + 1);
+  });
+  return out;
+}
+
 /** The managed tasks as found in a section: name -> crontab line (a line without a name line gets `?N`). */
 export function sectionTasks(section: readonly string[] | undefined): Map<string, string> {
   const out = new Map<string, string>();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MANAGED_BEGIN,
   MANAGED_END,
+  managedLineNumbers,
   replaceSection,
   sectionDrift,
   splitCrontab,
@@ -74,5 +75,13 @@ describe('crontab managed section', () => {
       `${MANAGED_BEGIN}\n# task: rotate\n0 */5 * * * * root /usr/bin/rotate --all\n${MANAGED_END}\n`,
     );
     expect(replaceSection('', [])).toBe('');
+  });
+});
+
+describe('managedLineNumbers', () => {
+  it('numbers the lines between the markers, 1-based, markers excluded', () => {
+    const text = replaceSection('0 0 * * * * root /own\n', [a, b]);
+    expect([...managedLineNumbers(text)]).toEqual([3, 4, 5, 6]);
+    expect([...managedLineNumbers('0 0 * * * * root /own\n')]).toEqual([]);
   });
 });

@@ -2,9 +2,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '@aspire/agent-core';
+import { parseHostPolicy, silentLogger } from '@aspire/agent-core';
 import { ErrorCode } from '@aspire/protocol';
-import { ManualClock } from '@aspire/testing';
+import { ManualClock, waitUntil } from '@aspire/testing';
 import { PeriodicTasks } from '../src/cron/periodic-tasks.ts';
 
 // Server-added tasks: persisted before they go live; a failed write changes nothing.
@@ -95,6 +95,47 @@ describe('the crontab file watched for changes', () => {
     rmSync(crontab);
     await clock.advance(5000);
     expect(lines()).toEqual([]);
+    t.stop();
+  });
+});
+
+describe('the managed section under the host policy', () => {
+  it('a managed line is checked against the host policy before it runs; the host own lines are not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aspire-tasks-'));
+    dirs.push(dir);
+    const crontab = join(dir, 'crontab');
+    writeFileSync(
+      crontab,
+      [
+        '* * * * * * root echo host-line',
+        '# BEGIN ASPIRE MANAGED SECTION (written by the BootAgent from the server policy; edits here are replaced)',
+        '# task: allowed',
+        '* * * * * * root echo allowed',
+        '# task: refused',
+        '* * * * * * root echo refused',
+        '# END ASPIRE MANAGED SECTION',
+        '',
+      ].join('\n'),
+    );
+    const clock = new ManualClock();
+    const results: { name: string; errcode?: number; output?: string }[] = [];
+    const t = new PeriodicTasks({
+      clock,
+      logger: silentLogger(),
+      crontabPath: crontab,
+      storePath: join(dir, 'state', 'tasks.json'),
+      timezone: 'UTC',
+      taskTimeoutSec: 10,
+      policy: parseHostPolicy(JSON.stringify({ commands: [{ exact: 'echo allowed' }] }), '/etc/basicagent/policy.json'),
+      onResult: (r) => results.push(r as (typeof results)[number]),
+    });
+    t.start();
+    await clock.advance(1000);
+    await waitUntil(() => new Set(results.map((r) => r.name)).size === 3, { what: 'one run of each line' });
+    const by = Object.fromEntries(results.map((r) => [r.name, r]));
+    expect(by['crontab:1']).toMatchObject({ output: 'host-line\n' });
+    expect(by['crontab:4']).toMatchObject({ output: 'allowed\n' });
+    expect(by['crontab:6']).toMatchObject({ errcode: ErrorCode.POLICY_REFUSED });
     t.stop();
   });
 });

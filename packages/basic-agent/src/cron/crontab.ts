@@ -15,6 +15,11 @@ export interface CronTask {
   command: string;
   /** Variables set by `NAME=value` lines above this task in its crontab (Vixie cron style). */
   env?: Record<string, string>;
+  /**
+   * A line of the crontab's managed section: written from the server's policy, so checked
+   * against the host policy before each run like a server task (docs/lifecycle.md).
+   */
+  managed?: boolean;
 }
 
 /** A parsed line whose user is no account on this host becomes a refusal naming the user. */

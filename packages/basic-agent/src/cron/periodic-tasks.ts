@@ -1,5 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
-import { policyAllowsCommand, type Clock, type HostPolicy, type Logger, type TimerHandle } from '@aspire/agent-core';
+import {
+  type Clock,
+  type HostPolicy,
+  type Logger,
+  managedLineNumbers,
+  policyAllowsCommand,
+  type TimerHandle,
+} from '@aspire/agent-core';
 import {
   ErrorCode,
   ErrorMessage,
@@ -39,7 +46,8 @@ export interface PeriodicTasksDeps {
   kill?: KillEscalationOptions;
   /**
    * The host policy: a server task (task.add) is checked when added and again before each run
-   * (the file may have been tightened since). Crontab lines are the host's own and not checked.
+   * (the file may have been tightened since). So is a line of the crontab's managed section (the
+   * server's policy wrote it); the host's own crontab lines are not checked.
    */
   policy?: Readonly<HostPolicy>;
   /** Whether a task's user is an account here (crontab lines and task.add); default: NSS lookup. */
@@ -127,6 +135,8 @@ export class PeriodicTasks {
       }
     }
     const { tasks, errors } = parseCrontab(text, this.deps.timezone, this.deps.isAccount ?? hostAccount);
+    const managed = managedLineNumbers(text);
+    for (const t of tasks) if (managed.has(Number(t.name.slice('crontab:'.length)))) t.managed = true;
     for (const e of errors) {
       this.deps.logger.warn(
         { path: this.deps.crontabPath, line: e.line, text: e.text, error: e.error },
@@ -229,7 +239,7 @@ export class PeriodicTasks {
 
   private async runTask(task: CronTask, signal: AbortSignal): Promise<TaskRun> {
     const allowed =
-      task.source === 'server' && this.deps.policy
+      (task.source === 'server' || task.managed) && this.deps.policy
         ? policyAllowsCommand(this.deps.policy, task.command, task.user)
         : undefined;
     if (allowed && !allowed.ok) {
