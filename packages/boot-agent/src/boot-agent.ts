@@ -126,7 +126,13 @@ export function createBootAgent(deps: BootAgentDeps): BootAgent {
     const self = deps.selfUpgrade && deps.requestExec ? deps.selfUpgrade : undefined;
     if (self && deps.requestExec)
       await self
-        .attach({ journal, requestExec: deps.requestExec, pushSoon: () => pushLoop?.pushSoon() })
+        .attach({
+          journal,
+          requestExec: deps.requestExec,
+          jobsIdle: async () => {
+            while (runner && !runner.idle) await clock.sleep(250);
+          },
+        })
         .catch((err: unknown) => log.error({ err }, 'cannot journal the self-upgrade result'));
 
     // The server's signing key: jobs that do not verify against it are refused (docs/security.md).

@@ -42,7 +42,6 @@ async function setup() {
       execs.push(r);
       stop.abort(new Error('exec'));
     },
-    pushSoon: () => undefined,
   });
   /** A package file and its job. */
   const pkg = (name: string, body: string | Buffer, job: Partial<SubAgentJob> = {}): SubAgentJob => {

@@ -56,10 +56,10 @@ function host() {
     if (pre.journal.lookup('job-1').kind === 'new') await pre.journal.begin('job-1', 'upgrade');
     return (await JobJournal.open({ stateDir, clock, eventQueueMax: 100, resumable: s.resumableJobIds() })).journal;
   };
-  const attach = async (s: SelfUpgrade) => {
+  const attach = async (s: SelfUpgrade, jobsIdle?: () => Promise<void>) => {
     const execs: ExecRequest[] = [];
     const j = await journal(s);
-    await s.attach({ journal: j, requestExec: (r) => execs.push(r), pushSoon: () => undefined });
+    await s.attach({ journal: j, requestExec: (r) => execs.push(r), ...(jobsIdle ? { jobsIdle } : {}) });
     const result = () => j.payload().jobs.find((r) => r.id === 'job-1');
     const events = () =>
       j.payload().events.map((e) => `${e.kind}:${(e.data as { step?: string } | undefined)?.step ?? ''}`);
@@ -108,6 +108,23 @@ describe('SelfUpgrade.settle and the health window', () => {
     expect(m.kind === 'ok' && m.marker.step).toBe('commit');
     expect(t.events()).toContain('self_upgrade:healthy');
     expect(t.result()).toBeUndefined();
+  });
+
+  it('after the commit the exec waits for the jobs the new version took in its window', async () => {
+    const h = host();
+    writeMarker(h.stateDir, h.marker({}));
+    const s = h.su(B, h.staged);
+    await s.settle();
+    let jobsDone: () => void = () => undefined;
+    const t = await h.attach(s, () => new Promise<void>((r) => (jobsDone = r)));
+    s.adopted();
+    s.pushAnswered();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readFileSync(h.target, 'utf8')).toBe('build B'); // in place already
+    expect(t.execs).toHaveLength(0); // but a job still runs
+    jobsDone();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(t.execs).toHaveLength(1);
   });
 
   it('trial: the window passes without an answered push: rollback marker, the old target exec d', async () => {

@@ -26,6 +26,8 @@ import type { RpmOptions } from '../subagents/rpm.ts';
 
 /** More execs than this for one job means something lies about its version: stop and report. */
 const MAX_HOPS = 4;
+/** The longest the exec after a commit waits for running jobs; then they are cut short (reported interrupted). */
+export const COMMIT_DRAIN_MAX_MS = 10 * 60_000;
 
 export interface SelfUpgradeDeps {
   stateDir: string;
@@ -56,7 +58,11 @@ export interface SelfUpgradeHooks {
   journal: JobJournal;
   /** Stop the agent cleanly (journal flushed, sub-agents left running), then exec. */
   requestExec: (req: ExecRequest) => void;
-  pushSoon: () => void;
+  /**
+   * Resolves once no job runs or waits: after a commit the exec waits for the jobs the healthy
+   * new version took meanwhile (their results are journaled, not cut short).
+   */
+  jobsIdle?: () => Promise<void>;
 }
 
 export class SelfUpgrade {
@@ -194,9 +200,26 @@ export class SelfUpgrade {
       `BootAgent ${t.to} re-adopted its sub-agents and had a status push answered: putting it in place`,
     );
     this.putInPlace(m).then(
-      () => this.execTarget(m, 'commit', 'the new version is in place: running it from there', true),
+      async () => {
+        await this.drainJobs();
+        this.execTarget(m, 'commit', 'the new version is in place: running it from there', true);
+      },
       (err: unknown) => this.rollback(t, `healthy, but it could not be put in place: ${(err as Error).message}`),
     );
+  }
+
+  /** Jobs accepted in the window finish before the exec (bounded by COMMIT_DRAIN_MAX_MS). */
+  private async drainJobs(): Promise<void> {
+    const idle = this.hooks?.jobsIdle;
+    if (!idle) return;
+    let timer: TimerHandle | undefined;
+    await Promise.race([
+      idle(),
+      new Promise<void>((resolve) => {
+        timer = this.d.clock.setTimeout(resolve, COMMIT_DRAIN_MAX_MS);
+      }),
+    ]);
+    timer?.cancel();
   }
 
   /** The agent stops: the window timer goes (a SIGTERM on trial ends it; the old version rolls back). */
