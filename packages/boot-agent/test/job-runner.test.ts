@@ -207,6 +207,38 @@ describe('JobRunner', () => {
     expect(runs).toEqual(['real', 'fresh']);
   });
 
+  it('upgrade naming BootAgent goes to the self-upgrade (host policy first); other actions naming it are invalid', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'boot-jobs-self-'));
+    const { journal } = await JobJournal.open({ stateDir: dir, clock: new ManualClock(), eventQueueMax: 10 });
+    const seen: string[] = [];
+    const runner = new JobRunner({
+      logger: silentLogger(),
+      journal,
+      config: async () => ({ errcode: 0, message: 'config' }),
+      selfUpgrade: {
+        handleJob: async (job) => {
+          seen.push(job.id);
+          return { errcode: 0, message: 'self-upgraded' };
+        },
+      },
+      policy: parseHostPolicy(
+        JSON.stringify({ actions: ['upgrade'], sources: ['https://repo.example/'] }),
+        '/etc/bootagent/policy.json',
+      ),
+    });
+    await runner.accept([
+      { id: 'u', action: 'upgrade', name: 'bootagent', url: 'https://repo.example/boot' },
+      { id: 'src', action: 'upgrade', name: 'BootAgent', url: 'https://elsewhere.example/boot' },
+      { id: 'st', action: 'stop', name: 'BootAgent' },
+    ]);
+    await waitUntil(() => runner.idle);
+    const r = Object.fromEntries(journal.payload().jobs.map((j) => [j.id, j]));
+    expect(seen).toEqual(['u']);
+    expect(r.u).toMatchObject({ errcode: 0, message: 'self-upgraded' });
+    expect(r.src).toMatchObject({ errcode: ErrorCode.POLICY_REFUSED });
+    expect(r.st).toMatchObject({ errcode: ErrorCode.JOB_INVALID, message: expect.stringContaining('only "upgrade"') });
+  });
+
   it('a manager that throws still yields a result', async () => {
     const manager: SubAgentManager = {
       start: async () => undefined,
