@@ -384,7 +384,7 @@ describe('console: operate', () => {
     } finally {
       source.close();
     }
-  });
+  }, 240_000);
 
   it('Audit: the Run and inventory calls are in the log with their token, command and user', async () => {
     await page.getByRole('tab', { name: 'Audit' }).click();

@@ -172,7 +172,7 @@ describe('task engine with real BootAgents (issue 13 must show)', () => {
       );
       expect(agents.version).toBe('0.3.0-1');
     }
-  });
+  }, 180_000);
 
   it('priority: the tasks made while the host waits reach it in one push, lower priority value first', async () => {
     const boot = boots[0]!;
@@ -217,7 +217,7 @@ describe('task engine with real BootAgents (issue 13 must show)', () => {
       .map((l) => String(l.jobId))
       .filter((j) => subs.some((s) => s.jobid === j));
     expect(order).toEqual(subs.map((s) => s.jobid));
-  });
+  }, 180_000);
 
   it('retry one subtask: an install that failed on a host (no package in its repo yet) succeeds when retried, audited', async () => {
     const sn = SEED_SN[1]!;
@@ -251,7 +251,7 @@ describe('task engine with real BootAgents (issue 13 must show)', () => {
     expect(audit.status).toBe(200);
     const rows = audit.body.audit ?? audit.body.items ?? [];
     expect(JSON.stringify(rows)).toContain(`task ${id} subtask ${sub.id}: retried`);
-  });
+  }, 180_000);
 
   it('a second DELETE of a host answers success with cause "already deleted"', async () => {
     const boot = boots[1]!;
@@ -264,5 +264,5 @@ describe('task engine with real BootAgents (issue 13 must show)', () => {
     const d2 = await api('DELETE', `/api/v1/server/host?agentsn=${sn}`);
     expect(d2.status).toBe(200);
     expect(d2.body).toMatchObject({ status: 0, message: 'success', deleted: 0, cause: 'already deleted' });
-  });
+  }, 180_000);
 });
