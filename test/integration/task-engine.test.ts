@@ -191,7 +191,7 @@ describe('task engine (issue 13)', () => {
     } finally {
       web.close();
     }
-  });
+  }, 180_000);
 
   it('seed 000 task example verbatim (url given twice, the command:// one last): name derived, id and results[] per AgentSN; a second DELETE of a host says already deleted', async () => {
     const a = await fakeHost('9b62aabb-eda4-4d62-b036-b605d887bde3');
@@ -248,7 +248,7 @@ describe('task engine (issue 13)', () => {
     const d2 = await api('DELETE', '/api/v1/server/host?agentsn=845d6374-7d4e-402f-87cc-2a780e794dd6');
     expect(d2.status).toBe(200);
     expect(d2.body).toMatchObject({ status: 0, message: 'success', deleted: 0, cause: 'already deleted' });
-  });
+  }, 180_000);
 
   it('an unknown AgentSN is refused with 400 listing the unknown ones (no task made); allow_unknown records them FAILED', async () => {
     const before = (await api('GET', '/api/v1/server/task?limit=1')).body.count;
@@ -270,7 +270,7 @@ describe('task engine (issue 13)', () => {
     const t = await waitTask(id, (x) => x.task.status === 'COMPLETE', 'task with an unknown host complete');
     expect(bySn(t)['nope-1']).toMatchObject({ state: 'FAILED', errcode: ErrorCode.TASK_HOST_UNKNOWN });
     expect(bySn(t)[sn[0]!]).toMatchObject({ state: 'SUCCESS' });
-  });
+  }, 180_000);
 
   it('ttl counts from entering READY: with batch 1 the host waiting PENDING longer than ttl is not failed by it', async () => {
     const id = await create({
@@ -293,7 +293,7 @@ describe('task engine (issue 13)', () => {
     expect(Date.parse(second.reserved_at) - Date.parse(t.task.gmt_create)).toBeGreaterThan(3000);
     // Its expiry was set when it was admitted, ttl after that.
     expect(Date.parse(second.expires_at)).toBeGreaterThan(Date.parse(t.task.gmt_create) + 3000);
-  });
+  }, 180_000);
 
   it('priority orders dispatch across tasks (lower first, default 1024)', async () => {
     const h = await fakeHost('sn-priority');
@@ -307,7 +307,7 @@ describe('task engine (issue 13)', () => {
     expect(jobs.map((j) => taskOf.get(j.id))).toEqual([high, mid, low]);
     await h.push(jobs.map((j) => ({ id: j.id, errcode: 0, message: 'ok' })));
     for (const id of [low, mid, high]) expect((await task(id)).task.status).toBe('COMPLETE');
-  });
+  }, 180_000);
 
   it('max_errors (default 0) halts a rollout: the remaining subtasks REVOKED with a reason, the task says it halted', async () => {
     const id = await create({
@@ -326,7 +326,7 @@ describe('task engine (issue 13)', () => {
       expect(s.message).toMatch(/max_errors/);
     }
     expect((await api('GET', '/api/v1/server/task?status=HALTED')).body.tasks.map((x: any) => x.id)).toContain(id);
-  });
+  }, 180_000);
 
   it('batch as a percentage of the targets', async () => {
     const hosts = await Promise.all(['sn-pct-1', 'sn-pct-2', 'sn-pct-3', 'sn-pct-4'].map(fakeHost));
@@ -340,7 +340,7 @@ describe('task engine (issue 13)', () => {
     expect(t.task).toMatchObject({ batch_pct: 50 });
     expect(t.states).toEqual({ READY: 2, PENDING: 2 });
     await api('POST', '/api/v1/server/task/revoke', { id });
-  });
+  }, 180_000);
 
   it('kick on DELAYED runs it now (the whole task or one subtask)', async () => {
     const h1 = await fakeHost('sn-kick-1');
@@ -364,7 +364,7 @@ describe('task engine (issue 13)', () => {
     expect(await h1.push()).toHaveLength(1);
     expect((await api('POST', '/api/v1/server/task/kick', { id })).body).toMatchObject({ status: 0, kicked: 1 });
     expect(await h2.push()).toHaveLength(1);
-  });
+  }, 180_000);
 
   it('retries exhausted go to BURIED, then expire to FAILED after taskBuriedTtlSec', async () => {
     const id = await create({
@@ -379,7 +379,7 @@ describe('task engine (issue 13)', () => {
     const f = await waitTask(id, (x) => x.subtasks[0].state === 'FAILED', 'buried subtask expired');
     expect(f.subtasks[0]).toMatchObject({ errcode: ErrorCode.TASK_BURIED_EXPIRED });
     expect(Date.parse(f.subtasks[0].gmt_modify) - Date.parse(b.subtasks[0].buried_at)).toBeGreaterThanOrEqual(3000);
-  });
+  }, 180_000);
 
   it('touch gives a RESERVED subtask its full ttr again; not RESERVED is 409', async () => {
     const h = await fakeHost('sn-touch');
@@ -397,7 +397,7 @@ describe('task engine (issue 13)', () => {
     expect(Date.parse(requeued.subtasks[0].gmt_modify)).toBeGreaterThanOrEqual(Date.parse(after.reserved_at) + 2000);
     expect((await api('POST', '/api/v1/server/task/touch', { id, subtask: first.id })).status).toBe(409);
     await h.push([{ id: job.id, errcode: 0, message: 'ok' }]);
-  });
+  }, 180_000);
 
   it('start_at (absolute UTC) schedules an AgentSN task: DELAYED until then, then dispatched', async () => {
     const h = await fakeHost('sn-start-at');
@@ -410,7 +410,7 @@ describe('task engine (issue 13)', () => {
     await waitTask(id, (x) => x.subtasks[0].state === 'READY', 'start_at reached', 20_000);
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(startAt));
     expect(await h.push()).toHaveLength(1);
-  });
+  }, 180_000);
 
   it('a two-task dependency chain on three hosts: the host that fails the first task gets its dependent subtask FAILED with its own code; the others run', async () => {
     // IdleAgent registered with the seed's JSON body (file put in the package dir) and installed on two hosts.
@@ -454,5 +454,5 @@ describe('task engine (issue 13)', () => {
     });
     expect(bad.status).toBe(400);
     expect(bad.body.cause).toMatch(/after: unknown task ids 999999/);
-  });
+  }, 180_000);
 });
