@@ -33,8 +33,11 @@ import { ServerKeyPin, readConfiguredKey } from './state/server-key-pin.ts';
 /** The `agent` of the BootAgent's own events (sub-agents use their names). */
 export const BOOT_AGENT_NAME = 'BootAgent';
 
-/** Events that make the next push come early (at most one per second, never while backing off). */
-export const URGENT_EVENT_KINDS = ['fatal', 'killed', 'rollback'] as const;
+/**
+ * Events that make the next push come early (at most one per second, never while backing off).
+ * The policy's reports too: an operator watching a host converge (in_sync) should not wait a step.
+ */
+export const URGENT_EVENT_KINDS = ['fatal', 'killed', 'rollback', 'policy_applied', 'policy_drift'] as const;
 
 export type BootAgentState = 'idle' | 'loading' | 'registering' | 'running' | 'stopping' | 'stopped';
 
