@@ -13,7 +13,8 @@
 //   npx node bench/scale-fanout.mjs [--channels 3000] [--runs 10]
 //        (or ASPIRE_BENCH_SCALE_CHANNELS, ASPIRE_BENCH_SCALE_RUNS)
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setup } from './basic-helpers.mjs';
 import {
@@ -195,5 +196,7 @@ try {
 } finally {
   for (const stop of started.reverse()) await stop().catch((e) => console.error(`stop: ${e.message}`));
   tls.cleanup();
+  // The host CA the helpers made for this process's servers (startAspire): its temp dir too.
+  rmSync(dirname(helpers.sharedTestHostCa().certFile), { recursive: true, force: true });
   cleanup();
 }

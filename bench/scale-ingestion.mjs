@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { setup } from './basic-helpers.mjs';
@@ -215,6 +215,8 @@ try {
 } finally {
   for (const stop of started.reverse()) await stop().catch((e) => console.error(`stop: ${e.message}`));
   tls.cleanup();
+  // The host CA the helpers made for this process's servers (startAspire): its temp dir too.
+  rmSync(dirname(helpers.sharedTestHostCa().certFile), { recursive: true, force: true });
   cleanup();
   rmSync(work, { recursive: true, force: true });
 }
