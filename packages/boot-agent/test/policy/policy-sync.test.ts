@@ -11,7 +11,7 @@ import {
   type SubAgentJob,
   verifySigned,
 } from '@aspire/protocol';
-import { ManualClock } from '@aspire/testing';
+import { ManualClock, waitUntil } from '@aspire/testing';
 import { describe, expect, it } from 'vitest';
 import type { JobOutcome, SubAgentManager } from '../../src/contracts.ts';
 import { JobRunner } from '../../src/jobs/job-runner.ts';
@@ -265,7 +265,9 @@ describe('PolicySync', () => {
     t.sync.afterReply('http://127.0.0.1:1', { policy: { hash: sha('1') } });
     // A second reply while the pass runs starts nothing.
     t.sync.afterReply('http://127.0.0.1:1', { policy: { hash: sha('1') } });
-    await new Promise((r) => setTimeout(r, 50));
+    // The install is held in the manager (a job in progress): nothing else starts meanwhile.
+    await waitUntil(() => t.manager.calls.length > 0, { what: 'the install started' });
+    t.sync.afterReply('http://127.0.0.1:1', { policy: { hash: sha('1') } });
     expect(t.manager.calls).toEqual(['install BasicAgent 1.0']);
     release();
     await t.sync.settled();
