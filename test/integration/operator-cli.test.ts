@@ -227,6 +227,12 @@ describe('aspire task', () => {
         '{"step":7}',
         '--delay',
         '3600',
+        '--priority',
+        '5',
+        '--max-errors',
+        '50%',
+        '--batch',
+        '50%',
       ]);
       expect(created.results).toEqual([{ AgentSN: WEB1.sn }, { AgentSN: WEB2.sn }]);
       const id = created.id as number;
@@ -240,6 +246,8 @@ describe('aspire task', () => {
       });
       const shown = await cliJson(['task', 'show', String(id)]);
       expect(shown.task).toMatchObject({ id, command: 'config', parameters: { step: 7 } });
+      expect(shown.task).toMatchObject({ priority: 5, max_errors_pct: 50, batch_pct: 50 });
+      expect(shown.states).toEqual({ DELAYED: 1, PENDING: 1 });
       expect(shown.subtasks.map((s: { agentsn: string }) => s.agentsn).sort()).toEqual([WEB1.sn, WEB2.sn]);
       const table = await cli(['task', 'show', String(id), '-o', 'table']);
       expect(table.code).toBe(0);

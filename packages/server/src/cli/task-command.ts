@@ -50,6 +50,29 @@ interface CreateFlags extends ClientFlags {
   ttl?: string;
   windowStart?: string;
   windowEnd?: string;
+  priority?: string;
+  startAt?: string;
+  maxErrors?: string;
+  after?: string[];
+  allowUnknown?: boolean;
+}
+
+/** --batch and --max-errors: a count or a percentage of the targets ("10%"), as the server takes them. */
+function countOrPercent(flag: string, v: string | undefined, allowZero: boolean): number | string | undefined {
+  if (v === undefined) return undefined;
+  if (/^\d{1,3}(\.\d{1,2})?%$/.test(v) && Number.parseFloat(v) <= 100) return v;
+  if (/^\d+$/.test(v) && Number(v) <= 100_000 && (allowZero || Number(v) >= 1)) return Number(v);
+  throw new UsageError(
+    `${flag} ${JSON.stringify(v)}: a count ${allowZero ? '0' : '1'}..100000 or a percentage such as 10%`,
+  );
+}
+
+/** --start-at: an ISO 8601 time (unix seconds accepted too), sent as ISO UTC. */
+function isoTime(flag: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const ms = /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (!Number.isFinite(ms)) throw new UsageError(`${flag} ${JSON.stringify(v)}: an ISO 8601 time or unix seconds`);
+  return new Date(ms).toISOString();
 }
 
 const TASK_COLUMNS: Column<TaskRow>[] = [
@@ -125,7 +148,14 @@ export function taskBody(action: string, flags: CreateFlags): Record<string, unk
     ...(hosts.length ? { agents: hosts } : { tags: flags.tag }),
     parameters: taskParameters(flags.params, flags.param ?? []),
     ...(flags.delay !== undefined ? { delay: seconds('--delay', flags.delay) } : {}),
-    ...(flags.batch !== undefined ? { batch: positiveInt('--batch', flags.batch, 100_000) } : {}),
+    ...(flags.batch !== undefined ? { batch: countOrPercent('--batch', flags.batch, false) } : {}),
+    ...(flags.maxErrors !== undefined ? { max_errors: countOrPercent('--max-errors', flags.maxErrors, true) } : {}),
+    ...(flags.priority !== undefined
+      ? { priority: flags.priority === '0' ? 0 : positiveInt('--priority', flags.priority, 4_294_967_295) }
+      : {}),
+    ...(flags.startAt !== undefined ? { start_at: isoTime('--start-at', flags.startAt) } : {}),
+    ...(flags.after?.length ? { after: flags.after.map((id) => positiveInt('--after', id)) } : {}),
+    ...(flags.allowUnknown ? { allow_unknown: true } : {}),
     ...(retry ? { retry } : {}),
     ...(flags.ttl !== undefined ? { ttl: seconds('--ttl', flags.ttl) } : {}),
     ...(windowStart !== undefined || windowEnd !== undefined
@@ -153,7 +183,12 @@ export function addTaskCommands(program: Command): void {
     .option('--param <k=v>', 'a job parameter, as a string (repeat)', (v: string, p: string[] = []) => [...p, v])
     .option('--params <json>', 'job parameters as a JSON object (--param wins per key)')
     .option('--delay <s>', 'seconds before the first attempt')
-    .option('--batch <n>', 'at most this many hosts in flight')
+    .option('--batch <n|P%>', 'at most this many hosts in flight, or a percentage of the targets')
+    .option('--max-errors <n|P%>', 'failures allowed before the task halts (default 0), or a percentage')
+    .option('--priority <n>', 'lower first (default 1024), within and across tasks')
+    .option('--start-at <time>', 'no subtask before this time (ISO 8601 or unix s)')
+    .option('--after <id>', 'run per host after this task succeeded there (repeat, or a,b)', collect)
+    .option('--allow-unknown', 'record unknown AgentSNs as FAILED subtasks instead of refusing the task')
     .option('--retry <n>', 'retries of a failed subtask')
     .option('--retry-interval <s>', 'seconds between retries')
     .option('--ttl <s>', 'not started by then: FAILED')
@@ -178,14 +213,14 @@ export function addTaskCommands(program: Command): void {
 
   withConnection(task.command('list'))
     .description('list tasks, newest first')
-    .option('--status <s>', 'RUNNING, COMPLETE or REVOKED')
+    .option('--status <s>', 'RUNNING, COMPLETE, REVOKED or HALTED')
     .option('--command <action>', 'only this action')
     .option('--limit <n>', 'at most this many (default 100)', '100')
     .addHelpText('after', '\nExample:\n  aspire task list --status RUNNING')
     .action((flags: ClientFlags & { status?: string; command?: string; limit?: string }) =>
       runClient(flags, async ({ client, mode, out }) => {
-        if (flags.status !== undefined && !['RUNNING', 'COMPLETE', 'REVOKED'].includes(flags.status))
-          throw new UsageError(`--status ${JSON.stringify(flags.status)}: RUNNING, COMPLETE or REVOKED`);
+        if (flags.status !== undefined && !['RUNNING', 'COMPLETE', 'REVOKED', 'HALTED'].includes(flags.status))
+          throw new UsageError(`--status ${JSON.stringify(flags.status)}: RUNNING, COMPLETE, REVOKED or HALTED`);
         const limit = positiveInt('--limit', flags.limit, 100_000)!;
         const { count, items } = await client.all<TaskRow>(
           '/task',

@@ -108,6 +108,33 @@ describe('task create body', () => {
       tags: 'role=web,dc=eu',
       window: { start: 100, end: 200 },
     });
+    // Issue 13's fields: percentages, max_errors, priority, start_at (sent as ISO UTC), after, allow_unknown.
+    expect(
+      taskBody('install', {
+        host: ['sn-1', 'sn-2'],
+        batch: '10%',
+        maxErrors: '0',
+        priority: '7',
+        startAt: '2026-01-01T01:00:00+01:00',
+        after: ['3', '4'],
+        allowUnknown: true,
+      }),
+    ).toMatchObject({
+      batch: '10%',
+      max_errors: 0,
+      priority: 7,
+      start_at: '2026-01-01T00:00:00.000Z',
+      after: [3, 4],
+      allow_unknown: true,
+    });
+    expect(taskBody('config', { host: ['a'], maxErrors: '25%', priority: '0' })).toMatchObject({
+      max_errors: '25%',
+      priority: 0,
+    });
+    expect(() => taskBody('config', { host: ['a'], batch: '0' })).toThrow(/--batch "0": a count 1\.\.100000/);
+    expect(() => taskBody('config', { host: ['a'], maxErrors: '150%' })).toThrow(/--max-errors/);
+    expect(() => taskBody('config', { host: ['a'], startAt: 'soon' })).toThrow(/--start-at "soon": an ISO 8601 time/);
+    expect(() => taskBody('config', { host: ['a'], after: ['x'] })).toThrow(/--after "x"/);
     expect(() => taskBody('reboot', { host: ['a'] })).toThrow(/one of install/);
     expect(() => taskBody('config', {})).toThrow(/--host .* or --tag/);
     expect(() => taskBody('config', { host: ['a'], tag: 'a=b' })).toThrow(UsageError);
