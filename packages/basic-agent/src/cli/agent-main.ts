@@ -78,7 +78,7 @@ export async function agentMain(args: string[]): Promise<number> {
     if (f.err) process.stderr.write(f.err);
     return f.exit;
   }
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(f.config);
   } catch (err) {
@@ -89,7 +89,7 @@ export async function agentMain(args: string[]): Promise<number> {
   }
   // The host policy file: one that does not parse, has a bad key or a wrong owner stops the
   // agent with exit 2 (configuration error), naming the file and the line or key.
-  let policy;
+  let policy: ReturnType<typeof loadHostPolicy>;
   try {
     policy = loadHostPolicy(config.policy);
   } catch (err) {
@@ -154,7 +154,7 @@ export async function agentMain(args: string[]): Promise<number> {
     }
     config = ready;
   }
-  let agent;
+  let agent: ReturnType<typeof createBasicAgent>;
   try {
     agent = createBasicAgent({ config, clock: realClock, logger, policy });
   } catch (err) {
