@@ -125,9 +125,11 @@ export function strippedRuntime(arch) {
   return { node: stripped, license };
 }
 
-/** The long-running agents' V8 flags (heap sized for a small daemon): scripts/daemon-v8-flags.json. */
-export const DAEMON_V8_FLAGS = JSON.parse(readFileSync(join(root, 'scripts', 'daemon-v8-flags.json'), 'utf8')).flags;
-const DAEMONS = new Set(['boot', 'BasicAgent']);
+/** The long-running agents' V8 flags by program name (heap sized for a small daemon): scripts/daemon-v8-flags.json. */
+const { comment: _, ...DAEMON_V8_FLAGS } = JSON.parse(
+  readFileSync(join(root, 'scripts', 'daemon-v8-flags.json'), 'utf8'),
+);
+export { DAEMON_V8_FLAGS };
 /** The server's V8 flags (young generation sized for a flat RSS under load): scripts/server-v8-flags.json. */
 export const SERVER_V8_FLAGS = JSON.parse(readFileSync(join(root, 'scripts', 'server-v8-flags.json'), 'utf8')).flags;
 
@@ -147,7 +149,7 @@ export function seaConfig(main, output, { codeCache = false, name, assets = {} }
     useCodeCache: codeCache,
     execArgv: [
       '--disable-warning=ExperimentalWarning',
-      ...(DAEMONS.has(name) ? DAEMON_V8_FLAGS : name === 'aspire' ? SERVER_V8_FLAGS : []),
+      ...(DAEMON_V8_FLAGS[name] ?? (name === 'aspire' ? SERVER_V8_FLAGS : [])),
     ],
     execArgvExtension: 'none',
   };

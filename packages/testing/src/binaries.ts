@@ -21,14 +21,14 @@ const BUNDLE: Record<BinaryName, string> = {
 };
 
 /**
- * The V8 flags the long-running agents are started with, the same the single executables carry
- * in their execArgv (scripts/daemon-v8-flags.json). ASPIRE_DAEMON_V8_FLAGS replaces them for a
- * benchmark comparing flags (space-separated; empty for none).
+ * The V8 flags a long-running agent (boot, BasicAgent) is started with, the same its single
+ * executable carries in its execArgv (scripts/daemon-v8-flags.json). ASPIRE_DAEMON_V8_FLAGS
+ * replaces them for a benchmark comparing flags (space-separated; empty for none).
  */
-export function daemonV8Flags(): string[] {
+export function daemonV8Flags(name: 'boot' | 'BasicAgent' = 'boot'): string[] {
   const env = process.env.ASPIRE_DAEMON_V8_FLAGS;
   if (env !== undefined) return env.split(/\s+/).filter(Boolean);
-  return [...daemonFlags.flags];
+  return [...daemonFlags[name]];
 }
 
 /**
@@ -40,8 +40,6 @@ export function serverV8Flags(): string[] {
   if (env !== undefined) return env.split(/\s+/).filter(Boolean);
   return [...serverFlags.flags];
 }
-
-const DAEMONS: ReadonlySet<BinaryName> = new Set(['boot', 'BasicAgent']);
 
 export function repoRoot(): string {
   return REPO_ROOT;
@@ -57,6 +55,7 @@ export function binary(name: BinaryName): { cmd: string; args: string[] } {
   const bundle = join(process.env.ASPIRE_BUILD_DIR ?? join(REPO_ROOT, 'build'), BUNDLE[name]);
   // The BasicAgent bundle dispatches on its program name: argv[1] tells it to act as the Ctl.
   const extra = name === 'BasicAgentCtl' ? ['--as', 'BasicAgentCtl'] : [];
-  const flags = DAEMONS.has(name) ? daemonV8Flags() : name === 'aspire' ? serverV8Flags() : [];
+  const flags =
+    name === 'boot' || name === 'BasicAgent' ? daemonV8Flags(name) : name === 'aspire' ? serverV8Flags() : [];
   return { cmd: process.execPath, args: [...flags, bundle, ...extra] };
 }
