@@ -30,3 +30,6 @@ export interface AppContext {
   /** Prometheus metrics (GET /metrics): status pushes and the BootAgents' self-reports are fed here. */
   metrics: ServerMetrics;
 }
+
+/** The context a route module gets, narrowed to the store part(s) it uses (store/*-store.ts). */
+export type PartContext<S> = Omit<AppContext, 'store'> & { store: S };

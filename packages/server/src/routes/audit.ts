@@ -1,7 +1,8 @@
 /** GET /audit: the audit log (admin), paged (offset limit order sortby) and filtered. No route writes it. */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { OperatorStore } from '../store/operator-store.ts';
 import { ok } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import { AuditPage } from '../http/response-schemas.ts';
@@ -19,7 +20,7 @@ const AuditQuery = pagingQuery('audit', {
   ),
 });
 
-export async function auditRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function auditRoutes(app: FastifyInstance, ctx: PartContext<OperatorStore>): Promise<void> {
   app.get<{ Querystring: Static<typeof AuditQuery> }>(
     '/audit',
     {

@@ -2,7 +2,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { HostStatus } from '@aspire/protocol';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { HostStore } from '../store/host-store.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import { HostAnswer, HostPage } from '../http/response-schemas.ts';
@@ -29,7 +30,7 @@ const RegionBody = Type.Object(
   { additionalProperties: false },
 );
 
-export async function hostRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function hostRoutes(app: FastifyInstance, ctx: PartContext<HostStore>): Promise<void> {
   app.get<{ Querystring: Static<typeof SnQuery> }>(
     '/agent',
     {

@@ -15,7 +15,8 @@ import multipart from '@fastify/multipart';
 import { isDiskFull } from '@aspire/agent-core';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { PackageStore } from '../store/package-store.ts';
 import { drain, DRAIN_CAP_BYTES } from '../http/drain.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
@@ -90,7 +91,7 @@ function meter(limit: number): Transform & { bytes: number; hash: ReturnType<typ
   return t;
 }
 
-export async function packageRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function packageRoutes(app: FastifyInstance, ctx: PartContext<PackageStore>): Promise<void> {
   const root = join(ctx.config.dataDir, 'packages');
   const incoming = join(root, '.incoming');
   const limit = ctx.config.uploadMaxBytes;

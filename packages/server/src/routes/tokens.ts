@@ -8,7 +8,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { OperatorStore } from '../store/operator-store.ts';
 import { noteAudit } from '../http/audit.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { isoTime } from '../http/iso-time.ts';
@@ -64,7 +65,7 @@ function tokenView(t: TokenRow) {
   };
 }
 
-export async function tokenRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function tokenRoutes(app: FastifyInstance, ctx: PartContext<OperatorStore>): Promise<void> {
   app.get(
     '/token',
     {

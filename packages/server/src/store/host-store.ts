@@ -1,0 +1,110 @@
+/**
+ * The hosts part of the store: registration and its proof, the host identity the hub checks,
+ * the offline sweep and the operator's host reads and changes. A status push is the
+ * StatusIngestion part (status-ingestion.ts).
+ */
+import type { AgentReport } from '@aspire/protocol';
+import type { Mutation, Page, Paging } from './common.ts';
+
+export interface HostRow {
+  id: number;
+  agentsn: string;
+  hostname: string;
+  ipaddr: string | null;
+  region: number;
+  region_name: string | null;
+  status: string;
+  step: number;
+  os: string | null;
+  arch: string | null;
+  curvers: string | null;
+  prevers: string | null;
+  uptime: number | null;
+  agents: AgentReport[];
+  reported_tags: string;
+  tags: string[];
+  last_seen: number | null;
+  /** Events the host's BootAgent dropped from its full queue, summed over every push that said so. */
+  events_dropped: number;
+  /** When a push last reported dropped events (unix ms), or null when none ever did. */
+  events_dropped_at: number | null;
+  gmt_create: number;
+  gmt_modify: number;
+}
+
+export interface HostFilter {
+  status?: string;
+  region?: number;
+  tag?: string;
+  os?: string;
+  arch?: string;
+  version?: string;
+  hostname?: string;
+  /** Case-insensitive prefix of the hostname or the AgentSN (the console's search box). */
+  search?: string;
+}
+
+export interface RegisterInput {
+  agentsn: string;
+  hostname: string;
+  ip: string;
+  version?: string;
+  os?: string;
+  arch?: string;
+  /** Hash of the credential the request presented, if any. */
+  presentedHash?: string;
+  /** Hash of a freshly generated credential to store. */
+  newHash: string;
+  /** A fresh AgentSN to use when the asked one belongs to another host. */
+  freshAgentsn: string;
+  now: number;
+}
+
+export interface RegisterOutcome {
+  agentsn: string;
+  conflict: boolean;
+  tags: string;
+  /**
+   * Set when nothing was registered: `takeover` = the agentsn belongs to a host with the same
+   * hostname and the caller did not prove it is that host (issue 16 item 6); `deleted` = the
+   * host was deleted by an operator (a reset brings it back).
+   */
+  refused?: 'takeover' | 'deleted';
+}
+
+/** What the hub checks at init: the host a certificate names, and whether it still exists. */
+export interface HostIdentityRow {
+  hostname: string;
+  status: string;
+  /**
+   * SHA-256 (hex) of the client certificate issued last, and of the one before it (a renewal's
+   * overlap). null: none recorded (any valid certificate for the agentsn); '': none valid (reset).
+   */
+  cert_sha256: string | null;
+  prev_cert_sha256: string | null;
+}
+
+export interface HostStore {
+  register(input: RegisterInput): Promise<RegisterOutcome>;
+  /** The stored credential hash of a host, or undefined when the AgentSN is unknown. */
+  credentialHash(agentsn: string): Promise<string | undefined>;
+  /** Hostname and status of a host (undefined when the AgentSN is unknown). */
+  hostIdentity(agentsn: string): Promise<HostIdentityRow | undefined>;
+  /**
+   * Operator reset of a host's registration: its credential is cleared (and a deleted host is
+   * registered again), so the next /agent/register for this agentsn is accepted without proof.
+   */
+  resetHost(agentsn: string, now: number): Promise<Mutation<{ reset: number }>>;
+  /**
+   * Record the client certificate just issued to a host (SHA-256 of its DER, hex). `renewal`:
+   * the current one becomes the previous (both accepted until the next issue); else (a
+   * registration) the new one is the only one accepted.
+   */
+  recordHostCertificate(agentsn: string, sha256: string, renewal: boolean): Promise<void>;
+  markOffline(now: number, missedSteps: number): Promise<number>;
+
+  getHost(agentsn: string): Promise<HostRow | undefined>;
+  listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>>;
+  setHostRegion(agentsns: string[], region: number, now: number): Promise<Mutation<{ updated: number }>>;
+  deleteHost(agentsn: string, now: number): Promise<Mutation<{ deleted: number }>>;
+}

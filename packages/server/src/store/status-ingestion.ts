@@ -1,0 +1,44 @@
+/**
+ * Status ingestion, a named unit of the store: one BootAgent push (POST /agent/status) is one
+ * transaction that updates the host, stores its events, applies its job results and reserves
+ * the jobs its answer carries. The task rules it applies are those of ../tasks/state-machine.ts,
+ * called through the task queue part of each implementation, not written here.
+ */
+import type { AgentEvent, AgentReport, JobResult } from '@aspire/protocol';
+
+export interface StatusInput {
+  agentsn: string;
+  hostname: string;
+  ip: string;
+  version: string;
+  os: string;
+  arch: string;
+  uptime: number;
+  step: number;
+  agents: AgentReport[];
+  jobs: JobResult[];
+  events: AgentEvent[];
+  eventsDropped?: number;
+  tags?: string;
+  now: number;
+}
+
+/** A subtask reserved for a host: the route turns it into a job on the wire. */
+export interface ReservedJob {
+  subtaskId: string;
+  jobid: string;
+  taskid: number;
+  command: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface StatusOutcome {
+  reserved: ReservedJob[];
+  host: { os: string; arch: string };
+  eventsStored: number;
+  resultsRecorded: number;
+}
+
+export interface StatusIngestion {
+  ingestStatus(input: StatusInput): Promise<StatusOutcome>;
+}
