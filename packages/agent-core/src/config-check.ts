@@ -4,6 +4,7 @@
  * its own; main.ts loads, checks, freezes, and passes config down.
  */
 import { readJsonFile } from './atomic-file.ts';
+import { AspireError } from '@aspire/protocol';
 
 export interface Bound {
   min: number;
@@ -11,13 +12,12 @@ export interface Bound {
   default: number;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'ECONFIG';
+export class ConfigError extends AspireError<'ECONFIG'> {
   constructor(
     readonly source: string,
     readonly problems: string[],
   ) {
-    super(`invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super('ECONFIG', `invalid config ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
 

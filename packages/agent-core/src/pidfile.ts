@@ -1,14 +1,14 @@
 import { closeSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isAlive, processStartUnix } from './proc.ts';
+import { AspireError } from '@aspire/protocol';
 
-export class PidfileLockedError extends Error {
-  readonly code = 'EPIDLOCKED';
+export class PidfileLockedError extends AspireError<'EPIDLOCKED'> {
   constructor(
     readonly path: string,
     readonly pid: number,
   ) {
-    super(`pidfile ${path} is held by running process ${pid}; is another instance running?`);
+    super('EPIDLOCKED', `pidfile ${path} is held by running process ${pid}; is another instance running?`);
   }
 }
 

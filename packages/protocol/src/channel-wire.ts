@@ -3,6 +3,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { validator } from './validate.ts';
+import { errorMessage } from './error-codes.ts';
 
 export const InitFrame = Type.Object(
   {
@@ -167,6 +168,15 @@ export const ReplyFrame = Type.Object(
   { additionalProperties: true },
 );
 export type ReplyFrame = Static<typeof ReplyFrame>;
+
+/**
+ * The one failed reply frame, written by the agent and the hub alike: `{id, resp, retcode,
+ * message}` in this key order (the bytes on the wire), the message the code's table text unless
+ * the caller words it.
+ */
+export function failedReply(id: string, code: number, message = errorMessage(code)): ReplyFrame {
+  return { id, resp: 'failed', retcode: code, message };
+}
 
 /** A periodic task's run result, pushed by the agent unprompted. */
 export const TaskResultFrame = Type.Object(

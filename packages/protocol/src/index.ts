@@ -1,3 +1,4 @@
+export * from './aspire-error.ts';
 export * from './error-codes.ts';
 export * from './status-words.ts';
 export * from './paths.ts';

@@ -6,9 +6,14 @@
  * store, hub, sockets) is undone by the caller first, so nothing is left behind.
  */
 import { isStorageFull } from './store/storage-full.ts';
+import { AspireError } from '@aspire/protocol';
 
 /** A start failure already worded for the operator: printed as it is. */
-export class StartupError extends Error {}
+export class StartupError extends AspireError<'ESTARTUP'> {
+  constructor(message: string) {
+    super('ESTARTUP', message);
+  }
+}
 
 const LISTEN_WHY: Record<string, string> = {
   EADDRINUSE: 'the address is already in use (another process listens there)',

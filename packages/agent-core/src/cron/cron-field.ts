@@ -1,3 +1,5 @@
+import { AspireError } from '@aspire/protocol';
+
 /**
  * One numeric cron field (second, minute, hour, day of month, month, day of week) turned into
  * the explicit set of values it matches, so every form means the same whatever cron-parser
@@ -42,7 +44,11 @@ export const FIELD_SPECS: readonly FieldSpec[] = [
   { name: 'day of week', min: 0, max: 6, names: DAY_NAMES, aliasOfMin: 7 },
 ];
 
-export class CronFieldError extends Error {}
+export class CronFieldError extends AspireError<'ECRONFIELD'> {
+  constructor(message: string) {
+    super('ECRONFIELD', message);
+  }
+}
 
 /** A value or a name of the field, as its number (day of week 7 becomes 0). */
 export function fieldValue(token: string, spec: FieldSpec, whole: string): number {

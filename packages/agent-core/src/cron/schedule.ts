@@ -1,5 +1,6 @@
 import { CronDate, CronExpressionParser } from 'cron-parser';
 import { CronFieldError, FIELD_SPECS, fieldValue, fieldValues } from './cron-field.ts';
+import { AspireError } from '@aspire/protocol';
 
 /**
  * A periodic-task schedule (seed 003 "周期任务"): six fields, seconds first. Each field is read
@@ -21,7 +22,11 @@ type DayOfMonth =
   | { kind: 'last'; offset: number; weekday: boolean }
   | { kind: 'nearestWeekday'; day: number };
 
-export class ScheduleError extends Error {}
+export class ScheduleError extends AspireError<'ESCHEDULE'> {
+  constructor(message: string) {
+    super('ESCHEDULE', message);
+  }
+}
 
 export class Schedule {
   private constructor(

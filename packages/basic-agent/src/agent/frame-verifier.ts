@@ -7,7 +7,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import type { Clock, Logger } from '@aspire/agent-core';
-import { ErrorCode, ErrorMessage, parsePinFile, verifySigned, type ReplyFrame } from '@aspire/protocol';
+import { failedReply, ErrorCode, ErrorMessage, parsePinFile, verifySigned, type ReplyFrame } from '@aspire/protocol';
 
 export interface FrameVerifierOptions {
   /** The pin file the BootAgent writes (`identity/server-signing.pub`): one base64 key a line. */
@@ -63,7 +63,7 @@ export class FrameVerifier {
       { id: frame.id, method: frame.method, retcode: code, kid: frame.kid, target: frame.agentsn },
       `command frame refused: ${message}`,
     );
-    return { id: frame.id, resp: 'failed', retcode: code, message };
+    return failedReply(frame.id, code, message);
   }
 
   private prune(now: number): void {

@@ -6,7 +6,7 @@
  */
 import type { Clock, HostPolicy, Logger, PolicyVerdict } from '@aspire/agent-core';
 import { policyAllowsCollector, policyAllowsCommand } from '@aspire/agent-core';
-import { ErrorCode, verifyOperatorSignature, type ReplyFrame, type SignedCommand } from '@aspire/protocol';
+import { failedReply, ErrorCode, verifyOperatorSignature, type ReplyFrame, type SignedCommand } from '@aspire/protocol';
 import type { OperatorNonceCache } from './operator-nonce-cache.ts';
 
 export interface PolicyGateDeps {
@@ -28,7 +28,7 @@ function refused(
   deps: PolicyGateDeps,
 ): ReplyFrame {
   deps.logger.warn({ id, method, rule: v.rule, policy: deps.policy.source }, 'request refused by host policy');
-  return { id, resp: 'failed', retcode: ErrorCode.POLICY_REFUSED, message: v.message };
+  return failedReply(id, ErrorCode.POLICY_REFUSED, v.message);
 }
 
 function operatorSignature(
@@ -56,12 +56,11 @@ function operatorSignature(
 
 function refusedSignature(id: string, method: string, reason: string, deps: PolicyGateDeps): ReplyFrame {
   deps.logger.warn({ id, method, reason, policy: deps.policy.source }, 'request refused: operator signature required');
-  return {
+  return failedReply(
     id,
-    resp: 'failed',
-    retcode: ErrorCode.POLICY_OPERATOR_SIGNATURE,
-    message: `refused by host policy ${deps.policy.source}: requireOperatorSignature is set and ${reason}`,
-  };
+    ErrorCode.POLICY_OPERATOR_SIGNATURE,
+    `refused by host policy ${deps.policy.source}: requireOperatorSignature is set and ${reason}`,
+  );
 }
 
 /** sync.bash: run-as user and group, command, then the operator signature when the policy asks for one. */

@@ -9,13 +9,14 @@ import {
   taskListRequest,
   taskRemoveRequest,
   type ReplyFrame,
+  failedReply,
 } from '@aspire/protocol';
 import { collect, collectReply } from '../collectors/registry.ts';
 import type { PeriodicTasks } from '../cron/periodic-tasks.ts';
 import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
 import type { Limiter } from '../exec/limiter.ts';
 import type { RunningCommands } from '../exec/running-commands.ts';
-import { failed, syncBash } from '../exec/sync-bash.ts';
+import { syncBash } from '../exec/sync-bash.ts';
 import {
   checkCollectorPolicy,
   checkSyncBashPolicy,
@@ -42,12 +43,7 @@ export interface RequestHandlerDeps {
 }
 
 function invalid(id: string, errors: string[]): ReplyFrame {
-  return {
-    id,
-    resp: 'failed',
-    retcode: ErrorCode.INVALID_PARAMS,
-    message: `Invalid params: ${errors.slice(0, 3).join('; ')}`,
-  };
+  return failedReply(id, ErrorCode.INVALID_PARAMS, `Invalid params: ${errors.slice(0, 3).join('; ')}`);
 }
 
 /**
@@ -93,7 +89,7 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
           ? (deps.running?.cancel(v.value.target) ?? false)
           : deps.tasks.cancelRun(v.value.name!);
       if (!hit)
-        return failed(
+        return failedReply(
           id,
           ErrorCode.CHANNEL_NOTHING_TO_CANCEL,
           `${errorMessage(ErrorCode.CHANNEL_NOTHING_TO_CANCEL)}: ${what} is not running here`,
@@ -132,9 +128,9 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
       const v = taskListRequest.validate(frame);
       return v.ok ? deps.tasks.list(id) : invalid(id, v.errors);
     }
-    return failed(id, ErrorCode.CHANNEL_UNKNOWN_METHOD, `Unknown method: ${method}`);
+    return failedReply(id, ErrorCode.CHANNEL_UNKNOWN_METHOD, `Unknown method: ${method}`);
   } catch (err) {
     deps.logger.error({ err, id, method }, 'request failed unexpectedly');
-    return failed(id, ErrorCode.EXEC_ERROR, `internal error: ${(err as Error).message}`);
+    return failedReply(id, ErrorCode.EXEC_ERROR, `internal error: ${(err as Error).message}`);
   }
 }

@@ -9,6 +9,7 @@ import {
   handshakeReply,
   type ReplyFrame,
   type TaskResultFrame,
+  failedReply,
 } from '@aspire/protocol';
 import { parseRedirect, resolveAll, type Endpoint } from './resolve.ts';
 
@@ -265,12 +266,7 @@ export class ChannelClient {
         for (const f of decoder.push(chunk)) {
           if (f.kind === 'frame') onFrame(f.value);
           else if (f.kind === 'malformed')
-            this.write(socket, {
-              id: '',
-              resp: 'failed',
-              retcode: ErrorCode.INVALID_PARAMS,
-              message: `Invalid params: ${f.error}`,
-            });
+            this.write(socket, failedReply('', ErrorCode.INVALID_PARAMS, `Invalid params: ${f.error}`));
           else return close(`frame over ${f.bytes} bytes`);
         }
       });
@@ -300,10 +296,9 @@ export function fitFrame(reply: ReplyFrame, max = MAX_FRAME_BYTES): ReplyFrame {
   const size = Buffer.byteLength(JSON.stringify(reply));
   if (size < max) return reply;
   // Only collector data can get this big (sync.bash output is capped at 64 KiB).
-  return {
-    id: reply.id,
-    resp: 'failed',
-    retcode: ErrorCode.COLLECTOR_FAILED,
-    message: `Reply of ${size} bytes exceeds the ${max}-byte frame limit`,
-  };
+  return failedReply(
+    reply.id,
+    ErrorCode.COLLECTOR_FAILED,
+    `Reply of ${size} bytes exceeds the ${max}-byte frame limit`,
+  );
 }

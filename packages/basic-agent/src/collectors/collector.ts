@@ -1,4 +1,5 @@
 import { ErrorCode, errorMessage } from '@aspire/protocol/error-codes';
+import { AspireError } from '@aspire/protocol';
 
 /** A getinfo collector: parses its own args, returns plain JSON data (its --help line is in registry.ts). */
 export interface Collector {
@@ -8,12 +9,9 @@ export interface Collector {
 }
 
 /** A collector failure with its unified code (COLLECTOR_*). */
-export class CollectorError extends Error {
-  constructor(
-    readonly code: number,
-    detail?: string,
-  ) {
-    super(detail ? `${errorMessage(code)}: ${detail}` : errorMessage(code));
+export class CollectorError extends AspireError<number> {
+  constructor(code: number, detail?: string) {
+    super(code, detail ? `${errorMessage(code)}: ${detail}` : errorMessage(code));
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ReplyFrame } from '@aspire/protocol';
+import { failedReply, type ReplyFrame } from '@aspire/protocol';
 import { ErrorCode } from '@aspire/protocol/error-codes';
 import { CollectorError, splitArgs, type Collector } from './collector.ts';
 
@@ -111,5 +111,5 @@ export async function collect(method: string, args: string | undefined): Promise
 export function collectReply(id: string, r: CollectResult): ReplyFrame {
   return r.ok
     ? { id, resp: 'success', retcode: 0, message: 'Normal termination', data: r.data }
-    : { id, resp: 'failed', retcode: r.code, message: r.message };
+    : failedReply(id, r.code, r.message);
 }

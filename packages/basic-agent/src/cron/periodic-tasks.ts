@@ -14,6 +14,7 @@ import {
   type TaskAddRequest,
   type TaskResultFrame,
   type TaskRemoveRequest,
+  failedReply,
 } from '@aspire/protocol';
 import { runCommand } from '../exec/run-command.ts';
 import { cancelledByServer } from '../exec/running-commands.ts';
@@ -150,17 +151,11 @@ export class PeriodicTasks {
 
   async add(req: TaskAddRequest): Promise<ReplyFrame> {
     const p = checkTaskUser(parseTaskLine(req.line, this.deps.timezone), this.deps.isAccount ?? hostAccount);
-    if (!p.ok)
-      return {
-        id: req.id,
-        resp: 'failed',
-        retcode: ErrorCode.CHANNEL_INVALID_CRON,
-        message: `Invalid cron line: ${p.error}`,
-      };
+    if (!p.ok) return failedReply(req.id, ErrorCode.CHANNEL_INVALID_CRON, `Invalid cron line: ${p.error}`);
     const allowed = this.deps.policy ? policyAllowsCommand(this.deps.policy, p.command, p.user) : undefined;
     if (allowed && !allowed.ok) {
       this.deps.logger.warn({ task: req.name, rule: allowed.rule }, 'task.add refused by host policy');
-      return { id: req.id, resp: 'failed', retcode: ErrorCode.POLICY_REFUSED, message: allowed.message };
+      return failedReply(req.id, ErrorCode.POLICY_REFUSED, allowed.message);
     }
     return this.commit(req.id, req.name, [
       ...this.serverTasks.filter((t) => t.name !== req.name),
@@ -175,12 +170,7 @@ export class PeriodicTasks {
 
   async remove(req: TaskRemoveRequest): Promise<ReplyFrame> {
     if (!this.serverTasks.some((t) => t.name === req.name)) {
-      return {
-        id: req.id,
-        resp: 'failed',
-        retcode: ErrorCode.CHANNEL_NO_SUCH_TASK,
-        message: `No such periodic task: ${req.name}`,
-      };
+      return failedReply(req.id, ErrorCode.CHANNEL_NO_SUCH_TASK, `No such periodic task: ${req.name}`);
     }
     return this.commit(
       req.id,
@@ -198,12 +188,11 @@ export class PeriodicTasks {
       await this.store.save(next);
     } catch (err) {
       this.deps.logger.error({ err, path: this.deps.storePath }, 'cannot save server tasks');
-      return {
+      return failedReply(
         id,
-        resp: 'failed',
-        retcode: ErrorCode.EXEC_ERROR,
-        message: `cannot save ${this.deps.storePath}: ${(err as Error).message}; tasks unchanged`,
-      };
+        ErrorCode.EXEC_ERROR,
+        `cannot save ${this.deps.storePath}: ${(err as Error).message}; tasks unchanged`,
+      );
     }
     this.serverTasks = next;
     this.applyServerTasks();

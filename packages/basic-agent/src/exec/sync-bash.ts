@@ -1,5 +1,12 @@
 import type { Clock } from '@aspire/agent-core';
-import { ErrorCode, checkSyncBashTimeout, errorMessage, type ReplyFrame, type SyncBashRequest } from '@aspire/protocol';
+import {
+  failedReply,
+  ErrorCode,
+  checkSyncBashTimeout,
+  errorMessage,
+  type ReplyFrame,
+  type SyncBashRequest,
+} from '@aspire/protocol';
 import type { KillEscalationOptions } from './kill-escalation.ts';
 import type { Limiter } from './limiter.ts';
 import { runCommand, type CommandOutcome } from './run-command.ts';
@@ -21,7 +28,7 @@ export interface SyncBashDeps {
 export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promise<ReplyFrame> {
   const checked = checkSyncBashTimeout(req.timeout);
   if (!checked.ok)
-    return failed(req.id, ErrorCode.INVALID_PARAMS, `${errorMessage(ErrorCode.INVALID_PARAMS)}: ${checked.error}`);
+    return failedReply(req.id, ErrorCode.INVALID_PARAMS, `${errorMessage(ErrorCode.INVALID_PARAMS)}: ${checked.error}`);
   const timeoutSec = checked.seconds;
   // The timeout covers the wait for a slot too: the caller (and the hub's deadline) counts
   // from when the request arrived, not from when the command started.
@@ -54,12 +61,12 @@ export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promis
       deps.clock,
     );
   });
-  if (!ran.ok) return failed(req.id, ErrorCode.EXEC_BUSY);
+  if (!ran.ok) return failedReply(req.id, ErrorCode.EXEC_BUSY);
   return outcomeToReply(req.id, ran.value, timeoutSec, cancelledByServer(deps.signal));
 }
 
 export function outcomeToReply(id: string, o: CommandOutcome, timeoutSec?: number, cancelled = false): ReplyFrame {
-  if (o.kind === 'refused') return { id, resp: 'failed', retcode: o.code, message: o.message };
+  if (o.kind === 'refused') return failedReply(id, o.code, o.message);
   const extra = o.truncated ? { truncated: true, dropped: o.droppedBytes } : {};
   const note = o.truncated ? ` (output truncated: ${o.droppedBytes} bytes dropped)` : '';
   if (o.kind === 'exited') {
@@ -97,8 +104,4 @@ export function outcomeToReply(id: string, o: CommandOutcome, timeoutSec?: numbe
     data: o.output,
     ...extra,
   };
-}
-
-export function failed(id: string, code: number, message = errorMessage(code)): ReplyFrame {
-  return { id, resp: 'failed', retcode: code, message };
 }

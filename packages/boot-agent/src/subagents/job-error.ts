@@ -1,11 +1,12 @@
 import { isDiskFull } from '@aspire/agent-core';
-import { ErrorCode, type ErrorCodeName } from '@aspire/protocol';
+import { AspireError, ErrorCode, type ErrorCodeName } from '@aspire/protocol';
 
 /**
  * A job failure with its unified error code. Thrown inside the manager's job steps and turned
  * into a JobOutcome at the edge (handleJob never throws).
  */
-export class JobError extends Error {
+export class JobError extends AspireError<number> {
+  /** The unified code, as `code`: the name the job results have always read. */
   readonly errcode: number;
   constructor(
     readonly codeName: ErrorCodeName,
@@ -13,8 +14,8 @@ export class JobError extends Error {
     /** The BootAgent stopped mid-job and its next start finishes the job (upgrade marker): not a result yet. */
     readonly resumeLater = false,
   ) {
-    super(message);
-    this.errcode = ErrorCode[codeName];
+    super(ErrorCode[codeName], message);
+    this.errcode = this.code;
   }
 }
 

@@ -3,7 +3,7 @@
  * Fields follow seed 004's daemon table (start stop stop_timeout check check_interval user
  * group pidfile env limits version). Parsed once at the edge; every bad field is listed.
  */
-import type { Limits } from '@aspire/protocol';
+import { AspireError, type Limits } from '@aspire/protocol';
 import { applyEnvRule } from './env-rule.ts';
 import { parseSocket, type SocketTarget } from './socket-check.ts';
 
@@ -45,10 +45,9 @@ export interface ParsedLimits {
   hits: number;
 }
 
-export class RunSpecError extends Error {
-  readonly code = 'ERUNSPEC';
+export class RunSpecError extends AspireError<'ERUNSPEC'> {
   constructor(readonly problems: string[]) {
-    super(`invalid ${RUN_SPEC_FILE}: ${problems.join('; ')}`);
+    super('ERUNSPEC', `invalid ${RUN_SPEC_FILE}: ${problems.join('; ')}`);
   }
 }
 

@@ -7,9 +7,18 @@ import { fail, ok, type ApiStatusName } from '@aspire/protocol';
 import { drain } from './drain.ts';
 import { isStorageFull } from '../store/storage-full.ts';
 
-export function sendError(reply: FastifyReply, name: ApiStatusName, cause?: string): FastifyReply {
+/**
+ * The one way the server answers a REST error: the envelope of `name` with `cause`, and any
+ * fields a route adds beside them (`reason`, `unknown`) after the envelope's own.
+ */
+export function sendError(
+  reply: FastifyReply,
+  name: ApiStatusName,
+  cause?: string,
+  extra?: Record<string, unknown>,
+): FastifyReply {
   const { http, body } = fail(name, cause);
-  return reply.code(http).send(body);
+  return reply.code(http).send(extra ? { ...body, ...extra } : body);
 }
 
 export { ok };

@@ -9,7 +9,7 @@ import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import {
   ErrorCode,
-  FrameDecoder,
+  type FrameDecoder,
   SIGNED_FRAME_MARGIN_MS,
   encodeFrame,
   errorMessage,
@@ -18,6 +18,7 @@ import {
   type ReplyFrame,
   type Signer,
   type TaskResultFrame,
+  failedReply,
 } from '@aspire/protocol';
 
 interface Pending {
@@ -92,13 +93,13 @@ export class AgentConnection {
    */
   request(frame: Record<string, unknown> & { id: string; method: string }, deadlineMs: number): Promise<ReplyFrame> {
     const callerId = frame.id;
-    if (this.closed) return Promise.resolve(failure(callerId, ErrorCode.CHANNEL_NOT_CONNECTED));
+    if (this.closed) return Promise.resolve(failedReply(callerId, ErrorCode.CHANNEL_NOT_CONNECTED));
     const hubId = `${PROCESS_NONCE}.${this.connId}.${++this.seq}`;
     return new Promise<ReplyFrame>((resolve) => {
       const timer = this.deps.clock.setTimeout(() => {
         this.pending.delete(hubId);
         resolve(
-          failure(
+          failedReply(
             callerId,
             ErrorCode.CHANNEL_TIMEOUT,
             `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s)`,
@@ -129,7 +130,7 @@ export class AgentConnection {
     for (const [id, p] of this.pending) {
       p.timer.cancel();
       p.resolve(
-        failure(id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: ${why}`),
+        failedReply(id, ErrorCode.CHANNEL_NOT_CONNECTED, `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: ${why}`),
       );
     }
     this.pending.clear();
@@ -162,7 +163,7 @@ export class AgentConnection {
 
   private bad(error: string, id = ''): void {
     this.badFrames++;
-    this.write({ id, resp: 'failed', retcode: ErrorCode.INVALID_PARAMS, message: `Invalid params: ${error}` });
+    this.write(failedReply(id, ErrorCode.INVALID_PARAMS, `Invalid params: ${error}`));
     if (this.badFrames >= this.deps.maxBadFrames) this.close(`${this.badFrames} invalid frames`);
   }
 
@@ -196,8 +197,4 @@ export class AgentConnection {
     }
     this.bad('expected a reply, task.result or ping frame');
   }
-}
-
-export function failure(id: string, code: number, message = errorMessage(code)): ReplyFrame {
-  return { id, resp: 'failed', retcode: code, message };
 }

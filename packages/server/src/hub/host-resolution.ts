@@ -3,8 +3,7 @@
  * fan-out use the same connection, so a token is checked against the agentsn its command
  * actually goes to. A hostname several connected hosts carry goes to none of them.
  */
-import { ErrorCode, errorMessage, type ReplyFrame } from '@aspire/protocol';
-import { failure } from './agent-connection.ts';
+import { failedReply, ErrorCode, errorMessage, type ReplyFrame } from '@aspire/protocol';
 import type { HostLookup } from './agent-registry.ts';
 import type { CommandHub } from './command-hub.ts';
 
@@ -17,5 +16,5 @@ export function resolveHosts(hub: Pick<CommandHub, 'registry'>, names: readonly 
 /** The per-host answer for an ambiguous hostname (IDENTITY_HOSTNAME_AMBIGUOUS). */
 export function ambiguousFailure(id: string, host: string, count: number): ReplyFrame {
   const code = ErrorCode.IDENTITY_HOSTNAME_AMBIGUOUS;
-  return failure(id, code, `${errorMessage(code)}: ${count} connected hosts are named ${JSON.stringify(host)}`);
+  return failedReply(id, code, `${errorMessage(code)}: ${count} connected hosts are named ${JSON.stringify(host)}`);
 }

@@ -15,8 +15,9 @@ import {
   type PolarisCancelRequest,
   type PolarisHostReply,
   type ReplyFrame,
+  failedReply,
 } from '@aspire/protocol';
-import { type AgentConnection, failure } from './agent-connection.ts';
+import type { AgentConnection } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
 import { ambiguousFailure, type ResolvedHosts } from './host-resolution.ts';
 
@@ -46,7 +47,7 @@ export async function cancelOnConnection(
   const targets = conn.pendingIdsOf(spec.request);
   if (targets.length === 0) {
     const why = `${errorMessage(ErrorCode.CHANNEL_NOTHING_TO_CANCEL)}: no request ${spec.request} is waiting for this host's reply`;
-    return failure(cancelId, ErrorCode.CHANNEL_NOTHING_TO_CANCEL, why);
+    return failedReply(cancelId, ErrorCode.CHANNEL_NOTHING_TO_CANCEL, why);
   }
   const replies = await Promise.all(
     targets.map((target) => conn.request({ id: cancelId, method: 'cancel', target }, deadlineMs)),
@@ -77,7 +78,7 @@ export async function cancelOnHosts(
       const found = lookup(host);
       if (found.kind === 'ambiguous') return { host, ...withoutId(ambiguousFailure(cancelId, host, found.count)) };
       if (found.kind === 'none') {
-        const r = (await (await routed)?.get(host)) ?? failure(cancelId, ErrorCode.NO_SUCH_HOST);
+        const r = (await (await routed)?.get(host)) ?? failedReply(cancelId, ErrorCode.NO_SUCH_HOST);
         return { host, ...withoutId(r) };
       }
       return { host, ...withoutId(await cancelOnConnection(found.conn, spec, cancelId, deadline)) };

@@ -17,19 +17,19 @@ import {
   POLARIS_METHOD_PATTERN,
   checkSyncBashTimeout,
   errorMessage,
-  fail,
   ok,
   polarisCancelRequest,
   polarisRequest,
   type PolarisHostReply,
   type PolarisRequest,
   type ReplyFrame,
+  failedReply,
 } from '@aspire/protocol';
 import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
+import { sendError } from '../http/envelope.ts';
 import { operatorOf } from '../http/operator.ts';
 import { MAX_LIMIT, parseBoundedInt } from '../http/paging.ts';
 import { scopeRefusal, taskLineReadings } from '../http/scope-gate.ts';
-import { failure } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
 import { ambiguousFailure, resolveHosts, type ResolvedHosts } from './host-resolution.ts';
 import { cancelOnHosts } from './polaris-cancel.ts';
@@ -47,11 +47,6 @@ const HostQuery = {
 } as const;
 
 const docOnly = { validatorCompiler: () => () => true };
-
-function sendFail(reply: FastifyReply, name: Parameters<typeof fail>[0], cause: string): FastifyReply {
-  const f = fail(name, cause);
-  return reply.code(f.http).send(f.body);
-}
 
 /** What a Polaris request asks hosts to do, as the scope check and the audit see it. */
 interface PolarisIntent {
@@ -110,7 +105,7 @@ async function gate(
     users: [...new Set(readings.flatMap((r) => (r.user === undefined ? [] : [r.user])))],
     ...(intent.method === 'sync.bash' && intent.group ? { groups: [intent.group] } : {}),
   });
-  if (refusal) return sendFail(reply, 'FORBIDDEN', refusal);
+  if (refusal) return sendError(reply, 'FORBIDDEN', refusal);
   if (!intent.storedOnly) await auditDispatch(request);
   return undefined;
 }
@@ -197,7 +192,7 @@ export async function fanOut(
           ? await found.conn.request(built.frame, deadline)
           : found.kind === 'ambiguous'
             ? ambiguousFailure(id, host, found.count)
-            : ((await (await routed)?.get(host)) ?? failure(id, ErrorCode.NO_SUCH_HOST));
+            : ((await (await routed)?.get(host)) ?? failedReply(id, ErrorCode.NO_SUCH_HOST));
       const { id: _id, ...rest } = r;
       return { host, ...rest };
     }),
@@ -225,9 +220,9 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       },
       async (request, reply) => {
         const v = polarisRequest.validate(request.body);
-        if (!v.ok) return sendFail(reply, 'BAD_REQUEST', v.errors.join('; '));
+        if (!v.ok) return sendError(reply, 'BAD_REQUEST', v.errors.join('; '));
         if (!POLARIS_METHOD_PATTERN.test(v.value.method)) {
-          return sendFail(
+          return sendError(
             reply,
             'BAD_REQUEST',
             `method ${JSON.stringify(v.value.method)}: use sync.bash, getinfo.NAME, task.add, task.remove or task.list`,
@@ -247,7 +242,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         if (refused) return refused;
         const id = v.value.id ?? randomUUID();
         const response = await timed(() => fanOut(hub, v.value, id, resolved));
-        if ('error' in response) return sendFail(reply, 'BAD_REQUEST', response.error);
+        if ('error' in response) return sendError(reply, 'BAD_REQUEST', response.error);
         noteAudit(request, { outcome: outcomeCounts(response) });
         return ok({ id, response });
       },
@@ -267,9 +262,9 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       },
       async (request, reply) => {
         const v = polarisCancelRequest.validate(request.body);
-        if (!v.ok) return sendFail(reply, 'BAD_REQUEST', v.errors.join('; '));
+        if (!v.ok) return sendError(reply, 'BAD_REQUEST', v.errors.join('; '));
         if ((v.value.id === undefined) === (v.value.name === undefined))
-          return sendFail(
+          return sendError(
             reply,
             'BAD_REQUEST',
             'give exactly one of id (a running POST /polaris request) and name (a periodic task)',
@@ -321,10 +316,10 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       });
       if (refused) return refused;
       const r = await timed(() => fanOut(hub, { hosts: [host], ...frame } as PolarisRequest, randomUUID(), resolved));
-      if ('error' in r) return sendFail(reply, 'BAD_REQUEST', r.error);
+      if ('error' in r) return sendError(reply, 'BAD_REQUEST', r.error);
       const answer = r[0]!;
       noteAudit(request, { outcome: outcomeCounts(r) });
-      if (answer.retcode === ErrorCode.NO_SUCH_HOST) return sendFail(reply, 'NOT_FOUND', `${host}: ${answer.message}`);
+      if (answer.retcode === ErrorCode.NO_SUCH_HOST) return sendError(reply, 'NOT_FOUND', `${host}: ${answer.message}`);
       // The envelope's message stays "success" (issue 13 item 1); the agent's message is in the per-host entry.
       const { message: _agentMessage, ...fields } = answer;
       return ok({ ...fields, response: [answer] });
@@ -341,7 +336,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       },
       async (request, reply) => {
         const host = request.query.host;
-        if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
+        if (!host) return sendError(reply, 'BAD_REQUEST', 'host is required');
         return one(host, { method: 'task.list' }, request, reply);
       },
     );
@@ -356,7 +351,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       async (request, reply) => {
         const b = request.body ?? {};
         if (typeof b.host !== 'string' || typeof b.name !== 'string' || typeof b.line !== 'string') {
-          return sendFail(reply, 'BAD_REQUEST', 'host, name and line are required strings');
+          return sendError(reply, 'BAD_REQUEST', 'host, name and line are required strings');
         }
         return one(
           b.host,
@@ -382,7 +377,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       },
       async (request, reply) => {
         const { host, name } = request.query;
-        if (!host || !name) return sendFail(reply, 'BAD_REQUEST', 'host and name are required');
+        if (!host || !name) return sendError(reply, 'BAD_REQUEST', 'host and name are required');
         return one(host, { method: 'task.remove', name }, request, reply);
       },
     );
@@ -397,7 +392,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       },
       async (request, reply) => {
         const { host, name } = request.query;
-        if (!host) return sendFail(reply, 'BAD_REQUEST', 'host is required');
+        if (!host) return sendError(reply, 'BAD_REQUEST', 'host is required');
         const refused = await gate(hub, request, reply, {
           hosts: [host],
           resolved: resolveHosts(hub, [host]),

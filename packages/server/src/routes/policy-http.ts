@@ -1,7 +1,7 @@
 /** What the tree and policy routes share: params, refusals with their reason, row output. */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { fail } from '@aspire/protocol';
+import { sendError } from '../http/envelope.ts';
 import { ROW_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
 import { PolicyRefusal } from '../policy/refusal.ts';
 import type { TreeNodeRow } from '../policy/tree-rules.ts';
@@ -14,8 +14,7 @@ export const SnParams = Type.Object({ agentsn: Sn }, { additionalProperties: fal
 
 export function refusal(reply: FastifyReply, err: unknown): FastifyReply {
   if (!(err instanceof PolicyRefusal)) throw err;
-  const { http, body } = fail(err.status, err.message);
-  return reply.code(http).send({ ...body, reason: err.reason });
+  return sendError(reply, err.status, err.message, { reason: err.reason });
 }
 
 /** Run a handler; a PolicyRefusal becomes its envelope with `reason`. */

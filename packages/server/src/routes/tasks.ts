@@ -5,7 +5,7 @@
  */
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { configJob, fail, subAgentJob } from '@aspire/protocol';
+import { configJob, subAgentJob } from '@aspire/protocol';
 import type { AppContext } from '../app-context.ts';
 import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
 import { operatorOf, type Operator } from '../http/operator.ts';
@@ -162,8 +162,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise
       if (unknownHosts) {
         const n = unknownHosts.length;
         const cause = `unknown AgentSN (${n}): ${unknownHosts.slice(0, 100).join(', ')}${n > 100 ? ', ...' : ''}; register them first, or send allow_unknown: true to record them FAILED`;
-        const { http, body } = fail('BAD_REQUEST', cause);
-        return reply.code(http).send({ ...body, unknown: unknownHosts });
+        return sendError(reply, 'BAD_REQUEST', cause, { unknown: unknownHosts });
       }
       // The parameters may hold secrets: never audited or logged.
       const failed = results.filter((r) => r.errcode !== undefined).length;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { writeTextAtomic } from '@aspire/agent-core';
 import { agentsnUri } from '@aspire/protocol';
 import { loadX509 } from './x509-lib.ts';
+import { AspireError } from '@aspire/protocol';
 
 export const HOST_CA_DIR = 'host-ca';
 export const HOST_CA_CERT_FILE = 'ca.crt';
@@ -41,7 +42,11 @@ export interface HostCa {
   checkCsr(csrPem: string): Promise<void>;
 }
 
-export class CsrError extends Error {}
+export class CsrError extends AspireError<'EBADCSR'> {
+  constructor(message: string) {
+    super('EBADCSR', message);
+  }
+}
 
 type SignAlg =
   | { name: 'ECDSA'; namedCurve: string; hash: 'SHA-256' | 'SHA-384' }
