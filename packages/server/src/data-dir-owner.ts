@@ -9,16 +9,17 @@ import { statSync } from 'node:fs';
 
 export type OwnerSwitch = { kind: 'unchanged' } | { kind: 'switched'; uid: number; gid: number };
 
+/** The id calls of `process`: absent where the platform has no POSIX ids (then nothing changes). */
 export interface ProcessIds {
-  getuid(): number;
-  setgid(id: number): void;
+  getuid?(): number;
+  setgid?(id: number): void;
   setgroups?(ids: number[]): void;
-  setuid(id: number): void;
+  setuid?(id: number): void;
 }
 
 /** Become the owner of `dataDir` when running as root and it belongs to someone else. */
-export function becomeDataDirOwner(dataDir: string, ids: ProcessIds = process as unknown as ProcessIds): OwnerSwitch {
-  if (ids.getuid() !== 0) return { kind: 'unchanged' };
+export function becomeDataDirOwner(dataDir: string, ids: ProcessIds = process): OwnerSwitch {
+  if (!ids.getuid || !ids.setgid || !ids.setuid || ids.getuid() !== 0) return { kind: 'unchanged' };
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(dataDir);

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Transform, type Writable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { isDiskFull } from '@aspire/agent-core';
@@ -155,7 +155,7 @@ async function fetchHttp(
     await res.body.cancel().catch(() => {});
     throw new TooLarge();
   }
-  const body = Readable.fromWeb(res.body as unknown as import('node:stream/web').ReadableStream);
+  const body = Readable.fromWeb(res.body);
   try {
     await pipeline(body, meter(opts.maxBytes, hash, counter), createWriteStream(path, { mode: 0o600 }));
   } catch (err) {
@@ -226,7 +226,7 @@ async function fetchFtp(
     const m = meter(opts.maxBytes, hash, counter);
     const out = createWriteStream(path, { mode: 0o600 });
     const done = pipeline(m, out);
-    await client.downloadTo(m as unknown as Writable, remote);
+    await client.downloadTo(m, remote);
     await done;
     if (expected !== undefined && counter.n < expected) {
       throw new JobError(

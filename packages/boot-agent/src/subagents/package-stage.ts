@@ -58,16 +58,21 @@ export function readSpecFile(path: string, what: string): RunSpec {
   }
 }
 
-export interface Staged {
-  type: PackageType;
+interface StagedCommon {
   version: string;
-  spec: RunSpec;
   /** Final version dir (exists for tar; created on activation for rpm). */
   dir: string;
-  rpm?: RpmInfo & { file: string };
   /** Undo staging (remove the version dir if this staging created it). */
   discard(): void;
 }
+
+/**
+ * A staged package. A tar's run spec is read at staging; an rpm's comes from its payload after
+ * `rpm -U` (activation), so a staged rpm has none yet.
+ */
+export type Staged =
+  | (StagedCommon & { type: 'tar'; spec: RunSpec })
+  | (StagedCommon & { type: 'rpm'; rpm: RpmInfo & { file: string } });
 
 function checkIdentity(
   name: string,
@@ -119,7 +124,6 @@ export async function stagePackage(opts: {
     return {
       type,
       version: info.version,
-      spec: undefined as unknown as RunSpec,
       dir,
       rpm: { ...info, file: join(dir, 'package.rpm') },
       discard: () => {

@@ -32,12 +32,14 @@ const COLUMNS: Column<TokenRow>[] = [
 
 /** create's flags as the POST body: what checkGrantRequest takes, each flag one entry. */
 export function createBody(flags: Record<string, unknown> & { name: string; role: string }): GrantRequest {
-  const body: Record<string, unknown> = { name: flags.name, role: flags.role };
+  const body: GrantRequest = { name: flags.name, role: flags.role };
   for (const k of ['tags', 'regions', 'agentsn', 'users', 'groups', 'sources', 'allow', 'cidrs'] as const) {
-    if (typeof flags[k] === 'string') body[k] = [flags[k]];
+    const v = flags[k];
+    if (typeof v === 'string') body[k] = [v];
   }
-  if (Array.isArray(flags.commands) && flags.commands.length) body.commands = flags.commands;
-  return body as unknown as GrantRequest;
+  // commander collects the repeatable --command as strings.
+  if (Array.isArray(flags.commands) && flags.commands.length) body.commands = flags.commands.map(String);
+  return body;
 }
 
 export function remoteTokenCreate(

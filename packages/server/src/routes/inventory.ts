@@ -32,21 +32,25 @@ const EventQuery = pagingQuery('events', {
   kind: Type.Optional(Type.String({ maxLength: 32 })),
 });
 
-function answer<T extends object>(reply: FastifyReply, r: Mutation<T>, key?: string): FastifyReply {
-  if (!r.ok)
-    return sendError(
-      reply,
-      r.reason === 'not_found' ? 'NOT_FOUND' : r.reason === 'conflict' ? 'CONFLICT' : 'BAD_REQUEST',
-      r.cause,
-    );
-  // A tag or region row: its times as ISO 8601 UTC strings (issue 13 item 8).
-  return reply.send(
-    ok(
-      key
-        ? { [key]: withIsoTimes(r.value, ROW_TIME_FIELDS as unknown as (keyof T)[]) }
-        : (r.value as Record<string, unknown>),
-    ),
+/** A tag or region row: the times `withIsoTimes` turns into ISO strings. */
+type TimedRow = Record<(typeof ROW_TIME_FIELDS)[number], number>;
+
+function refused(reply: FastifyReply, r: Extract<Mutation<unknown>, { ok: false }>): FastifyReply {
+  return sendError(
+    reply,
+    r.reason === 'not_found' ? 'NOT_FOUND' : r.reason === 'conflict' ? 'CONFLICT' : 'BAD_REQUEST',
+    r.cause,
   );
+}
+
+/** A mutation that answers fields of its own (a delete or bind count). */
+function answer<T extends object>(reply: FastifyReply, r: Mutation<T>): FastifyReply {
+  return r.ok ? reply.send(ok(r.value as Record<string, unknown>)) : refused(reply, r);
+}
+
+/** A mutation that answers a tag or region row under `key`, its times as ISO 8601 UTC strings (issue 13 item 8). */
+function answerRow<T extends TimedRow>(reply: FastifyReply, r: Mutation<T>, key: 'tag' | 'region'): FastifyReply {
+  return r.ok ? reply.send(ok({ [key]: withIsoTimes(r.value, ROW_TIME_FIELDS) })) : refused(reply, r);
 }
 
 export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
@@ -76,13 +80,13 @@ export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Pr
   app.post<{ Body: Static<typeof TagBody> }>(
     '/tag',
     { schema: { tags: ['tag'], summary: 'Create a tag (name=value)', body: TagBody } },
-    async (req, reply) => answer(reply, await ctx.store.createTag(req.body.name, req.body.value, now()), 'tag'),
+    async (req, reply) => answerRow(reply, await ctx.store.createTag(req.body.name, req.body.value, now()), 'tag'),
   );
   app.put<{ Body: Static<typeof TagUpdate> }>(
     '/tag',
     { schema: { tags: ['tag'], summary: 'Rename a tag', body: TagUpdate } },
     async (req, reply) =>
-      answer(
+      answerRow(
         reply,
         await boundTagsChanged(await ctx.store.updateTag(req.body.id, req.body.name, req.body.value, now())),
         'tag',
@@ -124,12 +128,12 @@ export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Pr
   app.post<{ Body: Static<typeof RegionBody> }>(
     '/region',
     { schema: { tags: ['region'], summary: 'Create a region', body: RegionBody } },
-    async (req, reply) => answer(reply, await ctx.store.createRegion(req.body.name, now()), 'region'),
+    async (req, reply) => answerRow(reply, await ctx.store.createRegion(req.body.name, now()), 'region'),
   );
   app.put<{ Body: Static<typeof RegionUpdate> }>(
     '/region',
     { schema: { tags: ['region'], summary: 'Rename a region', body: RegionUpdate } },
-    async (req, reply) => answer(reply, await ctx.store.updateRegion(req.body.id, req.body.name, now()), 'region'),
+    async (req, reply) => answerRow(reply, await ctx.store.updateRegion(req.body.id, req.body.name, now()), 'region'),
   );
   app.delete<{ Querystring: Static<typeof IdQuery> }>(
     '/region',

@@ -3,7 +3,7 @@
  * routes (packages/server/src/routes) and its OpenAPI document; this is the only file that
  * knows them.
  */
-import { call, upload, type Query } from './client.ts';
+import { call, upload } from './client.ts';
 import type {
   DashboardStats,
   Host,
@@ -17,12 +17,13 @@ import type {
   Task,
 } from './types.ts';
 
-export interface Paging {
+/** Type aliases, not interfaces: an object type alias fits the `Query` record, an interface does not. */
+export type Paging = {
   offset: number;
   limit: number;
   order?: 'asc' | 'desc';
   sortby?: string;
-}
+};
 
 /** A cheap authenticated call: does the server accept this token? */
 export async function checkToken(token: string): Promise<void> {
@@ -39,7 +40,7 @@ export function getDashboardHistory(signal?: AbortSignal): Promise<{ samples: St
   return call('GET', '/dashboard/history', { signal });
 }
 
-export interface HostQuery extends Paging {
+export type HostQuery = Paging & {
   status?: string;
   /** Exact hostname. */
   hostname?: string;
@@ -50,10 +51,10 @@ export interface HostQuery extends Paging {
   os?: string;
   arch?: string;
   version?: string;
-}
+};
 
 export function listHosts(q: HostQuery, signal?: AbortSignal): Promise<PageOf & { hosts: Host[] }> {
-  return call('GET', '/host', { query: q as unknown as Query, signal });
+  return call('GET', '/host', { query: q, signal });
 }
 
 /** Hosts matching the filters; `search` is a case-insensitive prefix of the hostname or AgentSN. */
@@ -85,7 +86,7 @@ export function listPackages(
   q: Paging & { name?: string; os?: string; arch?: string },
   signal?: AbortSignal,
 ): Promise<PageOf & { packages: Package[] }> {
-  return call('GET', '/package', { query: q as unknown as Query, signal });
+  return call('GET', '/package', { query: q, signal });
 }
 
 export interface UploadInput {
@@ -162,7 +163,7 @@ export function listTasks(q: Paging & { status?: string }, signal?: AbortSignal)
 }
 
 export function listTags(q: Paging & { name?: string }, signal?: AbortSignal): Promise<PageOf & { tags: Tag[] }> {
-  return call('GET', '/tag', { query: q as unknown as Query, signal });
+  return call('GET', '/tag', { query: q, signal });
 }
 
 export function createTag(name: string, value: string): Promise<{ tag: Tag }> {
@@ -218,7 +219,7 @@ export function findTasks(
   q: Paging & { status?: string; command?: string },
   signal?: AbortSignal,
 ): Promise<PageOf & { tasks: Task[] }> {
-  return call('GET', '/task', { query: { order: 'desc', sortby: 'id', ...q } as unknown as Query, signal });
+  return call('GET', '/task', { query: { order: 'desc', sortby: 'id', ...q }, signal });
 }
 
 /** One row of the audit log (GET /audit, admin): who did what, where, with what outcome. */
@@ -244,7 +245,7 @@ export function listAudit(
   q: Paging & { token?: string; route?: string; agentsn?: string },
   signal?: AbortSignal,
 ): Promise<PageOf & { audit: AuditRow[] }> {
-  return call('GET', '/audit', { query: { order: 'desc', sortby: 'id', ...q } as unknown as Query, signal });
+  return call('GET', '/audit', { query: { order: 'desc', sortby: 'id', ...q }, signal });
 }
 
 /** A host's subtasks with their task's command and status, newest task first (console-api route). */

@@ -16,7 +16,7 @@ const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 /** Fields the task list already shows in its columns, left out of the details. */
 const SHOWN = new Set(['id', 'command', 'status', 'complete', 'count']);
 
-export function taskFields(task: Record<string, unknown>): FieldRow[] {
+export function taskFields(task: object): FieldRow[] {
   return Object.entries(task)
     .filter(([k]) => !SHOWN.has(k))
     .map(([name, v]) => ({

@@ -143,7 +143,7 @@ function OpenTask({ id, task, onChanged }: { id: number; task: Task | undefined;
         {kicker.done && <p role="status">{kicker.done}</p>}
         {task && (
           <dl class="facts">
-            {taskFields(task as unknown as Record<string, unknown>).map((f) => (
+            {taskFields(task).map((f) => (
               <div>
                 <dt>{f.name}</dt>
                 <dd class="mono small">{f.value}</dd>
