@@ -1,5 +1,6 @@
 /**
- * The restart policy (DESIGN.md "Supervision", seed 002 "Agent 重启策略") as one pure function.
+ * The restart policy: the restart hold and the 3-strike rule (docs/supervision.md "The restart
+ * policy") as one pure function. What the loop does with its answer is in `abnormal-exit.ts`.
  * No clock, no I/O: the reconcile loop feeds it the history and the exit and acts on the answer.
  *
  * - Every exit the supervisor did not ask for is abnormal (a sub-agent is a daemon; it has no

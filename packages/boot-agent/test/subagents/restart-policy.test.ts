@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decide, strikesAfterRun } from '../../src/subagents/policy.ts';
+import { decide, strikesAfterRun } from '../../src/subagents/restart-policy.ts';
 
 const S = 1000;
 const M = 60 * S;
