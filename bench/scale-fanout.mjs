@@ -3,7 +3,7 @@
 // BasicAgent channels (bench/lib/scale-channels.mjs, their own process: mutual TLS with a host
 // certificate each, canned replies, like bench/basic-channel.mjs's clients) connect to
 //   - three real `aspire` nodes on one PostgreSQL: channel i enters through node i mod 3's hub (DNS
-//     round robin), following any least-loaded `redirect`; the request goes to node 1, which runs
+//     round robin), following any placement `redirect`; the request goes to node 1, which runs
 //     its third locally and routes the rest over LISTEN/NOTIFY to the nodes holding them;
 //   - one real `aspire` node on PostgreSQL holding every channel (the same count): the baseline,
 // and one POST /polaris {hosts: all, sync.bash true} is sent to each in turn (A B A B), --runs
@@ -137,7 +137,7 @@ try {
   ];
   for (const s of setups) await fanOut(sims, s.node); // warm-up, not counted
   let simBusy = 0;
-  // Idle cost of holding the channels: heartbeats renew every presence row (heartbeatMs 1000 here).
+  // Idle cost of holding the channels: each node renews its one row every heartbeat (heartbeatMs 1000 here).
   const allAspire = () => [...three.nodes, ...one.nodes].map((n) => n.child.proc.pid);
   const idle0 = [cpuSeconds(allAspire()), postgresCpuSeconds(pgh)];
   await new Promise((r) => setTimeout(r, IDLE_MS));

@@ -179,7 +179,11 @@ beforeAll(async () => {
       await startAspire({
         hub: { certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
         env: { ...process.env, ASPIRE_DATABASE_URL: pg.urlWithPassword },
-        config: { enrollSecret: ENROLL, signingKeys: [keyFile], cluster: { nodeId: `node-${i}`, heartbeatMs: 500 } },
+        config: {
+          enrollSecret: ENROLL,
+          signingKeys: [keyFile],
+          cluster: { nodeId: `node-${i}`, heartbeatMs: 500, redirectMargin: 0 },
+        },
       }),
     );
   await waitUntil(async () => (await clusterNodes(nodes[0]!)).placement.length === 3 || undefined, {

@@ -18,8 +18,9 @@ import {
 
 // Three real `aspire` nodes sharing one real PostgreSQL (presence, LISTEN/NOTIFY routing, sweep
 // claims), each with its own SQLite store, and three real BasicAgents spread one per node by the
-// hub's least-loaded redirect. Every agent is configured with node 1's hub (on one machine the
-// nodes differ by port, not by address; in a deployment the agents' serverHost names every node).
+// hub's redirect (`redirectMargin` 0: with three agents any difference moves one). Every agent is
+// configured with node 1's hub (on one machine the nodes differ by port, not by address; in a
+// deployment the agents' serverHost names every node).
 
 let pg: PostgresHandle;
 let ca: TestCa;
@@ -63,9 +64,9 @@ beforeAll(async () => {
           ? // The store is the shared PostgreSQL (ASPIRE_DATABASE_URL, read by `aspire serve` and `aspire token`); the cluster layer uses its connection.
             {
               env: { ...process.env, ASPIRE_DATABASE_URL: pg.urlWithPassword },
-              config: { cluster: { nodeId: `node-${i}`, heartbeatMs: 500 } },
+              config: { cluster: { nodeId: `node-${i}`, heartbeatMs: 500, redirectMargin: 0 } },
             }
-          : { config: { cluster: { urlFile, nodeId: `node-${i}`, heartbeatMs: 500 } } }),
+          : { config: { cluster: { urlFile, nodeId: `node-${i}`, heartbeatMs: 500, redirectMargin: 0 } } }),
       }),
     );
   }

@@ -33,7 +33,7 @@ import { addMigrateCommand } from './store/postgres/migrate-cli.ts';
 import { loadOrCreateHostCa } from './trust/host-ca.ts';
 import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
 import { loadServerSigning } from './trust/signing-key.ts';
-import { clusterRoutes, createCluster, derivedNodeId } from './cluster/index.ts';
+import { CLUSTER_BOUNDS, clusterRoutes, createCluster, derivedNodeId } from './cluster/index.ts';
 
 export { DB_FILE };
 
@@ -126,7 +126,13 @@ async function serve(flags: ServeFlags): Promise<void> {
   // The store's own connection (its password from its file or the environment), or cluster.url.
   const clusterDb = config.cluster?.url ? { connectionString: config.cluster.url } : opened.postgres;
   const cluster = clusterDb
-    ? createCluster({ db: clusterDb, heartbeatMs: config.cluster?.heartbeatMs ?? 2000, clock: realClock, logger })
+    ? createCluster({
+        db: clusterDb,
+        heartbeatMs: config.cluster?.heartbeatMs ?? CLUSTER_BOUNDS.heartbeatMs.default,
+        redirectMargin: config.cluster?.redirectMargin ?? CLUSTER_BOUNDS.redirectMargin.default,
+        clock: realClock,
+        logger,
+      })
     : undefined;
   if (cluster) starting.undo.push(() => cluster.stop());
   const hub = hubFromFlags(flags, {

@@ -1,7 +1,7 @@
 /**
  * The `cluster` key of the server config (docs/scale.md): checked once here, frozen, passed down.
  *
- *   "cluster": { "nodeId": "aspire-1", "advertise": "10.0.0.5:7443", "heartbeatMs": 2000 }
+ *   "cluster": { "nodeId": "aspire-1", "advertise": "10.0.0.5:7443", "heartbeatMs": 2000, "redirectMargin": 16 }
  *
  * The cluster layer runs only on PostgreSQL: its database is the store's (`store: {kind:
  * "postgres", url}`), or `url`/`urlFile` here. nodeId defaults to `<hostname>-<hub port>`,
@@ -17,13 +17,16 @@ export interface ClusterConfig {
   advertise?: string;
   /** How often a node renews its row and presence; a node is lost after 3 missed beats. */
   heartbeatMs: number;
+  /** Agents a node may hold beyond a less loaded one before it redirects (or 10% of its own, if more). */
+  redirectMargin: number;
 }
 
 export const CLUSTER_BOUNDS = {
   heartbeatMs: { min: 100, max: 60_000, default: 2000 },
+  redirectMargin: { min: 0, max: 1_000_000, default: 16 },
 } satisfies Record<string, Bound>;
 
-const KEYS = ['url', 'urlFile', 'nodeId', 'advertise', 'heartbeatMs'] as const;
+const KEYS = ['url', 'urlFile', 'nodeId', 'advertise', 'heartbeatMs', 'redirectMargin'] as const;
 
 /** Node ids name a LISTEN channel (hashed) and an application_name (63 bytes at most). */
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$/;
@@ -39,7 +42,10 @@ export function checkClusterConfig(raw: unknown, problems: string[]): ClusterCon
   const urlFile = c.optionalString('urlFile');
   const nodeId = c.optionalString('nodeId');
   const advertise = c.optionalString('advertise');
-  const out: ClusterConfig = { heartbeatMs: c.number('heartbeatMs', CLUSTER_BOUNDS.heartbeatMs) };
+  const out: ClusterConfig = {
+    heartbeatMs: c.number('heartbeatMs', CLUSTER_BOUNDS.heartbeatMs),
+    redirectMargin: c.number('redirectMargin', CLUSTER_BOUNDS.redirectMargin),
+  };
   if (url !== undefined && urlFile !== undefined) c.problems.push('url, urlFile: give one');
   const fromFile = urlFile !== undefined ? readUrlFile(urlFile, c.problems) : undefined;
   const u = url ?? fromFile;

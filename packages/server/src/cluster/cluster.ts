@@ -2,15 +2,17 @@
  * Several `aspire` nodes, one fleet (docs/scale.md). Enabled only on PostgreSQL; on SQLite the
  * server never creates one and nothing changes.
  *
- * - presence: each node records the BasicAgents connected to it (presence.ts), renewed every
- *   heartbeat, so a Polaris request for a host connected nowhere answers 203 at once;
+ * - presence: each node records the BasicAgents connected to it (presence.ts) as they connect
+ *   and leave, and renews its own row every heartbeat (liveness for all of them), so a Polaris
+ *   request for a host connected nowhere answers 203 at once;
  * - routing: a request for a host held by another node goes to it over LISTEN/NOTIFY
  *   (node-bus.ts) and its reply comes back the same way; a cancel is mapped there to the
  *   host's pending request (only that node holds it);
  * - node loss: a request in flight on a node that is seen lost (row expired or its listener
  *   detached from PostgreSQL) is answered CHANNEL_NODE_LOST; if nothing answers, the
  *   requesting node's own deadline answers CHANNEL_TIMEOUT; nothing hangs;
- * - placement: the hub redirects a connecting agent to the least loaded live node;
+ * - placement: the hub redirects a connecting agent to a less loaded live node, beyond a
+ *   margin (placement.ts);
  * - sweeps: claimSweep lets one node per period run offline detection, retention, expiry.
  *
  * Lifecycle: createCluster() (no I/O) -> start({nodeId, advertise}, registry) -> stop().
@@ -19,17 +21,17 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
-import { ErrorCode, errorMessage, type ReplyFrame } from '@aspire/protocol';
+import { failedReply, ErrorCode, errorMessage, type ReplyFrame } from '@aspire/protocol';
 import type { AgentRegistry } from '../hub/agent-registry.ts';
 import type { AgentConnection } from '../hub/agent-connection.ts';
 import { cancelOnConnection, cancelSpecOf } from '../hub/polaris-cancel.ts';
 import { Periodic } from '../periodic.ts';
 import { NodeBus, applicationNameOf, type BusMessage, type ClusterDb, type ForwardedFrame } from './node-bus.ts';
-import { PresenceTable, claimSweep, pickRedirect, type LiveNode } from './presence.ts';
+import { Placement, type LiveNode } from './placement.ts';
+import { MISSED_BEATS, PresenceTable, claimSweep, presenceIdentity } from './presence.ts';
 import { ensureClusterSchema } from './schema.ts';
 
-/** Heartbeats a node may miss before its row expires. */
-export const MISSED_BEATS = 3;
+export { MISSED_BEATS } from './presence.ts';
 /** Added to a routed request's deadline on the requesting node (the trip over two NOTIFYs). */
 export const ROUTE_MARGIN_MS = 5000;
 /** Rows of a lost node are kept this long (operators see it in GET /cluster/nodes meanwhile). */
@@ -38,6 +40,8 @@ const KEEP_LOST_MS = 3600_000;
 export interface ClusterDeps {
   db: ClusterDb;
   heartbeatMs: number;
+  /** Agents a node may hold beyond a less loaded one before redirecting (or 10% of its own). */
+  redirectMargin: number;
   clock: Clock;
   logger: Logger;
 }
@@ -56,8 +60,8 @@ export interface Cluster {
     frame: ForwardedFrame,
     deadlineMs: number,
   ): Promise<Map<string, Promise<ReplyFrame>>>;
-  /** Where to send a connecting agent instead of accepting it here (least loaded), if anywhere. */
-  redirectFor(localAgents: number): string | undefined;
+  /** Where to send a connecting agent instead of accepting it here (a less loaded node), if anywhere. */
+  redirectFor(localAgents: number, host: { agentsn?: string | undefined; hostname: string }): string | undefined;
   hostConnected(c: AgentConnection): void;
   hostDisconnected(c: AgentConnection): void;
   /** True on the one node that runs this period's pass of a periodic sweep. */
@@ -75,10 +79,6 @@ interface PendingRoute {
   timer: TimerHandle;
 }
 
-function failure(id: string, code: number, message = errorMessage(code)): ReplyFrame {
-  return { id, resp: 'failed', retcode: code, message };
-}
-
 export function createCluster(deps: ClusterDeps): Cluster {
   const { clock } = deps;
   let nodeId = '';
@@ -91,7 +91,9 @@ export function createCluster(deps: ClusterDeps): Cluster {
   const pending = new Map<string, PendingRoute>();
   let registry: AgentRegistry | undefined;
   let advertised = '';
-  let live: LiveNode[] = [];
+  let placement = new Placement('', deps.redirectMargin);
+  /** Agents here at the last heartbeat, and when: the net rate the next one publishes. */
+  let lastBeat = { at: 0, agents: 0 };
   let started = false;
 
   // Keyed by `<rid> <host>`: one routed request per host, several hosts per message.
@@ -109,7 +111,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
     const spec = cancelSpecOf(frame);
     if (!spec)
       return Promise.resolve(
-        failure(frame.id, ErrorCode.CHANNEL_NOTHING_TO_CANCEL, 'routed cancel names neither a request nor a task'),
+        failedReply(frame.id, ErrorCode.CHANNEL_NOTHING_TO_CANCEL, 'routed cancel names neither a request nor a task'),
       );
     return cancelOnConnection(conn, spec, frame.id, deadlineMs);
   };
@@ -118,7 +120,9 @@ export function createCluster(deps: ClusterDeps): Cluster {
   const serveRemote = (m: Extract<BusMessage, { t: 'req' }>): void => {
     for (const host of new Set(m.hosts)) {
       const conn = registry?.find(host);
-      void (conn ? runHere(conn, m.frame, m.deadlineMs) : Promise.resolve(failure(m.frame.id, ErrorCode.NO_SUCH_HOST)))
+      void (
+        conn ? runHere(conn, m.frame, m.deadlineMs) : Promise.resolve(failedReply(m.frame.id, ErrorCode.NO_SUCH_HOST))
+      )
         .then((reply) => bus.send(m.from, { t: 'rep', rid: m.rid, host, reply }))
         .catch((err: unknown) =>
           log.warn({ err: (err as Error).message, host }, 'cluster: cannot answer a routed request'),
@@ -126,17 +130,23 @@ export function createCluster(deps: ClusterDeps): Cluster {
     }
   };
 
-  /** Renew this node and its presence; see who is alive; answer requests stuck on lost nodes. */
+  /** Renew this node's row (its count and rate); see who is alive; answer requests stuck on lost nodes. */
   const beat = async (): Promise<void> => {
     const now = clock.now();
-    await presence.beat(advertised, now, ttlMs);
-    live = await presence.liveNodes(now);
-    const alive = new Set(live.map((n) => n.nodeId));
+    const agents = registry?.size ?? 0;
+    const rate = lastBeat.at > 0 && now > lastBeat.at ? ((agents - lastBeat.agents) * 1000) / (now - lastBeat.at) : 0;
+    lastBeat = { at: now, agents };
+    await presence.beat(advertised, now, ttlMs, agents, rate);
+    placement.update(await presence.liveView(now));
+    const alive = placement.liveIds();
     const lost = new Set<string>();
     for (const [key, p] of pending) {
       if (alive.has(p.node)) continue;
       lost.add(p.node);
-      settle(key, failure('', ErrorCode.CHANNEL_NODE_LOST, `${errorMessage(ErrorCode.CHANNEL_NODE_LOST)}: ${p.node}`));
+      settle(
+        key,
+        failedReply('', ErrorCode.CHANNEL_NODE_LOST, `${errorMessage(ErrorCode.CHANNEL_NODE_LOST)}: ${p.node}`),
+      );
     }
     for (const node of lost) log.warn({ node }, 'cluster: node lost with requests in flight');
   };
@@ -167,6 +177,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
       registry = reg;
       log = deps.logger.child({ component: 'cluster', nodeId });
       presence = new PresenceTable(pool, nodeId);
+      placement = new Placement(nodeId, deps.redirectMargin);
       bus = new NodeBus({
         db: deps.db,
         pool,
@@ -175,10 +186,12 @@ export function createCluster(deps: ClusterDeps): Cluster {
         logger: log,
         onMessage: (m) => {
           if (m.t === 'rep') return settle(`${m.rid} ${m.host}`, m.reply);
+          if (m.t === 'exp') return placement.expect(m.ids, clock.now());
           serveRemote(m);
         },
       });
       await ensureClusterSchema(pool);
+      await presence.join();
       await bus.start();
       await beat();
       heartbeat.start();
@@ -189,7 +202,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
           advertise: advertised,
           heartbeatMs: deps.heartbeatMs,
           listener: applicationNameOf(nodeId),
-          nodes: live.length,
+          nodes: placement.size,
         },
         'cluster: node joined',
       );
@@ -199,7 +212,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
       for (const key of [...pending.keys()])
         settle(
           key,
-          failure(
+          failedReply(
             '',
             ErrorCode.CHANNEL_NOT_CONNECTED,
             `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: server stopping`,
@@ -224,7 +237,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
           answers.set(
             h,
             Promise.resolve(
-              failure(
+              failedReply(
                 frame.id,
                 ErrorCode.CHANNEL_NOT_CONNECTED,
                 `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: presence unavailable`,
@@ -236,13 +249,13 @@ export function createCluster(deps: ClusterDeps): Cluster {
       const byNode = new Map<string, string[]>();
       for (const h of new Set(hosts)) {
         const node = where.get(h);
-        if (!node) answers.set(h, Promise.resolve(failure(frame.id, ErrorCode.NO_SUCH_HOST)));
+        if (!node) answers.set(h, Promise.resolve(failedReply(frame.id, ErrorCode.NO_SUCH_HOST)));
         else if (node === nodeId) {
           // Presence of a channel that has just closed here.
           const conn = registry?.find(h);
           answers.set(
             h,
-            conn ? runHere(conn, frame, deadlineMs) : Promise.resolve(failure(frame.id, ErrorCode.NO_SUCH_HOST)),
+            conn ? runHere(conn, frame, deadlineMs) : Promise.resolve(failedReply(frame.id, ErrorCode.NO_SUCH_HOST)),
           );
         } else byNode.set(node, [...(byNode.get(node) ?? []), h]);
       }
@@ -257,7 +270,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
                 () =>
                   settle(
                     key,
-                    failure(
+                    failedReply(
                       '',
                       ErrorCode.CHANNEL_TIMEOUT,
                       `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s, via ${node})`,
@@ -274,7 +287,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
           for (const h of nodeHosts)
             settle(
               `${rid} ${h}`,
-              failure(
+              failedReply(
                 '',
                 ErrorCode.CHANNEL_NOT_CONNECTED,
                 `${errorMessage(ErrorCode.CHANNEL_NOT_CONNECTED)}: cannot reach ${node}`,
@@ -284,17 +297,18 @@ export function createCluster(deps: ClusterDeps): Cluster {
       }
       return answers;
     },
-    redirectFor(localAgents) {
-      const best = pickRedirect(live, nodeId, localAgents);
-      if (!best) return undefined;
-      // Counted at once, so a burst of connections spreads before the next heartbeat.
-      best.agents++;
-      return best.advertise;
+    redirectFor(localAgents, host) {
+      const identity = presenceIdentity(host);
+      const target = placement.choose(localAgents, identity, clock.now());
+      if (!target) return undefined;
+      // Announced, so the target accepts the host whatever its own view says (no ping-pong).
+      background('redirect notice', bus.send(target.nodeId, { t: 'exp', ids: [identity] }));
+      return target.advertise;
     },
     hostConnected(c) {
       background(
         'presence insert',
-        presence.connected({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` }, clock.now(), ttlMs),
+        presence.connected({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` }, clock.now()),
       );
     },
     hostDisconnected(c) {
@@ -305,6 +319,6 @@ export function createCluster(deps: ClusterDeps): Cluster {
     },
     claimSweep: (name, periodMs) => claimSweep(pool, name, nodeId, clock.now(), periodMs),
     nodes: () => presence.liveNodes(clock.now()),
-    placement: () => live.map((n) => ({ ...n })),
+    placement: () => placement.snapshot(),
   };
 }

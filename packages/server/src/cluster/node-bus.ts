@@ -1,73 +1,32 @@
 /**
  * Messages between nodes over PostgreSQL LISTEN/NOTIFY (docs/scale.md): each node LISTENs on
  * its own channel on one dedicated connection (whose application_name marks the node as
- * attached: presence.ts reads it to tell a killed node at once). A message is JSON; one over
- * NOTIFY_MAX_BYTES goes into aspire_cluster_payloads and the notification carries its id.
- * Messages are validated once here, into typed values; anything else is logged and dropped.
+ * attached: presence.ts reads it to tell a killed node at once). A message is JSON
+ * (bus-message.ts). Messages to one node are coalesced: those queued in one turn of the event
+ * loop, or while the previous send to that node is under way, leave together, packed into as
+ * few notifications as fit (one statement); one over NOTIFY_MAX_BYTES goes into
+ * aspire_cluster_payloads and its notification carries its id.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Pool } from 'pg';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
-import { replyFrame, type ReplyFrame } from '@aspire/protocol';
+import { applicationNameOf, channelOf, packMessages, parseBusPayload, type BusMessage } from './bus-message.ts';
 
-/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; keep a margin for the envelope. */
-export const NOTIFY_MAX_BYTES = 7900;
+export {
+  NOTIFY_MAX_BYTES,
+  applicationNameOf,
+  channelOf,
+  parseBusMessage,
+  type BusMessage,
+  type ForwardedFrame,
+} from './bus-message.ts';
 
-export type ForwardedFrame = Record<string, unknown> & { id: string; method: string };
-
-/** One request for the hosts a node holds (a fan-out sends one per node), one reply per host. */
-export type BusMessage =
-  | { t: 'req'; rid: string; from: string; hosts: string[]; frame: ForwardedFrame; deadlineMs: number }
-  | { t: 'rep'; rid: string; host: string; reply: ReplyFrame };
-
-export function channelOf(nodeId: string): string {
-  return `aspire_node_${createHash('sha256').update(nodeId).digest('hex').slice(0, 24)}`;
-}
-
-export function applicationNameOf(nodeId: string): string {
-  return `aspire-node:${nodeId}`;
-}
-
-/** Parse and check one message (what another node sent is still input). */
-export function parseBusMessage(text: string): BusMessage | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!v || typeof v !== 'object') return undefined;
-  const m = v as Record<string, unknown>;
-  if (typeof m.rid !== 'string' || m.rid.length > 100) return undefined;
-  if (m.t === 'req') {
-    const f = m.frame as Record<string, unknown> | undefined;
-    if (
-      typeof m.from !== 'string' ||
-      typeof m.deadlineMs !== 'number' ||
-      !Number.isFinite(m.deadlineMs) ||
-      m.deadlineMs <= 0
-    )
-      return undefined;
-    if (!Array.isArray(m.hosts) || m.hosts.length === 0 || !m.hosts.every((h) => typeof h === 'string'))
-      return undefined;
-    if (!f || typeof f !== 'object' || typeof f.id !== 'string' || typeof f.method !== 'string') return undefined;
-    return {
-      t: 'req',
-      rid: m.rid,
-      from: m.from,
-      hosts: m.hosts as string[],
-      frame: f as ForwardedFrame,
-      deadlineMs: m.deadlineMs,
-    };
-  }
-  if (m.t === 'rep') {
-    if (typeof m.host !== 'string') return undefined;
-    const r = replyFrame.validate(m.reply);
-    return r.ok ? { t: 'rep', rid: m.rid, host: m.host, reply: r.value } : undefined;
-  }
-  return undefined;
+interface Queued {
+  text: string;
+  resolve(): void;
+  reject(err: Error): void;
 }
 
 /**
@@ -91,6 +50,10 @@ export class NodeBus {
   private listener: pg.Client | undefined;
   private stopped = false;
   private retry: TimerHandle | undefined;
+  /** Per destination node: messages waiting for the next send. */
+  private readonly outbox = new Map<string, Queued[]>();
+  /** Destinations with a send under way (what is queued meanwhile leaves with the next). */
+  private readonly sending = new Set<string>();
 
   constructor(private readonly deps: NodeBusDeps) {}
 
@@ -127,25 +90,60 @@ export class NodeBus {
     this.listener = undefined;
   }
 
-  /** Send one message to a node (by a payload row when too large for NOTIFY). */
-  async send(toNode: string, m: BusMessage): Promise<void> {
-    let text = JSON.stringify(m);
-    if (Buffer.byteLength(text) > NOTIFY_MAX_BYTES) {
-      const id = randomUUID();
-      await this.deps.pool.query('INSERT INTO aspire_cluster_payloads (id, body, created) VALUES ($1, $2, $3)', [
-        id,
-        text,
-        this.deps.clock.now(),
-      ]);
-      text = JSON.stringify({ ref: id });
+  /**
+   * Queue one message to a node; resolved once the notification carrying it is sent (rejected
+   * if that fails). Messages queued in the same turn leave together.
+   */
+  send(toNode: string, m: BusMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const q = this.outbox.get(toNode);
+      const entry = { text: JSON.stringify(m), resolve, reject };
+      if (q) q.push(entry);
+      else {
+        this.outbox.set(toNode, [entry]);
+        if (!this.sending.has(toNode)) setImmediate(() => void this.flush(toNode));
+      }
+    });
+  }
+
+  private async flush(toNode: string): Promise<void> {
+    const q = this.outbox.get(toNode);
+    if (!q) return;
+    this.outbox.delete(toNode);
+    this.sending.add(toNode);
+    try {
+      await this.post(
+        toNode,
+        q.map((e) => e.text),
+      );
+      for (const e of q) e.resolve();
+    } catch (err) {
+      for (const e of q) e.reject(err as Error);
+    } finally {
+      this.sending.delete(toNode);
+      if (this.outbox.has(toNode)) setImmediate(() => void this.flush(toNode));
     }
-    await this.deps.pool.query('SELECT pg_notify($1, $2)', [channelOf(toNode), text]);
+  }
+
+  /** One statement for all the notifications (after one insert for the payloads too large). */
+  private async post(toNode: string, texts: string[]): Promise<void> {
+    const { payloads, large } = packMessages(texts);
+    if (large.length > 0) {
+      const ids = large.map(() => randomUUID());
+      await this.deps.pool.query(
+        'INSERT INTO aspire_cluster_payloads (id, body, created) SELECT id, body, $3 FROM unnest($1::text[], $2::text[]) AS x(id, body)',
+        [ids, large, this.deps.clock.now()],
+      );
+      for (const id of ids) payloads.push(JSON.stringify({ ref: id }));
+    }
+    await this.deps.pool.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channelOf(toNode), payloads]);
   }
 
   private async onNotification(payload: string): Promise<void> {
     let text = payload;
     try {
-      const ref = (JSON.parse(payload) as { ref?: unknown }).ref;
+      // Only a payload row's reference starts so (JSON.stringify({ref}) in post); others parse once.
+      const ref = payload.startsWith('{"ref":') ? (JSON.parse(payload) as { ref?: unknown }).ref : undefined;
       if (typeof ref === 'string') {
         const r = await this.deps.pool.query<{ body: string }>(
           'DELETE FROM aspire_cluster_payloads WHERE id = $1 RETURNING body',
@@ -157,11 +155,8 @@ export class NodeBus {
       this.deps.logger.warn({ err: (err as Error).message }, 'cluster: cannot read a message');
       return;
     }
-    const m = parseBusMessage(text);
-    if (!m) {
-      this.deps.logger.warn({ bytes: text.length }, 'cluster: malformed message dropped');
-      return;
-    }
-    this.deps.onMessage(m);
+    const { messages, dropped } = parseBusPayload(text);
+    if (dropped > 0) this.deps.logger.warn({ bytes: text.length, dropped }, 'cluster: malformed message dropped');
+    for (const m of messages) this.deps.onMessage(m);
   }
 }

@@ -1,34 +1,28 @@
 /**
  * Which node holds which BasicAgent's channel, and which nodes are alive (docs/scale.md).
- * A node is live while its row is not expired (renewed every heartbeat) and its listener
+ * Liveness is one row per node, renewed every heartbeat (with its agent count and net rate,
+ * for placement); a presence row is written only when a channel opens or closes, and counts
+ * only while its node is live. A node is live while its row is not expired and its listener
  * connection is attached to PostgreSQL (pg_stat_activity by application_name): a node killed
  * with -9 loses its connections at once, so it is seen lost within one heartbeat, not a TTL.
  */
 import type { Pool } from 'pg';
 import { applicationNameOf } from './node-bus.ts';
+import type { LiveNode, NodeLoad } from './placement.ts';
 
-export interface LiveNode {
-  nodeId: string;
-  advertise: string;
-  /** BasicAgents whose presence names this node. */
-  agents: number;
-}
+export type { LiveNode } from './placement.ts';
 
-/**
- * Least loaded placement (seed 003 redirect): the other live node with the fewest agents, when
- * it holds fewer than this node does now; else none (accept here). Ties keep the agent here, and
- * among the others the first by node id wins.
- */
-export function pickRedirect(live: readonly LiveNode[], self: string, localAgents: number): LiveNode | undefined {
-  let best: LiveNode | undefined;
-  for (const n of live) if (n.nodeId !== self && (!best || n.agents < best.agents)) best = n;
-  return best && best.agents < localAgents ? best : undefined;
-}
+/** Heartbeats a node may miss before its row expires (its row's expiry is this many periods ahead). */
+export const MISSED_BEATS = 3;
 
 /** `sn:<agentsn>` or `host:<hostname>`, as the hub's registry keys a host. */
 export function presenceIdentity(c: { agentsn?: string | undefined; hostname: string }): string {
   return c.agentsn ? `sn:${c.agentsn}` : `host:${c.hostname}`;
 }
+
+/** The node is live: row not expired, listener attached. */
+const LIVE = `n.expires > $1
+          AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'aspire-node:' || n.node_id)`;
 
 export class PresenceTable {
   constructor(
@@ -36,17 +30,24 @@ export class PresenceTable {
     private readonly nodeId: string,
   ) {}
 
-  /** Insert or renew this node's row and the expiry of every presence it holds. */
-  async beat(advertise: string, now: number, ttlMs: number): Promise<void> {
+  /**
+   * Before joining: rows an earlier run of this node id left (a crash, kill -9) go, since the
+   * heartbeat of this run would make them count again.
+   */
+  async join(): Promise<void> {
+    await this.pool.query('DELETE FROM aspire_cluster_presence WHERE node_id = $1', [this.nodeId]);
+    await this.pool.query('DELETE FROM aspire_cluster_nodes WHERE node_id = $1', [this.nodeId]);
+  }
+
+  /** Insert or renew this node's row: expiry, agent count and net rate (one row, whatever the agents). */
+  async beat(advertise: string, now: number, ttlMs: number, agents: number, rate: number): Promise<void> {
     await this.pool.query(
-      `INSERT INTO aspire_cluster_nodes (node_id, advertise, started, expires) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (node_id) DO UPDATE SET advertise = EXCLUDED.advertise, expires = EXCLUDED.expires`,
-      [this.nodeId, advertise, now, now + ttlMs],
+      `INSERT INTO aspire_cluster_nodes (node_id, advertise, started, expires, agents, rate, beat_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $3)
+       ON CONFLICT (node_id) DO UPDATE SET advertise = EXCLUDED.advertise, expires = EXCLUDED.expires,
+         agents = EXCLUDED.agents, rate = EXCLUDED.rate, beat_at = EXCLUDED.beat_at`,
+      [this.nodeId, advertise, now, now + ttlMs, agents, rate],
     );
-    await this.pool.query('UPDATE aspire_cluster_presence SET expires = $2 WHERE node_id = $1', [
-      this.nodeId,
-      now + ttlMs,
-    ]);
   }
 
   /** Leave on a clean stop: the node's row and its presence go. */
@@ -55,16 +56,12 @@ export class PresenceTable {
     await this.pool.query('DELETE FROM aspire_cluster_nodes WHERE node_id = $1', [this.nodeId]);
   }
 
-  async connected(
-    c: { agentsn?: string | undefined; hostname: string; connId: string },
-    now: number,
-    ttlMs: number,
-  ): Promise<void> {
+  async connected(c: { agentsn?: string | undefined; hostname: string; connId: string }, now: number): Promise<void> {
     await this.pool.query(
-      `INSERT INTO aspire_cluster_presence (identity, agentsn, hostname, node_id, conn_id, expires) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO aspire_cluster_presence (identity, agentsn, hostname, node_id, conn_id, since) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (identity) DO UPDATE SET agentsn = EXCLUDED.agentsn, hostname = EXCLUDED.hostname, node_id = EXCLUDED.node_id,
-         conn_id = EXCLUDED.conn_id, expires = EXCLUDED.expires`,
-      [presenceIdentity(c), c.agentsn ?? null, c.hostname, this.nodeId, c.connId, now + ttlMs],
+         conn_id = EXCLUDED.conn_id, since = EXCLUDED.since`,
+      [presenceIdentity(c), c.agentsn ?? null, c.hostname, this.nodeId, c.connId, now],
     );
   }
 
@@ -77,15 +74,40 @@ export class PresenceTable {
     ]);
   }
 
-  /** Live nodes with their agent counts (this one included). */
+  /** Live nodes as their heartbeat rows say (placement: no presence row is read). */
+  async liveView(now: number): Promise<NodeLoad[]> {
+    const r = await this.pool.query<{
+      node_id: string;
+      advertise: string;
+      agents: string;
+      rate: number;
+      beat_at: string;
+      expires: string;
+    }>(
+      `SELECT n.node_id, n.advertise, n.agents, n.rate, n.beat_at, n.expires FROM aspire_cluster_nodes n
+        WHERE ${LIVE} ORDER BY n.node_id`,
+      [now],
+    );
+    return r.rows.map((x) => {
+      const beatAt = Number(x.beat_at);
+      return {
+        nodeId: x.node_id,
+        advertise: x.advertise,
+        agents: Number(x.agents),
+        rate: Number(x.rate),
+        beatAt,
+        heartbeatMs: Math.max(0, (Number(x.expires) - beatAt) / MISSED_BEATS),
+      };
+    });
+  }
+
+  /** Live nodes with their presence rows counted now (GET /cluster/nodes). */
   async liveNodes(now: number): Promise<LiveNode[]> {
     const r = await this.pool.query<{ node_id: string; advertise: string; agents: string }>(
       `SELECT n.node_id, n.advertise,
-              (SELECT count(*) FROM aspire_cluster_presence p WHERE p.node_id = n.node_id AND p.expires > $1) AS agents
+              (SELECT count(*) FROM aspire_cluster_presence p WHERE p.node_id = n.node_id) AS agents
          FROM aspire_cluster_nodes n
-        WHERE n.expires > $1
-          AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'aspire-node:' || n.node_id)
-        ORDER BY n.node_id`,
+        WHERE ${LIVE} ORDER BY n.node_id`,
       [now],
     );
     return r.rows.map((x) => ({ nodeId: x.node_id, advertise: x.advertise, agents: Number(x.agents) }));
@@ -101,13 +123,12 @@ export class PresenceTable {
     if (hosts.length === 0) return out;
     const r = await this.pool.query<{ host: string; node_id: string }>(
       `SELECT DISTINCT ON (q.host) q.host, p.node_id
-         FROM unnest($1::text[]) AS q(host)
+         FROM unnest($2::text[]) AS q(host)
          JOIN aspire_cluster_presence p ON p.identity = 'sn:' || q.host OR p.hostname = q.host
          JOIN aspire_cluster_nodes n ON n.node_id = p.node_id
-        WHERE p.expires > $2 AND n.expires > $2
-          AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'aspire-node:' || n.node_id)
-        ORDER BY q.host, (p.identity = 'sn:' || q.host) DESC, p.expires DESC`,
-      [[...new Set(hosts)], now],
+        WHERE ${LIVE}
+        ORDER BY q.host, (p.identity = 'sn:' || q.host) DESC, p.since DESC`,
+      [now, [...new Set(hosts)]],
     );
     for (const row of r.rows) out.set(row.host, row.node_id);
     return out;
@@ -124,9 +145,16 @@ export class PresenceTable {
     return new Set(nodeIds.filter((id) => names.has(applicationNameOf(id))));
   }
 
-  /** Cluster housekeeping (run once per period by the sweep lease): rows of nodes gone for good. */
+  /**
+   * Cluster housekeeping (run once per period by the sweep lease): presence of nodes whose row
+   * expired, rows of nodes gone for good, unread payloads.
+   */
   async prune(now: number, keepLostMs: number): Promise<void> {
-    await this.pool.query('DELETE FROM aspire_cluster_presence WHERE expires <= $1', [now]);
+    await this.pool.query(
+      `DELETE FROM aspire_cluster_presence p
+        WHERE NOT EXISTS (SELECT 1 FROM aspire_cluster_nodes n WHERE n.node_id = p.node_id AND n.expires > $1)`,
+      [now],
+    );
     await this.pool.query('DELETE FROM aspire_cluster_nodes WHERE expires <= $1', [now - keepLostMs]);
     await this.pool.query('DELETE FROM aspire_cluster_payloads WHERE created <= $1', [now - 600_000]);
   }

@@ -206,12 +206,12 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     decoder: FrameDecoder,
     rest: ReturnType<FrameDecoder['push']>,
   ): void => {
-    // A static --hub-redirect wins; else, in a cluster, the least loaded live node (seed 003 redirect).
+    // A static --hub-redirect wins; else, in a cluster, a less loaded live node (seed 003 redirect).
     const redirectTo = options.redirect
       ? registry.size >= options.redirectOver
         ? options.redirect
         : undefined
-      : deps.cluster?.redirectFor(registry.size);
+      : deps.cluster?.redirectFor(registry.size, { agentsn, hostname: init.hostname });
     if (redirectTo) {
       counters.redirected++;
       log.info({ remote, hostname: init.hostname, to: redirectTo }, 'hub: agent redirected');

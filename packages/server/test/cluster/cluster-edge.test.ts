@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkClusterConfig, derivedNodeId } from '../../src/cluster/cluster-config.ts';
+import { packMessages, parseBusPayload } from '../../src/cluster/bus-message.ts';
 import { NOTIFY_MAX_BYTES, applicationNameOf, channelOf, parseBusMessage } from '../../src/cluster/node-bus.ts';
-import { pickRedirect, presenceIdentity } from '../../src/cluster/presence.ts';
+import { Placement, estimateLoad, pickRedirect, redirectMargin, type NodeLoad } from '../../src/cluster/placement.ts';
+import { presenceIdentity } from '../../src/cluster/presence.ts';
 import { cancelSpecOf, routedCancelFrame } from '../../src/hub/polaris-cancel.ts';
 
 // What crosses into the cluster layer from outside (config, other nodes' NOTIFY payloads) is
@@ -26,19 +28,28 @@ describe('cluster config', () => {
       nodeId: 'node-1',
       advertise: '10.0.0.5:7443',
       heartbeatMs: 500,
+      redirectMargin: 16,
     });
   });
 
   it('lists every bad key, and never the URL (it may carry a password)', () => {
     const problems: string[] = [];
     checkClusterConfig(
-      { url: 'mysql://u:hunter2@h/db', nodeId: 'bad id!', advertise: 'nowhere', heartbeatMs: 'x', extra: 1 },
+      {
+        url: 'mysql://u:hunter2@h/db',
+        nodeId: 'bad id!',
+        advertise: 'nowhere',
+        heartbeatMs: 'x',
+        redirectMargin: 'many',
+        extra: 1,
+      },
       problems,
     );
     expect(problems.join('\n')).toMatch(/cluster\.url: must be a postgres:\/\/ URL/);
     expect(problems.join('\n')).toMatch(/cluster\.nodeId/);
     expect(problems.join('\n')).toMatch(/cluster\.advertise: must be host:port/);
     expect(problems.join('\n')).toMatch(/cluster\.extra/);
+    expect(problems.join('\n')).toMatch(/cluster\.redirectMargin/);
     expect(problems.join('\n')).not.toContain('hunter2');
     const more: string[] = [];
     checkClusterConfig({ url: 'postgres://h/db', urlFile: '/nonexistent/url' }, more);
@@ -120,20 +131,120 @@ describe('messages between nodes', () => {
   });
 });
 
-describe('least-loaded placement', () => {
-  const node = (nodeId: string, agents: number) => ({ nodeId, advertise: `127.0.0.1:${nodeId.length}`, agents });
+describe('batched messages', () => {
+  const rep = (host: string) =>
+    JSON.stringify({
+      t: 'rep',
+      rid: 'r1',
+      host,
+      reply: { id: 'x', resp: 'success', retcode: 0, message: 'Normal termination', data: '' },
+    });
 
-  it('accepts here on a tie or when alone, and redirects to the emptiest other node when it holds fewer', () => {
-    expect(pickRedirect([], 'a', 5)).toBeUndefined();
-    expect(pickRedirect([node('a', 0)], 'a', 0)).toBeUndefined();
-    expect(pickRedirect([node('a', 0), node('b', 0), node('c', 0)], 'a', 0)).toBeUndefined();
-    expect(pickRedirect([node('a', 1), node('b', 0), node('c', 0)], 'a', 1)?.nodeId).toBe('b');
-    expect(pickRedirect([node('a', 2), node('b', 1), node('c', 0)], 'a', 2)?.nodeId).toBe('c');
-    expect(pickRedirect([node('a', 2), node('b', 2), node('c', 2)], 'a', 2)).toBeUndefined();
+  it('sends a message alone as it is, and many to one node in as few notifications as fit', () => {
+    expect(packMessages([rep('h0')])).toEqual({ payloads: [rep('h0')], large: [] });
+    const texts = Array.from({ length: 500 }, (_, i) => rep(`host-${i}`));
+    const { payloads, large } = packMessages(texts);
+    expect(large).toEqual([]);
+    const total = texts.reduce((a, t) => a + t.length + 1, 0);
+    expect(payloads.length).toBeLessThanOrEqual(Math.ceil(total / (NOTIFY_MAX_BYTES - 100)));
+    expect(payloads.length).toBeGreaterThan(1);
+    const back = payloads.flatMap((p) => {
+      expect(Buffer.byteLength(p)).toBeLessThanOrEqual(NOTIFY_MAX_BYTES);
+      return parseBusPayload(p).messages;
+    });
+    expect(back.map((m) => (m.t === 'rep' ? m.host : ''))).toEqual(texts.map((_, i) => `host-${i}`));
   });
 
-  it("goes by this node's own count now, not the heartbeat's", () => {
-    // The view says a=0 but three agents have connected here since: send the next one to b.
-    expect(pickRedirect([node('a', 0), node('b', 1)], 'a', 3)?.nodeId).toBe('b');
+  it('leaves a message too large for any notification to a payload row, and packs the rest', () => {
+    const big = JSON.stringify({ t: 'rep', rid: 'r1', host: 'h', reply: { data: 'x'.repeat(9000) } });
+    const { payloads, large } = packMessages([rep('a'), big, rep('b')]);
+    expect(large).toEqual([big]);
+    expect(payloads).toHaveLength(1);
+    expect(parseBusPayload(payloads[0]!).messages).toHaveLength(2);
+  });
+
+  it('drops the malformed entries of a batch and keeps the others; carries redirect notices', () => {
+    const batch = `{"t":"batch","m":[${rep('a')},{"t":"rep","rid":"r1"},{"t":"exp","ids":["sn:1","host:b"]}]}`;
+    const { messages, dropped } = parseBusPayload(batch);
+    expect(dropped).toBe(1);
+    expect(messages.map((m) => m.t)).toEqual(['rep', 'exp']);
+    expect(parseBusPayload('{"t":"batch","m":7}')).toEqual({ messages: [], dropped: 1 });
+    expect(parseBusPayload('nope')).toEqual({ messages: [], dropped: 1 });
+    expect(parseBusMessage('{"t":"exp","ids":[]}')).toBeUndefined();
+    expect(parseBusMessage('{"t":"exp","ids":[1]}')).toBeUndefined();
+  });
+});
+
+describe('placement', () => {
+  const load = (nodeId: string, n: number) => ({ nodeId, load: n });
+  const row = (nodeId: string, agents: number, extra: Partial<NodeLoad> = {}): NodeLoad => ({
+    nodeId,
+    advertise: `127.0.0.1:${nodeId.length}`,
+    agents,
+    rate: 0,
+    beatAt: 1000,
+    heartbeatMs: 1000,
+    ...extra,
+  });
+
+  it('with no margin: accepts on a tie or alone, redirects to a node holding fewer', () => {
+    expect(pickRedirect([], 'a', 5, 'sn:1', 0)).toBeUndefined();
+    expect(pickRedirect([load('a', 0), load('b', 0)], 'a', 0, 'sn:1', 0)).toBeUndefined();
+    expect(pickRedirect([load('a', 1), load('b', 0)], 'a', 1, 'sn:1', 0)?.nodeId).toBe('b');
+    expect(pickRedirect([load('b', 2), load('c', 2)], 'a', 2, 'sn:1', 0)).toBeUndefined();
+  });
+
+  it('redirects only beyond the margin, max(minimum, 10% of this node)', () => {
+    expect(redirectMargin(0, 16)).toBe(16);
+    expect(redirectMargin(1000, 16)).toBe(100);
+    expect(pickRedirect([load('b', 984)], 'a', 1000, 'sn:1', redirectMargin(1000, 16))).toBeUndefined();
+    expect(pickRedirect([load('b', 899)], 'a', 1000, 'sn:1', redirectMargin(1000, 16))?.nodeId).toBe('b');
+    expect(pickRedirect([load('b', 0)], 'a', 16, 'sn:1', 16)).toBeUndefined();
+    expect(pickRedirect([load('b', 0)], 'a', 17, 'sn:1', 16)?.nodeId).toBe('b');
+  });
+
+  it('spreads hosts over every node under the margin by a hash of the host, not all to the emptiest', () => {
+    const others = [load('b', 0), load('c', 5), load('d', 10)];
+    const picked = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const t = pickRedirect(others, 'a', 100, `sn:host-${i}`, 16)!.nodeId;
+      picked.set(t, (picked.get(t) ?? 0) + 1);
+    }
+    expect([...picked.keys()].sort()).toEqual(['b', 'c', 'd']);
+    for (const n of picked.values()) expect(n).toBeGreaterThan(50);
+    // The same host goes the same way every time.
+    expect(pickRedirect(others, 'a', 100, 'sn:x', 16)).toBe(pickRedirect(others, 'a', 100, 'sn:x', 16));
+  });
+
+  it("carries another node's count forward by its rate, for at most one of its heartbeats", () => {
+    const b = row('b', 100, { rate: 50 });
+    expect(estimateLoad(b, 1000)).toBe(100);
+    expect(estimateLoad(b, 1500)).toBe(125);
+    expect(estimateLoad(b, 9000)).toBe(150);
+    expect(estimateLoad(b, 500)).toBe(100); // its clock ahead of ours
+    expect(estimateLoad(row('c', 3, { rate: -100 }), 2000)).toBe(0);
+  });
+
+  it('in a burst where every node grows alike, nobody redirects; a node far behind gets agents', () => {
+    const p = new Placement('a', 16);
+    // Each node took 200 agents in its last second; a now holds 300 live, 1 s after their beats.
+    p.update([row('a', 200, { rate: 200 }), row('b', 200, { rate: 200 }), row('c', 200, { rate: 200 })]);
+    expect(p.choose(300, 'sn:1', 1500)).toBeUndefined();
+    p.update([row('a', 200), row('b', 200), row('c', 0)]);
+    expect(p.choose(240, 'sn:1', 1500)?.nodeId).toBe('c');
+    expect(p.snapshot().find((n) => n.nodeId === 'c')?.agents).toBe(1);
+  });
+
+  it('counts agents it sent since the heartbeat, and accepts a host another node has just sent here', () => {
+    const p = new Placement('a', 0);
+    p.update([row('a', 0), row('b', 0)]);
+    expect(p.choose(1, 'sn:1', 1000)?.nodeId).toBe('b');
+    expect(p.choose(1, 'sn:2', 1000)).toBeUndefined(); // b now counts 1 too
+    p.expect(['sn:3'], 1000);
+    expect(p.choose(5, 'sn:3', 1000)).toBeUndefined();
+    // Once only, and not long after.
+    expect(p.choose(5, 'sn:3', 1000)?.nodeId).toBe('b');
+    p.expect(['sn:4'], 1000);
+    expect(p.choose(9, 'sn:4', 1000 + 60_000)?.nodeId).toBe('b');
   });
 });
