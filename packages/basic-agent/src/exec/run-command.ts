@@ -1,3 +1,11 @@
+/**
+ * Run one shell command for sync.bash or a periodic task: as the asked user and group, in its
+ * own process group, output capped outside the agent (output-capper.ts), killed with its whole
+ * group on timeout, cancel or shutdown (kill-escalation.ts).
+ * Not execa: its timeout and cancel kill the child's pid, not its process group with TERM-then-KILL
+ * escalation and a drain of the group's late writers, and it reads all output into the agent where
+ * this module has a separate capper process count what is dropped.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Clock } from '@aspire/agent-core';
