@@ -11,7 +11,7 @@ import {
   type ReplyFrame,
   failedReply,
 } from '@aspire/protocol';
-import { collect, collectReply } from '../collectors/registry.ts';
+import { collect, type CollectResult } from '../collectors/registry.ts';
 import type { PeriodicTasks } from '../cron/periodic-tasks.ts';
 import type { KillEscalationOptions } from '../exec/kill-escalation.ts';
 import type { Limiter } from '../exec/limiter.ts';
@@ -133,4 +133,11 @@ export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): P
     deps.logger.error({ err, id, method }, 'request failed unexpectedly');
     return failedReply(id, ErrorCode.EXEC_ERROR, `internal error: ${(err as Error).message}`);
   }
+}
+
+/** A collector's result as the channel's reply frame (the Ctl prints the same data itself). */
+function collectReply(id: string, r: CollectResult): ReplyFrame {
+  return r.ok
+    ? { id, resp: 'success', retcode: 0, message: 'Normal termination', data: r.data }
+    : failedReply(id, r.code, r.message);
 }

@@ -1,5 +1,5 @@
 import { ErrorCode, errorMessage } from '@aspire/protocol/error-codes';
-import { AspireError } from '@aspire/protocol';
+import { AspireError } from '@aspire/protocol/aspire-error';
 
 /** A getinfo collector: parses its own args, returns plain JSON data (its --help line is in registry.ts). */
 export interface Collector {

@@ -1,4 +1,5 @@
-import { failedReply, type ReplyFrame } from '@aspire/protocol';
+// Subpaths only: BasicAgentCtl runs this module, and the package index would evaluate every wire
+// schema (docs/basic-agent.md "Start-up"; test/ctl-lean.test.ts holds this).
 import { ErrorCode } from '@aspire/protocol/error-codes';
 import { CollectorError, splitArgs, type Collector } from './collector.ts';
 
@@ -106,10 +107,4 @@ export async function collect(method: string, args: string | undefined): Promise
     if (err instanceof CollectorError) return { ok: false, code: err.code, message: err.message };
     return { ok: false, code: ErrorCode.COLLECTOR_FAILED, message: `Collector failed: ${(err as Error).message}` };
   }
-}
-
-export function collectReply(id: string, r: CollectResult): ReplyFrame {
-  return r.ok
-    ? { id, resp: 'success', retcode: 0, message: 'Normal termination', data: r.data }
-    : failedReply(id, r.code, r.message);
 }
