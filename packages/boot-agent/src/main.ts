@@ -1,26 +1,24 @@
 /**
- * `boot` (seed 002 / DESIGN.md "BootAgent CLI"). This file only parses flags, loads and checks
- * the config, creates the root logger, takes the pidfile, wires signals, and hands over to
- * createBootAgent. Exit codes: 0 ok, 1 runtime failure, 2 bad config or flags, 3 pidfile held.
+ * `boot` (docs/design.md "BootAgent CLI"). This file only parses flags, loads and checks the
+ * config, settles a self-upgrade marker and hands over to createBootAgent. The start-up and
+ * shut-down path (exit codes 0 ok, 1 runtime failure, 2 bad config or flags, 3 pidfile held;
+ * daemonizing, pidfile, signals, crash handling) is agent-core's daemon runner, shared with
+ * `BasicAgent` (docs/cli.md "The daemons").
  */
-import { Command } from 'commander';
 import {
   BUILD_SERVER_ADDR,
-  type EXIT_CODES,
   ConfigError,
-  PidfileLockedError,
+  type EXIT_CODES,
   VERSION,
-  acquirePidfile,
-  versionLine,
-  createRootLogger,
-  daemonize,
+  type RootLogger,
   loadHostPolicy,
-  notifyParent,
   realClock,
   type HostPolicy,
 } from '@aspire/agent-core';
+import { daemonProgram, parseDaemonArgs, type DaemonFlags } from '@aspire/agent-core/daemon-cli';
+import { runDaemon, type DaemonContext, type DaemonOutcome } from '@aspire/agent-core/daemon-runner';
 import { createBootAgent } from './boot-agent.ts';
-import { resolvePaths } from './cli/paths.ts';
+import { resolvePaths, type BootPaths } from './cli/paths.ts';
 import { loadBootConfig, type CheckedConfig } from './config/boot-config.ts';
 import { checkServerList, serverUrls } from './net/server-list.ts';
 import { readMeta } from './state/meta-store.ts';
@@ -34,37 +32,31 @@ export const EXIT = { OK: 0, FAILURE: 1, CONFIG: 2, LOCKED: 3 } as const satisfi
 /** A stop that takes longer than this is cut short (the journal is written atomically anyway). */
 const STOP_GRACE_MS = 20_000;
 
-interface Flags {
-  foreground?: boolean;
-  log?: string;
-  pidfile?: string;
+interface Flags extends DaemonFlags {
   servers?: string;
-  test?: boolean;
-  allowNoServer?: boolean;
-  config?: string;
   stateDir?: string;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const program = new Command('boot')
-    .description('Aspire BootAgent: registers this host, pushes its status, runs jobs, supervises sub-agents')
-    .version(versionLine('boot'), '-V, --version')
-    .option('-f, --foreground', 'stay in the foreground (systemd runs it so); without it, daemonize')
-    .option('-L, --log <file>', 'log file (default /var/log/bootagent/boot.log, env BOOT_LOG)')
-    .option('-P, --pidfile <file>', 'pidfile, locked while running (default /run/bootagent.pid, env BOOT_PIDFILE)')
+interface Loaded {
+  checked: CheckedConfig;
+  policy: Readonly<HostPolicy>;
+}
+
+function program() {
+  return daemonProgram(
+    'boot',
+    'Aspire BootAgent: registers this host, pushes its status, runs jobs, supervises sub-agents',
+    {
+      log: 'log file (default /var/log/bootagent/boot.log, env BOOT_LOG)',
+      pidfile: 'pidfile, locked while running (default /run/bootagent.pid, env BOOT_PIDFILE)',
+      config: 'config file (default /etc/bootagent/boot.json, env BOOT_CONFIG)',
+      test: 'check the config and exit 0, or 2 naming each bad key or saying that no server is known; never touches the live log',
+    },
+  )
     .option(
       '-S, --servers <list>',
       'server list svr1:port,svr2 or http(s) URLs; first start only, then kept in the metafile',
     )
-    .option(
-      '-T, --test',
-      'check the config and exit 0, or 2 naming each bad key or saying that no server is known; never touches the live log',
-    )
-    .option(
-      '--allow-no-server',
-      'with -T: a config that names no server yet is valid (the packaged unit: the service then waits for one)',
-    )
-    .option('-c, --config <file>', 'config file (default /etc/bootagent/boot.json, env BOOT_CONFIG)')
     .option(
       '-d, --state-dir <dir>',
       'state directory: metafile, job journal, sub-agents (default /var/lib/bootagent, env BOOT_STATE_DIR)',
@@ -81,97 +73,77 @@ Server list, in order: the build-time default, -S (first start) or the metafile,
 boot.json, lists pushed by config jobs. Without any, boot waits (one log line per backoff).
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running (pidfile held).`,
-    )
-    .showHelpAfterError()
-    .exitOverride();
-  try {
-    program.parse(argv);
-  } catch (err) {
-    const code = (err as { code?: string; exitCode?: number }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.version') return EXIT.OK;
-    return EXIT.CONFIG;
-  }
-  const flags = program.opts<Flags>();
-  const env = process.env;
-  const paths = resolvePaths(flags, env);
+    );
+}
 
-  let checked: CheckedConfig;
+/** boot.json, the host policy it names and -S; a problem in any is a config error (exit 2). */
+function load(paths: BootPaths, servers: string | undefined): Loaded {
+  const checked = loadBootConfig(paths.config, { required: paths.configExplicit });
   let policy: Readonly<HostPolicy>;
   try {
-    checked = loadBootConfig(paths.config, { required: paths.configExplicit });
-    // A policy file that does not parse, has a bad key or a wrong owner: exit 2 naming it.
-    try {
-      policy = loadHostPolicy(checked.config.policy);
-    } catch (err) {
-      if (err instanceof ConfigError)
-        throw new ConfigError(
-          err.source,
-          err.problems.map((p) => `host policy: ${p}`),
-        );
-      throw err;
-    }
-    if (flags.servers !== undefined) {
-      const s = checkServerList(flags.servers);
-      if (!s.ok) throw new ConfigError('-S', [`-S: ${s.error}`]);
-    }
+    policy = loadHostPolicy(checked.config.policy);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`boot: ${err.message}\n`);
-      notifyParent({ ok: false, error: err.message, exitCode: EXIT.CONFIG });
-      return EXIT.CONFIG;
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      err.source,
+      err.problems.map((p) => `host policy: ${p}`),
+    );
   }
-  if (flags.test) {
-    // -T: report on stdout, exit; the live log is never opened.
-    if (!flags.allowNoServer && knownServers(flags.servers, checked, paths.stateDir).length === 0) {
-      process.stderr.write(
-        `boot: no server known: no build-time default, no -S, no "servers" in ${paths.config}, none in the metafile of ${paths.stateDir}. ` +
-          `Set one, e.g. "servers": ["aspire.example:8180"] in ${paths.config}\n`,
-      );
-      return EXIT.CONFIG;
-    }
-    for (const n of checked.notes) process.stdout.write(`boot: note: ${n}\n`);
-    process.stdout.write(`boot: config ${paths.config} is valid (host policy: ${policy.source})\n`);
-    return EXIT.OK;
+  if (servers !== undefined) {
+    const s = checkServerList(servers);
+    if (!s.ok) throw new ConfigError('-S', [`-S: ${s.error}`]);
   }
+  return { checked, policy };
+}
 
-  if (!flags.foreground) {
-    // The daemon runs in / : hand it the resolved absolute paths, not the relative ones given.
-    const childArgs = ['-L', paths.log, '-P', paths.pidfile, '-d', paths.stateDir];
-    if (paths.configExplicit) childArgs.push('-c', paths.config);
-    if (flags.servers !== undefined) childArgs.push('-S', flags.servers);
-    return daemonize('boot', childArgs);
+/** -T: report on stdout and exit; the live log is never opened. */
+function report(flags: Flags, paths: BootPaths, { checked, policy }: Loaded): number {
+  if (!flags.allowNoServer && knownServers(flags.servers, checked, paths.stateDir).length === 0) {
+    process.stderr.write(
+      `boot: no server known: no build-time default, no -S, no "servers" in ${paths.config}, none in the metafile of ${paths.stateDir}. ` +
+        `Set one, e.g. "servers": ["aspire.example:8180"] in ${paths.config}\n`,
+    );
+    return EXIT.CONFIG;
   }
+  for (const n of checked.notes) process.stdout.write(`boot: note: ${n}\n`);
+  process.stdout.write(`boot: config ${paths.config} is valid (host policy: ${policy.source})\n`);
+  return EXIT.OK;
+}
 
-  const root = createRootLogger({ name: 'boot', file: paths.log, level: checked.config.logLevel });
-  const log = root.logger;
-  // A daemon's stderr goes nowhere: a crash must reach the log before the process exits
-  // (systemd restarts it; the journal on disk makes the restart lose nothing).
-  const crash = (what: string) => (err: unknown) => {
-    log.fatal({ err }, `${what}: exiting`);
-    root.flush();
-    process.exit(EXIT.FAILURE);
-  };
-  process.on('uncaughtException', crash('uncaught exception'));
-  process.on('unhandledRejection', crash('unhandled promise rejection'));
-  let release: () => void;
-  try {
-    release = acquirePidfile(paths.pidfile);
-  } catch (err) {
-    const msg =
-      err instanceof PidfileLockedError
-        ? err.message
-        : `cannot take pidfile ${paths.pidfile}: ${(err as Error).message}`;
-    process.stderr.write(`boot: ${msg}\n`);
-    log.error(msg);
-    const code = err instanceof PidfileLockedError ? EXIT.LOCKED : EXIT.FAILURE;
-    notifyParent({ ok: false, error: msg, exitCode: code });
-    root.flush();
-    return code;
-  }
-  notifyParent({ ok: true, pid: process.pid });
+async function main(args: string[]): Promise<number> {
+  const parsed = parseDaemonArgs<Flags>(program(), args);
+  if (parsed.kind === 'exit') return parsed.code;
+  const flags = parsed.flags;
+  const paths = resolvePaths(flags, process.env);
+  return runDaemon<Loaded>({
+    name: 'boot',
+    foreground: flags.foreground === true,
+    test: flags.test === true,
+    load: () => load(paths, flags.servers),
+    report: (loaded) => report(flags, paths, loaded),
+    childArgs: () => {
+      // The daemon runs in / : hand it the resolved absolute paths, not the relative ones given.
+      const childArgs = ['-L', paths.log, '-P', paths.pidfile, '-d', paths.stateDir];
+      if (paths.configExplicit) childArgs.push('-c', paths.config);
+      if (flags.servers !== undefined) childArgs.push('-S', flags.servers);
+      return childArgs;
+    },
+    logFile: paths.log,
+    logLevel: ({ checked }) => checked.config.logLevel,
+    pidfile: paths.pidfile,
+    stopGraceMs: STOP_GRACE_MS,
+    run: (ctx) => runBoot(ctx, paths, flags.servers),
+  });
+}
 
+async function runBoot(
+  ctx: DaemonContext<Loaded>,
+  paths: BootPaths,
+  servers: string | undefined,
+): Promise<DaemonOutcome> {
+  const { checked, policy } = ctx.loaded;
+  const { log, root } = ctx;
+  const env = process.env;
   log.info({ version: VERSION, paths, config: checked.config, policy: policy.source }, 'boot starting');
   for (const n of checked.notes) log.warn(`config: ${n}`);
 
@@ -195,27 +167,8 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     log.error({ err }, 'cannot settle the self-upgrade marker; going on with this version');
     return undefined;
   });
-  if (settled) return execNow(settled, root);
+  if (settled) return { code: EXIT.FAILURE, handOver: () => execNow(settled, root) };
   let execRequest: ExecRequest | undefined;
-
-  const ac = new AbortController();
-  const onStop = (sig: NodeJS.Signals | 'exec') => {
-    if (ac.signal.aborted) return;
-    log.info({ signal: sig }, 'stopping');
-    ac.abort(new Error(sig === 'exec' ? 'exec of the next version' : `received ${sig}`));
-    setTimeout(() => {
-      log.error(`stop took longer than ${STOP_GRACE_MS} ms; exiting anyway`);
-      root.flush();
-      release();
-      process.exit(EXIT.FAILURE);
-    }, STOP_GRACE_MS).unref();
-  };
-  process.on('SIGTERM', onStop);
-  process.on('SIGINT', onStop);
-  process.on('SIGHUP', () => {
-    root.reopen();
-    log.info({ file: paths.log }, 'log file reopened (SIGHUP)');
-  });
 
   const agent = createBootAgent({
     config: checked.config,
@@ -225,11 +178,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
     policy,
     // Package downloads over https trust the same extra CA as the status channel.
     createManager: (d) => createSubAgentManager({ ...d, ...(checked.config.ca ? { caFile: checked.config.ca } : {}) }),
-    ...(flags.servers !== undefined ? { serverFlag: flags.servers } : {}),
+    ...(servers !== undefined ? { serverFlag: servers } : {}),
     selfUpgrade,
     requestExec: (req) => {
       execRequest = req;
-      onStop('exec');
+      ctx.stop('exec', 'exec of the next version');
     },
     reloadConfiguredServers: () => {
       try {
@@ -239,24 +192,16 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
       }
     },
   });
-  // The clock's timers are unref'd (they must not keep a test process alive); the daemon itself
-  // lives until it is told to stop.
-  const keepAlive = setInterval(() => undefined, 1 << 30);
   process.stdout.write(`boot: running pid ${process.pid} state ${paths.stateDir} log ${paths.log}\n`);
   try {
-    await agent.run(ac.signal);
-    log.info('stopped');
-    return EXIT.OK;
+    await agent.run(ctx.signal);
   } catch (err) {
+    // A failure while stopping for the exec still execs: the next version settles what is left.
+    if (!execRequest) throw err;
     log.fatal({ err }, 'boot failed');
-    return EXIT.FAILURE;
-  } finally {
-    clearInterval(keepAlive);
-    // An exec keeps the pid, so the pidfile stays ours: the next version takes it again.
-    if (!execRequest) release();
-    root.flush();
-    if (execRequest) execNow(execRequest, root);
   }
+  const exec = execRequest;
+  return exec ? { code: EXIT.OK, handOver: () => execNow(exec, root) } : { code: EXIT.OK };
 }
 
 /**
@@ -264,7 +209,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 already running 
  * main pid and the sub-agents' parent stay). Returns only when the exec failed: exit 1, and the
  * supervisor's restart runs the executable in place, which settles the marker.
  */
-function execNow(req: ExecRequest, root: ReturnType<typeof createRootLogger>): number {
+function execNow(req: ExecRequest, root: RootLogger): number {
   root.logger.info({ cmd: req.cmd, why: req.why }, 'exec of the next BootAgent version (same pid)');
   root.flush();
   try {
@@ -291,7 +236,7 @@ function knownServers(flag: string | undefined, checked: CheckedConfig, stateDir
   });
 }
 
-main(process.argv).then(
+main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
     // Nothing left should hold the loop open, but never hang on a forgotten handle either.
