@@ -11,8 +11,10 @@
 // The blob is made by the pinned Node itself (a blob from another Node version segfaults
 // silently). No code cache and no snapshot: without them the blob is architecture-independent,
 // so one blob serves both binaries; a code cache would be V8-build specific (x64 would be made
-// on this host, arm64 would need a run under qemu) for a start-up gain we measured as small
-// (bench/binaries.mjs).
+// on this host, arm64 would need a run under qemu). Since the Ctl's main script is only the Ctl
+// (the daemon and systeminformation are chunks, scripts/build.mjs) a code cache gains nothing
+// measurable (bench/basic-ctl.mjs --sea: getinfo.kernel 1.09x of a bare SEA's CPU without,
+// 1.08x with), and a snapshot has no start-up left to save.
 //
 // Deterministic: the bundle is referenced by a relative name from a fixed working directory
 // (the blob records the main path), the runtime is pinned by hash and strip/postject are pure
