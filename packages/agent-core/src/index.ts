@@ -6,6 +6,7 @@ export * from './proc.ts';
 export * from './pidfile.ts';
 export * from './logger.ts';
 export * from './config-check.ts';
+export * from './config-schema.ts';
 export * from './build-info.ts';
 export * from './daemonize.ts';
 export * from './host-policy.ts';

@@ -1,0 +1,63 @@
+/**
+ * The docs table of a config schema (config-schema.ts): `key | default | meaning` in Markdown,
+ * written into a doc between two marker comments. `scripts/config-docs.mjs` rewrites the docs;
+ * each package's config test fails when a doc's table is not what its schema gives (drift).
+ */
+import { readFileSync } from 'node:fs';
+import type { ConfigSchema, KeySpec } from './config-schema.ts';
+
+function defaultText(spec: KeySpec): string {
+  if (spec.docDefault !== undefined) return spec.docDefault;
+  switch (spec.type) {
+    case 'number':
+      return `${spec.default} (${spec.min}..${spec.max})`;
+    case 'string':
+      return spec.default === '' ? '(empty)' : `\`${spec.default}\``;
+    case 'boolean':
+      return String(spec.default);
+    default:
+      return 'none';
+  }
+}
+
+/** `prefix` names nested keys (`supervision.`) in a table of an object key's own schema. */
+export function configDocTable(schema: ConfigSchema, prefix = ''): string {
+  const rows = Object.entries(schema).map(([key, spec]) => [
+    `\`${prefix}${key}\``,
+    defaultText(spec),
+    spec.doc.replace(/\|/g, '\\|'),
+  ]);
+  const head = ['key', 'default', 'meaning'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+const begin = (name: string) => `<!-- config-table ${name} -->`;
+const END = '<!-- /config-table -->';
+
+/** The table between the markers of `name` in `doc`, or undefined when the markers are missing. */
+export function docTableOf(doc: string, name: string): string | undefined {
+  const start = doc.indexOf(begin(name));
+  if (start < 0) return undefined;
+  const end = doc.indexOf(END, start);
+  if (end < 0) return undefined;
+  return doc.slice(start + begin(name).length, end).trim();
+}
+
+/** `doc` with the table of `name` replaced by `table`; throws when the markers are missing. */
+export function withDocTable(doc: string, name: string, table: string): string {
+  const start = doc.indexOf(begin(name));
+  const end = start < 0 ? -1 : doc.indexOf(END, start);
+  if (end < 0) throw new Error(`no ${begin(name)} ... ${END} markers`);
+  return `${doc.slice(0, start + begin(name).length)}\n${table}\n${doc.slice(end)}`;
+}
+
+/** Undefined when the table in `docPath` is what `schema` gives, else a line saying how to fix it. */
+export function docTableDrift(docPath: string, name: string, schema: ConfigSchema, prefix = ''): string | undefined {
+  const got = docTableOf(readFileSync(docPath, 'utf8'), name);
+  if (got === undefined) return `${docPath}: no config-table ${name} markers`;
+  return got === configDocTable(schema, prefix)
+    ? undefined
+    : `${docPath}: the ${name} table differs from its schema; run node_modules/.bin/node scripts/config-docs.mjs`;
+}
