@@ -11,7 +11,15 @@ import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
-import { FrameDecoder, encodeFrame, errorMessage, initFrame, type InitFrame, type Signer } from '@aspire/protocol';
+import {
+  failedReply,
+  FrameDecoder,
+  encodeFrame,
+  errorMessage,
+  initFrame,
+  type InitFrame,
+  type Signer,
+} from '@aspire/protocol';
 import { AgentConnection } from './agent-connection.ts';
 import { AgentRegistry } from './agent-registry.ts';
 import type { HubOptions } from './hub-options.ts';
@@ -122,9 +130,7 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       if (first.kind !== 'frame') return refuse(`first frame ${first.kind}`);
       const v = initFrame.validate(first.value);
       if (!v.ok) {
-        socket.write(
-          encodeFrame({ id: '', resp: 'failed', retcode: 3021, message: `Invalid params: ${v.errors.join('; ')}` }),
-        );
+        socket.write(encodeFrame(failedReply('', 3021, `Invalid params: ${v.errors.join('; ')}`)));
         return refuse(`bad init: ${v.errors.join('; ')}`);
       }
       done = true;
@@ -178,7 +184,7 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
       },
       'hub: init refused (host identity)',
     );
-    socket.end(encodeFrame({ id: '', resp: 'failed', retcode: verdict.code, message }));
+    socket.end(encodeFrame(failedReply('', verdict.code, message)));
     socket.on('error', () => {});
     if (verdict.host) {
       deps.store
