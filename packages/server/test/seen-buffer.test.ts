@@ -17,13 +17,18 @@ function diskFull(): Error {
 beforeEach(async () => {
   store = openSqliteStore(':memory:');
   clock = new ManualClock(Date.UTC(2026, 0, 1));
-  const tx = (store as unknown as { tx: (fn: () => unknown) => unknown }).tx.bind(store);
-  vi.spyOn(store as unknown as { tx: (fn: () => unknown) => unknown }, 'tx').mockImplementation((fn) => {
+  // Every part of the store runs its transactions through the shared connection's tx().
+  const sql = (
+    store as unknown as {
+      sql: { tx: (fn: () => unknown) => unknown; grouped: (fn: () => unknown) => Promise<unknown> };
+    }
+  ).sql;
+  const tx = sql.tx.bind(sql);
+  vi.spyOn(sql, 'tx').mockImplementation((fn) => {
     if (full) throw diskFull();
     return tx(fn);
   });
   // A push's full write runs in the batch of pushes (group commit), not in tx().
-  const sql = (store as unknown as { sql: { grouped: (fn: () => unknown) => Promise<unknown> } }).sql;
   const grouped = sql.grouped.bind(sql);
   vi.spyOn(sql, 'grouped').mockImplementation((fn) => (full ? Promise.reject(diskFull()) : grouped(fn)));
   full = false;

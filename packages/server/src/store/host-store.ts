@@ -84,6 +84,18 @@ export interface HostIdentityRow {
   prev_cert_sha256: string | null;
 }
 
+/** A subtask of one host joined with its task (console host page: tasks that touched it). */
+export interface HostSubtaskRow {
+  taskid: number;
+  command: string;
+  task_status: string;
+  subtask: string;
+  state: string;
+  errcode: number | null;
+  message: string | null;
+  gmt_modify: number;
+}
+
 export interface HostStore {
   register(input: RegisterInput): Promise<RegisterOutcome>;
   /** The stored credential hash of a host, or undefined when the AgentSN is unknown. */
@@ -107,4 +119,6 @@ export interface HostStore {
   listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>>;
   setHostRegion(agentsns: string[], region: number, now: number): Promise<Mutation<{ updated: number }>>;
   deleteHost(agentsn: string, now: number): Promise<Mutation<{ deleted: number }>>;
+  /** The newest subtasks of one host with their task's command and status (console host page; optional for other stores). */
+  hostSubtasks?(agentsn: string, limit: number): Promise<HostSubtaskRow[]>;
 }

@@ -121,18 +121,6 @@ export interface TickOutcome {
   completedTasks: number;
 }
 
-/** A subtask of one host joined with its task (console host page: tasks that touched it). */
-export interface HostSubtaskRow {
-  taskid: number;
-  command: string;
-  task_status: string;
-  subtask: string;
-  state: string;
-  errcode: number | null;
-  message: string | null;
-  gmt_modify: number;
-}
-
 export interface TaskStore {
   /** Record a result decided by the server itself (e.g. a job it could not build). */
   failReserved(jobid: string, errcode: number, message: string, now: number): Promise<void>;
@@ -167,6 +155,4 @@ export interface TaskStore {
   /** Every FAILED, BURIED or REVOKED subtask of a task (of a known host) -> PENDING and admitted; a COMPLETE or HALTED task runs again. */
   retryTask(id: number, now: number): Promise<Mutation<{ retried: number }>>;
   tick(now: number): Promise<TickOutcome>;
-  /** The newest subtasks of one host with their task's command and status (console host page; optional for other stores). */
-  hostSubtasks?(agentsn: string, limit: number): Promise<HostSubtaskRow[]>;
 }

@@ -1,5 +1,5 @@
-/** Tags, regions (with bound-host counts), events and dashboard counts on PostgreSQL. */
-import type { Dashboard, EventFilter, EventRow, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
+/** Tags, regions (with bound-host counts) and the fleet counts on PostgreSQL (events: events.ts). */
+import type { Dashboard, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
 import { isUniqueViolation, PgPart, type Param } from './db.ts';
 import { conflict, notFound } from './task-queue.ts';
 
@@ -121,23 +121,6 @@ export class PgInventory extends PgPart {
     });
   }
 
-  async listEvents(filter: EventFilter, paging: Paging): Promise<Page<EventRow>> {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (filter.agentsn) where.push('agentsn = ?'), params.push(filter.agentsn);
-    if (filter.since !== undefined) where.push('occurred >= ?'), params.push(filter.since);
-    if (filter.until !== undefined) where.push('occurred <= ?'), params.push(filter.until);
-    if (filter.kind) where.push('kind = ?'), params.push(filter.kind);
-    return this.page('events', 'SELECT * FROM events', where, params, paging, (r) => ({
-      ...(r as unknown as EventRow),
-      data: typeof r.data === 'string' ? (JSON.parse(r.data) as unknown) : null,
-    }));
-  }
-
-  async pruneEvents(before: number): Promise<number> {
-    return (await this.run('DELETE FROM events WHERE gmt_create < ?', before)).changes;
-  }
-
   async computeDashboard(now: number): Promise<Dashboard> {
     const h = (await this.get<{ total: number; online: number; offline: number; registered: number }>(
       `SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE status = 'online') AS online, COUNT(*) FILTER (WHERE status = 'offline') AS offline,
@@ -150,5 +133,14 @@ export class PgInventory extends PgPart {
        FROM hosts h, jsonb_array_elements(h.agents::jsonb) j WHERE h.status != 'deleted' GROUP BY 1 ORDER BY 1`,
     );
     return { hosts: h, agents, computedAt: now };
+  }
+
+  async metricCounts(): Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }> {
+    const count = async (sql: string) =>
+      Object.fromEntries((await this.all<{ k: string; n: number }>(sql)).map((r) => [r.k, r.n]));
+    return {
+      hosts: await count('SELECT status AS k, COUNT(*) AS n FROM hosts GROUP BY status'),
+      subtasks: await count('SELECT state AS k, COUNT(*) AS n FROM subtasks GROUP BY state'),
+    };
   }
 }

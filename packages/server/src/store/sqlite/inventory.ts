@@ -1,5 +1,5 @@
-/** Tags, regions (with bound-host counts), events and dashboard counts on SQLite (tokens: operators.ts). */
-import type { Dashboard, EventFilter, EventRow, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
+/** Tags, regions (with bound-host counts) and the fleet counts on SQLite (events: events.ts, tokens: operators.ts). */
+import type { Dashboard, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
 import { conflict, notFound, SqlitePart, type Param } from './base.ts';
 
 export class SqliteInventory extends SqlitePart {
@@ -128,25 +128,6 @@ export class SqliteInventory extends SqlitePart {
     });
   }
 
-  // ---------------------------------------------------------------- events
-
-  async listEvents(filter: EventFilter, paging: Paging): Promise<Page<EventRow>> {
-    const where: string[] = [];
-    const params: Param[] = [];
-    if (filter.agentsn) where.push('agentsn = ?'), params.push(filter.agentsn);
-    if (filter.since !== undefined) where.push('occurred >= ?'), params.push(filter.since);
-    if (filter.until !== undefined) where.push('occurred <= ?'), params.push(filter.until);
-    if (filter.kind) where.push('kind = ?'), params.push(filter.kind);
-    return this.page('events', 'SELECT * FROM events', where, params, paging, (r) => ({
-      ...(r as unknown as EventRow),
-      data: typeof r.data === 'string' ? (JSON.parse(r.data) as unknown) : null,
-    }));
-  }
-
-  async pruneEvents(before: number): Promise<number> {
-    return this.run('DELETE FROM events WHERE gmt_create < ?', before).changes;
-  }
-
   async computeDashboard(now: number): Promise<Dashboard> {
     const h = this.get<{ total: number; online: number; offline: number; registered: number }>(
       `SELECT COUNT(*) AS total, COALESCE(SUM(status = 'online'), 0) AS online, COALESCE(SUM(status = 'offline'), 0) AS offline,
@@ -159,5 +140,13 @@ export class SqliteInventory extends SqlitePart {
        FROM hosts h, json_each(h.agents) j WHERE h.status != 'deleted' GROUP BY 1 ORDER BY 1`,
     );
     return { hosts: h, agents, computedAt: now };
+  }
+
+  async metricCounts(): Promise<{ hosts: Record<string, number>; subtasks: Record<string, number> }> {
+    const count = (sql: string) => Object.fromEntries(this.all<{ k: string; n: number }>(sql).map((r) => [r.k, r.n]));
+    return {
+      hosts: count('SELECT status AS k, COUNT(*) AS n FROM hosts GROUP BY status'),
+      subtasks: count('SELECT state AS k, COUNT(*) AS n FROM subtasks GROUP BY state'),
+    };
   }
 }
