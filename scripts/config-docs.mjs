@@ -15,9 +15,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** [doc, table name, module exporting the schema, its export, key prefix] */
+/** [doc, table name, module exporting the table's ConfigDoc, its export] */
 export const TABLES = [
-  ['docs/basic-agent.md', 'basic.json', 'packages/basic-agent/src/config-schema.ts', 'BASIC_CONFIG_SCHEMA', ''],
+  ['docs/basic-agent.md', 'basic.json', 'packages/basic-agent/src/config-schema.ts', 'BASIC_CONFIG_DOC'],
+  ['docs/boot-agent.md', 'boot.json', 'packages/boot-agent/src/config/boot-config-schema.ts', 'BOOT_CONFIG_DOC'],
 ];
 
 // The schemas are TypeScript: bundle one entry that imports them all with the table renderer.
@@ -39,10 +40,10 @@ try {
   const m = createRequire(import.meta.url)(out);
   const check = process.argv.includes('--check');
   let drift = 0;
-  TABLES.forEach(([doc, table, , , prefix], i) => {
+  TABLES.forEach(([doc, table], i) => {
     const path = join(root, doc);
     const text = readFileSync(path, 'utf8');
-    const want = m.configDocTable(m[`s${i}`], prefix);
+    const want = m.configDocTable(m[`s${i}`]);
     if (m.docTableOf(text, table) === want) return;
     if (check) {
       drift++;

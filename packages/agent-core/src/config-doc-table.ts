@@ -1,33 +1,50 @@
 /**
- * The docs table of a config schema (config-schema.ts): `key | default | meaning` in Markdown,
+ * The docs table of a config schema (config-schema.ts `ConfigDoc`): Markdown rows per key,
  * written into a doc between two marker comments. `scripts/config-docs.mjs` rewrites the docs;
  * each package's config test fails when a doc's table is not what its schema gives (drift).
  */
 import { readFileSync } from 'node:fs';
-import type { ConfigSchema, KeySpec } from './config-schema.ts';
+import type { ConfigDoc, KeySpec } from './config-schema.ts';
 
-function defaultText(spec: KeySpec): string {
+function defaultText(spec: KeySpec, full: boolean): string {
   if (spec.docDefault !== undefined) return spec.docDefault;
   switch (spec.type) {
     case 'number':
-      return `${spec.default} (${spec.min}..${spec.max})`;
+      return full ? String(spec.default) : `${spec.default} (${spec.min}..${spec.max})`;
     case 'string':
       return spec.default === '' ? '(empty)' : `\`${spec.default}\``;
     case 'boolean':
       return String(spec.default);
     default:
-      return 'none';
+      return full ? '' : 'none';
   }
 }
 
-/** `prefix` names nested keys (`supervision.`) in a table of an object key's own schema. */
-export function configDocTable(schema: ConfigSchema, prefix = ''): string {
-  const rows = Object.entries(schema).map(([key, spec]) => [
-    `\`${prefix}${key}\``,
-    defaultText(spec),
-    spec.doc.replace(/\|/g, '\\|'),
-  ]);
-  const head = ['key', 'default', 'meaning'];
+function typeText(spec: KeySpec): string {
+  if (spec.docType !== undefined) return spec.docType;
+  if (spec.type === 'number') return spec.integer ? 'integer' : 'number';
+  if (spec.type === 'optional-string') return 'string';
+  return spec.type === 'own' ? '' : spec.type;
+}
+
+function boundsText(spec: KeySpec): string {
+  if (spec.docBounds !== undefined) return spec.docBounds;
+  return spec.type === 'number' ? `${spec.min}..${spec.max}` : '';
+}
+
+/** The Markdown table of `doc`: `key | default | meaning`, or with type and bounds when `full`. */
+export function configDocTable(doc: ConfigDoc): string {
+  const full = doc.full === true;
+  const head = full ? ['key', 'type', 'default', 'bounds', 'meaning'] : ['key', 'default', 'meaning'];
+  const rows = doc.sections.flatMap(({ prefix, schema }) =>
+    Object.entries(schema).map(([key, spec]) => {
+      const name = `\`${prefix}${key}\``;
+      const meaning = spec.doc.replace(/\|/g, '\\|');
+      return full
+        ? [name, typeText(spec), defaultText(spec, true), boundsText(spec), meaning]
+        : [name, defaultText(spec, false), meaning];
+    }),
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(head), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
@@ -54,10 +71,10 @@ export function withDocTable(doc: string, name: string, table: string): string {
 }
 
 /** Undefined when the table in `docPath` is what `schema` gives, else a line saying how to fix it. */
-export function docTableDrift(docPath: string, name: string, schema: ConfigSchema, prefix = ''): string | undefined {
+export function docTableDrift(docPath: string, name: string, doc: ConfigDoc): string | undefined {
   const got = docTableOf(readFileSync(docPath, 'utf8'), name);
   if (got === undefined) return `${docPath}: no config-table ${name} markers`;
-  return got === configDocTable(schema, prefix)
+  return got === configDocTable(doc)
     ? undefined
     : `${docPath}: the ${name} table differs from its schema; run node_modules/.bin/node scripts/config-docs.mjs`;
 }

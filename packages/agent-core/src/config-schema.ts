@@ -11,6 +11,10 @@ interface KeyBase {
   doc: string;
   /** The docs table's default column when the default is not a literal (`os.hostname()`, "required"). */
   docDefault?: string;
+  /** The type column of a full table (`integer s`, `absolute path`); default from `type`. */
+  docType?: string;
+  /** The bounds column of a full table when it is not `min..max` (`1 KiB..64 GiB`, a rule). */
+  docBounds?: string;
 }
 
 export interface NumberKey extends KeyBase {
@@ -46,6 +50,15 @@ export interface OwnKey extends KeyBase {
 
 export type KeySpec = NumberKey | StringKey | OptionalStringKey | BooleanKey | OwnKey;
 export type ConfigSchema = Readonly<Record<string, KeySpec>>;
+
+/**
+ * How a config file's docs table is made: its schema, then the schemas of its object keys
+ * with their prefix (`supervision.`), as rows of one table; `full` adds type and bounds columns.
+ */
+export interface ConfigDoc {
+  full?: boolean;
+  sections: ReadonlyArray<{ prefix: string; schema: ConfigSchema }>;
+}
 
 type ValueOf<K extends KeySpec> = K extends NumberKey
   ? number

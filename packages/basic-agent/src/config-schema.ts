@@ -3,7 +3,7 @@
  * the docs/basic-agent.md table is generated from it (scripts/config-docs.mjs; a test fails on
  * drift).
  */
-import { BASIC_POLICY_DEFAULT_PATH, logLevelKey, type ConfigSchema } from '@aspire/agent-core';
+import { BASIC_POLICY_DEFAULT_PATH, logLevelKey, type ConfigDoc, type ConfigSchema } from '@aspire/agent-core';
 import { DEFAULT_CHANNEL_PORT } from '@aspire/protocol';
 
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^\[?[0-9a-fA-F:.]+\]?$/;
@@ -137,3 +137,6 @@ export const BASIC_CONFIG_SCHEMA = {
     doc: 'the host policy file (absolute path): commands, run-as users, collectors, operator signatures this host allows ([security.md](security.md#the-host-policy-file)); absent file: allow all; a bad one exits 2',
   },
 } as const satisfies ConfigSchema;
+
+/** docs/basic-agent.md's basic.json table. */
+export const BASIC_CONFIG_DOC: ConfigDoc = { sections: [{ prefix: '', schema: BASIC_CONFIG_SCHEMA }] };

@@ -13,7 +13,7 @@ import {
 } from '@aspire/agent-core';
 import { BASIC_CONFIG_SCHEMA } from './config-schema.ts';
 
-export { BASIC_CONFIG_SCHEMA } from './config-schema.ts';
+export { BASIC_CONFIG_DOC, BASIC_CONFIG_SCHEMA } from './config-schema.ts';
 
 /** basic.json checked: the keys and their docs are in config-schema.ts. */
 export type BasicConfig = SchemaValues<typeof BASIC_CONFIG_SCHEMA>;

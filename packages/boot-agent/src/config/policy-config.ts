@@ -8,7 +8,8 @@
  * server wants it to run (pulled and converged).
  */
 import { isAbsolute } from 'node:path';
-import { BOOT_POLICY_DEFAULT_PATH, type Bound, ConfigChecker } from '@aspire/agent-core';
+import { BOOT_POLICY_DEFAULT_PATH, ConfigChecker, checkSchema, schemaBounds, schemaKeys } from '@aspire/agent-core';
+import { POLICY_OBJECT_SCHEMA } from './boot-config-schema.ts';
 
 export interface DesiredStateConfig {
   /** Pull and check the full policy this often even when the reply's hash matches. Default 86400 s. */
@@ -19,12 +20,9 @@ export interface DesiredStateConfig {
   crontabAgent: string;
 }
 
-export const POLICY_BOUNDS = {
-  fullCheckSec: { min: 1, max: 30 * 86_400, default: 86_400 },
-} as const satisfies Record<string, Bound>;
-
-export const DEFAULT_BASIC_CRONTAB = '/etc/basicagent/crontab';
-const KEYS = ['file', 'fullCheckSec', 'crontab', 'crontabAgent'];
+/** The object's keys are declared in boot-config-schema.ts (POLICY_OBJECT_SCHEMA). */
+export const POLICY_BOUNDS = schemaBounds(POLICY_OBJECT_SCHEMA);
+export const DEFAULT_BASIC_CRONTAB = POLICY_OBJECT_SCHEMA.crontab.default;
 
 export function checkPolicyConfig(
   raw: unknown,
@@ -33,7 +31,7 @@ export function checkPolicyConfig(
   const defaults: DesiredStateConfig = {
     fullCheckSec: POLICY_BOUNDS.fullCheckSec.default,
     crontab: DEFAULT_BASIC_CRONTAB,
-    crontabAgent: 'BasicAgent',
+    crontabAgent: POLICY_OBJECT_SCHEMA.crontabAgent.default,
   };
   const absolute = (v: string) => (isAbsolute(v) ? undefined : 'must be an absolute path');
   if (raw === undefined || typeof raw === 'string') {
@@ -46,15 +44,8 @@ export function checkPolicyConfig(
     );
     return { file: BOOT_POLICY_DEFAULT_PATH, desiredState: defaults };
   }
-  const c = new ConfigChecker(raw as Record<string, unknown>, KEYS);
-  const file = c.string('file', BOOT_POLICY_DEFAULT_PATH, absolute);
-  const desiredState: DesiredStateConfig = {
-    fullCheckSec: c.number('fullCheckSec', POLICY_BOUNDS.fullCheckSec),
-    crontab: c.string('crontab', DEFAULT_BASIC_CRONTAB, absolute),
-    crontabAgent: c.string('crontabAgent', 'BasicAgent', (v) =>
-      /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v) ? undefined : 'must be a sub-agent name',
-    ),
-  };
+  const c = new ConfigChecker(raw as Record<string, unknown>, schemaKeys(POLICY_OBJECT_SCHEMA));
+  const { file, ...desiredState } = checkSchema(c, POLICY_OBJECT_SCHEMA);
   parent.problems.push(...c.problems.map((p) => `policy.${p}`));
   parent.notes.push(...c.notes.map((p) => `policy.${p}`));
   return { file, desiredState };
