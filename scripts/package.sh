@@ -157,6 +157,10 @@ package_one() {
     echo "node=$("$NODE" --version)"
     echo "payload=$PAYLOAD"
     echo "sha256.bundle.$ENTRY=$(sha256sum "$DIST/bundle/$ENTRY.cjs" | cut -d' ' -f1)"
+    for f in "$DIST/bundle/$ENTRY".chunk-*.cjs; do
+      [ -e "$f" ] || continue
+      echo "sha256.bundle.$(basename "$f" .cjs)=$(sha256sum "$f" | cut -d' ' -f1)"
+    done
     for arch in $ARCHES; do
       echo "sha256.bin.$arch.$BINS=$(sha256sum "$DIST/bin/$arch/$BINS" | cut -d' ' -f1)"
     done
