@@ -1,18 +1,24 @@
 /** The events part of the store: what hosts reported (category 1) and what the server noted (0). */
+import { Type, type Static } from '@sinclair/typebox';
 import type { Page, Paging } from './common.ts';
+import { Num, NullableStr, Row, Str, Time } from './row-schema.ts';
 
-export interface EventRow {
-  id: number;
-  agentsn: string;
-  category: number;
-  localid: number;
-  occurred: number;
-  kind: string;
-  agent: string | null;
-  message: string;
-  data: unknown;
-  gmt_create: number;
-}
+export const EventRowSchema = Row(
+  {
+    id: Num(),
+    agentsn: Str(),
+    category: Num('0: server, 1: agent'),
+    localid: Num("the agent's id of the event (negative: a server event)"),
+    occurred: Num('unix seconds, as reported'),
+    kind: Str(),
+    agent: NullableStr('the sub-agent it is about'),
+    message: Str(),
+    data: Type.Unknown({ description: 'JSON the event carries, or null' }),
+    gmt_create: Time('stored'),
+  },
+  'one host event',
+);
+export type EventRow = Static<typeof EventRowSchema>;
 
 export interface EventFilter {
   agentsn?: string;

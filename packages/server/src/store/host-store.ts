@@ -4,33 +4,52 @@
  * StatusIngestion part (status-ingestion.ts).
  */
 import type { AgentReport } from '@aspire/protocol';
+import { Type, type Static } from '@sinclair/typebox';
 import type { Mutation, Page, Paging } from './common.ts';
+import { Num, NullableNum, NullableStr, NullableTime, Row, Str, Time } from './row-schema.ts';
 
-export interface HostRow {
-  id: number;
-  agentsn: string;
-  hostname: string;
-  ipaddr: string | null;
-  region: number;
-  region_name: string | null;
-  status: string;
-  step: number;
-  os: string | null;
-  arch: string | null;
-  curvers: string | null;
-  prevers: string | null;
-  uptime: number | null;
-  agents: AgentReport[];
-  reported_tags: string;
-  tags: string[];
-  last_seen: number | null;
-  /** Events the host's BootAgent dropped from its full queue, summed over every push that said so. */
-  events_dropped: number;
-  /** When a push last reported dropped events (unix ms), or null when none ever did. */
-  events_dropped_at: number | null;
-  gmt_create: number;
-  gmt_modify: number;
-}
+/** A sub-agent as the host last reported it (the wire's AgentReport, stored as JSON). */
+export const AgentReportSchema = Type.Object(
+  {
+    name: Type.Optional(Type.String()),
+    version: Type.Optional(Type.String()),
+    status: Type.Optional(Type.String({ description: 'stoped | running | fatal | killed' })),
+    uptime: Type.Optional(Num('seconds')),
+    prevers: Type.Optional(Type.String()),
+    pid: Type.Optional(Num()),
+    strikes: Type.Optional(Num()),
+  },
+  { additionalProperties: true, description: 'a sub-agent as the host last reported it' },
+);
+
+export const HostRowSchema = Row(
+  {
+    id: Num(),
+    agentsn: Str(),
+    hostname: Str(),
+    ipaddr: NullableStr('address the last request came from'),
+    region: Num(),
+    region_name: NullableStr(),
+    status: Str('registered | online | offline | deleted'),
+    step: Num('seconds between status pushes'),
+    os: NullableStr(),
+    arch: NullableStr(),
+    curvers: NullableStr('BootAgent version now'),
+    prevers: NullableStr('BootAgent version before the last change'),
+    uptime: NullableNum('host uptime, seconds'),
+    agents: Type.Unsafe<AgentReport[]>(Type.Array(AgentReportSchema)),
+    reported_tags: Str('k=v,... as the host reported them'),
+    tags: Type.Array(Type.String(), { description: 'k=v tags bound on the server' }),
+    last_seen: NullableTime('last status push'),
+    /** Summed over every push that said so. */
+    events_dropped: Num("events the host's BootAgent dropped from its full queue, in total"),
+    events_dropped_at: NullableTime('last push that reported dropped events'),
+    gmt_create: Time('registered'),
+    gmt_modify: Time('last status change'),
+  },
+  'a host (BootAgent)',
+);
+export type HostRow = Static<typeof HostRowSchema>;
 
 export interface HostFilter {
   status?: string;
@@ -85,16 +104,20 @@ export interface HostIdentityRow {
 }
 
 /** A subtask of one host joined with its task (console host page: tasks that touched it). */
-export interface HostSubtaskRow {
-  taskid: number;
-  command: string;
-  task_status: string;
-  subtask: string;
-  state: string;
-  errcode: number | null;
-  message: string | null;
-  gmt_modify: number;
-}
+export const HostSubtaskRowSchema = Row(
+  {
+    taskid: Num(),
+    command: Str(),
+    task_status: Str(),
+    subtask: Str(),
+    state: Str(),
+    errcode: NullableNum(),
+    message: NullableStr(),
+    gmt_modify: Time('last change'),
+  },
+  "one host's subtask with its task's command and status",
+);
+export type HostSubtaskRow = Static<typeof HostSubtaskRowSchema>;
 
 export interface HostStore {
   register(input: RegisterInput): Promise<RegisterOutcome>;

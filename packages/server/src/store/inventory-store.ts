@@ -1,22 +1,32 @@
 /** The inventory part of the store: tags, regions and the fleet counts (dashboard, metrics). */
+import type { Static } from '@sinclair/typebox';
 import type { Mutation, Page, Paging } from './common.ts';
+import { Num, Row, Str, Time } from './row-schema.ts';
 
-export interface TagRow {
-  id: number;
-  name: string;
-  value: string;
-  hosts: number;
-  gmt_create: number;
-  gmt_modify: number;
-}
+export const TagRowSchema = Row(
+  {
+    id: Num(),
+    name: Str(),
+    value: Str(),
+    hosts: Num('hosts bound to it'),
+    gmt_create: Time('created'),
+    gmt_modify: Time('last change'),
+  },
+  'a k=v tag an operator binds to hosts',
+);
+export type TagRow = Static<typeof TagRowSchema>;
 
-export interface RegionRow {
-  id: number;
-  name: string;
-  hosts: number;
-  gmt_create: number;
-  gmt_modify: number;
-}
+export const RegionRowSchema = Row(
+  {
+    id: Num(),
+    name: Str(),
+    hosts: Num('hosts in it (deleted hosts not counted)'),
+    gmt_create: Time('created'),
+    gmt_modify: Time('last change'),
+  },
+  'a region (0 = global)',
+);
+export type RegionRow = Static<typeof RegionRowSchema>;
 
 export interface Dashboard {
   hosts: { total: number; online: number; offline: number; registered: number };

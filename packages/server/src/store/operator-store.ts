@@ -1,5 +1,7 @@
 /** The operators part of the store: tokens (hashes only) and the audit log. */
+import { Type, type Static } from '@sinclair/typebox';
 import type { Page, Paging } from './common.ts';
+import { Num, NullableNum, NullableStr, Row, Str, Time } from './row-schema.ts';
 
 /** An operator token as the auth hook sees it (scope is the stored JSON, checked by the caller). */
 export interface TokenGrant {
@@ -18,30 +20,33 @@ export interface TokenRow {
 }
 
 /** One audit row (docs/security.md "The audit log"); never a secret, never command output. */
-export interface AuditEntry {
-  /** unix ms */
-  at: number;
-  /** `dispatch`: written before a command goes to hosts; `result`: the answer (or refusal). */
-  phase: 'dispatch' | 'result';
-  /** Correlates the dispatch and result rows of one request. */
-  request: string;
-  token: string | null;
-  source: string;
-  method: string;
-  route: string;
-  targets: number | null;
-  /** How the hosts were chosen: `hosts=a,b` or `tags=k=v`. */
-  selector: string | null;
-  command: string | null;
-  run_as: string | null;
-  /** HTTP status of the answer (result rows). */
-  code: number | null;
-  outcome: string | null;
-}
-
-export interface AuditRow extends AuditEntry {
-  id: number;
-}
+export const AuditRowSchema = Row(
+  {
+    id: Num(),
+    at: Time('when'),
+    phase: Type.Unsafe<'dispatch' | 'result'>(
+      Type.String({
+        enum: ['dispatch', 'result'],
+        description: 'dispatch: written before a command went to hosts; result: the answer or refusal',
+      }),
+    ),
+    request: Str('the same for the dispatch and result rows of one request'),
+    token: NullableStr('token name (null: no or unknown token)'),
+    source: Str('source address'),
+    method: Str(),
+    route: Str(),
+    targets: NullableNum('hosts asked for'),
+    selector: NullableStr('hosts=a,b or tags=k=v'),
+    command: NullableStr('command, task action or method'),
+    run_as: NullableStr('run-as user'),
+    code: NullableNum('HTTP status of the answer (result rows)'),
+    outcome: NullableStr('ok, counts, failed: CODE, or refused: why'),
+  },
+  'one audit row: never a secret, never command output',
+);
+export type AuditRow = Static<typeof AuditRowSchema>;
+/** An audit row to append (the store gives it its id). */
+export type AuditEntry = Omit<AuditRow, 'id'>;
 
 export interface AuditFilter {
   token?: string;

@@ -1,19 +1,25 @@
 /** The packages part of the store: uploaded packages (the files live under the data dir). */
+import type { Static } from '@sinclair/typebox';
 import type { Mutation, Page, Paging } from './common.ts';
+import { Num, Row, Str, Time } from './row-schema.ts';
 
-export interface PackageRow {
-  id: number;
-  name: string;
-  version: string;
-  os: string;
-  arch: string;
-  file: string;
-  path: string;
-  size: number;
-  sha256: string;
-  gmt_create: number;
-  gmt_modify: number;
-}
+export const PackageRowSchema = Row(
+  {
+    id: Num(),
+    name: Str(),
+    version: Str(),
+    os: Str(),
+    arch: Str(),
+    file: Str(),
+    path: Str('under the data dir'),
+    size: Num('bytes'),
+    sha256: Str('hex'),
+    gmt_create: Time('uploaded'),
+    gmt_modify: Time('last change'),
+  },
+  'an uploaded package',
+);
+export type PackageRow = Static<typeof PackageRowSchema>;
 
 export interface PackageFilter {
   id?: number;

@@ -4,7 +4,9 @@
  * applied in SQL by each implementation's task-queue files.
  */
 import type { SubtaskStateWord } from '@aspire/protocol';
+import { Type, type Static } from '@sinclair/typebox';
 import type { Mutation, Page, Paging } from './common.ts';
+import { Num, NullableNum, NullableStr, NullableTime, Row, Str, Time, Word } from './row-schema.ts';
 
 export interface TaskSpec {
   command: string;
@@ -47,57 +49,64 @@ export interface CreatedTask {
   unknown?: string[];
 }
 
-export interface TaskRow {
-  id: number;
-  command: string;
-  parameters: Record<string, unknown>;
-  user: string | null;
-  status: string;
-  selector: 'agents' | 'tags';
-  tags: string | null;
-  window_start: number | null;
-  window_end: number | null;
-  delay_ms: number;
-  batch: number;
-  retry_count: number;
-  retry_interval_ms: number;
-  ttl_ms: number;
-  ttr_ms: number;
-  count: number;
-  complete: number;
-  priority: number;
-  start_at: number | null;
-  batch_pct: number | null;
-  max_errors: number | null;
-  max_errors_pct: number | null;
-  /** Why the task halted (max_errors exceeded), or null. */
-  halt_reason: string | null;
-  /** Ids of the tasks it runs after. */
-  after: number[];
-  buried_ttl_ms: number;
-  gmt_create: number;
-  gmt_modify: number;
-}
+export const TaskRowSchema = Row(
+  {
+    id: Num(),
+    command: Str(),
+    parameters: Type.Unsafe<Record<string, unknown>>(
+      Type.Object({}, { additionalProperties: true, description: 'job fields sent to each host' }),
+    ),
+    user: NullableStr('name of the token that created it'),
+    status: Str('RUNNING | COMPLETE | REVOKED | HALTED'),
+    selector: Word<'agents' | 'tags'>('agents | tags'),
+    tags: NullableStr('k=v,... of a tag task'),
+    window_start: NullableTime('tag task window'),
+    window_end: NullableTime('tag task window'),
+    delay_ms: Num(),
+    batch: Num('0 = no limit'),
+    batch_pct: NullableNum('batch as a percentage of the targets (then batch is unused)'),
+    retry_count: Num(),
+    retry_interval_ms: Num(),
+    ttl_ms: Num('0 = never expires; counts from entering READY'),
+    ttr_ms: Num(),
+    priority: Num('lower first (default 1024)'),
+    start_at: NullableTime('no subtask READY before'),
+    max_errors: NullableNum('failed subtasks allowed before the task halts (null: no limit)'),
+    max_errors_pct: NullableNum('max_errors as a percentage of the targets'),
+    halt_reason: NullableStr('set when max_errors halted the task'),
+    after: Type.Array(Num(), { description: 'ids of the tasks it runs after (per host)' }),
+    buried_ttl_ms: Num('a BURIED subtask not kicked within it is FAILED'),
+    count: Num('subtasks'),
+    complete: Num('subtasks in a final state'),
+    gmt_create: Time('created'),
+    gmt_modify: Time('last change'),
+  },
+  'a task (seed 001, issue 13)',
+);
+export type TaskRow = Static<typeof TaskRowSchema>;
 
-export interface SubtaskRow {
-  id: string;
-  taskid: number;
-  agentsn: string;
-  state: SubtaskStateWord;
-  jobid: string | null;
-  attempts: number;
-  requeues: number;
-  ready_at: number;
-  expires_at: number | null;
-  reserved_at: number | null;
-  errcode: number | null;
-  message: string | null;
-  buried_at: number | null;
-  /** A revoke asked while RESERVED: the host is told to cancel (docs/server.md). */
-  revoke_requested_at: number | null;
-  gmt_create: number;
-  gmt_modify: number;
-}
+export const SubtaskRowSchema = Row(
+  {
+    id: Str(),
+    taskid: Num(),
+    agentsn: Str(),
+    state: Word<SubtaskStateWord>('PENDING DELAYED READY RESERVED BURIED SUCCESS FAILED REVOKED'),
+    jobid: NullableStr('job id of the current attempt on the wire'),
+    attempts: Num(),
+    requeues: Num('times its ttr ran out while RESERVED'),
+    ready_at: Time('not before'),
+    expires_at: NullableTime('not started by then: FAILED (set on admission: ttl from entering READY)'),
+    reserved_at: NullableTime('last reserved (or touched)'),
+    buried_at: NullableTime('BURIED since'),
+    revoke_requested_at: NullableTime('revoked while RESERVED: the host is told to cancel'),
+    errcode: NullableNum('agent or server code (docs/errors.md)'),
+    message: NullableStr(),
+    gmt_create: Time('created'),
+    gmt_modify: Time('last change'),
+  },
+  'one host of a task',
+);
+export type SubtaskRow = Static<typeof SubtaskRowSchema>;
 
 /** A RESERVED subtask whose revoke was asked and whose result has not arrived yet. */
 export interface RevokedReserved {

@@ -1,6 +1,7 @@
 /** The events part of the PostgreSQL store (EventStore); a push's own events are written by ./status-ingestion.ts. */
 import type { Page, Paging } from '../common.ts';
 import type { EventFilter, EventRow, EventStore } from '../event-store.ts';
+import { decodeEventRow } from '../row-decoders.ts';
 import { PgPart, type Param } from './db.ts';
 
 export class PgEvents extends PgPart implements EventStore {
@@ -32,10 +33,7 @@ export class PgEvents extends PgPart implements EventStore {
     if (filter.since !== undefined) where.push('occurred >= ?'), params.push(filter.since);
     if (filter.until !== undefined) where.push('occurred <= ?'), params.push(filter.until);
     if (filter.kind) where.push('kind = ?'), params.push(filter.kind);
-    return this.page('events', 'SELECT * FROM events', where, params, paging, (r) => ({
-      ...(r as unknown as EventRow),
-      data: typeof r.data === 'string' ? (JSON.parse(r.data) as unknown) : null,
-    }));
+    return this.page('events', 'SELECT * FROM events', where, params, paging, decodeEventRow);
   }
 
   async pruneEvents(before: number): Promise<number> {

@@ -3,9 +3,10 @@
  * the hub checks, the offline sweep and the operator's host reads and changes. Several nodes
  * share the database: registration locks the row and retries once on a concurrent insert.
  */
-import { HostStatus, type AgentReport } from '@aspire/protocol';
+import { HostStatus } from '@aspire/protocol';
 import { parseTags } from '../../tasks/state-machine.ts';
 import type { Mutation, Page, Paging } from '../common.ts';
+import { decodeHostRow } from '../row-decoders.ts';
 import type {
   HostFilter,
   HostIdentityRow,
@@ -144,7 +145,7 @@ export class PgHosts extends PgPart implements HostStore {
 
   async getHost(agentsn: string): Promise<HostRow | undefined> {
     const r = await this.get<Row>(`${HOST_SELECT} WHERE h.agentsn = ?`, agentsn);
-    return r ? toHost(r) : undefined;
+    return r ? decodeHostRow(r) : undefined;
   }
 
   async listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>> {
@@ -174,7 +175,7 @@ export class PgHosts extends PgPart implements HostStore {
       );
       params.push(name, value, `,${pair},`);
     }
-    return this.page('hosts', HOST_SELECT, where, params, paging, toHost);
+    return this.page('hosts', HOST_SELECT, where, params, paging, decodeHostRow);
   }
 
   async setHostRegion(agentsns: string[], region: number, now: number): Promise<Mutation<{ updated: number }>> {
@@ -208,13 +209,4 @@ export class PgHosts extends PgPart implements HostStore {
       limit,
     );
   }
-}
-
-function toHost(r: Row): HostRow {
-  const { credential_hash: _omit, cert_sha256: _cert, prev_cert_sha256: _prev, bound, ...rest } = r;
-  return {
-    ...(rest as unknown as HostRow),
-    agents: JSON.parse((r.agents as string) || '[]') as AgentReport[],
-    tags: typeof bound === 'string' && bound ? bound.split(',') : [],
-  };
 }

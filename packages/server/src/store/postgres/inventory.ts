@@ -1,4 +1,5 @@
 /** Tags, regions (with bound-host counts) and the fleet counts on PostgreSQL (events: events.ts). */
+import { decodeRegionRow, decodeTagRow } from '../row-decoders.ts';
 import type { Dashboard, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
 import { isUniqueViolation, PgPart, type Param } from './db.ts';
 import { conflict, notFound } from './task-queue.ts';
@@ -11,7 +12,7 @@ export class PgInventory extends PgPart {
     const where: string[] = [];
     const params: Param[] = [];
     if (filter.name) where.push('t.name = ?'), params.push(filter.name);
-    return this.page('tags', TAG_SELECT, where, params, paging, (r) => r as unknown as TagRow);
+    return this.page('tags', TAG_SELECT, where, params, paging, decodeTagRow);
   }
 
   private tagById(id: number): Promise<TagRow | undefined> {
@@ -77,7 +78,7 @@ export class PgInventory extends PgPart {
   }
 
   async listRegions(paging: Paging): Promise<Page<RegionRow>> {
-    return this.page('regions', REGION_SELECT, [], [], paging, (r) => r as unknown as RegionRow);
+    return this.page('regions', REGION_SELECT, [], [], paging, decodeRegionRow);
   }
 
   private regionById(id: number): Promise<RegionRow | undefined> {

@@ -1,6 +1,7 @@
 /** Operator tokens (hash, role, scope JSON) and the append-only audit table on PostgreSQL. */
+import { decodeAuditRow } from '../row-decoders.ts';
 import type { AuditEntry, AuditFilter, AuditRow, Page, Paging, TokenGrant, TokenRow } from '../store.ts';
-import { PgPart, type Param, type Row } from './db.ts';
+import { PgPart, type Param } from './db.ts';
 
 export class PgOperators extends PgPart {
   async createToken(name: string, hash: string, now: number, grant?: { role: string; scope: string }): Promise<number> {
@@ -63,7 +64,7 @@ export class PgOperators extends PgPart {
       where.push(`(selector LIKE 'hosts=%' AND strpos(',' || substr(selector, 7) || ',', ?) > 0)`);
       params.push(`,${filter.agentsn},`);
     }
-    return this.page('audit', 'SELECT * FROM audit', where, params, paging, (r: Row) => r as unknown as AuditRow);
+    return this.page('audit', 'SELECT * FROM audit', where, params, paging, decodeAuditRow);
   }
 
   async pruneAudit(before: number): Promise<number> {

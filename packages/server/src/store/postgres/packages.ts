@@ -1,4 +1,5 @@
 /** Package rows (seed 000 `agents`) on PostgreSQL; the files live in the shared package directory (docs/scale.md). */
+import { decodePackageRow } from '../row-decoders.ts';
 import type { Mutation, PackageFilter, PackageRow, Page, Paging } from '../store.ts';
 import { isUniqueViolation, PgPart, type Param } from './db.ts';
 import { conflict } from './task-queue.ts';
@@ -77,7 +78,7 @@ export class PgPackages extends PgPart {
 
   async listPackages(filter: PackageFilter, paging: Paging): Promise<Page<PackageRow>> {
     const { where, params } = this.packageWhere(filter);
-    return this.page('packages', 'SELECT * FROM packages', where, params, paging, (r) => r as unknown as PackageRow);
+    return this.page('packages', 'SELECT * FROM packages', where, params, paging, decodePackageRow);
   }
 
   async deletePackages(filter: PackageFilter): Promise<PackageRow[]> {

@@ -20,6 +20,7 @@ import {
   resolveCount,
 } from '../../tasks/state-machine.ts';
 import type { TaskRow, TickOutcome } from '../store.ts';
+import { decodeTaskRow } from '../row-decoders.ts';
 import { PgPart, type Row } from './db.ts';
 
 export const FINAL_SQL = `('SUCCESS','FAILED','REVOKED')`;
@@ -376,11 +377,5 @@ export function firstReadyAt(task: TaskRow, now: number): number {
   return Math.max(now, task.gmt_create + task.delay_ms, task.start_at ?? 0);
 }
 
-export function toTask(r: Row): TaskRow {
-  const { after_ids, ...rest } = r;
-  return {
-    ...(rest as unknown as TaskRow),
-    parameters: JSON.parse(r.parameters as string) as Record<string, unknown>,
-    after: JSON.parse((after_ids as string | undefined) ?? '[]') as number[],
-  };
-}
+/** A task row decoded against its schema (../task-store.ts). */
+export const toTask = decodeTaskRow;

@@ -3,9 +3,10 @@
  * the hub checks, the offline sweep and the operator's host reads and changes. Reads and the
  * sweep see the quiet pushes buffered in ./quiet-pushes.ts.
  */
-import { HostStatus, type AgentReport } from '@aspire/protocol';
+import { HostStatus } from '@aspire/protocol';
 import { parseTags } from '../../tasks/state-machine.ts';
 import type { Mutation, Page, Paging } from '../common.ts';
+import { decodeHostRow } from '../row-decoders.ts';
 import type {
   HostFilter,
   HostIdentityRow,
@@ -168,7 +169,7 @@ export class SqliteHosts extends SqlitePart implements HostStore {
   async getHost(agentsn: string): Promise<HostRow | undefined> {
     this.quiet.flushIfRoom();
     const r = this.get<Row>(`${HOST_SELECT} WHERE h.agentsn = ?`, agentsn);
-    return r ? this.quiet.withSeen(toHost(r)) : undefined;
+    return r ? this.quiet.withSeen(decodeHostRow(r)) : undefined;
   }
 
   async listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>> {
@@ -199,7 +200,7 @@ export class SqliteHosts extends SqlitePart implements HostStore {
       );
       params.push(name, value, `,${pair},`);
     }
-    return this.page('hosts', HOST_SELECT, where, params, paging, (r) => this.quiet.withSeen(toHost(r)));
+    return this.page('hosts', HOST_SELECT, where, params, paging, (r) => this.quiet.withSeen(decodeHostRow(r)));
   }
 
   async setHostRegion(agentsns: string[], region: number, now: number): Promise<Mutation<{ updated: number }>> {
@@ -233,13 +234,4 @@ export class SqliteHosts extends SqlitePart implements HostStore {
       limit,
     );
   }
-}
-
-function toHost(r: Row): HostRow {
-  const { credential_hash: _omit, cert_sha256: _cert, prev_cert_sha256: _prev, bound, ...rest } = r;
-  return {
-    ...(rest as unknown as HostRow),
-    agents: JSON.parse((r.agents as string) || '[]') as AgentReport[],
-    tags: typeof bound === 'string' && bound ? bound.split(',') : [],
-  };
 }

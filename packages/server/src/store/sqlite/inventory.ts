@@ -1,4 +1,5 @@
 /** Tags, regions (with bound-host counts) and the fleet counts on SQLite (events: events.ts, tokens: operators.ts). */
+import { decodeRegionRow, decodeTagRow } from '../row-decoders.ts';
 import type { Dashboard, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
 import { conflict, notFound, SqlitePart, type Param } from './base.ts';
 
@@ -13,7 +14,7 @@ export class SqliteInventory extends SqlitePart {
       where,
       params,
       paging,
-      (r) => r as unknown as TagRow,
+      decodeTagRow,
     );
   }
 
@@ -86,7 +87,7 @@ export class SqliteInventory extends SqlitePart {
       [],
       [],
       paging,
-      (r) => r as unknown as RegionRow,
+      decodeRegionRow,
     );
   }
 

@@ -1,5 +1,6 @@
 /** Operator tokens (hash, role, scope JSON) and the append-only audit table (migration 004). */
-import { SqlitePart, type Param, type Row } from './base.ts';
+import { SqlitePart, type Param } from './base.ts';
+import { decodeAuditRow } from '../row-decoders.ts';
 import type { AuditEntry, AuditFilter, AuditRow, Page, Paging, TokenGrant, TokenRow } from '../store.ts';
 
 export class SqliteOperators extends SqlitePart {
@@ -61,7 +62,7 @@ export class SqliteOperators extends SqlitePart {
       where.push(`(selector LIKE 'hosts=%' AND instr(',' || substr(selector, 7) || ',', ?) > 0)`);
       params.push(`,${filter.agentsn},`);
     }
-    return this.page('audit', 'SELECT * FROM audit', where, params, paging, (r: Row) => r as unknown as AuditRow);
+    return this.page('audit', 'SELECT * FROM audit', where, params, paging, decodeAuditRow);
   }
 
   async pruneAudit(before: number): Promise<number> {

@@ -1,4 +1,5 @@
 /** Package rows (seed 000 `agents`): the files themselves live under the data dir. */
+import { decodePackageRow } from '../row-decoders.ts';
 import type { Mutation, PackageFilter, PackageRow, Page, Paging } from '../store.ts';
 import { conflict, SqlitePart, type Param } from './base.ts';
 
@@ -71,7 +72,7 @@ export class SqlitePackages extends SqlitePart {
 
   async listPackages(filter: PackageFilter, paging: Paging): Promise<Page<PackageRow>> {
     const { where, params } = this.packageWhere(filter);
-    return this.page('packages', 'SELECT * FROM packages', where, params, paging, (r) => r as unknown as PackageRow);
+    return this.page('packages', 'SELECT * FROM packages', where, params, paging, decodePackageRow);
   }
 
   async deletePackages(filter: PackageFilter): Promise<PackageRow[]> {
