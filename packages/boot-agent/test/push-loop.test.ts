@@ -19,8 +19,8 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
   it('pushes at once, then every step', async () => {
     const clock = new ManualClock(0);
     const s = scripted(clock, [{ kind: 'ok' }]);
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 5, round: s.round });
-    loop.start();
+    const loop = new PushLoop({ clock, logger: silentLogger() });
+    loop.start({ stepSec: () => 5, round: s.round });
     await clock.advance(0);
     expect(s.starts).toEqual([0]);
     await clock.advance(16_000);
@@ -42,8 +42,8 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
       return { kind: 'ok' };
     };
     const s = scripted(clock, [slow]);
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 5, round: s.round });
-    loop.start();
+    const loop = new PushLoop({ clock, logger: silentLogger() });
+    loop.start({ stepSec: () => 5, round: s.round });
     await clock.advance(40_000);
     expect(maxInFlight).toBe(1);
     // 0 (ends 12 s) -> 17 (ends 29 s) -> 34
@@ -60,8 +60,8 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
     const s = scripted(clock, [fail, fail, fail, fail, fail, fail, { kind: 'ok' }]);
     // random() = 1: the delay is the top of each jitter window, so the schedule is exact.
     const backoff = new Backoff({ baseMs: 1000, maxMs: 3_600_000, random: () => 1 });
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 10, round: s.round, backoff });
-    loop.start();
+    const loop = new PushLoop({ clock, logger: silentLogger(), backoff });
+    loop.start({ stepSec: () => 10, round: s.round });
     await clock.advance(100_000);
     // failures wait 1, 2, 4, 8, 10 (cap), 10 s; then the success waits a full step.
     expect(s.starts.slice(0, 8)).toEqual([0, 1000, 3000, 7000, 15_000, 25_000, 35_000, 45_000]);
@@ -73,8 +73,8 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
     const clock = new ManualClock(0);
     const s = scripted(clock, [{ kind: 'failed' }, { kind: 'ok' }]);
     const backoff = new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 0 });
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 60, round: s.round, backoff });
-    loop.start();
+    const loop = new PushLoop({ clock, logger: silentLogger(), backoff });
+    loop.start({ stepSec: () => 60, round: s.round });
     await clock.advance(1000);
     expect(s.starts).toEqual([0, 500]);
     await loop.stop();
@@ -86,11 +86,9 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
     const loop = new PushLoop({
       clock,
       logger: silentLogger(),
-      stepSec: () => 5,
-      round: s.round,
       backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }),
     });
-    loop.start();
+    loop.start({ stepSec: () => 5, round: s.round });
     await clock.advance(29_999);
     expect(s.starts).toEqual([0]);
     await clock.advance(1);
@@ -104,11 +102,9 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
     const loop = new PushLoop({
       clock,
       logger: silentLogger(),
-      stepSec: () => 20,
-      round: s.round,
       backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }),
     });
-    loop.start();
+    loop.start({ stepSec: () => 20, round: s.round });
     await clock.advance(45_000);
     expect(s.starts).toEqual([0, 20_000, 40_000]);
     await loop.stop();
@@ -120,11 +116,9 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
     const loop = new PushLoop({
       clock,
       logger: silentLogger(),
-      stepSec: () => 5,
-      round: s.round,
       backoff: new Backoff({ baseMs: 1000, maxMs: 60_000, random: () => 1 }),
     });
-    loop.start();
+    loop.start({ stepSec: () => 5, round: s.round });
     await clock.advance(7000);
     expect(s.starts).toEqual([0, 1000, 6000]);
     await loop.stop();
@@ -134,8 +128,8 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
     const clock = new ManualClock(0);
     let step = 600;
     const s = scripted(clock, [{ kind: 'ok' }]);
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => step, round: s.round });
-    loop.start();
+    const loop = new PushLoop({ clock, logger: silentLogger() });
+    loop.start({ stepSec: () => step, round: s.round });
     await clock.advance(1000);
     step = 2;
     loop.stepChanged();
@@ -147,9 +141,8 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
   it('stop aborts the round in flight and waits for it', async () => {
     const clock = new ManualClock(0);
     let sawAbort = false;
-    const loop = new PushLoop({
-      clock,
-      logger: silentLogger(),
+    const loop = new PushLoop({ clock, logger: silentLogger() });
+    loop.start({
       stepSec: () => 5,
       round: async (signal) => {
         await clock.sleep(100_000, signal).catch(() => {
@@ -158,7 +151,6 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
         return { kind: 'failed' };
       },
     });
-    loop.start();
     await clock.advance(10);
     expect(loop.busy).toBe(true);
     await loop.stop();
@@ -170,8 +162,8 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
   it('pushSoon: results go out early (at least a second after the last round), then the step resumes', async () => {
     const clock = new ManualClock(0);
     const s = scripted(clock, [{ kind: 'ok' }]);
-    const loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 60, round: s.round });
-    loop.start();
+    const loop = new PushLoop({ clock, logger: silentLogger() });
+    loop.start({ stepSec: () => 60, round: s.round });
     await clock.advance(10_000);
     loop.pushSoon();
     await clock.advance(0);
@@ -197,8 +189,8 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
         return { kind: 'ok' };
       },
     ]);
-    loop = new PushLoop({ clock, logger: silentLogger(), stepSec: () => 60, round: s.round });
-    loop.start();
+    loop = new PushLoop({ clock, logger: silentLogger() });
+    loop.start({ stepSec: () => 60, round: s.round });
     await clock.advance(1000);
     expect(s.starts).toEqual([0, 1000]);
     await loop.stop();
@@ -208,11 +200,9 @@ describe('PushLoop (ManualClock, no real sleeping)', () => {
     const l2 = new PushLoop({
       clock: c2,
       logger: silentLogger(),
-      stepSec: () => 60,
-      round: s2.round,
       backoff: new Backoff({ baseMs: 10_000, maxMs: 60_000, random: () => 1 }),
     });
-    l2.start();
+    l2.start({ stepSec: () => 60, round: s2.round });
     await c2.advance(1);
     l2.pushSoon();
     await c2.advance(5000);

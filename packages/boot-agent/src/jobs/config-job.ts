@@ -1,20 +1,18 @@
 /**
- * The `config` job (seed 002): svrlist becomes the pushed server list (after the build-time and
+ * The `config` job (docs/boot-agent.md "Jobs"): svrlist becomes the pushed server list (after the build-time and
  * -S lists, which it never changes), step the push interval, tags the host tags. Persisted to the
  * metafile before the job reports success. Idempotent: it sets values, it does not add to them.
  */
 import { isDiskFull } from '@aspire/agent-core';
-import { ErrorCode, configJob } from '@aspire/protocol';
+import { ErrorCode, type ConfigJob } from '@aspire/protocol';
 import type { JobOutcome } from '../contracts.ts';
 import { BOOT_BOUNDS } from '../config/boot-config.ts';
 import { checkTags } from '../config/tags.ts';
 import { checkServerList } from '../net/server-list.ts';
 import type { MetaFile, MetaStore } from '../state/meta-store.ts';
 
-export async function applyConfigJob(raw: unknown, meta: MetaStore, onStepChanged: () => void): Promise<JobOutcome> {
-  const v = configJob.validate(raw);
-  if (!v.ok) return { errcode: ErrorCode.JOB_INVALID, message: `Invalid job: ${v.errors.join('; ')}` };
-  const job = v.value;
+/** `job` was checked at the edge (jobs/job-validation.ts); its values are checked here as they are applied. */
+export async function applyConfigJob(job: ConfigJob, meta: MetaStore, onStepChanged: () => void): Promise<JobOutcome> {
   const patch: Partial<MetaFile> = {};
   const done: string[] = [];
   if (job.svrlist !== undefined) {

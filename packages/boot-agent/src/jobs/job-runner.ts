@@ -9,12 +9,9 @@ import {
   BOOT_AGENT_NAME,
   ErrorCode,
   ErrorMessage,
-  SUB_AGENT_ACTIONS,
-  configJob,
   errorMessage,
-  job as jobCheck,
   revokeNotice,
-  subAgentJob,
+  type ConfigJob,
   type SubAgentJob,
 } from '@aspire/protocol';
 import { isDiskFull } from '@aspire/agent-core';
@@ -23,14 +20,18 @@ import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { JobJournal, JobRecordOptions } from '../state/job-journal.ts';
 import type { VerifyOutcome } from '@aspire/protocol';
+import type { PushRequests } from '../loop/push-requests.ts';
+import { signatureRefusal } from './job-signature.ts';
+import { preview, validateJob, type Job, type JobRefused } from './job-validation.ts';
 
 export interface JobRunnerDeps {
   logger: Logger;
   journal: JobJournal;
   manager?: SubAgentManager;
-  config: (job: unknown) => Promise<JobOutcome>;
-  /** Called when the queue has drained after running jobs: their results are ready to send. */
-  onResults?: () => void;
+  /** Runs a checked `config` job. */
+  config: (job: ConfigJob) => Promise<JobOutcome>;
+  /** Told when the queue has drained after running jobs (their results are ready to send). */
+  loop?: Pick<PushRequests, 'pushSoon'>;
   /**
    * The server's signature check (docs/security.md "Signed jobs and command frames"), first step
    * after the journal's replay check. createBootAgent always wires it; unit tests of the runner may not.
@@ -59,6 +60,13 @@ export type Queued = {
   done?: (outcome: JobOutcome) => void;
 };
 
+/** What one reply's jobs come to before the journal writes are awaited. */
+interface Batch {
+  writes: Promise<void>[];
+  toRun: Queued[];
+  answered: number;
+}
+
 export class JobRunner {
   private queue: Queued[] = [];
   private running: Promise<void> | undefined;
@@ -70,132 +78,13 @@ export class JobRunner {
 
   /** Journal every job of a reply, then queue those that are to run. Resolves once on disk. */
   async accept(raw: readonly unknown[]): Promise<void> {
-    const writes: Promise<void>[] = [];
-    const toRun: Queued[] = [];
-    let answered = 0;
-    for (const item of raw) {
-      const id = (item as { id?: unknown } | null)?.id;
-      if (typeof id !== 'string' || id.length === 0 || id.length > 64) {
-        this.d.logger.error(
-          { job: preview(item) },
-          'job without a usable id (string of 1..64 chars): cannot be answered, ignored',
-        );
-        continue;
-      }
-      const seen = this.d.journal.lookup(id);
-      if (seen.kind === 'pending') {
-        this.d.logger.info({ jobId: id }, 'job delivered again while its result is pending: not run again');
-        continue;
-      }
-      if (seen.kind === 'acked') {
-        this.d.logger.warn(
-          { jobId: id },
-          'job delivered again after its result was acknowledged: re-reporting the recorded result, not running it',
-        );
-        writes.push(this.d.journal.reReport(seen.result));
-        continue;
-      }
-      // The signed expiry travels with the job's record, so its tombstone outlives it.
-      let record: JobRecordOptions = {};
-      const answer = (action: string, errcode: number, message: string) => {
-        this.d.logger.warn({ jobId: id, action, errcode }, `job answered without running: ${message}`);
-        writes.push(this.d.journal.answer(id, action, { errcode, message }, record));
-        answered++;
-      };
-      const refuse = (errcode: number, code: string, reason: string) => {
-        const action = String((item as { action?: unknown }).action ?? '?').slice(0, 32);
-        this.d.journal.emit('refused', `job ${id} (${action}) refused: ${reason}`, {
-          agent: BOOT_AGENT_NAME,
-          data: { jobId: id, action, errcode, code },
-        });
-        // Answered (the server's subtask fails with the code) but never a tombstone: the id is
-        // only the sender's word, and a flood of such ids must not push real ones out.
-        record = { unverified: true };
-        answer(action, errcode, reason);
-      };
-      // Not signed by the pinned server key, expired or for another host: answered with the code
-      // and a `refused` event, nothing of it runs.
-      const signature = this.d.verify?.(item);
-      if (signature && !signature.ok) {
-        refuse(signature.errcode, signature.code, signature.reason);
-        continue;
-      }
-      if (signature?.ok) {
-        // Expiring no later than a tombstone the journal had to forget: it may be a replay of it.
-        if (this.d.journal.isBelowFloor(signature.expires)) {
-          refuse(
-            ErrorCode.SIGNATURE_REPLAYED,
-            'SIGNATURE_REPLAYED',
-            `${ErrorMessage.SIGNATURE_REPLAYED}: job ${id} expires no later than a job id this host no longer remembers; it may be a replay`,
-          );
-          continue;
-        }
-        record = { expires: signature.expires };
-      }
-      const v = jobCheck.validate(item);
-      if (!v.ok) {
-        answer(
-          String((item as { action?: unknown }).action ?? '?').slice(0, 32),
-          ErrorCode.JOB_INVALID,
-          `${ErrorMessage.JOB_INVALID}: ${v.errors.join('; ')}`,
-        );
-        continue;
-      }
-      const action = v.value.action;
-      const queue = (q: Queued, url?: string) => {
-        // The host policy step, last before a job is journaled to run: a refused job gets a
-        // failed result and a `refused` event, and nothing of it runs.
-        const refusal = this.policyRefusal(q.id, q.action, url);
-        if (refusal) {
-          answer(q.action, ErrorCode.POLICY_REFUSED, refusal);
-          return;
-        }
-        toRun.push(q);
-        writes.push(this.d.journal.begin(q.id, q.action, record));
-      };
-      if (action === 'config') {
-        const cv = configJob.validate(item);
-        if (!cv.ok) answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${cv.errors.join('; ')}`);
-        else queue({ id, action, run: () => this.d.config(item) });
-      } else if ((SUB_AGENT_ACTIONS as readonly string[]).includes(action)) {
-        const sv = subAgentJob.validate(item);
-        const manager = this.d.manager;
-        if (!sv.ok) answer(action, ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${sv.errors.join('; ')}`);
-        else if (sv.value.name.toLowerCase() === BOOT_AGENT_NAME.toLowerCase()) {
-          // Only `upgrade` applies to the BootAgent itself (docs/lifecycle.md "BootAgent
-          // self-upgrade"); installed as a "sub-agent" it would run a second BootAgent under the first.
-          const self = this.d.selfUpgrade;
-          if (action === 'upgrade' && self) {
-            const job: SubAgentJob = sv.value;
-            queue({ id, action, run: (signal, stop) => self.handleJob(job, signal, stop) }, job.url);
-          } else
-            answer(
-              action,
-              ErrorCode.JOB_INVALID,
-              `${ErrorMessage.JOB_INVALID}: ${BOOT_AGENT_NAME} is this agent, not a sub-agent: only "upgrade" applies to it${self ? '' : ' (not in this BootAgent)'}`,
-            );
-        } else if (!manager)
-          answer(
-            action,
-            ErrorCode.JOB_UNSUPPORTED_ACTION,
-            `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${action} (no sub-agent manager in this BootAgent)`,
-          );
-        else {
-          const job: SubAgentJob = sv.value;
-          queue({ id, action, run: (signal, stop) => manager.handleJob(job, signal, stop) }, job.url);
-        }
-      } else {
-        answer(
-          action,
-          ErrorCode.JOB_UNSUPPORTED_ACTION,
-          `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${JSON.stringify(action)}`,
-        );
-      }
-    }
+    const b: Batch = { writes: [], toRun: [], answered: 0 };
+    for (const item of raw) this.acceptOne(item, b);
+    const { toRun } = b;
     // Started records must be on disk before any of these jobs runs. When they cannot be written
     // (full disk), the jobs are not run: each is answered from memory with the reason.
     try {
-      await Promise.all(writes);
+      await Promise.all(b.writes);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       const errcode = isDiskFull(e) ? ErrorCode.JOB_DISK_FULL : ErrorCode.EXEC_ERROR;
@@ -211,14 +100,106 @@ export class JobRunner {
           })
           .catch(() => undefined);
       }
-      this.d.onResults?.();
+      this.d.loop?.pushSoon();
       return;
     }
     for (const q of toRun) this.d.logger.info({ jobId: q.id, action: q.action }, 'job received and journaled');
     this.queue.push(...toRun);
     if (toRun.length > 0) this.pump();
     // New answers (not re-reports of old results: a server re-delivering must not set off a push storm).
-    else if (answered > 0 && this.idle) this.d.onResults?.();
+    else if (b.answered > 0 && this.idle) this.d.loop?.pushSoon();
+  }
+
+  /** One job of a reply: the replay check, the signature, the validation, the route, the host policy. */
+  private acceptOne(item: unknown, b: Batch): void {
+    const id = (item as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string' || id.length === 0 || id.length > 64) {
+      this.d.logger.error(
+        { job: preview(item) },
+        'job without a usable id (string of 1..64 chars): cannot be answered, ignored',
+      );
+      return;
+    }
+    const seen = this.d.journal.lookup(id);
+    if (seen.kind === 'pending') {
+      this.d.logger.info({ jobId: id }, 'job delivered again while its result is pending: not run again');
+      return;
+    }
+    if (seen.kind === 'acked') {
+      this.d.logger.warn(
+        { jobId: id },
+        'job delivered again after its result was acknowledged: re-reporting the recorded result, not running it',
+      );
+      b.writes.push(this.d.journal.reReport(seen.result));
+      return;
+    }
+    // The signed expiry travels with the job's record, so its tombstone outlives it.
+    let record: JobRecordOptions = {};
+    const answer = (action: string, errcode: number, message: string) => {
+      this.d.logger.warn({ jobId: id, action, errcode }, `job answered without running: ${message}`);
+      b.writes.push(this.d.journal.answer(id, action, { errcode, message }, record));
+      b.answered++;
+    };
+    const signature = this.d.verify?.(item);
+    const refused = signature && signatureRefusal(this.d.journal, id, item, signature);
+    if (refused) {
+      // Answered (the server's subtask fails with the code) but never a tombstone: the id is
+      // only the sender's word, and a flood of such ids must not push real ones out.
+      record = { unverified: true };
+      answer(refused.action, refused.errcode, refused.message);
+      return;
+    }
+    if (signature?.ok) record = { expires: signature.expires };
+    const checked = validateJob(item);
+    if (!checked.ok) {
+      answer(checked.action, checked.errcode, checked.message);
+      return;
+    }
+    const job = checked.job;
+    const routed = this.route(job);
+    if (!routed.ok) {
+      answer(job.action, routed.errcode, routed.message);
+      return;
+    }
+    // The host policy step, last before a job is journaled to run: a refused job gets a
+    // failed result and a `refused` event, and nothing of it runs.
+    const url = job.action === 'config' ? undefined : job.url;
+    const refusal = this.policyRefusal(id, job.action, url);
+    if (refusal) {
+      answer(job.action, ErrorCode.POLICY_REFUSED, refusal);
+      return;
+    }
+    b.toRun.push({ id, action: job.action, run: routed.run });
+    b.writes.push(this.d.journal.begin(id, job.action, record));
+  }
+
+  /** Which part runs a checked job: the config job, the BootAgent's own upgrade, the sub-agent manager; or why none. */
+  private route(job: Job): { ok: true; run: Queued['run'] } | JobRefused {
+    if (job.action === 'config') return { ok: true, run: () => this.d.config(job) };
+    const refuse = (errcode: number, message: string): JobRefused => ({
+      ok: false,
+      action: job.action,
+      errcode,
+      message,
+    });
+    if (job.name.toLowerCase() === BOOT_AGENT_NAME.toLowerCase()) {
+      // Only `upgrade` applies to the BootAgent itself (docs/lifecycle.md "BootAgent
+      // self-upgrade"); installed as a "sub-agent" it would run a second BootAgent under the first.
+      const self = this.d.selfUpgrade;
+      if (job.action === 'upgrade' && self)
+        return { ok: true, run: (signal, stop) => self.handleJob(job, signal, stop) };
+      return refuse(
+        ErrorCode.JOB_INVALID,
+        `${ErrorMessage.JOB_INVALID}: ${BOOT_AGENT_NAME} is this agent, not a sub-agent: only "upgrade" applies to it${self ? '' : ' (not in this BootAgent)'}`,
+      );
+    }
+    const manager = this.d.manager;
+    if (!manager)
+      return refuse(
+        ErrorCode.JOB_UNSUPPORTED_ACTION,
+        `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: ${job.action} (no sub-agent manager in this BootAgent)`,
+      );
+    return { ok: true, run: (signal, stop) => manager.handleJob(job, signal, stop) };
   }
 
   /**
@@ -289,7 +270,7 @@ export class JobRunner {
     await Promise.all(writes).catch((err: unknown) =>
       this.d.logger.error({ err }, 'cannot write the job journal for a revoke; the result is kept in memory'),
     );
-    if (this.idle) this.d.onResults?.();
+    if (this.idle) this.d.loop?.pushSoon();
   }
 
   /**
@@ -338,7 +319,7 @@ export class JobRunner {
     if (this.running || this.ac.signal.aborted) return;
     const next = this.queue.shift();
     if (!next) {
-      this.d.onResults?.();
+      this.d.loop?.pushSoon();
       return;
     }
     this.running = this.execute(next).finally(() => {
@@ -400,14 +381,5 @@ export class JobRunner {
         'job finished but its result could not be journaled; it is kept in memory and sent with the next push',
       );
     }
-  }
-}
-
-function preview(item: unknown): string {
-  try {
-    const s = JSON.stringify(item);
-    return s.length > 200 ? `${s.slice(0, 200)}...` : s;
-  } catch {
-    return String(item);
   }
 }

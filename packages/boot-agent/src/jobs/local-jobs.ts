@@ -2,23 +2,17 @@
  * Sub-agent changes the BootAgent asks of itself to converge to the server's desired-state
  * policy (docs/lifecycle.md "Desired state — on the host"). They take the path of the server's
  * jobs after the signature step (the policy document was verified as a whole): the same
- * validation, the host policy file, the journal (`started` on disk before they run, so a change
- * cut short by kill -9 is reported interrupted and never run twice), and the one queue of the
- * JobRunner, so a policy change never interleaves with a job from the server.
+ * validation (job-validation.ts), the host policy file, the journal (`started` on disk before
+ * they run, so a change cut short by kill -9 is reported interrupted and never run twice), and
+ * the one queue of the JobRunner, so a policy change never interleaves with a job from the server.
  */
 import { isDiskFull } from '@aspire/agent-core';
-import {
-  BOOT_AGENT_NAME,
-  ErrorCode,
-  ErrorMessage,
-  errorMessage,
-  subAgentJob,
-  type SubAgentJob,
-} from '@aspire/protocol';
+import { BOOT_AGENT_NAME, ErrorCode, ErrorMessage, errorMessage, type SubAgentJob } from '@aspire/protocol';
 import type { Logger } from 'pino';
 import type { JobOutcome, SubAgentManager } from '../contracts.ts';
 import type { JobJournal } from '../state/job-journal.ts';
 import type { JobRunner, Queued } from './job-runner.ts';
+import { validateSubAgentJob } from './job-validation.ts';
 
 /** One change: a journal id unique to it, and the sub-agent job it runs. */
 export interface LocalJob {
@@ -43,14 +37,14 @@ export async function acceptLocalJobs(d: LocalJobDeps, items: readonly LocalJob[
       writes.push(d.journal.answer(id, job.action, { errcode, message }));
       outcomes.push(Promise.resolve({ errcode, message }));
     };
-    const v = subAgentJob.validate(job);
+    const v = validateSubAgentJob(job);
     const manager = d.manager;
     if (d.journal.lookup(id).kind !== 'new') {
       outcomes.push(
         Promise.resolve({ errcode: ErrorCode.JOB_INVALID, message: `change id ${id} already used; not run` }),
       );
-    } else if (!v.ok) answer(ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${v.errors.join('; ')}`);
-    else if (v.value.name.toLowerCase() === BOOT_AGENT_NAME.toLowerCase())
+    } else if (!v.ok) answer(v.errcode, v.message);
+    else if (v.job.name.toLowerCase() === BOOT_AGENT_NAME.toLowerCase())
       answer(ErrorCode.JOB_INVALID, `${ErrorMessage.JOB_INVALID}: ${BOOT_AGENT_NAME} is not a sub-agent`);
     else if (!manager)
       answer(ErrorCode.JOB_UNSUPPORTED_ACTION, `${ErrorMessage.JOB_UNSUPPORTED_ACTION}: no sub-agent manager`);
@@ -60,7 +54,7 @@ export async function acceptLocalJobs(d: LocalJobDeps, items: readonly LocalJob[
         answer(ErrorCode.POLICY_REFUSED, refusal);
         continue;
       }
-      const checked = v.value;
+      const checked = v.job;
       let done: (o: JobOutcome) => void = () => undefined;
       outcomes.push(
         new Promise<JobOutcome>((resolve) => {

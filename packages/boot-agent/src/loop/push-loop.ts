@@ -6,6 +6,7 @@
  */
 import { Backoff, type Clock, type TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
+import type { PushRequests } from './push-requests.ts';
 
 export type RoundResult =
   | { kind: 'ok' }
@@ -15,11 +16,18 @@ export type RoundResult =
 export interface PushLoopDeps {
   clock: Clock;
   logger: Logger;
+  backoff?: Backoff;
+}
+
+/**
+ * What the loop runs, given at start(): the loop is made before the job runner (which holds it
+ * as PushRequests) and the round that feeds the runner is made after both.
+ */
+export interface PushRun {
   /** Current step in seconds (a config job may change it between rounds). */
   stepSec: () => number;
   /** One round: build the body, try the servers in order, handle the reply. */
   round: (signal: AbortSignal) => Promise<RoundResult>;
-  backoff?: Backoff;
 }
 
 /** Longest Retry-After honoured; a server asking for more is waited on for this long. */
@@ -28,7 +36,7 @@ export const BACKOFF_BASE_MS = 1000;
 /** An early push (results ready) comes at least this long after the previous round ended. */
 export const EARLY_PUSH_MIN_GAP_MS = 1000;
 
-export class PushLoop {
+export class PushLoop implements PushRequests {
   private timer: TimerHandle | undefined;
   private inFlight: Promise<void> | undefined;
   private readonly ac = new AbortController();
@@ -40,6 +48,8 @@ export class PushLoop {
   private soon = false;
   /** Set synchronously when a round starts (inFlight is assigned only after its first await). */
   private roundActive = false;
+  /** Set by start(); this placeholder never runs (every path checks `stopped` first). */
+  private run: PushRun = { stepSec: () => 1, round: async () => ({ kind: 'failed' }) };
   rounds = 0;
   failures = 0;
 
@@ -47,8 +57,10 @@ export class PushLoop {
     this.backoff = deps.backoff ?? new Backoff({ baseMs: BACKOFF_BASE_MS, maxMs: 24 * 3600_000 });
   }
 
-  start(): void {
+  /** Start pushing (first round at once). Before start, and after stop, requests change nothing. */
+  start(run: PushRun): void {
     if (!this.stopped) return;
+    this.run = run;
     this.stopped = false;
     this.schedule(0);
   }
@@ -84,7 +96,7 @@ export class PushLoop {
   /** The step changed: the next round is due one new step after the last one ended, if sooner. */
   stepChanged(): void {
     if (this.stopped || this.roundActive || this.backoff.attempts > 0) return;
-    const due = this.lastRoundEnd + this.deps.stepSec() * 1000;
+    const due = this.lastRoundEnd + this.run.stepSec() * 1000;
     if (due < this.dueAt) this.schedule(Math.max(0, due - this.deps.clock.monotonic()));
   }
 
@@ -105,7 +117,7 @@ export class PushLoop {
   private async runRound(): Promise<void> {
     let r: RoundResult;
     try {
-      r = await this.deps.round(this.ac.signal);
+      r = await this.run.round(this.ac.signal);
     } catch (err) {
       this.deps.logger.error({ err }, 'status round failed unexpectedly');
       r = { kind: 'failed' };
@@ -114,7 +126,7 @@ export class PushLoop {
     this.roundActive = false;
     this.lastRoundEnd = this.deps.clock.monotonic();
     if (this.stopped) return;
-    const stepMs = this.deps.stepSec() * 1000;
+    const stepMs = this.run.stepSec() * 1000;
     const soon = this.soon;
     this.soon = false;
     if (r.kind === 'ok') {
