@@ -136,7 +136,14 @@ export function createCluster(deps: ClusterDeps): Cluster {
     const agents = registry?.size ?? 0;
     const rate = lastBeat.at > 0 && now > lastBeat.at ? ((agents - lastBeat.agents) * 1000) / (now - lastBeat.at) : 0;
     lastBeat = { at: now, agents };
-    await presence.beat(advertised, now, ttlMs, agents, rate);
+    if ((await presence.beat(advertised, now, ttlMs, agents, rate)) && registry && registry.size > 0) {
+      // Seen lost meanwhile, so housekeeping may have deleted the presence of channels still here.
+      log.warn({ agents }, 'cluster: heartbeat had lapsed; presence written again');
+      await presence.republish(
+        registry.list().map((c) => ({ agentsn: c.agentsn, hostname: c.hostname, connId: `${c.connId}` })),
+        now,
+      );
+    }
     placement.update(await presence.liveView(now));
     const alive = placement.liveIds();
     const lost = new Set<string>();

@@ -39,14 +39,45 @@ export class PresenceTable {
     await this.pool.query('DELETE FROM aspire_cluster_nodes WHERE node_id = $1', [this.nodeId]);
   }
 
-  /** Insert or renew this node's row: expiry, agent count and net rate (one row, whatever the agents). */
-  async beat(advertise: string, now: number, ttlMs: number, agents: number, rate: number): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO aspire_cluster_nodes (node_id, advertise, started, expires, agents, rate, beat_at)
+  /**
+   * Insert or renew this node's row: expiry, agent count and net rate (one row, whatever the
+   * agents). True when the row had lapsed (absent or expired: a database outage, a stalled
+   * process), since housekeeping may then have deleted this node's presence.
+   */
+  async beat(advertise: string, now: number, ttlMs: number, agents: number, rate: number): Promise<boolean> {
+    const r = await this.pool.query<{ was: string | null }>(
+      `WITH old AS (SELECT expires FROM aspire_cluster_nodes WHERE node_id = $1)
+       INSERT INTO aspire_cluster_nodes (node_id, advertise, started, expires, agents, rate, beat_at)
        VALUES ($1, $2, $3, $4, $5, $6, $3)
        ON CONFLICT (node_id) DO UPDATE SET advertise = EXCLUDED.advertise, expires = EXCLUDED.expires,
-         agents = EXCLUDED.agents, rate = EXCLUDED.rate, beat_at = EXCLUDED.beat_at`,
+         agents = EXCLUDED.agents, rate = EXCLUDED.rate, beat_at = EXCLUDED.beat_at
+       RETURNING (SELECT expires FROM old) AS was`,
       [this.nodeId, advertise, now, now + ttlMs, agents, rate],
+    );
+    const was = r.rows[0]?.was;
+    return was === null || was === undefined || Number(was) <= now;
+  }
+
+  /** Write the presence of every channel held here again (after this node's row had lapsed). */
+  async republish(
+    conns: readonly { agentsn?: string | undefined; hostname: string; connId: string }[],
+    now: number,
+  ): Promise<void> {
+    if (conns.length === 0) return;
+    await this.pool.query(
+      `INSERT INTO aspire_cluster_presence (identity, agentsn, hostname, node_id, conn_id, since)
+       SELECT identity, agentsn, hostname, $4, conn_id, $5
+         FROM unnest($1::text[], $2::text[], $3::text[], $6::text[]) AS x(identity, agentsn, hostname, conn_id)
+       ON CONFLICT (identity) DO UPDATE SET agentsn = EXCLUDED.agentsn, hostname = EXCLUDED.hostname,
+         node_id = EXCLUDED.node_id, conn_id = EXCLUDED.conn_id, since = EXCLUDED.since`,
+      [
+        conns.map(presenceIdentity),
+        conns.map((c) => c.agentsn ?? null),
+        conns.map((c) => c.hostname),
+        this.nodeId,
+        now,
+        conns.map((c) => c.connId),
+      ],
     );
   }
 
