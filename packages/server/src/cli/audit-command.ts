@@ -1,5 +1,6 @@
 /** `aspire audit [--token NAME] [--route R] [--host SN] [--since T] [--until T] [--limit N]`: GET /audit (admin). */
 import type { Command } from 'commander';
+import type { AuditRecord } from '../api-types.ts';
 import { positiveInt, runClient, unixSeconds, withConnection, type ClientFlags } from './command-kit.ts';
 import { json, renderTable, when, type Column } from './output.ts';
 
@@ -12,22 +13,8 @@ interface AuditFlags extends ClientFlags {
   limit?: string;
 }
 
-interface AuditRow {
-  id: number;
-  /** ISO 8601 UTC, as every time in the REST API. */
-  at: string;
-  phase: string;
-  token: string | null;
-  source: string;
-  method: string;
-  route: string;
-  targets: number | null;
-  selector: string | null;
-  command: string | null;
-  run_as: string | null;
-  code: number | null;
-  outcome: string | null;
-}
+/** An audit row as GET /audit answers it (times ISO 8601 UTC, as every time in the REST API). */
+type AuditRow = AuditRecord;
 
 const COLUMNS: Column<AuditRow>[] = [
   { head: 'AT', cell: (r) => when(r.at) },

@@ -5,9 +5,11 @@
  */
 import { call, upload } from './client.ts';
 import type {
+  AuditRecord,
   DashboardStats,
   Host,
   HostEvent,
+  HostSubtask,
   Package,
   PageOf,
   Region,
@@ -223,41 +225,13 @@ export function findTasks(
 }
 
 /** One row of the audit log (GET /audit, admin): who did what, where, with what outcome. */
-export interface AuditRow {
-  id: number;
-  /** ISO 8601 UTC */
-  at: string;
-  phase: string;
-  request: string;
-  token: string | null;
-  source: string;
-  method: string;
-  route: string;
-  targets: number | null;
-  selector: string | null;
-  command: string | null;
-  run_as: string | null;
-  code: number | null;
-  outcome: string | null;
-}
+export type AuditRow = AuditRecord;
 
 export function listAudit(
   q: Paging & { token?: string; route?: string; agentsn?: string },
   signal?: AbortSignal,
 ): Promise<PageOf & { audit: AuditRow[] }> {
   return call('GET', '/audit', { query: { order: 'desc', sortby: 'id', ...q }, signal });
-}
-
-/** A host's subtasks with their task's command and status, newest task first (console-api route). */
-export interface HostSubtask {
-  taskid: number;
-  command: string;
-  task_status: string;
-  subtask: string;
-  state: string;
-  errcode: number | null;
-  message: string | null;
-  gmt_modify: number;
 }
 
 export function hostTasks(agentsn: string, signal?: AbortSignal): Promise<{ subtasks: HostSubtask[] }> {
