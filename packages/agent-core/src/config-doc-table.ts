@@ -6,17 +6,17 @@
 import { readFileSync } from 'node:fs';
 import type { ConfigDoc, KeySpec } from './config-schema.ts';
 
-function defaultText(spec: KeySpec, full: boolean): string {
+function defaultText(spec: KeySpec, bare: boolean): string {
   if (spec.docDefault !== undefined) return spec.docDefault;
   switch (spec.type) {
     case 'number':
-      return full ? String(spec.default) : `${spec.default} (${spec.min}..${spec.max})`;
+      return bare ? String(spec.default) : `${spec.default} (${spec.min}..${spec.max})`;
     case 'string':
       return spec.default === '' ? '(empty)' : `\`${spec.default}\``;
     case 'boolean':
       return String(spec.default);
     default:
-      return full ? '' : 'none';
+      return bare ? '' : 'none';
   }
 }
 
@@ -32,18 +32,19 @@ function boundsText(spec: KeySpec): string {
   return spec.type === 'number' ? `${spec.min}..${spec.max}` : '';
 }
 
-/** The Markdown table of `doc`: `key | default | meaning`, or with type and bounds when `full`. */
+/** The Markdown table of `doc`: `key`, its columns, `meaning`. */
 export function configDocTable(doc: ConfigDoc): string {
-  const full = doc.full === true;
-  const head = full ? ['key', 'type', 'default', 'bounds', 'meaning'] : ['key', 'default', 'meaning'];
+  const columns = doc.columns ?? ['default'];
+  // With a bounds column the default is the bare value; without, the bounds follow it.
+  const withBounds = columns.includes('bounds');
+  const cell = { type: typeText, bounds: boundsText, default: (s: KeySpec) => defaultText(s, withBounds) };
+  const head = ['key', ...columns, 'meaning'];
   const rows = doc.sections.flatMap(({ prefix, schema }) =>
-    Object.entries(schema).map(([key, spec]) => {
-      const name = `\`${prefix}${key}\``;
-      const meaning = spec.doc.replace(/\|/g, '\\|');
-      return full
-        ? [name, typeText(spec), defaultText(spec, true), boundsText(spec), meaning]
-        : [name, defaultText(spec, false), meaning];
-    }),
+    Object.entries(schema).map(([key, spec]) => [
+      `\`${prefix}${key}\``,
+      ...columns.map((c) => cell[c](spec)),
+      spec.doc.replace(/\|/g, '\\|'),
+    ]),
   );
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

@@ -53,10 +53,11 @@ export type ConfigSchema = Readonly<Record<string, KeySpec>>;
 
 /**
  * How a config file's docs table is made: its schema, then the schemas of its object keys
- * with their prefix (`supervision.`), as rows of one table; `full` adds type and bounds columns.
+ * with their prefix (`supervision.`), as rows of one table, with `key`, the `columns` (default:
+ * only `default`) and `meaning`.
  */
 export interface ConfigDoc {
-  full?: boolean;
+  columns?: ReadonlyArray<'type' | 'default' | 'bounds'>;
   sections: ReadonlyArray<{ prefix: string; schema: ConfigSchema }>;
 }
 

@@ -31,7 +31,14 @@ import { listenFailure, startupFailureLine } from './startup-failure.ts';
 import { openStore, withStoreEnv, type StoreEnv } from './store/open-store.ts';
 import { addMigrateCommand } from './store/postgres/migrate-cli.ts';
 import { loadOrCreateHostCa } from './trust/host-ca.ts';
-import { addHubFlags, hubFromFlags, hubListeningLine, polarisRoutes, type HubFlags } from './hub/index.ts';
+import {
+  addHubFlags,
+  hubFlagsOver,
+  hubFromSettings,
+  hubListeningLine,
+  polarisRoutes,
+  type HubFlags,
+} from './hub/index.ts';
 import { loadServerSigning } from './trust/signing-key.ts';
 import { CLUSTER_BOUNDS, clusterRoutes, createCluster, derivedNodeId } from './cluster/index.ts';
 
@@ -69,6 +76,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;
   if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
   if ((flags.logFile ?? flags.log) !== undefined) raw.logFile = flags.logFile ?? flags.log;
+  const rawHub = hubFlagsOver(raw.hub, flags);
+  if (rawHub !== undefined) raw.hub = rawHub;
   // ASPIRE_DATABASE_URL selects PostgreSQL over the file's `store` (docs/scale.md).
   const storeEnv: StoreEnv = {
     ASPIRE_DATABASE_URL: process.env.ASPIRE_DATABASE_URL,
@@ -135,7 +144,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       })
     : undefined;
   if (cluster) starting.undo.push(() => cluster.stop());
-  const hub = hubFromFlags(flags, {
+  const hub = hubFromSettings(config.hub, {
     clock: realClock,
     logger,
     store,
@@ -183,7 +192,17 @@ async function serve(flags: ServeFlags): Promise<void> {
   const hubAddress = hub
     ? await hub
         .start()
-        .catch((err: unknown) => Promise.reject(listenFailure(err, flags.hubListen ?? '', '--hub-listen HOST:PORT')))
+        .catch((err: unknown) =>
+          Promise.reject(
+            listenFailure(
+              err,
+              config.hub?.listen ?? '',
+              flags.hubListen !== undefined
+                ? '--hub-listen HOST:PORT'
+                : '--hub-listen HOST:PORT (config key "hub.listen")',
+            ),
+          ),
+        )
     : undefined;
   if (cluster) {
     // The node id and the address other nodes redirect agents to: configured, else the hub's.

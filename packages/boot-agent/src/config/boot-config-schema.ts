@@ -218,7 +218,7 @@ export const SELF_UPGRADE_SCHEMA = {
 
 /** docs/boot-agent.md's boot.json table. */
 export const BOOT_CONFIG_DOC: ConfigDoc = {
-  full: true,
+  columns: ['type', 'default', 'bounds'],
   sections: [
     { prefix: '', schema: BOOT_CONFIG_SCHEMA },
     { prefix: 'policy.', schema: POLICY_OBJECT_SCHEMA },

@@ -1,14 +1,16 @@
 /**
- * The hub's part of `aspire serve`: flags in, a CommandHub out (or none when --hub-listen is
- * not given). main.ts calls this before buildServer (the Polaris routes go into
- * operatorPlugins) and starts/stops the hub around the HTTP listener.
+ * The hub's part of `aspire serve`: its flags go over the config file's `hub` object
+ * (hubFlagsOver), the server config check checks the result (hub-options.ts), and a CommandHub
+ * comes out (or none when no listen address is set). main.ts calls hubFromSettings before
+ * buildServer (the Polaris routes go into operatorPlugins) and starts/stops the hub around the
+ * HTTP listener.
  */
 import type { Command } from 'commander';
 import type { Clock } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import type { Signer } from '@aspire/protocol';
 import { createCommandHub, type CommandHub } from './command-hub.ts';
-import { checkHubOptions } from './hub-options.ts';
+import { checkHubOptions, type HubSettings } from './hub-options.ts';
 import type { Store } from '../store/store.ts';
 import type { Cluster } from '../cluster/cluster.ts';
 
@@ -40,9 +42,28 @@ export function addHubFlags(cmd: Command): Command {
     );
 }
 
+/**
+ * The server config's raw `hub` object with the flags given put over it (flags win, as for the
+ * server's own keys): the config check then checks them together.
+ */
+export function hubFlagsOver(rawHub: unknown, flags: HubFlags): unknown {
+  const over: Record<string, unknown> = {};
+  if (flags.hubListen !== undefined) over.listen = flags.hubListen;
+  if (flags.hubCert !== undefined) over.cert = flags.hubCert;
+  if (flags.hubKey !== undefined) over.key = flags.hubKey;
+  if (flags.hubRedirect !== undefined) over.redirect = flags.hubRedirect;
+  if (flags.hubRedirectOver !== undefined) over.redirectOver = Number(flags.hubRedirectOver);
+  if (flags.hubIdleTimeoutMs !== undefined) over.idleTimeoutMs = Number(flags.hubIdleTimeoutMs);
+  if (flags.hubHandshakeTimeoutMs !== undefined) over.handshakeTimeoutMs = Number(flags.hubHandshakeTimeoutMs);
+  if (Object.keys(over).length === 0) return rawHub;
+  // A `hub` that is not an object stays as it is: the config check names it.
+  if (rawHub !== undefined && (rawHub === null || typeof rawHub !== 'object' || Array.isArray(rawHub))) return rawHub;
+  return { ...(rawHub as Record<string, unknown> | undefined), ...over };
+}
+
 /** The hub keeps task results in the server's store (one database per server), `keepResults` per host and task. */
-export function hubFromFlags(
-  flags: HubFlags,
+export function hubFromSettings(
+  settings: HubSettings | undefined,
   deps: {
     clock: Clock;
     logger: Logger;
@@ -55,14 +76,8 @@ export function hubFromFlags(
     cluster?: Cluster;
   },
 ): CommandHub | undefined {
-  if (!flags.hubListen) return undefined;
-  const raw: Record<string, unknown> = { listen: flags.hubListen, cert: flags.hubCert, key: flags.hubKey };
-  if (flags.hubRedirect !== undefined) raw.redirect = flags.hubRedirect;
-  if (flags.hubRedirectOver !== undefined) raw.redirectOver = Number(flags.hubRedirectOver);
-  if (flags.hubIdleTimeoutMs !== undefined) raw.idleTimeoutMs = Number(flags.hubIdleTimeoutMs);
-  if (flags.hubHandshakeTimeoutMs !== undefined) raw.handshakeTimeoutMs = Number(flags.hubHandshakeTimeoutMs);
-  for (const k of Object.keys(raw)) if (raw[k] === undefined) delete raw[k];
-  const options = checkHubOptions(raw, 'hub flags');
+  if (!settings?.listen) return undefined;
+  const options = checkHubOptions({ ...settings }, 'hub');
   return createCommandHub({
     options,
     clock: deps.clock,

@@ -1,10 +1,18 @@
 /**
- * Command hub settings: from `aspire serve` flags (--hub-listen, --hub-cert, --hub-key,
- * --hub-redirect, --hub-redirect-over) or a `hub` object in the server config. Checked once,
- * frozen, passed down.
+ * Command hub settings: the `hub` object of the server config, each key declared once in
+ * HUB_SCHEMA (type, default, bounds, doc: docs/server.md's table comes from it), with the
+ * `aspire serve` flags (--hub-listen, --hub-cert, ...) as overrides. The config check takes the
+ * settings (checkHubSettings); the hub's start reads the PEM files (checkHubOptions).
  */
 import { readFileSync } from 'node:fs';
-import { ConfigChecker, type Bound } from '@aspire/agent-core';
+import {
+  ConfigChecker,
+  checkSchema,
+  schemaBounds,
+  schemaKeys,
+  type ConfigSchema,
+  type SchemaValues,
+} from '@aspire/agent-core';
 
 export interface HubOptions {
   host: string;
@@ -28,16 +36,86 @@ export interface HubOptions {
   defaultDeadlineMs: number;
 }
 
-export const HUB_BOUNDS = {
-  handshakeTimeoutMs: { min: 100, max: 120_000, default: 10_000 },
-  idleTimeoutMs: { min: 500, max: 3_600_000, default: 120_000 },
-  maxBadFrames: { min: 1, max: 10_000, default: 10 },
-  replyGraceMs: { min: 0, max: 600_000, default: 15_000 },
-  defaultDeadlineMs: { min: 100, max: 3_600_000, default: 60_000 },
-  redirectOver: { min: 0, max: 10_000_000, default: 0 },
-} satisfies Record<string, Bound>;
+const REDIRECT = /^[\w.:[\],\s-]*$/;
 
-const KEYS = ['listen', 'cert', 'key', 'redirect', ...Object.keys(HUB_BOUNDS)];
+export const HUB_SCHEMA = {
+  listen: {
+    type: 'string',
+    default: '',
+    docDefault: 'none: no hub',
+    docBounds: 'HOST:PORT',
+    doc: 'start the BasicAgent command hub (TLS) on this address, port 0: any free port (`--hub-listen`)',
+  },
+  cert: {
+    type: 'string',
+    default: '',
+    docDefault: 'none',
+    docBounds: 'PEM file',
+    doc: 'certificate (chain) the agents verify against their CA; required with `listen` (`--hub-cert`)',
+  },
+  key: {
+    type: 'string',
+    default: '',
+    docDefault: 'none',
+    docBounds: 'PEM file',
+    doc: 'private key of `cert`; required with `listen` (`--hub-key`)',
+  },
+  redirect: {
+    type: 'string',
+    default: '',
+    check: (v) => (REDIRECT.test(v) ? undefined : 'must be a list like "ip1,ip2:port"'),
+    docDefault: 'none',
+    docBounds: '`ip1,ip2:port`',
+    doc: 'redirect connecting agents to these servers (`--hub-redirect`)',
+  },
+  redirectOver: {
+    type: 'number',
+    min: 0,
+    max: 10_000_000,
+    default: 0,
+    doc: 'with `redirect`: redirect only agents beyond this many connected here, 0: all (`--hub-redirect-over`)',
+  },
+  handshakeTimeoutMs: {
+    type: 'number',
+    min: 100,
+    max: 120_000,
+    default: 10_000,
+    doc: 'the TLS handshake must finish within this, and the init frame then arrive within this again (`--hub-handshake-timeout-ms`)',
+  },
+  idleTimeoutMs: {
+    type: 'number',
+    min: 500,
+    max: 3_600_000,
+    default: 120_000,
+    doc: 'a connection that sends nothing (not even a ping) for this long is closed (`--hub-idle-timeout-ms`)',
+  },
+  maxBadFrames: {
+    type: 'number',
+    min: 1,
+    max: 10_000,
+    default: 10,
+    doc: 'malformed frames tolerated on one connection before it is closed',
+  },
+  replyGraceMs: {
+    type: 'number',
+    min: 0,
+    max: 600_000,
+    default: 15_000,
+    doc: "added to a command's own timeout before the hub answers `CHANNEL_TIMEOUT`",
+  },
+  defaultDeadlineMs: {
+    type: 'number',
+    min: 100,
+    max: 3_600_000,
+    default: 60_000,
+    doc: 'deadline of requests without their own timeout (getinfo, task.*)',
+  },
+} as const satisfies ConfigSchema;
+
+export const HUB_BOUNDS = schemaBounds(HUB_SCHEMA);
+
+/** The server config's `hub` object, checked (flags already merged in); `listen` empty: no hub. */
+export type HubSettings = SchemaValues<typeof HUB_SCHEMA>;
 
 /** `host:port` (IPv6 in brackets). */
 export function parseListen(listen: string): { host: string; port: number } | undefined {
@@ -48,14 +126,37 @@ export function parseListen(listen: string): { host: string; port: number } | un
   return { host: m[1] ?? m[2]!, port };
 }
 
-/** Raw keys: listen, cert (file), key (file), redirect, and the numbers of HUB_BOUNDS. */
+/**
+ * The server config's `hub` object: every key of HUB_SCHEMA, problems and clamps named
+ * `hub.KEY` in `parent`. A listen address must parse; cert and key are required with it (the
+ * files are read when the hub starts).
+ */
+export function checkHubSettings(raw: unknown, parent: ConfigChecker): HubSettings | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    parent.problems.push('hub: must be an object');
+    return undefined;
+  }
+  const c = new ConfigChecker(raw as Record<string, unknown>, schemaKeys(HUB_SCHEMA));
+  const settings = checkSchema(c, HUB_SCHEMA);
+  if (settings.listen !== '') {
+    if (!parseListen(settings.listen)) c.problems.push(`listen: ${JSON.stringify(settings.listen)} is not host:port`);
+    if (!settings.cert) c.problems.push('cert: required (PEM file)');
+    if (!settings.key) c.problems.push('key: required (PEM file)');
+  }
+  parent.problems.push(...c.problems.map((p) => `hub.${p}`));
+  parent.notes.push(...c.notes.map((n) => `hub.${n}`));
+  return settings;
+}
+
+/** Raw keys of HUB_SCHEMA; reads the cert and key files. */
 export function checkHubOptions(raw: Record<string, unknown>, source = 'hub'): Readonly<HubOptions> {
-  const c = new ConfigChecker(raw, KEYS);
-  const listen = c.string('listen', '');
-  const addr = parseListen(listen);
-  if (!addr) c.problems.push(`listen: ${JSON.stringify(listen)} is not host:port`);
-  const readPem = (k: string): string => {
-    const path = c.string(k, '');
+  const c = new ConfigChecker(raw, schemaKeys(HUB_SCHEMA));
+  const s = checkSchema(c, HUB_SCHEMA);
+  const addr = parseListen(s.listen);
+  if (!addr) c.problems.push(`listen: ${JSON.stringify(s.listen)} is not host:port`);
+  const readPem = (k: 'cert' | 'key'): string => {
+    const path = s[k];
     if (!path) {
       c.problems.push(`${k}: required (PEM file)`);
       return '';
@@ -69,21 +170,17 @@ export function checkHubOptions(raw: Record<string, unknown>, source = 'hub'): R
   };
   const cert = readPem('cert');
   const key = readPem('key');
-  const redirect = c.string('redirect', '', (v) =>
-    /^[\w.:[\],\s-]*$/.test(v) ? undefined : 'must be a list like "ip1,ip2:port"',
-  );
-  const n = (k: keyof typeof HUB_BOUNDS) => c.number(k, HUB_BOUNDS[k]);
   return c.finish(source, {
     host: addr?.host ?? '127.0.0.1',
     port: addr?.port ?? 0,
     cert,
     key,
-    redirect: redirect.trim(),
-    redirectOver: n('redirectOver'),
-    handshakeTimeoutMs: n('handshakeTimeoutMs'),
-    idleTimeoutMs: n('idleTimeoutMs'),
-    maxBadFrames: n('maxBadFrames'),
-    replyGraceMs: n('replyGraceMs'),
-    defaultDeadlineMs: n('defaultDeadlineMs'),
+    redirect: s.redirect.trim(),
+    redirectOver: s.redirectOver,
+    handshakeTimeoutMs: s.handshakeTimeoutMs,
+    idleTimeoutMs: s.idleTimeoutMs,
+    maxBadFrames: s.maxBadFrames,
+    replyGraceMs: s.replyGraceMs,
+    defaultDeadlineMs: s.defaultDeadlineMs,
   });
 }
