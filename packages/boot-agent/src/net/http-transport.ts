@@ -133,21 +133,7 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
       // The stream can end early when the socket is torn down under it: never parse a partial reply.
       if (ac.signal.aborted || !res.complete)
         throw ac.signal.reason ?? Object.assign(new Error('reply cut short'), { code: 'ECONNRESET' });
-      const text = Buffer.concat(chunks).toString('utf8');
-      const status = res.statusCode ?? 0;
-      if (status === 429 || status === 408 || status >= 500) {
-        const o: Outcome<T> = { kind: 'retry', reason: `HTTP ${status} from ${url.origin}${snippet(text)}` };
-        if (retryAfterMs !== undefined) o.retryAfterMs = retryAfterMs;
-        return o;
-      }
-      if (status < 200 || status >= 300) {
-        return { kind: 'fatal', status, reason: `HTTP ${status} from ${url.origin}${snippet(text)}` };
-      }
-      const parsed = parseJson(text);
-      if (!parsed.ok) return { kind: 'retry', reason: `${parsed.error} in reply from ${url.origin}${snippet(text)}` };
-      const v = check.validate(parsed.value);
-      if (!v.ok) return { kind: 'retry', reason: `invalid reply from ${url.origin}: ${v.errors.join('; ')}` };
-      return { kind: 'ok', status, value: v.value };
+      return judgeReply(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), url, retryAfterMs, check);
     } catch (err) {
       const reason = ac.signal.aborted && ac.signal.reason instanceof Error ? ac.signal.reason.message : describe(err);
       return { kind: 'retry', reason: `${url.origin}: ${reason}` };
@@ -168,6 +154,29 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
       if (https) (await https).agent.destroy();
     },
   };
+}
+
+/** A whole reply as an outcome: retry (429, 408, 5xx, bad JSON, invalid), fatal (other non-2xx) or ok. */
+function judgeReply<T>(
+  status: number,
+  text: string,
+  url: URL,
+  retryAfterMs: number | undefined,
+  check: Validator<T>,
+): Outcome<T> {
+  if (status === 429 || status === 408 || status >= 500) {
+    const o: Outcome<T> = { kind: 'retry', reason: `HTTP ${status} from ${url.origin}${snippet(text)}` };
+    if (retryAfterMs !== undefined) o.retryAfterMs = retryAfterMs;
+    return o;
+  }
+  if (status < 200 || status >= 300) {
+    return { kind: 'fatal', status, reason: `HTTP ${status} from ${url.origin}${snippet(text)}` };
+  }
+  const parsed = parseJson(text);
+  if (!parsed.ok) return { kind: 'retry', reason: `${parsed.error} in reply from ${url.origin}${snippet(text)}` };
+  const v = check.validate(parsed.value);
+  if (!v.ok) return { kind: 'retry', reason: `invalid reply from ${url.origin}: ${v.errors.join('; ')}` };
+  return { kind: 'ok', status, value: v.value };
 }
 
 /** Error codes meaning the server went away in the middle of an exchange. */
