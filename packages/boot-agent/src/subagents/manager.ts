@@ -149,6 +149,9 @@ export function createSubAgentManager(deps: SubAgentManagerDeps & ManagerExtras)
     },
     handleJob(job, signal, stop = signal) {
       return queued(async () => {
+        // The BootAgent's runner hands over jobs checked at its edge (jobs/job-validation.ts); the
+        // manager still checks its own input because a job's name becomes a directory and not
+        // every caller is the runner (tests, the policy's local jobs).
         const v = subAgentJob.validate(job);
         if (!v.ok) return { errcode: ErrorCode.JOB_INVALID, message: `invalid job: ${v.errors.join('; ')}` };
         try {
