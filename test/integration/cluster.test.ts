@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '@aspire/protocol';
 import {
@@ -160,6 +160,31 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  it('keeps presence written once per connection: a node whose row lapsed writes its presence again', async () => {
+    const [onNode2] = await localAgents(nodes[1]!);
+    // Heartbeats renew only the node rows: the presence rows stay as the connections wrote them.
+    const before = await pg.psql(
+      "SELECT identity || ' ' || since FROM aspire_cluster_presence ORDER BY 1",
+      'aspire_cluster',
+    );
+    await new Promise((r) => setTimeout(r, 1500)); // three heartbeats of 500 ms
+    expect(
+      await pg.psql("SELECT identity || ' ' || since FROM aspire_cluster_presence ORDER BY 1", 'aspire_cluster'),
+    ).toBe(before);
+    // As after a database outage: node 2's row expired and housekeeping deleted its presence.
+    await pg.psql(
+      "UPDATE aspire_cluster_nodes SET expires = 0 WHERE node_id = 'node-2'; DELETE FROM aspire_cluster_presence WHERE node_id = 'node-2'",
+      'aspire_cluster',
+    );
+    await waitUntil(
+      async () => {
+        const r = await polaris(nodes[0]!, { hosts: [onNode2], method: 'sync.bash', cmd: 'echo back', timeout: 10 });
+        return r.body.response?.[0]?.resp === 'success' || undefined;
+      },
+      { timeoutMs: 30_000, what: "node 1 reaches node 2's host again" },
+    );
+  });
+
   it('carries a reply larger than a NOTIFY payload (8000 bytes) between nodes by a row', async () => {
     const [onNode3] = await localAgents(nodes[2]!);
     const r = await polaris(nodes[0]!, {
@@ -177,20 +202,19 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
   it('routes POST /polaris/cancel to the node holding the host: a request sent through node 1 to a host on node 3 is cancelled from node 2', async () => {
     const [onNode3] = await localAgents(nodes[2]!);
     const requestId = `cl-cancel-${process.pid}`;
+    // The agent runs on this machine: the file says the script has printed its first line.
+    const marker = join(mkdtempSync(join(tmpdir(), 'aspire-cluster-cancel-')), 'started');
     const running = nodes[0]!.api('POST', '/api/v1/server/polaris', {
       id: requestId,
       hosts: [onNode3],
       method: 'sync.bash',
-      cmd: 'echo started; sleep 90; echo not-reached',
+      cmd: `echo started; touch ${marker}; sleep 90; echo not-reached`,
       timeout: 120,
     });
-    await waitUntil(
-      async () => {
-        const r = await nodes[2]!.api('GET', '/api/v1/server/polaris/agents');
-        return (r.body.agents as { inflight: number }[]).some((a) => a.inflight > 0) || undefined;
-      },
-      { timeoutMs: 20_000, what: 'the routed command is in flight on node 3' },
-    );
+    await waitUntil(async () => existsSync(marker) || undefined, {
+      timeoutMs: 20_000,
+      what: 'the routed command has started on node 3',
+    });
     const cancel = await nodes[1]!.api('POST', '/api/v1/server/polaris/cancel', {
       hosts: [onNode3, 'cl-nowhere'],
       id: requestId,
@@ -209,6 +233,7 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
     // Nothing runs under that id any more, whichever node is asked.
     const again = await nodes[0]!.api('POST', '/api/v1/server/polaris/cancel', { hosts: [onNode3], id: requestId });
     expect(again.body.response[0]).toMatchObject({ resp: 'failed', retcode: ErrorCode.CHANNEL_NOTHING_TO_CANCEL });
+    rmSync(dirname(marker), { recursive: true, force: true });
   }, 60_000);
 
   const sweepRuns = async (name: string): Promise<number> =>
