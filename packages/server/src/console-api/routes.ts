@@ -4,7 +4,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { HostStore } from '../store/host-store.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { Periodic } from '../periodic.ts';
 import { DashboardHistory } from './dashboard-history.ts';
@@ -26,7 +27,7 @@ const HostTasksQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export async function consoleApiRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function consoleApiRoutes(app: FastifyInstance, ctx: PartContext<HostStore>): Promise<void> {
   const history = new DashboardHistory();
   // Follow the statistics job: look at its latest result once per its interval (a sample is
   // kept only when the computation is new), from the moment the server is ready until it closes.

@@ -12,7 +12,8 @@ import { sendError } from './envelope.ts';
 import { setOperator, type HostFacts, type HostLookup } from './operator.ts';
 import { addressAllowed, addressList, checkScope, isRole, roleAtLeast, type Role } from './operator-scope.ts';
 import { sha256Hex } from './secrets.ts';
-import type { HostRow, Store } from '../store/store.ts';
+import type { HostRow, HostStore } from '../store/host-store.ts';
+import type { OperatorStore } from '../store/operator-store.ts';
 
 /** Routes an operator may call beyond reading; every other non-GET route needs admin. */
 const OPERATOR_ROUTES = new Set([
@@ -50,7 +51,7 @@ function factsOf(h: HostRow): HostFacts {
 }
 
 /** Hosts a name stands for: the AgentSN (the hub's, when the agent sent one), else every host of that hostname. */
-export function storeHostLookup(store: Pick<Store, 'getHost' | 'listHosts'>): HostLookup {
+export function storeHostLookup(store: Pick<HostStore, 'getHost' | 'listHosts'>): HostLookup {
   return async (name, hint) => {
     const sn = hint?.agentsn ?? name;
     const bySn = await store.getHost(sn);
@@ -67,7 +68,11 @@ export function storeHostLookup(store: Pick<Store, 'getHost' | 'listHosts'>): Ho
 
 const BEARER = /^Bearer ([A-Za-z0-9_\-.~+/=]{8,512})$/;
 
-export function operatorAuth(deps: { store: Store; clock: Clock; serverCidrs: readonly string[] | undefined }) {
+export function operatorAuth(deps: {
+  store: Pick<HostStore, 'getHost' | 'listHosts'> & Pick<OperatorStore, 'tokenGrant'>;
+  clock: Clock;
+  serverCidrs: readonly string[] | undefined;
+}) {
   const serverList = addressList(deps.serverCidrs);
   const hosts = storeHostLookup(deps.store);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {

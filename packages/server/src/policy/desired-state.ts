@@ -10,7 +10,7 @@
  */
 import type { Clock } from '@aspire/agent-core';
 import { EMPTY_POLICY_HASH, type PolicyDocument } from '@aspire/protocol';
-import type { Store } from '../store/store.ts';
+import type { PolicyPart } from '../store/store.ts';
 import { type Effective, hostScope, mergePolicies, nodeScope, type PolicyLayer } from './merge.ts';
 import { type HostComponent, hostComponent, hostTagSet, nodeMap, pathTo, type TreeNodeRow } from './tree-rules.ts';
 
@@ -38,7 +38,7 @@ export class DesiredState {
   private readonly hosts = new Map<string, { generation: number; tags: string; hash: string }>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: PolicyPart,
     private readonly clock: Clock,
   ) {}
 
@@ -119,10 +119,10 @@ export class DesiredState {
   }
 }
 
-const instances = new WeakMap<Store, DesiredState>();
+const instances = new WeakMap<PolicyPart, DesiredState>();
 
 /** One DesiredState per store (the status route and the operator routes share its cache). */
-export function desiredState(store: Store, clock: Clock): DesiredState {
+export function desiredState(store: PolicyPart, clock: Clock): DesiredState {
   let ds = instances.get(store);
   if (!ds) {
     ds = new DesiredState(store, clock);

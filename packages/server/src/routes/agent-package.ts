@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AgentPath, CREDENTIAL_HEADER } from '@aspire/protocol';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { HostStore } from '../store/host-store.ts';
+import type { PackageStore } from '../store/package-store.ts';
 import { sendError } from '../http/envelope.ts';
 import { sameSecret, sha256Hex } from '../http/secrets.ts';
 import type { PackageRow } from '../store/store.ts';
@@ -23,7 +25,7 @@ export function linkSignature(key: string, id: number, agentsn: string, expires:
 
 export function packageLink(
   request: FastifyRequest,
-  ctx: AppContext,
+  ctx: PartContext<HostStore & PackageStore>,
   pkg: PackageRow,
   agentsn: string,
   nowMs: number,
@@ -64,7 +66,10 @@ const Query = Type.Object({
   sig: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
 });
 
-export async function agentPackageRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function agentPackageRoutes(
+  app: FastifyInstance,
+  ctx: PartContext<HostStore & PackageStore>,
+): Promise<void> {
   app.get<{ Params: { id: number; file: string }; Querystring: { agentsn: string; expires?: number; sig?: string } }>(
     `${AgentPath.PACKAGE}/:id/:file`,
     {

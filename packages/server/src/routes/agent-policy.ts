@@ -9,7 +9,10 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AgentPath, CREDENTIAL_HEADER, type EffectiveSubagent } from '@aspire/protocol';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { HostStore } from '../store/host-store.ts';
+import type { PackageStore } from '../store/package-store.ts';
+import type { PolicyPart } from '../store/store.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { TokenBucket } from '../http/rate-limit.ts';
 import { sameSecret, sha256Hex } from '../http/secrets.ts';
@@ -19,7 +22,10 @@ import { packageLink } from './agent-package.ts';
 
 const Query = Type.Object({ agentsn: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
 
-export async function agentPolicyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function agentPolicyRoutes(
+  app: FastifyInstance,
+  ctx: PartContext<HostStore & PackageStore & PolicyPart>,
+): Promise<void> {
   // A policy change makes the whole fleet pull at its next push: the same budget as status pushes
   // (its own bucket), so a fleet is told to come back (429, Retry-After) rather than pile up.
   const bucket = new TokenBucket(ctx.config.rateLimit.statusPerSec, ctx.config.rateLimit.statusBurst, ctx.clock);

@@ -16,7 +16,12 @@ import {
   statusRequest,
   type Job,
 } from '@aspire/protocol';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { HostStore } from '../store/host-store.ts';
+import type { PackageStore } from '../store/package-store.ts';
+import type { StatusIngestion } from '../store/status-ingestion.ts';
+import type { PolicyPart } from '../store/store.ts';
+import type { TaskStore } from '../store/task-store.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { TokenBucket } from '../http/rate-limit.ts';
 import { newCredential, sameSecret, sha256Hex } from '../http/secrets.ts';
@@ -38,7 +43,10 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function agentRoutes(
+  app: FastifyInstance,
+  ctx: PartContext<HostStore & StatusIngestion & TaskStore & PackageStore & PolicyPart>,
+): Promise<void> {
   const buckets = {
     register: new TokenBucket(ctx.config.rateLimit.registerPerSec, ctx.config.rateLimit.registerBurst, ctx.clock),
     status: new TokenBucket(ctx.config.rateLimit.statusPerSec, ctx.config.rateLimit.statusBurst, ctx.clock),
@@ -258,7 +266,7 @@ export async function agentRoutes(app: FastifyInstance, ctx: AppContext): Promis
  */
 async function renewCertificate(
   request: FastifyRequest,
-  ctx: AppContext,
+  ctx: PartContext<HostStore & StatusIngestion & TaskStore & PackageStore & PolicyPart>,
   agentsn: string,
   csr: string,
   deleted: boolean,

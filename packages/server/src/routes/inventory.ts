@@ -1,7 +1,10 @@
 /** Tags, regions (CRUD with bound-host counts, bind/unbind), events by host and time, dashboard. */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { EventStore } from '../store/event-store.ts';
+import type { InventoryStore } from '../store/inventory-store.ts';
+import type { PolicyPart } from '../store/store.ts';
 import { ok, sendError } from '../http/envelope.ts';
 import { pagingQuery, toPaging } from '../http/paging.ts';
 import type { Mutation } from '../store/store.ts';
@@ -53,7 +56,10 @@ function answerRow<T extends TimedRow>(reply: FastifyReply, r: Mutation<T>, key:
   return r.ok ? reply.send(ok({ [key]: withIsoTimes(r.value, ROW_TIME_FIELDS) })) : refused(reply, r);
 }
 
-export async function inventoryRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function inventoryRoutes(
+  app: FastifyInstance,
+  ctx: PartContext<InventoryStore & EventStore & PolicyPart>,
+): Promise<void> {
   const now = () => ctx.clock.now();
   // Bound tags place hosts in components (docs/lifecycle.md "Desired state"): a change of them
   // moves the policy generation, so every server's cached policy hashes are computed again.

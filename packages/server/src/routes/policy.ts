@@ -7,7 +7,10 @@
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { type PolicyDocument, PolicyDocument as PolicyDocumentSchema } from '@aspire/protocol';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { EventStore } from '../store/event-store.ts';
+import type { PackageStore } from '../store/package-store.ts';
+import type { PolicyPart } from '../store/store.ts';
 import { noteAudit } from '../http/audit.ts';
 import { ok } from '../http/envelope.ts';
 import { EVENT_TIME_FIELDS, withIsoTimes } from '../http/iso-time.ts';
@@ -23,7 +26,10 @@ const DriftQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export async function policyRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function policyRoutes(
+  app: FastifyInstance,
+  ctx: PartContext<PackageStore & EventStore & PolicyPart>,
+): Promise<void> {
   await treeRoutes(app, ctx);
   policyLevelRoutes(app, ctx, '/policy/root', undefined, () => 'root');
   policyLevelRoutes(app, ctx, '/policy/node/:id', Id, (p) => nodeScope((p as { id: number }).id));
@@ -32,7 +38,7 @@ export async function policyRoutes(app: FastifyInstance, ctx: AppContext): Promi
 }
 
 /** GET /host/:agentsn/policy: the effective policy, the last applied hash, the drift events, a failure since. */
-function effectivePolicyRoute(app: FastifyInstance, ctx: AppContext): void {
+function effectivePolicyRoute(app: FastifyInstance, ctx: PartContext<PackageStore & EventStore & PolicyPart>): void {
   const ds = () => desiredState(ctx.store, ctx.clock);
   app.get<{ Params: Static<typeof SnParams>; Querystring: Static<typeof DriftQuery> }>(
     '/host/:agentsn/policy',
@@ -82,7 +88,7 @@ function effectivePolicyRoute(app: FastifyInstance, ctx: AppContext): void {
 /** GET, PUT, DELETE of the policy of one level. */
 function policyLevelRoutes(
   app: FastifyInstance,
-  ctx: AppContext,
+  ctx: PartContext<PackageStore & EventStore & PolicyPart>,
   path: string,
   params: typeof Id | typeof SnParams | undefined,
   scopeOf: (params: unknown) => PolicyScope,
@@ -134,7 +140,10 @@ function policyLevelRoutes(
 }
 
 /** Every sub-agent without its own `run.url` must be a registered package of that name and version. */
-async function checkPackages(ctx: AppContext, doc: PolicyDocument): Promise<void> {
+async function checkPackages(
+  ctx: PartContext<PackageStore & EventStore & PolicyPart>,
+  doc: PolicyDocument,
+): Promise<void> {
   const missing: string[] = [];
   for (const e of doc.subagents ?? []) {
     if (isRemoval(e) || e.run?.url !== undefined) continue;

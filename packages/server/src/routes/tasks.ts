@@ -6,7 +6,9 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { configJob, subAgentJob } from '@aspire/protocol';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { PackageStore } from '../store/package-store.ts';
+import type { TaskStore } from '../store/task-store.ts';
 import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
 import { operatorOf, type Operator } from '../http/operator.ts';
 import { scopeRefusal } from '../http/scope-gate.ts';
@@ -36,7 +38,7 @@ function toMs(t: number | string | undefined): number | undefined {
   return typeof t === 'number' ? Math.round(t * 1000) : Date.parse(t);
 }
 
-export async function taskRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStore & PackageStore>): Promise<void> {
   /** Below admin, a token may revoke or kick only the tasks it created (their scope was checked then). */
   const notOwnTask = async (
     id: number,

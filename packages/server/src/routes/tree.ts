@@ -5,7 +5,8 @@
 import type { Static } from '@sinclair/typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AppContext } from '../app-context.ts';
+import type { PartContext } from '../app-context.ts';
+import type { PolicyPart } from '../store/store.ts';
 import { hostsSelector, noteAudit } from '../http/audit.ts';
 import { ok } from '../http/envelope.ts';
 import { desiredState } from '../policy/desired-state.ts';
@@ -53,7 +54,7 @@ function oneParent(p: number | null | number[] | undefined): number | null | und
   return p[0] ?? null;
 }
 
-export async function treeRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function treeRoutes(app: FastifyInstance, ctx: PartContext<PolicyPart>): Promise<void> {
   const now = () => ctx.clock.now();
   const changed = () => desiredState(ctx.store, ctx.clock).invalidate();
 
@@ -159,7 +160,7 @@ export async function treeRoutes(app: FastifyInstance, ctx: AppContext): Promise
 }
 
 /** Attach hosts to a component, detach one. */
-function hostAttachRoutes(app: FastifyInstance, ctx: AppContext): void {
+function hostAttachRoutes(app: FastifyInstance, ctx: PartContext<PolicyPart>): void {
   const now = () => ctx.clock.now();
   const changed = () => desiredState(ctx.store, ctx.clock).invalidate();
 

@@ -25,8 +25,15 @@ export type * from './status-ingestion.ts';
 export type * from './task-result-store.ts';
 export type * from './task-store.ts';
 
+/** The desired-state part, reached as `store.policy` (policy-store.ts). */
+export interface PolicyPart {
+  /** The product tree, host attachments and desired-state policies (policy-store.ts). */
+  readonly policy: PolicyStore;
+}
+
 export interface Store
-  extends HostStore,
+  extends PolicyPart,
+    HostStore,
     StatusIngestion,
     TaskStore,
     EventStore,
@@ -35,8 +42,6 @@ export interface Store
     OperatorStore,
     TaskResultStore {
   close(): void;
-  /** The product tree, host attachments and desired-state policies (policy-store.ts). */
-  readonly policy: PolicyStore;
   /** A server-side secret kept with the data (HMAC key for package links), created once. */
   secret(key: string): Promise<string>;
 }
