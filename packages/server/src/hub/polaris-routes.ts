@@ -9,6 +9,7 @@
  *   DELETE /polaris/tasks?host=&name=   (task.remove relayed)
  *   GET    /polaris/task-results?host=&name=&limit=   stored task.result frames
  *   POST   /polaris/cancel        {hosts[], id | name}: stop a running request / periodic run (polaris-cancel.ts)
+ * Each route passes the scope and audit gate (polaris-gate.ts) before anything is sent.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -25,14 +26,13 @@ import {
   type ReplyFrame,
   failedReply,
 } from '@aspire/protocol';
-import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
+import { noteAudit } from '../http/audit.ts';
 import { sendError } from '../http/envelope.ts';
-import { operatorOf } from '../http/operator.ts';
 import { MAX_LIMIT, parseBoundedInt } from '../http/paging.ts';
-import { scopeRefusal, taskLineReadings } from '../http/scope-gate.ts';
 import type { CommandHub } from './command-hub.ts';
 import { ambiguousFailure, resolveHosts, type ResolvedHosts } from './host-resolution.ts';
 import { cancelOnHosts } from './polaris-cancel.ts';
+import { polarisGate } from './polaris-gate.ts';
 
 export const POLARIS_PATH = '/polaris';
 
@@ -47,68 +47,6 @@ const HostQuery = {
 } as const;
 
 const docOnly = { validatorCompiler: () => () => true };
-
-/** What a Polaris request asks hosts to do, as the scope check and the audit see it. */
-interface PolarisIntent {
-  hosts: string[];
-  resolved: ResolvedHosts;
-  method: string;
-  cmd?: string;
-  user?: string;
-  group?: string;
-  line?: string;
-  /** The request only reads what the server stored (task results): hosts checked, no command. */
-  storedOnly?: boolean;
-}
-
-/**
- * Check a Polaris request against the token's scope and note it for the audit; on success the
- * dispatch row is written (before anything is sent). Answers the 403 when something is outside.
- */
-async function gate(
-  hub: CommandHub,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  intent: PolarisIntent,
-): Promise<FastifyReply | undefined> {
-  const op = operatorOf(request)!;
-  let readings: { user?: string; command: string }[];
-  if (intent.storedOnly) readings = [];
-  else if (intent.method === 'sync.bash') readings = [{ user: intent.user || 'root', command: intent.cmd ?? '' }];
-  // A cancel runs nothing: hosts are checked, no command or user.
-  else if (intent.method === 'cancel') readings = [];
-  else if (intent.method === 'task.add')
-    readings = taskLineReadings(intent.line ?? '').map((r) => ({ user: r.user, command: r.command }));
-  else readings = [{ command: intent.method }];
-  noteAudit(request, {
-    targets: intent.hosts.length,
-    selector: hostsSelector(intent.hosts),
-    sendsCommand: !intent.storedOnly,
-    ...(intent.method === 'cancel' ? { command: `cancel ${intent.cmd ?? ''}` } : {}),
-    ...(readings[0]
-      ? {
-          command:
-            intent.method === 'sync.bash' || intent.method.startsWith('getinfo.') || intent.method === 'task.list'
-              ? readings[0].command
-              : `${intent.method}: ${intent.line ?? readings[0].command}`,
-        }
-      : {}),
-    ...(readings[0]?.user !== undefined ? { runAs: readings[0].user } : {}),
-  });
-  const refusal = await scopeRefusal(op, {
-    hosts: intent.hosts.map((name) => {
-      const r = intent.resolved.get(name);
-      const c = r?.kind === 'found' ? r.conn : undefined;
-      return { name, ...(c ? { hint: { hostname: c.hostname, ...(c.agentsn ? { agentsn: c.agentsn } : {}) } } : {}) };
-    }),
-    commands: [...new Set(readings.map((r) => r.command))],
-    users: [...new Set(readings.flatMap((r) => (r.user === undefined ? [] : [r.user])))],
-    ...(intent.method === 'sync.bash' && intent.group ? { groups: [intent.group] } : {}),
-  });
-  if (refusal) return sendError(reply, 'FORBIDDEN', refusal);
-  if (!intent.storedOnly) await auditDispatch(request);
-  return undefined;
-}
 
 /** "2 hosts: 1 success, 1 failed" for the audit (never the output). */
 function outcomeCounts(response: readonly PolarisHostReply[]): string {
@@ -230,7 +168,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         }
         const r = v.value as PolarisRequest & { line?: unknown };
         const resolved = resolveHosts(hub, r.hosts);
-        const refused = await gate(hub, request, reply, {
+        const refused = await polarisGate(request, reply, {
           hosts: r.hosts,
           resolved,
           method: r.method,
@@ -271,7 +209,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
           );
         const what = v.value.id !== undefined ? `id=${v.value.id}` : `name=${v.value.name ?? ''}`;
         const resolved = resolveHosts(hub, v.value.hosts);
-        const refused = await gate(hub, request, reply, {
+        const refused = await polarisGate(request, reply, {
           hosts: v.value.hosts,
           resolved,
           method: 'cancel',
@@ -308,7 +246,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       reply: FastifyReply,
     ) => {
       const resolved = resolveHosts(hub, [host]);
-      const refused = await gate(hub, request, reply, {
+      const refused = await polarisGate(request, reply, {
         hosts: [host],
         resolved,
         method: frame.method,
@@ -393,7 +331,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
       async (request, reply) => {
         const { host, name } = request.query;
         if (!host) return sendError(reply, 'BAD_REQUEST', 'host is required');
-        const refused = await gate(hub, request, reply, {
+        const refused = await polarisGate(request, reply, {
           hosts: [host],
           resolved: resolveHosts(hub, [host]),
           method: 'task-results',
