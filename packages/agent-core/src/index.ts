@@ -10,5 +10,6 @@ export * from './config-schema.ts';
 export * from './build-info.ts';
 export * from './daemonize.ts';
 export * from './host-policy.ts';
+export * from './json-position.ts';
 export * from './primary-group.ts';
 export * from './crontab-section.ts';
