@@ -1,14 +1,15 @@
 /** What can go wrong with a call to the operator REST API, as values the UI can switch on. */
+import { AspireError } from '@aspire/protocol/aspire-error';
 
-/** The server answered with an error envelope `{status, message, cause}`. */
-export class ApiError extends Error {
+/** The server answered with an error envelope `{status, message, cause}`; `code` is its `status`. */
+export class ApiError extends AspireError<number> {
   constructor(
     readonly http: number,
     readonly status: number,
     message: string,
     readonly detail?: string,
   ) {
-    super(detail ? `${message}: ${detail}` : message);
+    super(status, detail ? `${message}: ${detail}` : message);
     this.name = 'ApiError';
   }
 }
@@ -22,9 +23,9 @@ export class UnauthorizedError extends ApiError {
 }
 
 /** The server could not be reached at all (fetch itself failed): the banner case. */
-export class NetworkError extends Error {
+export class NetworkError extends AspireError<'ENETWORK'> {
   constructor(cause: unknown) {
-    super(`cannot reach the Aspire server (${cause instanceof Error ? cause.message : String(cause)})`);
+    super('ENETWORK', `cannot reach the Aspire server (${cause instanceof Error ? cause.message : String(cause)})`);
     this.name = 'NetworkError';
   }
 }
