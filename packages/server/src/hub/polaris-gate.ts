@@ -2,12 +2,16 @@
  * The gate of every Polaris route: a request checked against the token's scope (hosts, the
  * commands and run-as users it would run) and noted for the audit before anything is sent.
  */
+import type { PolarisHostReply } from '@aspire/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { auditDispatch, hostsSelector, noteAudit } from '../http/audit.ts';
 import { sendError } from '../http/envelope.ts';
 import { operatorOf } from '../http/operator.ts';
 import { scopeRefusal, taskLineReadings } from '../http/scope-gate.ts';
 import type { ResolvedHosts } from './host-resolution.ts';
+
+/** Where the Polaris routes live under /api/v1/server. */
+export const POLARIS_PATH = '/polaris';
 
 /** What a Polaris request asks hosts to do, as the scope check and the audit see it. */
 export interface PolarisIntent {
@@ -68,4 +72,10 @@ export async function polarisGate(
   if (refusal) return sendError(reply, 'FORBIDDEN', refusal);
   if (!intent.storedOnly) await auditDispatch(request);
   return undefined;
+}
+
+/** "2 hosts: 1 success, 1 failed" for the audit (never the output). */
+export function outcomeCounts(response: readonly PolarisHostReply[]): string {
+  const okCount = response.filter((r) => r.resp === 'success').length;
+  return `${response.length} hosts: ${okCount} success, ${response.length - okCount} failed`;
 }

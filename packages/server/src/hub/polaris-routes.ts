@@ -9,133 +9,33 @@
  *   DELETE /polaris/tasks?host=&name=   (task.remove relayed)
  *   GET    /polaris/task-results?host=&name=&limit=   stored task.result frames
  *   POST   /polaris/cancel        {hosts[], id | name}: stop a running request / periodic run (polaris-cancel.ts)
- * Each route passes the scope and audit gate (polaris-gate.ts) before anything is sent.
+ * The task routes are in polaris-task-routes.ts, the frames and the fan-out in polaris-fanout.ts;
+ * each route passes the scope and audit gate (polaris-gate.ts) before anything is sent.
  */
 import { randomUUID } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   ErrorCode,
-  POLARIS_METHOD_PATTERN,
-  checkSyncBashTimeout,
   errorMessage,
   ok,
+  POLARIS_METHOD_PATTERN,
   polarisCancelRequest,
   polarisRequest,
-  type PolarisHostReply,
   type PolarisRequest,
-  type ReplyFrame,
-  failedReply,
 } from '@aspire/protocol';
+import type { FastifyPluginAsync } from 'fastify';
 import { noteAudit } from '../http/audit.ts';
 import { sendError } from '../http/envelope.ts';
-import { MAX_LIMIT, parseBoundedInt } from '../http/paging.ts';
 import type { CommandHub } from './command-hub.ts';
-import { ambiguousFailure, resolveHosts, type ResolvedHosts } from './host-resolution.ts';
+import { resolveHosts } from './host-resolution.ts';
 import { cancelOnHosts } from './polaris-cancel.ts';
-import { polarisGate } from './polaris-gate.ts';
+import { fanOut } from './polaris-fanout.ts';
+import { outcomeCounts, POLARIS_PATH, polarisGate } from './polaris-gate.ts';
+import { polarisTaskRoutes } from './polaris-task-routes.ts';
 
-export const POLARIS_PATH = '/polaris';
-
-/** Query strings of the GET/DELETE routes: one string each (a repeated parameter is a 400, not an array reaching SQL). */
-const HostQuery = {
-  type: 'object',
-  properties: {
-    host: { type: 'string', maxLength: 255 },
-    name: { type: 'string', maxLength: 255 },
-    limit: { type: 'string', maxLength: 64, description: 'task-results: integer 1..1000, default 100' },
-  },
-} as const;
+export { fanOut } from './polaris-fanout.ts';
+export { POLARIS_PATH } from './polaris-gate.ts';
 
 const docOnly = { validatorCompiler: () => () => true };
-
-/** "2 hosts: 1 success, 1 failed" for the audit (never the output). */
-function outcomeCounts(response: readonly PolarisHostReply[]): string {
-  const okCount = response.filter((r) => r.resp === 'success').length;
-  return `${response.length} hosts: ${okCount} success, ${response.length - okCount} failed`;
-}
-
-/** The agent frame for one Polaris request (only the fields of its method go out). */
-function agentFrame(
-  req: PolarisRequest,
-  id: string,
-): { frame: Record<string, unknown> & { id: string; method: string }; timeoutS?: number } | { error: string } {
-  const method = req.method;
-  if (method === 'sync.bash') {
-    if (typeof req.cmd !== 'string' || req.cmd.length === 0) return { error: 'sync.bash needs cmd' };
-    // The agent applies the same rule; refusing here keeps a bad timeout off every host.
-    const timeout = checkSyncBashTimeout(req.timeout);
-    if (!timeout.ok) return { error: timeout.error };
-    const timeoutS = timeout.seconds;
-    const frame: Record<string, unknown> & { id: string; method: string } = {
-      id,
-      method,
-      cmd: req.cmd,
-      timeout: timeoutS,
-    };
-    if (req.user) frame.user = req.user;
-    if (req.group) frame.group = req.group;
-    withOperatorSignature(req, frame);
-    return { frame, timeoutS };
-  }
-  if (method.startsWith('getinfo.'))
-    return { frame: { id, method, ...(req.args !== undefined ? { args: req.args } : {}) } };
-  if (method === 'task.add') {
-    const r = req as PolarisRequest & { name?: unknown; line?: unknown };
-    if (typeof r.name !== 'string' || typeof r.line !== 'string') return { error: 'task.add needs name and line' };
-    return { frame: withOperatorSignature(req, { id, method, name: r.name, line: r.line }) };
-  }
-  if (method === 'task.remove') {
-    const r = req as PolarisRequest & { name?: unknown };
-    if (typeof r.name !== 'string') return { error: 'task.remove needs name' };
-    return { frame: { id, method, name: r.name } };
-  }
-  return { frame: { id, method } };
-}
-
-/**
- * An operator signature (`opsig`, docs/security.md "The host policy file") goes to the agent
- * untouched: the server cannot make one, only carry what the operator signed with their own key.
- */
-function withOperatorSignature<F extends Record<string, unknown>>(req: PolarisRequest, frame: F): F {
-  const opsig = (req as { opsig?: unknown }).opsig;
-  if (opsig !== undefined) (frame as Record<string, unknown>).opsig = opsig;
-  return frame;
-}
-
-/** Fan one request out to every named host; one answer per host, in the order asked. */
-export async function fanOut(
-  hub: CommandHub,
-  req: PolarisRequest,
-  id: string,
-  given?: ResolvedHosts,
-): Promise<PolarisHostReply[] | { error: string }> {
-  const resolved = given ?? resolveHosts(hub, req.hosts);
-  const built = agentFrame(req, id);
-  if ('error' in built) return built;
-  // The agent kills the command at its timeout; the grace covers the kill escalation and the trip back.
-  const deadline =
-    built.timeoutS !== undefined ? built.timeoutS * 1000 + hub.options.replyGraceMs : hub.options.defaultDeadlineMs;
-  // Hosts not connected here: in a cluster the nodes holding them answer (one presence lookup,
-  // one message per node; 203 at once for a host held nowhere); on one node, 203.
-  const elsewhere = hub.cluster
-    ? req.hosts.filter((h) => (resolved.get(h) ?? hub.registry.lookup(h)).kind === 'none')
-    : [];
-  const routed =
-    hub.cluster && elsewhere.length > 0 ? hub.cluster.routeMany(elsewhere, built.frame, deadline) : undefined;
-  return Promise.all(
-    req.hosts.map(async (host): Promise<PolarisHostReply> => {
-      const found = resolved.get(host) ?? hub.registry.lookup(host);
-      const r: ReplyFrame =
-        found.kind === 'found'
-          ? await found.conn.request(built.frame, deadline)
-          : found.kind === 'ambiguous'
-            ? ambiguousFailure(id, host, found.count)
-            : ((await (await routed)?.get(host)) ?? failedReply(id, ErrorCode.NO_SUCH_HOST));
-      const { id: _id, ...rest } = r;
-      return { host, ...rest };
-    }),
-  );
-}
 
 export interface PolarisRouteOptions {
   /** Wraps every fan-out (the server's metrics time it: aspire_fanout_duration_seconds). */
@@ -239,110 +139,6 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         }),
     );
 
-    const one = async (
-      host: string,
-      frame: Record<string, unknown> & { method: string; line?: string },
-      request: FastifyRequest,
-      reply: FastifyReply,
-    ) => {
-      const resolved = resolveHosts(hub, [host]);
-      const refused = await polarisGate(request, reply, {
-        hosts: [host],
-        resolved,
-        method: frame.method,
-        ...(frame.line !== undefined ? { line: frame.line } : {}),
-      });
-      if (refused) return refused;
-      const r = await timed(() => fanOut(hub, { hosts: [host], ...frame } as PolarisRequest, randomUUID(), resolved));
-      if ('error' in r) return sendError(reply, 'BAD_REQUEST', r.error);
-      const answer = r[0]!;
-      noteAudit(request, { outcome: outcomeCounts(r) });
-      if (answer.retcode === ErrorCode.NO_SUCH_HOST) return sendError(reply, 'NOT_FOUND', `${host}: ${answer.message}`);
-      // The envelope's message stays "success" (issue 13 item 1); the agent's message is in the per-host entry.
-      const { message: _agentMessage, ...fields } = answer;
-      return ok({ ...fields, response: [answer] });
-    };
-
-    app.get<{ Querystring: { host?: string } }>(
-      POLARIS_PATH + '/tasks',
-      {
-        schema: {
-          tags: ['polaris'],
-          summary: "A host's periodic tasks (crontab and server-added), with invalid crontab lines",
-          querystring: HostQuery,
-        },
-      },
-      async (request, reply) => {
-        const host = request.query.host;
-        if (!host) return sendError(reply, 'BAD_REQUEST', 'host is required');
-        return one(host, { method: 'task.list' }, request, reply);
-      },
-    );
-    app.post<{ Body: { host?: unknown; name?: unknown; line?: unknown } }>(
-      POLARIS_PATH + '/tasks',
-      {
-        schema: {
-          tags: ['polaris'],
-          summary: 'Add (or replace) a periodic task on a host; kept on the host across restarts',
-        },
-      },
-      async (request, reply) => {
-        const b = request.body ?? {};
-        if (typeof b.host !== 'string' || typeof b.name !== 'string' || typeof b.line !== 'string') {
-          return sendError(reply, 'BAD_REQUEST', 'host, name and line are required strings');
-        }
-        return one(
-          b.host,
-          {
-            method: 'task.add',
-            name: b.name,
-            line: b.line,
-            ...((b as { opsig?: unknown }).opsig !== undefined ? { opsig: (b as { opsig?: unknown }).opsig } : {}),
-          },
-          request,
-          reply,
-        );
-      },
-    );
-    app.delete<{ Querystring: { host?: string; name?: string } }>(
-      POLARIS_PATH + '/tasks',
-      {
-        schema: {
-          tags: ['polaris'],
-          summary: 'Remove a server-added periodic task from a host',
-          querystring: HostQuery,
-        },
-      },
-      async (request, reply) => {
-        const { host, name } = request.query;
-        if (!host || !name) return sendError(reply, 'BAD_REQUEST', 'host and name are required');
-        return one(host, { method: 'task.remove', name }, request, reply);
-      },
-    );
-    app.get<{ Querystring: { host?: string; name?: string; limit?: string } }>(
-      POLARIS_PATH + '/task-results',
-      {
-        schema: {
-          tags: ['polaris'],
-          summary: 'Stored periodic-task results of a host (oldest first)',
-          querystring: HostQuery,
-        },
-      },
-      async (request, reply) => {
-        const { host, name } = request.query;
-        if (!host) return sendError(reply, 'BAD_REQUEST', 'host is required');
-        const refused = await polarisGate(request, reply, {
-          hosts: [host],
-          resolved: resolveHosts(hub, [host]),
-          method: 'task-results',
-          storedOnly: true,
-        });
-        if (refused) return refused;
-        // 1.5 or 1e20 would reach SQLite's LIMIT (a 500): the paging parser answers 400 instead.
-        const limit = parseBoundedInt('limit', request.query.limit, 100, 1, MAX_LIMIT);
-        const items = await hub.store.listTaskResults({ host, ...(name ? { name } : {}), limit });
-        return ok({ host, count: items.length, items });
-      },
-    );
+    polarisTaskRoutes(app, hub, timed);
   };
 }
