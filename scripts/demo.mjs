@@ -8,7 +8,7 @@
 //   npm run demo -- --clean  forget ./.demo first
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -254,7 +254,9 @@ const installed = (host.agents ?? []).some((a) => a.name === 'BasicAgent');
 if (!installed) {
   const pkgDir = at('basic', 'package');
   mkdirSync(pkgDir, { recursive: true });
-  execFileSync('cp', [bundle('basic-agent.cjs'), join(pkgDir, 'basic-agent.cjs')]);
+  // The bundle loads its chunks (the daemon, systeminformation) from beside itself: ship them too.
+  const files = readdirSync(buildDir).filter((f) => f === 'basic-agent.cjs' || f.startsWith('basic-agent.chunk-'));
+  for (const f of files) execFileSync('cp', [bundle(f), join(pkgDir, f)]);
   // The run spec (docs/supervision.md): a fleet RPM runs /usr/bin/BasicAgent; here the bundle on the pinned Node.
   writeFileSync(
     join(pkgDir, 'agent.json'),
@@ -282,7 +284,7 @@ if (!installed) {
     )}\n`,
   );
   const tgz = at('basic', `BasicAgent-${basicVersion}.tar.gz`);
-  execFileSync('tar', ['-czf', tgz, '-C', pkgDir, 'agent.json', 'basic-agent.cjs']);
+  execFileSync('tar', ['-czf', tgz, '-C', pkgDir, 'agent.json', ...files]);
   const q = new URLSearchParams({
     name: 'BasicAgent',
     version: basicVersion,
