@@ -115,7 +115,8 @@ if (write && ran.length > 0) {
     `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
     `Node ${process.version}; load average ${load0[0].toFixed(2)} at the start, ${load1[0].toFixed(2)} at the end ` +
     `(1 min; the machine is shared, so absolute figures are noisy: read the ratios)`;
-  const note = `Measured ${started.toISOString()} by \`npm run bench${full ? ' -- --full' : ''}${only ? ` -- --only ${only.join(',')}` : ''}\` on ${machine}.`;
+  const flags = [full ? '--full' : '', only ? `--only ${only.join(',')}` : ''].filter(Boolean).join(' ');
+  const note = `Measured ${started.toISOString()} by \`npm run bench${flags ? ` -- ${flags}` : ''}\` on ${machine}.`;
   // Rows kept from an earlier run keep that run's note too.
   const notes = kept.length > 0 ? [...notesOfTable(doc).slice(-4), note] : [note];
   writeFileSync(docFile, replaceTable(doc, renderTable([...kept, ...collected], notes)));
