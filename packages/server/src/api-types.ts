@@ -20,7 +20,7 @@ import type { Page } from './store/common.ts';
 import type { EventRow } from './store/event-store.ts';
 import type { HostRow, HostSubtaskRow } from './store/host-store.ts';
 import type { Dashboard, RegionRow, TagRow } from './store/inventory-store.ts';
-import type { AuditRow } from './store/operator-store.ts';
+import type { AuditRow, TokenRow } from './store/operator-store.ts';
 import type { PackageRow } from './store/package-store.ts';
 import type { SubtaskRow, TaskRow } from './store/task-store.ts';
 
@@ -46,3 +46,7 @@ export type StatsSample = HistorySample;
 export type AuditRecord = WithIso<AuditRow, (typeof AUDIT_TIME_FIELDS)[number]>;
 /** A host's subtask with its task's command and status (console-only route: `gmt_modify` unix ms). */
 export type HostSubtask = HostSubtaskRow;
+/** An operator token as GET /token answers it: the stored scope parsed (null when unreadable). */
+export type TokenView = WithIso<Omit<TokenRow, 'scope'>, 'gmt_create' | 'last_used'> & {
+  scope: Record<string, unknown> | null;
+};

@@ -7,20 +7,15 @@
  * The new secret is printed once, alone on stdout (a JSON document only with an explicit
  * `-o json`); it is never in an error line.
  */
+import type { TokenView } from '../api-types.ts';
 import { describeScope, type OperatorScope } from '../http/operator-scope.ts';
 import { checkGrantRequest, type GrantRequest } from '../token-grant.ts';
 import { runClient, type ClientFlags } from './command-kit.ts';
 import { UsageError } from './errors.ts';
 import { json, renderTable, when, type Column } from './output.ts';
 
-interface TokenRow {
-  id: number;
-  name: string;
-  role: string;
-  scope: Record<string, unknown> | null;
-  gmt_create: string;
-  last_used: string | null;
-}
+/** A token as GET /token answers it. */
+type TokenRow = TokenView;
 
 const COLUMNS: Column<TokenRow>[] = [
   { head: 'NAME', cell: (t) => t.name },

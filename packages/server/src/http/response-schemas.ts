@@ -9,17 +9,12 @@
 import { Type, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import { PackageRowSchema } from '../store/package-store.ts';
 import { HostRowSchema } from '../store/host-store.ts';
-import { AuditRowSchema } from '../store/operator-store.ts';
+import { AuditRowSchema, TokenRowSchema } from '../store/operator-store.ts';
 import { apiSchema } from '../store/row-schema.ts';
 import { SubtaskRowSchema, TaskRowSchema } from '../store/task-store.ts';
 
 const open = { additionalProperties: true } as const;
 const Num = (description?: string) => Type.Number(description ? { description } : {});
-/** Issue 13 item 8: task, subtask and package times are ISO 8601 UTC strings. */
-const Iso = (what: string) => Type.String({ format: 'date-time', description: `${what} (ISO 8601 UTC)` });
-const NullableIso = (what: string) =>
-  Type.String({ format: 'date-time', nullable: true, description: `${what} (ISO 8601 UTC)` });
-
 /** The seed 000 envelope plus a route's fields. */
 export function envelopeWith(fields: TProperties, description: string): TObject {
   return Type.Object(
@@ -93,19 +88,16 @@ const ScopeSchema = Type.Object(
       'the scope as stored: tags, regions, agentsn, commands, users, ... (absent = no limit); null when unreadable',
   },
 );
-export const TokenSchema = Type.Object(
-  {
-    id: Num(),
-    name: Type.String(),
-    role: Type.String({ description: 'viewer | operator | admin' }),
+/** A token as the API shows it: the row with its stored scope parsed (routes/tokens.ts tokenView). */
+export const TokenSchema = apiSchema(
+  Type.Object({
+    ...TokenRowSchema.properties,
     scope: Type.Object(
       {},
       { ...open, nullable: true, description: 'the stored scope; null when this server cannot read it' },
     ),
-    gmt_create: Iso('created'),
-    last_used: NullableIso('last request with this token (null: never used)'),
-  },
-  { ...open, description: 'one operator token: never its secret or its hash' },
+  }),
+  TokenRowSchema.description,
 );
 export const TokenList = envelopeWith({ count: Num(), tokens: Type.Array(TokenSchema) }, 'every operator token');
 export const TokenCreated = envelopeWith(

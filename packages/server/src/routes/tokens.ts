@@ -8,6 +8,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { TokenView } from '../api-types.ts';
 import type { PartContext } from '../app-context.ts';
 import type { OperatorStore } from '../store/operator-store.ts';
 import { noteAudit } from '../http/audit.ts';
@@ -47,11 +48,11 @@ const NameParams = Type.Object(
 );
 
 /** A token row as the API shows it: the stored scope parsed (null when unreadable), times ISO. */
-function tokenView(t: TokenRow) {
-  let scope: unknown = null;
+function tokenView(t: TokenRow): TokenView {
+  let scope: TokenView['scope'] = null;
   try {
     const r = checkScope(JSON.parse(t.scope));
-    scope = r.ok ? r.scope : null;
+    scope = r.ok ? { ...r.scope } : null;
   } catch {
     scope = null;
   }

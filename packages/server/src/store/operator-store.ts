@@ -1,7 +1,7 @@
 /** The operators part of the store: tokens (hashes only) and the audit log. */
 import { Type, type Static } from '@sinclair/typebox';
 import type { Page, Paging } from './common.ts';
-import { Num, NullableNum, NullableStr, Row, Str, Time } from './row-schema.ts';
+import { Num, NullableNum, NullableStr, NullableTime, Row, Str, Time } from './row-schema.ts';
 
 /** An operator token as the auth hook sees it (scope is the stored JSON, checked by the caller). */
 export interface TokenGrant {
@@ -10,14 +10,18 @@ export interface TokenGrant {
   scope: string;
 }
 
-export interface TokenRow {
-  id: number;
-  name: string;
-  role: string;
-  scope: string;
-  gmt_create: number;
-  last_used: number | null;
-}
+export const TokenRowSchema = Row(
+  {
+    id: Num(),
+    name: Str(),
+    role: Str('viewer | operator | admin'),
+    scope: Str('the scope as stored (JSON)'),
+    gmt_create: Time('created'),
+    last_used: NullableTime('last request with this token (null: never used)'),
+  },
+  'one operator token: never its secret or its hash',
+);
+export type TokenRow = Static<typeof TokenRowSchema>;
 
 /** One audit row (docs/security.md "The audit log"); never a secret, never command output. */
 export const AuditRowSchema = Row(

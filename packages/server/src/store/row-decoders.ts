@@ -10,7 +10,7 @@ import { HostRowSchema } from './host-store.ts';
 import { PackageRowSchema } from './package-store.ts';
 import { RegionRowSchema, TagRowSchema } from './inventory-store.ts';
 import { EventRowSchema } from './event-store.ts';
-import { AuditRowSchema } from './operator-store.ts';
+import { AuditRowSchema, TokenRowSchema } from './operator-store.ts';
 import { TaskRowSchema } from './task-store.ts';
 
 type Decode = (r: Record<string, unknown>) => unknown;
@@ -76,3 +76,5 @@ export const decodeTaskRow = rowDecoder('tasks', TaskRowSchema, {
   parameters: (r) => JSON.parse(r.parameters as string) as Record<string, unknown>,
   after: (r) => JSON.parse((r.after_ids as string | undefined) ?? '[]') as number[],
 });
+
+export const decodeTokenRow = rowDecoder('tokens', TokenRowSchema);

@@ -1,5 +1,5 @@
 /** Operator tokens (hash, role, scope JSON) and the append-only audit table on PostgreSQL. */
-import { decodeAuditRow } from '../row-decoders.ts';
+import { decodeAuditRow, decodeTokenRow } from '../row-decoders.ts';
 import type { AuditEntry, AuditFilter, AuditRow, Page, Paging, TokenGrant, TokenRow } from '../store.ts';
 import { PgPart, type Param } from './db.ts';
 
@@ -17,7 +17,9 @@ export class PgOperators extends PgPart {
   }
 
   async listTokens(): Promise<TokenRow[]> {
-    return this.all<TokenRow>('SELECT id, name, role, scope, gmt_create, last_used FROM tokens ORDER BY id');
+    return (await this.all('SELECT id, name, role, scope, gmt_create, last_used FROM tokens ORDER BY id')).map(
+      decodeTokenRow,
+    );
   }
 
   async deleteTokens(name: string): Promise<number> {

@@ -1,6 +1,6 @@
 /** Operator tokens (hash, role, scope JSON) and the append-only audit table (migration 004). */
 import { SqlitePart, type Param } from './base.ts';
-import { decodeAuditRow } from '../row-decoders.ts';
+import { decodeAuditRow, decodeTokenRow } from '../row-decoders.ts';
 import type { AuditEntry, AuditFilter, AuditRow, Page, Paging, TokenGrant, TokenRow } from '../store.ts';
 
 export class SqliteOperators extends SqlitePart {
@@ -16,7 +16,7 @@ export class SqliteOperators extends SqlitePart {
   }
 
   async listTokens(): Promise<TokenRow[]> {
-    return this.all<TokenRow>('SELECT id, name, role, scope, gmt_create, last_used FROM tokens ORDER BY id');
+    return this.all('SELECT id, name, role, scope, gmt_create, last_used FROM tokens ORDER BY id').map(decodeTokenRow);
   }
 
   async deleteTokens(name: string): Promise<number> {
