@@ -11,6 +11,7 @@ import { PackageRowSchema } from './package-store.ts';
 import { RegionRowSchema, TagRowSchema } from './inventory-store.ts';
 import { EventRowSchema } from './event-store.ts';
 import { AuditRowSchema, TokenRowSchema } from './operator-store.ts';
+import { TaskResultRowSchema } from './task-result-store.ts';
 import { TaskRowSchema } from './task-store.ts';
 
 type Decode = (r: Record<string, unknown>) => unknown;
@@ -78,3 +79,9 @@ export const decodeTaskRow = rowDecoder('tasks', TaskRowSchema, {
 });
 
 export const decodeTokenRow = rowDecoder('tokens', TokenRowSchema);
+
+/** A task result row as SQL reads it: `truncated` and `skipped` are stored as 0/1. */
+export const decodeTaskResultRow = rowDecoder('task_results', TaskResultRowSchema, {
+  truncated: (r) => Number(r.truncated) === 1,
+  skipped: (r) => Number(r.skipped) === 1,
+});

@@ -1,4 +1,6 @@
 /** The task results part of the store: periodic-task runs the BasicAgents report over the hub. */
+import { Type, type Static } from '@sinclair/typebox';
+import { Num, NullableNum, NullableStr, Row, Str, Time } from './row-schema.ts';
 
 /** One periodic-task run a BasicAgent reported over the command hub (task.result frame). */
 export interface TaskResultInput {
@@ -19,21 +21,25 @@ export interface TaskResultInput {
   received: number;
 }
 
-export interface TaskResultRow {
-  host: string;
-  agentsn: string | null;
-  name: string;
-  started: number;
-  started_ms: number | null;
-  duration_ms: number;
-  retcode: number;
-  errcode: number | null;
-  message: string | null;
-  output: string;
-  truncated: boolean;
-  skipped: boolean;
-  received: number;
-}
+export const TaskResultRowSchema = Row(
+  {
+    host: Str('the hostname the agent sent in init'),
+    agentsn: NullableStr(),
+    name: Str('the periodic task'),
+    started: Num('unix seconds'),
+    started_ms: NullableNum('unix ms'),
+    duration_ms: Num(),
+    retcode: Num(),
+    errcode: NullableNum(),
+    message: NullableStr(),
+    output: Str(),
+    truncated: Type.Boolean(),
+    skipped: Type.Boolean(),
+    received: Time('arrived'),
+  },
+  'one periodic-task run a BasicAgent reported',
+);
+export type TaskResultRow = Static<typeof TaskResultRowSchema>;
 
 export interface TaskResultFilter {
   /** A hostname or an AgentSN. */

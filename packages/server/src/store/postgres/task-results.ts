@@ -2,6 +2,7 @@
  * Periodic-task results of BasicAgents on PostgreSQL: the newest `keep` rows per (host, name)
  * on every insert, and by age through pruneTaskResults.
  */
+import { decodeTaskResultRow } from '../row-decoders.ts';
 import type { TaskResultFilter, TaskResultInput, TaskResultRow } from '../store.ts';
 import { PgPart, type Row } from './db.ts';
 
@@ -52,28 +53,10 @@ export class PgTaskResults extends PgPart {
             f.name,
             f.limit,
           );
-    return rows.map(toResult).reverse();
+    return rows.map(decodeTaskResultRow).reverse();
   }
 
   async pruneTaskResults(before: number): Promise<number> {
     return (await this.run('DELETE FROM task_results WHERE received < ?', before)).changes;
   }
-}
-
-function toResult(r: Row): TaskResultRow {
-  return {
-    host: r.host as string,
-    agentsn: (r.agentsn as string | null) ?? null,
-    name: r.name as string,
-    started: Number(r.started),
-    started_ms: r.started_ms === null ? null : Number(r.started_ms),
-    duration_ms: Number(r.duration_ms),
-    retcode: Number(r.retcode),
-    errcode: r.errcode === null ? null : Number(r.errcode),
-    message: (r.message as string | null) ?? null,
-    output: r.output as string,
-    truncated: Number(r.truncated) === 1,
-    skipped: Number(r.skipped) === 1,
-    received: Number(r.received),
-  };
 }
