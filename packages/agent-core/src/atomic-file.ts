@@ -4,7 +4,7 @@ import writeFileAtomic from 'write-file-atomic';
 
 /**
  * State files are written whole or not at all: write-file-atomic writes a temp file beside the
- * target (same directory, so the same mount: rename never crosses devices, seed 002 "临时目录"),
+ * target (same directory, so the same mount: rename never crosses devices, design.md §3),
  * fsyncs it and renames it over the target. A kill -9 leaves the old or the new file, never half.
  */
 export async function writeJsonAtomic(path: string, value: unknown, mode = 0o600): Promise<void> {

@@ -8,7 +8,7 @@ declare const __BOOT_SERVER_ADDR__: string | undefined;
 export const VERSION: string = typeof __ASPIRE_VERSION__ !== 'undefined' ? __ASPIRE_VERSION__ : '0.0.0-dev';
 
 /**
- * Compiled-in default server list (seed 002 -DBOOT_SERVER_ADDR). Empty by default: the seeds'
+ * Compiled-in default server list (design.md §3 -DBOOT_SERVER_ADDR). Empty by default: the design's
  * example hosts are never a default anything can reach.
  */
 export const BUILD_SERVER_ADDR: string = typeof __BOOT_SERVER_ADDR__ !== 'undefined' ? __BOOT_SERVER_ADDR__ : '';

@@ -19,7 +19,7 @@ const nexts = (fields: string, n: number, from = T0) => {
   return out;
 };
 
-describe('periodic task lines (seed 003)', () => {
+describe('periodic task lines (design.md §4)', () => {
   it('reads six fields with seconds first, then user and command', () => {
     const p = parseTaskLine('*/10 * * * * * root echo "hi  there" >> /tmp/x');
     expect(p.ok).toBe(true);
@@ -42,7 +42,7 @@ describe('periodic task lines (seed 003)', () => {
     expect(parseTaskLine('@reboot root x')).toMatchObject({ ok: false });
   });
 
-  it("matches the seed's examples", () => {
+  it("matches the design's examples", () => {
     expect(nexts('0 0 8-10 * * *', 3)).toEqual([
       '2026-01-01T08:00:00.000Z',
       '2026-01-01T09:00:00.000Z',
@@ -243,9 +243,9 @@ describe('cron grammar (issue 16 item 8): Quartz/Vixie choices, table-driven', (
     if (!p.ok) expect(p.error).toMatch(message);
   });
 
-  it("a crontab line without a user (its command word taken as the user) is refused with its line number; the seed's C flag too", () => {
+  it("a crontab line without a user (its command word taken as the user) is refused with its line number; the design's C flag too", () => {
     const text = [
-      '# the seed writes lines without a user:',
+      '# the design writes lines without a user:',
       '* * * * * * echo hi',
       '*/10 * * * *     echo "Ten minutes ago." >> /tmp/foo.txt',
       '0 0 12 L * ? root echo x',

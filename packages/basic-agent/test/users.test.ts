@@ -91,7 +91,7 @@ describe('argument and address parsing', () => {
     expect(splitArgs(undefined)).toEqual([]);
   });
 
-  it('reads a redirect server list (seed 003 "127.0.10.1,10.92.1.130")', () => {
+  it('reads a redirect server list (design.md §4 "127.0.10.1,10.92.1.130")', () => {
     expect(parseRedirect('127.0.10.1,10.92.1.130', 8443)).toEqual([
       { address: '127.0.10.1', port: 8443 },
       { address: '10.92.1.130', port: 8443 },

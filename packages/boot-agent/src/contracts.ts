@@ -7,7 +7,7 @@ import type { AgentEvent, AgentReport, EventKind, SubAgentJob } from '@aspire/pr
 import type { Clock } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 
-/** Supervision numbers (DESIGN.md "Supervision"); every one configurable in boot.json. */
+/** Supervision numbers (design.md §3 "Supervision"); every one configurable in boot.json. */
 export interface SupervisionConfig {
   /** How often each sub-agent is checked (pid alive, `check` command). Default 60 s. */
   checkIntervalSec: number;

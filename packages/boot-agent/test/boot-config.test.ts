@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { BOOT_BOUNDS, SUPERVISION_BOUNDS, checkBootConfig, loadBootConfig } from '../src/config/boot-config.ts';
 
 describe('boot.json check', () => {
-  it('defaults follow DESIGN.md', () => {
+  it('defaults follow design.md', () => {
     const { config } = checkBootConfig({}, 'test');
     expect(config.step).toBe(600);
     expect(config.supervision).toEqual({
@@ -93,7 +93,7 @@ describe('boot.json check', () => {
     expect(Object.isFrozen(config.supervision)).toBe(true);
   });
 
-  it('tags must be key=value pairs (a trailing comma is fine, as in seed 002)', () => {
+  it('tags must be key=value pairs (a trailing comma is fine, as in design.md §3)', () => {
     expect(checkBootConfig({ tags: 'svc=ecs,cmpt=DB,' }, 't').config.tags).toBe('svc=ecs,cmpt=DB,');
     expect(() => checkBootConfig({ tags: 'svc=ecs,oops' }, 't')).toThrow(/tags: "oops" is not key=value/);
     expect(() => checkBootConfig({ tags: 'a=b=c' }, 't')).toThrow(/more than one/);

@@ -1,5 +1,5 @@
 /**
- * BootAgent <-> server wire format (seed 002, extended per DESIGN.md with events[], os, arch,
+ * BootAgent <-> server wire format (design.md §3, extended per design.md with events[], os, arch,
  * tags and the per-host credential).
  */
 import { Type, type Static } from '@sinclair/typebox';
@@ -145,7 +145,7 @@ export const StatusRequest = Type.Object(
 );
 export type StatusRequest = Static<typeof StatusRequest>;
 
-/** Sub-agent resource limits (seed 002 `limits`, seed 004 adds `hits`). */
+/** Sub-agent resource limits (design.md §3 `limits`, design.md §3 "Supervision" adds `hits`). */
 export const Limits = Type.Object(
   {
     cpu: Type.Optional(Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?%$' })),
@@ -239,8 +239,8 @@ export const configJob = validator(ConfigJob);
 export const agentEvent = validator(AgentEvent);
 
 /**
- * Parse `svr1:port,svr2` (seed 002's server-list syntax). Empty entries (a trailing comma, as
- * in the seed's example) are skipped; duplicates are kept on purpose (seed: "不会去重").
+ * Parse `svr1:port,svr2` (design.md §3's server-list syntax). Empty entries (a trailing comma, as
+ * in the design's example) are skipped; duplicates are kept on purpose (the design: no de-duplication).
  */
 export function parseServerList(text: string, defaultPort = 8180): string[] {
   return text

@@ -1,5 +1,5 @@
 /**
- * BasicAgent command channel frames (seed 003): newline-delimited JSON over TLS.
+ * BasicAgent command channel frames (design.md §4): newline-delimited JSON over TLS.
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { validator } from './validate.ts';
@@ -77,7 +77,7 @@ export const GetinfoRequest = Type.Object(
 );
 export type GetinfoRequest = Static<typeof GetinfoRequest>;
 
-/** Periodic-task management from the server (seed 003 "周期任务"). */
+/** Periodic-task management from the server (design.md §4). */
 export const TaskAddRequest = Type.Object(
   {
     id: Type.String({ minLength: 1, maxLength: 128 }),
@@ -214,7 +214,7 @@ export const taskResultFrame = validator(TaskResultFrame);
 /** Largest frame either side accepts; a longer line is a protocol error. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
-/** Polaris fan-out request (seed 001). */
+/** Polaris fan-out request (design.md §5). */
 export const PolarisRequest = Type.Object(
   {
     id: Type.Optional(Type.String({ maxLength: 128 })),

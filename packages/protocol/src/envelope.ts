@@ -1,6 +1,6 @@
 import { ApiHttpStatus, ApiStatus, ApiStatusMessage, type ApiStatusName } from './error-codes.ts';
 
-/** The REST envelope of seed 000: every answer, errors included, has these three fields. */
+/** The REST envelope of design.md §5: every answer, errors included, has these three fields. */
 export interface Envelope {
   status: number;
   message: string;

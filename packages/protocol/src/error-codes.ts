@@ -1,9 +1,9 @@
 /**
- * The unified error-code table (seed 001 "统一错误码").
+ * The unified error-code table (design.md §5).
  *
  * A code is a uint16: the high byte is the error type, the low byte the code within it.
- * Two codes come from the seeds verbatim and do not follow the type split
- * (203 "No such host", 3021 "Invalid params"); they are kept as the seeds print them
+ * Two codes come from the design verbatim and do not follow the type split
+ * (203 "No such host", 3021 "Invalid params"); they are kept as the design prints them
  * because operators' tooling already matches on them.
  *
  * Every code is documented in docs/errors.md; a test fails when one is missing there.
@@ -31,12 +31,12 @@ function code(type: number, low: number): number {
 export const ErrorCode = {
   /** Success. */
   OK: 0,
-  /** Polaris fan-out: the host is not connected to this server (seed 001). */
+  /** Polaris fan-out: the host is not connected to this server (design.md §5). */
   NO_SUCH_HOST: 203,
-  /** A frame or request is malformed or has bad parameters (seed 003). */
+  /** A frame or request is malformed or has bad parameters (design.md §4). */
   INVALID_PARAMS: 3021,
 
-  // type 0x01: the command was started and then failed while running (seed 001).
+  // type 0x01: the command was started and then failed while running (design.md §5).
   EXEC_TIMEOUT: code(ErrorType.EXECUTION, 0x00),
   EXEC_ERROR: code(ErrorType.EXECUTION, 0x01),
   EXEC_KILLED: code(ErrorType.EXECUTION, 0x02),
@@ -76,7 +76,7 @@ export const ErrorCode = {
   /** The server node holding the agent's channel was lost (killed, cut off from the database) while a request routed to it was in flight (docs/scale.md). */
   CHANNEL_NODE_LOST: code(ErrorType.CHANNEL, 0x07),
 
-  // type 0x04: server task engine (seed 001 task states).
+  // type 0x04: server task engine (design.md §5 task states).
   TASK_EXPIRED: code(ErrorType.TASK, 0x01),
   TASK_REVOKED: code(ErrorType.TASK, 0x02),
   TASK_RETRIES_EXHAUSTED: code(ErrorType.TASK, 0x03),
@@ -198,7 +198,7 @@ export function errorType(value: number): number {
 }
 
 /**
- * Status codes of the REST envelope `{status, message, cause}` (seed 000 shows 130010
+ * Status codes of the REST envelope `{status, message, cause}` (design.md §5 shows 130010
  * "not found"). They are not uint16 and never travel to agents; they are listed here so
  * there is one place for every number the system answers with.
  */

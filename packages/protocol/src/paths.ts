@@ -21,5 +21,5 @@ export const MAX_STATUS_BODY_BYTES = 1024 * 1024;
 
 /** The BasicAgent channel's default TCP port. */
 export const DEFAULT_CHANNEL_PORT = 8443;
-/** The BootAgent HTTP endpoint's default port (seed 000 uses 8180). */
+/** The BootAgent HTTP endpoint's default port (design.md §5 uses 8180). */
 export const DEFAULT_AGENT_PORT = 8180;

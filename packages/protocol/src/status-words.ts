@@ -1,4 +1,4 @@
-/** Sub-agent status words on the wire, spelled as seed 002 spells them ("stoped"). */
+/** Sub-agent status words on the wire, spelled as design.md §3 spells them ("stoped"). */
 export const AgentStatus = {
   STOPPED: 'stoped',
   RUNNING: 'running',
@@ -8,7 +8,7 @@ export const AgentStatus = {
 export type AgentStatusWord = (typeof AgentStatus)[keyof typeof AgentStatus];
 export const AGENT_STATUS_WORDS: readonly AgentStatusWord[] = Object.values(AgentStatus);
 
-/** Host status as the server keeps it (seed 000 hosts.status, console 3.2). */
+/** Host status as the server keeps it (design.md §5 hosts.status, console 3.2). */
 export const HostStatus = {
   UNKNOWN: 'unknown',
   REGISTERED: 'registered',
@@ -18,7 +18,7 @@ export const HostStatus = {
 } as const;
 export type HostStatusWord = (typeof HostStatus)[keyof typeof HostStatus];
 
-/** Subtask states of seed 001's task queue (beanstalk-like). */
+/** Subtask states of design.md §5's task queue (beanstalk-like). */
 export const SubtaskState = {
   PENDING: 'PENDING',
   DELAYED: 'DELAYED',
@@ -32,7 +32,7 @@ export const SubtaskState = {
 export type SubtaskStateWord = (typeof SubtaskState)[keyof typeof SubtaskState];
 export const FINAL_SUBTASK_STATES: readonly SubtaskStateWord[] = ['SUCCESS', 'FAILED', 'REVOKED'];
 
-/** Job actions a status reply may carry (seed 002). */
+/** Job actions a status reply may carry (design.md §3). */
 export const JOB_ACTIONS = ['install', 'upgrade', 'uninstall', 'restart', 'stop', 'start', 'config'] as const;
 export type JobAction = (typeof JOB_ACTIONS)[number];
 export const SUB_AGENT_ACTIONS = ['install', 'upgrade', 'uninstall', 'restart', 'stop', 'start'] as const;
@@ -44,7 +44,7 @@ export type SubAgentAction = (typeof SUB_AGENT_ACTIONS)[number];
  */
 export const BOOT_AGENT_NAME = 'BootAgent';
 
-/** Event kinds a BootAgent reports (seed 002 "事件上报机制"). */
+/** Event kinds a BootAgent reports (design.md §3). */
 export const EVENT_KINDS = [
   'exit',
   'strike',

@@ -16,7 +16,7 @@ describe('unified error codes', () => {
     }
   });
 
-  it('keep the seed numbers', () => {
+  it('keep the design numbers', () => {
     expect(ErrorCode.NO_SUCH_HOST).toBe(203);
     expect(ErrorCode.INVALID_PARAMS).toBe(3021);
     expect(ErrorCode.EXEC_TIMEOUT).toBe(0x0100);

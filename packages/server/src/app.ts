@@ -92,7 +92,7 @@ export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
  */
 const ENVELOPE = {
   type: 'object',
-  description: 'seed 000 envelope: status 0 = success, else a status of docs/errors.md; the route adds its fields',
+  description: 'design.md §5 envelope: status 0 = success, else a status of docs/errors.md; the route adds its fields',
   properties: { status: { type: 'integer' }, message: { type: 'string' }, cause: { type: 'string' } },
   additionalProperties: true,
 } as const;

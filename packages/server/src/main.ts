@@ -104,7 +104,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const store = opened.store;
   starting.undo.push(() => store.close());
   logger.info({ store: opened.describe }, 'store opened');
-  // ---- Command hub (BasicAgent channel, seed 003; packages/server/src/hub/) -----------------
+  // ---- Command hub (BasicAgent channel, design.md §4; packages/server/src/hub/) -----------------
   // Created before buildServer so its Polaris routes go into operatorPlugins; started after
   // the store is open, stopped in `shutdown` before the store closes. Its task results go into
   // the same store (one database per server).

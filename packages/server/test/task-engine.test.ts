@@ -1,4 +1,4 @@
-// The task engine of seed 001 on the SQLite store, driven by a ManualClock: delay, batch,
+// The task engine of design.md §5 on the SQLite store, driven by a ManualClock: delay, batch,
 // retry, ttl expiry, revoke, ttr requeue/bury, tag windows. No network, no real time.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, type JobResult } from '@aspire/protocol';

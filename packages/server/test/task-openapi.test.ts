@@ -1,6 +1,6 @@
 // The OpenAPI document the server serves covers issue 13: every task field (priority, start_at,
 // max_errors, after, batch percentages, allow_unknown), the task routes with their answers
-// (revoke, kick, touch, retry) and seed 000's JSON package body; the JSON body is validated at
+// (revoke, kick, touch, retry) and design.md §5's JSON package body; the JSON body is validated at
 // the edge while octet-stream uploads are not held to it.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,13 +89,13 @@ describe('OpenAPI: the task engine (issue 13)', () => {
     expect(body('/task/retry').required).toEqual(['id']);
   });
 
-  it("POST /package: seed 000's JSON body is in the document and checked at the edge; uploads are not held to it", async () => {
+  it("POST /package: design.md §5's JSON body is in the document and checked at the edge; uploads are not held to it", async () => {
     const op = doc.paths['/api/v1/server/package']!.post;
     const json = op.requestBody.content['application/json'].schema;
     expect(Object.keys(json.properties).sort()).toEqual(['arch', 'file', 'name', 'os', 'url', 'version']);
     expect(json.required.sort()).toEqual(['arch', 'file', 'name', 'os', 'version']);
     expect(json.description).toMatch(/packages\/\{os\}\/\{arch\}\/\{file\}/);
-    // The seed's body, the file already in the package directory.
+    // The design's body, the file already in the package directory.
     mkdirSync(join(dir, 'packages', 'linux', 'x86_64'), { recursive: true });
     writeFileSync(join(dir, 'packages', 'linux', 'x86_64', 'FoobarAgent-1.2.3.rpm'), 'rpm bytes');
     const seed = await server.app.inject({

@@ -3,7 +3,7 @@ import { CronFieldError, FIELD_SPECS, fieldValue, fieldValues } from './cron-fie
 import { AspireError } from '@aspire/protocol';
 
 /**
- * A periodic-task schedule (seed 003 "周期任务"): six fields, seconds first. Each field is read
+ * A periodic-task schedule (design.md §4): six fields, seconds first. Each field is read
  * here into explicit values (cron-field.ts: names, name ranges, wrap-around ranges, day of week
  * 0-6 with 7 = Sunday) and cron-parser walks the calendar. Handled here on top of it:
  * - day of month `L` (last day), `L-n` (n days before the last: L-3 is the 28th of a 31-day

@@ -9,7 +9,7 @@ import { Schedule } from './schedule.ts';
 export type LineParse = { ok: true; schedule: Schedule; user: string; command: string } | { ok: false; error: string };
 
 /**
- * Whether the sixth token of a line is a day-of-week field (six schedule fields, seed 003) rather
+ * Whether the sixth token of a line is a day-of-week field (six schedule fields, design.md §4) rather
  * than the user of a classic five-field line: it starts with a digit, `*` or `?`, holds one of
  * `* ? / , #`, starts with a day name followed by nothing or a range/list/L/# mark, or is an
  * `L` form. Written to
@@ -31,7 +31,7 @@ const MACROS: Record<string, string> = {
 const USER_NAME = /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/;
 
 /**
- * One task line: `S M H DoM Mon DoW user command...` (seed 003), or the classic
+ * One task line: `S M H DoM Mon DoW user command...` (design.md §4), or the classic
  * `M H DoM Mon DoW user command...` (seconds taken as 0). The two are told apart by the sixth
  * token: a day-of-week field means six schedule fields.
  */

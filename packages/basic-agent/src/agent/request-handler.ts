@@ -48,7 +48,7 @@ function invalid(id: string, errors: string[]): ReplyFrame {
 
 /**
  * One request frame to its reply. Every frame gets exactly one reply; a frame that is not a
- * valid request gets `failed`/3021 (Invalid params, seed 003), never an exception.
+ * valid request gets `failed`/3021 (Invalid params, design.md §4), never an exception.
  */
 export async function handleRequest(frame: unknown, deps: RequestHandlerDeps): Promise<ReplyFrame> {
   const base = requestFrame.validate(frame);

@@ -51,7 +51,7 @@ type Attempt =
   | { kind: 'failed'; error: string };
 
 /**
- * The agent side of the command channel (DESIGN.md "BasicAgent channel"):
+ * The agent side of the command channel (design.md §4 "Command channel"):
  * resolve -> try each address (TLS from the first byte, server verified against the CA) ->
  * send init -> accept (session) or redirect (try the listed servers) -> on loss, jittered
  * backoff and start over. One session at a time.

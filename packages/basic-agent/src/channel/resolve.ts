@@ -7,7 +7,7 @@ export interface Endpoint {
 }
 
 /**
- * Every address of the configured host (seed 003 step 1: several /etc/hosts lines for one
+ * Every address of the configured host (design.md §4 step 1: several /etc/hosts lines for one
  * name), in resolver order, tried one after the other.
  */
 export async function resolveAll(host: string, port: number): Promise<Endpoint[]> {

@@ -106,7 +106,7 @@ function readShadow(): Map<string, string[]> | undefined {
     }
     return map;
   } catch {
-    // Not root: the password state is left out, the rest is still answered (seed: needs root).
+    // Not root: the password state is left out, the rest is still answered (the design: needs root).
     return undefined;
   }
 }

@@ -54,7 +54,7 @@ export type AccountCheck = (user: string) => boolean;
  * A whole crontab file: every valid line a task, every invalid one an error with its line number.
  * `NAME=value` lines set a variable for the task lines below them (later lines override).
  * The user of each line must be an account on this host: a line written without a user (the
- * seed's `*\/10 * * * * echo ...`) would otherwise run its command's first word as the user.
+ * design's `*\/10 * * * * echo ...`) would otherwise run its command's first word as the user.
  */
 export function parseCrontab(
   text: string,

@@ -59,7 +59,7 @@ export interface PeriodicTasksDeps {
 const hostAccount: AccountCheck = (user) => lookupUser(user) !== undefined;
 
 /**
- * Periodic tasks from both sources (seed 003 "周期任务"): the crontab file and the server
+ * Periodic tasks from both sources (design.md §4): the crontab file and the server
  * (task.add/remove/list, persisted in the state dir). One scheduler runs them all.
  */
 export class PeriodicTasks {

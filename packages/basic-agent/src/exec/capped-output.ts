@@ -1,8 +1,8 @@
 import { OUTPUT_CAP_BYTES } from '@aspire/protocol';
 
 /**
- * Output kept up to a byte cap; everything after it is counted and dropped (seed 001: "超过最大
- * buffer则丢弃后续的数据，目前设置为 64K"). Counting what was dropped lets the reply say how much
+ * Output kept up to a byte cap; everything after it is counted and dropped (design.md §4: output past the
+ * 64 KiB buffer is dropped). Counting what was dropped lets the reply say how much
  * was lost instead of silently cutting.
  */
 export class CappedOutput {

@@ -3,7 +3,7 @@ import type { Clock, TimerHandle } from '@aspire/agent-core';
 export interface KillEscalationOptions {
   /** Time between signals. */
   intervalMs: number;
-  /** SIGTERMs sent before the SIGKILL (seed 001: "执行超时3次以后则会强制退出"). */
+  /** SIGTERMs sent before the SIGKILL (design.md §4: after the third timeout the command is forced to end). */
   terms: number;
 }
 
@@ -23,7 +23,7 @@ export const signalGroup: GroupSignaller = (pgid, signal) => {
 };
 
 /**
- * Kill a whole process group the way seed 001 describes: SIGTERM, repeated every interval,
+ * Kill a whole process group the way design.md §4 describes: SIGTERM, repeated every interval,
  * and SIGKILL after the third, so a script that traps SIGINT/SIGTERM (and its children, which
  * inherit the ignored disposition) still dies. The group, not the leader, is the target: a
  * leader that exits early may leave children holding the output pipe.

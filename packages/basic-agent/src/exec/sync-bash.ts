@@ -22,7 +22,7 @@ export interface SyncBashDeps {
 }
 
 /**
- * One sync.bash request to its reply frame (seed 003). A timeout out of range (protocol's
+ * One sync.bash request to its reply frame (design.md §4). A timeout out of range (protocol's
  * checkSyncBashTimeout: 1 s to a day) is refused with INVALID_PARAMS before anything runs.
  */
 export async function syncBash(req: SyncBashRequest, deps: SyncBashDeps): Promise<ReplyFrame> {
@@ -70,7 +70,7 @@ export function outcomeToReply(id: string, o: CommandOutcome, timeoutSec?: numbe
   const extra = o.truncated ? { truncated: true, dropped: o.droppedBytes } : {};
   const note = o.truncated ? ` (output truncated: ${o.droppedBytes} bytes dropped)` : '';
   if (o.kind === 'exited') {
-    // The seed's success message verbatim; truncation is said by `truncated` and `dropped`.
+    // The design's success message verbatim; truncation is said by `truncated` and `dropped`.
     return { id, resp: 'success', retcode: o.exitCode, message: 'Normal termination', data: o.output, ...extra };
   }
   if (o.kind === 'timeout') {

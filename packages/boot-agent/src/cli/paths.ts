@@ -1,5 +1,5 @@
 /**
- * Where boot keeps things (DESIGN.md "Host layout"). Each path: flag, else environment (tests),
+ * Where boot keeps things (design.md §2). Each path: flag, else environment (tests),
  * else the packaged default. Resolved to absolute paths once, here, so a daemonized child with
  * cwd / sees the same files.
  */

@@ -1,5 +1,5 @@
 /**
- * Host tags as seed 002 writes them: `svc=ecs,cmpt=DB` (empty entries, like a trailing comma,
+ * Host tags as design.md §3 writes them: `svc=ecs,cmpt=DB` (empty entries, like a trailing comma,
  * are allowed). Returns what is wrong, or undefined when the text is fine.
  */
 export function checkTags(text: string): string | undefined {

@@ -1,5 +1,5 @@
 /**
- * First start (seed 002): POST /agent/register {hostname, agentsn} on each server in turn until
+ * First start (design.md §3): POST /agent/register {hostname, agentsn} on each server in turn until
  * one answers, with jittered backoff between rounds; the server may answer another agentsn
  * (conflict) and the agent adopts it. Never gives up; resolves only when registered, rejects only
  * when the signal aborts.

@@ -1,13 +1,13 @@
 /**
- * The status push body: exactly seed 002's fields (hostname, agentsn, version, uptime,
- * timestamp, step, agents, jobs), extended per DESIGN.md with events, eventsDropped, os, arch, tags.
+ * The status push body: exactly design.md §3's fields (hostname, agentsn, version, uptime,
+ * timestamp, step, agents, jobs), extended per design.md with events, eventsDropped, os, arch, tags.
  */
 import { arch as nodeArch, platform, release } from 'node:os';
 import { VERSION } from '@aspire/agent-core';
 import type { AgentReport, SelfReport, StatusRequest } from '@aspire/protocol';
 import type { PushPayload } from '../state/job-journal.ts';
 
-/** Machine names as RPM and the seed's version string spell them. */
+/** Machine names as RPM and the design's version string spell them. */
 export function machineArch(a: string = nodeArch()): string {
   return a === 'x64' ? 'x86_64' : a === 'arm64' ? 'aarch64' : a;
 }
@@ -18,7 +18,7 @@ export function bootVersionString(): string {
 }
 
 /**
- * The OS type as packages are published for it (seed 000 agents.os: "linux"), so the server can
+ * The OS type as packages are published for it (design.md §5 agents.os: "linux"), so the server can
  * match a host to a package; the kernel release travels separately in `kernel`.
  */
 export function osString(): string {

@@ -13,7 +13,7 @@ export interface ServersResult<T> {
 
 /**
  * Try one exchange on each server in list order until one answers ok; a failed server is
- * skipped to the next (DESIGN.md). Every failure is logged with its reason.
+ * skipped to the next (design.md). Every failure is logged with its reason.
  */
 export async function tryServers<T>(
   servers: readonly string[],

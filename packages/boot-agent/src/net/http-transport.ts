@@ -1,5 +1,5 @@
 /**
- * One short HTTP exchange with a server (seed 002: short connections, agent-initiated).
+ * One short HTTP exchange with a server (design.md §3: short connections, agent-initiated).
  * https is verified against the configured CA file (or the system CAs); verification is never
  * turned off. Replies are capped: a body over the limit is cut off while streaming, never
  * buffered whole. Whole-request timeout from the injected clock.

@@ -3,7 +3,7 @@
  * with several `aspire` nodes in the list (one source: build default, -S, boot.json `servers` or
  * a pushed list), hosts spread over them instead of all pushing to the first. Each host starts at a place in the list fixed by a hash of its agentsn (stable from
  * round to round, so a host keeps one node while it is up) and goes on down the list from there
- * when a server fails (the failover of seed 002). A server that failed for a transport reason
+ * when a server fails (the failover of design.md §3). A server that failed for a transport reason
  * (connection refused, timeout, 5xx, 429) is tried last for a while, so a lost node does not cost
  * every round a timeout; when that while has passed the host goes back to its own node.
  */

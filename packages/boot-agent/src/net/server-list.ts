@@ -1,6 +1,6 @@
 /**
- * The server list (seed 002 "服务器地址"): build-time default, then -S/metafile, then `servers`
- * of boot.json, then the list pushed by the last `config` job. All kept, in that order, no de-duplication (seed: "不会去重").
+ * The server list (design.md §3): build-time default, then -S/metafile, then `servers`
+ * of boot.json, then the list pushed by the last `config` job. All kept, in that order, no de-duplication (the design: no de-duplication).
  */
 import { DEFAULT_AGENT_PORT, parseServerList } from '@aspire/protocol';
 

@@ -1,5 +1,5 @@
 /**
- * The metafile (seed 002 "MetaFile"): its absence means first start. Written whole with
+ * The metafile (design.md §3 "MetaFile"): its absence means first start. Written whole with
  * writeJsonAtomic (temp file + rename in the same directory), so a kill -9 leaves the old or the
  * new file. One writer: the BootAgent control loop.
  */
@@ -13,7 +13,7 @@ export interface MetaFile {
   agentsn: string;
   /** Per-host credential from /agent/register; sent as x-aspire-credential. */
   credential?: string;
-  /** Servers given by -S on first start (seed: persisted, the flag is ignored afterwards). */
+  /** Servers given by -S on first start (design.md §3: persisted, the flag is ignored afterwards). */
   servers: string[];
   /** Servers pushed by the last `config` job with a svrlist (replaces the previous pushed list). */
   pushedServers: string[];
@@ -28,7 +28,7 @@ export interface MetaFile {
   tags?: string;
   /** Who set `tags`: `server` (registration reply or config job) or `config` (boot.json). */
   tagsFrom?: ValueSource;
-  /** True once a status push under this agentsn was answered 2xx (seed: only then is it trusted). */
+  /** True once a status push under this agentsn was answered 2xx (design.md §3: only then is it trusted). */
   trusted: boolean;
   /** Unix seconds of the registration that produced this agentsn. */
   registeredAt: number;

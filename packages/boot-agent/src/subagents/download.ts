@@ -1,6 +1,6 @@
 /**
  * Fetch a package to a temp file in the state dir and verify its SHA-256 before anything else
- * looks at it. Each failure has its own code (DESIGN.md, docs/errors.md): dead URL or HTTP error
+ * looks at it. Each failure has its own code (design.md, docs/errors.md): dead URL or HTTP error
  * JOB_DOWNLOAD_FAILED, more than downloadMaxBytes JOB_DOWNLOAD_TOO_LARGE, fewer bytes than the
  * Content-Length JOB_DOWNLOAD_TRUNCATED, wrong digest JOB_CHECKSUM_MISMATCH, ENOSPC
  * JOB_DISK_FULL. On any failure the temp file is removed: the host is left as it was.

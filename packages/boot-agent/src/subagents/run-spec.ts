@@ -1,6 +1,6 @@
 /**
  * The run spec of a sub-agent: `agent.json` at the top of its .tar.gz (or anywhere in its .rpm).
- * Fields follow seed 004's daemon table (start stop stop_timeout check check_interval user
+ * Fields follow design.md §3 "Supervision"'s daemon table (start stop stop_timeout check check_interval user
  * group pidfile env limits version). Parsed once at the edge; every bad field is listed.
  */
 import { AspireError, type Limits } from '@aspire/protocol';
@@ -25,15 +25,15 @@ export interface RunSpec {
   user?: string;
   group?: string;
   pidfile?: string;
-  /** seed 004 `socket`: connected to at every check interval; no connection counts like a failed check. */
+  /** design.md §3 "Supervision" `socket`: connected to at every check interval; no connection counts like a failed check. */
   socket?: SocketTarget;
   env: Record<string, string>;
   limits: ParsedLimits;
-  /** seed 004 `precheck`: run before every start; non-zero = the start fails. */
+  /** design.md §3 "Supervision" `precheck`: run before every start; non-zero = the start fails. */
   precheck?: string[];
-  /** seed 004 `precheck_retries`: attempts of the precheck before giving up (default 1). */
+  /** design.md §3 "Supervision" `precheck_retries`: attempts of the precheck before giving up (default 1). */
   precheckAttempts: number;
-  /** seed 004 `start_delay`: a start/install/restart job waits this long and fails if the agent died meanwhile. */
+  /** design.md §3 "Supervision" `start_delay`: a start/install/restart job waits this long and fails if the agent died meanwhile. */
   startDelaySec?: number;
 }
 
@@ -113,7 +113,7 @@ function commandField(v: unknown, key: string, problems: string[]): string[] | u
 }
 
 /**
- * `kill:SIGTERM`, `kill:15`, `process:/path/stop arg` (seed 004 `<process|kill>:argument`), or a
+ * `kill:SIGTERM`, `kill:15`, `process:/path/stop arg` (design.md §3 "Supervision" `<process|kill>:argument`), or a
  * bare command line as the design's daemon example writes it (`/your/program/path/stop`): run
  * like `process:`.
  */

@@ -1,5 +1,5 @@
 /**
- * The run spec's `socket` (seed 004's daemon field) as a liveness check: at every check
+ * The run spec's `socket` (design.md §3 "Supervision"'s daemon field) as a liveness check: at every check
  * interval the BootAgent connects to it, and a connection not made within the interval counts
  * like a failed check command: the agent is killed and the restart policy (3 strikes) decides.
  * Forms: an absolute path or `unix:/path` (a unix socket); `tcp://host:port`, `tcp:host:port`,

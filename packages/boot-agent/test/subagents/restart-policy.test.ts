@@ -3,7 +3,7 @@ import { decide, strikesAfterRun } from '../../src/subagents/restart-policy.ts';
 
 const S = 1000;
 const M = 60 * S;
-// DESIGN.md defaults: 3 min hold, 15 min strike window, 3 strikes.
+// design.md defaults: 3 min hold, 15 min strike window, 3 strikes.
 const cfg = { restartHoldMs: 3 * M, strikeWindowMs: 15 * M, maxStrikes: 3 };
 const T0 = 1_000_000_000;
 
@@ -132,7 +132,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('decide(): DESIGN.md restart policy', () => {
+describe('decide(): design.md restart policy', () => {
   it.each(rows)('$what', (r) => {
     const now = T0 + r.ranMs;
     const d = decide(

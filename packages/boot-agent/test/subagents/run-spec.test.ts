@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseLimits, parseRunSpec, RunSpecError, splitCommand } from '../../src/subagents/run-spec.ts';
 
-describe('run spec (agent.json, seed 004 fields)', () => {
-  it('parses the seed 004 example fields', () => {
+describe('run spec (agent.json, design.md §3 "Supervision" fields)', () => {
+  it('parses the design.md §3 "Supervision" example fields', () => {
     const s = parseRunSpec({
       name: 'plugin_name',
       version: '1.0.1',

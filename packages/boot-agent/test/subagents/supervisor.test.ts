@@ -11,7 +11,7 @@ import type { ExitListener, Launch, ProcessRunner } from '../../src/subagents/pr
 import { parseRunSpec } from '../../src/subagents/run-spec.ts';
 import { Supervisor } from '../../src/subagents/supervisor.ts';
 
-// The BootAgent's own defaults (DESIGN.md: 60 s check, 3 min hold, 15 min window, 3 strikes).
+// The BootAgent's own defaults (design.md: 60 s check, 3 min hold, 15 min window, 3 strikes).
 const cfg: SupervisionConfig = { ...checkBootConfig({}, 'defaults').config.supervision, cgroupRoot: '/nonexistent' };
 
 class FakeRunner implements ProcessRunner {

@@ -1,6 +1,6 @@
 /**
  * The operator REST API as the CLI calls it: Bearer token, TLS verified (with --ca added),
- * the seed 000 envelope checked once here. A refusal or an unreachable server is a CliFailure
+ * the design.md §5 envelope checked once here. A refusal or an unreachable server is a CliFailure
  * with one line naming the request and the server's cause; the token is never in it.
  */
 import { Agent, fetch, type Dispatcher } from 'undici';

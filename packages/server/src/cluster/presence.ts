@@ -145,7 +145,7 @@ export class PresenceTable {
   }
 
   /**
-   * The live node holding each host, named by agentsn or hostname (seed 001 hosts[] entries may
+   * The live node holding each host, named by agentsn or hostname (design.md §5 hosts[] entries may
    * be either), in one query: by agentsn first, then the newest channel of that hostname. Hosts
    * held nowhere are absent from the map.
    */

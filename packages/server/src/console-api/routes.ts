@@ -1,5 +1,5 @@
 /**
- * Operator routes the web console needs beyond the seed's REST API (registered in the operator
+ * Operator routes the web console needs beyond the design's REST API (registered in the operator
  * scope, so behind the same Bearer token): GET /dashboard/history, GET /console/host-tasks.
  */
 import { Type, type Static } from '@sinclair/typebox';

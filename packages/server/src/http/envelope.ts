@@ -1,5 +1,5 @@
 /**
- * Every answer carries the seed 000 envelope {status, message, cause}: errors from fastify
+ * Every answer carries the design.md §5 envelope {status, message, cause}: errors from fastify
  * itself (bad JSON, body too large, schema validation, unknown route) are mapped here too.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';

@@ -1,5 +1,5 @@
 /**
- * The seed's paging query (offset limit order sortby) as a route schema, per resource, and the
+ * The design's paging query (offset limit order sortby) as a route schema, per resource, and the
  * one parser that turns it into a typed Paging.
  *
  * offset and limit travel as strings and are parsed here, not by the schema: ajv's type

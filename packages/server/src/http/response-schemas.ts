@@ -15,7 +15,7 @@ import { SubtaskRowSchema, TaskRowSchema } from '../store/task-store.ts';
 
 const open = { additionalProperties: true } as const;
 const Num = (description?: string) => Type.Number(description ? { description } : {});
-/** The seed 000 envelope plus a route's fields. */
+/** The design.md §5 envelope plus a route's fields. */
 export function envelopeWith(fields: TProperties, description: string): TObject {
   return Type.Object(
     {

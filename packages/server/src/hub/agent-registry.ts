@@ -45,7 +45,7 @@ export class AgentRegistry {
   }
 
   /**
-   * A host named by AgentSN or hostname (seed 001 hosts[] entries may be either). An AgentSN
+   * A host named by AgentSN or hostname (design.md §5 hosts[] entries may be either). An AgentSN
    * wins; a hostname is answered only when exactly one connected host carries it.
    */
   lookup(host: string): HostLookup {

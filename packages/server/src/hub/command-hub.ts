@@ -1,5 +1,5 @@
 /**
- * The server's command hub for BasicAgents (DESIGN.md "BasicAgent channel"): a TLS listener,
+ * The server's command hub for BasicAgents (design.md §4 "Command channel"): a TLS listener,
  * the accept/redirect decision, the registry of connected agents, request/response
  * correlation with deadlines. Periodic-task results go into the server's store (one database).
  *
@@ -212,7 +212,7 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     decoder: FrameDecoder,
     rest: ReturnType<FrameDecoder['push']>,
   ): void => {
-    // A static --hub-redirect wins; else, in a cluster, a less loaded live node (seed 003 redirect).
+    // A static --hub-redirect wins; else, in a cluster, a less loaded live node (design.md §4 redirect).
     const redirectTo = options.redirect
       ? registry.size >= options.redirectOver
         ? options.redirect

@@ -1,5 +1,5 @@
 /**
- * Polaris REST API (seed 001) over the command hub, registered under /api/v1/server behind
+ * Polaris REST API (design.md §5) over the command hub, registered under /api/v1/server behind
  * operator auth (the server's operatorPlugins):
  *   POST   /polaris               {id, hosts[], method, cmd | args, timeout, user, group}
  *                                 -> {status, message, id, response: [one entry per host]}
@@ -51,7 +51,7 @@ export function polarisRoutes(hub: CommandHub, opts: PolarisRouteOptions = {}): 
         ...docOnly,
         schema: {
           tags: ['polaris'],
-          summary: 'Run sync.bash / getinfo.* / task.* on connected BasicAgents (seed 001 Polaris)',
+          summary: 'Run sync.bash / getinfo.* / task.* on connected BasicAgents (design.md §5 Polaris)',
           description: `One answer per host in hosts[], in order; a host with no channel connected answers ${ErrorCode.NO_SUCH_HOST} "${errorMessage(ErrorCode.NO_SUCH_HOST)}".`,
           body: polarisRequest.schema,
         },

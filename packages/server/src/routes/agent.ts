@@ -1,5 +1,5 @@
 /**
- * BootAgent endpoints (seed 002): POST /agent/register and POST /agent/status. Bodies are
+ * BootAgent endpoints (design.md §3): POST /agent/register and POST /agent/status. Bodies are
  * checked with the protocol package's validators, the same ones the agent uses.
  */
 import { randomUUID } from 'node:crypto';
@@ -66,7 +66,7 @@ export async function agentRoutes(
       onRequest: limited(buckets.register),
       schema: {
         tags: ['agent'],
-        summary: 'Register a BootAgent (seed 002); returns the AgentSN to use and a per-host credential',
+        summary: 'Register a BootAgent (design.md §3); returns the AgentSN to use and a per-host credential',
         description: `Needs header ${ENROLL_HEADER} when the server has enrollSecret. Body: RegisterRequest of @aspire/protocol.`,
         body: registerRequest.schema,
       },
@@ -167,7 +167,7 @@ export async function agentRoutes(
       onRequest: limited(buckets.status),
       schema: {
         tags: ['agent'],
-        summary: "Status push (seed 002): host state, job results, events; answered with the host's pending jobs",
+        summary: "Status push (design.md §3): host state, job results, events; answered with the host's pending jobs",
         description: `Needs header ${CREDENTIAL_HEADER} (from /agent/register). Body: StatusRequest of @aspire/protocol.`,
         body: statusRequest.schema,
       },

@@ -1,4 +1,4 @@
-/** Hosts: GET /agent?agentsn= (one host, seed 000), GET /host (filtered page), DELETE /host, POST /host/:agentsn/reset, PUT /host/region. */
+/** Hosts: GET /agent?agentsn= (one host, design.md §5), GET /host (filtered page), DELETE /host, POST /host/:agentsn/reset, PUT /host/region. */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { HostStatus } from '@aspire/protocol';

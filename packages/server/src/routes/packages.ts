@@ -1,6 +1,6 @@
 /**
- * Packages (seed 000 "安装包管理"): POST /package (raw body with ?name&version&os&arch&file, or
- * multipart/form-data with those fields and one file part, or the seed's JSON body
+ * Packages (design.md §5): POST /package (raw body with ?name&version&os&arch&file, or
+ * multipart/form-data with those fields and one file part, or the design's JSON body
  * {name,version,arch,os,file[,url]} registering a file already under packages/{os}/{arch}/{file}
  * or fetched from url, its SHA256 computed), GET /package (filters + paging),
  * DELETE /package (filters). Uploads stream to a temp file under the data dir while being
@@ -106,7 +106,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: PartContext<Packa
         schema: {
           tags: ['package'],
           summary:
-            'Upload a package: raw application/octet-stream body with ?name&version&os&arch&file, or multipart/form-data (same fields + one file), or register one with the JSON body {name,version,arch,os,file[,url]} (seed 000): the file already in packages/{os}/{arch}/{file}, or fetched from url (http/https); its SHA256 is computed',
+            'Upload a package: raw application/octet-stream body with ?name&version&os&arch&file, or multipart/form-data (same fields + one file), or register one with the JSON body {name,version,arch,os,file[,url]} (design.md §5): the file already in packages/{os}/{arch}/{file}, or fetched from url (http/https); its SHA256 is computed',
           querystring: UploadQuery,
           consumes: ['application/octet-stream', 'multipart/form-data', 'application/json'],
           // Only the JSON body has a schema (the others are streams, checked as they arrive).
@@ -203,7 +203,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: PartContext<Packa
     return reply.send(ok({ package: packageOut(r.value) }));
   }
 
-  /** The seed's JSON body: register a file already in the package directory, or fetch it from `url`. */
+  /** The design's JSON body: register a file already in the package directory, or fetch it from `url`. */
   async function registerJson(request: FastifyRequest, reply: FastifyReply, tmp: string): Promise<FastifyReply> {
     const body = request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
@@ -284,7 +284,7 @@ export async function packageRoutes(app: FastifyInstance, ctx: PartContext<Packa
     {
       schema: {
         tags: ['package'],
-        summary: 'Packages filtered by id, name, version, os, arch; paged (seed 000)',
+        summary: 'Packages filtered by id, name, version, os, arch; paged (design.md §5)',
         querystring: ListQuery,
         response: { 200: PackagePage },
       },

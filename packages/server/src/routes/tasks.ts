@@ -1,5 +1,5 @@
 /**
- * Tasks (seed 000 "任务管理", seed 001, issue 13): POST /task by AgentSN list or by tags within a
+ * Tasks (design.md §5, design.md §5, issue 13): POST /task by AgentSN list or by tags within a
  * window; GET /task?id= (task + subtasks) or GET /task (list); POST /task/revoke, /task/kick
  * (a whole task or one subtask), /task/touch and /task/retry (one subtask). Times in answers are ISO 8601 UTC strings.
  */
@@ -129,7 +129,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
       const spec: TaskSpec = {
         command: b.command,
         parameters,
-        // Who issued it (seed 000 tasks.user): always the token's name; a body `user` is ignored.
+        // Who issued it (design.md §5 tasks.user): always the token's name; a body `user` is ignored.
         user: op.name,
         agents: b.agents,
         tags: b.tags,

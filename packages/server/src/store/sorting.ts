@@ -1,5 +1,5 @@
 /**
- * The columns each list may be sorted by: the seed's `sortby` is looked up here and the SQL
+ * The columns each list may be sorted by: the design's `sortby` is looked up here and the SQL
  * text comes from this table, never from the request. Unknown names are rejected at the route.
  */
 export const SORTABLE = {

@@ -1,5 +1,5 @@
 /**
- * The task queue part of the store (seed 001, issue 13): tasks, their subtasks and the
+ * The task queue part of the store (design.md §5, issue 13): tasks, their subtasks and the
  * operator's actions on them. The rules are the pure functions of ../tasks/state-machine.ts,
  * applied in SQL by each implementation's task-queue files.
  */
@@ -81,7 +81,7 @@ export const TaskRowSchema = Row(
     gmt_create: Time('created'),
     gmt_modify: Time('last change'),
   },
-  'a task (seed 001, issue 13)',
+  'a task (design.md §5, issue 13)',
 );
 export type TaskRow = Static<typeof TaskRowSchema>;
 

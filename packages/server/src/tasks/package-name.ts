@@ -1,5 +1,5 @@
 /**
- * The sub-agent name of an install/upgrade task whose parameters give only a `url` (seed 000's
+ * The sub-agent name of an install/upgrade task whose parameters give only a `url` (design.md §5's
  * example body). First a registered package: the server's own package link
  * (`/agent/package/<id>/<file>`) or a URL whose file name is a registered package's file names
  * that package. Else read from the URL: `command://yum install MiniAgent -y` names MiniAgent (the

@@ -1,5 +1,5 @@
 /**
- * Subtask state machine (seed 001 "任务状态", beanstalk-like; issue 13). Pure functions: the
+ * Subtask state machine (design.md §5, beanstalk-like; issue 13). Pure functions: the
  * store applies what they decide, so the SQLite store and a later PostgreSQL store share one set
  * of rules. The full diagram with who triggers each transition is in docs/server.md "Task states".
  *
@@ -112,7 +112,7 @@ export const IN_FLIGHT_STATES: readonly SubtaskStateWord[] = [
   SubtaskState.READY,
   SubtaskState.RESERVED,
 ];
-/** States a revoke moves to REVOKED: everything not RESERVED and not final (seed 001). */
+/** States a revoke moves to REVOKED: everything not RESERVED and not final (design.md §5). */
 export const REVOCABLE_STATES: readonly SubtaskStateWord[] = [
   SubtaskState.PENDING,
   SubtaskState.DELAYED,

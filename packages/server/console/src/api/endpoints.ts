@@ -186,7 +186,7 @@ export function listRegions(signal?: AbortSignal): Promise<PageOf & { regions: R
 
 // ---- Operate: host page, Run, Tasks, Audit ------------------------------------------------
 
-/** One host's answer to a Polaris request (seed 001): retcode 0 = success; data is the command's output. */
+/** One host's answer to a Polaris request (design.md §5): retcode 0 = success; data is the command's output. */
 export interface HostReply {
   host: string;
   resp: 'success' | 'failed';

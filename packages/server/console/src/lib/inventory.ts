@@ -33,7 +33,7 @@ export function inventoryRows(data: unknown, prefix = ''): InventoryRow[] {
   return rows;
 }
 
-/** A sub-agent's limits (seed 002 `limits`: cpu, memory, ...) as one short line; '—' when none. */
+/** A sub-agent's limits (design.md §3 `limits`: cpu, memory, ...) as one short line; '—' when none. */
 export function limitsText(limits: unknown): string {
   if (!limits || typeof limits !== 'object') return '—';
   const parts = Object.entries(limits as Record<string, unknown>)

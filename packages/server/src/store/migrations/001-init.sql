@@ -1,5 +1,5 @@
 -- Seed 000 tables, adapted to SQLite. Times are unix milliseconds (UTC).
--- gmt_modify of a host changes only when its status changes (seed 000 3.2); last_seen every push.
+-- gmt_modify of a host changes only when its status changes (design.md §5 3.2); last_seen every push.
 
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,

@@ -1,4 +1,4 @@
-/** Package rows (seed 000 `agents`) on PostgreSQL; the files live in the shared package directory (docs/scale.md). */
+/** Package rows (design.md §5 `agents`) on PostgreSQL; the files live in the shared package directory (docs/scale.md). */
 import { decodePackageRow } from '../row-decoders.ts';
 import type { Mutation, PackageFilter, PackageRow, Page, Paging } from '../store.ts';
 import { isUniqueViolation, PgPart, type Param } from './db.ts';

@@ -1,5 +1,5 @@
 /**
- * The task queue of seed 001 on PostgreSQL, its core: the statements of ../sqlite/task-queue-core.ts,
+ * The task queue of design.md §5 on PostgreSQL, its core: the statements of ../sqlite/task-queue-core.ts,
  * async, with the same rules from ../../tasks/state-machine.ts. No cache of the active tag tasks:
  * another node may create or close one at any time, so they are read from the database.
  * Subtasks handed out are locked (FOR UPDATE SKIP LOCKED) so two nodes never reserve the same one.

@@ -1,4 +1,4 @@
-/** Package rows (seed 000 `agents`): the files themselves live under the data dir. */
+/** Package rows (design.md §5 `agents`): the files themselves live under the data dir. */
 import { decodePackageRow } from '../row-decoders.ts';
 import type { Mutation, PackageFilter, PackageRow, Page, Paging } from '../store.ts';
 import { conflict, SqlitePart, type Param } from './base.ts';

@@ -1,5 +1,5 @@
 /**
- * The task queue of seed 001 on SQLite, its core: how results, admission (batch, dependencies),
+ * The task queue of design.md §5 on SQLite, its core: how results, admission (batch, dependencies),
  * max_errors and the scheduler pass move subtasks (issue 13's full model). The rules are the pure
  * functions of ../../tasks/state-machine.ts; this file applies them in SQL. Creation and the
  * operator's actions are in task-queue.ts. Transitions and who triggers each: docs/server.md
