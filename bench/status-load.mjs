@@ -41,7 +41,7 @@ const credential = (i) => `bench-credential-${i}`;
 const stride = Math.max(1, Math.floor(hosts / agents));
 const hostOf = (k) => k * stride;
 
-/** A realistic seed 002 status body; with `events`, one new event per push (a write each time). */
+/** A realistic docs/design.md §3 status body; with `events`, one new event per push (a write each time). */
 function body(i, seq) {
   return JSON.stringify({
     hostname: `bench-host-${i}.example`,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Bundle each binary into one CommonJS file with esbuild: what the single executables embed.
 // No native addons, no files read from disk at run time, pino without transports.
-// Env: BOOT_SERVER_ADDR (compiled-in default server list, seed 002 -DBOOT_SERVER_ADDR),
+// Env: BOOT_SERVER_ADDR (compiled-in default server list, docs/design.md §3 -DBOOT_SERVER_ADDR),
 //      ASPIRE_VERSION (version string; default: root package.json version).
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CI packaging script (seed 002: ./contrib/package.sh BootAgent 1.2.1-1).
+# The CI packaging script (docs/design.md §3: ./contrib/package.sh BootAgent 1.2.1-1).
 #
 #   scripts/package.sh NAME VERSION-RELEASE
 #     NAME     BootAgent | BasicAgent | Aspire | all
@@ -9,7 +9,7 @@
 # single executables for every arch (scripts/sea.mjs) and the RPMs (rpm/*.spec) into dist/.
 #
 # Environment:
-#   BOOT_SERVER_ADDR  compiled-in default server list, "svr1:port,svr2" (seed 002's -DBOOT_SERVER_ADDR)
+#   BOOT_SERVER_ADDR  compiled-in default server list, "svr1:port,svr2" (docs/design.md §3's -DBOOT_SERVER_ADDR)
 #   ARCHES            single executables for these, space separated, default "x86_64 aarch64"
 #   RPM_ARCHES        RPMs for these (a subset of ARCHES), default: ARCHES; "" = binaries only
 #   DIST              output directory, default ./dist
@@ -42,7 +42,7 @@ esac
 [[ "$VERSION" =~ ^[0-9][0-9A-Za-z.+~]*$ ]] || { echo "package: bad version '$VERSION' in '$FULLVER'" >&2; usage; }
 [[ "$RELEASE" =~ ^[0-9][0-9A-Za-z.]*$ ]] || { echo "package: bad release '$RELEASE' in '$FULLVER'" >&2; usage; }
 SERVER_ADDR=${BOOT_SERVER_ADDR-}
-# Items "host[:port]" or "http(s)://host:port", comma separated (seed 002 writes a trailing comma).
+# Items "host[:port]" or "http(s)://host:port", comma separated (docs/design.md §3 writes a trailing comma).
 # It is compiled in as a JSON string, so quoting is safe; whitespace is always a mistake.
 if [[ "$SERVER_ADDR" =~ [[:space:]\"\'] ]]; then
   echo "package: BOOT_SERVER_ADDR '$SERVER_ADDR' has whitespace or quotes; want 'svr1:8080,svr2'" >&2

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Load generator of bench/scale-ingestion.mjs, run as its own process so neither the servers nor
 // the benchmark share its event loop: a small undici client that POSTs BootAgent-format status
-// pushes (seed 002 fields plus os, kernel, tags and the self-report, as loop/status-body.ts builds
+// pushes (docs/design.md §3 fields plus os, kernel, tags and the self-report, as loop/status-body.ts builds
 // them) over HTTPS, `--connections` in flight, for `--seconds` (or each agent once with --once).
 // Agent k always pushes to URL k mod n, as a BootAgent stays on the first server of its list
 // that answers: several URLs spread the agents over the nodes.

@@ -201,7 +201,7 @@ const LAYOUT: Record<string, string[]> = {
 };
 
 describe('RPMs', () => {
-  it('rpm -qpl shows the DESIGN.md host layout; configs are %config(noreplace)', async () => {
+  it('rpm -qpl shows the docs/design.md host layout; configs are %config(noreplace)', async () => {
     for (const [name, files] of Object.entries(LAYOUT)) {
       const rpm = rpmFile(dist, name, V1);
       expect((await sh('rpm', ['-qpl', rpm])).stdout.trim().split('\n'), name).toEqual(files);

@@ -56,7 +56,7 @@ afterAll(async () => {
 });
 
 describe('Polaris sync.bash through the command hub', () => {
-  it('answers one entry per host: two connected agents and one unknown host (seed 001)', async () => {
+  it('answers one entry per host: two connected agents and one unknown host (docs/design.md §5)', async () => {
     const id = '2719cb14-2da6-44a0-8349-1ea33b3ab2d9';
     const r = await polaris({
       id,

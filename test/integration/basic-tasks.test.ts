@@ -43,7 +43,7 @@ beforeAll(async () => {
     caFile: ca.caCertFile,
     hostname: HOST,
     crontab: [
-      '# seed 003 format: seconds first, then user and command',
+      '# docs/design.md §4 format: seconds first, then user and command',
       '*/2 * * * * * root echo tick-$(date +%s); sleep 3',
       '*/2 * * * * root-but-bad-schedule',
       '99 * * * * * root echo never',

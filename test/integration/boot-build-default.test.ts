@@ -1,4 +1,4 @@
-// The compiled-in server list (seed 002 -DBOOT_SERVER_ADDR, here BOOT_SERVER_ADDR at build time):
+// The compiled-in server list (docs/design.md §3 -DBOOT_SERVER_ADDR, here BOOT_SERVER_ADDR at build time):
 // a boot built with it registers without -S, and that list comes first, before -S.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

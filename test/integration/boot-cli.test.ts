@@ -1,4 +1,4 @@
-// The boot command line (DESIGN.md "BootAgent CLI"): -T names each bad key and never touches
+// The boot command line (docs/design.md §3 "Command line"): -T names each bad key and never touches
 // the live log; --version/--help; daemonizing without -f; SIGHUP reopens the log; https servers
 // verified against the configured CA (never without verification).
 import { createServer as createHttpsServer, type Server } from 'node:https';

@@ -1,4 +1,4 @@
-// The real aspire server with real boot processes: the seed 000/001 task engine end to end.
+// The real aspire server with real boot processes: the docs/design.md §5 task engine end to end.
 // Three boots (tags svc=ecs / svc=rds / svc=ecs,cmpt=DB), step 1 s.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -93,7 +93,7 @@ describe('hosts, tags, regions, events', () => {
     expect((await get('/api/v1/server/tag?name=cmpt')).tags[0]).toMatchObject({ id, hosts: 2 });
     expect((await get('/api/v1/server/host?tag=cmpt=DB')).hosts.map((h: any) => h.agentsn)).toEqual(['inv-a', 'inv-c']);
     expect((await get('/api/v1/server/agent?agentsn=inv-a')).host.tags).toEqual(['cmpt=DB']);
-    // Registration answers the bound tags (seed 002 register reply).
+    // Registration answers the bound tags (docs/design.md §3 register reply).
     const rereg = await post(
       '/agent/register',
       { hostname: 'inv-a.example', agentsn: 'inv-a' },

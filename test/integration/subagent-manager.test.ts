@@ -453,7 +453,7 @@ describe('sub-agent manager with real processes', () => {
     expect(isAlive(daemonPid)).toBe(false);
   });
 
-  it('seed 004 precheck and start_delay: a failing precheck or an agent that dies within start_delay fails the job', async () => {
+  it('docs/design.md §3 "Supervision" precheck and start_delay: a failing precheck or an agent that dies within start_delay fails the job', async () => {
     const { m } = setup({ restartHoldSec: 30 });
     await m.start();
     const pre = await publish('idle-agent', 'Prechecked', '1.0.0', { precheck: '/bin/false', precheck_retries: 2 });

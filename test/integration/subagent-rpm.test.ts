@@ -1,5 +1,5 @@
 // .rpm sub-agents with the REAL rpm (private --dbpath, files under the test's temp dir): install
-// over HTTP, upgrade rolled back to the old rpm, command:// install (seed 000), uninstall = rpm -e.
+// over HTTP, upgrade rolled back to the old rpm, command:// install (docs/design.md §5), uninstall = rpm -e.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

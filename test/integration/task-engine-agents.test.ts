@@ -1,5 +1,5 @@
 // Issue 13 "Must show", the parts the other task tests showed with hosts simulated over HTTP, here
-// against the real server with REAL BootAgent processes: seed 000's task example verbatim (its two
+// against the real server with REAL BootAgent processes: docs/design.md §5's task example verbatim (its two
 // AgentSNs, `command://yum install MiniAgent -y` run by each host and MiniAgent supervised after),
 // the second DELETE of a host, priority order as one real host receives its jobs, and the
 // per-subtask retry of a failed install. Each host has its own rpm database (HOME/.rpmmacros) and
@@ -13,7 +13,7 @@ import { ErrorCode } from '@aspire/protocol';
 import { startAspire, startBoot, waitUntil, type AspireHandle, type BootHandle } from '@aspire/testing';
 import { packFixtureRpm } from '../../packages/testing/fixtures/pack-fixture-rpm.ts';
 
-/** The AgentSNs of seed 000's task example. */
+/** The AgentSNs of docs/design.md §5's task example. */
 const SEED_SN = ['9b62aabb-eda4-4d62-b036-b605d887bde3', '845d6374-7d4e-402f-87cc-2a780e794dd6'];
 
 let work: string;
@@ -129,8 +129,8 @@ async function waitTask(id: number, pred: (t: any) => boolean, what: string, tim
 const bySn = (t: any) => Object.fromEntries(t.subtasks.map((s: any) => [s.agentsn, s]));
 
 describe('task engine with real BootAgents (issue 13 must show)', () => {
-  it("seed 000's task example verbatim: each host runs `yum install MiniAgent -y`, MiniAgent is supervised after", async () => {
-    // The seed's body, its "#" comments and the trailing comma removed (not JSON otherwise);
+  it("docs/design.md §5's task example verbatim: each host runs `yum install MiniAgent -y`, MiniAgent is supervised after", async () => {
+    // The design's body, its "#" comments and the trailing comma removed (not JSON otherwise);
     // "url" twice as in the seed: the command:// one, last, is the one JSON.parse keeps.
     const seedBody = `{
 	"command": "install",
@@ -159,7 +159,7 @@ describe('task engine with real BootAgents (issue 13 must show)', () => {
     const t = await waitTask(created.id, (x) => x.task.status === 'COMPLETE', 'seed task complete');
     expect(t.task.parameters).toEqual({ url: 'command://yum install MiniAgent -y', name: 'MiniAgent' });
     for (const sn of SEED_SN) expect(bySn(t)[sn], JSON.stringify(bySn(t)[sn])).toMatchObject({ state: 'SUCCESS' });
-    // Each host ran the seed's command itself, as written.
+    // Each host ran the design's command itself, as written.
     for (const log of yumLogs) expect(readFileSync(log, 'utf8')).toBe('install MiniAgent -y\n');
     for (const sn of SEED_SN) {
       const agents = await waitUntil(

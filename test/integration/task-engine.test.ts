@@ -1,8 +1,8 @@
 // Issue 13 (server side): the task engine's full model against the real server. Real BootAgent
 // processes (three, step 1 s) where a job must really run (ttl with batch, max_errors, retries
-// to BURIED and its expiry, a dependency chain, the seed's package registered and installed);
+// to BURIED and its expiry, a dependency chain, the design's package registered and installed);
 // hosts that register and push over real HTTP from the test where the test must hold a host
-// still to see an order or a time (the seed's task example, priority, percentages, kick, touch,
+// still to see an order or a time (the design's task example, priority, percentages, kick, touch,
 // start_at, unknown AgentSNs).
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -131,7 +131,7 @@ async function fakeHost(agentsn: string) {
 }
 
 describe('task engine (issue 13)', () => {
-  it('seed 000 package registration: the JSON body verbatim registers the file in the package dir (SHA256 computed); a url is fetched; ISO times', async () => {
+  it('docs/design.md §5 package registration: the JSON body verbatim registers the file in the package dir (SHA256 computed); a url is fetched; ISO times', async () => {
     const dir = join(srv.dataDir, 'packages', 'linux', 'x86_64');
     mkdirSync(dir, { recursive: true });
     const bytes = Buffer.from('an rpm, for the registration\n');
@@ -193,10 +193,10 @@ describe('task engine (issue 13)', () => {
     }
   }, 180_000);
 
-  it('seed 000 task example verbatim (url given twice, the command:// one last): name derived, id and results[] per AgentSN; a second DELETE of a host says already deleted', async () => {
+  it('docs/design.md §5 task example verbatim (url given twice, the command:// one last): name derived, id and results[] per AgentSN; a second DELETE of a host says already deleted', async () => {
     const a = await fakeHost('9b62aabb-eda4-4d62-b036-b605d887bde3');
     await fakeHost('845d6374-7d4e-402f-87cc-2a780e794dd6');
-    // The seed's body, its "#" comments and the trailing comma removed (not JSON otherwise).
+    // The design's body, its "#" comments and the trailing comma removed (not JSON otherwise).
     const seedBody = `{
 	"command": "install",
 	"agents": [
@@ -413,7 +413,7 @@ describe('task engine (issue 13)', () => {
   }, 180_000);
 
   it('a two-task dependency chain on three hosts: the host that fails the first task gets its dependent subtask FAILED with its own code; the others run', async () => {
-    // IdleAgent registered with the seed's JSON body (file put in the package dir) and installed on two hosts.
+    // IdleAgent registered with the design's JSON body (file put in the package dir) and installed on two hosts.
     const packed = await packFixture({ fixture: 'idle-agent', name: 'IdleAgent', version: '1.0.0', outDir: work });
     const arch = (await api('GET', `/api/v1/server/agent?agentsn=${sn[0]}`)).body.host.arch as string;
     mkdirSync(join(srv.dataDir, 'packages', 'linux', arch), { recursive: true });

@@ -303,7 +303,7 @@ describe('registration takeover (issue 16 item 6)', () => {
     expect(own.body.agentsn).toBe(v.agentsn);
     expect((await push(own.body.credential)).status).toBe(200);
 
-    // Another hostname asking for the agentsn: the seed's conflict rule, a fresh agentsn.
+    // Another hostname asking for the agentsn: the design's conflict rule, a fresh agentsn.
     const other = await register('someone-else');
     expect(other.status).toBe(200);
     expect(other.body.agentsn).not.toBe(v.agentsn);
