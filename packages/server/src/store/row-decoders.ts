@@ -6,13 +6,13 @@
  */
 import { type AgentReport, ApiStatus, AspireError } from '@aspire/protocol';
 import type { Static, TObject, TSchema } from '@sinclair/typebox';
-import { HostRowSchema } from './host-store.ts';
+import { HostRowSchema, HostSubtaskRowSchema } from './host-store.ts';
 import { PackageRowSchema } from './package-store.ts';
 import { RegionRowSchema, TagRowSchema } from './inventory-store.ts';
 import { EventRowSchema } from './event-store.ts';
 import { AuditRowSchema, TokenRowSchema } from './operator-store.ts';
 import { TaskResultRowSchema } from './task-result-store.ts';
-import { TaskRowSchema } from './task-store.ts';
+import { SubtaskRowSchema, TaskRowSchema } from './task-store.ts';
 
 type Decode = (r: Record<string, unknown>) => unknown;
 
@@ -85,3 +85,6 @@ export const decodeTaskResultRow = rowDecoder('task_results', TaskResultRowSchem
   truncated: (r) => Number(r.truncated) === 1,
   skipped: (r) => Number(r.skipped) === 1,
 });
+
+export const decodeSubtaskRow = rowDecoder('subtasks', SubtaskRowSchema);
+export const decodeHostSubtaskRow = rowDecoder('host subtasks', HostSubtaskRowSchema);

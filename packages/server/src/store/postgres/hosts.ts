@@ -6,7 +6,7 @@
 import { HostStatus } from '@aspire/protocol';
 import { parseTags } from '../../tasks/state-machine.ts';
 import type { Mutation, Page, Paging } from '../common.ts';
-import { decodeHostRow } from '../row-decoders.ts';
+import { decodeHostRow, decodeHostSubtaskRow } from '../row-decoders.ts';
 import type {
   HostFilter,
   HostIdentityRow,
@@ -202,11 +202,12 @@ export class PgHosts extends PgPart implements HostStore {
 
   /** The newest subtasks of one host with their task's command and status (console host page). */
   async hostSubtasks(agentsn: string, limit: number): Promise<HostSubtaskRow[]> {
-    return this.all<HostSubtaskRow>(
+    const rows = await this.all(
       `SELECT s.taskid, t.command, t.status AS task_status, s.id AS subtask, s.state, s.errcode, s.message, s.gmt_modify
          FROM subtasks s JOIN tasks t ON t.id = s.taskid WHERE s.agentsn = ? ORDER BY s.taskid DESC LIMIT ?`,
       agentsn,
       limit,
     );
+    return rows.map(decodeHostSubtaskRow);
   }
 }

@@ -18,6 +18,7 @@ import type {
   TaskSpec,
   UnknownTargets,
 } from '../store.ts';
+import { decodeSubtaskRow } from '../row-decoders.ts';
 import { refusingUnknown, UnknownHostsRefusal } from '../../tasks/unknown-hosts.ts';
 import type { Param } from './db.ts';
 import { conflict, firstReadyAt, inList, notFound, PgTaskCore, SUBTASK_COLS, toTask } from './task-queue-core.ts';
@@ -149,15 +150,12 @@ export class PgTaskQueue extends PgTaskCore {
     const task = await this.taskRow(id);
     if (!task) return undefined;
     const subtasks = filter.state
-      ? await this.all<SubtaskRow>(
+      ? await this.all(
           `SELECT ${SUBTASK_COLS} FROM subtasks WHERE taskid = ? AND state = ? ORDER BY gmt_create, seq`,
           id,
           filter.state,
         )
-      : await this.all<SubtaskRow>(
-          `SELECT ${SUBTASK_COLS} FROM subtasks WHERE taskid = ? ORDER BY gmt_create, seq`,
-          id,
-        );
+      : await this.all(`SELECT ${SUBTASK_COLS} FROM subtasks WHERE taskid = ? ORDER BY gmt_create, seq`, id);
     const states = Object.fromEntries(
       (
         await this.all<{ state: string; n: number }>(
@@ -166,7 +164,7 @@ export class PgTaskQueue extends PgTaskCore {
         )
       ).map((r) => [r.state, r.n]),
     );
-    return { task, subtasks, states };
+    return { task, subtasks: subtasks.map(decodeSubtaskRow), states };
   }
 
   async listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {

@@ -18,6 +18,7 @@ import type {
   TaskSpec,
   UnknownTargets,
 } from '../store.ts';
+import { decodeSubtaskRow } from '../row-decoders.ts';
 import { refusingUnknown, UnknownHostsRefusal } from '../../tasks/unknown-hosts.ts';
 import { inList, notFound, conflict, type Param } from './base.ts';
 import { firstReadyAt, SqliteTaskCore, toTask } from './task-queue-core.ts';
@@ -150,19 +151,15 @@ export class SqliteTaskQueue extends SqliteTaskCore {
     const task = this.taskRow(id);
     if (!task) return undefined;
     const subtasks = filter.state
-      ? this.all<SubtaskRow>(
-          'SELECT * FROM subtasks WHERE taskid = ? AND state = ? ORDER BY gmt_create, rowid',
-          id,
-          filter.state,
-        )
-      : this.all<SubtaskRow>('SELECT * FROM subtasks WHERE taskid = ? ORDER BY gmt_create, rowid', id);
+      ? this.all('SELECT * FROM subtasks WHERE taskid = ? AND state = ? ORDER BY gmt_create, rowid', id, filter.state)
+      : this.all('SELECT * FROM subtasks WHERE taskid = ? ORDER BY gmt_create, rowid', id);
     const states = Object.fromEntries(
       this.all<{ state: string; n: number }>(
         'SELECT state, COUNT(*) AS n FROM subtasks WHERE taskid = ? GROUP BY state',
         id,
       ).map((r) => [r.state, r.n]),
     );
-    return { task, subtasks, states };
+    return { task, subtasks: subtasks.map(decodeSubtaskRow), states };
   }
 
   async listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>> {
