@@ -105,12 +105,58 @@ function withEnvelope(schema: FastifySchema | undefined): FastifySchema {
 }
 
 export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
-  const { clock, config, logger } = deps;
+  const { clock, config } = deps;
   const metrics = deps.metrics ?? new ServerMetrics(clock);
   metrics.countFrom(deps.store);
   // Every store call is timed for aspire_store_operation_duration_seconds.
   const store = instrumentStore(deps.store, clock, (op, s) => metrics.storeCall(op, s));
-  const app = Fastify({
+  const app = createFastify(deps);
+  installEnvelopeHandlers(app);
+  installJsonBodyParser(app);
+  installFiniteNumberCheck(app);
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });
+  });
+  const jobs = backgroundJobs(deps, store);
+  const ctx = await appContext(deps, store, metrics, jobs);
+  await registerOpenApi(app, deps);
+  await registerAgentRoutes(app, ctx);
+  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
+  // Prometheus text at /metrics: operator token (viewer) or the scrape token (docs/metrics.md).
+  await metricsRoute(app, ctx);
+  // The web console at / (public page; packages/server/src/console).
+  registerConsole(app);
+
+  await registerOperatorApi(app, ctx, deps);
+
+  return {
+    app,
+    ctx,
+    routes,
+    start() {
+      jobs.scheduler.start();
+      jobs.sweeper.start();
+      jobs.retention.start();
+      jobs.retention.trigger();
+      jobs.dashboardJob.start();
+      jobs.dashboardJob.trigger();
+    },
+    async runOnce() {
+      await store.tick(clock.now());
+      await store.markOffline(clock.now(), config.offlineMissedSteps);
+      jobs.latest.dashboard = await store.computeDashboard(clock.now());
+    },
+    async stop() {
+      await Promise.all([jobs.scheduler.stop(), jobs.sweeper.stop(), jobs.retention.stop(), jobs.dashboardJob.stop()]);
+      await app.close();
+    },
+  };
+}
+
+function createFastify(deps: ServerDeps): FastifyInstance {
+  const { config, logger } = deps;
+  return Fastify({
     ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request would be 10,000 hosts x every step: only errors are logged.
@@ -120,15 +166,14 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     // Unknown fields are refused (additionalProperties: false answers 400), never silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   });
-  installEnvelopeHandlers(app);
-  installJsonBodyParser(app);
-  installFiniteNumberCheck(app);
-  const routes: { method: string; url: string }[] = [];
-  app.addHook('onRoute', (r) => {
-    for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });
-  });
+}
 
-  let dashboard: Dashboard | undefined;
+type BackgroundJobs = ReturnType<typeof backgroundJobs>;
+
+/** The periodic work (scheduler, offline sweep, retention, dashboard); started by AspireServer.start(). */
+function backgroundJobs(deps: ServerDeps, store: Store) {
+  const { clock, config, logger } = deps;
+  const latest: { dashboard?: Dashboard } = {};
   const claimed = async (name: string, periodMs: number) => (deps.sweepGate ? deps.sweepGate(name, periodMs) : true);
   // Timed passes run once per period across a cluster (claimed); a triggered pass (a task
   // created or kicked on this node) runs here at once so its subtasks need not wait a period.
@@ -174,12 +219,22 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     clock,
     config.dashboardIntervalSec * 1000,
     async () => {
-      dashboard = await store.computeDashboard(clock.now());
+      latest.dashboard = await store.computeDashboard(clock.now());
     },
     logger,
   );
 
-  const ctx: AppContext = {
+  return { scheduler, sweeper, retention, dashboardJob, latest };
+}
+
+async function appContext(
+  deps: ServerDeps,
+  store: Store,
+  metrics: ServerMetrics,
+  jobs: BackgroundJobs,
+): Promise<AppContext> {
+  const { clock, config, logger } = deps;
+  return {
     store,
     clock,
     config,
@@ -193,11 +248,13 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
       }),
     ...(deps.hostCa ? { hostCa: deps.hostCa } : {}),
     ...(deps.closeHostChannel ? { closeHostChannel: deps.closeHostChannel } : {}),
-    dashboard: () => dashboard,
-    kickScheduler: () => scheduler.trigger(),
+    dashboard: () => jobs.latest.dashboard,
+    kickScheduler: () => jobs.scheduler.trigger(),
     metrics,
   };
+}
 
+async function registerOpenApi(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -211,7 +268,10 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
+}
 
+/** The BootAgent endpoints under /agent/ (credential auth, each route checks it). */
+async function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   await app.register(async (agentScope) => {
     agentScope.addHook('onRoute', (route) => {
       if (route.method !== 'GET') route.schema = withEnvelope(route.schema) as typeof route.schema;
@@ -220,13 +280,11 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     await agentPackageRoutes(agentScope, ctx);
     await agentPolicyRoutes(agentScope, ctx);
   });
+}
 
-  app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
-  // Prometheus text at /metrics: operator token (viewer) or the scrape token (docs/metrics.md).
-  await metricsRoute(app, ctx);
-  // The web console at / (public page; packages/server/src/console).
-  registerConsole(app);
-
+/** Operator REST under /api/v1/server: audit, then the gate, then every route module and the plugins. */
+async function registerOperatorApi(app: FastifyInstance, ctx: AppContext, deps: ServerDeps): Promise<void> {
+  const { store, clock, logger, config } = ctx;
   await app.register(
     async (api) => {
       api.addHook('onRoute', (route) => {
@@ -248,27 +306,4 @@ export async function buildServer(deps: ServerDeps): Promise<AspireServer> {
     },
     { prefix: API_PREFIX },
   );
-
-  return {
-    app,
-    ctx,
-    routes,
-    start() {
-      scheduler.start();
-      sweeper.start();
-      retention.start();
-      retention.trigger();
-      dashboardJob.start();
-      dashboardJob.trigger();
-    },
-    async runOnce() {
-      await store.tick(clock.now());
-      await store.markOffline(clock.now(), config.offlineMissedSteps);
-      dashboard = await store.computeDashboard(clock.now());
-    },
-    async stop() {
-      await Promise.all([scheduler.stop(), sweeper.stop(), retention.stop(), dashboardJob.stop()]);
-      await app.close();
-    },
-  };
 }

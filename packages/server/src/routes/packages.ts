@@ -91,7 +91,14 @@ function meter(limit: number): Transform & { bytes: number; hash: ReturnType<typ
   return t;
 }
 
+/** Routes in their registration order: upload (its own scope, for the multipart parser), list, delete. */
 export async function packageRoutes(app: FastifyInstance, ctx: PartContext<PackageStore>): Promise<void> {
+  await registerUpload(app, ctx);
+  registerList(app, ctx);
+  registerDelete(app, ctx);
+}
+
+async function registerUpload(app: FastifyInstance, ctx: PartContext<PackageStore>): Promise<void> {
   const root = join(ctx.config.dataDir, 'packages');
   const incoming = join(root, '.incoming');
   const limit = ctx.config.uploadMaxBytes;
@@ -124,74 +131,145 @@ export async function packageRoutes(app: FastifyInstance, ctx: PartContext<Packa
         const tmp = join(incoming, randomUUID());
         try {
           if (request.headers['content-type']?.startsWith('application/json'))
-            return await registerJson(request, reply, tmp);
-          return await receive(request, reply, tmp);
+            return await registerJson(ctx, limit, request, reply, tmp);
+          return await receive(ctx, limit, request, reply, tmp);
         } finally {
           rmSync(tmp, { force: true });
         }
       },
     );
   });
+}
 
-  async function receive(
-    request: FastifyRequest<{ Querystring: Static<typeof UploadQuery> }>,
-    reply: FastifyReply,
-    tmp: string,
-  ): Promise<FastifyReply> {
-    const fields: Record<string, unknown> = { ...request.query };
-    const m = meter(limit);
-    let gotFile = false;
-    try {
-      if (request.isMultipart()) {
-        for await (const part of request.parts()) {
-          if (part.type === 'file') {
-            if (gotFile) return sendError(reply, 'BAD_REQUEST', 'one file per upload');
-            gotFile = true;
-            if (fields.file === undefined && part.filename) fields.file = part.filename;
-            await pipeline(part.file, m, createWriteStream(tmp, { mode: 0o644 }));
-          } else if (typeof part.value === 'string') {
-            fields[part.fieldname] = part.value;
-          }
-        }
-      } else {
-        if (!request.headers['content-type']?.startsWith('application/octet-stream')) {
-          return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'send application/octet-stream or multipart/form-data');
-        }
-        gotFile = true;
-        // pipeline() would destroy the request (and the socket) on error; piping the source by
-        // hand lets us read the rest and answer 413 to a client that is still sending.
-        const src = request.body as Readable;
-        const written = pipeline(m, createWriteStream(tmp, { mode: 0o644 }));
-        src.pipe(m);
-        try {
-          await written;
-        } catch (err) {
-          src.unpipe(m);
-          await drain(src, DRAIN_CAP_BYTES);
-          throw err;
+async function receive(
+  ctx: PartContext<PackageStore>,
+  limit: number,
+  request: FastifyRequest<{ Querystring: Static<typeof UploadQuery> }>,
+  reply: FastifyReply,
+  tmp: string,
+): Promise<FastifyReply> {
+  const fields: Record<string, unknown> = { ...request.query };
+  const m = meter(limit);
+  let gotFile = false;
+  try {
+    if (request.isMultipart()) {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (gotFile) return sendError(reply, 'BAD_REQUEST', 'one file per upload');
+          gotFile = true;
+          if (fields.file === undefined && part.filename) fields.file = part.filename;
+          await pipeline(part.file, m, createWriteStream(tmp, { mode: 0o644 }));
+        } else if (typeof part.value === 'string') {
+          fields[part.fieldname] = part.value;
         }
       }
-    } catch (err) {
-      const e = err as Error & { statusCode?: number; code?: string };
-      if (err instanceof TooLarge || e.statusCode === 413 || e.code === 'FST_REQ_FILE_TOO_LARGE') {
-        reply.header('connection', 'close');
-        return sendError(reply, 'PAYLOAD_TOO_LARGE', `upload exceeds uploadMaxBytes ${limit}`);
+    } else {
+      if (!request.headers['content-type']?.startsWith('application/octet-stream')) {
+        return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', 'send application/octet-stream or multipart/form-data');
       }
-      if (e.statusCode && e.statusCode < 500) return sendError(reply, 'BAD_REQUEST', e.message);
-      if (isDiskFull(e)) {
-        request.log.error({ dataDir: ctx.config.dataDir }, 'package upload failed: no space left on the data disk');
-        return sendError(reply, 'UNAVAILABLE', "no space left on the server's data disk; the upload was discarded");
+      gotFile = true;
+      // pipeline() would destroy the request (and the socket) on error; piping the source by
+      // hand lets us read the rest and answer 413 to a client that is still sending.
+      const src = request.body as Readable;
+      const written = pipeline(m, createWriteStream(tmp, { mode: 0o644 }));
+      src.pipe(m);
+      try {
+        await written;
+      } catch (err) {
+        src.unpipe(m);
+        await drain(src, DRAIN_CAP_BYTES);
+        throw err;
       }
-      throw err;
     }
-    if (!gotFile) return sendError(reply, 'BAD_REQUEST', 'no file in the upload');
-    const meta = validateMeta(fields);
-    if (typeof meta === 'string') return sendError(reply, 'BAD_REQUEST', meta);
-    const rel = `packages/${meta.os}/${meta.arch}/${meta.file}`;
-    const sha256 = m.hash.digest('hex');
-    const r = await ctx.store.insertPackage({ ...meta, path: rel, size: m.bytes, sha256 }, ctx.clock.now());
-    if (!r.ok) return sendError(reply, 'CONFLICT', r.cause);
-    const dest = join(ctx.config.dataDir, rel);
+  } catch (err) {
+    const e = err as Error & { statusCode?: number; code?: string };
+    if (err instanceof TooLarge || e.statusCode === 413 || e.code === 'FST_REQ_FILE_TOO_LARGE') {
+      reply.header('connection', 'close');
+      return sendError(reply, 'PAYLOAD_TOO_LARGE', `upload exceeds uploadMaxBytes ${limit}`);
+    }
+    if (e.statusCode && e.statusCode < 500) return sendError(reply, 'BAD_REQUEST', e.message);
+    if (isDiskFull(e)) {
+      request.log.error({ dataDir: ctx.config.dataDir }, 'package upload failed: no space left on the data disk');
+      return sendError(reply, 'UNAVAILABLE', "no space left on the server's data disk; the upload was discarded");
+    }
+    throw err;
+  }
+  if (!gotFile) return sendError(reply, 'BAD_REQUEST', 'no file in the upload');
+  const meta = validateMeta(fields);
+  if (typeof meta === 'string') return sendError(reply, 'BAD_REQUEST', meta);
+  const rel = `packages/${meta.os}/${meta.arch}/${meta.file}`;
+  const sha256 = m.hash.digest('hex');
+  const r = await ctx.store.insertPackage({ ...meta, path: rel, size: m.bytes, sha256 }, ctx.clock.now());
+  if (!r.ok) return sendError(reply, 'CONFLICT', r.cause);
+  const dest = join(ctx.config.dataDir, rel);
+  try {
+    mkdirSync(dirname(dest), { recursive: true });
+    renameSync(tmp, dest);
+  } catch (err) {
+    await ctx.store.deletePackages({ id: r.value.id });
+    throw err;
+  }
+  request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package uploaded');
+  return reply.send(ok({ package: packageOut(r.value) }));
+}
+
+/** The design's JSON body: register a file already in the package directory, or fetch it from `url`. */
+async function registerJson(
+  ctx: PartContext<PackageStore>,
+  limit: number,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  tmp: string,
+): Promise<FastifyReply> {
+  const body = request.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return sendError(reply, 'BAD_REQUEST', 'body: a JSON object {name,version,arch,os,file[,url]}');
+  const { url, ...fields } = body as Record<string, unknown>;
+  const extra = Object.keys(fields).filter((k) => !(k in FIELDS));
+  if (extra.length) return sendError(reply, 'BAD_REQUEST', `unknown fields: ${extra.join(', ')}`);
+  const meta = validateMeta(fields);
+  if (typeof meta === 'string') return sendError(reply, 'BAD_REQUEST', meta);
+  const rel = `packages/${meta.os}/${meta.arch}/${meta.file}`;
+  const dest = join(ctx.config.dataDir, rel);
+  const m = meter(limit);
+  let fetched = false;
+  if (url === undefined) {
+    if (!existsSync(dest) || !statSync(dest).isFile()) {
+      return sendError(
+        reply,
+        'BAD_REQUEST',
+        `no file ${rel} under the data dir: put it there first, upload it (octet-stream or multipart), or give url`,
+      );
+    }
+    await pipeline(createReadStream(dest), m, new Writable({ write: (_c, _e, cb) => cb() }));
+  } else {
+    if (typeof url !== 'string' || url.length > 2048 || !/^https?:\/\/[^\s]+$/.test(url))
+      return sendError(reply, 'BAD_REQUEST', 'url: an http:// or https:// URL');
+    if (existsSync(dest)) return sendError(reply, 'CONFLICT', `${rel} exists already: register it without url`);
+    let res: Response;
+    try {
+      res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(300_000) });
+    } catch (err) {
+      return sendError(reply, 'BAD_REQUEST', `url: cannot fetch (${(err as Error).message})`);
+    }
+    if (!res.ok || !res.body) return sendError(reply, 'BAD_REQUEST', `url: answered HTTP ${res.status}`);
+    try {
+      await pipeline(
+        Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
+        m,
+        createWriteStream(tmp, { mode: 0o644 }),
+      );
+    } catch (err) {
+      if (err instanceof TooLarge)
+        return sendError(reply, 'PAYLOAD_TOO_LARGE', `url: file exceeds uploadMaxBytes ${limit}`);
+      return sendError(reply, 'BAD_REQUEST', `url: fetch failed (${(err as Error).message})`);
+    }
+    fetched = true;
+  }
+  const sha256 = m.hash.digest('hex');
+  const r = await ctx.store.insertPackage({ ...meta, path: rel, size: m.bytes, sha256 }, ctx.clock.now());
+  if (!r.ok) return sendError(reply, 'CONFLICT', r.cause);
+  if (fetched) {
     try {
       mkdirSync(dirname(dest), { recursive: true });
       renameSync(tmp, dest);
@@ -199,86 +277,25 @@ export async function packageRoutes(app: FastifyInstance, ctx: PartContext<Packa
       await ctx.store.deletePackages({ id: r.value.id });
       throw err;
     }
-    request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package uploaded');
-    return reply.send(ok({ package: packageOut(r.value) }));
   }
+  request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package registered');
+  return reply.send(ok({ package: packageOut(r.value) }));
+}
 
-  /** The design's JSON body: register a file already in the package directory, or fetch it from `url`. */
-  async function registerJson(request: FastifyRequest, reply: FastifyReply, tmp: string): Promise<FastifyReply> {
-    const body = request.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body))
-      return sendError(reply, 'BAD_REQUEST', 'body: a JSON object {name,version,arch,os,file[,url]}');
-    const { url, ...fields } = body as Record<string, unknown>;
-    const extra = Object.keys(fields).filter((k) => !(k in FIELDS));
-    if (extra.length) return sendError(reply, 'BAD_REQUEST', `unknown fields: ${extra.join(', ')}`);
-    const meta = validateMeta(fields);
-    if (typeof meta === 'string') return sendError(reply, 'BAD_REQUEST', meta);
-    const rel = `packages/${meta.os}/${meta.arch}/${meta.file}`;
-    const dest = join(ctx.config.dataDir, rel);
-    const m = meter(limit);
-    let fetched = false;
-    if (url === undefined) {
-      if (!existsSync(dest) || !statSync(dest).isFile()) {
-        return sendError(
-          reply,
-          'BAD_REQUEST',
-          `no file ${rel} under the data dir: put it there first, upload it (octet-stream or multipart), or give url`,
-        );
-      }
-      await pipeline(createReadStream(dest), m, new Writable({ write: (_c, _e, cb) => cb() }));
-    } else {
-      if (typeof url !== 'string' || url.length > 2048 || !/^https?:\/\/[^\s]+$/.test(url))
-        return sendError(reply, 'BAD_REQUEST', 'url: an http:// or https:// URL');
-      if (existsSync(dest)) return sendError(reply, 'CONFLICT', `${rel} exists already: register it without url`);
-      let res: Response;
-      try {
-        res = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(300_000) });
-      } catch (err) {
-        return sendError(reply, 'BAD_REQUEST', `url: cannot fetch (${(err as Error).message})`);
-      }
-      if (!res.ok || !res.body) return sendError(reply, 'BAD_REQUEST', `url: answered HTTP ${res.status}`);
-      try {
-        await pipeline(
-          Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
-          m,
-          createWriteStream(tmp, { mode: 0o644 }),
-        );
-      } catch (err) {
-        if (err instanceof TooLarge)
-          return sendError(reply, 'PAYLOAD_TOO_LARGE', `url: file exceeds uploadMaxBytes ${limit}`);
-        return sendError(reply, 'BAD_REQUEST', `url: fetch failed (${(err as Error).message})`);
-      }
-      fetched = true;
-    }
-    const sha256 = m.hash.digest('hex');
-    const r = await ctx.store.insertPackage({ ...meta, path: rel, size: m.bytes, sha256 }, ctx.clock.now());
-    if (!r.ok) return sendError(reply, 'CONFLICT', r.cause);
-    if (fetched) {
-      try {
-        mkdirSync(dirname(dest), { recursive: true });
-        renameSync(tmp, dest);
-      } catch (err) {
-        await ctx.store.deletePackages({ id: r.value.id });
-        throw err;
-      }
-    }
-    request.log.info({ package: r.value.id, path: rel, size: m.bytes }, 'package registered');
-    return reply.send(ok({ package: packageOut(r.value) }));
+function validateMeta(fields: Record<string, unknown>): Meta | string {
+  const problems: string[] = [];
+  const out: Record<string, string> = {};
+  for (const [k, schema] of Object.entries(FIELDS)) {
+    const v = fields[k];
+    if (typeof v !== 'string' || v.length === 0) problems.push(`${k}: required`);
+    else if (v.length > (schema.maxLength ?? 255) || !new RegExp(schema.pattern!).test(v))
+      problems.push(`${k}: must match ${schema.pattern}`);
+    else out[k] = v;
   }
+  return problems.length ? problems.join('; ') : (out as Meta);
+}
 
-  function validateMeta(fields: Record<string, unknown>): Meta | string {
-    const problems: string[] = [];
-    const out: Record<string, string> = {};
-    for (const [k, schema] of Object.entries(FIELDS)) {
-      const v = fields[k];
-      if (typeof v !== 'string' || v.length === 0) problems.push(`${k}: required`);
-      else if (v.length > (schema.maxLength ?? 255) || !new RegExp(schema.pattern!).test(v))
-        problems.push(`${k}: must match ${schema.pattern}`);
-      else out[k] = v;
-    }
-    return problems.length ? problems.join('; ') : (out as Meta);
-  }
-
+function registerList(app: FastifyInstance, ctx: PartContext<PackageStore>): void {
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/package',
     {
@@ -300,7 +317,9 @@ export async function packageRoutes(app: FastifyInstance, ctx: PartContext<Packa
       );
     },
   );
+}
 
+function registerDelete(app: FastifyInstance, ctx: PartContext<PackageStore>): void {
   app.delete<{ Querystring: Static<typeof ListQuery> }>(
     '/package',
     {

@@ -4,7 +4,7 @@
  * (a whole task or one subtask), /task/touch and /task/retry (one subtask). Times in answers are ISO 8601 UTC strings.
  */
 import type { Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { configJob, subAgentJob } from '@aspire/protocol';
 import type { PartContext } from '../app-context.ts';
 import type { PackageStore } from '../store/package-store.ts';
@@ -38,24 +38,143 @@ function toMs(t: number | string | undefined): number | undefined {
   return typeof t === 'number' ? Math.round(t * 1000) : Date.parse(t);
 }
 
-export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStore & PackageStore>): Promise<void> {
-  /** Below admin, a token may revoke or kick only the tasks it created (their scope was checked then). */
-  const notOwnTask = async (
-    id: number,
-    op: Operator,
-  ): Promise<{ name: 'NOT_FOUND' | 'FORBIDDEN'; cause: string } | undefined> => {
-    if (op.role === 'admin') return undefined;
-    // A state no subtask is in: the task row without loading its subtasks.
-    const t = await ctx.store.getTask(id, { state: 'none' });
-    if (!t) return { name: 'NOT_FOUND', cause: `no task ${id}` };
-    if (t.task.user !== op.name)
-      return {
-        name: 'FORBIDDEN',
-        cause: `task ${id} was created by another token; role ${op.role} may change only its own`,
-      };
-    return undefined;
-  };
+type TaskContext = PartContext<TaskStore & PackageStore>;
+type Refusal = { name: 'BAD_REQUEST' | 'NOT_FOUND' | 'FORBIDDEN'; cause: string };
 
+/** Routes in their registration order: create, read, then the mutations of one task or subtask. */
+export async function taskRoutes(app: FastifyInstance, ctx: TaskContext): Promise<void> {
+  registerCreateTask(app, ctx);
+  registerGetTask(app, ctx);
+  registerRevoke(app, ctx);
+  registerKick(app, ctx);
+  registerRetry(app, ctx);
+  registerTouch(app, ctx);
+}
+
+/** Below admin, a token may revoke or kick only the tasks it created (their scope was checked then). */
+async function notOwnTask(
+  ctx: TaskContext,
+  id: number,
+  op: Operator,
+): Promise<{ name: 'NOT_FOUND' | 'FORBIDDEN'; cause: string } | undefined> {
+  if (op.role === 'admin') return undefined;
+  // A state no subtask is in: the task row without loading its subtasks.
+  const t = await ctx.store.getTask(id, { state: 'none' });
+  if (!t) return { name: 'NOT_FOUND', cause: `no task ${id}` };
+  if (t.task.user !== op.name)
+    return {
+      name: 'FORBIDDEN',
+      cause: `task ${id} was created by another token; role ${op.role} may change only its own`,
+    };
+  return undefined;
+}
+
+const mutationError = (reason: 'not_found' | 'conflict' | 'bad_request') =>
+  reason === 'not_found'
+    ? ('NOT_FOUND' as const)
+    : reason === 'conflict'
+      ? ('CONFLICT' as const)
+      : ('BAD_REQUEST' as const);
+
+/** A task body's checks that need no operator: its parameters (named), batch, max_errors, start_at. */
+interface CheckedBody {
+  parameters: Record<string, unknown>;
+  batch: { count: number; pct: number | null };
+  maxErrors: { count: number; pct: number | null };
+  startAt: number | undefined;
+}
+
+async function checkTaskBody(b: TaskBody, ctx: TaskContext): Promise<CheckedBody | Refusal> {
+  const bad = (cause: string): Refusal => ({ name: 'BAD_REQUEST', cause });
+  if ((b.agents === undefined) === (b.tags === undefined)) return bad('give exactly one of agents or tags');
+  if (b.window && !b.tags) return bad('window applies to tag tasks only');
+  const parameters = { ...(b.parameters ?? {}) };
+  if ('id' in parameters || 'action' in parameters) return bad('parameters must not set id or action');
+  // Seed 000's example names the sub-agent only through its url: a registered package or the
+  // URL itself gives the name.
+  if (b.command !== 'config' && parameters.name === undefined) {
+    if (typeof parameters.url !== 'string') return bad(HOW_TO_NAME);
+    const derived = await deriveName(parameters.url, ctx.store);
+    if (!derived.ok) return bad(derived.cause);
+    parameters.name = derived.name;
+  }
+  const batch = parseCountOrPercent(b.batch ?? 0);
+  const maxErrors = parseCountOrPercent(b.max_errors ?? 0);
+  if (!batch || !maxErrors) return bad('batch, max_errors: a count or a percentage up to 100%');
+  const startAt = b.start_at === undefined ? undefined : Date.parse(b.start_at);
+  if (startAt !== undefined && !Number.isFinite(startAt)) return bad('start_at: an ISO 8601 UTC time');
+  const probe = { ...parameters, id: 'probe', action: b.command };
+  const check = b.command === 'config' ? configJob.validate(probe) : subAgentJob.validate(probe);
+  if (!check.ok) return bad(`parameters: ${check.errors.join('; ')}`);
+  if ((b.command === 'install' || b.command === 'upgrade') && parameters.url === undefined) {
+    if (typeof parameters.version !== 'string')
+      return bad('parameters: give url, or name and version of an uploaded package');
+    const pkg = await ctx.store.findPackage(parameters.name as string, parameters.version);
+    if (!pkg)
+      return { name: 'NOT_FOUND', cause: `no package ${String(parameters.name)} ${parameters.version} uploaded` };
+  }
+  return { parameters, batch, maxErrors, startAt };
+}
+
+/**
+ * Scope (docs/security.md): hosts, the command (`action name`) and the run-as user, checked
+ * before the task exists; the audit's dispatch row is written before any host can get it.
+ */
+async function scopeOfTask(
+  request: FastifyRequest,
+  op: Operator,
+  b: TaskBody,
+  parameters: Record<string, unknown>,
+): Promise<string | undefined> {
+  const runAs = typeof parameters.user === 'string' ? parameters.user : 'root';
+  const command = typeof parameters.name === 'string' ? `${b.command} ${parameters.name}` : b.command;
+  noteAudit(request, {
+    command,
+    runAs,
+    ...(b.agents ? { targets: b.agents.length, selector: hostsSelector(b.agents) } : { selector: `tags=${b.tags}` }),
+  });
+  return scopeRefusal(op, {
+    ...(b.agents ? { hosts: b.agents.map((name) => ({ name })) } : { tags: b.tags! }),
+    commands: [command],
+    users: [runAs],
+    task: { command: b.command, parameters },
+  });
+}
+
+function toTaskSpec(
+  b: TaskBody,
+  checked: CheckedBody,
+  op: Operator,
+  window: { start: number | undefined; end: number | undefined },
+  ctx: TaskContext,
+): TaskSpec {
+  const { parameters, batch, maxErrors, startAt } = checked;
+  return {
+    command: b.command,
+    parameters,
+    // Who issued it (design.md §5 tasks.user): always the token's name; a body `user` is ignored.
+    user: op.name,
+    agents: b.agents,
+    tags: b.tags,
+    windowStart: window.start,
+    windowEnd: window.end,
+    delayMs: Math.round((b.delay ?? 0) * 1000),
+    batch: batch.count,
+    batchPct: batch.pct,
+    maxErrors: maxErrors.count,
+    maxErrorsPct: maxErrors.pct,
+    priority: b.priority,
+    startAt,
+    after: b.after,
+    buriedTtlMs: Math.round(ctx.config.taskBuriedTtlSec * 1000),
+    retryCount: b.retry?.count ?? 0,
+    retryIntervalMs: Math.round((b.retry?.interval ?? 0) * 1000),
+    ttlMs: Math.round((b.ttl ?? 0) * 1000),
+    ttrMs: Math.round((b.ttr ?? ctx.config.taskTtrSec) * 1000),
+  };
+}
+
+function registerCreateTask(app: FastifyInstance, ctx: TaskContext): void {
   app.post<{ Body: TaskBody }>(
     '/task',
     {
@@ -69,55 +188,10 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
     },
     async (request, reply) => {
       const b = request.body;
-      if ((b.agents === undefined) === (b.tags === undefined))
-        return sendError(reply, 'BAD_REQUEST', 'give exactly one of agents or tags');
-      if (b.window && !b.tags) return sendError(reply, 'BAD_REQUEST', 'window applies to tag tasks only');
-      const parameters = { ...(b.parameters ?? {}) };
-      if ('id' in parameters || 'action' in parameters)
-        return sendError(reply, 'BAD_REQUEST', 'parameters must not set id or action');
-      // Seed 000's example names the sub-agent only through its url: a registered package or the
-      // URL itself gives the name.
-      if (b.command !== 'config' && parameters.name === undefined) {
-        if (typeof parameters.url !== 'string') return sendError(reply, 'BAD_REQUEST', HOW_TO_NAME);
-        const derived = await deriveName(parameters.url, ctx.store);
-        if (!derived.ok) return sendError(reply, 'BAD_REQUEST', derived.cause);
-        parameters.name = derived.name;
-      }
-      const batch = parseCountOrPercent(b.batch ?? 0);
-      const maxErrors = parseCountOrPercent(b.max_errors ?? 0);
-      if (!batch || !maxErrors)
-        return sendError(reply, 'BAD_REQUEST', 'batch, max_errors: a count or a percentage up to 100%');
-      const startAt = b.start_at === undefined ? undefined : Date.parse(b.start_at);
-      if (startAt !== undefined && !Number.isFinite(startAt))
-        return sendError(reply, 'BAD_REQUEST', 'start_at: an ISO 8601 UTC time');
-      const probe = { ...parameters, id: 'probe', action: b.command };
-      const check = b.command === 'config' ? configJob.validate(probe) : subAgentJob.validate(probe);
-      if (!check.ok) return sendError(reply, 'BAD_REQUEST', `parameters: ${check.errors.join('; ')}`);
-      if ((b.command === 'install' || b.command === 'upgrade') && parameters.url === undefined) {
-        if (typeof parameters.version !== 'string')
-          return sendError(reply, 'BAD_REQUEST', 'parameters: give url, or name and version of an uploaded package');
-        const pkg = await ctx.store.findPackage(parameters.name as string, parameters.version);
-        if (!pkg)
-          return sendError(reply, 'NOT_FOUND', `no package ${String(parameters.name)} ${parameters.version} uploaded`);
-      }
-      // Scope (docs/security.md): hosts, the command (`action name`) and the run-as user, checked
-      // before the task exists; the audit's dispatch row is written before any host can get it.
+      const checked = await checkTaskBody(b, ctx);
+      if ('cause' in checked) return sendError(reply, checked.name, checked.cause);
       const op = operatorOf(request)!;
-      const runAs = typeof parameters.user === 'string' ? parameters.user : 'root';
-      const command = typeof parameters.name === 'string' ? `${b.command} ${parameters.name}` : b.command;
-      noteAudit(request, {
-        command,
-        runAs,
-        ...(b.agents
-          ? { targets: b.agents.length, selector: hostsSelector(b.agents) }
-          : { selector: `tags=${b.tags}` }),
-      });
-      const refusal = await scopeRefusal(op, {
-        ...(b.agents ? { hosts: b.agents.map((name) => ({ name })) } : { tags: b.tags! }),
-        commands: [command],
-        users: [runAs],
-        task: { command: b.command, parameters },
-      });
+      const refusal = await scopeOfTask(request, op, b, checked.parameters);
       if (refusal) return sendError(reply, 'FORBIDDEN', refusal);
       const now = ctx.clock.now();
       const windowStart = toMs(b.window?.start);
@@ -126,29 +200,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
         return sendError(reply, 'BAD_REQUEST', 'window: bad time');
       if (windowStart !== undefined && windowEnd !== undefined && windowEnd <= windowStart)
         return sendError(reply, 'BAD_REQUEST', 'window: end must be after start');
-      const spec: TaskSpec = {
-        command: b.command,
-        parameters,
-        // Who issued it (design.md §5 tasks.user): always the token's name; a body `user` is ignored.
-        user: op.name,
-        agents: b.agents,
-        tags: b.tags,
-        windowStart,
-        windowEnd,
-        delayMs: Math.round((b.delay ?? 0) * 1000),
-        batch: batch.count,
-        batchPct: batch.pct,
-        maxErrors: maxErrors.count,
-        maxErrorsPct: maxErrors.pct,
-        priority: b.priority,
-        startAt,
-        after: b.after,
-        buriedTtlMs: Math.round(ctx.config.taskBuriedTtlSec * 1000),
-        retryCount: b.retry?.count ?? 0,
-        retryIntervalMs: Math.round((b.retry?.interval ?? 0) * 1000),
-        ttlMs: Math.round((b.ttl ?? 0) * 1000),
-        ttrMs: Math.round((b.ttr ?? ctx.config.taskTtrSec) * 1000),
-      };
+      const spec = toTaskSpec(b, checked, op, { start: windowStart, end: windowEnd }, ctx);
       const unknown = await ctx.store.unknownTargets([], b.after ?? []);
       if (unknown.tasks.length)
         return sendError(reply, 'BAD_REQUEST', `after: unknown task ids ${unknown.tasks.join(', ')}`);
@@ -176,7 +228,9 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
       return reply.send(ok({ id, results }));
     },
   );
+}
 
+function registerGetTask(app: FastifyInstance, ctx: TaskContext): void {
   app.get<{ Querystring: Static<typeof TaskQuery> }>(
     '/task',
     {
@@ -200,14 +254,9 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
       );
     },
   );
+}
 
-  const mutationError = (reason: 'not_found' | 'conflict' | 'bad_request') =>
-    reason === 'not_found'
-      ? ('NOT_FOUND' as const)
-      : reason === 'conflict'
-        ? ('CONFLICT' as const)
-        : ('BAD_REQUEST' as const);
-
+function registerRevoke(app: FastifyInstance, ctx: TaskContext): void {
   app.post<{ Body: Static<typeof IdBody> }>(
     '/task/revoke',
     {
@@ -221,7 +270,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
     },
     async (request, reply) => {
       const { id, subtask } = request.body;
-      const refused = await notOwnTask(id, operatorOf(request)!);
+      const refused = await notOwnTask(ctx, id, operatorOf(request)!);
       if (refused) return sendError(reply, refused.name, refused.cause);
       const r =
         subtask === undefined
@@ -234,7 +283,9 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
       return reply.send(ok(r.value));
     },
   );
+}
 
+function registerKick(app: FastifyInstance, ctx: TaskContext): void {
   app.post<{ Body: Static<typeof IdBody> }>(
     '/task/kick',
     {
@@ -247,7 +298,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
     },
     async (request, reply) => {
       const { id, subtask } = request.body;
-      const refused = await notOwnTask(id, operatorOf(request)!);
+      const refused = await notOwnTask(ctx, id, operatorOf(request)!);
       if (refused) return sendError(reply, refused.name, refused.cause);
       const r = await ctx.store.kickTask(id, ctx.clock.now(), subtask);
       if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
@@ -256,7 +307,9 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
       return reply.send(ok(r.value));
     },
   );
+}
 
+function registerRetry(app: FastifyInstance, ctx: TaskContext): void {
   app.post<{ Body: Static<typeof IdBody> }>(
     '/task/retry',
     {
@@ -270,7 +323,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
     },
     async (request, reply) => {
       const { id, subtask } = request.body;
-      const refused = await notOwnTask(id, operatorOf(request)!);
+      const refused = await notOwnTask(ctx, id, operatorOf(request)!);
       if (refused) return sendError(reply, refused.name, refused.cause);
       const now = ctx.clock.now();
       const r =
@@ -286,7 +339,9 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
       return reply.send(ok(r.value));
     },
   );
+}
 
+function registerTouch(app: FastifyInstance, ctx: TaskContext): void {
   app.post<{ Body: Static<typeof SubtaskBody> }>(
     '/task/touch',
     {
@@ -299,7 +354,7 @@ export async function taskRoutes(app: FastifyInstance, ctx: PartContext<TaskStor
     },
     async (request, reply) => {
       const { id, subtask } = request.body;
-      const refused = await notOwnTask(id, operatorOf(request)!);
+      const refused = await notOwnTask(ctx, id, operatorOf(request)!);
       if (refused) return sendError(reply, refused.name, refused.cause);
       const r = await ctx.store.touchSubtask(id, subtask, ctx.clock.now());
       if (!r.ok) return sendError(reply, mutationError(r.reason), r.cause);
