@@ -20,6 +20,7 @@ export const TABLES = [
   ['docs/basic-agent.md', 'basic.json', 'packages/basic-agent/src/config-schema.ts', 'BASIC_CONFIG_DOC'],
   ['docs/boot-agent.md', 'boot.json', 'packages/boot-agent/src/config/boot-config-schema.ts', 'BOOT_CONFIG_DOC'],
   ['docs/server.md', 'server', 'packages/server/src/config-schema.ts', 'SERVER_CONFIG_DOC'],
+  ['docs/scale.md', 'cluster', 'packages/server/src/cluster/cluster-config.ts', 'CLUSTER_CONFIG_DOC'],
 ];
 
 // The schemas are TypeScript: bundle one entry that imports them all with the table renderer.

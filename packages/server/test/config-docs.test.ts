@@ -7,6 +7,7 @@ import { docTableDrift } from '@aspire/agent-core/config-doc-table';
 import { describe, expect, it } from 'vitest';
 import { checkConfig } from '../src/config.ts';
 import { RATE_LIMIT_SCHEMA, SERVER_CONFIG_DOC, SERVER_CONFIG_SCHEMA } from '../src/config-schema.ts';
+import { CLUSTER_CONFIG_DOC } from '../src/cluster/cluster-config.ts';
 import { hubFlagsOver } from '../src/hub/hub-main.ts';
 import { HUB_SCHEMA } from '../src/hub/hub-options.ts';
 
@@ -24,6 +25,7 @@ const problems = (raw: Record<string, unknown>): string => {
 describe('server config schema', () => {
   it('the docs table is generated from the schemas (scripts/config-docs.mjs fixes a drift)', () => {
     expect(docTableDrift(DOC, 'server', SERVER_CONFIG_DOC)).toBeUndefined();
+    expect(docTableDrift(join(DOC, '../scale.md'), 'cluster', CLUSTER_CONFIG_DOC)).toBeUndefined();
   });
 
   it('defaults come from the schemas', () => {

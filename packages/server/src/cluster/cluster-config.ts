@@ -8,7 +8,14 @@
  * advertise (what other nodes' redirect frames send agents to) to the hub's bound address.
  */
 import { readFileSync } from 'node:fs';
-import { ConfigChecker, type Bound } from '@aspire/agent-core';
+import {
+  ConfigChecker,
+  checkSchema,
+  schemaBounds,
+  schemaKeys,
+  type ConfigDoc,
+  type ConfigSchema,
+} from '@aspire/agent-core';
 
 export interface ClusterConfig {
   /** postgres:// URL (may carry a password: never logged). */
@@ -21,15 +28,57 @@ export interface ClusterConfig {
   redirectMargin: number;
 }
 
-export const CLUSTER_BOUNDS = {
-  heartbeatMs: { min: 100, max: 60_000, default: 2000 },
-  redirectMargin: { min: 0, max: 1_000_000, default: 16 },
-} satisfies Record<string, Bound>;
-
-const KEYS = ['url', 'urlFile', 'nodeId', 'advertise', 'heartbeatMs', 'redirectMargin'] as const;
-
 /** Node ids name a LISTEN channel (hashed) and an application_name (63 bytes at most). */
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,39}$/;
+
+/**
+ * The `cluster` object's keys, declared once: the check below and docs/scale.md's table
+ * (scripts/config-docs.mjs; a test fails on drift) come from here.
+ */
+export const CLUSTER_SCHEMA = {
+  nodeId: {
+    type: 'optional-string',
+    check: (v) => (NODE_ID.test(v) ? undefined : '1-40 of A-Z a-z 0-9 . _ : -'),
+    docDefault: '`<hostname>-<hub port>`',
+    doc: "the node's name in the cluster tables and logs (1-40 of `A-Za-z0-9._:-`)",
+  },
+  advertise: {
+    type: 'optional-string',
+    check: (v) => (/^[\w.:[\]-]+:\d{1,5}$/.test(v) ? undefined : 'must be host:port'),
+    docDefault: "the hub's bound address (the hostname when bound to 0.0.0.0)",
+    doc: '`host:port` other nodes put in the `redirect` frame to send agents here',
+  },
+  heartbeatMs: {
+    type: 'number',
+    min: 100,
+    max: 60_000,
+    default: 2000,
+    doc: 'how often the node renews its row (liveness, agent count); missing 3 beats makes it lost',
+  },
+  redirectMargin: {
+    type: 'number',
+    min: 0,
+    max: 1_000_000,
+    default: 16,
+    doc: 'agents a node holds beyond a less loaded one before it redirects (or 10% of its own count)',
+  },
+  url: {
+    type: 'optional-string',
+    check: (v) => (/^postgres(ql)?:\/\//.test(v) ? undefined : 'must be a postgres:// URL'),
+    docDefault: "the store's connection",
+    doc: 'a separate PostgreSQL for the cluster layer only (nodes on their own SQLite; tests use it); never logged',
+  },
+  urlFile: {
+    type: 'optional-string',
+    docDefault: 'none',
+    doc: 'a file holding that URL (one of `url`, `urlFile`)',
+  },
+} as const satisfies ConfigSchema;
+
+export const CLUSTER_BOUNDS = schemaBounds(CLUSTER_SCHEMA);
+
+/** docs/scale.md's cluster table. */
+export const CLUSTER_CONFIG_DOC: ConfigDoc = { sections: [{ prefix: 'cluster.', schema: CLUSTER_SCHEMA }] };
 
 export function checkClusterConfig(raw: unknown, problems: string[]): ClusterConfig | undefined {
   if (raw === undefined) return undefined;
@@ -37,30 +86,15 @@ export function checkClusterConfig(raw: unknown, problems: string[]): ClusterCon
     problems.push('cluster: must be an object');
     return undefined;
   }
-  const c = new ConfigChecker(raw as Record<string, unknown>, KEYS);
-  const url = c.optionalString('url');
-  const urlFile = c.optionalString('urlFile');
-  const nodeId = c.optionalString('nodeId');
-  const advertise = c.optionalString('advertise');
-  const out: ClusterConfig = {
-    heartbeatMs: c.number('heartbeatMs', CLUSTER_BOUNDS.heartbeatMs),
-    redirectMargin: c.number('redirectMargin', CLUSTER_BOUNDS.redirectMargin),
-  };
+  const c = new ConfigChecker(raw as Record<string, unknown>, schemaKeys(CLUSTER_SCHEMA));
+  const { url, urlFile, ...rest } = checkSchema(c, CLUSTER_SCHEMA);
+  const out: ClusterConfig = rest;
   if (url !== undefined && urlFile !== undefined) c.problems.push('url, urlFile: give one');
   const fromFile = urlFile !== undefined ? readUrlFile(urlFile, c.problems) : undefined;
+  // The URL from the file is checked like `url` (the schema checked only a `url` given inline).
   const u = url ?? fromFile;
-  if (u !== undefined) {
-    if (!/^postgres(ql)?:\/\//.test(u)) c.problems.push('url: must be a postgres:// URL');
-    else out.url = u;
-  }
-  if (nodeId !== undefined) {
-    if (!NODE_ID.test(nodeId)) c.problems.push('nodeId: 1-40 of A-Z a-z 0-9 . _ : -');
-    else out.nodeId = nodeId;
-  }
-  if (advertise !== undefined) {
-    if (!/^[\w.:[\]-]+:\d{1,5}$/.test(advertise)) c.problems.push('advertise: must be host:port');
-    else out.advertise = advertise;
-  }
+  if (u !== undefined && /^postgres(ql)?:\/\//.test(u)) out.url = u;
+  else if (u !== undefined && url === undefined) c.problems.push('url: must be a postgres:// URL');
   problems.push(...c.problems.map((p) => `cluster.${p}`));
   return out;
 }
