@@ -35,6 +35,7 @@ import {
   addHubFlags,
   hubFlagsOver,
   hubFromSettings,
+  hubListenSetting,
   hubListeningLine,
   polarisRoutes,
   type HubFlags,
@@ -192,17 +193,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const hubAddress = hub
     ? await hub
         .start()
-        .catch((err: unknown) =>
-          Promise.reject(
-            listenFailure(
-              err,
-              config.hub?.listen ?? '',
-              flags.hubListen !== undefined
-                ? '--hub-listen HOST:PORT'
-                : '--hub-listen HOST:PORT (config key "hub.listen")',
-            ),
-          ),
-        )
+        .catch((err: unknown) => Promise.reject(listenFailure(err, config.hub?.listen ?? '', hubListenSetting(flags))))
     : undefined;
   if (cluster) {
     // The node id and the address other nodes redirect agents to: configured, else the hub's.

@@ -90,6 +90,11 @@ export function hubFromSettings(
   });
 }
 
+/** The setting a listen failure of the hub names: the flag when it was given, else also the config key. */
+export function hubListenSetting(flags: HubFlags): string {
+  return flags.hubListen !== undefined ? '--hub-listen HOST:PORT' : '--hub-listen HOST:PORT (config key "hub.listen")';
+}
+
 /** The line tests and operators wait for. */
 export function hubListeningLine(a: { host: string; port: number }): string {
   const shown = a.host.includes(':') ? `[${a.host}]` : a.host;
