@@ -70,186 +70,36 @@ export interface CommandHub {
   stats(): { connected: number; refusedTls: number; refusedInit: number; refusedIdentity: number; redirected: number };
 }
 
+/** What the connection steps below share: the hub's dependencies, counters and open sockets. */
+interface HubState {
+  deps: CommandHubDeps;
+  options: Readonly<HubOptions>;
+  clock: Clock;
+  log: Logger;
+  registry: AgentRegistry;
+  counters: { refusedTls: number; refusedInit: number; refusedIdentity: number; redirected: number };
+  /** Raw sockets, so stop() also ends connections still in the TLS handshake or awaiting init. */
+  sockets: Set<Socket>;
+  /**
+   * The TLS handshake has the init wait's deadline (handshakeTimeoutMs, on the injected clock):
+   * a client that connects and never starts TLS is closed as surely as one that never sends
+   * init. Keyed by peer address: a TLS socket has its raw socket's peer, unique among the
+   * listener's open connections.
+   */
+  tlsDeadlines: Map<string, TimerHandle>;
+}
+
+const peerOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) =>
+  `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
+
 export function createCommandHub(deps: CommandHubDeps): CommandHub {
   const { options, clock } = deps;
   const log = deps.logger.child({ component: 'hub' });
   const registry = new AgentRegistry();
   const counters = { refusedTls: 0, refusedInit: 0, refusedIdentity: 0, redirected: 0 };
   let server: Server | undefined;
-  // Raw sockets, so stop() also ends connections still in the TLS handshake or awaiting init.
   const sockets = new Set<Socket>();
-  // The TLS handshake has the init wait's deadline (handshakeTimeoutMs, on the injected clock):
-  // a client that connects and never starts TLS is closed as surely as one that never sends
-  // init. Keyed by peer address: a TLS socket has its raw socket's peer, unique among the
-  // listener's open connections.
-  const tlsDeadlines = new Map<string, TimerHandle>();
-  const peerOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) =>
-    `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`;
-
-  const onRawConnection = (raw: Socket): void => {
-    sockets.add(raw);
-    const peer = peerOf(raw);
-    const deadline = clock.setTimeout(() => {
-      counters.refusedTls++;
-      log.warn({ remote: peer, why: 'no TLS handshake in time' }, 'hub: connection refused');
-      raw.destroy();
-    }, options.handshakeTimeoutMs);
-    tlsDeadlines.set(peer, deadline);
-    raw.once('close', () => {
-      sockets.delete(raw);
-      deadline.cancel();
-      if (tlsDeadlines.get(peer) === deadline) tlsDeadlines.delete(peer);
-    });
-  };
-
-  const onSocket = (socket: TLSSocket): void => {
-    const remote = peerOf(socket);
-    tlsDeadlines.get(remote)?.cancel();
-    tlsDeadlines.delete(remote);
-    const decoder = new FrameDecoder();
-    let done = false;
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 60_000);
-    const refuse = (why: string) => {
-      if (done) return;
-      done = true;
-      counters.refusedInit++;
-      timer.cancel();
-      log.warn({ remote, why }, 'hub: connection refused');
-      socket.destroy();
-    };
-    const timer = clock.setTimeout(() => refuse('no init frame in time'), options.handshakeTimeoutMs);
-    const onError = (err: Error) => refuse(`socket error: ${err.message}`);
-    const onClose = () => refuse('closed before init');
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    const onData = (chunk: Buffer) => {
-      const frames = decoder.push(chunk);
-      if (frames.length === 0) return;
-      const first = frames[0]!;
-      if (first.kind !== 'frame') return refuse(`first frame ${first.kind}`);
-      const v = initFrame.validate(first.value);
-      if (!v.ok) {
-        socket.write(encodeFrame(failedReply('', 3021, `Invalid params: ${v.errors.join('; ')}`)));
-        return refuse(`bad init: ${v.errors.join('; ')}`);
-      }
-      done = true;
-      timer.cancel();
-      // Only our own listeners: node's TLSSocket has its own 'close' handler (frees the SSL).
-      socket.removeListener('data', onData);
-      socket.removeListener('close', onClose);
-      socket.removeListener('error', onError);
-      const init = v.value;
-      // The identity check reads the store: hold the agent's next frames (they stay in the
-      // socket) until the connection is accepted or refused.
-      socket.pause();
-      socket.on('error', () => {}); // until accepted (AgentConnection) or refused: a reset must not throw
-      const cert = socket.getPeerCertificate();
-      const peer = {
-        authorized: socket.authorized,
-        subjectAltName: cert?.subjectaltname,
-        fingerprint: cert?.fingerprint256 ? normalizeFingerprint(cert.fingerprint256) : undefined,
-      };
-      checkInitIdentity(peer, init, deps.store).then(
-        (verdict) => {
-          if (socket.destroyed) return;
-          if (!verdict.ok) return refuseIdentity(socket, remote, init, verdict);
-          accept(socket, remote, init, verdict.agentsn, decoder, frames.slice(1));
-        },
-        (err: unknown) => {
-          log.error({ err, remote }, 'hub: identity check failed');
-          socket.destroy();
-        },
-      );
-    };
-    socket.on('data', onData);
-  };
-
-  const refuseIdentity = (
-    socket: TLSSocket,
-    remote: string,
-    init: InitFrame,
-    verdict: Extract<IdentityVerdict, { ok: false }>,
-  ): void => {
-    counters.refusedIdentity++;
-    const message = `${errorMessage(verdict.code)}: ${verdict.reason}`;
-    log.warn(
-      {
-        remote,
-        hostname: init.hostname,
-        agentsn: init.agentsn,
-        certificate: verdict.host,
-        code: verdict.code,
-        why: verdict.reason,
-      },
-      'hub: init refused (host identity)',
-    );
-    socket.end(encodeFrame(failedReply('', verdict.code, message)));
-    socket.on('error', () => {});
-    if (verdict.host) {
-      deps.store
-        .addServerEvent(
-          verdict.host,
-          'refused',
-          `command channel refused from ${remote}: ${message}`,
-          {
-            errcode: verdict.code,
-            remote,
-            hostname: init.hostname,
-            ...(init.agentsn ? { agentsn: init.agentsn } : {}),
-          },
-          clock.now(),
-        )
-        .catch((err: unknown) => log.error({ err }, 'hub: cannot record the refusal event'));
-    }
-  };
-
-  const accept = (
-    socket: TLSSocket,
-    remote: string,
-    init: InitFrame,
-    agentsn: string,
-    decoder: FrameDecoder,
-    rest: ReturnType<FrameDecoder['push']>,
-  ): void => {
-    // A static --hub-redirect wins; else, in a cluster, a less loaded live node (design.md §4 redirect).
-    const redirectTo = options.redirect
-      ? registry.size >= options.redirectOver
-        ? options.redirect
-        : undefined
-      : deps.cluster?.redirectFor(registry.size, { agentsn, hostname: init.hostname });
-    if (redirectTo) {
-      counters.redirected++;
-      log.info({ remote, hostname: init.hostname, to: redirectTo }, 'hub: agent redirected');
-      socket.end(encodeFrame({ method: 'redirect', server: redirectTo }));
-      socket.on('error', () => {});
-      return;
-    }
-    const conn = new AgentConnection(socket, decoder, init.hostname, agentsn, init.version, remote, {
-      clock,
-      logger: log,
-      idleTimeoutMs: options.idleTimeoutMs,
-      maxBadFrames: options.maxBadFrames,
-      onTaskResult: (c, r) => {
-        const row = { ...r, host: c.hostname, ...(c.agentsn ? { agentsn: c.agentsn } : {}), received: clock.now() };
-        deps.store.addTaskResult(row, deps.keepResults).catch((err: unknown) => {
-          log.error({ err, hostname: c.hostname }, 'hub: cannot store task result');
-        });
-      },
-      onClose: (c) => {
-        registry.remove(c);
-        deps.cluster?.hostDisconnected(c);
-      },
-      ...(deps.signer ? { signer: deps.signer } : {}),
-    });
-    const old = registry.add(conn);
-    old?.close('replaced by a new connection from the same host');
-    deps.cluster?.hostConnected(conn);
-    socket.write(encodeFrame({ method: 'accept' }));
-    log.info({ remote, hostname: init.hostname, agentsn, version: init.version }, 'hub: agent connected');
-    conn.feed(rest.flatMap((f) => (f.kind === 'frame' ? [f.value] : [])));
-    socket.resume();
-  };
+  const h: HubState = { deps, options, clock, log, registry, counters, sockets, tlsDeadlines: new Map() };
 
   return {
     registry,
@@ -268,11 +118,11 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
             requestCert: true,
             rejectUnauthorized: true,
           },
-          onSocket,
+          (socket) => onSocket(h, socket),
         );
         // Plaintext clients, wrong-CA clients that abort, port scanners: logged, never fatal;
         // one that sends nothing is closed at the handshake deadline.
-        server.on('connection', onRawConnection);
+        server.on('connection', (raw: Socket) => onRawConnection(h, raw));
         server.on('tlsClientError', (err, sock) => {
           counters.refusedTls++;
           log.warn({ remote: sock.remoteAddress, err: err.message }, 'hub: TLS handshake failed');
@@ -300,4 +150,171 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     },
     stats: () => ({ connected: registry.size, ...counters }),
   };
+}
+
+function onRawConnection(h: HubState, raw: Socket): void {
+  h.sockets.add(raw);
+  const peer = peerOf(raw);
+  const deadline = h.clock.setTimeout(() => {
+    h.counters.refusedTls++;
+    h.log.warn({ remote: peer, why: 'no TLS handshake in time' }, 'hub: connection refused');
+    raw.destroy();
+  }, h.options.handshakeTimeoutMs);
+  h.tlsDeadlines.set(peer, deadline);
+  raw.once('close', () => {
+    h.sockets.delete(raw);
+    deadline.cancel();
+    if (h.tlsDeadlines.get(peer) === deadline) h.tlsDeadlines.delete(peer);
+  });
+}
+
+function onSocket(h: HubState, socket: TLSSocket): void {
+  const remote = peerOf(socket);
+  h.tlsDeadlines.get(remote)?.cancel();
+  h.tlsDeadlines.delete(remote);
+  const decoder = new FrameDecoder();
+  let done = false;
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, 60_000);
+  const refuse = (why: string) => {
+    if (done) return;
+    done = true;
+    h.counters.refusedInit++;
+    timer.cancel();
+    h.log.warn({ remote, why }, 'hub: connection refused');
+    socket.destroy();
+  };
+  const timer = h.clock.setTimeout(() => refuse('no init frame in time'), h.options.handshakeTimeoutMs);
+  const onError = (err: Error) => refuse(`socket error: ${err.message}`);
+  const onClose = () => refuse('closed before init');
+  socket.on('error', onError);
+  socket.on('close', onClose);
+  const onData = (chunk: Buffer) => {
+    const frames = decoder.push(chunk);
+    if (frames.length === 0) return;
+    const first = frames[0]!;
+    if (first.kind !== 'frame') return refuse(`first frame ${first.kind}`);
+    const v = initFrame.validate(first.value);
+    if (!v.ok) {
+      socket.write(encodeFrame(failedReply('', 3021, `Invalid params: ${v.errors.join('; ')}`)));
+      return refuse(`bad init: ${v.errors.join('; ')}`);
+    }
+    done = true;
+    timer.cancel();
+    // Only our own listeners: node's TLSSocket has its own 'close' handler (frees the SSL).
+    socket.removeListener('data', onData);
+    socket.removeListener('close', onClose);
+    socket.removeListener('error', onError);
+    const init = v.value;
+    // The identity check reads the store: hold the agent's next frames (they stay in the
+    // socket) until the connection is accepted or refused.
+    socket.pause();
+    socket.on('error', () => {}); // until accepted (AgentConnection) or refused: a reset must not throw
+    const cert = socket.getPeerCertificate();
+    const peer = {
+      authorized: socket.authorized,
+      subjectAltName: cert?.subjectaltname,
+      fingerprint: cert?.fingerprint256 ? normalizeFingerprint(cert.fingerprint256) : undefined,
+    };
+    checkInitIdentity(peer, init, h.deps.store).then(
+      (verdict) => {
+        if (socket.destroyed) return;
+        if (!verdict.ok) return refuseIdentity(h, socket, remote, init, verdict);
+        accept(h, socket, remote, init, verdict.agentsn, decoder, frames.slice(1));
+      },
+      (err: unknown) => {
+        h.log.error({ err, remote }, 'hub: identity check failed');
+        socket.destroy();
+      },
+    );
+  };
+  socket.on('data', onData);
+}
+
+function refuseIdentity(
+  h: HubState,
+  socket: TLSSocket,
+  remote: string,
+  init: InitFrame,
+  verdict: Extract<IdentityVerdict, { ok: false }>,
+): void {
+  h.counters.refusedIdentity++;
+  const message = `${errorMessage(verdict.code)}: ${verdict.reason}`;
+  h.log.warn(
+    {
+      remote,
+      hostname: init.hostname,
+      agentsn: init.agentsn,
+      certificate: verdict.host,
+      code: verdict.code,
+      why: verdict.reason,
+    },
+    'hub: init refused (host identity)',
+  );
+  socket.end(encodeFrame(failedReply('', verdict.code, message)));
+  socket.on('error', () => {});
+  if (verdict.host) {
+    h.deps.store
+      .addServerEvent(
+        verdict.host,
+        'refused',
+        `command channel refused from ${remote}: ${message}`,
+        {
+          errcode: verdict.code,
+          remote,
+          hostname: init.hostname,
+          ...(init.agentsn ? { agentsn: init.agentsn } : {}),
+        },
+        h.clock.now(),
+      )
+      .catch((err: unknown) => h.log.error({ err }, 'hub: cannot record the refusal event'));
+  }
+}
+
+function accept(
+  h: HubState,
+  socket: TLSSocket,
+  remote: string,
+  init: InitFrame,
+  agentsn: string,
+  decoder: FrameDecoder,
+  rest: ReturnType<FrameDecoder['push']>,
+): void {
+  // A static --hub-redirect wins; else, in a cluster, a less loaded live node (design.md §4 redirect).
+  const redirectTo = h.options.redirect
+    ? h.registry.size >= h.options.redirectOver
+      ? h.options.redirect
+      : undefined
+    : h.deps.cluster?.redirectFor(h.registry.size, { agentsn, hostname: init.hostname });
+  if (redirectTo) {
+    h.counters.redirected++;
+    h.log.info({ remote, hostname: init.hostname, to: redirectTo }, 'hub: agent redirected');
+    socket.end(encodeFrame({ method: 'redirect', server: redirectTo }));
+    socket.on('error', () => {});
+    return;
+  }
+  const conn = new AgentConnection(socket, decoder, init.hostname, agentsn, init.version, remote, {
+    clock: h.clock,
+    logger: h.log,
+    idleTimeoutMs: h.options.idleTimeoutMs,
+    maxBadFrames: h.options.maxBadFrames,
+    onTaskResult: (c, r) => {
+      const row = { ...r, host: c.hostname, ...(c.agentsn ? { agentsn: c.agentsn } : {}), received: h.clock.now() };
+      h.deps.store.addTaskResult(row, h.deps.keepResults).catch((err: unknown) => {
+        h.log.error({ err, hostname: c.hostname }, 'hub: cannot store task result');
+      });
+    },
+    onClose: (c) => {
+      h.registry.remove(c);
+      h.deps.cluster?.hostDisconnected(c);
+    },
+    ...(h.deps.signer ? { signer: h.deps.signer } : {}),
+  });
+  const old = h.registry.add(conn);
+  old?.close('replaced by a new connection from the same host');
+  h.deps.cluster?.hostConnected(conn);
+  socket.write(encodeFrame({ method: 'accept' }));
+  h.log.info({ remote, hostname: init.hostname, agentsn, version: init.version }, 'hub: agent connected');
+  conn.feed(rest.flatMap((f) => (f.kind === 'frame' ? [f.value] : [])));
+  socket.resume();
 }
