@@ -23,7 +23,7 @@ describe('server list', () => {
     expect(serverUrls({ build: '', servers: [], pushed: [] })).toEqual([]);
   });
 
-  it('checks a list: the design's syntax with a trailing comma is fine; other schemes and credentials are not', () => {
+  it("checks a list: the design's syntax with a trailing comma is fine; other schemes and credentials are not", () => {
     expect(checkServerList('192.168.9.1:1234,')).toEqual({ ok: true, entries: ['192.168.9.1:1234'] });
     expect(checkServerList('')).toEqual({ ok: true, entries: [] });
     expect(checkServerList('ftp://x:21')).toMatchObject({
