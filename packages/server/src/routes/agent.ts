@@ -43,27 +43,31 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-export async function agentRoutes(
-  app: FastifyInstance,
-  ctx: PartContext<HostStore & StatusIngestion & TaskStore & PackageStore & PolicyPart>,
-): Promise<void> {
-  const buckets = {
-    register: new TokenBucket(ctx.config.rateLimit.registerPerSec, ctx.config.rateLimit.registerBurst, ctx.clock),
-    status: new TokenBucket(ctx.config.rateLimit.statusPerSec, ctx.config.rateLimit.statusBurst, ctx.clock),
-  };
-  const limited = (bucket: TokenBucket) => async (_req: FastifyRequest, reply: import('fastify').FastifyReply) => {
-    const wait = bucket.take();
-    if (wait > 0) {
-      reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
-      return sendError(reply, 'RATE_LIMITED', 'server busy; retry after the Retry-After seconds');
-    }
-  };
+type AgentContext = PartContext<HostStore & StatusIngestion & TaskStore & PackageStore & PolicyPart>;
 
+/** Routes in their registration order: register, signing key, status. */
+export async function agentRoutes(app: FastifyInstance, ctx: AgentContext): Promise<void> {
+  registerRegistration(app, ctx);
+  registerSigningKey(app, ctx);
+  registerStatus(app, ctx);
+}
+
+/** Over its bucket's rate: 429 with Retry-After (whole seconds, at least 1). */
+const limited = (bucket: TokenBucket) => async (_req: FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const wait = bucket.take();
+  if (wait > 0) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
+    return sendError(reply, 'RATE_LIMITED', 'server busy; retry after the Retry-After seconds');
+  }
+};
+
+function registerRegistration(app: FastifyInstance, ctx: AgentContext): void {
+  const rate = ctx.config.rateLimit;
   app.post(
     AgentPath.REGISTER,
     {
       ...docOnly,
-      onRequest: limited(buckets.register),
+      onRequest: limited(new TokenBucket(rate.registerPerSec, rate.registerBurst, ctx.clock)),
       schema: {
         tags: ['agent'],
         summary: 'Register a BootAgent (design.md §3); returns the AgentSN to use and a per-host credential',
@@ -147,7 +151,9 @@ export async function agentRoutes(
       );
     },
   );
+}
 
+function registerSigningKey(app: FastifyInstance, ctx: AgentContext): void {
   app.get(
     AgentPath.SIGNING_KEY,
     {
@@ -159,12 +165,15 @@ export async function agentRoutes(
     },
     async () => ok({ kid: ctx.signing.signer.kid, ...ctx.signing.announcement }),
   );
+}
 
+function registerStatus(app: FastifyInstance, ctx: AgentContext): void {
+  const rate = ctx.config.rateLimit;
   app.post(
     AgentPath.STATUS,
     {
       ...docOnly,
-      onRequest: limited(buckets.status),
+      onRequest: limited(new TokenBucket(rate.statusPerSec, rate.statusBurst, ctx.clock)),
       schema: {
         tags: ['agent'],
         summary: "Status push (design.md §3): host state, job results, events; answered with the host's pending jobs",
@@ -206,34 +215,7 @@ export async function agentRoutes(
         tags: body.tags,
         now,
       });
-      const jobs: Job[] = [];
-      for (const r of out.reserved) {
-        const job: Job & Record<string, unknown> = { ...r.parameters, id: r.jobid, action: r.command };
-        const p = r.parameters;
-        if (
-          (r.command === 'install' || r.command === 'upgrade') &&
-          p.url === undefined &&
-          typeof p.name === 'string' &&
-          typeof p.version === 'string'
-        ) {
-          const os = packageOs(out.host.os);
-          const arch = packageArch(out.host.arch);
-          const pkg = await ctx.store.findPackage(p.name, p.version, os, arch);
-          if (!pkg) {
-            await ctx.store.failReserved(
-              r.jobid,
-              ErrorCode.TASK_NO_PACKAGE,
-              `${ErrorMessage.TASK_NO_PACKAGE}: ${p.name} ${p.version} ${os}/${arch}`,
-              now,
-            );
-            continue;
-          }
-          job.url = packageLink(request, ctx, pkg, body.agentsn, now);
-          job.checksum = `SHA256:${pkg.sha256}`;
-        }
-        // Signed for this host, valid signedJobSec (docs/security.md "Signed jobs and command frames").
-        jobs.push(ctx.signing.signer.sign('job', job, body.agentsn, now + ctx.config.signedJobSec * 1000));
-      }
+      const jobs = await signedJobs(request, ctx, out, body.agentsn, now);
       // Revoked while RESERVED here (docs/server.md "Revoking RESERVED subtasks"): told on every
       // reply until the host's result arrives (this push's results are stored above, so a job it
       // just answered is no longer listed); each entry signed for this host like a job.
@@ -260,13 +242,55 @@ export async function agentRoutes(
 }
 
 /**
+ * The jobs of a status reply: the subtasks reserved for this host, an uploaded package resolved
+ * to a signed link for its os and arch (none: the subtask fails TASK_NO_PACKAGE), each job signed.
+ */
+async function signedJobs(
+  request: FastifyRequest,
+  ctx: AgentContext,
+  out: Awaited<ReturnType<AgentContext['store']['ingestStatus']>>,
+  agentsn: string,
+  now: number,
+): Promise<Job[]> {
+  const jobs: Job[] = [];
+  for (const r of out.reserved) {
+    const job: Job & Record<string, unknown> = { ...r.parameters, id: r.jobid, action: r.command };
+    const p = r.parameters;
+    if (
+      (r.command === 'install' || r.command === 'upgrade') &&
+      p.url === undefined &&
+      typeof p.name === 'string' &&
+      typeof p.version === 'string'
+    ) {
+      const os = packageOs(out.host.os);
+      const arch = packageArch(out.host.arch);
+      const pkg = await ctx.store.findPackage(p.name, p.version, os, arch);
+      if (!pkg) {
+        await ctx.store.failReserved(
+          r.jobid,
+          ErrorCode.TASK_NO_PACKAGE,
+          `${ErrorMessage.TASK_NO_PACKAGE}: ${p.name} ${p.version} ${os}/${arch}`,
+          now,
+        );
+        continue;
+      }
+      job.url = packageLink(request, ctx, pkg, agentsn, now);
+      job.checksum = `SHA256:${pkg.sha256}`;
+    }
+    // Signed for this host, valid signedJobSec (docs/security.md "Signed jobs and command frames").
+    jobs.push(ctx.signing.signer.sign('job', job, agentsn, now + ctx.config.signedJobSec * 1000));
+  }
+  return jobs;
+}
+
+/**
  * Certificate renewal through the status push (docs/security.md "Host identity"): the push was
  * authenticated by the host's credential; a deleted host, or a bad CSR, gets no certificate
  * (logged), and the push itself is still answered (it carries job results).
  */
 async function renewCertificate(
   request: FastifyRequest,
-  ctx: PartContext<HostStore & StatusIngestion & TaskStore & PackageStore & PolicyPart>,
+  ctx: AgentContext,
   agentsn: string,
   csr: string,
   deleted: boolean,
