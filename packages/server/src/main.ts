@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { Command, CommanderError } from 'commander';
+import type { Logger } from 'pino';
 import {
   acquirePidfile,
   ConfigError,
@@ -26,9 +27,9 @@ import { becomeDataDirOwner } from './data-dir-owner.ts';
 import { ServerMetrics } from './metrics/server-metrics.ts';
 import { addTokenCommands, DB_FILE } from './token-cli.ts';
 import { addClientCommands } from './cli/index.ts';
-import { checkConfig, parseListen } from './config.ts';
+import { checkConfig, parseListen, type ServerConfig } from './config.ts';
 import { listenFailure, startupFailureLine } from './startup-failure.ts';
-import { openStore, withStoreEnv, type StoreEnv } from './store/open-store.ts';
+import { openStore, withStoreEnv, type OpenedStore, type StoreEnv } from './store/open-store.ts';
 import { addMigrateCommand } from './store/postgres/migrate-cli.ts';
 import { loadOrCreateHostCa } from './trust/host-ca.ts';
 import {
@@ -38,10 +39,11 @@ import {
   hubListenSetting,
   hubListeningLine,
   polarisRoutes,
+  type CommandHub,
   type HubFlags,
 } from './hub/index.ts';
 import { loadServerSigning } from './trust/signing-key.ts';
-import { CLUSTER_BOUNDS, clusterRoutes, createCluster, derivedNodeId } from './cluster/index.ts';
+import { CLUSTER_BOUNDS, clusterRoutes, createCluster, derivedNodeId, type Cluster } from './cluster/index.ts';
 
 export { DB_FILE };
 
@@ -72,21 +74,12 @@ async function undoStart(): Promise<void> {
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
-  const raw: Record<string, unknown> = flags.config ? readConfigObject(flags.config) : {};
-  if (flags.listen !== undefined) raw.listen = flags.listen;
-  if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;
-  if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
-  if ((flags.logFile ?? flags.log) !== undefined) raw.logFile = flags.logFile ?? flags.log;
-  const rawHub = hubFlagsOver(raw.hub, flags);
-  if (rawHub !== undefined) raw.hub = rawHub;
   // ASPIRE_DATABASE_URL selects PostgreSQL over the file's `store` (docs/scale.md).
   const storeEnv: StoreEnv = {
     ASPIRE_DATABASE_URL: process.env.ASPIRE_DATABASE_URL,
     ASPIRE_DATABASE_PASSWORD: process.env.ASPIRE_DATABASE_PASSWORD,
   };
-  const rawStore = withStoreEnv(raw.store, storeEnv);
-  if (rawStore !== undefined) raw.store = rawStore;
-  const { config, notes } = checkConfig(raw, flags.config ?? 'flags');
+  const { config, notes } = checkConfig(rawConfig(flags, storeEnv), flags.config ?? 'flags');
   starting.dataDir = config.dataDir;
   const root = createRootLogger({ name: 'aspire', file: config.logFile, level: config.logLevel });
   // Open before anything can fail: pino flushes the file at exit and throws if it is not open.
@@ -109,41 +102,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Created before buildServer so its Polaris routes go into operatorPlugins; started after
   // the store is open, stopped in `shutdown` before the store closes. Its task results go into
   // the same store (one database per server).
-  // One signing key for status-reply jobs and hub frames (docs/security.md).
-  const signing = loadServerSigning({
-    dataDir: config.dataDir,
-    ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
-  });
-  logger.info(
-    { kid: signing.signer.kid, rotatingTo: signing.announcement.nextSigningKey !== undefined },
-    'signing key loaded',
-  );
-  // The host CA: issues hosts' client certificates; the hub accepts only those (docs/security.md "Host identity").
-  const hostCa = await loadOrCreateHostCa(config, realClock.now());
-  const hostCaCerts = [
-    hostCa.certPem,
-    ...(config.hostCaPreviousCert ? [readFileSync(config.hostCaPreviousCert, 'utf8')] : []),
-  ];
-  logger.info(
-    {
-      source: hostCa.source,
-      previousTrusted: config.hostCaPreviousCert !== undefined,
-      certLifetimeSec: config.hostCertLifetimeSec,
-    },
-    'host CA loaded',
-  );
-  // Several nodes (docs/scale.md): only on PostgreSQL; on SQLite there is no cluster layer.
-  // The store's own connection (its password from its file or the environment), or cluster.url.
-  const clusterDb = config.cluster?.url ? { connectionString: config.cluster.url } : opened.postgres;
-  const cluster = clusterDb
-    ? createCluster({
-        db: clusterDb,
-        heartbeatMs: config.cluster?.heartbeatMs ?? CLUSTER_BOUNDS.heartbeatMs.default,
-        redirectMargin: config.cluster?.redirectMargin ?? CLUSTER_BOUNDS.redirectMargin.default,
-        clock: realClock,
-        logger,
-      })
-    : undefined;
+  const { signing, hostCa, hostCaCerts } = await loadTrust(config, logger);
+  const cluster = clusterFor(config, opened, logger);
   if (cluster) starting.undo.push(() => cluster.stop());
   const hub = hubFromSettings(config.hub, {
     clock: realClock,
@@ -190,26 +150,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     () => server.app.close(),
     () => hub?.stop(),
   );
-  const hubAddress = hub
-    ? await hub
-        .start()
-        .catch((err: unknown) => Promise.reject(listenFailure(err, config.hub?.listen ?? '', hubListenSetting(flags))))
-    : undefined;
-  if (cluster) {
-    // The node id and the address other nodes redirect agents to: configured, else the hub's.
-    const shownHub =
-      hubAddress &&
-      (['0.0.0.0', '::'].includes(hubAddress.host)
-        ? hostname()
-        : hubAddress.host.includes(':')
-          ? `[${hubAddress.host}]`
-          : hubAddress.host);
-    const node = {
-      nodeId: config.cluster?.nodeId ?? derivedNodeId(hostname(), hubAddress?.port ?? process.pid),
-      advertise: config.cluster?.advertise ?? (hubAddress ? `${shownHub}:${hubAddress.port}` : ''),
-    };
-    await cluster.start(node, hub?.registry);
-  }
+  const hubAddress = hub ? await startHub(hub, config, flags) : undefined;
+  if (cluster) await cluster.start(clusterNode(config, hubAddress), hub?.registry);
   if (hubAddress) process.stdout.write(hubListeningLine(hubAddress));
   // -------------------------------------------------------------------------------------------
 
@@ -243,6 +185,89 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGHUP', () => root.reopen());
+}
+
+/** The config file's object with the flags over it (and the hub's and the store's settings merged in). */
+function rawConfig(flags: ServeFlags, storeEnv: StoreEnv): Record<string, unknown> {
+  const raw: Record<string, unknown> = flags.config ? readConfigObject(flags.config) : {};
+  if (flags.listen !== undefined) raw.listen = flags.listen;
+  if (flags.dataDir !== undefined) raw.dataDir = flags.dataDir;
+  if (flags.logLevel !== undefined) raw.logLevel = flags.logLevel;
+  if ((flags.logFile ?? flags.log) !== undefined) raw.logFile = flags.logFile ?? flags.log;
+  const rawHub = hubFlagsOver(raw.hub, flags);
+  if (rawHub !== undefined) raw.hub = rawHub;
+  const rawStore = withStoreEnv(raw.store, storeEnv);
+  if (rawStore !== undefined) raw.store = rawStore;
+  return raw;
+}
+
+/** The signing key and the host CA, both logged (never their secrets). */
+async function loadTrust(config: ServerConfig, logger: Logger) {
+  // One signing key for status-reply jobs and hub frames (docs/security.md).
+  const signing = loadServerSigning({
+    dataDir: config.dataDir,
+    ...(config.signingKeys ? { signingKeys: config.signingKeys } : {}),
+  });
+  logger.info(
+    { kid: signing.signer.kid, rotatingTo: signing.announcement.nextSigningKey !== undefined },
+    'signing key loaded',
+  );
+  // The host CA: issues hosts' client certificates; the hub accepts only those (docs/security.md "Host identity").
+  const hostCa = await loadOrCreateHostCa(config, realClock.now());
+  const hostCaCerts = [
+    hostCa.certPem,
+    ...(config.hostCaPreviousCert ? [readFileSync(config.hostCaPreviousCert, 'utf8')] : []),
+  ];
+  logger.info(
+    {
+      source: hostCa.source,
+      previousTrusted: config.hostCaPreviousCert !== undefined,
+      certLifetimeSec: config.hostCertLifetimeSec,
+    },
+    'host CA loaded',
+  );
+  return { signing, hostCa, hostCaCerts };
+}
+
+/**
+ * Several nodes (docs/scale.md): only on PostgreSQL; on SQLite there is no cluster layer.
+ * The store's own connection (its password from its file or the environment), or cluster.url.
+ */
+function clusterFor(config: ServerConfig, opened: OpenedStore, logger: Logger): Cluster | undefined {
+  const clusterDb = config.cluster?.url ? { connectionString: config.cluster.url } : opened.postgres;
+  return clusterDb
+    ? createCluster({
+        db: clusterDb,
+        heartbeatMs: config.cluster?.heartbeatMs ?? CLUSTER_BOUNDS.heartbeatMs.default,
+        redirectMargin: config.cluster?.redirectMargin ?? CLUSTER_BOUNDS.redirectMargin.default,
+        clock: realClock,
+        logger,
+      })
+    : undefined;
+}
+
+function startHub(hub: CommandHub, config: ServerConfig, flags: ServeFlags): Promise<{ host: string; port: number }> {
+  return hub
+    .start()
+    .catch((err: unknown) => Promise.reject(listenFailure(err, config.hub?.listen ?? '', hubListenSetting(flags))));
+}
+
+/** The node id and the address other nodes redirect agents to: configured, else the hub's. */
+function clusterNode(
+  config: ServerConfig,
+  hubAddress: { host: string; port: number } | undefined,
+): { nodeId: string; advertise: string } {
+  const shownHub =
+    hubAddress &&
+    (['0.0.0.0', '::'].includes(hubAddress.host)
+      ? hostname()
+      : hubAddress.host.includes(':')
+        ? `[${hubAddress.host}]`
+        : hubAddress.host);
+  return {
+    nodeId: config.cluster?.nodeId ?? derivedNodeId(hostname(), hubAddress?.port ?? process.pid),
+    advertise: config.cluster?.advertise ?? (hubAddress ? `${shownHub}:${hubAddress.port}` : ''),
+  };
 }
 
 export function program(): Command {
