@@ -29,11 +29,13 @@ export function TaskView({ id, onFinished }: { id: number; onFinished?: () => vo
   const revoker = useAction();
   const revoke = () => {
     revoker.confirmThenRun(
-      `Revoke task #${id}? Subtasks not yet handed to an agent stop; those in flight finish.`,
+      `Revoke task #${id}? Subtasks not yet handed to an agent stop; those running on a host are told to cancel.`,
       async () => {
         const r = await revokeTask(id);
         t.reload();
-        return `Revoked ${r.revoked} subtask(s).`;
+        return r.cancelling
+          ? `Revoked ${r.revoked} subtask(s); ${r.cancelling} running told to cancel.`
+          : `Revoked ${r.revoked} subtask(s).`;
       },
       'Revoke failed',
     );
