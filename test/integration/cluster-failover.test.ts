@@ -149,6 +149,37 @@ const taskState = async (taskId: number): Promise<string> => {
   return JSON.stringify({ task: t.body.task, subtasks: t.body.subtasks });
 };
 
+/** The store's tables whose rows the kill must not lose (counted straight from PostgreSQL). */
+const KEPT_TABLES = ['hosts', 'tasks', 'subtasks', 'events', 'audit', 'task_results'] as const;
+interface DbSnapshot {
+  counts: Record<(typeof KEPT_TABLES)[number], number>;
+  /** Every subtask by id: "<taskid> <agentsn> <state>". */
+  subtasks: Map<string, string>;
+}
+async function dbSnapshot(): Promise<DbSnapshot> {
+  const q = (sql: string) => pg.psql(sql, 'aspire_failover');
+  const counts = (await q(`SELECT ${KEPT_TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(', ')}`))
+    .trim()
+    .split('|')
+    .map(Number);
+  const rows = (await q("SELECT id, taskid || ' ' || agentsn || ' ' || state FROM subtasks ORDER BY id")).trim();
+  return {
+    counts: Object.fromEntries(KEPT_TABLES.map((t, i) => [t, counts[i]!])) as DbSnapshot['counts'],
+    subtasks: new Map(rows ? rows.split('\n').map((l) => l.split('|') as [string, string]) : []),
+  };
+}
+/** Nothing in `before` is gone from `after`: no table shrank, every subtask is still there (same task and host), none that had ended went back. */
+function expectNothingLost(before: DbSnapshot, after: DbSnapshot): void {
+  for (const t of KEPT_TABLES) expect(after.counts[t], `${t} rows`).toBeGreaterThanOrEqual(before.counts[t]);
+  for (const [id, was] of before.subtasks) {
+    const now = after.subtasks.get(id);
+    expect(now, `subtask ${id}`).toBeDefined();
+    const [taskid, agentsn, state] = was.split(' ');
+    expect(now!.split(' ').slice(0, 2), `subtask ${id}`).toEqual([taskid, agentsn]);
+    if (state === 'SUCCESS' || state === 'FAILED') expect(now!.split(' ')[2], `subtask ${id}`).toBe(state);
+  }
+}
+
 /** The task completes with every subtask SUCCESS on its first attempt, and each host ran it once. */
 async function expectEachRanOnce(taskId: number): Promise<void> {
   const done = await waitUntil(
@@ -308,6 +339,8 @@ describe('kill -9 of a node in the middle of a fan-out and a tag task (three nod
       timeoutMs: 90_000,
       what: "host 2's pushes answered through the victim",
     });
+    // What the store holds before the kill (hosts, events, audit of the setup and the fan-out).
+    const beforeKill = await dbSnapshot();
     let killedAt = 0;
     const killed = new Promise<string>((resolve) =>
       proxy.arm((sn) => {
@@ -320,6 +353,11 @@ describe('kill -9 of a node in the middle of a fan-out and a tag task (three nod
     // The held reply was host 2's (its BootAgent pushes to the victim first).
     expect(await withDeadline(killed, 90_000, () => taskState(taskId))).toBe(sns[VICTIM]);
     await victim.child.exited;
+    // And as the victim died (its committed rows are all in; the survivors have not yet seen it
+    // lost): the tag task and its subtasks, one of them RESERVED by the reply that was cut.
+    const atKill = await dbSnapshot();
+    expect([...atKill.subtasks.values()].filter((v) => v.startsWith(`${taskId} `))).toHaveLength(3);
+    expect([...atKill.subtasks.values()]).toContain(`${taskId} ${sns[VICTIM]} RESERVED`);
 
     // 3. The command in flight on the lost node is answered failed with a clear code; the others finish.
     await waitUntil(
@@ -354,7 +392,13 @@ describe('kill -9 of a node in the middle of a fan-out and a tag task (three nod
     const host = await nodes[2]!.api('GET', `/api/v1/server/agent?agentsn=${sns[VICTIM]}`);
     expect(host.body.host).toMatchObject({ status: 'online' });
 
-    // 7. Nothing in the database was lost: every host is there, and both survivors answer for all.
+    // 7. Nothing in the database was lost: no table has fewer rows than before the kill, every
+    //    subtask is still there (the task's three all SUCCESS, checked above), every host is
+    //    there, and both survivors answer for all.
+    const afterRun = await dbSnapshot();
+    expectNothingLost(beforeKill, afterRun);
+    expectNothingLost(atKill, afterRun);
+    expect(afterRun.counts.tasks).toBeGreaterThan(beforeKill.counts.tasks);
     for (const n of survivors) {
       for (const sn of sns) expect((await n.api('GET', `/api/v1/server/agent?agentsn=${sn}`)).status).toBe(200);
       const again = await n.api('POST', '/api/v1/server/polaris', {

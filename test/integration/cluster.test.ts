@@ -26,6 +26,8 @@ let pg: PostgresHandle;
 let ca: TestCa;
 const nodes: AspireHandle[] = [];
 const agents: BasicAgentHandle[] = [];
+/** When the first node was started: bounds how many periods of a periodic job have come round. */
+let startedAt = 0;
 const HOSTS = ['cl-host-1', 'cl-host-2', 'cl-host-3'];
 /** Nodes on the PostgreSQL store; false: each node keeps its own SQLite and PostgreSQL only carries the cluster layer. */
 const ON_POSTGRES_STORE = process.env.ASPIRE_CLUSTER_TEST_SQLITE !== '1';
@@ -56,6 +58,7 @@ beforeAll(async () => {
   // The database URL (with its password) comes from a file, never a flag or a log line.
   const urlFile = join(pg.dir, 'cluster-url');
   writeFileSync(urlFile, `${pg.urlWithPassword}\n`, { mode: 0o600 });
+  startedAt = Date.now();
   for (let i = 1; i <= 3; i++) {
     nodes.push(
       await startAspire({
@@ -271,6 +274,30 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
       expect(holder.trim()).toMatch(/^node-[123]$/);
     }
   });
+
+  it('runs retention once across the cluster (each node tries it at start: one claim wins) and cluster housekeeping at most once per period', async () => {
+    const row = async (name: string) =>
+      (
+        await pg.psql(
+          `SELECT node_id || ' ' || runs FROM aspire_cluster_sweeps WHERE name = '${name}'`,
+          'aspire_cluster',
+        )
+      ).trim();
+    if (ON_POSTGRES_STORE) {
+      // Period 1 h, tried by all three nodes as they started (under an hour ago): one pass in all.
+      expect(await row('retention')).toMatch(/^node-[123] 1$/);
+    }
+    // Housekeeping (10 heartbeats, at least 10 s) is claimed whatever the store: its first pass
+    // comes one period after a node starts; three unclaimed nodes would make three per period.
+    const hkMs = 10_000;
+    await waitUntil(async () => (await row('cluster-housekeeping')) !== '' || undefined, {
+      timeoutMs: 30_000,
+      what: 'a cluster housekeeping pass',
+    });
+    const runs = Number((await row('cluster-housekeeping')).split(' ')[1]);
+    expect(runs).toBeGreaterThanOrEqual(1);
+    expect(runs).toBeLessThanOrEqual(Math.floor((Date.now() - startedAt) / (hkMs * 0.95)));
+  }, 60_000);
 
   it('kill -9 of a node: a command in flight on it is answered failed (CHANNEL_NODE_LOST) and its agent reconnects to another node within 30 s', async () => {
     const victim = nodes[1]!;
