@@ -43,7 +43,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-type Ev = { kind: EventKind; message: string; agent?: string };
+type Ev = { kind: EventKind; message: string; agent?: string | undefined };
 
 async function setup() {
   const events: Ev[] = [];

@@ -79,7 +79,13 @@ afterAll(async () => {
 
 function setup(over: Partial<SupervisionConfig> = {}, stateDir?: string) {
   const dir = stateDir ?? mkdtempSync(join(work, 'state-'));
-  const events: { kind: EventKind; message: string; agent?: string; at: number; data?: Record<string, unknown> }[] = [];
+  const events: {
+    kind: EventKind;
+    message: string;
+    agent?: string | undefined;
+    at: number;
+    data?: Record<string, unknown> | undefined;
+  }[] = [];
   const m = createSubAgentManager({
     clock: realClock,
     logger: silentLogger(),

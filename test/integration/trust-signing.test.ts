@@ -58,7 +58,8 @@ async function relayWithForgery(
       for (const h of ['x-aspire-credential', 'x-aspire-enroll'])
         if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
       const r = await fetch(`${target}${req.url}`, {
-        method: req.method,
+        // A server request always has its method; GET is fetch's own default.
+        method: req.method ?? 'GET',
         headers,
         ...(req.method === 'POST' ? { body } : {}),
       });

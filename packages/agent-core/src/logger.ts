@@ -47,7 +47,7 @@ export interface RootLogger {
  * One root logger per binary. Writes through pino.destination (no transports: they need worker
  * files on disk, which a single executable does not have).
  */
-export function createRootLogger(opts: { name: string; file?: string; level?: string }): RootLogger {
+export function createRootLogger(opts: { name: string; file?: string | undefined; level?: string }): RootLogger {
   // A log file that cannot be opened (no such directory allowed, full disk, no permission) is
   // an ordinary error here, thrown before any asynchronous open that would fail later.
   if (opts.file) {

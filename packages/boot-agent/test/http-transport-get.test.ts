@@ -22,7 +22,8 @@ describe('transport GET', () => {
   const t = createHttpTransport({ clock: realClock, timeoutMs: 5000, maxBodyBytes: 1024 });
 
   it('sends a bodiless GET with the headers and checks the JSON reply', async () => {
-    let seen: { method?: string; url?: string; cred?: string; length?: string } = {};
+    let seen: { method?: string | undefined; url?: string | undefined; cred?: string; length?: string | undefined } =
+      {};
     const url = await serve((req, res) => {
       seen = {
         method: req.method,

@@ -274,7 +274,7 @@ async function registerOpenApi(app: FastifyInstance, deps: ServerDeps): Promise<
 async function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   await app.register(async (agentScope) => {
     agentScope.addHook('onRoute', (route) => {
-      if (route.method !== 'GET') route.schema = withEnvelope(route.schema) as typeof route.schema;
+      if (route.method !== 'GET') route.schema = withEnvelope(route.schema);
     });
     await agentRoutes(agentScope, ctx);
     await agentPackageRoutes(agentScope, ctx);
@@ -288,7 +288,7 @@ async function registerOperatorApi(app: FastifyInstance, ctx: AppContext, deps: 
   await app.register(
     async (api) => {
       api.addHook('onRoute', (route) => {
-        route.schema = { ...withEnvelope(route.schema), security: [{ bearer: [] }] } as typeof route.schema;
+        route.schema = { ...withEnvelope(route.schema), security: [{ bearer: [] }] };
       });
       // Audit first (its onRequest makes the record a refusal is written to), then the gate:
       // address allow lists, token, role (http/operator-auth.ts).

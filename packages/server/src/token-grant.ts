@@ -16,16 +16,16 @@ export const LIST_FIELDS = ['tags', 'regions', 'agentsn', 'users', 'groups', 'so
 export interface GrantRequest {
   name: string;
   role: string;
-  tags?: readonly string[];
-  regions?: readonly string[];
-  agentsn?: readonly string[];
-  users?: readonly string[];
-  groups?: readonly string[];
-  sources?: readonly string[];
-  allow?: readonly string[];
-  cidrs?: readonly string[];
+  tags?: readonly string[] | undefined;
+  regions?: readonly string[] | undefined;
+  agentsn?: readonly string[] | undefined;
+  users?: readonly string[] | undefined;
+  groups?: readonly string[] | undefined;
+  sources?: readonly string[] | undefined;
+  allow?: readonly string[] | undefined;
+  cidrs?: readonly string[] | undefined;
   /** One rule per entry (`exact:TEXT`, `prefix:TEXT`, `regex:RE`; no kind = exact); never split on commas. */
-  commands?: readonly string[];
+  commands?: readonly string[] | undefined;
 }
 
 export interface Grant {

@@ -90,10 +90,11 @@ describe('operator routes and OpenAPI', () => {
           headers: auth
             ? { authorization: auth, 'content-type': 'application/json' }
             : { 'content-type': 'application/json' },
-          payload:
-            r.method === 'GET' || r.method === 'DELETE'
-              ? undefined
-              : JSON.stringify({ id: 1, name: 'x', value: 'y', command: 'config', agents: ['x'], region: 0 }),
+          ...(r.method === 'GET' || r.method === 'DELETE'
+            ? {}
+            : {
+                payload: JSON.stringify({ id: 1, name: 'x', value: 'y', command: 'config', agents: ['x'], region: 0 }),
+              }),
         });
         expect(res.statusCode, `${r.method} ${r.url} auth=${auth}`).toBe(401);
         expect(res.json()).toMatchObject({ status: ApiStatus.UNAUTHORIZED, message: 'unauthorized' });

@@ -26,7 +26,7 @@ export interface AspireHandle {
   configFile: string;
   child: Child;
   /** The command hub's `host:port` when started with `hub` (BasicAgent channel, TLS). */
-  hubAddress?: { host: string; port: number };
+  hubAddress?: { host: string; port: number } | undefined;
   /** Base64 SPKI DER of the server's job/frame signing key (GET /agent/signing-key). */
   signingKey: string;
   /** Operator REST call with the token; path like '/api/v1/server/task?id=1'. */
@@ -197,9 +197,10 @@ export async function startAspire(opts: StartAspireOptions = {}): Promise<Aspire
         headers['content-type'] ??= 'application/json';
         payload = typeof body === 'string' ? body : JSON.stringify(body);
       }
+      const init = { method, headers, ...(payload !== undefined ? { body: payload } : {}) };
       const res = dispatcher
-        ? await undiciFetch(`${url}${path}`, { method, headers, body: payload, dispatcher })
-        : await fetch(`${url}${path}`, { method, headers, body: payload });
+        ? await undiciFetch(`${url}${path}`, { ...init, dispatcher })
+        : await fetch(`${url}${path}`, init);
       const text = await res.text();
       let parsed: unknown = text;
       try {

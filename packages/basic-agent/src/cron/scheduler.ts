@@ -22,8 +22,8 @@ interface Entry {
   timer?: TimerHandle;
   running: boolean;
   /** The run going now: a `cancel` frame aborts it (reason CancelledByServer). */
-  run?: AbortController;
-  nextAt?: number;
+  run?: AbortController | undefined;
+  nextAt?: number | undefined;
   lastResults: TaskResultFrame[];
   skipped: number;
 }

@@ -45,6 +45,9 @@ export interface PolicySyncDeps {
   retrySec?: number;
 }
 
+/** A change to the saved state; `failed: undefined` clears the failure. */
+type PolicyPatch = Partial<Omit<PolicyState, 'failed'>> & { failed?: PolicyState['failed'] | undefined };
+
 export class PolicySync {
   private state: PolicyState;
   private pass: Promise<void> | undefined;
@@ -243,9 +246,11 @@ export class PolicySync {
   }
 
   /** State in memory first (the truth); a failed write (full disk) is logged and retried with the next save. */
-  private async save(patch: Partial<PolicyState>): Promise<void> {
-    this.state = { ...this.state, ...patch };
-    if (patch.failed === undefined && 'failed' in patch) delete this.state.failed;
+  private async save(patch: PolicyPatch): Promise<void> {
+    const { failed, ...rest } = patch;
+    this.state = { ...this.state, ...rest };
+    if (failed !== undefined) this.state.failed = failed;
+    else if ('failed' in patch) delete this.state.failed;
     await savePolicyState(this.d.stateDir, this.state).catch((err: unknown) =>
       this.d.logger.error({ err }, 'cannot write the policy state; going on from memory'),
     );

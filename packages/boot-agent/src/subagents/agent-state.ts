@@ -19,7 +19,7 @@ export interface AgentState {
   previous?: string;
   kind: PackageKind;
   /** rpm package name (for rpm -e) when kind is rpm. */
-  rpmName?: string;
+  rpmName?: string | undefined;
   desired: Desired;
   fatal: boolean;
   /** Last exit was a limit kill and no start since. */
@@ -27,8 +27,8 @@ export interface AgentState {
   strikes: number;
   /** Wall ms of the last start/adoption. */
   lastStartAt: number;
-  pid?: number;
-  startTicks?: string;
+  pid?: number | undefined;
+  startTicks?: string | undefined;
   /** Job envs and limits: applied at every start, kept until a job changes them. */
   envs: Record<string, string>;
   limits?: Limits;

@@ -39,11 +39,11 @@ export interface Entry {
   stopping: boolean;
   lastCheckAt: number;
   checking: boolean;
-  watch?: { failed: boolean; reason: string; notify: () => void };
+  watch?: { failed: boolean; reason: string; notify: () => void } | undefined;
   /** Tick time an own child was first found gone without its exit event. */
-  goneSeenAt?: number;
+  goneSeenAt?: number | undefined;
   /** A start in progress (its precheck running off the loop, or its spawn queued). */
-  starting?: PendingStart;
+  starting?: PendingStart | undefined;
 }
 
 /** Compared by identity: a precheck result for a start that is no longer `starting` is dropped. */

@@ -91,7 +91,7 @@ function checkIdentity(
 export async function stagePackage(opts: {
   file: string;
   name: string;
-  jobVersion?: string;
+  jobVersion?: string | undefined;
   versionsDir: string;
   rpm: RpmOptions;
   protect: string[];

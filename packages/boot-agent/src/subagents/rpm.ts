@@ -27,7 +27,7 @@ export function rpmArgs(o: RpmOptions): string[] {
 export function execFileText(
   cmd: string,
   args: string[],
-  opts: { timeoutMs: number; signal?: AbortSignal },
+  opts: { timeoutMs: number; signal?: AbortSignal | undefined },
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(

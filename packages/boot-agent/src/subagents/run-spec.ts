@@ -12,35 +12,35 @@ export const RUN_SPEC_FILE = 'agent.json';
 export type StopSpec = { kind: 'kill'; signal: NodeJS.Signals } | { kind: 'process'; argv: string[] };
 
 export interface RunSpec {
-  name?: string;
+  name?: string | undefined;
   version: string;
   /** argv of the start command; a relative argv[0] is resolved against the version dir. */
   start: string[];
   stop: StopSpec;
   /** Seconds between the stop and SIGKILL to the process group; undefined = config default. */
-  stopTimeoutSec?: number;
+  stopTimeoutSec?: number | undefined;
   /** 'process' (pid alive) or the argv of a check command (exit 0 = healthy). */
   check: 'process' | string[];
-  checkIntervalSec?: number;
-  user?: string;
-  group?: string;
-  pidfile?: string;
+  checkIntervalSec?: number | undefined;
+  user?: string | undefined;
+  group?: string | undefined;
+  pidfile?: string | undefined;
   /** design.md §3 "Supervision" `socket`: connected to at every check interval; no connection counts like a failed check. */
   socket?: SocketTarget;
   env: Record<string, string>;
   limits: ParsedLimits;
   /** design.md §3 "Supervision" `precheck`: run before every start; non-zero = the start fails. */
-  precheck?: string[];
+  precheck?: string[] | undefined;
   /** design.md §3 "Supervision" `precheck_retries`: attempts of the precheck before giving up (default 1). */
   precheckAttempts: number;
   /** design.md §3 "Supervision" `start_delay`: a start/install/restart job waits this long and fails if the agent died meanwhile. */
-  startDelaySec?: number;
+  startDelaySec?: number | undefined;
 }
 
 export interface ParsedLimits {
   /** Percent of one CPU (100 = one full core). */
-  cpuPercent?: number;
-  memoryBytes?: number;
+  cpuPercent?: number | undefined;
+  memoryBytes?: number | undefined;
   /** Watchdog: consecutive violations before the kill. */
   hits: number;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { JobError } from './job-error.ts';
 
 /** Resolve a run-as user/group (name or numeric id) from /etc/passwd and /etc/group. */
-function lookup(file: string, nameOrId: string): { id: number; gid?: number } | undefined {
+function lookup(file: string, nameOrId: string): { id: number; gid?: number | undefined } | undefined {
   if (/^\d+$/.test(nameOrId)) return { id: Number(nameOrId) };
   let text = '';
   try {

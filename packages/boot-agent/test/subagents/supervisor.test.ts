@@ -72,7 +72,7 @@ class FakeRunner implements ProcessRunner {
 function setup(over: Partial<SupervisionConfig> = {}, limitKill = false, save?: (s: AgentState) => void) {
   const clock = new ManualClock();
   const runner = new FakeRunner();
-  const events: { kind: EventKind; message: string; agent?: string }[] = [];
+  const events: { kind: EventKind; message: string; agent?: string | undefined }[] = [];
   const saved: AgentState[] = [];
   const limiter: Limiter = {
     kind: 'watchdog',

@@ -62,7 +62,13 @@ export class ApiClient {
     const signal = AbortSignal.timeout(timeoutMs);
     let text: string;
     try {
-      res = await fetch(`${this.config.url}${target}`, { method, headers, body, dispatcher: this.dispatcher, signal });
+      res = await fetch(`${this.config.url}${target}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        dispatcher: this.dispatcher,
+        signal,
+      });
       text = await res.text();
     } catch (err) {
       if (signal.aborted)

@@ -21,10 +21,10 @@ export const EventRowSchema = Row(
 export type EventRow = Static<typeof EventRowSchema>;
 
 export interface EventFilter {
-  agentsn?: string;
-  since?: number;
-  until?: number;
-  kind?: string;
+  agentsn?: string | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  kind?: string | undefined;
 }
 
 export interface EventStore {

@@ -52,26 +52,26 @@ export const HostRowSchema = Row(
 export type HostRow = Static<typeof HostRowSchema>;
 
 export interface HostFilter {
-  status?: string;
-  region?: number;
-  tag?: string;
-  os?: string;
-  arch?: string;
-  version?: string;
-  hostname?: string;
+  status?: string | undefined;
+  region?: number | undefined;
+  tag?: string | undefined;
+  os?: string | undefined;
+  arch?: string | undefined;
+  version?: string | undefined;
+  hostname?: string | undefined;
   /** Case-insensitive prefix of the hostname or the AgentSN (the console's search box). */
-  search?: string;
+  search?: string | undefined;
 }
 
 export interface RegisterInput {
   agentsn: string;
   hostname: string;
   ip: string;
-  version?: string;
-  os?: string;
-  arch?: string;
+  version?: string | undefined;
+  os?: string | undefined;
+  arch?: string | undefined;
   /** Hash of the credential the request presented, if any. */
-  presentedHash?: string;
+  presentedHash?: string | undefined;
   /** Hash of a freshly generated credential to store. */
   newHash: string;
   /** A fresh AgentSN to use when the asked one belongs to another host. */

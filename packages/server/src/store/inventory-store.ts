@@ -35,7 +35,7 @@ export interface Dashboard {
 }
 
 export interface InventoryStore {
-  listTags(filter: { name?: string }, paging: Paging): Promise<Page<TagRow>>;
+  listTags(filter: { name?: string | undefined }, paging: Paging): Promise<Page<TagRow>>;
   createTag(name: string, value: string, now: number): Promise<Mutation<TagRow>>;
   updateTag(id: number, name: string, value: string, now: number): Promise<Mutation<TagRow>>;
   deleteTag(id: number): Promise<Mutation<{ deleted: number }>>;

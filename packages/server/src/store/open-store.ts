@@ -24,8 +24,8 @@ export const POOL_SIZE = { min: 1, max: 200, default: 10 } as const;
 
 /** The environment variables the store selection reads (only main.ts passes them in). */
 export interface StoreEnv {
-  ASPIRE_DATABASE_URL?: string;
-  ASPIRE_DATABASE_PASSWORD?: string;
+  ASPIRE_DATABASE_URL?: string | undefined;
+  ASPIRE_DATABASE_PASSWORD?: string | undefined;
 }
 
 /**

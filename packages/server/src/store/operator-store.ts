@@ -53,13 +53,13 @@ export type AuditRow = Static<typeof AuditRowSchema>;
 export type AuditEntry = Omit<AuditRow, 'id'>;
 
 export interface AuditFilter {
-  token?: string;
-  route?: string;
+  token?: string | undefined;
+  route?: string | undefined;
   /** unix ms, inclusive */
-  since?: number;
-  until?: number;
+  since?: number | undefined;
+  until?: number | undefined;
   /** Rows whose selector names this host. */
-  agentsn?: string;
+  agentsn?: string | undefined;
 }
 
 export interface OperatorStore {

@@ -22,11 +22,11 @@ export const PackageRowSchema = Row(
 export type PackageRow = Static<typeof PackageRowSchema>;
 
 export interface PackageFilter {
-  id?: number;
-  name?: string;
-  version?: string;
-  os?: string;
-  arch?: string;
+  id?: number | undefined;
+  name?: string | undefined;
+  version?: string | undefined;
+  os?: string | undefined;
+  arch?: string | undefined;
 }
 
 export interface PackageStore {

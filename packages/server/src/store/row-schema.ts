@@ -44,5 +44,6 @@ export function apiSchema(row: TObject, description?: string): TObject {
           })
         : field;
   }
-  return Type.Object(properties, { ...open, description: description ?? row.description });
+  const text = description ?? row.description;
+  return Type.Object(properties, { ...open, ...(text !== undefined ? { description: text } : {}) });
 }

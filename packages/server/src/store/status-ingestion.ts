@@ -18,8 +18,8 @@ export interface StatusInput {
   agents: AgentReport[];
   jobs: JobResult[];
   events: AgentEvent[];
-  eventsDropped?: number;
-  tags?: string;
+  eventsDropped?: number | undefined;
+  tags?: string | undefined;
   now: number;
 }
 

@@ -11,11 +11,11 @@ import { Num, NullableNum, NullableStr, NullableTime, Row, Str, Time, Word } fro
 export interface TaskSpec {
   command: string;
   parameters: Record<string, unknown>;
-  user?: string;
-  agents?: string[];
-  tags?: string;
-  windowStart?: number;
-  windowEnd?: number;
+  user?: string | undefined;
+  agents?: string[] | undefined;
+  tags?: string | undefined;
+  windowStart?: number | undefined;
+  windowEnd?: number | undefined;
   delayMs: number;
   batch: number;
   retryCount: number;
@@ -23,20 +23,20 @@ export interface TaskSpec {
   ttlMs: number;
   ttrMs: number;
   /** Lower first (default 1024). */
-  priority?: number;
+  priority?: number | undefined;
   /** Absolute start (unix ms): no subtask is READY before it. */
-  startAt?: number;
+  startAt?: number | undefined;
   /** batch as a percentage of the targets (then `batch` is ignored). */
-  batchPct?: number | null;
+  batchPct?: number | null | undefined;
   /** Failures allowed before the task halts (default 0); null = no limit. */
-  maxErrors?: number | null;
-  maxErrorsPct?: number | null;
+  maxErrors?: number | null | undefined;
+  maxErrorsPct?: number | null | undefined;
   /** Ids of tasks this one runs after (per host); the route checks they exist (unknownTargets). */
-  after?: number[];
+  after?: number[] | undefined;
   /** How long a BURIED subtask waits for a kick before it is FAILED. */
-  buriedTtlMs?: number;
+  buriedTtlMs?: number | undefined;
   /** Refuse the task whole when an AgentSN is unknown (nothing is made): POST /task without allow_unknown. */
-  refuseUnknown?: boolean;
+  refuseUnknown?: boolean | undefined;
 }
 
 /**
@@ -143,9 +143,12 @@ export interface TaskStore {
   /** A task, its subtasks (optionally only those in one state) and how many are in each state. */
   getTask(
     id: number,
-    filter?: { state?: string },
+    filter?: { state?: string | undefined },
   ): Promise<{ task: TaskRow; subtasks: SubtaskRow[]; states: Record<string, number> } | undefined>;
-  listTasks(filter: { status?: string; command?: string }, paging: Paging): Promise<Page<TaskRow>>;
+  listTasks(
+    filter: { status?: string | undefined; command?: string | undefined },
+    paging: Paging,
+  ): Promise<Page<TaskRow>>;
   /** Not RESERVED and not final -> REVOKED; RESERVED ones are marked (`cancelling`) for the host to cancel. */
   revokeTask(id: number, now: number): Promise<Mutation<{ revoked: number; cancelling?: number }>>;
   revokeSubtask(

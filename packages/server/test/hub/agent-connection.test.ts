@@ -25,7 +25,10 @@ class FakeSocket extends EventEmitter {
   }
 }
 
-function setup(opts: { idleTimeoutMs?: number; maxBadFrames?: number; hostname?: string; agentsn?: string } = {}) {
+// `agentsn: undefined` given explicitly is a connection without an AgentSN (absent = 'sn1').
+function setup(
+  opts: { idleTimeoutMs?: number; maxBadFrames?: number; hostname?: string; agentsn?: string | undefined } = {},
+) {
   const clock = new ManualClock();
   const socket = new FakeSocket();
   const results: unknown[] = [];

@@ -13,7 +13,7 @@ export interface CallOptions {
   body?: unknown;
   /** Use this token instead of the session's (the login form checks a token before keeping it). */
   token?: string;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Give up after this long (a server that hangs counts as away); 0: never. Default 15 s, uploads never. */
   timeoutMs?: number;
 }
@@ -62,8 +62,8 @@ export async function call<T>(method: string, path: string, opts: CallOptions = 
     res = await fetch(`${API_PREFIX}${path}${queryString(opts.query)}`, {
       method,
       headers,
-      body,
-      signal: signals.length ? AbortSignal.any(signals) : undefined,
+      ...(body !== undefined ? { body } : {}),
+      ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
       cache: 'no-store',
     });
   } catch (err) {

@@ -43,16 +43,16 @@ export function getDashboardHistory(signal?: AbortSignal): Promise<{ samples: St
 }
 
 export type HostQuery = Paging & {
-  status?: string;
+  status?: string | undefined;
   /** Exact hostname. */
-  hostname?: string;
+  hostname?: string | undefined;
   /** Case-insensitive prefix of the hostname or the AgentSN. */
-  search?: string;
-  region?: number;
-  tag?: string;
-  os?: string;
-  arch?: string;
-  version?: string;
+  search?: string | undefined;
+  region?: number | undefined;
+  tag?: string | undefined;
+  os?: string | undefined;
+  arch?: string | undefined;
+  version?: string | undefined;
 };
 
 export function listHosts(q: HostQuery, signal?: AbortSignal): Promise<PageOf & { hosts: Host[] }> {
@@ -78,14 +78,14 @@ export function getHost(agentsn: string, signal?: AbortSignal): Promise<{ host: 
 }
 
 export function listEvents(
-  q: Paging & { agentsn?: string },
+  q: Paging & { agentsn?: string | undefined },
   signal?: AbortSignal,
 ): Promise<PageOf & { events: HostEvent[] }> {
   return call('GET', '/event', { query: { order: 'desc', sortby: 'id', ...q }, signal });
 }
 
 export function listPackages(
-  q: Paging & { name?: string; os?: string; arch?: string },
+  q: Paging & { name?: string | undefined; os?: string | undefined; arch?: string | undefined },
   signal?: AbortSignal,
 ): Promise<PageOf & { packages: Package[] }> {
   return call('GET', '/package', { query: q, signal });
@@ -160,11 +160,17 @@ export function touchSubtask(id: number, subtask: string): Promise<{ touched: nu
   return call('POST', '/task/touch', { body: { id, subtask } });
 }
 
-export function listTasks(q: Paging & { status?: string }, signal?: AbortSignal): Promise<PageOf & { tasks: Task[] }> {
+export function listTasks(
+  q: Paging & { status?: string | undefined },
+  signal?: AbortSignal,
+): Promise<PageOf & { tasks: Task[] }> {
   return call('GET', '/task', { query: { order: 'desc', sortby: 'id', ...q }, signal });
 }
 
-export function listTags(q: Paging & { name?: string }, signal?: AbortSignal): Promise<PageOf & { tags: Tag[] }> {
+export function listTags(
+  q: Paging & { name?: string | undefined },
+  signal?: AbortSignal,
+): Promise<PageOf & { tags: Tag[] }> {
   return call('GET', '/tag', { query: q, signal });
 }
 
@@ -218,7 +224,7 @@ export function kickTask(id: number, subtask?: string): Promise<{ kicked: number
 
 /** Tasks, newest first, filtered by status and command (any other filter the route takes passes through). */
 export function findTasks(
-  q: Paging & { status?: string; command?: string },
+  q: Paging & { status?: string | undefined; command?: string | undefined },
   signal?: AbortSignal,
 ): Promise<PageOf & { tasks: Task[] }> {
   return call('GET', '/task', { query: { order: 'desc', sortby: 'id', ...q }, signal });
@@ -228,7 +234,7 @@ export function findTasks(
 export type AuditRow = AuditRecord;
 
 export function listAudit(
-  q: Paging & { token?: string; route?: string; agentsn?: string },
+  q: Paging & { token?: string | undefined; route?: string | undefined; agentsn?: string | undefined },
   signal?: AbortSignal,
 ): Promise<PageOf & { audit: AuditRow[] }> {
   return call('GET', '/audit', { query: { order: 'desc', sortby: 'id', ...q }, signal });

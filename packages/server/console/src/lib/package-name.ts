@@ -21,10 +21,10 @@ export function guessFromFile(file: string): Guess {
       base = base.slice(0, -a.length - 1);
     }
   }
-  const m = /^([A-Za-z][A-Za-z0-9_.]*?)-(\d[A-Za-z0-9._+~-]*)$/.exec(base);
-  if (m) {
-    out.name = m[1];
-    out.version = m[2];
+  const [, name, version] = /^([A-Za-z][A-Za-z0-9_.]*?)-(\d[A-Za-z0-9._+~-]*)$/.exec(base) ?? [];
+  if (name !== undefined && version !== undefined) {
+    out.name = name;
+    out.version = version;
   } else if (/^[A-Za-z][A-Za-z0-9._-]*$/.test(base)) {
     out.name = base;
   }

@@ -58,7 +58,7 @@ export function Run() {
             host,
             pending: false,
             ...(reply ? { reply } : {}),
-            ...(error !== undefined ? { error } : { error: reply ? undefined : 'no answer' }),
+            ...(error !== undefined ? { error } : reply ? {} : { error: 'no answer' }),
           };
           setRows([...state]);
         }
