@@ -182,6 +182,9 @@ async function receive(
       }
     }
   } catch (err) {
+    // The upload is discarded: its partial file goes before the answer does, so a client that
+    // looks at the data dir after the answer never sees it.
+    rmSync(tmp, { force: true });
     const e = err as Error & { statusCode?: number; code?: string };
     if (err instanceof TooLarge || e.statusCode === 413 || e.code === 'FST_REQ_FILE_TOO_LARGE') {
       reply.header('connection', 'close');
