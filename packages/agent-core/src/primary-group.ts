@@ -1,7 +1,8 @@
 /**
  * A user's primary group name on this host (`id -gn USER`, which asks NSS like getent). Used by
  * the host policy: a policy listing users but no groups allows only a user's primary group.
- * No shell: the name goes to `id` as one argument, after `--`.
+ * No shell: the name goes to `id` as one argument, after `--`. execFileSync rather than execa: a
+ * one-shot synchronous read needs nothing execa adds.
  */
 import { execFileSync } from 'node:child_process';
 

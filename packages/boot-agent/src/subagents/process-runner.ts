@@ -4,7 +4,8 @@
  *
  * Sub-agents are spawned detached (their own session and process group, pgid = pid) with
  * stdio going to a log file, never pipes: they must outlive the BootAgent (restart, upgrade,
- * kill -9) without a SIGPIPE or a full pipe stopping them.
+ * kill -9) without a SIGPIPE or a full pipe stopping them. node:child_process rather than execa:
+ * execa's promise, piped output and cleanup-on-exit are exactly what a detached daemon must not have.
  *
  * A sub-agent with cgroup limits is started HELD: the process is a tiny /bin/sh launcher that
  * waits on its stdin before exec'ing the agent's program. While it waits, the runner (root)

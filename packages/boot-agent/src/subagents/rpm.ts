@@ -2,6 +2,9 @@
  * rpm as a package backend: `rpm -U` to install or upgrade, `rpm -U --oldpackage` to roll back,
  * `rpm -e` to remove; `--root`/`--dbpath` configurable so tests use a private database. The
  * package must carry a file named agent.json (the run spec), anywhere in its file list.
+ * node:child_process's execFile rather than execa: a timeout, an abort signal and the text of
+ * stdout/stderr are all rpm needs, and execa would be one more dependency tree in the agent's
+ * bundle, whose idle memory docs/performance.md budgets.
  */
 import { execFile } from 'node:child_process';
 import { basename } from 'node:path';
