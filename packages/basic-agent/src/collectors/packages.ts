@@ -1,6 +1,7 @@
 /**
- * The `packages` collector (dpkg or rpm, see below). execFile rather than execa: the Ctl loads only the collector it runs, and execa would add its dependency tree to
- * that start-up path (docs/performance.md).
+ * The `packages` collector (dpkg or rpm, see below). execFile rather than execa: the Ctl loads
+ * only the collector it runs, and execa would add its dependency tree to that start-up path
+ * (docs/performance.md).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
