@@ -77,7 +77,8 @@ try {
     console.log(
       `${t.toFixed(0).padStart(6)}  ${s.boot.toFixed(1).padStart(8)}  ${s.bare.toFixed(1).padStart(8)}  ${(s.boot / s.bare).toFixed(2).padStart(6)}`,
     );
-    if (t >= durationSec) break;
+    // The last sample at the end of the duration, not a second one a moment later.
+    if (t >= durationSec - 0.5) break;
     await new Promise((r) => setTimeout(r, Math.min(sampleSec, durationSec - t) * 1000));
   }
   const after = samples.filter((s) => s.t >= warmupSec);
