@@ -9,9 +9,7 @@ import type { Logger } from 'pino';
 import type { ParsedLimits } from '../run-spec.ts';
 import { hasLimits, noLimits, placeAfterStart, type LimitHandle, type Limiter } from './limiter.ts';
 
-export interface Sampler {
-  (pid: number): Promise<{ cpu: number; memory: number }>;
-}
+export type Sampler = (pid: number) => Promise<{ cpu: number; memory: number }>;
 
 export function createWatchdog(opts: {
   clock: Clock;
