@@ -23,6 +23,7 @@ import { rpmUpgrade, swapBinary } from './put-in-place.ts';
 import { currentImage, execCommand, type SelfImage } from './self-image.ts';
 import { runSelfUpgradeJob } from './upgrade-job.ts';
 import type { RpmOptions } from '../subagents/rpm.ts';
+import { waitForOrphanRpm } from './orphan-rpm.ts';
 
 /** More execs than this for one job means something lies about its version: stop and report. */
 const MAX_HOPS = 4;
@@ -318,7 +319,11 @@ export class SelfUpgrade {
   private async putInPlace(m: SelfUpgradeMarker): Promise<void> {
     if (m.kind === 'rpm') {
       const pkg = join(this.dir, 'new', 'package.rpm');
-      if (m.to && existsSync(pkg)) await rpmUpgrade(this.d.rpm ?? {}, pkg, m.to);
+      if (!m.to || !existsSync(pkg)) return;
+      // An rpm -U of this package left running by a killed boot finishes before we look.
+      const still = await waitForOrphanRpm(pkg, this.d.clock, 600_000);
+      if (still.length > 0) this.log.warn({ pids: still }, 'an earlier rpm -U of the new BootAgent still runs');
+      await rpmUpgrade(this.d.rpm ?? {}, pkg, m.to);
       return;
     }
     if (m.staged) swapBinary(m.target, m.staged);
