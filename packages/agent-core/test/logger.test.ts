@@ -26,7 +26,12 @@ describe('createRootLogger', () => {
       'hello',
     );
     root.logger.debug('below the level');
-    root.flush();
+    // flush() cannot force a write the async destination already has in flight: wait for the line.
+    const deadline = Date.now() + 30_000;
+    while (!readFileSync(file, 'utf8').includes('hello') && Date.now() < deadline) {
+      root.flush();
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const [line, ...rest] = lines(file);
     expect(rest).toEqual([]);
     expect(line).toMatchObject({ level: 'info', name: 'test-agent', pid: process.pid, msg: 'hello', ok: 1 });
