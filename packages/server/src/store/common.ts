@@ -18,3 +18,11 @@ export interface Page<T> {
 export type Mutation<T> =
   | { ok: true; value: T }
   | { ok: false; reason: 'not_found' | 'conflict' | 'bad_request'; cause: string };
+
+export function notFound(cause: string): { ok: false; reason: 'not_found'; cause: string } {
+  return { ok: false, reason: 'not_found', cause };
+}
+
+export function conflict(cause: string): { ok: false; reason: 'conflict'; cause: string } {
+  return { ok: false, reason: 'conflict', cause };
+}

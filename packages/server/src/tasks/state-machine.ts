@@ -162,3 +162,11 @@ export function parseTags(text: string | undefined | null): string[] {
 export function tagsMatch(selector: readonly string[], hostTags: ReadonlySet<string>): boolean {
   return selector.length > 0 && selector.every((t) => hostTags.has(t));
 }
+
+/** When a task's subtasks may first be READY: after its delay and not before its start_at. */
+export function firstReadyAt(
+  task: { gmt_create: number; delay_ms: number; start_at: number | null },
+  now: number,
+): number {
+  return Math.max(now, task.gmt_create + task.delay_ms, task.start_at ?? 0);
+}

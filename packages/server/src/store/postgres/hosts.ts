@@ -17,7 +17,7 @@ import type {
   RegisterOutcome,
 } from '../host-store.ts';
 import { isUniqueViolation, PgPart, type Param, type Row } from './db.ts';
-import { notFound } from './task-queue.ts';
+import { notFound } from '../common.ts';
 
 const HOST_SELECT = `SELECT h.*, r.name AS region_name,
     (SELECT string_agg(t.name || '=' || t.value, ',' ORDER BY t.name, t.value) FROM hosts_tags ht JOIN tags t ON t.id = ht.tagid WHERE ht.hostid = h.id) AS bound

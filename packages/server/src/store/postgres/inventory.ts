@@ -2,7 +2,7 @@
 import { decodeRegionRow, decodeTagRow } from '../row-decoders.ts';
 import type { Dashboard, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
 import { isUniqueViolation, PgPart, type Param } from './db.ts';
-import { conflict, notFound } from './task-queue.ts';
+import { conflict, notFound } from '../common.ts';
 
 const TAG_SELECT = `SELECT t.*, (SELECT COUNT(*) FROM hosts_tags ht WHERE ht.tagid = t.id) AS hosts FROM tags t`;
 const REGION_SELECT = `SELECT r.*, (SELECT COUNT(*) FROM hosts h WHERE h.region = r.id AND h.status != 'deleted') AS hosts FROM regions r`;

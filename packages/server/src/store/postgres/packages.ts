@@ -2,7 +2,7 @@
 import { decodePackageRow } from '../row-decoders.ts';
 import type { Mutation, PackageFilter, PackageRow, Page, Paging } from '../store.ts';
 import { isUniqueViolation, PgPart, type Param } from './db.ts';
-import { conflict } from './task-queue.ts';
+import { conflict } from '../common.ts';
 
 export class PgPackages extends PgPart {
   async insertPackage(

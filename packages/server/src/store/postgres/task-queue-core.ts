@@ -14,6 +14,7 @@ import {
   ERROR_STATES,
   EXPIRABLE_STATES,
   exceedsMaxErrors,
+  firstReadyAt,
   IN_FLIGHT_STATES,
   MAX_TTR_REQUEUES,
   parseTags,
@@ -21,10 +22,9 @@ import {
 } from '../../tasks/state-machine.ts';
 import type { TaskRow, TickOutcome } from '../store.ts';
 import { decodeTaskRow } from '../row-decoders.ts';
+import { FINAL_SQL, inList } from '../sql-fragments.ts';
 import { PgPart, type Row } from './db.ts';
 
-export const FINAL_SQL = `('SUCCESS','FAILED','REVOKED')`;
-export const inList = (xs: readonly string[]) => `(${xs.map((x) => `'${x}'`).join(',')})`;
 /** The SubtaskRow columns (seq, the insert order, stays inside the store). */
 export const SUBTASK_COLS =
   'id, taskid, agentsn, state, jobid, attempts, requeues, ready_at, expires_at, reserved_at, errcode, message, buried_at, revoke_requested_at, gmt_create, gmt_modify';
@@ -41,14 +41,6 @@ export interface ActiveTagTask {
   selector: string[];
   windowStart: number;
   windowEnd: number;
-}
-
-export function notFound(cause: string): { ok: false; reason: 'not_found'; cause: string } {
-  return { ok: false, reason: 'not_found', cause };
-}
-
-export function conflict(cause: string): { ok: false; reason: 'conflict'; cause: string } {
-  return { ok: false, reason: 'conflict', cause };
 }
 
 export abstract class PgTaskCore extends PgPart {
@@ -140,7 +132,7 @@ export abstract class PgTaskCore extends PgPart {
 
   async taskRow(id: number): Promise<TaskRow | undefined> {
     const r = await this.get<Row>('SELECT * FROM tasks WHERE id = ?', id);
-    return r ? toTask(r) : undefined;
+    return r ? decodeTaskRow(r) : undefined;
   }
 
   /** Insert a PENDING subtask for a host; false when the task already has one for it. */
@@ -371,11 +363,3 @@ export abstract class PgTaskCore extends PgPart {
     });
   }
 }
-
-/** When a task's subtasks may first be READY: after its delay and not before its start_at. */
-export function firstReadyAt(task: TaskRow, now: number): number {
-  return Math.max(now, task.gmt_create + task.delay_ms, task.start_at ?? 0);
-}
-
-/** A task row decoded against its schema (../task-store.ts). */
-export const toTask = decodeTaskRow;

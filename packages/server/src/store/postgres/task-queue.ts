@@ -21,9 +21,12 @@ import type {
 import { decodeSubtaskRow } from '../row-decoders.ts';
 import { refusingUnknown, UnknownHostsRefusal } from '../../tasks/unknown-hosts.ts';
 import type { Param } from './db.ts';
-import { conflict, firstReadyAt, inList, notFound, PgTaskCore, SUBTASK_COLS, toTask } from './task-queue-core.ts';
+import { firstReadyAt } from '../../tasks/state-machine.ts';
+import { conflict, notFound } from '../common.ts';
+import { decodeTaskRow } from '../row-decoders.ts';
+import { inList } from '../sql-fragments.ts';
+import { PgTaskCore, SUBTASK_COLS } from './task-queue-core.ts';
 
-export { conflict, notFound } from './task-queue-core.ts';
 export type { ActiveTagTask } from './task-queue-core.ts';
 
 /** What a retry reads of a subtask and its task. */
@@ -172,7 +175,7 @@ export class PgTaskQueue extends PgTaskCore {
     const params: Param[] = [];
     if (filter.status) where.push('status = ?'), params.push(filter.status);
     if (filter.command) where.push('command = ?'), params.push(filter.command);
-    return this.page('tasks', 'SELECT * FROM tasks', where, params, paging, toTask);
+    return this.page('tasks', 'SELECT * FROM tasks', where, params, paging, decodeTaskRow);
   }
 
   /** Revoke subtasks of a task (all, or one): waiting ones at once, RESERVED ones marked for the host to cancel. */

@@ -11,9 +11,6 @@ import type { Page, Paging } from '../store.ts';
 export type Row = Record<string, unknown>;
 export type Param = string | number | null;
 
-export const FINAL_SQL = `('SUCCESS','FAILED','REVOKED')`;
-export const inList = (xs: readonly string[]) => `(${xs.map((x) => `'${x}'`).join(',')})`;
-
 export class SqliteDb {
   private readonly stmts = new Map<string, StatementSync>();
   /** The status pushes' shared transaction (./group-commit.ts). */
@@ -155,12 +152,4 @@ export abstract class SqlitePart {
   ): Page<T> {
     return this.sql.page(resource, select, where, params, paging, map);
   }
-}
-
-export function notFound(cause: string): { ok: false; reason: 'not_found'; cause: string } {
-  return { ok: false, reason: 'not_found', cause };
-}
-
-export function conflict(cause: string): { ok: false; reason: 'conflict'; cause: string } {
-  return { ok: false, reason: 'conflict', cause };
 }

@@ -16,7 +16,8 @@ import type {
   RegisterInput,
   RegisterOutcome,
 } from '../host-store.ts';
-import { notFound, SqlitePart, type Param, type Row, type SqliteDb } from './base.ts';
+import { notFound } from '../common.ts';
+import { SqlitePart, type Param, type Row, type SqliteDb } from './base.ts';
 import type { QuietPushes } from './quiet-pushes.ts';
 
 const HOST_SELECT = `SELECT h.*, r.name AS region_name,

@@ -1,7 +1,8 @@
 /** Tags, regions (with bound-host counts) and the fleet counts on SQLite (events: events.ts, tokens: operators.ts). */
 import { decodeRegionRow, decodeTagRow } from '../row-decoders.ts';
 import type { Dashboard, Mutation, Page, Paging, RegionRow, TagRow } from '../store.ts';
-import { conflict, notFound, SqlitePart, type Param } from './base.ts';
+import { conflict, notFound } from '../common.ts';
+import { SqlitePart, type Param } from './base.ts';
 
 export class SqliteInventory extends SqlitePart {
   async listTags(filter: { name?: string }, paging: Paging): Promise<Page<TagRow>> {

@@ -1,7 +1,8 @@
 /** Package rows (design.md §5 `agents`): the files themselves live under the data dir. */
 import { decodePackageRow } from '../row-decoders.ts';
 import type { Mutation, PackageFilter, PackageRow, Page, Paging } from '../store.ts';
-import { conflict, SqlitePart, type Param } from './base.ts';
+import { conflict } from '../common.ts';
+import { SqlitePart, type Param } from './base.ts';
 
 export class SqlitePackages extends SqlitePart {
   async insertPackage(

@@ -14,6 +14,7 @@ import {
   ERROR_STATES,
   EXPIRABLE_STATES,
   exceedsMaxErrors,
+  firstReadyAt,
   IN_FLIGHT_STATES,
   MAX_TTR_REQUEUES,
   parseTags,
@@ -21,7 +22,8 @@ import {
 } from '../../tasks/state-machine.ts';
 import type { TaskRow, TickOutcome } from '../store.ts';
 import { decodeTaskRow } from '../row-decoders.ts';
-import { FINAL_SQL, inList, SqlitePart, type Row } from './base.ts';
+import { FINAL_SQL, inList } from '../sql-fragments.ts';
+import { SqlitePart, type Row } from './base.ts';
 
 export interface ActiveTagTask {
   id: number;
@@ -117,7 +119,7 @@ export abstract class SqliteTaskCore extends SqlitePart {
 
   taskRow(id: number): TaskRow | undefined {
     const r = this.get<Row>('SELECT * FROM tasks WHERE id = ?', id);
-    return r ? toTask(r) : undefined;
+    return r ? decodeTaskRow(r) : undefined;
   }
 
   /** Insert a PENDING subtask for a host; false when the task already has one for it. */
@@ -349,11 +351,3 @@ export abstract class SqliteTaskCore extends SqlitePart {
     });
   }
 }
-
-/** When a task's subtasks may first be READY: after its delay and not before its start_at. */
-export function firstReadyAt(task: TaskRow, now: number): number {
-  return Math.max(now, task.gmt_create + task.delay_ms, task.start_at ?? 0);
-}
-
-/** A task row decoded against its schema (../task-store.ts). */
-export const toTask = decodeTaskRow;

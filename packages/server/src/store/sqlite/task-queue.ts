@@ -20,8 +20,12 @@ import type {
 } from '../store.ts';
 import { decodeSubtaskRow } from '../row-decoders.ts';
 import { refusingUnknown, UnknownHostsRefusal } from '../../tasks/unknown-hosts.ts';
-import { inList, notFound, conflict, type Param } from './base.ts';
-import { firstReadyAt, SqliteTaskCore, toTask } from './task-queue-core.ts';
+import { firstReadyAt } from '../../tasks/state-machine.ts';
+import { conflict, notFound } from '../common.ts';
+import { decodeTaskRow } from '../row-decoders.ts';
+import { inList } from '../sql-fragments.ts';
+import type { Param } from './base.ts';
+import { SqliteTaskCore } from './task-queue-core.ts';
 
 export type { ActiveTagTask } from './task-queue-core.ts';
 
@@ -167,7 +171,7 @@ export class SqliteTaskQueue extends SqliteTaskCore {
     const params: Param[] = [];
     if (filter.status) where.push('status = ?'), params.push(filter.status);
     if (filter.command) where.push('command = ?'), params.push(filter.command);
-    return this.page('tasks', 'SELECT * FROM tasks', where, params, paging, toTask);
+    return this.page('tasks', 'SELECT * FROM tasks', where, params, paging, decodeTaskRow);
   }
 
   /** Revoke subtasks of a task (all, or one): waiting ones at once, RESERVED ones marked for the host to cancel. */
