@@ -93,6 +93,20 @@ describe('a policy change cut short by kill -9', () => {
       { timeoutMs: 30_000, what: 'Slow started' },
     );
     expect(first.readJournal()!.jobs.find((j) => j.id === jobId)?.state).toBe('started');
+    // The `installed` event is written to the journal without its emitter waiting for the disk (an
+    // event must not hold up a job): kill only once it is on disk or already at the server, or a
+    // busy machine makes this test about that millisecond window instead of the interrupted change.
+    await waitUntil(
+      async () => {
+        const onDisk = (first.readJournal()?.events ?? []) as { kind?: string; agent?: string }[];
+        if (onDisk.some((e) => e.kind === 'installed' && e.agent === 'Slow')) return true;
+        const r = await srv.api('GET', `${API}/event?agentsn=${sn}&limit=200`);
+        return (r.body?.events as { kind: string; agent?: string }[] | undefined)?.some(
+          (e) => e.kind === 'installed' && e.agent === 'Slow',
+        );
+      },
+      { timeoutMs: 15_000, what: 'the installed event journaled or pushed' },
+    );
     await first.kill9();
 
     const second = await startBoot({
