@@ -6,9 +6,11 @@
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { buildConsoleAssets, consoleAssetsPlugin } from '../packages/server/console/build.mjs';
 
+const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const version = process.env.ASPIRE_VERSION || JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 
@@ -26,14 +28,24 @@ export const ENTRIES = [
     chunks: [
       // Package downloads (http(s)); the push uses node:http.
       { chunk: 'undici', match: /^undici$/, entry: 'undici' },
-      // The host certificate request, at registration only.
-      { chunk: 'x509', match: /^@peculiar\/x509$/, entry: '@peculiar/x509' },
-      { chunk: 'reflect-metadata', match: /^reflect-metadata$/, entry: 'reflect-metadata' },
       // ftp:// downloads and .tar.gz packages.
       { chunk: 'ftp', match: /^basic-ftp$/, entry: 'basic-ftp' },
       { chunk: 'tar', match: /^tar$/, entry: 'tar' },
     ],
     lean: true,
+    // Built-in modules the idle loop does not touch: loaded at the first use of one of their
+    // exports (lazyBuiltins below).
+    lazyBuiltins: [
+      'child_process',
+      'crypto',
+      'fs/promises',
+      'https',
+      'perf_hooks',
+      'readline',
+      'stream/promises',
+      'tls',
+      'zlib',
+    ],
   },
   {
     name: 'basic-agent',
@@ -102,6 +114,40 @@ const leanPino = {
   },
 };
 
+/**
+ * A built-in module required only when first used: every import or require of it (ours and the
+ * dependencies') becomes an object with one getter per export that loads the module on first
+ * access. esbuild reads an imported binding at each use (`(0, m.spawn)(...)`), so a daemon
+ * loads node:child_process when it first spawns, not at start; a require destructured at the
+ * top of a module loads it then, as before. The export names are the build's node's (the pinned
+ * one): a name missing at run time reads undefined, as it would from the module itself.
+ */
+function lazyBuiltinsPlugin(names) {
+  const filter = new RegExp(`^(node:)?(${names.map((n) => n.replace('/', '\\/')).join('|')})$`);
+  return {
+    name: 'aspire-lazy-builtins',
+    setup(b) {
+      b.onResolve({ filter }, (args) =>
+        // The stand-in's own require is the real module.
+        args.namespace === 'aspire-lazy-builtin'
+          ? { path: args.path, external: true }
+          : { path: args.path.replace(/^node:/, ''), namespace: 'aspire-lazy-builtin' },
+      );
+      b.onLoad({ filter: /.*/, namespace: 'aspire-lazy-builtin' }, (args) => {
+        const keys = Object.getOwnPropertyNames(require(args.path)).filter((k) => k !== '__esModule');
+        const id = JSON.stringify(`node:${args.path}`);
+        return {
+          contents: `let m;
+const load = () => (m ??= require(${id}));
+for (const k of ${JSON.stringify(keys)}) Object.defineProperty(exports, k, { enumerable: true, get: () => load()[k] });
+`,
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
 function chunksPlugin(name, chunks) {
   return {
     name: 'aspire-chunks',
@@ -123,7 +169,7 @@ function chunksPlugin(name, chunks) {
 export async function buildAll({ only, outdir = process.env.ASPIRE_BUILD_DIR || join(root, 'build') } = {}) {
   mkdirSync(outdir, { recursive: true });
   const built = [];
-  for (const { name, entry, chunks = [], lean = false } of ENTRIES) {
+  for (const { name, entry, chunks = [], lean = false, lazyBuiltins = [] } of ENTRIES) {
     if (only && !only.includes(name)) continue;
     const src = join(root, entry);
     if (!existsSync(src)) {
@@ -134,6 +180,7 @@ export async function buildAll({ only, outdir = process.env.ASPIRE_BUILD_DIR || 
     const plugins = name === 'aspire' ? [consoleAssetsPlugin(await buildConsoleAssets())] : [];
     if (chunks.length) plugins.push(chunksPlugin(name, chunks));
     if (lean) plugins.push(leanPino);
+    if (lazyBuiltins.length) plugins.push(lazyBuiltinsPlugin(lazyBuiltins));
     const targets = [
       { from: src, outfile: join(outdir, `${name}.cjs`) },
       ...chunks.map((c) => ({

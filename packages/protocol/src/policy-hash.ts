@@ -8,5 +8,8 @@ export function policyHash(p: EffectivePolicy): string {
   return createHash('sha256').update(canonicalJson(p), 'utf8').digest('hex');
 }
 
-/** The hash a host with no policy at all gets in every status reply. */
-export const EMPTY_POLICY_HASH = policyHash({ subagents: [], periodic: [] });
+/**
+ * The hash a host with no policy at all gets in every status reply. Pure: a bundle that does not
+ * use it (the BootAgent's) drops the call, and with it node:crypto at start.
+ */
+export const EMPTY_POLICY_HASH = /* @__PURE__ */ policyHash({ subagents: [], periodic: [] });

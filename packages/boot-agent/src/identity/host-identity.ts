@@ -4,12 +4,13 @@
  * host CA issued for it (`host.crt`, bound to the agentsn) and that CA's certificate (`ca.crt`).
  * The BootAgent asks for a certificate with a CSR at registration, and again through a status
  * push when less than a third of its lifetime is left; the BasicAgent presents key and
- * certificate to the hub. @peculiar/x509 (CSR) is loaded only when a CSR is made.
+ * certificate to the hub. The CSR is made with node:crypto alone (csr.ts).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTextAtomic } from '@aspire/agent-core';
+import { certificateRequestDer, certificateRequestPem } from './csr.ts';
 import {
   IDENTITY_CA_FILE,
   IDENTITY_CERT_FILE,
@@ -96,25 +97,8 @@ export class HostIdentity {
   async csr(agentsn: string): Promise<string> {
     if (this.csrMemo?.agentsn === agentsn) return this.csrMemo.pem;
     const keyPem = await this.key();
-    const x509 = await loadX509();
-    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-    const privateKey = await crypto.subtle.importKey(
-      'pkcs8',
-      createPrivateKey(keyPem).export({ format: 'der', type: 'pkcs8' }),
-      { name: 'ECDSA', namedCurve: 'P-256' },
-      false,
-      ['sign'],
-    );
-    const spki = createPublicKey(keyPem).export({ format: 'der', type: 'spki' });
-    const publicKey = await crypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, [
-      'verify',
-    ]);
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: [{ CN: [agentsn] }],
-      keys: { privateKey, publicKey },
-      signingAlgorithm: alg,
-    });
-    const pem = csr.toString('pem') + '\n';
+    const der = certificateRequestDer(createPrivateKey(keyPem), createPublicKey(keyPem), agentsn);
+    const pem = `${certificateRequestPem(der)}\n`;
     this.csrMemo = { agentsn, pem };
     return pem;
   }
@@ -142,18 +126,4 @@ export class HostIdentity {
     await writeTextAtomic(this.files.key, pem, 0o600);
     return pem;
   }
-}
-
-type X509Lib = typeof import('@peculiar/x509');
-let lib: Promise<X509Lib> | undefined;
-
-/** @peculiar/x509 on first use (idle memory stays small); tsyringe inside it needs the reflect polyfill first. */
-function loadX509(): Promise<X509Lib> {
-  lib ??= (async () => {
-    await import('reflect-metadata');
-    const x509 = await import('@peculiar/x509');
-    x509.cryptoProvider.set(globalThis.crypto);
-    return x509;
-  })();
-  return lib;
 }

@@ -3,13 +3,17 @@
  * watchdogIntervalSec and SIGKILL its process group after `hits` consecutive samples over a
  * limit. The kill is recorded so the exit is reported as `killed`.
  */
-import pidusage from 'pidusage';
 import type { Clock, TimerHandle } from '@aspire/agent-core';
 import type { Logger } from 'pino';
 import type { ParsedLimits } from '../run-spec.ts';
 import { hasLimits, noLimits, placeAfterStart, type LimitHandle, type Limiter } from './limiter.ts';
 
 export type Sampler = (pid: number) => Promise<{ cpu: number; memory: number }>;
+
+// pidusage (and node:child_process, which it loads at once) only when a watchdog first samples:
+// an idle boot holds neither (docs/boot-agent.md "Idle memory").
+let pidusageLib: Promise<typeof import('pidusage')> | undefined;
+const loadPidusage = () => (pidusageLib ??= import('pidusage').then((m) => m.default));
 
 export function createWatchdog(opts: {
   clock: Clock;
@@ -18,7 +22,7 @@ export function createWatchdog(opts: {
   sample?: Sampler;
   kill?: (pid: number) => void;
 }): Limiter {
-  const sample: Sampler = opts.sample ?? ((pid) => pidusage(pid));
+  const sample: Sampler = opts.sample ?? (async (pid) => (await loadPidusage())(pid));
   const kill =
     opts.kill ??
     ((pid: number) => {
@@ -67,7 +71,7 @@ export function createWatchdog(opts: {
         release: () => {
           released = true;
           timer?.cancel();
-          pidusage.clear?.();
+          void pidusageLib?.then((p) => p.clear?.());
         },
       };
     },
