@@ -5,6 +5,7 @@
  * called through the task queue part of each implementation, not written here.
  */
 import type { AgentEvent, AgentReport, JobResult } from '@aspire/protocol';
+import type { RevokedReserved } from './task-store.ts';
 
 export interface StatusInput {
   agentsn: string;
@@ -37,6 +38,12 @@ export interface StatusOutcome {
   host: { os: string; arch: string };
   eventsStored: number;
   resultsRecorded: number;
+  /**
+   * The host's revoked RESERVED subtasks (TaskStore.revokedReserved), when the store read them
+   * with the push (SQLite's quiet path does, in the read that tells the push is quiet); absent:
+   * the caller asks revokedReserved.
+   */
+  revoked?: RevokedReserved[];
 }
 
 export interface StatusIngestion {

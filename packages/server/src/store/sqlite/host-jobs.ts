@@ -7,8 +7,16 @@
 import type { JobResult } from '@aspire/protocol';
 import { tagsMatch } from '../../tasks/state-machine.ts';
 import type { ReservedJob } from '../status-ingestion.ts';
+import type { RevokedReserved } from '../task-store.ts';
 import { SqlitePart, type SqliteDb } from './base.ts';
 import type { SqliteTaskQueue } from './task-queue.ts';
+
+/** What SqliteHostJobs.queueIdle answers for a host with nothing to hand out. */
+export interface QueueIdle {
+  revoked: RevokedReserved[];
+  /** The answer holds, without a write to the host's subtasks, until this time (ms). */
+  until: number;
+}
 
 /** At most this many jobs go out in one status reply. */
 const RESERVE_MAX = 64;
@@ -21,27 +29,49 @@ export class SqliteHostJobs extends SqlitePart {
     super(sql);
   }
 
-  /**
-   * Whether a push of this host would change nothing in the queue: no tag task it matches
-   * without a subtask, and nothing READY (or DELAYED and due) to hand out.
-   */
-  nothingFor(agentsn: string, hostTags: () => Set<string>, now: number): boolean {
+  /** Whether the host matches an open tag task it has no subtask in yet (a push would join it). */
+  tagTaskToJoin(agentsn: string, hostTags: () => Set<string>, now: number): boolean {
     const active = this.tasks.activeTagTasks(now);
-    if (active.length > 0) {
-      const tags = hostTags();
-      for (const t of active) {
-        if (
-          tagsMatch(t.selector, tags) &&
-          !this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND agentsn = ?', t.id, agentsn)
-        )
-          return false;
-      }
-    }
-    return !this.get(
-      `SELECT 1 AS x FROM subtasks WHERE agentsn = ? AND (state = 'READY' OR (state = 'DELAYED' AND ready_at <= ?)) LIMIT 1`,
-      agentsn,
-      now,
+    if (active.length === 0) return false;
+    const tags = hostTags();
+    return active.some(
+      (t) =>
+        tagsMatch(t.selector, tags) &&
+        !this.get('SELECT 1 AS x FROM subtasks WHERE taskid = ? AND agentsn = ?', t.id, agentsn),
     );
+  }
+
+  /**
+   * Whether the host has nothing READY (or DELAYED and due) to hand out. When so: its RESERVED
+   * subtasks whose revoke was asked (what its reply lists), read by the same query, and when
+   * that stays true without a write (the earliest ready_at of its DELAYED subtasks). Undefined:
+   * a push must reserve.
+   */
+  queueIdle(agentsn: string, now: number): QueueIdle | undefined {
+    const rows = this.all<{
+      state: string;
+      ready_at: number | null;
+      revoked: number;
+      subtaskId: string;
+      jobid: string;
+      taskid: number;
+    }>(
+      `SELECT state, ready_at, revoke_requested_at IS NOT NULL AS revoked, id AS subtaskId, jobid, taskid
+       FROM subtasks WHERE agentsn = ? AND state IN ('READY', 'DELAYED', 'RESERVED') ORDER BY reserved_at`,
+      agentsn,
+    );
+    const revoked: RevokedReserved[] = [];
+    let until = Number.POSITIVE_INFINITY;
+    for (const r of rows) {
+      if (r.state === 'READY') return undefined;
+      if (r.state === 'DELAYED' && r.ready_at !== null) {
+        if (r.ready_at <= now) return undefined;
+        until = Math.min(until, r.ready_at);
+      }
+      if (r.state === 'RESERVED' && r.revoked)
+        revoked.push({ subtaskId: r.subtaskId, jobid: r.jobid, taskid: r.taskid });
+    }
+    return { revoked, until };
   }
 
   /** Results applied, tag tasks joined, jobs reserved: the queue's part of one push. */

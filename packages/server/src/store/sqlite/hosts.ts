@@ -1,7 +1,9 @@
 /**
  * The hosts part of the SQLite store (HostStore): registration and its proof, the identity
  * the hub checks, the offline sweep and the operator's host reads and changes. Reads and the
- * sweep see the quiet pushes buffered in ./quiet-pushes.ts.
+ * sweep see the quiet pushes buffered in ./quiet-pushes.ts. Credential hashes are answered from
+ * memory (../credential-cache.ts): this process is the only writer, and the two writes of
+ * credential_hash below forget the entry before they run.
  */
 import { HostStatus } from '@aspire/protocol';
 import { parseTags } from '../../tasks/state-machine.ts';
@@ -17,6 +19,7 @@ import type {
   RegisterOutcome,
 } from '../host-store.ts';
 import { notFound } from '../common.ts';
+import { CredentialCache } from '../credential-cache.ts';
 import { SqlitePart, type Param, type Row, type SqliteDb } from './base.ts';
 import type { QuietPushes } from './quiet-pushes.ts';
 
@@ -25,6 +28,8 @@ const HOST_SELECT = `SELECT h.*, r.name AS region_name,
   FROM hosts h LEFT JOIN regions r ON r.id = h.region`;
 
 export class SqliteHosts extends SqlitePart implements HostStore {
+  private readonly credentials = new CredentialCache();
+
   constructor(
     sql: SqliteDb,
     private readonly quiet: QuietPushes,
@@ -33,6 +38,8 @@ export class SqliteHosts extends SqlitePart implements HostStore {
   }
 
   async register(input: RegisterInput): Promise<RegisterOutcome> {
+    // Before the write, whatever its outcome: the next push reads the stored hash again.
+    this.credentials.forget(input.agentsn);
     return this.tx(() => {
       const existing = this.get<{ id: number; hostname: string; status: string; credential_hash: string }>(
         'SELECT id, hostname, status, credential_hash FROM hosts WHERE agentsn = ?',
@@ -115,6 +122,7 @@ export class SqliteHosts extends SqlitePart implements HostStore {
   }
 
   async resetHost(agentsn: string, now: number): Promise<Mutation<{ reset: number }>> {
+    this.credentials.forget(agentsn);
     const { changes } = this.run(
       `UPDATE hosts SET credential_hash = '', cert_sha256 = '', prev_cert_sha256 = NULL, status = CASE WHEN status = 'deleted' THEN 'registered' ELSE status END, gmt_modify = ? WHERE agentsn = ?`,
       now,
@@ -126,8 +134,15 @@ export class SqliteHosts extends SqlitePart implements HostStore {
   }
 
   async credentialHash(agentsn: string): Promise<string | undefined> {
-    return this.get<{ credential_hash: string }>('SELECT credential_hash FROM hosts WHERE agentsn = ?', agentsn)
-      ?.credential_hash;
+    const cached = this.credentials.get(agentsn);
+    if (cached !== undefined) return cached;
+    const hash = this.get<{ credential_hash: string }>(
+      'SELECT credential_hash FROM hosts WHERE agentsn = ?',
+      agentsn,
+    )?.credential_hash;
+    // Read and cached in one synchronous step: no write of this process lands in between.
+    if (hash !== undefined) this.credentials.set(agentsn, hash);
+    return hash;
   }
 
   async markOffline(now: number, missedSteps: number): Promise<number> {

@@ -3,14 +3,28 @@
  * say the truth): what each host's row holds since its last full write, and the last_seen and
  * uptime of the pushes that only said "still here", written together at most QUIET_FLUSH_MS
  * late. Most pushes of a fleet are those, and they cost a read instead of a write transaction.
+ * Which hosts have nothing to hand out is kept too: temporary triggers on subtasks (this
+ * connection's own, and it is the only writer) forget a host the moment any of its subtasks is
+ * inserted, changed or deleted, so a quiet push of an idle host reads no subtask at all.
  */
 import type { HostRow } from '../host-store.ts';
 import type { SqliteDb } from './base.ts';
+import type { QueueIdle } from './host-jobs.ts';
 import { isStorageFull } from '../storage-full.ts';
 
 /** A quiet push's last_seen reaches the database at most this late (or after this many hosts). */
 const QUIET_FLUSH_MS = 1000;
 const QUIET_FLUSH_MAX = 1000;
+
+/** The SQL function the triggers call with the AgentSN of a subtask written. */
+const TOUCHED_FN = 'aspire_subtasks_touched';
+const TRIGGERS = ['INSERT', 'UPDATE', 'DELETE']
+  .map((op) => {
+    const rows = op === 'INSERT' ? ['NEW'] : op === 'DELETE' ? ['OLD'] : ['OLD', 'NEW'];
+    const calls = rows.map((r) => `SELECT ${TOUCHED_FN}(${r}.agentsn);`).join(' ');
+    return `CREATE TEMP TRIGGER IF NOT EXISTS aspire_subtasks_${op.toLowerCase()} AFTER ${op} ON main.subtasks BEGIN ${calls} END;`;
+  })
+  .join('\n');
 
 export class QuietPushes {
   /** Fingerprint of what each host's row holds since its last full write. */
@@ -23,8 +37,36 @@ export class QuietPushes {
    */
   private readonly seen = new Map<string, { lastSeen: number; uptime: number }>();
   private seenSince = 0;
+  /**
+   * Hosts whose subtasks hold nothing to hand out, as last read (with their revoked RESERVED
+   * ones): valid until a write to their subtasks (the triggers) or until a DELAYED one is due.
+   */
+  private readonly idle = new Map<string, QueueIdle>();
 
-  constructor(private readonly sql: SqliteDb) {}
+  constructor(private readonly sql: SqliteDb) {
+    sql.db.function(TOUCHED_FN, (agentsn) => {
+      // subtasks.agentsn is NOT NULL; anything else: forget every host rather than guess.
+      if (typeof agentsn === 'string') this.idle.delete(agentsn);
+      else this.idle.clear();
+      return null;
+    });
+    sql.db.exec(TRIGGERS);
+  }
+
+  /** What queueIdle answered for the host, if no write to its subtasks happened since and it still holds at now. */
+  idleFor(agentsn: string, now: number): QueueIdle | undefined {
+    const known = this.idle.get(agentsn);
+    return known !== undefined && now < known.until ? known : undefined;
+  }
+
+  /**
+   * Remember queueIdle's answer. Not while a transaction is open (a batch of pushes not
+   * committed yet): a failed COMMIT would roll back writes whose triggers already ran, and an
+   * answer read in between would outlive them.
+   */
+  noteIdle(agentsn: string, idle: QueueIdle): void {
+    if (!this.sql.db.isTransaction) this.idle.set(agentsn, idle);
+  }
 
   /** Buffer one quiet push; flush the buffer when it is old or large enough. */
   hold(agentsn: string, now: number, uptime: number): void {

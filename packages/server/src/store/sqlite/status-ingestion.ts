@@ -4,10 +4,11 @@
  * other is one write in the batch of pushes (./group-commit.ts): the host row, its events,
  * then the task queue's side (./host-jobs.ts), which applies the task rules.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { parseTags } from '../../tasks/state-machine.ts';
 import { hostnameRefusal } from '../hostname-claim.ts';
 import type { StatusIngestion, StatusInput, StatusOutcome } from '../status-ingestion.ts';
+import type { RevokedReserved } from '../task-store.ts';
 import { SqlitePart, type SqliteDb } from './base.ts';
 import type { SqliteHostJobs } from './host-jobs.ts';
 import type { SqliteHosts } from './hosts.ts';
@@ -27,13 +28,17 @@ export class SqliteStatusIngestion extends SqlitePart implements StatusIngestion
     const reportedTags = parseTags(input.tags).join(',');
     // Serialised once: the fingerprint and the stored column use the same text.
     const agentsJson = JSON.stringify(input.agents);
-    const fp = createHash('sha1')
-      .update(JSON.stringify([input.hostname, input.ip, input.step, input.os, input.arch, input.version, reportedTags]))
-      .update(agentsJson)
-      .digest('base64');
-    if (this.isQuiet(input, fp)) {
+    // One-shot digest of one text (no Hash object): the fields a full write stores, but last_seen and uptime.
+    const fp = hash(
+      'sha1',
+      JSON.stringify([input.hostname, input.ip, input.step, input.os, input.arch, input.version, reportedTags]) +
+        agentsJson,
+      'base64',
+    );
+    const revoked = this.quietRevoked(input, fp);
+    if (revoked !== undefined) {
       this.quiet.hold(input.agentsn, input.now, input.uptime);
-      return { reserved: [], host: { os: input.os, arch: input.arch }, eventsStored: 0, resultsRecorded: 0 };
+      return { reserved: [], host: { os: input.os, arch: input.arch }, eventsStored: 0, resultsRecorded: 0, revoked };
     }
     // Answered once the batch it joined is committed (group commit, ./group-commit.ts).
     const out = await this.sql.grouped(() => this.writeStatus(input, reportedTags, agentsJson));
@@ -42,11 +47,22 @@ export class SqliteStatusIngestion extends SqlitePart implements StatusIngestion
     return out;
   }
 
-  /** Nothing to record and nothing to hand out: only last_seen and uptime change. */
-  private isQuiet(input: StatusInput, fp: string): boolean {
-    if (input.jobs.length > 0 || input.events.length > 0 || input.eventsDropped) return false;
-    if (this.quiet.written.get(input.agentsn) !== fp) return false;
-    return this.jobs.nothingFor(input.agentsn, () => this.hostTags(input.agentsn, input.tags), input.now);
+  /**
+   * A quiet push (nothing to record, nothing to hand out: only last_seen and uptime change)
+   * answers the host's revoked RESERVED subtasks, read with the check (or known idle, see
+   * ./quiet-pushes.ts); any other, undefined.
+   */
+  private quietRevoked(input: StatusInput, fp: string): RevokedReserved[] | undefined {
+    if (input.jobs.length > 0 || input.events.length > 0 || input.eventsDropped) return undefined;
+    const { agentsn, now } = input;
+    if (this.quiet.written.get(agentsn) !== fp) return undefined;
+    if (this.jobs.tagTaskToJoin(agentsn, () => this.hostTags(agentsn, input.tags), now)) return undefined;
+    const known = this.quiet.idleFor(agentsn, now);
+    if (known !== undefined) return known.revoked;
+    const idle = this.jobs.queueIdle(agentsn, now);
+    if (idle === undefined) return undefined;
+    this.quiet.noteIdle(agentsn, idle);
+    return idle.revoked;
   }
 
   /** What a tag task matches: the tags the host reports and those an operator bound to it. */
