@@ -12,7 +12,8 @@ import { PG_MIGRATIONS } from './migrations.ts';
 import type { PgConnection } from './connection.ts';
 
 export type Row = Record<string, unknown>;
-export type Param = string | number | null;
+/** A bound value; an array binds as a PostgreSQL array (unnest in multi-row statements). */
+export type Param = string | number | null | readonly (string | number | null)[];
 
 /** int8 (counts, ids, unix ms) and numeric (SUM) as JS numbers: every value we store fits 2^53. */
 const types = {

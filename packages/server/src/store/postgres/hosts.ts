@@ -1,7 +1,8 @@
 /**
  * The hosts part of the PostgreSQL store (HostStore): registration and its proof, the identity
  * the hub checks, the offline sweep and the operator's host reads and changes. Several nodes
- * share the database: registration locks the row and retries once on a concurrent insert.
+ * share the database: registration locks the row and retries once on a concurrent insert. The
+ * reads and the sweep first write this node's held quiet pushes (./quiet-pushes.ts).
  */
 import { HostStatus } from '@aspire/protocol';
 import { parseTags } from '../../tasks/state-machine.ts';
@@ -16,7 +17,10 @@ import type {
   RegisterInput,
   RegisterOutcome,
 } from '../host-store.ts';
-import { isUniqueViolation, PgPart, type Param, type Row } from './db.ts';
+import { isUniqueViolation, PgPart, type PgDb, type Param, type Row } from './db.ts';
+import { type HostSnapshot, readHostSnapshot } from './host-snapshot.ts';
+import type { PgQuietPushes } from './quiet-pushes.ts';
+import { ReadAhead } from './read-ahead.ts';
 import { notFound } from '../common.ts';
 
 const HOST_SELECT = `SELECT h.*, r.name AS region_name,
@@ -24,6 +28,16 @@ const HOST_SELECT = `SELECT h.*, r.name AS region_name,
   FROM hosts h LEFT JOIN regions r ON r.id = h.region`;
 
 export class PgHosts extends PgPart implements HostStore {
+  /** The snapshot a credential check read, for the status push that asked it (./status-ingestion.ts). */
+  readonly snapshots = new ReadAhead<HostSnapshot>();
+
+  constructor(
+    sql: PgDb,
+    private readonly quiet: PgQuietPushes,
+  ) {
+    super(sql);
+  }
+
   async register(input: RegisterInput): Promise<RegisterOutcome> {
     try {
       return await this.registerOnce(input);
@@ -124,16 +138,20 @@ export class PgHosts extends PgPart implements HostStore {
     return { ok: true, value: { reset: changes } };
   }
 
+  /**
+   * The host's credential hash, read with the rest of what a status push is decided by (one
+   * statement): a push asks this first, then its ingestion takes the snapshot instead of reading.
+   */
   async credentialHash(agentsn: string): Promise<string | undefined> {
-    return (
-      await this.get<{ credential_hash: string }>(
-        this.sql.prepared('SELECT credential_hash FROM hosts WHERE agentsn = ?'),
-        agentsn,
-      )
-    )?.credential_hash;
+    const snap = await readHostSnapshot(this.sql, agentsn);
+    if (snap === undefined) return undefined;
+    this.snapshots.keep(agentsn, snap);
+    return snap.credential_hash;
   }
 
   async markOffline(now: number, missedSteps: number): Promise<number> {
+    // This node's held quiet pushes first: a host that pushed here is judged by that push.
+    await this.quiet.flush();
     const gone = await this.all<{ agentsn: string }>(
       `UPDATE hosts SET status = 'offline', gmt_modify = ? WHERE status = 'online' AND last_seen + step * 1000 * ? < ? RETURNING agentsn`,
       now,
@@ -144,11 +162,13 @@ export class PgHosts extends PgPart implements HostStore {
   }
 
   async getHost(agentsn: string): Promise<HostRow | undefined> {
+    await this.quiet.flush();
     const r = await this.get<Row>(`${HOST_SELECT} WHERE h.agentsn = ?`, agentsn);
     return r ? decodeHostRow(r) : undefined;
   }
 
   async listHosts(filter: HostFilter, paging: Paging): Promise<Page<HostRow>> {
+    await this.quiet.flush();
     const where: string[] = [];
     const params: Param[] = [];
     if (filter.status) where.push('h.status = ?'), params.push(filter.status);

@@ -2,8 +2,9 @@
  * PostgreSQL implementation of Store on `pg` (node-postgres). Same tables, statements and
  * rules as ../sqlite-store.ts, with what several nodes sharing one database need: no
  * per-process cache of what another node may change (the quiet-push fingerprints and the tag
- * task cache of the SQLite store are single-writer shortcuts), row locks where a subtask is
- * reserved, and migrations under an advisory lock. This file only composes the parts beside it,
+ * task cache of the SQLite store are single-writer shortcuts; here a quiet push is decided by
+ * one read, and only its last_seen/uptime are held, quiet-pushes.ts), row locks where a subtask
+ * is reserved, and migrations under an advisory lock. This file only composes the parts beside it,
  * one per part interface of ../store.ts: hosts.ts, status-ingestion.ts (with host-jobs.ts, the
  * task queue's side of a push), task-queue.ts, events.ts, inventory.ts, packages.ts,
  * operators.ts, task-results.ts, policy.ts.
@@ -54,6 +55,7 @@ import { PgInventory } from './inventory.ts';
 import { PgOperators } from './operators.ts';
 import { PgPackages } from './packages.ts';
 import { PgPolicy } from './policy.ts';
+import { PgQuietPushes } from './quiet-pushes.ts';
 import { PgStatusIngestion } from './status-ingestion.ts';
 import { PgTaskQueue } from './task-queue.ts';
 import { PgTaskResults } from './task-results.ts';
@@ -79,14 +81,22 @@ export class PostgresStore extends PgPart implements Store {
   private readonly packages: PgPackages;
   private readonly taskResults: PgTaskResults;
   private readonly operators: PgOperators;
+  private readonly quiet: PgQuietPushes;
   readonly policy: PgPolicy;
   private closing: Promise<void> | undefined;
 
   constructor(db: PgDb) {
     super(db);
-    this.hosts = new PgHosts(db);
+    this.quiet = new PgQuietPushes(db);
+    this.hosts = new PgHosts(db, this.quiet);
     this.tasks = new PgTaskQueue(db);
-    this.ingestion = new PgStatusIngestion(db, this.hosts, new PgHostJobs(db, this.tasks));
+    this.ingestion = new PgStatusIngestion(
+      db,
+      this.hosts,
+      new PgHostJobs(db, this.tasks),
+      this.quiet,
+      this.tasks.noRevoked,
+    );
     this.events = new PgEvents(db);
     this.inventory = new PgInventory(db);
     this.packages = new PgPackages(db);
@@ -100,9 +110,18 @@ export class PostgresStore extends PgPart implements Store {
     return this.sql.pool;
   }
 
+  /** Writes the held quiet pushes (./quiet-pushes.ts) before the pool ends. */
   close(): Promise<void> {
-    this.closing ??= this.sql.close();
+    this.closing ??= this.quiet
+      .close()
+      .catch(() => undefined)
+      .then(() => this.sql.close());
     return this.closing;
+  }
+
+  /** Write the held last_seen/uptime of quiet pushes now (./quiet-pushes.ts). */
+  flushSeen(): Promise<void> {
+    return this.quiet.flush();
   }
 
   appliedMigrations(): Promise<number[]> {

@@ -1,49 +1,67 @@
 /**
- * Status ingestion on PostgreSQL (StatusIngestion): one BootAgent push is one transaction: the
- * host row, its events, then the task queue's side (./host-jobs.ts), which applies the task
- * rules. No quiet-push shortcut here: another node may change what a per-process cache holds.
+ * Status ingestion on PostgreSQL (StatusIngestion): one BootAgent push. A push without results
+ * or events is decided by one read (./host-snapshot.ts), usually the one its credential check
+ * ran a moment before (PgHosts.credentialHash keeps it): when its host fields match the stored
+ * row and nothing waits for the host, it is quiet, and its last_seen and uptime are held
+ * (./quiet-pushes.ts) and written with the other held hosts' in one statement a moment later.
+ * When only host fields changed (nothing to hand out, same hostname), the row is written by one
+ * UPDATE (a statement is a transaction of its own). Any other push is one transaction: the host
+ * row, its events, then the task queue's side (./host-jobs.ts), which applies the task rules.
+ * Nothing is answered from a cache of what another node may change: every decision is read
+ * from the database during the push.
  */
-import { parseTags } from '../../tasks/state-machine.ts';
+import { parseTags, tagsMatch } from '../../tasks/state-machine.ts';
 import { hostnameRefusal } from '../hostname-claim.ts';
 import type { StatusIngestion, StatusInput, StatusOutcome } from '../status-ingestion.ts';
 import { PgPart, type PgDb } from './db.ts';
 import type { PgHostJobs } from './host-jobs.ts';
+import { hasDue, type HostSnapshot, openUnjoined, readHostSnapshot, samePush } from './host-snapshot.ts';
 import type { PgHosts } from './hosts.ts';
+import type { PgQuietPushes } from './quiet-pushes.ts';
+import type { ReadAhead } from './read-ahead.ts';
 
 export class PgStatusIngestion extends PgPart implements StatusIngestion {
   constructor(
     sql: PgDb,
     private readonly hosts: PgHosts,
     private readonly jobs: PgHostJobs,
+    private readonly quiet: PgQuietPushes,
+    /** "Nothing revoked for this host", for the same push's revokedReserved(). */
+    private readonly noRevoked: ReadAhead<true>,
   ) {
     super(sql);
   }
 
   async ingestStatus(input: StatusInput): Promise<StatusOutcome> {
     const reportedTags = parseTags(input.tags).join(',');
-    return this.tx(async () => {
+    // Serialised once: compared with the stored column and written as it.
+    const agentsJson = JSON.stringify(input.agents);
+    const host = { os: input.os, arch: input.arch };
+    // Only this push's own read may answer its revocation read.
+    this.noRevoked.drop(input.agentsn);
+    const snap = this.hosts.snapshots.take(input.agentsn);
+    if (input.jobs.length === 0 && input.events.length === 0 && !input.eventsDropped) {
+      const s = snap ?? (await readHostSnapshot(this.sql, input.agentsn));
+      if (s !== undefined && !hasDue(s, input.now) && !(await this.joinsTagTask(s, input, reportedTags))) {
+        if (!s.revoked) this.noRevoked.keep(input.agentsn, true);
+        if (samePush(s, input, reportedTags, agentsJson)) {
+          this.quiet.hold(input.agentsn, input.now, input.uptime, input.step);
+          return { reserved: [], host, eventsStored: 0, resultsRecorded: 0 };
+        }
+        // Only host fields changed: one UPDATE, guarded by the hostname just read (a rename
+        // takes the full path, which checks the new name is free).
+        if (
+          s.hostname === input.hostname &&
+          (await this.writeHost(input, s.hostname, reportedTags, agentsJson, true)) > 0
+        ) {
+          this.quiet.wrote(input.agentsn, input.now);
+          return { reserved: [], host, eventsStored: 0, resultsRecorded: 0 };
+        }
+      }
+    }
+    const out = await this.tx(async () => {
       const now = input.now;
-      const hostname = await this.pushHostname(input);
-      await this.run(
-        this.sql.prepared(`UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
-           prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
-           curvers = ?, uptime = ?, agents = ?, reported_tags = ?, last_seen = ?,
-           gmt_modify = CASE WHEN status != 'online' THEN ? ELSE gmt_modify END, status = 'online'
-         WHERE agentsn = ?`),
-        hostname,
-        input.ip,
-        input.step,
-        input.os,
-        input.arch,
-        input.version,
-        input.version,
-        input.uptime,
-        JSON.stringify(input.agents),
-        reportedTags,
-        now,
-        now,
-        input.agentsn,
-      );
+      await this.writeHost(input, await this.pushHostname(input), reportedTags, agentsJson, false);
       const eventsStored = await this.storeEvents(input);
       const { reserved, resultsRecorded } = await this.jobs.forPush(
         input.agentsn,
@@ -51,8 +69,55 @@ export class PgStatusIngestion extends PgPart implements StatusIngestion {
         async () => new Set([...parseTags(reportedTags), ...(await this.hosts.boundTags(input.agentsn))]),
         now,
       );
-      return { reserved, host: { os: input.os, arch: input.arch }, eventsStored, resultsRecorded };
+      return { reserved, host, eventsStored, resultsRecorded };
     });
+    this.quiet.wrote(input.agentsn, input.now);
+    return out;
+  }
+
+  /** Whether an open tag task the host is not in yet matches its tags (reported and bound). */
+  private async joinsTagTask(s: HostSnapshot, input: StatusInput, reportedTags: string): Promise<boolean> {
+    const open = openUnjoined(s, input.now);
+    if (open.length === 0) return false;
+    const tags = new Set([...parseTags(reportedTags), ...(await this.hosts.boundTags(input.agentsn))]);
+    return open.some((selector) => tagsMatch(selector, tags));
+  }
+
+  /**
+   * The host row as the push reports it, stored under `hostname`; with `guarded`, only while the
+   * stored hostname is still that one. Returns the rows changed.
+   */
+  private async writeHost(
+    input: StatusInput,
+    hostname: string,
+    reportedTags: string,
+    agentsJson: string,
+    guarded: boolean,
+  ): Promise<number> {
+    const now = input.now;
+    const set = `UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
+         prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
+         curvers = ?, uptime = ?, agents = ?, reported_tags = ?, last_seen = ?,
+         gmt_modify = CASE WHEN status != 'online' THEN ? ELSE gmt_modify END, status = 'online'
+       WHERE agentsn = ?`;
+    const { changes } = await this.run(
+      this.sql.prepared(guarded ? `${set} AND hostname = ?` : set),
+      hostname,
+      input.ip,
+      input.step,
+      input.os,
+      input.arch,
+      input.version,
+      input.version,
+      input.uptime,
+      agentsJson,
+      reportedTags,
+      now,
+      now,
+      input.agentsn,
+      ...(guarded ? [hostname] : []),
+    );
+    return changes;
   }
 
   /**

@@ -25,6 +25,7 @@ import { firstReadyAt } from '../../tasks/state-machine.ts';
 import { conflict, notFound } from '../common.ts';
 import { decodeTaskRow } from '../row-decoders.ts';
 import { inList } from '../sql-fragments.ts';
+import { ReadAhead } from './read-ahead.ts';
 import { PgTaskCore, SUBTASK_COLS } from './task-queue-core.ts';
 
 export type { ActiveTagTask } from './task-queue-core.ts';
@@ -42,6 +43,9 @@ const HALTED_DEPENDENCIES =
   "its task is HALTED and the same host's subtasks of the tasks it runs after have not all succeeded";
 
 export class PgTaskQueue extends PgTaskCore {
+  /** "Nothing revoked": a quiet push's read (./status-ingestion.ts) for its revokedReserved(). */
+  readonly noRevoked = new ReadAhead<true>();
+
   async unknownTargets(agents: readonly string[], taskIds: readonly number[]): Promise<UnknownTargets> {
     const tasks: number[] = [];
     for (const id of new Set(taskIds))
@@ -201,6 +205,7 @@ export class PgTaskQueue extends PgTaskCore {
       id,
       ...extra,
     );
+    this.noRevoked.clear();
     return { revoked, cancelling };
   }
 
@@ -239,6 +244,7 @@ export class PgTaskQueue extends PgTaskCore {
   }
 
   async revokedReserved(agentsn: string): Promise<RevokedReserved[]> {
+    if (this.noRevoked.take(agentsn)) return [];
     return this.all<RevokedReserved>(
       `SELECT id AS "subtaskId", jobid, taskid FROM subtasks WHERE agentsn = ? AND state = 'RESERVED' AND revoke_requested_at IS NOT NULL ORDER BY reserved_at`,
       agentsn,
