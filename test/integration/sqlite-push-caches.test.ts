@@ -124,4 +124,25 @@ describe('quiet pushes of an idle host', () => {
     // Due at 13,000: no tick ran, yet the push at 13,000 reserves it.
     expect((await store.ingestStatus(push('d1', 13_000))).reserved.map((r) => r.taskid)).toEqual([t]);
   });
+
+  it('a quiet push with new events stores them (once) and its last_seen, and still gets a job created meanwhile', async () => {
+    await register('v1', 'h');
+    await store.ingestStatus(push('v1', 2000));
+    const ev = { localid: 1, occurred: 2, kind: 'started', agent: 'BasicAgent', message: 'up' } as never;
+    expect(await store.ingestStatus(push('v1', 3000, { events: [ev], uptime: 11 }))).toMatchObject({
+      reserved: [],
+      revoked: [],
+      eventsStored: 1,
+    });
+    expect(await store.ingestStatus(push('v1', 4000, { events: [ev], uptime: 12 }))).toMatchObject({ eventsStored: 0 });
+    expect(await store.getHost('v1')).toMatchObject({ last_seen: 4000, uptime: 12, status: 'online' });
+    expect(
+      (await store.listEvents({ agentsn: 'v1' }, { sortby: 'id', order: 'asc', limit: 10, offset: 0 })).count,
+    ).toBe(1);
+    const t = (await store.createTask(task(['v1']), 4500)).id;
+    const ev2 = { localid: 2, occurred: 3, kind: 'started', agent: 'BasicAgent', message: 'up' } as never;
+    const out = await store.ingestStatus(push('v1', 5000, { events: [ev2] }));
+    expect(out.reserved.map((r) => r.taskid)).toEqual([t]);
+    expect(out.eventsStored).toBe(1);
+  });
 });

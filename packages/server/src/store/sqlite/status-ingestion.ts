@@ -1,8 +1,9 @@
 /**
  * Status ingestion on SQLite (StatusIngestion): one BootAgent push. A quiet push (same
- * fields, no results, no events, nothing to hand out) is buffered (./quiet-pushes.ts); any
- * other is one write in the batch of pushes (./group-commit.ts): the host row, its events,
- * then the task queue's side (./host-jobs.ts), which applies the task rules.
+ * fields, no results, nothing to hand out) has its last_seen and uptime buffered
+ * (./quiet-pushes.ts), and its new events, if any, are its only write; any other is one write
+ * in the batch of pushes (./group-commit.ts): the host row, its events, then the task queue's
+ * side (./host-jobs.ts), which applies the task rules.
  */
 import { hash } from 'node:crypto';
 import { parseTags } from '../../tasks/state-machine.ts';
@@ -37,8 +38,16 @@ export class SqliteStatusIngestion extends SqlitePart implements StatusIngestion
     );
     const revoked = this.quietRevoked(input, fp);
     if (revoked !== undefined) {
+      const host = { os: input.os, arch: input.arch };
+      if (input.events.length === 0) {
+        this.quiet.hold(input.agentsn, input.now, input.uptime);
+        return { reserved: [], host, eventsStored: 0, resultsRecorded: 0, revoked };
+      }
+      // Only new events: they are the write (in the batch); the host row is as for a quiet
+      // push, held after the commit so a push that failed leaves nothing held.
+      const eventsStored = await this.sql.grouped(() => this.storeEvents(input));
       this.quiet.hold(input.agentsn, input.now, input.uptime);
-      return { reserved: [], host: { os: input.os, arch: input.arch }, eventsStored: 0, resultsRecorded: 0, revoked };
+      return { reserved: [], host, eventsStored, resultsRecorded: 0, revoked };
     }
     // Answered once the batch it joined is committed (group commit, ./group-commit.ts).
     const out = await this.sql.grouped(() => this.writeStatus(input, reportedTags, agentsJson));
@@ -48,12 +57,13 @@ export class SqliteStatusIngestion extends SqlitePart implements StatusIngestion
   }
 
   /**
-   * A quiet push (nothing to record, nothing to hand out: only last_seen and uptime change)
-   * answers the host's revoked RESERVED subtasks, read with the check (or known idle, see
-   * ./quiet-pushes.ts); any other, undefined.
+   * A quiet push (no job results, host fields as stored, nothing to hand out: the host row
+   * changes only in last_seen and uptime; new events are its only write) answers the host's
+   * revoked RESERVED subtasks, read with the check (or known idle, see ./quiet-pushes.ts); any
+   * other push, undefined.
    */
   private quietRevoked(input: StatusInput, fp: string): RevokedReserved[] | undefined {
-    if (input.jobs.length > 0 || input.events.length > 0 || input.eventsDropped) return undefined;
+    if (input.jobs.length > 0 || input.eventsDropped) return undefined;
     const { agentsn, now } = input;
     if (this.quiet.written.get(agentsn) !== fp) return undefined;
     if (this.jobs.tagTaskToJoin(agentsn, () => this.hostTags(agentsn, input.tags), now)) return undefined;
