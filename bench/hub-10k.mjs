@@ -9,6 +9,10 @@
 // min) and when each host's command arrived (p50, p99 over every host of every run).
 //
 //   npx node bench/hub-10k.mjs [--channels 1000,10000] [--runs 5]
+//
+// Also printed per hub: the simulator's CPU and run-queue wait during the fan-outs (near 100 %
+// together, it set the pace). The server's CPU profile of a run:
+//   ASPIRE_SERVER_V8_FLAGS='--max-semi-space-size=4 --cpu-prof --cpu-prof-dir=DIR' npx node bench/hub-10k.mjs ...
 import { fork, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +45,7 @@ const simHost = (i) => ({ agentsn: `sim-sn-${i}`, hostname: `sim-${i}`, credenti
 const rssKiB = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 const nowMs = () => performance.timeOrigin + performance.now();
 const ms = (x) => `${x.toFixed(1)} ms`.padStart(10);
+const pct = (x) => `${(100 * x).toFixed(0)} %`;
 const settle = (t) => new Promise((r) => setTimeout(r, t));
 
 const { helpers, cleanup } = await setup();
@@ -111,7 +116,9 @@ async function startAspireHub(n) {
   const opts = {
     dataDir,
     config: BENCH_SERVER_CONFIG,
-    hub: { certFile: tls.serverCertFile, keyFile: tls.serverKeyFile },
+    // The bare hub has no handshake deadline: on a loaded machine 100 handshakes in flight can
+    // outlast the default 10 s, which would only measure the connect phase's retries.
+    hub: { certFile: tls.serverCertFile, keyFile: tls.serverKeyFile, handshakeTimeoutMs: 120_000 },
   };
   await (await helpers.startAspire(opts)).stop();
   seedSqlite(join(dataDir, 'aspire.db'), 0, n, simHost);
@@ -132,7 +139,13 @@ async function hold(sims, hub, n) {
   const hosts = Array.from({ length: n }, (_, i) => simHost(i));
   const c = await sims.call({ op: 'connect', set: 'x', entries: [{ host: '127.0.0.1', port: hub.port }], hosts });
   await settle(1000);
-  return { perChannel: (rssKiB(hub.pid) - before) / n, connectMs: c.ms, before, after: rssKiB(hub.pid) };
+  return {
+    perChannel: (rssKiB(hub.pid) - before) / n,
+    connectMs: c.ms,
+    connectRetries: c.retries,
+    before,
+    after: rssKiB(hub.pid),
+  };
 }
 
 async function oneRun(sims, hub, n) {
@@ -141,8 +154,8 @@ async function oneRun(sims, hub, n) {
   const ok = await hub.fanOut();
   const total = nowMs() - t0;
   if (ok !== n) throw new Error(`fan-out: ${ok}/${n} answered success`);
-  const { times } = await sims.call({ op: 'arrivals' });
-  return { total, deliveries: times.map((t) => t - t0) };
+  const { times, cpu, wait } = await sims.call({ op: 'arrivals' });
+  return { total, deliveries: times.map((t) => t - t0), simCpu: cpu, simWait: wait };
 }
 
 const results = [];
@@ -157,12 +170,14 @@ try {
       { name: 'aspire hub', hub: aspire, sims: simsAspire, ...(await hold(simsAspire, aspire, n)) },
     ];
     for (const s of setups) await oneRun(s.sims, s.hub, n); // warm-up, not counted
-    for (const s of setups) Object.assign(s, { totals: [], deliveries: [] });
+    for (const s of setups) Object.assign(s, { totals: [], deliveries: [], simCpu: [], simWait: [] });
     for (let r = 0; r < RUNS; r++) {
       for (const s of setups) {
         const f = await oneRun(s.sims, s.hub, n);
         s.totals.push(f.total);
         s.deliveries.push(...f.deliveries);
+        s.simCpu.push(f.simCpu);
+        s.simWait.push(f.simWait);
       }
     }
     console.log(
@@ -175,7 +190,11 @@ try {
       console.log(
         `  ${s.name.padEnd(18)} complete answer p50 ${ms(s.p50)} p99 ${ms(s.p99)} min ${ms(Math.min(...s.totals))}` +
           `   command at a host p50 ${ms(quantile(s.deliveries, 0.5))} p99 ${ms(quantile(s.deliveries, 0.99))}` +
-          `   RSS ${(s.before / 1024).toFixed(1)} -> ${(s.after / 1024).toFixed(1)} MiB, ${s.perChannel.toFixed(1)} KiB per channel (connect ${(s.connectMs / 1000).toFixed(1)} s)`,
+          `   RSS ${(s.before / 1024).toFixed(1)} -> ${(s.after / 1024).toFixed(1)} MiB, ${s.perChannel.toFixed(1)} KiB per channel (connect ${(s.connectMs / 1000).toFixed(1)} s, ${s.connectRetries} retried)`,
+      );
+      // Near 100 % together: the simulator, not the hub, set the pace of that run.
+      console.log(
+        `  ${''.padEnd(18)} simulator during a fan-out: CPU ${pct(quantile(s.simCpu, 0.5))}, waiting for a core ${pct(quantile(s.simWait, 0.5))} (medians)`,
       );
     }
     const [b, a] = setups;

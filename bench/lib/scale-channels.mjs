@@ -7,7 +7,7 @@
 //
 // Messages in: {op: 'init', hostCaCertFile, hostCaKeyFile, hubCa}, {op: 'connect', set,
 // entries: [{host, port}], hosts: [{hostname, agentsn}]}, {op: 'mark'}, {op: 'arrivals'}, {op: 'close'}.
-// Messages out: {op: 'ready'}, {op: 'connected', set, ms, redirects, startOvers, byPort}, {op: 'arrivals',
+// Messages out: {op: 'ready'}, {op: 'connected', set, ms, redirects, startOvers, retries, byPort}, {op: 'arrivals',
 // times, cpu, wait} (epoch ms of each command frame since the last mark; own CPU and wait shares), {op: 'error', message}.
 import 'reflect-metadata';
 import { createPrivateKey, randomBytes } from 'node:crypto';
@@ -117,6 +117,22 @@ function channel(entry, host, port, h, cert, redirects = 0, rounds = 0) {
   });
 }
 
+/**
+ * One host's channel, tried again (up to 5 times, after a jittered pause, as an agent reconnects)
+ * when the connection fails before it is accepted: on a loaded machine a handshake can outlast
+ * the hub's deadline. A refusal (`failed` reply) is not retried.
+ */
+async function connectRetrying(entry, h) {
+  for (let retries = 0; ; retries++) {
+    try {
+      return { ...(await channel(entry, entry.host, entry.port, h, await certFor(h.agentsn))), retries };
+    } catch (e) {
+      if (retries >= 5 || /refused:/.test(e.message)) throw e;
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 800));
+    }
+  }
+}
+
 /** Connect every host of the set, 100 handshakes in flight at a time (a window, not batches). */
 async function connectSet(m) {
   // Certificates first, outside the timing: the first set would otherwise pay for signing them all.
@@ -125,20 +141,22 @@ async function connectSet(m) {
   const byPort = {};
   let redirects = 0;
   let startOvers = 0;
+  let retries = 0;
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < m.hosts.length; i = next++) {
       const h = m.hosts[i];
       // Entry i mod n: DNS round robin over the nodes' addresses (docs/scale.md "Deploying N nodes").
       const entry = m.entries[i % m.entries.length];
-      const d = await channel(entry, entry.host, entry.port, h, await certFor(h.agentsn));
+      const d = await connectRetrying(entry, h);
       byPort[d.port] = (byPort[d.port] ?? 0) + 1;
+      retries += d.retries;
       redirects += d.redirects;
       startOvers += d.rounds;
     }
   };
   await Promise.all(Array.from({ length: 100 }, worker));
-  return { op: 'connected', set: m.set, ms: performance.now() - t0, redirects, startOvers, byPort };
+  return { op: 'connected', set: m.set, ms: performance.now() - t0, redirects, startOvers, retries, byPort };
 }
 
 // Each channel pings now and then, as a BasicAgent does, so an idle set is not closed (idleTimeoutMs).

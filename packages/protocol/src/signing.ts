@@ -120,6 +120,11 @@ export interface Signer {
   ): T & SignatureFields;
   /** A detached signature of arbitrary text (the rotation announcement of the next key). */
   signText(purpose: SigningPurpose, text: string): string;
+  /**
+   * The private key, for a worker thread of the same process that signs a large fan-out's frames
+   * off the event loop (server hub, frame-sign-worker.ts); never written anywhere.
+   */
+  readonly privateKey?: KeyObject;
 }
 
 /** A signer from an Ed25519 private key (KeyObject or PEM text). */
@@ -132,6 +137,7 @@ export function createSigner(privateKey: KeyObject | string): Signer {
   return {
     kid,
     publicKey: publicKeyBase64(pub),
+    privateKey: priv,
     sign(purpose, value, target, expiresMs) {
       const unsigned: Record<string, unknown> = { ...value, agentsn: target, expires: Math.floor(expiresMs), kid };
       delete unsigned.sig;

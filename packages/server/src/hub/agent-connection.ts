@@ -20,6 +20,7 @@ import {
   type TaskResultFrame,
   failedReply,
 } from '@aspire/protocol';
+import type { SharedDeadline } from './shared-deadline.ts';
 
 interface Pending {
   resolve(r: ReplyFrame): void;
@@ -91,12 +92,34 @@ export class AgentConnection {
    * Send a request and wait for its reply. The frame's id is replaced by a hub id (callers'
    * ids are not unique across concurrent requests); the reply carries the caller's id back.
    */
-  request(frame: Record<string, unknown> & { id: string; method: string }, deadlineMs: number): Promise<ReplyFrame> {
+  request(
+    frame: Record<string, unknown> & { id: string; method: string },
+    deadlineMs: number,
+    shared?: SharedDeadline,
+  ): Promise<ReplyFrame> {
+    const o = this.open(frame, deadlineMs, shared);
+    if (o.out) this.write(this.deps.signer ? this.deps.signer.sign('frame', o.out, this.target, o.expires) : o.out);
+    return o.reply;
+  }
+
+  /**
+   * Register a request (hub id, deadline) without sending it: a large fan-out signs the frames
+   * of many connections in batches (polaris-fanout.ts) and sends each with sendText. `out` is
+   * the frame to sign and send, absent when the channel is already closed (the reply says so);
+   * `expires` is the signature's expiry: the deadline plus a margin for clock differences.
+   * `shared`: the fan-out's one timer for deadlineMs (shared-deadline.ts) instead of one per request.
+   */
+  open(
+    frame: Record<string, unknown> & { id: string; method: string },
+    deadlineMs: number,
+    shared?: SharedDeadline,
+  ): { reply: Promise<ReplyFrame>; out?: Record<string, unknown> & { id: string; method: string }; expires: number } {
     const callerId = frame.id;
-    if (this.closed) return Promise.resolve(failedReply(callerId, ErrorCode.CHANNEL_NOT_CONNECTED));
+    const expires = this.deps.clock.now() + deadlineMs + SIGNED_FRAME_MARGIN_MS;
+    if (this.closed) return { reply: Promise.resolve(failedReply(callerId, ErrorCode.CHANNEL_NOT_CONNECTED)), expires };
     const hubId = `${PROCESS_NONCE}.${this.connId}.${++this.seq}`;
-    return new Promise<ReplyFrame>((resolve) => {
-      const timer = this.deps.clock.setTimeout(() => {
+    const reply = new Promise<ReplyFrame>((resolve) => {
+      const onTimeout = () => {
         this.pending.delete(hubId);
         resolve(
           failedReply(
@@ -105,13 +128,25 @@ export class AgentConnection {
             `${errorMessage(ErrorCode.CHANNEL_TIMEOUT)} (${Math.round(deadlineMs / 1000)} s)`,
           ),
         );
-      }, deadlineMs);
+      };
+      const timer = shared ? shared.add(onTimeout) : this.deps.clock.setTimeout(onTimeout, deadlineMs);
       this.pending.set(hubId, { resolve: (r) => resolve({ ...r, id: callerId }), timer, callerId });
-      const out = { ...frame, id: hubId };
-      // The frame may start until its deadline has passed plus a margin for clock differences.
-      const expires = this.deps.clock.now() + deadlineMs + SIGNED_FRAME_MARGIN_MS;
-      this.write(this.deps.signer ? this.deps.signer.sign('frame', out, this.target, expires) : out);
     });
+    return { reply, out: { ...frame, id: hubId }, expires };
+  }
+
+  /** Write one encoded frame (newline included) opened with open(); nothing once the channel is closed. */
+  sendText(line: string): void {
+    if (!this.closed && !this.socket.destroyed) this.socket.write(line);
+  }
+
+  /** Answer an opened request that could not be sent (its reply is `failed` with this code). */
+  settle(hubId: string, code: number, message: string): void {
+    const p = this.pending.get(hubId);
+    if (!p) return;
+    this.pending.delete(hubId);
+    p.timer.cancel();
+    p.resolve(failedReply(hubId, code, message));
   }
 
   /**

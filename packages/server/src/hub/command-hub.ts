@@ -22,6 +22,7 @@ import {
 } from '@aspire/protocol';
 import { AgentConnection } from './agent-connection.ts';
 import { AgentRegistry } from './agent-registry.ts';
+import { batchFrameSigner, type BatchFrameSigner } from './frame-sign-worker.ts';
 import type { HubOptions } from './hub-options.ts';
 import { checkInitIdentity, type IdentityVerdict } from './init-identity.ts';
 import { normalizeFingerprint } from '../trust/cert-fingerprint.ts';
@@ -58,8 +59,12 @@ export interface CommandHub {
   /** Where the Polaris routes read stored task results. */
   readonly store: Pick<Store, 'listTaskResults'>;
   readonly options: Readonly<HubOptions>;
+  /** The hub's clock (request deadlines). */
+  readonly clock: Clock;
   /** The cluster layer when several nodes share PostgreSQL (absent on SQLite). */
   readonly cluster?: Cluster;
+  /** Signs a large fan-out's frames in batches on a worker thread (absent without a signing key). */
+  readonly frameSigner?: BatchFrameSigner;
   /** Listen; resolves with the bound address. */
   start(): Promise<{ host: string; port: number }>;
   /** Stop accepting, close every agent connection (pending requests answer not-connected). */
@@ -100,12 +105,15 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
   let server: Server | undefined;
   const sockets = new Set<Socket>();
   const h: HubState = { deps, options, clock, log, registry, counters, sockets, tlsDeadlines: new Map() };
+  const frameSigner = deps.signer ? batchFrameSigner(deps.signer) : undefined;
 
   return {
     registry,
     store: deps.store,
     options,
+    clock,
     ...(deps.cluster ? { cluster: deps.cluster } : {}),
+    ...(frameSigner ? { frameSigner } : {}),
     start() {
       return new Promise((resolve, reject) => {
         // Mutual TLS: no client certificate of the host CA, no connection (docs/security.md).
@@ -138,6 +146,7 @@ export function createCommandHub(deps: CommandHubDeps): CommandHub {
     async stop() {
       for (const c of registry.list()) c.close('server stopping');
       for (const s of sockets) s.destroy();
+      await frameSigner?.close();
       // The store belongs to the server (main.ts closes it after the hub has stopped).
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     },

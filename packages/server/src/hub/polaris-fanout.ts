@@ -5,14 +5,28 @@
  */
 import {
   ErrorCode,
+  canonicalJson,
   checkSyncBashTimeout,
+  errorMessage,
   failedReply,
   type PolarisHostReply,
   type PolarisRequest,
   type ReplyFrame,
 } from '@aspire/protocol';
+import type { AgentConnection } from './agent-connection.ts';
 import type { CommandHub } from './command-hub.ts';
+import type { BatchFrameSigner } from './frame-sign-worker.ts';
+import { SharedDeadline } from './shared-deadline.ts';
 import { ambiguousFailure, resolveHosts, type ResolvedHosts } from './host-resolution.ts';
+
+/**
+ * From this many channels on this node a fan-out signs its frames in batches on the signing
+ * worker (frame-sign-worker.ts); below, each is signed as it is sent (a message to the thread
+ * would cost more than it saves).
+ */
+export const BATCH_SIGN_MIN_HOSTS = 64;
+/** Frames per batch: the first ones leave after one batch is signed, and the worker gets few messages. */
+const SIGN_BATCH = 256;
 
 /** The agent frame for one Polaris request (only the fields of its method go out). */
 function agentFrame(
@@ -82,17 +96,82 @@ export async function fanOut(
     : [];
   const routed =
     hub.cluster && elsewhere.length > 0 ? hub.cluster.routeMany(elsewhere, built.frame, deadline) : undefined;
-  return Promise.all(
-    req.hosts.map(async (host): Promise<PolarisHostReply> => {
-      const found = resolved.get(host) ?? hub.registry.lookup(host);
-      const r: ReplyFrame =
-        found.kind === 'found'
-          ? await found.conn.request(built.frame, deadline)
-          : found.kind === 'ambiguous'
-            ? ambiguousFailure(id, host, found.count)
-            : ((await (await routed)?.get(host)) ?? failedReply(id, ErrorCode.NO_SUCH_HOST));
-      const { id: _id, ...rest } = r;
-      return { host, ...rest };
-    }),
-  );
+  const lookups = req.hosts.map((h) => resolved.get(h) ?? hub.registry.lookup(h));
+  let here = 0;
+  for (const f of lookups) if (f.kind === 'found') here++;
+  const signer = here >= BATCH_SIGN_MIN_HOSTS ? hub.frameSigner : undefined;
+  const opened: Opened[] = [];
+  const shared = here > 1 ? new SharedDeadline(hub.clock, deadline) : undefined;
+  const replies = lookups.map((found, i): ReplyFrame | Promise<ReplyFrame> => {
+    if (found.kind === 'found') {
+      if (!signer) return found.conn.request(built.frame, deadline, shared);
+      const o = found.conn.open(built.frame, deadline, shared);
+      if (o.out) opened.push({ conn: found.conn, hubId: o.out.id, text: '', out: o.out, expires: o.expires });
+      return o.reply;
+    }
+    if (found.kind === 'ambiguous') return ambiguousFailure(id, req.hosts[i]!, found.count);
+    return routed ? routedReply(routed, req.hosts[i]!, id) : failedReply(id, ErrorCode.NO_SUCH_HOST);
+  });
+  if (signer) void sendSigned(signer, opened);
+  // One pass over the settled replies, in the order asked (no per-host closure or promise).
+  const settled = await Promise.all(replies);
+  return settled.map((r, i): PolarisHostReply => {
+    const { id: _id, ...rest } = r;
+    return { host: req.hosts[i]!, ...rest };
+  });
+}
+
+async function routedReply(
+  routed: NonNullable<ReturnType<NonNullable<CommandHub['cluster']>['routeMany']>>,
+  host: string,
+  id: string,
+): Promise<ReplyFrame> {
+  return (await (await routed)?.get(host)) ?? failedReply(id, ErrorCode.NO_SUCH_HOST);
+}
+
+/** A request registered on its connection whose frame waits for its signature. */
+interface Opened {
+  conn: AgentConnection;
+  hubId: string;
+  /** Canonical JSON of the frame with agentsn, expires and kid: what is signed, and the line sent. */
+  text: string;
+  out?: Record<string, unknown>;
+  expires: number;
+}
+
+/**
+ * Sign and send the opened frames in batches, two batches in flight: the worker signs the next
+ * while this thread writes the one it got back and, between batches, reads the replies already
+ * arriving. Each frame is signed on its own, exactly as Signer.sign would (docs/security.md): the
+ * canonical text of the frame with agentsn, expires and kid, prefixed `aspire-frame-v1\n`; the
+ * line sent is that same canonical JSON with `sig` added (agents verify the canonical form, not
+ * the key order).
+ */
+async function sendSigned(signer: BatchFrameSigner, opened: Opened[]): Promise<void> {
+  const start = (from: number) => {
+    const batch = opened.slice(from, from + SIGN_BATCH);
+    for (const o of batch) {
+      o.text = canonicalJson({ ...o.out, agentsn: o.conn.target, expires: Math.floor(o.expires), kid: signer.kid });
+      delete o.out; // the text is what goes out; let the object go
+    }
+    return signer.sign(batch.map((o) => o.text)).then((sigs) => ({ batch, sigs }));
+  };
+  let k = 0;
+  try {
+    let next = start(0);
+    for (; k < opened.length; k += SIGN_BATCH) {
+      const after = k + SIGN_BATCH < opened.length ? start(k + SIGN_BATCH) : undefined;
+      const { batch, sigs } = await next;
+      for (let j = 0; j < batch.length; j++) {
+        const o = batch[j]!;
+        o.conn.sendText(`${o.text.slice(0, -1)},"sig":${JSON.stringify(sigs[j])}}\n`);
+      }
+      if (after) next = after;
+    }
+  } catch (err) {
+    // Only a frame JSON cannot carry gets here (a validated request never holds one): the
+    // requests not sent answer now rather than at their deadline.
+    const why = `${errorMessage(ErrorCode.INVALID_PARAMS)}: ${(err as Error).message}`;
+    for (const o of opened.slice(k)) o.conn.settle(o.hubId, ErrorCode.INVALID_PARAMS, why);
+  }
 }
