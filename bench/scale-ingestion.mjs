@@ -7,17 +7,23 @@
 //   - three real `aspire` nodes on one PostgreSQL (the agents spread over them, as BootAgent
 //     server lists spread them): what the cluster layer and the shared database cost,
 // all running at once, measured in turn A B C D A B C D for --rounds rounds of --seconds each.
-// PostgreSQL is a throwaway instance (packages/testing/src/postgres.ts; fsync off, like the tests).
+// PostgreSQL is a throwaway instance (packages/testing/src/postgres.ts) restarted here with a
+// production's durability (fsync, full_page_writes and synchronous_commit on: an answered push
+// is on disk; --fsync off for the tests' settings) and pg_stat_statements, which counts the
+// statements each push costs the database (its round trips, BEGIN and COMMIT included).
+// PostgreSQL runs on the same cores as the nodes and the generator.
 // Prints per target min and median of the rounds' rates, median p50/p99, the ratio to the
-// baseline, the CPU time of the aspire and postgres processes per push, and the generator's CPU.
+// baseline, the CPU time of the aspire and postgres processes per push, statements and WAL
+// flushes per push, and the generator's CPU.
 //
 //   npx node bench/scale-ingestion.mjs [--seconds 5] [--rounds 3] [--connections 32]
-//        [--hosts 10000] [--agents 2000]     (or ASPIRE_BENCH_SCALE_HOSTS, ASPIRE_BENCH_SCALE_AGENTS)
-import { spawn } from 'node:child_process';
+//        [--hosts 10000] [--agents 2000] [--fsync on|off]
+//        (or ASPIRE_BENCH_SCALE_HOSTS, ASPIRE_BENCH_SCALE_AGENTS)
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { setup } from './basic-helpers.mjs';
 import {
@@ -44,6 +50,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     hosts: { type: 'string' },
     agents: { type: 'string' },
+    fsync: { type: 'string', default: 'on' },
   },
 });
 const seconds = Number(values.seconds);
@@ -51,9 +58,10 @@ const rounds = sizeOf(values.rounds, 'ASPIRE_BENCH_SCALE_ROUNDS', 3);
 const connections = sizeOf(values.connections, 'ASPIRE_BENCH_SCALE_CONNECTIONS', 32);
 const HOSTS = sizeOf(values.hosts, 'ASPIRE_BENCH_SCALE_HOSTS', 10_000);
 const AGENTS = Math.min(HOSTS, sizeOf(values.agents, 'ASPIRE_BENCH_SCALE_AGENTS', 2000));
-if (!(seconds > 0) || connections < 3) {
+const durable = values.fsync === 'on';
+if (!(seconds > 0) || connections < 3 || !['on', 'off'].includes(values.fsync)) {
   console.error(
-    'usage: scale-ingestion.mjs [--seconds S>0] [--rounds R] [--connections C>=3] [--hosts N] [--agents A]',
+    'usage: scale-ingestion.mjs [--seconds S>0] [--rounds R] [--connections C>=3] [--hosts N] [--agents A] [--fsync on|off]',
   );
   process.exit(2);
 }
@@ -64,6 +72,48 @@ const work = mkdtempSync(join(tmpdir(), 'aspire-bench-scale-ingest-'));
 const tls = helpers.makeTestCa();
 const tlsConfig = { tlsCert: tls.serverCertFile, tlsKey: tls.serverKeyFile };
 const started = [];
+
+/**
+ * Restart the helpers' PostgreSQL with the settings this benchmark measures under: durable
+ * (unless --fsync off) and pg_stat_statements loaded. pg_ctl runs as the postgres user when we
+ * are root, as the helper starts it.
+ */
+async function restartPostgres(pgh) {
+  const bin = helpers.postgresBinDir();
+  const data = join(pgh.dir, 'data');
+  const settings = [
+    'max_connections=300',
+    'shared_preload_libraries=pg_stat_statements',
+    ...(durable
+      ? ['fsync=on', 'full_page_writes=on', 'synchronous_commit=on']
+      : ['fsync=off', 'full_page_writes=off', 'synchronous_commit=off']),
+  ];
+  const opts = `-h 127.0.0.1 -p ${pgh.port} -k ${pgh.dir} ${settings.map((c) => `-c ${c}`).join(' ')}`;
+  const args = ['-D', data, '-l', join(pgh.dir, 'postgres.log'), '-o', opts, '-m', 'fast', '-w', 'restart'];
+  const pgCtl = join(bin, 'pg_ctl');
+  await promisify(execFile)(
+    ...(process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', pgCtl, ...args]] : [pgCtl, args]),
+  );
+  await pgh.psql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+}
+
+/**
+ * Statements (pg_stat_statements calls) run in `database` so far, and the WAL flushes to disk
+ * of the whole server (pg_stat_wal: what a durable commit waits for; the other database's
+ * heartbeats too, a few a second).
+ */
+async function statementsIn(pgh, database) {
+  const [calls, syncs] = (
+    await pgh.psql(
+      `SELECT (SELECT COALESCE(SUM(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '${database}'),
+              (SELECT wal_sync FROM pg_stat_wal)`,
+    )
+  )
+    .trim()
+    .split('|')
+    .map(Number);
+  return { calls, syncs };
+}
 
 /** Run the generator once against `urls`; its JSON line, with the CPU the servers used meanwhile. */
 function generate(urls, meters, once = false) {
@@ -90,6 +140,7 @@ function generate(urls, meters, once = false) {
 try {
   const pgh = await helpers.startPostgres({ database: 'bench_boot' });
   started.push(() => pgh.stop());
+  await restartPostgres(pgh);
   const pgCpu = () => postgresCpuSeconds(pgh);
   const walBytes = async () => Number(await pgh.psql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"));
 
@@ -142,11 +193,12 @@ try {
   const targets = [
     { name: 'bare fastify, same reply bytes', urls: [bare.url], cpu: [() => cpuSeconds([bare.pid])] },
     { name: '1 node, SQLite', urls: [sqlite.url], cpu: [cpuOf([sqlite])] },
-    { name: '1 node, PostgreSQL', urls: one.nodes.map((n) => n.url), cpu: [cpuOf(one.nodes), pgCpu] },
+    { name: '1 node, PostgreSQL', urls: one.nodes.map((n) => n.url), cpu: [cpuOf(one.nodes), pgCpu], db: 'bench_one' },
     {
       name: '3 nodes, one PostgreSQL',
       urls: three.nodes.map((n) => n.url),
       cpu: [cpuOf(three.nodes), pgCpu],
+      db: 'bench_three',
     },
   ];
   // First push of every agent on each target: a full write of each host's row.
@@ -157,9 +209,16 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const t of targets) {
       // WAL written per push (the whole PostgreSQL server's, so the other cluster's heartbeats too: small).
-      const w0 = t.cpu.length > 1 ? await walBytes() : 0;
+      const w0 = t.db ? await walBytes() : 0;
+      const s0 = t.db ? await statementsIn(pgh, t.db) : undefined;
       const run = await generate(t.urls, t.cpu);
-      if (t.cpu.length > 1) run.walPerPush = ((await walBytes()) - w0) / Math.max(1, run.n);
+      if (t.db) {
+        run.walPerPush = ((await walBytes()) - w0) / Math.max(1, run.n);
+        // Everything the cluster ran meanwhile (heartbeats, sweeps: a few a second) is counted too.
+        const s1 = await statementsIn(pgh, t.db);
+        run.statementsPerPush = (s1.calls - s0.calls) / Math.max(1, run.n);
+        run.syncsPerPush = (s1.syncs - s0.syncs) / Math.max(1, run.n);
+      }
       t.runs.push(run);
     }
   }
@@ -171,6 +230,9 @@ try {
     `${rounds} rounds of ${seconds} s per target, targets interleaved (A B C D A B C D ...), all running at once`,
   );
   console.log(machineLine());
+  console.log(
+    `PostgreSQL ${durable ? 'durable (fsync, full_page_writes, synchronous_commit on)' : 'with fsync, full_page_writes and synchronous_commit off'}, on the same cores as the nodes and the generator`,
+  );
   const base = median(targets[0].runs.map((r) => r.rate));
   let generatorBound = false;
   for (const t of targets) {
@@ -187,7 +249,9 @@ try {
         `  CPU/push ${cpuMs.map((c) => `${c.toFixed(2)} ms`).join(' + ')}${cpuMs.length > 1 ? ' (aspire + postgres)' : ''}` +
         (t.runs[0].walPerPush === undefined
           ? ''
-          : `  WAL/push ${median(t.runs.map((r) => r.walPerPush)).toFixed(0)} B`) +
+          : `  WAL/push ${median(t.runs.map((r) => r.walPerPush)).toFixed(0)} B` +
+            `  statements/push ${median(t.runs.map((r) => r.statementsPerPush)).toFixed(2)}` +
+            `  WAL flushes/push ${median(t.runs.map((r) => r.syncsPerPush)).toFixed(2)}`) +
         `  generator CPU ${(gen * 100).toFixed(0)}% (waited for a core ${(genWait * 100).toFixed(0)}%)`,
     );
     t.summary = { rate: median(rates), ratio, cpuMs };
