@@ -106,13 +106,13 @@ export async function fanOut(
     if (found.kind === 'found') {
       if (!signer) return found.conn.request(built.frame, deadline, shared);
       const o = found.conn.open(built.frame, deadline, shared);
-      if (o.out) opened.push({ conn: found.conn, hubId: o.out.id, text: '', out: o.out, expires: o.expires });
+      if (o.out) opened.push({ conn: found.conn, hubId: o.out.id, text: '', expires: o.expires });
       return o.reply;
     }
     if (found.kind === 'ambiguous') return ambiguousFailure(id, req.hosts[i]!, found.count);
     return routed ? routedReply(routed, req.hosts[i]!, id) : failedReply(id, ErrorCode.NO_SUCH_HOST);
   });
-  if (signer) void sendSigned(signer, opened);
+  if (signer) void sendSigned(signer, canonicalFrames(built.frame, signer.kid), opened);
   // One pass over the settled replies, in the order asked (no per-host closure or promise).
   const settled = await Promise.all(replies);
   return settled.map((r, i): PolarisHostReply => {
@@ -135,8 +135,31 @@ interface Opened {
   hubId: string;
   /** Canonical JSON of the frame with agentsn, expires and kid: what is signed, and the line sent. */
   text: string;
-  out?: Record<string, unknown>;
   expires: number;
+}
+
+/**
+ * canonicalJson of the signed form of one request's frame for many hosts: `{...frame, id,
+ * agentsn, expires, kid}` (as Signer.sign builds it) where only id, agentsn and expires differ
+ * between hosts. The rest is made canonical once; each host's text is then a concatenation.
+ * Found by making the frame canonical with a marker for each varying member and cutting there;
+ * a frame whose own content holds a marker gets canonicalJson for each host instead.
+ */
+export function canonicalFrames(
+  frame: Record<string, unknown>,
+  kid: string,
+): (id: string, agentsn: string, expires: number) => string {
+  const { sig: _sig, ...common } = frame;
+  const marks = { agentsn: '\u0000agentsn', expires: '\u0000expires', id: '\u0000id' };
+  const text = canonicalJson({ ...common, ...marks, kid });
+  // Exactly three cuts: the three top-level members, in sorted order (agentsn, expires, id).
+  const parts = text.split(/"agentsn":"\\u0000agentsn"|"expires":"\\u0000expires"|"id":"\\u0000id"/);
+  if (parts.length === 4) {
+    const [a, b, c, d] = parts as [string, string, string, string];
+    return (id, agentsn, expires) =>
+      `${a}"agentsn":${JSON.stringify(agentsn)}${b}"expires":${expires}${c}"id":${JSON.stringify(id)}${d}`;
+  }
+  return (id, agentsn, expires) => canonicalJson({ ...common, id, agentsn, expires, kid });
 }
 
 /**
@@ -147,13 +170,14 @@ interface Opened {
  * line sent is that same canonical JSON with `sig` added (agents verify the canonical form, not
  * the key order).
  */
-async function sendSigned(signer: BatchFrameSigner, opened: Opened[]): Promise<void> {
+async function sendSigned(
+  signer: BatchFrameSigner,
+  canonical: ReturnType<typeof canonicalFrames>,
+  opened: Opened[],
+): Promise<void> {
   const start = (from: number) => {
     const batch = opened.slice(from, from + SIGN_BATCH);
-    for (const o of batch) {
-      o.text = canonicalJson({ ...o.out, agentsn: o.conn.target, expires: Math.floor(o.expires), kid: signer.kid });
-      delete o.out; // the text is what goes out; let the object go
-    }
+    for (const o of batch) o.text = canonical(o.hubId, o.conn.target, Math.floor(o.expires));
     return signer.sign(batch.map((o) => o.text)).then((sigs) => ({ batch, sigs }));
   };
   let k = 0;

@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@aspire/agent-core';
 import {
+  canonicalJson,
   createSigner,
   ErrorCode,
   FrameDecoder,
@@ -15,7 +16,7 @@ import { AgentConnection } from '../../src/hub/agent-connection.ts';
 import { AgentRegistry } from '../../src/hub/agent-registry.ts';
 import type { CommandHub } from '../../src/hub/command-hub.ts';
 import { batchFrameSigner, startFrameSignWorker } from '../../src/hub/frame-sign-worker.ts';
-import { BATCH_SIGN_MIN_HOSTS, fanOut } from '../../src/hub/polaris-fanout.ts';
+import { BATCH_SIGN_MIN_HOSTS, canonicalFrames, fanOut } from '../../src/hub/polaris-fanout.ts';
 
 /** A socket that plays a BasicAgent: answers every sync.bash frame with its own target in data. */
 class AgentSocket extends EventEmitter {
@@ -133,6 +134,24 @@ describe('polaris fan-out', () => {
       ErrorCode.CHANNEL_TIMEOUT,
     ]);
     expect(clock.pending).toBe(4);
+  });
+
+  it('canonical frames for many hosts are canonicalJson of each signed form', () => {
+    for (const frame of [
+      { id: 'caller', method: 'sync.bash', cmd: 'true', timeout: 60 },
+      { id: 'c', method: 'task.add', name: 'n', line: '* * * * * x', opsig: { z: 1, a: ['b', { y: null }] } },
+      { id: 'c', method: 'sync.bash', cmd: '"id":"\u0000id"', sig: 'dropped' },
+      { id: 'c', method: 'x', opsig: { id: '\u0000id', expires: '\u0000expires' }, zz: 'é\n' },
+    ]) {
+      const make = canonicalFrames(frame, 'kid1');
+      const { sig: _sig, ...rest } = frame as Record<string, unknown>;
+      for (const [id, sn, exp] of [
+        ['a.1.1', 'sn-1', 1_790_000_000_123],
+        ['b"q', 'x\\y', 0],
+      ] as const) {
+        expect(make(id, sn, exp)).toBe(canonicalJson({ ...rest, id, agentsn: sn, expires: exp, kid: 'kid1' }));
+      }
+    }
   });
 
   it('the worker signs exactly what Signer.signText signs, in order', async () => {
