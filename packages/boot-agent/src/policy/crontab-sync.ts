@@ -8,9 +8,16 @@
  * and SIGHUP's default action ends a process): it sees the change within its own
  * `crontabCheckSec` (the file's size, mtime and inode are looked at).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile as readFileCb, stat as statCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { type ManagedTask, replaceSection, type SectionDrift, sectionDrift, writeTextAtomic } from '@aspire/agent-core';
 import type { AgentReport } from '@aspire/protocol';
+
+// node:fs's callback API, not node:fs/promises: the drift is checked on every status reply, and
+// fs/promises (with the readline and watch modules it loads) is ~1 MB an idle boot need not hold
+// (docs/boot-agent.md "Idle memory").
+const readFile = promisify(readFileCb);
+const stat = promisify(statCb);
 
 /** A sub-agent up this long has long installed its SIGHUP handler. */
 export const SIGHUP_AFTER_UPTIME_SEC = 10;
