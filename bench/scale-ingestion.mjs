@@ -264,6 +264,15 @@ try {
       command: 'node bench/scale-ingestion.mjs',
     });
   }
+  // Where the one-node database's time went over the whole run (first pushes and warm-up too).
+  const top = await pgh.psql(
+    `SELECT s.calls || ' calls, ' || round((s.total_exec_time / s.calls * 1000)::numeric, 1) || ' us each, ' ||
+            round(s.total_exec_time::numeric) || ' ms: ' || left(regexp_replace(s.query, '\\s+', ' ', 'g'), 90)
+       FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'bench_one'
+       ORDER BY s.total_exec_time DESC LIMIT 6`,
+  );
+  console.log('  PostgreSQL, one node: statements by total execution time');
+  for (const line of top.trim().split('\n')) console.log(`    ${line}`);
   const [, sq, p1, p3] = targets.map((t) => t.summary);
   // Size of the hosts table with its indexes after the pushes (dead row versions included): per host.
   const hostsBytes = Number(await pgh.psql("SELECT pg_total_relation_size('hosts')", 'bench_one'));
