@@ -80,11 +80,12 @@ function countStatements(s: PostgresStore): { queries: number; transactions: num
 describe('PostgreSQL quiet pushes', () => {
   let a: PostgresStore;
   let b: PostgresStore;
+  let dbName: string;
 
   beforeEach(async () => {
-    const name = `q${++seq}`;
-    await pg.createDatabase(name);
-    const p = parseDatabaseUrl(pg.urlOf(name), { env: pg.password });
+    dbName = `q${++seq}`;
+    await pg.createDatabase(dbName);
+    const p = parseDatabaseUrl(pg.urlOf(dbName), { env: pg.password });
     if (!p.ok) throw new Error(p.problem);
     a = await openPostgresStore(p.target.connection, { poolSize: 3 });
     b = await openPostgresStore(p.target.connection, { poolSize: 3 });
@@ -132,6 +133,16 @@ describe('PostgreSQL quiet pushes', () => {
     await a.ingestStatus(push('h1', 8000));
     await a.close();
     expect((await b.getHost('h1'))!.last_seen).toBe(9000);
+  });
+
+  it('a held push whose write fails stays held and is written by the next flush', async () => {
+    await a.ingestStatus(push('h1', 7000));
+    // The table away for a moment (this store has not prepared its flush statement yet).
+    await pg.psql('ALTER TABLE hosts RENAME TO hosts_away', dbName);
+    await expect(a.flushSeen()).rejects.toThrow(/hosts/);
+    await pg.psql('ALTER TABLE hosts_away RENAME TO hosts', dbName);
+    await a.flushSeen();
+    expect((await b.getHost('h1'))!.last_seen).toBe(7000);
   });
 
   it('a field that changed is one UPDATE; a rename takes the full write', async () => {

@@ -76,7 +76,8 @@ export class PgQuietPushes {
    * caller that came during a write waits for a second one holding its values.
    */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    // Another caller's failed write is theirs to report; its values are held again for this one.
+    while (this.flushing) await this.flushing.catch(() => undefined);
     if (this.held.size === 0) return;
     const batch = this.held;
     this.held = new Map();
