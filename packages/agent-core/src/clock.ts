@@ -21,10 +21,17 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * Milliseconds on the process's high-resolution monotonic clock. Not performance.now(): the
+ * `performance` global loads node:perf_hooks (~0.5 MB an idle daemon would hold for this alone;
+ * docs/boot-agent.md "Idle memory").
+ */
+const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
 export const realClock: Clock = {
   now: () => Date.now(),
-  monotonic: () => performance.now(),
-  setTimeout: (fn, ms) => longTimeout(fn, ms, () => performance.now()),
+  monotonic: monotonicMs,
+  setTimeout: (fn, ms) => longTimeout(fn, ms, monotonicMs),
   sleep: (ms, signal) => sleepOn(realClock, ms, signal),
 };
 

@@ -6,7 +6,7 @@ const DAY = 86_400_000;
 // vitest's fake timers behave as Node's do: a delay above 2^31-1 ms fires after 1 ms.
 describe('realClock.setTimeout on platform timers (fake timers, Node overflow semantics)', () => {
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance', 'hrtime'] });
   });
   afterEach(() => {
     vi.useRealTimers();
