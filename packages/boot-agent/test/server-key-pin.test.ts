@@ -62,6 +62,20 @@ describe('server key pin', () => {
     expect(pin.accept(announce(current))).toMatchObject({ kind: 'refused' });
   });
 
+  it('the same announcement again is answered as before, and again after the pin changed', () => {
+    const pin = ServerKeyPin.open(fresh());
+    expect(pin.accept(announce(current))).toEqual({ kind: 'pinned', kid: current.kid });
+    expect(pin.accept(announce(current))).toEqual({ kind: 'unchanged' });
+    expect(pin.accept(announce(current))).toEqual({ kind: 'unchanged' });
+    expect(pin.accept(announce(current, next))).toEqual({ kind: 'next-recorded', kid: next.kid });
+    expect(pin.accept(announce(current, next))).toEqual({ kind: 'unchanged' });
+    expect(pin.accept(announce(next))).toEqual({ kind: 'rotated', kid: next.kid });
+    // The key answered "unchanged" before is not the pinned one any more.
+    expect(pin.accept(announce(current))).toMatchObject({ kind: 'refused', offeredKid: current.kid });
+    expect(pin.accept(announce(next))).toEqual({ kind: 'unchanged' });
+    expect(pin.accept({ ...announce(next), nextSigningKey: 'not a key' })).toEqual({ kind: 'unchanged' });
+  });
+
   it('a configured key seeds the pin only when there is none yet', () => {
     const dir = fresh();
     const configured = readConfiguredKey(current.publicKey)!;

@@ -45,6 +45,12 @@ export function readConfiguredKey(value: string): KeyObject | undefined {
 export class ServerKeyPin {
   private pinned: KeyObject[];
   readonly path: string;
+  /**
+   * The last announcement that changed nothing, as received. Every status reply carries the
+   * same one: it is answered from this, without parsing a key or hashing it on each push. The
+   * answer depends only on the announcement and the pin, so it holds until write() changes the pin.
+   */
+  private unchangedSeen: string | undefined;
 
   private constructor(path: string, keys: KeyObject[]) {
     this.path = path;
@@ -72,6 +78,8 @@ export class ServerKeyPin {
   /** Take what a register or status reply announces; see the file comment for the rules. */
   accept(a: Partial<SigningKeyAnnouncement>): PinOutcome {
     if (typeof a.signingKey !== 'string') return { kind: 'none' };
+    const seen = JSON.stringify([a.signingKey, a.nextSigningKey, a.nextSigningKeySig]);
+    if (seen === this.unchangedSeen) return { kind: 'unchanged' };
     const offered = parsePublicKey(a.signingKey);
     if (!offered) return this.refusal(`announced signing key is not an Ed25519 public key`);
     const offeredKid = keyId(offered);
@@ -92,6 +100,7 @@ export class ServerKeyPin {
         this.write([current, next]);
         return { kind: 'next-recorded', kid: keyId(next) };
       }
+      this.unchangedSeen = seen;
       return { kind: 'unchanged' };
     }
     if (pinnedNext && keyId(pinnedNext) === offeredKid) {
@@ -127,5 +136,6 @@ export class ServerKeyPin {
     }
     renameSync(tmp, this.path);
     this.pinned = keys;
+    this.unchangedSeen = undefined;
   }
 }
