@@ -26,7 +26,7 @@ const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1]?.split('
 
 /** name, short args, env for the short run; `needs`: a path that must exist (else skipped). */
 const BENCHES = [
-  { name: 'boot-idle', short: ['--duration', '30'] },
+  { name: 'boot-idle', short: ['--duration', '30', '--sea'] },
   {
     name: 'boot-soak',
     short: [],
