@@ -30,7 +30,15 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], maxWorkers: 1 },
+        // End-to-end steps run rpm, rpmlint, qemu and single-executable builds: minutes of CPU each
+        // on a loaded 2-core machine, so a step gets three minutes before it counts as hung.
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          maxWorkers: 1,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
       },
     ],
   },
