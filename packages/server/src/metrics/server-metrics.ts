@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '@aspire/agent-core';
 import { HostStatus, SubtaskState, type SelfReport } from '@aspire/protocol';
+import { BucketHistogram } from './bucket-histogram.ts';
 import { FleetSelfReports } from './fleet-self-reports.ts';
 
 /** What the scrape reads from the store. */
@@ -30,9 +31,11 @@ export class ServerMetrics {
   private counts: MetricCountsSource | undefined;
   private hubConnections: (() => number) | undefined;
   private readonly statusPushes: Counter;
-  private readonly statusPushSeconds: Histogram;
+  // Observed on every push and every store call: BucketHistogram, not prom-client's (its observe
+  // checks and hashes a label object per call).
+  private readonly statusPushSeconds: BucketHistogram;
   private readonly fanOutSeconds: Histogram;
-  private readonly storeSeconds: Histogram<'operation'>;
+  private readonly storeSeconds: BucketHistogram;
 
   constructor(
     private readonly clock: Pick<Clock, 'now' | 'monotonic'>,
@@ -45,25 +48,26 @@ export class ServerMetrics {
       help: 'Status pushes answered 2xx',
       registers,
     });
-    this.statusPushSeconds = new Histogram({
-      name: 'aspire_status_push_duration_seconds',
-      help: 'Time to handle an authenticated status push (store, jobs, reply)',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    this.statusPushSeconds = new BucketHistogram(
+      'aspire_status_push_duration_seconds',
+      'Time to handle an authenticated status push (store, jobs, reply)',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      undefined,
       registers,
-    });
+    );
     this.fanOutSeconds = new Histogram({
       name: 'aspire_fanout_duration_seconds',
       help: 'Time from a Polaris request to the last host reply (or its deadline)',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.storeSeconds = new Histogram({
-      name: 'aspire_store_operation_duration_seconds',
-      help: 'Store (SQLite) call latency by operation',
-      labelNames: ['operation'],
-      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    this.storeSeconds = new BucketHistogram(
+      'aspire_store_operation_duration_seconds',
+      'Store (SQLite) call latency by operation',
+      [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+      'operation',
       registers,
-    });
+    );
     const self = this;
     new Gauge({
       name: 'aspire_hosts',
@@ -153,7 +157,7 @@ export class ServerMetrics {
 
   statusPush(seconds: number, agentsn: string, self: SelfReport | undefined, validMs: number): void {
     this.statusPushes.inc();
-    this.statusPushSeconds.observe(seconds);
+    this.statusPushSeconds.observe('', seconds);
     if (self) this.fleet.record(agentsn, self, this.clock.now(), validMs);
   }
 
@@ -168,7 +172,7 @@ export class ServerMetrics {
   }
 
   storeCall(operation: string, seconds: number): void {
-    this.storeSeconds.observe({ operation }, seconds);
+    this.storeSeconds.observe(operation, seconds);
   }
 
   /** The text exposition of every metric. */
