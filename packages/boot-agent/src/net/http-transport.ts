@@ -4,21 +4,17 @@
  * turned off. Replies are capped: a body over the limit is cut off while streaming, never
  * buffered whole. Whole-request timeout from the injected clock.
  *
- * A socket of our own (node:net, or node:tls for https) with the HTTP/1.1 exchange of http1.ts,
- * not undici nor node:http: the push is one short JSON POST per step, and each of those holds
- * memory an idle daemon pays for on every host (undici and its WASM parser about 28 MB,
- * node:http ~2 MB; docs/boot-agent.md "Idle memory"). undici stays for package downloads,
- * loaded only then.
+ * node:http / node:https, not undici: the push is one short JSON POST per step, and loading
+ * undici (its WASM HTTP parser) costs the idle daemon about 28 MB of RSS on every host
+ * (docs/boot-agent.md "Footprint"). undici stays for package downloads, loaded only then.
  */
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+// Type only: node:https (and node:tls under it, about 4 MB of RSS) is loaded at the first https
+// exchange, so a boot talking plain http never pays for it.
+import type { Agent as HttpsAgent } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { connect as netConnect, isIP } from 'node:net';
-import type { Duplex } from 'node:stream';
-// Type only: node:tls (about 4 MB of RSS) is loaded at the first https exchange, so a boot
-// talking plain http never pays for it.
-import type * as Tls from 'node:tls';
 import type { Clock } from '@aspire/agent-core';
 import { parseJson, type Validator } from '@aspire/protocol';
-import { exchangeHttp1 } from './http1.ts';
 import { parseRetryAfter, type Outcome } from './outcome.ts';
 
 export interface HttpTransportOptions {
@@ -50,28 +46,18 @@ export interface Transport {
 }
 
 export function createHttpTransport(opts: HttpTransportOptions): Transport {
-  // `ca` replaces the default list: with a CA file only that CA is trusted; without it, Node's roots.
   const ca = opts.caFile ? readFileSync(opts.caFile) : undefined;
-  let tls: Promise<typeof Tls> | undefined;
-  const loadTls = () => (tls ??= import('node:tls'));
-  const open = new Set<Duplex>();
-
-  /** A connection to the URL's host and port: one per exchange, closed after it (no keep-alive). */
-  async function connect(url: URL): Promise<Duplex> {
-    // URL keeps an IPv6 literal in brackets; sockets take it bare.
-    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    if (url.protocol === 'http:') return netConnect({ host, port: Number(url.port) || 80 });
-    const t = await loadTls();
-    return t.connect({
-      host,
-      port: Number(url.port) || 443,
-      // SNI names a host, never an address (RFC 6066 §3); the certificate is checked against
-      // `host` either way, as node:https does.
-      ...(isIP(host) ? {} : { servername: host }),
-      rejectUnauthorized: true,
-      ...(ca ? { ca } : {}),
-    });
-  }
+  // Our own agents with keep-alive off (Node's global agent keeps sockets alive since Node 19):
+  // one exchange per step, minutes apart, so an idle socket would only hold memory and a file
+  // descriptor and race the server's keep-alive timeout on the next push. `ca` replaces the
+  // default list, as before: with a CA file only that CA is trusted; without it, Node's roots.
+  const httpAgent = new HttpAgent({ keepAlive: false });
+  let https: Promise<{ agent: HttpsAgent; request: typeof httpRequest }> | undefined;
+  const loadHttps = () =>
+    (https ??= import('node:https').then((m) => ({
+      agent: new m.Agent({ keepAlive: false, rejectUnauthorized: true, ...(ca ? { ca } : {}) }),
+      request: m.request,
+    })));
 
   async function exchange<T>(
     method: 'POST' | 'GET',
@@ -95,55 +81,67 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
       () => ac.abort(new Error(`timed out after ${opts.timeoutMs} ms`)),
       opts.timeoutMs,
     );
-    let socket: Duplex | undefined;
-    // Destroying the socket (timeout, SIGTERM) ends the exchange with that reason.
-    const onStop = () => socket?.destroy(ac.signal.reason instanceof Error ? ac.signal.reason : new Error('aborted'));
-    ac.signal.addEventListener('abort', onStop, { once: true });
+    let req: ClientRequest | undefined;
     try {
       const scheme = url.protocol;
       if (scheme !== 'http:' && scheme !== 'https:') throw new Error(`unsupported scheme ${scheme}`);
       const payload = method === 'POST' ? Buffer.from(JSON.stringify(body), 'utf8') : undefined;
-      socket = await connect(url);
-      open.add(socket);
-      if (ac.signal.aborted) onStop();
-      const reply = await exchangeHttp1(
-        socket,
-        {
-          method,
-          target: `${url.pathname}${url.search}`,
-          host: url.host,
-          headers: {
-            ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
-            connection: 'close',
-            ...headers,
+      const tls = scheme === 'https:' ? await loadHttps() : undefined;
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const send = tls ? tls.request : httpRequest;
+        // `signal` destroys the request (and the reply being read) on timeout or SIGTERM.
+        req = send(
+          url,
+          {
+            method,
+            agent: tls ? tls.agent : httpAgent,
+            signal: ac.signal,
+            headers: {
+              ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+              connection: 'close',
+              ...headers,
+            },
           },
-          ...(payload ? { body: payload } : {}),
-        },
-        opts.maxBodyBytes,
-      );
-      if (reply.kind === 'too-large') {
+          resolve,
+        );
+        req.on('error', reject);
+        req.end(payload);
+      });
+      const retryAfterMs = parseRetryAfter(res.headers['retry-after'], opts.clock.now());
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > opts.maxBodyBytes) {
+        // Destroying the request closes the socket: the server stops sending.
+        req?.destroy();
         return {
           kind: 'retry',
-          reason:
-            reply.declared !== undefined
-              ? `reply of ${reply.declared} bytes from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded`
-              : `reply from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded after ${reply.received} bytes`,
+          reason: `reply of ${declared} bytes from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded`,
         };
       }
-      const retryAfterMs = parseRetryAfter(reply.headers.get('retry-after'), opts.clock.now());
-      return judgeReply(reply.status, reply.body.toString('utf8'), url, retryAfterMs, check);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res) {
+        size += (chunk as Buffer).length;
+        if (size > opts.maxBodyBytes) {
+          req?.destroy();
+          return {
+            kind: 'retry',
+            reason: `reply from ${url.origin} exceeds the ${opts.maxBodyBytes}-byte limit; discarded after ${size} bytes`,
+          };
+        }
+        chunks.push(chunk as Buffer);
+      }
+      // The stream can end early when the socket is torn down under it: never parse a partial reply.
+      if (ac.signal.aborted || !res.complete)
+        throw ac.signal.reason ?? Object.assign(new Error('reply cut short'), { code: 'ECONNRESET' });
+      return judgeReply(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), url, retryAfterMs, check);
     } catch (err) {
       const reason = ac.signal.aborted && ac.signal.reason instanceof Error ? ac.signal.reason.message : describe(err);
       return { kind: 'retry', reason: `${url.origin}: ${reason}` };
     } finally {
       timer.cancel();
       signal?.removeEventListener('abort', onAbort);
-      ac.signal.removeEventListener('abort', onStop);
-      // Nothing outlives the exchange, whatever path left it (the server closes after its reply).
-      if (socket) {
-        socket.destroy();
-        open.delete(socket);
-      }
+      // Nothing outlives the exchange, whatever path left it (no-op once the reply is complete).
+      req?.destroy();
     }
   }
 
@@ -152,8 +150,8 @@ export function createHttpTransport(opts: HttpTransportOptions): Transport {
       exchange('POST', baseUrl, path, body, headers, check, signal),
     get: (baseUrl, path, headers, check, signal) => exchange('GET', baseUrl, path, undefined, headers, check, signal),
     close: async () => {
-      for (const s of open) s.destroy();
-      open.clear();
+      httpAgent.destroy();
+      if (https) (await https).agent.destroy();
     },
   };
 }
