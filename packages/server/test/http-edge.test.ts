@@ -71,7 +71,7 @@ describe('jsonDepthExceeds', () => {
     for (let i = 0; i < n; i++) v = i % 2 ? [v] : { a: v };
     return v;
   };
-  it('measures without recursion, stops at the limit', () => {
+  it('stops at the limit: a body far deeper than it does not overflow the stack', () => {
     expect(jsonDepthExceeds(1, 0)).toBe(false);
     expect(jsonDepthExceeds({}, 0)).toBe(true);
     expect(jsonDepthExceeds(nest(32), 32)).toBe(false);

@@ -7,20 +7,31 @@
  * naming where it was. The agent endpoints validate with @aspire/protocol, which does not
  * coerce, and are skipped.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { BadRequestError } from './bad-request.ts';
 
+const checkFinite: preHandlerAsyncHookHandler = async (request: FastifyRequest) => {
+  for (const [where, value] of [
+    ['querystring', request.query],
+    ['params', request.params],
+    ['body', request.body],
+  ] as const) {
+    const at = nonFiniteAt(value);
+    if (at !== undefined) throw new BadRequestError(`${where}${at} must be a finite number`);
+  }
+};
+
+/**
+ * The check as a pre-handler of each route registered from now on (here or in any plugin) whose
+ * url is not under /agent/: a route hook, not a global one, so an agent request (every status
+ * push) does not run it even to be skipped. Call before the routes are registered.
+ */
 export function installFiniteNumberCheck(app: FastifyInstance): void {
-  app.addHook('preHandler', async (request: FastifyRequest) => {
-    if (request.url.startsWith('/agent/')) return;
-    for (const [where, value] of [
-      ['querystring', request.query],
-      ['params', request.params],
-      ['body', request.body],
-    ] as const) {
-      const at = nonFiniteAt(value);
-      if (at !== undefined) throw new BadRequestError(`${where}${at} must be a finite number`);
-    }
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/agent/')) return;
+    const own = route.preHandler === undefined ? [] : [route.preHandler].flat();
+    // A HEAD route made from a GET one comes here with the GET's hooks, this one among them.
+    if (!own.includes(checkFinite)) route.preHandler = [checkFinite, ...own];
   });
 }
 

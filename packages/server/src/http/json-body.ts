@@ -29,7 +29,8 @@ export function installJsonBodyParser(app: FastifyInstance): void {
     parseJson(request, body as string, (err: Error | null, value?: unknown) => {
       if (err) return done(err, undefined);
       try {
-        if (request.routeOptions.url === AgentPath.STATUS) boundEventData(request, value);
+        // routeOptions is built afresh by its getter: asked only of a body that has events.
+        if (hasEvents(value) && request.routeOptions.url === AgentPath.STATUS) boundEventData(request, value);
         if (jsonDepthExceeds(value, MAX_BODY_DEPTH))
           throw new BadRequestError(`JSON body nested deeper than ${MAX_BODY_DEPTH} levels`);
         done(null, value);
@@ -40,10 +41,16 @@ export function installJsonBodyParser(app: FastifyInstance): void {
   });
 }
 
+/** Whether a parsed body is an object with a non-empty events array. */
+function hasEvents(body: unknown): body is { events: unknown[] } {
+  if (body === null || typeof body !== 'object') return false;
+  const { events } = body as { events?: unknown };
+  return Array.isArray(events) && events.length > 0;
+}
+
 /** Replace the data of each event that is too deep or too large with a note (see above). */
-function boundEventData(request: FastifyRequest, body: unknown): void {
-  if (body === null || typeof body !== 'object' || !Array.isArray((body as { events?: unknown }).events)) return;
-  for (const event of (body as { events: unknown[] }).events) {
+function boundEventData(request: FastifyRequest, body: { events: unknown[] }): void {
+  for (const event of body.events) {
     if (event === null || typeof event !== 'object' || !('data' in event)) continue;
     const why = dataTooBig((event as { data: unknown }).data);
     if (why === undefined) continue;

@@ -1,18 +1,35 @@
 /**
- * Nesting depth of a parsed JSON value, measured without recursion (a body nested 100,000
- * levels deep must not overflow the stack of the one measuring it). Stops as soon as the depth
- * passes `limit`, so a hostile body costs no more than the part of it below the limit.
+ * Nesting depth of a parsed JSON value, bounded: a body nested 100,000 levels deep must not
+ * overflow the stack of the one measuring it. The walk recurses, but never deeper than `limit`
+ * frames: it answers true as soon as the depth passes `limit`, so a hostile body costs no more
+ * than the part of it below the limit. Recursion rather than an explicit stack because this runs
+ * on every JSON body (twice on a status push with events): no {value, depth} object per node and
+ * no Object.values array per object.
  */
+
+/** Limits above this would let the recursion itself grow too deep; the server's are 32 and 64. */
+const MAX_LIMIT = 1000;
+
 export function jsonDepthExceeds(value: unknown, limit: number): boolean {
+  if (!(limit <= MAX_LIMIT)) throw new RangeError(`depth limit ${limit} above ${MAX_LIMIT}`);
   // Depth of a scalar is 0; of {} or [] 1; of {"a":{}} 2.
-  const stack: { v: unknown; d: number }[] = [{ v: value, d: 0 }];
-  while (stack.length > 0) {
-    const { v, d } = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (d + 1 > limit) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (child !== null && typeof child === 'object') stack.push({ v: child, d: d + 1 });
+  return value !== null && typeof value === 'object' && deeperThan(value, limit);
+}
+
+/** Whether `v`, an object at depth 1 of its own, nests deeper than `room` levels. */
+function deeperThan(v: object, room: number): boolean {
+  if (room < 1) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const child: unknown = v[i];
+      if (child !== null && typeof child === 'object' && deeperThan(child, room - 1)) return true;
     }
+    return false;
+  }
+  const keys = Object.keys(v);
+  for (let i = 0; i < keys.length; i++) {
+    const child: unknown = (v as Record<string, unknown>)[keys[i]!];
+    if (child !== null && typeof child === 'object' && deeperThan(child, room - 1)) return true;
   }
   return false;
 }
