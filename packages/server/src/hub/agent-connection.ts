@@ -98,14 +98,18 @@ export class AgentConnection {
     shared?: SharedDeadline,
   ): Promise<ReplyFrame> {
     const o = this.open(frame, deadlineMs, shared);
-    if (o.out) this.write(this.deps.signer ? this.deps.signer.sign('frame', o.out, this.target, o.expires) : o.out);
+    if (o.hubId !== undefined) {
+      const out = { ...frame, id: o.hubId };
+      this.write(this.deps.signer ? this.deps.signer.sign('frame', out, this.target, o.expires) : out);
+    }
     return o.reply;
   }
 
   /**
    * Register a request (hub id, deadline) without sending it: a large fan-out signs the frames
-   * of many connections in batches (polaris-fanout.ts) and sends each with sendText. `out` is
-   * the frame to sign and send, absent when the channel is already closed (the reply says so);
+   * of many connections in batches (polaris-fanout.ts) and sends each with sendText. `hubId`
+   * replaces the frame's id in what is signed and sent; absent when the channel is already
+   * closed (the reply says so);
    * `expires` is the signature's expiry: the deadline plus a margin for clock differences.
    * `shared`: the fan-out's one timer for deadlineMs (shared-deadline.ts) instead of one per request.
    */
@@ -113,7 +117,7 @@ export class AgentConnection {
     frame: Record<string, unknown> & { id: string; method: string },
     deadlineMs: number,
     shared?: SharedDeadline,
-  ): { reply: Promise<ReplyFrame>; out?: Record<string, unknown> & { id: string; method: string }; expires: number } {
+  ): { reply: Promise<ReplyFrame>; hubId?: string; expires: number } {
     const callerId = frame.id;
     const expires = this.deps.clock.now() + deadlineMs + SIGNED_FRAME_MARGIN_MS;
     if (this.closed) return { reply: Promise.resolve(failedReply(callerId, ErrorCode.CHANNEL_NOT_CONNECTED)), expires };
@@ -132,7 +136,7 @@ export class AgentConnection {
       const timer = shared ? shared.add(onTimeout) : this.deps.clock.setTimeout(onTimeout, deadlineMs);
       this.pending.set(hubId, { resolve: (r) => resolve({ ...r, id: callerId }), timer, callerId });
     });
-    return { reply, out: { ...frame, id: hubId }, expires };
+    return { reply, hubId, expires };
   }
 
   /** Write one encoded frame (newline included) opened with open(); nothing once the channel is closed. */

@@ -106,7 +106,7 @@ export async function fanOut(
     if (found.kind === 'found') {
       if (!signer) return found.conn.request(built.frame, deadline, shared);
       const o = found.conn.open(built.frame, deadline, shared);
-      if (o.out) opened.push({ conn: found.conn, hubId: o.out.id, text: '', expires: o.expires });
+      if (o.hubId !== undefined) opened.push({ conn: found.conn, hubId: o.hubId, text: '', expires: o.expires });
       return o.reply;
     }
     if (found.kind === 'ambiguous') return ambiguousFailure(id, req.hosts[i]!, found.count);
@@ -189,6 +189,7 @@ async function sendSigned(
       for (let j = 0; j < batch.length; j++) {
         const o = batch[j]!;
         o.conn.sendText(`${o.text.slice(0, -1)},"sig":${JSON.stringify(sigs[j])}}\n`);
+        o.text = ''; // sent: let the text go while the other replies are awaited
       }
       if (after) next = after;
     }
