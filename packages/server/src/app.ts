@@ -23,6 +23,7 @@ import { installEnvelopeHandlers } from './http/envelope.ts';
 import { installFiniteNumberCheck } from './http/finite-numbers.ts';
 import { installJsonBodyParser } from './http/json-body.ts';
 import { operatorAuth } from './http/operator-auth.ts';
+import { requestLoggerFactory } from './http/request-logger.ts';
 import { Periodic } from './periodic.ts';
 import { registerConsole } from './console/route.ts';
 import { consoleApiRoutes } from './console-api/routes.ts';
@@ -161,6 +162,7 @@ function createFastify(deps: ServerDeps): FastifyInstance {
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request would be 10,000 hosts x every step: only errors are logged.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: requestLoggerFactory(logger as FastifyBaseLogger),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: false,
     // Unknown fields are refused (additionalProperties: false answers 400), never silently dropped.
