@@ -39,20 +39,33 @@ function nameList(xs: readonly string[]): string {
   return xs.length > MAX_NAMED ? `${shown} and ${xs.length - MAX_NAMED} more` : shown;
 }
 
+/**
+ * Host lookups in flight at once. A scoped token's fan-out to 10,000 hosts is 10,000 lookups: one
+ * after the other they are 10,000 database round trips on PostgreSQL; a few dozen at a time keep
+ * the pool busy without queueing the whole list on it.
+ */
+const LOOKUPS_IN_FLIGHT = 32;
+
 async function hostsOutside(op: Operator, hosts: NonNullable<CommandIntent['hosts']>): Promise<string[]> {
   const scope = op.scope;
   if (!hasHostSelector(scope)) return [];
-  const outside: string[] = [];
-  for (const h of hosts) {
-    // The agentsn the command goes to decides: a name that the hub routes to a connection (as a
-    // hostname, say) is not inside because it equals some other agentsn of the scope.
-    const routedTo = h.hint?.agentsn ?? (h.hint ? undefined : h.name);
-    if (routedTo !== undefined && scope.agentsn?.includes(routedTo)) continue;
-    // Unknown to the store = cannot be shown inside; a name matching several hosts needs all inside.
-    const facts = await op.hosts(h.name, h.hint);
-    if (facts.length === 0 || !facts.every((f) => hostInScope(scope, f))) outside.push(h.name);
-  }
-  return outside;
+  const isOutside = new Array<boolean>(hosts.length).fill(false);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < hosts.length; i = next++) {
+      const h = hosts[i]!;
+      // The agentsn the command goes to decides: a name that the hub routes to a connection (as a
+      // hostname, say) is not inside because it equals some other agentsn of the scope.
+      const routedTo = h.hint?.agentsn ?? (h.hint ? undefined : h.name);
+      if (routedTo !== undefined && scope.agentsn?.includes(routedTo)) continue;
+      // Unknown to the store = cannot be shown inside; a name matching several hosts needs all inside.
+      const facts = await op.hosts(h.name, h.hint);
+      isOutside[i] = facts.length === 0 || !facts.every((f) => hostInScope(scope, f));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LOOKUPS_IN_FLIGHT, hosts.length) }, worker));
+  // In the order the request named them, as before.
+  return hosts.filter((_, i) => isOutside[i]).map((h) => h.name);
 }
 
 /** A tag task reaches only hosts carrying all its tags: inside when one of them is a scope tag. */
