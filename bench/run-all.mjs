@@ -117,8 +117,17 @@ if (write && ran.length > 0) {
     `(1 min; the machine is shared, so absolute figures are noisy: read the ratios)`;
   const flags = [full ? '--full' : '', only ? `--only ${only.join(',')}` : ''].filter(Boolean).join(' ');
   const note = `Measured ${started.toISOString()} by \`npm run bench${flags ? ` -- ${flags}` : ''}\` on ${machine}.`;
-  // Rows kept from an earlier run keep that run's note too.
-  const notes = kept.length > 0 ? [...notesOfTable(doc).slice(-4), note] : [note];
+  // Rows kept from an earlier run keep that run's note too: for each kept row, the latest note
+  // whose run included its benchmark (a note without --only ran them all). Notes whose every
+  // benchmark has been measured again since are dropped.
+  const oldNotes = notesOfTable(doc);
+  const benchesOfNote = (n) => /--only ([\w,-]+)/.exec(n)?.[1].split(',');
+  const keepNotes = new Set();
+  for (const bench of new Set(kept.map(benchOf))) {
+    const latest = oldNotes.findLast((n) => benchesOfNote(n)?.includes(bench) ?? true);
+    if (latest) keepNotes.add(latest);
+  }
+  const notes = [...oldNotes.filter((n) => keepNotes.has(n)), note];
   writeFileSync(docFile, replaceTable(doc, renderTable([...kept, ...collected], notes)));
   console.log(`\nrun-all: ${collected.length} figures written to docs/performance.md (${kept.length} rows kept)`);
 }
