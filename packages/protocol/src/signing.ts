@@ -71,10 +71,18 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
+/**
+ * The domain-separation prefix of every signed text: a signature made for one purpose (a job,
+ * a frame, a revoke, ...) never verifies as another's.
+ */
+export function signingPrefix(purpose: SigningPurpose): string {
+  return `aspire-${purpose}-v1\n`;
+}
+
 /** The bytes that are signed: purpose prefix plus the canonical form without `sig`. */
 export function signingInput(purpose: SigningPurpose, value: Record<string, unknown>): Buffer {
   const { sig: _sig, ...rest } = value;
-  return Buffer.from(`aspire-${purpose}-v1\n${canonicalJson(rest)}`, 'utf8');
+  return Buffer.from(`${signingPrefix(purpose)}${canonicalJson(rest)}`, 'utf8');
 }
 
 function toPublic(key: KeyObject): KeyObject {
@@ -145,7 +153,7 @@ export function createSigner(privateKey: KeyObject | string): Signer {
       return { ...unsigned, sig } as typeof value & SignatureFields;
     },
     signText(purpose, text) {
-      return sign(null, Buffer.from(`aspire-${purpose}-v1\n${text}`, 'utf8'), priv).toString('base64');
+      return sign(null, Buffer.from(`${signingPrefix(purpose)}${text}`, 'utf8'), priv).toString('base64');
     },
   };
 }
@@ -158,7 +166,7 @@ export function generateSigningKeyPem(): string {
 /** Verify a detached signature made with Signer.signText. */
 export function verifyText(purpose: SigningPurpose, text: string, sig: string, key: KeyObject): boolean {
   try {
-    return verify(null, Buffer.from(`aspire-${purpose}-v1\n${text}`, 'utf8'), key, Buffer.from(sig, 'base64'));
+    return verify(null, Buffer.from(`${signingPrefix(purpose)}${text}`, 'utf8'), key, Buffer.from(sig, 'base64'));
   } catch {
     return false;
   }

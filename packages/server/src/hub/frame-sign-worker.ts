@@ -7,10 +7,10 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { Signer } from '@aspire/protocol';
+import { type Signer, signingPrefix } from '@aspire/protocol';
 
 /**
- * The worker: signs `aspire-<purpose>-v1\n<text>` for each text of a batch, answers the base64
+ * The worker: signs the purpose's prefix (signingPrefix) + each text of a batch, answers the base64
  * signatures in order. Evaluated source (no file of its own): the server is one bundle, or a
  * single executable, and this needs nothing but node:crypto.
  */
@@ -19,8 +19,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { sign } = require('node:crypto');
 const key = workerData.key;
 parentPort.on('message', (m) => {
-  const prefix = 'aspire-' + m.purpose + '-v1\\n';
-  const sigs = m.texts.map((t) => sign(null, Buffer.from(prefix + t, 'utf8'), key).toString('base64'));
+  const sigs = m.texts.map((t) => sign(null, Buffer.from(m.prefix + t, 'utf8'), key).toString('base64'));
   parentPort.postMessage({ seq: m.seq, sigs });
 });
 `;
@@ -55,7 +54,7 @@ export function startFrameSignWorker(key: KeyObject): FrameSignWorker {
       if (failed) return Promise.reject(failed);
       return new Promise((resolve, reject) => {
         waiting.set(++seq, { resolve, reject });
-        worker.postMessage({ seq, purpose: 'frame', texts });
+        worker.postMessage({ seq, prefix: signingPrefix('frame'), texts });
       });
     },
     async close() {
