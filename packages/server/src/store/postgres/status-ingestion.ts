@@ -12,6 +12,7 @@
  */
 import { parseTags, tagsMatch } from '../../tasks/state-machine.ts';
 import { hostnameRefusal } from '../hostname-claim.ts';
+import { HOST_PUSH_UPDATE, hostPushParams } from '../host-push-write.ts';
 import type { StatusIngestion, StatusInput, StatusOutcome } from '../status-ingestion.ts';
 import { PgPart, type PgDb } from './db.ts';
 import type { PgHostJobs } from './host-jobs.ts';
@@ -94,27 +95,9 @@ export class PgStatusIngestion extends PgPart implements StatusIngestion {
     agentsJson: string,
     guarded: boolean,
   ): Promise<number> {
-    const now = input.now;
-    const set = `UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
-         prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
-         curvers = ?, uptime = ?, agents = ?, reported_tags = ?, last_seen = ?,
-         gmt_modify = CASE WHEN status != 'online' THEN ? ELSE gmt_modify END, status = 'online'
-       WHERE agentsn = ?`;
     const { changes } = await this.run(
-      this.sql.prepared(guarded ? `${set} AND hostname = ?` : set),
-      hostname,
-      input.ip,
-      input.step,
-      input.os,
-      input.arch,
-      input.version,
-      input.version,
-      input.uptime,
-      agentsJson,
-      reportedTags,
-      now,
-      now,
-      input.agentsn,
+      this.sql.prepared(guarded ? `${HOST_PUSH_UPDATE} AND hostname = ?` : HOST_PUSH_UPDATE),
+      ...hostPushParams(input, hostname, reportedTags, agentsJson),
       ...(guarded ? [hostname] : []),
     );
     return changes;

@@ -8,6 +8,7 @@
 import { hash } from 'node:crypto';
 import { parseTags } from '../../tasks/state-machine.ts';
 import { hostnameRefusal } from '../hostname-claim.ts';
+import { HOST_PUSH_UPDATE, hostPushParams } from '../host-push-write.ts';
 import type { StatusIngestion, StatusInput, StatusOutcome } from '../status-ingestion.ts';
 import type { RevokedReserved } from '../task-store.ts';
 import { SqlitePart, type SqliteDb } from './base.ts';
@@ -114,26 +115,7 @@ export class SqliteStatusIngestion extends SqlitePart implements StatusIngestion
   private writeStatus(input: StatusInput, reportedTags: string, agentsJson: string): StatusOutcome {
     const now = input.now;
     const hostname = this.pushHostname(input);
-    this.run(
-      `UPDATE hosts SET hostname = ?, ipaddr = ?, step = ?, os = ?, arch = ?,
-         prevers = CASE WHEN curvers IS NOT NULL AND curvers != ? THEN curvers ELSE prevers END,
-         curvers = ?, uptime = ?, agents = ?, reported_tags = ?, last_seen = ?,
-         gmt_modify = CASE WHEN status != 'online' THEN ? ELSE gmt_modify END, status = 'online'
-       WHERE agentsn = ?`,
-      hostname,
-      input.ip,
-      input.step,
-      input.os,
-      input.arch,
-      input.version,
-      input.version,
-      input.uptime,
-      agentsJson,
-      reportedTags,
-      now,
-      now,
-      input.agentsn,
-    );
+    this.run(HOST_PUSH_UPDATE, ...hostPushParams(input, hostname, reportedTags, agentsJson));
     const eventsStored = this.storeEvents(input);
     const { reserved, resultsRecorded } = this.jobs.forPush(
       input.agentsn,
