@@ -213,7 +213,8 @@ beforeAll(async () => {
         config: {
           enrollSecret: ENROLL,
           signingKeys: [keyFile],
-          cluster: { nodeId: `node-${i}`, heartbeatMs: 500, redirectMargin: 0 },
+          // Heartbeat 1 s: a node is lost after 3 s, past the event-loop stalls of a loaded test machine.
+          cluster: { nodeId: `node-${i}`, heartbeatMs: 1000, redirectMargin: 0 },
         },
       }),
     );

@@ -29,6 +29,12 @@ const agents: BasicAgentHandle[] = [];
 /** When the first node was started: bounds how many periods of a periodic job have come round. */
 let startedAt = 0;
 const HOSTS = ['cl-host-1', 'cl-host-2', 'cl-host-3'];
+/**
+ * A node is lost after three missed heartbeats: 3 s here rides out the event-loop stalls of a
+ * loaded test machine (at 500 ms a node stalled for 1.5 s leaves the others' view, its hosts
+ * answer 203 and the next agent is placed without it).
+ */
+const HEARTBEAT_MS = 1000;
 /** Nodes on the PostgreSQL store; false: each node keeps its own SQLite and PostgreSQL only carries the cluster layer. */
 const ON_POSTGRES_STORE = process.env.ASPIRE_CLUSTER_TEST_SQLITE !== '1';
 
@@ -36,9 +42,13 @@ interface NodeView {
   nodeId: string;
   advertise: string;
   agents: number;
+  /** Placement entries only: when that node's heartbeat row was written. */
+  asOf?: number;
 }
 
-const clusterNodes = async (n: AspireHandle): Promise<{ self: string; nodes: NodeView[]; placement: NodeView[] }> => {
+const clusterNodes = async (
+  n: AspireHandle,
+): Promise<{ self: string; nodes: NodeView[]; placement: Required<NodeView>[] }> => {
   const r = await n.api('GET', '/api/v1/server/cluster/nodes');
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return r.body;
@@ -67,9 +77,9 @@ beforeAll(async () => {
           ? // The store is the shared PostgreSQL (ASPIRE_DATABASE_URL, read by `aspire serve` and `aspire token`); the cluster layer uses its connection.
             {
               env: { ...process.env, ASPIRE_DATABASE_URL: pg.urlWithPassword },
-              config: { cluster: { nodeId: `node-${i}`, heartbeatMs: 500, redirectMargin: 0 } },
+              config: { cluster: { nodeId: `node-${i}`, heartbeatMs: HEARTBEAT_MS, redirectMargin: 0 } },
             }
-          : { config: { cluster: { urlFile, nodeId: `node-${i}`, heartbeatMs: 500, redirectMargin: 0 } } }),
+          : { config: { cluster: { urlFile, nodeId: `node-${i}`, heartbeatMs: HEARTBEAT_MS, redirectMargin: 0 } } }),
       }),
     );
   }
@@ -91,11 +101,24 @@ beforeAll(async () => {
         ...(identity ? { identity, agentsn: identity.agentsn } : {}),
       }),
     );
-    // Node 1 places the next agent by its heartbeat view: wait until that view counts this one.
-    await waitUntil(async () => sum((await clusterNodes(nodes[0]!)).placement) === k + 1 || undefined, {
+    // Node 1 places the next agent by its heartbeat view, which counts an agent it has redirected
+    // before that agent arrives, and forgets it at its next heartbeat: a row the target wrote before
+    // the arrival then shows it without the agent. So wait until the agent is connected (its
+    // presence row), then until every row of node 1's view was written after that.
+    await waitUntil(async () => sum((await clusterNodes(nodes[0]!)).nodes) === k + 1 || undefined, {
       timeoutMs: 30_000,
-      what: `placement view counts ${k + 1} agents`,
+      what: `${k + 1} agents connected`,
     });
+    const landed = Date.now();
+    await waitUntil(
+      async () => {
+        const { placement } = await clusterNodes(nodes[0]!);
+        return (
+          (placement.length === 3 && placement.every((n) => n.asOf > landed) && sum(placement) === k + 1) || undefined
+        );
+      },
+      { timeoutMs: 30_000, what: `node 1's placement view counts ${k + 1} agents from rows written since` },
+    );
   }
 }, 180_000);
 
@@ -170,7 +193,7 @@ describe('several nodes, one fleet (PostgreSQL presence and LISTEN/NOTIFY routin
       "SELECT identity || ' ' || since FROM aspire_cluster_presence ORDER BY 1",
       'aspire_cluster',
     );
-    await new Promise((r) => setTimeout(r, 1500)); // three heartbeats of 500 ms
+    await new Promise((r) => setTimeout(r, 3 * HEARTBEAT_MS)); // three heartbeats
     expect(
       await pg.psql("SELECT identity || ' ' || since FROM aspire_cluster_presence ORDER BY 1", 'aspire_cluster'),
     ).toBe(before);

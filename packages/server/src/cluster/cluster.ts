@@ -27,7 +27,7 @@ import type { AgentConnection } from '../hub/agent-connection.ts';
 import { cancelOnConnection, cancelSpecOf } from '../hub/polaris-cancel.ts';
 import { Periodic } from '../periodic.ts';
 import { NodeBus, applicationNameOf, type BusMessage, type ClusterDb, type ForwardedFrame } from './node-bus.ts';
-import { Placement, type LiveNode } from './placement.ts';
+import { Placement, type LiveNode, type PlacementEntry } from './placement.ts';
 import { MISSED_BEATS, PresenceTable, claimSweep, presenceIdentity } from './presence.ts';
 import { ensureClusterSchema } from './schema.ts';
 
@@ -69,7 +69,7 @@ export interface Cluster {
   /** Live nodes and their agent counts, read now (GET /cluster/nodes). */
   nodes(): Promise<LiveNode[]>;
   /** The view the redirects use: live nodes and counts as of the last heartbeat (plus redirects since). */
-  placement(): readonly LiveNode[];
+  placement(): readonly PlacementEntry[];
 }
 
 interface PendingRoute {

@@ -20,6 +20,11 @@ export interface LiveNode {
   agents: number;
 }
 
+/** A live node in the view redirects go by: `asOf` is when its heartbeat row was written. */
+export interface PlacementEntry extends LiveNode {
+  asOf: number;
+}
+
 /** One live node as its heartbeat row describes it. */
 export interface NodeLoad extends LiveNode {
   /** Net agents per second over its last heartbeat (negative when agents leave). */
@@ -119,11 +124,12 @@ export class Placement {
   }
 
   /** The view as of the last heartbeat plus the agents sent since (GET /cluster/nodes `placement`). */
-  snapshot(): LiveNode[] {
+  snapshot(): PlacementEntry[] {
     return this.view.map((n) => ({
       nodeId: n.nodeId,
       advertise: n.advertise,
       agents: n.agents + (this.sent.get(n.nodeId) ?? 0),
+      asOf: n.beatAt,
     }));
   }
 

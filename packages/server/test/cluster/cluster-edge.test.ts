@@ -232,7 +232,8 @@ describe('placement', () => {
     expect(p.choose(300, 'sn:1', 1500)).toBeUndefined();
     p.update([row('a', 200), row('b', 200), row('c', 0)]);
     expect(p.choose(240, 'sn:1', 1500)?.nodeId).toBe('c');
-    expect(p.snapshot().find((n) => n.nodeId === 'c')?.agents).toBe(1);
+    // The view says what it counts and as of when: c's row (written at its beat) plus the one sent.
+    expect(p.snapshot().find((n) => n.nodeId === 'c')).toMatchObject({ agents: 1, asOf: 1000 });
   });
 
   it('counts agents it sent since the heartbeat, and accepts a host another node has just sent here', () => {
