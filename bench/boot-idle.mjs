@@ -5,6 +5,10 @@
 // sampled at every tick, one after the other (A B A B). Prints RSS (min, median, max) and CPU of
 // both, the ratios boot / baseline and BENCH_RESULT lines.
 //
+// Beside the bundle also the runtime's floor for what boot does at idle (bench/lib/http-push-floor.cjs:
+// the pinned node with boot's V8 flags, node:crypto with one EC key used, a status-sized POST over
+// node:http every step to the same server): what is left over it is Aspire's own.
+//
 // With --sea, the same for the single executable: boot built from the bundle (scripts/sea.mjs,
 // this host's arch) beside a bare single executable built with the same runtime and config whose
 // program only waits.
@@ -42,7 +46,17 @@ const { helpers, cleanup } = await setup();
 const dirs = [];
 const srv = await helpers.startAspire();
 try {
-  await measure('bundle', { cmd: process.execPath, args: ['-e', 'setInterval(()=>{},1e9)'] }, 'bare node', '<= 1.2x');
+  const floor = {
+    cmd: process.execPath,
+    args: [...helpers.daemonV8Flags(), join(import.meta.dirname, 'lib', 'http-push-floor.cjs'), srv.url, String(step)],
+  };
+  await measure(
+    'bundle',
+    { cmd: process.execPath, args: ['-e', 'setInterval(()=>{},1e9)'] },
+    'bare node',
+    '<= 1.2x',
+    floor,
+  );
   if (values.sea) {
     const { buildSea } = await import('../scripts/sea.mjs');
     const arch = { x64: 'x86_64', arm64: 'aarch64' }[process.arch];
@@ -63,9 +77,10 @@ try {
   cleanup();
 }
 
-async function measure(mode, bareCmd, bareName, target) {
+async function measure(mode, bareCmd, bareName, target, floorCmd) {
   const boot = await helpers.startBoot({ serverUrl: srv.url, enrollSecret: srv.enrollSecret, step });
   const baseline = spawn(bareCmd.cmd, bareCmd.args, { stdio: 'ignore' });
+  const floor = floorCmd ? spawn(floorCmd.cmd, floorCmd.args, { stdio: 'ignore' }) : undefined;
   try {
     // Measure from the first answered push on, so registration is not in the figures.
     const t0 = Date.now();
@@ -74,6 +89,7 @@ async function measure(mode, bareCmd, bareName, target) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const meters = [new ProcMeter('boot', boot.child.pid), new ProcMeter(bareName, baseline.pid)];
+    if (floor) meters.push(new ProcMeter('http floor', floor.pid));
     const end = Date.now() + durationSec * 1000;
     for (const m of meters) m.tick();
     while (Date.now() < end) {
@@ -81,13 +97,13 @@ async function measure(mode, bareCmd, bareName, target) {
       for (const m of meters) m.tick();
     }
     const j = boot.readJournal();
-    const [b, base] = meters.map((m) => ({ ...m.summary(), rss: stats(m.rss.map((kb) => kb / 1024)) }));
+    const [b, base, fl] = meters.map((m) => ({ ...m.summary(), rss: stats(m.rss.map((kb) => kb / 1024)) }));
     const fmt = (n, d = 1) => n.toFixed(d);
     console.log(
       `boot idle benchmark (${mode}): ${durationSec} s, step ${step} s, node ${process.version}, boot V8 flags ${helpers.daemonV8Flags().join(' ') || '(none)'}, ~${Math.round(durationSec / step)} pushes; journal after the run: ${j?.jobs.length ?? 0} pending results, ${j?.events.length ?? 0} queued events`,
     );
     console.log('process         rss min MB  rss median  rss max MB  cpu s (window)  cpu %   cpu s (since start)');
-    for (const r of [b, base]) {
+    for (const r of fl ? [b, base, fl] : [b, base]) {
       console.log(
         `${r.name.padEnd(15)} ${fmt(r.rss.min).padStart(10)}  ${fmt(r.rss.median).padStart(10)}  ${fmt(r.rss.max).padStart(10)}  ${fmt(r.cpuSec, 2).padStart(14)}  ${fmt(r.cpuPct, 2).padStart(5)}  ${fmt(r.cpuTotalSec, 2).padStart(19)}`,
       );
@@ -107,8 +123,23 @@ async function measure(mode, bareCmd, bareName, target) {
       target,
       command: `node_modules/.bin/node bench/boot-idle.mjs --duration ${durationSec} --step ${step}${values.sea ? ' --sea' : ''}`,
     });
+    if (fl) {
+      console.log(
+        `ratio boot/http floor: rss median ${ratio(b.rss.median, fl.rss.median)}; the floor over ${bareName}: ${ratio(fl.rss.median, base.rss.median)}`,
+      );
+      benchResult({
+        metric: `boot idle RSS, ${mode}, over the runtime's floor (node:http push + node:crypto, no Aspire code)`,
+        figure: b.rss.median,
+        unit: 'MB',
+        baseline: fl.rss.median,
+        ratio: b.rss.median / fl.rss.median,
+        target: 'report',
+        command: `node_modules/.bin/node bench/boot-idle.mjs --duration ${durationSec} --step ${step}${values.sea ? ' --sea' : ''}`,
+      });
+    }
   } finally {
     baseline.kill('SIGKILL');
+    floor?.kill('SIGKILL');
     await boot.stop();
     boot.cleanup();
   }
