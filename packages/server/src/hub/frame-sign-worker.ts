@@ -67,8 +67,10 @@ export function startFrameSignWorker(key: KeyObject): FrameSignWorker {
 /** What a fan-out signs its frames with: the hub's key, on the worker when it can. */
 export interface BatchFrameSigner {
   readonly kid: string;
-  /** Signatures (base64) of `aspire-frame-v1\n` + each canonical text, in order. */
+  /** Signatures (base64) of `aspire-frame-v1\n` + each canonical text, in order (on the worker). */
   sign(texts: string[]): Promise<string[]>;
+  /** The same, on the calling thread: a fan-out signs some batches itself while the worker signs others. */
+  signHere(texts: string[]): string[];
   close(): Promise<void>;
 }
 
@@ -92,6 +94,9 @@ export function batchFrameSigner(signer: Signer): BatchFrameSigner | undefined {
       } catch {
         return texts.map((t) => signer.signText('frame', t));
       }
+    },
+    signHere(texts) {
+      return texts.map((t) => signer.signText('frame', t));
     },
     async close() {
       closed = true;

@@ -106,7 +106,8 @@ export async function fanOut(
     if (found.kind === 'found') {
       if (!signer) return found.conn.request(built.frame, deadline, shared);
       const o = found.conn.open(built.frame, deadline, shared);
-      if (o.hubId !== undefined) opened.push({ conn: found.conn, hubId: o.hubId, text: '', expires: o.expires });
+      if (o.hubId !== undefined)
+        opened.push({ conn: found.conn, hubId: o.hubId, text: '', expires: o.expires, sent: false });
       return o.reply;
     }
     if (found.kind === 'ambiguous') return ambiguousFailure(id, req.hosts[i]!, found.count);
@@ -136,6 +137,8 @@ interface Opened {
   /** Canonical JSON of the frame with agentsn, expires and kid: what is signed, and the line sent. */
   text: string;
   expires: number;
+  /** Written to its channel. */
+  sent: boolean;
 }
 
 /**
@@ -163,40 +166,51 @@ export function canonicalFrames(
 }
 
 /**
- * Sign and send the opened frames in batches, two batches in flight: the worker signs the next
- * while this thread writes the one it got back and, between batches, reads the replies already
- * arriving. Each frame is signed on its own, exactly as Signer.sign would (docs/security.md): the
- * canonical text of the frame with agentsn, expires and kid, prefixed `aspire-frame-v1\n`; the
- * line sent is that same canonical JSON with `sig` added (agents verify the canonical form, not
- * the key order).
+ * Sign and send the opened frames in batches, shared between the signing worker and this thread:
+ * the worker is handed every even batch at once and signs them in turn, while this thread signs
+ * each odd batch itself, writes it, then writes the worker's next batch when it is back (and,
+ * between batches, reads the replies already arriving). Two threads halve the time to the last
+ * frame (~50 ms of signatures for 1,000 hosts). Each frame is signed on its own, exactly as
+ * Signer.sign would (docs/security.md): the canonical text of the frame with agentsn, expires
+ * and kid, prefixed `aspire-frame-v1\n`; the line sent is that same canonical JSON with `sig`
+ * added (agents verify the canonical form, not the key order).
  */
 async function sendSigned(
   signer: BatchFrameSigner,
   canonical: ReturnType<typeof canonicalFrames>,
   opened: Opened[],
 ): Promise<void> {
-  const start = (from: number) => {
+  const batchAt = (from: number) => {
     const batch = opened.slice(from, from + SIGN_BATCH);
     for (const o of batch) o.text = canonical(o.hubId, o.conn.target, Math.floor(o.expires));
-    return signer.sign(batch.map((o) => o.text)).then((sigs) => ({ batch, sigs }));
+    return batch;
   };
-  let k = 0;
+  const send = (batch: Opened[], sigs: string[]) => {
+    for (let j = 0; j < batch.length; j++) {
+      const o = batch[j]!;
+      o.conn.sendText(`${o.text.slice(0, -1)},"sig":${JSON.stringify(sigs[j])}}\n`);
+      o.text = ''; // sent: let the text go while the other replies are awaited
+      o.sent = true;
+    }
+  };
+  const onWorker: Promise<{ batch: Opened[]; sigs: string[] }>[] = [];
   try {
-    let next = start(0);
-    for (; k < opened.length; k += SIGN_BATCH) {
-      const after = k + SIGN_BATCH < opened.length ? start(k + SIGN_BATCH) : undefined;
-      const { batch, sigs } = await next;
-      for (let j = 0; j < batch.length; j++) {
-        const o = batch[j]!;
-        o.conn.sendText(`${o.text.slice(0, -1)},"sig":${JSON.stringify(sigs[j])}}\n`);
-        o.text = ''; // sent: let the text go while the other replies are awaited
+    for (let from = 0; from < opened.length; from += 2 * SIGN_BATCH) {
+      const batch = batchAt(from);
+      onWorker.push(signer.sign(batch.map((o) => o.text)).then((sigs) => ({ batch, sigs })));
+    }
+    for (let i = 0, k = 0; k < opened.length; i++, k += 2 * SIGN_BATCH) {
+      if (k + SIGN_BATCH < opened.length) {
+        const mine = batchAt(k + SIGN_BATCH);
+        send(mine, signer.signHere(mine.map((o) => o.text)));
       }
-      if (after) next = after;
+      const theirs = await onWorker[i]!;
+      send(theirs.batch, theirs.sigs);
     }
   } catch (err) {
     // Only a frame JSON cannot carry gets here (a validated request never holds one): the
     // requests not sent answer now rather than at their deadline.
     const why = `${errorMessage(ErrorCode.INVALID_PARAMS)}: ${(err as Error).message}`;
-    for (const o of opened.slice(k)) o.conn.settle(o.hubId, ErrorCode.INVALID_PARAMS, why);
+    for (const o of opened) if (!o.sent) o.conn.settle(o.hubId, ErrorCode.INVALID_PARAMS, why);
   }
 }

@@ -81,7 +81,7 @@ describe('polaris fan-out', () => {
   const key = parsePublicKey(signer.publicKey)!;
   for (const [what, n, batch] of [
     ['each frame signed as sent', 3, true],
-    ['frames signed in batches on the worker', BATCH_SIGN_MIN_HOSTS * 5 + 7, true],
+    ['frames signed in batches, by the worker and the event loop in turn', BATCH_SIGN_MIN_HOSTS * 9 + 7, true],
     ['no batch signer: each frame signed as sent', BATCH_SIGN_MIN_HOSTS + 1, false],
   ] as const) {
     it(`${what}: every host gets one frame signed for it alone and answers in order`, async () => {
