@@ -4,7 +4,7 @@
 // Env: BOOT_SERVER_ADDR (compiled-in default server list, docs/design.md §3 -DBOOT_SERVER_ADDR),
 //      ASPIRE_VERSION (version string; default: root package.json version).
 import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -166,7 +166,8 @@ function chunksPlugin(name, chunks) {
       for (const c of chunks) {
         // The chunk's own build starts at its entry: that one, and what the entry itself
         // imports (a chunk that re-exports a package), are bundled, not redirected.
-        const entryFile = join(root, c.entry);
+        // Real paths on both sides: esbuild names importers by their real path.
+        const entryFile = c.entry.startsWith('packages/') ? realpathSync(join(root, c.entry)) : undefined;
         b.onResolve({ filter: c.match }, (args) =>
           args.kind === 'entry-point' || args.importer === entryFile
             ? undefined

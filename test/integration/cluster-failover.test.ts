@@ -26,6 +26,7 @@ import {
   startBoot,
   startPostgres,
   waitUntil,
+  waitUntilPlacementCounts,
   type AspireHandle,
   type BasicAgentHandle,
   type BootHandle,
@@ -277,11 +278,8 @@ beforeAll(async () => {
         config: { bootMetafile: join(stateDir, 'meta.json') },
       }),
     );
-    // Node 1 places the next agent by its heartbeat view: wait until that view counts this one.
-    await waitUntil(
-      async () => (await clusterNodes(nodes[0]!)).placement.reduce((a, n) => a + n.agents, 0) === k + 1 || undefined,
-      { timeoutMs: 30_000, what: `placement view counts ${k + 1} agents` },
-    );
+    // Node 1 places the next agent by what is connected, as its heartbeat rows say.
+    await waitUntilPlacementCounts(nodes[0]!, k + 1, 3);
   }
 }, 240_000);
 

@@ -10,6 +10,7 @@ import {
   startBasicAgent,
   startPostgres,
   waitUntil,
+  waitUntilPlacementCounts,
   type AspireHandle,
   type BasicAgentHandle,
   type PostgresHandle,
@@ -42,13 +43,9 @@ interface NodeView {
   nodeId: string;
   advertise: string;
   agents: number;
-  /** Placement entries only: when that node's heartbeat row was written. */
-  asOf?: number;
 }
 
-const clusterNodes = async (
-  n: AspireHandle,
-): Promise<{ self: string; nodes: NodeView[]; placement: Required<NodeView>[] }> => {
+const clusterNodes = async (n: AspireHandle): Promise<{ self: string; nodes: NodeView[]; placement: NodeView[] }> => {
   const r = await n.api('GET', '/api/v1/server/cluster/nodes');
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return r.body;
@@ -60,7 +57,6 @@ const localAgents = async (n: AspireHandle): Promise<string[]> => {
 };
 const polaris = (n: AspireHandle, body: Record<string, unknown>) =>
   n.api('POST', '/api/v1/server/polaris', { id: `cl-${Math.random()}`, ...body });
-const sum = (v: NodeView[]) => v.reduce((a, n) => a + n.agents, 0);
 
 beforeAll(async () => {
   pg = await startPostgres({ database: 'aspire_cluster' });
@@ -101,24 +97,8 @@ beforeAll(async () => {
         ...(identity ? { identity, agentsn: identity.agentsn } : {}),
       }),
     );
-    // Node 1 places the next agent by its heartbeat view, which counts an agent it has redirected
-    // before that agent arrives, and forgets it at its next heartbeat: a row the target wrote before
-    // the arrival then shows it without the agent. So wait until the agent is connected (its
-    // presence row), then until every row of node 1's view was written after that.
-    await waitUntil(async () => sum((await clusterNodes(nodes[0]!)).nodes) === k + 1 || undefined, {
-      timeoutMs: 30_000,
-      what: `${k + 1} agents connected`,
-    });
-    const landed = Date.now();
-    await waitUntil(
-      async () => {
-        const { placement } = await clusterNodes(nodes[0]!);
-        return (
-          (placement.length === 3 && placement.every((n) => n.asOf > landed) && sum(placement) === k + 1) || undefined
-        );
-      },
-      { timeoutMs: 30_000, what: `node 1's placement view counts ${k + 1} agents from rows written since` },
-    );
+    // Node 1 places the next agent by what is connected, as its heartbeat rows say.
+    await waitUntilPlacementCounts(nodes[0]!, k + 1, 3);
   }
 }, 180_000);
 

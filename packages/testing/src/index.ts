@@ -8,3 +8,4 @@ export * from './basic-agent.ts';
 export * from './host-identity.ts';
 export * from './prometheus.ts';
 export * from './postgres.ts';
+export * from './cluster.ts';
