@@ -1,6 +1,6 @@
 /**
  * Ed25519 signatures of command frames on a worker thread, for a large fan-out: each frame is
- * still signed on its own (its target, hub id and expiry: docs/security.md), but the ~30 µs a
+ * still signed on its own (its target, hub id and expiry: docs/security.md), but the 30-50 µs a
  * signature costs run beside the event loop, which meanwhile writes the frames already signed
  * and reads the replies. Started on the first large fan-out (an idle server does not pay for the
  * thread); a worker that fails makes the caller sign on the event loop, as before.

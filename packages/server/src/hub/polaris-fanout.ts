@@ -197,7 +197,11 @@ async function sendSigned(
   try {
     for (let from = 0; from < opened.length; from += 2 * SIGN_BATCH) {
       const batch = batchAt(from);
-      onWorker.push(signer.sign(batch.map((o) => o.text)).then((sigs) => ({ batch, sigs })));
+      const signed = signer.sign(batch.map((o) => o.text)).then((sigs) => ({ batch, sigs }));
+      // Awaited in order below; one not reached (an earlier failure ended the loop) must not
+      // become an unhandled rejection.
+      signed.catch(() => undefined);
+      onWorker.push(signed);
     }
     for (let i = 0, k = 0; k < opened.length; i++, k += 2 * SIGN_BATCH) {
       if (k + SIGN_BATCH < opened.length) {
